@@ -1,0 +1,89 @@
+# mailfetch — GNU make. `make`, `make check`, `make demo`, `make bench`,
+# `make install`, `make clean`; `make check SAN=1` builds with ASan+UBSan
+# into build-san/.
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DESTDIR ?=
+PYTHON ?= python3
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARN = -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
+	-Wmissing-prototypes
+ifeq ($(CI),true)
+WARN += -Werror
+endif
+PKGS = libtls inih libcrypto
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+BUILD = build
+ifeq ($(SAN),1)
+BUILD = build-san
+SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer
+endif
+
+ALL_CFLAGS = -std=c99 -D_DEFAULT_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) \
+	$(PKG_CFLAGS)
+ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
+
+TLS_SRC = $(wildcard tls/*.c)
+PROTO_SRC = $(wildcard proto/*.c)
+CMD_SRC = $(filter-out cmd/main.c,$(wildcard cmd/*.c))
+LIB_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(TLS_SRC) $(PROTO_SRC) $(CMD_SRC))
+
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+UNIT_BIN = $(patsubst tests/unit/%.c,$(BUILD)/%,$(UNIT_SRC))
+
+all: $(BUILD)/mailfetch
+
+$(BUILD)/%.o: %.c $(wildcard */*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libmailfetch.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $(LIB_OBJ)
+
+$(BUILD)/mailfetch: $(BUILD)/cmd/main.o $(BUILD)/libmailfetch.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# Unit tests link against the library archive, which pulls in only the
+# objects a test uses.
+$(BUILD)/test_%: tests/unit/test_%.c tests/unit/t.h $(BUILD)/libmailfetch.a
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libmailfetch.a \
+		$(PKG_LIBS)
+
+unit: $(UNIT_BIN)
+
+# Install what building and testing need (Debian packages), when missing.
+deps:
+	@sh tests/deps.sh
+
+check: deps
+	$(MAKE) all unit
+	$(PYTHON) tests/run.py --build $(BUILD)
+
+demo: deps
+	$(MAKE) all
+	$(PYTHON) tests/demo.py --build $(BUILD)
+
+bench: deps
+	$(MAKE) all
+	sh tests/deps.sh bench
+	$(PYTHON) bench/bench.py --build $(BUILD)
+
+install: $(BUILD)/mailfetch
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 755 $(BUILD)/mailfetch $(DESTDIR)$(BINDIR)/mailfetch
+
+format:
+	clang-format -i $(wildcard */*.c */*.h tests/unit/*.c tests/unit/*.h)
+
+clean:
+	rm -rf build build-san build-fuzz
+
+.PHONY: all unit deps check demo bench install format clean

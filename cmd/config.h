@@ -1,0 +1,79 @@
+/*
+ * The config file: INI through inih, one section per account, keys as
+ * ../shared/SPEC.md lists them, [defaults] applied to every account.
+ * The whole file is validated before anything connects.
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../proto/source.h"
+
+enum cfg_proto {
+	CFG_POP3,
+	CFG_IMAP
+};
+
+struct cfg_account {
+	char *name;
+	int line; /* line of the section header */
+	enum cfg_proto protocol;
+	char *host;
+	int port; /* default from protocol and tls when unset */
+	enum src_tls tls;
+	int tls_verify;
+	char *tls_ca_file;     /* ~ expanded; NULL: system store */
+	char *tls_fingerprint; /* "SHA256:" + lowercase hex, no ':' */
+	char *tls_protocols;   /* NULL: libtls default */
+	char *user;
+	char *password; /* NULL unless set; wiped on cfg_free */
+	char *password_command;
+	enum src_auth auth;
+	int allow_plaintext;
+	char *maildir;	/* ~ expanded */
+	char **folders; /* IMAP mailbox names; default {"INBOX"} */
+	size_t nfolders;
+	int keep;
+	int64_t delete_after;  /* seconds; 0 never */
+	uint64_t max_size;     /* bytes; 0 no limit */
+	uint64_t max_messages; /* 0 no limit */
+	int connect_timeout;   /* seconds */
+	int timeout;	       /* seconds */
+	char *state_file;      /* ~ expanded, default filled in */
+};
+
+struct cfg {
+	char *path;
+	struct cfg_account *acct;
+	size_t nacct;
+};
+
+/*
+ * Parse and validate the file at path. Returns the config, or NULL with
+ * "FILE:LINE: key: what is wrong" (or "FILE: what is wrong" for the
+ * file as a whole: missing, unreadable, permissions) in err. Every
+ * error here is a configuration error (exit 78).
+ */
+struct cfg *cfg_load(const char *path, char *err, size_t errlen);
+
+/* The default config path: $XDG_CONFIG_HOME/mailfetch/fetchrc (or
+ * ~/.config/...) when it exists, else ~/.fetchrc. A new string. */
+char *cfg_default_path(void);
+
+/* Find an account by section name; NULL when absent. */
+struct cfg_account *cfg_find(struct cfg *, const char *name);
+
+/* Free everything, wiping passwords. Accepts NULL. */
+void cfg_free(struct cfg *);
+
+/* Parse a duration: number with optional unit s, m, h, d (bare: days).
+ * Returns 0 and *secs, or -1. Exposed for tests. */
+int cfg_parse_duration(const char *s, int64_t *secs);
+
+/* Parse a size: bytes with optional k, M, G (powers of 1024). Returns 0
+ * and *bytes, or -1. Exposed for tests. */
+int cfg_parse_size(const char *s, uint64_t *bytes);
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * The fetch policy: a pure function of the server listing, what the
+ * state says about each message, the config and the clock. It decides,
+ * per message, whether to download it, keep it on the server or delete
+ * it there, and says why in words for a person. No I/O.
+ */
+#ifndef POLICY_H
+#define POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum policy_action {
+	POLICY_FETCH,	     /* download, leave on the server */
+	POLICY_FETCH_DELETE, /* download, then delete once durable */
+	POLICY_DELETE,	     /* downloaded earlier, now delete */
+	POLICY_KEEP,	     /* downloaded earlier, stays */
+	POLICY_SKIP	     /* not downloaded: too big, over max_messages */
+};
+
+struct policy_cfg {
+	int keep;		/* leave a copy on the server */
+	int64_t delete_after;	/* seconds; 0 never (with keep) */
+	uint64_t max_size;	/* bytes; 0 no limit */
+	uint64_t max_messages;	/* per run, all folders; 0 no limit */
+};
+
+/* What the policy knows of one message. */
+struct policy_in {
+	uint64_t size;	    /* as the server reports it */
+	int64_t fetched_at; /* first downloaded (Unix time); 0: never */
+	int has_uid;	    /* the message can be recorded (POP3 UIDL) */
+};
+
+struct policy_out {
+	enum policy_action action;
+	char reason[96];
+};
+
+/*
+ * Decide for in[0..n-1] (server order: oldest first) into out[0..n-1].
+ * now is the current Unix time. *budget is how many more messages this
+ * run may download (max_messages across folders; UINT64_MAX when
+ * unlimited): each fetch decision takes one, and the caller carries it
+ * to the next folder. may_delete = 0 forbids every deletion in this
+ * folder (its UIDVALIDITY changed: old records are void this run).
+ */
+void policy_plan(const struct policy_cfg *cfg, const struct policy_in *in,
+    size_t n, int64_t now, int may_delete, uint64_t *budget,
+    struct policy_out *out);
+
+/* The action's word in the dry-run plan: "fetch", "fetch+delete",
+ * "delete", "keep", "skip". */
+const char *policy_action_name(enum policy_action);
+
+/* Format a duration for a person: "45s", "12m", "3h", "30d". */
+void policy_fmt_duration(int64_t secs, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,107 @@
+/*
+ * The state store: for one account, which messages were downloaded and
+ * when first. A record is keyed by (folder, uidvalidity, uid); POP3
+ * uses folder "-" and uidvalidity 0.
+ *
+ * On disk, two plain-text files a person can read (format in state.c):
+ * the state file itself, rewritten whole and atomically (temp file,
+ * fsync, rename, fsync of the directory) by state_save, and a journal
+ * beside it ("<path>.journal") that each batch appends to and fsyncs
+ * (state_sync), so a run does not rewrite the whole file per message.
+ * state_load replays the journal over the state file.
+ *
+ * The journal also carries intents: before a message file is renamed
+ * into the Maildir, its final name is journaled; if a crash comes
+ * between the rename and the record, the next load reports the intent
+ * as pending, and the caller looks for the file and records it rather
+ * than downloading the message again.
+ *
+ * Errors: -1 with the message in state_error(); state_errkind() says
+ * whether the file was corrupt (exit 65), locked by another run (75) or
+ * an OS error (errno kept: 74 for EIO/ENOSPC/EDQUOT/EROFS, else 71).
+ */
+#ifndef STATE_H
+#define STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct state;
+
+enum state_errkind {
+	STATE_EOS,	/* an OS error; state_errno() has errno */
+	STATE_ECORRUPT, /* the file or journal does not parse */
+	STATE_ELOCKED	/* another run holds the lock */
+};
+
+/* A pending intent found by state_load. Strings owned by the state. */
+struct state_pending {
+	const char *folder;
+	uint32_t uidvalidity;
+	const char *uid;
+	const char *filename; /* base name in the Maildir's new/ */
+	int64_t when;
+};
+
+/* A new, empty state for the file at path (copied). */
+struct state *state_new(const char *path);
+
+/* Take the lock (flock on "<path>.lock", created with its directory
+ * when missing) without waiting; ELOCKED when another run has it. */
+int state_lock(struct state *);
+
+/* Read the state file and replay the journal. A missing file is an
+ * empty state; a corrupt or truncated one is ECORRUPT, never treated as
+ * empty. readonly: do not create anything (dry run, --check). */
+int state_load(struct state *, int readonly);
+
+/* The intents found pending by state_load: count, and the i-th. */
+size_t state_npending(const struct state *);
+const struct state_pending *state_pending(const struct state *, size_t i);
+
+/* The UIDVALIDITY recorded for folder; 0 when none. */
+uint32_t state_uidvalidity(const struct state *, const char *folder);
+
+/* Void every record of folder and remember uidvalidity for it. */
+void state_reset_folder(struct state *, const char *folder,
+    uint32_t uidvalidity);
+
+/* When the message was first downloaded (Unix time); 0 when it is not
+ * recorded. O(1). */
+int64_t state_lookup(const struct state *, const char *folder,
+    uint32_t uidvalidity, const char *uid);
+
+/* Journal an intent: the message is about to be renamed into the
+ * Maildir under filename. Buffered until state_sync. */
+int state_intend(struct state *, const char *folder, uint32_t uidvalidity,
+    const char *uid, const char *filename);
+
+/* Record a download at time when (kept if already recorded earlier).
+ * Buffered in the journal until state_sync. */
+int state_add(struct state *, const char *folder, uint32_t uidvalidity,
+    const char *uid, int64_t when);
+
+/* Append what is buffered to the journal and fsync it. After 0, every
+ * record and intent given so far survives a crash. */
+int state_sync(struct state *);
+
+/* Pruning: mark a record still present on the server; after a folder
+ * was listed completely, state_prune drops its records not marked. */
+void state_mark(struct state *, const char *folder, uint32_t uidvalidity,
+    const char *uid);
+void state_prune(struct state *, const char *folder);
+
+/* Write the whole state atomically and remove the journal. */
+int state_save(struct state *);
+
+/* Number of records (for tests and messages). */
+size_t state_count(const struct state *);
+
+const char *state_error(const struct state *);
+enum state_errkind state_errkind(const struct state *);
+int state_errno(const struct state *);
+
+/* Release the lock and free. Accepts NULL. */
+void state_free(struct state *);
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * SASL client mechanisms: PLAIN (RFC 4616), LOGIN, CRAM-MD5 (RFC 2195),
+ * SCRAM-SHA-1 and SCRAM-SHA-256 (RFC 5802, RFC 7677), XOAUTH2 and
+ * OAUTHBEARER (RFC 7628), and the APOP digest (RFC 1939). The protocol
+ * clients (POP3 AUTH, IMAP AUTHENTICATE) carry the base64 lines; this
+ * module computes them. Crypto and base64 come from libcrypto.
+ *
+ * Every buffer that held a secret or a value derived from one is wiped
+ * before it is freed.
+ */
+#ifndef SASL_H
+#define SASL_H
+
+#include <stddef.h>
+
+#include "source.h"
+
+struct sasl;
+
+/* The IANA name of a SASL mechanism ("SCRAM-SHA-256"), or NULL for
+ * SRC_AUTH_AUTO, USER and APOP, which are not SASL. */
+const char *sasl_mech_name(enum src_auth);
+
+/* A new exchange for mech as user with secret (password, or access
+ * token for XOAUTH2/OAUTHBEARER). host and port go into the OAUTHBEARER
+ * message. Strings are copied. */
+struct sasl *sasl_new(enum src_auth mech, const char *user,
+    const char *secret, const char *host, const char *port);
+
+/* 1 when the mechanism sends a client-first message (an initial
+ * response: PLAIN, SCRAM, XOAUTH2, OAUTHBEARER), 0 when the server
+ * speaks first (LOGIN, CRAM-MD5). */
+int sasl_client_first(const struct sasl *);
+
+/*
+ * One step. in is the server's challenge as base64 text (without the
+ * "+ " prefix), or NULL to ask for the initial response. On success
+ * returns 0 and *out is a new NUL-terminated base64 line to send (may
+ * be empty ""); the caller frees it with freezero_str. Returns -1 when
+ * the challenge is malformed or fails verification (a SCRAM server
+ * signature that does not match: the server is not who it claims);
+ * sasl_error says why.
+ */
+int sasl_step(struct sasl *, const char *in, size_t inlen, char **out);
+
+/* 1 when the exchange reached its end and, for SCRAM, the server's
+ * signature was verified. A protocol client must not accept the
+ * server's final OK for SCRAM unless this is 1. */
+int sasl_done(const struct sasl *);
+
+/* What went wrong in the last failed step. */
+const char *sasl_error(const struct sasl *);
+
+/* Wipe and free. Accepts NULL. */
+void sasl_free(struct sasl *);
+
+/* APOP digest: lowercase hex MD5 of stamp followed by secret, into
+ * hex[33]. */
+void sasl_apop_digest(const char *stamp, size_t stamplen,
+    const char *secret, char hex[33]);
+
+/* Base64 (RFC 4648, with padding) through libcrypto. encode returns a
+ * new string; decode returns a new buffer with *outlen bytes (plus a NUL
+ * after them), or NULL on invalid input. */
+char *sasl_b64_encode(const void *in, size_t len);
+unsigned char *sasl_b64_decode(const char *in, size_t len, size_t *outlen);
+
+#endif

@@ -1,0 +1,192 @@
+/*
+ * The interface the protocol clients share: open a session, select a
+ * folder, list it, fetch messages into a sink, mark messages deleted,
+ * make the deletions happen, and end the session. POP3 and IMAP each
+ * fill one struct source_ops. Nothing here touches files: message bytes
+ * go to the caller's sink, already decoded (CRLF turned to LF, POP3
+ * dot-stuffing removed, nothing else changed).
+ *
+ * Errors: an operation that fails returns -1 and sets src->fail (the
+ * class, which cmd/ maps to an exit status) and src->err (what failed,
+ * in our words, with the server's words quoted after them where there
+ * are any). After a failure other than SRC_FREFUSED the session is
+ * unusable: the only safe next step is ops->free, which drops the
+ * connection without committing anything (a POP3 session dropped
+ * without QUIT deletes nothing).
+ */
+#ifndef SOURCE_H
+#define SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../tls/conn.h"
+
+enum src_tls {
+	SRC_TLS_IMPLICIT,
+	SRC_TLS_STARTTLS,
+	SRC_TLS_NONE
+};
+
+enum src_auth {
+	SRC_AUTH_AUTO,
+	SRC_AUTH_USER,	/* POP3 USER/PASS */
+	SRC_AUTH_APOP,
+	SRC_AUTH_LOGIN, /* IMAP LOGIN, or SASL LOGIN */
+	SRC_AUTH_PLAIN,
+	SRC_AUTH_CRAM_MD5,
+	SRC_AUTH_SCRAM_SHA_1,
+	SRC_AUTH_SCRAM_SHA_256,
+	SRC_AUTH_XOAUTH2,
+	SRC_AUTH_OAUTHBEARER
+};
+
+enum src_fail {
+	SRC_FNONE,
+	SRC_FHOST,	/* host unknown, unreachable, refused (69) */
+	SRC_FTEMP,	/* timeout, connection lost (75) */
+	SRC_FPROTO,	/* unexpected reply, no STARTTLS, TLS failure (76) */
+	SRC_FDATA,	/* a reply that breaks the grammar (65) */
+	SRC_FAUTH,	/* authentication failed, certificate rejected (77) */
+	SRC_FCONFIG,	/* the settings cannot work, e.g. plaintext refused (78) */
+	SRC_FLOCAL,	/* the sink failed; the caller knows why */
+	SRC_FREFUSED	/* the server said -ERR/NO to one command; session
+			 * still usable (e.g. a folder that does not exist) */
+};
+
+/* Direction of a trace line. */
+#define SRC_TRACE_IN '<'
+#define SRC_TRACE_OUT '>'
+
+struct source_cfg {
+	const char *host;
+	const char *port;
+	enum src_tls tls;
+	struct conn_tlsopts tlsopts;
+	const char *user;
+	const char *secret; /* password or OAuth token; never traced */
+	enum src_auth auth;
+	int allow_plaintext; /* authenticate over an unencrypted session */
+	int connect_timeout;
+	int timeout;
+	/* Protocol trace (-vv), one line at a time without CRLF. Lines that
+	 * carry a credential arrive with it replaced by <redacted>. NULL:
+	 * no trace. */
+	void (*trace)(void *arg, int dir, const char *line, size_t len);
+	void *trace_arg;
+};
+
+/* Flags as IMAP reports them (POP3 leaves them 0). */
+#define MSG_SEEN 0x01
+#define MSG_ANSWERED 0x02
+#define MSG_FLAGGED 0x04
+#define MSG_DRAFT 0x08
+#define MSG_DELETED 0x10
+
+struct msginfo {
+	char *uid;	/* POP3 UIDL, or IMAP UID in decimal; NULL when a
+			 * POP3 server has no UIDL. Owned by the msglist. */
+	uint32_t num;	/* POP3 message number; IMAP UID */
+	uint64_t size;	/* as the server reports it */
+	unsigned flags; /* MSG_* */
+	int64_t date;	/* IMAP INTERNALDATE as Unix time; 0 unknown */
+};
+
+struct msglist {
+	struct msginfo *v;
+	size_t n;
+	size_t cap;
+};
+
+/* Append a copy of *m (uid duplicated) to l. */
+void msglist_add(struct msglist *l, const struct msginfo *m);
+/* Free the entries and reset l to empty. Accepts an empty list. */
+void msglist_free(struct msglist *l);
+
+struct folder_info {
+	uint32_t uidvalidity; /* 0 for POP3 */
+	uint32_t exists;      /* messages in the folder */
+	int uidplus;	      /* the server can UID EXPUNGE */
+};
+
+/*
+ * Receives fetched messages. For each message that arrives the client
+ * calls begin(i) with the message's index in the array given to fetch,
+ * then write zero or more times with decoded bytes, then end(i) once
+ * the whole message is in. Messages may arrive in any order, and a
+ * message the server no longer has may not arrive at all (no begin).
+ * A callback returning -1 stops the fetch: it fails with SRC_FLOCAL.
+ */
+struct sink {
+	int (*begin)(void *arg, size_t i);
+	int (*write)(void *arg, const char *buf, size_t len);
+	int (*end)(void *arg, size_t i);
+	void *arg;
+};
+
+struct source;
+
+struct source_ops {
+	/* Connect, TLS (implicit or STARTTLS), greeting, capabilities,
+	 * authentication. Refuses (SRC_FCONFIG) to send credentials over
+	 * an unencrypted connection unless allow_plaintext. */
+	int (*open)(struct source *);
+	/* Open a folder; POP3 has only "INBOX" (STAT). rw = 0 opens it
+	 * read-only (IMAP EXAMINE). An unknown folder: SRC_FREFUSED. */
+	int (*select)(struct source *, const char *folder, int rw,
+	    struct folder_info *);
+	/* List the selected folder into *out (emptied first), in server
+	 * order: POP3 message order, IMAP ascending UID. */
+	int (*list)(struct source *, struct msglist *out);
+	/* Fetch msgs[0..n-1] of the selected folder into the sink,
+	 * pipelined or batched as the protocol allows. IMAP fetches with
+	 * BODY.PEEK, so no flag changes. */
+	int (*fetch)(struct source *, struct msginfo *const *msgs, size_t n,
+	    const struct sink *);
+	/* Mark msgs deleted: POP3 DELE (effective at quit), IMAP UID STORE
+	 * +FLAGS.SILENT (\Deleted). */
+	int (*mark)(struct source *, struct msginfo *const *msgs, size_t n);
+	/* IMAP: remove the marked messages of the selected folder now: UID
+	 * EXPUNGE with UIDPLUS, else EXPUNGE only when no other message
+	 * carries \Deleted. *gone is how many of them were removed; the
+	 * rest stay flagged and src->err says why. POP3: does nothing and
+	 * sets *gone to 0 (DELE takes effect at quit). */
+	int (*expunge)(struct source *, struct msginfo *const *msgs, size_t n,
+	    size_t *gone);
+	/* End the session politely: POP3 QUIT (0 means the server
+	 * confirmed, and so committed its DELEs), IMAP LOGOUT. Does not
+	 * free. */
+	int (*quit)(struct source *);
+	/* Drop the connection (without QUIT if quit was not called) and
+	 * free everything. Accepts NULL. */
+	void (*free)(struct source *);
+};
+
+struct source {
+	const struct source_ops *ops;
+	const struct source_cfg *cfg; /* borrowed; outlives the source */
+	struct conn *conn;	      /* NULL until open */
+	enum src_fail fail;
+	char err[512];
+	char caps[1024]; /* capabilities as the server last listed them */
+	char mech[32];	 /* the authentication mechanism used */
+	char delim;	 /* IMAP hierarchy delimiter, 0 when none */
+	void *priv;	 /* the protocol's own state */
+};
+
+/* Record a failure on src: class and printf-style message. Returns -1 so
+ * a caller can write `return src_fail(...)`. */
+int src_fail(struct source *, enum src_fail, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Record a failure from the connection layer, mapping its class:
+ * ERESOLVE/EREFUSED to FHOST, ETIMEOUT/ECLOSED/EIO to FTEMP, ECERT to
+ * FAUTH, ETLS to FPROTO, ECONFIG to FCONFIG, ETOOLONG to FPROTO, ESINK
+ * to FLOCAL. what says what we were doing. Returns -1. */
+int src_connfail(struct source *, const char *what);
+
+/* Copy at most max bytes of server text into dst for an error message,
+ * control characters replaced by '?'. */
+void src_quote(char *dst, size_t dstlen, const char *s, size_t len);
+
+#endif

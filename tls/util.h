@@ -1,0 +1,34 @@
+/*
+ * Small helpers every layer may use: allocation that cannot fail (it
+ * exits on exhaustion), string copies that always terminate, wiping of
+ * secrets, and the monotonic clock that deadlines are measured on.
+ */
+#ifndef UTIL_H
+#define UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Allocate or exit(70) with a message on stderr; never return NULL. */
+void *xmalloc(size_t);
+void *xcalloc(size_t, size_t);
+void *xreallocarray(void *, size_t, size_t);
+char *xstrdup(const char *);
+char *xstrndup(const char *, size_t);
+
+/* Like asprintf(3), but exits on failure; returns the length. */
+int xasprintf(char **, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Copy at most size-1 bytes of src into dst and terminate it; return
+ * strlen(src), so a result >= size means the copy was cut. */
+size_t xstrlcpy(char *dst, const char *src, size_t size);
+
+/* Wipe a NUL-terminated secret with explicit_bzero, then free it.
+ * Accepts NULL. */
+void freezero_str(char *);
+
+/* Milliseconds on CLOCK_MONOTONIC, for deadlines. */
+int64_t mono_ms(void);
+
+#endif
