@@ -11,10 +11,7 @@
 
 #include "../proto/source.h"
 
-enum cfg_proto {
-	CFG_POP3,
-	CFG_IMAP
-};
+enum cfg_proto { CFG_POP3, CFG_IMAP };
 
 struct cfg_account {
 	char *name;
@@ -24,24 +21,24 @@ struct cfg_account {
 	int port; /* default from protocol and tls when unset */
 	enum src_tls tls;
 	int tls_verify;
-	char *tls_ca_file;     /* ~ expanded; NULL: system store */
+	char *tls_ca_file; /* ~ expanded; NULL: system store */
 	char *tls_fingerprint; /* "SHA256:" + lowercase hex, no ':' */
-	char *tls_protocols;   /* NULL: libtls default */
+	char *tls_protocols; /* NULL: libtls default */
 	char *user;
 	char *password; /* NULL unless set; wiped on cfg_free */
 	char *password_command;
 	enum src_auth auth;
 	int allow_plaintext;
-	char *maildir;	/* ~ expanded */
+	char *maildir; /* ~ expanded */
 	char **folders; /* IMAP mailbox names; default {"INBOX"} */
 	size_t nfolders;
 	int keep;
-	int64_t delete_after;  /* seconds; 0 never */
-	uint64_t max_size;     /* bytes; 0 no limit */
+	int64_t delete_after; /* seconds; 0 never */
+	uint64_t max_size; /* bytes; 0 no limit */
 	uint64_t max_messages; /* 0 no limit */
-	int connect_timeout;   /* seconds */
-	int timeout;	       /* seconds */
-	char *state_file;      /* ~ expanded, default filled in */
+	int connect_timeout; /* seconds */
+	int timeout; /* seconds */
+	char *state_file; /* ~ expanded, default filled in */
 };
 
 struct cfg {

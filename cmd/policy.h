@@ -11,25 +11,25 @@
 #include <stdint.h>
 
 enum policy_action {
-	POLICY_FETCH,	     /* download, leave on the server */
+	POLICY_FETCH, /* download, leave on the server */
 	POLICY_FETCH_DELETE, /* download, then delete once durable */
-	POLICY_DELETE,	     /* downloaded earlier, now delete */
-	POLICY_KEEP,	     /* downloaded earlier, stays */
-	POLICY_SKIP	     /* not downloaded: too big, over max_messages */
+	POLICY_DELETE, /* downloaded earlier, now delete */
+	POLICY_KEEP, /* downloaded earlier, stays */
+	POLICY_SKIP /* not downloaded: too big, over max_messages */
 };
 
 struct policy_cfg {
-	int keep;		/* leave a copy on the server */
-	int64_t delete_after;	/* seconds; 0 never (with keep) */
-	uint64_t max_size;	/* bytes; 0 no limit */
-	uint64_t max_messages;	/* per run, all folders; 0 no limit */
+	int keep; /* leave a copy on the server */
+	int64_t delete_after; /* seconds; 0 never (with keep) */
+	uint64_t max_size; /* bytes; 0 no limit */
+	uint64_t max_messages; /* per run, all folders; 0 no limit */
 };
 
 /* What the policy knows of one message. */
 struct policy_in {
-	uint64_t size;	    /* as the server reports it */
+	uint64_t size; /* as the server reports it */
 	int64_t fetched_at; /* first downloaded (Unix time); 0: never */
-	int has_uid;	    /* the message can be recorded (POP3 UIDL) */
+	int has_uid; /* the message can be recorded (POP3 UIDL) */
 };
 
 struct policy_out {

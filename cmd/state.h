@@ -29,9 +29,9 @@
 struct state;
 
 enum state_errkind {
-	STATE_EOS,	/* an OS error; state_errno() has errno */
+	STATE_EOS, /* an OS error; state_errno() has errno */
 	STATE_ECORRUPT, /* the file or journal does not parse */
-	STATE_ELOCKED	/* another run holds the lock */
+	STATE_ELOCKED /* another run holds the lock */
 };
 
 /* A pending intent found by state_load. Strings owned by the state. */
@@ -63,8 +63,8 @@ const struct state_pending *state_pending(const struct state *, size_t i);
 uint32_t state_uidvalidity(const struct state *, const char *folder);
 
 /* Void every record of folder and remember uidvalidity for it. */
-void state_reset_folder(struct state *, const char *folder,
-    uint32_t uidvalidity);
+void state_reset_folder(
+    struct state *, const char *folder, uint32_t uidvalidity);
 
 /* When the message was first downloaded (Unix time); 0 when it is not
  * recorded. O(1). */
@@ -87,8 +87,8 @@ int state_sync(struct state *);
 
 /* Pruning: mark a record still present on the server; after a folder
  * was listed completely, state_prune drops its records not marked. */
-void state_mark(struct state *, const char *folder, uint32_t uidvalidity,
-    const char *uid);
+void state_mark(
+    struct state *, const char *folder, uint32_t uidvalidity, const char *uid);
 void state_prune(struct state *, const char *folder);
 
 /* Write the whole state atomically and remove the journal. */

@@ -27,8 +27,7 @@ int pop3_parse_uidl(const char *line, size_t len, uint32_t *num,
 /* One line of a LIST listing, or the text after "+OK " of STAT: "a b"
  * with two decimal numbers. Returns 0, or -1 on bad grammar or
  * overflow. */
-int pop3_parse_pair(const char *line, size_t len, uint32_t *a,
-    uint64_t *b);
+int pop3_parse_pair(const char *line, size_t len, uint32_t *a, uint64_t *b);
 
 /* Streaming decoder of a multi-line response body: removes
  * dot-stuffing, turns CRLF into LF, and stops at the terminating
@@ -43,12 +42,12 @@ void pop3_dec_init(struct pop3_dec *);
  * the number of input bytes consumed; *outlen is the number of output
  * bytes; *done is set to 1 when the terminating line was consumed (no
  * byte after it is consumed). */
-size_t pop3_dec_feed(struct pop3_dec *, const char *in, size_t inlen,
-    char *out, size_t *outlen, int *done);
+size_t pop3_dec_feed(struct pop3_dec *, const char *in, size_t inlen, char *out,
+    size_t *outlen, int *done);
 
 /* The APOP timestamp "<...>" in a greeting: 0 and *ts, *tslen set, or
  * -1 when there is none. */
-int pop3_apop_stamp(const char *greeting, size_t len, const char **ts,
-    size_t *tslen);
+int pop3_apop_stamp(
+    const char *greeting, size_t len, const char **ts, size_t *tslen);
 
 #endif

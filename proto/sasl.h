@@ -24,8 +24,8 @@ const char *sasl_mech_name(enum src_auth);
 /* A new exchange for mech as user with secret (password, or access
  * token for XOAUTH2/OAUTHBEARER). host and port go into the OAUTHBEARER
  * message. Strings are copied. */
-struct sasl *sasl_new(enum src_auth mech, const char *user,
-    const char *secret, const char *host, const char *port);
+struct sasl *sasl_new(enum src_auth mech, const char *user, const char *secret,
+    const char *host, const char *port);
 
 /* 1 when the mechanism sends a client-first message (an initial
  * response: PLAIN, SCRAM, XOAUTH2, OAUTHBEARER), 0 when the server
@@ -54,10 +54,14 @@ const char *sasl_error(const struct sasl *);
 /* Wipe and free. Accepts NULL. */
 void sasl_free(struct sasl *);
 
+/* For tests only: use nonce (printable, no ',') as the SCRAM client
+ * nonce instead of a random one. Call before the first step. */
+void sasl_test_set_nonce(struct sasl *, const char *nonce);
+
 /* APOP digest: lowercase hex MD5 of stamp followed by secret, into
  * hex[33]. */
-void sasl_apop_digest(const char *stamp, size_t stamplen,
-    const char *secret, char hex[33]);
+void sasl_apop_digest(
+    const char *stamp, size_t stamplen, const char *secret, char hex[33]);
 
 /* Base64 (RFC 4648, with padding) through libcrypto. encode returns a
  * new string; decode returns a new buffer with *outlen bytes (plus a NUL

@@ -22,15 +22,11 @@
 
 #include "../tls/conn.h"
 
-enum src_tls {
-	SRC_TLS_IMPLICIT,
-	SRC_TLS_STARTTLS,
-	SRC_TLS_NONE
-};
+enum src_tls { SRC_TLS_IMPLICIT, SRC_TLS_STARTTLS, SRC_TLS_NONE };
 
 enum src_auth {
 	SRC_AUTH_AUTO,
-	SRC_AUTH_USER,	/* POP3 USER/PASS */
+	SRC_AUTH_USER, /* POP3 USER/PASS */
 	SRC_AUTH_APOP,
 	SRC_AUTH_LOGIN, /* IMAP LOGIN, or SASL LOGIN */
 	SRC_AUTH_PLAIN,
@@ -43,14 +39,14 @@ enum src_auth {
 
 enum src_fail {
 	SRC_FNONE,
-	SRC_FHOST,	/* host unknown, unreachable, refused (69) */
-	SRC_FTEMP,	/* timeout, connection lost (75) */
-	SRC_FPROTO,	/* unexpected reply, no STARTTLS, TLS failure (76) */
-	SRC_FDATA,	/* a reply that breaks the grammar (65) */
-	SRC_FAUTH,	/* authentication failed, certificate rejected (77) */
-	SRC_FCONFIG,	/* the settings cannot work, e.g. plaintext refused (78) */
-	SRC_FLOCAL,	/* the sink failed; the caller knows why */
-	SRC_FREFUSED	/* the server said -ERR/NO to one command; session
+	SRC_FHOST, /* host unknown, unreachable, refused (69) */
+	SRC_FTEMP, /* timeout, connection lost (75) */
+	SRC_FPROTO, /* unexpected reply, no STARTTLS, TLS failure (76) */
+	SRC_FDATA, /* a reply that breaks the grammar (65) */
+	SRC_FAUTH, /* authentication failed, certificate rejected (77) */
+	SRC_FCONFIG, /* the settings cannot work, e.g. plaintext refused (78) */
+	SRC_FLOCAL, /* the sink failed; the caller knows why */
+	SRC_FREFUSED /* the server said -ERR/NO to one command; session
 			 * still usable (e.g. a folder that does not exist) */
 };
 
@@ -84,12 +80,12 @@ struct source_cfg {
 #define MSG_DELETED 0x10
 
 struct msginfo {
-	char *uid;	/* POP3 UIDL, or IMAP UID in decimal; NULL when a
+	char *uid; /* POP3 UIDL, or IMAP UID in decimal; NULL when a
 			 * POP3 server has no UIDL. Owned by the msglist. */
-	uint32_t num;	/* POP3 message number; IMAP UID */
-	uint64_t size;	/* as the server reports it */
+	uint32_t num; /* POP3 message number; IMAP UID */
+	uint64_t size; /* as the server reports it */
 	unsigned flags; /* MSG_* */
-	int64_t date;	/* IMAP INTERNALDATE as Unix time; 0 unknown */
+	int64_t date; /* IMAP INTERNALDATE as Unix time; 0 unknown */
 };
 
 struct msglist {
@@ -105,8 +101,8 @@ void msglist_free(struct msglist *l);
 
 struct folder_info {
 	uint32_t uidvalidity; /* 0 for POP3 */
-	uint32_t exists;      /* messages in the folder */
-	int uidplus;	      /* the server can UID EXPUNGE */
+	uint32_t exists; /* messages in the folder */
+	int uidplus; /* the server can UID EXPUNGE */
 };
 
 /*
@@ -133,8 +129,8 @@ struct source_ops {
 	int (*open)(struct source *);
 	/* Open a folder; POP3 has only "INBOX" (STAT). rw = 0 opens it
 	 * read-only (IMAP EXAMINE). An unknown folder: SRC_FREFUSED. */
-	int (*select)(struct source *, const char *folder, int rw,
-	    struct folder_info *);
+	int (*select)(
+	    struct source *, const char *folder, int rw, struct folder_info *);
 	/* List the selected folder into *out (emptied first), in server
 	 * order: POP3 message order, IMAP ascending UID. */
 	int (*list)(struct source *, struct msglist *out);
@@ -165,13 +161,13 @@ struct source_ops {
 struct source {
 	const struct source_ops *ops;
 	const struct source_cfg *cfg; /* borrowed; outlives the source */
-	struct conn *conn;	      /* NULL until open */
+	struct conn *conn; /* NULL until open */
 	enum src_fail fail;
 	char err[512];
 	char caps[1024]; /* capabilities as the server last listed them */
-	char mech[32];	 /* the authentication mechanism used */
-	char delim;	 /* IMAP hierarchy delimiter, 0 when none */
-	void *priv;	 /* the protocol's own state */
+	char mech[32]; /* the authentication mechanism used */
+	char delim; /* IMAP hierarchy delimiter, 0 when none */
+	void *priv; /* the protocol's own state */
 };
 
 /* Record a failure on src: class and printf-style message. Returns -1 so

@@ -21,24 +21,24 @@ struct conn;
 
 enum conn_err {
 	CONN_OK = 0,
-	CONN_ERESOLVE,	/* host name unknown (getaddrinfo failed) */
-	CONN_EREFUSED,	/* connection refused, host or network unreachable */
-	CONN_ETIMEOUT,	/* connect timeout or inactivity timeout passed */
-	CONN_ECLOSED,	/* peer closed the connection */
-	CONN_EIO,	/* other socket error while connected */
-	CONN_ECERT,	/* certificate rejected: chain, name or fingerprint */
-	CONN_ETLS,	/* other TLS failure: handshake, protocol, alert */
-	CONN_ECONFIG,	/* bad TLS settings: CA file, protocols string */
-	CONN_ETOOLONG,	/* a line longer than the caller's cap */
-	CONN_ESINK	/* the caller's sink returned -1 */
+	CONN_ERESOLVE, /* host name unknown (getaddrinfo failed) */
+	CONN_EREFUSED, /* connection refused, host or network unreachable */
+	CONN_ETIMEOUT, /* connect timeout or inactivity timeout passed */
+	CONN_ECLOSED, /* peer closed the connection */
+	CONN_EIO, /* other socket error while connected */
+	CONN_ECERT, /* certificate rejected: chain, name or fingerprint */
+	CONN_ETLS, /* other TLS failure: handshake, protocol, alert */
+	CONN_ECONFIG, /* bad TLS settings: CA file, protocols string */
+	CONN_ETOOLONG, /* a line longer than the caller's cap */
+	CONN_ESINK /* the caller's sink returned -1 */
 };
 
 struct conn_tlsopts {
-	int verify;		 /* check the chain and the host name */
-	const char *ca_file;	 /* PEM bundle; NULL: the system store */
+	int verify; /* check the chain and the host name */
+	const char *ca_file; /* PEM bundle; NULL: the system store */
 	const char *fingerprint; /* "SHA256:hex"; NULL: none. When set it
 				  * replaces the chain and name checks */
-	const char *protocols;	 /* libtls protocol string; NULL: default */
+	const char *protocols; /* libtls protocol string; NULL: default */
 };
 
 struct conn_tlsinfo {
@@ -68,8 +68,8 @@ int conn_connect(struct conn *, const char *host, const char *port);
  * buffered from the plaintext phase are an error (ETLS): a server must
  * not send data ahead of the handshake. Errors: ECERT, ETLS, ECONFIG,
  * ETIMEOUT, ECLOSED. */
-int conn_starttls(struct conn *, const char *servername,
-    const struct conn_tlsopts *);
+int conn_starttls(
+    struct conn *, const char *servername, const struct conn_tlsopts *);
 
 /* 1 when TLS is up, 0 otherwise. */
 int conn_is_tls(const struct conn *);
@@ -95,8 +95,7 @@ void conn_consume(struct conn *, size_t n);
 
 /* Read exactly n bytes and hand them to fn in pieces as they arrive
  * (IMAP literals). Errors: ESINK when fn returned -1, or an I/O class. */
-int conn_read_to_sink(struct conn *, uint64_t n, conn_sink_fn fn,
-    void *arg);
+int conn_read_to_sink(struct conn *, uint64_t n, conn_sink_fn fn, void *arg);
 
 /* Write all len bytes within the timeout. */
 int conn_write(struct conn *, const void *buf, size_t len);

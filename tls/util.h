@@ -17,8 +17,7 @@ char *xstrdup(const char *);
 char *xstrndup(const char *, size_t);
 
 /* Like asprintf(3), but exits on failure; returns the length. */
-int xasprintf(char **, const char *, ...)
-    __attribute__((format(printf, 2, 3)));
+int xasprintf(char **, const char *, ...) __attribute__((format(printf, 2, 3)));
 
 /* Copy at most size-1 bytes of src into dst and terminate it; return
  * strlen(src), so a result >= size means the copy was cut. */

@@ -12,42 +12,41 @@
 
 static int t_case_failed, t_passed, t_failed;
 
-#define CHECK(cond)                                                   \
-	do {                                                          \
-		if (!(cond)) {                                        \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n",  \
-			    __FILE__, __LINE__, #cond);               \
-			t_case_failed = 1;                            \
-		}                                                     \
+#define CHECK(cond)                                                            \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, \
+			    __LINE__, #cond);                                  \
+			t_case_failed = 1;                                     \
+		}                                                              \
 	} while (0)
 
-#define CHECK_STR(a, b)                                               \
-	do {                                                          \
-		const char *t_a = (a), *t_b = (b);                    \
-		if (t_a == NULL || t_b == NULL || strcmp(t_a, t_b)) { \
-			fprintf(stderr, "%s:%d: \"%s\" != \"%s\"\n",  \
-			    __FILE__, __LINE__, t_a ? t_a : "(null)", \
-			    t_b ? t_b : "(null)");                    \
-			t_case_failed = 1;                            \
-		}                                                     \
+#define CHECK_STR(a, b)                                                        \
+	do {                                                                   \
+		const char *t_a = (a), *t_b = (b);                             \
+		if (t_a == NULL || t_b == NULL || strcmp(t_a, t_b)) {          \
+			fprintf(stderr, "%s:%d: \"%s\" != \"%s\"\n", __FILE__, \
+			    __LINE__, t_a ? t_a : "(null)",                    \
+			    t_b ? t_b : "(null)");                             \
+			t_case_failed = 1;                                     \
+		}                                                              \
 	} while (0)
 
 /* Run one named case: fn(arg). */
-#define T_RUN(name, fn, arg)                                          \
-	do {                                                          \
-		t_case_failed = 0;                                    \
-		fn(arg);                                              \
-		if (t_case_failed) {                                  \
-			printf("FAIL %s\n", (name));                  \
-			t_failed++;                                   \
-		} else {                                              \
-			printf("ok %s\n", (name));                    \
-			t_passed++;                                   \
-		}                                                     \
+#define T_RUN(name, fn, arg)                                                   \
+	do {                                                                   \
+		t_case_failed = 0;                                             \
+		fn(arg);                                                       \
+		if (t_case_failed) {                                           \
+			printf("FAIL %s\n", (name));                           \
+			t_failed++;                                            \
+		} else {                                                       \
+			printf("ok %s\n", (name));                             \
+			t_passed++;                                            \
+		}                                                              \
 	} while (0)
 
-#define T_DONE()                                                      \
-	(printf("%d passed, %d failed\n", t_passed, t_failed),        \
-	    t_failed ? 1 : 0)
+#define T_DONE()                                                               \
+	(printf("%d passed, %d failed\n", t_passed, t_failed), t_failed ? 1 : 0)
 
 #endif

@@ -1,0 +1,162 @@
+/*
+ * Setting up and tearing down one account's protocol session, and the
+ * account's error and trace output. See account.h.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../proto/imap.h"
+#include "../proto/pop3.h"
+#include "../tls/util.h"
+#include "account.h"
+#include "secret.h"
+
+static void
+trace(void *arg, int dir, const char *line, size_t len)
+{
+	const struct acct *ac = arg;
+	char buf[1024];
+
+	/* The protocol clients redact credentials before this point; only
+	 * control characters are made harmless here. */
+	src_quote(buf, sizeof(buf), line, len);
+	fprintf(stderr, "%s: %c %s\n", ac->a->name, dir, buf);
+}
+
+void
+acct_init(struct acct *ac, const struct cfg_account *a, const struct runopts *o)
+{
+	memset(ac, 0, sizeof(*ac));
+	ac->a = a;
+	ac->o = o;
+	snprintf(ac->port, sizeof(ac->port), "%d", a->port);
+	ac->sc.host = a->host;
+	ac->sc.port = ac->port;
+	ac->sc.tls = a->tls;
+	ac->sc.tlsopts.verify = a->tls_verify;
+	ac->sc.tlsopts.ca_file = a->tls_ca_file;
+	ac->sc.tlsopts.fingerprint = a->tls_fingerprint;
+	ac->sc.tlsopts.protocols = a->tls_protocols;
+	ac->sc.user = a->user;
+	ac->sc.auth = a->auth;
+	ac->sc.allow_plaintext = a->allow_plaintext;
+	ac->sc.connect_timeout = a->connect_timeout;
+	ac->sc.timeout = a->timeout;
+	if (o->verbose >= 2) {
+		ac->sc.trace = trace;
+		ac->sc.trace_arg = ac;
+	}
+}
+
+int
+acct_open(struct acct *ac)
+{
+	char err[512];
+
+	if ((ac->secret = secret_get(ac->a, ac->a->timeout, err, sizeof(err)))
+	    == NULL) {
+		acct_err(ac, "%s", err);
+		return EX_CONFIG;
+	}
+	ac->sc.secret = ac->secret;
+	if (ac->a->protocol == CFG_POP3)
+		ac->src = pop3_new(&ac->sc);
+	else
+		ac->src = imap_new(&ac->sc);
+	if (ac->src->ops->open(ac->src) == -1)
+		return acct_srcerr(ac);
+	return 0;
+}
+
+void
+acct_fini(struct acct *ac)
+{
+	if (ac->src != NULL)
+		ac->src->ops->free(ac->src);
+	ac->src = NULL;
+	freezero_str(ac->secret);
+	ac->secret = NULL;
+	ac->sc.secret = NULL;
+}
+
+int
+acct_oserr(int e)
+{
+	switch (e) {
+	case EIO:
+	case ENOSPC:
+	case EDQUOT:
+	case EROFS:
+		return EX_IOERR;
+	default:
+		return EX_OSERR;
+	}
+}
+
+int
+acct_status(enum src_fail fail, int local_errno)
+{
+	switch (fail) {
+	case SRC_FNONE:
+		return 0;
+	case SRC_FHOST:
+		return EX_UNAVAILABLE;
+	case SRC_FTEMP:
+		return EX_TEMPFAIL;
+	case SRC_FPROTO:
+	case SRC_FREFUSED:
+		return EX_PROTOCOL;
+	case SRC_FDATA:
+		return EX_DATAERR;
+	case SRC_FAUTH:
+		return EX_NOPERM;
+	case SRC_FCONFIG:
+		return EX_CONFIG;
+	case SRC_FLOCAL:
+		return acct_oserr(local_errno);
+	}
+	return EX_SOFTWARE;
+}
+
+void
+acct_err(const struct acct *ac, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", ac->a->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int
+acct_srcerr(const struct acct *ac)
+{
+	const struct source *src = ac->src;
+	const char *hint = "";
+
+	switch (src->fail) {
+	case SRC_FHOST:
+		hint = "; check host and port, and that the server runs";
+		break;
+	case SRC_FTEMP:
+		hint = "; the server or the network is slow or gone, "
+		       "try again later";
+		break;
+	case SRC_FAUTH:
+		hint = "; check user, password and the server's "
+		       "certificate settings (tls_ca_file, tls_fingerprint)";
+		break;
+	case SRC_FPROTO:
+	case SRC_FDATA:
+		hint = "; check protocol, port and tls for this server";
+		break;
+	default:
+		break;
+	}
+	acct_err(ac, "%s%s", src->err, hint);
+	return acct_status(src->fail, 0);
+}

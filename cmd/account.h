@@ -1,0 +1,61 @@
+/*
+ * What a run of one account holds, whatever it does with it (fetch, dry
+ * run, --check): the options, the protocol session and its settings,
+ * the secret. Also the mapping of failures to exit statuses, and the
+ * account's error and trace output.
+ */
+#ifndef ACCOUNT_H
+#define ACCOUNT_H
+
+#include <stdint.h>
+#include <sysexits.h>
+
+#include "../proto/source.h"
+#include "config.h"
+
+struct runopts {
+	int dryrun;
+	int check;
+	int quiet;
+	int verbose; /* 2 and more: protocol trace on stderr */
+};
+
+struct acct {
+	const struct cfg_account *a;
+	const struct runopts *o;
+	struct source_cfg sc;
+	char port[8];
+	char *secret;
+	struct source *src;
+};
+
+/* Fill in ac for account a: no I/O yet. */
+void acct_init(
+    struct acct *ac, const struct cfg_account *a, const struct runopts *o);
+
+/* Get the secret, create the protocol session and open it (connect,
+ * TLS, authenticate). Returns 0, or an exit status after printing what
+ * failed. The session, when created, stays in ac->src for acct_fini. */
+int acct_open(struct acct *ac);
+
+/* Free the session (without QUIT if quit was not called) and wipe the
+ * secret. */
+void acct_fini(struct acct *ac);
+
+/* The exit status for a session failure. For SRC_FLOCAL the caller
+ * passes the errno of the local failure. */
+int acct_status(enum src_fail fail, int local_errno);
+
+/* The exit status for a local error with errno e: 74 for I/O errors
+ * (EIO, ENOSPC, EDQUOT, EROFS), else 71. */
+int acct_oserr(int e);
+
+/* Print "NAME: message" on stderr. */
+void acct_err(const struct acct *ac, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Print the session's failure on stderr with a hint of what to check,
+ * and return its exit status. */
+int acct_srcerr(const struct acct *ac);
+
+#endif

@@ -1,0 +1,628 @@
+/*
+ * The run of one account. The order of operations here is what keeps
+ * mail safe; for each batch of messages:
+ *
+ *   1. fetch into files in tmp/, each flushed and fsync'ed (maildir.c);
+ *   2. journal the intended final names and fsync the journal, so a
+ *      crash after the rename cannot lead to a second download;
+ *   3. rename into new/ (or cur/), then fsync the directories;
+ *   4. record the messages in the state journal and fsync it;
+ *   5. only then mark for deletion on the server the messages the
+ *      policy says to delete.
+ *
+ * POP3 deletions take effect at QUIT, IMAP ones at (UID) EXPUNGE at the
+ * end of each folder. A failure anywhere stops the fetching; whatever
+ * was made durable before stays recorded, and the session is dropped
+ * without QUIT, so a POP3 server deletes nothing from it.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../proto/imap.h"
+#include "../tls/util.h"
+#include "maildir.h"
+#include "policy.h"
+#include "run.h"
+#include "state.h"
+
+/* A batch ends at this many messages or bytes (as the server reports
+ * sizes), whichever comes first: large enough to keep the pipe full,
+ * small enough that a failure loses little work. */
+#define BATCH_MSGS 256
+#define BATCH_BYTES (64ULL * 1024 * 1024)
+
+#define POP3_FOLDER "-"
+
+struct run {
+	struct acct ac;
+	const struct cfg_account *a;
+	const struct runopts *o;
+	struct state *st;
+	int64_t now;
+	uint64_t budget;
+	int status; /* the first failure's exit status */
+	int listed; /* a folder was listed: the summary means something */
+	uint64_t fetched, deleted, left, flagged;
+	char flagged_why[512];
+	uint64_t pop3_marked; /* DELEs that take effect at QUIT */
+
+	/* The folder being worked on. */
+	const char *folder; /* as in the config */
+	const char *key; /* its name in the state */
+	uint32_t uidv;
+	struct maildir *md;
+
+	/* The batch being fetched: the sink's state. */
+	struct maildir_msg **done; /* [i]: finished, not yet committed */
+	struct maildir_msg *cur;
+	int local_errno;
+};
+
+static void
+fail(struct run *r, int status)
+{
+	if (r->status == 0)
+		r->status = status;
+}
+
+static int
+sink_begin(void *arg, size_t i)
+{
+	struct run *r = arg;
+
+	(void)i;
+	maildir_abort(r->cur);
+	if ((r->cur = maildir_begin(r->md)) == NULL) {
+		r->local_errno = maildir_errno(r->md);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+sink_write(void *arg, const char *buf, size_t len)
+{
+	struct run *r = arg;
+
+	if (maildir_write(r->cur, buf, len) == -1) {
+		r->local_errno = maildir_errno(r->md);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+sink_end(void *arg, size_t i)
+{
+	struct run *r = arg;
+
+	if (maildir_finish(r->cur) == -1) {
+		r->local_errno = maildir_errno(r->md);
+		maildir_abort(r->cur);
+		r->cur = NULL;
+		return -1;
+	}
+	maildir_abort(r->done[i]);
+	r->done[i] = r->cur;
+	r->cur = NULL;
+	return 0;
+}
+
+/* Maildir flag letters, in ASCII order, for IMAP flags. */
+static void
+flag_letters(unsigned flags, char *buf)
+{
+	char *p = buf;
+
+	if (flags & MSG_DRAFT)
+		*p++ = 'D';
+	if (flags & MSG_FLAGGED)
+		*p++ = 'F';
+	if (flags & MSG_ANSWERED)
+		*p++ = 'R';
+	if (flags & MSG_SEEN)
+		*p++ = 'S';
+	*p = '\0';
+}
+
+static void
+state_fail(struct run *r)
+{
+	acct_err(&r->ac, "%s", state_error(r->st));
+	switch (state_errkind(r->st)) {
+	case STATE_ECORRUPT:
+		fail(r, EX_DATAERR);
+		break;
+	case STATE_ELOCKED:
+		fail(r, EX_TEMPFAIL);
+		break;
+	default:
+		fail(r, acct_oserr(state_errno(r->st)));
+		break;
+	}
+}
+
+static void
+maildir_fail(struct run *r)
+{
+	acct_err(&r->ac,
+	    "%s; check that the Maildir is writable and the "
+	    "disk is not full",
+	    maildir_error(r->md));
+	fail(r, acct_oserr(maildir_errno(r->md)));
+}
+
+/*
+ * Make the finished messages of a batch durable (steps 2 to 4 above).
+ * ok[i] is set for each message that is now safely stored and
+ * recorded. Returns 0, or -1 after reporting a local failure (what was
+ * made durable before the failure is still flagged in ok).
+ */
+static int
+persist(struct run *r, struct msginfo *const *b, size_t n, char *ok)
+{
+	char flags[8];
+	size_t i;
+	int rv = 0;
+
+	for (i = 0; i < n; i++) {
+		if (r->done[i] == NULL || b[i]->uid == NULL)
+			continue;
+		if (state_intend(r->st, r->key, r->uidv, b[i]->uid,
+			maildir_name(r->done[i]))
+		    == -1)
+			goto statefail;
+	}
+	if (state_sync(r->st) == -1)
+		goto statefail;
+	for (i = 0; i < n; i++) {
+		if (r->done[i] == NULL)
+			continue;
+		flag_letters(b[i]->flags, flags);
+		if (maildir_commit(r->done[i], flags, b[i]->date) == -1) {
+			maildir_fail(r);
+			rv = -1;
+			break;
+		}
+		ok[i] = 1;
+	}
+	/* The messages not committed are removed from tmp/. */
+	for (; i < n; i++) {
+		maildir_abort(r->done[i]);
+		r->done[i] = NULL;
+	}
+	if (maildir_sync(r->md) == -1) {
+		/* The renames may not be durable: record nothing. The
+		 * journaled intents let the next run find the files. */
+		maildir_fail(r);
+		memset(ok, 0, n);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (!ok[i] || b[i]->uid == NULL)
+			continue;
+		if (state_add(r->st, r->key, r->uidv, b[i]->uid, r->now) == -1)
+			goto statefail;
+	}
+	if (state_sync(r->st) == -1)
+		goto statefail;
+	for (i = 0; i < n; i++) {
+		maildir_msg_free(r->done[i]);
+		r->done[i] = NULL;
+		if (ok[i]) {
+			r->fetched++;
+			if (r->o->verbose)
+				printf("%s: %s %s: fetched, %" PRIu64
+				       " bytes\n",
+				    r->a->name, r->folder,
+				    b[i]->uid ? b[i]->uid : "-", b[i]->size);
+		}
+	}
+	return rv;
+
+statefail:
+	state_fail(r);
+	for (i = 0; i < n; i++) {
+		if (!ok[i])
+			maildir_abort(r->done[i]);
+		else
+			maildir_msg_free(r->done[i]);
+		r->done[i] = NULL;
+	}
+	memset(ok, 0, n);
+	return -1;
+}
+
+/*
+ * Fetch msgs in batches, make each batch durable, then mark for deletion
+ * those of the batch that del[] says to delete. marked collects what
+ * was marked. Returns 0, or -1 when the session or the disk failed.
+ */
+static int
+fetch_all(struct run *r, struct msginfo **msgs, const char *del, size_t n,
+    struct msginfo **marked, size_t *nmarked)
+{
+	struct sink sink = { sink_begin, sink_write, sink_end, r };
+	struct source *src = r->ac.src;
+	size_t start, end, i, k;
+	uint64_t bytes;
+	char *ok;
+	int rv = 0, frv;
+
+	r->done = xcalloc(BATCH_MSGS, sizeof(*r->done));
+	ok = xmalloc(BATCH_MSGS);
+	for (start = 0; start < n && rv == 0; start = end) {
+		bytes = 0;
+		for (end = start; end < n && end - start < BATCH_MSGS
+		     && (end == start || bytes < BATCH_BYTES);
+		     end++)
+			bytes += msgs[end]->size;
+		memset(ok, 0, BATCH_MSGS);
+		r->local_errno = 0;
+		frv = src->ops->fetch(src, msgs + start, end - start, &sink);
+		maildir_abort(r->cur);
+		r->cur = NULL;
+		/* Whatever arrived whole is kept, even after a failure. */
+		if (persist(r, msgs + start, end - start, ok) == -1)
+			rv = -1;
+		if (frv == -1) {
+			if (src->fail == SRC_FLOCAL) {
+				acct_err(&r->ac,
+				    "%s; check that the Maildir "
+				    "is writable and the disk is "
+				    "not full",
+				    maildir_error(r->md));
+				fail(r, acct_oserr(r->local_errno));
+			} else
+				fail(r, acct_srcerr(&r->ac));
+			rv = -1;
+		}
+		if (rv == -1)
+			break;
+		for (i = start, k = 0; i < end; i++) {
+			if (!ok[i - start] || !del[i])
+				continue;
+			marked[*nmarked + k++] = msgs[i];
+		}
+		if (k > 0 && src->ops->mark(src, marked + *nmarked, k) == -1) {
+			fail(r, acct_srcerr(&r->ac));
+			rv = -1;
+		} else
+			*nmarked += k;
+	}
+	free(r->done);
+	r->done = NULL;
+	free(ok);
+	return rv;
+}
+
+static void
+print_plan(struct run *r, const struct msglist *l, const struct policy_out *out)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		printf("%s\t%s\t%s\t%" PRIu64 "\t%s\t%s\n", r->a->name,
+		    r->a->protocol == CFG_POP3 ? "-" : r->folder,
+		    l->v[i].uid ? l->v[i].uid : "-", l->v[i].size,
+		    policy_action_name(out[i].action), out[i].reason);
+}
+
+/* The Maildir of a folder: the account's Maildir for INBOX (and POP3),
+ * a Maildir++ subfolder for the others. */
+static struct maildir *
+open_folder_maildir(struct run *r, const char *folder)
+{
+	struct maildir *md;
+	char err[512], *sub, *name, *path;
+
+	if (r->a->protocol == CFG_POP3)
+		sub = xstrdup("");
+	else {
+		/* Names in the config are UTF-8, or modified UTF-7 as the
+		 * server lists them; the Maildir gets UTF-8. */
+		if ((name = imap_utf7_decode(folder)) == NULL)
+			name = xstrdup(folder);
+		sub = maildir_subfolder(name, r->ac.src->delim);
+		free(name);
+	}
+	if (*sub == '\0')
+		path = xstrdup(r->a->maildir);
+	else
+		xasprintf(&path, "%s/%s", r->a->maildir, sub);
+	if ((md = maildir_open(path, err, sizeof(err))) == NULL) {
+		int e = errno;
+
+		acct_err(&r->ac, "%s; check that the Maildir is writable", err);
+		fail(r, acct_oserr(e));
+	}
+	free(path);
+	free(sub);
+	return md;
+}
+
+/*
+ * One folder: select, list, plan, and (unless a dry run) fetch, store,
+ * delete. Returns 0 to go on with the next folder, -1 when the session
+ * can no longer be used.
+ */
+static int
+do_folder(struct run *r, const char *folder)
+{
+	struct source *src = r->ac.src;
+	struct folder_info fi;
+	struct msglist l = { 0 };
+	struct policy_cfg pc;
+	struct policy_in *in = NULL;
+	struct policy_out *out = NULL;
+	struct msginfo **fetch = NULL, **dele = NULL, **marked = NULL;
+	char *fdel = NULL;
+	size_t i, nfetch = 0, ndele = 0, nmarked = 0, gone = 0;
+	uint32_t olduidv;
+	int rw, may_delete = 1, rv = 0;
+
+	pc.keep = r->a->keep;
+	pc.delete_after = r->a->delete_after;
+	pc.max_size = r->a->max_size;
+	pc.max_messages = r->a->max_messages;
+	rw = !r->o->dryrun && (!pc.keep || pc.delete_after > 0);
+
+	r->folder = folder;
+	r->key = r->a->protocol == CFG_POP3 ? POP3_FOLDER : folder;
+	memset(&fi, 0, sizeof(fi));
+	if (src->ops->select(src, folder, rw, &fi) == -1) {
+		fail(r, acct_srcerr(&r->ac));
+		return src->fail == SRC_FREFUSED ? 0 : -1;
+	}
+	r->uidv = fi.uidvalidity;
+	olduidv = state_uidvalidity(r->st, r->key);
+	if (olduidv != r->uidv) {
+		if (olduidv != 0) {
+			/* RFC 3501 section 2.3.1.1: the old UIDs mean
+			 * nothing now. Records of the folder are void, and
+			 * nothing is deleted from it this run. */
+			acct_err(&r->ac,
+			    "%s: UIDVALIDITY changed from %" PRIu32
+			    " to %" PRIu32 ": its messages are fetched as "
+			    "new and nothing is deleted from it this run",
+			    folder, olduidv, r->uidv);
+			may_delete = 0;
+		}
+		state_reset_folder(r->st, r->key, r->uidv);
+	}
+
+	if (src->ops->list(src, &l) == -1) {
+		fail(r, acct_srcerr(&r->ac));
+		return -1;
+	}
+	r->listed = 1;
+	if (l.n > 0 && l.v[0].uid == NULL && pc.keep) {
+		acct_err(&r->ac,
+		    "the server has no UIDL, so mailfetch cannot "
+		    "tell old messages from new ones; keep = yes "
+		    "needs it (set keep = no to fetch and delete "
+		    "everything)");
+		fail(r, EX_PROTOCOL);
+		r->left += l.n;
+		msglist_free(&l);
+		return -1;
+	}
+
+	in = xcalloc(l.n, sizeof(*in));
+	out = xcalloc(l.n, sizeof(*out));
+	for (i = 0; i < l.n; i++) {
+		in[i].size = l.v[i].size;
+		in[i].has_uid = l.v[i].uid != NULL;
+		if (l.v[i].uid != NULL) {
+			in[i].fetched_at
+			    = state_lookup(r->st, r->key, r->uidv, l.v[i].uid);
+			state_mark(r->st, r->key, r->uidv, l.v[i].uid);
+		}
+	}
+	policy_plan(&pc, in, l.n, r->now, may_delete, &r->budget, out);
+
+	if (r->o->dryrun) {
+		print_plan(r, &l, out);
+		r->left += l.n;
+		goto done;
+	}
+	if (r->o->verbose)
+		for (i = 0; i < l.n; i++)
+			if (out[i].action == POLICY_KEEP
+			    || out[i].action == POLICY_SKIP)
+				printf("%s: %s %s: %s (%s)\n", r->a->name,
+				    folder, l.v[i].uid ? l.v[i].uid : "-",
+				    policy_action_name(out[i].action),
+				    out[i].reason);
+
+	fetch = xcalloc(l.n, sizeof(*fetch));
+	fdel = xcalloc(l.n, 1);
+	dele = xcalloc(l.n, sizeof(*dele));
+	marked = xcalloc(l.n, sizeof(*marked));
+	for (i = 0; i < l.n; i++) {
+		switch (out[i].action) {
+		case POLICY_FETCH_DELETE:
+			fdel[nfetch] = 1;
+			/* FALLTHROUGH */
+		case POLICY_FETCH:
+			fetch[nfetch++] = &l.v[i];
+			break;
+		case POLICY_DELETE:
+			dele[ndele++] = &l.v[i];
+			break;
+		default:
+			break;
+		}
+	}
+
+	/* Messages stored by earlier runs: their records are durable. */
+	if (ndele > 0) {
+		if (src->ops->mark(src, dele, ndele) == -1) {
+			fail(r, acct_srcerr(&r->ac));
+			rv = -1;
+			goto account;
+		}
+		memcpy(marked, dele, ndele * sizeof(*dele));
+		nmarked = ndele;
+	}
+	if (nfetch > 0) {
+		if ((r->md = open_folder_maildir(r, folder)) == NULL) {
+			rv = -1;
+			goto account;
+		}
+		if (fetch_all(r, fetch, fdel, nfetch, marked, &nmarked) == -1)
+			rv = -1;
+	}
+	if (rv == 0 && nmarked > 0) {
+		if (src->ops->expunge(src, marked, nmarked, &gone) == -1) {
+			fail(r, acct_srcerr(&r->ac));
+			rv = -1;
+			gone = 0;
+		} else if (r->a->protocol == CFG_IMAP && gone < nmarked) {
+			r->flagged += nmarked - gone;
+			xstrlcpy(
+			    r->flagged_why, src->err, sizeof(r->flagged_why));
+		}
+	}
+	if (r->a->protocol == CFG_POP3 && rv == 0)
+		r->pop3_marked += nmarked;
+	if (r->o->verbose)
+		for (i = 0; i < nmarked; i++)
+			printf("%s: %s %s: marked for deletion\n", r->a->name,
+			    folder, marked[i]->uid ? marked[i]->uid : "-");
+	/* Only a complete listing can tell which records are gone. */
+	state_prune(r->st, r->key);
+
+account:
+	r->deleted += gone;
+	r->left += l.n - gone;
+done:
+	maildir_close(r->md);
+	r->md = NULL;
+	free(fetch);
+	free(fdel);
+	free(dele);
+	free(marked);
+	free(in);
+	free(out);
+	msglist_free(&l);
+	return rv;
+}
+
+/*
+ * A crash between the rename into the Maildir and the record leaves an
+ * intent in the journal: record the message when its file is there, so
+ * it is not downloaded twice.
+ */
+static int
+reconcile(struct run *r)
+{
+	const struct state_pending *p;
+	struct maildir *md = NULL;
+	char err[512];
+	size_t i, n = state_npending(r->st);
+	int found = 0;
+
+	/* A dry run creates nothing, not even a Maildir to look in. */
+	if (n == 0 || r->o->dryrun)
+		return 0;
+	/* Intents name files in the account's Maildir or its
+	 * subfolders; look in each folder's Maildir. */
+	for (i = 0; i < n; i++) {
+		char *sub = NULL, *path;
+		int has = 0;
+
+		p = state_pending(r->st, i);
+		if (strcmp(p->folder, POP3_FOLDER) == 0
+		    || strcmp(p->folder, "INBOX") == 0)
+			path = xstrdup(r->a->maildir);
+		else {
+			char *name = imap_utf7_decode(p->folder);
+
+			sub = maildir_subfolder(name ? name : p->folder, '/');
+			free(name);
+			xasprintf(&path, "%s/%s", r->a->maildir, sub);
+		}
+		if ((md = maildir_open(path, err, sizeof(err))) != NULL) {
+			has = maildir_has(md, p->filename);
+			maildir_close(md);
+		}
+		free(path);
+		free(sub);
+		if (has) {
+			if (state_add(r->st, p->folder, p->uidvalidity, p->uid,
+				p->when)
+			    == -1)
+				return -1;
+			found++;
+		}
+	}
+	if (found > 0 && r->o->verbose)
+		printf("%s: %d messages stored by an interrupted run were "
+		       "recorded\n",
+		    r->a->name, found);
+	return state_sync(r->st);
+}
+
+int
+run_fetch(const struct cfg_account *a, const struct runopts *o)
+{
+	struct run r;
+	size_t i;
+	int status;
+
+	memset(&r, 0, sizeof(r));
+	r.a = a;
+	r.o = o;
+	r.now = time(NULL);
+	r.budget = a->max_messages ? a->max_messages : UINT64_MAX;
+	acct_init(&r.ac, a, o);
+
+	r.st = state_new(a->state_file);
+	if ((!o->dryrun && state_lock(r.st) == -1)
+	    || state_load(r.st, o->dryrun) == -1 || reconcile(&r) == -1) {
+		state_fail(&r);
+		goto out;
+	}
+	if ((status = acct_open(&r.ac)) != 0) {
+		fail(&r, status);
+		goto out;
+	}
+	for (i = 0; i < a->nfolders; i++)
+		if (do_folder(&r, a->folders[i]) == -1)
+			break;
+	if (i == a->nfolders) {
+		if (r.ac.src->ops->quit(r.ac.src) == 0) {
+			r.deleted += r.pop3_marked;
+			r.left -= r.pop3_marked;
+		} else {
+			if (r.pop3_marked > 0)
+				acct_err(&r.ac,
+				    "the server did not confirm QUIT, so its "
+				    "%" PRIu64 " deletions may not have "
+				    "happened; the next run retries them",
+				    r.pop3_marked);
+			fail(&r, acct_srcerr(&r.ac));
+		}
+	}
+	if (!o->dryrun && state_save(r.st) == -1)
+		state_fail(&r);
+	if (r.listed && !o->dryrun && !o->quiet) {
+		printf("%s: %" PRIu64 " fetched, %" PRIu64 " deleted, %" PRIu64
+		       " left on server\n",
+		    a->name, r.fetched, r.deleted, r.left);
+		if (r.flagged > 0)
+			printf("%s: %" PRIu64 " of them flagged \\Deleted but "
+			       "not expunged: %s\n",
+			    a->name, r.flagged, r.flagged_why);
+	}
+out:
+	fflush(stdout);
+	acct_fini(&r.ac);
+	state_free(r.st);
+	return r.status;
+}
