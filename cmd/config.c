@@ -1,0 +1,1421 @@
+/*
+ * The config file. See config.h, and the "Config file" section of
+ * SPEC.md for the keys.
+ *
+ * inih parses the file, but Debian's libinih (r55) reads it through a
+ * 200-byte line buffer and cuts longer lines silently, ends a value at
+ * whitespace followed by ';' (an inline comment), joins an indented line
+ * to the previous key's value, and does not tell its handler line
+ * numbers. So inih reads through a reader of ours that sees each raw
+ * line first: it counts lines, follows the [section] headers itself
+ * (inih calls the handler only for keys), and rejects every line that
+ * inih would read as something other than what the user wrote.
+ *
+ * Values are checked as they are read, so that errors come in file
+ * order and name the line where the value was written, and are kept as
+ * text per section. Once the whole file is read, each account is built
+ * from its own values and those of [defaults], and the checks that
+ * involve several keys are made.
+ */
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ini.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "../tls/util.h"
+#include "config.h"
+
+/*
+ * inih's line buffer is 200 bytes; a line and its line ending must fit
+ * with the terminating NUL, so a raw line of 200 bytes or more is
+ * refused. inih also cuts section names at 49 bytes.
+ */
+#define CFG_MAXLINE 200
+#define CFG_MAXNAME 49
+#define CFG_MAXTIMEOUT 86400
+#define CFG_QUOTE 64 /* longest part of a value quoted in an error */
+
+enum cfg_key {
+	K_PROTOCOL,
+	K_HOST,
+	K_PORT,
+	K_TLS,
+	K_TLS_VERIFY,
+	K_TLS_CA_FILE,
+	K_TLS_FINGERPRINT,
+	K_TLS_PROTOCOLS,
+	K_USER,
+	K_PASSWORD,
+	K_PASSWORD_COMMAND,
+	K_AUTH,
+	K_ALLOW_PLAINTEXT,
+	K_MAILDIR,
+	K_FOLDERS,
+	K_KEEP,
+	K_DELETE_AFTER,
+	K_MAX_SIZE,
+	K_MAX_MESSAGES,
+	K_CONNECT_TIMEOUT,
+	K_TIMEOUT,
+	K_STATE_FILE,
+	K_N
+};
+
+/* One section as written: the raw value of each key and its line. */
+struct cfg_sect {
+	char *name;
+	int line;
+	char *val[K_N];
+	int vline[K_N]; /* 0: not set */
+};
+
+struct cfg_ctx {
+	const char *path;
+	FILE *fp;
+	int lineno;
+	int failed;
+	int errline;
+	char *err;
+	size_t errlen;
+	struct cfg_sect *sect;
+	size_t nsect;
+	long cur; /* the section being read; -1 before the first */
+	long defs; /* [defaults]; -1 when absent */
+	char line[CFG_MAXLINE + 1];
+};
+
+static int p_protocol(struct cfg_account *, const char *, char *, size_t);
+static int p_host(struct cfg_account *, const char *, char *, size_t);
+static int p_port(struct cfg_account *, const char *, char *, size_t);
+static int p_tls(struct cfg_account *, const char *, char *, size_t);
+static int p_tls_verify(struct cfg_account *, const char *, char *, size_t);
+static int p_tls_ca_file(struct cfg_account *, const char *, char *, size_t);
+static int p_tls_fingerprint(
+    struct cfg_account *, const char *, char *, size_t);
+static int p_tls_protocols(struct cfg_account *, const char *, char *, size_t);
+static int p_user(struct cfg_account *, const char *, char *, size_t);
+static int p_password(struct cfg_account *, const char *, char *, size_t);
+static int p_password_command(
+    struct cfg_account *, const char *, char *, size_t);
+static int p_auth(struct cfg_account *, const char *, char *, size_t);
+static int p_allow_plaintext(
+    struct cfg_account *, const char *, char *, size_t);
+static int p_maildir(struct cfg_account *, const char *, char *, size_t);
+static int p_folders(struct cfg_account *, const char *, char *, size_t);
+static int p_keep(struct cfg_account *, const char *, char *, size_t);
+static int p_delete_after(struct cfg_account *, const char *, char *, size_t);
+static int p_max_size(struct cfg_account *, const char *, char *, size_t);
+static int p_max_messages(struct cfg_account *, const char *, char *, size_t);
+static int p_connect_timeout(
+    struct cfg_account *, const char *, char *, size_t);
+static int p_timeout(struct cfg_account *, const char *, char *, size_t);
+static int p_state_file(struct cfg_account *, const char *, char *, size_t);
+
+/*
+ * Each key's parser sets its field of the account from the value, or
+ * returns -1 with what is wrong in msg. It never quotes a password.
+ */
+static const struct {
+	const char *name;
+	int (*parse)(struct cfg_account *, const char *, char *, size_t);
+} cfg_keys[K_N] = {
+	[K_PROTOCOL] = { "protocol", p_protocol },
+	[K_HOST] = { "host", p_host },
+	[K_PORT] = { "port", p_port },
+	[K_TLS] = { "tls", p_tls },
+	[K_TLS_VERIFY] = { "tls_verify", p_tls_verify },
+	[K_TLS_CA_FILE] = { "tls_ca_file", p_tls_ca_file },
+	[K_TLS_FINGERPRINT] = { "tls_fingerprint", p_tls_fingerprint },
+	[K_TLS_PROTOCOLS] = { "tls_protocols", p_tls_protocols },
+	[K_USER] = { "user", p_user },
+	[K_PASSWORD] = { "password", p_password },
+	[K_PASSWORD_COMMAND] = { "password_command", p_password_command },
+	[K_AUTH] = { "auth", p_auth },
+	[K_ALLOW_PLAINTEXT] = { "allow_plaintext", p_allow_plaintext },
+	[K_MAILDIR] = { "maildir", p_maildir },
+	[K_FOLDERS] = { "folders", p_folders },
+	[K_KEEP] = { "keep", p_keep },
+	[K_DELETE_AFTER] = { "delete_after", p_delete_after },
+	[K_MAX_SIZE] = { "max_size", p_max_size },
+	[K_MAX_MESSAGES] = { "max_messages", p_max_messages },
+	[K_CONNECT_TIMEOUT] = { "connect_timeout", p_connect_timeout },
+	[K_TIMEOUT] = { "timeout", p_timeout },
+	[K_STATE_FILE] = { "state_file", p_state_file },
+};
+
+/* In the order of enum src_auth. */
+static const char *const cfg_auths[]
+    = { "auto", "user", "apop", "login", "plain", "cram-md5", "scram-sha-1",
+	      "scram-sha-256", "xoauth2", "oauthbearer", NULL };
+
+static void cfg_err(struct cfg_ctx *, int, const char *, const char *, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/*
+ * Record the first error as "FILE:LINE: KEY: message", leaving out the
+ * key when it is NULL and the line when it is 0.
+ */
+static void
+cfg_err(struct cfg_ctx *c, int line, const char *key, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (c->failed)
+		return;
+	c->failed = 1;
+	c->errline = line;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (c->err == NULL || c->errlen == 0)
+		return;
+	if (line > 0 && key != NULL)
+		snprintf(c->err, c->errlen, "%s:%d: %s: %s", c->path, line, key,
+		    msg);
+	else if (line > 0)
+		snprintf(c->err, c->errlen, "%s:%d: %s", c->path, line, msg);
+	else
+		snprintf(c->err, c->errlen, "%s: %s", c->path, msg);
+}
+
+/* Copy a value for an error message: bounded, control characters as '?'. */
+static const char *
+quote(char dst[CFG_QUOTE + 4], const char *v)
+{
+	size_t n = strlen(v);
+
+	src_quote(dst, CFG_QUOTE + 1, v, n);
+	if (n > CFG_QUOTE)
+		memcpy(dst + CFG_QUOTE, "...", 4);
+	return dst;
+}
+
+static int
+has_ctl(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+/* The home directory: $HOME, else the password database. A new string. */
+static char *
+home_dir(void)
+{
+	const char *h = getenv("HOME");
+	struct passwd *pw;
+
+	if (h != NULL && *h != '\0')
+		return xstrdup(h);
+	if ((pw = getpwuid(getuid())) != NULL && pw->pw_dir != NULL
+	    && *pw->pw_dir != '\0')
+		return xstrdup(pw->pw_dir);
+	return NULL;
+}
+
+/*
+ * An XDG base directory variable: its value when it is an absolute path,
+ * else NULL (the XDG Base Directory Specification says to ignore a
+ * relative one).
+ */
+static const char *
+xdg_dir(const char *var)
+{
+	const char *v = getenv(var);
+
+	return v != NULL && v[0] == '/' ? v : NULL;
+}
+
+/* Expand "~" and "~/..." with the home directory into a new string. */
+static int
+expand_path(const char *v, char **out, char *msg, size_t len)
+{
+	char q[CFG_QUOTE + 4], *home;
+	size_t n;
+
+	if (*v == '\0') {
+		snprintf(msg, len, "must be a path, not empty");
+		return -1;
+	}
+	if (v[0] != '~') {
+		*out = xstrdup(v);
+		return 0;
+	}
+	if (v[1] != '\0' && v[1] != '/') {
+		snprintf(msg, len,
+		    "\"~user\" is not supported, in \"%s\"; write the full "
+		    "path "
+		    "or start it with ~/",
+		    quote(q, v));
+		return -1;
+	}
+	if ((home = home_dir()) == NULL) {
+		snprintf(msg, len,
+		    "cannot expand ~: HOME is not set and the user has no home "
+		    "directory");
+		return -1;
+	}
+	n = strlen(home);
+	if (v[1] == '/' && n > 0 && home[n - 1] == '/')
+		home[n - 1] = '\0';
+	xasprintf(out, "%s%s", home, v + 1);
+	free(home);
+	return 0;
+}
+
+static void
+set_str(char **p, const char *v)
+{
+	free(*p);
+	*p = xstrdup(v);
+}
+
+/* Parse a whole string of decimal digits, without sign or spaces. */
+static int
+parse_u64(const char *s, const char **end, uint64_t *out)
+{
+	uint64_t n = 0;
+	const char *p;
+	unsigned d;
+
+	for (p = s; *p >= '0' && *p <= '9'; p++) {
+		d = (unsigned)(*p - '0');
+		if (n > (UINT64_MAX - d) / 10)
+			return -1;
+		n = n * 10 + d;
+	}
+	if (p == s)
+		return -1;
+	*end = p;
+	*out = n;
+	return 0;
+}
+
+static int
+parse_num(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	const char *end;
+	uint64_t n;
+
+	if (parse_u64(s, &end, &n) == -1 || *end != '\0' || n < min || n > max)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+int
+cfg_parse_duration(const char *s, int64_t *secs)
+{
+	const char *end;
+	uint64_t n, unit;
+
+	if (parse_u64(s, &end, &n) == -1)
+		return -1;
+	if (strcmp(end, "s") == 0)
+		unit = 1;
+	else if (strcmp(end, "m") == 0)
+		unit = 60;
+	else if (strcmp(end, "h") == 0)
+		unit = 3600;
+	else if (strcmp(end, "d") == 0 || *end == '\0')
+		unit = 86400;
+	else
+		return -1;
+	if (n > (uint64_t)INT64_MAX / unit)
+		return -1;
+	*secs = (int64_t)(n * unit);
+	return 0;
+}
+
+int
+cfg_parse_size(const char *s, uint64_t *bytes)
+{
+	const char *end;
+	uint64_t n, unit;
+
+	if (parse_u64(s, &end, &n) == -1)
+		return -1;
+	if (*end == '\0')
+		unit = 1;
+	else if (strcmp(end, "k") == 0)
+		unit = 1024;
+	else if (strcmp(end, "M") == 0)
+		unit = 1024 * 1024;
+	else if (strcmp(end, "G") == 0)
+		unit = 1024 * 1024 * 1024;
+	else
+		return -1;
+	if (n > UINT64_MAX / unit)
+		return -1;
+	*bytes = n * unit;
+	return 0;
+}
+
+/* Index of v in a NULL-terminated list of words (any case), or -1. */
+static int
+word(const char *v, const char *const *words)
+{
+	int i;
+
+	for (i = 0; words[i] != NULL; i++)
+		if (strcasecmp(v, words[i]) == 0)
+			return i;
+	return -1;
+}
+
+static int
+parse_bool(const char *v, int *out, char *msg, size_t len)
+{
+	static const char *const words[] = { "no", "yes", NULL };
+	char q[CFG_QUOTE + 4];
+	int i;
+
+	if ((i = word(v, words)) == -1) {
+		snprintf(
+		    msg, len, "must be yes or no, not \"%s\"", quote(q, v));
+		return -1;
+	}
+	*out = i;
+	return 0;
+}
+
+static int
+p_protocol(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	static const char *const words[] = { "pop3", "imap", NULL };
+	char q[CFG_QUOTE + 4];
+
+	switch (word(v, words)) {
+	case 0:
+		a->protocol = CFG_POP3;
+		return 0;
+	case 1:
+		a->protocol = CFG_IMAP;
+		return 0;
+	}
+	snprintf(msg, len, "must be pop3 or imap, not \"%s\"", quote(q, v));
+	return -1;
+}
+
+static int
+p_host(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	char q[CFG_QUOTE + 4];
+	const char *p;
+
+	if (*v == '\0') {
+		snprintf(msg, len, "must be a host name or address, not empty");
+		return -1;
+	}
+	for (p = v; *p != '\0'; p++) {
+		if (isspace((unsigned char)*p) || (unsigned char)*p < 0x20
+		    || *p == 0x7f) {
+			snprintf(msg, len,
+			    "must be a host name or address, not \"%s\"",
+			    quote(q, v));
+			return -1;
+		}
+	}
+	set_str(&a->host, v);
+	return 0;
+}
+
+static int
+p_port(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	char q[CFG_QUOTE + 4];
+	uint64_t n;
+
+	if (parse_num(v, 1, 65535, &n) == -1) {
+		snprintf(msg, len,
+		    "must be a number from 1 to 65535, not \"%s\"",
+		    quote(q, v));
+		return -1;
+	}
+	a->port = (int)n;
+	return 0;
+}
+
+static int
+p_tls(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	static const char *const words[]
+	    = { "implicit", "starttls", "none", NULL };
+	static const enum src_tls modes[]
+	    = { SRC_TLS_IMPLICIT, SRC_TLS_STARTTLS, SRC_TLS_NONE };
+	char q[CFG_QUOTE + 4];
+	int i;
+
+	if ((i = word(v, words)) == -1) {
+		snprintf(msg, len,
+		    "must be implicit, starttls or none, not \"%s\"",
+		    quote(q, v));
+		return -1;
+	}
+	a->tls = modes[i];
+	return 0;
+}
+
+static int
+p_tls_verify(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	return parse_bool(v, &a->tls_verify, msg, len);
+}
+
+static int
+p_tls_ca_file(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	char *p;
+
+	if (expand_path(v, &p, msg, len) == -1)
+		return -1;
+	free(a->tls_ca_file);
+	a->tls_ca_file = p;
+	return 0;
+}
+
+/*
+ * "SHA256:" and 64 hex digits, in any case, with any ':' separators.
+ * Kept as tls_peer_cert_hash(3) reports it: "SHA256:" and lowercase hex.
+ */
+static int
+p_tls_fingerprint(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	char q[CFG_QUOTE + 4], hex[65];
+	const char *p;
+	size_t n = 0;
+
+	if (strncasecmp(v, "SHA256:", 7) != 0)
+		goto bad;
+	for (p = v + 7; *p != '\0'; p++) {
+		if (*p == ':')
+			continue;
+		if (!isxdigit((unsigned char)*p) || n == 64)
+			goto bad;
+		hex[n++] = (char)tolower((unsigned char)*p);
+	}
+	if (n != 64)
+		goto bad;
+	hex[n] = '\0';
+	free(a->tls_fingerprint);
+	xasprintf(&a->tls_fingerprint, "SHA256:%s", hex);
+	return 0;
+bad:
+	snprintf(msg, len,
+	    "must be SHA256: and the 64 hex digits of the certificate's "
+	    "SHA-256 hash, not \"%s\"",
+	    quote(q, v));
+	return -1;
+}
+
+/*
+ * The syntax tls_config_parse_protocols(3) accepts: words separated by
+ * ',' or ':', each after optional spaces or tabs and an optional '!',
+ * which removes the word's protocols (from all of them when it comes
+ * first). The words are those of LibreTLS 3.7. The set must not end up
+ * empty.
+ */
+static int
+p_tls_protocols(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	enum {
+		P10 = 1,
+		P11 = 2,
+		P12 = 4,
+		P13 = 8,
+		PALL = P10 | P11 | P12 | P13
+	};
+	static const struct {
+		const char *name;
+		unsigned protos;
+	} words[] = {
+		{ "all", PALL },
+		{ "legacy", PALL },
+		{ "default", P12 | P13 },
+		{ "secure", P12 | P13 },
+		{ "tlsv1", PALL },
+		{ "tlsv1.0", P10 },
+		{ "tlsv1.1", P11 },
+		{ "tlsv1.2", P12 },
+		{ "tlsv1.3", P13 },
+	};
+	char q[CFG_QUOTE + 4], *s, *rest, *w;
+	unsigned protos = 0, proto;
+	size_t i;
+	int neg;
+
+	rest = s = xstrdup(v);
+	while ((w = strsep(&rest, ",:")) != NULL) {
+		while (*w == ' ' || *w == '\t')
+			w++;
+		neg = 0;
+		if (*w == '!') {
+			neg = 1;
+			w++;
+			if (protos == 0)
+				protos = PALL;
+		}
+		proto = 0;
+		for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+			if (strcasecmp(w, words[i].name) == 0)
+				proto = words[i].protos;
+		if (proto == 0) {
+			snprintf(msg, len,
+			    "\"%s\" is not a TLS protocol; write words such as "
+			    "tlsv1.2, tlsv1.3, secure or all, separated by ',' "
+			    "(a '!' before a word removes it)",
+			    quote(q, w));
+			free(s);
+			return -1;
+		}
+		if (neg)
+			protos &= ~proto;
+		else
+			protos |= proto;
+	}
+	free(s);
+	if (protos == 0) {
+		snprintf(msg, len, "\"%s\" leaves no TLS protocol to use",
+		    quote(q, v));
+		return -1;
+	}
+	set_str(&a->tls_protocols, v);
+	return 0;
+}
+
+static int
+p_user(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	if (*v == '\0') {
+		snprintf(msg, len, "must be a login name, not empty");
+		return -1;
+	}
+	if (has_ctl(v)) {
+		snprintf(msg, len, "must not contain control characters");
+		return -1;
+	}
+	set_str(&a->user, v);
+	return 0;
+}
+
+static int
+p_password(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	if (*v == '\0') {
+		snprintf(
+		    msg, len, "is empty; remove the line or set a password");
+		return -1;
+	}
+	freezero_str(a->password);
+	a->password = xstrdup(v);
+	return 0;
+}
+
+static int
+p_password_command(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	if (*v == '\0') {
+		snprintf(msg, len, "must be a shell command, not empty");
+		return -1;
+	}
+	freezero_str(a->password_command);
+	a->password_command = xstrdup(v);
+	return 0;
+}
+
+static int
+p_auth(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	char q[CFG_QUOTE + 4];
+	int i;
+
+	if ((i = word(v, cfg_auths)) == -1) {
+		snprintf(msg, len,
+		    "must be auto, user, apop, login, plain, cram-md5, "
+		    "scram-sha-1, scram-sha-256, xoauth2 or oauthbearer, "
+		    "not \"%s\"",
+		    quote(q, v));
+		return -1;
+	}
+	a->auth = (enum src_auth)i;
+	return 0;
+}
+
+static int
+p_allow_plaintext(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	return parse_bool(v, &a->allow_plaintext, msg, len);
+}
+
+static int
+p_maildir(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	char *p;
+
+	if (expand_path(v, &p, msg, len) == -1)
+		return -1;
+	free(a->maildir);
+	a->maildir = p;
+	return 0;
+}
+
+static void
+free_folders(char **f, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(f[i]);
+	free(f);
+}
+
+/* Comma-separated mailbox names, each trimmed, none empty or repeated. */
+static int
+p_folders(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	char q[CFG_QUOTE + 4], *s, *rest, *w, *end, **f = NULL;
+	size_t i, n = 0;
+
+	rest = s = xstrdup(v);
+	while ((w = strsep(&rest, ",")) != NULL) {
+		while (isspace((unsigned char)*w))
+			w++;
+		end = w + strlen(w);
+		while (end > w && isspace((unsigned char)end[-1]))
+			*--end = '\0';
+		if (*w == '\0') {
+			snprintf(msg, len,
+			    "must be mailbox names separated by ',', and "
+			    "\"%s\" has an empty one",
+			    quote(q, v));
+			goto fail;
+		}
+		for (i = 0; i < n; i++) {
+			if (strcmp(f[i], w) == 0) {
+				snprintf(msg, len, "names \"%s\" twice",
+				    quote(q, w));
+				goto fail;
+			}
+		}
+		f = xreallocarray(f, n + 1, sizeof(*f));
+		f[n++] = xstrdup(w);
+	}
+	free(s);
+	free_folders(a->folders, a->nfolders);
+	a->folders = f;
+	a->nfolders = n;
+	return 0;
+fail:
+	free(s);
+	free_folders(f, n);
+	return -1;
+}
+
+static int
+p_keep(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	return parse_bool(v, &a->keep, msg, len);
+}
+
+static int
+p_delete_after(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	char q[CFG_QUOTE + 4];
+
+	if (cfg_parse_duration(v, &a->delete_after) == -1) {
+		snprintf(msg, len,
+		    "must be a number with unit s, m, h or d (a bare number "
+		    "is days; 0 never), not \"%s\"",
+		    quote(q, v));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+p_max_size(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	char q[CFG_QUOTE + 4];
+
+	if (cfg_parse_size(v, &a->max_size) == -1) {
+		snprintf(msg, len,
+		    "must be a number of bytes with optional unit k, M or G "
+		    "(0 no limit), not \"%s\"",
+		    quote(q, v));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+p_max_messages(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	char q[CFG_QUOTE + 4];
+
+	if (parse_num(v, 0, UINT64_MAX, &a->max_messages) == -1) {
+		snprintf(msg, len,
+		    "must be a number of messages (0 no limit), not \"%s\"",
+		    quote(q, v));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_timeout(const char *v, int *out, char *msg, size_t len)
+{
+	char q[CFG_QUOTE + 4];
+	uint64_t n;
+
+	if (parse_num(v, 1, CFG_MAXTIMEOUT, &n) == -1) {
+		snprintf(msg, len,
+		    "must be a number of seconds from 1 to %d, not \"%s\"",
+		    CFG_MAXTIMEOUT, quote(q, v));
+		return -1;
+	}
+	*out = (int)n;
+	return 0;
+}
+
+static int
+p_connect_timeout(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	return parse_timeout(v, &a->connect_timeout, msg, len);
+}
+
+static int
+p_timeout(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	return parse_timeout(v, &a->timeout, msg, len);
+}
+
+static int
+p_state_file(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	char *p;
+
+	if (expand_path(v, &p, msg, len) == -1)
+		return -1;
+	free(a->state_file);
+	a->state_file = p;
+	return 0;
+}
+
+static void
+acct_clear(struct cfg_account *a)
+{
+	free(a->name);
+	free(a->host);
+	free(a->tls_ca_file);
+	free(a->tls_fingerprint);
+	free(a->tls_protocols);
+	free(a->user);
+	freezero_str(a->password);
+	freezero_str(a->password_command);
+	free(a->maildir);
+	free_folders(a->folders, a->nfolders);
+	free(a->state_file);
+	memset(a, 0, sizeof(*a));
+}
+
+static int
+key_index(const char *name)
+{
+	int k;
+
+	for (k = 0; k < K_N; k++)
+		if (strcmp(name, cfg_keys[k].name) == 0)
+			return k;
+	return -1;
+}
+
+/*
+ * Copy the first n bytes of s to buf when they look like a key, for an
+ * error message; else NULL (they could be a password written without
+ * its key).
+ */
+static const char *
+ident(const char *s, size_t n, char *buf, size_t len)
+{
+	size_t i;
+
+	if (n == 0 || n >= len)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-')
+			return NULL;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* The key of a "key = value" line, as ident() gives it. */
+static const char *
+line_key(const char *s, char *buf, size_t len)
+{
+	size_t n = strcspn(s, "=:");
+
+	if (*s == '[' || s[n] == '\0')
+		return NULL;
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		n--;
+	return ident(s, n, buf, len);
+}
+
+static int
+name_ok(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && strchr("._-@+", *s) == NULL)
+			return 0;
+	return 1;
+}
+
+/* A "[name]" line: start a section. */
+static int
+start_section(struct cfg_ctx *c, const char *s)
+{
+	char q[CFG_QUOTE + 4], *name;
+	const char *end, *p;
+	struct cfg_sect *sect;
+	size_t i;
+
+	if ((end = strchr(s + 1, ']')) == NULL) {
+		cfg_err(c, c->lineno, NULL,
+		    "section header without ']'; write [account]");
+		return -1;
+	}
+	for (p = end + 1; isspace((unsigned char)*p); p++)
+		;
+	if (*p != '\0') {
+		cfg_err(c, c->lineno, NULL,
+		    "text after the section header's ']'; comments must be on "
+		    "a line of their own");
+		return -1;
+	}
+	name = xstrndup(s + 1, (size_t)(end - (s + 1)));
+	if (*name == '\0') {
+		cfg_err(c, c->lineno, "[]", "the account name is empty");
+		goto fail;
+	}
+	if (strlen(name) > CFG_MAXNAME) {
+		cfg_err(c, c->lineno, NULL, "account name longer than %d bytes",
+		    CFG_MAXNAME);
+		goto fail;
+	}
+	if (!name_ok(name)) {
+		cfg_err(c, c->lineno, NULL,
+		    "[%s]: account names may contain only letters, digits and "
+		    ". _ - @ +",
+		    quote(q, name));
+		goto fail;
+	}
+	if (strcasecmp(name, "defaults") == 0 && strcmp(name, "defaults")) {
+		cfg_err(c, c->lineno, NULL,
+		    "[%s]: write [defaults] for the defaults section; the name "
+		    "is reserved",
+		    name);
+		goto fail;
+	}
+	for (i = 0; i < c->nsect; i++) {
+		if (strcmp(c->sect[i].name, name) == 0) {
+			cfg_err(c, c->lineno, NULL,
+			    "[%s]: section given twice (first at line %d)",
+			    name, c->sect[i].line);
+			goto fail;
+		}
+	}
+	c->sect = xreallocarray(c->sect, c->nsect + 1, sizeof(*c->sect));
+	sect = &c->sect[c->nsect];
+	memset(sect, 0, sizeof(*sect));
+	sect->name = name;
+	sect->line = c->lineno;
+	c->cur = (long)c->nsect;
+	if (strcmp(name, "defaults") == 0)
+		c->defs = c->cur;
+	c->nsect++;
+	return 0;
+fail:
+	free(name);
+	return -1;
+}
+
+/*
+ * Check one line, without its line ending, for what inih would misread,
+ * and follow section headers.
+ */
+static int
+check_line(struct cfg_ctx *c, const char *line)
+{
+	char kbuf[CFG_MAXNAME + 1];
+	const char *s = line, *key, *p;
+
+	/* inih skips a UTF-8 byte order mark at the start of the file. */
+	if (c->lineno == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
+		s += 3;
+	for (p = s; isspace((unsigned char)*p); p++)
+		;
+	if (*p == '\0' || *p == ';' || *p == '#')
+		return 0;
+	key = line_key(p, kbuf, sizeof(kbuf));
+	if (p != s) {
+		cfg_err(c, c->lineno, key,
+		    "the line starts with whitespace, so it would be joined to "
+		    "the previous value; remove the indentation");
+		return -1;
+	}
+	for (p = s + 1; *p != '\0'; p++) {
+		if (*p != ';' || !isspace((unsigned char)p[-1]))
+			continue;
+		if (key != NULL)
+			cfg_err(c, c->lineno, key,
+			    "the value contains whitespace followed by ';', "
+			    "where it would be cut off as a comment; comments "
+			    "must be on a line of their own, and a password "
+			    "like this must come from password_command");
+		else
+			cfg_err(c, c->lineno, NULL,
+			    "whitespace followed by ';' would start a comment "
+			    "here; comments must be on a line of their own");
+		return -1;
+	}
+	if (*s == '[')
+		return start_section(c, s);
+	if (s[strcspn(s, "=:")] == '\0') {
+		cfg_err(c, c->lineno, NULL,
+		    "expected \"key = value\", \"[account]\" or a comment");
+		return -1;
+	}
+	if (c->cur < 0) {
+		cfg_err(c, c->lineno, key,
+		    "comes before any [account] section header");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The reader inih calls like fgets(3): hand it the next line once it is
+ * checked, or NULL to end the parse (at the end of the file, or at the
+ * first error).
+ */
+static char *
+reader(char *str, int num, void *arg)
+{
+	struct cfg_ctx *c = arg;
+	char kbuf[CFG_MAXNAME + 1];
+	const char *key;
+	size_t n = 0, len, max;
+	int ch, nul = 0;
+
+	if (c->failed)
+		return NULL;
+	while ((ch = getc(c->fp)) != EOF) {
+		if (n < sizeof(c->line) - 1)
+			c->line[n] = (char)ch;
+		if (ch == '\0')
+			nul = 1;
+		n++;
+		if (ch == '\n')
+			break;
+	}
+	if (ferror(c->fp)) {
+		cfg_err(c, 0, NULL, "cannot read: %s", strerror(errno));
+		return NULL;
+	}
+	if (n == 0)
+		return NULL;
+	c->lineno++;
+	max = num > 0 && (size_t)num < CFG_MAXLINE ? (size_t)num : CFG_MAXLINE;
+	if (n >= max) {
+		c->line[sizeof(c->line) - 1] = '\0';
+		for (key = c->line; isspace((unsigned char)*key); key++)
+			;
+		key = line_key(key, kbuf, sizeof(kbuf));
+		cfg_err(c, c->lineno, key,
+		    "the line is %zu bytes long with its line ending; lines "
+		    "must be shorter than %zu bytes",
+		    n, max);
+		return NULL;
+	}
+	if (nul) {
+		cfg_err(c, c->lineno, NULL, "the line contains a NUL byte");
+		return NULL;
+	}
+	len = n;
+	c->line[len] = '\0';
+	if (len > 0 && c->line[len - 1] == '\n')
+		c->line[--len] = '\0';
+	if (len > 0 && c->line[len - 1] == '\r')
+		c->line[--len] = '\0';
+	if (check_line(c, c->line) == -1)
+		return NULL;
+	memcpy(str, c->line, len);
+	if (len + 2 <= (size_t)num)
+		str[len++] = '\n';
+	str[len] = '\0';
+	return str;
+}
+
+/* inih's callback for each "key = value": check and keep the value. */
+static int
+handler(void *arg, const char *section, const char *name, const char *value)
+{
+	struct cfg_ctx *c = arg;
+	struct cfg_account tmp;
+	struct cfg_sect *s;
+	char msg[512];
+	int k, rc;
+
+	if (c->failed)
+		return 0;
+	if (c->cur < 0 || strcmp(c->sect[c->cur].name, section) != 0) {
+		cfg_err(
+		    c, c->lineno, NULL, "key outside of any [account] section");
+		return 0;
+	}
+	s = &c->sect[c->cur];
+	if ((k = key_index(name)) == -1) {
+		char kbuf[CFG_MAXNAME + 1];
+
+		cfg_err(c, c->lineno,
+		    ident(name, strlen(name), kbuf, sizeof(kbuf)),
+		    "unknown key");
+		return 0;
+	}
+	if (s->vline[k] != 0) {
+		cfg_err(c, c->lineno, name,
+		    "given twice in [%s] (first at "
+		    "line %d)",
+		    s->name, s->vline[k]);
+		return 0;
+	}
+	memset(&tmp, 0, sizeof(tmp));
+	rc = cfg_keys[k].parse(&tmp, value, msg, sizeof(msg));
+	acct_clear(&tmp);
+	if (rc == -1) {
+		cfg_err(c, c->lineno, name, "%s", msg);
+		return 0;
+	}
+	s->val[k] = xstrdup(value);
+	s->vline[k] = c->lineno;
+	return 1;
+}
+
+static char *
+default_state_file(const char *name)
+{
+	const char *x;
+	char *home, *p;
+
+	if ((x = xdg_dir("XDG_STATE_HOME")) != NULL) {
+		xasprintf(&p, "%s/mailfetch/%s.state", x, name);
+		return p;
+	}
+	if ((home = home_dir()) == NULL)
+		return NULL;
+	xasprintf(&p, "%s/.local/state/mailfetch/%s.state", home, name);
+	free(home);
+	return p;
+}
+
+/* Build account a from section s and [defaults], and check it whole. */
+static int
+build(struct cfg_ctx *c, const struct cfg_sect *s, struct cfg_account *a)
+{
+	static const int required[] = { K_PROTOCOL, K_HOST, K_USER, K_MAILDIR };
+	const struct cfg_sect *d = c->defs >= 0 ? &c->sect[c->defs] : NULL;
+	const char *v;
+	char msg[512];
+	int k, line[K_N];
+	size_t i;
+
+	a->name = xstrdup(s->name);
+	a->line = s->line;
+	a->protocol = CFG_POP3;
+	a->tls = SRC_TLS_IMPLICIT;
+	a->tls_verify = 1;
+	a->auth = SRC_AUTH_AUTO;
+	a->keep = 1;
+	a->connect_timeout = 30;
+	a->timeout = 60;
+	for (k = 0; k < K_N; k++) {
+		if (s->vline[k] != 0) {
+			v = s->val[k];
+			line[k] = s->vline[k];
+		} else if (d != NULL && d->vline[k] != 0) {
+			v = d->val[k];
+			line[k] = d->vline[k];
+		} else {
+			line[k] = 0;
+			continue;
+		}
+		if (cfg_keys[k].parse(a, v, msg, sizeof(msg)) == -1) {
+			cfg_err(c, line[k], cfg_keys[k].name, "%s", msg);
+			return -1;
+		}
+	}
+	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+		k = required[i];
+		if (line[k] == 0) {
+			cfg_err(c, s->line, cfg_keys[k].name,
+			    "missing in [%s]; every account needs it", s->name);
+			return -1;
+		}
+	}
+	if (line[K_PASSWORD] != 0 && line[K_PASSWORD_COMMAND] != 0) {
+		if (line[K_PASSWORD] > line[K_PASSWORD_COMMAND])
+			cfg_err(c, line[K_PASSWORD], "password",
+			    "[%s] has both password and password_command "
+			    "(line %d); keep one",
+			    s->name, line[K_PASSWORD_COMMAND]);
+		else
+			cfg_err(c, line[K_PASSWORD_COMMAND], "password_command",
+			    "[%s] has both password_command and password "
+			    "(line %d); keep one",
+			    s->name, line[K_PASSWORD]);
+		return -1;
+	}
+	if (a->protocol == CFG_IMAP
+	    && (a->auth == SRC_AUTH_USER || a->auth == SRC_AUTH_APOP)) {
+		cfg_err(c, line[K_AUTH], "auth",
+		    "%s works only with protocol pop3, and [%s] uses imap",
+		    cfg_auths[a->auth], s->name);
+		return -1;
+	}
+	if (a->protocol == CFG_POP3 && line[K_FOLDERS] != 0
+	    && (a->nfolders != 1 || strcmp(a->folders[0], "INBOX") != 0)) {
+		cfg_err(c, line[K_FOLDERS], "folders",
+		    "POP3 has only INBOX, and [%s] uses pop3; remove folders "
+		    "or use protocol imap",
+		    s->name);
+		return -1;
+	}
+	if (a->tls == SRC_TLS_NONE && !a->allow_plaintext) {
+		cfg_err(c, line[K_TLS], "tls",
+		    "none: plaintext authentication is refused, since it "
+		    "would send the login unencrypted; use implicit or "
+		    "starttls, or set allow_plaintext = yes to accept it");
+		return -1;
+	}
+	if (line[K_PORT] == 0) {
+		if (a->protocol == CFG_POP3)
+			a->port = a->tls == SRC_TLS_IMPLICIT ? 995 : 110;
+		else
+			a->port = a->tls == SRC_TLS_IMPLICIT ? 993 : 143;
+	}
+	if (a->nfolders == 0) {
+		a->folders = xcalloc(1, sizeof(*a->folders));
+		a->folders[0] = xstrdup("INBOX");
+		a->nfolders = 1;
+	}
+	if (a->state_file == NULL
+	    && (a->state_file = default_state_file(s->name)) == NULL) {
+		cfg_err(c, s->line, "state_file",
+		    "no default: neither XDG_STATE_HOME nor HOME is set, nor "
+		    "has the user a home directory; set state_file");
+		return -1;
+	}
+	return 0;
+}
+
+/* Find the section the account's state_file came from, for its line. */
+static int
+state_line(const struct cfg_ctx *c, const struct cfg_account *a)
+{
+	size_t i;
+
+	for (i = 0; i < c->nsect; i++) {
+		if (strcmp(c->sect[i].name, a->name) != 0)
+			continue;
+		if (c->sect[i].vline[K_STATE_FILE] != 0)
+			return c->sect[i].vline[K_STATE_FILE];
+		if (c->defs >= 0 && c->sect[c->defs].vline[K_STATE_FILE] != 0)
+			return c->sect[c->defs].vline[K_STATE_FILE];
+	}
+	return a->line;
+}
+
+static void
+ctx_free(struct cfg_ctx *c)
+{
+	size_t i;
+	int k;
+
+	for (i = 0; i < c->nsect; i++) {
+		free(c->sect[i].name);
+		for (k = 0; k < K_N; k++)
+			freezero_str(c->sect[i].val[k]);
+	}
+	free(c->sect);
+	c->sect = NULL;
+	c->nsect = 0;
+	explicit_bzero(c->line, sizeof(c->line));
+}
+
+struct cfg *
+cfg_load(const char *path, char *err, size_t errlen)
+{
+	struct cfg_ctx c;
+	struct cfg *cfg = NULL;
+	struct stat st;
+	char iobuf[4096];
+	size_t i, j, n;
+	int fd, rc, pwline = 0;
+
+	memset(&c, 0, sizeof(c));
+	c.path = path;
+	c.err = err;
+	c.errlen = errlen;
+	c.cur = c.defs = -1;
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		cfg_err(&c, 0, NULL, "cannot open: %s", strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1) {
+		cfg_err(&c, 0, NULL, "cannot read: %s", strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	if ((c.fp = fdopen(fd, "r")) == NULL) {
+		cfg_err(&c, 0, NULL, "cannot read: %s", strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	/* Our own buffer, so that the password in it can be wiped. */
+	setvbuf(c.fp, iobuf, _IOFBF, sizeof(iobuf));
+	rc = ini_parse_stream(reader, &c, handler, &c);
+	fclose(c.fp);
+	c.fp = NULL;
+	explicit_bzero(iobuf, sizeof(iobuf));
+	/*
+	 * The reader refuses every line inih could not parse, so inih's
+	 * own errors are not expected; should one come first, it wins.
+	 */
+	if (rc > 0 && (!c.failed || rc < c.errline)) {
+		c.failed = 0;
+		cfg_err(&c, rc, NULL, "inih cannot parse this line");
+	} else if (rc < 0 && !c.failed)
+		cfg_err(&c, 0, NULL, "inih failed (%d)", rc);
+	if (c.failed)
+		goto fail;
+
+	n = 0;
+	for (i = 0; i < c.nsect; i++) {
+		if ((long)i != c.defs)
+			n++;
+		if (pwline == 0)
+			pwline = c.sect[i].vline[K_PASSWORD];
+	}
+	if (pwline != 0 && (st.st_mode & 077) != 0) {
+		cfg_err(&c, 0, NULL,
+		    "has a password (line %d) but group or others can access "
+		    "it (mode %04o); chmod 600 %s, or use password_command",
+		    pwline, (unsigned)(st.st_mode & 07777), path);
+		goto fail;
+	}
+	if (n == 0) {
+		cfg_err(&c, 0, NULL,
+		    "no accounts: add a section such as [work] with protocol, "
+		    "host, user and maildir");
+		goto fail;
+	}
+
+	cfg = xcalloc(1, sizeof(*cfg));
+	cfg->path = xstrdup(path);
+	cfg->acct = xcalloc(n, sizeof(*cfg->acct));
+	for (i = 0; i < c.nsect; i++) {
+		if ((long)i == c.defs)
+			continue;
+		if (build(&c, &c.sect[i], &cfg->acct[cfg->nacct++]) == -1)
+			goto fail;
+	}
+	for (i = 0; i < cfg->nacct; i++) {
+		for (j = 0; j < i; j++) {
+			if (strcmp(cfg->acct[i].state_file,
+				cfg->acct[j].state_file)
+			    != 0)
+				continue;
+			cfg_err(&c, state_line(&c, &cfg->acct[i]), "state_file",
+			    "[%s] and [%s] would share the state file %s; "
+			    "each account needs its own",
+			    cfg->acct[j].name, cfg->acct[i].name,
+			    cfg->acct[i].state_file);
+			goto fail;
+		}
+	}
+	ctx_free(&c);
+	return cfg;
+fail:
+	cfg_free(cfg);
+	ctx_free(&c);
+	return NULL;
+}
+
+char *
+cfg_default_path(void)
+{
+	struct stat st;
+	const char *x;
+	char *home, *p;
+
+	home = home_dir();
+	if ((x = xdg_dir("XDG_CONFIG_HOME")) != NULL)
+		xasprintf(&p, "%s/mailfetch/fetchrc", x);
+	else if (home != NULL)
+		xasprintf(&p, "%s/.config/mailfetch/fetchrc", home);
+	else
+		p = NULL;
+	if (p != NULL && stat(p, &st) == 0) {
+		free(home);
+		return p;
+	}
+	free(p);
+	if (home != NULL)
+		xasprintf(&p, "%s/.fetchrc", home);
+	else
+		p = xstrdup(".fetchrc");
+	free(home);
+	return p;
+}
+
+struct cfg_account *
+cfg_find(struct cfg *cfg, const char *name)
+{
+	size_t i;
+
+	if (cfg == NULL)
+		return NULL;
+	for (i = 0; i < cfg->nacct; i++)
+		if (strcmp(cfg->acct[i].name, name) == 0)
+			return &cfg->acct[i];
+	return NULL;
+}
+
+void
+cfg_free(struct cfg *cfg)
+{
+	size_t i;
+
+	if (cfg == NULL)
+		return;
+	for (i = 0; i < cfg->nacct; i++)
+		acct_clear(&cfg->acct[i]);
+	free(cfg->acct);
+	free(cfg->path);
+	free(cfg);
+}
