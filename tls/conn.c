@@ -1,0 +1,922 @@
+/*
+ * The connection: a non-blocking socket, an optional libtls context, one
+ * bounded read buffer and deadlines. See conn.h.
+ *
+ * Every wait is a poll(2) on the socket with the time left to a deadline
+ * on the monotonic clock, in the manner of OpenBSD nc(1): the socket and
+ * libtls are always called first, and poll(2) is used only when they say
+ * they would block (EAGAIN, TLS_WANT_POLLIN, TLS_WANT_POLLOUT).
+ *
+ * This is the only file that includes <tls.h>.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <tls.h>
+
+#include "conn.h"
+#include "util.h"
+
+/*
+ * The read buffer holds one line of up to CONN_LINE_MAX bytes with its
+ * CR LF, and still leaves room for a read of CONN_READSZ bytes. Its size
+ * is fixed, so memory does not depend on what the server sends.
+ */
+#define CONN_READSZ (64 * 1024)
+#define CONN_BUFSZ (CONN_LINE_MAX + 2 + CONN_READSZ + 254)
+
+/* The most handed to one write: libtls takes an int's worth. */
+#define CONN_WRITEMAX (1024 * 1024 * 1024)
+
+/* How long conn_free waits for the TLS close_notify to go out. */
+#define CONN_CLOSE_MS 1000
+
+struct conn {
+	int fd;
+	struct tls *tls;
+	struct tls_config *cfg;
+	int tls_up; /* the handshake completed */
+	int ctimeout;
+	int timeout;
+	char *host;
+	char *port;
+	char *buf;
+	size_t off; /* buffered bytes are buf[off] to buf[off + len - 1] */
+	size_t len;
+	uint64_t nin;
+	uint64_t nout;
+	enum conn_err code;
+	char err[512];
+};
+
+static void conn_seterr(struct conn *, enum conn_err, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+conn_seterr(struct conn *c, enum conn_err code, const char *fmt, ...)
+{
+	va_list ap;
+
+	c->code = code;
+	va_start(ap, fmt);
+	vsnprintf(c->err, sizeof(c->err), fmt, ap);
+	va_end(ap);
+}
+
+static const char *
+plural(int n)
+{
+	return n == 1 ? "" : "s";
+}
+
+static int64_t
+deadline_after(int seconds)
+{
+	return mono_ms() + (int64_t)(seconds > 0 ? seconds : 0) * 1000;
+}
+
+/*
+ * Wait until fd is ready for events or the deadline passes. Returns 0
+ * when ready (or when poll reports an error condition, which the next
+ * read or write reports precisely), 1 at the deadline, and -1 with errno
+ * set when poll fails.
+ */
+static int
+conn_poll(int fd, short events, int64_t deadline)
+{
+	struct pollfd pfd;
+	int64_t left;
+	int r;
+
+	for (;;) {
+		if ((left = deadline - mono_ms()) <= 0)
+			return 1;
+		pfd.fd = fd;
+		pfd.events = events;
+		pfd.revents = 0;
+		r = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (r == -1) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -1;
+		}
+		if (r == 0)
+			continue;
+		if (pfd.revents & POLLNVAL) {
+			errno = EBADF;
+			return -1;
+		}
+		return 0;
+	}
+}
+
+/* As conn_poll on the connection's socket, keeping the error. */
+static int
+conn_wait(struct conn *c, short events, int64_t deadline)
+{
+	int r;
+
+	if ((r = conn_poll(c->fd, events, deadline)) == -1)
+		conn_seterr(c, CONN_EIO, "%s port %s: poll: %s", c->host,
+		    c->port, strerror(errno));
+	return r;
+}
+
+/* A libtls error text, never NULL. */
+static const char *
+nz(const char *s)
+{
+	return s != NULL ? s : "unknown error";
+}
+
+static void
+conn_timeout_read(struct conn *c)
+{
+	conn_seterr(c, CONN_ETIMEOUT,
+	    "%s port %s: no data from server for %d second%s", c->host, c->port,
+	    c->timeout, plural(c->timeout));
+}
+
+static void
+conn_timeout_write(struct conn *c)
+{
+	conn_seterr(c, CONN_ETIMEOUT,
+	    "%s port %s: server took no data for %d second%s", c->host, c->port,
+	    c->timeout, plural(c->timeout));
+}
+
+/* What libtls says when the peer hung up: OpenSSL 3, libtls, a reset. */
+static const char *const conn_eof_pats[] = {
+	"eof",
+	"connection reset",
+	NULL,
+};
+
+/* 1 when msg contains one of pats (NULL-terminated), case ignored. */
+static int
+conn_match(const char *msg, const char *const *pats)
+{
+	char low[512];
+	size_t i;
+
+	for (i = 0; msg[i] != '\0' && i < sizeof(low) - 1; i++)
+		low[i] = (msg[i] >= 'A' && msg[i] <= 'Z') ? msg[i] - 'A' + 'a'
+							  : msg[i];
+	low[i] = '\0';
+	for (i = 0; pats[i] != NULL; i++)
+		if (strstr(low, pats[i]) != NULL)
+			return 1;
+	return 0;
+}
+
+/*
+ * A failed tls_read or tls_write: libtls formats the system error of the
+ * underlying read or write, so errno or the text tells a vanished peer
+ * (ECLOSED) apart from a TLS failure (ETLS).
+ */
+static void
+conn_tls_ioerr(struct conn *c, const char *what, int saved)
+{
+	const char *e = nz(tls_error(c->tls));
+
+	if (saved == EPIPE || saved == ECONNRESET
+	    || conn_match(e, conn_eof_pats))
+		conn_seterr(c, CONN_ECLOSED, "%s port %s: connection lost: %s",
+		    c->host, c->port, e);
+	else
+		conn_seterr(c, CONN_ETLS, "%s port %s: TLS %s: %s", c->host,
+		    c->port, what, e);
+}
+
+struct conn *
+conn_new(int connect_timeout, int timeout)
+{
+	struct conn *c;
+
+	c = xcalloc(1, sizeof(*c));
+	c->fd = -1;
+	c->ctimeout = connect_timeout;
+	c->timeout = timeout;
+	c->host = xstrdup("(not connected)");
+	c->port = xstrdup("-");
+	c->buf = xmalloc(CONN_BUFSZ);
+	c->code = CONN_OK;
+	c->err[0] = '\0';
+	return c;
+}
+
+/* Refuse I/O on a connection that already failed or is not connected. */
+static int
+conn_usable(struct conn *c)
+{
+	if (c->code != CONN_OK)
+		return 0;
+	if (c->fd == -1) {
+		conn_seterr(c, CONN_EIO, "not connected");
+		return 0;
+	}
+	return 1;
+}
+
+static int
+conn_sockopts(int s)
+{
+	int fl, on = 1;
+
+	if (fcntl(s, F_SETFD, FD_CLOEXEC) == -1)
+		return -1;
+	if ((fl = fcntl(s, F_GETFL)) == -1
+	    || fcntl(s, F_SETFL, fl | O_NONBLOCK) == -1)
+		return -1;
+	/* Commands are small and each waits for a reply: no Nagle. */
+	(void)setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	return 0;
+}
+
+/* Connection failures that mean the host cannot be reached. */
+static enum conn_err
+conn_connect_class(int e)
+{
+	switch (e) {
+	case ETIMEDOUT:
+		return CONN_ETIMEOUT;
+	case EMFILE:
+	case ENFILE:
+	case ENOBUFS:
+	case ENOMEM:
+		return CONN_EIO;
+	default:
+		return CONN_EREFUSED;
+	}
+}
+
+/*
+ * Start a non-blocking connect to one address and wait for it within the
+ * deadline. Returns the socket, or -1 with *err set to an errno value
+ * (ETIMEDOUT at the deadline).
+ */
+static int
+conn_try(const struct addrinfo *ai, int64_t deadline, int *err)
+{
+	socklen_t sl;
+	int s, r, soerr;
+
+	if ((s = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol))
+	    == -1) {
+		*err = errno;
+		return -1;
+	}
+	if (conn_sockopts(s) == -1) {
+		*err = errno;
+		goto fail;
+	}
+	if (connect(s, ai->ai_addr, ai->ai_addrlen) == 0)
+		return s;
+	/* After EINTR the connection goes on in the background. */
+	if (errno != EINPROGRESS && errno != EINTR) {
+		*err = errno;
+		goto fail;
+	}
+	if ((r = conn_poll(s, POLLOUT, deadline)) != 0) {
+		*err = r == 1 ? ETIMEDOUT : errno;
+		goto fail;
+	}
+	sl = sizeof(soerr);
+	if (getsockopt(s, SOL_SOCKET, SO_ERROR, &soerr, &sl) == -1) {
+		*err = errno;
+		goto fail;
+	}
+	if (soerr != 0) {
+		*err = soerr;
+		goto fail;
+	}
+	return s;
+fail:
+	close(s);
+	return -1;
+}
+
+int
+conn_connect(struct conn *c, const char *host, const char *port)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	char addr[NI_MAXHOST], who[NI_MAXHOST + 256];
+	int64_t deadline;
+	int e, s = -1, err = 0;
+
+	if (c->code != CONN_OK)
+		return -1;
+	if (c->fd != -1) {
+		conn_seterr(c, CONN_EIO, "%s port %s: already connected",
+		    c->host, c->port);
+		return -1;
+	}
+	free(c->host);
+	free(c->port);
+	c->host = xstrdup(host);
+	c->port = xstrdup(port);
+	deadline = deadline_after(c->ctimeout);
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if ((e = getaddrinfo(host, port, &hints, &res)) != 0) {
+		conn_seterr(c, CONN_ERESOLVE, "cannot resolve %s port %s: %s",
+		    host, port,
+		    e == EAI_SYSTEM ? strerror(errno) : gai_strerror(e));
+		return -1;
+	}
+	addr[0] = '\0';
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr),
+			NULL, 0, NI_NUMERICHOST)
+		    != 0)
+			xstrlcpy(addr, "?", sizeof(addr));
+		if (mono_ms() >= deadline) {
+			err = ETIMEDOUT;
+			break;
+		}
+		if ((s = conn_try(ai, deadline, &err)) != -1)
+			break;
+		/* The connect timeout is for all addresses together. */
+		if (err == ETIMEDOUT)
+			break;
+	}
+	freeaddrinfo(res);
+	if (s == -1) {
+		if (err == 0)
+			err = EADDRNOTAVAIL;
+		if (strcmp(host, addr) != 0 && addr[0] != '\0')
+			snprintf(who, sizeof(who), "%s (%s)", host, addr);
+		else
+			snprintf(who, sizeof(who), "%s", host);
+		if (err == ETIMEDOUT)
+			conn_seterr(c, CONN_ETIMEOUT,
+			    "connect to %s port %s: timed out after %d "
+			    "second%s",
+			    who, port, c->ctimeout, plural(c->ctimeout));
+		else
+			conn_seterr(c, conn_connect_class(err),
+			    "connect to %s port %s: %s", who, port,
+			    strerror(err));
+		return -1;
+	}
+	c->fd = s;
+	return 0;
+}
+
+/*
+ * Reduce "SHA256:AB:cd..." to lower-case hex without separators. Returns
+ * 0, or -1 when it is not a SHA-256 fingerprint.
+ */
+static int
+conn_fp_norm(const char *in, char *out, size_t outsz)
+{
+	static const char pfx[] = "sha256:";
+	size_t i, n = 0;
+	char ch;
+
+	for (i = 0; pfx[i] != '\0'; i++) {
+		ch = in[i];
+		if (ch >= 'A' && ch <= 'Z')
+			ch = ch - 'A' + 'a';
+		if (ch != pfx[i])
+			return -1;
+	}
+	for (in += i; *in != '\0'; in++) {
+		ch = *in;
+		if (ch == ':')
+			continue;
+		if (ch >= 'A' && ch <= 'F')
+			ch = ch - 'A' + 'a';
+		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
+			return -1;
+		if (n + 1 >= outsz)
+			return -1;
+		out[n++] = ch;
+	}
+	out[n] = '\0';
+	return n == 64 ? 0 : -1;
+}
+
+/*
+ * libtls has no error codes for a failed handshake, only text, so the
+ * class is a heuristic on that text. When the chain and name are checked,
+ * text that speaks of the certificate or its verification is a rejected
+ * certificate (ECERT): OpenSSL's X509 verify strings ("certificate verify
+ * failed", "unable to get local issuer certificate", "certificate has
+ * expired", "self signed certificate") and libtls's own ("certificate
+ * verification failed", "name `x' not present in server certificate").
+ * A peer that hung up ("unexpected eof while reading" from OpenSSL, "EOF"
+ * from libtls, or a reset) is ECLOSED. Anything else is ETLS.
+ */
+static const char *const conn_cert_pats[] = {
+	"certificate",
+	"verif",
+	"issuer",
+	"expired",
+	"not yet valid",
+	"self signed",
+	"self-signed",
+	"not present in",
+	NULL,
+};
+
+static enum conn_err
+conn_handshake_class(const char *msg, int checks, int saved)
+{
+	if (checks && conn_match(msg, conn_cert_pats))
+		return CONN_ECERT;
+	if (saved == ECONNRESET || saved == EPIPE
+	    || conn_match(msg, conn_eof_pats))
+		return CONN_ECLOSED;
+	return CONN_ETLS;
+}
+
+static int
+conn_tls_config(struct conn *c, const struct conn_tlsopts *o)
+{
+	uint32_t protos;
+
+	if ((c->cfg = tls_config_new()) == NULL) {
+		conn_seterr(c, CONN_ETLS, "cannot create TLS configuration");
+		return -1;
+	}
+	if (o->ca_file != NULL
+	    && tls_config_set_ca_file(c->cfg, o->ca_file) == -1) {
+		conn_seterr(
+		    c, CONN_ECONFIG, "%s", nz(tls_config_error(c->cfg)));
+		return -1;
+	}
+	if (o->protocols != NULL) {
+		if (tls_config_parse_protocols(&protos, o->protocols) == -1) {
+			conn_seterr(c, CONN_ECONFIG,
+			    "invalid TLS protocols \"%s\"", o->protocols);
+			return -1;
+		}
+		if (tls_config_set_protocols(c->cfg, protos) == -1) {
+			conn_seterr(c, CONN_ECONFIG, "TLS protocols \"%s\": %s",
+			    o->protocols, nz(tls_config_error(c->cfg)));
+			return -1;
+		}
+	}
+	/* A fingerprint replaces the chain and name checks (SPEC.md). */
+	if (!o->verify || o->fingerprint != NULL) {
+		tls_config_insecure_noverifycert(c->cfg);
+		tls_config_insecure_noverifyname(c->cfg);
+	}
+	return 0;
+}
+
+int
+conn_starttls(
+    struct conn *c, const char *servername, const struct conn_tlsopts *o)
+{
+	char want[80], got[80];
+	const char *e, *hash;
+	int64_t deadline;
+	int r, checks, saved;
+
+	if (!conn_usable(c))
+		return -1;
+	if (c->tls != NULL) {
+		conn_seterr(c, CONN_ETLS, "%s port %s: TLS is already active",
+		    c->host, c->port);
+		return -1;
+	}
+	/*
+	 * Bytes that arrived before the handshake would be taken as if they
+	 * had come over TLS: the STARTTLS injection of CVE-2011-0411.
+	 */
+	if (c->len > 0) {
+		conn_seterr(c, CONN_ETLS,
+		    "%s port %s: server sent data before the TLS handshake",
+		    c->host, c->port);
+		return -1;
+	}
+	if (o->fingerprint != NULL
+	    && conn_fp_norm(o->fingerprint, want, sizeof(want)) == -1) {
+		conn_seterr(c, CONN_ECONFIG,
+		    "invalid fingerprint \"%s\": want SHA256: and 64 hex "
+		    "digits",
+		    o->fingerprint);
+		return -1;
+	}
+	checks = o->verify && o->fingerprint == NULL;
+	if (conn_tls_config(c, o) == -1)
+		return -1;
+	if ((c->tls = tls_client()) == NULL) {
+		conn_seterr(c, CONN_ETLS, "cannot create TLS context");
+		return -1;
+	}
+	if (tls_configure(c->tls, c->cfg) == -1) {
+		conn_seterr(c, CONN_ECONFIG, "TLS configuration: %s",
+		    nz(tls_error(c->tls)));
+		return -1;
+	}
+	if (tls_connect_socket(c->tls, c->fd, servername) == -1) {
+		conn_seterr(c, CONN_ETLS, "%s port %s: TLS: %s", c->host,
+		    c->port, nz(tls_error(c->tls)));
+		return -1;
+	}
+
+	deadline = deadline_after(c->ctimeout);
+	for (;;) {
+		errno = 0;
+		r = tls_handshake(c->tls);
+		saved = errno;
+		if (r == 0)
+			break;
+		if (r == TLS_WANT_POLLIN || r == TLS_WANT_POLLOUT) {
+			r = conn_wait(c,
+			    r == TLS_WANT_POLLIN ? POLLIN : POLLOUT, deadline);
+			if (r == -1)
+				return -1;
+			if (r == 1) {
+				conn_seterr(c, CONN_ETIMEOUT,
+				    "%s port %s: TLS handshake timed out after "
+				    "%d second%s",
+				    c->host, c->port, c->ctimeout,
+				    plural(c->ctimeout));
+				return -1;
+			}
+			continue;
+		}
+		e = nz(tls_error(c->tls));
+		switch (conn_handshake_class(e, checks, saved)) {
+		case CONN_ECERT:
+			conn_seterr(c, CONN_ECERT,
+			    "%s port %s: server certificate rejected: %s",
+			    c->host, c->port, e);
+			break;
+		case CONN_ECLOSED:
+			conn_seterr(c, CONN_ECLOSED,
+			    "%s port %s: connection closed during the TLS "
+			    "handshake: %s",
+			    c->host, c->port, e);
+			break;
+		default:
+			conn_seterr(c, CONN_ETLS,
+			    "%s port %s: TLS handshake failed: %s", c->host,
+			    c->port, e);
+			break;
+		}
+		return -1;
+	}
+	c->tls_up = 1;
+
+	if (o->fingerprint != NULL) {
+		if ((hash = tls_peer_cert_hash(c->tls)) == NULL)
+			hash = "(none)";
+		if (conn_fp_norm(hash, got, sizeof(got)) == -1
+		    || strcmp(want, got) != 0) {
+			conn_seterr(c, CONN_ECERT,
+			    "%s port %s: certificate fingerprint mismatch: "
+			    "expected %s, server has %s",
+			    c->host, c->port, o->fingerprint, hash);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+conn_is_tls(const struct conn *c)
+{
+	return c->tls_up;
+}
+
+int
+conn_tls_info(struct conn *c, struct conn_tlsinfo *info)
+{
+	const char *s;
+
+	memset(info, 0, sizeof(*info));
+	if (!c->tls_up)
+		return -1;
+	if ((s = tls_conn_version(c->tls)) != NULL)
+		xstrlcpy(info->version, s, sizeof(info->version));
+	if ((s = tls_conn_cipher(c->tls)) != NULL)
+		xstrlcpy(info->cipher, s, sizeof(info->cipher));
+	if ((s = tls_peer_cert_subject(c->tls)) != NULL)
+		xstrlcpy(info->subject, s, sizeof(info->subject));
+	if ((s = tls_peer_cert_issuer(c->tls)) != NULL)
+		xstrlcpy(info->issuer, s, sizeof(info->issuer));
+	if ((s = tls_peer_cert_hash(c->tls)) != NULL)
+		xstrlcpy(info->fingerprint, s, sizeof(info->fingerprint));
+	info->notbefore = tls_peer_cert_notbefore(c->tls);
+	info->notafter = tls_peer_cert_notafter(c->tls);
+	return 0;
+}
+
+/*
+ * Read what the socket has into the free end of the buffer, waiting at
+ * most the inactivity timeout for it. Returns 0 with at least one more
+ * byte buffered, or -1 (ECLOSED at end of file).
+ */
+static int
+conn_fill(struct conn *c)
+{
+	int64_t deadline;
+	ssize_t n;
+	size_t space;
+	char *p;
+	int r, saved;
+
+	if (c->len == 0)
+		c->off = 0;
+	else if (CONN_BUFSZ - c->off - c->len < CONN_READSZ && c->off > 0) {
+		memmove(c->buf, c->buf + c->off, c->len);
+		c->off = 0;
+	}
+	space = CONN_BUFSZ - c->off - c->len;
+	if (space == 0) {
+		conn_seterr(c, CONN_EIO, "%s port %s: read buffer full",
+		    c->host, c->port);
+		return -1;
+	}
+	p = c->buf + c->off + c->len;
+
+	deadline = deadline_after(c->timeout);
+	for (;;) {
+		if (c->tls != NULL) {
+			errno = 0;
+			n = tls_read(c->tls, p, space);
+			saved = errno;
+			if (n == TLS_WANT_POLLIN || n == TLS_WANT_POLLOUT) {
+				r = conn_wait(c,
+				    n == TLS_WANT_POLLIN ? POLLIN : POLLOUT,
+				    deadline);
+				if (r == 1)
+					conn_timeout_read(c);
+				if (r != 0)
+					return -1;
+				continue;
+			}
+			if (n == -1) {
+				conn_tls_ioerr(c, "read", saved);
+				return -1;
+			}
+		} else {
+			n = read(c->fd, p, space);
+			if (n == -1) {
+				if (errno == EINTR)
+					continue;
+				if (errno == EAGAIN || errno == EWOULDBLOCK) {
+					r = conn_wait(c, POLLIN, deadline);
+					if (r == 1)
+						conn_timeout_read(c);
+					if (r != 0)
+						return -1;
+					continue;
+				}
+				conn_seterr(c,
+				    errno == ECONNRESET ? CONN_ECLOSED
+							: CONN_EIO,
+				    "%s port %s: read: %s", c->host, c->port,
+				    strerror(errno));
+				return -1;
+			}
+		}
+		if (n == 0) {
+			conn_seterr(c, CONN_ECLOSED,
+			    "%s port %s: connection closed by server%s",
+			    c->host, c->port,
+			    c->len > 0 ? " in the middle of a line" : "");
+			return -1;
+		}
+		c->len += (size_t)n;
+		c->nin += (uint64_t)n;
+		return 0;
+	}
+}
+
+int
+conn_getline(struct conn *c, char **line, size_t *len, size_t max)
+{
+	size_t scanned = 0, n;
+	char *start, *lf;
+
+	if (!conn_usable(c))
+		return -1;
+	if (max > CONN_LINE_MAX)
+		max = CONN_LINE_MAX;
+	for (;;) {
+		start = c->buf + c->off;
+		lf = memchr(start + scanned, '\n', c->len - scanned);
+		if (lf != NULL)
+			break;
+		scanned = c->len;
+		/* Even a LF next could not end a line of max bytes. */
+		if (c->len > max + 1
+		    || (c->len == max + 1 && start[max] != '\r')) {
+			conn_seterr(c, CONN_ETOOLONG,
+			    "%s port %s: line longer than %zu bytes", c->host,
+			    c->port, max);
+			return -1;
+		}
+		if (conn_fill(c) == -1)
+			return -1;
+	}
+	n = (size_t)(lf - start);
+	c->off += n + 1;
+	c->len -= n + 1;
+	if (n > 0 && start[n - 1] == '\r')
+		n--;
+	if (n > max) {
+		conn_seterr(c, CONN_ETOOLONG,
+		    "%s port %s: line longer than %zu bytes", c->host, c->port,
+		    max);
+		return -1;
+	}
+	start[n] = '\0';
+	*line = start;
+	*len = n;
+	return 0;
+}
+
+int
+conn_peek(struct conn *c, const char **buf, size_t *len)
+{
+	if (!conn_usable(c))
+		return -1;
+	if (c->len == 0 && conn_fill(c) == -1)
+		return -1;
+	*buf = c->buf + c->off;
+	*len = c->len;
+	return 0;
+}
+
+void
+conn_consume(struct conn *c, size_t n)
+{
+	if (n > c->len)
+		n = c->len;
+	c->off += n;
+	c->len -= n;
+	if (c->len == 0)
+		c->off = 0;
+}
+
+int
+conn_read_to_sink(struct conn *c, uint64_t n, conn_sink_fn fn, void *arg)
+{
+	size_t k;
+
+	if (!conn_usable(c))
+		return -1;
+	while (n > 0) {
+		if (c->len == 0 && conn_fill(c) == -1)
+			return -1;
+		k = c->len;
+		if ((uint64_t)k > n)
+			k = (size_t)n;
+		if (fn(arg, c->buf + c->off, k) == -1) {
+			conn_seterr(c, CONN_ESINK,
+			    "%s port %s: reading stopped by the receiver",
+			    c->host, c->port);
+			return -1;
+		}
+		conn_consume(c, k);
+		n -= k;
+	}
+	return 0;
+}
+
+int
+conn_write(struct conn *c, const void *buf, size_t len)
+{
+	const char *p = buf;
+	int64_t deadline;
+	ssize_t n;
+	size_t chunk;
+	int r, saved;
+
+	if (!conn_usable(c))
+		return -1;
+	deadline = deadline_after(c->timeout);
+	while (len > 0) {
+		chunk = len > CONN_WRITEMAX ? CONN_WRITEMAX : len;
+		if (c->tls != NULL) {
+			errno = 0;
+			n = tls_write(c->tls, p, chunk);
+			saved = errno;
+			if (n == TLS_WANT_POLLIN || n == TLS_WANT_POLLOUT) {
+				r = conn_wait(c,
+				    n == TLS_WANT_POLLIN ? POLLIN : POLLOUT,
+				    deadline);
+				if (r == 1)
+					conn_timeout_write(c);
+				if (r != 0)
+					return -1;
+				continue;
+			}
+			if (n == -1) {
+				conn_tls_ioerr(c, "write", saved);
+				return -1;
+			}
+		} else {
+			/* MSG_NOSIGNAL: a closed peer gives EPIPE. */
+			n = send(c->fd, p, chunk, MSG_NOSIGNAL);
+			if (n == -1) {
+				if (errno == EINTR)
+					continue;
+				if (errno == EAGAIN || errno == EWOULDBLOCK) {
+					r = conn_wait(c, POLLOUT, deadline);
+					if (r == 1)
+						conn_timeout_write(c);
+					if (r != 0)
+						return -1;
+					continue;
+				}
+				conn_seterr(c,
+				    errno == EPIPE || errno == ECONNRESET
+					? CONN_ECLOSED
+					: CONN_EIO,
+				    "%s port %s: write: %s", c->host, c->port,
+				    strerror(errno));
+				return -1;
+			}
+		}
+		p += n;
+		len -= (size_t)n;
+		c->nout += (uint64_t)n;
+		/* Progress: the inactivity timeout starts again. */
+		deadline = deadline_after(c->timeout);
+	}
+	return 0;
+}
+
+uint64_t
+conn_bytes_in(const struct conn *c)
+{
+	return c->nin;
+}
+
+uint64_t
+conn_bytes_out(const struct conn *c)
+{
+	return c->nout;
+}
+
+const char *
+conn_error(const struct conn *c)
+{
+	return c->err;
+}
+
+enum conn_err
+conn_errcode(const struct conn *c)
+{
+	return c->code;
+}
+
+void
+conn_free(struct conn *c)
+{
+	int64_t deadline;
+	int r;
+
+	if (c == NULL)
+		return;
+	/*
+	 * Send close_notify, waiting only briefly, unless the socket or the
+	 * TLS session already failed. A peer that has gone makes tls_close
+	 * fail, and that is no failure of ours.
+	 */
+	if (c->tls_up && c->fd != -1 && c->code != CONN_ETLS
+	    && c->code != CONN_ECLOSED && c->code != CONN_EIO) {
+		deadline = mono_ms() + CONN_CLOSE_MS;
+		for (;;) {
+			r = tls_close(c->tls);
+			if (r != TLS_WANT_POLLIN && r != TLS_WANT_POLLOUT)
+				break;
+			if (conn_poll(c->fd,
+				r == TLS_WANT_POLLIN ? POLLIN : POLLOUT,
+				deadline)
+			    != 0)
+				break;
+		}
+	}
+	tls_free(c->tls);
+	tls_config_free(c->cfg);
+	if (c->fd != -1)
+		close(c->fd);
+	free(c->buf);
+	free(c->host);
+	free(c->port);
+	free(c);
+}
