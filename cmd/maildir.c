@@ -1,0 +1,786 @@
+/*
+ * Maildir delivery. See maildir.h.
+ *
+ * The Maildir and its tmp/, new/ and cur/ are opened once; every file
+ * operation is relative to those directory descriptors (openat,
+ * renameat, ...), so names are resolved once and a directory renamed
+ * under us is not followed half-way.
+ *
+ * A message goes: open tmp/NAME with O_EXCL, write (buffered), fdatasync,
+ * close; then rename to new/NAME,S=<size> (or cur/...:2,FLAGS) without
+ * ever replacing an existing file; maildir_sync fsyncs the directories
+ * that received files, which makes the renames durable.
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#endif
+
+#include "../tls/util.h"
+#include "maildir.h"
+
+#define MSG_BUFSZ (64 * 1024)
+#define NAME_TRIES 1000
+
+/* RENAME_NOREPLACE of renameat2(2), from <linux/fs.h>. */
+#define MD_RENAME_NOREPLACE 1
+
+enum msg_state { MSG_OPEN, MSG_FINISHED, MSG_COMMITTED, MSG_FAILED };
+
+/* A set of base names (without any ":2,..." suffix), open addressing. */
+struct nameset {
+	char **slot;
+	size_t cap, n;
+};
+
+struct maildir {
+	char *path;
+	int dfd, tmpfd, newfd, curfd;
+	int new_dirty, cur_dirty;
+	char *host; /* escaped host name for file names */
+	struct nameset *seen;
+	int errnum;
+	char err[1024];
+};
+
+struct maildir_msg {
+	struct maildir *md;
+	int fd;
+	enum msg_state state;
+	char *tmpname;
+	char *name;
+	char *buf;
+	size_t buflen;
+	uint64_t size;
+};
+
+/*
+ * The Q<n> part of file names. It is per process rather than per
+ * Maildir so that two handles on the same Maildir in one process (two
+ * accounts delivering to one place) never build the same name.
+ */
+static unsigned long md_seq;
+
+static void md_fail(struct maildir *, int, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+md_fail(struct maildir *md, int e, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(md->err, sizeof(md->err), fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n < sizeof(md->err))
+		snprintf(md->err + n, sizeof(md->err) - n, ": %s", strerror(e));
+	md->errnum = e;
+	errno = e;
+}
+
+static uint64_t
+hash_str(const char *s, size_t n)
+{
+	uint64_t h = 14695981039346656037ULL;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+/* The length of a name up to its ":2,..." info suffix. */
+static size_t
+base_len(const char *name)
+{
+	const char *c = strchr(name, ':');
+
+	return c ? (size_t)(c - name) : strlen(name);
+}
+
+static int
+nameset_has(const struct nameset *s, const char *name, size_t len)
+{
+	size_t i = hash_str(name, len) & (s->cap - 1);
+
+	while (s->slot[i] != NULL) {
+		if (strlen(s->slot[i]) == len
+		    && memcmp(s->slot[i], name, len) == 0)
+			return 1;
+		i = (i + 1) & (s->cap - 1);
+	}
+	return 0;
+}
+
+static void
+nameset_add(struct nameset *s, const char *name, size_t len)
+{
+	char **old;
+	size_t i, oldcap;
+
+	if (nameset_has(s, name, len))
+		return;
+	if ((s->n + 1) * 2 > s->cap) {
+		old = s->slot;
+		oldcap = s->cap;
+		s->cap *= 2;
+		s->slot = xcalloc(s->cap, sizeof(*s->slot));
+		for (i = 0; i < oldcap; i++) {
+			size_t j;
+
+			if (old[i] == NULL)
+				continue;
+			j = hash_str(old[i], strlen(old[i])) & (s->cap - 1);
+			while (s->slot[j] != NULL)
+				j = (j + 1) & (s->cap - 1);
+			s->slot[j] = old[i];
+		}
+		free(old);
+	}
+	i = hash_str(name, len) & (s->cap - 1);
+	while (s->slot[i] != NULL)
+		i = (i + 1) & (s->cap - 1);
+	s->slot[i] = xstrndup(name, len);
+	s->n++;
+}
+
+static void
+nameset_free(struct nameset *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->cap; i++)
+		free(s->slot[i]);
+	free(s->slot);
+	free(s);
+}
+
+/* Add the base names of the entries of the directory dirfd. */
+static int
+nameset_scan(struct nameset *s, int dirfd)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	if ((fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	errno = 0;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] != '.')
+			nameset_add(s, de->d_name, base_len(de->d_name));
+		errno = 0;
+	}
+	if (errno != 0) {
+		int e = errno;
+
+		closedir(d);
+		errno = e;
+		return -1;
+	}
+	closedir(d);
+	return 0;
+}
+
+/* fsync the directory that holds path (the part before its last '/'). */
+static int
+fsync_parent(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	char *dir;
+	int fd, e;
+
+	if (s == NULL)
+		dir = xstrdup(".");
+	else if (s == path)
+		dir = xstrdup("/");
+	else
+		dir = xstrndup(path, (size_t)(s - path));
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	if (fd == -1)
+		return -1;
+	if (fsync(fd) == -1) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return close(fd);
+}
+
+/*
+ * mkdir -p with mode 0700. On failure, p is cut at the component that
+ * failed (for the message) and errno says why. Each directory created
+ * is made durable by an fsync of its parent.
+ */
+static int
+mkdirs(char *p)
+{
+	char *s, c;
+
+	if (p[0] == '\0') {
+		errno = ENOENT;
+		return -1;
+	}
+	for (s = p + 1;; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		c = *s;
+		*s = '\0';
+		if (mkdir(p, 0700) == 0) {
+			if (fsync_parent(p) == -1)
+				return -1;
+		} else if (errno != EEXIST)
+			return -1;
+		*s = c;
+		if (c == '\0')
+			return 0;
+	}
+}
+
+static int
+open_dir(int at, const char *name)
+{
+	return openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+static void
+host_name(struct maildir *md)
+{
+	char h[256], out[256 * 4 + 1];
+	size_t i, o;
+
+	if (gethostname(h, sizeof(h)) == -1 || h[0] == '\0')
+		xstrlcpy(h, "localhost", sizeof(h));
+	h[sizeof(h) - 1] = '\0';
+	/* The Maildir convention: '/' and ':' cannot be in a name. */
+	for (i = o = 0; h[i] != '\0'; i++) {
+		if (h[i] == '/') {
+			memcpy(out + o, "\\057", 4);
+			o += 4;
+		} else if (h[i] == ':') {
+			memcpy(out + o, "\\072", 4);
+			o += 4;
+		} else
+			out[o++] = h[i];
+	}
+	out[o] = '\0';
+	md->host = xstrdup(out);
+}
+
+struct maildir *
+maildir_open(const char *path, char *err, size_t errlen)
+{
+	static const char *sub[3] = { "tmp", "new", "cur" };
+	struct maildir *md;
+	char *p = NULL;
+	int *fds[3], i, created = 0, e = 0;
+
+	md = xcalloc(1, sizeof(*md));
+	md->dfd = md->tmpfd = md->newfd = md->curfd = -1;
+	md->path = xstrdup(path);
+	fds[0] = &md->tmpfd;
+	fds[1] = &md->newfd;
+	fds[2] = &md->curfd;
+
+	if ((md->dfd = open_dir(AT_FDCWD, path)) == -1) {
+		e = errno;
+		if (e != ENOENT) {
+			snprintf(err, errlen, "open Maildir %s: %s", path,
+			    strerror(e));
+			goto fail;
+		}
+		p = xstrdup(path);
+		if (mkdirs(p) == -1) {
+			e = errno;
+			snprintf(err, errlen, "create Maildir %s: mkdir %s: %s",
+			    path, p, strerror(e));
+			goto fail;
+		}
+		if ((md->dfd = open_dir(AT_FDCWD, path)) == -1) {
+			e = errno;
+			snprintf(err, errlen, "open Maildir %s: %s", path,
+			    strerror(e));
+			goto fail;
+		}
+	}
+	for (i = 0; i < 3; i++) {
+		if ((*fds[i] = open_dir(md->dfd, sub[i])) != -1)
+			continue;
+		if (errno == ENOENT) {
+			if (mkdirat(md->dfd, sub[i], 0700) == -1
+			    && errno != EEXIST) {
+				e = errno;
+				snprintf(err, errlen, "mkdir %s/%s: %s", path,
+				    sub[i], strerror(e));
+				goto fail;
+			}
+			created = 1;
+			*fds[i] = open_dir(md->dfd, sub[i]);
+		}
+		if (*fds[i] == -1) {
+			e = errno;
+			snprintf(err, errlen, "open %s/%s: %s", path, sub[i],
+			    strerror(e));
+			goto fail;
+		}
+	}
+	if (created && fsync(md->dfd) == -1) {
+		e = errno;
+		snprintf(err, errlen, "fsync %s: %s", path, strerror(e));
+		goto fail;
+	}
+	host_name(md);
+	free(p);
+	return md;
+
+fail:
+	free(p);
+	maildir_close(md);
+	errno = e;
+	return NULL;
+}
+
+struct maildir_msg *
+maildir_begin(struct maildir *md)
+{
+	struct maildir_msg *m;
+	struct timespec ts;
+	char *name;
+	int fd, i;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	for (i = 0; i < NAME_TRIES; i++) {
+		xasprintf(&name, "%lld.M%ldP%ldQ%lu.%s", (long long)ts.tv_sec,
+		    (long)(ts.tv_nsec / 1000), (long)getpid(), md_seq++,
+		    md->host);
+		fd = openat(md->tmpfd, name,
+		    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd != -1) {
+			m = xcalloc(1, sizeof(*m));
+			m->md = md;
+			m->fd = fd;
+			m->state = MSG_OPEN;
+			m->tmpname = name;
+			m->buf = xmalloc(MSG_BUFSZ);
+			return m;
+		}
+		if (errno != EEXIST) {
+			md_fail(md, errno, "create %s/tmp/%s", md->path, name);
+			free(name);
+			return NULL;
+		}
+		free(name);
+	}
+	md_fail(md, EEXIST, "create a file in %s/tmp", md->path);
+	return NULL;
+}
+
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = write(fd, p, n)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (w == 0) {
+			errno = EIO;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int
+msg_flush(struct maildir_msg *m)
+{
+	if (m->buflen == 0)
+		return 0;
+	if (write_all(m->fd, m->buf, m->buflen) == -1) {
+		md_fail(
+		    m->md, errno, "write %s/tmp/%s", m->md->path, m->tmpname);
+		m->state = MSG_FAILED;
+		return -1;
+	}
+	m->buflen = 0;
+	return 0;
+}
+
+int
+maildir_write(struct maildir_msg *m, const char *buf, size_t len)
+{
+	if (m->state == MSG_FAILED)
+		return -1;
+	if (m->state != MSG_OPEN) {
+		md_fail(
+		    m->md, EINVAL, "write %s/tmp/%s", m->md->path, m->tmpname);
+		return -1;
+	}
+	if (len == 0)
+		return 0;
+	m->size += len;
+	if (m->buflen + len <= MSG_BUFSZ) {
+		memcpy(m->buf + m->buflen, buf, len);
+		m->buflen += len;
+		return 0;
+	}
+	if (msg_flush(m) == -1)
+		return -1;
+	if (len >= MSG_BUFSZ) {
+		/* Large writes bypass the buffer. */
+		if (write_all(m->fd, buf, len) == -1) {
+			md_fail(m->md, errno, "write %s/tmp/%s", m->md->path,
+			    m->tmpname);
+			m->state = MSG_FAILED;
+			return -1;
+		}
+		return 0;
+	}
+	memcpy(m->buf, buf, len);
+	m->buflen = len;
+	return 0;
+}
+
+int
+maildir_finish(struct maildir_msg *m)
+{
+	struct maildir *md = m->md;
+	int fd;
+
+	if (m->state == MSG_FAILED)
+		return -1;
+	if (m->state != MSG_OPEN) {
+		md_fail(md, EINVAL, "finish %s/tmp/%s", md->path, m->tmpname);
+		return -1;
+	}
+	if (msg_flush(m) == -1)
+		return -1;
+	/* fdatasync covers the data and the size, all a reader needs. */
+	if (fdatasync(m->fd) == -1) {
+		md_fail(md, errno, "fsync %s/tmp/%s", md->path, m->tmpname);
+		m->state = MSG_FAILED;
+		return -1;
+	}
+	fd = m->fd;
+	m->fd = -1;
+	/* close can report a delayed write error (NFS). */
+	if (close(fd) == -1) {
+		md_fail(md, errno, "close %s/tmp/%s", md->path, m->tmpname);
+		m->state = MSG_FAILED;
+		return -1;
+	}
+	free(m->buf);
+	m->buf = NULL;
+	xasprintf(&m->name, "%s,S=%" PRIu64, m->tmpname, m->size);
+	m->state = MSG_FINISHED;
+	return 0;
+}
+
+const char *
+maildir_name(const struct maildir_msg *m)
+{
+	return m->name;
+}
+
+/*
+ * Move old (in ofd) to new (in nfd), failing with EEXIST rather than
+ * replace a file already there: a name clash must never cost a message
+ * that was delivered before. renameat2(RENAME_NOREPLACE) does that in
+ * one step; where the kernel or the file system lacks it (ENOSYS,
+ * EINVAL), link(2) fails with EEXIST just as well, and the tmp name is
+ * unlinked after. Where the file system has no hard links either, the
+ * target is checked first; the names carry pid, counter and
+ * microseconds, so only a foreign writer could race us there.
+ */
+static int
+move_noreplace(int ofd, const char *old, int nfd, const char *new)
+{
+	struct stat sb;
+
+#ifdef SYS_renameat2
+	if (syscall(SYS_renameat2, ofd, old, nfd, new, MD_RENAME_NOREPLACE)
+	    == 0)
+		return 0;
+	if (errno != ENOSYS && errno != EINVAL)
+		return -1;
+#endif
+	if (linkat(ofd, old, nfd, new, 0) == 0) {
+		/*
+		 * The message is delivered now; a tmp name left behind by a
+		 * failed unlink is a harmless duplicate link that Maildir
+		 * readers clean up, not a reason to fail.
+		 */
+		(void)unlinkat(ofd, old, 0);
+		return 0;
+	}
+	if (errno != EPERM && errno != ENOSYS && errno != ENOTSUP
+	    && errno != EOPNOTSUPP)
+		return -1;
+	if (fstatat(nfd, new, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+		errno = EEXIST;
+		return -1;
+	}
+	if (errno != ENOENT)
+		return -1;
+	return renameat(ofd, old, nfd, new);
+}
+
+int
+maildir_commit(struct maildir_msg *m, const char *flags, int64_t mtime)
+{
+	struct maildir *md = m->md;
+	struct timespec ts[2];
+	const char *f;
+	char *dest = NULL;
+	int dirfd;
+
+	if (m->state != MSG_FINISHED) {
+		md_fail(md, EINVAL, "commit %s/tmp/%s: not finished", md->path,
+		    m->tmpname);
+		return -1;
+	}
+	if (flags == NULL)
+		flags = "";
+	for (f = flags; *f != '\0'; f++)
+		if (!((*f >= 'A' && *f <= 'Z') || (*f >= 'a' && *f <= 'z'))) {
+			md_fail(md, EINVAL,
+			    "commit %s/tmp/%s: bad flags \"%s\"", md->path,
+			    m->tmpname, flags);
+			return -1;
+		}
+	/*
+	 * The time is set on the tmp file, before the rename: rename keeps
+	 * it, and a failure here leaves nothing half delivered.
+	 */
+	if (mtime != 0) {
+		ts[0].tv_sec = ts[1].tv_sec = (time_t)mtime;
+		ts[0].tv_nsec = ts[1].tv_nsec = 0;
+		if (utimensat(md->tmpfd, m->tmpname, ts, 0) == -1) {
+			md_fail(md, errno, "set time of %s/tmp/%s", md->path,
+			    m->tmpname);
+			return -1;
+		}
+	}
+	if (flags[0] != '\0') {
+		xasprintf(&dest, "%s:2,%s", m->name, flags);
+		dirfd = md->curfd;
+	} else {
+		dest = xstrdup(m->name);
+		dirfd = md->newfd;
+	}
+	if (move_noreplace(md->tmpfd, m->tmpname, dirfd, dest) == -1) {
+		md_fail(md, errno, "rename %s/tmp/%s to %s/%s/%s", md->path,
+		    m->tmpname, md->path, flags[0] ? "cur" : "new", dest);
+		free(dest);
+		return -1;
+	}
+	if (flags[0] != '\0')
+		md->cur_dirty = 1;
+	else
+		md->new_dirty = 1;
+	if (md->seen != NULL)
+		nameset_add(md->seen, m->name, strlen(m->name));
+	m->state = MSG_COMMITTED;
+	free(dest);
+	return 0;
+}
+
+void
+maildir_abort(struct maildir_msg *m)
+{
+	if (m == NULL)
+		return;
+	if (m->fd != -1)
+		close(m->fd);
+	if (m->state != MSG_COMMITTED)
+		(void)unlinkat(m->md->tmpfd, m->tmpname, 0);
+	free(m->buf);
+	free(m->tmpname);
+	free(m->name);
+	free(m);
+}
+
+void
+maildir_msg_free(struct maildir_msg *m)
+{
+	/* An uncommitted message is not delivered: its tmp file goes. */
+	maildir_abort(m);
+}
+
+int
+maildir_sync(struct maildir *md)
+{
+	if (md->new_dirty) {
+		if (fsync(md->newfd) == -1) {
+			md_fail(md, errno, "fsync %s/new", md->path);
+			return -1;
+		}
+		md->new_dirty = 0;
+	}
+	if (md->cur_dirty) {
+		if (fsync(md->curfd) == -1) {
+			md_fail(md, errno, "fsync %s/cur", md->path);
+			return -1;
+		}
+		md->cur_dirty = 0;
+	}
+	return 0;
+}
+
+/*
+ * Used for crash recovery only. An exact name in new/ or cur/ is found
+ * with a stat; a name a mail reader moved to cur/ and gave flags
+ * (NAME:2,FLAGS) is found in a set of the names of new/ and cur/, read
+ * once on first use and kept up to date with our own commits. When the
+ * directories cannot be read, the answer is 0: the message is then
+ * downloaded again (a duplicate at worst), never taken as stored.
+ */
+int
+maildir_has(struct maildir *md, const char *name)
+{
+	struct stat sb;
+	size_t len;
+
+	if (name[0] == '\0' || name[0] == '.' || strchr(name, '/') != NULL)
+		return 0;
+	len = base_len(name);
+	if (len == strlen(name)) {
+		if (fstatat(md->newfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0
+		    || fstatat(md->curfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+			return 1;
+	}
+	if (md->seen == NULL) {
+		md->seen = xcalloc(1, sizeof(*md->seen));
+		md->seen->cap = 1024;
+		md->seen->slot = xcalloc(md->seen->cap, sizeof(char *));
+		if (nameset_scan(md->seen, md->newfd) == -1
+		    || nameset_scan(md->seen, md->curfd) == -1) {
+			md_fail(md, errno, "read %s/new and cur", md->path);
+			nameset_free(md->seen);
+			md->seen = NULL;
+			return 0;
+		}
+	}
+	return nameset_has(md->seen, name, len);
+}
+
+/* Bytes escaped inside a subfolder name component. */
+static int
+sub_escaped(unsigned char c)
+{
+	return c < 0x20 || c == 0x7f || c == '.' || c == '/' || c == '\\'
+	    || c == '%' || c == ':';
+}
+
+/*
+ * Each component of the folder name becomes one part of a Maildir++
+ * name ".a.b.c"; inside a part, '.', '/', '\\', '%', ':' and control
+ * characters are written %XX (uppercase hex), so "." and ".." become
+ * "%2E" and "%2E%2E", and the whole is a single directory entry that
+ * maps back to exactly one folder name. An empty component is written
+ * "%00": no folder name holds a NUL byte, so that cannot be ambiguous.
+ * Bytes from 0x80 (UTF-8) pass unchanged.
+ */
+char *
+maildir_subfolder(const char *folder, char delim)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *s;
+	size_t len = strlen(folder), o = 0;
+	char *out;
+	int empty = 1;
+
+	if (strcasecmp(folder, "INBOX") == 0)
+		return xstrdup("");
+	/* Each byte takes at most 3 bytes, plus "." and "%00" per part. */
+	out = xmalloc(7 * len + 8);
+	out[o++] = '.';
+	for (s = (const unsigned char *)folder;; s++) {
+		if (*s == '\0'
+		    || (delim != '\0' && *s == (unsigned char)delim)) {
+			if (empty) {
+				memcpy(out + o, "%00", 3);
+				o += 3;
+			}
+			if (*s == '\0')
+				break;
+			out[o++] = '.';
+			empty = 1;
+			continue;
+		}
+		empty = 0;
+		if (sub_escaped(*s)) {
+			out[o++] = '%';
+			out[o++] = hex[*s >> 4];
+			out[o++] = hex[*s & 0xf];
+		} else
+			out[o++] = (char)*s;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+const char *
+maildir_error(const struct maildir *md)
+{
+	return md->err;
+}
+
+int
+maildir_errno(const struct maildir *md)
+{
+	return md->errnum;
+}
+
+const char *
+maildir_path(const struct maildir *md)
+{
+	return md->path;
+}
+
+void
+maildir_close(struct maildir *md)
+{
+	if (md == NULL)
+		return;
+	if (md->curfd != -1)
+		close(md->curfd);
+	if (md->newfd != -1)
+		close(md->newfd);
+	if (md->tmpfd != -1)
+		close(md->tmpfd);
+	if (md->dfd != -1)
+		close(md->dfd);
+	nameset_free(md->seen);
+	free(md->host);
+	free(md->path);
+	free(md);
+}

@@ -1,0 +1,167 @@
+/*
+ * The fetch policy: per message, fetch, keep, delete or skip, and why.
+ * Pure: no I/O, no clock of its own. See policy.h.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "policy.h"
+
+const char *
+policy_action_name(enum policy_action a)
+{
+	switch (a) {
+	case POLICY_FETCH:
+		return "fetch";
+	case POLICY_FETCH_DELETE:
+		return "fetch+delete";
+	case POLICY_DELETE:
+		return "delete";
+	case POLICY_KEEP:
+		return "keep";
+	case POLICY_SKIP:
+		return "skip";
+	}
+	return "?";
+}
+
+void
+policy_fmt_duration(int64_t secs, char *buf, size_t len)
+{
+	if (secs < 0)
+		secs = 0;
+	if (secs >= 86400)
+		snprintf(buf, len, "%" PRId64 "d", secs / 86400);
+	else if (secs >= 3600)
+		snprintf(buf, len, "%" PRId64 "h", secs / 3600);
+	else if (secs >= 60)
+		snprintf(buf, len, "%" PRId64 "m", secs / 60);
+	else
+		snprintf(buf, len, "%" PRId64 "s", secs);
+}
+
+/*
+ * A size for a person, in the units the config file takes: "512B",
+ * "12.0k", "10.0M", "1.5G" (powers of 1024, one decimal).
+ */
+static void
+fmt_size(uint64_t n, char *buf, size_t len)
+{
+	static const char units[] = "kMG";
+	double v;
+	int u;
+
+	if (n < 1024) {
+		snprintf(buf, len, "%" PRIu64 "B", n);
+		return;
+	}
+	v = (double)n / 1024;
+	u = 0;
+	/* Move up a unit when the value would print as 1024.0. */
+	while (v >= 1023.95 && u < 2) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, len, "%.1f%c", v, units[u]);
+}
+
+static void
+plan_new(const struct policy_cfg *cfg, const struct policy_in *in,
+    int may_delete, uint64_t *budget, struct policy_out *out)
+{
+	char a[32], b[32];
+
+	if (cfg->max_size != 0 && in->size > cfg->max_size) {
+		fmt_size(in->size, a, sizeof(a));
+		fmt_size(cfg->max_size, b, sizeof(b));
+		out->action = POLICY_SKIP;
+		snprintf(out->reason, sizeof(out->reason),
+		    "skip: %s > max_size %s", a, b);
+		return;
+	}
+	/*
+	 * A message that stays on the server must be recorded, or the next
+	 * run would download it again; without a UID it cannot be. The
+	 * caller refuses such an account before planning; this is the
+	 * second line of defence.
+	 */
+	if (!in->has_uid && (cfg->keep || !may_delete)) {
+		out->action = POLICY_SKIP;
+		snprintf(out->reason, sizeof(out->reason),
+		    "skip: no UIDL, cannot record it");
+		return;
+	}
+	if (*budget == 0) {
+		out->action = POLICY_SKIP;
+		snprintf(out->reason, sizeof(out->reason),
+		    "skip: over max_messages %" PRIu64, cfg->max_messages);
+		return;
+	}
+	if (*budget != UINT64_MAX)
+		(*budget)--;
+	if (!may_delete) {
+		out->action = POLICY_FETCH;
+		snprintf(out->reason, sizeof(out->reason),
+		    "new; no deletion: UIDVALIDITY changed");
+	} else if (cfg->keep) {
+		out->action = POLICY_FETCH;
+		snprintf(out->reason, sizeof(out->reason), "new");
+	} else {
+		out->action = POLICY_FETCH_DELETE;
+		snprintf(out->reason, sizeof(out->reason), "new, keep = no");
+	}
+}
+
+static void
+plan_old(const struct policy_cfg *cfg, const struct policy_in *in, int64_t now,
+    int may_delete, struct policy_out *out)
+{
+	char age[24], after[24];
+	int64_t d;
+
+	if (!may_delete) {
+		out->action = POLICY_KEEP;
+		snprintf(out->reason, sizeof(out->reason),
+		    "keep: UIDVALIDITY changed, nothing deleted this run");
+		return;
+	}
+	/* A clock moved back makes a future fetched_at: age 0. */
+	d = now > in->fetched_at ? now - in->fetched_at : 0;
+	policy_fmt_duration(d, age, sizeof(age));
+	if (!cfg->keep) {
+		/* Stored by an earlier run whose deletion did not complete. */
+		out->action = POLICY_DELETE;
+		snprintf(out->reason, sizeof(out->reason),
+		    "delete: fetched %s ago, keep = no", age);
+		return;
+	}
+	if (cfg->delete_after > 0) {
+		policy_fmt_duration(cfg->delete_after, after, sizeof(after));
+		out->action
+		    = d >= cfg->delete_after ? POLICY_DELETE : POLICY_KEEP;
+		snprintf(out->reason, sizeof(out->reason),
+		    "%s: fetched %s ago, delete_after %s",
+		    policy_action_name(out->action), age, after);
+		return;
+	}
+	out->action = POLICY_KEEP;
+	snprintf(out->reason, sizeof(out->reason), "keep: fetched %s ago", age);
+}
+
+void
+policy_plan(const struct policy_cfg *cfg, const struct policy_in *in, size_t n,
+    int64_t now, int may_delete, uint64_t *budget, struct policy_out *out)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		memset(&out[i], 0, sizeof(out[i]));
+		/* Never delete what was not downloaded: only a recorded
+		 * message (fetched_at != 0) can be planned for deletion. */
+		if (in[i].fetched_at == 0)
+			plan_new(cfg, &in[i], may_delete, budget, &out[i]);
+		else
+			plan_old(cfg, &in[i], now, may_delete, &out[i]);
+	}
+}

@@ -1,0 +1,1285 @@
+/*
+ * The state store. See state.h.
+ *
+ * Files. Both are plain text: one item per line, fields separated by
+ * one TAB, every line ended by LF. String fields (folder, uid, file
+ * name) are percent-escaped: '%', space, control characters (TAB, LF,
+ * CR, ...) and DEL are written %XX with two uppercase hex digits; every
+ * other byte, UTF-8 included, stands for itself. A raw byte that should
+ * have been escaped, a bad escape or %00 does not parse. Numbers are
+ * unsigned decimal; `when` is Unix seconds, at least 1.
+ *
+ * The state file, <path>:
+ *
+ *	mailfetch-state 1
+ *	G	generation
+ *	F	folder	uidvalidity
+ *	M	folder	uidvalidity	when	uid
+ *	I	folder	uidvalidity	when	uid	filename
+ *
+ * The first line is exactly the header, the second the generation,
+ * which each state_save increments. An F line declares a folder and
+ * its UIDVALIDITY, once; an M line is a message downloaded first at
+ * `when`; an I line an intent journaled that no record followed (kept
+ * so that the next run still looks for its file). M and I lines name a
+ * folder declared above with the same UIDVALIDITY. A file that does
+ * not parse, misses its final LF or is empty is corrupt: only a missing
+ * file is an empty state (generation 0).
+ *
+ * The journal, <path>.journal, appended to by state_sync:
+ *
+ *	mailfetch-journal 1
+ *	G	generation	of the state file it continues
+ *	F	folder	uidvalidity		the folder was reset
+ *	I	folder	uidvalidity	when	uid	filename
+ *	M	folder	uidvalidity	when	uid
+ *
+ * Replayed in order over the state file: F voids the folder's records
+ * and intents and sets its UIDVALIDITY; I notes an intent; M records a
+ * message (keeping the earliest `when`) and settles its intent. An I or
+ * M line whose UIDVALIDITY differs from the folder's voids the folder
+ * first, as state_add does. The journal is only ever appended whole
+ * lines then fsync'ed, so a last line without LF is a write a crash
+ * cut short and is ignored (and cut off before the next append); a
+ * complete line that does not parse is corruption.
+ *
+ * The generation makes the replay happen exactly once: state_save
+ * writes generation N+1 and renames it into place before it unlinks the
+ * journal of generation N. Should a crash come in between, the journal
+ * left behind is older than the state file, which already holds all of
+ * it, and is ignored (and replaced on the next state_sync) rather than
+ * replayed a second time, where its F lines would void records saved
+ * since.
+ *
+ * In memory, records are an array indexed by an open-addressing hash
+ * table on (folder, uid); a record voided or pruned stays in the table
+ * with when = 0, so nothing is ever removed from the table and a void
+ * record can come back to life. Load, save and lookups are linear or
+ * O(1) in the number of records.
+ */
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../tls/util.h"
+#include "state.h"
+
+#define STATE_HEADER "mailfetch-state 1"
+#define JOURNAL_HEADER "mailfetch-journal 1"
+#define SAVE_CHUNK (1024 * 1024)
+#define MAXFIELDS 7
+
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
+struct folder {
+	char *name;
+	uint32_t uv;
+};
+
+struct rec {
+	char *uid;
+	char *intent; /* file name journaled, no record since */
+	int64_t when; /* first download; 0: void, not recorded */
+	int64_t intent_when; /* when the intent was journaled */
+	uint32_t fidx; /* index into folders */
+	uint32_t hash;
+	int marked;
+};
+
+struct state {
+	char *path, *jpath, *lpath, *tpath, *dir;
+	struct folder *folders;
+	size_t nfolders;
+	struct rec *recs;
+	size_t nrecs, caprecs, count;
+	uint32_t *tab; /* record index + 1; 0: empty slot */
+	size_t tabcap;
+	struct state_pending *pend;
+	size_t npend;
+	struct buf jbuf; /* journal lines not yet synced */
+	int jfd;
+	off_t jvalid; /* bytes of the journal known good */
+	uint64_t gen; /* generation of the state file */
+	int loaded, readonly;
+	int lockfd;
+	enum state_errkind kind;
+	int errnum;
+	char err[1024];
+};
+
+static void st_fail(struct state *, enum state_errkind, int, const char *, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Record an error; for STATE_EOS, ": strerror(e)" is appended. */
+static void
+st_fail(struct state *st, enum state_errkind kind, int e, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(st->err, sizeof(st->err), fmt, ap);
+	va_end(ap);
+	if (kind == STATE_EOS && n >= 0 && (size_t)n < sizeof(st->err))
+		snprintf(st->err + n, sizeof(st->err) - n, ": %s", strerror(e));
+	st->kind = kind;
+	st->errnum = kind == STATE_EOS ? e : 0;
+}
+
+/* Buffers. */
+
+static void
+buf_need(struct buf *b, size_t n)
+{
+	if (b->cap - b->len >= n)
+		return;
+	while (b->cap - b->len < n)
+		b->cap = b->cap ? b->cap * 2 : 4096;
+	b->p = xreallocarray(b->p, b->cap, 1);
+}
+
+static void
+buf_add(struct buf *b, const char *s, size_t n)
+{
+	buf_need(b, n);
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+static void
+buf_addc(struct buf *b, char c)
+{
+	buf_need(b, 1);
+	b->p[b->len++] = c;
+}
+
+static void
+buf_u64(struct buf *b, uint64_t v)
+{
+	char tmp[24];
+	size_t i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	buf_add(b, tmp + i, sizeof(tmp) - i);
+}
+
+static int
+esc_needed(unsigned char c)
+{
+	return c <= ' ' || c == 0x7f || c == '%';
+}
+
+/* A TAB, then s escaped. */
+static void
+buf_field(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = strlen(s);
+
+	buf_need(b, 1 + 3 * n);
+	b->p[b->len++] = '\t';
+	for (; *u != '\0'; u++) {
+		if (esc_needed(*u)) {
+			b->p[b->len++] = '%';
+			b->p[b->len++] = hex[*u >> 4];
+			b->p[b->len++] = hex[*u & 0xf];
+		} else
+			b->p[b->len++] = (char)*u;
+	}
+}
+
+static void
+line_f(struct buf *b, const char *folder, uint32_t uv)
+{
+	buf_addc(b, 'F');
+	buf_field(b, folder);
+	buf_addc(b, '\t');
+	buf_u64(b, uv);
+	buf_addc(b, '\n');
+}
+
+static void
+line_m(struct buf *b, const char *folder, uint32_t uv, int64_t when,
+    const char *uid)
+{
+	buf_addc(b, 'M');
+	buf_field(b, folder);
+	buf_addc(b, '\t');
+	buf_u64(b, uv);
+	buf_addc(b, '\t');
+	buf_u64(b, (uint64_t)when);
+	buf_field(b, uid);
+	buf_addc(b, '\n');
+}
+
+static void
+line_i(struct buf *b, const char *folder, uint32_t uv, int64_t when,
+    const char *uid, const char *filename)
+{
+	buf_addc(b, 'I');
+	buf_field(b, folder);
+	buf_addc(b, '\t');
+	buf_u64(b, uv);
+	buf_addc(b, '\t');
+	buf_u64(b, (uint64_t)when);
+	buf_field(b, uid);
+	buf_field(b, filename);
+	buf_addc(b, '\n');
+}
+
+/* Folders and records. */
+
+/* Folders are few (the config's list): a linear search is enough. */
+static size_t
+folder_find(const struct state *st, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < st->nfolders; i++)
+		if (strcmp(st->folders[i].name, name) == 0)
+			return i;
+	return SIZE_MAX;
+}
+
+static size_t
+folder_add(struct state *st, const char *name, uint32_t uv)
+{
+	st->folders = xreallocarray(
+	    st->folders, st->nfolders + 1, sizeof(*st->folders));
+	st->folders[st->nfolders].name = xstrdup(name);
+	st->folders[st->nfolders].uv = uv;
+	return st->nfolders++;
+}
+
+/* Void every record and intent of folder fidx. */
+static void
+folder_void(struct state *st, size_t fidx)
+{
+	struct rec *r;
+	size_t i;
+
+	for (i = 0; i < st->nrecs; i++) {
+		r = &st->recs[i];
+		if (r->fidx != fidx)
+			continue;
+		if (r->when != 0)
+			st->count--;
+		r->when = 0;
+		r->marked = 0;
+		free(r->intent);
+		r->intent = NULL;
+	}
+}
+
+static size_t
+folder_reset(struct state *st, const char *name, uint32_t uv)
+{
+	size_t f;
+
+	if ((f = folder_find(st, name)) == SIZE_MAX)
+		return folder_add(st, name, uv);
+	folder_void(st, f);
+	st->folders[f].uv = uv;
+	return f;
+}
+
+/*
+ * The folder for a new intent or record with UIDVALIDITY uv: created
+ * when unknown; voided first when its UIDVALIDITY differs (its records
+ * are void then). With journal set, an F line says so.
+ */
+static size_t
+folder_use(struct state *st, const char *name, uint32_t uv, int journal)
+{
+	size_t f;
+
+	if ((f = folder_find(st, name)) != SIZE_MAX && st->folders[f].uv == uv)
+		return f;
+	f = folder_reset(st, name, uv);
+	if (journal)
+		line_f(&st->jbuf, name, uv);
+	return f;
+}
+
+static uint32_t
+rec_hash(size_t fidx, const char *uid)
+{
+	uint64_t h = 14695981039346656037ULL;
+	const unsigned char *u = (const unsigned char *)uid;
+
+	h ^= (uint64_t)fidx;
+	h *= 1099511628211ULL;
+	for (; *u != '\0'; u++) {
+		h ^= *u;
+		h *= 1099511628211ULL;
+	}
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+static struct rec *
+rec_find(const struct state *st, size_t fidx, const char *uid, uint32_t h)
+{
+	struct rec *r;
+	size_t i;
+
+	if (st->tabcap == 0)
+		return NULL;
+	for (i = h & (st->tabcap - 1); st->tab[i] != 0;
+	     i = (i + 1) & (st->tabcap - 1)) {
+		r = &st->recs[st->tab[i] - 1];
+		if (r->hash == h && r->fidx == fidx && strcmp(r->uid, uid) == 0)
+			return r;
+	}
+	return NULL;
+}
+
+static void
+tab_put(struct state *st, size_t idx)
+{
+	size_t i;
+
+	for (i = st->recs[idx].hash & (st->tabcap - 1); st->tab[i] != 0;
+	     i = (i + 1) & (st->tabcap - 1))
+		;
+	st->tab[i] = (uint32_t)(idx + 1);
+}
+
+/* The record for (fidx, uid), created void when missing. */
+static struct rec *
+rec_get(struct state *st, size_t fidx, const char *uid)
+{
+	struct rec *r;
+	uint32_t h = rec_hash(fidx, uid);
+	size_t i;
+
+	if ((r = rec_find(st, fidx, uid, h)) != NULL)
+		return r;
+	if (st->nrecs >= UINT32_MAX - 1) {
+		fputs("mailfetch: too many state records\n", stderr);
+		exit(70);
+	}
+	if ((st->nrecs + 1) * 2 > st->tabcap) {
+		free(st->tab);
+		st->tabcap = st->tabcap ? st->tabcap * 2 : 1024;
+		st->tab = xcalloc(st->tabcap, sizeof(*st->tab));
+		for (i = 0; i < st->nrecs; i++)
+			tab_put(st, i);
+	}
+	if (st->nrecs == st->caprecs) {
+		st->caprecs = st->caprecs ? st->caprecs * 2 : 1024;
+		st->recs
+		    = xreallocarray(st->recs, st->caprecs, sizeof(*st->recs));
+	}
+	r = &st->recs[st->nrecs];
+	memset(r, 0, sizeof(*r));
+	r->uid = xstrdup(uid);
+	r->fidx = (uint32_t)fidx;
+	r->hash = h;
+	tab_put(st, st->nrecs++);
+	return r;
+}
+
+static void
+rec_record(struct state *st, struct rec *r, int64_t when)
+{
+	if (r->when == 0) {
+		r->when = when;
+		st->count++;
+	} else if (when < r->when)
+		r->when = when;
+	free(r->intent);
+	r->intent = NULL;
+}
+
+static void
+rec_intend(struct rec *r, const char *filename, int64_t when)
+{
+	free(r->intent);
+	r->intent = xstrdup(filename);
+	r->intent_when = when;
+}
+
+/* Files. */
+
+static char *
+dir_of(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	if (s == NULL)
+		return xstrdup(".");
+	if (s == path)
+		return xstrdup("/");
+	return xstrndup(path, (size_t)(s - path));
+}
+
+/* fsync the directory that holds path (the part before its last '/'). */
+static int
+fsync_parent(struct state *st, const char *path)
+{
+	char *dir = dir_of(path);
+	int fd, e;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1
+	    || fsync(fd) == -1) {
+		e = errno;
+		if (fd != -1)
+			close(fd);
+		st_fail(st, STATE_EOS, e, "fsync %s", dir);
+		free(dir);
+		return -1;
+	}
+	close(fd);
+	free(dir);
+	return 0;
+}
+
+static int
+fsync_dir(struct state *st)
+{
+	int fd, e;
+
+	if ((fd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		st_fail(st, STATE_EOS, errno, "open %s", st->dir);
+		return -1;
+	}
+	if (fsync(fd) == -1) {
+		e = errno;
+		close(fd);
+		st_fail(st, STATE_EOS, e, "fsync %s", st->dir);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * mkdir -p the state file's directory, mode 0700; each directory
+ * created is made durable by an fsync of its parent.
+ */
+static int
+make_dir(struct state *st)
+{
+	char *p, *s, c;
+
+	p = xstrdup(st->dir);
+	for (s = p + 1;; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		c = *s;
+		*s = '\0';
+		if (mkdir(p, 0700) == 0) {
+			if (fsync_parent(st, p) == -1)
+				goto fail;
+		} else if (errno != EEXIST) {
+			st_fail(st, STATE_EOS, errno, "mkdir %s", p);
+			goto fail;
+		}
+		*s = c;
+		if (c == '\0')
+			break;
+	}
+	free(p);
+	return 0;
+
+fail:
+	free(p);
+	return -1;
+}
+
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = write(fd, p, n)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (w == 0) {
+			errno = EIO;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/*
+ * Read the whole file into a new buffer with a NUL after it. Returns 0,
+ * or 1 when the file does not exist, or -1.
+ */
+static int
+read_file(struct state *st, const char *path, char **data, size_t *len)
+{
+	struct stat sb;
+	char *p = NULL;
+	size_t cap, n = 0;
+	ssize_t r;
+	int fd, e;
+
+	*data = NULL;
+	*len = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			return 1;
+		st_fail(st, STATE_EOS, errno, "open %s", path);
+		return -1;
+	}
+	if (fstat(fd, &sb) == -1) {
+		e = errno;
+		goto fail;
+	}
+	cap = sb.st_size > 0 ? (size_t)sb.st_size + 1 : 4096;
+	p = xmalloc(cap);
+	for (;;) {
+		if (n + 1 >= cap) {
+			cap *= 2;
+			p = xreallocarray(p, cap, 1);
+		}
+		if ((r = read(fd, p + n, cap - n - 1)) == -1) {
+			if (errno == EINTR)
+				continue;
+			e = errno;
+			goto fail;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	p[n] = '\0';
+	*data = p;
+	*len = n;
+	return 0;
+
+fail:
+	free(p);
+	close(fd);
+	st_fail(st, STATE_EOS, e, "read %s", path);
+	return -1;
+}
+
+/* Parsing. */
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Undo the escaping in place. */
+static int
+unescape(char *s)
+{
+	char *w = s;
+	int hi, lo;
+
+	for (; *s != '\0'; s++) {
+		if (*s == '%') {
+			if ((hi = hexval(s[1])) == -1
+			    || (lo = hexval(s[2])) == -1 || (hi | lo) == 0)
+				return -1;
+			*w++ = (char)(hi << 4 | lo);
+			s += 2;
+		} else if (esc_needed((unsigned char)*s))
+			return -1;
+		else
+			*w++ = *s;
+	}
+	*w = '\0';
+	return 0;
+}
+
+static int
+parse_u64(const char *s, uint64_t max, uint64_t *v)
+{
+	uint64_t n = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		if (n > (max - (uint64_t)(*s - '0')) / 10)
+			return -1;
+		n = n * 10 + (uint64_t)(*s - '0');
+	}
+	*v = n;
+	return 0;
+}
+
+/*
+ * Apply one line (NUL-terminated, without its LF). Returns 0, or -1
+ * with what is wrong in *what.
+ */
+static int
+parse_line(struct state *st, char *line, int journal, const char **what)
+{
+	char *fld[MAXFIELDS];
+	size_t nf = 0, want, f;
+	uint64_t uv, when = 0;
+	struct rec *r;
+	char *s;
+
+	fld[nf++] = line;
+	for (s = line; *s != '\0'; s++)
+		if (*s == '\t') {
+			if (nf == MAXFIELDS) {
+				*what = "too many fields";
+				return -1;
+			}
+			*s = '\0';
+			fld[nf++] = s + 1;
+		}
+	if (strcmp(fld[0], "F") == 0)
+		want = 3;
+	else if (strcmp(fld[0], "M") == 0)
+		want = 5;
+	else if (strcmp(fld[0], "I") == 0)
+		want = 6;
+	else {
+		*what = "unknown line type";
+		return -1;
+	}
+	if (nf != want) {
+		*what = "wrong number of fields";
+		return -1;
+	}
+	if (unescape(fld[1]) == -1) {
+		*what = "bad folder name";
+		return -1;
+	}
+	if (parse_u64(fld[2], UINT32_MAX, &uv) == -1) {
+		*what = "bad uidvalidity";
+		return -1;
+	}
+	if (want >= 5) {
+		if (parse_u64(fld[3], INT64_MAX, &when) == -1 || when == 0) {
+			*what = "bad time";
+			return -1;
+		}
+		if (unescape(fld[4]) == -1 || fld[4][0] == '\0') {
+			*what = "bad uid";
+			return -1;
+		}
+	}
+	if (want == 6
+	    && (unescape(fld[5]) == -1 || fld[5][0] == '\0'
+		|| strchr(fld[5], '/') != NULL)) {
+		*what = "bad file name";
+		return -1;
+	}
+
+	f = folder_find(st, fld[1]);
+	if (fld[0][0] == 'F') {
+		if (!journal && f != SIZE_MAX) {
+			*what = "folder declared twice";
+			return -1;
+		}
+		folder_reset(st, fld[1], (uint32_t)uv);
+		return 0;
+	}
+	if (!journal) {
+		if (f == SIZE_MAX) {
+			*what = "folder not declared by an F line";
+			return -1;
+		}
+		if (st->folders[f].uv != uv) {
+			*what = "uidvalidity differs from the folder's";
+			return -1;
+		}
+	} else
+		f = folder_use(st, fld[1], (uint32_t)uv, 0);
+	r = rec_get(st, f, fld[4]);
+	if (fld[0][0] == 'M')
+		rec_record(st, r, (int64_t)when);
+	else
+		rec_intend(r, fld[5], (int64_t)when);
+	return 0;
+}
+
+/*
+ * Parse a whole file. For the journal, a last line without LF is cut
+ * off (a write torn by a crash) and st->jvalid set to the length of
+ * what parsed; a journal older than the state file is ignored, with
+ * st->jvalid 0 so that the next append replaces it.
+ */
+static int
+parse_file(
+    struct state *st, const char *path, char *data, size_t len, int journal)
+{
+	const char *hdr = journal ? JOURNAL_HEADER : STATE_HEADER;
+	const char *what;
+	char *p = data, *end = data + len, *nl;
+	size_t line = 0;
+	uint64_t gen;
+	int have_gen = 0;
+
+	if (len == 0 && !journal) {
+		st_fail(st, STATE_ECORRUPT, 0,
+		    "%s:1: empty file, expected \"%s\"", path, hdr);
+		return -1;
+	}
+	while (p < end) {
+		line++;
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL) {
+			if (journal)
+				break;
+			st_fail(st, STATE_ECORRUPT, 0,
+			    "%s:%zu: last line has no newline "
+			    "(truncated file)",
+			    path, line);
+			return -1;
+		}
+		*nl = '\0';
+		if (memchr(p, '\0', (size_t)(nl - p)) != NULL) {
+			st_fail(st, STATE_ECORRUPT, 0, "%s:%zu: NUL byte", path,
+			    line);
+			return -1;
+		}
+		if (line == 1) {
+			if (strcmp(p, hdr) != 0) {
+				st_fail(st, STATE_ECORRUPT, 0,
+				    "%s:1: bad header, expected \"%s\"", path,
+				    hdr);
+				return -1;
+			}
+		} else if (line == 2) {
+			if (strncmp(p, "G\t", 2) != 0
+			    || parse_u64(p + 2, INT64_MAX, &gen) == -1) {
+				st_fail(st, STATE_ECORRUPT, 0,
+				    "%s:2: expected the generation line", path);
+				return -1;
+			}
+			have_gen = 1;
+			if (!journal)
+				st->gen = gen;
+			else if (gen < st->gen) {
+				st->jvalid = 0;
+				return 0;
+			}
+		} else if (parse_line(st, p, journal, &what) == -1) {
+			st_fail(st, STATE_ECORRUPT, 0, "%s:%zu: %s", path, line,
+			    what);
+			return -1;
+		}
+		p = nl + 1;
+	}
+	if (!journal && !have_gen) {
+		st_fail(st, STATE_ECORRUPT, 0,
+		    "%s:2: expected the generation line (truncated file)",
+		    path);
+		return -1;
+	}
+	/* A journal cut before its generation line holds nothing. */
+	if (journal)
+		st->jvalid = have_gen ? (off_t)(p - data) : 0;
+	return 0;
+}
+
+/* The interface. */
+
+struct state *
+state_new(const char *path)
+{
+	struct state *st;
+
+	st = xcalloc(1, sizeof(*st));
+	st->path = xstrdup(path);
+	xasprintf(&st->jpath, "%s.journal", path);
+	xasprintf(&st->lpath, "%s.lock", path);
+	xasprintf(&st->tpath, "%s.tmp", path);
+	st->dir = dir_of(path);
+	st->jfd = -1;
+	st->lockfd = -1;
+	return st;
+}
+
+int
+state_lock(struct state *st)
+{
+	int fd;
+
+	if (st->lockfd != -1)
+		return 0;
+	if (make_dir(st) == -1)
+		return -1;
+	if ((fd = open(st->lpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+		st_fail(st, STATE_EOS, errno, "open %s", st->lpath);
+		return -1;
+	}
+	/* flock locks belong to the open file description: a second open
+	 * in this very process conflicts too. */
+	while (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EINTR)
+			continue;
+		if (errno == EWOULDBLOCK)
+			st_fail(st, STATE_ELOCKED, 0,
+			    "another mailfetch run holds the lock on %s",
+			    st->lpath);
+		else
+			st_fail(st, STATE_EOS, errno, "lock %s", st->lpath);
+		close(fd);
+		return -1;
+	}
+	st->lockfd = fd;
+	return 0;
+}
+
+int
+state_load(struct state *st, int readonly)
+{
+	struct state_pending *p;
+	struct rec *r;
+	char *data;
+	size_t len, i, n;
+	int rc;
+
+	st->readonly = readonly;
+	if ((rc = read_file(st, st->path, &data, &len)) == -1)
+		return -1;
+	if (rc == 0 && parse_file(st, st->path, data, len, 0) == -1) {
+		free(data);
+		return -1;
+	}
+	free(data);
+	if ((rc = read_file(st, st->jpath, &data, &len)) == -1)
+		return -1;
+	if (rc == 1)
+		st->jvalid = 0;
+	else if (parse_file(st, st->jpath, data, len, 1) == -1) {
+		free(data);
+		return -1;
+	}
+	free(data);
+
+	/* Intents that no record followed are pending; the others done. */
+	for (i = n = 0; i < st->nrecs; i++) {
+		r = &st->recs[i];
+		if (r->intent != NULL && r->when != 0) {
+			free(r->intent);
+			r->intent = NULL;
+		} else if (r->intent != NULL)
+			n++;
+	}
+	st->pend = xcalloc(n, sizeof(*st->pend));
+	for (i = 0; i < st->nrecs; i++) {
+		r = &st->recs[i];
+		if (r->intent == NULL)
+			continue;
+		p = &st->pend[st->npend++];
+		p->folder = st->folders[r->fidx].name;
+		p->uidvalidity = st->folders[r->fidx].uv;
+		p->uid = r->uid;
+		p->filename = r->intent;
+		p->when = r->intent_when;
+		r->intent = NULL;
+	}
+	st->loaded = 1;
+	return 0;
+}
+
+size_t
+state_npending(const struct state *st)
+{
+	return st->npend;
+}
+
+const struct state_pending *
+state_pending(const struct state *st, size_t i)
+{
+	return i < st->npend ? &st->pend[i] : NULL;
+}
+
+uint32_t
+state_uidvalidity(const struct state *st, const char *folder)
+{
+	size_t f;
+
+	if ((f = folder_find(st, folder)) == SIZE_MAX)
+		return 0;
+	return st->folders[f].uv;
+}
+
+void
+state_reset_folder(struct state *st, const char *folder, uint32_t uidvalidity)
+{
+	folder_reset(st, folder, uidvalidity);
+	line_f(&st->jbuf, folder, uidvalidity);
+}
+
+int64_t
+state_lookup(const struct state *st, const char *folder, uint32_t uidvalidity,
+    const char *uid)
+{
+	struct rec *r;
+	size_t f;
+
+	if ((f = folder_find(st, folder)) == SIZE_MAX
+	    || st->folders[f].uv != uidvalidity)
+		return 0;
+	if ((r = rec_find(st, f, uid, rec_hash(f, uid))) == NULL)
+		return 0;
+	return r->when;
+}
+
+int
+state_intend(struct state *st, const char *folder, uint32_t uidvalidity,
+    const char *uid, const char *filename)
+{
+	int64_t now = (int64_t)time(NULL);
+	size_t f;
+
+	if (uid[0] == '\0' || filename[0] == '\0'
+	    || strchr(filename, '/') != NULL) {
+		st_fail(st, STATE_EOS, EINVAL, "%s: intent for \"%s\"",
+		    st->path, filename);
+		return -1;
+	}
+	if (now < 1)
+		now = 1;
+	f = folder_use(st, folder, uidvalidity, 1);
+	rec_intend(rec_get(st, f, uid), filename, now);
+	line_i(&st->jbuf, folder, uidvalidity, now, uid, filename);
+	return 0;
+}
+
+int
+state_add(struct state *st, const char *folder, uint32_t uidvalidity,
+    const char *uid, int64_t when)
+{
+	struct rec *r;
+	size_t f;
+
+	if (uid[0] == '\0') {
+		st_fail(st, STATE_EOS, EINVAL, "%s: record with an empty uid",
+		    st->path);
+		return -1;
+	}
+	/* A time of 0 would read as "not recorded". */
+	if (when < 1)
+		when = 1;
+	f = folder_use(st, folder, uidvalidity, 1);
+	r = rec_get(st, f, uid);
+	rec_record(st, r, when);
+	/* It was just downloaded, so it is on the server: not pruned. */
+	r->marked = 1;
+	line_m(&st->jbuf, folder, uidvalidity, r->when, uid);
+	return 0;
+}
+
+/*
+ * Open the journal for appending. What a torn write left after the
+ * last good line is cut off first, so new lines start on a line of
+ * their own; an empty journal gets its header.
+ */
+static int
+journal_open(struct state *st)
+{
+	struct buf b = { NULL, 0, 0 };
+	struct stat sb;
+	int fd, e;
+
+	if (make_dir(st) == -1)
+		return -1;
+	fd = open(st->jpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		st_fail(st, STATE_EOS, errno, "open %s", st->jpath);
+		return -1;
+	}
+	if (fstat(fd, &sb) == -1) {
+		e = errno;
+		goto fail;
+	}
+	if (sb.st_size != st->jvalid && ftruncate(fd, st->jvalid) == -1) {
+		e = errno;
+		goto fail;
+	}
+	if (st->jvalid == 0) {
+		buf_add(&b, JOURNAL_HEADER "\nG\t", sizeof(JOURNAL_HEADER) + 2);
+		buf_u64(&b, st->gen);
+		buf_addc(&b, '\n');
+		if (write_all(fd, b.p, b.len) == -1) {
+			e = errno;
+			goto fail;
+		}
+		/* The journal is new: make it and its name durable. */
+		if (fdatasync(fd) == -1) {
+			e = errno;
+			goto fail;
+		}
+		st->jvalid = (off_t)b.len;
+		free(b.p);
+		b.p = NULL;
+		if (fsync_dir(st) == -1) {
+			close(fd);
+			return -1;
+		}
+	}
+	st->jfd = fd;
+	return 0;
+
+fail:
+	free(b.p);
+	close(fd);
+	st_fail(st, STATE_EOS, e, "write %s", st->jpath);
+	return -1;
+}
+
+/*
+ * Writing is for a state loaded for writing: what a file holds that was
+ * not loaded would be overwritten.
+ */
+static int
+writable(struct state *st, const char *path)
+{
+	if (!st->loaded || st->readonly) {
+		st_fail(st, STATE_EOS, st->readonly ? EROFS : EINVAL,
+		    "%s: not written, state %s", path,
+		    st->readonly ? "loaded read-only" : "not loaded");
+		return -1;
+	}
+	return 0;
+}
+
+int
+state_sync(struct state *st)
+{
+	int e;
+
+	if (st->jbuf.len == 0)
+		return 0;
+	if (writable(st, st->jpath) == -1)
+		return -1;
+	if (st->jfd == -1 && journal_open(st) == -1)
+		return -1;
+	if (write_all(st->jfd, st->jbuf.p, st->jbuf.len) == -1
+	    || fdatasync(st->jfd) == -1) {
+		/*
+		 * Part of the batch may be on disk, and not durably. Close
+		 * the journal: the next attempt cuts it back to the last
+		 * good line and writes the whole batch again.
+		 */
+		e = errno;
+		close(st->jfd);
+		st->jfd = -1;
+		st_fail(st, STATE_EOS, e, "write %s", st->jpath);
+		return -1;
+	}
+	st->jvalid += (off_t)st->jbuf.len;
+	st->jbuf.len = 0;
+	return 0;
+}
+
+void
+state_mark(
+    struct state *st, const char *folder, uint32_t uidvalidity, const char *uid)
+{
+	struct rec *r;
+	size_t f;
+
+	if ((f = folder_find(st, folder)) == SIZE_MAX
+	    || st->folders[f].uv != uidvalidity)
+		return;
+	if ((r = rec_find(st, f, uid, rec_hash(f, uid))) != NULL)
+		r->marked = 1;
+}
+
+void
+state_prune(struct state *st, const char *folder)
+{
+	struct rec *r;
+	size_t f, i;
+
+	if ((f = folder_find(st, folder)) == SIZE_MAX)
+		return;
+	for (i = 0; i < st->nrecs; i++) {
+		r = &st->recs[i];
+		if (r->fidx == f && r->when != 0 && !r->marked) {
+			r->when = 0;
+			st->count--;
+		}
+	}
+}
+
+static int
+save_flush(struct state *st, int fd, struct buf *b)
+{
+	if (write_all(fd, b->p, b->len) == -1) {
+		st_fail(st, STATE_EOS, errno, "write %s", st->tpath);
+		return -1;
+	}
+	b->len = 0;
+	return 0;
+}
+
+int
+state_save(struct state *st)
+{
+	struct buf b = { NULL, 0, 0 };
+	struct folder *fo;
+	struct rec *r;
+	size_t i;
+	int fd = -1, e;
+
+	if (writable(st, st->path) == -1)
+		return -1;
+	if (make_dir(st) == -1)
+		return -1;
+	/* The lock is held: a stale temp file is a crashed run's. */
+	if (unlink(st->tpath) == -1 && errno != ENOENT) {
+		st_fail(st, STATE_EOS, errno, "unlink %s", st->tpath);
+		return -1;
+	}
+	fd = open(st->tpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		st_fail(st, STATE_EOS, errno, "create %s", st->tpath);
+		return -1;
+	}
+	buf_need(&b, SAVE_CHUNK + 4096);
+	buf_add(&b, STATE_HEADER "\nG\t", sizeof(STATE_HEADER) + 2);
+	buf_u64(&b, st->gen + 1);
+	buf_addc(&b, '\n');
+	for (i = 0; i < st->nfolders; i++)
+		line_f(&b, st->folders[i].name, st->folders[i].uv);
+	for (i = 0; i < st->nrecs; i++) {
+		r = &st->recs[i];
+		fo = &st->folders[r->fidx];
+		if (r->when != 0)
+			line_m(&b, fo->name, fo->uv, r->when, r->uid);
+		else if (r->intent != NULL)
+			line_i(&b, fo->name, fo->uv, r->intent_when, r->uid,
+			    r->intent);
+		else
+			continue;
+		if (b.len >= SAVE_CHUNK && save_flush(st, fd, &b) == -1)
+			goto fail;
+	}
+	if (save_flush(st, fd, &b) == -1)
+		goto fail;
+	if (fdatasync(fd) == -1) {
+		st_fail(st, STATE_EOS, errno, "fsync %s", st->tpath);
+		goto fail;
+	}
+	e = close(fd);
+	fd = -1;
+	if (e == -1) {
+		st_fail(st, STATE_EOS, errno, "close %s", st->tpath);
+		goto fail;
+	}
+	if (rename(st->tpath, st->path) == -1) {
+		st_fail(st, STATE_EOS, errno, "rename %s to %s", st->tpath,
+		    st->path);
+		goto fail;
+	}
+	free(b.p);
+	/*
+	 * The new file holds everything the journal does, and what is still
+	 * buffered for it. From here the journal on disk is stale whatever
+	 * happens: its generation is older, a load ignores it, and the next
+	 * state_sync starts it afresh.
+	 */
+	st->gen++;
+	st->jbuf.len = 0;
+	st->jvalid = 0;
+	if (st->jfd != -1) {
+		close(st->jfd);
+		st->jfd = -1;
+	}
+	if (fsync_dir(st) == -1)
+		return -1;
+	if (unlink(st->jpath) == -1 && errno != ENOENT) {
+		st_fail(st, STATE_EOS, errno, "unlink %s", st->jpath);
+		return -1;
+	}
+	return fsync_dir(st);
+
+fail:
+	free(b.p);
+	if (fd != -1)
+		close(fd);
+	(void)unlink(st->tpath);
+	return -1;
+}
+
+size_t
+state_count(const struct state *st)
+{
+	return st->count;
+}
+
+const char *
+state_error(const struct state *st)
+{
+	return st->err;
+}
+
+enum state_errkind
+state_errkind(const struct state *st)
+{
+	return st->kind;
+}
+
+int
+state_errno(const struct state *st)
+{
+	return st->errnum;
+}
+
+void
+state_free(struct state *st)
+{
+	size_t i;
+
+	if (st == NULL)
+		return;
+	if (st->jfd != -1)
+		close(st->jfd);
+	if (st->lockfd != -1)
+		close(st->lockfd);
+	for (i = 0; i < st->nrecs; i++) {
+		free(st->recs[i].uid);
+		free(st->recs[i].intent);
+	}
+	for (i = 0; i < st->npend; i++)
+		free((char *)st->pend[i].filename);
+	for (i = 0; i < st->nfolders; i++)
+		free(st->folders[i].name);
+	free(st->recs);
+	free(st->tab);
+	free(st->pend);
+	free(st->folders);
+	free(st->jbuf.p);
+	free(st->path);
+	free(st->jpath);
+	free(st->lpath);
+	free(st->tpath);
+	free(st->dir);
+	free(st);
+}

@@ -1,0 +1,272 @@
+/*
+ * Unit tests for cmd/policy.c: one table row per branch of the policy,
+ * plus the budget carried across folders and the duration format.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "t.h"
+#include "../../cmd/policy.h"
+
+#define NOW ((int64_t)1700000000)
+#define DAY ((int64_t)86400)
+#define MIB ((uint64_t)1024 * 1024)
+#define NOLIMIT UINT64_MAX
+
+struct pcase {
+	const char *name;
+	int keep;
+	int64_t delete_after;
+	uint64_t max_size;
+	uint64_t max_messages;
+	uint64_t size;
+	int64_t fetched_at;
+	int has_uid;
+	int may_delete;
+	uint64_t budget;
+	enum policy_action want;
+	const char *reason;
+	uint64_t budget_after;
+};
+
+static const struct pcase cases[] = {
+	{ "new, keep", 1, 0, 0, 0, 100, 0, 1, 1, NOLIMIT, POLICY_FETCH, "new",
+	    NOLIMIT },
+	{ "new, keep = no", 0, 0, 0, 0, 100, 0, 1, 1, NOLIMIT,
+	    POLICY_FETCH_DELETE, "new, keep = no", NOLIMIT },
+	{ "new, keep = no, no uid (pop3 without UIDL)", 0, 0, 0, 0, 100, 0, 0,
+	    1, NOLIMIT, POLICY_FETCH_DELETE, "new, keep = no", NOLIMIT },
+	{ "new, keep, no uid", 1, 0, 0, 0, 100, 0, 0, 1, NOLIMIT, POLICY_SKIP,
+	    "skip: no UIDL, cannot record it", NOLIMIT },
+	{ "new, uidvalidity changed, keep = no", 0, 0, 0, 0, 100, 0, 1, 0,
+	    NOLIMIT, POLICY_FETCH, "new; no deletion: UIDVALIDITY changed",
+	    NOLIMIT },
+	{ "new, uidvalidity changed, keep", 1, 0, 0, 0, 100, 0, 1, 0, NOLIMIT,
+	    POLICY_FETCH, "new; no deletion: UIDVALIDITY changed", NOLIMIT },
+	{ "new, too big", 1, 0, 10 * MIB, 0, 12 * MIB, 0, 1, 1, NOLIMIT,
+	    POLICY_SKIP, "skip: 12.0M > max_size 10.0M", NOLIMIT },
+	{ "new, size equal to max_size", 1, 0, 10 * MIB, 0, 10 * MIB, 0, 1, 1,
+	    NOLIMIT, POLICY_FETCH, "new", NOLIMIT },
+	{ "new, one byte over max_size", 1, 0, 1000, 0, 1001, 0, 1, 1, 5,
+	    POLICY_SKIP, "skip: 1001B > max_size 1000B", 5 },
+	{ "new, kilobytes over max_size", 1, 0, 1024, 0, 1536, 0, 1, 1, 5,
+	    POLICY_SKIP, "skip: 1.5k > max_size 1.0k", 5 },
+	{ "new, too big takes no budget and beats budget", 1, 0, 10, 3, 11, 0,
+	    1, 1, 0, POLICY_SKIP, "skip: 11B > max_size 10B", 0 },
+	{ "new, budget exhausted", 1, 0, 0, 3, 100, 0, 1, 1, 0, POLICY_SKIP,
+	    "skip: over max_messages 3", 0 },
+	{ "new, budget takes one", 0, 0, 0, 3, 100, 0, 1, 1, 2,
+	    POLICY_FETCH_DELETE, "new, keep = no", 1 },
+	{ "old, uidvalidity changed", 0, 0, 0, 0, 100, NOW - 3 * DAY, 1, 0,
+	    NOLIMIT, POLICY_KEEP,
+	    "keep: UIDVALIDITY changed, nothing deleted this run", NOLIMIT },
+	{ "old, keep = no (earlier deletion did not complete)", 0, 0, 0, 0, 100,
+	    NOW - 3 * DAY, 1, 1, NOLIMIT, POLICY_DELETE,
+	    "delete: fetched 3d ago, keep = no", NOLIMIT },
+	{ "old, past delete_after", 1, 30 * DAY, 0, 0, 100, NOW - 31 * DAY, 1,
+	    1, NOLIMIT, POLICY_DELETE,
+	    "delete: fetched 31d ago, delete_after 30d", NOLIMIT },
+	{ "old, exactly delete_after", 1, 30 * DAY, 0, 0, 100, NOW - 30 * DAY,
+	    1, 1, NOLIMIT, POLICY_DELETE,
+	    "delete: fetched 30d ago, delete_after 30d", NOLIMIT },
+	{ "old, one second before delete_after", 1, 30 * DAY, 0, 0, 100,
+	    NOW - 30 * DAY + 1, 1, 1, NOLIMIT, POLICY_KEEP,
+	    "keep: fetched 29d ago, delete_after 30d", NOLIMIT },
+	{ "old, within delete_after", 1, 30 * DAY, 0, 0, 100, NOW - 3 * DAY, 1,
+	    1, NOLIMIT, POLICY_KEEP, "keep: fetched 3d ago, delete_after 30d",
+	    NOLIMIT },
+	{ "old, keep, no delete_after", 1, 0, 0, 0, 100, NOW - 3 * DAY, 1, 1,
+	    NOLIMIT, POLICY_KEEP, "keep: fetched 3d ago", NOLIMIT },
+	{ "old, fetched in the future (clock moved back)", 1, 60, 0, 0, 100,
+	    NOW + 3600, 1, 1, NOLIMIT, POLICY_KEEP,
+	    "keep: fetched 0s ago, delete_after 1m", NOLIMIT },
+	{ "old, delete_after in hours", 1, 3 * 3600, 0, 0, 100, NOW - 4 * 3600,
+	    1, 1, NOLIMIT, POLICY_DELETE,
+	    "delete: fetched 4h ago, delete_after 3h", NOLIMIT },
+	{ "old, takes no budget even when exhausted", 1, 0, 0, 2, 100, NOW - 45,
+	    1, 1, 0, POLICY_KEEP, "keep: fetched 45s ago", 0 },
+	{ "old, too big is still deleted (not a new download)", 0, 0, 10, 0,
+	    100, NOW - 120, 1, 1, NOLIMIT, POLICY_DELETE,
+	    "delete: fetched 2m ago, keep = no", NOLIMIT },
+};
+
+static void
+t_case(const void *arg)
+{
+	const struct pcase *c = arg;
+	struct policy_cfg cfg;
+	struct policy_in in;
+	struct policy_out out;
+	uint64_t budget = c->budget;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.keep = c->keep;
+	cfg.delete_after = c->delete_after;
+	cfg.max_size = c->max_size;
+	cfg.max_messages = c->max_messages;
+	in.size = c->size;
+	in.fetched_at = c->fetched_at;
+	in.has_uid = c->has_uid;
+	memset(&out, 0xff, sizeof(out));
+	out.reason[sizeof(out.reason) - 1] = '\0';
+	policy_plan(&cfg, &in, 1, NOW, c->may_delete, &budget, &out);
+	CHECK(out.action == c->want);
+	CHECK_STR(policy_action_name(out.action), policy_action_name(c->want));
+	CHECK_STR(out.reason, c->reason);
+	CHECK(budget == c->budget_after);
+}
+
+/* max_messages across two folders: the budget is carried. */
+static void
+t_budget_carried(const void *arg)
+{
+	struct policy_cfg cfg = { 1, 0, 0, 3 };
+	struct policy_in a[2] = { { 10, 0, 1 }, { 10, 0, 1 } };
+	struct policy_in b[3]
+	    = { { 10, NOW - 5, 1 }, { 10, 0, 1 }, { 10, 0, 1 } };
+	struct policy_out oa[2], ob[3];
+	uint64_t budget = 3;
+
+	(void)arg;
+	policy_plan(&cfg, a, 2, NOW, 1, &budget, oa);
+	CHECK(budget == 1);
+	CHECK(oa[0].action == POLICY_FETCH);
+	CHECK(oa[1].action == POLICY_FETCH);
+	policy_plan(&cfg, b, 3, NOW, 1, &budget, ob);
+	CHECK(budget == 0);
+	CHECK(ob[0].action == POLICY_KEEP);
+	CHECK(ob[1].action == POLICY_FETCH);
+	CHECK(ob[2].action == POLICY_SKIP);
+	CHECK_STR(ob[2].reason, "skip: over max_messages 3");
+}
+
+/* UINT64_MAX is unlimited and is never decremented. */
+static void
+t_budget_unlimited(const void *arg)
+{
+	struct policy_cfg cfg = { 0, 0, 0, 0 };
+	struct policy_in in[100];
+	struct policy_out out[100];
+	uint64_t budget = UINT64_MAX;
+	size_t i;
+	int ok = 1;
+
+	(void)arg;
+	for (i = 0; i < 100; i++) {
+		in[i].size = i;
+		in[i].fetched_at = 0;
+		in[i].has_uid = 1;
+	}
+	policy_plan(&cfg, in, 100, NOW, 1, &budget, out);
+	CHECK(budget == UINT64_MAX);
+	for (i = 0; i < 100; i++)
+		if (out[i].action != POLICY_FETCH_DELETE)
+			ok = 0;
+	CHECK(ok);
+}
+
+/* Nothing with fetched_at == 0 is ever planned for deletion. */
+static void
+t_never_delete_undownloaded(const void *arg)
+{
+	struct policy_cfg cfg;
+	struct policy_in in;
+	struct policy_out out;
+	uint64_t budget;
+	int keep, md, uid, bud, ok = 1;
+
+	(void)arg;
+	for (keep = 0; keep < 2; keep++)
+		for (md = 0; md < 2; md++)
+			for (uid = 0; uid < 2; uid++)
+				for (bud = 0; bud < 2; bud++) {
+					cfg.keep = keep;
+					cfg.delete_after = 1;
+					cfg.max_size = 50;
+					cfg.max_messages = 1;
+					in.size = bud ? 10 : 100;
+					in.fetched_at = 0;
+					in.has_uid = uid;
+					budget = (uint64_t)bud;
+					policy_plan(&cfg, &in, 1, NOW, md,
+					    &budget, &out);
+					if (out.action == POLICY_DELETE
+					    || out.action == POLICY_KEEP)
+						ok = 0;
+					if (!md
+					    && out.action
+						== POLICY_FETCH_DELETE)
+						ok = 0;
+				}
+	CHECK(ok);
+}
+
+struct dcase {
+	const char *name;
+	int64_t secs;
+	const char *want;
+};
+
+static const struct dcase dcases[] = {
+	{ "duration 0", 0, "0s" },
+	{ "duration 45s", 45, "45s" },
+	{ "duration 59s", 59, "59s" },
+	{ "duration 60s", 60, "1m" },
+	{ "duration 12m", 12 * 60 + 59, "12m" },
+	{ "duration 3599s", 3599, "59m" },
+	{ "duration 3h", 3 * 3600, "3h" },
+	{ "duration 23h59m", 86399, "23h" },
+	{ "duration 1d", 86400, "1d" },
+	{ "duration 30d", 30 * 86400 + 3600, "30d" },
+	{ "duration negative", -5, "0s" },
+};
+
+static void
+t_duration(const void *arg)
+{
+	const struct dcase *c = arg;
+	char buf[32];
+
+	policy_fmt_duration(c->secs, buf, sizeof(buf));
+	CHECK_STR(buf, c->want);
+}
+
+static void
+t_duration_short_buffer(const void *arg)
+{
+	char buf[3];
+
+	(void)arg;
+	policy_fmt_duration(1234, buf, sizeof(buf));
+	CHECK_STR(buf, "20");
+}
+
+static void
+t_action_names(const void *arg)
+{
+	(void)arg;
+	CHECK_STR(policy_action_name(POLICY_FETCH), "fetch");
+	CHECK_STR(policy_action_name(POLICY_FETCH_DELETE), "fetch+delete");
+	CHECK_STR(policy_action_name(POLICY_DELETE), "delete");
+	CHECK_STR(policy_action_name(POLICY_KEEP), "keep");
+	CHECK_STR(policy_action_name(POLICY_SKIP), "skip");
+}
+
+int
+main(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		T_RUN(cases[i].name, t_case, &cases[i]);
+	for (i = 0; i < sizeof(dcases) / sizeof(dcases[0]); i++)
+		T_RUN(dcases[i].name, t_duration, &dcases[i]);
+	T_RUN("budget carried across two folders", t_budget_carried, NULL);
+	T_RUN("UINT64_MAX budget is unlimited", t_budget_unlimited, NULL);
+	T_RUN("never delete what was not downloaded",
+	    t_never_delete_undownloaded, NULL);
+	T_RUN("duration into a short buffer", t_duration_short_buffer, NULL);
+	T_RUN("action names", t_action_names, NULL);
+	return T_DONE();
+}

@@ -1,0 +1,913 @@
+/*
+ * Unit tests for cmd/state.c, in a fresh directory under /tmp.
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "t.h"
+#include "../../cmd/state.h"
+
+static char tdir[64];
+static int seq;
+
+static void
+rmtree(const char *path)
+{
+	struct dirent *de;
+	struct stat sb;
+	char sub[4096];
+	DIR *d;
+
+	if (lstat(path, &sb) == -1)
+		return;
+	if (S_ISDIR(sb.st_mode) && (d = opendir(path)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (strcmp(de->d_name, ".") == 0
+			    || strcmp(de->d_name, "..") == 0)
+				continue;
+			snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+			rmtree(sub);
+		}
+		closedir(d);
+		rmdir(path);
+	} else
+		unlink(path);
+}
+
+/* A fresh state file path for each case. */
+static const char *
+newpath(void)
+{
+	static char p[256];
+
+	snprintf(p, sizeof(p), "%s/s%d/acct.state", tdir, ++seq);
+	return p;
+}
+
+static const char *
+jpath(const char *path)
+{
+	static char p[300];
+
+	snprintf(p, sizeof(p), "%s.journal", path);
+	return p;
+}
+
+static int
+put(const char *path, const char *data, size_t len)
+{
+	char dir[256], *s;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((s = strrchr(dir, '/')) != NULL) {
+		*s = '\0';
+		mkdir(dir, 0700);
+	}
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1)
+		return -1;
+	if (write(fd, data, len) != (ssize_t)len) {
+		close(fd);
+		return -1;
+	}
+	return close(fd);
+}
+
+static long
+slurp(const char *path, char *buf, size_t cap)
+{
+	long n = 0;
+	ssize_t r;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY)) == -1)
+		return -1;
+	while ((r = read(fd, buf + n, cap - 1 - (size_t)n)) > 0)
+		n += r;
+	close(fd);
+	buf[n] = '\0';
+	return n;
+}
+
+static int
+exists(const char *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+/* A new state on path, locked and loaded; NULL on failure. */
+static struct state *
+open_state(const char *path)
+{
+	struct state *st = state_new(path);
+
+	if (state_lock(st) == -1 || state_load(st, 0) == -1) {
+		fprintf(stderr, "open_state: %s\n", state_error(st));
+		state_free(st);
+		return NULL;
+	}
+	return st;
+}
+
+static void
+t_missing(const void *arg)
+{
+	struct state *st;
+	const char *p = newpath();
+	char dir[256];
+
+	(void)arg;
+	st = state_new(p);
+	CHECK(state_load(st, 1) == 0);
+	CHECK(state_count(st) == 0);
+	CHECK(state_npending(st) == 0);
+	CHECK(state_pending(st, 0) == NULL);
+	CHECK(state_uidvalidity(st, "INBOX") == 0);
+	CHECK(state_lookup(st, "INBOX", 1, "1") == 0);
+	state_free(st);
+	snprintf(dir, sizeof(dir), "%s/s%d", tdir, seq);
+	CHECK(!exists(dir));
+	st = state_new(p);
+	CHECK(state_load(st, 0) == 0);
+	CHECK(state_count(st) == 0);
+	state_free(st);
+	CHECK(!exists(dir));
+}
+
+static const char *folders[] = { "INBOX", "Sent Items", "tab\there", "50% off",
+	"\xc3\x9cn\xc3\xaf", "-", "new\nline\r", "" };
+static const char *uids[] = { "1", "uid with space", "t\tab", "%41",
+	"\xe2\x82\xac", "line\nfeed", "x\x7f", "4294967295" };
+
+static void
+t_roundtrip(const void *arg)
+{
+	struct state *st;
+	const char *p = newpath();
+	size_t i, j;
+	int sync = *(const int *)arg;
+
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	for (i = 0; i < 8; i++)
+		for (j = 0; j < 8; j++)
+			CHECK(
+			    state_add(st, folders[i], (uint32_t)(i * 1000 + 7),
+				uids[j], (int64_t)(1600000000 + i * 10 + j))
+			    == 0);
+	CHECK(state_count(st) == 64);
+	if (sync)
+		CHECK(state_sync(st) == 0);
+	else
+		CHECK(state_save(st) == 0);
+	state_free(st);
+	CHECK(exists(p) == !sync);
+	CHECK(exists(jpath(p)) == sync);
+
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_count(st) == 64);
+	for (i = 0; i < 8; i++) {
+		CHECK(state_uidvalidity(st, folders[i]) == i * 1000 + 7);
+		for (j = 0; j < 8; j++)
+			CHECK(state_lookup(st, folders[i],
+				  (uint32_t)(i * 1000 + 7), uids[j])
+			    == (int64_t)(1600000000 + i * 10 + j));
+	}
+	state_free(st);
+}
+
+static void
+t_lookup(const void *arg)
+{
+	struct state *st;
+
+	(void)arg;
+	st = open_state(newpath());
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_add(st, "INBOX", 5, "42", 1000) == 0);
+	CHECK(state_lookup(st, "INBOX", 5, "42") == 1000);
+	CHECK(state_lookup(st, "INBOX", 5, "43") == 0);
+	CHECK(state_lookup(st, "INBOX", 5, "4") == 0);
+	CHECK(state_lookup(st, "INBOX", 5, "420") == 0);
+	CHECK(state_lookup(st, "INBOX", 6, "42") == 0);
+	CHECK(state_lookup(st, "Inbox", 5, "42") == 0);
+	CHECK(state_lookup(st, "Other", 5, "42") == 0);
+	/* The same uid in another folder is another record. */
+	CHECK(state_add(st, "Other", 5, "42", 2000) == 0);
+	CHECK(state_lookup(st, "INBOX", 5, "42") == 1000);
+	CHECK(state_lookup(st, "Other", 5, "42") == 2000);
+	CHECK(state_count(st) == 2);
+	/* A time of 0 is stored as 1, so it still reads as recorded. */
+	CHECK(state_add(st, "INBOX", 5, "zero", 0) == 0);
+	CHECK(state_lookup(st, "INBOX", 5, "zero") == 1);
+	CHECK(state_add(st, "INBOX", 5, "", 10) == -1);
+	state_free(st);
+}
+
+static void
+t_earliest(const void *arg)
+{
+	struct state *st;
+	const char *p = newpath();
+	int save = *(const int *)arg;
+
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_add(st, "INBOX", 1, "a", 100) == 0);
+	CHECK(state_add(st, "INBOX", 1, "a", 50) == 0);
+	CHECK(state_add(st, "INBOX", 1, "a", 200) == 0);
+	CHECK(state_lookup(st, "INBOX", 1, "a") == 50);
+	CHECK(state_count(st) == 1);
+	CHECK(save ? state_save(st) == 0 : state_sync(st) == 0);
+	state_free(st);
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_lookup(st, "INBOX", 1, "a") == 50);
+	CHECK(state_count(st) == 1);
+	/* A later download of it keeps the first time. */
+	CHECK(state_add(st, "INBOX", 1, "a", 300) == 0);
+	CHECK(state_sync(st) == 0);
+	state_free(st);
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st != NULL)
+		CHECK(state_lookup(st, "INBOX", 1, "a") == 50);
+	state_free(st);
+}
+
+/* A crash: records synced but never saved come back from the journal;
+ * records not synced do not. */
+static void
+t_journal_replay(const void *arg)
+{
+	struct state *st;
+	const char *p = newpath();
+	char buf[4096];
+
+	(void)arg;
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_add(st, "INBOX", 9, "1", 111) == 0);
+	CHECK(state_add(st, "INBOX", 9, "2", 222) == 0);
+	CHECK(state_sync(st) == 0);
+	CHECK(state_add(st, "INBOX", 9, "3", 333) == 0);
+	state_free(st);
+	CHECK(!exists(p));
+	CHECK(slurp(jpath(p), buf, sizeof(buf)) > 0);
+	CHECK(strncmp(buf, "mailfetch-journal 1\n", 20) == 0);
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_count(st) == 2);
+	CHECK(state_lookup(st, "INBOX", 9, "1") == 111);
+	CHECK(state_lookup(st, "INBOX", 9, "2") == 222);
+	CHECK(state_lookup(st, "INBOX", 9, "3") == 0);
+	CHECK(state_uidvalidity(st, "INBOX") == 9);
+	/* Appending after a replay, then saving. */
+	CHECK(state_add(st, "INBOX", 9, "3", 333) == 0);
+	CHECK(state_sync(st) == 0);
+	CHECK(state_save(st) == 0);
+	CHECK(exists(p));
+	CHECK(!exists(jpath(p)));
+	state_free(st);
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st != NULL)
+		CHECK(state_count(st) == 3);
+	state_free(st);
+}
+
+static void
+t_intent_pending(const void *arg)
+{
+	const struct state_pending *pd;
+	struct state *st;
+	const char *p = newpath();
+	int save = *(const int *)arg;
+	time_t t0 = time(NULL);
+
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_intend(st, "Lists/foo", 77, "u 1", "1.M2P3Q4.h,S=5") == 0);
+	CHECK(state_intend(st, "Lists/foo", 77, "u2", "1.M2P3Q5.h,S=6") == 0);
+	CHECK(state_add(st, "Lists/foo", 77, "u2", 500) == 0);
+	CHECK(state_count(st) == 1);
+	CHECK(save ? state_save(st) == 0 : state_sync(st) == 0);
+	state_free(st);
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_npending(st) == 1);
+	pd = state_pending(st, 0);
+	CHECK(pd != NULL);
+	if (pd != NULL) {
+		CHECK_STR(pd->folder, "Lists/foo");
+		CHECK(pd->uidvalidity == 77);
+		CHECK_STR(pd->uid, "u 1");
+		CHECK_STR(pd->filename, "1.M2P3Q4.h,S=5");
+		CHECK(pd->when >= (int64_t)t0 && pd->when <= time(NULL));
+	}
+	CHECK(state_pending(st, 1) == NULL);
+	CHECK(state_lookup(st, "Lists/foo", 77, "u 1") == 0);
+	CHECK(state_lookup(st, "Lists/foo", 77, "u2") == 500);
+	/* The caller finds the file and records it: settled next time. */
+	CHECK(state_add(st, pd->folder, pd->uidvalidity, pd->uid, 600) == 0);
+	CHECK_STR(pd->filename, "1.M2P3Q4.h,S=5");
+	CHECK(state_sync(st) == 0);
+	state_free(st);
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_npending(st) == 0);
+	CHECK(state_lookup(st, "Lists/foo", 77, "u 1") == 600);
+	CHECK(state_count(st) == 2);
+	/* Pending intents from the last load are dropped by a save. */
+	state_free(st);
+}
+
+static void
+t_intent_bad(const void *arg)
+{
+	struct state *st;
+
+	(void)arg;
+	st = open_state(newpath());
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_intend(st, "INBOX", 1, "1", "../x") == -1);
+	CHECK(state_errkind(st) == STATE_EOS);
+	CHECK(state_errno(st) == EINVAL);
+	CHECK(state_intend(st, "INBOX", 1, "1", "") == -1);
+	state_free(st);
+}
+
+static void
+t_torn_journal(const void *arg)
+{
+	const char *tail = arg;
+	struct state *st;
+	const char *p = newpath();
+	char body[512], buf[4096];
+
+	size_t n;
+
+	n = (size_t)snprintf(body, sizeof(body),
+	    "mailfetch-journal 1\nG\t0\nM\tINBOX\t3\t100\t1\n%s", tail);
+	/* "0" stands for a tail of NUL bytes, as a crash can leave. */
+	if (strcmp(tail, "0") == 0) {
+		memset(body + n - 1, 0, 100);
+		n += 99;
+	}
+	CHECK(put(jpath(p), body, n) == 0);
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_count(st) == 1);
+	CHECK(state_lookup(st, "INBOX", 3, "1") == 100);
+	CHECK(state_lookup(st, "INBOX", 3, "2") == 0);
+	/* The next append starts on a fresh line. */
+	CHECK(state_add(st, "INBOX", 3, "5", 500) == 0);
+	CHECK(state_sync(st) == 0);
+	state_free(st);
+	CHECK(slurp(jpath(p), buf, sizeof(buf)) > 0);
+	/* The torn tail is gone: no fragment, no NUL byte. */
+	if (tail[0] != '\0' && strcmp(tail, "0") != 0)
+		CHECK(strstr(buf, tail) == NULL);
+	CHECK(strlen(buf) == (size_t)slurp(jpath(p), buf, sizeof(buf)));
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_count(st) == 2);
+	CHECK(state_lookup(st, "INBOX", 3, "5") == 500);
+	state_free(st);
+}
+
+/* A journal whose header itself was cut short. */
+static void
+t_torn_header(const void *arg)
+{
+	struct state *st;
+	const char *p = newpath();
+
+	(void)arg;
+	CHECK(put(jpath(p), "mailfetch-jou", 13) == 0);
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_count(st) == 0);
+	CHECK(state_add(st, "-", 0, "abc", 10) == 0);
+	CHECK(state_sync(st) == 0);
+	state_free(st);
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st != NULL)
+		CHECK(state_lookup(st, "-", 0, "abc") == 10);
+	state_free(st);
+	/* A journal cut inside its generation line. */
+	p = newpath();
+	CHECK(put(jpath(p), "mailfetch-journal 1\nG\t", 22) == 0);
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st != NULL)
+		CHECK(
+		    state_add(st, "-", 0, "y", 10) == 0 && state_sync(st) == 0);
+	state_free(st);
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st != NULL)
+		CHECK(state_lookup(st, "-", 0, "y") == 10);
+	state_free(st);
+	/* An empty journal is no journal. */
+	p = newpath();
+	CHECK(put(jpath(p), "", 0) == 0);
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st != NULL)
+		CHECK(
+		    state_add(st, "-", 0, "x", 10) == 0 && state_sync(st) == 0);
+	state_free(st);
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st != NULL)
+		CHECK(state_lookup(st, "-", 0, "x") == 10);
+	state_free(st);
+}
+
+struct ccase {
+	const char *name;
+	int journal; /* the content goes to the journal, else the state */
+	const char *content;
+	size_t len; /* 0: strlen */
+	const char *msg; /* expected after the path in the error */
+};
+
+#define SH "mailfetch-state 1\nG\t1\n"
+#define JH "mailfetch-journal 1\nG\t0\n"
+
+static const struct ccase ccases[] = {
+	{ "corrupt: empty state file", 0, "", 0, ":1: empty file" },
+	{ "corrupt: bad header", 0, "mailfetch-state 2\nG\t1\n", 0,
+	    ":1: bad header" },
+	{ "corrupt: header with CR", 0, "mailfetch-state 1\r\nG\t1\n", 0,
+	    ":1: bad header" },
+	{ "corrupt: header only", 0, "mailfetch-state 1\n", 0,
+	    ":2: expected the generation line" },
+	{ "corrupt: header only, no newline", 0, "mailfetch-state 1", 0,
+	    ":1: last line has no newline" },
+	{ "corrupt: bad generation line", 0, "mailfetch-state 1\nF\tINBOX\t1\n",
+	    0, ":2: expected the generation line" },
+	{ "corrupt: garbage line", 0, SH "F\tINBOX\t1\nhello world\n", 0,
+	    ":4: unknown line type" },
+	{ "corrupt: missing final newline", 0,
+	    SH "F\tINBOX\t1\nM\tINBOX\t1\t100\t1", 0,
+	    ":4: last line has no newline" },
+	{ "corrupt: record before its folder", 0, SH "M\tINBOX\t1\t100\t1\n", 0,
+	    ":3: folder not declared" },
+	{ "corrupt: record uidvalidity differs", 0,
+	    SH "F\tINBOX\t1\nM\tINBOX\t2\t100\t1\n", 0, ":4: uidvalidity" },
+	{ "corrupt: folder twice", 0, SH "F\tINBOX\t1\nF\tINBOX\t1\n", 0,
+	    ":4: folder declared twice" },
+	{ "corrupt: time 0", 0, SH "F\tINBOX\t1\nM\tINBOX\t1\t0\t1\n", 0,
+	    ":4: bad time" },
+	{ "corrupt: time not a number", 0,
+	    SH "F\tINBOX\t1\nM\tINBOX\t1\t12x\t1\n", 0, ":4: bad time" },
+	{ "corrupt: uidvalidity too big", 0, SH "F\tINBOX\t4294967296\n", 0,
+	    ":3: bad uidvalidity" },
+	{ "corrupt: empty uid", 0, SH "F\tINBOX\t1\nM\tINBOX\t1\t5\t\n", 0,
+	    ":4: bad uid" },
+	{ "corrupt: bad escape", 0, SH "F\tIN%4\t1\n", 0,
+	    ":3: bad folder name" },
+	{ "corrupt: escaped NUL", 0, SH "F\tIN%00\t1\n", 0,
+	    ":3: bad folder name" },
+	{ "corrupt: raw space", 0, SH "F\tSent Items\t1\n", 0,
+	    ":3: bad folder name" },
+	{ "corrupt: too many fields", 0,
+	    SH "F\tINBOX\t1\nM\tINBOX\t1\t5\t1\t2\t3\t4\n", 0,
+	    ":4: too many fields" },
+	{ "corrupt: too few fields", 0, SH "F\tINBOX\n", 0,
+	    ":3: wrong number of fields" },
+	{ "corrupt: NUL byte", 0, SH "F\tIN\0BOX\t1\n",
+	    sizeof(SH "F\tIN\0BOX\t1\n") - 1, ":3: NUL byte" },
+	{ "corrupt: empty line", 0, SH "F\tINBOX\t1\n\n", 0,
+	    ":4: unknown line type" },
+	{ "corrupt: second generation line", 0, SH "G\t2\n", 0,
+	    ":3: unknown line type" },
+	{ "corrupt: journal bad header", 1, "mailfetch-state 1\nG\t0\n", 0,
+	    ":1: bad header" },
+	{ "corrupt: journal without generation", 1,
+	    "mailfetch-journal 1\nM\tINBOX\t3\t100\t1\n", 0,
+	    ":2: expected the generation line" },
+	{ "corrupt: journal line mid-file", 1,
+	    JH "M\tINBOX\t3\t100\t1\nM\tINBOX\tx\t100\t2\n"
+	       "M\tINBOX\t3\t100\t3\n",
+	    0, ":4: bad uidvalidity" },
+	{ "corrupt: journal bad last complete line", 1,
+	    JH "M\tINBOX\t3\t100\t1\nQ\n", 0, ":4: unknown line type" },
+	{ "corrupt: journal bad file name", 1, JH "I\tINBOX\t3\t100\t1\ta/b\n",
+	    0, ":3: bad file name" },
+};
+
+static void
+t_corrupt(const void *arg)
+{
+	const struct ccase *c = arg;
+	struct state *st;
+	const char *p = newpath();
+	const char *file = c->journal ? jpath(p) : p;
+	char want[512];
+	int ro;
+
+	CHECK(put(file, c->content, c->len ? c->len : strlen(c->content)) == 0);
+	snprintf(want, sizeof(want), "%s%s", file, c->msg);
+	for (ro = 0; ro < 2; ro++) {
+		st = state_new(p);
+		CHECK(state_load(st, ro) == -1);
+		CHECK(state_errkind(st) == STATE_ECORRUPT);
+		if (strncmp(state_error(st), want, strlen(want)) != 0) {
+			fprintf(stderr, "got \"%s\", want \"%s...\"\n",
+			    state_error(st), want);
+			t_case_failed = 1;
+		}
+		state_free(st);
+	}
+}
+
+static void
+t_reset_folder(const void *arg)
+{
+	struct state *st;
+	const char *p = newpath();
+	int save = *(const int *)arg;
+
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_add(st, "INBOX", 1, "a", 10) == 0);
+	CHECK(state_add(st, "INBOX", 1, "b", 10) == 0);
+	CHECK(state_add(st, "Other", 1, "a", 10) == 0);
+	CHECK(state_save(st) == 0);
+	state_reset_folder(st, "INBOX", 2);
+	CHECK(state_uidvalidity(st, "INBOX") == 2);
+	CHECK(state_lookup(st, "INBOX", 1, "a") == 0);
+	CHECK(state_lookup(st, "INBOX", 2, "a") == 0);
+	CHECK(state_count(st) == 1);
+	CHECK(state_add(st, "INBOX", 2, "b", 20) == 0);
+	CHECK(save ? state_save(st) == 0 : state_sync(st) == 0);
+	state_free(st);
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_uidvalidity(st, "INBOX") == 2);
+	CHECK(state_lookup(st, "INBOX", 2, "a") == 0);
+	CHECK(state_lookup(st, "INBOX", 2, "b") == 20);
+	CHECK(state_lookup(st, "INBOX", 1, "b") == 0);
+	CHECK(state_lookup(st, "Other", 1, "a") == 10);
+	CHECK(state_count(st) == 2);
+	/* A reset to the same UIDVALIDITY voids the records, too. */
+	state_reset_folder(st, "Other", 1);
+	CHECK(state_lookup(st, "Other", 1, "a") == 0);
+	CHECK(state_sync(st) == 0);
+	state_free(st);
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_lookup(st, "Other", 1, "a") == 0);
+	CHECK(state_uidvalidity(st, "Other") == 1);
+	CHECK(state_count(st) == 1);
+	state_free(st);
+}
+
+/* state_add with a new UIDVALIDITY voids the folder's old records. */
+static void
+t_uidvalidity_change(const void *arg)
+{
+	struct state *st;
+	const char *p = newpath();
+
+	(void)arg;
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_add(st, "INBOX", 1, "a", 10) == 0);
+	CHECK(state_sync(st) == 0);
+	CHECK(state_add(st, "INBOX", 2, "b", 20) == 0);
+	CHECK(state_lookup(st, "INBOX", 1, "a") == 0);
+	CHECK(state_lookup(st, "INBOX", 2, "a") == 0);
+	CHECK(state_count(st) == 1);
+	CHECK(state_sync(st) == 0);
+	state_free(st);
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_uidvalidity(st, "INBOX") == 2);
+	CHECK(state_lookup(st, "INBOX", 2, "a") == 0);
+	CHECK(state_lookup(st, "INBOX", 2, "b") == 20);
+	CHECK(state_count(st) == 1);
+	state_free(st);
+}
+
+static void
+t_prune(const void *arg)
+{
+	struct state *st;
+	const char *p = newpath();
+
+	(void)arg;
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_add(st, "X", 1, "a", 10) == 0);
+	CHECK(state_add(st, "X", 1, "b", 10) == 0);
+	CHECK(state_add(st, "X", 1, "c", 10) == 0);
+	CHECK(state_add(st, "Y", 1, "d", 10) == 0);
+	CHECK(state_save(st) == 0);
+	state_free(st);
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	state_mark(st, "X", 1, "a");
+	state_mark(st, "X", 1, "zzz");
+	state_mark(st, "X", 2, "b");
+	CHECK(state_add(st, "X", 1, "e", 20) == 0);
+	state_prune(st, "X");
+	CHECK(state_lookup(st, "X", 1, "a") == 10);
+	CHECK(state_lookup(st, "X", 1, "b") == 0);
+	CHECK(state_lookup(st, "X", 1, "c") == 0);
+	CHECK(state_lookup(st, "X", 1, "e") == 20);
+	CHECK(state_lookup(st, "Y", 1, "d") == 10);
+	CHECK(state_count(st) == 3);
+	state_prune(st, "nonexistent");
+	CHECK(state_count(st) == 3);
+	CHECK(state_save(st) == 0);
+	state_free(st);
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_count(st) == 3);
+	CHECK(state_lookup(st, "X", 1, "b") == 0);
+	CHECK(state_lookup(st, "Y", 1, "d") == 10);
+	state_free(st);
+}
+
+static void
+t_lock(const void *arg)
+{
+	struct state *a, *b;
+	const char *p = newpath();
+	char lp[300];
+
+	(void)arg;
+	a = state_new(p);
+	CHECK(state_lock(a) == 0);
+	snprintf(lp, sizeof(lp), "%s.lock", p);
+	CHECK(exists(lp));
+	b = state_new(p);
+	CHECK(state_lock(b) == -1);
+	CHECK(state_errkind(b) == STATE_ELOCKED);
+	CHECK(strstr(state_error(b), "another mailfetch run holds the lock")
+	    != NULL);
+	CHECK(strstr(state_error(b), p) != NULL);
+	state_free(a);
+	CHECK(state_lock(b) == 0);
+	state_free(b);
+}
+
+/* A crash after the rename of the new state file but before the
+ * journal was unlinked: replaying the journal changes nothing. */
+static void
+t_stale_journal(const void *arg)
+{
+	static char jbuf[65536];
+	struct state *st;
+	const char *p = newpath();
+	long n;
+
+	(void)arg;
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_add(st, "INBOX", 1, "old", 5) == 0);
+	CHECK(state_save(st) == 0);
+	state_reset_folder(st, "INBOX", 2);
+	CHECK(state_add(st, "INBOX", 2, "a", 10) == 0);
+	CHECK(state_add(st, "INBOX", 2, "b", 20) == 0);
+	CHECK(state_intend(st, "INBOX", 2, "c", "cfile") == 0);
+	CHECK(state_add(st, "Other", 4, "a", 30) == 0);
+	CHECK(state_sync(st) == 0);
+	n = slurp(jpath(p), jbuf, sizeof(jbuf));
+	CHECK(n > 0);
+	CHECK(state_add(st, "INBOX", 2, "a", 5) == 0);
+	CHECK(state_save(st) == 0);
+	state_free(st);
+	CHECK(!exists(jpath(p)));
+	CHECK(put(jpath(p), jbuf, (size_t)n) == 0);
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_count(st) == 3);
+	CHECK(state_uidvalidity(st, "INBOX") == 2);
+	CHECK(state_lookup(st, "INBOX", 2, "a") == 5);
+	CHECK(state_lookup(st, "INBOX", 2, "b") == 20);
+	CHECK(state_lookup(st, "INBOX", 1, "old") == 0);
+	CHECK(state_lookup(st, "Other", 4, "a") == 30);
+	CHECK(state_npending(st) == 1);
+	state_free(st);
+}
+
+static void
+t_format(const void *arg)
+{
+	static const char want[] = "mailfetch-state 1\n"
+				   "G\t1\n"
+				   "F\t-\t0\n"
+				   "F\tSent%20Items\t42\n"
+				   "M\t-\t0\t100\tUID%251\n"
+				   "M\tSent%20Items\t42\t200\t7\n"
+				   "I\tSent%20Items\t42\t";
+	struct state *st;
+	const char *p = newpath();
+	char buf[1024];
+
+	(void)arg;
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_add(st, "-", 0, "UID%1", 100) == 0);
+	CHECK(state_add(st, "Sent Items", 42, "7", 200) == 0);
+	CHECK(state_intend(st, "Sent Items", 42, "8 8", "f,S=1") == 0);
+	CHECK(state_save(st) == 0);
+	state_free(st);
+	CHECK(slurp(p, buf, sizeof(buf)) > 0);
+	CHECK(strncmp(buf, want, sizeof(want) - 1) == 0);
+	CHECK(strlen(buf) > 0
+	    && strcmp(strchr(buf + sizeof(want) - 1, '\t'), "\t8%208\tf,S=1\n")
+		== 0);
+}
+
+static void
+t_readonly(const void *arg)
+{
+	struct state *st;
+	const char *p = newpath();
+
+	(void)arg;
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_add(st, "INBOX", 1, "a", 10) == 0);
+	CHECK(state_save(st) == 0);
+	state_free(st);
+	st = state_new(p);
+	CHECK(state_load(st, 1) == 0);
+	CHECK(state_lookup(st, "INBOX", 1, "a") == 10);
+	CHECK(state_add(st, "INBOX", 1, "b", 10) == 0);
+	CHECK(state_sync(st) == -1);
+	CHECK(state_save(st) == -1);
+	CHECK(state_errkind(st) == STATE_EOS);
+	state_free(st);
+	CHECK(!exists(jpath(p)));
+}
+
+static void
+t_os_error(const void *arg)
+{
+	struct state *st;
+	const char *p = newpath();
+
+	(void)arg;
+	/* The state file is a directory. */
+	CHECK(put(jpath(p), "", 0) == 0);
+	CHECK(mkdir(p, 0700) == 0);
+	st = state_new(p);
+	CHECK(state_load(st, 1) == -1);
+	CHECK(state_errkind(st) == STATE_EOS);
+	CHECK(state_errno(st) == EISDIR);
+	CHECK(strstr(state_error(st), p) != NULL);
+	state_free(st);
+}
+
+static void
+t_many(const void *arg)
+{
+	struct state *st;
+	const char *p = newpath();
+	char uid[32];
+	size_t i, hits = 0;
+	int n = *(const int *)arg;
+
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	for (i = 0; i < (size_t)n; i++) {
+		snprintf(uid, sizeof(uid), "%zu", i * 7919);
+		state_add(st, i % 2 ? "INBOX" : "Archive", 1, uid,
+		    (int64_t)(1700000000 + i));
+	}
+	CHECK(state_sync(st) == 0);
+	CHECK(state_count(st) == (size_t)n);
+	CHECK(state_save(st) == 0);
+	state_free(st);
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_count(st) == (size_t)n);
+	for (i = 0; i < (size_t)n; i++) {
+		snprintf(uid, sizeof(uid), "%zu", i * 7919);
+		if (state_lookup(st, i % 2 ? "INBOX" : "Archive", 1, uid)
+		    == (int64_t)(1700000000 + i))
+			hits++;
+	}
+	CHECK(hits == (size_t)n);
+	CHECK(state_lookup(st, "INBOX", 1, "7918") == 0);
+	state_free(st);
+}
+
+int
+main(void)
+{
+	static const int zero = 0, one = 1, many = 100000;
+	size_t i;
+	int rc;
+
+	snprintf(tdir, sizeof(tdir), "/tmp/mailfetch-test-state.XXXXXX");
+	if (mkdtemp(tdir) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	T_RUN("missing file is an empty state", t_missing, NULL);
+	T_RUN("round trip through save", t_roundtrip, &zero);
+	T_RUN("round trip through the journal", t_roundtrip, &one);
+	T_RUN("lookup hit and miss", t_lookup, NULL);
+	T_RUN("earliest time kept (journal)", t_earliest, &zero);
+	T_RUN("earliest time kept (save)", t_earliest, &one);
+	T_RUN("journal replay after a crash", t_journal_replay, NULL);
+	T_RUN("intent pending (journal)", t_intent_pending, &zero);
+	T_RUN("intent pending (saved)", t_intent_pending, &one);
+	T_RUN("intent with a bad file name", t_intent_bad, NULL);
+	T_RUN("torn last journal line ignored", t_torn_journal,
+	    "M\tINBOX\t3\t200\t2");
+	T_RUN("torn journal tail of NUL bytes ignored", t_torn_journal, "0");
+	T_RUN("journal without torn tail", t_torn_journal, "");
+	T_RUN("torn journal header", t_torn_header, NULL);
+	for (i = 0; i < sizeof(ccases) / sizeof(ccases[0]); i++)
+		T_RUN(ccases[i].name, t_corrupt, &ccases[i]);
+	T_RUN("reset folder (save)", t_reset_folder, &one);
+	T_RUN("reset folder (journal)", t_reset_folder, &zero);
+	T_RUN("uidvalidity change in state_add", t_uidvalidity_change, NULL);
+	T_RUN("prune", t_prune, NULL);
+	T_RUN("lock held by another state", t_lock, NULL);
+	T_RUN("stale journal after save replays idempotently", t_stale_journal,
+	    NULL);
+	T_RUN("state file format", t_format, NULL);
+	T_RUN("read-only load writes nothing", t_readonly, NULL);
+	T_RUN("state file is a directory", t_os_error, NULL);
+	T_RUN("100000 records add, save, load", t_many, &many);
+	rc = T_DONE();
+	rmtree(tdir);
+	return rc;
+}
