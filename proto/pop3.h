@@ -41,7 +41,9 @@ void pop3_dec_init(struct pop3_dec *);
 /* Decode in[0..inlen-1] into out (which must hold inlen bytes). Returns
  * the number of input bytes consumed; *outlen is the number of output
  * bytes; *done is set to 1 when the terminating line was consumed (no
- * byte after it is consumed). */
+ * byte after it is consumed). It may consume less than inlen before the
+ * end of the message (a held-back dot or CR filled out): call it again
+ * with the rest. */
 size_t pop3_dec_feed(struct pop3_dec *, const char *in, size_t inlen, char *out,
     size_t *outlen, int *done);
 

@@ -1,0 +1,1308 @@
+/*
+ * POP3 client: RFC 1939, CAPA and PIPELINING (RFC 2449), STLS
+ * (RFC 2595), AUTH (RFC 5034), response codes (RFC 2449 section 8,
+ * RFC 3206). See pop3.h and source.h.
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../tls/conn.h"
+#include "../tls/util.h"
+#include "pop3.h"
+#include "sasl.h"
+
+/* Status, capability and listing lines. RFC 2449 section 4 caps a
+ * response line at 512 octets; some servers exceed it a little. */
+#define POP3_LINE 1000
+/* SASL challenges carry base64 (RFC 5034 section 4). */
+#define POP3_AUTHLINE 8192
+/* A command line, initial response included (RFC 2449 section 4,
+ * RFC 5034 section 4). */
+#define POP3_CMDMAX 255
+/* Bounds against a hostile server. */
+/* 300 000 messages keep a hostile listing under SPEC's 64 MB bound. */
+#define POP3_MAXMSGS 300000
+#define POP3_MAXUIDBYTES (32 * 1024 * 1024)
+#define POP3_MAXCAPS 1000
+#define POP3_MAXSTEPS 20
+/* Outstanding RETR/DELE commands with PIPELINING. */
+#define POP3_WINDOW 32
+/* Decoded body bytes handed to the sink at once. */
+#define POP3_BODYBUF 65536
+/* Server text quoted into an error. */
+#define POP3_QUOTE 200
+
+#define CAP_STLS 0x01
+#define CAP_PIPELINING 0x02
+
+struct pop3 {
+	unsigned caps; /* CAP_* */
+	unsigned sasl; /* offered mechanisms, bit per src_auth */
+	char stamp[POP3_LINE + 1]; /* APOP timestamp of the greeting */
+	size_t stamplen; /* 0: none */
+	int broken; /* a failure left the session unusable */
+	int ended; /* QUIT was answered */
+	char *body; /* POP3_BODYBUF bytes for fetch */
+};
+
+/* Decoder states; see pop3_dec_feed. */
+enum {
+	DEC_BOL, /* at the start of a line */
+	DEC_DOT, /* "." at the start of a line, held */
+	DEC_DOTCR, /* ".CR" at the start of a line, held */
+	DEC_MID, /* inside a line */
+	DEC_CR, /* CR inside a line, held */
+	DEC_DONE /* the terminating line was consumed */
+};
+
+static int
+isdig(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+int
+pop3_status(const char *line, size_t len, const char **text)
+{
+	/* RFC 1939 section 3: the status indicators are upper case. */
+	if (len >= 3 && memcmp(line, "+OK", 3) == 0
+	    && (len == 3 || line[3] == ' ')) {
+		*text = line + (len == 3 ? 3 : 4);
+		return 1;
+	}
+	if (len >= 4 && memcmp(line, "-ERR", 4) == 0
+	    && (len == 4 || line[4] == ' ')) {
+		*text = line + (len == 4 ? 4 : 5);
+		return 0;
+	}
+	*text = line + len;
+	return -1;
+}
+
+/* A decimal number at line[*i], at most max, at least one digit; leading
+ * zeros are accepted (RFC 1939 does not forbid them). */
+static int
+parse_num(const char *line, size_t len, size_t *i, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t start = *i;
+
+	while (*i < len && isdig(line[*i])) {
+		unsigned d = line[*i] - '0';
+
+		if (v > (max - d) / 10)
+			return -1;
+		v = v * 10 + d;
+		(*i)++;
+	}
+	if (*i == start)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+pop3_parse_uidl(const char *line, size_t len, uint32_t *num, const char **uid,
+    size_t *uidlen)
+{
+	uint64_t v;
+	size_t i = 0, start;
+
+	if (parse_num(line, len, &i, UINT32_MAX, &v) == -1 || v == 0)
+		return -1;
+	if (i >= len || line[i] != ' ')
+		return -1;
+	start = ++i;
+	/* RFC 1939 section 7: 1 to 70 characters in 0x21 to 0x7E. */
+	for (; i < len; i++) {
+		unsigned char c = line[i];
+
+		if (c < 0x21 || c > 0x7e)
+			return -1;
+	}
+	if (len - start < 1 || len - start > 70)
+		return -1;
+	*num = (uint32_t)v;
+	*uid = line + start;
+	*uidlen = len - start;
+	return 0;
+}
+
+int
+pop3_parse_pair(const char *line, size_t len, uint32_t *a, uint64_t *b)
+{
+	uint64_t va, vb;
+	size_t i = 0;
+
+	if (parse_num(line, len, &i, UINT32_MAX, &va) == -1)
+		return -1;
+	if (i >= len || line[i] != ' ')
+		return -1;
+	i++;
+	if (parse_num(line, len, &i, UINT64_MAX, &vb) == -1)
+		return -1;
+	/* RFC 1939 section 5 (STAT, LIST): anything may follow
+	 * the size after a space. */
+	if (i < len && line[i] != ' ')
+		return -1;
+	*a = (uint32_t)va;
+	*b = vb;
+	return 0;
+}
+
+void
+pop3_dec_init(struct pop3_dec *d)
+{
+	d->state = DEC_BOL;
+}
+
+/*
+ * The body of a multi-line response (RFC 1939 section 3) is a series of
+ * lines, each ended by CRLF; only CRLF ends a line. A line that starts
+ * with "." has that first "." removed; a line that is "." alone ends the
+ * body. CRLF becomes LF. A bare CR and a bare LF are data: they pass
+ * through unchanged, and the byte after them is not at the start of a
+ * line (so "a\n.b" stays "a\n.b"). A line that starts with "." not
+ * followed by "." or CRLF breaks the byte-stuffing rule; its "." is kept.
+ *
+ * Bytes that cannot be judged yet (a "." at the start of a line, a CR)
+ * are consumed and held in the state; they are emitted, when they turn
+ * out to be data, before the next input byte is consumed. So every
+ * output byte comes from its own input byte, and out never needs more
+ * than inlen bytes; when held bytes fill out, the call returns before
+ * consuming all of in (at least one byte is consumed or emitted per
+ * call while inlen > 0).
+ */
+size_t
+pop3_dec_feed(struct pop3_dec *d, const char *in, size_t inlen, char *out,
+    size_t *outlen, int *done)
+{
+	const char *cr;
+	size_t i = 0, o = 0, n;
+	int st = d->state;
+
+	while (i < inlen && st != DEC_DONE) {
+		char c = in[i];
+
+		switch (st) {
+		case DEC_BOL:
+			if (c == '.') {
+				i++;
+				st = DEC_DOT;
+			} else
+				st = DEC_MID;
+			break;
+		case DEC_MID:
+			if (c == '\r') {
+				i++;
+				st = DEC_CR;
+				break;
+			}
+			cr = memchr(in + i, '\r', inlen - i);
+			n = cr ? (size_t)(cr - (in + i)) : inlen - i;
+			if (n > inlen - o)
+				n = inlen - o;
+			if (n == 0)
+				goto out;
+			memcpy(out + o, in + i, n);
+			i += n;
+			o += n;
+			break;
+		case DEC_DOT:
+			if (c == '\r') {
+				i++;
+				st = DEC_DOTCR;
+				break;
+			}
+			if (o == inlen)
+				goto out;
+			out[o++] = '.';
+			/* "..": the stuffed dot is dropped. */
+			if (c == '.')
+				i++;
+			st = DEC_MID;
+			break;
+		case DEC_DOTCR:
+			if (c == '\n') {
+				i++;
+				st = DEC_DONE;
+				break;
+			}
+			if (o == inlen)
+				goto out;
+			out[o++] = '.';
+			st = DEC_CR;
+			break;
+		case DEC_CR:
+			if (o == inlen)
+				goto out;
+			if (c == '\n') {
+				out[o++] = '\n';
+				i++;
+				st = DEC_BOL;
+			} else {
+				out[o++] = '\r';
+				st = DEC_MID;
+			}
+			break;
+		}
+	}
+out:
+	d->state = st;
+	*outlen = o;
+	*done = st == DEC_DONE;
+	return i;
+}
+
+int
+pop3_apop_stamp(
+    const char *greeting, size_t len, const char **ts, size_t *tslen)
+{
+	size_t i, j;
+	int at;
+
+	/* RFC 1939 section 7: the timestamp is a msg-id, "<" addr-spec
+	 * ">", somewhere in the greeting. */
+	for (i = 0; i < len; i++) {
+		if (greeting[i] != '<')
+			continue;
+		at = 0;
+		for (j = i + 1; j < len; j++) {
+			unsigned char c = greeting[j];
+
+			if (c == '>' || c == '<' || c < 0x21 || c > 0x7e)
+				break;
+			if (c == '@')
+				at = 1;
+		}
+		if (j < len && greeting[j] == '>' && at && j > i + 1) {
+			*ts = greeting + i;
+			*tslen = j - i + 1;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static void
+trace(struct source *src, int dir, const char *s, size_t len)
+{
+	if (src->cfg->trace != NULL)
+		src->cfg->trace(src->cfg->trace_arg, dir, s, len);
+}
+
+static void tracef(struct source *src, int dir, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+tracef(struct source *src, int dir, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+	int n;
+
+	if (src->cfg->trace == NULL)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(buf))
+		n = sizeof(buf) - 1;
+	trace(src, dir, buf, n);
+}
+
+/* Write buf (a whole command line with CRLF); show is what the trace
+ * gets instead, NULL for buf itself. */
+static int
+sendline(struct source *src, const char *buf, size_t len, const char *show)
+{
+	if (show != NULL)
+		trace(src, SRC_TRACE_OUT, show, strlen(show));
+	else
+		trace(src, SRC_TRACE_OUT, buf, len - 2);
+	if (conn_write(src->conn, buf, len) == -1)
+		return src_connfail(src, "sending a command");
+	return 0;
+}
+
+/* Send one command line without a secret in it. */
+static int sendcmd(struct source *src, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+sendcmd(struct source *src, const char *fmt, ...)
+{
+	char buf[POP3_LINE];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf) - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(buf) - 2)
+		return src_fail(src, SRC_FCONFIG, "command too long");
+	memcpy(buf + n, "\r\n", 2);
+	return sendline(src, buf, n + 2, NULL);
+}
+
+/* Read a line of at most max bytes; what names the command whose reply
+ * it is, for the error. */
+static int
+readline(
+    struct source *src, char **line, size_t *len, size_t max, const char *what)
+{
+	char buf[64];
+
+	if (conn_getline(src->conn, line, len, max) == -1) {
+		snprintf(buf, sizeof(buf), "reading the reply to %s", what);
+		return src_connfail(src, buf);
+	}
+	trace(src, SRC_TRACE_IN, *line, *len);
+	return 0;
+}
+
+/* Read a status line: 0 with *ok 1 (+OK) or 0 (-ERR) and the text after
+ * it, or -1 on an I/O error or a line that is neither. */
+static int
+reply(struct source *src, const char *what, int *ok, const char **text,
+    size_t *textlen)
+{
+	char q[POP3_QUOTE + 1];
+	char *line;
+	size_t len;
+	int st;
+
+	if (readline(src, &line, &len, POP3_LINE, what) == -1)
+		return -1;
+	st = pop3_status(line, len, text);
+	if (st == -1) {
+		src_quote(q, sizeof(q), line, len);
+		return src_fail(
+		    src, SRC_FPROTO, "unexpected reply to %s: \"%s\"", what, q);
+	}
+	*ok = st;
+	*textlen = len - (*text - line);
+	return 0;
+}
+
+/* Read one line of a multi-line response, with the byte-stuffing
+ * removed (RFC 1939 section 3). *end is 1 at the terminating ".". */
+static int
+mline(struct source *src, const char *what, char **line, size_t *len, int *end)
+{
+	if (readline(src, line, len, POP3_LINE, what) == -1)
+		return -1;
+	*end = 0;
+	if (*len == 1 && (*line)[0] == '.')
+		*end = 1;
+	else if (*len > 0 && (*line)[0] == '.') {
+		(*line)++;
+		(*len)--;
+	}
+	return 0;
+}
+
+/* 1 when text starts with an RFC 2449 section 8 response code that
+ * says the failure is temporary: [IN-USE], [SYS/TEMP] (RFC 3206) or
+ * [LOGIN-DELAY]. Codes are hierarchical: "SYS/TEMP/x" is "SYS/TEMP". */
+static int
+tempcode(const char *text, size_t len)
+{
+	static const char *const codes[]
+	    = { "IN-USE", "SYS/TEMP", "LOGIN-DELAY" };
+	const char *end;
+	size_t i, n, cl;
+
+	if (len < 2 || text[0] != '[')
+		return 0;
+	if ((end = memchr(text, ']', len)) == NULL)
+		return 0;
+	n = end - (text + 1);
+	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		cl = strlen(codes[i]);
+		if (n >= cl && strncasecmp(text + 1, codes[i], cl) == 0
+		    && (n == cl || text[1 + cl] == '/'))
+			return 1;
+	}
+	return 0;
+}
+
+/* A -ERR to an authentication command. */
+static int
+authfail(struct source *src, const char *text, size_t len)
+{
+	char q[POP3_QUOTE + 1];
+
+	src_quote(q, sizeof(q), text, len);
+	if (tempcode(text, len))
+		return src_fail(src, SRC_FTEMP,
+		    "mailbox temporarily unavailable: \"%s\"", q);
+	return src_fail(src, SRC_FAUTH, "authentication failed: \"%s\"", q);
+}
+
+/* The SASL mechanisms auto may pick, in order of preference. */
+static const enum src_auth auto_pref[] = { SRC_AUTH_SCRAM_SHA_256,
+	SRC_AUTH_SCRAM_SHA_1, SRC_AUTH_PLAIN, SRC_AUTH_LOGIN };
+
+/* The capability bit of a SASL mechanism name, 0 when we do not know
+ * it. */
+static unsigned
+sasl_bit(const char *name, size_t len)
+{
+	static const enum src_auth all[] = { SRC_AUTH_LOGIN, SRC_AUTH_PLAIN,
+		SRC_AUTH_CRAM_MD5, SRC_AUTH_SCRAM_SHA_1, SRC_AUTH_SCRAM_SHA_256,
+		SRC_AUTH_XOAUTH2, SRC_AUTH_OAUTHBEARER };
+	const char *m;
+	size_t i;
+
+	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		m = sasl_mech_name(all[i]);
+		if (m != NULL && strlen(m) == len
+		    && strncasecmp(m, name, len) == 0)
+			return 1u << all[i];
+	}
+	return 0;
+}
+
+/* Is word w (len wl) the first word of line s? Case-insensitive
+ * (RFC 2449 section 6). */
+static int
+firstword(const char *s, size_t len, const char *w)
+{
+	size_t wl = strlen(w);
+
+	return len >= wl && strncasecmp(s, w, wl) == 0
+	    && (len == wl || s[wl] == ' ');
+}
+
+/* Note one capability line. */
+static void
+addcap(struct source *src, struct pop3 *p, const char *s, size_t len)
+{
+	size_t i, j, used;
+
+	if (firstword(s, len, "STLS"))
+		p->caps |= CAP_STLS;
+	else if (firstword(s, len, "PIPELINING"))
+		p->caps |= CAP_PIPELINING;
+	else if (firstword(s, len, "SASL")) {
+		for (i = 4; i < len; i = j) {
+			while (i < len && s[i] == ' ')
+				i++;
+			for (j = i; j < len && s[j] != ' '; j++)
+				;
+			if (j > i)
+				p->sasl |= sasl_bit(s + i, j - i);
+		}
+	}
+	/* Keep what fits of the listing, lines joined by spaces. */
+	used = strlen(src->caps);
+	if (used > 0 && used + 1 < sizeof(src->caps))
+		src->caps[used++] = ' ';
+	if (used + 1 < sizeof(src->caps))
+		src_quote(src->caps + used, sizeof(src->caps) - used, s, len);
+}
+
+/* CAPA (RFC 2449 section 5): -ERR means no capabilities. */
+static int
+capa(struct source *src, struct pop3 *p)
+{
+	const char *text;
+	char *line;
+	size_t len, tl, n;
+	int ok, end;
+
+	p->caps = 0;
+	p->sasl = 0;
+	src->caps[0] = '\0';
+	if (sendcmd(src, "CAPA") == -1
+	    || reply(src, "CAPA", &ok, &text, &tl) == -1)
+		return -1;
+	if (!ok)
+		return 0;
+	for (n = 0;; n++) {
+		if (mline(src, "CAPA", &line, &len, &end) == -1)
+			return -1;
+		if (end)
+			return 0;
+		if (n == POP3_MAXCAPS)
+			return src_fail(
+			    src, SRC_FPROTO, "capability listing too long");
+		addcap(src, p, line, len);
+	}
+}
+
+static int
+greeting(struct source *src, struct pop3 *p)
+{
+	char q[POP3_QUOTE + 1];
+	const char *text, *ts;
+	char *line;
+	size_t len, tslen;
+	int st;
+
+	if (conn_getline(src->conn, &line, &len, POP3_LINE) == -1)
+		return src_connfail(src, "reading the greeting");
+	trace(src, SRC_TRACE_IN, line, len);
+	st = pop3_status(line, len, &text);
+	if (st != 1) {
+		src_quote(q, sizeof(q), line, len);
+		if (st == 0 && tempcode(text, len - (text - line)))
+			return src_fail(src, SRC_FTEMP,
+			    "server temporarily unavailable: \"%s\"", q);
+		return src_fail(src, SRC_FPROTO, "server greeting: \"%s\"", q);
+	}
+	p->stamplen = 0;
+	if (pop3_apop_stamp(line, len, &ts, &tslen) == 0) {
+		memcpy(p->stamp, ts, tslen);
+		p->stamp[tslen] = '\0';
+		p->stamplen = tslen;
+	}
+	return 0;
+}
+
+static int
+has_crlf(const char *s)
+{
+	return strpbrk(s, "\r\n") != NULL;
+}
+
+/* USER and PASS (RFC 1939 section 7). */
+static int
+auth_user(struct source *src)
+{
+	const struct source_cfg *cfg = src->cfg;
+	const char *text;
+	char *line;
+	size_t tl;
+	int ok, n;
+
+	if (has_crlf(cfg->secret))
+		return src_fail(
+		    src, SRC_FCONFIG, "the password contains a line break");
+	xstrlcpy(src->mech, "USER", sizeof(src->mech));
+	if (sendcmd(src, "USER %s", cfg->user) == -1
+	    || reply(src, "USER", &ok, &text, &tl) == -1)
+		return -1;
+	if (!ok)
+		return authfail(src, text, tl);
+	n = xasprintf(&line, "PASS %s\r\n", cfg->secret);
+	if (sendline(src, line, n, "PASS <redacted>") == -1) {
+		freezero_str(line);
+		return -1;
+	}
+	freezero_str(line);
+	if (reply(src, "PASS", &ok, &text, &tl) == -1)
+		return -1;
+	if (!ok)
+		return authfail(src, text, tl);
+	return 0;
+}
+
+/* APOP (RFC 1939 section 7): MD5 of the greeting's timestamp and the
+ * secret. */
+static int
+auth_apop(struct source *src, struct pop3 *p)
+{
+	const struct source_cfg *cfg = src->cfg;
+	const char *text;
+	char hex[33], show[POP3_LINE], *line;
+	size_t tl;
+	int ok, n, rc;
+
+	if (p->stamplen == 0)
+		return src_fail(
+		    src, SRC_FPROTO, "server greeting has no APOP timestamp");
+	xstrlcpy(src->mech, "APOP", sizeof(src->mech));
+	sasl_apop_digest(p->stamp, p->stamplen, cfg->secret, hex);
+	n = xasprintf(&line, "APOP %s %s\r\n", cfg->user, hex);
+	explicit_bzero(hex, sizeof(hex));
+	snprintf(show, sizeof(show), "APOP %s <redacted>", cfg->user);
+	rc = sendline(src, line, n, show);
+	freezero_str(line);
+	if (rc == -1 || reply(src, "APOP", &ok, &text, &tl) == -1)
+		return -1;
+	if (!ok)
+		return authfail(src, text, tl);
+	return 0;
+}
+
+static int
+is_scram(enum src_auth m)
+{
+	return m == SRC_AUTH_SCRAM_SHA_1 || m == SRC_AUTH_SCRAM_SHA_256;
+}
+
+/* Send one SASL response line; resp is wiped and freed. */
+static int
+sendresp(struct source *src, char *resp)
+{
+	char *line;
+	int n, rc;
+
+	n = xasprintf(&line, "%s\r\n", resp);
+	freezero_str(resp);
+	rc = sendline(src, line, n, "<redacted>");
+	freezero_str(line);
+	return rc;
+}
+
+/* AUTH (RFC 5034 section 4). */
+static int
+auth_sasl(struct source *src, enum src_auth mech)
+{
+	const struct source_cfg *cfg = src->cfg;
+	struct sasl *s = NULL;
+	const char *name, *text;
+	char q[POP3_QUOTE + 1], show[64], *ir = NULL, *resp, *line, *cmd;
+	size_t len, tl, steps;
+	int n, st, rc;
+
+	name = sasl_mech_name(mech);
+	if (name == NULL)
+		return src_fail(
+		    src, SRC_FCONFIG, "no such authentication mechanism");
+	xstrlcpy(src->mech, name, sizeof(src->mech));
+	s = sasl_new(mech, cfg->user, cfg->secret, cfg->host, cfg->port);
+	if (sasl_client_first(s) && sasl_step(s, NULL, 0, &ir) == -1) {
+		src_fail(src, SRC_FAUTH, "%s: %s", name, sasl_error(s));
+		goto fail;
+	}
+	/* An empty initial response is sent as "=". One that would make
+	 * the command longer than 255 octets waits for the server's empty
+	 * challenge instead. */
+	if (ir != NULL
+	    && strlen("AUTH  \r\n") + strlen(name) + (*ir ? strlen(ir) : 1)
+		<= POP3_CMDMAX) {
+		n = xasprintf(&cmd, "AUTH %s %s\r\n", name, *ir ? ir : "=");
+		snprintf(show, sizeof(show), "AUTH %s <redacted>", name);
+		freezero_str(ir);
+		ir = NULL;
+		rc = sendline(src, cmd, n, show);
+		freezero_str(cmd);
+	} else
+		rc = sendcmd(src, "AUTH %s", name);
+	if (rc == -1)
+		goto fail;
+	for (steps = 0;; steps++) {
+		if (readline(src, &line, &len, POP3_AUTHLINE, "AUTH") == -1)
+			goto fail;
+		if (line[0] == '+' && (len == 1 || line[1] == ' ')) {
+			if (steps == POP3_MAXSTEPS) {
+				src_fail(src, SRC_FPROTO,
+				    "too many AUTH challenges");
+				goto fail;
+			}
+			if (ir != NULL) {
+				resp = ir;
+				ir = NULL;
+			} else if (sasl_step(s, len > 1 ? line + 2 : line + 1,
+				       len > 1 ? len - 2 : 0, &resp)
+			    == -1) {
+				src_fail(src, SRC_FAUTH,
+				    "authentication failed: %s", sasl_error(s));
+				goto fail;
+			}
+			if (sendresp(src, resp) == -1)
+				goto fail;
+			continue;
+		}
+		st = pop3_status(line, len, &text);
+		tl = len - (text - line);
+		if (st == 1)
+			break;
+		if (st == 0)
+			authfail(src, text, tl);
+		else {
+			src_quote(q, sizeof(q), line, len);
+			src_fail(src, SRC_FPROTO,
+			    "unexpected reply to AUTH: \"%s\"", q);
+		}
+		goto fail;
+	}
+	/* RFC 5802 section 5: the server proves it knows the password in
+	 * its final message; an OK without that proof is not accepted. */
+	if (is_scram(mech) && sasl_done(s) != 1) {
+		src_fail(src, SRC_FAUTH,
+		    "server did not prove it knows the password (%s)", name);
+		goto fail;
+	}
+	sasl_free(s);
+	return 0;
+fail:
+	freezero_str(ir);
+	sasl_free(s);
+	return -1;
+}
+
+static int
+authenticate(struct source *src, struct pop3 *p)
+{
+	const struct source_cfg *cfg = src->cfg;
+	enum src_auth mech = cfg->auth;
+	size_t i;
+
+	if (!conn_is_tls(src->conn) && !cfg->allow_plaintext)
+		return src_fail(src, SRC_FCONFIG,
+		    "refusing to send credentials over an unencrypted "
+		    "connection (set allow_plaintext = yes to allow)");
+	if (cfg->user == NULL || *cfg->user == '\0')
+		return src_fail(src, SRC_FCONFIG, "no user name");
+	if (has_crlf(cfg->user))
+		return src_fail(
+		    src, SRC_FCONFIG, "the user name contains a line break");
+	if (cfg->secret == NULL)
+		return src_fail(src, SRC_FCONFIG, "no password");
+	if (mech == SRC_AUTH_AUTO) {
+		mech = SRC_AUTH_USER;
+		for (i = 0; i < sizeof(auto_pref) / sizeof(auto_pref[0]); i++)
+			if (p->sasl & (1u << auto_pref[i])) {
+				mech = auto_pref[i];
+				break;
+			}
+	}
+	switch (mech) {
+	case SRC_AUTH_USER:
+		return auth_user(src);
+	case SRC_AUTH_APOP:
+		return auth_apop(src, p);
+	default:
+		return auth_sasl(src, mech);
+	}
+}
+
+static int
+do_open(struct source *src, struct pop3 *p)
+{
+	const struct source_cfg *cfg = src->cfg;
+	const char *text;
+	char q[POP3_QUOTE + 1];
+	size_t tl;
+	int ok;
+
+	if (src->conn != NULL)
+		return src_fail(src, SRC_FPROTO, "session already open");
+	src->conn = conn_new(cfg->connect_timeout, cfg->timeout);
+	if (conn_connect(src->conn, cfg->host, cfg->port) == -1)
+		return src_connfail(src, "connecting");
+	if (cfg->tls == SRC_TLS_IMPLICIT
+	    && conn_starttls(src->conn, cfg->host, &cfg->tlsopts) == -1)
+		return src_connfail(src, "TLS");
+	if (greeting(src, p) == -1 || capa(src, p) == -1)
+		return -1;
+	if (cfg->tls == SRC_TLS_STARTTLS) {
+		if (!(p->caps & CAP_STLS))
+			return src_fail(src, SRC_FPROTO,
+			    "server does not offer STLS (STARTTLS)");
+		if (sendcmd(src, "STLS") == -1
+		    || reply(src, "STLS", &ok, &text, &tl) == -1)
+			return -1;
+		if (!ok) {
+			src_quote(q, sizeof(q), text, tl);
+			return src_fail(
+			    src, SRC_FPROTO, "server refused STLS: \"%s\"", q);
+		}
+		if (conn_starttls(src->conn, cfg->host, &cfg->tlsopts) == -1)
+			return src_connfail(src, "TLS");
+		/* RFC 2595 section 4: forget what was learnt before TLS. */
+		if (capa(src, p) == -1)
+			return -1;
+	}
+	return authenticate(src, p);
+}
+
+/* After a failure the session is unusable, except after a refusal
+ * (SRC_FREFUSED). */
+static int
+settle(struct source *src, int rc)
+{
+	struct pop3 *p = src->priv;
+
+	if (rc == -1 && src->fail != SRC_FREFUSED)
+		p->broken = 1;
+	return rc;
+}
+
+/* An operation may run only on an open, unbroken session. */
+static int
+usable(struct source *src)
+{
+	struct pop3 *p = src->priv;
+
+	/* src->err still says what broke the session. */
+	if (p->broken)
+		return -1;
+	if (p->ended)
+		return src_fail(src, SRC_FPROTO, "session already ended");
+	if (src->conn == NULL)
+		return src_fail(src, SRC_FPROTO, "session not open");
+	return 0;
+}
+
+static int
+pop3_open(struct source *src)
+{
+	return settle(src, do_open(src, src->priv));
+}
+
+static int
+pop3_select(
+    struct source *src, const char *folder, int rw, struct folder_info *fi)
+{
+	const char *text;
+	char q[POP3_QUOTE + 1];
+	uint64_t size;
+	size_t tl;
+	int ok;
+
+	(void)rw;
+	if (usable(src) == -1)
+		return -1;
+	if (strcasecmp(folder, "INBOX") != 0) {
+		src_quote(q, sizeof(q), folder, strlen(folder));
+		return src_fail(src, SRC_FREFUSED, "POP3 has no folder %s", q);
+	}
+	if (sendcmd(src, "STAT") == -1
+	    || reply(src, "STAT", &ok, &text, &tl) == -1)
+		return settle(src, -1);
+	src_quote(q, sizeof(q), text, tl);
+	if (!ok)
+		return settle(
+		    src, src_fail(src, SRC_FPROTO, "STAT failed: \"%s\"", q));
+	memset(fi, 0, sizeof(*fi));
+	if (pop3_parse_pair(text, tl, &fi->exists, &size) == -1)
+		return settle(
+		    src, src_fail(src, SRC_FDATA, "bad STAT reply: \"%s\"", q));
+	return 0;
+}
+
+struct pair {
+	uint32_t num;
+	uint64_t size;
+};
+
+static int
+cmp_msgnum(const void *a, const void *b)
+{
+	const struct msginfo *x = a, *y = b;
+
+	return (x->num > y->num) - (x->num < y->num);
+}
+
+static int
+cmp_pairnum(const void *a, const void *b)
+{
+	const struct pair *x = a, *y = b;
+
+	return (x->num > y->num) - (x->num < y->num);
+}
+
+static int
+cmp_uid(const void *a, const void *b)
+{
+	const struct msginfo *const *x = a, *const *y = b;
+
+	return strcmp((*x)->uid, (*y)->uid);
+}
+
+/* Read the UIDL listing into l (uids, sizes 0). */
+static int
+read_uidl(struct source *src, struct msglist *l)
+{
+	struct msginfo m;
+	char q[POP3_QUOTE + 1], *line;
+	const char *uid;
+	size_t len, uidlen, bytes = 0;
+	int end;
+
+	memset(&m, 0, sizeof(m));
+	for (;;) {
+		if (mline(src, "UIDL", &line, &len, &end) == -1)
+			return -1;
+		if (end)
+			return 0;
+		if (l->n == POP3_MAXMSGS)
+			return src_fail(
+			    src, SRC_FPROTO, "UIDL listing too long");
+		if (pop3_parse_uidl(line, len, &m.num, &uid, &uidlen) == -1) {
+			src_quote(q, sizeof(q), line, len);
+			return src_fail(
+			    src, SRC_FDATA, "bad UIDL line: \"%s\"", q);
+		}
+		if ((bytes += uidlen) > POP3_MAXUIDBYTES)
+			return src_fail(
+			    src, SRC_FPROTO, "UIDL listing too long");
+		/* The uid runs to the end of the line, which the connection
+		 * terminated with a NUL. */
+		m.uid = (char *)uid;
+		msglist_add(l, &m);
+	}
+}
+
+/* Read the LIST listing into *v, *n. */
+static int
+read_list(struct source *src, struct pair **v, size_t *n)
+{
+	char q[POP3_QUOTE + 1], *line;
+	size_t len, cap = 0;
+	struct pair pr;
+	int end;
+
+	for (;;) {
+		if (mline(src, "LIST", &line, &len, &end) == -1)
+			return -1;
+		if (end)
+			return 0;
+		if (*n == POP3_MAXMSGS)
+			return src_fail(
+			    src, SRC_FPROTO, "LIST listing too long");
+		if (pop3_parse_pair(line, len, &pr.num, &pr.size) == -1
+		    || pr.num == 0) {
+			src_quote(q, sizeof(q), line, len);
+			return src_fail(
+			    src, SRC_FDATA, "bad LIST line: \"%s\"", q);
+		}
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 256;
+			*v = xreallocarray(*v, cap, sizeof(**v));
+		}
+		(*v)[(*n)++] = pr;
+	}
+}
+
+/* Put both listings in message order and check them: no number twice
+ * in either, the same numbers in both, no uid twice. */
+static int
+merge(struct source *src, struct msglist *out, int have_uidl, struct pair *v,
+    size_t n)
+{
+	struct msginfo m, **byuid = NULL;
+	char q[POP3_QUOTE + 1];
+	size_t i;
+
+	/* Servers list in message order; sort only when one does not. */
+	for (i = 1; i < n && v[i - 1].num < v[i].num; i++)
+		;
+	if (i < n)
+		qsort(v, n, sizeof(*v), cmp_pairnum);
+	for (i = 1; i < n; i++)
+		if (v[i].num == v[i - 1].num)
+			return src_fail(src, SRC_FDATA,
+			    "LIST names message %u twice", v[i].num);
+	if (!have_uidl) {
+		memset(&m, 0, sizeof(m));
+		for (i = 0; i < n; i++) {
+			m.num = v[i].num;
+			m.size = v[i].size;
+			msglist_add(out, &m);
+		}
+		return 0;
+	}
+	for (i = 1; i < out->n && out->v[i - 1].num < out->v[i].num; i++)
+		;
+	if (i < out->n)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_msgnum);
+	for (i = 1; i < out->n; i++)
+		if (out->v[i].num == out->v[i - 1].num)
+			return src_fail(src, SRC_FDATA,
+			    "UIDL names message %u twice", out->v[i].num);
+	for (i = 0; i < out->n && i < n; i++) {
+		if (out->v[i].num != v[i].num)
+			break;
+		out->v[i].size = v[i].size;
+	}
+	if (i < out->n || i < n) {
+		/* The smaller number at the first difference is missing
+		 * from the other listing. */
+		if (i == n || (i < out->n && out->v[i].num < v[i].num))
+			return src_fail(src, SRC_FDATA,
+			    "message %u is in UIDL but not in LIST",
+			    out->v[i].num);
+		return src_fail(src, SRC_FDATA,
+		    "message %u is in LIST but not in UIDL", v[i].num);
+	}
+	if (out->n < 2)
+		return 0;
+	byuid = xreallocarray(NULL, out->n, sizeof(*byuid));
+	for (i = 0; i < out->n; i++)
+		byuid[i] = &out->v[i];
+	qsort(byuid, out->n, sizeof(*byuid), cmp_uid);
+	for (i = 1; i < out->n; i++)
+		if (strcmp(byuid[i]->uid, byuid[i - 1]->uid) == 0) {
+			src_quote(
+			    q, sizeof(q), byuid[i]->uid, strlen(byuid[i]->uid));
+			free(byuid);
+			return src_fail(
+			    src, SRC_FDATA, "UIDL names uid %s twice", q);
+		}
+	free(byuid);
+	return 0;
+}
+
+static int
+do_list(struct source *src, struct pop3 *p, struct msglist *out)
+{
+	static const char both[] = "UIDL\r\nLIST\r\n";
+	struct pair *v = NULL;
+	const char *text;
+	char q[POP3_QUOTE + 1];
+	size_t tl, n = 0;
+	int ok, have_uidl, rc = -1;
+
+	/* RFC 2449 section 6.6: with PIPELINING, send both at once. */
+	if (p->caps & CAP_PIPELINING) {
+		trace(src, SRC_TRACE_OUT, "UIDL", 4);
+		if (sendline(src, both, 12, "LIST") == -1)
+			return -1;
+	} else if (sendcmd(src, "UIDL") == -1)
+		return -1;
+	if (reply(src, "UIDL", &ok, &text, &tl) == -1)
+		return -1;
+	/* -ERR: the server has no UIDL (RFC 1939 section 7 makes it
+	 * optional). */
+	have_uidl = ok;
+	if (ok && read_uidl(src, out) == -1)
+		goto fail;
+	if (!(p->caps & CAP_PIPELINING) && sendcmd(src, "LIST") == -1)
+		goto fail;
+	if (reply(src, "LIST", &ok, &text, &tl) == -1)
+		goto fail;
+	if (!ok) {
+		src_quote(q, sizeof(q), text, tl);
+		src_fail(src, SRC_FPROTO, "LIST failed: \"%s\"", q);
+		goto fail;
+	}
+	if (read_list(src, &v, &n) == -1
+	    || merge(src, out, have_uidl, v, n) == -1)
+		goto fail;
+	rc = 0;
+fail:
+	free(v);
+	return rc;
+}
+
+static int
+pop3_list(struct source *src, struct msglist *out)
+{
+	msglist_free(out);
+	if (usable(src) == -1)
+		return -1;
+	if (do_list(src, src->priv, out) == -1) {
+		msglist_free(out);
+		return settle(src, -1);
+	}
+	return 0;
+}
+
+/*
+ * Send verb for each message and handle each reply in order. With
+ * PIPELINING (RFC 2449 section 6.6) up to POP3_WINDOW commands are
+ * outstanding, written in batches of a few hundred bytes, which the
+ * socket buffers take without waiting for the server to read: so no
+ * deadlock while the server's replies fill the other direction.
+ * Without it, one command at a time.
+ */
+static int
+pipeline(struct source *src, struct msginfo *const *msgs, size_t n,
+    const char *verb, int (*handle)(struct source *, size_t, void *), void *arg)
+{
+	struct pop3 *p = src->priv;
+	char buf[POP3_WINDOW * 20];
+	size_t win, sent = 0, got, len;
+	int k;
+
+	win = (p->caps & CAP_PIPELINING) ? POP3_WINDOW : 1;
+	for (got = 0; got < n; got++) {
+		if (sent < n && sent - got <= win / 2) {
+			for (len = 0; sent < n && sent - got < win; sent++) {
+				k = snprintf(buf + len, sizeof(buf) - len,
+				    "%s %u\r\n", verb, msgs[sent]->num);
+				trace(src, SRC_TRACE_OUT, buf + len, k - 2);
+				len += k;
+			}
+			if (conn_write(src->conn, buf, len) == -1)
+				return src_connfail(src, "sending a command");
+		}
+		if (handle(src, got, arg) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+struct fetch {
+	struct msginfo *const *msgs;
+	const struct sink *sink;
+};
+
+/* One RETR reply into the sink. */
+static int
+retr_one(struct source *src, size_t i, void *arg)
+{
+	const struct fetch *f = arg;
+	const struct sink *sink = f->sink;
+	struct pop3 *p = src->priv;
+	struct pop3_dec d;
+	const char *text, *buf;
+	char q[POP3_QUOTE + 1];
+	size_t tl, len, used, olen;
+	uint64_t total = 0;
+	int ok, fin;
+
+	if (reply(src, "RETR", &ok, &text, &tl) == -1)
+		return -1;
+	if (!ok) {
+		src_quote(q, sizeof(q), text, tl);
+		return src_fail(src, SRC_FPROTO, "RETR %u failed: \"%s\"",
+		    f->msgs[i]->num, q);
+	}
+	if (sink->begin(sink->arg, i) == -1)
+		return src_fail(src, SRC_FLOCAL, "storing a message failed");
+	pop3_dec_init(&d);
+	do {
+		if (conn_peek(src->conn, &buf, &len) == -1)
+			return src_connfail(src, "reading a message");
+		if (len > POP3_BODYBUF)
+			len = POP3_BODYBUF;
+		used = pop3_dec_feed(&d, buf, len, p->body, &olen, &fin);
+		conn_consume(src->conn, used);
+		if (olen > 0 && sink->write(sink->arg, p->body, olen) == -1)
+			return src_fail(
+			    src, SRC_FLOCAL, "storing a message failed");
+		total += olen;
+	} while (!fin);
+	if (sink->end(sink->arg, i) == -1)
+		return src_fail(src, SRC_FLOCAL, "storing a message failed");
+	tracef(src, SRC_TRACE_IN, "[message body, %llu bytes]",
+	    (unsigned long long)total);
+	return 0;
+}
+
+static int
+pop3_fetch(struct source *src, struct msginfo *const *msgs, size_t n,
+    const struct sink *sink)
+{
+	struct pop3 *p = src->priv;
+	struct fetch f;
+
+	if (usable(src) == -1)
+		return -1;
+	if (p->body == NULL)
+		p->body = xmalloc(POP3_BODYBUF);
+	f.msgs = msgs;
+	f.sink = sink;
+	return settle(src, pipeline(src, msgs, n, "RETR", retr_one, &f));
+}
+
+static int
+dele_one(struct source *src, size_t i, void *arg)
+{
+	struct msginfo *const *msgs = arg;
+	const char *text;
+	char q[POP3_QUOTE + 1];
+	size_t tl;
+	int ok;
+
+	if (reply(src, "DELE", &ok, &text, &tl) == -1)
+		return -1;
+	if (!ok) {
+		src_quote(q, sizeof(q), text, tl);
+		return src_fail(
+		    src, SRC_FPROTO, "DELE %u failed: \"%s\"", msgs[i]->num, q);
+	}
+	return 0;
+}
+
+static int
+pop3_mark(struct source *src, struct msginfo *const *msgs, size_t n)
+{
+	if (usable(src) == -1)
+		return -1;
+	return settle(
+	    src, pipeline(src, msgs, n, "DELE", dele_one, (void *)msgs));
+}
+
+static int
+pop3_expunge(
+    struct source *src, struct msginfo *const *msgs, size_t n, size_t *gone)
+{
+	(void)src;
+	(void)msgs;
+	(void)n;
+	/* RFC 1939 section 6: DELE takes effect at QUIT. */
+	*gone = 0;
+	return 0;
+}
+
+static int
+pop3_quit(struct source *src)
+{
+	const char *text;
+	char q[POP3_QUOTE + 1];
+	size_t tl;
+	int ok;
+
+	/* Every operation reads all its replies before it returns, so
+	 * QUIT never follows an unread response; after a failure it is
+	 * not sent at all, and nothing is committed. */
+	if (usable(src) == -1)
+		return -1;
+	if (sendcmd(src, "QUIT") == -1
+	    || reply(src, "QUIT", &ok, &text, &tl) == -1)
+		return settle(src, -1);
+	if (!ok) {
+		/* RFC 1939 section 6: "-ERR some deleted messages not
+		 * removed". */
+		src_quote(q, sizeof(q), text, tl);
+		return settle(
+		    src, src_fail(src, SRC_FPROTO, "QUIT failed: \"%s\"", q));
+	}
+	((struct pop3 *)src->priv)->ended = 1;
+	return 0;
+}
+
+static void
+pop3_free(struct source *src)
+{
+	struct pop3 *p;
+
+	if (src == NULL)
+		return;
+	p = src->priv;
+	conn_free(src->conn);
+	if (p != NULL) {
+		free(p->body);
+		explicit_bzero(p, sizeof(*p));
+		free(p);
+	}
+	explicit_bzero(src, sizeof(*src));
+	free(src);
+}
+
+static const struct source_ops pop3_ops = {
+	.open = pop3_open,
+	.select = pop3_select,
+	.list = pop3_list,
+	.fetch = pop3_fetch,
+	.mark = pop3_mark,
+	.expunge = pop3_expunge,
+	.quit = pop3_quit,
+	.free = pop3_free,
+};
+
+struct source *
+pop3_new(const struct source_cfg *cfg)
+{
+	struct source *src;
+
+	src = xcalloc(1, sizeof(*src));
+	src->ops = &pop3_ops;
+	src->cfg = cfg;
+	src->priv = xcalloc(1, sizeof(struct pop3));
+	return src;
+}
