@@ -147,8 +147,12 @@ acct_srcerr(const struct acct *ac)
 		       "try again later";
 		break;
 	case SRC_FAUTH:
-		hint = "; check user, password and the server's "
-		       "certificate settings (tls_ca_file, tls_fingerprint)";
+		if (src->conn != NULL && conn_errcode(src->conn) == CONN_ECERT)
+			hint = "; check tls_ca_file or tls_fingerprint, and "
+			       "that host is the name on the certificate";
+		else
+			hint = "; check user and password (or the token "
+			       "command) and auth";
 		break;
 	case SRC_FPROTO:
 	case SRC_FDATA:

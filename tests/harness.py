@@ -1,0 +1,935 @@
+"""Integration test harness: a throwaway Dovecot on loopback, and Env.
+
+Dovecot(root_dir=None) runs a private Dovecot instance from a temporary
+directory of its own: its own CA and server certificate, its own
+dovecot.conf (the system's is never read), its own base_dir, state_dir
+and log, and listeners on 127.0.0.1 only (POP3, POP3S, IMAP, IMAPS) on
+free ports. Mail is kept in Maildir++ form under ROOT/mail/USER.
+
+Server-side message files are written and read here with LF line
+endings, as Dovecot stores them; Dovecot turns them into CRLF on the
+wire. A byte-exact fetch therefore yields exactly the bytes given to
+deliver() (and returned by messages()).
+
+Env is what an integration test function receives from tests/run.py:
+paths, a temporary directory, the shared Dovecot, config helpers, and
+run(), which checks every output of mailfetch for every known password.
+
+Only the Python standard library is used.
+"""
+
+import atexit
+import base64
+import datetime
+import hashlib
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+HOST = "127.0.0.1"
+DEFAULT_MECHS = "plain login cram-md5 scram-sha-1 scram-sha-256 apop"
+PROTOCOLS = ("pop3", "pop3s", "imap", "imaps")
+DEFAULT_USERS = (("alice", "pw-alice-7Qz"), ("bob", "pw-bob-4Kx9"))
+START_TIMEOUT = 10.0
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class HarnessError(Exception):
+    """The harness could not do what was asked (Dovecot did not start)."""
+
+
+def _which(name):
+    path = shutil.which(name)
+    if path:
+        return path
+    for d in ("/usr/sbin", "/usr/bin", "/sbin", "/usr/local/sbin"):
+        p = os.path.join(d, name)
+        if os.access(p, os.X_OK):
+            return p
+    raise HarnessError("%s not found (run: sh tests/deps.sh)" % name)
+
+
+def _run(argv, **kw):
+    """Run a helper command, raising with its output when it fails."""
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       **kw)
+    if p.returncode != 0:
+        raise HarnessError("%s failed (%d): %s" % (
+            " ".join(argv), p.returncode,
+            p.stderr.decode("utf-8", "replace").strip()))
+    return p.stdout
+
+
+def _die_with_parent():
+    """In the child before exec: get SIGTERM when the test process dies,
+    even by SIGKILL, so no Dovecot outlives its test run (Linux)."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def closed_port():
+    """A port on 127.0.0.1 where nothing listens (connection refused)."""
+    return free_port()
+
+
+def _port_open(port, timeout=0.2):
+    try:
+        with socket.create_connection((HOST, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _write_file(path, data, mode=0o644, owner=None):
+    """Write atomically (temp file and rename) with mode and owner."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    tmp = "%s.tmp%d" % (path, os.getpid())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.write(fd, data)
+        os.fchmod(fd, mode)
+        if owner is not None:
+            os.fchown(fd, owner[0], owner[1])
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)
+
+
+def _mkdir(path, mode=0o755, owner=None):
+    os.makedirs(path, exist_ok=True)
+    os.chmod(path, mode)
+    if owner is not None:
+        os.chown(path, owner[0], owner[1])
+
+
+class Dovecot:
+    """A throwaway Dovecot listening on 127.0.0.1.
+
+    Attributes after start(): host, ports {"pop3", "pop3s", "imap",
+    "imaps"}, ca_file (the CA that signed the server certificate),
+    wrong_ca_file (an unrelated CA), cert_file, fingerprint
+    ("SHA256:" + lowercase hex of the DER certificate), not_before and
+    not_after (datetime.date, UTC), root (the temporary directory),
+    users {name: password}. extra_config: text appended to the
+    generated dovecot.conf (later settings win).
+
+    When run as root, the mail processes run as the "dovecot" (or
+    "mail") system user, never as uid 0; otherwise everything runs as
+    the current user.
+    """
+
+    def __init__(self, root_dir=None, mechanisms=DEFAULT_MECHS,
+                 users=DEFAULT_USERS, extra_config=""):
+        self.host = HOST
+        self.ports = {}
+        self.users = {}
+        self.mechanisms = mechanisms
+        self.extra_config = extra_config
+        self._initial_users = list(users)
+        self._root_dir = root_dir
+        self._own_root = root_dir is None
+        self.root = None
+        self._proc = None
+        self._pw_stamp = 0
+        self._seq = 0
+        self._last_name_time = (0, 0)
+        self._dovecot = _which("dovecot")
+        self._openssl = _which("openssl")
+        self._ids()
+
+    # --- identities -----------------------------------------------------
+
+    def _ids(self):
+        import grp
+        import pwd
+        uid = os.getuid()
+        self.as_root = uid == 0
+        if self.as_root:
+            ent = None
+            for name in ("dovecot", "mail"):
+                try:
+                    ent = pwd.getpwnam(name)
+                    break
+                except KeyError:
+                    continue
+            if ent is None:
+                raise HarnessError("no 'dovecot' or 'mail' user to run "
+                                   "mail processes as")
+            self.mail_uid, self.mail_gid = ent.pw_uid, ent.pw_gid
+            self.internal_user = ent.pw_name
+            self.internal_group = grp.getgrgid(ent.pw_gid).gr_name
+            try:
+                self.login_user = pwd.getpwnam("dovenull").pw_name
+            except KeyError:
+                self.login_user = ent.pw_name
+        else:
+            self.mail_uid, self.mail_gid = uid, os.getgid()
+            self.internal_user = pwd.getpwuid(uid).pw_name
+            self.internal_group = grp.getgrgid(os.getgid()).gr_name
+            self.login_user = self.internal_user
+        self.owner = (self.mail_uid, self.mail_gid)
+
+    # --- paths ----------------------------------------------------------
+
+    def _p(self, *parts):
+        return os.path.join(self.root, *parts)
+
+    @property
+    def conf_file(self):
+        return self._p("dovecot.conf")
+
+    @property
+    def log_file(self):
+        return self._p("dovecot.log")
+
+    @property
+    def base_dir(self):
+        return self._p("run")
+
+    def maildir(self, user, folder="INBOX"):
+        """The server-side Maildir of user's folder ("INBOX" or a
+        hierarchical name such as "Lists/demo", stored as .Lists.demo)."""
+        base = self._p("mail", user)
+        if folder.upper() == "INBOX":
+            return base
+        return os.path.join(base, "." + folder.replace("/", "."))
+
+    # --- certificates ---------------------------------------------------
+
+    def _make_ca(self, name, cn):
+        key, crt = self._p(name + ".key"), self._p(name + ".crt")
+        _run([self._openssl, "req", "-x509", "-newkey", "ec",
+              "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+              "-keyout", key, "-out", crt, "-days", "2", "-subj",
+              "/O=mailfetch tests/CN=" + cn,
+              "-addext", "basicConstraints=critical,CA:TRUE",
+              "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+        os.chmod(key, 0o600)
+        return key, crt
+
+    def _make_certs(self):
+        cakey, self.ca_file = self._make_ca("ca", "mailfetch test CA")
+        _, self.wrong_ca_file = self._make_ca("wrong-ca",
+                                              "mailfetch wrong CA")
+        key, csr = self._p("server.key"), self._p("server.csr")
+        self.cert_file = self._p("server.crt")
+        ext = self._p("server.ext")
+        with open(ext, "w") as f:
+            f.write("subjectAltName = IP:127.0.0.1, DNS:localhost\n"
+                    "basicConstraints = critical, CA:FALSE\n"
+                    "keyUsage = critical, digitalSignature, "
+                    "keyEncipherment\n"
+                    "extendedKeyUsage = serverAuth\n")
+        _run([self._openssl, "req", "-new", "-newkey", "ec",
+              "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+              "-keyout", key, "-out", csr,
+              "-subj", "/O=mailfetch tests/CN=127.0.0.1"])
+        os.chmod(key, 0o600)
+        _run([self._openssl, "x509", "-req", "-in", csr, "-CA", self.ca_file,
+              "-CAkey", cakey, "-set_serial", str(secrets.randbits(63)),
+              "-days", "2", "-sha256", "-extfile", ext,
+              "-out", self.cert_file])
+        self.key_file = key
+        der = _run([self._openssl, "x509", "-in", self.cert_file,
+                    "-outform", "DER"])
+        self.cert_der = der
+        self.fingerprint = "SHA256:" + hashlib.sha256(der).hexdigest()
+        dates = _run([self._openssl, "x509", "-in", self.cert_file,
+                      "-noout", "-startdate", "-enddate"]).decode()
+        got = {}
+        for line in dates.splitlines():
+            k, _, v = line.partition("=")
+            got[k.strip()] = datetime.datetime.strptime(
+                v.strip().replace(" GMT", ""), "%b %d %H:%M:%S %Y").date()
+        self.not_before = got["notBefore"]
+        self.not_after = got["notAfter"]
+        subj = _run([self._openssl, "x509", "-in", self.cert_file,
+                     "-noout", "-subject", "-issuer"]).decode()
+        self.cert_subject = subj.splitlines()[0].partition("=")[2].strip()
+        self.cert_issuer = subj.splitlines()[1].partition("=")[2].strip()
+
+    # --- configuration --------------------------------------------------
+
+    def _config(self):
+        r = self.root
+        lines = [
+            "# Generated by tests/harness.py; a throwaway test instance.",
+            "instance_name = mfdv-%s" % os.path.basename(r),
+            "base_dir = %s/run" % r,
+            "state_dir = %s/state" % r,
+            "log_path = %s" % self.log_file,
+            "info_log_path = %s" % self.log_file,
+            "protocols = imap pop3",
+            "listen = 127.0.0.1",
+            "ssl = yes",
+            "ssl_cert = <%s" % self.cert_file,
+            "ssl_key = <%s" % self.key_file,
+            "ssl_min_protocol = TLSv1.2",
+            "disable_plaintext_auth = no",
+            "auth_mechanisms = %s" % self.mechanisms,
+            # No growing penalty for repeated failed logins from
+            # 127.0.0.1 (it would make tests slow and timing-dependent):
+            # the auth process cannot connect to a socket of mode 0.
+            "auth_failure_delay = 1s",
+            "service anvil {",
+            "  unix_listener anvil-auth-penalty {",
+            "    mode = 0",
+            "  }",
+            "}",
+            "default_internal_user = %s" % self.internal_user,
+            "default_internal_group = %s" % self.internal_group,
+            "default_login_user = %s" % self.login_user,
+            "first_valid_uid = %d" % min(self.mail_uid, 1),
+            "first_valid_gid = %d" % min(self.mail_gid, 1),
+            "mail_location = maildir:%s/mail/%%u" % r,
+            "pop3_uidl_format = %08Xu%08Xv",
+            "namespace inbox {",
+            "  inbox = yes",
+            "  separator = /",
+            "}",
+            "passdb {",
+            "  driver = passwd-file",
+            "  args = scheme=PLAIN username_format=%%u %s/passwd.d/%%u" % r,
+            "}",
+            "userdb {",
+            "  driver = static",
+            "  args = uid=%d gid=%d home=%s/home/%%u" % (
+                self.mail_uid, self.mail_gid, r),
+            "}",
+            "service imap-login {",
+            "  inet_listener imap {",
+            "    address = 127.0.0.1",
+            "    port = %d" % self.ports["imap"],
+            "  }",
+            "  inet_listener imaps {",
+            "    address = 127.0.0.1",
+            "    port = %d" % self.ports["imaps"],
+            "    ssl = yes",
+            "  }",
+            "}",
+            "service pop3-login {",
+            "  inet_listener pop3 {",
+            "    address = 127.0.0.1",
+            "    port = %d" % self.ports["pop3"],
+            "  }",
+            "  inet_listener pop3s {",
+            "    address = 127.0.0.1",
+            "    port = %d" % self.ports["pop3s"],
+            "    ssl = yes",
+            "  }",
+            "}",
+        ]
+        if os.path.exists("/usr/share/dovecot/dh.pem"):
+            lines.append("ssl_dh = </usr/share/dovecot/dh.pem")
+        if not self.as_root:
+            # A non-root master cannot chroot or change users.
+            lines += [
+                "service imap-login {", "  chroot =", "}",
+                "service pop3-login {", "  chroot =", "}",
+                "service imap-urlauth-login {", "  chroot =", "}",
+                "service anvil {", "  chroot =", "}",
+                "service auth-worker {", "  user = $default_internal_user",
+                "}",
+            ]
+        return "\n".join(lines) + "\n" + self.extra_config + "\n"
+
+    def _write_passwd(self, user):
+        # One passwd-file per user: Dovecot stats a passwd-file at most
+        # once a second, so a single file would hide users added right
+        # after a login; a file of a new path is always read afresh.
+        path = self._p("passwd.d", user)
+        existed = os.path.exists(path)
+        _write_file(path, "%s:{PLAIN}%s\n" % (user, self.users[user]),
+                    0o600, self.owner)
+        if existed:
+            # A changed file is seen once its mtime differs and a second
+            # has passed since the last look at it.
+            self._pw_stamp = max(int(time.time()) + 1, self._pw_stamp + 1)
+            os.utime(path, (self._pw_stamp, self._pw_stamp))
+            time.sleep(max(0.0, self._pw_stamp - time.time()) + 0.05)
+
+    # --- start and stop -------------------------------------------------
+
+    def start(self, mechanisms=None, tries=5):
+        """Create everything and start Dovecot; wait until all four
+        ports accept connections. Raises HarnessError with the tail of
+        the Dovecot log on failure."""
+        if mechanisms is not None:
+            self.mechanisms = mechanisms
+        atexit.register(self.stop)
+        if self._own_root:
+            self.root = tempfile.mkdtemp(prefix="mfdv", dir="/tmp")
+        else:
+            self.root = os.path.abspath(self._root_dir)
+            os.makedirs(self.root, exist_ok=True)
+        try:
+            os.chmod(self.root, 0o755)
+            for d in ("run", "state"):
+                _mkdir(self._p(d), 0o755)
+            _mkdir(self._p("mail"), 0o755, self.owner)
+            _mkdir(self._p("home"), 0o755, self.owner)
+            _mkdir(self._p("passwd.d"), 0o700, self.owner)
+            self._make_certs()
+            for u, p in self._initial_users:
+                self.add_user(u, p)
+            last = None
+            for _ in range(tries):
+                try:
+                    self._start_once()
+                    return self
+                except HarnessError as e:
+                    last = e
+                    if "Address already in use" not in str(e):
+                        raise
+            raise last
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_once(self):
+        ports = set()
+        while len(ports) < len(PROTOCOLS):
+            ports.add(free_port())
+        self.ports = dict(zip(PROTOCOLS, sorted(ports)))
+        with open(self.conf_file, "w") as f:
+            f.write(self._config())
+        if os.path.exists(self.log_file):
+            os.truncate(self.log_file, 0)
+        out = open(self._p("dovecot.out"), "wb")
+        try:
+            self._proc = subprocess.Popen(
+                [self._dovecot, "-F", "-c", self.conf_file],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                cwd=self.root, preexec_fn=_die_with_parent)
+        finally:
+            out.close()
+        deadline = time.monotonic() + START_TIMEOUT
+        pending = list(self.ports.values())
+        while pending:
+            if self._proc.poll() is not None:
+                msg = "dovecot exited with status %d" % self._proc.returncode
+                self._proc = None
+                raise HarnessError(msg + "\n" + self.log_tail())
+            if _port_open(pending[0]):
+                pending.pop(0)
+                continue
+            if time.monotonic() > deadline:
+                self._kill()
+                raise HarnessError("dovecot did not listen on port %d "
+                                   "within %gs\n%s" % (
+                                       pending[0], START_TIMEOUT,
+                                       self.log_tail()))
+            time.sleep(0.02)
+
+    def log_tail(self, n=30):
+        """The last n lines of Dovecot's log and its own output."""
+        text = ""
+        for name in ("dovecot.out", "dovecot.log"):
+            try:
+                with open(self._p(name), "rb") as f:
+                    data = f.read().decode("utf-8", "replace")
+            except OSError:
+                continue
+            if data.strip():
+                text += "--- %s:\n%s" % (name, "\n".join(
+                    data.splitlines()[-n:]))
+        return text or "(dovecot log is empty)"
+
+    def _master_pid(self):
+        try:
+            with open(os.path.join(self.base_dir, "master.pid")) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def _kill(self):
+        pid = self._master_pid()
+        if pid is None and self._proc is not None:
+            pid = self._proc.pid
+        if pid is not None:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pid = None
+        deadline = time.monotonic() + 5
+        while pid is not None and time.monotonic() < deadline:
+            if self._proc is not None and self._proc.pid == pid:
+                if self._proc.poll() is not None:
+                    break
+            else:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    break
+            time.sleep(0.02)
+        else:
+            if pid is not None:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        if self._proc is not None:
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            self._proc = None
+
+    def stop(self):
+        """Stop Dovecot (SIGTERM to the pid in base_dir/master.pid, then
+        SIGKILL if it lingers) and remove the temporary directory."""
+        if self.root is None:
+            return
+        self._kill()
+        if self._own_root:
+            shutil.rmtree(self.root, ignore_errors=True)
+        self.root = None
+
+    @property
+    def running(self):
+        return self._proc is not None and self._proc.poll() is None
+
+    def __enter__(self):
+        if self.root is None:
+            self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # --- users ----------------------------------------------------------
+
+    def _make_user_dirs(self, user):
+        _mkdir(self._p("home", user), 0o700, self.owner)
+        base = self.maildir(user)
+        _mkdir(base, 0o700, self.owner)
+        for sub in ("tmp", "new", "cur"):
+            _mkdir(os.path.join(base, sub), 0o700, self.owner)
+
+    def add_user(self, name, password):
+        """Add (or change) a user; Dovecot re-reads the passwd-file."""
+        if not _NAME_RE.match(name):
+            raise ValueError("bad user name %r" % name)
+        if ":" in password or "\n" in password or not password:
+            raise ValueError("password must be non-empty, without ':' or "
+                             "newline")
+        self.users[name] = password
+        self._make_user_dirs(name)
+        self._write_passwd(name)
+
+    # --- mail on the server ---------------------------------------------
+
+    def create_folder(self, user, name):
+        """Create the Maildir++ folder name ("Lists/demo" is stored as
+        .Lists.demo) with tmp/, new/, cur/. Returns its path."""
+        path = self.maildir(user, name)
+        _mkdir(path, 0o700, self.owner)
+        for sub in ("tmp", "new", "cur"):
+            _mkdir(os.path.join(path, sub), 0o700, self.owner)
+        with open(os.path.join(path, "maildirfolder"), "w"):
+            pass
+        os.chown(os.path.join(path, "maildirfolder"), *self.owner)
+        return path
+
+    def _unique_name(self):
+        # Names sort in delivery order: Dovecot gives new files UIDs in
+        # the order of their names.
+        now = time.time()
+        sec, usec = int(now), int((now - int(now)) * 1e6)
+        if (sec, usec) <= self._last_name_time:
+            sec, usec = self._last_name_time
+            usec += 1
+            if usec >= 1000000:
+                sec, usec = sec + 1, 0
+        self._last_name_time = (sec, usec)
+        self._seq += 1
+        return "%d.M%06dP%dQ%06d.mfharness" % (sec, usec, os.getpid(),
+                                                self._seq)
+
+    def deliver(self, user, data, folder="INBOX", flags="", cur=False):
+        """Store one message for user directly in the server Maildir.
+
+        data is bytes with LF line endings (as Dovecot stores mail; it
+        sends CRLF on the wire). With flags (Maildir letters, e.g. "S")
+        or cur=True, the file goes to cur/ as NAME:2,FLAGS, else to new/.
+        Note that Dovecot moves files from new/ to cur/ when a session
+        opens the mailbox read-write (any POP3 login, IMAP SELECT), so
+        deliver with cur=True to compare file names across a POP3 login.
+        Returns the path of the file."""
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        base = self.maildir(user, folder)
+        if not os.path.isdir(os.path.join(base, "new")):
+            if folder.upper() == "INBOX":
+                self._make_user_dirs(user)
+            else:
+                self.create_folder(user, folder)
+        name = self._unique_name()
+        tmp = os.path.join(base, "tmp", name)
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.chown(tmp, *self.owner)
+        os.chmod(tmp, 0o600)
+        if flags or cur:
+            dest = os.path.join(base, "cur", name + ":2," +
+                                "".join(sorted(flags)))
+        else:
+            dest = os.path.join(base, "new", name)
+        os.rename(tmp, dest)
+        return dest
+
+    def message_files(self, user, folder="INBOX"):
+        """Paths (relative to the folder's Maildir, e.g. "new/NAME") of
+        every message stored, sorted by base name (delivery order)."""
+        base = self.maildir(user, folder)
+        found = []
+        for sub in ("new", "cur"):
+            d = os.path.join(base, sub)
+            try:
+                names = os.listdir(d)
+            except FileNotFoundError:
+                continue
+            for n in names:
+                if not n.startswith("."):
+                    found.append((n.split(":")[0], sub + "/" + n))
+        return [p for _, p in sorted(found)]
+
+    def messages(self, user, folder="INBOX"):
+        """The bytes (LF line endings) of every message currently stored
+        in user's folder, in delivery order."""
+        base = self.maildir(user, folder)
+        out = []
+        for rel in self.message_files(user, folder):
+            with open(os.path.join(base, rel), "rb") as f:
+                out.append(f.read())
+        return out
+
+    def snapshot(self, user, folder="INBOX"):
+        """{relative path: bytes} of every message file: compare two
+        snapshots to see that nothing changed on the server (not even a
+        file moved from new/ to cur/ or a flag)."""
+        base = self.maildir(user, folder)
+        snap = {}
+        for rel in self.message_files(user, folder):
+            with open(os.path.join(base, rel), "rb") as f:
+                snap[rel] = f.read()
+        return snap
+
+    def clear(self, user, folder=None):
+        """Remove every message of user (of one folder, or all of them)."""
+        base = self.maildir(user)
+        dirs = []
+        if folder is not None:
+            dirs.append(self.maildir(user, folder))
+        else:
+            dirs.append(base)
+            try:
+                dirs += [os.path.join(base, n) for n in os.listdir(base)
+                         if n.startswith(".") and
+                         os.path.isdir(os.path.join(base, n))]
+            except FileNotFoundError:
+                pass
+        for d in dirs:
+            for sub in ("new", "cur", "tmp"):
+                p = os.path.join(d, sub)
+                try:
+                    names = os.listdir(p)
+                except FileNotFoundError:
+                    continue
+                for n in names:
+                    os.unlink(os.path.join(p, n))
+
+
+# --- Env: what each integration test gets --------------------------------
+
+_SAN_START = re.compile(r"ERROR: (Address|Leak|Memory|Thread|Undefined"
+                        r"Behavior)Sanitizer|runtime error:")
+
+
+def condense(text, n=40):
+    """The useful part of a program's stderr: for a sanitizer report,
+    from its first error line to its SUMMARY line (no shadow-byte
+    maps); otherwise the last n lines."""
+    lines = text.rstrip("\n").split("\n")
+    for i, x in enumerate(lines):
+        if _SAN_START.search(x):
+            out = []
+            for y in lines[max(0, i - 3):]:
+                if y.startswith("Shadow byte"):
+                    break
+                out.append(y)
+                if y.startswith("SUMMARY:"):
+                    break
+            if len(out) > n:
+                out = out[:n] + ["... (cut)"]
+            return "\n".join(out)
+    if len(lines) > n:
+        lines = ["... (%d lines before)" % (len(lines) - n)] + lines[-n:]
+    return "\n".join(lines)
+
+
+class Result:
+    """The outcome of one mailfetch run."""
+
+    def __init__(self, args, rc, out, err, elapsed):
+        self.args = args
+        self.rc = rc
+        self.out_bytes = out
+        self.err_bytes = err
+        self.out = out.decode("utf-8", "replace")
+        self.err = err.decode("utf-8", "replace")
+        self.elapsed = elapsed
+
+    def __str__(self):
+        return ("$ %s\nexit status: %s (%.2fs)\n--- stdout:\n%s--- stderr:\n%s"
+                % (" ".join(self.args), self.rc, self.elapsed,
+                   _shown(self.out), _shown(self.err)))
+
+
+def _shown(s):
+    if not s:
+        return "(empty)\n"
+    text = condense(s, 60) + "\n"
+    return text if s.endswith("\n") else text + "(no final newline)\n"
+
+
+class User:
+    """A test user: name and password."""
+
+    def __init__(self, name, password):
+        self.name = name
+        self.password = password
+
+    def __repr__(self):
+        return "User(%r)" % self.name
+
+
+_shared = {"dovecot": None, "error": None}
+
+
+def shared_dovecot():
+    """The one Dovecot of the test run, started on first use. A failure
+    to start is remembered and raised again for every later test."""
+    if _shared["error"] is not None:
+        raise HarnessError("Dovecot could not be started earlier: %s"
+                           % _shared["error"])
+    if _shared["dovecot"] is None:
+        try:
+            _shared["dovecot"] = Dovecot().start()
+        except Exception as e:
+            _shared["error"] = str(e)
+            raise
+    return _shared["dovecot"]
+
+
+def shutdown():
+    """Stop the shared Dovecot, if it was started."""
+    d = _shared["dovecot"]
+    _shared["dovecot"] = None
+    if d is not None:
+        d.stop()
+
+
+def secret_forms(secret, user=None):
+    """A secret and the encoded forms it could leak in."""
+    forms = {secret, base64.b64encode(secret.encode()).decode()}
+    if user is not None:
+        forms.add(base64.b64encode(
+            ("\0%s\0%s" % (user, secret)).encode()).decode())
+        forms.add(base64.b64encode(
+            ("%s\0%s\0%s" % (user, user, secret)).encode()).decode())
+    return forms
+
+
+class Env:
+    """What a test function receives.
+
+    env.mailfetch  absolute path of the binary under test
+    env.build      absolute build directory; env.root: the repository
+    env.tmp        a fresh directory for this test (removed on success)
+    env.dovecot    the shared Dovecot (started on first use)
+    env.runs       every Result of env.run in this test
+    """
+
+    def __init__(self, root, build, name="test"):
+        self.root = root
+        self.build = os.path.abspath(build)
+        self.mailfetch = os.path.join(self.build, "mailfetch")
+        self.name = name
+        self.tmp = tempfile.mkdtemp(prefix="mft-", dir="/tmp")
+        self.home = os.path.join(self.tmp, "home")
+        os.mkdir(self.home, 0o700)
+        self.runs = []
+        self._secrets = set()
+        self._cleanups = []
+
+    @property
+    def dovecot(self):
+        return shared_dovecot()
+
+    def secret(self, text, user=None):
+        """Register a string that must never appear in any output."""
+        self._secrets |= secret_forms(text, user)
+
+    def _all_secrets(self):
+        found = set(self._secrets)
+        d = _shared["dovecot"]
+        if d is not None:
+            for u, p in d.users.items():
+                found |= secret_forms(p, u)
+        return found
+
+    def new_user(self, prefix="u"):
+        """A fresh user on the shared Dovecot, with a random, distinctive
+        password and an empty mailbox."""
+        d = self.dovecot
+        name = "%s%s" % (prefix, secrets.token_hex(4))
+        password = "Pw%sZq" % secrets.token_hex(8)
+        d.add_user(name, password)
+        return User(name, password)
+
+    def path(self, *parts):
+        return os.path.join(self.tmp, *parts)
+
+    def config(self, text, mode=0o600, name="fetchrc"):
+        """Write a config file into env.tmp with mode; returns its path."""
+        path = self.path(name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(path, mode)
+        return path
+
+    def account(self, name, protocol, tls, user, server=None, **keys):
+        """A config section for the test Dovecot. protocol: "pop3" or
+        "imap"; tls: "implicit", "starttls" or "none"; user: a User (its
+        password is filled in) or a name. keys override or add keys; a
+        key given as None is left out. maildir is env.tmp/NAME-Maildir,
+        state_file env.tmp/state/NAME.state. server: another server
+        (anything with .host and .port, e.g. a FakeServer) instead of
+        the Dovecot; tls_ca_file is then left out unless given."""
+        if server is not None:
+            kv = {"protocol": protocol, "host": server.host,
+                  "port": str(server.port), "tls": tls}
+        else:
+            d = self.dovecot
+            port = d.ports[protocol + ("s" if tls == "implicit" else "")]
+            kv = {"protocol": protocol, "host": d.host, "port": str(port),
+                  "tls": tls}
+            if tls != "none":
+                kv["tls_ca_file"] = d.ca_file
+        if tls == "none":
+            kv["allow_plaintext"] = "yes"
+        if isinstance(user, User):
+            kv["user"] = user.name
+            kv["password"] = user.password
+            self.secret(user.password, user.name)
+        else:
+            kv["user"] = user
+        kv["maildir"] = self.path(name + "-Maildir")
+        kv["state_file"] = self.path("state", name + ".state")
+        for k, v in keys.items():
+            if v is None:
+                kv.pop(k, None)
+            else:
+                kv[k] = str(v)
+        return "[%s]\n%s\n" % (name, "".join(
+            "%s = %s\n" % (k, v) for k, v in kv.items()))
+
+    def run_env(self):
+        e = dict(os.environ)
+        for k in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME",
+                  "XDG_CACHE_HOME"):
+            e.pop(k, None)
+        e["HOME"] = self.home
+        # Dates in --check output are compared with the certificate's.
+        e["TZ"] = "UTC"
+        return e
+
+    def run(self, args, timeout=60, input=None, cwd=None, check_secrets=True):
+        """Run mailfetch with args; returns a Result (.rc, .out, .err,
+        .elapsed). Fails the test if any known password (or an encoded
+        form of it) appears in stdout or stderr."""
+        argv = [self.mailfetch] + [str(a) for a in args]
+        if not os.access(self.mailfetch, os.X_OK):
+            raise AssertionError("%s is not built (make %s)" % (
+                self.mailfetch, os.path.relpath(self.mailfetch, self.root)))
+        if isinstance(input, str):
+            input = input.encode("utf-8")
+        t0 = time.monotonic()
+        try:
+            p = subprocess.run(argv, input=input,
+                               stdin=None if input is not None
+                               else subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               timeout=timeout, cwd=cwd or self.tmp,
+                               env=self.run_env())
+        except subprocess.TimeoutExpired as e:
+            r = Result(argv, None, e.stdout or b"", e.stderr or b"",
+                       time.monotonic() - t0)
+            self.runs.append(r)
+            raise AssertionError("mailfetch did not finish within %ss"
+                                 % timeout)
+        r = Result(argv, p.returncode, p.stdout, p.stderr,
+                   time.monotonic() - t0)
+        self.runs.append(r)
+        if check_secrets:
+            for s in sorted(self._all_secrets()):
+                for where, text in (("stdout", r.out), ("stderr", r.err)):
+                    if s in text:
+                        raise AssertionError(
+                            "a secret leaked into %s: %r" % (where, s))
+        return r
+
+    def expect(self, r, rc):
+        """Assert r's exit status is rc."""
+        if r.rc != rc:
+            raise AssertionError("expected exit status %s, got %s"
+                                 % (rc, r.rc))
+        return r
+
+    def on_cleanup(self, fn):
+        self._cleanups.append(fn)
+
+    def close(self, keep_tmp=False):
+        for fn in reversed(self._cleanups):
+            try:
+                fn()
+            except Exception:
+                pass
+        self._cleanups = []
+        if not keep_tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def tree(path):
+    """Every file and directory under path, relative, sorted."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(path):
+        rel = os.path.relpath(dirpath, path)
+        for n in dirnames + filenames:
+            out.append(os.path.normpath(os.path.join(rel, n)))
+    return sorted(out)
