@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <syslog.h>
 
 #include "../proto/imap.h"
 #include "../proto/pop3.h"
@@ -123,13 +124,33 @@ acct_status(enum src_fail fail, int local_errno)
 void
 acct_err(const struct acct *ac, const char *fmt, ...)
 {
+	char msg[2048];
 	va_list ap;
 
-	fprintf(stderr, "%s: ", ac->a->name);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	if (ac->o->color)
+		fprintf(stderr, "\033[1;31m%s:\033[0m %s\n", ac->a->name, msg);
+	else
+		fprintf(stderr, "%s: %s\n", ac->a->name, msg);
+	if (ac->o->syslog)
+		syslog(LOG_ERR, "%s: %s", ac->a->name, msg);
+}
+
+void
+acct_info(const struct acct *ac, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!ac->o->quiet)
+		printf("%s: %s\n", ac->a->name, msg);
+	if (ac->o->syslog)
+		syslog(LOG_INFO, "%s: %s", ac->a->name, msg);
 }
 
 int

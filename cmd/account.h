@@ -18,6 +18,9 @@ struct runopts {
 	int check;
 	int quiet;
 	int verbose; /* 2 and more: protocol trace on stderr */
+	int progress; /* redraw a progress line on stderr (a terminal) */
+	int color; /* colour the account name of errors */
+	int syslog; /* summary and errors also go to syslog(3) */
 };
 
 struct acct {
@@ -50,8 +53,13 @@ int acct_status(enum src_fail fail, int local_errno);
  * (EIO, ENOSPC, EDQUOT, EROFS), else 71. */
 int acct_oserr(int e);
 
-/* Print "NAME: message" on stderr. */
+/* Print "NAME: message" on stderr, and to syslog when asked. */
 void acct_err(const struct acct *ac, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Print "NAME: message" on stdout unless quiet, and to syslog when
+ * asked: the summary lines. */
+void acct_info(const struct acct *ac, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Print the session's failure on stderr with a hint of what to check,

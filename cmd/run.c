@@ -56,6 +56,11 @@ struct run {
 	uint32_t uidv;
 	struct maildir *md;
 
+	/* The progress line (a terminal only): what this folder's fetch
+	 * has done of what it set out to do. */
+	uint64_t p_msgs, p_total, p_bytes, p_totalbytes;
+	int64_t p_start, p_last;
+
 	/* The batch being fetched: the sink's state. */
 	struct maildir_msg **done; /* [i]: finished, not yet committed */
 	struct maildir_msg *cur;
@@ -67,6 +72,54 @@ fail(struct run *r, int status)
 {
 	if (r->status == 0)
 		r->status = status;
+}
+
+static void
+human(uint64_t n, char *buf, size_t len)
+{
+	if (n >= 10 * 1024 * 1024)
+		snprintf(buf, len, "%" PRIu64 " MB", n >> 20);
+	else if (n >= 10 * 1024)
+		snprintf(buf, len, "%" PRIu64 " kB", n >> 10);
+	else
+		snprintf(buf, len, "%" PRIu64 " B", n);
+}
+
+/* Redraw the progress line in place, at most ten times a second. */
+static void
+progress(struct run *r, int force)
+{
+	char done[32], rate[32], eta[32] = "?";
+	int64_t now = mono_ms(), ms;
+	uint64_t bps;
+
+	if (!r->o->progress || (!force && now - r->p_last < 100))
+		return;
+	r->p_last = now;
+	ms = now - r->p_start > 0 ? now - r->p_start : 1;
+	bps = r->p_bytes * 1000 / (uint64_t)ms;
+	human(r->p_bytes, done, sizeof(done));
+	human(bps, rate, sizeof(rate));
+	if (bps > 0 && r->p_totalbytes > r->p_bytes)
+		policy_fmt_duration(
+		    (int64_t)((r->p_totalbytes - r->p_bytes) / bps), eta,
+		    sizeof(eta));
+	else if (r->p_totalbytes <= r->p_bytes)
+		snprintf(eta, sizeof(eta), "0s");
+	fprintf(stderr,
+	    "\r\033[K%s: %s %" PRIu64 "/%" PRIu64 " messages, %s, %s/s, "
+	    "ETA %s",
+	    r->a->name, r->folder, r->p_msgs, r->p_total, done, rate, eta);
+	fflush(stderr);
+}
+
+static void
+progress_clear(struct run *r)
+{
+	if (r->o->progress) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+	}
 }
 
 static int
@@ -92,6 +145,8 @@ sink_write(void *arg, const char *buf, size_t len)
 		r->local_errno = maildir_errno(r->md);
 		return -1;
 	}
+	r->p_bytes += len;
+	progress(r, 0);
 	return 0;
 }
 
@@ -109,6 +164,8 @@ sink_end(void *arg, size_t i)
 	maildir_abort(r->done[i]);
 	r->done[i] = r->cur;
 	r->cur = NULL;
+	r->p_msgs++;
+	progress(r, r->p_msgs == 1);
 	return 0;
 }
 
@@ -255,6 +312,12 @@ fetch_all(struct run *r, struct msginfo **msgs, const char *del, size_t n,
 
 	r->done = xcalloc(BATCH_MSGS, sizeof(*r->done));
 	ok = xmalloc(BATCH_MSGS);
+	r->p_msgs = r->p_bytes = r->p_totalbytes = 0;
+	r->p_total = n;
+	r->p_start = mono_ms();
+	r->p_last = 0;
+	for (i = 0; i < n; i++)
+		r->p_totalbytes += msgs[i]->size;
 	for (start = 0; start < n && rv == 0; start = end) {
 		bytes = 0;
 		for (end = start; end < n && end - start < BATCH_MSGS
@@ -266,6 +329,8 @@ fetch_all(struct run *r, struct msginfo **msgs, const char *del, size_t n,
 		frv = src->ops->fetch(src, msgs + start, end - start, &sink);
 		maildir_abort(r->cur);
 		r->cur = NULL;
+		if (frv == -1 || end == n)
+			progress_clear(r);
 		/* Whatever arrived whole is kept, even after a failure. */
 		if (persist(r, msgs + start, end - start, ok) == -1)
 			rv = -1;
@@ -611,14 +676,16 @@ run_fetch(const struct cfg_account *a, const struct runopts *o)
 	}
 	if (!o->dryrun && state_save(r.st) == -1)
 		state_fail(&r);
-	if (r.listed && !o->dryrun && !o->quiet) {
-		printf("%s: %" PRIu64 " fetched, %" PRIu64 " deleted, %" PRIu64
-		       " left on server\n",
-		    a->name, r.fetched, r.deleted, r.left);
+	if (r.listed && !o->dryrun) {
+		acct_info(&r.ac,
+		    "%" PRIu64 " fetched, %" PRIu64 " deleted, %" PRIu64
+		    " left on server",
+		    r.fetched, r.deleted, r.left);
 		if (r.flagged > 0)
-			printf("%s: %" PRIu64 " of them flagged \\Deleted but "
-			       "not expunged: %s\n",
-			    a->name, r.flagged, r.flagged_why);
+			acct_info(&r.ac,
+			    "%" PRIu64 " of them flagged \\Deleted but not "
+			    "expunged: %s",
+			    r.flagged, r.flagged_why);
 	}
 out:
 	fflush(stdout);

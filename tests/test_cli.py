@@ -1,0 +1,198 @@
+"""The command line for people and for cron: -q, -v, the progress line on a
+terminal only, colour and NO_COLOR, --syslog, -j N, usage errors."""
+
+import os
+import re
+import shlex
+import socket
+import subprocess
+
+A = "acct"
+
+
+def fill(env, n, tag=b"m"):
+    u = env.new_user()
+    msgs = []
+    for i in range(n):
+        data = b"Subject: %s %d\n\n" % (tag, i) + b"text %d\n" % i * 50
+        env.dovecot.deliver(u.name, data)
+        msgs.append(data)
+    return u, msgs
+
+
+def maildir_messages(path):
+    out = []
+    for sub in ("new", "cur"):
+        d = os.path.join(path, sub)
+        if os.path.isdir(d):
+            for n in os.listdir(d):
+                with open(os.path.join(d, n), "rb") as f:
+                    out.append(f.read())
+    return sorted(out)
+
+
+def in_pty(env, args, extra_env=None):
+    """Run mailfetch under a pseudo-terminal (script(1)); returns what
+    the terminal showed, stdout and stderr together."""
+    cmd = " ".join(shlex.quote(a) for a in [env.mailfetch] + args)
+    e = env.run_env()
+    if extra_env:
+        e.update(extra_env)
+    p = subprocess.run(["script", "-q", "-e", "-c", cmd, "/dev/null"],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, env=e, timeout=60)
+    return p.returncode, p.stdout.decode("utf-8", "replace")
+
+
+def test_quiet_prints_nothing_on_success(env):
+    u, msgs = fill(env, 3)
+    cfg = env.config(env.account(A, "pop3", "implicit", u))
+    r = env.expect(env.run(["-q", "-c", cfg]), 0)
+    assert r.out == "" and r.err == "", (r.out, r.err)
+    assert maildir_messages(env.path(A + "-Maildir")) == sorted(msgs)
+
+
+def test_quiet_still_prints_errors(env):
+    u, msgs = fill(env, 1)
+    cfg = env.config(env.account(A, "pop3", "implicit", u,
+                                 password="wrong-pw-77"))
+    env.secret("wrong-pw-77")
+    r = env.expect(env.run(["-q", "-c", cfg]), 77)
+    assert r.out == ""
+    assert r.err.startswith(A + ": "), r.err
+
+
+def test_verbose_lists_each_message(env):
+    u, msgs = fill(env, 3)
+    cfg = env.config(env.account(A, "imap", "implicit", u, max_messages=2))
+    r = env.expect(env.run(["-v", "-c", cfg]), 0)
+    fetched = re.findall(r"^%s: INBOX \d+: fetched" % A, r.out, re.M)
+    skipped = re.findall(r"^%s: INBOX \d+: skip \(.*max_messages.*\)$" % A,
+                         r.out, re.M)
+    assert len(fetched) == 2 and len(skipped) == 1, r.out
+
+
+def test_progress_on_a_terminal_only(env):
+    u, msgs = fill(env, 40)
+    cfg = env.config(env.account(A, "pop3", "implicit", u))
+    rc, screen = in_pty(env, ["-c", cfg])
+    assert rc == 0, screen
+    assert re.search(r"\r\x1b\[K%s: INBOX \d+/40 messages, .*ETA" % A,
+                     screen), repr(screen[:300])
+    # Gone when done: the line is cleared before the summary.
+    assert re.search(r"\r\x1b\[K%s: 40 fetched" % A, screen), repr(screen)
+    # Not a terminal: no progress, no escape sequences.
+    env.dovecot.deliver(u.name, b"Subject: one more\n\nx\n")
+    r = env.expect(env.run(["-c", cfg]), 0)
+    assert "\r" not in r.err and "\x1b" not in r.err + r.out, repr(r.err)
+
+
+def test_colour_only_without_no_color(env):
+    u, msgs = fill(env, 1)
+    cfg = env.config(env.account(A, "pop3", "implicit", u,
+                                 password="wrong-pw-78"))
+    env.secret("wrong-pw-78")
+    rc, screen = in_pty(env, ["-c", cfg])
+    assert rc == 77 and "\x1b[1;31m" + A + ":" in screen, repr(screen)
+    rc, screen = in_pty(env, ["-c", cfg], {"NO_COLOR": "1"})
+    assert rc == 77 and "\x1b[" not in screen, repr(screen)
+    assert A + ": " in screen
+
+
+def test_syslog_gets_summary_and_errors(env):
+    """--syslog: lines reach the log socket. /dev/log is absent here
+    (no syslog daemon), so the test binds its own socket there; where a
+    daemon owns /dev/log, it uses a private mount namespace instead."""
+    u, msgs = fill(env, 2)
+    good = env.account(A, "pop3", "implicit", u)
+    bad = env.account("bad", "pop3", "implicit", u.name,
+                      password="wrong-pw-79")
+    env.secret("wrong-pw-79")
+    cfg = env.config(good + bad)
+    sockpath = env.path("log.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(sockpath)
+    s.settimeout(5)
+    try:
+        cmd = [env.mailfetch, "--syslog", "-c", cfg]
+        if os.path.exists("/dev/log"):
+            argv = ["unshare", "-m", "sh", "-c",
+                    'mount --bind "$0" /dev/log && exec "$@"', sockpath] + cmd
+            made = False
+        else:
+            os.symlink(sockpath, "/dev/log")
+            argv = cmd
+            made = True
+        try:
+            p = subprocess.run(argv, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=env.run_env(),
+                               stdin=subprocess.DEVNULL, timeout=60)
+        finally:
+            if made:
+                os.unlink("/dev/log")
+        assert p.returncode == 77, p.stderr
+        got = []
+        s.settimeout(0.5)
+        try:
+            while True:
+                got.append(s.recv(4096).decode("utf-8", "replace"))
+        except socket.timeout:
+            pass
+    finally:
+        s.close()
+    text = "\n".join(got)
+    assert re.search(r"mailfetch\[\d+\]: %s: 2 fetched, 0 deleted, 2 left "
+                     r"on server" % A, text), text
+    assert re.search(r"mailfetch\[\d+\]: bad: .*authentication failed",
+                     text), text
+    # LOG_MAIL (2) * 8 + LOG_ERR (3) = 19; LOG_INFO (6): 22.
+    assert any(g.startswith("<19>") for g in got), got
+    assert any(g.startswith("<22>") for g in got), got
+
+
+def test_jobs_same_maildirs_as_serial(env):
+    users = [fill(env, 30, tag=b"u%d" % k) for k in range(4)]
+    serial = "".join(env.account("s%d" % k, "imap", "implicit", u)
+                     for k, (u, _) in enumerate(users))
+    parallel = "".join(env.account("p%d" % k, "pop3", "implicit", u)
+                       for k, (u, _) in enumerate(users))
+    r = env.expect(env.run(["-c", env.config(serial, name="serial")]), 0)
+    r = env.expect(env.run(["-j", "4", "-c",
+                            env.config(parallel, name="parallel")]), 0)
+    lines = r.out.splitlines()
+    assert sorted(lines) == sorted("p%d: 30 fetched, 0 deleted, 30 left on "
+                                   "server" % k for k in range(4)), r.out
+    for k, (u, msgs) in enumerate(users):
+        s = maildir_messages(env.path("s%d-Maildir" % k))
+        p = maildir_messages(env.path("p%d-Maildir" % k))
+        assert p == sorted(msgs) and s == p, "account %d differs" % k
+
+
+def test_jobs_status_is_first_failure_in_file_order(env):
+    u, msgs = fill(env, 2)
+    cfg = env.config(
+        env.account("a1", "pop3", "implicit", u) +
+        env.account("a2", "pop3", "implicit", u.name, password="wrong-80",
+                    state_file=env.path("state", "a2.state")) +
+        env.account("a3", "pop3", "implicit", u,
+                    port=env.dovecot.ports["pop3s"], host="127.0.0.1",
+                    tls_ca_file=env.dovecot.wrong_ca_file))
+    env.secret("wrong-80")
+    r = env.run(["-j", "3", "-c", cfg])
+    assert r.rc == 77, r.rc
+    for name in ("a2", "a3"):
+        assert re.search(r"^%s: " % name, r.err, re.M), r.err
+    assert re.search(r"^a1: 2 fetched", r.out, re.M), r.out
+
+
+def test_usage_errors(env):
+    u, msgs = fill(env, 1)
+    cfg = env.config(env.account(A, "pop3", "implicit", u))
+    for args in (["--no-such-option"], ["-j", "0"], ["-j", "x"],
+                 ["--check", "-n"]):
+        r = env.run(["-c", cfg] + args)
+        assert r.rc == 64, (args, r.rc, r.err)
+    r = env.expect(env.run(["-V"]), 0)
+    assert re.match(r"^mailfetch \d+\.\d+", r.out), r.out
+    r = env.expect(env.run(["-h"]), 0)
+    assert "usage: mailfetch" in r.out
