@@ -16,11 +16,13 @@
  * without QUIT, so a POP3 server deletes nothing from it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../proto/imap.h"
 #include "../tls/util.h"
@@ -404,6 +406,16 @@ open_folder_maildir(struct run *r, const char *folder)
 
 		acct_err(&r->ac, "%s; check that the Maildir is writable", err);
 		fail(r, acct_oserr(e));
+	} else if (*sub != '\0') {
+		/* Maildir++: a subfolder holds an empty "maildirfolder". */
+		char *marker;
+		int fd;
+
+		xasprintf(&marker, "%s/maildirfolder", path);
+		fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (fd != -1)
+			close(fd);
+		free(marker);
 	}
 	free(path);
 	free(sub);
