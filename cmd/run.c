@@ -57,6 +57,7 @@ struct run {
 	const char *key; /* its name in the state */
 	uint32_t uidv;
 	struct maildir *md;
+	char *sub; /* its Maildir++ subfolder, "" for the Maildir itself */
 
 	/* The progress line (a terminal only): what this folder's fetch
 	 * has done of what it set out to do. */
@@ -229,11 +230,21 @@ persist(struct run *r, struct msginfo *const *b, size_t n, char *ok)
 	int rv = 0;
 
 	for (i = 0; i < n; i++) {
+		char *where;
+		int irv;
+
 		if (r->done[i] == NULL || b[i]->uid == NULL)
 			continue;
-		if (state_intend(r->st, r->key, r->uidv, b[i]->uid,
-			maildir_name(r->done[i]))
-		    == -1)
+		/* The intent names the file relative to the account's
+		 * Maildir, so finding it needs no server delimiter. */
+		if (*r->sub == '\0')
+			where = xstrdup(maildir_name(r->done[i]));
+		else
+			xasprintf(
+			    &where, "%s/%s", r->sub, maildir_name(r->done[i]));
+		irv = state_intend(r->st, r->key, r->uidv, b[i]->uid, where);
+		free(where);
+		if (irv == -1)
 			goto statefail;
 	}
 	if (state_sync(r->st) == -1)
@@ -401,6 +412,8 @@ open_folder_maildir(struct run *r, const char *folder)
 		path = xstrdup(r->a->maildir);
 	else
 		xasprintf(&path, "%s/%s", r->a->maildir, sub);
+	free(r->sub);
+	r->sub = sub;
 	if ((md = maildir_open(path, err, sizeof(err))) == NULL) {
 		int e = errno;
 
@@ -418,7 +431,6 @@ open_folder_maildir(struct run *r, const char *folder)
 		free(marker);
 	}
 	free(path);
-	free(sub);
 	return md;
 }
 
@@ -607,29 +619,26 @@ reconcile(struct run *r)
 	/* A dry run creates nothing, not even a Maildir to look in. */
 	if (n == 0 || r->o->dryrun)
 		return 0;
-	/* Intents name files in the account's Maildir or its
-	 * subfolders; look in each folder's Maildir. */
+	/* Intents name files relative to the account's Maildir. */
 	for (i = 0; i < n; i++) {
-		char *sub = NULL, *path;
+		const char *name, *slash;
+		char *path;
 		int has = 0;
 
 		p = state_pending(r->st, i);
-		if (strcmp(p->folder, POP3_FOLDER) == 0
-		    || strcmp(p->folder, "INBOX") == 0)
+		if ((slash = strrchr(p->filename, '/')) != NULL) {
+			xasprintf(&path, "%s/%.*s", r->a->maildir,
+			    (int)(slash - p->filename), p->filename);
+			name = slash + 1;
+		} else {
 			path = xstrdup(r->a->maildir);
-		else {
-			char *name = imap_utf7_decode(p->folder);
-
-			sub = maildir_subfolder(name ? name : p->folder, '/');
-			free(name);
-			xasprintf(&path, "%s/%s", r->a->maildir, sub);
+			name = p->filename;
 		}
 		if ((md = maildir_open(path, err, sizeof(err))) != NULL) {
-			has = maildir_has(md, p->filename);
+			has = maildir_has(md, name);
 			maildir_close(md);
 		}
 		free(path);
-		free(sub);
 		if (has) {
 			if (state_add(r->st, p->folder, p->uidvalidity, p->uid,
 				p->when)
@@ -703,5 +712,6 @@ out:
 	fflush(stdout);
 	acct_fini(&r.ac);
 	state_free(r.st);
+	free(r.sub);
 	return r.status;
 }

@@ -78,6 +78,24 @@
 #define SAVE_CHUNK (1024 * 1024)
 #define MAXFIELDS 7
 
+/*
+ * An intent's file name is relative to the account's Maildir: a message
+ * file name, or a Maildir++ subfolder (".name") and a file name. Nothing
+ * else, so a state file can never point outside the Maildir.
+ */
+static int
+intent_name_ok(const char *s)
+{
+	const char *slash = strchr(s, '/'), *base = slash ? slash + 1 : s;
+
+	if (slash != NULL
+	    && (s[0] != '.' || slash - s < 2 || strchr(base, '/') != NULL
+		|| (slash - s == 2 && s[1] == '.')))
+		return 0;
+	return base[0] != '\0' && strcmp(base, ".") != 0
+	    && strcmp(base, "..") != 0;
+}
+
 struct buf {
 	char *p;
 	size_t len, cap;
@@ -689,9 +707,7 @@ parse_line(struct state *st, char *line, int journal, const char **what)
 			return -1;
 		}
 	}
-	if (want == 6
-	    && (unescape(fld[5]) == -1 || fld[5][0] == '\0'
-		|| strchr(fld[5], '/') != NULL)) {
+	if (want == 6 && (unescape(fld[5]) == -1 || !intent_name_ok(fld[5]))) {
 		*what = "bad file name";
 		return -1;
 	}
@@ -956,8 +972,7 @@ state_intend(struct state *st, const char *folder, uint32_t uidvalidity,
 	int64_t now = (int64_t)time(NULL);
 	size_t f;
 
-	if (uid[0] == '\0' || filename[0] == '\0'
-	    || strchr(filename, '/') != NULL) {
+	if (uid[0] == '\0' || !intent_name_ok(filename)) {
 		st_fail(st, STATE_EOS, EINVAL, "%s: intent for \"%s\"",
 		    st->path, filename);
 		return -1;

@@ -39,7 +39,7 @@ struct state_pending {
 	const char *folder;
 	uint32_t uidvalidity;
 	const char *uid;
-	const char *filename; /* base name in the Maildir's new/ */
+	const char *filename; /* relative to the Maildir: NAME, or .SUB/NAME */
 	int64_t when;
 };
 

@@ -352,3 +352,54 @@ def test_sigkill_loses_nothing(env):
     env.expect(env.run(["-c", cfg]), 0)
     assert d.messages(u.name) == []
     assert sorted(maildir_messages(env.path(A + "-Maildir"))) == sorted(msgs)
+
+
+def crash_state(env, folder, sub):
+    """Turn the record of the one message of folder into the intent a
+    crash between rename and record leaves behind (state.c's format)."""
+    path = env.path("state", A + ".state")
+    files = maildir_files(env.path(A + "-Maildir", sub) if sub
+                          else env.path(A + "-Maildir"))
+    assert len(files) == 1, files
+    rel = os.path.basename(files[0]).split(":")[0]
+    if sub:
+        rel = sub + "/" + rel
+    out = []
+    with open(path) as f:
+        for line in f:
+            fields = line.rstrip("\n").split("\t")
+            if fields[0] == "M" and fields[1] == folder:
+                line = "\t".join(["I"] + fields[1:] + [rel]) + "\n"
+            out.append(line)
+    with open(path, "w") as f:
+        f.write("".join(out))
+    return files[0]
+
+
+def test_crash_between_rename_and_record_is_reconciled(env):
+    d = env.dovecot
+    u = env.new_user()
+    c = imap_client(d, u)
+    c.create('"Lists/foo"')
+    append(c, "INBOX", b"Subject: inbox\n\n1\n")
+    append(c, "Lists/foo", b"Subject: list\n\n2\n")
+    c.logout()
+    cfg = env.config(env.account(A, "imap", "implicit", u,
+                                 folders="INBOX, Lists/foo"))
+    env.expect(env.run(["-c", cfg]), 0)
+    crash_state(env, "INBOX", "")
+    crash_state(env, "Lists/foo", ".Lists.foo")
+    r = env.expect(env.run(["-c", cfg]), 0)
+    assert summary(r) == (0, 0, 2), r.out
+    assert len(maildir_files(env.path(A + "-Maildir"))) == 1
+    assert len(maildir_files(env.path(A + "-Maildir", ".Lists.foo"))) == 1
+    # The records are back: a third run fetches nothing either.
+    r = env.expect(env.run(["-c", cfg]), 0)
+    assert summary(r) == (0, 0, 2), r.out
+    # An intent whose file never made it is fetched again.
+    gone = crash_state(env, "Lists/foo", ".Lists.foo")
+    os.unlink(gone)
+    r = env.expect(env.run(["-c", cfg]), 0)
+    assert summary(r) == (1, 0, 2), r.out
+    assert maildir_messages(env.path(A + "-Maildir", ".Lists.foo")) == \
+        [b"Subject: list\n\n2\n"]

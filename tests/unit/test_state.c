@@ -366,6 +366,16 @@ t_intent_bad(const void *arg)
 	CHECK(state_errkind(st) == STATE_EOS);
 	CHECK(state_errno(st) == EINVAL);
 	CHECK(state_intend(st, "INBOX", 1, "1", "") == -1);
+	/* Only NAME or .SUBFOLDER/NAME: nothing can point outside. */
+	CHECK(state_intend(st, "INBOX", 1, "1", "a/b") == -1);
+	CHECK(state_intend(st, "INBOX", 1, "1", "./b") == -1);
+	CHECK(state_intend(st, "INBOX", 1, "1", ".a/b/c") == -1);
+	CHECK(state_intend(st, "INBOX", 1, "1", ".a/") == -1);
+	CHECK(state_intend(st, "INBOX", 1, "1", ".a/..") == -1);
+	CHECK(state_intend(st, "INBOX", 1, "1", "/b") == -1);
+	CHECK(state_intend(st, "INBOX", 1, "1", "..") == -1);
+	CHECK(state_intend(st, "INBOX", 1, "1", ".Lists.foo/1.M2P3Q4.h") == 0);
+	CHECK(state_intend(st, "INBOX", 1, "2", "1.M2P3Q5.h") == 0);
 	state_free(st);
 }
 
