@@ -1,0 +1,1749 @@
+/*
+ * IMAP client: RFC 3501 and RFC 9051, with STARTTLS, SASL-IR (RFC 4959),
+ * LITERAL+ and LITERAL- (RFC 7888) and UIDPLUS (RFC 4315). See imap.h
+ * and source.h.
+ *
+ * Every command goes out tagged "A<n>" and is finished by reading
+ * responses until the tagged one arrives; untagged responses in between
+ * are applied as they come (EXISTS, EXPUNGE, CAPABILITY, BYE, response
+ * codes) or collected for the command in progress (LIST, FETCH, SEARCH).
+ * A response is read line by line; where a line ends in a literal the
+ * literal is kept (small), dropped (larger), or, when it is the BODY[]
+ * of a message being fetched, streamed to the caller's sink through the
+ * CRLF decoder. The bytes kept of one response are handed whole to the
+ * pure parsers of imap_parse.c.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../tls/conn.h"
+#include "../tls/util.h"
+#include "imap.h"
+#include "imap_parse.h"
+#include "sasl.h"
+
+#define IMAP_LINEMAX CONN_LINE_MAX /* one response line */
+#define IMAP_KEEPMAX (64 * 1024) /* a literal kept in memory */
+#define IMAP_RESPMAX (1024 * 1024) /* non-body bytes of one response */
+#define IMAP_MSGMAX 1000000 /* messages in one folder */
+/*
+ * UIDs per UID FETCH, STORE or EXPUNGE command. Even without ranges 500
+ * UIDs keep a command under 5.6 KB, below the 8000 octets RFC 7162
+ * section 4 asks clients to stay under. Two commands are in flight at
+ * once while fetching, so the server streams the next batch while the
+ * last bodies of one are still arriving, and a failure never leaves
+ * more than two commands to be answered.
+ */
+#define IMAP_BATCH 500
+#define IMAP_PIPE 2
+#define IMAP_SASLSTEPS 16 /* challenges in one AUTHENTICATE */
+#define IMAP_LITMINUS 4096 /* LITERAL- non-synchronizing limit */
+#define IMAP_CHUNK 16384 /* decoded body bytes per sink write */
+
+/* Capabilities acted upon. */
+#define CAP_STARTTLS 0x0001
+#define CAP_LOGINDISABLED 0x0002
+#define CAP_SASLIR 0x0004
+#define CAP_LITERALPLUS 0x0008
+#define CAP_LITERALMINUS 0x0010
+#define CAP_UIDPLUS 0x0020
+#define CAP_IDLE 0x0040
+#define CAP_AUTH_PLAIN 0x0100
+#define CAP_AUTH_LOGIN 0x0200
+#define CAP_AUTH_CRAM_MD5 0x0400
+#define CAP_AUTH_SCRAM_SHA_1 0x0800
+#define CAP_AUTH_SCRAM_SHA_256 0x1000
+#define CAP_AUTH_XOAUTH2 0x2000
+#define CAP_AUTH_OAUTHBEARER 0x4000
+
+/* What untagged responses of the command in progress are collected
+ * for. */
+enum imap_ctx {
+	CTX_NONE,
+	CTX_SELECT, /* [UIDVALIDITY n] */
+	CTX_LIST, /* LIST: the hierarchy delimiter */
+	CTX_MSGS, /* FETCH (UID RFC822.SIZE ...): the listing */
+	CTX_FETCH, /* FETCH (UID BODY[]): messages into the sink */
+	CTX_SEARCH, /* SEARCH: UIDs */
+	CTX_EXPUNGE /* EXPUNGE: count ours */
+};
+
+struct buf {
+	char *p;
+	size_t len;
+	size_t cap;
+};
+
+/* A command in flight and, once done, its tagged response. */
+struct pend {
+	unsigned tag;
+	int done;
+	enum imap_status st;
+	int unavailable; /* response code [UNAVAILABLE] (RFC 5530) */
+	char text[256]; /* server text, quoted */
+};
+
+/* A UID of the caller's array and its index there. */
+struct uidix {
+	uint32_t uid;
+	size_t i;
+};
+
+struct fetchctx {
+	const struct sink *sink;
+	struct uidix *ix; /* sorted by UID, UIDs unique */
+	size_t nix;
+	char *done; /* per index of the caller's array */
+	/* The response being read. */
+	int handled; /* its BODY[] literal was consumed */
+	int streamed; /* ... into the sink, for index cur */
+	size_t cur;
+	uint32_t curuid;
+	struct imap_crlf crlf;
+	char out[IMAP_CHUNK + 1];
+};
+
+struct imap {
+	struct buf rbuf; /* the response being read */
+	struct buf wbuf; /* the command being written; wiped */
+	struct buf tbuf; /* its trace line */
+	uint64_t nonbody; /* bytes of the response other than bodies */
+	unsigned tagn;
+	struct pend pend[IMAP_PIPE];
+	size_t npend;
+	unsigned caps;
+	int capseen; /* a capability list arrived since reset */
+	int preauth;
+	int byeseen;
+	char bye[256];
+	/* The selected mailbox. */
+	int selected;
+	uint32_t exists;
+	uint32_t uidvalidity;
+	uint32_t *seq; /* UID of each message number, 0 unknown */
+	size_t seqcap;
+	/* The command in progress. */
+	enum imap_ctx ctx;
+	int gotlist;
+	char delim;
+	struct msglist *out; /* CTX_MSGS */
+	struct fetchctx *fx; /* CTX_FETCH */
+	uint32_t *found; /* CTX_SEARCH */
+	size_t nfound, foundcap;
+	const struct uidix *ours; /* CTX_EXPUNGE */
+	size_t nours;
+	size_t gone;
+};
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} capnames[] = {
+	{ "STARTTLS", CAP_STARTTLS },
+	{ "LOGINDISABLED", CAP_LOGINDISABLED },
+	{ "SASL-IR", CAP_SASLIR },
+	{ "LITERAL+", CAP_LITERALPLUS },
+	{ "LITERAL-", CAP_LITERALMINUS },
+	{ "UIDPLUS", CAP_UIDPLUS },
+	{ "IDLE", CAP_IDLE },
+	{ "AUTH=PLAIN", CAP_AUTH_PLAIN },
+	{ "AUTH=LOGIN", CAP_AUTH_LOGIN },
+	{ "AUTH=CRAM-MD5", CAP_AUTH_CRAM_MD5 },
+	{ "AUTH=SCRAM-SHA-1", CAP_AUTH_SCRAM_SHA_1 },
+	{ "AUTH=SCRAM-SHA-256", CAP_AUTH_SCRAM_SHA_256 },
+	{ "AUTH=XOAUTH2", CAP_AUTH_XOAUTH2 },
+	{ "AUTH=OAUTHBEARER", CAP_AUTH_OAUTHBEARER },
+};
+
+/*
+ * Buffers. Growing copies by hand rather than realloc(3), so that a
+ * command buffer that held a password leaves no copy behind in freed
+ * memory.
+ */
+static void
+buf_add(struct buf *b, const void *s, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (n > b->cap - b->len) {
+		cap = b->cap ? b->cap : 256;
+		while (cap - b->len < n)
+			cap *= 2;
+		p = xmalloc(cap);
+		if (b->len > 0)
+			memcpy(p, b->p, b->len);
+		if (b->p != NULL)
+			explicit_bzero(b->p, b->cap);
+		free(b->p);
+		b->p = p;
+		b->cap = cap;
+	}
+	if (n > 0)
+		memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+static void
+buf_str(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+static void
+buf_wipe(struct buf *b)
+{
+	if (b->p != NULL)
+		explicit_bzero(b->p, b->cap);
+	b->len = 0;
+}
+
+static void
+buf_free(struct buf *b)
+{
+	buf_wipe(b);
+	free(b->p);
+	b->p = NULL;
+	b->cap = 0;
+}
+
+static int
+eqi(const char *p, size_t len, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		char a = p[i], c = s[i];
+
+		if (c == '\0')
+			return 0;
+		if (a >= 'a' && a <= 'z')
+			a = (char)(a - 'a' + 'A');
+		if (c >= 'a' && c <= 'z')
+			c = (char)(c - 'a' + 'A');
+		if (a != c)
+			return 0;
+	}
+	return s[i] == '\0';
+}
+
+static void
+trace(struct source *src, int dir, const char *s, size_t len)
+{
+	if (src->cfg->trace != NULL)
+		src->cfg->trace(src->cfg->trace_arg, dir, s, len);
+}
+
+static void
+trace_literal(struct source *src, int dir, uint64_t n)
+{
+	char s[64];
+	int len;
+
+	len = snprintf(s, sizeof(s), "[literal %" PRIu64 " bytes]", n);
+	trace(src, dir, s, (size_t)len);
+}
+
+static int
+uidix_cmp(const void *a, const void *b)
+{
+	const struct uidix *x = a, *y = b;
+
+	if (x->uid != y->uid)
+		return x->uid < y->uid ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* The caller's messages sorted by UID, duplicates dropped (the first
+ * index is kept). Returns the count. */
+static size_t
+uidix_make(struct msginfo *const *msgs, size_t n, struct uidix **out)
+{
+	struct uidix *ix;
+	size_t i, k;
+
+	ix = xcalloc(n, sizeof(*ix));
+	for (i = 0; i < n; i++) {
+		ix[i].uid = msgs[i]->num;
+		ix[i].i = i;
+	}
+	qsort(ix, n, sizeof(*ix), uidix_cmp);
+	for (i = k = 0; i < n; i++)
+		if (k == 0 || ix[k - 1].uid != ix[i].uid)
+			ix[k++] = ix[i];
+	*out = ix;
+	return k;
+}
+
+static const struct uidix *
+uidix_find(const struct uidix *ix, size_t n, uint32_t uid)
+{
+	size_t lo = 0, hi = n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (ix[mid].uid == uid)
+			return &ix[mid];
+		if (ix[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* The UID set of ix[start..start+n-1]. */
+static char *
+uidix_set(const struct uidix *ix, size_t start, size_t n)
+{
+	uint32_t *v;
+	size_t i;
+	char *s;
+
+	v = xcalloc(n, sizeof(*v));
+	for (i = 0; i < n; i++)
+		v[i] = ix[start + i].uid;
+	s = imap_uidset(v, n);
+	free(v);
+	return s;
+}
+
+/*
+ * Reading responses.
+ */
+
+/* A read failed: after "* BYE" the server closing is what it said it
+ * would do. */
+static int
+readfail(struct source *src)
+{
+	struct imap *im = src->priv;
+
+	if (im->byeseen && conn_errcode(src->conn) == CONN_ECLOSED)
+		return src_fail(src, SRC_FTEMP,
+		    "server closed the connection: \"%s\"", im->bye);
+	if (conn_errcode(src->conn) == CONN_ETOOLONG)
+		return src_fail(src, SRC_FPROTO,
+		    "server sent a response line longer than %d bytes",
+		    IMAP_LINEMAX);
+	return src_connfail(src, "reading from the server");
+}
+
+/* Literals can only be part of untagged data; status responses and
+ * continuation requests carry text, which may end in "}" (RFC 3501
+ * section 9, resp-text). */
+static int
+may_have_literals(const char *line, size_t len)
+{
+	size_t i;
+
+	if (len < 2 || line[0] != '*' || line[1] != ' ')
+		return 0;
+	for (i = 2; i < len && line[i] != ' '; i++)
+		;
+	return !(eqi(line + 2, i - 2, "OK") || eqi(line + 2, i - 2, "NO")
+	    || eqi(line + 2, i - 2, "BAD") || eqi(line + 2, i - 2, "BYE")
+	    || eqi(line + 2, i - 2, "PREAUTH"));
+}
+
+static int
+keep_fn(void *arg, const char *buf, size_t len)
+{
+	buf_add(arg, buf, len);
+	return 0;
+}
+
+static int
+null_fn(void *arg, const char *buf, size_t len)
+{
+	(void)arg;
+	(void)buf;
+	(void)len;
+	return 0;
+}
+
+static int
+body_fn(void *arg, const char *buf, size_t len)
+{
+	struct fetchctx *fx = arg;
+	size_t k, o;
+
+	while (len > 0) {
+		k = len < IMAP_CHUNK ? len : IMAP_CHUNK;
+		o = imap_crlf_feed(&fx->crlf, buf, k, fx->out);
+		if (o > 0 && fx->sink->write(fx->sink->arg, fx->out, o) == -1)
+			return -1;
+		buf += k;
+		len -= k;
+	}
+	return 0;
+}
+
+static void
+lit_placeholder(struct imap *im, uint64_t n)
+{
+	char s[32];
+	int len;
+
+	len = snprintf(s, sizeof(s), "{%" PRIu64 "}\r\n", n);
+	buf_add(&im->rbuf, s, (size_t)len);
+}
+
+/* Drop a literal of n bytes that is not kept; it still counts against
+ * the response's cap. */
+static int
+lit_discard(struct source *src, uint64_t n)
+{
+	struct imap *im = src->priv;
+
+	if (n > IMAP_RESPMAX - im->nonbody)
+		return src_fail(src, SRC_FPROTO,
+		    "server sent a %" PRIu64 "-byte literal where a short "
+		    "reply was expected (the limit is %d bytes)",
+		    n, IMAP_RESPMAX);
+	im->nonbody += n;
+	if (conn_read_to_sink(src->conn, n, null_fn, NULL) == -1)
+		return readfail(src);
+	lit_placeholder(im, 0);
+	return 0;
+}
+
+/*
+ * A literal of n bytes starts; the response so far is rbuf[0..start-1].
+ * When it is the BODY[] of a message we were asked for, stream it to
+ * the sink and set *done.
+ */
+static int
+fetch_literal(struct source *src, size_t start, uint64_t n, int *done)
+{
+	struct imap *im = src->priv;
+	struct fetchctx *fx = im->fx;
+	const struct uidix *x;
+	struct imap_resp r;
+	uint32_t uid;
+	size_t o;
+
+	*done = 0;
+	if (fx->handled || imap_parse_resp(im->rbuf.p, start, &r) == -1
+	    || r.type != IMAP_RUNTAGGED || !r.hasnum
+	    || !eqi(r.kw, r.kwlen, "FETCH")
+	    || !imap_fetch_pending_body(r.data, r.datalen, &uid))
+		return 0;
+	fx->handled = 1;
+	/*
+	 * RFC 3501 section 6.4.8 puts the UID into every response to a UID
+	 * FETCH, but not necessarily before BODY[]. Then the message number
+	 * tells, by what the listing and later EXISTS and EXPUNGE said; the
+	 * UID, when it comes, must agree before the message counts.
+	 */
+	if (uid == 0 && r.num >= 1 && r.num <= im->exists)
+		uid = im->seq[r.num - 1];
+	if (uid == 0)
+		return src_fail(src, SRC_FDATA,
+		    "server sent the body of message %" PRIu32 " before its "
+		    "UID, and its UID is not known",
+		    r.num);
+	if ((x = uidix_find(fx->ix, fx->nix, uid)) == NULL || fx->done[x->i]) {
+		/* Not asked for, or already delivered. */
+		if (lit_discard(src, n) == -1)
+			return -1;
+		*done = 1;
+		return 0;
+	}
+	fx->streamed = 1;
+	fx->cur = x->i;
+	fx->curuid = uid;
+	fx->crlf.cr = 0;
+	if (fx->sink->begin(fx->sink->arg, x->i) == -1)
+		return src_fail(src, SRC_FLOCAL,
+		    "could not store message UID %" PRIu32, uid);
+	if (conn_read_to_sink(src->conn, n, body_fn, fx) == -1) {
+		if (conn_errcode(src->conn) == CONN_ESINK)
+			return src_fail(src, SRC_FLOCAL,
+			    "could not store message UID %" PRIu32, uid);
+		return readfail(src);
+	}
+	if ((o = imap_crlf_flush(&fx->crlf, fx->out)) > 0
+	    && fx->sink->write(fx->sink->arg, fx->out, o) == -1)
+		return src_fail(src, SRC_FLOCAL,
+		    "could not store message UID %" PRIu32, uid);
+	lit_placeholder(im, 0);
+	*done = 1;
+	return 0;
+}
+
+/* The literal announced at rbuf[start..]: body, kept, or dropped. */
+static int
+literal(struct source *src, size_t start, uint64_t n)
+{
+	struct imap *im = src->priv;
+	int done;
+
+	im->rbuf.len = start;
+	trace_literal(src, SRC_TRACE_IN, n);
+	if (im->fx != NULL) {
+		if (fetch_literal(src, start, n, &done) == -1)
+			return -1;
+		if (done)
+			return 0;
+	}
+	if (n > IMAP_KEEPMAX)
+		return lit_discard(src, n);
+	if (n > IMAP_RESPMAX - im->nonbody)
+		return src_fail(src, SRC_FPROTO,
+		    "server response longer than %d bytes", IMAP_RESPMAX);
+	im->nonbody += n;
+	lit_placeholder(im, n);
+	if (conn_read_to_sink(src->conn, n, keep_fn, &im->rbuf) == -1)
+		return readfail(src);
+	return 0;
+}
+
+/* Read one whole response into rbuf and split it into *r. */
+static int
+read_resp(struct source *src, struct imap_resp *r)
+{
+	struct imap *im = src->priv;
+	char *line;
+	size_t len, start;
+	uint64_t n;
+	int lits = 0, first = 1, rv;
+
+	im->rbuf.len = 0;
+	im->nonbody = 0;
+	if (im->fx != NULL)
+		im->fx->handled = im->fx->streamed = 0;
+	for (;;) {
+		if (conn_getline(src->conn, &line, &len, IMAP_LINEMAX) == -1)
+			return readfail(src);
+		trace(src, SRC_TRACE_IN, line, len);
+		if (len > IMAP_RESPMAX - im->nonbody)
+			return src_fail(src, SRC_FPROTO,
+			    "server response longer than %d bytes",
+			    IMAP_RESPMAX);
+		im->nonbody += len;
+		buf_add(&im->rbuf, line, len);
+		if (first)
+			lits = may_have_literals(line, len);
+		first = 0;
+		if (!lits
+		    || (rv = imap_literal_end(line, len, &n, &start)) == 0)
+			break;
+		if (rv == -1)
+			return src_fail(src, SRC_FDATA,
+			    "server announced a literal of impossible size");
+		if (literal(src, im->rbuf.len - len + start, n) == -1)
+			return -1;
+	}
+	if (imap_parse_resp(im->rbuf.p, im->rbuf.len, r) == -1) {
+		char q[128];
+
+		src_quote(q, sizeof(q), im->rbuf.p, im->rbuf.len);
+		return src_fail(
+		    src, SRC_FDATA, "malformed server response: \"%s\"", q);
+	}
+	return 0;
+}
+
+/*
+ * Applying untagged responses.
+ */
+
+static void
+set_caps(struct source *src, const char *s, size_t len)
+{
+	struct imap *im = src->priv;
+	size_t i, j, k;
+
+	src_quote(src->caps, sizeof(src->caps), s, len);
+	im->caps = 0;
+	im->capseen = 1;
+	for (i = 0; i < len; i = j + 1) {
+		for (j = i; j < len && s[j] != ' '; j++)
+			;
+		for (k = 0; k < sizeof(capnames) / sizeof(capnames[0]); k++)
+			if (eqi(s + i, j - i, capnames[k].name))
+				im->caps |= capnames[k].bit;
+	}
+}
+
+/* A response code of a status response, tagged or not. */
+static int
+resp_code(struct source *src, const struct imap_resp *r)
+{
+	struct imap *im = src->priv;
+	struct imap_lex l;
+	struct imap_tok tok;
+	const char *arg;
+	size_t arglen;
+	uint64_t n;
+
+	if (imap_code_is(r->code, r->codelen, "CAPABILITY", &arg, &arglen))
+		set_caps(src, arg, arglen);
+	else if (im->ctx == CTX_SELECT
+	    && imap_code_is(
+		r->code, r->codelen, "UIDVALIDITY", &arg, &arglen)) {
+		imap_lex_init(&l, arg, arglen);
+		imap_lex_next(&l, &tok);
+		if (imap_tok_num(&tok, UINT32_MAX, &n) == -1 || n == 0)
+			return src_fail(src, SRC_FDATA,
+			    "server sent a malformed UIDVALIDITY");
+		im->uidvalidity = (uint32_t)n;
+	}
+	return 0;
+}
+
+static int
+on_exists(struct source *src, uint32_t n)
+{
+	struct imap *im = src->priv;
+
+	if (n > IMAP_MSGMAX)
+		return src_fail(src, SRC_FPROTO,
+		    "the folder holds %" PRIu32 " messages, more than the "
+		    "%d mailfetch handles",
+		    n, IMAP_MSGMAX);
+	if (n > im->seqcap) {
+		im->seq = xreallocarray(im->seq, n, sizeof(*im->seq));
+		im->seqcap = n;
+	}
+	if (n > im->exists)
+		memset(im->seq + im->exists, 0,
+		    (n - im->exists) * sizeof(*im->seq));
+	im->exists = n;
+	return 0;
+}
+
+static int
+on_expunge(struct source *src, uint32_t n)
+{
+	struct imap *im = src->priv;
+	uint32_t uid;
+
+	if (n == 0 || n > im->exists)
+		return src_fail(src, SRC_FDATA,
+		    "server expunged message %" PRIu32 " of %" PRIu32, n,
+		    im->exists);
+	uid = im->seq[n - 1];
+	memmove(
+	    im->seq + n - 1, im->seq + n, (im->exists - n) * sizeof(*im->seq));
+	im->exists--;
+	/* An expunged message whose UID is unknown (it arrived after the
+	 * listing) is counted as ours; the count is capped later. */
+	if (im->ctx == CTX_EXPUNGE
+	    && (uid == 0 || uidix_find(im->ours, im->nours, uid) != NULL))
+		im->gone++;
+	return 0;
+}
+
+/* Deliver a BODY[] that came as a quoted string. */
+static int
+fetch_quoted(struct source *src, const struct imap_fetch *f)
+{
+	struct fetchctx *fx = ((struct imap *)src->priv)->fx;
+	const struct uidix *x;
+	char *s;
+	size_t len;
+	int rv = 0;
+
+	if (!f->has_uid)
+		return src_fail(src, SRC_FDATA,
+		    "server sent a message body without its UID");
+	if ((x = uidix_find(fx->ix, fx->nix, f->uid)) == NULL || fx->done[x->i])
+		return 0;
+	s = xmalloc(f->bodylen + 1);
+	len = imap_unquote(f->bodyp, f->bodylen, s);
+	if (fx->sink->begin(fx->sink->arg, x->i) == -1
+	    || (len > 0 && fx->sink->write(fx->sink->arg, s, len) == -1)
+	    || fx->sink->end(fx->sink->arg, x->i) == -1)
+		rv = src_fail(src, SRC_FLOCAL,
+		    "could not store message UID %" PRIu32, f->uid);
+	else
+		fx->done[x->i] = 1;
+	free(s);
+	return rv;
+}
+
+static int
+on_fetch(struct source *src, const struct imap_resp *r)
+{
+	struct imap *im = src->priv;
+	struct fetchctx *fx = im->fx;
+	struct imap_fetch f;
+	struct msginfo m;
+	char uid[16];
+
+	if (imap_parse_fetch(r->data, r->datalen, &f) == -1)
+		return src_fail(
+		    src, SRC_FDATA, "server sent a malformed FETCH response");
+	if (f.has_uid && r->num >= 1 && r->num <= im->exists)
+		im->seq[r->num - 1] = f.uid;
+	switch (im->ctx) {
+	case CTX_MSGS:
+		/* Responses without UID and size are flag updates. */
+		if (!f.has_uid || !f.has_size)
+			break;
+		if (im->out->n >= IMAP_MSGMAX)
+			return src_fail(src, SRC_FPROTO,
+			    "the folder lists more than %d messages",
+			    IMAP_MSGMAX);
+		snprintf(uid, sizeof(uid), "%" PRIu32, f.uid);
+		m.uid = uid;
+		m.num = f.uid;
+		m.size = f.size;
+		m.flags = f.flags;
+		m.date = f.has_date ? f.date : 0;
+		msglist_add(im->out, &m);
+		break;
+	case CTX_FETCH:
+		if (fx->streamed) {
+			fx->streamed = 0;
+			if (!f.has_uid || f.uid != fx->curuid)
+				return src_fail(src, SRC_FDATA,
+				    "server sent the body of UID %" PRIu32
+				    " in a FETCH response without that UID",
+				    fx->curuid);
+			if (fx->sink->end(fx->sink->arg, fx->cur) == -1)
+				return src_fail(src, SRC_FLOCAL,
+				    "could not store message UID %" PRIu32,
+				    fx->curuid);
+			fx->done[fx->cur] = 1;
+		} else if (!fx->handled && f.body == IMAP_BODY_QUOTED)
+			return fetch_quoted(src, &f);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static int
+on_search(struct source *src, const struct imap_resp *r)
+{
+	struct imap *im = src->priv;
+	struct imap_lex l;
+	struct imap_tok tok;
+	uint64_t n;
+
+	imap_lex_init(&l, r->data, r->datalen);
+	for (;;) {
+		switch (imap_lex_next(&l, &tok)) {
+		case IMAP_TEOF:
+			return 0;
+		case IMAP_TATOM:
+			if (imap_tok_num(&tok, UINT32_MAX, &n) == -1 || n == 0)
+				goto bad;
+			if (im->nfound >= IMAP_MSGMAX)
+				return src_fail(src, SRC_FPROTO,
+				    "server found more than %d messages",
+				    IMAP_MSGMAX);
+			if (im->nfound == im->foundcap) {
+				im->foundcap
+				    = im->foundcap ? im->foundcap * 2 : 256;
+				im->found = xreallocarray(im->found,
+				    im->foundcap, sizeof(*im->found));
+			}
+			im->found[im->nfound++] = (uint32_t)n;
+			break;
+		case IMAP_TLPAR:
+			/* (MODSEQ n) of RFC 7162 section 3.1.5. */
+			l.pos--;
+			if (imap_lex_skip(&l) == -1)
+				goto bad;
+			break;
+		default:
+			goto bad;
+		}
+	}
+bad:
+	return src_fail(
+	    src, SRC_FDATA, "server sent a malformed SEARCH response");
+}
+
+static int
+untagged(struct source *src, const struct imap_resp *r)
+{
+	struct imap *im = src->priv;
+
+	switch (r->status) {
+	case IMAP_SBYE:
+		src_quote(im->bye, sizeof(im->bye), r->text, r->textlen);
+		im->byeseen = 1;
+		return 0;
+	case IMAP_SOK:
+	case IMAP_SNO:
+	case IMAP_SBAD:
+		return r->code != NULL ? resp_code(src, r) : 0;
+	case IMAP_SPREAUTH:
+		return 0;
+	case IMAP_SNONE:
+		break;
+	}
+	if (eqi(r->kw, r->kwlen, "CAPABILITY"))
+		set_caps(src, r->data, r->datalen);
+	else if (r->hasnum && eqi(r->kw, r->kwlen, "EXISTS"))
+		return on_exists(src, r->num);
+	else if (r->hasnum && eqi(r->kw, r->kwlen, "EXPUNGE"))
+		return on_expunge(src, r->num);
+	else if (r->hasnum && eqi(r->kw, r->kwlen, "FETCH"))
+		return on_fetch(src, r);
+	else if (im->ctx == CTX_LIST && eqi(r->kw, r->kwlen, "LIST")) {
+		char delim;
+
+		if (imap_parse_list(r->data, r->datalen, &delim) == -1)
+			return src_fail(src, SRC_FDATA,
+			    "server sent a malformed LIST response");
+		if (!im->gotlist)
+			im->delim = delim;
+		im->gotlist = 1;
+	} else if (im->ctx == CTX_SEARCH && eqi(r->kw, r->kwlen, "SEARCH"))
+		return on_search(src, r);
+	/* Anything else (RECENT, FLAGS, NAMESPACE, ...) is of no use. */
+	return 0;
+}
+
+static struct pend *
+pend_find(struct imap *im, const char *tag, size_t taglen)
+{
+	char s[16];
+	size_t i;
+	int n;
+
+	for (i = 0; i < im->npend; i++) {
+		n = snprintf(s, sizeof(s), "A%u", im->pend[i].tag);
+		if ((size_t)n == taglen && memcmp(s, tag, taglen) == 0)
+			return &im->pend[i];
+	}
+	return NULL;
+}
+
+/* Apply one response read while commands are in flight. Returns 1 for
+ * a continuation request when cont is set, else 0, or -1. */
+static int
+dispatch(struct source *src, const struct imap_resp *r, int cont)
+{
+	struct imap *im = src->priv;
+	struct pend *p;
+	const char *arg;
+	size_t arglen;
+	char q[64];
+
+	switch (r->type) {
+	case IMAP_RCONT:
+		if (cont)
+			return 1;
+		return src_fail(src, SRC_FPROTO,
+		    "server sent an unexpected continuation request");
+	case IMAP_RUNTAGGED:
+		return untagged(src, r);
+	case IMAP_RTAGGED:
+		break;
+	}
+	if ((p = pend_find(im, r->tag, r->taglen)) == NULL || p->done) {
+		src_quote(q, sizeof(q), r->tag, r->taglen);
+		return src_fail(src, SRC_FDATA,
+		    "server answered a command that was not sent (tag %s)", q);
+	}
+	if (r->code != NULL && resp_code(src, r) == -1)
+		return -1;
+	p->done = 1;
+	p->st = r->status;
+	p->unavailable
+	    = imap_code_is(r->code, r->codelen, "UNAVAILABLE", &arg, &arglen);
+	src_quote(p->text, sizeof(p->text), r->text, r->textlen);
+	return 0;
+}
+
+/* Wait for the tagged response to command tag; *out gets it. */
+static int
+wait_tag(struct source *src, unsigned tag, struct pend *out)
+{
+	struct imap *im = src->priv;
+	struct imap_resp r;
+	size_t i;
+
+	for (;;) {
+		for (i = 0; i < im->npend; i++) {
+			if (im->pend[i].tag != tag || !im->pend[i].done)
+				continue;
+			*out = im->pend[i];
+			memmove(im->pend + i, im->pend + i + 1,
+			    (im->npend - i - 1) * sizeof(*im->pend));
+			im->npend--;
+			return 0;
+		}
+		if (read_resp(src, &r) == -1 || dispatch(src, &r, 0) == -1)
+			return -1;
+	}
+}
+
+/*
+ * Writing commands. cmd_begin starts one with a new tag; cmd_add and
+ * cmd_string append to it, both to the wire and to the trace line;
+ * cmd_send ends it. A synchronizing literal sends what is built so far
+ * and waits for the server's "+"; if the server answers the command
+ * instead, the rest is not sent and wait_tag finds that answer.
+ */
+static unsigned
+cmd_begin(struct source *src, const char *verb)
+{
+	struct imap *im = src->priv;
+	char s[16];
+	struct pend *p;
+
+	buf_wipe(&im->wbuf);
+	im->tbuf.len = 0;
+	/* Only a session that already failed can have this many commands
+	 * unanswered; forget the oldest rather than overrun. */
+	if (im->npend == IMAP_PIPE) {
+		memmove(im->pend, im->pend + 1,
+		    (IMAP_PIPE - 1) * sizeof(*im->pend));
+		im->npend--;
+	}
+	snprintf(s, sizeof(s), "A%u", ++im->tagn);
+	buf_str(&im->wbuf, s);
+	buf_str(&im->tbuf, s);
+	p = &im->pend[im->npend++];
+	memset(p, 0, sizeof(*p));
+	p->tag = im->tagn;
+	if (verb != NULL) {
+		buf_add(&im->wbuf, " ", 1);
+		buf_str(&im->wbuf, verb);
+		buf_add(&im->tbuf, " ", 1);
+		buf_str(&im->tbuf, verb);
+	}
+	return im->tagn;
+}
+
+/* Append s to the command; a secret is traced as " <redacted>". */
+static void
+cmd_add(struct source *src, const char *s, size_t len, int secret)
+{
+	struct imap *im = src->priv;
+
+	buf_add(&im->wbuf, s, len);
+	if (!secret)
+		buf_add(&im->tbuf, s, len);
+}
+
+static int
+cmd_flush(struct source *src)
+{
+	struct imap *im = src->priv;
+	int rv = 0;
+
+	if (im->wbuf.len > 0
+	    && conn_write(src->conn, im->wbuf.p, im->wbuf.len) == -1)
+		rv = src_connfail(src, "writing to the server");
+	buf_wipe(&im->wbuf);
+	if (im->tbuf.len > 0)
+		trace(src, SRC_TRACE_OUT, im->tbuf.p, im->tbuf.len);
+	im->tbuf.len = 0;
+	return rv;
+}
+
+static struct pend *
+cmd_pend(struct imap *im)
+{
+	return &im->pend[im->npend - 1];
+}
+
+/* Append SP and s as a quoted string when it is plain ASCII without
+ * quote or backslash, else as a literal. Returns 0, or -1. */
+static int
+cmd_string(struct source *src, const char *s, int secret)
+{
+	struct imap *im = src->priv;
+	struct imap_resp r;
+	size_t i, len = strlen(s);
+	char ann[32];
+	int n, plus, rv;
+
+	/* The server answered already: nothing more goes out. */
+	if (cmd_pend(im)->done)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e || s[i] == '"' || s[i] == '\\')
+			break;
+	if (secret)
+		buf_str(&im->tbuf, " <redacted>");
+	if (i == len) {
+		cmd_add(src, " \"", 2, secret);
+		cmd_add(src, s, len, secret);
+		cmd_add(src, "\"", 1, secret);
+		return 0;
+	}
+	plus = (im->caps & CAP_LITERALPLUS)
+	    || ((im->caps & CAP_LITERALMINUS) && len <= IMAP_LITMINUS);
+	n = snprintf(ann, sizeof(ann), " {%zu%s}", len, plus ? "+" : "");
+	cmd_add(src, ann, (size_t)n, secret);
+	cmd_add(src, "\r\n", 2, 1);
+	if (!secret) {
+		trace(src, SRC_TRACE_OUT, im->tbuf.p, im->tbuf.len);
+		im->tbuf.len = 0;
+		trace_literal(src, SRC_TRACE_OUT, len);
+	}
+	if (!plus) {
+		/* RFC 3501 section 7.5: wait for the server's go-ahead. */
+		if (cmd_flush(src) == -1)
+			return -1;
+		for (;;) {
+			if (read_resp(src, &r) == -1
+			    || (rv = dispatch(src, &r, 1)) == -1)
+				return -1;
+			if (rv == 1)
+				break;
+			if (cmd_pend(im)->done)
+				return 0;
+		}
+	}
+	buf_add(&im->wbuf, s, len);
+	return 0;
+}
+
+static int
+cmd_send(struct source *src)
+{
+	struct imap *im = src->priv;
+
+	if (cmd_pend(im)->done) {
+		buf_wipe(&im->wbuf);
+		im->tbuf.len = 0;
+		return 0;
+	}
+	buf_add(&im->wbuf, "\r\n", 2);
+	/* The trace line does not get the CRLF. */
+	return cmd_flush(src);
+}
+
+/* A command without arguments or with plain ones, sent and waited for.
+ * Returns 0 with *p the tagged response, or -1. */
+static int
+simple(struct source *src, const char *cmd, struct pend *p)
+{
+	unsigned tag;
+
+	tag = cmd_begin(src, cmd);
+	if (cmd_send(src) == -1)
+		return -1;
+	return wait_tag(src, tag, p);
+}
+
+static int
+capability(struct source *src)
+{
+	struct imap *im = src->priv;
+	struct pend p;
+
+	im->capseen = 0;
+	if (simple(src, "CAPABILITY", &p) == -1)
+		return -1;
+	if (p.st != IMAP_SOK)
+		return src_fail(
+		    src, SRC_FPROTO, "CAPABILITY failed: \"%s\"", p.text);
+	if (!im->capseen)
+		return src_fail(src, SRC_FPROTO,
+		    "server answered CAPABILITY without capabilities");
+	return 0;
+}
+
+/*
+ * Opening: greeting, STARTTLS, authentication.
+ */
+
+static int
+greeting(struct source *src)
+{
+	struct imap *im = src->priv;
+	struct imap_resp r;
+	char q[200];
+
+	if (read_resp(src, &r) == -1) {
+		if (src->fail == SRC_FDATA)
+			src->fail = SRC_FPROTO; /* not an IMAP server */
+		return -1;
+	}
+	if (r.type != IMAP_RUNTAGGED
+	    || (r.status != IMAP_SOK && r.status != IMAP_SPREAUTH
+		&& r.status != IMAP_SBYE)) {
+		src_quote(q, sizeof(q), im->rbuf.p, im->rbuf.len);
+		return src_fail(src, SRC_FPROTO,
+		    "unexpected greeting from the server: \"%s\"", q);
+	}
+	if (r.status == IMAP_SBYE) {
+		src_quote(q, sizeof(q), r.text, r.textlen);
+		return src_fail(
+		    src, SRC_FPROTO, "server refused the session: \"%s\"", q);
+	}
+	im->preauth = r.status == IMAP_SPREAUTH;
+	return r.code != NULL ? resp_code(src, &r) : 0;
+}
+
+static int
+starttls(struct source *src)
+{
+	struct imap *im = src->priv;
+	const struct source_cfg *cfg = src->cfg;
+	struct pend p;
+
+	/* RFC 3501 section 6.2.1 allows STARTTLS only before login; a
+	 * PREAUTH greeting over plaintext is a way to skip it. */
+	if (im->preauth)
+		return src_fail(src, SRC_FPROTO,
+		    "server sent PREAUTH, so STARTTLS is impossible; "
+		    "refusing to go on unencrypted");
+	if (!(im->caps & CAP_STARTTLS))
+		return src_fail(
+		    src, SRC_FPROTO, "server does not offer STARTTLS");
+	if (simple(src, "STARTTLS", &p) == -1)
+		return -1;
+	if (p.st != IMAP_SOK)
+		return src_fail(
+		    src, SRC_FPROTO, "STARTTLS failed: \"%s\"", p.text);
+	if (conn_starttls(src->conn, cfg->host, &cfg->tlsopts) == -1)
+		return src_connfail(src, "TLS handshake");
+	/* RFC 3501 section 6.2.1: forget what was said in the clear. */
+	im->caps = 0;
+	src->caps[0] = '\0';
+	return capability(src);
+}
+
+/* The tagged answer to LOGIN or AUTHENTICATE was not OK. */
+static int
+auth_refused(struct source *src, const struct pend *p)
+{
+	if (p->unavailable)
+		return src_fail(src, SRC_FTEMP,
+		    "server cannot authenticate now: \"%s\"", p->text);
+	return src_fail(
+	    src, SRC_FAUTH, "authentication failed: \"%s\"", p->text);
+}
+
+static int
+login(struct source *src)
+{
+	struct imap *im = src->priv;
+	const struct source_cfg *cfg = src->cfg;
+	struct pend p;
+	unsigned tag;
+
+	if (im->caps & CAP_LOGINDISABLED)
+		return src_fail(src, SRC_FPROTO,
+		    "server disables LOGIN (LOGINDISABLED)%s; choose a SASL "
+		    "mechanism with auth = ...",
+		    cfg->auth == SRC_AUTH_AUTO
+			? " and offers none of SCRAM-SHA-256, "
+			  "SCRAM-SHA-1, PLAIN"
+			: "");
+	im->capseen = 0;
+	tag = cmd_begin(src, "LOGIN");
+	if (cmd_string(src, cfg->user, 0) == -1
+	    || cmd_string(src, cfg->secret, 1) == -1 || cmd_send(src) == -1
+	    || wait_tag(src, tag, &p) == -1)
+		return -1;
+	if (p.st != IMAP_SOK)
+		return auth_refused(src, &p);
+	xstrlcpy(src->mech, "LOGIN", sizeof(src->mech));
+	return 0;
+}
+
+static int
+mech_offered(const struct imap *im, enum src_auth mech)
+{
+	switch (mech) {
+	case SRC_AUTH_PLAIN:
+		return (im->caps & CAP_AUTH_PLAIN) != 0;
+	case SRC_AUTH_CRAM_MD5:
+		return (im->caps & CAP_AUTH_CRAM_MD5) != 0;
+	case SRC_AUTH_SCRAM_SHA_1:
+		return (im->caps & CAP_AUTH_SCRAM_SHA_1) != 0;
+	case SRC_AUTH_SCRAM_SHA_256:
+		return (im->caps & CAP_AUTH_SCRAM_SHA_256) != 0;
+	case SRC_AUTH_XOAUTH2:
+		return (im->caps & CAP_AUTH_XOAUTH2) != 0;
+	case SRC_AUTH_OAUTHBEARER:
+		return (im->caps & CAP_AUTH_OAUTHBEARER) != 0;
+	default:
+		return 0;
+	}
+}
+
+/* Send one SASL response line, traced as <redacted>. */
+static int
+sasl_send(struct source *src, const char *line)
+{
+	struct imap *im = src->priv;
+
+	buf_wipe(&im->wbuf);
+	im->tbuf.len = 0;
+	buf_str(&im->wbuf, line);
+	buf_add(&im->wbuf, "\r\n", 2);
+	buf_str(
+	    &im->tbuf, *line == '*' && line[1] == '\0' ? "*" : "<redacted>");
+	return cmd_flush(src);
+}
+
+/* RFC 3501 section 6.2.2, with the initial response of RFC 4959. */
+static int
+authenticate(struct source *src, enum src_auth mech)
+{
+	struct imap *im = src->priv;
+	const struct source_cfg *cfg = src->cfg;
+	const char *name = sasl_mech_name(mech);
+	struct sasl *sasl;
+	struct imap_resp r;
+	struct pend p;
+	char *out = NULL;
+	unsigned tag;
+	int first, sent = 0, steps = 0, rv = -1, x;
+
+	if (name == NULL)
+		return src_fail(
+		    src, SRC_FCONFIG, "no such SASL mechanism for IMAP");
+	if (!mech_offered(im, mech))
+		return src_fail(src, SRC_FPROTO,
+		    "server does not offer AUTH=%s (it offers: %s)", name,
+		    src->caps);
+	sasl = sasl_new(mech, cfg->user, cfg->secret, cfg->host, cfg->port);
+	first = sasl_client_first(sasl);
+	im->capseen = 0;
+	tag = cmd_begin(src, "AUTHENTICATE");
+	cmd_add(src, " ", 1, 0);
+	cmd_add(src, name, strlen(name), 0);
+	if (first && (im->caps & CAP_SASLIR)) {
+		if (sasl_step(sasl, NULL, 0, &out) == -1) {
+			src_fail(src, SRC_FAUTH, "authentication failed: %s",
+			    sasl_error(sasl));
+			goto done;
+		}
+		buf_str(&im->tbuf, " <redacted>");
+		cmd_add(src, " ", 1, 1);
+		/* An empty initial response is "=" (RFC 4959 section 3). */
+		cmd_add(src, *out ? out : "=", *out ? strlen(out) : 1, 1);
+		freezero_str(out);
+		out = NULL;
+		sent = 1;
+	}
+	if (cmd_send(src) == -1)
+		goto done;
+	for (;;) {
+		if (read_resp(src, &r) == -1
+		    || (x = dispatch(src, &r, 1)) == -1)
+			goto done;
+		if (x == 0) {
+			if (cmd_pend(im)->done)
+				break;
+			continue;
+		}
+		if (++steps > IMAP_SASLSTEPS) {
+			sasl_send(src, "*");
+			src_fail(src, SRC_FPROTO,
+			    "server sent more than %d SASL challenges",
+			    IMAP_SASLSTEPS);
+			goto done;
+		}
+		if (first && !sent)
+			x = sasl_step(sasl, NULL, 0, &out);
+		else
+			x = sasl_step(sasl, r.text, r.textlen, &out);
+		sent = 1;
+		if (x == -1) {
+			/* Cancel (RFC 3501 section 6.2.2); the session
+			 * ends anyway. */
+			sasl_send(src, "*");
+			src_fail(src, SRC_FAUTH, "authentication failed: %s",
+			    sasl_error(sasl));
+			goto done;
+		}
+		x = sasl_send(src, out);
+		freezero_str(out);
+		out = NULL;
+		if (x == -1)
+			goto done;
+	}
+	if (wait_tag(src, tag, &p) == -1)
+		goto done;
+	if (p.st != IMAP_SOK) {
+		auth_refused(src, &p);
+		goto done;
+	}
+	if ((mech == SRC_AUTH_SCRAM_SHA_1 || mech == SRC_AUTH_SCRAM_SHA_256)
+	    && sasl_done(sasl) != 1) {
+		src_fail(src, SRC_FAUTH,
+		    "server did not prove it knows the password");
+		goto done;
+	}
+	xstrlcpy(src->mech, name, sizeof(src->mech));
+	rv = 0;
+done:
+	freezero_str(out);
+	sasl_free(sasl);
+	return rv;
+}
+
+static int
+auth(struct source *src)
+{
+	struct imap *im = src->priv;
+	const struct source_cfg *cfg = src->cfg;
+	enum src_auth mech = cfg->auth;
+
+	if (mech == SRC_AUTH_USER || mech == SRC_AUTH_APOP)
+		return src_fail(src, SRC_FCONFIG, "auth = %s is for POP3 only",
+		    mech == SRC_AUTH_USER ? "user" : "apop");
+	if (cfg->user == NULL)
+		return src_fail(src, SRC_FCONFIG, "no user name given");
+	if (cfg->secret == NULL)
+		return src_fail(src, SRC_FCONFIG, "no password given");
+	if (!conn_is_tls(src->conn) && !cfg->allow_plaintext)
+		return src_fail(src, SRC_FCONFIG,
+		    "refusing to send credentials over an unencrypted "
+		    "connection (set allow_plaintext = yes to allow)");
+	if (mech == SRC_AUTH_AUTO) {
+		if (im->caps & CAP_AUTH_SCRAM_SHA_256)
+			mech = SRC_AUTH_SCRAM_SHA_256;
+		else if (im->caps & CAP_AUTH_SCRAM_SHA_1)
+			mech = SRC_AUTH_SCRAM_SHA_1;
+		else if (im->caps & CAP_AUTH_PLAIN)
+			mech = SRC_AUTH_PLAIN;
+		else
+			mech = SRC_AUTH_LOGIN;
+	}
+	if ((mech == SRC_AUTH_LOGIN ? login(src) : authenticate(src, mech))
+	    == -1)
+		return -1;
+	/* Capabilities may change with login (RFC 3501 section 6.2.3). */
+	return im->capseen ? 0 : capability(src);
+}
+
+static int
+imap_open(struct source *src)
+{
+	struct imap *im = src->priv;
+	const struct source_cfg *cfg = src->cfg;
+	char what[300];
+
+	if (src->conn != NULL)
+		return src_fail(src, SRC_FCONFIG, "session already open");
+	src->conn = conn_new(cfg->connect_timeout, cfg->timeout);
+	snprintf(what, sizeof(what), "connecting to %s port %s", cfg->host,
+	    cfg->port);
+	if (conn_connect(src->conn, cfg->host, cfg->port) == -1)
+		return src_connfail(src, what);
+	if (cfg->tls == SRC_TLS_IMPLICIT
+	    && conn_starttls(src->conn, cfg->host, &cfg->tlsopts) == -1)
+		return src_connfail(src, "TLS handshake");
+	if (greeting(src) == -1)
+		return -1;
+	if (!im->capseen && capability(src) == -1)
+		return -1;
+	if (cfg->tls == SRC_TLS_STARTTLS && starttls(src) == -1)
+		return -1;
+	if (im->preauth) {
+		xstrlcpy(src->mech, "PREAUTH", sizeof(src->mech));
+		return 0;
+	}
+	return auth(src);
+}
+
+/*
+ * Folders and messages.
+ */
+
+static void
+reset_mailbox(struct imap *im)
+{
+	im->selected = 0;
+	im->exists = 0;
+	im->uidvalidity = 0;
+}
+
+static int
+imap_select(
+    struct source *src, const char *folder, int rw, struct folder_info *fi)
+{
+	struct imap *im = src->priv;
+	struct pend p;
+	char *name, q[200];
+	const char *s;
+	unsigned tag;
+	int rv = -1;
+
+	memset(fi, 0, sizeof(*fi));
+	src_quote(q, sizeof(q), folder, strlen(folder));
+	/* The config holds names as typed, in UTF-8; the server wants
+	 * modified UTF-7 (RFC 3501 section 5.1.3). */
+	for (s = folder; *s != '\0' && (unsigned char)*s < 0x80; s++)
+		;
+	name = *s == '\0' ? xstrdup(folder) : imap_utf7_encode(folder);
+	if (name == NULL)
+		return src_fail(src, SRC_FCONFIG,
+		    "folder name \"%s\" is not valid UTF-8", q);
+
+	im->ctx = CTX_LIST;
+	im->gotlist = 0;
+	im->delim = 0;
+	tag = cmd_begin(src, "LIST \"\"");
+	if (cmd_string(src, name, 0) == -1 || cmd_send(src) == -1
+	    || wait_tag(src, tag, &p) == -1)
+		goto done;
+	if (p.st == IMAP_SNO) {
+		src_fail(src, SRC_FREFUSED, "no folder %s: \"%s\"", q, p.text);
+		goto done;
+	}
+	if (p.st != IMAP_SOK) {
+		src_fail(src, SRC_FPROTO, "LIST %s failed: \"%s\"", q, p.text);
+		goto done;
+	}
+	src->delim = im->gotlist ? im->delim : 0;
+
+	/* A failed SELECT leaves no mailbox selected (section 6.3.1). */
+	reset_mailbox(im);
+	im->ctx = CTX_SELECT;
+	tag = cmd_begin(src, rw ? "SELECT" : "EXAMINE");
+	if (cmd_string(src, name, 0) == -1 || cmd_send(src) == -1
+	    || wait_tag(src, tag, &p) == -1)
+		goto done;
+	if (p.st == IMAP_SNO) {
+		reset_mailbox(im);
+		src_fail(src, SRC_FREFUSED, "no folder %s: \"%s\"", q, p.text);
+		goto done;
+	}
+	if (p.st != IMAP_SOK) {
+		src_fail(src, SRC_FPROTO, "%s %s failed: \"%s\"",
+		    rw ? "SELECT" : "EXAMINE", q, p.text);
+		goto done;
+	}
+	if (im->uidvalidity == 0) {
+		src_fail(src, SRC_FDATA,
+		    "server sent no UIDVALIDITY for folder %s", q);
+		goto done;
+	}
+	im->selected = 1;
+	fi->uidvalidity = im->uidvalidity;
+	fi->exists = im->exists;
+	fi->uidplus = (im->caps & CAP_UIDPLUS) != 0;
+	rv = 0;
+done:
+	im->ctx = CTX_NONE;
+	free(name);
+	return rv;
+}
+
+static int
+msginfo_cmp(const void *a, const void *b)
+{
+	const struct msginfo *x = a, *y = b;
+
+	return x->num < y->num ? -1 : x->num > y->num;
+}
+
+static int
+imap_list(struct source *src, struct msglist *out)
+{
+	struct imap *im = src->priv;
+	struct pend p;
+	size_t i, k;
+	int rv = -1;
+
+	msglist_free(out);
+	if (!im->selected)
+		return src_fail(src, SRC_FPROTO, "no folder selected");
+	if (im->exists == 0)
+		return 0;
+	/* "1:*" names every message: "*" is the highest UID in use, and
+	 * a range may be given backwards (RFC 3501 section 6.4.8), so a
+	 * non-empty folder never answers with nothing. */
+	im->ctx = CTX_MSGS;
+	im->out = out;
+	if (simple(
+		src, "UID FETCH 1:* (UID RFC822.SIZE FLAGS INTERNALDATE)", &p)
+	    == -1)
+		goto done;
+	if (p.st != IMAP_SOK) {
+		src_fail(src, SRC_FPROTO, "listing the folder failed: \"%s\"",
+		    p.text);
+		goto done;
+	}
+	/* Servers answer in message number order, which is UID order;
+	 * sort to be sure, and drop what came twice. */
+	qsort(out->v, out->n, sizeof(*out->v), msginfo_cmp);
+	for (i = k = 0; i < out->n; i++) {
+		if (k > 0 && out->v[i].num == out->v[k - 1].num) {
+			free(out->v[i].uid);
+			continue;
+		}
+		out->v[k++] = out->v[i];
+	}
+	out->n = k;
+	rv = 0;
+done:
+	if (rv == -1)
+		msglist_free(out);
+	im->ctx = CTX_NONE;
+	im->out = NULL;
+	return rv;
+}
+
+/* Send "UID <verb> <set><tail>" for ix[start..start+n-1]; returns the
+ * tag, or 0 on failure. */
+static unsigned
+uid_cmd(struct source *src, const char *verb, const struct uidix *ix,
+    size_t start, size_t n, const char *tail)
+{
+	char *set;
+	unsigned tag;
+
+	tag = cmd_begin(src, verb);
+	set = uidix_set(ix, start, n);
+	cmd_add(src, " ", 1, 0);
+	cmd_add(src, set, strlen(set), 0);
+	cmd_add(src, tail, strlen(tail), 0);
+	free(set);
+	return cmd_send(src) == -1 ? 0 : tag;
+}
+
+static int
+imap_fetch(struct source *src, struct msginfo *const *msgs, size_t n,
+    const struct sink *sink)
+{
+	struct imap *im = src->priv;
+	struct fetchctx *fx;
+	struct pend p;
+	unsigned tags[IMAP_PIPE];
+	size_t next = 0, k, ntags = 0;
+	int rv = -1;
+
+	if (n == 0)
+		return 0;
+	if (!im->selected)
+		return src_fail(src, SRC_FPROTO, "no folder selected");
+	fx = xcalloc(1, sizeof(*fx));
+	fx->sink = sink;
+	fx->nix = uidix_make(msgs, n, &fx->ix);
+	fx->done = xcalloc(n, 1);
+	im->fx = fx;
+	im->ctx = CTX_FETCH;
+	while (next < fx->nix || ntags > 0) {
+		while (ntags < IMAP_PIPE && next < fx->nix) {
+			k = fx->nix - next < IMAP_BATCH ? fx->nix - next
+							: IMAP_BATCH;
+			if ((tags[ntags] = uid_cmd(src, "UID FETCH", fx->ix,
+				 next, k, " (UID BODY.PEEK[])"))
+			    == 0)
+				goto done;
+			ntags++;
+			next += k;
+		}
+		if (wait_tag(src, tags[0], &p) == -1)
+			goto done;
+		memmove(tags, tags + 1, (ntags - 1) * sizeof(*tags));
+		ntags--;
+		if (p.st != IMAP_SOK) {
+			src_fail(src, SRC_FPROTO,
+			    "fetching messages failed: \"%s\"", p.text);
+			goto done;
+		}
+	}
+	rv = 0;
+done:
+	im->ctx = CTX_NONE;
+	im->fx = NULL;
+	free(fx->ix);
+	free(fx->done);
+	free(fx);
+	return rv;
+}
+
+/* Run "UID <verb> <set><tail>" over all of ix in batches. */
+static int
+uid_batches(struct source *src, const char *verb, const struct uidix *ix,
+    size_t nix, const char *tail, const char *what)
+{
+	struct pend p;
+	size_t next, k;
+	unsigned tag;
+
+	for (next = 0; next < nix; next += k) {
+		k = nix - next < IMAP_BATCH ? nix - next : IMAP_BATCH;
+		if ((tag = uid_cmd(src, verb, ix, next, k, tail)) == 0
+		    || wait_tag(src, tag, &p) == -1)
+			return -1;
+		if (p.st != IMAP_SOK)
+			return src_fail(
+			    src, SRC_FPROTO, "%s failed: \"%s\"", what, p.text);
+	}
+	return 0;
+}
+
+static int
+imap_mark(struct source *src, struct msginfo *const *msgs, size_t n)
+{
+	struct uidix *ix;
+	size_t nix;
+	int rv;
+
+	if (n == 0)
+		return 0;
+	if (!((struct imap *)src->priv)->selected)
+		return src_fail(src, SRC_FPROTO, "no folder selected");
+	nix = uidix_make(msgs, n, &ix);
+	rv = uid_batches(src, "UID STORE", ix, nix,
+	    " +FLAGS.SILENT (\\Deleted)", "marking messages deleted");
+	free(ix);
+	return rv;
+}
+
+static int
+imap_expunge(
+    struct source *src, struct msginfo *const *msgs, size_t n, size_t *gone)
+{
+	struct imap *im = src->priv;
+	struct uidix *ix;
+	struct pend p;
+	size_t nix, i, other = 0;
+	int rv = -1;
+
+	*gone = 0;
+	src->err[0] = '\0';
+	if (n == 0)
+		return 0;
+	if (!im->selected)
+		return src_fail(src, SRC_FPROTO, "no folder selected");
+	nix = uidix_make(msgs, n, &ix);
+	im->ours = ix;
+	im->nours = nix;
+	im->gone = 0;
+	if (im->caps & CAP_UIDPLUS) {
+		/* RFC 4315 section 2.1: only the messages named go. */
+		im->ctx = CTX_EXPUNGE;
+		if (uid_batches(
+			src, "UID EXPUNGE", ix, nix, "", "expunging messages")
+		    == -1)
+			goto done;
+	} else {
+		/*
+		 * Plain EXPUNGE removes every message flagged \Deleted,
+		 * including ones another client flagged and means to
+		 * keep for now; so only when ours are the only ones. (A
+		 * client flagging one between SEARCH and EXPUNGE is a
+		 * race no server without UIDPLUS lets us close.)
+		 */
+		im->ctx = CTX_SEARCH;
+		im->nfound = 0;
+		if (simple(src, "UID SEARCH DELETED", &p) == -1)
+			goto done;
+		if (p.st != IMAP_SOK) {
+			src_fail(src, SRC_FPROTO,
+			    "searching for deleted messages failed: \"%s\"",
+			    p.text);
+			goto done;
+		}
+		for (i = 0; i < im->nfound; i++)
+			if (uidix_find(ix, nix, im->found[i]) == NULL)
+				other++;
+		if (other > 0) {
+			snprintf(src->err, sizeof(src->err),
+			    "%zu message%s stay%s flagged \\Deleted: %zu other "
+			    "message%s in the folder %s also flagged "
+			    "\\Deleted and the server lacks UIDPLUS, so "
+			    "EXPUNGE would remove %s too",
+			    nix, nix == 1 ? "" : "s", nix == 1 ? "s" : "",
+			    other, other == 1 ? "" : "s",
+			    other == 1 ? "is" : "are",
+			    other == 1 ? "it" : "them");
+			rv = 0;
+			goto done;
+		}
+		im->ctx = CTX_EXPUNGE;
+		if (simple(src, "EXPUNGE", &p) == -1)
+			goto done;
+		if (p.st != IMAP_SOK) {
+			src_fail(src, SRC_FPROTO,
+			    "expunging messages failed: \"%s\"", p.text);
+			goto done;
+		}
+	}
+	*gone = im->gone < nix ? im->gone : nix;
+	if (*gone < nix)
+		snprintf(src->err, sizeof(src->err),
+		    "the server reported %zu of %zu marked messages "
+		    "expunged; the others may stay flagged \\Deleted",
+		    *gone, nix);
+	rv = 0;
+done:
+	im->ctx = CTX_NONE;
+	im->ours = NULL;
+	im->nours = 0;
+	free(ix);
+	return rv;
+}
+
+static int
+imap_quit(struct source *src)
+{
+	struct imap *im = src->priv;
+	struct pend p;
+
+	if (src->conn == NULL)
+		return src_fail(src, SRC_FPROTO, "not connected");
+	if (simple(src, "LOGOUT", &p) == -1) {
+		/* RFC 3501 section 6.1.3: BYE, then OK; a server that
+		 * closes right after BYE has still logged us out. */
+		if (im->byeseen && conn_errcode(src->conn) == CONN_ECLOSED) {
+			src->fail = SRC_FNONE;
+			src->err[0] = '\0';
+			return 0;
+		}
+		return -1;
+	}
+	if (p.st != IMAP_SOK)
+		return src_fail(
+		    src, SRC_FPROTO, "LOGOUT failed: \"%s\"", p.text);
+	return 0;
+}
+
+static void
+imap_free(struct source *src)
+{
+	struct imap *im;
+
+	if (src == NULL)
+		return;
+	im = src->priv;
+	conn_free(src->conn);
+	buf_free(&im->rbuf);
+	buf_free(&im->wbuf);
+	buf_free(&im->tbuf);
+	free(im->seq);
+	free(im->found);
+	explicit_bzero(im, sizeof(*im));
+	free(im);
+	explicit_bzero(src, sizeof(*src));
+	free(src);
+}
+
+static const struct source_ops imap_ops = {
+	imap_open,
+	imap_select,
+	imap_list,
+	imap_fetch,
+	imap_mark,
+	imap_expunge,
+	imap_quit,
+	imap_free,
+};
+
+struct source *
+imap_new(const struct source_cfg *cfg)
+{
+	struct source *src;
+
+	src = xcalloc(1, sizeof(*src));
+	src->priv = xcalloc(1, sizeof(struct imap));
+	src->ops = &imap_ops;
+	src->cfg = cfg;
+	return src;
+}
