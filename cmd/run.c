@@ -125,6 +125,18 @@ progress_clear(struct run *r)
 	}
 }
 
+/* One line of -v about one message: "NAME: [FOLDER ]UID: what". */
+static void
+say_msg(const struct run *r, const struct msginfo *m, const char *what)
+{
+	const char *uid = m->uid ? m->uid : "-";
+
+	if (r->a->protocol == CFG_POP3)
+		printf("%s: %s: %s\n", r->a->name, uid, what);
+	else
+		printf("%s: %s %s: %s\n", r->a->name, r->folder, uid, what);
+}
+
 static int
 sink_begin(void *arg, size_t i)
 {
@@ -285,11 +297,13 @@ persist(struct run *r, struct msginfo *const *b, size_t n, char *ok)
 		r->done[i] = NULL;
 		if (ok[i]) {
 			r->fetched++;
-			if (r->o->verbose)
-				printf("%s: %s %s: fetched, %" PRIu64
-				       " bytes\n",
-				    r->a->name, r->folder,
-				    b[i]->uid ? b[i]->uid : "-", b[i]->size);
+			if (r->o->verbose) {
+				char what[64];
+
+				snprintf(what, sizeof(what),
+				    "fetched, %" PRIu64 " bytes", b[i]->size);
+				say_msg(r, b[i], what);
+			}
 		}
 	}
 	return rv;
@@ -523,10 +537,7 @@ do_folder(struct run *r, const char *folder)
 		for (i = 0; i < l.n; i++)
 			if (out[i].action == POLICY_KEEP
 			    || out[i].action == POLICY_SKIP)
-				printf("%s: %s %s: %s (%s)\n", r->a->name,
-				    folder, l.v[i].uid ? l.v[i].uid : "-",
-				    policy_action_name(out[i].action),
-				    out[i].reason);
+				say_msg(r, &l.v[i], out[i].reason);
 
 	fetch = xcalloc(l.n, sizeof(*fetch));
 	fdel = xcalloc(l.n, 1);
@@ -581,8 +592,7 @@ do_folder(struct run *r, const char *folder)
 		r->pop3_marked += nmarked;
 	if (r->o->verbose)
 		for (i = 0; i < nmarked; i++)
-			printf("%s: %s %s: marked for deletion\n", r->a->name,
-			    folder, marked[i]->uid ? marked[i]->uid : "-");
+			say_msg(r, marked[i], "marked for deletion");
 	/* Only a complete listing can tell which records are gone. */
 	state_prune(r->st, r->key);
 

@@ -15,6 +15,7 @@ import argparse
 import os
 import shutil
 import subprocess
+import time
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -164,14 +165,15 @@ def main():
             "password = %(pw)s\n"
             "tls_ca_file = %(ca)s\n"
             "\n"
-            "# POP3 with STARTTLS; keep the mail on the server for 30 days.\n"
+            "# POP3 with STARTTLS; leave a copy on the server for 5 seconds\n"
+            "# (a month, 30d, is more usual; 5s lets the demo show it).\n"
             "[pop]\n"
             "protocol = pop3\n"
             "port = %(pop3)d\n"
             "tls = starttls\n"
             "maildir = %(demo)s/Maildir\n"
             "keep = yes\n"
-            "delete_after = 30d\n"
+            "delete_after = 5s\n"
             "state_file = %(demo)s/state/pop.state\n"
             "\n"
             "# IMAP with implicit TLS; mirror two folders, change nothing.\n"
@@ -200,9 +202,14 @@ def main():
             ("dry run: the plan, nothing changes", ["-n"]),
             ("fetch", []),
             ("fetch again: nothing new", []),
+            ("after delete_after: the POP3 copies go (-v: each message)",
+             ["-v"]),
         ]
         for what, extra in steps:
             print()
+            if extra == ["-v"]:
+                say("waiting 5 seconds for delete_after = 5s to pass")
+                time.sleep(5.5)
             say(what)
             rc = run([binary, "-c", conf] + extra,
                      [rel_bin, "-c", rel_conf] + extra)
