@@ -28,17 +28,21 @@ read_output(int fd, char *buf, size_t size, int64_t deadline)
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	size_t len = 0;
 	ssize_t n;
+	int ready;
 
 	while (len < size) {
 		int64_t left = deadline - mono_ms();
 
 		if (left <= 0)
 			return -1;
-		if (poll(&pfd, 1, (int)left) == -1) {
+		if ((ready = poll(&pfd, 1, (int)left)) == -1) {
 			if (errno == EINTR)
 				continue;
 			return -1;
 		}
+		/* Nothing yet: a read now would block past the deadline. */
+		if (ready == 0)
+			continue;
 		if ((n = read(fd, buf + len, size - len)) == -1) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
