@@ -77,8 +77,50 @@ bench: deps
 	$(PYTHON) bench/bench.py --build $(BUILD)
 
 install: $(BUILD)/mailfetch
-	install -d $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5
 	install -m 755 $(BUILD)/mailfetch $(DESTDIR)$(BINDIR)/mailfetch
+	install -m 644 mailfetch.1 $(DESTDIR)$(MANDIR)/man1/mailfetch.1
+	install -m 644 fetchrc.5 $(DESTDIR)$(MANDIR)/man5/fetchrc.5
+
+# Fuzzing: libFuzzer targets (tests/fuzz/fuzz_*.c) built by clang with
+# ASan+UBSan into build-fuzz/. `make fuzz-bin` builds them (the smoke
+# test in tests/test_fuzz.py does); `make fuzz FUZZTIME=60` runs each for
+# FUZZTIME seconds over its seeds in tests/fuzz/corpus/NAME, keeping
+# what it finds in build-fuzz/corpus/NAME and crashes in build-fuzz/.
+FUZZ_CC = clang
+FUZZ_DIR = build-fuzz
+FUZZTIME ?= 60
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer
+FUZZ_CFLAGS = -std=c99 -D_DEFAULT_SOURCE $(WARN) -g -O1 $(FUZZ_SAN) \
+	-fsanitize=fuzzer-no-link $(PKG_CFLAGS)
+FUZZ_OBJ = $(patsubst %.c,$(FUZZ_DIR)/%.o,$(TLS_SRC) $(PROTO_SRC) $(CMD_SRC))
+FUZZ_BIN = $(patsubst tests/fuzz/%.c,$(FUZZ_DIR)/%,\
+	$(wildcard tests/fuzz/fuzz_*.c))
+
+$(FUZZ_DIR)/%.o: %.c $(wildcard */*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_DIR)/libmailfetch.a: $(FUZZ_OBJ)
+	rm -f $@
+	ar rcs $@ $(FUZZ_OBJ)
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/libmailfetch.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+		$(FUZZ_DIR)/libmailfetch.a $(PKG_LIBS)
+
+fuzz-bin: $(FUZZ_BIN)
+
+fuzz: fuzz-bin
+	@for t in $(FUZZ_BIN); do \
+		n=$${t##*/}; mkdir -p $(FUZZ_DIR)/corpus/$$n; \
+		echo "=== $$n ($(FUZZTIME) s)"; \
+		$$t -max_total_time=$(FUZZTIME) -print_final_stats=1 \
+		    -artifact_prefix=$(FUZZ_DIR)/$$n- \
+		    $(FUZZ_DIR)/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
+	done
 
 format:
 	clang-format -i $(wildcard */*.c */*.h tests/unit/*.c tests/unit/*.h)
@@ -86,4 +128,4 @@ format:
 clean:
 	rm -rf build build-san build-fuzz
 
-.PHONY: all unit deps check demo bench install format clean
+.PHONY: all unit deps check demo bench install format clean fuzz fuzz-bin

@@ -2,11 +2,15 @@
  * --check: connect, show the TLS session and the certificate, the
  * server's capabilities, authenticate, count the messages of each
  * folder, log out. Read-only: folders are opened with EXAMINE, and no
- * Maildir or state is touched.
+ * Maildir or state is touched. When the account has smtp_host, then
+ * the same for its submission server: connect, TLS, EHLO extensions,
+ * authenticate, QUIT; no mail is sent.
  */
 #include <stdio.h>
 #include <time.h>
 
+#include "../proto/sasl.h"
+#include "../proto/smtp.h"
 #include "run.h"
 
 static void
@@ -33,13 +37,105 @@ tls_mode(enum src_tls t)
 	}
 }
 
+/* The TLS session and the certificate, each line after "NAME: " and
+ * pre. */
+static void
+show_tls(const char *n, const char *pre, struct conn *c)
+{
+	struct conn_tlsinfo ti;
+	char from[16], to[16];
+
+	if (!conn_is_tls(c) || conn_tls_info(c, &ti) == -1)
+		return;
+	fmt_date(ti.notbefore, from, sizeof(from));
+	fmt_date(ti.notafter, to, sizeof(to));
+	printf("%s: %sTLS: %s, %s\n", n, pre, ti.version, ti.cipher);
+	printf("%s: %scertificate: subject %s; issuer %s\n", n, pre, ti.subject,
+	    ti.issuer);
+	printf("%s: %scertificate: valid from %s to %s; %s\n", n, pre, from, to,
+	    ti.fingerprint);
+}
+
+/* Print the submission session's failure with a hint of what to check,
+ * and return its exit status. */
+static int
+smtp_err(const struct acct *ac, const struct source *src)
+{
+	const char *hint = "";
+
+	switch (src->fail) {
+	case SRC_FHOST:
+		hint = "; check smtp_host and smtp_port, and that the server "
+		       "runs";
+		break;
+	case SRC_FTEMP:
+		hint = "; the server or the network is slow or gone, "
+		       "try again later";
+		break;
+	case SRC_FAUTH:
+		hint = "; check smtp_user, the password and the server's "
+		       "certificate settings (tls_ca_file, tls_fingerprint)";
+		break;
+	case SRC_FPROTO:
+	case SRC_FDATA:
+		hint = "; check smtp_port and smtp_tls for this server";
+		break;
+	default:
+		break;
+	}
+	acct_err(ac, "%s%s", src->err, hint);
+	return acct_status(src->fail, 0);
+}
+
+/*
+ * The submission server: the account's TLS settings, secret and
+ * allow_plaintext, its own host, port, TLS mode and user. The mechanism
+ * is the account's auth when that names a SASL mechanism, else chosen
+ * as auth = auto chooses.
+ */
+static int
+check_smtp(struct acct *ac)
+{
+	const struct cfg_account *a = ac->a;
+	const char *n = a->name;
+	struct source_cfg sc = ac->sc;
+	struct source *src;
+	char port[8];
+	int status = 0;
+
+	snprintf(port, sizeof(port), "%d", a->smtp_port);
+	sc.host = a->smtp_host;
+	sc.port = port;
+	sc.tls = a->smtp_tls;
+	sc.user = a->smtp_user;
+	sc.auth = sasl_mech_name(a->auth) != NULL ? a->auth : SRC_AUTH_AUTO;
+	src = smtp_new(&sc);
+	if (src->ops->open(src) == -1)
+		status = smtp_err(ac, src);
+	if (src->conn == NULL)
+		goto out;
+	if (status == 0 || src->fail != SRC_FHOST)
+		printf("%s: smtp: connected to %s port %s (%s)\n", n,
+		    a->smtp_host, port, tls_mode(a->smtp_tls));
+	show_tls(n, "smtp: ", src->conn);
+	if (src->caps[0] != '\0')
+		printf("%s: smtp: extensions: %s\n", n, src->caps);
+	if (status != 0)
+		goto out;
+	printf(
+	    "%s: smtp: authenticated as %s (%s)\n", n, a->smtp_user, src->mech);
+	if (src->ops->quit(src) == -1)
+		status = smtp_err(ac, src);
+out:
+	src->ops->free(src);
+	return status;
+}
+
 int
 run_check(const struct cfg_account *a, const struct runopts *o)
 {
 	struct acct ac;
-	struct conn_tlsinfo ti;
 	struct folder_info fi;
-	char from[16], to[16];
 	const char *n = a->name;
 	size_t i;
 	int status;
@@ -53,16 +149,7 @@ run_check(const struct cfg_account *a, const struct runopts *o)
 		printf("%s: connected to %s port %s (%s, %s)\n", n, a->host,
 		    ac.port, a->protocol == CFG_POP3 ? "pop3" : "imap",
 		    tls_mode(a->tls));
-	if (conn_is_tls(ac.src->conn)
-	    && conn_tls_info(ac.src->conn, &ti) == 0) {
-		fmt_date(ti.notbefore, from, sizeof(from));
-		fmt_date(ti.notafter, to, sizeof(to));
-		printf("%s: TLS: %s, %s\n", n, ti.version, ti.cipher);
-		printf("%s: certificate: subject %s; issuer %s\n", n,
-		    ti.subject, ti.issuer);
-		printf("%s: certificate: valid from %s to %s; %s\n", n, from,
-		    to, ti.fingerprint);
-	}
+	show_tls(n, "", ac.src->conn);
 	if (ac.src->caps[0] != '\0')
 		printf("%s: capabilities: %s\n", n, ac.src->caps);
 	if (status != 0)
@@ -80,6 +167,11 @@ run_check(const struct cfg_account *a, const struct runopts *o)
 	}
 	if (ac.src->ops->quit(ac.src) == -1 && status == 0)
 		status = acct_srcerr(&ac);
+	/* Outgoing only once incoming passed: one failure at a time. */
+	if (status == 0 && a->smtp_host != NULL) {
+		fflush(stdout);
+		status = check_smtp(&ac);
+	}
 	if (status == 0)
 		printf("%s: ok\n", n);
 out:

@@ -67,6 +67,10 @@ enum cfg_key {
 	K_CONNECT_TIMEOUT,
 	K_TIMEOUT,
 	K_STATE_FILE,
+	K_SMTP_HOST,
+	K_SMTP_PORT,
+	K_SMTP_TLS,
+	K_SMTP_USER,
 	K_N
 };
 
@@ -119,6 +123,10 @@ static int p_connect_timeout(
     struct cfg_account *, const char *, char *, size_t);
 static int p_timeout(struct cfg_account *, const char *, char *, size_t);
 static int p_state_file(struct cfg_account *, const char *, char *, size_t);
+static int p_smtp_host(struct cfg_account *, const char *, char *, size_t);
+static int p_smtp_port(struct cfg_account *, const char *, char *, size_t);
+static int p_smtp_tls(struct cfg_account *, const char *, char *, size_t);
+static int p_smtp_user(struct cfg_account *, const char *, char *, size_t);
 
 /*
  * Each key's parser sets its field of the account from the value, or
@@ -150,6 +158,10 @@ static const struct {
 	[K_CONNECT_TIMEOUT] = { "connect_timeout", p_connect_timeout },
 	[K_TIMEOUT] = { "timeout", p_timeout },
 	[K_STATE_FILE] = { "state_file", p_state_file },
+	[K_SMTP_HOST] = { "smtp_host", p_smtp_host },
+	[K_SMTP_PORT] = { "smtp_port", p_smtp_port },
+	[K_SMTP_TLS] = { "smtp_tls", p_smtp_tls },
+	[K_SMTP_USER] = { "smtp_user", p_smtp_user },
 };
 
 /* In the order of enum src_auth. */
@@ -409,7 +421,7 @@ p_protocol(struct cfg_account *a, const char *v, char *msg, size_t len)
 }
 
 static int
-p_host(struct cfg_account *a, const char *v, char *msg, size_t len)
+parse_host(const char *v, char **out, char *msg, size_t len)
 {
 	char q[CFG_QUOTE + 4];
 	const char *p;
@@ -427,12 +439,18 @@ p_host(struct cfg_account *a, const char *v, char *msg, size_t len)
 			return -1;
 		}
 	}
-	set_str(&a->host, v);
+	set_str(out, v);
 	return 0;
 }
 
 static int
-p_port(struct cfg_account *a, const char *v, char *msg, size_t len)
+p_host(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	return parse_host(v, &a->host, msg, len);
+}
+
+static int
+parse_port(const char *v, int *out, char *msg, size_t len)
 {
 	char q[CFG_QUOTE + 4];
 	uint64_t n;
@@ -443,12 +461,18 @@ p_port(struct cfg_account *a, const char *v, char *msg, size_t len)
 		    quote(q, v));
 		return -1;
 	}
-	a->port = (int)n;
+	*out = (int)n;
 	return 0;
 }
 
 static int
-p_tls(struct cfg_account *a, const char *v, char *msg, size_t len)
+p_port(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	return parse_port(v, &a->port, msg, len);
+}
+
+static int
+parse_tls(const char *v, enum src_tls *out, char *msg, size_t len)
 {
 	static const char *const words[]
 	    = { "implicit", "starttls", "none", NULL };
@@ -463,8 +487,14 @@ p_tls(struct cfg_account *a, const char *v, char *msg, size_t len)
 		    quote(q, v));
 		return -1;
 	}
-	a->tls = modes[i];
+	*out = modes[i];
 	return 0;
+}
+
+static int
+p_tls(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	return parse_tls(v, &a->tls, msg, len);
 }
 
 static int
@@ -595,7 +625,7 @@ p_tls_protocols(struct cfg_account *a, const char *v, char *msg, size_t len)
 }
 
 static int
-p_user(struct cfg_account *a, const char *v, char *msg, size_t len)
+parse_user(const char *v, char **out, char *msg, size_t len)
 {
 	if (*v == '\0') {
 		snprintf(msg, len, "must be a login name, not empty");
@@ -605,8 +635,14 @@ p_user(struct cfg_account *a, const char *v, char *msg, size_t len)
 		snprintf(msg, len, "must not contain control characters");
 		return -1;
 	}
-	set_str(&a->user, v);
+	set_str(out, v);
 	return 0;
+}
+
+static int
+p_user(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	return parse_user(v, &a->user, msg, len);
 }
 
 static int
@@ -812,6 +848,30 @@ p_state_file(struct cfg_account *a, const char *v, char *msg, size_t len)
 	return 0;
 }
 
+static int
+p_smtp_host(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	return parse_host(v, &a->smtp_host, msg, len);
+}
+
+static int
+p_smtp_port(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	return parse_port(v, &a->smtp_port, msg, len);
+}
+
+static int
+p_smtp_tls(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	return parse_tls(v, &a->smtp_tls, msg, len);
+}
+
+static int
+p_smtp_user(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	return parse_user(v, &a->smtp_user, msg, len);
+}
+
 static void
 acct_clear(struct cfg_account *a)
 {
@@ -826,6 +886,8 @@ acct_clear(struct cfg_account *a)
 	free(a->maildir);
 	free_folders(a->folders, a->nfolders);
 	free(a->state_file);
+	free(a->smtp_host);
+	free(a->smtp_user);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -1130,6 +1192,51 @@ default_state_file(const char *name)
 	return p;
 }
 
+/*
+ * The outgoing keys. smtp_port, smtp_tls and smtp_user mean nothing
+ * without smtp_host: an account that sets them itself must set it too
+ * ([defaults] may set them for the accounts that do). smtp_tls = none
+ * follows the rule of tls = none.
+ */
+static int
+check_smtp(struct cfg_ctx *c, const struct cfg_sect *s, struct cfg_account *a,
+    const int *line)
+{
+	static const int keys[] = { K_SMTP_PORT, K_SMTP_TLS, K_SMTP_USER };
+	size_t i;
+	int k;
+
+	if (line[K_SMTP_HOST] == 0) {
+		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+			k = keys[i];
+			if (s->vline[k] == 0)
+				continue;
+			cfg_err(c, s->vline[k], cfg_keys[k].name,
+			    "[%s] has no smtp_host; set smtp_host, or remove "
+			    "%s",
+			    s->name, cfg_keys[k].name);
+			return -1;
+		}
+		a->smtp_port = 0;
+		a->smtp_tls = SRC_TLS_STARTTLS;
+		free(a->smtp_user);
+		a->smtp_user = NULL;
+		return 0;
+	}
+	if (a->smtp_tls == SRC_TLS_NONE && !a->allow_plaintext) {
+		cfg_err(c, line[K_SMTP_TLS], "smtp_tls",
+		    "none: plaintext authentication is refused, since it "
+		    "would send the login unencrypted; use starttls or "
+		    "implicit, or set allow_plaintext = yes to accept it");
+		return -1;
+	}
+	if (line[K_SMTP_PORT] == 0)
+		a->smtp_port = a->smtp_tls == SRC_TLS_IMPLICIT ? 465 : 587;
+	if (a->smtp_user == NULL)
+		a->smtp_user = xstrdup(a->user);
+	return 0;
+}
+
 /* Build account a from section s and [defaults], and check it whole. */
 static int
 build(struct cfg_ctx *c, const struct cfg_sect *s, struct cfg_account *a)
@@ -1150,6 +1257,7 @@ build(struct cfg_ctx *c, const struct cfg_sect *s, struct cfg_account *a)
 	a->keep = 1;
 	a->connect_timeout = 30;
 	a->timeout = 60;
+	a->smtp_tls = SRC_TLS_STARTTLS;
 	for (k = 0; k < K_N; k++) {
 		if (s->vline[k] != 0) {
 			v = s->val[k];
@@ -1209,6 +1317,8 @@ build(struct cfg_ctx *c, const struct cfg_sect *s, struct cfg_account *a)
 		    "starttls, or set allow_plaintext = yes to accept it");
 		return -1;
 	}
+	if (check_smtp(c, s, a, line) == -1)
+		return -1;
 	if (line[K_PORT] == 0) {
 		if (a->protocol == CFG_POP3)
 			a->port = a->tls == SRC_TLS_IMPLICIT ? 995 : 110;

@@ -39,6 +39,11 @@ struct cfg_account {
 	int connect_timeout; /* seconds */
 	int timeout; /* seconds */
 	char *state_file; /* ~ expanded, default filled in */
+	/* Outgoing (SMTP submission), tested by --check only. */
+	char *smtp_host; /* NULL: not set, no SMTP check */
+	int smtp_port; /* default 587, or 465 with smtp_tls = implicit */
+	enum src_tls smtp_tls; /* default starttls */
+	char *smtp_user; /* default user; NULL when smtp_host is */
 };
 
 struct cfg {

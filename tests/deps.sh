@@ -12,7 +12,8 @@
 set -eu
 
 PKGS="gcc make pkg-config libtls-dev libinih-dev libssl-dev dovecot-imapd
-dovecot-pop3d openssl python3 clang-format"
+dovecot-pop3d dovecot-submissiond openssl python3 clang-format clang
+libclang-rt-14-dev time valgrind mandoc man-db"
 BENCH_PKGS="mpop isync fdm fetchmail procmail getmail6 time hyperfine"
 
 installed() {

@@ -35,6 +35,7 @@ import time
 HOST = "127.0.0.1"
 DEFAULT_MECHS = "plain login cram-md5 scram-sha-1 scram-sha-256 apop"
 PROTOCOLS = ("pop3", "pop3s", "imap", "imaps")
+SUBMISSION = ("submission", "submissions")
 DEFAULT_USERS = (("alice", "pw-alice-7Qz"), ("bob", "pw-bob-4Kx9"))
 START_TIMEOUT = 10.0
 
@@ -135,6 +136,14 @@ class Dovecot:
     users {name: password}. extra_config: text appended to the
     generated dovecot.conf (later settings win).
 
+    start(submission=True) also runs Dovecot's submission service on
+    ports["submission"] (plain, STARTTLS offered) and
+    ports["submissions"] (implicit TLS), the same users and certificate.
+    It must relay to another server and connects to it after each
+    login, so a scripted relay (relay, a fakeserver.FakeServer) answers
+    for it; the relay refuses MAIL, RCPT and DATA, so nothing is ever
+    sent. Needs the dovecot-submissiond package.
+
     When run as root, the mail processes run as the "dovecot" (or
     "mail") system user, never as uid 0; otherwise everything runs as
     the current user.
@@ -148,6 +157,8 @@ class Dovecot:
         self.mechanisms = mechanisms
         self.extra_config = extra_config
         self._initial_users = list(users)
+        self.submission = False
+        self.relay = None
         self._root_dir = root_dir
         self._own_root = root_dir is None
         self.root = None
@@ -281,7 +292,8 @@ class Dovecot:
             "state_dir = %s/state" % r,
             "log_path = %s" % self.log_file,
             "info_log_path = %s" % self.log_file,
-            "protocols = imap pop3",
+            "protocols = imap pop3%s" % (
+                " submission" if self.submission else ""),
             "listen = 127.0.0.1",
             "ssl = yes",
             "ssl_cert = <%s" % self.cert_file,
@@ -343,6 +355,24 @@ class Dovecot:
         ]
         if os.path.exists("/usr/share/dovecot/dh.pem"):
             lines.append("ssl_dh = </usr/share/dovecot/dh.pem")
+        if self.submission:
+            lines += [
+                "submission_relay_host = %s" % self.relay.host,
+                "submission_relay_port = %d" % self.relay.port,
+                "service submission-login {",
+                "  inet_listener submission {",
+                "    address = 127.0.0.1",
+                "    port = %d" % self.ports["submission"],
+                "  }",
+                "  inet_listener submissions {",
+                "    address = 127.0.0.1",
+                "    port = %d" % self.ports["submissions"],
+                "    ssl = yes",
+                "  }",
+                "}",
+            ]
+            if not self.as_root:
+                lines += ["service submission-login {", "  chroot =", "}"]
         if not self.as_root:
             # A non-root master cannot chroot or change users.
             lines += [
@@ -372,12 +402,13 @@ class Dovecot:
 
     # --- start and stop -------------------------------------------------
 
-    def start(self, mechanisms=None, tries=5):
-        """Create everything and start Dovecot; wait until all four
+    def start(self, mechanisms=None, tries=5, submission=False):
+        """Create everything and start Dovecot; wait until all its
         ports accept connections. Raises HarnessError with the tail of
-        the Dovecot log on failure."""
+        the Dovecot log on failure. submission: see the class."""
         if mechanisms is not None:
             self.mechanisms = mechanisms
+        self.submission = submission
         atexit.register(self.stop)
         if self._own_root:
             self.root = tempfile.mkdtemp(prefix="mfdv", dir="/tmp")
@@ -394,6 +425,8 @@ class Dovecot:
             self._make_certs()
             for u, p in self._initial_users:
                 self.add_user(u, p)
+            if submission:
+                self._start_relay()
             last = None
             for _ in range(tries):
                 try:
@@ -408,11 +441,28 @@ class Dovecot:
             self.stop()
             raise
 
+    def _start_relay(self):
+        if not os.path.exists("/usr/lib/dovecot/submission"):
+            raise HarnessError("Dovecot's submission service is not "
+                               "installed (apt-get install "
+                               "dovecot-submissiond)")
+        from fakeserver import FakeServer
+        self.relay = FakeServer(
+            "respond", greeting=b"220 relay.invalid ESMTP test relay\r\n",
+            rules=[
+                (rb"(?i)^EHLO ",
+                 b"250-relay.invalid\r\n250-8BITMIME\r\n250 PIPELINING\r\n"),
+                (rb"(?i)^QUIT", b"221 2.0.0 bye\r\n", "close"),
+                (rb"(?i)^(MAIL|RCPT|DATA|BDAT)",
+                 b"554 5.7.1 the test relay takes no mail\r\n"),
+            ], default=b"250 2.0.0 ok\r\n", max_conns=1 << 30).start()
+
     def _start_once(self):
+        names = PROTOCOLS + (SUBMISSION if self.submission else ())
         ports = set()
-        while len(ports) < len(PROTOCOLS):
+        while len(ports) < len(names):
             ports.add(free_port())
-        self.ports = dict(zip(PROTOCOLS, sorted(ports)))
+        self.ports = dict(zip(names, sorted(ports)))
         with open(self.conf_file, "w") as f:
             f.write(self._config())
         if os.path.exists(self.log_file):
@@ -501,6 +551,9 @@ class Dovecot:
     def stop(self):
         """Stop Dovecot (SIGTERM to the pid in base_dir/master.pid, then
         SIGKILL if it lingers) and remove the temporary directory."""
+        if self.relay is not None:
+            self.relay.stop()
+            self.relay = None
         if self.root is None:
             return
         self._kill()
@@ -727,7 +780,8 @@ class User:
         return "User(%r)" % self.name
 
 
-_shared = {"dovecot": None, "error": None}
+_shared = {"dovecot": None, "error": None, "submission": None,
+           "submission_error": None}
 
 
 def shared_dovecot():
@@ -745,12 +799,30 @@ def shared_dovecot():
     return _shared["dovecot"]
 
 
+def shared_submission_dovecot():
+    """A second shared Dovecot, started on first use, that also runs the
+    submission service (Dovecot.start(submission=True)); for the tests
+    of outgoing settings. Its users are its own: add them with
+    add_user and register their passwords with Env.secret."""
+    if _shared["submission_error"] is not None:
+        raise HarnessError("Dovecot with submission could not be started "
+                           "earlier: %s" % _shared["submission_error"])
+    if _shared["submission"] is None:
+        try:
+            _shared["submission"] = Dovecot().start(submission=True)
+        except Exception as e:
+            _shared["submission_error"] = str(e)
+            raise
+    return _shared["submission"]
+
+
 def shutdown():
-    """Stop the shared Dovecot, if it was started."""
-    d = _shared["dovecot"]
-    _shared["dovecot"] = None
-    if d is not None:
-        d.stop()
+    """Stop the shared Dovecots, if they were started."""
+    for key in ("dovecot", "submission"):
+        d = _shared[key]
+        _shared[key] = None
+        if d is not None:
+            d.stop()
 
 
 def secret_forms(secret, user=None):

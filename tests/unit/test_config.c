@@ -222,6 +222,38 @@ static const struct errcase errcases[] = {
 	    ":6: state_file: must be a path, not empty" },
 	{ "state_file ~user", ACCT "state_file = ~x\n",
 	    ":6: state_file: \"~user\" is not supported" },
+	{ "smtp_host empty", ACCT "smtp_host =\n",
+	    ":6: smtp_host: must be a host name or address, not empty" },
+	{ "smtp_host with space", ACCT "smtp_host = smtp example\n",
+	    ":6: smtp_host: must be a host name or address, not "
+	    "\"smtp example\"" },
+	{ "smtp_port 0", ACCT "smtp_host = s\nsmtp_port = 0\n",
+	    ":7: smtp_port: must be a number from 1 to 65535, not \"0\"" },
+	{ "smtp_port junk", ACCT "smtp_host = s\nsmtp_port = 587/tcp\n",
+	    ":7: smtp_port: must be a number from 1 to 65535, not "
+	    "\"587/tcp\"" },
+	{ "smtp_tls bad", ACCT "smtp_host = s\nsmtp_tls = ssl\n",
+	    ":7: smtp_tls: must be implicit, starttls or none, not \"ssl\"" },
+	{ "smtp_user empty", ACCT "smtp_host = s\nsmtp_user =\n",
+	    ":7: smtp_user: must be a login name, not empty" },
+	{ "smtp_host twice", ACCT "smtp_host = a\nsmtp_host = b\n",
+	    ":7: smtp_host: given twice in [work] (first at line 6)" },
+	{ "smtp_port without smtp_host", ACCT "smtp_port = 587\n",
+	    ":6: smtp_port: [work] has no smtp_host; set smtp_host, or remove "
+	    "smtp_port" },
+	{ "smtp_tls without smtp_host", ACCT "keep = no\nsmtp_tls = implicit\n",
+	    ":7: smtp_tls: [work] has no smtp_host; set smtp_host, or remove "
+	    "smtp_tls" },
+	{ "smtp_user without smtp_host",
+	    "[defaults]\nsmtp_tls = implicit\n" ACCT "smtp_user = bob\n",
+	    ":8: smtp_user: [work] has no smtp_host" },
+	{ "smtp_tls none refused", ACCT "smtp_host = s\nsmtp_tls = none\n",
+	    ":7: smtp_tls: none: plaintext authentication is refused, since "
+	    "it would send the login unencrypted; use starttls or implicit, "
+	    "or set allow_plaintext = yes to accept it" },
+	{ "smtp_tls none from defaults refused",
+	    "[defaults]\nsmtp_tls = none\n" ACCT "smtp_host = s\n",
+	    ":2: smtp_tls: none: plaintext authentication is refused" },
 
 	{ "missing protocol",
 	    "# mine\n\n[work]\nhost = h\nuser = u\nmaildir = /m\n",
@@ -384,6 +416,10 @@ t_minimal(const void *arg)
 	snprintf(
 	    want, sizeof(want), "%s/.local/state/mailfetch/work.state", home);
 	CHECK_STR(a->state_file, want);
+	CHECK(a->smtp_host == NULL);
+	CHECK(a->smtp_port == 0);
+	CHECK(a->smtp_tls == SRC_TLS_STARTTLS);
+	CHECK(a->smtp_user == NULL);
 	cfg_free(cfg);
 }
 
@@ -418,7 +454,11 @@ t_full(const void *arg)
 		   "max_messages = 500\n"
 		   "connect_timeout = 5\n"
 		   "timeout = 86400\n"
-		   "state_file = /var/lib/full.state\n");
+		   "state_file = /var/lib/full.state\n"
+		   "smtp_host = smtp.example.com\n"
+		   "smtp_port = 2525\n"
+		   "smtp_tls = none\n"
+		   "smtp_user = alice+out@example.com\n");
 	check_ok(cfg);
 	if (cfg == NULL)
 		return;
@@ -452,6 +492,73 @@ t_full(const void *arg)
 	CHECK(a->connect_timeout == 5);
 	CHECK(a->timeout == 86400);
 	CHECK_STR(a->state_file, "/var/lib/full.state");
+	CHECK_STR(a->smtp_host, "smtp.example.com");
+	CHECK(a->smtp_port == 2525);
+	CHECK(a->smtp_tls == SRC_TLS_NONE);
+	CHECK_STR(a->smtp_user, "alice+out@example.com");
+	cfg_free(cfg);
+}
+
+/* The outgoing keys and their defaults. */
+struct smtpcase {
+	const char *name;
+	const char *text;
+	const char *host; /* NULL: no SMTP settings */
+	int port;
+	enum src_tls tls;
+	const char *user;
+};
+
+static const struct smtpcase smtpcases[] = {
+	{ "smtp unset", ACCT, NULL, 0, SRC_TLS_STARTTLS, NULL },
+	{ "smtp defaults", ACCT "smtp_host = smtp.example.com\n",
+	    "smtp.example.com", 587, SRC_TLS_STARTTLS, "alice" },
+	{ "smtp implicit port", ACCT "smtp_host = s\nsmtp_tls = implicit\n",
+	    "s", 465, SRC_TLS_IMPLICIT, "alice" },
+	{ "smtp starttls named", ACCT "smtp_tls = STARTTLS\nsmtp_host = s\n",
+	    "s", 587, SRC_TLS_STARTTLS, "alice" },
+	{ "smtp none with allow_plaintext",
+	    ACCT "allow_plaintext = yes\nsmtp_host = s\nsmtp_tls = none\n", "s",
+	    587, SRC_TLS_NONE, "alice" },
+	{ "smtp port explicit",
+	    ACCT "smtp_host = s\nsmtp_tls = implicit\nsmtp_port = 2465\n", "s",
+	    2465, SRC_TLS_IMPLICIT, "alice" },
+	{ "smtp_user set", ACCT "smtp_host = s\nsmtp_user = bob@example.com\n",
+	    "s", 587, SRC_TLS_STARTTLS, "bob@example.com" },
+	{ "smtp port not from tls", ACCT "tls = starttls\nsmtp_host = s\n", "s",
+	    587, SRC_TLS_STARTTLS, "alice" },
+	{ "smtp_host from defaults", "[defaults]\nsmtp_host = out\n" ACCT,
+	    "out", 587, SRC_TLS_STARTTLS, "alice" },
+	{ "smtp keys in defaults without smtp_host",
+	    "[defaults]\nsmtp_tls = none\nsmtp_port = 25\nsmtp_user = x\n" ACCT,
+	    NULL, 0, SRC_TLS_STARTTLS, NULL },
+	{ "smtp keys from defaults",
+	    "[defaults]\nsmtp_tls = implicit\nsmtp_user = x\n" ACCT
+	    "smtp_host = s\n",
+	    "s", 465, SRC_TLS_IMPLICIT, "x" },
+};
+
+static void
+t_smtp(const void *arg)
+{
+	const struct smtpcase *c = arg;
+	struct cfg *cfg = load(c->text);
+	struct cfg_account *a;
+
+	check_ok(cfg);
+	if (cfg == NULL)
+		return;
+	a = &cfg->acct[0];
+	if (c->host == NULL)
+		CHECK(a->smtp_host == NULL);
+	else
+		CHECK_STR(a->smtp_host, c->host);
+	CHECK(a->smtp_port == c->port);
+	CHECK(a->smtp_tls == c->tls);
+	if (c->user == NULL)
+		CHECK(a->smtp_user == NULL);
+	else
+		CHECK_STR(a->smtp_user, c->user);
 	cfg_free(cfg);
 }
 
@@ -1092,6 +1199,10 @@ t_example(const void *arg)
 		CHECK(a->nfolders == 2);
 		CHECK(a->delete_after == 30 * 86400);
 		CHECK(a->timeout == 120);
+		CHECK_STR(a->smtp_host, "smtp.example.com");
+		CHECK(a->smtp_port == 587);
+		CHECK(a->smtp_tls == SRC_TLS_STARTTLS);
+		CHECK_STR(a->smtp_user, "alice@example.com");
 	} else
 		CHECK(!"no account work");
 	cfg_free(cfg);
@@ -1297,6 +1408,8 @@ main(void)
 		T_RUN(modecases[i].name, t_mode, &modecases[i]);
 	for (i = 0; i < sizeof(linecases) / sizeof(linecases[0]); i++)
 		T_RUN(linecases[i].name, t_line, &linecases[i]);
+	for (i = 0; i < sizeof(smtpcases) / sizeof(smtpcases[0]); i++)
+		T_RUN(smtpcases[i].name, t_smtp, &smtpcases[i]);
 	T_RUN("minimal account and its defaults", t_minimal, NULL);
 	T_RUN("every key set", t_full, NULL);
 	T_RUN("[defaults] inherited and overridden", t_defaults, NULL);

@@ -1,0 +1,696 @@
+/*
+ * SMTP submission client for --check: greeting, EHLO (RFC 5321),
+ * STARTTLS (RFC 3207), AUTH (RFC 4954), QUIT. It sends no mail. See
+ * smtp.h.
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../tls/conn.h"
+#include "../tls/util.h"
+#include "sasl.h"
+#include "smtp.h"
+
+/* Reply lines. RFC 5321 section 4.5.3.1.5 caps a reply line at 512
+ * octets; some servers exceed it a little. */
+#define SMTP_LINE 1000
+/* AUTH challenges carry base64 (RFC 4954 section 4). */
+#define SMTP_AUTHLINE 8192
+/* A command line with its CRLF (RFC 5321 section 4.5.3.1.4); an AUTH
+ * with an initial response longer than that is not sent (RFC 4954
+ * section 4). */
+#define SMTP_CMDMAX 512
+#define SMTP_MAXSTEPS 20
+/*
+ * The name given in EHLO. RFC 5321 section 4.1.4 asks for the client's
+ * domain; a submission server identifies the client by its login, and
+ * the host name would only tell it more than it needs (as msmtp, we say
+ * "localhost").
+ */
+#define SMTP_HELO "localhost"
+
+struct smtp {
+	unsigned ext; /* SMTP_EXT_* of the last EHLO */
+	unsigned mechs; /* offered mechanisms, bit per src_auth */
+	int broken; /* a failure left the session unusable */
+	int ended; /* QUIT was answered */
+};
+
+int
+smtp_parse_line(const char *line, size_t len, int *code, int *more,
+    const char **text, size_t *textlen)
+{
+	if (len < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0'
+	    || line[1] > '5' || line[2] < '0' || line[2] > '9')
+		return -1;
+	*code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+	if (len == 3) {
+		*more = 0;
+		*text = line + 3;
+		*textlen = 0;
+		return 0;
+	}
+	if (line[3] != ' ' && line[3] != '-')
+		return -1;
+	*more = line[3] == '-';
+	*text = line + 4;
+	*textlen = len - 4;
+	return 0;
+}
+
+void
+smtp_reply_init(struct smtp_reply *r)
+{
+	memset(r, 0, sizeof(*r));
+}
+
+int
+smtp_reply_feed(struct smtp_reply *r, const char *line, size_t len)
+{
+	const char *text;
+	size_t tl;
+	int code, more;
+
+	if (r->nlines == 0)
+		src_quote(r->first, sizeof(r->first), line, len);
+	if (smtp_parse_line(line, len, &code, &more, &text, &tl) == -1)
+		return SMTP_RBAD;
+	/* RFC 5321 section 4.2.1: every line of a reply has its code. */
+	if (r->nlines > 0 && code != r->code)
+		return SMTP_RBAD;
+	r->code = code;
+	if (++r->nlines > SMTP_MAXLINES)
+		return SMTP_RLONG;
+	return more ? SMTP_RMORE : SMTP_RDONE;
+}
+
+/* The SASL mechanisms auto may pick, in order of preference. */
+static const enum src_auth auto_pref[] = { SRC_AUTH_SCRAM_SHA_256,
+	SRC_AUTH_SCRAM_SHA_1, SRC_AUTH_PLAIN, SRC_AUTH_LOGIN };
+
+/* The bit of a SASL mechanism name, 0 when we do not know it. */
+static unsigned
+sasl_bit(const char *name, size_t len)
+{
+	static const enum src_auth all[] = { SRC_AUTH_LOGIN, SRC_AUTH_PLAIN,
+		SRC_AUTH_CRAM_MD5, SRC_AUTH_SCRAM_SHA_1, SRC_AUTH_SCRAM_SHA_256,
+		SRC_AUTH_XOAUTH2, SRC_AUTH_OAUTHBEARER };
+	const char *m;
+	size_t i;
+
+	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		m = sasl_mech_name(all[i]);
+		if (m != NULL && strlen(m) == len
+		    && strncasecmp(m, name, len) == 0)
+			return 1u << all[i];
+	}
+	return 0;
+}
+
+/* Is the keyword of text (len) kw, followed by the end, a space, or
+ * (for the old AUTH= form) '='? */
+static int
+keyword(const char *text, size_t len, const char *kw, int eq)
+{
+	size_t n = strlen(kw);
+
+	return len >= n && strncasecmp(text, kw, n) == 0
+	    && (len == n || text[n] == ' ' || (eq && text[n] == '='));
+}
+
+unsigned
+smtp_ehlo_line(const char *text, size_t len, unsigned *mechs)
+{
+	size_t i, j;
+
+	if (keyword(text, len, "STARTTLS", 0))
+		return SMTP_EXT_STARTTLS;
+	if (!keyword(text, len, "AUTH", 1))
+		return 0;
+	for (i = 5; i < len; i = j) {
+		while (i < len && text[i] == ' ')
+			i++;
+		for (j = i; j < len && text[j] != ' '; j++)
+			;
+		if (j > i)
+			*mechs |= sasl_bit(text + i, j - i);
+	}
+	return SMTP_EXT_AUTH;
+}
+
+static void
+trace(struct source *src, int dir, const char *s, size_t len)
+{
+	if (src->cfg->trace != NULL)
+		src->cfg->trace(src->cfg->trace_arg, dir, s, len);
+}
+
+/* Write buf (a whole command line with CRLF); show is what the trace
+ * gets instead, NULL for buf itself. */
+static int
+sendline(struct source *src, const char *buf, size_t len, const char *show)
+{
+	if (show != NULL)
+		trace(src, SRC_TRACE_OUT, show, strlen(show));
+	else
+		trace(src, SRC_TRACE_OUT, buf, len - 2);
+	if (conn_write(src->conn, buf, len) == -1)
+		return src_connfail(
+		    src, "sending a command to the SMTP server");
+	return 0;
+}
+
+/* Send one command line without a secret in it. */
+static int sendcmd(struct source *src, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+sendcmd(struct source *src, const char *fmt, ...)
+{
+	char buf[SMTP_CMDMAX];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf) - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(buf) - 2)
+		return src_fail(src, SRC_FCONFIG, "SMTP command too long");
+	memcpy(buf + n, "\r\n", 2);
+	return sendline(src, buf, n + 2, NULL);
+}
+
+/* Called with each line's text (after the code and separator). */
+typedef void (*line_fn)(struct source *, size_t i, const char *, size_t);
+
+/*
+ * Read the rest of a reply to what into r, lines of at most max bytes,
+ * handing each line's text to fn when it is not NULL. A line that
+ * breaks the grammar fails with bad: the greeting's caller passes
+ * SRC_FPROTO, since a server that does not speak SMTP at all is most
+ * likely on the wrong port.
+ */
+static int
+readmore(struct source *src, const char *what, size_t max, struct smtp_reply *r,
+    line_fn fn, enum src_fail bad)
+{
+	char buf[64], q[SMTP_QUOTE + 1];
+	const char *text;
+	char *line;
+	size_t len, tl;
+	int code, more, rc;
+
+	for (;;) {
+		if (conn_getline(src->conn, &line, &len, max) == -1) {
+			snprintf(
+			    buf, sizeof(buf), "reading the reply to %s", what);
+			return src_connfail(src, buf);
+		}
+		trace(src, SRC_TRACE_IN, line, len);
+		rc = smtp_reply_feed(r, line, len);
+		if (rc == SMTP_RBAD) {
+			src_quote(q, sizeof(q), line, len);
+			return src_fail(src, bad,
+			    "malformed SMTP reply to %s: \"%s\"", what, q);
+		}
+		if (rc == SMTP_RLONG)
+			return src_fail(src, SRC_FPROTO,
+			    "the SMTP reply to %s has more than %d lines", what,
+			    SMTP_MAXLINES);
+		if (fn != NULL
+		    && smtp_parse_line(line, len, &code, &more, &text, &tl)
+			== 0)
+			fn(src, r->nlines - 1, text, tl);
+		if (rc == SMTP_RDONE)
+			return 0;
+	}
+}
+
+/* Read a whole reply; see readmore. */
+static int
+readreply(struct source *src, const char *what, size_t max,
+    struct smtp_reply *r, line_fn fn, enum src_fail bad)
+{
+	smtp_reply_init(r);
+	return readmore(src, what, max, r, fn, bad);
+}
+
+/* A reply other than the one wanted: 4yz is a temporary failure (421:
+ * the server is closing the connection, RFC 5321 section 3.8), 5yz
+ * fails with cls. */
+static int
+refused(struct source *src, const char *what, const struct smtp_reply *r,
+    enum src_fail cls)
+{
+	if (r->code / 100 == 4)
+		return src_fail(src, SRC_FTEMP,
+		    "SMTP server temporarily refused %s: \"%s\"", what,
+		    r->first);
+	return src_fail(
+	    src, cls, "SMTP server refused %s: \"%s\"", what, r->first);
+}
+
+static int
+greeting(struct source *src)
+{
+	struct smtp_reply r;
+
+	if (readreply(src, "the greeting", SMTP_LINE, &r, NULL, SRC_FPROTO)
+	    == -1)
+		return -1;
+	/* RFC 5321 section 3.1: 554 instead of 220 means no service. */
+	if (r.code != 220)
+		return refused(src, "the session", &r, SRC_FPROTO);
+	return 0;
+}
+
+/* Note one line of the EHLO reply: the first names the server, the
+ * others are extensions. */
+static void
+ehlo_line(struct source *src, size_t i, const char *text, size_t len)
+{
+	struct smtp *p = src->priv;
+	size_t used;
+
+	if (i == 0)
+		return;
+	p->ext |= smtp_ehlo_line(text, len, &p->mechs);
+	used = strlen(src->caps);
+	if (used > 0 && used + 2 < sizeof(src->caps)) {
+		memcpy(src->caps + used, ", ", 3);
+		used += 2;
+	}
+	if (used + 1 < sizeof(src->caps))
+		src_quote(
+		    src->caps + used, sizeof(src->caps) - used, text, len);
+}
+
+/* EHLO (RFC 5321 section 4.1.1.1). A server that refuses it cannot
+ * offer STARTTLS or AUTH, so there is no HELO fallback. */
+static int
+ehlo(struct source *src)
+{
+	struct smtp *p = src->priv;
+	struct smtp_reply r;
+
+	p->ext = 0;
+	p->mechs = 0;
+	src->caps[0] = '\0';
+	if (sendcmd(src, "EHLO %s", SMTP_HELO) == -1
+	    || readreply(src, "EHLO", SMTP_LINE, &r, ehlo_line, SRC_FDATA)
+		== -1)
+		return -1;
+	if (r.code != 250) {
+		src->caps[0] = '\0';
+		return refused(src, "EHLO", &r, SRC_FPROTO);
+	}
+	return 0;
+}
+
+/* STARTTLS (RFC 3207 section 4). */
+static int
+starttls(struct source *src)
+{
+	const struct source_cfg *cfg = src->cfg;
+	struct smtp *p = src->priv;
+	struct smtp_reply r;
+
+	if (!(p->ext & SMTP_EXT_STARTTLS))
+		return src_fail(
+		    src, SRC_FPROTO, "SMTP server does not offer STARTTLS");
+	if (sendcmd(src, "STARTTLS") == -1
+	    || readreply(src, "STARTTLS", SMTP_LINE, &r, NULL, SRC_FDATA) == -1)
+		return -1;
+	if (r.code != 220) {
+		if (r.code == 421)
+			return refused(src, "STARTTLS", &r, SRC_FTEMP);
+		return src_fail(src, SRC_FPROTO,
+		    "SMTP server refused STARTTLS: \"%s\"", r.first);
+	}
+	/* conn_starttls refuses bytes the server sent ahead of the
+	 * handshake (RFC 3207 section 6: a plaintext injection). */
+	if (conn_starttls(src->conn, cfg->host, &cfg->tlsopts) == -1)
+		return src_connfail(src, "TLS with the SMTP server");
+	/* RFC 3207 section 4.2: forget what was learnt before TLS. */
+	return ehlo(src);
+}
+
+static int
+is_scram(enum src_auth m)
+{
+	return m == SRC_AUTH_SCRAM_SHA_1 || m == SRC_AUTH_SCRAM_SHA_256;
+}
+
+/* The failure an AUTH reply other than 235 or 334 stands for
+ * (RFC 4954 section 6). */
+static int
+authfail(struct source *src, const struct smtp_reply *r)
+{
+	switch (r->code) {
+	case 432: /* a password transition is needed */
+	case 534: /* mechanism too weak */
+	case 535: /* credentials invalid */
+	case 538: /* encryption required for the mechanism */
+		return src_fail(src, SRC_FAUTH,
+		    "SMTP authentication failed: \"%s\"", r->first);
+	case 500:
+	case 501:
+	case 502:
+	case 503:
+	case 504:
+		return src_fail(src, SRC_FPROTO,
+		    "SMTP server refused AUTH: \"%s\"", r->first);
+	default:
+		if (r->code / 100 == 4)
+			return refused(src, "AUTH", r, SRC_FTEMP);
+		return src_fail(src, SRC_FAUTH,
+		    "SMTP authentication failed: \"%s\"", r->first);
+	}
+}
+
+/* Send one SASL response line; resp is wiped and freed. */
+static int
+sendresp(struct source *src, char *resp)
+{
+	char *line;
+	int n, rc;
+
+	n = xasprintf(&line, "%s\r\n", resp);
+	freezero_str(resp);
+	rc = sendline(src, line, n, "<redacted>");
+	freezero_str(line);
+	return rc;
+}
+
+/*
+ * Read one line of the AUTH exchange: a 334 challenge (RFC 4954 section
+ * 4: a single line, its text base64) sets *chal and *chlen and returns
+ * 1; a final reply, read whole into r, returns 0.
+ */
+static int
+authline(
+    struct source *src, struct smtp_reply *r, const char **chal, size_t *chlen)
+{
+	char q[SMTP_QUOTE + 1];
+	const char *text;
+	char *line;
+	size_t len, tl;
+	int code, more;
+
+	if (conn_getline(src->conn, &line, &len, SMTP_AUTHLINE) == -1)
+		return src_connfail(src, "reading the reply to AUTH");
+	trace(src, SRC_TRACE_IN, line, len);
+	if (smtp_parse_line(line, len, &code, &more, &text, &tl) == -1) {
+		src_quote(q, sizeof(q), line, len);
+		return src_fail(
+		    src, SRC_FDATA, "malformed SMTP reply to AUTH: \"%s\"", q);
+	}
+	if (code == 334) {
+		if (more) {
+			src_quote(q, sizeof(q), line, len);
+			return src_fail(src, SRC_FPROTO,
+			    "SMTP AUTH challenge of more than one line: "
+			    "\"%s\"",
+			    q);
+		}
+		*chal = text;
+		*chlen = tl;
+		return 1;
+	}
+	smtp_reply_init(r);
+	if (smtp_reply_feed(r, line, len) == SMTP_RDONE)
+		return 0;
+	return readmore(src, "AUTH", SMTP_LINE, r, NULL, SRC_FDATA);
+}
+
+/* AUTH (RFC 4954 section 4). */
+static int
+auth_sasl(struct source *src, enum src_auth mech)
+{
+	const struct source_cfg *cfg = src->cfg;
+	struct smtp_reply r;
+	struct sasl *s;
+	const char *name, *chal = NULL;
+	char show[64], *ir = NULL, *resp, *cmd;
+	size_t chlen = 0, steps;
+	int n, rc;
+
+	name = sasl_mech_name(mech);
+	xstrlcpy(src->mech, name, sizeof(src->mech));
+	s = sasl_new(mech, cfg->user, cfg->secret, cfg->host, cfg->port);
+	if (sasl_client_first(s) && sasl_step(s, NULL, 0, &ir) == -1) {
+		src_fail(src, SRC_FAUTH, "SMTP %s: %s", name, sasl_error(s));
+		goto fail;
+	}
+	/* An empty initial response is sent as "=". One that would make
+	 * the command line longer than SMTP allows waits for the server's
+	 * empty challenge instead (RFC 4954 section 4). */
+	if (ir != NULL
+	    && strlen("AUTH  \r\n") + strlen(name) + (*ir ? strlen(ir) : 1)
+		<= SMTP_CMDMAX) {
+		n = xasprintf(&cmd, "AUTH %s %s\r\n", name, *ir ? ir : "=");
+		snprintf(show, sizeof(show), "AUTH %s <redacted>", name);
+		freezero_str(ir);
+		ir = NULL;
+		rc = sendline(src, cmd, n, show);
+		freezero_str(cmd);
+	} else
+		rc = sendcmd(src, "AUTH %s", name);
+	if (rc == -1)
+		goto fail;
+	for (steps = 0;; steps++) {
+		if ((rc = authline(src, &r, &chal, &chlen)) == -1)
+			goto fail;
+		if (rc == 0)
+			break;
+		if (steps == SMTP_MAXSTEPS) {
+			src_fail(
+			    src, SRC_FPROTO, "too many SMTP AUTH challenges");
+			goto fail;
+		}
+		if (ir != NULL) {
+			resp = ir;
+			ir = NULL;
+		} else if (sasl_step(s, chal, chlen, &resp) == -1) {
+			src_fail(src, SRC_FAUTH,
+			    "SMTP authentication failed: %s", sasl_error(s));
+			goto fail;
+		}
+		if (sendresp(src, resp) == -1)
+			goto fail;
+	}
+	if (r.code != 235) {
+		authfail(src, &r);
+		goto fail;
+	}
+	/* RFC 5802 section 5: the server proves it knows the password in
+	 * its final message; a 235 without that proof is not accepted. */
+	if (is_scram(mech) && sasl_done(s) != 1) {
+		src_fail(src, SRC_FAUTH,
+		    "SMTP server did not prove it knows the password (%s)",
+		    name);
+		goto fail;
+	}
+	sasl_free(s);
+	return 0;
+fail:
+	freezero_str(ir);
+	sasl_free(s);
+	return -1;
+}
+
+/* Pick the mechanism: the one named, or the first of auto_pref the
+ * server offers. */
+static int
+authenticate(struct source *src)
+{
+	const struct source_cfg *cfg = src->cfg;
+	struct smtp *p = src->priv;
+	enum src_auth mech = cfg->auth;
+	size_t i;
+
+	/* The plaintext rule of the other clients, checked again here
+	 * whatever the config said. */
+	if (!conn_is_tls(src->conn) && !cfg->allow_plaintext)
+		return src_fail(src, SRC_FCONFIG,
+		    "refusing to send credentials to the SMTP server over an "
+		    "unencrypted connection (set allow_plaintext = yes to "
+		    "allow)");
+	if (cfg->user == NULL || *cfg->user == '\0')
+		return src_fail(src, SRC_FCONFIG, "no SMTP user name");
+	if (cfg->secret == NULL)
+		return src_fail(src, SRC_FCONFIG, "no password");
+	if (mech != SRC_AUTH_AUTO && sasl_mech_name(mech) == NULL)
+		return src_fail(src, SRC_FCONFIG,
+		    "SMTP authenticates only with SASL mechanisms");
+	if (!(p->ext & SMTP_EXT_AUTH))
+		return src_fail(src, SRC_FPROTO,
+		    "SMTP server does not offer AUTH%s",
+		    conn_is_tls(src->conn) ? "" : " without TLS");
+	if (mech == SRC_AUTH_AUTO) {
+		for (i = 0; i < sizeof(auto_pref) / sizeof(auto_pref[0]); i++)
+			if (p->mechs & (1u << auto_pref[i])) {
+				mech = auto_pref[i];
+				break;
+			}
+		if (mech == SRC_AUTH_AUTO)
+			return src_fail(src, SRC_FPROTO,
+			    "SMTP server offers none of SCRAM-SHA-256, "
+			    "SCRAM-SHA-1, PLAIN, LOGIN; set auth to a "
+			    "mechanism it offers");
+	} else if (!(p->mechs & (1u << mech)))
+		return src_fail(src, SRC_FPROTO,
+		    "SMTP server does not offer AUTH %s", sasl_mech_name(mech));
+	return auth_sasl(src, mech);
+}
+
+static int
+do_open(struct source *src)
+{
+	const struct source_cfg *cfg = src->cfg;
+
+	if (src->conn != NULL)
+		return src_fail(src, SRC_FPROTO, "session already open");
+	src->conn = conn_new(cfg->connect_timeout, cfg->timeout);
+	if (conn_connect(src->conn, cfg->host, cfg->port) == -1)
+		return src_connfail(src, "connecting to the SMTP server");
+	if (cfg->tls == SRC_TLS_IMPLICIT
+	    && conn_starttls(src->conn, cfg->host, &cfg->tlsopts) == -1)
+		return src_connfail(src, "TLS with the SMTP server");
+	if (greeting(src) == -1 || ehlo(src) == -1)
+		return -1;
+	if (cfg->tls == SRC_TLS_STARTTLS && starttls(src) == -1)
+		return -1;
+	return authenticate(src);
+}
+
+static int
+smtp_open(struct source *src)
+{
+	struct smtp *p = src->priv;
+
+	if (do_open(src) == -1) {
+		p->broken = 1;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+notmail(struct source *src)
+{
+	return src_fail(
+	    src, SRC_FPROTO, "an SMTP submission session holds no mail");
+}
+
+static int
+smtp_select(
+    struct source *src, const char *folder, int rw, struct folder_info *fi)
+{
+	(void)folder;
+	(void)rw;
+	(void)fi;
+	return notmail(src);
+}
+
+static int
+smtp_list(struct source *src, struct msglist *out)
+{
+	(void)out;
+	return notmail(src);
+}
+
+static int
+smtp_fetch(struct source *src, struct msginfo *const *msgs, size_t n,
+    const struct sink *sink)
+{
+	(void)msgs;
+	(void)n;
+	(void)sink;
+	return notmail(src);
+}
+
+static int
+smtp_mark(struct source *src, struct msginfo *const *msgs, size_t n)
+{
+	(void)msgs;
+	(void)n;
+	return notmail(src);
+}
+
+static int
+smtp_expunge(
+    struct source *src, struct msginfo *const *msgs, size_t n, size_t *gone)
+{
+	(void)msgs;
+	(void)n;
+	*gone = 0;
+	return notmail(src);
+}
+
+/* QUIT (RFC 5321 section 4.1.1.10): the server answers 221. */
+static int
+smtp_quit(struct source *src)
+{
+	struct smtp *p = src->priv;
+	struct smtp_reply r;
+
+	if (p->broken)
+		return -1;
+	if (p->ended)
+		return src_fail(src, SRC_FPROTO, "session already ended");
+	if (src->conn == NULL)
+		return src_fail(src, SRC_FPROTO, "session not open");
+	if (sendcmd(src, "QUIT") == -1
+	    || readreply(src, "QUIT", SMTP_LINE, &r, NULL, SRC_FDATA) == -1) {
+		p->broken = 1;
+		return -1;
+	}
+	if (r.code / 100 != 2) {
+		p->broken = 1;
+		return refused(src, "QUIT", &r, SRC_FPROTO);
+	}
+	p->ended = 1;
+	return 0;
+}
+
+static void
+smtp_free(struct source *src)
+{
+	if (src == NULL)
+		return;
+	conn_free(src->conn);
+	if (src->priv != NULL) {
+		explicit_bzero(src->priv, sizeof(struct smtp));
+		free(src->priv);
+	}
+	explicit_bzero(src, sizeof(*src));
+	free(src);
+}
+
+static const struct source_ops smtp_ops = {
+	.open = smtp_open,
+	.select = smtp_select,
+	.list = smtp_list,
+	.fetch = smtp_fetch,
+	.mark = smtp_mark,
+	.expunge = smtp_expunge,
+	.quit = smtp_quit,
+	.free = smtp_free,
+};
+
+struct source *
+smtp_new(const struct source_cfg *cfg)
+{
+	struct source *src;
+
+	src = xcalloc(1, sizeof(*src));
+	src->ops = &smtp_ops;
+	src->cfg = cfg;
+	src->priv = xcalloc(1, sizeof(struct smtp));
+	return src;
+}
