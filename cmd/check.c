@@ -132,14 +132,16 @@ out:
 }
 
 int
-run_check(const struct cfg_account *a, const struct runopts *o)
+run_check(const struct cfg_account *a, const struct runopts *opts)
 {
+	struct runopts oo = *opts, *o = &oo;
 	struct acct ac;
 	struct folder_info fi;
 	const char *n = a->name;
 	size_t i;
 	int status;
 
+	oo.syslog |= a->log_syslog;
 	acct_init(&ac, a, o);
 	status = acct_open(&ac);
 	if (ac.src == NULL || ac.src->conn == NULL)

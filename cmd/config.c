@@ -71,6 +71,7 @@ enum cfg_key {
 	K_SMTP_PORT,
 	K_SMTP_TLS,
 	K_SMTP_USER,
+	K_LOG,
 	K_N
 };
 
@@ -127,6 +128,7 @@ static int p_smtp_host(struct cfg_account *, const char *, char *, size_t);
 static int p_smtp_port(struct cfg_account *, const char *, char *, size_t);
 static int p_smtp_tls(struct cfg_account *, const char *, char *, size_t);
 static int p_smtp_user(struct cfg_account *, const char *, char *, size_t);
+static int p_log(struct cfg_account *, const char *, char *, size_t);
 
 /*
  * Each key's parser sets its field of the account from the value, or
@@ -162,6 +164,7 @@ static const struct {
 	[K_SMTP_PORT] = { "smtp_port", p_smtp_port },
 	[K_SMTP_TLS] = { "smtp_tls", p_smtp_tls },
 	[K_SMTP_USER] = { "smtp_user", p_smtp_user },
+	[K_LOG] = { "log", p_log },
 };
 
 /* In the order of enum src_auth. */
@@ -692,6 +695,22 @@ static int
 p_allow_plaintext(struct cfg_account *a, const char *v, char *msg, size_t len)
 {
 	return parse_bool(v, &a->allow_plaintext, msg, len);
+}
+
+/* log = stderr (the default) or syslog: summaries and errors also go to
+ * syslog(3), as --syslog does for every account. */
+static int
+p_log(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	if (strcmp(v, "stderr") == 0)
+		a->log_syslog = 0;
+	else if (strcmp(v, "syslog") == 0)
+		a->log_syslog = 1;
+	else {
+		snprintf(msg, len, "must be stderr or syslog");
+		return -1;
+	}
+	return 0;
 }
 
 static int

@@ -29,6 +29,7 @@ struct cfg_account {
 	char *password_command;
 	enum src_auth auth;
 	int allow_plaintext;
+	int log_syslog; /* log = syslog */
 	char *maildir; /* ~ expanded */
 	char **folders; /* IMAP mailbox names; default {"INBOX"} */
 	size_t nfolders;

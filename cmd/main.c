@@ -269,8 +269,11 @@ main(int argc, char *argv[])
 		o.progress = !o.quiet && o.verbose < 2 && !o.check && !o.dryrun;
 		o.color = getenv("NO_COLOR") == NULL;
 	}
-	if (o.syslog)
-		openlog("mailfetch", LOG_PID, LOG_MAIL);
+	for (i = 0; i < cfg->nacct; i++)
+		if (o.syslog || cfg->acct[i].log_syslog) {
+			openlog("mailfetch", LOG_PID, LOG_MAIL);
+			break;
+		}
 
 	/* Accounts in file order, or as named; one failing account does
 	 * not stop the others, and the first failure gives the status. */

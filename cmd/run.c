@@ -665,12 +665,14 @@ reconcile(struct run *r)
 }
 
 int
-run_fetch(const struct cfg_account *a, const struct runopts *o)
+run_fetch(const struct cfg_account *a, const struct runopts *opts)
 {
+	struct runopts oo = *opts, *o = &oo;
 	struct run r;
 	size_t i;
 	int status;
 
+	oo.syslog |= a->log_syslog;
 	memset(&r, 0, sizeof(r));
 	r.a = a;
 	r.o = o;

@@ -99,22 +99,18 @@ def test_colour_only_without_no_color(env):
     assert A + ": " in screen
 
 
-def test_syslog_gets_summary_and_errors(env):
-    """--syslog: lines reach the log socket. /dev/log is absent here
-    (no syslog daemon), so the test binds its own socket there; where a
-    daemon owns /dev/log, it uses a private mount namespace instead."""
-    u, msgs = fill(env, 2)
-    good = env.account(A, "pop3", "implicit", u)
-    bad = env.account("bad", "pop3", "implicit", u.name,
-                      password="wrong-pw-79")
-    env.secret("wrong-pw-79")
-    cfg = env.config(good + bad)
+def syslog_lines(env, args):
+    """Run mailfetch with args; return (exit status, the datagrams sent
+    to the syslog socket). /dev/log is absent here (no syslog daemon),
+    so the test binds its own socket there; where a daemon owns
+    /dev/log, it uses a private mount namespace instead."""
     sockpath = env.path("log.sock")
+    if os.path.exists(sockpath):
+        os.unlink(sockpath)
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     s.bind(sockpath)
-    s.settimeout(5)
     try:
-        cmd = [env.mailfetch, "--syslog", "-c", cfg]
+        cmd = [env.mailfetch] + args
         if os.path.exists("/dev/log"):
             argv = ["unshare", "-m", "sh", "-c",
                     'mount --bind "$0" /dev/log && exec "$@"', sockpath] + cmd
@@ -130,7 +126,6 @@ def test_syslog_gets_summary_and_errors(env):
         finally:
             if made:
                 os.unlink("/dev/log")
-        assert p.returncode == 77, p.stderr
         got = []
         s.settimeout(0.5)
         try:
@@ -140,6 +135,18 @@ def test_syslog_gets_summary_and_errors(env):
             pass
     finally:
         s.close()
+    return p.returncode, got
+
+
+def test_syslog_gets_summary_and_errors(env):
+    u, msgs = fill(env, 2)
+    good = env.account(A, "pop3", "implicit", u)
+    bad = env.account("bad", "pop3", "implicit", u.name,
+                      password="wrong-pw-79")
+    env.secret("wrong-pw-79")
+    cfg = env.config(good + bad)
+    rc, got = syslog_lines(env, ["--syslog", "-c", cfg])
+    assert rc == 77, rc
     text = "\n".join(got)
     assert re.search(r"mailfetch\[\d+\]: %s: 2 fetched, 0 deleted, 2 left "
                      r"on server" % A, text), text
@@ -148,6 +155,18 @@ def test_syslog_gets_summary_and_errors(env):
     # LOG_MAIL (2) * 8 + LOG_ERR (3) = 19; LOG_INFO (6): 22.
     assert any(g.startswith("<19>") for g in got), got
     assert any(g.startswith("<22>") for g in got), got
+
+
+def test_log_syslog_in_config_is_per_account(env):
+    u, msgs = fill(env, 1)
+    cfg = env.config(env.account("loud", "pop3", "implicit", u,
+                                 log="syslog") +
+                     env.account("plain", "imap", "implicit", u))
+    rc, got = syslog_lines(env, ["-c", cfg])
+    assert rc == 0, rc
+    text = "\n".join(got)
+    assert re.search(r"loud: 1 fetched", text), text
+    assert "plain:" not in text, text
 
 
 def test_jobs_same_maildirs_as_serial(env):

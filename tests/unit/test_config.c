@@ -178,6 +178,8 @@ static const struct errcase errcases[] = {
 	    ":6: auth: must be auto, user, apop, login, plain, cram-md5, "
 	    "scram-sha-1, scram-sha-256, xoauth2 or oauthbearer, not "
 	    "\"digest-md5\"" },
+	{ "log bad", ACCT "log = journal\n",
+	    ":6: log: must be stderr or syslog" },
 	{ "allow_plaintext bad", ACCT "allow_plaintext = sure\n",
 	    ":6: allow_plaintext: must be yes or no, not \"sure\"" },
 	{ "maildir empty", "[work]\nmaildir =\n",
@@ -402,6 +404,7 @@ t_minimal(const void *arg)
 	CHECK(a->password_command == NULL);
 	CHECK(a->auth == SRC_AUTH_AUTO);
 	CHECK(a->allow_plaintext == 0);
+	CHECK(a->log_syslog == 0);
 	snprintf(want, sizeof(want), "%s/Mail", home);
 	CHECK_STR(a->maildir, want);
 	CHECK(a->nfolders == 1);
@@ -458,7 +461,8 @@ t_full(const void *arg)
 		   "smtp_host = smtp.example.com\n"
 		   "smtp_port = 2525\n"
 		   "smtp_tls = none\n"
-		   "smtp_user = alice+out@example.com\n");
+		   "smtp_user = alice+out@example.com\n"
+		   "log = syslog\n");
 	check_ok(cfg);
 	if (cfg == NULL)
 		return;
@@ -478,6 +482,7 @@ t_full(const void *arg)
 	CHECK_STR(a->password_command, "pass show mail = work");
 	CHECK(a->auth == SRC_AUTH_SCRAM_SHA_256);
 	CHECK(a->allow_plaintext == 1);
+	CHECK(a->log_syslog == 1);
 	CHECK_STR(a->maildir, "/var/mail/alice");
 	CHECK(a->nfolders == 3);
 	if (a->nfolders == 3) {
