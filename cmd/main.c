@@ -150,9 +150,11 @@ run_jobs(struct cfg *cfg, const size_t *idx, size_t n, int jobs,
 			j[i].status
 			    = WIFEXITED(ws) ? WEXITSTATUS(ws) : EX_SOFTWARE;
 			j[i].pid = 0;
-			fwrite(j[i].buf[0], 1, j[i].len[0], stdout);
+			if (j[i].len[0] > 0)
+				fwrite(j[i].buf[0], 1, j[i].len[0], stdout);
 			fflush(stdout);
-			fwrite(j[i].buf[1], 1, j[i].len[1], stderr);
+			if (j[i].len[1] > 0)
+				fwrite(j[i].buf[1], 1, j[i].len[1], stderr);
 			fflush(stderr);
 			free(j[i].buf[0]);
 			free(j[i].buf[1]);
@@ -184,7 +186,8 @@ main(int argc, char *argv[])
 	};
 	struct runopts o;
 	struct cfg *cfg;
-	char err[1024], *path = NULL, *end;
+	char err[1024], *path, *end;
+	const char *opath = NULL;
 	size_t i, n, *idx;
 	long jobs = 1;
 	int ch, status = 0, st;
@@ -194,8 +197,7 @@ main(int argc, char *argv[])
 	    (ch = getopt_long(argc, argv, "c:j:nqvVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			free(path);
-			path = xstrdup(optarg);
+			opath = optarg;
 			break;
 		case 'n':
 			o.dryrun = 1;
@@ -246,8 +248,7 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 	umask(077);
 
-	if (path == NULL)
-		path = cfg_default_path();
+	path = opath != NULL ? xstrdup(opath) : cfg_default_path();
 	if ((cfg = cfg_load(path, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "mailfetch: %s\n", err);
 		free(path);
