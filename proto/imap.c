@@ -27,7 +27,9 @@
 #define IMAP_LINEMAX CONN_LINE_MAX /* one response line */
 #define IMAP_KEEPMAX (64 * 1024) /* a literal kept in memory */
 #define IMAP_RESPMAX (1024 * 1024) /* non-body bytes of one response */
-#define IMAP_MSGMAX 1000000 /* messages in one folder */
+/* Messages in one folder: 300 000 keep a hostile listing under SPEC's
+ * 64 MB bound. */
+#define IMAP_MSGMAX 300000
 /*
  * UIDs per UID FETCH, STORE or EXPUNGE command. Even without ranges 500
  * UIDs keep a command under 5.6 KB, below the 8000 octets RFC 7162
@@ -1468,8 +1470,11 @@ imap_list(struct source *src, struct msglist *out)
 		goto done;
 	}
 	/* Servers answer in message number order, which is UID order;
-	 * sort to be sure, and drop what came twice. */
-	qsort(out->v, out->n, sizeof(*out->v), msginfo_cmp);
+	 * sort to be sure, and drop what came twice. An empty listing
+	 * (EXISTS said more, but no FETCH came) has no array at all, and
+	 * qsort(3) must not be given NULL. */
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof(*out->v), msginfo_cmp);
 	for (i = k = 0; i < out->n; i++) {
 		if (k > 0 && out->v[i].num == out->v[k - 1].num) {
 			free(out->v[i].uid);

@@ -2061,6 +2061,8 @@ static const struct midcase midcases[] = {
 	{ "e2e_absurd_literal", "* 1 FETCH (UID 3 X-FOO {2000000000000}\r\n",
 	    NULL, -1, SRC_FDATA, "server announced a literal of impossible",
 	    "" },
+	{ "e2e_too_many_messages", "* 300001 EXISTS\r\n", NULL, -1, SRC_FPROTO,
+	    "the folder holds 300001 messages", "" },
 	{ "e2e_bye_then_close", "* BYE shutting down\r\n", NULL, -1, SRC_FTEMP,
 	    "server closed the connection: \"shutting down\"", "" },
 	{ "e2e_malformed_fetch", "* 1 FETCH (UID 3 RFC822.SIZE\r\n", NULL, -1,
@@ -2372,6 +2374,39 @@ t_e2e_folders(const void *arg)
 	free(s.log);
 }
 
+/* EXISTS said 2, but the listing brings nothing: an empty list. */
+static void
+t_e2e_list_nothing(const void *arg)
+{
+	struct sess s;
+	struct folder_info fi;
+	struct msglist l = { 0 };
+	struct step steps[] = {
+		{ S_SEND, GREET, NULL },
+		LOGIN_OK,
+		INBOX_LIST,
+		{ S_EXPECT, "EXAMINE \"INBOX\"",
+		    "* 2 EXISTS\r\n* OK [UIDVALIDITY 1] x\r\n$T OK y\r\n" },
+		{ S_EXPECT,
+		    "UID FETCH 1:* (UID RFC822.SIZE FLAGS INTERNALDATE)",
+		    "* 1 FETCH (FLAGS (\\Seen))\r\n$T OK done\r\n" },
+		LOGOUT,
+		{ S_END, NULL, NULL },
+	};
+
+	(void)arg;
+	CHECK(sess_open(&s, steps, NULL) == 0);
+	CHECK(s.src->ops->select(s.src, "INBOX", 0, &fi) == 0);
+	CHECK(fi.exists == 2);
+	CHECK(s.src->ops->list(s.src, &l) == 0);
+	CHECK(l.n == 0);
+	CHECK(s.src->ops->quit(s.src) == 0);
+	sess_end(&s);
+	CHECK(s.status == 0);
+	msglist_free(&l);
+	free(s.log);
+}
+
 static void
 t_e2e_long_line(const void *arg)
 {
@@ -2609,6 +2644,7 @@ main(void)
 	T_RUN("e2e_pipelined_batches", t_e2e_pipelined_batches, NULL);
 	T_RUN("e2e_big_body", t_e2e_big_body, NULL);
 	T_RUN("e2e_folders", t_e2e_folders, NULL);
+	T_RUN("e2e_list_nothing", t_e2e_list_nothing, NULL);
 	T_RUN("e2e_long_line", t_e2e_long_line, NULL);
 	T_RUN("e2e_quit_close_after_bye", t_e2e_quit_close_after_bye, NULL);
 	T_RUN("e2e_starttls_ok", t_e2e_starttls_ok, NULL);
