@@ -446,30 +446,6 @@ authfail(struct source *src, const char *text, size_t len)
 	return src_fail(src, SRC_FAUTH, "authentication failed: \"%s\"", q);
 }
 
-/* The SASL mechanisms auto may pick, in order of preference. */
-static const enum src_auth auto_pref[] = { SRC_AUTH_SCRAM_SHA_256,
-	SRC_AUTH_SCRAM_SHA_1, SRC_AUTH_PLAIN, SRC_AUTH_LOGIN };
-
-/* The capability bit of a SASL mechanism name, 0 when we do not know
- * it. */
-static unsigned
-sasl_bit(const char *name, size_t len)
-{
-	static const enum src_auth all[] = { SRC_AUTH_LOGIN, SRC_AUTH_PLAIN,
-		SRC_AUTH_CRAM_MD5, SRC_AUTH_SCRAM_SHA_1, SRC_AUTH_SCRAM_SHA_256,
-		SRC_AUTH_XOAUTH2, SRC_AUTH_OAUTHBEARER };
-	const char *m;
-	size_t i;
-
-	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-		m = sasl_mech_name(all[i]);
-		if (m != NULL && strlen(m) == len
-		    && strncasecmp(m, name, len) == 0)
-			return 1u << all[i];
-	}
-	return 0;
-}
-
 /* Is word w (len wl) the first word of line s? Case-insensitive
  * (RFC 2449 section 6). */
 static int
@@ -498,7 +474,7 @@ addcap(struct source *src, struct pop3 *p, const char *s, size_t len)
 			for (j = i; j < len && s[j] != ' '; j++)
 				;
 			if (j > i)
-				p->sasl |= sasl_bit(s + i, j - i);
+				p->sasl |= sasl_mech_bit(s + i, j - i);
 		}
 	}
 	/* Keep what fits of the listing, lines joined by spaces. */
@@ -746,7 +722,6 @@ authenticate(struct source *src, struct pop3 *p)
 {
 	const struct source_cfg *cfg = src->cfg;
 	enum src_auth mech = cfg->auth;
-	size_t i;
 
 	if (!conn_is_tls(src->conn) && !cfg->allow_plaintext)
 		return src_fail(src, SRC_FCONFIG,
@@ -759,14 +734,9 @@ authenticate(struct source *src, struct pop3 *p)
 		    src, SRC_FCONFIG, "the user name contains a line break");
 	if (cfg->secret == NULL)
 		return src_fail(src, SRC_FCONFIG, "no password");
-	if (mech == SRC_AUTH_AUTO) {
+	if (mech == SRC_AUTH_AUTO
+	    && (mech = sasl_auto_pick(p->sasl)) == SRC_AUTH_AUTO)
 		mech = SRC_AUTH_USER;
-		for (i = 0; i < sizeof(auto_pref) / sizeof(auto_pref[0]); i++)
-			if (p->sasl & (1u << auto_pref[i])) {
-				mech = auto_pref[i];
-				break;
-			}
-	}
 	switch (mech) {
 	case SRC_AUTH_USER:
 		return auth_user(src);

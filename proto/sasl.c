@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -271,6 +272,38 @@ sasl_mech_name(enum src_auth mech)
 		break;
 	}
 	return NULL;
+}
+
+unsigned
+sasl_mech_bit(const char *name, size_t len)
+{
+	static const enum src_auth all[] = { SRC_AUTH_LOGIN, SRC_AUTH_PLAIN,
+		SRC_AUTH_CRAM_MD5, SRC_AUTH_SCRAM_SHA_1, SRC_AUTH_SCRAM_SHA_256,
+		SRC_AUTH_XOAUTH2, SRC_AUTH_OAUTHBEARER };
+	const char *m;
+	size_t i;
+
+	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		m = sasl_mech_name(all[i]);
+		if (strlen(m) == len && strncasecmp(m, name, len) == 0)
+			return 1u << all[i];
+	}
+	return 0;
+}
+
+enum src_auth
+sasl_auto_pick(unsigned offered)
+{
+	/* Strongest first; CRAM-MD5 and the OAuth mechanisms only when
+	 * named (SPEC.md, auth). */
+	static const enum src_auth pref[] = { SRC_AUTH_SCRAM_SHA_256,
+		SRC_AUTH_SCRAM_SHA_1, SRC_AUTH_PLAIN, SRC_AUTH_LOGIN };
+	size_t i;
+
+	for (i = 0; i < sizeof(pref) / sizeof(pref[0]); i++)
+		if (offered & (1u << pref[i]))
+			return pref[i];
+	return SRC_AUTH_AUTO;
 }
 
 struct sasl *

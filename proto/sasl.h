@@ -21,6 +21,16 @@ struct sasl;
  * SRC_AUTH_AUTO, USER and APOP, which are not SASL. */
 const char *sasl_mech_name(enum src_auth);
 
+/* The bit (1u << mech) of the SASL mechanism named name[0..len-1]
+ * (case-insensitive), or 0 for a name we do not know. Protocol clients
+ * collect the mechanisms a server offers as such bits. */
+unsigned sasl_mech_bit(const char *name, size_t len);
+
+/* What auth = auto picks among the mechanisms offered (bits as
+ * sasl_mech_bit gives them): the first offered of SCRAM-SHA-256,
+ * SCRAM-SHA-1, PLAIN and LOGIN, or SRC_AUTH_AUTO when none is. */
+enum src_auth sasl_auto_pick(unsigned offered);
+
 /* A new exchange for mech as user with secret (password, or access
  * token for XOAUTH2/OAUTHBEARER). host and port go into the OAUTHBEARER
  * message. Strings are copied. */

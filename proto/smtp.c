@@ -88,29 +88,6 @@ smtp_reply_feed(struct smtp_reply *r, const char *line, size_t len)
 	return more ? SMTP_RMORE : SMTP_RDONE;
 }
 
-/* The SASL mechanisms auto may pick, in order of preference. */
-static const enum src_auth auto_pref[] = { SRC_AUTH_SCRAM_SHA_256,
-	SRC_AUTH_SCRAM_SHA_1, SRC_AUTH_PLAIN, SRC_AUTH_LOGIN };
-
-/* The bit of a SASL mechanism name, 0 when we do not know it. */
-static unsigned
-sasl_bit(const char *name, size_t len)
-{
-	static const enum src_auth all[] = { SRC_AUTH_LOGIN, SRC_AUTH_PLAIN,
-		SRC_AUTH_CRAM_MD5, SRC_AUTH_SCRAM_SHA_1, SRC_AUTH_SCRAM_SHA_256,
-		SRC_AUTH_XOAUTH2, SRC_AUTH_OAUTHBEARER };
-	const char *m;
-	size_t i;
-
-	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-		m = sasl_mech_name(all[i]);
-		if (m != NULL && strlen(m) == len
-		    && strncasecmp(m, name, len) == 0)
-			return 1u << all[i];
-	}
-	return 0;
-}
-
 /* Is the keyword of text (len) kw, followed by the end, a space, or
  * (for the old AUTH= form) '='? */
 static int
@@ -137,7 +114,7 @@ smtp_ehlo_line(const char *text, size_t len, unsigned *mechs)
 		for (j = i; j < len && text[j] != ' '; j++)
 			;
 		if (j > i)
-			*mechs |= sasl_bit(text + i, j - i);
+			*mechs |= sasl_mech_bit(text + i, j - i);
 	}
 	return SMTP_EXT_AUTH;
 }
@@ -511,7 +488,6 @@ authenticate(struct source *src)
 	const struct source_cfg *cfg = src->cfg;
 	struct smtp *p = src->priv;
 	enum src_auth mech = cfg->auth;
-	size_t i;
 
 	/* The plaintext rule of the other clients, checked again here
 	 * whatever the config said. */
@@ -532,12 +508,7 @@ authenticate(struct source *src)
 		    "SMTP server does not offer AUTH%s",
 		    conn_is_tls(src->conn) ? "" : " without TLS");
 	if (mech == SRC_AUTH_AUTO) {
-		for (i = 0; i < sizeof(auto_pref) / sizeof(auto_pref[0]); i++)
-			if (p->mechs & (1u << auto_pref[i])) {
-				mech = auto_pref[i];
-				break;
-			}
-		if (mech == SRC_AUTH_AUTO)
+		if ((mech = sasl_auto_pick(p->mechs)) == SRC_AUTH_AUTO)
 			return src_fail(src, SRC_FPROTO,
 			    "SMTP server offers none of SCRAM-SHA-256, "
 			    "SCRAM-SHA-1, PLAIN, LOGIN; set auth to a "

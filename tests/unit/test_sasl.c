@@ -744,6 +744,48 @@ t_oauth_escape_and_ctl(const void *arg)
 	sasl_free(s);
 }
 
+/* Mechanism names to bits, and what auto picks from a server's offer. */
+static void
+t_mech_bits(const void *arg)
+{
+	static const struct {
+		const char *offer; /* space-separated names */
+		enum src_auth pick;
+	} cases[] = {
+		{ "PLAIN LOGIN SCRAM-SHA-1 SCRAM-SHA-256",
+		    SRC_AUTH_SCRAM_SHA_256 },
+		{ "login plain scram-sha-1", SRC_AUTH_SCRAM_SHA_1 },
+		{ "LOGIN PLAIN", SRC_AUTH_PLAIN },
+		{ "LOGIN", SRC_AUTH_LOGIN },
+		/* Only when named: never picked by auto. */
+		{ "CRAM-MD5 XOAUTH2 OAUTHBEARER", SRC_AUTH_AUTO },
+		{ "GSSAPI DIGEST-MD5 SCRAM-SHA-256-PLUS", SRC_AUTH_AUTO },
+		{ "", SRC_AUTH_AUTO },
+	};
+	size_t i;
+
+	(void)arg;
+	CHECK(sasl_mech_bit("PLAIN", 5) == 1u << SRC_AUTH_PLAIN);
+	CHECK(
+	    sasl_mech_bit("scram-sha-256", 13) == 1u << SRC_AUTH_SCRAM_SHA_256);
+	CHECK(sasl_mech_bit("SCRAM-SHA-2", 11) == 0);
+	CHECK(sasl_mech_bit("PLAINX", 6) == 0);
+	CHECK(sasl_mech_bit("", 0) == 0);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *s = cases[i].offer, *e;
+		unsigned bits = 0;
+
+		while (*s != '\0') {
+			e = strchr(s, ' ');
+			if (e == NULL)
+				e = s + strlen(s);
+			bits |= sasl_mech_bit(s, (size_t)(e - s));
+			s = *e ? e + 1 : e;
+		}
+		CHECK(sasl_auto_pick(bits) == cases[i].pick);
+	}
+}
+
 int
 main(void)
 {
@@ -774,6 +816,7 @@ main(void)
 	T_RUN("SCRAM user name escaping", t_scram_escape, NULL);
 	T_RUN("SCRAM control characters refused", t_scram_control_chars, NULL);
 	T_RUN("SCRAM random client nonce", t_scram_random_nonce, NULL);
+	T_RUN("mechanism bits and auto preference", t_mech_bits, NULL);
 	T_RUN("XOAUTH2 initial response and error", t_xoauth2, NULL);
 	T_RUN("OAUTHBEARER RFC 7628 examples", t_oauthbearer, NULL);
 	T_RUN("OAUTHBEARER escaping, control characters",
