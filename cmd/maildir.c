@@ -399,32 +399,11 @@ maildir_begin(struct maildir *md)
 }
 
 static int
-write_all(int fd, const char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		if ((w = write(fd, p, n)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (w == 0) {
-			errno = EIO;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int
 msg_flush(struct maildir_msg *m)
 {
 	if (m->buflen == 0)
 		return 0;
-	if (write_all(m->fd, m->buf, m->buflen) == -1) {
+	if (write_full(m->fd, m->buf, m->buflen) == -1) {
 		md_fail(
 		    m->md, errno, "write %s/tmp/%s", m->md->path, m->tmpname);
 		m->state = MSG_FAILED;
@@ -456,7 +435,7 @@ maildir_write(struct maildir_msg *m, const char *buf, size_t len)
 		return -1;
 	if (len >= MSG_BUFSZ) {
 		/* Large writes bypass the buffer. */
-		if (write_all(m->fd, buf, len) == -1) {
+		if (write_full(m->fd, buf, len) == -1) {
 			md_fail(m->md, errno, "write %s/tmp/%s", m->md->path,
 			    m->tmpname);
 			m->state = MSG_FAILED;

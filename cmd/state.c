@@ -521,27 +521,6 @@ fail:
 	return -1;
 }
 
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		if ((w = write(fd, p, n)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (w == 0) {
-			errno = EIO;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /*
  * Read the whole file into a new buffer with a NUL after it. Returns 0,
  * or 1 when the file does not exist, or -1.
@@ -1040,7 +1019,7 @@ journal_open(struct state *st)
 		buf_add(&b, JOURNAL_HEADER "\nG\t", sizeof(JOURNAL_HEADER) + 2);
 		buf_u64(&b, st->gen);
 		buf_addc(&b, '\n');
-		if (write_all(fd, b.p, b.len) == -1) {
+		if (write_full(fd, b.p, b.len) == -1) {
 			e = errno;
 			goto fail;
 		}
@@ -1094,7 +1073,7 @@ state_sync(struct state *st)
 		return -1;
 	if (st->jfd == -1 && journal_open(st) == -1)
 		return -1;
-	if (write_all(st->jfd, st->jbuf.p, st->jbuf.len) == -1
+	if (write_full(st->jfd, st->jbuf.p, st->jbuf.len) == -1
 	    || fdatasync(st->jfd) == -1) {
 		/*
 		 * Part of the batch may be on disk, and not durably. Close
@@ -1146,7 +1125,7 @@ state_prune(struct state *st, const char *folder)
 static int
 save_flush(struct state *st, int fd, struct buf *b)
 {
-	if (write_all(fd, b->p, b->len) == -1) {
+	if (write_full(fd, b->p, b->len) == -1) {
 		st_fail(st, STATE_EOS, errno, "write %s", st->tpath);
 		return -1;
 	}

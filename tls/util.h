@@ -27,6 +27,10 @@ size_t xstrlcpy(char *dst, const char *src, size_t size);
  * Accepts NULL. */
 void freezero_str(char *);
 
+/* Write all n bytes to fd (a file: no deadline), retrying on EINTR and
+ * short writes. Returns 0, or -1 with errno set. */
+int write_full(int fd, const void *buf, size_t n);
+
 /* Milliseconds on CLOCK_MONOTONIC, for deadlines. */
 int64_t mono_ms(void);
 
