@@ -670,26 +670,36 @@ class Dovecot:
                     found.append((n.split(":")[0], sub + "/" + n))
         return [p for _, p in sorted(found)]
 
-    def messages(self, user, folder="INBOX"):
-        """The bytes (LF line endings) of every message currently stored
-        in user's folder, in delivery order."""
-        base = self.maildir(user, folder)
-        out = []
-        for rel in self.message_files(user, folder):
-            with open(os.path.join(base, rel), "rb") as f:
-                out.append(f.read())
-        return out
-
     def snapshot(self, user, folder="INBOX"):
         """{relative path: bytes} of every message file: compare two
         snapshots to see that nothing changed on the server (not even a
-        file moved from new/ to cur/ or a flag)."""
+        file moved from new/ to cur/ or a flag).
+
+        Dovecot may be moving a file from new/ to cur/ (or renaming it
+        for a flag) while this reads, in a session a test just killed
+        the client of: a file that vanished between the listing and the
+        read makes it list again, until two listings agree."""
         base = self.maildir(user, folder)
-        snap = {}
-        for rel in self.message_files(user, folder):
-            with open(os.path.join(base, rel), "rb") as f:
-                snap[rel] = f.read()
-        return snap
+        for _ in range(50):
+            snap = {}
+            try:
+                for rel in self.message_files(user, folder):
+                    with open(os.path.join(base, rel), "rb") as f:
+                        snap[rel] = f.read()
+            except FileNotFoundError:
+                time.sleep(0.02)
+                continue
+            return snap
+        raise HarnessError("%s/%s kept changing while being read"
+                           % (user, folder))
+
+    def messages(self, user, folder="INBOX"):
+        """The bytes (LF line endings) of every message currently stored
+        in user's folder, in delivery order."""
+        snap = self.snapshot(user, folder)
+        order = {rel: i for i, rel in enumerate(
+            sorted(snap, key=lambda r: os.path.basename(r).split(":")[0]))}
+        return [snap[rel] for rel in sorted(snap, key=order.get)]
 
     def clear(self, user, folder=None):
         """Remove every message of user (of one folder, or all of them)."""
