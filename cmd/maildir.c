@@ -363,6 +363,35 @@ fail:
 	return NULL;
 }
 
+int
+maildir_clean_tmp(struct maildir *md, int64_t now, int64_t age)
+{
+	struct dirent *de;
+	struct stat sb;
+	DIR *d;
+	int fd, n = 0;
+
+	/* fdopendir takes the descriptor: give it a copy. */
+	if ((fd = dup(md->tmpfd)) == -1)
+		return -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.'
+		    || fstatat(md->tmpfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW)
+			== -1
+		    || !S_ISREG(sb.st_mode) || now - (int64_t)sb.st_ctime < age)
+			continue;
+		if (unlinkat(md->tmpfd, de->d_name, 0) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
 struct maildir_msg *
 maildir_begin(struct maildir *md)
 {

@@ -46,6 +46,13 @@ void maildir_abort(struct maildir_msg *);
 /* Free a committed message's handle. Accepts NULL. */
 void maildir_msg_free(struct maildir_msg *);
 
+/* Remove the files in tmp/ whose status last changed at least age
+ * seconds before now: what interrupted deliveries left behind (the
+ * Maildir convention says 36 hours). The status change time is used
+ * because setting a file's mtime changes it, so a file being delivered
+ * is never old. Returns how many were removed, or -1. */
+int maildir_clean_tmp(struct maildir *, int64_t now, int64_t age);
+
 /* fsync new/ and cur/ so the renames are durable. */
 int maildir_sync(struct maildir *);
 

@@ -39,6 +39,10 @@
 
 #define POP3_FOLDER "-"
 
+/* Files in tmp/ older than this were left by an interrupted delivery
+ * (the Maildir convention's 36 hours). */
+#define TMP_MAXAGE (36 * 3600)
+
 struct run {
 	struct acct ac;
 	const struct cfg_account *a;
@@ -433,7 +437,11 @@ open_folder_maildir(struct run *r, const char *folder)
 
 		acct_err(&r->ac, "%s; check that the Maildir is writable", err);
 		fail(r, acct_oserr(e));
-	} else if (*sub != '\0') {
+	} else if (maildir_clean_tmp(md, time(NULL), TMP_MAXAGE) > 0
+	    && r->o->verbose)
+		printf("%s: removed files older than 36 hours from %s/tmp\n",
+		    r->a->name, path);
+	if (md != NULL && *sub != '\0') {
 		/* Maildir++: a subfolder holds an empty "maildirfolder". */
 		char *marker;
 		int fd;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "t.h"
@@ -585,6 +586,38 @@ t_subfolder(const void *arg)
 	free(s);
 }
 
+/* Files left in tmp/ by interrupted deliveries go once old enough; new
+ * ones, and messages being written, stay. */
+static void
+t_clean_tmp(const void *arg)
+{
+	char err[512], path[600];
+	struct maildir *md;
+	struct maildir_msg *m;
+	int64_t now = (int64_t)time(NULL);
+	FILE *f;
+
+	(void)arg;
+	md = maildir_open(mdpath("clean"), err, sizeof(err));
+	CHECK(md != NULL);
+	if (md == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/tmp/left.behind", maildir_path(md));
+	CHECK((f = fopen(path, "w")) != NULL);
+	if (f != NULL)
+		fclose(f);
+	m = maildir_begin(md);
+	CHECK(m != NULL);
+	CHECK(maildir_clean_tmp(md, now, 36 * 3600) == 0);
+	CHECK(access(path, F_OK) == 0);
+	/* 37 hours on, both are stale by their status change time. */
+	CHECK(maildir_clean_tmp(md, now + 37 * 3600, 36 * 3600) == 2);
+	CHECK(access(path, F_OK) == -1);
+	CHECK(maildir_clean_tmp(md, now + 37 * 3600, 36 * 3600) == 0);
+	maildir_abort(m);
+	maildir_close(md);
+}
+
 int
 main(void)
 {
@@ -612,6 +645,7 @@ main(void)
 	T_RUN("commit never overwrites new/", t_no_overwrite, "");
 	T_RUN("commit never overwrites cur/", t_no_overwrite, "S");
 	T_RUN("maildir_has in new and cur", t_has, NULL);
+	T_RUN("stale files in tmp are removed", t_clean_tmp, NULL);
 	for (i = 0; i < sizeof(scases) / sizeof(scases[0]); i++)
 		T_RUN(scases[i].name, t_subfolder, &scases[i]);
 	rc = T_DONE();
