@@ -30,6 +30,11 @@
 /* Messages in one folder: 300 000 keep a hostile listing under SPEC's
  * 64 MB bound. */
 #define IMAP_MSGMAX 300000
+/* Untagged responses to one command: a listing or a batch of bodies
+ * needs one per message, and a few more. A server that sends more is
+ * flooding: past this the session ends, as a slow trickle would end at
+ * the inactivity timeout. */
+#define IMAP_UNTAGGEDMAX (2 * IMAP_MSGMAX + 10000)
 /*
  * UIDs per UID FETCH, STORE or EXPUNGE command. Even without ranges 500
  * UIDs keep a command under 5.6 KB, below the 8000 octets RFC 7162
@@ -112,6 +117,7 @@ struct imap {
 	struct buf wbuf; /* the command being written; wiped */
 	struct buf tbuf; /* its trace line */
 	uint64_t nonbody; /* bytes of the response other than bodies */
+	uint32_t nuntagged; /* untagged responses since a tagged one */
 	unsigned tagn;
 	struct pend pend[IMAP_PIPE];
 	size_t npend;
@@ -839,10 +845,16 @@ dispatch(struct source *src, const struct imap_resp *r, int cont)
 		return src_fail(src, SRC_FPROTO,
 		    "server sent an unexpected continuation request");
 	case IMAP_RUNTAGGED:
+		if (++im->nuntagged > IMAP_UNTAGGEDMAX)
+			return src_fail(src, SRC_FPROTO,
+			    "server sent more than %d untagged responses to "
+			    "one command",
+			    IMAP_UNTAGGEDMAX);
 		return untagged(src, r);
 	case IMAP_RTAGGED:
 		break;
 	}
+	im->nuntagged = 0;
 	if ((p = pend_find(im, r->tag, r->taglen)) == NULL || p->done) {
 		src_quote(q, sizeof(q), r->tag, r->taglen);
 		return src_fail(src, SRC_FDATA,

@@ -516,6 +516,15 @@ def test_imap_replies_that_never_end(env):
         check(env, srv, "imap", 65, r"malformed server response: \"hello\"")
 
 
+def test_imap_untagged_flood_ends_the_session(env):
+    # Untagged data at full speed never trips the inactivity timeout:
+    # the count of untagged responses to one command is capped.
+    flood = b"* OK [ALERT] flood\r\n" * 700000
+    with imap_server(LISTING=(flood, "hold")) as srv:
+        check(env, srv, "imap", 76, r"more than \d+ untagged responses",
+              max_time=20)
+
+
 def test_imap_nul_bytes(env):
     nul = b"a\x00b\r\n\x00\x00\r\n.."
     bodies = b"* 1 FETCH (UID 1 BODY[] {%d}\r\n%s)\r\n" % (len(nul), nul) + \
