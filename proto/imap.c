@@ -1756,11 +1756,5 @@ static const struct source_ops imap_ops = {
 struct source *
 imap_new(const struct source_cfg *cfg)
 {
-	struct source *src;
-
-	src = xcalloc(1, sizeof(*src));
-	src->priv = xcalloc(1, sizeof(struct imap));
-	src->ops = &imap_ops;
-	src->cfg = cfg;
-	return src;
+	return src_new(&imap_ops, cfg, sizeof(struct imap));
 }

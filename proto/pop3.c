@@ -1268,11 +1268,5 @@ static const struct source_ops pop3_ops = {
 struct source *
 pop3_new(const struct source_cfg *cfg)
 {
-	struct source *src;
-
-	src = xcalloc(1, sizeof(*src));
-	src->ops = &pop3_ops;
-	src->cfg = cfg;
-	src->priv = xcalloc(1, sizeof(struct pop3));
-	return src;
+	return src_new(&pop3_ops, cfg, sizeof(struct pop3));
 }

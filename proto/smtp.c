@@ -657,11 +657,5 @@ static const struct source_ops smtp_ops = {
 struct source *
 smtp_new(const struct source_cfg *cfg)
 {
-	struct source *src;
-
-	src = xcalloc(1, sizeof(*src));
-	src->ops = &smtp_ops;
-	src->cfg = cfg;
-	src->priv = xcalloc(1, sizeof(struct smtp));
-	return src;
+	return src_new(&smtp_ops, cfg, sizeof(struct smtp));
 }

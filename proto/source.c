@@ -34,6 +34,18 @@ msglist_free(struct msglist *l)
 	l->n = l->cap = 0;
 }
 
+struct source *
+src_new(
+    const struct source_ops *ops, const struct source_cfg *cfg, size_t privsize)
+{
+	struct source *src = xcalloc(1, sizeof(*src));
+
+	src->ops = ops;
+	src->cfg = cfg;
+	src->priv = xcalloc(1, privsize);
+	return src;
+}
+
 int
 src_fail(struct source *src, enum src_fail fail, const char *fmt, ...)
 {

@@ -170,6 +170,11 @@ struct source {
 	void *priv; /* the protocol's own state */
 };
 
+/* A new session of the protocol ops with a zeroed private state of
+ * privsize bytes; cfg is borrowed. For the protocols' *_new. */
+struct source *src_new(const struct source_ops *ops,
+    const struct source_cfg *cfg, size_t privsize);
+
 /* Record a failure on src: class and printf-style message. Returns -1 so
  * a caller can write `return src_fail(...)`. */
 int src_fail(struct source *, enum src_fail, const char *fmt, ...)
