@@ -1,0 +1,1797 @@
+#!/usr/bin/env python3
+"""The benchmark of issue 8: mailfetch against its peers and two limits.
+
+    python3 bench/bench.py --build build [--quick] [--case a,b,c,d,e]
+
+It starts a throwaway Dovecot on 127.0.0.1 (tests/harness.py), writes a
+deterministic corpus, and runs mailfetch and each peer (mpop, mbsync,
+fdm, fetchmail with procmail, getmail6) in turn on the same mailbox
+state, interleaved (A B C A B C ...), several times, each under
+/usr/bin/time -v. Reported: the median wall time, CPU (user + system)
+and peak RSS of each, mailfetch's ratio to each, and two limits:
+
+  proto  bench/rawfetch.c: one pipelined session that fetches (lists,
+         deletes) everything and throws the bytes away;
+  disk   bench/diskwrite.c: the same messages written as Maildir files,
+         each fsync'ed and renamed, the directory fsync'ed, no network.
+
+Every delivered file is checked against the corpus, byte for byte
+(LF line endings; header fields a peer adds on top, such as Received:,
+are recognised and reported as "+hdr"); a run that lost, duplicated or
+changed a message is reported as such, not silently timed.
+
+Cases:
+  a  first fetch of the mixed corpus (2000 messages, ~90 MB) over POP3
+     and IMAP, TLS and plain;
+  b  one 50 MB message (TLS), and mailfetch fetching one 10 KB message
+     for its baseline memory;
+  c  steady-state poll of a 20 000-message mailbox, all already fetched
+     and kept, nothing new (mailfetch against mpop and mbsync);
+  d  a delete_after sweep deleting every message of the mailbox
+     (5 000 and 20 000), against the protocol limit;
+  e  scaling: first fetch of 5 000, 20 000 and 80 000 messages; the
+     time per message must stay flat.
+
+The results are added on top of bench/RESULTS.md (previous results are
+kept below), with the date, the versions and the machine.
+
+Nothing is deleted between runs: each run writes a Maildir of its own,
+and all of them are removed at the end (on an ext4 file system without
+a journal, creating files is slow for a while after mass deletes).
+"""
+
+import argparse
+import datetime
+import hashlib
+import json
+import math
+import os
+import platform
+import pwd
+import random
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, "bench")
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+
+import harness  # noqa: E402
+
+TIME = "/usr/bin/time"
+USER_PW = "bench-Pw-5tq8Ls"
+RUN_TIMEOUT = 3600
+
+PEERS = ("mpop", "mbsync", "fdm", "fetchmail", "getmail")
+PEER_PKGS = {"mpop": "mpop", "mbsync": "isync", "fdm": "fdm",
+             "fetchmail": "fetchmail", "procmail": "procmail",
+             "getmail": "getmail6"}
+
+
+def _run_user():
+    """Run as root, the clients run as "nobody": getmail refuses to
+    deliver as root, fetchmail warns, and no user fetches mail as root."""
+    if os.getuid() != 0:
+        return None
+    try:
+        pw = pwd.getpwnam("nobody")
+    except KeyError:
+        return None
+    return (pw.pw_uid, pw.pw_gid, pw.pw_name)
+
+
+RUN_AS = _run_user()
+
+# The 1-minute load average before each measured run: other work on the
+# machine shows in the numbers.
+LOADS = []
+
+
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return float(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+def own(path):
+    """Give path (a run directory) to the user the clients run as; the
+    messages in Maildirs are left alone (the client wrote them)."""
+    if RUN_AS is None:
+        return
+    for dirpath, dirnames, filenames in os.walk(path):
+        os.chown(dirpath, RUN_AS[0], RUN_AS[1])
+        if os.path.basename(dirpath) in ("new", "cur", "tmp"):
+            dirnames[:] = []
+            continue
+        for n in filenames:
+            os.chown(os.path.join(dirpath, n), RUN_AS[0], RUN_AS[1])
+
+
+def as_user(argv):
+    if RUN_AS is None:
+        return argv
+    return ["setpriv", "--reuid=%d" % RUN_AS[0], "--regid=%d" % RUN_AS[1],
+            "--clear-groups", "--"] + argv
+
+
+def log(fmt, *args):
+    sys.stderr.write((fmt % args if args else fmt) + "\n")
+    sys.stderr.flush()
+
+
+def write_file(path, text, mode=0o600):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+
+
+def make_maildir(path):
+    for sub in ("tmp", "new", "cur"):
+        os.makedirs(os.path.join(path, sub), exist_ok=True)
+
+
+# --- the corpus ---------------------------------------------------------
+
+# Header fields that peers add to a message (on top of its header).
+# The corpus itself has none of these.
+ADDED_FIELDS = re.compile(
+    rb"(?i)(received|delivered-to|return-path|x-original-to|"
+    rb"x-getmail-retrieved-from-mailbox|x-tuid|status|x-status|x-uid|"
+    rb"x-keywords|content-length|lines):")
+SEQ_RE = re.compile(rb"X-Bench-Seq: ([a-z0-9]+)-([0-9]+)")
+
+SPECIAL_LINES = [
+    ".", "..", "...", ".hidden line after a dot", "From the start of a line",
+    ">From already quoted", " leading space", "trailing space  ",
+    "\ttab first", "", "--", "-- ", "=?utf-8?q?not_a_header?=",
+]
+EIGHTBIT_LINES = [
+    "Grüße aus Köln, naïve café, ½ € — ok",
+    "日本語のテキストも入っています。漢字とかな。",
+    "Ελληνικά και русский текст в одной строке",
+    "Latin-1 would be \xe9 here but this is UTF-8: \u00e9\u00e8\u00ea",
+]
+
+
+class Corpus:
+    """A deterministic set of messages stored as files (LF endings) in
+    dir, named 000000, 000001, ...; md5 digests of the form expected
+    over IMAP (the bytes as stored) and over POP3 (the same, except that
+    a message without a final newline gets one)."""
+
+    def __init__(self, name, directory):
+        self.name = name
+        self.dir = directory
+        self.files = []
+        self.sizes = []
+        self.dig_imap = []
+        self.dig_pop3 = []
+
+    def __len__(self):
+        return len(self.files)
+
+    def add(self, data, owner, mtime):
+        i = len(self.files)
+        path = os.path.join(self.dir, "%06d" % i)
+        with open(path, "wb") as f:
+            f.write(data)
+        os.chown(path, *owner)
+        # Readable by the clients' user: the disk limit copies them.
+        os.chmod(path, 0o644)
+        os.utime(path, (mtime, mtime))
+        self.files.append(path)
+        self.sizes.append(len(data))
+        self.dig_imap.append(hashlib.md5(data).digest())
+        if data and not data.endswith(b"\n"):
+            data += b"\n"
+        self.dig_pop3.append(hashlib.md5(data).digest())
+
+    def total(self, n=None):
+        return sum(self.sizes[:n])
+
+    def listfile(self, n, path):
+        with open(path, "w") as f:
+            for p in self.files[:n]:
+                f.write(p + "\n")
+        return path
+
+
+class Generator:
+    """Messages from pools of lines, all from one seeded random source."""
+
+    def __init__(self, seed):
+        self.rng = random.Random(seed)
+        rng = self.rng
+        letters = "abcdefghijklmnopqrstuvwxyz"
+        words = ["".join(rng.choice(letters)
+                         for _ in range(rng.randint(1, 11)))
+                 for _ in range(4000)]
+        self.text = []
+        for _ in range(30000):
+            n = rng.randint(20, 76)
+            line = []
+            size = 0
+            while size < n:
+                w = rng.choice(words)
+                line.append(w)
+                size += len(w) + 1
+            self.text.append(" ".join(line))
+        import base64
+        self.b64 = [base64.b64encode(rng.randbytes(57)).decode()
+                    for _ in range(30000)]
+        self.words = words
+
+    def header(self, corpus, seq, subject, extra=""):
+        t = datetime.datetime(2024, 1, 1) + datetime.timedelta(
+            minutes=seq)
+        return ("X-Bench-Seq: %s-%06d\n"
+                "Message-ID: <%s.%06d@bench.invalid>\n"
+                "Date: %s +0000\n"
+                "From: Sender %d <sender%d@example.org>\n"
+                "To: Alice Example <alice@example.net>\n"
+                "Subject: %s\n"
+                "MIME-Version: 1.0\n%s" % (
+                    corpus, seq, corpus, seq,
+                    t.strftime("%a, %d %b %Y %H:%M:%S"), seq % 97,
+                    seq % 97, subject, extra))
+
+    def text_lines(self, size, eightbit=True, special=True):
+        rng = self.rng
+        out = []
+        n = 0
+        while n < size:
+            r = rng.random()
+            if special and r < 0.01:
+                line = rng.choice(SPECIAL_LINES)
+            elif eightbit and r < 0.03:
+                line = rng.choice(EIGHTBIT_LINES)
+            elif r < 0.08:
+                line = ""
+            else:
+                line = rng.choice(self.text)
+            out.append(line)
+            n += len(line) + 1
+        return out
+
+    def message(self, corpus, seq, size):
+        """A message of about size bytes. Some seq numbers give the
+        awkward ones: a header without a blank line and body, no final
+        newline, an empty body, a line longer than 8 KB."""
+        rng = self.rng
+        kind = seq % 499
+        if kind == 7:
+            # No blank line after the header: a header-only message.
+            return self.header(corpus, seq, "Header only, no body",
+                               "X-Note: no blank line follows\n").encode()
+        if kind == 13:
+            h = self.header(corpus, seq, "Empty body",
+                            "Content-Type: text/plain\n")
+            return (h + "\n").encode()
+        if kind == 19:
+            h = self.header(corpus, seq, "No final newline",
+                            "Content-Type: text/plain\n")
+            body = "\n".join(self.text_lines(max(200, size // 4)))
+            return (h + "\n" + body).encode()
+        if kind in (3, 101, 211, 307, 401):
+            # One very long line (fetchmail once broke lines > 8 KB).
+            h = self.header(corpus, seq, "A long line",
+                            "Content-Type: text/html; charset=utf-8\n")
+            n = max(9000, size - len(h) - 200)
+            parts = []
+            m = 0
+            while m < n:
+                w = rng.choice(self.words)
+                parts.append(w)
+                m += len(w) + 1
+            body = ("<html><body><p>" + " ".join(parts) +
+                    "</p></body></html>\nend\n")
+            return (h + "\n" + body).encode()
+        if size > 24 * 1024 or rng.random() < 0.15:
+            boundary = "=_bench_%06d" % seq
+            h = self.header(
+                corpus, seq, "With an attachment %d" % seq,
+                "Content-Type: multipart/mixed; boundary=\"%s\"\n"
+                % boundary)
+            text = self.text_lines(min(size // 8 + 200, 4000))
+            nb = max(1, (size - len(h) - 600) // 77)
+            start = rng.randrange(len(self.b64))
+            b64 = [self.b64[(start + i) % len(self.b64)]
+                   for i in range(nb)]
+            body = ("This is a multi-part message in MIME format.\n\n"
+                    "--%s\nContent-Type: text/plain; charset=utf-8\n"
+                    "Content-Transfer-Encoding: 8bit\n\n%s\n\n"
+                    "--%s\nContent-Type: application/octet-stream\n"
+                    "Content-Transfer-Encoding: base64\n"
+                    "Content-Disposition: attachment; "
+                    "filename=\"data%d.bin\"\n\n%s\n--%s--\n" % (
+                        boundary, "\n".join(text), boundary, seq,
+                        "\n".join(b64), boundary))
+            return (h + "\n" + body).encode()
+        h = self.header(corpus, seq, "Plain text %d" % seq,
+                        "Content-Type: text/plain; charset=utf-8\n"
+                        "Content-Transfer-Encoding: 8bit\n")
+        body = "\n".join(self.text_lines(max(0, size - len(h)))) + "\n"
+        return (h + "\n" + body).encode()
+
+    def big(self, corpus, seq, size):
+        """One message of size bytes: a base64 attachment."""
+        boundary = "=_bench_big"
+        h = self.header(corpus, seq, "A big attachment",
+                        "Content-Type: multipart/mixed; boundary=\"%s\"\n"
+                        % boundary)
+        head = (h + "\n--%s\nContent-Type: text/plain\n\nSee attached.\n\n"
+                "--%s\nContent-Type: application/octet-stream\n"
+                "Content-Transfer-Encoding: base64\n\n" % (
+                    boundary, boundary)).encode()
+        tail = ("--%s--\n" % boundary).encode()
+        nb = (size - len(head) - len(tail)) // 77
+        pool = "\n".join(self.b64).encode() + b"\n"
+        body = bytearray()
+        while len(body) < nb * 77:
+            body += pool
+        del body[nb * 77:]
+        return head + bytes(body) + tail
+
+
+def lognormal_size(rng, median, sigma, lo, hi):
+    return int(min(hi, max(lo, math.exp(rng.gauss(math.log(median),
+                                                  sigma)))))
+
+
+def build_corpora(work, owner, opts):
+    """The corpora this run needs, written under work/corpus."""
+    t0 = time.monotonic()
+    base = os.path.join(work, "corpus")
+    os.makedirs(base, exist_ok=True)
+    gen = Generator(20240808)
+    mtime0 = 1700000000
+    out = {}
+
+    def new(name):
+        d = os.path.join(base, name)
+        os.makedirs(d, exist_ok=True)
+        c = Corpus(name, d)
+        out[name] = c
+        return c
+
+    # The mixed corpus: median 8 KB, 2.5% between 256 KB and 2 MB.
+    c = new("mixed")
+    rng = random.Random(1)
+    nbig = max(1, opts.mixed // 40)
+    bigs = set(rng.sample(range(opts.mixed), nbig))
+    for i in range(opts.mixed):
+        if i in bigs:
+            size = rng.randint(256 * 1024, 2 * 1024 * 1024)
+        else:
+            size = lognormal_size(rng, 8192, 1.0, 400, 256 * 1024)
+        c.add(gen.message("mixed", i, size), owner, mtime0 + i * 60)
+
+    c = new("big")
+    c.add(gen.big("big", 0, opts.big), owner, mtime0)
+    c = new("small")
+    c.add(gen.message("small", 0, 10 * 1024), owner, mtime0)
+
+    # The mailbox for polls, sweeps and scaling: median 8 KB, at most
+    # 128 KB.
+    n = opts.mbox_max
+    if n > 0:
+        c = new("mbox")
+        rng = random.Random(2)
+        for i in range(n):
+            size = lognormal_size(rng, 8192, 0.8, 400, 128 * 1024)
+            c.add(gen.message("mbox", i, size), owner, mtime0 + i * 10)
+    log("corpus: %s in %.1fs", ", ".join(
+        "%s %d msgs %.1f MB" % (k, len(v), v.total() / 1e6)
+        for k, v in out.items()), time.monotonic() - t0)
+    return out
+
+
+def strip_added(data):
+    """data without the header fields (and a leading "From " line) that
+    a peer added; returns (stripped, lines removed)."""
+    pos = 0
+    removed = 0
+    out = []
+    if data.startswith(b"From "):
+        nl = data.find(b"\n")
+        pos = len(data) if nl < 0 else nl + 1
+        removed += 1
+    keep_from = pos
+    dropping = False
+    while pos < len(data):
+        nl = data.find(b"\n", pos)
+        end = len(data) if nl < 0 else nl + 1
+        line = data[pos:end]
+        if line in (b"\n", b"\r\n"):
+            break
+        if line[:1] in (b" ", b"\t"):
+            if dropping:
+                out.append((keep_from, pos))
+                keep_from = end
+                removed += 1
+        elif ADDED_FIELDS.match(line):
+            out.append((keep_from, pos))
+            keep_from = end
+            dropping = True
+            removed += 1
+        else:
+            dropping = False
+        pos = end
+    if not removed:
+        return data, 0
+    parts = [data[a:b] for a, b in out] + [data[keep_from:]]
+    return b"".join(parts), removed
+
+
+def verify(maildirs, corpus, n, proto):
+    """Check every message file under the Maildirs (new/ and cur/)
+    against the first n messages of corpus. Returns a dict: files,
+    exact, hdr (exact once added header fields are removed), corrupt,
+    missing, dup, unknown, and status (text)."""
+    dig = corpus.dig_pop3 if proto == "pop3" else corpus.dig_imap
+    seen = {}
+    res = {"files": 0, "exact": 0, "hdr": 0, "corrupt": [],
+           "missing": 0, "dup": 0, "unknown": 0}
+    for md in maildirs:
+        for sub in ("new", "cur"):
+            d = os.path.join(md, sub)
+            try:
+                names = os.listdir(d)
+            except FileNotFoundError:
+                continue
+            for name in names:
+                if name.startswith("."):
+                    continue
+                with open(os.path.join(d, name), "rb") as f:
+                    data = f.read()
+                res["files"] += 1
+                stripped, removed = strip_added(data)
+                m = SEQ_RE.search(stripped, 0, 4096)
+                if m is None or m.group(1).decode() != corpus.name:
+                    res["unknown"] += 1
+                    continue
+                i = int(m.group(2))
+                if i >= n:
+                    res["unknown"] += 1
+                    continue
+                if i in seen:
+                    res["dup"] += 1
+                    continue
+                seen[i] = 1
+                if hashlib.md5(stripped).digest() != dig[i]:
+                    res["corrupt"].append(i)
+                    if "first" not in res:
+                        res["first"] = describe_diff(
+                            corpus, i, stripped, proto)
+                elif removed:
+                    res["hdr"] += 1
+                else:
+                    res["exact"] += 1
+    res["missing"] = n - len(seen)
+    bad = []
+    if res["corrupt"]:
+        bad.append("%d changed (first: %s)" % (len(res["corrupt"]),
+                                                res["first"]))
+    if res["missing"]:
+        bad.append("%d missing" % res["missing"])
+    if res["dup"]:
+        bad.append("%d dup" % res["dup"])
+    if res["unknown"]:
+        bad.append("%d unknown" % res["unknown"])
+    if bad:
+        res["status"] = "BAD: " + ", ".join(bad)
+    elif res["hdr"]:
+        res["status"] = "ok +hdr"
+    else:
+        res["status"] = "ok"
+    res["ok"] = not bad
+    return res
+
+
+def describe_diff(corpus, i, got, proto):
+    """Where message i as delivered (got) first differs from the
+    corpus, in a few words."""
+    with open(corpus.files[i], "rb") as f:
+        want = f.read()
+    if proto == "pop3" and want and not want.endswith(b"\n"):
+        want += b"\n"
+    k = 0
+    n = min(len(want), len(got))
+    while k < n and want[k] == got[k]:
+        k += 1
+    return "message %d of %d bytes, at byte %d: expected %r, got %r" % (
+        i, len(want), k, want[k:k + 12], got[k:k + 12])
+
+
+def count_files(maildir):
+    n = 0
+    for sub in ("new", "cur"):
+        try:
+            n += sum(1 for x in os.listdir(os.path.join(maildir, sub))
+                     if not x.startswith("."))
+        except FileNotFoundError:
+            pass
+    return n
+
+
+# --- the server -----------------------------------------------------------
+
+class Server:
+    """The throwaway Dovecot and the users (mailboxes) of the benchmark.
+    A mailbox is filled by hard-linking corpus files into cur/ (Dovecot
+    never changes a message file in place, only renames or unlinks it),
+    then warmed up: a first session builds Dovecot's index."""
+
+    def __init__(self, work):
+        self.d = harness.Dovecot(root_dir=os.path.join(work, "dovecot"))
+        self.d.start()
+        self.boxes = {}
+
+    @property
+    def owner(self):
+        return self.d.owner
+
+    def stop(self):
+        self.d.stop()
+
+    def port(self, proto, tls):
+        return self.d.ports[proto + ("s" if tls else "")]
+
+    def mailbox(self, user, corpus, n, raw):
+        """A user holding the first n messages of corpus."""
+        if user in self.boxes:
+            return user
+        self.d.add_user(user, USER_PW)
+        cur = os.path.join(self.d.maildir(user), "cur")
+        for i in range(n):
+            os.link(corpus.files[i], os.path.join(
+                cur, "%d.M%06dP1Q%d.bench:2," % (1700000000 + i, i, i)))
+        self.boxes[user] = (corpus, n)
+        # Warm up: Dovecot indexes the mailbox, computes the sizes.
+        for proto in ("imap", "pop3"):
+            r = raw.run(self, proto, True, user, "list")
+            if not r["ok"]:
+                raise RuntimeError("warm-up of %s failed: %s"
+                                   % (user, r["status"]))
+        return user
+
+    def reset_flags(self, user):
+        """Undo flag changes a client made (Dovecot's POP3 sets \\Seen
+        on RETR, some IMAP clients set it): every file back to ":2,".
+        Returns how many files were renamed."""
+        base = self.d.maildir(user)
+        n = 0
+        for sub in ("new", "cur"):
+            d = os.path.join(base, sub)
+            for name in os.listdir(d):
+                stem, sep, flags = name.partition(":2,")
+                if sub == "cur" and sep and not flags:
+                    continue
+                os.rename(os.path.join(d, name),
+                          os.path.join(base, "cur", stem + ":2,"))
+                n += 1
+        return n
+
+    def count(self, user):
+        return count_files(self.d.maildir(user))
+
+
+# --- measuring ------------------------------------------------------------
+
+def parse_time(path):
+    got = {}
+    with open(path) as f:
+        for line in f:
+            k, _, v = line.strip().rpartition(": ")
+            got[k] = v
+    return {
+        "user": float(got.get("User time (seconds)", "nan")),
+        "sys": float(got.get("System time (seconds)", "nan")),
+        "rss": int(got.get("Maximum resident set size (kbytes)", "0")),
+    }
+
+
+def measure(argv, env, cwd, timeout=RUN_TIMEOUT):
+    """Run argv under /usr/bin/time -v: wall, user, sys, rss (KB), rc,
+    out, err."""
+    tf = os.path.join(cwd, ".time")
+    # Nothing left to write back from setup or the previous run.
+    os.sync()
+    LOADS.append(loadavg())
+    t0 = time.monotonic()
+    try:
+        p = subprocess.run(as_user([TIME, "-v", "-o", tf] + argv), env=env,
+                           cwd=cwd,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=timeout)
+        rc = p.returncode
+        out, err = p.stdout, p.stderr
+    except subprocess.TimeoutExpired as e:
+        rc, out, err = "timeout", e.stdout or b"", e.stderr or b""
+    wall = time.monotonic() - t0
+    r = {"wall": wall, "rc": rc, "out": out.decode("utf-8", "replace"),
+         "err": err.decode("utf-8", "replace")}
+    try:
+        r.update(parse_time(tf))
+    except (OSError, ValueError):
+        r.update({"user": float("nan"), "sys": float("nan"), "rss": 0})
+    r["cpu"] = r["user"] + r["sys"]
+    return r
+
+
+def base_env(home):
+    e = {k: v for k, v in os.environ.items()
+         if not k.startswith("XDG_") and k not in ("MAILDIR", "MAIL")}
+    os.makedirs(home, exist_ok=True)
+    e["HOME"] = home
+    e["TZ"] = "UTC"
+    e["LC_ALL"] = "C"
+    return e
+
+
+class Acct:
+    def __init__(self, server, proto, tls, user):
+        self.proto = proto
+        self.tls = tls
+        self.host = "127.0.0.1"
+        self.port = server.port(proto, tls)
+        self.user = user
+        self.password = USER_PW
+        self.ca = server.d.ca_file
+
+
+# --- the clients -----------------------------------------------------------
+
+class Tool:
+    """A client under test. setup() writes its configuration into the
+    run directory rd and returns (argv, env); maildirs() names the
+    Maildirs it delivers to. rd may hold an earlier run's state (polls,
+    sweeps)."""
+    name = "?"
+    protos = ("pop3", "imap")
+    limit = False
+
+    def maildirs(self, rd):
+        return [os.path.join(rd, "Maildir")]
+
+    def available(self):
+        return True
+
+    def version(self):
+        return ""
+
+
+def dpkg_version(pkg):
+    try:
+        return subprocess.run(
+            ["dpkg-query", "-W", "-f=${Version}", pkg],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            check=True).stdout.decode().strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
+class Mailfetch(Tool):
+    name = "mailfetch"
+
+    def __init__(self, binary):
+        self.bin = binary
+
+    def version(self):
+        try:
+            v = subprocess.run([self.bin, "-V"], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL).stdout.decode()
+        except OSError:
+            v = "?"
+        return v.strip()
+
+    def setup(self, rd, a, extra=None):
+        md = os.path.join(rd, "Maildir")
+        make_maildir(md)
+        kv = [("protocol", a.proto), ("host", a.host), ("port", a.port),
+              ("tls", "implicit" if a.tls else "none")]
+        if a.tls:
+            kv.append(("tls_ca_file", a.ca))
+        else:
+            kv.append(("allow_plaintext", "yes"))
+        kv += [("user", a.user), ("password", a.password),
+               ("maildir", md),
+               ("state_file", os.path.join(rd, "state", "bench.state")),
+               ("keep", "yes"), ("timeout", "600")]
+        kv += list((extra or {}).items())
+        cfg = os.path.join(rd, "fetchrc")
+        write_file(cfg, "[bench]\n" + "".join(
+            "%s = %s\n" % (k, v) for k, v in kv))
+        return [self.bin, "-c", cfg, "bench"], base_env(
+            os.path.join(rd, "home"))
+
+    @staticmethod
+    def summary(out):
+        m = re.search(r"^bench: (\d+) fetched, (\d+) deleted, (\d+) left "
+                      r"on server$", out, re.M)
+        return tuple(int(x) for x in m.groups()) if m else None
+
+
+class Mpop(Tool):
+    name = "mpop"
+    protos = ("pop3",)
+
+    def available(self):
+        return shutil.which("mpop") is not None
+
+    def version(self):
+        return dpkg_version("mpop")
+
+    def setup(self, rd, a, extra=None):
+        md = os.path.join(rd, "Maildir")
+        make_maildir(md)
+        rc = os.path.join(rd, "mpoprc")
+        lines = ["defaults"]
+        if a.tls:
+            lines += ["tls on", "tls_starttls off",
+                      "tls_trust_file %s" % a.ca]
+        else:
+            lines += ["tls off", "auth user"]
+        lines += ["", "account bench", "host %s" % a.host,
+                  "port %d" % a.port, "user %s" % a.user,
+                  "password %s" % a.password,
+                  "delivery maildir %s" % md, "keep on",
+                  "uidls_file %s" % os.path.join(rd, "mpop.uidls"), ""]
+        write_file(rc, "\n".join(lines))
+        return ["mpop", "-q", "-C", rc, "bench"], base_env(
+            os.path.join(rd, "home"))
+
+
+class Mbsync(Tool):
+    name = "mbsync"
+    protos = ("imap",)
+
+    def available(self):
+        return shutil.which("mbsync") is not None
+
+    def version(self):
+        return dpkg_version("isync")
+
+    def setup(self, rd, a, extra=None):
+        md = os.path.join(rd, "Maildir")
+        os.makedirs(os.path.join(rd, "mb"), exist_ok=True)
+        rc = os.path.join(rd, "mbsyncrc")
+        lines = ["IMAPAccount bench", "Host %s" % a.host,
+                 "Port %d" % a.port, "User %s" % a.user,
+                 "Pass %s" % a.password]
+        if a.tls:
+            lines += ["SSLType IMAPS", "CertificateFile %s" % a.ca,
+                      "SystemCertificates no"]
+        else:
+            lines += ["SSLType None", "AuthMechs LOGIN"]
+        lines += ["", "IMAPStore remote", "Account bench", "",
+                  "MaildirStore local",
+                  "Path %s/" % os.path.join(rd, "mb"),
+                  "Inbox %s" % md, "",
+                  "Channel bench", "Far :remote:", "Near :local:",
+                  # New messages from the server only: what a fetch
+                  # client does (no flag or deletion sync).
+                  "Sync Pull New", "Create Near", "Expunge None",
+                  "SyncState *", ""]
+        write_file(rc, "\n".join(lines))
+        return ["mbsync", "-q", "-c", rc, "bench"], base_env(
+            os.path.join(rd, "home"))
+
+
+class Fdm(Tool):
+    name = "fdm"
+
+    def available(self):
+        return shutil.which("fdm") is not None
+
+    def version(self):
+        return dpkg_version("fdm")
+
+    def setup(self, rd, a, extra=None):
+        md = os.path.join(rd, "Maildir")
+        make_maildir(md)
+        rc = os.path.join(rd, "fdm.conf")
+        kind = a.proto + ("s" if a.tls else "")
+        lines = ['set lock-file "%s"' % os.path.join(rd, "fdm.lock"),
+                 "set maximum-size 1G"]
+        if a.tls:
+            lines.append("set verify-certificates")
+        lines += ['account "bench" %s server "%s" port %d user "%s" '
+                  'pass "%s" keep' % (kind, a.host, a.port, a.user,
+                                      a.password),
+                  'action "md" maildir "%s"' % md,
+                  'match all action "md"', ""]
+        write_file(rc, "\n".join(lines))
+        env = base_env(os.path.join(rd, "home"))
+        env["SSL_CERT_FILE"] = a.ca
+        return ["fdm", "-q", "-f", rc, "fetch"], env
+
+
+class Fetchmail(Tool):
+    name = "fetchmail"
+
+    def available(self):
+        return (shutil.which("fetchmail") is not None and
+                shutil.which("procmail") is not None)
+
+    def version(self):
+        return "%s + procmail %s" % (dpkg_version("fetchmail"),
+                                     dpkg_version("procmail"))
+
+    def setup(self, rd, a, extra=None):
+        md = os.path.join(rd, "Maildir")
+        make_maildir(md)
+        pm = os.path.join(rd, "procmailrc")
+        write_file(pm, "MAILDIR=%s\nDEFAULT=%s/\n:0\n%s/\n" % (rd, md, md),
+                   0o644)
+        rc = os.path.join(rd, "fetchmailrc")
+        opts = ["keep", "fetchall", "no rewrite"]
+        if a.tls:
+            # The certificate names 127.0.0.1 as an IP address, which
+            # fetchmail does not match; its other name is localhost.
+            opts += ["ssl", "sslcertck", 'sslcertfile "%s"' % a.ca,
+                     'sslcommonname "localhost"']
+        else:
+            opts += ["sslproto ''", "no sslcertck"]
+        text = ("set no syslog\n"
+                "poll %s protocol %s port %d:\n"
+                "  user \"%s\" there with password \"%s\" is %s here\n"
+                "  options %s\n"
+                "  mda \"/usr/bin/procmail -m %s\"\n" % (
+                    a.host, a.proto.upper(), a.port, a.user, a.password,
+                    RUN_AS[2] if RUN_AS else pwd.getpwuid(os.getuid())[0],
+                    " ".join(opts), pm))
+        write_file(rc, text)
+        return (["fetchmail", "-s", "-f", rc,
+                 "-i", os.path.join(rd, "fetchids"),
+                 "--pidfile", os.path.join(rd, "fetchmail.pid")],
+                base_env(os.path.join(rd, "home")))
+
+
+class Getmail(Tool):
+    name = "getmail"
+
+    def available(self):
+        return shutil.which("getmail") is not None
+
+    def version(self):
+        return dpkg_version("getmail6")
+
+    def setup(self, rd, a, extra=None):
+        md = os.path.join(rd, "Maildir")
+        make_maildir(md)
+        gd = os.path.join(rd, "getmail")
+        os.makedirs(gd, exist_ok=True)
+        kind = {"pop3": "SimplePOP3", "imap": "SimpleIMAP"}[a.proto]
+        kind += "SSLRetriever" if a.tls else "Retriever"
+        lines = ["[retriever]", "type = %s" % kind,
+                 "server = %s" % a.host, "port = %d" % a.port,
+                 "username = %s" % a.user, "password = %s" % a.password,
+                 # Also how long getmail waits for its delivery child: a
+                 # lost SIGCHLD (a race in getmail) costs this long.
+                 "timeout = 15"]
+        if a.tls:
+            lines.append("ca_certs = %s" % a.ca)
+        lines += ["", "[destination]", "type = Maildir",
+                  "path = %s/" % md, "", "[options]", "verbose = 0",
+                  "read_all = true", "delete = false",
+                  "message_log_syslog = false", ""]
+        rc = os.path.join(gd, "getmailrc")
+        write_file(rc, "\n".join(lines))
+        return (["getmail", "--getmaildir=%s" % gd, "--rcfile=getmailrc"],
+                base_env(os.path.join(rd, "home")))
+
+
+class Raw:
+    """The protocol limit (bench/rawfetch)."""
+
+    def __init__(self, binary, work):
+        self.bin = binary
+        self.work = work
+        self.seq = 0
+
+    def run(self, server, proto, tls, user, mode="fetch"):
+        self.seq += 1
+        cwd = os.path.join(self.work, "runs", "raw")
+        if not os.path.isdir(cwd):
+            os.makedirs(os.path.join(cwd, "home"))
+            own(cwd)
+        r = measure([self.bin, proto, "127.0.0.1",
+                     str(server.port(proto, tls)),
+                     "tls" if tls else "plain", server.d.ca_file, user,
+                     USER_PW, mode], base_env(os.path.join(cwd, "home")),
+                    cwd)
+        m = re.search(r"messages (\d+) bytes (\d+)", r["out"])
+        corpus, n = server.boxes.get(user, (None, None))
+        if r["rc"] != 0 or m is None:
+            r["ok"] = False
+            r["status"] = "BAD: exit %s: %s" % (r["rc"], r["err"].strip())
+        elif mode == "fetch" and n is not None and int(m.group(1)) != n:
+            r["ok"] = False
+            r["status"] = "BAD: %s of %d messages" % (m.group(1), n)
+        else:
+            r["ok"] = True
+            r["status"] = "ok"
+        r["msgs"] = int(m.group(1)) if m else 0
+        return r
+
+
+# --- results --------------------------------------------------------------
+
+def med(xs):
+    xs = [x for x in xs if x == x]
+    return statistics.median(xs) if xs else float("nan")
+
+
+class Row:
+    """The samples of one client in one column."""
+
+    def __init__(self, label):
+        self.label = label
+        self.samples = []
+        self.notes = set()
+
+    def add(self, r):
+        self.samples.append(r)
+
+    @property
+    def wall(self):
+        return med([s["wall"] for s in self.samples])
+
+    @property
+    def cpu(self):
+        return med([s["cpu"] for s in self.samples])
+
+    @property
+    def rss(self):
+        return med([s["rss"] for s in self.samples])
+
+    @property
+    def ok(self):
+        return bool(self.samples) and all(s["ok"] for s in self.samples)
+
+    @property
+    def status(self):
+        bad = [s["status"] for s in self.samples if not s["ok"]]
+        if bad:
+            st = bad[0]
+            if len(bad) < len(self.samples):
+                st += " (%d of %d runs)" % (len(bad), len(self.samples))
+            return st
+        sts = sorted(set(s["status"] for s in self.samples))
+        return ", ".join(sts)
+
+    def spread(self):
+        w = [s["wall"] for s in self.samples]
+        if len(w) < 2:
+            return ""
+        return "%.2f–%.2f" % (min(w), max(w))
+
+
+def fmt_ratio(a, b):
+    if not (a == a and b == b) or b <= 0:
+        return "–"
+    return "%.2fx" % (a / b)
+
+
+def fmt_s(x):
+    if x != x:
+        return "–"
+    if x < 0.1:
+        return "%.3f" % x
+    return "%.2f" % x
+
+
+def fmt_rss(kb):
+    if not kb or kb != kb:
+        return "–"
+    if kb >= 10240:
+        return "%.0f MB" % (kb / 1024)
+    return "%.1f MB" % (kb / 1024)
+
+
+def column_table(col, rows, mf_key="mailfetch", limit_keys=()):
+    """A markdown table of one column: each client's medians and
+    mailfetch's ratio to it."""
+    mf = rows.get(mf_key)
+    out = ["| client | wall s (median) | range | CPU s | peak RSS | "
+           "mailfetch / it | delivered |",
+           "|---|---|---|---|---|---|---|"]
+    for key, row in rows.items():
+        if not row.samples:
+            continue
+        ratio = "" if key == mf_key or mf is None else fmt_ratio(
+            mf.wall, row.wall)
+        out.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+            row.label, fmt_s(row.wall), row.spread(), fmt_s(row.cpu),
+            fmt_rss(row.rss), ratio, row.status))
+    return "\n".join(out)
+
+
+# --- the cases ----------------------------------------------------------
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.work = args.workdir
+        self.build = os.path.abspath(args.build)
+        self.mf = Mailfetch(os.path.join(self.build, "mailfetch"))
+        self.results = []  # (title, markdown) sections
+        self.targets = []  # (case, text, met: True/False/None)
+        self.runno = 0
+        self.peers = []
+        self.flag_changes = {}
+        self.skipped = []
+
+    # -- helpers
+
+    def rundir(self, case, label):
+        self.runno += 1
+        rd = os.path.join(self.work, "runs", case,
+                          "%04d-%s" % (self.runno, label))
+        os.makedirs(rd)
+        return rd
+
+    def run_tool(self, tool, rd, acct, corpus, n, extra=None,
+                 check="fetch"):
+        """Run a client once; check is "fetch" (every message of the
+        first n of corpus delivered, verified), "poll" (nothing new: the
+        Maildir still holds n files), or "sweep" (mailfetch deleted n)."""
+        argv, env = tool.setup(rd, acct, extra)
+        own(rd)
+        r = measure(argv, env, rd)
+        with open(os.path.join(rd, "output.txt"), "a") as f:
+            f.write("$ %s\nexit %s\n--- stdout:\n%s--- stderr:\n%s" % (
+                " ".join(argv), r["rc"], r["out"], r["err"]))
+        mds = tool.maildirs(rd)
+        problems = []
+        if r["rc"] != 0:
+            problems.append("exit %s" % r["rc"])
+        if check == "fetch":
+            v = verify(mds, corpus, n, acct.proto)
+            r["verify"] = v
+            st = v["status"]
+            if problems:
+                st = ("BAD: " + ", ".join(problems) + "; " +
+                      st.replace("BAD: ", ""))
+            r["ok"] = v["ok"] and not problems
+            r["status"] = st
+        else:
+            have = sum(count_files(m) for m in mds)
+            if check == "poll" and have != n:
+                problems.append("Maildir holds %d files, not %d"
+                                % (have, n))
+            r["ok"] = not problems
+            r["status"] = "ok" if r["ok"] else "BAD: " + ", ".join(problems)
+        if isinstance(tool, Mailfetch) and r["rc"] == 0:
+            s = Mailfetch.summary(r["out"])
+            want = {"fetch": (n, 0, n), "poll": (0, 0, n),
+                    "sweep": (0, n, 0)}[check]
+            if s != want:
+                r["ok"] = False
+                r["status"] = ("BAD: summary %r, expected %r; " % (
+                    s, want)) + r["status"]
+        if not r["ok"]:
+            # procmail, run as a user whose home is /nonexistent, says
+            # so for every message.
+            text = "\n".join(x for x in (r["err"] + r["out"]).splitlines()
+                             if "Couldn't chdir to" not in x)
+            log("  %s: %s\n    %s", tool.name, r["status"],
+                harness.condense(text, 8).replace("\n", "\n    "))
+        return r
+
+    def after_run(self, server, user, who):
+        n = server.reset_flags(user)
+        if n:
+            self.flag_changes.setdefault(who, n)
+
+    def disk(self, corpus, n, label):
+        rd = self.rundir("disk", label)
+        lf = corpus.listfile(n, os.path.join(rd, "list"))
+        os.makedirs(os.path.join(rd, "home"))
+        own(rd)
+        r = measure([self.diskwrite, os.path.join(rd, "Maildir"), lf],
+                    base_env(os.path.join(rd, "home")), rd)
+        v = verify([os.path.join(rd, "Maildir")], corpus, n, "imap")
+        r["ok"] = r["rc"] == 0 and v["ok"]
+        r["status"] = v["status"] if r["rc"] == 0 else "BAD: exit %s" % r[
+            "rc"]
+        return r
+
+    def order(self, items, rep):
+        """Rotate the order each repetition, so no client always runs
+        right after the same one."""
+        k = rep % len(items) if items else 0
+        return items[k:] + items[:k]
+
+    # -- case a: first fetch of the mixed corpus
+
+    def case_a(self, server, corpora):
+        c = corpora["mixed"]
+        n = len(c)
+        user = server.mailbox("mixed", c, n, self.raw)
+        cols = [("pop3", True), ("pop3", False), ("imap", True),
+                ("imap", False)]
+        rows = {}
+        diskrow = Row("disk limit (diskwrite)")
+        for proto, tls in cols:
+            rows[(proto, tls)] = {"proto": Row("proto limit (rawfetch)"),
+                                  "mailfetch": Row("**mailfetch**")}
+            for t in self.peers:
+                if proto in t.protos:
+                    rows[(proto, tls)][t.name] = Row(t.name)
+        for rep in range(self.args.reps):
+            log("a: repetition %d of %d", rep + 1, self.args.reps)
+            diskrow.add(self.disk(c, n, "a"))
+            for proto, tls in cols:
+                a = Acct(server, proto, tls, user)
+                keys = [k for k in rows[(proto, tls)]]
+                for key in self.order(keys, rep):
+                    row = rows[(proto, tls)][key]
+                    if key == "proto":
+                        r = self.raw.run(server, proto, tls, user)
+                    else:
+                        tool = self.mf if key == "mailfetch" else next(
+                            t for t in self.peers if t.name == key)
+                        rd = self.rundir("a", "%s-%s-%s" % (
+                            key, proto, "tls" if tls else "plain"))
+                        r = self.run_tool(tool, rd, a, c, n)
+                    row.add(r)
+                    self.after_run(server, user, key + " " + proto)
+                    log("  %-9s %-4s %-5s %6.2fs cpu %5.2fs rss %6d KB %s",
+                        key, proto, "tls" if tls else "plain", r["wall"],
+                        r["cpu"], r["rss"], r["status"])
+        text = ["Mixed corpus: %d messages, %.1f MB (median %.1f KB, "
+                "largest %.2f MB), leave on server, empty Maildir. "
+                "Disk limit: %s s wall (%s), the same in every column." % (
+                    n, c.total() / 1e6,
+                    statistics.median(c.sizes) / 1024,
+                    max(c.sizes) / 1048576, fmt_s(diskrow.wall),
+                    diskrow.status)]
+        for (proto, tls), rs in rows.items():
+            name = "%s %s" % (proto.upper(), "TLS" if tls else "plain")
+            rs2 = dict(rs)
+            rs2["disk"] = diskrow
+            text.append("\n**%s**\n\n%s" % (name, column_table(name, rs2)))
+            mf, pr = rs["mailfetch"], rs["proto"]
+            peers = [r for k, r in rs.items()
+                     if k not in ("proto", "mailfetch") and r.samples]
+            good = [r for r in peers if r.ok]
+            if good:
+                best = min(good, key=lambda r: r.wall)
+                ok = mf.ok and mf.wall <= 0.6 * best.wall
+                self.targets.append((
+                    "a", "%s: mailfetch %.2f s <= 0.6 x fastest correct "
+                    "peer (%s %.2f s): ratio %.2f" % (
+                        name, mf.wall, best.label, best.wall,
+                        mf.wall / best.wall), ok))
+            fast_bad = [r for r in peers if not r.ok and
+                        (not good or r.wall < min(g.wall for g in good))]
+            for r in fast_bad:
+                self.targets.append((
+                    "a", "%s: %s was faster (%.2f s) but did not deliver "
+                    "every message intact (%s); not counted" % (
+                        name, r.label, r.wall, r.status), None))
+            lim = pr.wall + diskrow.wall
+            self.targets.append((
+                "a", "%s: mailfetch %.2f s <= 1.5 x (proto %.2f + disk "
+                "%.2f = %.2f s): ratio %.2f" % (
+                    name, mf.wall, pr.wall, diskrow.wall, lim,
+                    mf.wall / lim), mf.ok and mf.wall <= 1.5 * lim))
+        self.results.append(("(a) First fetch, mixed corpus",
+                             "\n".join(text)))
+
+    # -- case b: one big message
+
+    def case_b(self, server, corpora):
+        big, small = corpora["big"], corpora["small"]
+        ubig = server.mailbox("big", big, 1, self.raw)
+        usmall = server.mailbox("small", small, 1, self.raw)
+        cols = [("pop3", True), ("imap", True)]
+        rows = {}
+        diskrow = Row("disk limit (diskwrite)")
+        for col in cols:
+            rows[col] = {"proto": Row("proto limit (rawfetch)"),
+                         "mailfetch": Row("**mailfetch**"),
+                         "mailfetch-10k": Row("mailfetch, one 10 KB "
+                                              "message")}
+            for t in self.peers:
+                if col[0] in t.protos:
+                    rows[col][t.name] = Row(t.name)
+        for rep in range(self.args.reps):
+            log("b: repetition %d of %d", rep + 1, self.args.reps)
+            diskrow.add(self.disk(big, 1, "b"))
+            for proto, tls in cols:
+                keys = list(rows[(proto, tls)])
+                for key in self.order(keys, rep):
+                    row = rows[(proto, tls)][key]
+                    if key == "proto":
+                        r = self.raw.run(server, proto, tls, ubig)
+                    elif key == "mailfetch-10k":
+                        rd = self.rundir("b", "mailfetch10k-" + proto)
+                        r = self.run_tool(self.mf, rd, Acct(
+                            server, proto, tls, usmall), small, 1)
+                    else:
+                        tool = self.mf if key == "mailfetch" else next(
+                            t for t in self.peers if t.name == key)
+                        rd = self.rundir("b", "%s-%s" % (key, proto))
+                        r = self.run_tool(tool, rd, Acct(
+                            server, proto, tls, ubig), big, 1)
+                    row.add(r)
+                    self.after_run(server, ubig, key + " " + proto)
+                    self.after_run(server, usmall, key + " " + proto)
+                    log("  %-13s %-4s %6.2fs cpu %5.2fs rss %7d KB %s",
+                        key, proto, r["wall"], r["cpu"], r["rss"],
+                        r["status"])
+        text = ["One message of %.1f MB (base64 attachment), TLS. Disk "
+                "limit (write + fsync): %s s." % (
+                    big.total() / 1e6, fmt_s(diskrow.wall))]
+        for (proto, tls), rs in rows.items():
+            name = "%s TLS" % proto.upper()
+            rs2 = dict(rs)
+            rs2["disk"] = diskrow
+            text.append("\n**%s**\n\n%s" % (name, column_table(name, rs2)))
+            mf, pr, mf10 = rs["mailfetch"], rs["proto"], rs["mailfetch-10k"]
+            self.targets.append((
+                "b", "%s: mailfetch wall %.2f s <= 1.2 x proto limit "
+                "%.2f s: ratio %.2f" % (name, mf.wall, pr.wall,
+                                        mf.wall / pr.wall),
+                mf.ok and mf.wall <= 1.2 * pr.wall))
+            self.targets.append((
+                "b", "%s: mailfetch peak RSS %d KB within 512 KB of its "
+                "own peak fetching one 10 KB message (%d KB): +%d KB" % (
+                    name, mf.rss, mf10.rss, mf.rss - mf10.rss),
+                mf.ok and mf.rss <= mf10.rss + 512))
+            if "mpop" in rs and rs["mpop"].samples:
+                mp = rs["mpop"]
+                self.targets.append((
+                    "b", "%s: mailfetch peak RSS %d KB below mpop's "
+                    "(%d KB)" % (name, mf.rss, mp.rss),
+                    mf.ok and mf.rss < mp.rss))
+            elif "mbsync" in rs and rs["mbsync"].samples:
+                mb = rs["mbsync"]
+                self.targets.append((
+                    "b", "%s: mailfetch peak RSS %d KB vs mbsync's %d KB "
+                    "(information; the target names mpop)" % (
+                        name, mf.rss, mb.rss), None))
+        self.results.append(("(b) One big message", "\n".join(text)))
+
+    # -- case c: steady-state poll
+
+    def case_c(self, server, corpora):
+        c = corpora["mbox"]
+        n = self.args.poll
+        user = server.mailbox("mbox%d" % n, c, n, self.raw)
+        cols = [("pop3", True, "mpop"), ("imap", True, "mbsync")]
+        rows = {}
+        first = {}
+        dirs = {}
+        for proto, tls, peer in cols:
+            a = Acct(server, proto, tls, user)
+            rows[proto] = {"proto": Row("proto limit (rawfetch list)"),
+                           "mailfetch": Row("**mailfetch**")}
+            tools = [self.mf] + [t for t in self.peers if t.name == peer]
+            for t in tools:
+                rows[proto].setdefault(t.name, Row(t.name))
+                rd = self.rundir("c", "%s-%s" % (t.name, proto))
+                log("c: %s %s: first fetch of %d messages", t.name, proto,
+                    n)
+                r = self.run_tool(t, rd, a, c, n)
+                self.after_run(server, user, t.name + " " + proto)
+                first[(proto, t.name)] = r
+                log("  first fetch %.2fs %s", r["wall"], r["status"])
+                # A client that skipped or broke some messages still
+                # polls: what it has must not change.
+                have = sum(count_files(m) for m in t.maildirs(rd))
+                if r["rc"] == 0 and have > 0:
+                    dirs[(proto, t.name)] = (rd, have)
+        for rep in range(self.args.reps):
+            log("c: repetition %d of %d", rep + 1, self.args.reps)
+            for proto, tls, peer in cols:
+                a = Acct(server, proto, tls, user)
+                keys = list(rows[proto])
+                for key in self.order(keys, rep):
+                    if key == "proto":
+                        r = self.raw.run(server, proto, tls, user, "list")
+                        if r["ok"] and r["msgs"] != n:
+                            r["ok"] = False
+                            r["status"] = "BAD: listed %d" % r["msgs"]
+                    else:
+                        if (proto, key) not in dirs:
+                            continue
+                        tool = self.mf if key == "mailfetch" else next(
+                            t for t in self.peers if t.name == key)
+                        rd, have = dirs[(proto, key)]
+                        r = self.run_tool(tool, rd, a, c, have,
+                                          check="poll")
+                    rows[proto][key].add(r)
+                    self.after_run(server, user, key + " " + proto)
+                    log("  %-9s %-4s %6.3fs cpu %5.3fs rss %6d KB %s", key,
+                        proto, r["wall"], r["cpu"], r["rss"], r["status"])
+        text = ["A mailbox of %d messages (%.0f MB), all fetched by an "
+                "earlier run of the same client and kept on the server; "
+                "nothing new. TLS. The limit lists the mailbox (POP3 UIDL; "
+                "IMAP EXAMINE + UID FETCH 1:* (UID)). mbsync runs with "
+                "`Sync Pull New`." % (n, c.total(n) / 1e6)]
+        for (proto, tls, peer) in cols:
+            rs = rows[proto]
+            text.append("\n**%s TLS, poll**\n\n%s" % (
+                proto.upper(), column_table(proto, rs)))
+            firsts = ["%s %.2f s (%s)" % (k, r["wall"], r["status"])
+                      for (p, k), r in first.items() if p == proto]
+            text.append("\nFirst fetch (setup, one run each): " +
+                        "; ".join(firsts) + ".")
+            mf = rs["mailfetch"]
+            if peer in rs and rs[peer].samples:
+                pr = rs[peer]
+                self.targets.append((
+                    "c", "%s poll: mailfetch %.3f s <= 0.5 x %s %.3f s: "
+                    "ratio %.2f" % (proto.upper(), mf.wall, peer, pr.wall,
+                                    mf.wall / pr.wall),
+                    mf.ok and pr.ok and mf.wall <= 0.5 * pr.wall))
+        self.results.append(("(c) Steady-state poll", "\n".join(text)))
+
+    # -- case d: delete_after sweep
+
+    def case_d(self, server, corpora):
+        c = corpora["mbox"]
+        sizes = self.args.sweep_sizes
+        protos = ("pop3", "imap")
+        rows = {(p, s, k): Row(k) for p in protos for s in sizes
+                for k in ("mailfetch", "proto")}
+        for rep in range(self.args.reps):
+            log("d: repetition %d of %d", rep + 1, self.args.reps)
+            for n in sizes:
+                for proto in protos:
+                    for key in self.order(["mailfetch", "proto"], rep):
+                        user = "sweep%s%s%dr%d" % (key[:2], proto, n, rep)
+                        self.sweep_one(server, c, n, proto, key, user,
+                                       rows[(proto, n, key)])
+        text = ["mailfetch deletes every message of a mailbox with "
+                "`delete_after = 1s`, all fetched (and recorded) by an "
+                "earlier run more than a second before; the limit deletes "
+                "them in one session (POP3: pipelined DELE; IMAP: UID "
+                "STORE 1:* +FLAGS.SILENT (\\Deleted), UID EXPUNGE). TLS. "
+                "A fresh mailbox (same messages) for every run.",
+                "", "| protocol | messages | mailfetch wall s | µs/msg | "
+                "CPU s | peak RSS | proto limit s | µs/msg | "
+                "mailfetch / limit | checked |", "|---|---|---|---|---|---|"
+                "---|---|---|---|"]
+        for proto in protos:
+            per = []
+            for n in sizes:
+                mf, pr = rows[(proto, n, "mailfetch")], rows[
+                    (proto, n, "proto")]
+                per.append(mf.wall / n)
+                text.append("| %s | %d | %s | %.0f | %s | %s | %s | %.0f | "
+                            "%s | %s |" % (
+                                proto.upper(), n, fmt_s(mf.wall),
+                                mf.wall / n * 1e6, fmt_s(mf.cpu),
+                                fmt_rss(mf.rss), fmt_s(pr.wall),
+                                pr.wall / n * 1e6,
+                                fmt_ratio(mf.wall, pr.wall),
+                                "mailfetch " + mf.status + ", limit " +
+                                pr.status))
+            self.targets.append((
+                "d", "%s sweep: per-message cost %s µs; largest / smallest "
+                "size: %.2f (linear if <= 1.25)" % (
+                    proto.upper(), " / ".join("%.0f" % (x * 1e6)
+                                              for x in per),
+                    per[-1] / per[0]),
+                per[-1] <= 1.25 * per[0] and all(
+                    rows[(proto, n, "mailfetch")].ok for n in sizes)))
+        self.results.append(("(d) delete_after sweep", "\n".join(text)))
+
+    def sweep_one(self, server, c, n, proto, key, user, row):
+        server.mailbox(user, c, n, self.raw)
+        a = Acct(server, proto, True, user)
+        if key == "proto":
+            r = self.raw.run(server, proto, True, user, "delete")
+            if r["ok"] and r["msgs"] not in (0, n):
+                r["ok"] = False
+                r["status"] = "BAD: deleted %d" % r["msgs"]
+        else:
+            rd = self.rundir("d", "mailfetch-%s-%d" % (proto, n))
+            r0 = self.run_tool(self.mf, rd, a, c, n)
+            if not r0["ok"]:
+                r0["status"] = "BAD: first fetch: " + r0["status"]
+                row.add(r0)
+                return
+            t_first = time.time()
+            time.sleep(max(0.0, t_first + 1.2 - time.time()))
+            # The first fetch moved its Maildir files nowhere; the
+            # sweep must fetch nothing.
+            r = self.run_tool(self.mf, rd, a, c, n,
+                              extra={"delete_after": "1s"}, check="sweep")
+        left = server.count(user)
+        if r["ok"] and left != 0:
+            r["ok"] = False
+            r["status"] = "BAD: %d left on the server" % left
+        row.add(r)
+        log("  %-9s %-4s %6d %6.2fs cpu %5.2fs rss %6d KB %s", key, proto,
+            n, r["wall"], r["cpu"], r["rss"], r["status"])
+
+    # -- case e: scaling
+
+    def case_e(self, server, corpora):
+        c = corpora["mbox"]
+        sizes = self.args.scale_sizes
+        rows = {}
+        keys = ["mailfetch-pop3", "mailfetch-imap", "proto-pop3",
+                "proto-imap", "disk"]
+        for n in sizes:
+            server.mailbox("mbox%d" % n, c, n, self.raw)
+            for k in keys:
+                rows[(n, k)] = Row(k)
+        for rep in range(self.args.reps):
+            log("e: repetition %d of %d", rep + 1, self.args.reps)
+            for n in sizes:
+                user = "mbox%d" % n
+                for key in self.order(keys, rep):
+                    if key == "disk":
+                        r = self.disk(c, n, "e%d" % n)
+                    elif key.startswith("proto"):
+                        r = self.raw.run(server, key[6:], True, user)
+                    else:
+                        proto = key[10:]
+                        rd = self.rundir("e", "%s-%d" % (key, n))
+                        r = self.run_tool(self.mf, rd, Acct(
+                            server, proto, True, user), c, n)
+                    rows[(n, key)].add(r)
+                    self.after_run(server, user, key)
+                    log("  %-14s %6d %6.2fs cpu %5.2fs rss %6d KB %s", key,
+                        n, r["wall"], r["cpu"], r["rss"], r["status"])
+        text = ["First fetch of the first N messages of the mailbox "
+                "corpus (median %.1f KB), TLS, empty Maildir. Per-message "
+                "cost = median wall / N." % (
+                    statistics.median(c.sizes) / 1024), "",
+                "| messages | MB | client | wall s | µs/msg | CPU µs/msg | "
+                "peak RSS | mailfetch / (proto + disk) | checked |",
+                "|---|---|---|---|---|---|---|---|---|"]
+        for n in sizes:
+            for k in keys:
+                row = rows[(n, k)]
+                ratio = ""
+                if k.startswith("mailfetch"):
+                    p = rows[(n, "proto-" + k[10:])]
+                    ratio = fmt_ratio(row.wall,
+                                      p.wall + rows[(n, "disk")].wall)
+                text.append("| %d | %.0f | %s | %s | %.0f | %.0f | %s | %s "
+                            "| %s |" % (
+                                n, c.total(n) / 1e6, k, fmt_s(row.wall),
+                                row.wall / n * 1e6, row.cpu / n * 1e6,
+                                fmt_rss(row.rss), ratio, row.status))
+        for k in ("mailfetch-pop3", "mailfetch-imap"):
+            per = [rows[(n, k)].wall / n for n in sizes]
+            rss = [rows[(n, k)].rss for n in sizes]
+            self.targets.append((
+                "e", "%s: µs/msg at %s messages: %s; largest / smallest: "
+                "%.2f (flat if <= 1.25); peak RSS %s KB" % (
+                    k, " / ".join(str(n) for n in sizes),
+                    " / ".join("%.0f" % (x * 1e6) for x in per),
+                    per[-1] / per[0], " / ".join(str(x) for x in rss)),
+                per[-1] <= 1.25 * per[0] and all(
+                    rows[(n, k)].ok for n in sizes)))
+        self.results.append(("(e) Scaling", "\n".join(text)))
+
+    # -- profile
+
+    def profile(self, server, corpora):
+        """perf (on-CPU samples) and strace -c -w (time in system calls,
+        wall) of mailfetch's first fetch of the mixed corpus."""
+        c = corpora["mixed"]
+        n = len(c)
+        user = server.mailbox("mixed", c, n, self.raw)
+        out = []
+        for proto in ("pop3", "imap"):
+            a = Acct(server, proto, True, user)
+            if shutil.which("perf"):
+                rd = self.rundir("prof", "perf-" + proto)
+                argv, env = self.mf.setup(rd, a)
+                data = os.path.join(rd, "perf.data")
+                p = subprocess.run(
+                    ["perf", "record", "-e", "cpu-clock", "-F", "4000",
+                     "-g", "-o", data, "--"] + argv, env=env, cwd=rd,
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                self.after_run(server, user, "profile")
+                if p.returncode == 0:
+                    rep = subprocess.run(
+                        ["perf", "report", "-i", data, "--stdio",
+                         "--no-children", "--sort", "dso,symbol",
+                         "-g", "none", "--percent-limit", "1.5"],
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.DEVNULL).stdout.decode(
+                            "utf-8", "replace")
+                    lines = [x for x in rep.splitlines()
+                             if x.strip() and not x.startswith("#")]
+                    out.append("perf, %s TLS, on-CPU samples by DSO and "
+                               "symbol (>= 1.5%%):\n\n```\n%s\n```" % (
+                                   proto.upper(), "\n".join(lines[:30])))
+                else:
+                    out.append("perf record failed: %s" %
+                               p.stderr.decode()[-300:])
+            if shutil.which("strace"):
+                rd = self.rundir("prof", "strace-" + proto)
+                argv, env = self.mf.setup(rd, a)
+                sf = os.path.join(rd, "strace.txt")
+                t0 = time.monotonic()
+                subprocess.run(["strace", "-f", "-c", "-w", "-o", sf, "--"]
+                               + argv, env=env, cwd=rd,
+                               stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+                wall = time.monotonic() - t0
+                self.after_run(server, user, "profile")
+                with open(sf) as f:
+                    lines = f.read().rstrip().splitlines()
+                out.append("strace -c -w (wall time inside each system "
+                           "call; the run took %.2f s under strace), %s "
+                           "TLS:\n\n```\n%s\n```" % (
+                               wall, proto.upper(), "\n".join(lines[:18])))
+        self.results.append(("Profile of mailfetch, case (a)",
+                             "\n\n".join(out)))
+
+    # -- the whole run
+
+    def prepare_tools(self):
+        cc = os.environ.get("CC", "cc")
+        libs = subprocess.run(
+            ["pkg-config", "--cflags", "--libs", "libtls"],
+            stdout=subprocess.PIPE, check=True).stdout.decode().split()
+        bindir = os.path.join(self.work, "bin")
+        os.makedirs(bindir, exist_ok=True)
+        for prog, extra in (("rawfetch", libs), ("diskwrite", [])):
+            subprocess.run([cc, "-std=c99", "-D_DEFAULT_SOURCE", "-O2",
+                            "-Wall", "-Wextra", "-o",
+                            os.path.join(bindir, prog),
+                            os.path.join(BENCH, prog + ".c")] + extra,
+                           check=True)
+        self.raw = Raw(os.path.join(bindir, "rawfetch"), self.work)
+        self.diskwrite = os.path.join(bindir, "diskwrite")
+        if not os.access(self.mf.bin, os.X_OK):
+            raise SystemExit("bench: %s is not built (make)" % self.mf.bin)
+        if not os.access(TIME, os.X_OK):
+            raise SystemExit("bench: %s missing (sh tests/deps.sh bench)"
+                             % TIME)
+        want = set(self.args.peers)
+        for t in (Mpop(), Mbsync(), Fdm(), Fetchmail(), Getmail()):
+            if t.name not in want:
+                continue
+            if t.available():
+                self.peers.append(t)
+            else:
+                self.skipped.append(t.name)
+                log("bench: %s is not installed; skipped "
+                    "(sh tests/deps.sh bench)", t.name)
+
+    def run(self):
+        t0 = time.monotonic()
+        started = datetime.datetime.now(datetime.timezone.utc)
+        self.rev = git_rev()
+        self.prepare_tools()
+        server = Server(self.work)
+        try:
+            corpora = build_corpora(self.work, server.owner, self.args)
+            for case in "abced":
+                if case in self.args.cases:
+                    log("== case %s", case)
+                    getattr(self, "case_" + case)(server, corpora)
+            if self.args.profile:
+                log("== profile")
+                self.profile(server, corpora)
+            self.dovecot_version = subprocess.run(
+                ["dovecot", "--version"], stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL).stdout.decode().strip()
+        finally:
+            server.stop()
+        self.elapsed = time.monotonic() - t0
+        self.started = started
+        return self.report()
+
+    def report(self):
+        a = self.args
+        lines = []
+        head = "## %s — %s, cases %s, %d repetition%s" % (
+            self.started.strftime("%Y-%m-%d %H:%M UTC"),
+            "quick" if a.quick else "full", ",".join(a.cases), a.reps,
+            "" if a.reps == 1 else "s")
+        lines += [head, ""]
+        lines += ["Machine: %s." % machine(self.work),
+                  "", "Versions: %s (%s); Dovecot %s; %s." % (
+                      self.mf.version(), self.rev,
+                      self.dovecot_version,
+                      "; ".join("%s %s" % (t.name, t.version())
+                                for t in self.peers)),
+                  "", "Wall time is the median of the repetitions, "
+                  "interleaved; CPU is user + system of the client (and "
+                  "its children: procmail), not of Dovecot; peak RSS is "
+                  "the largest of the client's processes. \"mailfetch / "
+                  "it\" below 1 means mailfetch is faster. \"delivered\" "
+                  "is the check of every message file against the corpus: "
+                  "`ok` byte-exact, `ok +hdr` exact apart from header "
+                  "fields the client added on top (Received:, ...). "
+                  "The run took %.0f s." % self.elapsed]
+        if LOADS:
+            lines += ["", "Background load (1-minute load average before "
+                      "each of the %d measured runs, %d CPUs): median "
+                      "%.2f, max %.2f. Other work on the machine makes "
+                      "the numbers noisier." % (
+                          len(LOADS), os.cpu_count() or 0, med(LOADS),
+                          max(LOADS))]
+        if self.skipped:
+            lines += ["", "Not installed, skipped: %s." % ", ".join(
+                self.skipped)]
+        if self.flag_changes:
+            lines += ["", "Server flags changed (reset before the next "
+                      "run): " + "; ".join(
+                          "%s (%d files)" % (k, v)
+                          for k, v in sorted(self.flag_changes.items())) +
+                      ". Dovecot's POP3 sets \\Seen on RETR."]
+        lines += ["", "### Targets", ""]
+        for case, text, met in self.targets:
+            mark = {True: "met", False: "**NOT met**", None: "note"}[met]
+            lines.append("- (%s) %s — %s" % (case, text, mark))
+        for title, body in self.results:
+            lines += ["", "### " + title, "", body]
+        return "\n".join(lines) + "\n"
+
+
+def git_rev():
+    env = dict(os.environ, GIT_OPTIONAL_LOCKS="0")
+    try:
+        rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short",
+                              "HEAD"], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, env=env,
+                             check=True).stdout.decode().strip()
+        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain",
+                                "--untracked-files=no"],
+                               stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL,
+                               env=env).stdout.strip()
+        return "git %s%s" % (rev, " with uncommitted changes"
+                             if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "not a git checkout"
+
+
+def machine(work):
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = "?"
+    try:
+        with open("/proc/meminfo") as f:
+            kb = int(f.readline().split()[1])
+            mem = "%.0f GB" % (kb / 1048576)
+    except (OSError, ValueError, IndexError):
+        pass
+    fs = "?"
+    try:
+        fs = subprocess.run(["findmnt", "-n", "-o", "FSTYPE,OPTIONS", "-T",
+                             work], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL).stdout.decode(
+                                ).strip()
+    except OSError:
+        pass
+    deb = ""
+    try:
+        with open("/etc/debian_version") as f:
+            deb = "Debian " + f.read().strip()
+    except OSError:
+        pass
+    return "%s, %d CPUs, %s RAM, Linux %s, %s, %s on %s" % (
+        cpu, os.cpu_count() or 0, mem, platform.release(), deb,
+        fs.split()[0] if fs else "?", work)
+
+
+def save_results(path, section):
+    title = ("# mailfetch benchmark results\n\n"
+             "Made by `make bench` (bench/bench.py); the newest first. "
+             "See bench/bench.py for what each case measures.\n")
+    old = ""
+    try:
+        with open(path) as f:
+            old = f.read()
+    except FileNotFoundError:
+        pass
+    i = old.find("\n## ")
+    rest = old[i + 1:] if i >= 0 else ""
+    with open(path + ".tmp", "w") as f:
+        f.write(title + "\n" + section + ("\n" + rest if rest else ""))
+    os.rename(path + ".tmp", path)
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--build", default="build",
+                   help="the build directory holding mailfetch")
+    p.add_argument("--quick", action="store_true",
+                   help="small corpus, one repetition: a sanity run")
+    p.add_argument("--case", default="a,b,c,d,e",
+                   help="cases to run, e.g. a,c (default all)")
+    p.add_argument("--reps", type=int, help="repetitions (default 3, "
+                   "quick 1)")
+    p.add_argument("--peers", default=",".join(PEERS),
+                   help="peers to compare with (default %(default)s)")
+    p.add_argument("--profile", action="store_true", default=None,
+                   help="profile mailfetch on case a (perf, strace); the "
+                   "default in a full run with case a")
+    p.add_argument("--no-profile", dest="profile", action="store_false")
+    p.add_argument("--workdir", help="where the run's files go (default: "
+                   "a new directory in /tmp)")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the work directory")
+    p.add_argument("--results", default=os.path.join(BENCH, "RESULTS.md"),
+                   help="the results file (default %(default)s)")
+    p.add_argument("--no-results", action="store_true",
+                   help="print the results, do not write the file")
+    a = p.parse_args(argv)
+    a.cases = [x.strip() for x in a.case.split(",") if x.strip()]
+    for x in a.cases:
+        if x not in "abcde" or len(x) != 1:
+            p.error("unknown case %r" % x)
+    a.peers = [x.strip() for x in a.peers.split(",") if x.strip()]
+    for x in a.peers:
+        if x not in PEERS:
+            p.error("unknown peer %r (known: %s)" % (x, ", ".join(PEERS)))
+    if a.quick:
+        a.reps = a.reps or 1
+        a.mixed, a.big, a.poll = 200, 5 * 1024 * 1024, 2000
+        a.sweep_sizes, a.scale_sizes = [500, 2000], [500, 2000]
+    else:
+        a.reps = a.reps or 3
+        a.mixed, a.big, a.poll = 2000, 50 * 1024 * 1024, 20000
+        a.sweep_sizes, a.scale_sizes = [5000, 20000], [5000, 20000, 80000]
+    need = []
+    if "c" in a.cases:
+        need.append(a.poll)
+    if "d" in a.cases:
+        need += a.sweep_sizes
+    if "e" in a.cases:
+        need += a.scale_sizes
+    a.mbox_max = max(need) if need else 0
+    if a.profile is None:
+        a.profile = not a.quick and "a" in a.cases
+    return a
+
+
+def main(argv):
+    args = parse_args(argv)
+    own = args.workdir is None
+    if own:
+        args.workdir = tempfile.mkdtemp(prefix="mfbench-", dir="/tmp")
+        # Dovecot's mail processes (not root) must reach the mailboxes.
+        os.chmod(args.workdir, 0o755)
+    else:
+        os.makedirs(args.workdir, exist_ok=True)
+        args.workdir = os.path.abspath(args.workdir)
+    log("bench: work directory %s", args.workdir)
+    try:
+        section = Bench(args).run()
+    finally:
+        if not args.keep:
+            log("bench: removing %s", args.workdir)
+            shutil.rmtree(args.workdir, ignore_errors=True)
+    sys.stdout.write(section)
+    if not args.no_results:
+        save_results(args.results, section)
+        log("bench: results added to %s", args.results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
