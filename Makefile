@@ -75,6 +75,7 @@ bench: deps
 	$(MAKE) all
 	sh tests/deps.sh bench
 	$(PYTHON) bench/bench.py --build $(BUILD)
+	$(PYTHON) bench/jobs.py --build $(BUILD)
 
 install: $(BUILD)/mailfetch
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
