@@ -71,10 +71,12 @@ main(int argc, char *argv[])
 		if ((in = open(src, O_RDONLY)) == -1)
 			err(1, "%s", src);
 		now = time(NULL);
-		snprintf(tmp, sizeof(tmp), "%s/tmp/%lld.M%06" PRIu64 "P%ld.bench",
-		    argv[1], now, n, (long)getpid());
-		snprintf(dst, sizeof(dst), "%s/new/%lld.M%06" PRIu64 "P%ld.bench",
-		    argv[1], now, n, (long)getpid());
+		snprintf(tmp, sizeof(tmp),
+		    "%s/tmp/%lld.M%06" PRIu64 "P%ld.bench", argv[1], now, n,
+		    (long)getpid());
+		snprintf(dst, sizeof(dst),
+		    "%s/new/%lld.M%06" PRIu64 "P%ld.bench", argv[1], now, n,
+		    (long)getpid());
 		out = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
 		if (out == -1)
 			err(1, "%s", tmp);

@@ -62,15 +62,15 @@ fill(struct rd *r)
 		errx(1, "line too long");
 	for (;;) {
 		if (r->tls != NULL) {
-			n = tls_read(r->tls, r->buf + r->len,
-			    sizeof(r->buf) - r->len);
+			n = tls_read(
+			    r->tls, r->buf + r->len, sizeof(r->buf) - r->len);
 			if (n == TLS_WANT_POLLIN || n == TLS_WANT_POLLOUT)
 				continue;
 			if (n == -1)
 				errx(1, "tls_read: %s", tls_error(r->tls));
 		} else {
-			n = read(r->fd, r->buf + r->len,
-			    sizeof(r->buf) - r->len);
+			n = read(
+			    r->fd, r->buf + r->len, sizeof(r->buf) - r->len);
 			if (n == -1 && errno == EINTR)
 				continue;
 			if (n == -1)
@@ -282,8 +282,7 @@ imap_wait(const char *tag, int count)
 			}
 			first = 0;
 			/* A literal announced at the end of the line. */
-			if (n >= 4 && n < sizeof(line) - 1
-			    && line[n - 3] == '}'
+			if (n >= 4 && n < sizeof(line) - 1 && line[n - 3] == '}'
 			    && (p = strrchr(line, '{')) != NULL) {
 				lit = strtoull(p + 1, NULL, 10);
 				skipn(&R, lit);
@@ -337,8 +336,9 @@ main(int argc, char *argv[])
 	int one = 1, rv;
 
 	if (argc < 8 || argc > 9)
-		errx(64, "usage: rawfetch pop3|imap HOST PORT tls|plain "
-			 "CAFILE USER PASS [fetch|list|delete]");
+		errx(64,
+		    "usage: rawfetch pop3|imap HOST PORT tls|plain "
+		    "CAFILE USER PASS [fetch|list|delete]");
 	mode = argc == 9 ? argv[8] : "fetch";
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
