@@ -17,7 +17,7 @@ WARN += -Werror
 endif
 PKGS = libtls inih libcrypto
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
 
 BUILD = build
 ifeq ($(SAN),1)
@@ -26,8 +26,8 @@ SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer
 endif
 
-ALL_CFLAGS = -std=c99 -D_DEFAULT_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) \
-	$(PKG_CFLAGS)
+ALL_CFLAGS = -std=c99 -D_DEFAULT_SOURCE -pthread $(WARN) $(CFLAGS) \
+	$(SANFLAGS) $(PKG_CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
 TLS_SRC = $(wildcard tls/*.c)

@@ -28,16 +28,19 @@ struct maildir_msg *maildir_begin(struct maildir *);
 /* Append bytes (buffered). */
 int maildir_write(struct maildir_msg *, const char *buf, size_t len);
 
-/* Flush, fsync and close the tmp file, and compute the final name
- * (with S=<size>). After 0, maildir_name() gives it. */
+/* Flush the tmp file, compute the final name (with S=<size>) and queue
+ * the file's fdatasync, which runs while the caller goes on; commit
+ * waits for it. After 0, maildir_name() gives the name. */
 int maildir_finish(struct maildir_msg *);
 
 /* The final base name (valid after maildir_finish). */
 const char *maildir_name(const struct maildir_msg *);
 
-/* Rename the finished file into new/, or into cur/ with ":2,FLAGS"
+/* Wait until the finished file's data is durable (fsync and close
+ * checked), then rename it into new/, or into cur/ with ":2,FLAGS"
  * when flags (letters in ASCII order, e.g. "FS") is non-empty; set its
- * mtime to mtime when non-zero. Not durable until maildir_sync. */
+ * mtime to mtime when non-zero. The rename is not durable until
+ * maildir_sync. A failed sync is reported here. */
 int maildir_commit(struct maildir_msg *, const char *flags, int64_t mtime);
 
 /* Remove the tmp file if not committed, and free. Accepts NULL. */

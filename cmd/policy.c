@@ -149,6 +149,24 @@ plan_old(const struct policy_cfg *cfg, const struct policy_in *in, int64_t now,
 	snprintf(out->reason, sizeof(out->reason), "keep: fetched %s ago", age);
 }
 
+uint32_t
+policy_list_from(const struct policy_cfg *cfg, uint32_t saved, uint32_t uidnext,
+    uint32_t exists, size_t nrec, int64_t oldest, int64_t now)
+{
+	if (saved == 0 || uidnext == 0 || saved > uidnext || !cfg->keep)
+		return 1;
+	/* As plan_old: due when its age reaches delete_after. */
+	if (cfg->delete_after > 0 && nrec > 0 && now > oldest
+	    && now - oldest >= cfg->delete_after)
+		return 1;
+	/* More records than messages: some left the server; fewer, with
+	 * UIDNEXT unchanged, cannot be (every message below it was
+	 * recorded), so look. */
+	if (nrec > exists || (saved == uidnext && nrec != exists))
+		return 1;
+	return saved == uidnext ? 0 : saved;
+}
+
 void
 policy_plan(const struct policy_cfg *cfg, const struct policy_in *in, size_t n,
     int64_t now, int may_delete, uint64_t *budget, struct policy_out *out)

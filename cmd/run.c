@@ -472,8 +472,11 @@ do_folder(struct run *r, const char *folder)
 	struct policy_out *out = NULL;
 	struct msginfo **fetch = NULL, **dele = NULL, **marked = NULL;
 	char *fdel = NULL;
-	size_t i, nfetch = 0, ndele = 0, nmarked = 0, gone = 0;
-	uint32_t olduidv;
+	size_t i, nfetch = 0, ndele = 0, nmarked = 0, gone = 0, nskip = 0;
+	size_t nrec, later = 0;
+	uint64_t fetched;
+	int64_t oldest;
+	uint32_t olduidv, from = 1;
 	int rw, may_delete = 1, rv = 0;
 
 	pc.keep = r->a->keep;
@@ -506,7 +509,24 @@ do_folder(struct run *r, const char *folder)
 		state_reset_folder(r->st, r->key, r->uidv);
 	}
 
-	if (src->ops->list(src, &l) == -1) {
+	/* IMAP: what earlier runs recorded whole need not be listed again
+	 * (policy_list_from). A dry run shows the whole plan. */
+	if (r->a->protocol == CFG_IMAP && !r->o->dryrun && may_delete) {
+		nrec = state_folder_count(r->st, r->key, r->uidv, &oldest);
+		from = policy_list_from(&pc,
+		    state_uidnext(r->st, r->key, r->uidv), fi.uidnext,
+		    fi.exists, nrec, oldest, r->now);
+	}
+	if (from == 0) {
+		if (r->o->verbose)
+			printf("%s: %s: nothing new, %" PRIu32 " messages kept "
+			       "(UIDNEXT %" PRIu32 " as last time)\n",
+			    r->a->name, folder, fi.exists, fi.uidnext);
+		r->listed = 1;
+		r->left += fi.exists;
+		return 0;
+	}
+	if (src->ops->list(src, from, &l) == -1) {
 		fail(r, acct_srcerr(&r->ac));
 		return -1;
 	}
@@ -562,6 +582,9 @@ do_folder(struct run *r, const char *folder)
 		case POLICY_DELETE:
 			dele[ndele++] = &l.v[i];
 			break;
+		case POLICY_SKIP:
+			nskip++;
+			break;
 		default:
 			break;
 		}
@@ -582,8 +605,12 @@ do_folder(struct run *r, const char *folder)
 			rv = -1;
 			goto account;
 		}
+		fetched = r->fetched;
 		if (fetch_all(r, fetch, fdel, nfetch, marked, &nmarked) == -1)
 			rv = -1;
+		/* One that did not arrive, was it gone, or not sent? */
+		if (r->fetched - fetched != nfetch)
+			nskip++;
 	}
 	if (rv == 0 && nmarked > 0) {
 		if (src->ops->expunge(src, marked, nmarked, &gone) == -1) {
@@ -602,11 +629,21 @@ do_folder(struct run *r, const char *folder)
 		for (i = 0; i < nmarked; i++)
 			say_msg(r, marked[i], "marked for deletion");
 	/* Only a complete listing can tell which records are gone. */
-	state_prune(r->st, r->key);
+	if (from == 1)
+		state_prune(r->st, r->key);
+	/* Every message below the UIDNEXT that SELECT gave is recorded
+	 * now, unless one was skipped or did not arrive. */
+	if (rv == 0 && nskip == 0 && fi.uidnext != 0)
+		state_set_uidnext(r->st, r->key, r->uidv, fi.uidnext);
 
 account:
+	/* A partial listing holds the messages from UID "from": those
+	 * that arrived since SELECT are not in its EXISTS. */
+	if (from > 1)
+		for (i = 0; i < l.n; i++)
+			later += l.v[i].num >= fi.uidnext;
 	r->deleted += gone;
-	r->left += l.n - gone;
+	r->left += (from > 1 ? fi.exists + later : l.n) - gone;
 done:
 	maildir_close(r->md);
 	r->md = NULL;

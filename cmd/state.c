@@ -13,13 +13,14 @@
  *
  *	mailfetch-state 1
  *	G	generation
- *	F	folder	uidvalidity
+ *	F	folder	uidvalidity	[uidnext]
  *	M	folder	uidvalidity	when	uid
  *	I	folder	uidvalidity	when	uid	filename
  *
  * The first line is exactly the header, the second the generation,
  * which each state_save increments. An F line declares a folder and
- * its UIDVALIDITY, once; an M line is a message downloaded first at
+ * its UIDVALIDITY, once, and may add the IMAP UIDNEXT below which every
+ * message of the folder was recorded (see state_set_uidnext); an M line is a message downloaded first at
  * `when`; an I line an intent journaled that no record followed (kept
  * so that the next run still looks for its file). M and I lines name a
  * folder declared above with the same UIDVALIDITY. A file that does
@@ -104,6 +105,7 @@ struct buf {
 struct folder {
 	char *name;
 	uint32_t uv;
+	uint32_t uidnext; /* everything below was recorded; 0: unknown */
 };
 
 struct rec {
@@ -131,6 +133,8 @@ struct state {
 	off_t jvalid; /* bytes of the journal known good */
 	uint64_t gen; /* generation of the state file */
 	int loaded, readonly;
+	int existed; /* the state file was there at load */
+	int dirty; /* something to save: a change, or a journal to fold */
 	int lockfd;
 	enum state_errkind kind;
 	int errnum;
@@ -223,12 +227,16 @@ buf_field(struct buf *b, const char *s)
 }
 
 static void
-line_f(struct buf *b, const char *folder, uint32_t uv)
+line_f(struct buf *b, const char *folder, uint32_t uv, uint32_t uidnext)
 {
 	buf_addc(b, 'F');
 	buf_field(b, folder);
 	buf_addc(b, '\t');
 	buf_u64(b, uv);
+	if (uidnext != 0) {
+		buf_addc(b, '\t');
+		buf_u64(b, uidnext);
+	}
 	buf_addc(b, '\n');
 }
 
@@ -282,6 +290,7 @@ folder_add(struct state *st, const char *name, uint32_t uv)
 	    st->folders, st->nfolders + 1, sizeof(*st->folders));
 	st->folders[st->nfolders].name = xstrdup(name);
 	st->folders[st->nfolders].uv = uv;
+	st->folders[st->nfolders].uidnext = 0;
 	return st->nfolders++;
 }
 
@@ -314,6 +323,7 @@ folder_reset(struct state *st, const char *name, uint32_t uv)
 		return folder_add(st, name, uv);
 	folder_void(st, f);
 	st->folders[f].uv = uv;
+	st->folders[f].uidnext = 0;
 	return f;
 }
 
@@ -330,8 +340,10 @@ folder_use(struct state *st, const char *name, uint32_t uv, int journal)
 	if ((f = folder_find(st, name)) != SIZE_MAX && st->folders[f].uv == uv)
 		return f;
 	f = folder_reset(st, name, uv);
-	if (journal)
-		line_f(&st->jbuf, name, uv);
+	if (journal) {
+		line_f(&st->jbuf, name, uv, 0);
+		st->dirty = 1;
+	}
 	return f;
 }
 
@@ -640,7 +652,7 @@ parse_line(struct state *st, char *line, int journal, const char **what)
 {
 	char *fld[MAXFIELDS];
 	size_t nf = 0, want, f;
-	uint64_t uv, when = 0;
+	uint64_t uv, when = 0, uidnext = 0;
 	struct rec *r;
 	char *s;
 
@@ -664,7 +676,8 @@ parse_line(struct state *st, char *line, int journal, const char **what)
 		*what = "unknown line type";
 		return -1;
 	}
-	if (nf != want) {
+	/* Only the state file's F lines carry a UIDNEXT. */
+	if (nf != want && !(want == 3 && nf == 4 && !journal)) {
 		*what = "wrong number of fields";
 		return -1;
 	}
@@ -674,6 +687,12 @@ parse_line(struct state *st, char *line, int journal, const char **what)
 	}
 	if (parse_u64(fld[2], UINT32_MAX, &uv) == -1) {
 		*what = "bad uidvalidity";
+		return -1;
+	}
+	if (want == 3 && nf == 4
+	    && (parse_u64(fld[3], UINT32_MAX, &uidnext) == -1
+		|| uidnext == 0)) {
+		*what = "bad uidnext";
 		return -1;
 	}
 	if (want >= 5) {
@@ -697,7 +716,8 @@ parse_line(struct state *st, char *line, int journal, const char **what)
 			*what = "folder declared twice";
 			return -1;
 		}
-		folder_reset(st, fld[1], (uint32_t)uv);
+		f = folder_reset(st, fld[1], (uint32_t)uv);
+		st->folders[f].uidnext = (uint32_t)uidnext;
 		return 0;
 	}
 	if (!journal) {
@@ -864,8 +884,11 @@ state_load(struct state *st, int readonly)
 		return -1;
 	}
 	free(data);
+	st->existed = rc == 0;
 	if ((rc = read_file(st, st->jpath, &data, &len)) == -1)
 		return -1;
+	/* A journal, even a stale one, is folded in by the next save. */
+	st->dirty = rc == 0;
 	if (rc == 1)
 		st->jvalid = 0;
 	else if (parse_file(st, st->jpath, data, len, 1) == -1) {
@@ -926,7 +949,55 @@ void
 state_reset_folder(struct state *st, const char *folder, uint32_t uidvalidity)
 {
 	folder_reset(st, folder, uidvalidity);
-	line_f(&st->jbuf, folder, uidvalidity);
+	line_f(&st->jbuf, folder, uidvalidity, 0);
+	st->dirty = 1;
+}
+
+uint32_t
+state_uidnext(const struct state *st, const char *folder, uint32_t uidvalidity)
+{
+	size_t f;
+
+	if ((f = folder_find(st, folder)) == SIZE_MAX
+	    || st->folders[f].uv != uidvalidity)
+		return 0;
+	return st->folders[f].uidnext;
+}
+
+void
+state_set_uidnext(struct state *st, const char *folder, uint32_t uidvalidity,
+    uint32_t uidnext)
+{
+	size_t f;
+
+	if ((f = folder_find(st, folder)) == SIZE_MAX)
+		f = folder_add(st, folder, uidvalidity);
+	if (st->folders[f].uv != uidvalidity
+	    || st->folders[f].uidnext == uidnext)
+		return;
+	st->folders[f].uidnext = uidnext;
+	st->dirty = 1;
+}
+
+size_t
+state_folder_count(const struct state *st, const char *folder,
+    uint32_t uidvalidity, int64_t *oldest)
+{
+	const struct rec *r;
+	size_t f, i, n = 0;
+
+	*oldest = 0;
+	if ((f = folder_find(st, folder)) == SIZE_MAX
+	    || st->folders[f].uv != uidvalidity)
+		return 0;
+	for (i = 0; i < st->nrecs; i++) {
+		r = &st->recs[i];
+		if (r->fidx != f || r->when == 0)
+			continue;
+		if (n++ == 0 || r->when < *oldest)
+			*oldest = r->when;
+	}
+	return n;
 }
 
 int64_t
@@ -961,6 +1032,7 @@ state_intend(struct state *st, const char *folder, uint32_t uidvalidity,
 	f = folder_use(st, folder, uidvalidity, 1);
 	rec_intend(rec_get(st, f, uid), filename, now);
 	line_i(&st->jbuf, folder, uidvalidity, now, uid, filename);
+	st->dirty = 1;
 	return 0;
 }
 
@@ -985,6 +1057,7 @@ state_add(struct state *st, const char *folder, uint32_t uidvalidity,
 	/* It was just downloaded, so it is on the server: not pruned. */
 	r->marked = 1;
 	line_m(&st->jbuf, folder, uidvalidity, r->when, uid);
+	st->dirty = 1;
 	return 0;
 }
 
@@ -1118,6 +1191,7 @@ state_prune(struct state *st, const char *folder)
 		if (r->fidx == f && r->when != 0 && !r->marked) {
 			r->when = 0;
 			st->count--;
+			st->dirty = 1;
 		}
 	}
 }
@@ -1142,6 +1216,10 @@ state_save(struct state *st)
 	size_t i;
 	int fd = -1, e;
 
+	/* Nothing changed: the file on disk says it all already (a poll
+	 * that found nothing new rewrites nothing). */
+	if (st->existed && !st->dirty)
+		return 0;
 	if (writable(st, st->path) == -1)
 		return -1;
 	if (make_dir(st) == -1)
@@ -1161,7 +1239,8 @@ state_save(struct state *st)
 	buf_u64(&b, st->gen + 1);
 	buf_addc(&b, '\n');
 	for (i = 0; i < st->nfolders; i++)
-		line_f(&b, st->folders[i].name, st->folders[i].uv);
+		line_f(&b, st->folders[i].name, st->folders[i].uv,
+		    st->folders[i].uidnext);
 	for (i = 0; i < st->nrecs; i++) {
 		r = &st->recs[i];
 		fo = &st->folders[r->fidx];
@@ -1202,6 +1281,8 @@ state_save(struct state *st)
 	st->gen++;
 	st->jbuf.len = 0;
 	st->jvalid = 0;
+	st->existed = 1;
+	st->dirty = 0;
 	if (st->jfd != -1) {
 		close(st->jfd);
 		st->jfd = -1;

@@ -66,6 +66,24 @@ uint32_t state_uidvalidity(const struct state *, const char *folder);
 void state_reset_folder(
     struct state *, const char *folder, uint32_t uidvalidity);
 
+/* The IMAP UIDNEXT below which every message of folder (with this
+ * UIDVALIDITY) was recorded when the state was last saved, as
+ * state_set_uidnext left it; 0 when unknown. A void (reset) folder has
+ * none. */
+uint32_t state_uidnext(
+    const struct state *, const char *folder, uint32_t uidvalidity);
+
+/* Remember that every message of folder below uidnext is recorded (or
+ * 0: unknown). The caller asserts it; saved by state_save only. */
+void state_set_uidnext(
+    struct state *, const char *folder, uint32_t uidvalidity, uint32_t uidnext);
+
+/* Number of live records of folder with this UIDVALIDITY, and in
+ * *oldest the earliest download time among them (0 when none). Linear
+ * in the number of records. */
+size_t state_folder_count(const struct state *, const char *folder,
+    uint32_t uidvalidity, int64_t *oldest);
+
 /* When the message was first downloaded (Unix time); 0 when it is not
  * recorded. O(1). */
 int64_t state_lookup(const struct state *, const char *folder,
@@ -91,7 +109,8 @@ void state_mark(
     struct state *, const char *folder, uint32_t uidvalidity, const char *uid);
 void state_prune(struct state *, const char *folder);
 
-/* Write the whole state atomically and remove the journal. */
+/* Write the whole state atomically and remove the journal; does
+ * nothing when the file exists and nothing changed since the load. */
 int state_save(struct state *);
 
 /* Number of records (for tests and messages). */

@@ -130,6 +130,7 @@ struct imap {
 	int selected;
 	uint32_t exists;
 	uint32_t uidvalidity;
+	uint32_t uidnext; /* 0: not sent */
 	uint32_t *seq; /* UID of each message number, 0 unknown */
 	size_t seqcap;
 	/* The command in progress. */
@@ -599,6 +600,14 @@ resp_code(struct source *src, const struct imap_resp *r)
 			return src_fail(src, SRC_FDATA,
 			    "server sent a malformed UIDVALIDITY");
 		im->uidvalidity = (uint32_t)n;
+	} else if (im->ctx == CTX_SELECT
+	    && imap_code_is(r->code, r->codelen, "UIDNEXT", &arg, &arglen)) {
+		imap_lex_init(&l, arg, arglen);
+		imap_lex_next(&l, &tok);
+		if (imap_tok_num(&tok, UINT32_MAX, &n) == -1 || n == 0)
+			return src_fail(
+			    src, SRC_FDATA, "server sent a malformed UIDNEXT");
+		im->uidnext = (uint32_t)n;
 	}
 	return 0;
 }
@@ -1372,6 +1381,7 @@ reset_mailbox(struct imap *im)
 	im->selected = 0;
 	im->exists = 0;
 	im->uidvalidity = 0;
+	im->uidnext = 0;
 }
 
 static int
@@ -1438,6 +1448,7 @@ imap_select(
 	im->selected = 1;
 	fi->uidvalidity = im->uidvalidity;
 	fi->exists = im->exists;
+	fi->uidnext = im->uidnext;
 	fi->uidplus = (im->caps & CAP_UIDPLUS) != 0;
 	rv = 0;
 done:
@@ -1455,10 +1466,11 @@ msginfo_cmp(const void *a, const void *b)
 }
 
 static int
-imap_list(struct source *src, struct msglist *out)
+imap_list(struct source *src, uint32_t from, struct msglist *out)
 {
 	struct imap *im = src->priv;
 	struct pend p;
+	char cmd[96];
 	size_t i, k;
 	int rv = -1;
 
@@ -1467,14 +1479,15 @@ imap_list(struct source *src, struct msglist *out)
 		return src_fail(src, SRC_FPROTO, "no folder selected");
 	if (im->exists == 0)
 		return 0;
-	/* "1:*" names every message: "*" is the highest UID in use, and
-	 * a range may be given backwards (RFC 3501 section 6.4.8), so a
-	 * non-empty folder never answers with nothing. */
+	/* "N:*" names every message from UID N: "*" is the highest UID
+	 * in use, and a range may be given backwards (RFC 3501 section
+	 * 6.4.8), so a non-empty folder never answers with nothing. */
 	im->ctx = CTX_MSGS;
 	im->out = out;
-	if (simple(
-		src, "UID FETCH 1:* (UID RFC822.SIZE FLAGS INTERNALDATE)", &p)
-	    == -1)
+	snprintf(cmd, sizeof(cmd),
+	    "UID FETCH %" PRIu32 ":* (UID RFC822.SIZE FLAGS INTERNALDATE)",
+	    from > 1 ? from : 1);
+	if (simple(src, cmd, &p) == -1)
 		goto done;
 	if (p.st != IMAP_SOK) {
 		src_fail(src, SRC_FPROTO, "listing the folder failed: \"%s\"",

@@ -1058,8 +1058,9 @@ fail:
 }
 
 static int
-pop3_list(struct source *src, struct msglist *out)
+pop3_list(struct source *src, uint32_t from, struct msglist *out)
 {
+	(void)from;
 	msglist_free(out);
 	if (usable(src) == -1)
 		return -1;

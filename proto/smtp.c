@@ -569,8 +569,9 @@ smtp_select(
 }
 
 static int
-smtp_list(struct source *src, struct msglist *out)
+smtp_list(struct source *src, uint32_t from, struct msglist *out)
 {
+	(void)from;
 	(void)out;
 	return notmail(src);
 }

@@ -101,7 +101,8 @@ void msglist_free(struct msglist *l);
 
 struct folder_info {
 	uint32_t uidvalidity; /* 0 for POP3 */
-	uint32_t exists; /* messages in the folder */
+	uint32_t exists; /* messages in the folder (IMAP) */
+	uint32_t uidnext; /* IMAP UIDNEXT, 0 when the server sent none */
 	int uidplus; /* the server can UID EXPUNGE */
 };
 
@@ -132,8 +133,11 @@ struct source_ops {
 	int (*select)(
 	    struct source *, const char *folder, int rw, struct folder_info *);
 	/* List the selected folder into *out (emptied first), in server
-	 * order: POP3 message order, IMAP ascending UID. */
-	int (*list)(struct source *, struct msglist *out);
+	 * order: POP3 message order, IMAP ascending UID. IMAP lists only
+	 * the messages with a UID of at least from, and with from > 1 may
+	 * add the one with the highest UID (RFC 3501 section 6.4.8: "N:*"
+	 * always names it); POP3 ignores from and lists everything. */
+	int (*list)(struct source *, uint32_t from, struct msglist *out);
 	/* Fetch msgs[0..n-1] of the selected folder into the sink,
 	 * pipelined or batched as the protocol allows. IMAP fetches with
 	 * BODY.PEEK, so no flag changes. */

@@ -30,6 +30,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 HOST = "127.0.0.1"
@@ -794,6 +795,15 @@ _shared = {"dovecot": None, "error": None, "submission": None,
            "submission_error": None}
 
 
+def _main_thread_only(what):
+    """A server started by another thread would be killed when that
+    thread ends: PR_SET_PDEATHSIG (see _die_with_parent) follows the
+    thread that forked it, not the process."""
+    if threading.current_thread() is not threading.main_thread():
+        raise HarnessError("%s must be started by the main thread; touch "
+                           "env.dovecot before starting threads" % what)
+
+
 def shared_dovecot():
     """The one Dovecot of the test run, started on first use. A failure
     to start is remembered and raised again for every later test."""
@@ -801,6 +811,7 @@ def shared_dovecot():
         raise HarnessError("Dovecot could not be started earlier: %s"
                            % _shared["error"])
     if _shared["dovecot"] is None:
+        _main_thread_only("the shared Dovecot")
         try:
             _shared["dovecot"] = Dovecot().start()
         except Exception as e:
@@ -818,6 +829,7 @@ def shared_submission_dovecot():
         raise HarnessError("Dovecot with submission could not be started "
                            "earlier: %s" % _shared["submission_error"])
     if _shared["submission"] is None:
+        _main_thread_only("the shared Dovecot with submission")
         try:
             _shared["submission"] = Dovecot().start(submission=True)
         except Exception as e:
@@ -950,6 +962,45 @@ class Env:
         # Dates in --check output are compared with the certificate's.
         e["TZ"] = "UTC"
         return e
+
+    def kill_when(self, args, path, n, timeout=30):
+        """Start mailfetch with args and SIGKILL it as soon as directory
+        path (or the directories of a list, together) holds n more
+        entries than when it started: a moment tied to its progress (the
+        nth file begun in tmp/, the first renamed into new/), not to the
+        clock. Returns True when the kill landed while it ran, False when
+        it ended first."""
+        paths = [path] if isinstance(path, str) else path
+
+        def count():
+            c = 0
+            for d in paths:
+                try:
+                    c += len(os.listdir(d))
+                except FileNotFoundError:
+                    pass
+            return c
+        base = count()
+        p = subprocess.Popen([self.mailfetch] + [str(a) for a in args],
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, env=self.run_env())
+        end = time.monotonic() + timeout
+        try:
+            while p.poll() is None and time.monotonic() < end:
+                if count() - base >= n:
+                    p.send_signal(signal.SIGKILL)
+                    break
+                time.sleep(0.0002)
+            else:
+                if p.poll() is None:
+                    raise AssertionError("%s did not reach %d entries in "
+                                         "%s within %ds" % (
+                                             args, n, path, timeout))
+        finally:
+            if p.poll() is None and time.monotonic() >= end:
+                p.kill()
+            p.wait()
+        return p.returncode == -signal.SIGKILL
 
     def run(self, args, timeout=60, input=None, cwd=None, check_secrets=True):
         """Run mailfetch with args; returns a Result (.rc, .out, .err,

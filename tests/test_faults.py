@@ -30,6 +30,7 @@ import subprocess
 import threading
 import time
 
+import harness
 from faultproxy import FaultProxy
 
 A = "acct"
@@ -245,6 +246,9 @@ def new_mailbox(env, msgs):
 def parallel(jobs, workers):
     """Run the callables jobs on workers threads; re-raise the first
     failure (in job order)."""
+    # The shared Dovecot must be started here, by the main thread: its
+    # PR_SET_PDEATHSIG follows the thread that started it.
+    harness.shared_dovecot()
     with concurrent.futures.ThreadPoolExecutor(workers) as ex:
         futs = [ex.submit(j) for j in jobs]
         for f in futs:
@@ -470,8 +474,9 @@ def test_drip_is_byte_exact(env):
 
 
 def kill_points(env, protocol, npoints, seed):
-    """SIGKILL mailfetch at npoints moments spread over a run of about
-    1-2 s; the invariant after each. Returns (kills, checks)."""
+    """SIGKILL mailfetch at npoints moments spread over runs of about a
+    second (several batches); the invariant after each. Returns how many
+    kills landed while mailfetch ran."""
     rng = random.Random(seed)
     tls = "implicit"
     with _MAKE:
@@ -518,26 +523,27 @@ def kill_points(env, protocol, npoints, seed):
         span = time.monotonic() - t0
         ck.check_complete(False, "calibration")
     kills = 0
-    # Spread over most of a run (the last moments may find it done).
-    delays = [span * 0.8 * (i + 0.5) / npoints for i in range(npoints)]
-    rng.shuffle(delays)
-    for delay in delays:
+    # The moments: when the kth message of the run is begun (its file
+    # made in tmp/; it stays there or moves to new/), k spread over the
+    # m messages each run has to fetch, so a kill cannot come after the
+    # run's end; the first points of a batch find the earlier batch
+    # renamed but not yet recorded, or recorded but not yet deleted.
+    md = env.path(tag + "-Maildir")
+    points = [max(1, int(m * (i + 0.5) / npoints)) for i in range(npoints)]
+    rng.shuffle(points)
+    for k in points:
         # Top up: about m messages not yet fetched are on the server.
         have = set(ck.maildir_digests())
         todo = sum(1 for m_ in ck.originals
                    if hashlib.sha256(ck.form(m_)).digest() not in have)
         if todo < m:
             deliver(m - todo)
-        p = subprocess.Popen([env.mailfetch, "-c", cfg],
-                             stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, env=env.run_env())
-        time.sleep(delay)
-        if p.poll() is None:
-            p.kill()
+        if env.kill_when(["-c", cfg], [os.path.join(md, d)
+                                        for d in ("tmp", "new", "cur")],
+                         k, timeout=120):
             kills += 1
-        p.wait()
-        ck.check(allow_tmp=True, what="%s killed after %.2fs" % (
-            protocol, delay))
+        ck.check(allow_tmp=True, what="%s killed at message %d" % (
+            protocol, k))
     r = env.run(["-c", cfg], timeout=120)
     assert r.rc == 0, "the run after the kills failed:\n%s" % r
     # A killed run leaves its unfinished files in tmp/ (never in new/
@@ -552,8 +558,8 @@ def kill_points(env, protocol, npoints, seed):
 
 
 def test_sigkill_at_56_points(env):
-    """POP3 and IMAP side by side, 28 kill points each; at least 50 of
-    them must land while mailfetch runs."""
+    """POP3 and IMAP side by side, 28 kill points each, every one of
+    them while mailfetch runs."""
     kills = {}
 
     def one(protocol, seed):
@@ -561,7 +567,7 @@ def test_sigkill_at_56_points(env):
 
     parallel([lambda: one("pop3", 1), lambda: one("imap", 2)], 2)
     print("%d runs killed mid-way in all" % sum(kills.values()))
-    assert sum(kills.values()) >= 50, "only %d of 56 runs were killed " \
+    assert sum(kills.values()) == 56, "only %d of 56 runs were killed " \
         "mid-way" % sum(kills.values())
 
 

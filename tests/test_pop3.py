@@ -304,25 +304,34 @@ def check_invariant(env, u, msgs):
 
 
 def test_sigkill_at_many_points_loses_nothing(env):
+    """SIGKILL at moments tied to progress: while messages are being
+    written to tmp/ (first, 40th), and right after the first rename into
+    new/ (the rest of the batch, the records and the DELEs not done).
+    300 messages make two batches, so the later kills also land between
+    a recorded batch and the next."""
     u = env.new_user()
     msgs = []
-    for i in range(120):
-        data = b"Subject: k%d\n\n" % i + (b"%d " % i) * 6000 + b"\n"
-        env.dovecot.deliver(u.name, data)
-        msgs.append(data)
+
+    def deliver(n):
+        for _ in range(n):
+            i = len(msgs)
+            data = b"Subject: k%d\n\n" % i + (b"%d " % i) * 1500 + b"\n"
+            env.dovecot.deliver(u.name, data)
+            msgs.append(data)
+
+    deliver(270)
     cfg = env.config(env.account(A, "pop3", "implicit", u, keep="no"))
+    md = env.path(A + "-Maildir")
     kills = 0
-    for delay in (0.02, 0.05, 0.08, 0.12, 0.16, 0.2, 0.3, 0.4):
-        p = subprocess.Popen([env.mailfetch, "-c", cfg],
-                             stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, env=env.run_env())
-        time.sleep(delay)
-        if p.poll() is None:
-            p.send_signal(signal.SIGKILL)
+    for sub, n in (("tmp", 1), ("tmp", 40), ("new", 1), ("tmp", 1),
+                   ("tmp", 20), ("new", 1), ("new", 1)):
+        # New mail each time: every run has at least 30 to fetch.
+        deliver(30)
+        if env.kill_when(["-c", cfg], os.path.join(md, sub), n):
             kills += 1
-        p.wait()
         check_invariant(env, u, msgs)
-    assert kills >= 4, "only %d runs were killed mid-way" % kills
+    # Each moment comes before the run can end, so every kill lands.
+    assert kills == 7, "only %d of 7 runs were killed mid-way" % kills
     r = env.expect(env.run(["-c", cfg]), 0)
     got, server = check_invariant(env, u, msgs)
     assert server == [], "%d left on the server" % len(server)

@@ -1342,7 +1342,7 @@ t_e2e_session(const void *arg)
 		CHECK(fi.uidvalidity == 1234 && fi.exists == 3
 		    && fi.uidplus == 1);
 		CHECK(s.src->delim == '/');
-		CHECK(s.src->ops->list(s.src, &l) == 0);
+		CHECK(s.src->ops->list(s.src, 0, &l) == 0);
 		CHECK(l.n == 3);
 		if (l.n == 3) {
 			CHECK_STR(l.v[0].uid, "3");
@@ -1436,7 +1436,7 @@ t_e2e_unsolicited(const void *arg)
 	CHECK(s.src->ops->select(s.src, "Lists.hello", 1, &fi) == 0);
 	CHECK(s.src->delim == '.');
 	CHECK(fi.uidvalidity == 7 && fi.exists == 3);
-	CHECK(s.src->ops->list(s.src, &l) == 0);
+	CHECK(s.src->ops->list(s.src, 0, &l) == 0);
 	CHECK(l.n == 3);
 	if (l.n == 3) {
 		rec_init(&r, 3);
@@ -1490,7 +1490,7 @@ select_and_list(struct sess *s, struct msglist *l, struct msginfo **m)
 	struct folder_info fi;
 
 	if (s->src->ops->select(s->src, "INBOX", 1, &fi) == -1
-	    || s->src->ops->list(s->src, l) == -1 || l->n != 3)
+	    || s->src->ops->list(s->src, 0, l) == -1 || l->n != 3)
 		return -1;
 	m[0] = &l->v[0];
 	m[1] = &l->v[1];
@@ -2123,9 +2123,9 @@ t_e2e_mid(const void *arg)
 	CHECK(s.src->ops->select(s.src, "INBOX", 0, &fi) == 0);
 	t0 = mono_ms();
 	if (c->fetchreply == NULL) {
-		CHECK(s.src->ops->list(s.src, &l) == -1);
+		CHECK(s.src->ops->list(s.src, 0, &l) == -1);
 	} else {
-		CHECK(s.src->ops->list(s.src, &l) == 0 && l.n == 1);
+		CHECK(s.src->ops->list(s.src, 0, &l) == 0 && l.n == 1);
 		m[0] = &l.v[0];
 		if (l.n == 1)
 			CHECK(s.src->ops->fetch(s.src, m, 1, &sink) == -1);
@@ -2308,7 +2308,7 @@ t_e2e_big_body(const void *arg)
 		sink.arg = &r;
 		CHECK(sess_open(&s, steps, NULL) == 0);
 		CHECK(s.src->ops->select(s.src, "INBOX", 0, &fi) == 0);
-		CHECK(s.src->ops->list(s.src, &l) == 0 && l.n == 1);
+		CHECK(s.src->ops->list(s.src, 0, &l) == 0 && l.n == 1);
 		m[0] = &l.v[0];
 		CHECK(s.src->ops->fetch(s.src, m, 1, &sink) == 0);
 		CHECK(rec_is(&r, 0, want, w));
@@ -2359,11 +2359,11 @@ t_e2e_folders(const void *arg)
 	CHECK(s.src->delim == '\0');
 	one.uid = "1";
 	msglist_add(&l, &one);
-	CHECK(s.src->ops->list(s.src, &l) == 0 && l.n == 0);
+	CHECK(s.src->ops->list(s.src, 0, &l) == 0 && l.n == 0);
 	CHECK(s.src->ops->select(s.src, "a\"b", 1, &fi) == -1);
 	CHECK(s.src->fail == SRC_FREFUSED);
 	CHECK_STR(s.src->err, "no folder a\"b: \"no such mailbox\"");
-	CHECK(s.src->ops->list(s.src, &l) == -1);
+	CHECK(s.src->ops->list(s.src, 0, &l) == -1);
 	CHECK(s.src->ops->select(s.src, "INBOX", 0, &fi) == -1);
 	CHECK(s.src->fail == SRC_FDATA);
 	CHECK(strstr(s.src->err, "UIDVALIDITY") != NULL);
@@ -2398,7 +2398,7 @@ t_e2e_list_nothing(const void *arg)
 	CHECK(sess_open(&s, steps, NULL) == 0);
 	CHECK(s.src->ops->select(s.src, "INBOX", 0, &fi) == 0);
 	CHECK(fi.exists == 2);
-	CHECK(s.src->ops->list(s.src, &l) == 0);
+	CHECK(s.src->ops->list(s.src, 0, &l) == 0);
 	CHECK(l.n == 0);
 	CHECK(s.src->ops->quit(s.src) == 0);
 	sess_end(&s);

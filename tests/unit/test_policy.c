@@ -253,6 +253,59 @@ t_action_names(const void *arg)
 	CHECK_STR(policy_action_name(POLICY_SKIP), "skip");
 }
 
+/* policy_list_from: keep, delete_after, saved, uidnext, exists, nrec,
+ * oldest, and the UID to list from. */
+struct lcase {
+	const char *name;
+	int keep;
+	int64_t delete_after;
+	uint32_t saved, uidnext, exists;
+	size_t nrec;
+	int64_t oldest;
+	uint32_t want;
+};
+
+static const struct lcase lcases[] = {
+	{ "list: nothing saved", 1, 0, 0, 100, 99, 99, NOW - DAY, 1 },
+	{ "list: server sent no UIDNEXT", 1, 0, 100, 0, 99, 99, NOW - DAY, 1 },
+	{ "list: unchanged, all recorded: nothing", 1, 0, 100, 100, 99, 99,
+	    NOW - DAY, 0 },
+	{ "list: unchanged, empty folder: nothing", 1, 0, 100, 100, 0, 0, 0,
+	    0 },
+	{ "list: new mail: from the saved UIDNEXT", 1, 0, 100, 105, 104, 99,
+	    NOW - DAY, 100 },
+	{ "list: new mail and some deleted elsewhere: from saved", 1, 0, 100,
+	    105, 100, 99, NOW - DAY, 100 },
+	{ "list: keep = no: whole folder", 0, 0, 100, 100, 99, 99, NOW - DAY,
+	    1 },
+	{ "list: keep = no, empty: whole folder", 0, 0, 100, 100, 0, 0, 0, 1 },
+	{ "list: a record due for delete_after: whole folder", 1, 30 * DAY, 100,
+	    100, 99, 99, NOW - 30 * DAY, 1 },
+	{ "list: no record due yet: nothing", 1, 30 * DAY, 100, 100, 99, 99,
+	    NOW - 30 * DAY + 1, 0 },
+	{ "list: delete_after, new mail, none due: from saved", 1, 30 * DAY,
+	    100, 101, 100, 99, NOW - DAY, 100 },
+	{ "list: delete_after, clock moved back: nothing", 1, 60, 100, 100, 99,
+	    99, NOW + DAY, 0 },
+	{ "list: messages gone elsewhere: whole folder (prune)", 1, 0, 100, 100,
+	    97, 99, NOW - DAY, 1 },
+	{ "list: more messages than records below UIDNEXT: whole folder", 1, 0,
+	    100, 100, 100, 99, NOW - DAY, 1 },
+	{ "list: saved above UIDNEXT (server reset): whole folder", 1, 0, 200,
+	    100, 99, 99, NOW - DAY, 1 },
+};
+
+static void
+t_list_from(const void *arg)
+{
+	const struct lcase *c = arg;
+	struct policy_cfg cfg = { c->keep, c->delete_after, 0, 0 };
+
+	CHECK(policy_list_from(&cfg, c->saved, c->uidnext, c->exists, c->nrec,
+		  c->oldest, NOW)
+	    == c->want);
+}
+
 int
 main(void)
 {
@@ -268,5 +321,7 @@ main(void)
 	    t_never_delete_undownloaded, NULL);
 	T_RUN("duration into a short buffer", t_duration_short_buffer, NULL);
 	T_RUN("action names", t_action_names, NULL);
+	for (i = 0; i < sizeof(lcases) / sizeof(lcases[0]); i++)
+		T_RUN(lcases[i].name, t_list_from, &lcases[i]);
 	return T_DONE();
 }

@@ -1093,7 +1093,7 @@ t_e2e_basic(const void *arg)
 	memset(&fi, 0xff, sizeof(fi));
 	CHECK(src->ops->select(src, "INBOX", 1, &fi) == 0);
 	CHECK(fi.exists == 3 && fi.uidvalidity == 0 && fi.uidplus == 0);
-	CHECK(src->ops->list(src, &l) == 0);
+	CHECK(src->ops->list(src, 0, &l) == 0);
 	CHECK(l.n == 3);
 	if (l.n == 3) {
 		CHECK(l.v[0].num == 1 && l.v[1].num == 2 && l.v[2].num == 3);
@@ -1229,7 +1229,7 @@ t_e2e_pipelining(const void *arg)
 	cfg.trace = NULL;
 	ms_init(&ms, &k);
 	CHECK(src->ops->open(src) == 0);
-	CHECK(src->ops->list(src, &l) == 0);
+	CHECK(src->ops->list(src, 0, &l) == 0);
 	CHECK(l.n == PIPE_N);
 	if (l.n == PIPE_N) {
 		CHECK_STR(l.v[PIPE_N - 1].uid, "u100");
@@ -1291,7 +1291,7 @@ t_e2e_no_uidl(const void *arg)
 	src = start_session(&f, st, NELEM(st), &cfg, &tr);
 	CHECK(src->ops->open(src) == 0);
 	CHECK_STR(src->caps, "");
-	CHECK(src->ops->list(src, &l) == 0);
+	CHECK(src->ops->list(src, 0, &l) == 0);
 	CHECK(l.n == 2);
 	if (l.n == 2) {
 		CHECK(l.v[0].uid == NULL && l.v[1].uid == NULL);
@@ -2104,7 +2104,7 @@ t_e2e_listing(const void *arg)
 	CHECK(src->ops->open(src) == 0);
 	/* The list is emptied first. */
 	msglist_add(&l, &(struct msginfo) { "stale", 9, 0, 0, 0 });
-	rc = src->ops->list(src, &l);
+	rc = src->ops->list(src, 0, &l);
 	if (c->want == SRC_FNONE) {
 		CHECK(rc == 0);
 		for (i = 0; i < (int)l.n; i++) {
@@ -2160,7 +2160,7 @@ t_e2e_huge_listing(const void *arg)
 	src = start_session(&f, st, NELEM(st), &cfg, &tr);
 	cfg.trace = NULL;
 	CHECK(src->ops->open(src) == 0);
-	CHECK(src->ops->list(src, &l) == -1);
+	CHECK(src->ops->list(src, 0, &l) == -1);
 	CHECK(src->fail == SRC_FPROTO);
 	CHECK(strstr(src->err, "listing too long") != NULL);
 	CHECK(l.n == 0);
@@ -2207,7 +2207,7 @@ t_e2e_stls(const void *arg)
 	CHECK_STR(src->caps, "SASL PLAIN USER");
 	CHECK_STR(src->mech, "PLAIN");
 	/* Not pipelined: PIPELINING was offered only before TLS. */
-	CHECK(src->ops->list(src, &l) == 0 && l.n == 1);
+	CHECK(src->ops->list(src, 0, &l) == 0 && l.n == 1);
 	CHECK(src->ops->quit(src) == 0);
 	src->ops->free(src);
 	CHECK(fake_end(&f) == 0);
@@ -2336,7 +2336,7 @@ t_e2e_refused_port(const void *arg)
 	src = pop3_new(&cfg);
 	CHECK(src->ops->open(src) == -1);
 	CHECK(src->fail == SRC_FHOST);
-	CHECK(src->ops->list(src, &(struct msglist) { 0 }) == -1);
+	CHECK(src->ops->list(src, 0, &(struct msglist) { 0 }) == -1);
 	src->ops->free(src);
 	src = pop3_new(&cfg);
 	CHECK(src->ops->quit(src) == -1);

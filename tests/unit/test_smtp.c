@@ -232,7 +232,7 @@ t_notmail(const void *arg)
 	CHECK(src != NULL && src->ops != NULL && src->conn == NULL);
 	CHECK(src->ops->select(src, "INBOX", 0, &fi) == -1);
 	CHECK(src->fail == SRC_FPROTO);
-	CHECK(src->ops->list(src, &l) == -1);
+	CHECK(src->ops->list(src, 0, &l) == -1);
 	CHECK(src->ops->fetch(src, NULL, 0, NULL) == -1);
 	CHECK(src->ops->mark(src, NULL, 0) == -1);
 	CHECK(src->ops->expunge(src, NULL, 0, &gone) == -1);

@@ -546,6 +546,14 @@ static const struct ccase ccases[] = {
 	    JH "M\tINBOX\t3\t100\t1\nQ\n", 0, ":4: unknown line type" },
 	{ "corrupt: journal bad file name", 1, JH "I\tINBOX\t3\t100\t1\ta/b\n",
 	    0, ":3: bad file name" },
+	{ "corrupt: uidnext 0", 0, SH "F\tINBOX\t1\t0\n", 0,
+	    ":3: bad uidnext" },
+	{ "corrupt: uidnext not a number", 0, SH "F\tINBOX\t1\t7x\n", 0,
+	    ":3: bad uidnext" },
+	{ "corrupt: uidnext over 32 bits", 0, SH "F\tINBOX\t1\t4294967296\n", 0,
+	    ":3: bad uidnext" },
+	{ "corrupt: uidnext in the journal", 1, JH "F\tINBOX\t3\t100\n", 0,
+	    ":3: wrong number of fields" },
 };
 
 static void
@@ -796,6 +804,147 @@ t_format(const void *arg)
 		== 0);
 }
 
+/* UIDNEXT: saved with the folder, dropped when the folder is reset. */
+static void
+t_uidnext(const void *arg)
+{
+	struct state *st;
+	const char *p = newpath();
+	char buf[1024];
+	int64_t oldest;
+
+	(void)arg;
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_uidnext(st, "INBOX", 5) == 0);
+	CHECK(state_add(st, "INBOX", 5, "3", 300) == 0);
+	CHECK(state_add(st, "INBOX", 5, "4", 200) == 0);
+	CHECK(state_add(st, "Sent", 9, "1", 100) == 0);
+	state_set_uidnext(st, "INBOX", 5, 10);
+	state_set_uidnext(st, "INBOX", 6, 20); /* other UIDVALIDITY: no */
+	state_set_uidnext(st, "Empty", 2, 1);
+	CHECK(state_uidnext(st, "INBOX", 5) == 10);
+	CHECK(
+	    state_folder_count(st, "INBOX", 5, &oldest) == 2 && oldest == 200);
+	CHECK(state_folder_count(st, "INBOX", 6, &oldest) == 0 && oldest == 0);
+	CHECK(state_folder_count(st, "Empty", 2, &oldest) == 0);
+	CHECK(state_save(st) == 0);
+	state_free(st);
+	CHECK(slurp(p, buf, sizeof(buf)) > 0);
+	CHECK(strstr(buf, "\nF\tINBOX\t5\t10\n") != NULL);
+	CHECK(strstr(buf, "\nF\tSent\t9\n") != NULL);
+	CHECK(strstr(buf, "\nF\tEmpty\t2\t1\n") != NULL);
+
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_uidnext(st, "INBOX", 5) == 10);
+	CHECK(state_uidnext(st, "INBOX", 6) == 0);
+	CHECK(state_uidnext(st, "Sent", 9) == 0);
+	CHECK(state_uidnext(st, "Empty", 2) == 1);
+	/* A reset, replayed from the journal, forgets it. */
+	state_reset_folder(st, "INBOX", 5);
+	CHECK(state_uidnext(st, "INBOX", 5) == 0);
+	CHECK(state_sync(st) == 0);
+	state_free(st);
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_uidnext(st, "INBOX", 5) == 0);
+	CHECK(state_uidnext(st, "Empty", 2) == 1);
+	state_free(st);
+}
+
+/* A run that changed nothing leaves the state file alone; any change,
+ * or a journal left to fold in, makes the save write it. */
+static void
+t_save_unchanged(const void *arg)
+{
+	struct state *st;
+	const char *p = newpath();
+	struct stat a, b;
+
+	(void)arg;
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	/* No file yet: the first save writes one, even empty. */
+	CHECK(state_save(st) == 0);
+	CHECK(exists(p));
+	CHECK(state_add(st, "INBOX", 5, "3", 300) == 0);
+	state_set_uidnext(st, "INBOX", 5, 4);
+	CHECK(state_save(st) == 0);
+	state_free(st);
+	CHECK(stat(p, &a) == 0);
+
+	/* Looked up, marked, pruned with nothing gone: no change. */
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_lookup(st, "INBOX", 5, "3") == 300);
+	state_mark(st, "INBOX", 5, "3");
+	state_prune(st, "INBOX");
+	state_set_uidnext(st, "INBOX", 5, 4);
+	CHECK(state_save(st) == 0);
+	state_free(st);
+	CHECK(stat(p, &b) == 0);
+	CHECK(a.st_ino == b.st_ino && a.st_mtim.tv_sec == b.st_mtim.tv_sec
+	    && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec);
+
+	/* A new UIDNEXT is a change. */
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	state_set_uidnext(st, "INBOX", 5, 9);
+	CHECK(state_save(st) == 0);
+	state_free(st);
+	CHECK(stat(p, &b) == 0);
+	CHECK(a.st_ino != b.st_ino);
+
+	/* A journal is folded in and removed, with no other change. */
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_add(st, "INBOX", 5, "7", 700) == 0);
+	CHECK(state_sync(st) == 0);
+	state_free(st);
+	CHECK(exists(jpath(p)));
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_save(st) == 0);
+	state_free(st);
+	CHECK(!exists(jpath(p)));
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_lookup(st, "INBOX", 5, "7") == 700);
+	/* Pruning a record is a change. */
+	state_mark(st, "INBOX", 5, "7");
+	state_prune(st, "INBOX");
+	CHECK(stat(p, &a) == 0);
+	CHECK(state_save(st) == 0);
+	CHECK(stat(p, &b) == 0);
+	CHECK(a.st_ino != b.st_ino);
+	state_free(st);
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_count(st) == 1 && state_lookup(st, "INBOX", 5, "3") == 0);
+	state_free(st);
+}
+
 static void
 t_readonly(const void *arg)
 {
@@ -914,6 +1063,8 @@ main(void)
 	T_RUN("stale journal after save replays idempotently", t_stale_journal,
 	    NULL);
 	T_RUN("state file format", t_format, NULL);
+	T_RUN("uidnext saved, and forgotten on reset", t_uidnext, NULL);
+	T_RUN("save skipped when nothing changed", t_save_unchanged, NULL);
 	T_RUN("read-only load writes nothing", t_readonly, NULL);
 	T_RUN("state file is a directory", t_os_error, NULL);
 	T_RUN("100000 records add, save, load", t_many, &many);
