@@ -324,6 +324,90 @@ def test_mail_arriving_during_a_run_is_not_lost(env):
         sorted(msgs + late)
 
 
+def listings(r):
+    """The UID FETCH listing commands of a -vv trace, as "FROM:*"."""
+    return re.findall(r"> \S+ UID FETCH (\d+:\*) \(UID RFC822.SIZE", r.err)
+
+
+def test_poll_lists_only_what_is_new(env):
+    """A run after a complete one lists nothing when UIDNEXT has not
+    moved, only the new UIDs when it has, and the whole folder when a
+    recorded message left it (so its record goes) or one is due for
+    delete_after; the state file is rewritten only when it changed."""
+    d = env.dovecot
+    u, cfg, msgs = setup(env, 3)
+    state = env.path("state", A + ".state")
+    r = env.expect(env.run(["-c", cfg, "-vv"]), 0)
+    assert summary(r) == (3, 0, 3), r.out
+    assert listings(r) == ["1:*"], r.err
+    st = os.stat(state)
+    assert "\tINBOX\t" in open(state).read()
+
+    # Nothing new: no listing, no fetch, the state file untouched.
+    r = env.expect(env.run(["-c", cfg, "-vv"]), 0)
+    assert summary(r) == (0, 0, 3), r.out
+    assert listings(r) == [], r.err
+    assert not re.search(r"> \S+ UID FETCH", r.err), r.err
+    st2 = os.stat(state)
+    assert (st2.st_ino, st2.st_mtime_ns) == (st.st_ino, st.st_mtime_ns)
+    r = env.expect(env.run(["-c", cfg, "-v"]), 0)
+    assert re.search(r"^%s: INBOX: nothing new, 3 messages kept" % A,
+                     r.out, re.M), r.out
+
+    # Two new messages: listed from the UIDNEXT the last run saw.
+    c = imap_client(d, u)
+    for i in (3, 4):
+        data = b"Subject: message %d\n\nbody of %d\n" % (i, i)
+        append(c, "INBOX", data)
+        msgs.append(data)
+    r = env.expect(env.run(["-c", cfg, "-vv"]), 0)
+    assert summary(r) == (2, 0, 5), r.out
+    assert listings(r) == ["4:*"], r.err
+    assert sorted(maildir_messages(env.path(A + "-Maildir"))) == \
+        sorted(msgs)
+
+    # Another client deletes one: the whole folder is listed once, the
+    # record goes, and the next run lists nothing again.
+    c.select("INBOX")
+    c.uid("STORE", "2", "+FLAGS.SILENT", "(\\Deleted)")
+    c.expunge()
+    r = env.expect(env.run(["-c", cfg, "-vv"]), 0)
+    assert summary(r) == (0, 0, 4), r.out
+    assert listings(r) == ["1:*"], r.err
+    assert re.search(r"^M\tINBOX\t\d+\t\d+\t2$", open(state).read(),
+                     re.M) is None
+    r = env.expect(env.run(["-c", cfg, "-vv"]), 0)
+    assert listings(r) == [], r.err
+
+    # Mail that arrives after a run with max_messages left some behind
+    # is still fetched: that run saved no UIDNEXT past what it skipped.
+    for i in (5, 6, 7):
+        data = b"Subject: message %d\n\nbody of %d\n" % (i, i)
+        append(c, "INBOX", data)
+        msgs.append(data)
+    c.logout()
+    cfg1 = env.config(env.account(A, "imap", "implicit", u,
+                                  max_messages="1"), name="max1.rc")
+    r = env.expect(env.run(["-c", cfg1]), 0)
+    assert summary(r) == (1, 0, 7), r.out
+    r = env.expect(env.run(["-c", cfg, "-vv"]), 0)
+    assert summary(r) == (2, 0, 7), r.out
+    assert listings(r) == ["6:*"], r.err
+    got = maildir_messages(env.path(A + "-Maildir"))
+    assert sorted(got) == sorted(msgs), "lost or doubled"
+
+    # delete_after: nothing listed until a record is due, then all.
+    cfg2 = env.config(env.account(A, "imap", "implicit", u,
+                                  delete_after="3s"), name="da.rc")
+    r = env.expect(env.run(["-c", cfg2, "-vv"]), 0)
+    assert listings(r) == [] and summary(r) == (0, 0, 7), r
+    time.sleep(3.2)
+    r = env.expect(env.run(["-c", cfg2, "-vv"]), 0)
+    assert listings(r) == ["1:*"], r.err
+    assert summary(r) == (0, 7, 0), r.out
+    assert d.messages(u.name) == []
+
+
 def test_sigkill_loses_nothing(env):
     """SIGKILL at moments tied to progress (see the POP3 test): while
     bodies stream into tmp/, and after the first rename into new/."""
