@@ -66,18 +66,21 @@ fmt_size(uint64_t n, char *buf, size_t len)
 	snprintf(buf, len, "%.1f%c", v, units[u]);
 }
 
+/* How long ago the message was first downloaded; a clock moved back
+ * makes a future fetched_at: age 0. */
+static int64_t
+age(const struct policy_in *in, int64_t now)
+{
+	return now > in->fetched_at ? now - in->fetched_at : 0;
+}
+
 static void
 plan_new(const struct policy_cfg *cfg, const struct policy_in *in,
     int may_delete, uint64_t *budget, struct policy_out *out)
 {
-	char a[32], b[32];
-
 	if (cfg->max_size != 0 && in->size > cfg->max_size) {
-		fmt_size(in->size, a, sizeof(a));
-		fmt_size(cfg->max_size, b, sizeof(b));
 		out->action = POLICY_SKIP;
-		snprintf(out->reason, sizeof(out->reason),
-		    "skip: %s > max_size %s", a, b);
+		out->why = WHY_TOO_BIG;
 		return;
 	}
 	/*
@@ -88,28 +91,25 @@ plan_new(const struct policy_cfg *cfg, const struct policy_in *in,
 	 */
 	if (!in->has_uid && (cfg->keep || !may_delete)) {
 		out->action = POLICY_SKIP;
-		snprintf(out->reason, sizeof(out->reason),
-		    "skip: no UIDL, cannot record it");
+		out->why = WHY_NO_UID;
 		return;
 	}
 	if (*budget == 0) {
 		out->action = POLICY_SKIP;
-		snprintf(out->reason, sizeof(out->reason),
-		    "skip: over max_messages %" PRIu64, cfg->max_messages);
+		out->why = WHY_BUDGET;
 		return;
 	}
 	if (*budget != UINT64_MAX)
 		(*budget)--;
 	if (!may_delete) {
 		out->action = POLICY_FETCH;
-		snprintf(out->reason, sizeof(out->reason),
-		    "new; no deletion: UIDVALIDITY changed");
+		out->why = WHY_NEW_UIDVALIDITY;
 	} else if (cfg->keep) {
 		out->action = POLICY_FETCH;
-		snprintf(out->reason, sizeof(out->reason), "new");
+		out->why = WHY_NEW;
 	} else {
 		out->action = POLICY_FETCH_DELETE;
-		snprintf(out->reason, sizeof(out->reason), "new, keep = no");
+		out->why = WHY_NEW_KEEP_NO;
 	}
 }
 
@@ -117,36 +117,73 @@ static void
 plan_old(const struct policy_cfg *cfg, const struct policy_in *in, int64_t now,
     int may_delete, struct policy_out *out)
 {
-	char age[24], after[24];
-	int64_t d;
-
 	if (!may_delete) {
 		out->action = POLICY_KEEP;
-		snprintf(out->reason, sizeof(out->reason),
-		    "keep: UIDVALIDITY changed, nothing deleted this run");
-		return;
-	}
-	/* A clock moved back makes a future fetched_at: age 0. */
-	d = now > in->fetched_at ? now - in->fetched_at : 0;
-	policy_fmt_duration(d, age, sizeof(age));
-	if (!cfg->keep) {
+		out->why = WHY_OLD_UIDVALIDITY;
+	} else if (!cfg->keep) {
 		/* Stored by an earlier run whose deletion did not complete. */
 		out->action = POLICY_DELETE;
-		snprintf(out->reason, sizeof(out->reason),
-		    "delete: fetched %s ago, keep = no", age);
-		return;
+		out->why = WHY_OLD_KEEP_NO;
+	} else if (cfg->delete_after > 0) {
+		out->action = age(in, now) >= cfg->delete_after ? POLICY_DELETE
+								: POLICY_KEEP;
+		out->why = WHY_OLD_DELETE_AFTER;
+	} else {
+		out->action = POLICY_KEEP;
+		out->why = WHY_OLD_KEEP;
 	}
-	if (cfg->delete_after > 0) {
-		policy_fmt_duration(cfg->delete_after, after, sizeof(after));
-		out->action
-		    = d >= cfg->delete_after ? POLICY_DELETE : POLICY_KEEP;
-		snprintf(out->reason, sizeof(out->reason),
-		    "%s: fetched %s ago, delete_after %s",
-		    policy_action_name(out->action), age, after);
-		return;
+}
+
+void
+policy_reason(const struct policy_cfg *cfg, const struct policy_in *in,
+    const struct policy_out *out, int64_t now, char *buf, size_t len)
+{
+	char a[32], b[32];
+
+	switch (out->why) {
+	case WHY_TOO_BIG:
+		fmt_size(in->size, a, sizeof(a));
+		fmt_size(cfg->max_size, b, sizeof(b));
+		snprintf(buf, len, "skip: %s > max_size %s", a, b);
+		break;
+	case WHY_NO_UID:
+		snprintf(buf, len, "skip: no UIDL, cannot record it");
+		break;
+	case WHY_BUDGET:
+		snprintf(buf, len, "skip: over max_messages %" PRIu64,
+		    cfg->max_messages);
+		break;
+	case WHY_NEW_UIDVALIDITY:
+		snprintf(buf, len, "new; no deletion: UIDVALIDITY changed");
+		break;
+	case WHY_NEW:
+		snprintf(buf, len, "new");
+		break;
+	case WHY_NEW_KEEP_NO:
+		snprintf(buf, len, "new, keep = no");
+		break;
+	case WHY_OLD_UIDVALIDITY:
+		snprintf(buf, len,
+		    "keep: UIDVALIDITY changed, nothing deleted this run");
+		break;
+	case WHY_OLD_KEEP_NO:
+		policy_fmt_duration(age(in, now), a, sizeof(a));
+		snprintf(buf, len, "delete: fetched %s ago, keep = no", a);
+		break;
+	case WHY_OLD_DELETE_AFTER:
+		policy_fmt_duration(age(in, now), a, sizeof(a));
+		policy_fmt_duration(cfg->delete_after, b, sizeof(b));
+		snprintf(buf, len, "%s: fetched %s ago, delete_after %s",
+		    policy_action_name(out->action), a, b);
+		break;
+	case WHY_OLD_KEEP:
+		policy_fmt_duration(age(in, now), a, sizeof(a));
+		snprintf(buf, len, "keep: fetched %s ago", a);
+		break;
+	default:
+		snprintf(buf, len, "?");
+		break;
 	}
-	out->action = POLICY_KEEP;
-	snprintf(out->reason, sizeof(out->reason), "keep: fetched %s ago", age);
 }
 
 uint32_t

@@ -32,9 +32,24 @@ struct policy_in {
 	int has_uid; /* the message can be recorded (POP3 UIDL) */
 };
 
+/* Why, for policy_reason. */
+enum policy_why {
+	WHY_NEW,
+	WHY_NEW_KEEP_NO,
+	WHY_NEW_UIDVALIDITY,
+	WHY_TOO_BIG,
+	WHY_NO_UID,
+	WHY_BUDGET,
+	WHY_OLD_KEEP,
+	WHY_OLD_KEEP_NO,
+	WHY_OLD_DELETE_AFTER,
+	WHY_OLD_UIDVALIDITY
+};
+
+/* Two bytes a message: a listing of many keeps its plan small. */
 struct policy_out {
-	enum policy_action action;
-	char reason[96];
+	unsigned char action; /* enum policy_action */
+	unsigned char why; /* enum policy_why */
 };
 
 /*
@@ -65,6 +80,11 @@ void policy_plan(const struct policy_cfg *cfg, const struct policy_in *in,
 uint32_t policy_list_from(const struct policy_cfg *cfg, uint32_t saved,
     uint32_t uidnext, uint32_t exists, size_t nrec, int64_t oldest,
     int64_t now);
+
+/* The decision out, made for in with cfg at time now, in words for a
+ * person ("keep: fetched 3d ago", "skip: 12.0M > max_size 10.0M"). */
+void policy_reason(const struct policy_cfg *cfg, const struct policy_in *in,
+    const struct policy_out *out, int64_t now, char *buf, size_t len);
 
 /* The action's word in the dry-run plan: "fetch", "fetch+delete",
  * "delete", "keep", "skip". */

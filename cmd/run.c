@@ -397,15 +397,19 @@ fetch_all(struct run *r, struct msginfo **msgs, const char *del, size_t n,
 }
 
 static void
-print_plan(struct run *r, const struct msglist *l, const struct policy_out *out)
+print_plan(struct run *r, const struct policy_cfg *pc, const struct msglist *l,
+    const struct policy_in *in, const struct policy_out *out)
 {
+	char why[128];
 	size_t i;
 
-	for (i = 0; i < l->n; i++)
+	for (i = 0; i < l->n; i++) {
+		policy_reason(pc, &in[i], &out[i], r->now, why, sizeof(why));
 		printf("%s\t%s\t%s\t%" PRIu64 "\t%s\t%s\n", r->a->name,
 		    r->a->protocol == CFG_POP3 ? "-" : r->folder,
 		    l->v[i].uid ? l->v[i].uid : "-", l->v[i].size,
-		    policy_action_name(out[i].action), out[i].reason);
+		    policy_action_name(out[i].action), why);
+	}
 }
 
 /* The Maildir of a folder: the account's Maildir for INBOX (and POP3),
@@ -557,15 +561,20 @@ do_folder(struct run *r, const char *folder)
 	policy_plan(&pc, in, l.n, r->now, may_delete, &r->budget, out);
 
 	if (r->o->dryrun) {
-		print_plan(r, &l, out);
+		print_plan(r, &pc, &l, in, out);
 		r->left += l.n;
 		goto done;
 	}
 	if (r->o->verbose)
 		for (i = 0; i < l.n; i++)
 			if (out[i].action == POLICY_KEEP
-			    || out[i].action == POLICY_SKIP)
-				say_msg(r, &l.v[i], out[i].reason);
+			    || out[i].action == POLICY_SKIP) {
+				char why[128];
+
+				policy_reason(&pc, &in[i], &out[i], r->now, why,
+				    sizeof(why));
+				say_msg(r, &l.v[i], why);
+			}
 
 	fetch = xcalloc(l.n, sizeof(*fetch));
 	fdel = xcalloc(l.n, 1);

@@ -109,13 +109,13 @@ struct folder {
 };
 
 struct rec {
-	char *uid;
+	char *uid; /* in the state's uid pool */
 	char *intent; /* file name journaled, no record since */
 	int64_t when; /* first download; 0: void, not recorded */
 	int64_t intent_when; /* when the intent was journaled */
-	uint32_t fidx; /* index into folders */
 	uint32_t hash;
-	int marked;
+	uint32_t fidx : 31; /* index into folders */
+	uint32_t marked : 1;
 };
 
 struct state {
@@ -124,6 +124,7 @@ struct state {
 	size_t nfolders;
 	struct rec *recs;
 	size_t nrecs, caprecs, count;
+	struct strpool uids;
 	uint32_t *tab; /* record index + 1; 0: empty slot */
 	size_t tabcap;
 	struct state_pending *pend;
@@ -418,7 +419,7 @@ rec_get(struct state *st, size_t fidx, const char *uid)
 	}
 	r = &st->recs[st->nrecs];
 	memset(r, 0, sizeof(*r));
-	r->uid = xstrdup(uid);
+	r->uid = strpool_add(&st->uids, uid);
 	r->fidx = (uint32_t)fidx;
 	r->hash = h;
 	tab_put(st, st->nrecs++);
@@ -1338,10 +1339,9 @@ state_free(struct state *st)
 		close(st->jfd);
 	if (st->lockfd != -1)
 		close(st->lockfd);
-	for (i = 0; i < st->nrecs; i++) {
-		free(st->recs[i].uid);
+	for (i = 0; i < st->nrecs; i++)
 		free(st->recs[i].intent);
-	}
+	strpool_free(&st->uids);
 	for (i = 0; i < st->npend; i++)
 		free((char *)st->pend[i].filename);
 	for (i = 0; i < st->nfolders; i++)

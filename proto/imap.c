@@ -1501,10 +1501,8 @@ imap_list(struct source *src, uint32_t from, struct msglist *out)
 	if (out->n > 1)
 		qsort(out->v, out->n, sizeof(*out->v), msginfo_cmp);
 	for (i = k = 0; i < out->n; i++) {
-		if (k > 0 && out->v[i].num == out->v[k - 1].num) {
-			free(out->v[i].uid);
+		if (k > 0 && out->v[i].num == out->v[k - 1].num)
 			continue;
-		}
 		out->v[k++] = out->v[i];
 	}
 	out->n = k;

@@ -18,17 +18,14 @@ msglist_add(struct msglist *l, const struct msginfo *m)
 		l->v = xreallocarray(l->v, l->cap, sizeof(*l->v));
 	}
 	l->v[l->n] = *m;
-	l->v[l->n].uid = m->uid ? xstrdup(m->uid) : NULL;
+	l->v[l->n].uid = m->uid ? strpool_add(&l->uids, m->uid) : NULL;
 	l->n++;
 }
 
 void
 msglist_free(struct msglist *l)
 {
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		free(l->v[i].uid);
+	strpool_free(&l->uids);
 	free(l->v);
 	l->v = NULL;
 	l->n = l->cap = 0;

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "../tls/conn.h"
+#include "../tls/util.h"
 
 enum src_tls { SRC_TLS_IMPLICIT, SRC_TLS_STARTTLS, SRC_TLS_NONE };
 
@@ -82,16 +83,17 @@ struct source_cfg {
 struct msginfo {
 	char *uid; /* POP3 UIDL, or IMAP UID in decimal; NULL when a
 			 * POP3 server has no UIDL. Owned by the msglist. */
-	uint32_t num; /* POP3 message number; IMAP UID */
 	uint64_t size; /* as the server reports it */
-	unsigned flags; /* MSG_* */
 	int64_t date; /* IMAP INTERNALDATE as Unix time; 0 unknown */
+	uint32_t num; /* POP3 message number; IMAP UID */
+	unsigned flags; /* MSG_* */
 };
 
 struct msglist {
 	struct msginfo *v;
 	size_t n;
 	size_t cap;
+	struct strpool uids; /* where the entries' uid strings live */
 };
 
 /* Append a copy of *m (uid duplicated) to l. */

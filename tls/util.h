@@ -31,6 +31,25 @@ void freezero_str(char *);
  * short writes. Returns 0, or -1 with errno set. */
 int write_full(int fd, const void *buf, size_t n);
 
+/*
+ * Many small strings that live and die together (the UIDs of a listing
+ * or of the state), copied into large blocks: no allocator overhead per
+ * string, and one free for all. A string stays where it was put until
+ * strpool_free. A zeroed struct is an empty pool.
+ */
+struct strpool {
+	char *cur; /* free space in the newest block */
+	size_t left;
+	char **blocks;
+	size_t nblocks;
+};
+
+/* A copy of s in the pool. */
+char *strpool_add(struct strpool *, const char *s);
+
+/* Free every string of the pool and empty it. */
+void strpool_free(struct strpool *);
+
 /* Milliseconds on CLOCK_MONOTONIC, for deadlines. */
 int64_t mono_ms(void);
 

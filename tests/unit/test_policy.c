@@ -99,6 +99,7 @@ t_case(const void *arg)
 	struct policy_in in;
 	struct policy_out out;
 	uint64_t budget = c->budget;
+	char why[96];
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.keep = c->keep;
@@ -109,11 +110,11 @@ t_case(const void *arg)
 	in.fetched_at = c->fetched_at;
 	in.has_uid = c->has_uid;
 	memset(&out, 0xff, sizeof(out));
-	out.reason[sizeof(out.reason) - 1] = '\0';
 	policy_plan(&cfg, &in, 1, NOW, c->may_delete, &budget, &out);
 	CHECK(out.action == c->want);
 	CHECK_STR(policy_action_name(out.action), policy_action_name(c->want));
-	CHECK_STR(out.reason, c->reason);
+	policy_reason(&cfg, &in, &out, NOW, why, sizeof(why));
+	CHECK_STR(why, c->reason);
 	CHECK(budget == c->budget_after);
 }
 
@@ -127,6 +128,7 @@ t_budget_carried(const void *arg)
 	    = { { 10, NOW - 5, 1 }, { 10, 0, 1 }, { 10, 0, 1 } };
 	struct policy_out oa[2], ob[3];
 	uint64_t budget = 3;
+	char why[96];
 
 	(void)arg;
 	policy_plan(&cfg, a, 2, NOW, 1, &budget, oa);
@@ -138,7 +140,8 @@ t_budget_carried(const void *arg)
 	CHECK(ob[0].action == POLICY_KEEP);
 	CHECK(ob[1].action == POLICY_FETCH);
 	CHECK(ob[2].action == POLICY_SKIP);
-	CHECK_STR(ob[2].reason, "skip: over max_messages 3");
+	policy_reason(&cfg, &b[2], &ob[2], NOW, why, sizeof(why));
+	CHECK_STR(why, "skip: over max_messages 3");
 }
 
 /* UINT64_MAX is unlimited and is never decremented. */

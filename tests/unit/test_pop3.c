@@ -1827,7 +1827,7 @@ t_e2e_sinkfail(const void *arg)
 	struct source_cfg cfg;
 	struct fake f = { .strict = 1 };
 	struct buf tr = { 0 };
-	struct msginfo m[2] = { { NULL, 1, 0, 0, 0 }, { NULL, 2, 0, 0, 0 } };
+	struct msginfo m[2] = { { .num = 1 }, { .num = 2 } };
 	struct msginfo *v[2] = { &m[0], &m[1] };
 	struct msink ms;
 	struct sink k;
@@ -1906,7 +1906,7 @@ t_e2e_sess(const void *arg)
 	struct fake f = { .strict = 1 };
 	struct buf tr = { 0 }, longline = { 0 };
 	struct folder_info fi;
-	struct msginfo m = { NULL, 1, 0, 0, 0 }, *v = &m;
+	struct msginfo m = { .num = 1 }, *v = &m;
 	struct msink ms;
 	struct sink k;
 	struct source *src;
@@ -2286,7 +2286,7 @@ t_e2e_implicit(const void *arg)
 	struct source_cfg cfg;
 	struct fake f = { .strict = 1, .implicit = 1 };
 	struct buf tr = { 0 };
-	struct msginfo m = { NULL, 1, 0, 0, 0 }, *v = &m;
+	struct msginfo m = { .num = 1 }, *v = &m;
 	struct msink ms;
 	struct sink k;
 	struct source *src;
