@@ -391,6 +391,31 @@ tab_put(struct state *st, size_t idx)
 	st->tab[i] = (uint32_t)(idx + 1);
 }
 
+/* Room for n records, so that a load does not grow and rehash the
+ * table again and again. */
+static void
+rec_reserve(struct state *st, size_t n)
+{
+	size_t i, cap;
+
+	if (n > UINT32_MAX / 4)
+		return;
+	if (n > st->caprecs) {
+		st->caprecs = n;
+		st->recs
+		    = xreallocarray(st->recs, st->caprecs, sizeof(*st->recs));
+	}
+	for (cap = st->tabcap ? st->tabcap : 1024; cap < n * 2; cap *= 2)
+		;
+	if (cap > st->tabcap) {
+		free(st->tab);
+		st->tabcap = cap;
+		st->tab = xcalloc(st->tabcap, sizeof(*st->tab));
+		for (i = 0; i < st->nrecs; i++)
+			tab_put(st, i);
+	}
+}
+
 /* The record for (fidx, uid), created void when missing. */
 static struct rec *
 rec_get(struct state *st, size_t fidx, const char *uid)
@@ -880,6 +905,10 @@ state_load(struct state *st, int readonly)
 	st->readonly = readonly;
 	if ((rc = read_file(st, st->path, &data, &len)) == -1)
 		return -1;
+	/* A record's line is at least 24 bytes ("M\t-\t0\t" and a time
+	 * of ten digits, a uid, LF); most are a little longer. */
+	if (rc == 0)
+		rec_reserve(st, len / 32);
 	if (rc == 0 && parse_file(st, st->path, data, len, 0) == -1) {
 		free(data);
 		return -1;
