@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -718,13 +719,35 @@ reconcile(struct run *r)
 	return state_sync(r->st);
 }
 
+/*
+ * The state loads in a thread of its own while the session is set up:
+ * connecting, the TLS handshake and the login are mostly waits for the
+ * server, and a state of many records takes a while to read.
+ */
+struct loader {
+	struct state *st;
+	int readonly;
+	int rv;
+};
+
+static void *
+load_state(void *arg)
+{
+	struct loader *l = arg;
+
+	l->rv = state_load(l->st, l->readonly);
+	return NULL;
+}
+
 int
 run_fetch(const struct cfg_account *a, const struct runopts *opts)
 {
 	struct runopts oo = *opts, *o = &oo;
+	struct loader ld;
 	struct run r;
+	pthread_t tid;
 	size_t i;
-	int status;
+	int status, threaded;
 
 	oo.syslog |= a->log_syslog;
 	memset(&r, 0, sizeof(r));
@@ -735,12 +758,26 @@ run_fetch(const struct cfg_account *a, const struct runopts *opts)
 	acct_init(&r.ac, a, o);
 
 	r.st = state_new(a->state_file);
-	if ((!o->dryrun && state_lock(r.st) == -1)
-	    || state_load(r.st, o->dryrun) == -1 || reconcile(&r) == -1) {
+	if (!o->dryrun && state_lock(r.st) == -1) {
 		state_fail(&r);
 		goto out;
 	}
-	if ((status = acct_open(&r.ac)) != 0) {
+	ld.st = r.st;
+	ld.readonly = o->dryrun;
+	ld.rv = -1;
+	threaded = pthread_create(&tid, NULL, load_state, &ld) == 0;
+	if (!threaded)
+		load_state(&ld);
+	status = acct_open(&r.ac);
+	if (threaded)
+		pthread_join(tid, NULL);
+	/* A state that cannot be read comes first: it is why nothing
+	 * happens, whatever the server said. */
+	if (ld.rv == -1 || reconcile(&r) == -1) {
+		state_fail(&r);
+		goto out;
+	}
+	if (status != 0) {
 		fail(&r, status);
 		goto out;
 	}
