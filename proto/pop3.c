@@ -615,18 +615,30 @@ is_scram(enum src_auth m)
 	return m == SRC_AUTH_SCRAM_SHA_1 || m == SRC_AUTH_SCRAM_SHA_256;
 }
 
-/* Send one SASL response line; resp is wiped and freed. */
-static int
-sendresp(struct source *src, char *resp)
-{
+/* The final reply of an AUTH exchange, kept by auth_next. */
+struct auth_final {
 	char *line;
-	int n, rc;
+	size_t len;
+};
 
-	n = xasprintf(&line, "%s\r\n", resp);
-	freezero_str(resp);
-	rc = sendline(src, line, n, "<redacted>");
-	freezero_str(line);
-	return rc;
+/* One line of AUTH: "+ " and a challenge, or the final status line. */
+static int
+auth_next(struct source *src, void *arg, const char **chal, size_t *chlen)
+{
+	struct auth_final *f = arg;
+	char *line;
+	size_t len;
+
+	if (readline(src, &line, &len, POP3_AUTHLINE, "AUTH") == -1)
+		return -1;
+	if (line[0] == '+' && (len == 1 || line[1] == ' ')) {
+		*chal = len > 1 ? line + 2 : line + 1;
+		*chlen = len > 1 ? len - 2 : 0;
+		return 1;
+	}
+	f->line = line;
+	f->len = len;
+	return 0;
 }
 
 /* AUTH (RFC 5034 section 4). */
@@ -634,11 +646,13 @@ static int
 auth_sasl(struct source *src, enum src_auth mech)
 {
 	const struct source_cfg *cfg = src->cfg;
-	struct sasl *s = NULL;
+	struct auth_final f = { NULL, 0 };
+	struct sasl_line how
+	    = { POP3_CMDMAX, POP3_MAXSTEPS, "", sendline, auth_next, &f };
+	struct sasl *s;
 	const char *name, *text;
-	char q[POP3_QUOTE + 1], show[64], *ir = NULL, *resp, *line, *cmd;
-	size_t len, tl, steps;
-	int n, st, rc;
+	char q[POP3_QUOTE + 1];
+	int st, rc = -1;
 
 	name = sasl_mech_name(mech);
 	if (name == NULL)
@@ -646,75 +660,26 @@ auth_sasl(struct source *src, enum src_auth mech)
 		    src, SRC_FCONFIG, "no such authentication mechanism");
 	xstrlcpy(src->mech, name, sizeof(src->mech));
 	s = sasl_new(mech, cfg->user, cfg->secret, cfg->host, cfg->port);
-	if (sasl_client_first(s) && sasl_step(s, NULL, 0, &ir) == -1) {
-		src_fail(src, SRC_FAUTH, "%s: %s", name, sasl_error(s));
-		goto fail;
-	}
-	/* An empty initial response is sent as "=". One that would make
-	 * the command longer than 255 octets waits for the server's empty
-	 * challenge instead. */
-	if (ir != NULL
-	    && strlen("AUTH  \r\n") + strlen(name) + (*ir ? strlen(ir) : 1)
-		<= POP3_CMDMAX) {
-		n = xasprintf(&cmd, "AUTH %s %s\r\n", name, *ir ? ir : "=");
-		snprintf(show, sizeof(show), "AUTH %s <redacted>", name);
-		freezero_str(ir);
-		ir = NULL;
-		rc = sendline(src, cmd, n, show);
-		freezero_str(cmd);
-	} else
-		rc = sendcmd(src, "AUTH %s", name);
-	if (rc == -1)
-		goto fail;
-	for (steps = 0;; steps++) {
-		if (readline(src, &line, &len, POP3_AUTHLINE, "AUTH") == -1)
-			goto fail;
-		if (line[0] == '+' && (len == 1 || line[1] == ' ')) {
-			if (steps == POP3_MAXSTEPS) {
-				src_fail(src, SRC_FPROTO,
-				    "too many AUTH challenges");
-				goto fail;
-			}
-			if (ir != NULL) {
-				resp = ir;
-				ir = NULL;
-			} else if (sasl_step(s, len > 1 ? line + 2 : line + 1,
-				       len > 1 ? len - 2 : 0, &resp)
-			    == -1) {
-				src_fail(src, SRC_FAUTH,
-				    "authentication failed: %s", sasl_error(s));
-				goto fail;
-			}
-			if (sendresp(src, resp) == -1)
-				goto fail;
-			continue;
-		}
-		st = pop3_status(line, len, &text);
-		tl = len - (text - line);
-		if (st == 1)
-			break;
-		if (st == 0)
-			authfail(src, text, tl);
-		else {
-			src_quote(q, sizeof(q), line, len);
-			src_fail(src, SRC_FPROTO,
-			    "unexpected reply to AUTH: \"%s\"", q);
-		}
-		goto fail;
-	}
-	/* RFC 5802 section 5: the server proves it knows the password in
-	 * its final message; an OK without that proof is not accepted. */
-	if (is_scram(mech) && sasl_done(s) != 1) {
+	if (sasl_exchange(src, s, name, &how) == -1)
+		goto done;
+	st = pop3_status(f.line, f.len, &text);
+	if (st == 0)
+		authfail(src, text, f.len - (size_t)(text - f.line));
+	else if (st != 1) {
+		src_quote(q, sizeof(q), f.line, f.len);
+		src_fail(
+		    src, SRC_FPROTO, "unexpected reply to AUTH: \"%s\"", q);
+	} else if (is_scram(mech) && sasl_done(s) != 1)
+		/* RFC 5802 section 5: the server proves it knows the
+		 * password in its final message; an OK without that proof
+		 * is not accepted. */
 		src_fail(src, SRC_FAUTH,
 		    "server did not prove it knows the password (%s)", name);
-		goto fail;
-	}
+	else
+		rc = 0;
+done:
 	sasl_free(s);
-	return 0;
-fail:
-	freezero_str(ir);
-	sasl_free(s);
-	return -1;
+	return rc;
 }
 
 static int

@@ -867,3 +867,57 @@ sasl_step(struct sasl *s, const char *in, size_t inlen, char **out)
 		s->step++;
 	return rc;
 }
+
+int
+sasl_exchange(struct source *src, struct sasl *s, const char *name,
+    const struct sasl_line *how)
+{
+	char show[64], *ir = NULL, *resp, *line;
+	const char *chal;
+	size_t chlen, steps;
+	int n, rc;
+
+	if (sasl_client_first(s) && sasl_step(s, NULL, 0, &ir) == -1)
+		return src_fail(
+		    src, SRC_FAUTH, "%s%s: %s", how->who, name, sasl_error(s));
+	/* An empty initial response is sent as "=". One that would make
+	 * the command longer than the protocol allows waits for the
+	 * server's empty challenge instead. */
+	if (ir != NULL
+	    && strlen("AUTH  \r\n") + strlen(name) + (*ir ? strlen(ir) : 1)
+		<= how->cmdmax) {
+		n = xasprintf(&line, "AUTH %s %s\r\n", name, *ir ? ir : "=");
+		snprintf(show, sizeof(show), "AUTH %s <redacted>", name);
+		freezero_str(ir);
+		ir = NULL;
+	} else {
+		n = xasprintf(&line, "AUTH %s\r\n", name);
+		snprintf(show, sizeof(show), "AUTH %s", name);
+	}
+	rc = how->send(src, line, (size_t)n, show);
+	freezero_str(line);
+	for (steps = 0; rc == 0; steps++) {
+		if ((rc = how->next(src, how->arg, &chal, &chlen)) != 1)
+			break;
+		if (steps == how->maxsteps) {
+			rc = src_fail(src, SRC_FPROTO,
+			    "too many %sAUTH challenges", how->who);
+			break;
+		}
+		if (ir != NULL) {
+			resp = ir;
+			ir = NULL;
+		} else if (sasl_step(s, chal, chlen, &resp) == -1) {
+			rc = src_fail(src, SRC_FAUTH,
+			    "%sauthentication failed: %s", how->who,
+			    sasl_error(s));
+			break;
+		}
+		n = xasprintf(&line, "%s\r\n", resp);
+		freezero_str(resp);
+		rc = how->send(src, line, (size_t)n, "<redacted>");
+		freezero_str(line);
+	}
+	freezero_str(ir);
+	return rc;
+}

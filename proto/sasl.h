@@ -64,6 +64,37 @@ const char *sasl_error(const struct sasl *);
 /* Wipe and free. Accepts NULL. */
 void sasl_free(struct sasl *);
 
+/*
+ * How a line protocol carries SASL: POP3 AUTH (RFC 5034) and SMTP AUTH
+ * (RFC 4954) both send "AUTH <mech> [initial-response]", then answer
+ * each challenge line with a response line until the final reply; only
+ * the framing of the server's lines differs, and that is the caller's.
+ */
+struct sasl_line {
+	size_t cmdmax; /* longest command line, CRLF included */
+	size_t maxsteps; /* challenges accepted before giving up */
+	const char *who; /* put before our messages: "" or "SMTP " */
+	/* Send line (len bytes, CRLF included); a trace shows show. */
+	int (*send)(
+	    struct source *, const char *line, size_t len, const char *show);
+	/* Read the server's next reply: 1 with a challenge's base64 text
+	 * in *chal and *chlen; 0 for the final reply, which the caller
+	 * keeps in arg to judge; -1 on failure, src->err set. */
+	int (*next)(
+	    struct source *, void *arg, const char **chal, size_t *chlen);
+	void *arg;
+};
+
+/*
+ * Run the exchange of s, mechanism name, over src as how describes,
+ * from the AUTH command to the final reply. Returns 0 when the final
+ * reply came (the caller judges it, then asks sasl_done for SCRAM), or
+ * -1 with src->fail and src->err set. Every line that carries a
+ * credential is traced as <redacted>.
+ */
+int sasl_exchange(struct source *src, struct sasl *s, const char *name,
+    const struct sasl_line *how);
+
 /* For tests only: use nonce (printable, no ',') as the SCRAM client
  * nonce instead of a random one. Call before the first step. */
 void sasl_test_set_nonce(struct sasl *, const char *nonce);

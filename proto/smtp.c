@@ -349,29 +349,16 @@ authfail(struct source *src, const struct smtp_reply *r)
 	}
 }
 
-/* Send one SASL response line; resp is wiped and freed. */
-static int
-sendresp(struct source *src, char *resp)
-{
-	char *line;
-	int n, rc;
-
-	n = xasprintf(&line, "%s\r\n", resp);
-	freezero_str(resp);
-	rc = sendline(src, line, n, "<redacted>");
-	freezero_str(line);
-	return rc;
-}
-
 /*
  * Read one line of the AUTH exchange: a 334 challenge (RFC 4954 section
  * 4: a single line, its text base64) sets *chal and *chlen and returns
- * 1; a final reply, read whole into r, returns 0.
+ * 1; a final reply, read whole into the struct smtp_reply at arg,
+ * returns 0.
  */
 static int
-authline(
-    struct source *src, struct smtp_reply *r, const char **chal, size_t *chlen)
+authline(struct source *src, void *arg, const char **chal, size_t *chlen)
 {
+	struct smtp_reply *r = arg;
 	char q[SMTP_QUOTE + 1];
 	const char *text;
 	char *line;
@@ -410,74 +397,31 @@ auth_sasl(struct source *src, enum src_auth mech)
 {
 	const struct source_cfg *cfg = src->cfg;
 	struct smtp_reply r;
+	struct sasl_line how
+	    = { SMTP_CMDMAX, SMTP_MAXSTEPS, "SMTP ", sendline, authline, &r };
 	struct sasl *s;
-	const char *name, *chal = NULL;
-	char show[64], *ir = NULL, *resp, *cmd;
-	size_t chlen = 0, steps;
-	int n, rc;
+	const char *name;
+	int rc = -1;
 
 	name = sasl_mech_name(mech);
 	xstrlcpy(src->mech, name, sizeof(src->mech));
 	s = sasl_new(mech, cfg->user, cfg->secret, cfg->host, cfg->port);
-	if (sasl_client_first(s) && sasl_step(s, NULL, 0, &ir) == -1) {
-		src_fail(src, SRC_FAUTH, "SMTP %s: %s", name, sasl_error(s));
-		goto fail;
-	}
-	/* An empty initial response is sent as "=". One that would make
-	 * the command line longer than SMTP allows waits for the server's
-	 * empty challenge instead (RFC 4954 section 4). */
-	if (ir != NULL
-	    && strlen("AUTH  \r\n") + strlen(name) + (*ir ? strlen(ir) : 1)
-		<= SMTP_CMDMAX) {
-		n = xasprintf(&cmd, "AUTH %s %s\r\n", name, *ir ? ir : "=");
-		snprintf(show, sizeof(show), "AUTH %s <redacted>", name);
-		freezero_str(ir);
-		ir = NULL;
-		rc = sendline(src, cmd, n, show);
-		freezero_str(cmd);
-	} else
-		rc = sendcmd(src, "AUTH %s", name);
-	if (rc == -1)
-		goto fail;
-	for (steps = 0;; steps++) {
-		if ((rc = authline(src, &r, &chal, &chlen)) == -1)
-			goto fail;
-		if (rc == 0)
-			break;
-		if (steps == SMTP_MAXSTEPS) {
-			src_fail(
-			    src, SRC_FPROTO, "too many SMTP AUTH challenges");
-			goto fail;
-		}
-		if (ir != NULL) {
-			resp = ir;
-			ir = NULL;
-		} else if (sasl_step(s, chal, chlen, &resp) == -1) {
-			src_fail(src, SRC_FAUTH,
-			    "SMTP authentication failed: %s", sasl_error(s));
-			goto fail;
-		}
-		if (sendresp(src, resp) == -1)
-			goto fail;
-	}
-	if (r.code != 235) {
+	if (sasl_exchange(src, s, name, &how) == -1)
+		goto done;
+	if (r.code != 235)
 		authfail(src, &r);
-		goto fail;
-	}
-	/* RFC 5802 section 5: the server proves it knows the password in
-	 * its final message; a 235 without that proof is not accepted. */
-	if (is_scram(mech) && sasl_done(s) != 1) {
+	else if (is_scram(mech) && sasl_done(s) != 1)
+		/* RFC 5802 section 5: the server proves it knows the
+		 * password in its final message; a 235 without that proof
+		 * is not accepted. */
 		src_fail(src, SRC_FAUTH,
 		    "SMTP server did not prove it knows the password (%s)",
 		    name);
-		goto fail;
-	}
+	else
+		rc = 0;
+done:
 	sasl_free(s);
-	return 0;
-fail:
-	freezero_str(ir);
-	sasl_free(s);
-	return -1;
+	return rc;
 }
 
 /* Pick the mechanism: the one named, or the first of auto_pref the
