@@ -45,6 +45,7 @@ acct_init(struct acct *ac, const struct cfg_account *a, const struct runopts *o)
 	ac->sc.allow_plaintext = a->allow_plaintext;
 	ac->sc.connect_timeout = a->connect_timeout;
 	ac->sc.timeout = a->timeout;
+	ac->sc.lazy_sizes = 1;
 	if (o->verbose >= 2) {
 		ac->sc.trace = trace;
 		ac->sc.trace_arg = ac;

@@ -478,7 +478,7 @@ do_folder(struct run *r, const char *folder)
 	struct msginfo **fetch = NULL, **dele = NULL, **marked = NULL;
 	char *fdel = NULL;
 	size_t i, nfetch = 0, ndele = 0, nmarked = 0, gone = 0, nskip = 0;
-	size_t nrec, later = 0;
+	size_t nrec, later = 0, nnew = 0;
 	uint64_t fetched;
 	int64_t oldest;
 	uint32_t olduidv, from = 1;
@@ -551,14 +551,24 @@ do_folder(struct run *r, const char *folder)
 	in = xcalloc(l.n, sizeof(*in));
 	out = xcalloc(l.n, sizeof(*out));
 	for (i = 0; i < l.n; i++) {
-		in[i].size = l.v[i].size;
 		in[i].has_uid = l.v[i].uid != NULL;
 		if (l.v[i].uid != NULL) {
 			in[i].fetched_at
 			    = state_lookup(r->st, r->key, r->uidv, l.v[i].uid);
 			state_mark(r->st, r->key, r->uidv, l.v[i].uid);
 		}
+		nnew += in[i].fetched_at == 0;
 	}
+	/* POP3 asks for the sizes (LIST) only when a message may be
+	 * downloaded, or for the plan: the others need none. */
+	if (l.nosizes && (nnew > 0 || r->o->dryrun)
+	    && src->ops->sizes(src, &l) == -1) {
+		fail(r, acct_srcerr(&r->ac));
+		rv = -1;
+		goto done;
+	}
+	for (i = 0; i < l.n; i++)
+		in[i].size = l.v[i].size;
 	policy_plan(&pc, in, l.n, r->now, may_delete, &r->budget, out);
 
 	if (r->o->dryrun) {

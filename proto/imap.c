@@ -1753,15 +1753,25 @@ imap_free(struct source *src)
 	free(src);
 }
 
+/* IMAP lists every message with its size. */
+static int
+imap_sizes(struct source *src, struct msglist *l)
+{
+	(void)src;
+	(void)l;
+	return 0;
+}
+
 static const struct source_ops imap_ops = {
-	imap_open,
-	imap_select,
-	imap_list,
-	imap_fetch,
-	imap_mark,
-	imap_expunge,
-	imap_quit,
-	imap_free,
+	.open = imap_open,
+	.select = imap_select,
+	.list = imap_list,
+	.sizes = imap_sizes,
+	.fetch = imap_fetch,
+	.mark = imap_mark,
+	.expunge = imap_expunge,
+	.quit = imap_quit,
+	.free = imap_free,
 };
 
 struct source *

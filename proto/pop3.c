@@ -911,34 +911,16 @@ read_list(struct source *src, struct pair **v, size_t *n)
 	}
 }
 
-/* Put both listings in message order and check them: no number twice
- * in either, the same numbers in both, no uid twice. */
+/* Put the UIDL listing in message order and check it: no number
+ * twice, no uid twice. */
 static int
-merge(struct source *src, struct msglist *out, int have_uidl, struct pair *v,
-    size_t n)
+check_uidl(struct source *src, struct msglist *out)
 {
-	struct msginfo m, **byuid = NULL;
+	struct msginfo **byuid;
 	char q[POP3_QUOTE + 1];
 	size_t i;
 
 	/* Servers list in message order; sort only when one does not. */
-	for (i = 1; i < n && v[i - 1].num < v[i].num; i++)
-		;
-	if (i < n)
-		qsort(v, n, sizeof(*v), cmp_pairnum);
-	for (i = 1; i < n; i++)
-		if (v[i].num == v[i - 1].num)
-			return src_fail(src, SRC_FDATA,
-			    "LIST names message %u twice", v[i].num);
-	if (!have_uidl) {
-		memset(&m, 0, sizeof(m));
-		for (i = 0; i < n; i++) {
-			m.num = v[i].num;
-			m.size = v[i].size;
-			msglist_add(out, &m);
-		}
-		return 0;
-	}
 	for (i = 1; i < out->n && out->v[i - 1].num < out->v[i].num; i++)
 		;
 	if (i < out->n)
@@ -947,21 +929,6 @@ merge(struct source *src, struct msglist *out, int have_uidl, struct pair *v,
 		if (out->v[i].num == out->v[i - 1].num)
 			return src_fail(src, SRC_FDATA,
 			    "UIDL names message %u twice", out->v[i].num);
-	for (i = 0; i < out->n && i < n; i++) {
-		if (out->v[i].num != v[i].num)
-			break;
-		out->v[i].size = v[i].size;
-	}
-	if (i < out->n || i < n) {
-		/* The smaller number at the first difference is missing
-		 * from the other listing. */
-		if (i == n || (i < out->n && out->v[i].num < v[i].num))
-			return src_fail(src, SRC_FDATA,
-			    "message %u is in UIDL but not in LIST",
-			    out->v[i].num);
-		return src_fail(src, SRC_FDATA,
-		    "message %u is in LIST but not in UIDL", v[i].num);
-	}
 	if (out->n < 2)
 		return 0;
 	byuid = xreallocarray(NULL, out->n, sizeof(*byuid));
@@ -980,46 +947,108 @@ merge(struct source *src, struct msglist *out, int have_uidl, struct pair *v,
 	return 0;
 }
 
+/* Put the LIST listing in message order and check it (no number
+ * twice); then either make it the listing (a server without UIDL), or
+ * give its sizes to the checked UIDL listing in out, which must name
+ * the same messages. */
 static int
-do_list(struct source *src, struct pop3 *p, struct msglist *out)
+merge(struct source *src, struct msglist *out, int have_uidl, struct pair *v,
+    size_t n)
 {
-	static const char both[] = "UIDL\r\nLIST\r\n";
+	struct msginfo m;
+	size_t i;
+
+	for (i = 1; i < n && v[i - 1].num < v[i].num; i++)
+		;
+	if (i < n)
+		qsort(v, n, sizeof(*v), cmp_pairnum);
+	for (i = 1; i < n; i++)
+		if (v[i].num == v[i - 1].num)
+			return src_fail(src, SRC_FDATA,
+			    "LIST names message %u twice", v[i].num);
+	if (!have_uidl) {
+		memset(&m, 0, sizeof(m));
+		for (i = 0; i < n; i++) {
+			m.num = v[i].num;
+			m.size = v[i].size;
+			msglist_add(out, &m);
+		}
+		return 0;
+	}
+	for (i = 0; i < out->n && i < n; i++) {
+		if (out->v[i].num != v[i].num)
+			break;
+		out->v[i].size = v[i].size;
+	}
+	if (i < out->n || i < n) {
+		/* The smaller number at the first difference is missing
+		 * from the other listing. */
+		if (i == n || (i < out->n && out->v[i].num < v[i].num))
+			return src_fail(src, SRC_FDATA,
+			    "message %u is in UIDL but not in LIST",
+			    out->v[i].num);
+		return src_fail(src, SRC_FDATA,
+		    "message %u is in LIST but not in UIDL", v[i].num);
+	}
+	return 0;
+}
+
+/* Read the reply to LIST, sent already, and merge it into out. */
+static int
+read_sizes(struct source *src, struct msglist *out, int have_uidl)
+{
 	struct pair *v = NULL;
 	const char *text;
 	char q[POP3_QUOTE + 1];
 	size_t tl, n = 0;
-	int ok, have_uidl, rc = -1;
+	int ok, rc = -1;
 
-	/* RFC 2449 section 6.6: with PIPELINING, send both at once. */
-	if (p->caps & CAP_PIPELINING) {
+	if (reply(src, "LIST", &ok, &text, &tl) == -1)
+		return -1;
+	if (!ok) {
+		src_quote(q, sizeof(q), text, tl);
+		return src_fail(src, SRC_FPROTO, "LIST failed: \"%s\"", q);
+	}
+	if (read_list(src, &v, &n) == 0
+	    && merge(src, out, have_uidl, v, n) == 0)
+		rc = 0;
+	free(v);
+	return rc;
+}
+
+/*
+ * UIDL, then LIST for the sizes; both at once with PIPELINING (RFC 2449
+ * section 6.6). With cfg->lazy_sizes, LIST waits for pop3_sizes unless
+ * the server has no UIDL, when LIST alone numbers the messages.
+ */
+static int
+do_list(struct source *src, struct pop3 *p, struct msglist *out)
+{
+	static const char both[] = "UIDL\r\nLIST\r\n";
+	int sizes = !src->cfg->lazy_sizes, both_sent = 0, ok;
+	const char *text;
+	size_t tl;
+
+	if (sizes && (p->caps & CAP_PIPELINING)) {
 		trace(src, SRC_TRACE_OUT, "UIDL", 4);
 		if (sendline(src, both, 12, "LIST") == -1)
 			return -1;
+		both_sent = 1;
 	} else if (sendcmd(src, "UIDL") == -1)
 		return -1;
 	if (reply(src, "UIDL", &ok, &text, &tl) == -1)
 		return -1;
 	/* -ERR: the server has no UIDL (RFC 1939 section 7 makes it
 	 * optional). */
-	have_uidl = ok;
-	if (ok && read_uidl(src, out) == -1)
-		goto fail;
-	if (!(p->caps & CAP_PIPELINING) && sendcmd(src, "LIST") == -1)
-		goto fail;
-	if (reply(src, "LIST", &ok, &text, &tl) == -1)
-		goto fail;
-	if (!ok) {
-		src_quote(q, sizeof(q), text, tl);
-		src_fail(src, SRC_FPROTO, "LIST failed: \"%s\"", q);
-		goto fail;
+	if (ok && (read_uidl(src, out) == -1 || check_uidl(src, out) == -1))
+		return -1;
+	if (ok && !sizes) {
+		out->nosizes = 1;
+		return 0;
 	}
-	if (read_list(src, &v, &n) == -1
-	    || merge(src, out, have_uidl, v, n) == -1)
-		goto fail;
-	rc = 0;
-fail:
-	free(v);
-	return rc;
+	if (!both_sent && sendcmd(src, "LIST") == -1)
+		return -1;
+	return read_sizes(src, out, ok);
 }
 
 static int
@@ -1033,6 +1062,19 @@ pop3_list(struct source *src, uint32_t from, struct msglist *out)
 		msglist_free(out);
 		return settle(src, -1);
 	}
+	return 0;
+}
+
+static int
+pop3_sizes(struct source *src, struct msglist *l)
+{
+	if (!l->nosizes)
+		return 0;
+	if (usable(src) == -1)
+		return -1;
+	if (sendcmd(src, "LIST") == -1 || read_sizes(src, l, 1) == -1)
+		return settle(src, -1);
+	l->nosizes = 0;
 	return 0;
 }
 
@@ -1224,6 +1266,7 @@ static const struct source_ops pop3_ops = {
 	.open = pop3_open,
 	.select = pop3_select,
 	.list = pop3_list,
+	.sizes = pop3_sizes,
 	.fetch = pop3_fetch,
 	.mark = pop3_mark,
 	.expunge = pop3_expunge,

@@ -521,6 +521,13 @@ smtp_list(struct source *src, uint32_t from, struct msglist *out)
 }
 
 static int
+smtp_sizes(struct source *src, struct msglist *l)
+{
+	(void)l;
+	return notmail(src);
+}
+
+static int
 smtp_fetch(struct source *src, struct msginfo *const *msgs, size_t n,
     const struct sink *sink)
 {
@@ -592,6 +599,7 @@ static const struct source_ops smtp_ops = {
 	.open = smtp_open,
 	.select = smtp_select,
 	.list = smtp_list,
+	.sizes = smtp_sizes,
 	.fetch = smtp_fetch,
 	.mark = smtp_mark,
 	.expunge = smtp_expunge,

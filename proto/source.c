@@ -26,6 +26,7 @@ void
 msglist_free(struct msglist *l)
 {
 	strpool_free(&l->uids);
+	l->nosizes = 0;
 	free(l->v);
 	l->v = NULL;
 	l->n = l->cap = 0;

@@ -66,6 +66,9 @@ struct source_cfg {
 	int allow_plaintext; /* authenticate over an unencrypted session */
 	int connect_timeout;
 	int timeout;
+	/* POP3: list with UIDL alone and leave the sizes to ops->sizes,
+	 * so that a run that finds nothing new skips LIST. */
+	int lazy_sizes;
 	/* Protocol trace (-vv), one line at a time without CRLF. Lines that
 	 * carry a credential arrive with it replaced by <redacted>. NULL:
 	 * no trace. */
@@ -94,6 +97,7 @@ struct msglist {
 	size_t n;
 	size_t cap;
 	struct strpool uids; /* where the entries' uid strings live */
+	int nosizes; /* the sizes are not known yet: see ops->sizes */
 };
 
 /* Append a copy of *m (uid duplicated) to l. */
@@ -140,6 +144,9 @@ struct source_ops {
 	 * add the one with the highest UID (RFC 3501 section 6.4.8: "N:*"
 	 * always names it); POP3 ignores from and lists everything. */
 	int (*list)(struct source *, uint32_t from, struct msglist *out);
+	/* When l->nosizes (a POP3 list with lazy_sizes), fill in the sizes
+	 * of l's entries (LIST) and clear it; otherwise nothing to do. */
+	int (*sizes)(struct source *, struct msglist *l);
 	/* Fetch msgs[0..n-1] of the selected folder into the sink,
 	 * pipelined or batched as the protocol allows. IMAP fetches with
 	 * BODY.PEEK, so no flag changes. */

@@ -338,6 +338,37 @@ def test_sigkill_at_many_points_loses_nothing(env):
     assert sorted_eq(got, msgs)
 
 
+def sent(r, cmd):
+    """How many times a -vv trace shows the client sending cmd."""
+    return len(re.findall(r"^%s: > %s$" % (A, cmd), r.err, re.M))
+
+
+def test_poll_lists_sizes_only_when_needed(env):
+    """LIST (the sizes) is sent only when a message may be downloaded,
+    or for the dry-run plan: a run that finds nothing new sends UIDL
+    alone. max_size still holds for a new message."""
+    u, cfg, msgs = setup(env, 3, max_size="1k")
+    r = env.expect(env.run(["-c", cfg, "-vv"]), 0)
+    assert summary(r) == (3, 0, 3), r.out
+    assert (sent(r, "UIDL"), sent(r, "LIST")) == (1, 1), r.err
+    r = env.expect(env.run(["-c", cfg, "-vv"]), 0)
+    assert summary(r) == (0, 0, 3), r.out
+    assert (sent(r, "UIDL"), sent(r, "LIST")) == (1, 0), r.err
+    r = env.expect(env.run(["-c", cfg, "-n", "-vv"]), 0)
+    assert sent(r, "LIST") == 1, r.err
+    assert re.search(r"^%s\t-\t\S+\t\d{2}\tkeep\t" % A, r.out, re.M), \
+        r.out
+    big = b"Subject: big\n\n" + b"x" * 2000 + b"\n"
+    small = b"Subject: small\n\nnew\n"
+    env.dovecot.deliver(u.name, big)
+    env.dovecot.deliver(u.name, small)
+    r = env.expect(env.run(["-c", cfg, "-vv"]), 0)
+    assert summary(r) == (1, 0, 5), r.out
+    assert sent(r, "LIST") == 1, r.err
+    got = maildir_messages(env.path(A + "-Maildir"))
+    assert sorted_eq(got, msgs + [small])
+
+
 def test_no_uidl_with_keep_is_refused(env):
     script = [
         (None, b"+OK fake POP3\r\n"),

@@ -1972,6 +1972,66 @@ t_e2e_sess(const void *arg)
 	buf_free(&f.log);
 }
 
+/* lazy_sizes: list sends UIDL alone, even with PIPELINING; sizes sends
+ * LIST once. Without UIDL, LIST comes at once: it numbers the
+ * messages. */
+static void
+t_e2e_lazy_sizes(const void *arg)
+{
+	static const struct step st[] = {
+		GREETING,
+		S("CAPA", "+OK\r\nUSER\r\nUIDL\r\nPIPELINING\r\n.\r\n"),
+		USER_OK,
+		PASS_OK,
+		S("UIDL", "+OK\r\n2 b\r\n1 a\r\n.\r\n"),
+		S("LIST", "+OK\r\n1 10\r\n2 20\r\n.\r\n"),
+		S("UIDL", "-ERR not here\r\n"),
+		S("LIST", "+OK\r\n1 30\r\n.\r\n"),
+		S("UIDL", "+OK\r\n1 a\r\n.\r\n"),
+		S("LIST", "+OK\r\n1 10\r\n2 20\r\n.\r\n"),
+	};
+	struct source_cfg cfg;
+	struct fake f = { .strict = 1 };
+	struct buf tr = { 0 };
+	struct msglist l = { 0 };
+	struct source *src;
+
+	(void)arg;
+	src = start_session(&f, st, NELEM(st), &cfg, &tr);
+	cfg.lazy_sizes = 1;
+	CHECK(src->ops->open(src) == 0);
+	CHECK(src->ops->list(src, 0, &l) == 0);
+	CHECK(l.n == 2 && l.nosizes == 1);
+	CHECK(tr.p != NULL && strstr(tr.p, "LIST") == NULL);
+	if (l.n == 2) {
+		CHECK(l.v[0].num == 1 && l.v[0].size == 0);
+		CHECK_STR(l.v[1].uid, "b");
+	}
+	CHECK(src->ops->sizes(src, &l) == 0);
+	CHECK(l.nosizes == 0);
+	if (l.n == 2)
+		CHECK(l.v[0].size == 10 && l.v[1].size == 20);
+	/* Known now: no second LIST. */
+	CHECK(src->ops->sizes(src, &l) == 0);
+
+	/* No UIDL: the listing comes from LIST, sizes and all. */
+	CHECK(src->ops->list(src, 0, &l) == 0);
+	CHECK(l.n == 1 && l.nosizes == 0);
+	if (l.n == 1)
+		CHECK(l.v[0].uid == NULL && l.v[0].size == 30);
+
+	/* LIST that disagrees with UIDL is caught when the sizes come. */
+	CHECK(src->ops->list(src, 0, &l) == 0);
+	CHECK(src->ops->sizes(src, &l) == -1);
+	CHECK(src->fail == SRC_FDATA);
+	CHECK_STR(src->err, "message 2 is in LIST but not in UIDL");
+	src->ops->free(src);
+	CHECK(fake_end(&f) == 0);
+	msglist_free(&l);
+	buf_free(&tr);
+	buf_free(&f.log);
+}
+
 /* A folder other than INBOX is refused, and the session goes on. */
 static void
 t_e2e_select(const void *arg)
@@ -2048,12 +2108,11 @@ static const struct listing_case listing_cases[] = {
 	{ "listing numbers differ", "+OK\r\n1 a\r\n3 b\r\n.\r\n",
 	    "+OK\r\n1 10\r\n2 20\r\n.\r\n", SRC_FDATA,
 	    "message 2 is in LIST but not in UIDL" },
-	{ "listing duplicate uid", "+OK\r\n1 a\r\n2 a\r\n.\r\n",
-	    "+OK\r\n1 10\r\n2 20\r\n.\r\n", SRC_FDATA,
-	    "UIDL names uid a twice" },
-	{ "listing duplicate uidl num", "+OK\r\n1 a\r\n1 b\r\n.\r\n",
-	    "+OK\r\n1 10\r\n2 20\r\n.\r\n", SRC_FDATA,
-	    "UIDL names message 1 twice" },
+	/* A bad UIDL listing fails before LIST is sent. */
+	{ "listing duplicate uid", "+OK\r\n1 a\r\n2 a\r\n.\r\n", NULL,
+	    SRC_FDATA, "UIDL names uid a twice" },
+	{ "listing duplicate uidl num", "+OK\r\n1 a\r\n1 b\r\n.\r\n", NULL,
+	    SRC_FDATA, "UIDL names message 1 twice" },
 	{ "listing duplicate list num", "+OK\r\n1 a\r\n2 b\r\n.\r\n",
 	    "+OK\r\n2 10\r\n2 20\r\n.\r\n", SRC_FDATA,
 	    "LIST names message 2 twice" },
@@ -2103,7 +2162,7 @@ t_e2e_listing(const void *arg)
 	src = start_session(&f, st, n, &cfg, &tr);
 	CHECK(src->ops->open(src) == 0);
 	/* The list is emptied first. */
-	msglist_add(&l, &(struct msginfo) { "stale", 9, 0, 0, 0 });
+	msglist_add(&l, &(struct msginfo) { .uid = "stale", .num = 9 });
 	rc = src->ops->list(src, 0, &l);
 	if (c->want == SRC_FNONE) {
 		CHECK(rc == 0);
@@ -2436,6 +2495,7 @@ main(void)
 	T_RUN("e2e stls injected bytes", t_e2e_stls_injected, NULL);
 	T_RUN("e2e stls refused", t_e2e_stls_refused, NULL);
 	T_RUN("e2e implicit tls", t_e2e_implicit, NULL);
+	T_RUN("e2e lazy sizes", t_e2e_lazy_sizes, NULL);
 	T_RUN("e2e connection refused", t_e2e_refused_port, NULL);
 	return T_DONE();
 }
