@@ -7,9 +7,9 @@
  * under us is not followed half-way.
  *
  * A message goes: open tmp/NAME with O_EXCL, write (buffered), then
- * fdatasync in one of the Maildir's sync threads (syncpool.c) while the
- * caller goes on with the next message; maildir_commit waits for that
- * sync and checks close before it renames to new/NAME,S=<size> (or
+ * fdatasync and close in one of the Maildir's sync threads (syncpool.c)
+ * while the caller goes on with the next message; maildir_commit waits
+ * for both to have succeeded before it renames to new/NAME,S=<size> (or
  * cur/...:2,FLAGS) without ever replacing an existing file;
  * maildir_sync fsyncs the directories that received files, which makes
  * the renames durable.
@@ -518,25 +518,19 @@ maildir_finish(struct maildir_msg *m)
 	return 0;
 }
 
-/* Wait for the message's sync, then close its file. */
+/* Wait for the message's sync and the close of its file. */
 static int
 msg_durable(struct maildir_msg *m)
 {
 	struct maildir *md = m->md;
-	int fd;
+	int rc;
 
 	if (m->state != MSG_SYNCING)
 		return m->state == MSG_FINISHED ? 0 : -1;
-	if (syncpool_wait(md->pool, &m->job) == -1) {
-		md_fail(md, errno, "fsync %s/tmp/%s", md->path, m->tmpname);
-		m->state = MSG_FAILED;
-		return -1;
-	}
-	fd = m->fd;
+	rc = syncpool_wait(md->pool, &m->job);
 	m->fd = -1;
-	/* close can report a delayed write error (NFS). */
-	if (close(fd) == -1) {
-		md_fail(md, errno, "close %s/tmp/%s", md->path, m->tmpname);
+	if (rc == -1) {
+		md_fail(md, errno, "fsync %s/tmp/%s", md->path, m->tmpname);
 		m->state = MSG_FAILED;
 		return -1;
 	}
@@ -660,9 +654,11 @@ maildir_abort(struct maildir_msg *m)
 {
 	if (m == NULL)
 		return;
-	/* The sync thread may still be using the fd. */
-	if (m->state == MSG_SYNCING)
+	/* The sync thread may still be using the fd; it closes it. */
+	if (m->state == MSG_SYNCING) {
 		(void)syncpool_wait(m->md->pool, &m->job);
+		m->fd = -1;
+	}
 	if (m->fd != -1)
 		close(m->fd);
 	if (m->state != MSG_COMMITTED)

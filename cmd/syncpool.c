@@ -15,6 +15,18 @@
 #include "../tls/util.h"
 #include "syncpool.h"
 
+/* fdatasync, then close (which can report a delayed write error, on
+ * NFS); the first error. */
+static int
+sync_close(int fd)
+{
+	int e = fdatasync(fd) == -1 ? errno : 0;
+
+	if (close(fd) == -1 && e == 0)
+		e = errno;
+	return e;
+}
+
 #define SYNCPOOL_MAXTHREADS 64
 
 struct syncpool {
@@ -48,7 +60,7 @@ worker(void *arg)
 			p->tail = NULL;
 		p->queued--;
 		pthread_mutex_unlock(&p->mu);
-		e = fdatasync(j->fd) == -1 ? errno : 0;
+		e = sync_close(j->fd);
 		pthread_mutex_lock(&p->mu);
 		j->err = e;
 		j->done = 1;
@@ -85,7 +97,7 @@ syncpool_submit(struct syncpool *p, struct syncjob *j)
 	if (p->nthreads == 0) {
 		/* No thread: do it here. */
 		pthread_mutex_unlock(&p->mu);
-		j->err = fdatasync(j->fd) == -1 ? errno : 0;
+		j->err = sync_close(j->fd);
 		j->done = 1;
 		return;
 	}

@@ -5,10 +5,11 @@
  * syncs on one filesystem share its device cache flushes; in a row,
  * each pays for its own.
  *
- * The caller owns each job and its fd; the pool only borrows them from
- * syncpool_submit until syncpool_wait has returned for that job. Jobs
- * run in no particular order. Only the calling thread submits and
- * waits.
+ * The caller owns each job; the pool borrows it from syncpool_submit
+ * until syncpool_wait has returned for it. The job's fd passes to the
+ * pool, which closes it after the sync: a batch waiting for a slow disk
+ * holds no more descriptors than it has syncs still to run. Jobs run in
+ * no particular order. Only the calling thread submits and waits.
  */
 #ifndef SYNCPOOL_H
 #define SYNCPOOL_H
@@ -16,8 +17,9 @@
 struct syncpool;
 
 struct syncjob {
-	int fd; /* set by the caller */
-	int err; /* 0, or fdatasync's errno: valid after syncpool_wait */
+	int fd; /* set by the caller; closed by the pool */
+	int err; /* 0, or the errno of fdatasync or else of close: valid
+		  * after syncpool_wait */
 	int done; /* the pool's: the sync has run */
 	struct syncjob *next; /* the pool's: queue link */
 };
@@ -26,12 +28,11 @@ struct syncjob {
  * NULL. */
 struct syncpool *syncpool_new(int nthreads);
 
-/* Queue fdatasync(j->fd). When no thread can be started, the sync runs
- * here, at once. */
+/* Queue fdatasync(j->fd) and close(j->fd). When no thread can be
+ * started, they run here, at once. */
 void syncpool_submit(struct syncpool *, struct syncjob *j);
 
-/* Wait for j to have run; returns 0, or -1 with errno set to
- * fdatasync's error (also in j->err). */
+/* Wait for j to have run; returns 0, or -1 with errno set to j->err. */
 int syncpool_wait(struct syncpool *, struct syncjob *j);
 
 /* Stop and join the threads (after the queue is empty) and free.
