@@ -20,12 +20,13 @@
  * The first line is exactly the header, the second the generation,
  * which each state_save increments. An F line declares a folder and
  * its UIDVALIDITY, once, and may add the IMAP UIDNEXT below which every
- * message of the folder was recorded (see state_set_uidnext); an M line is a message downloaded first at
- * `when`; an I line an intent journaled that no record followed (kept
- * so that the next run still looks for its file). M and I lines name a
- * folder declared above with the same UIDVALIDITY. A file that does
- * not parse, misses its final LF or is empty is corrupt: only a missing
- * file is an empty state (generation 0).
+ * message of the folder was recorded (see state_set_uidnext); an M
+ * line is a message downloaded first at `when`; an I line an intent
+ * journaled that no record followed (kept so that the next run still
+ * looks for its file). M and I lines name a folder declared above with
+ * the same UIDVALIDITY. A file that does not parse, misses its final LF
+ * or is empty is corrupt: only a missing file is an empty state
+ * (generation 0).
  *
  * The journal, <path>.journal, appended to by state_sync:
  *
