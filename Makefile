@@ -86,9 +86,11 @@ install: $(BUILD)/mailfetch
 
 # Fuzzing: libFuzzer targets (tests/fuzz/fuzz_*.c) built by clang with
 # ASan+UBSan into build-fuzz/. `make fuzz-bin` builds them (the smoke
-# test in tests/test_fuzz.py does); `make fuzz FUZZTIME=60` runs each for
-# FUZZTIME seconds over its seeds in tests/fuzz/corpus/NAME, keeping
-# what it finds in build-fuzz/corpus/NAME and crashes in build-fuzz/.
+# test in tests/test_fuzz.py does, and runs each a fixed number of times
+# with a fixed seed, the same every run); `make fuzz FUZZTIME=60` explores:
+# it runs each for FUZZTIME seconds over its seeds in
+# tests/fuzz/corpus/NAME, keeping what it finds in build-fuzz/corpus/NAME
+# and crashes in build-fuzz/.
 FUZZ_CC = clang
 FUZZ_DIR = build-fuzz
 FUZZTIME ?= 60
