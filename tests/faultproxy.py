@@ -35,6 +35,7 @@ import random
 import socket
 import struct
 import threading
+import time
 
 
 class FaultProxy:
@@ -49,6 +50,7 @@ class FaultProxy:
         self.total = {"c2s": 0, "s2c": 0}
         self.conns = 0
         self.faults_fired = 0
+        self.fired_at = []  # time.monotonic() of each fault, in order
         self._fault = (None, None, 0, {})
         self._lock = threading.Lock()
         self._loop = None
@@ -73,6 +75,7 @@ class FaultProxy:
             self.streams = []
             self.conns = 0
             self.faults_fired = 0
+            self.fired_at = []
 
     def start(self):
         ready = threading.Event()
@@ -200,6 +203,7 @@ class FaultProxy:
                                              rec)
                             with self._lock:
                                 self.faults_fired += 1
+                                self.fired_at.append(time.monotonic())
                             if kind == "drop":
                                 close_all(opts.get("rst", False))
                                 return

@@ -622,7 +622,9 @@ def test_password_command_failures(env):
         assert not srv.wait_conns(1, timeout=0.2), \
             "%s: connected although there is no password" % kind
     r = res["slow"]
-    assert 1.5 < r.elapsed < 6, "timeout = 2 took %.1fs" % r.elapsed
+    # Ends near timeout = 2, not at the 30 s the command would take; the
+    # upper bound leaves room for a loaded machine.
+    assert 1.5 < r.elapsed < 12, "timeout = 2 took %.1fs" % r.elapsed
     # Named in the command, and its partial output not shown besides.
     assert r.err.count("partial-output") == 1, r
 

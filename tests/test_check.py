@@ -262,7 +262,7 @@ def test_connection_refused(env):
     r = env.run(["-c", cfg, "--check"], timeout=30)
     env.expect(r, 69)
     err_lines_named(r)
-    assert r.elapsed < 10, "took %.1fs" % r.elapsed
+    assert r.elapsed < 20, "took %.1fs" % r.elapsed
     nothing_created(env, cfg)
 
 
@@ -275,7 +275,9 @@ def test_silent_server_times_out(env):
         assert f.conns == 1, "did not connect to the fake server"
     env.expect(r, 75)
     err_lines_named(r)
-    assert r.elapsed < 4, "timeout = 2 but took %.1fs" % r.elapsed
+    # Near timeout = 2, with room for a loaded machine; without the
+    # deadline it would wait for the 30 s the test allows.
+    assert r.elapsed < 12, "timeout = 2 but took %.1fs" % r.elapsed
     assert r.elapsed >= 1.5, "gave up after %.1fs, before timeout = 2" \
         % r.elapsed
 
@@ -290,7 +292,8 @@ def test_silent_server_tls_handshake_times_out(env):
         r = env.run(["-c", cfg, "--check"], timeout=30)
     env.expect(r, 75)
     err_lines_named(r)
-    assert r.elapsed < 4, "connect_timeout = 2 but took %.1fs" % r.elapsed
+    # connect_timeout = 2, not timeout = 60, with room for load.
+    assert r.elapsed < 12, "connect_timeout = 2 but took %.1fs" % r.elapsed
 
 
 # --- authentication ----------------------------------------------------------

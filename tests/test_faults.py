@@ -320,7 +320,9 @@ def drop_matrix(env, protocol, keep, tls="none", spread_s2c=24,
                 r = env.run(["-c", cfg], timeout=20)
                 with qlock:
                     fired[0] += wpx.faults_fired - before
-                assert r.elapsed < 3 + 2, "%s: took %.1fs" % (what, r.elapsed)
+                # A drop ends the run at once, far from the 20 s the
+                # test allows; the bound leaves room for a loaded machine.
+                assert r.elapsed < 12, "%s: took %.1fs" % (what, r.elapsed)
                 if r.rc == 0:
                     # Only a drop after the session's end lets it pass.
                     ck.check_complete(keep, what + " (exit 0)")
@@ -376,8 +378,12 @@ def test_drop_over_tls(env):
 
 
 def test_stall_is_75_within_timeout(env):
-    """A stall in either direction, at any point, ends with 75 within
-    timeout + 2 s, and loses nothing. The runs go in parallel."""
+    """A stall in either direction, at any point, ends with 75 about
+    timeout seconds after the stall began, and loses nothing. The runs go
+    in parallel. The time is taken from the stall (the proxy notes it),
+    not from the start, and the bound leaves room for a loaded machine:
+    the mechanism under test is that the run ends at all, near its
+    timeout, where a stall without a deadline would last forever."""
     timeout = 2
     cases = []
     for protocol in ("pop3", "imap"):
@@ -419,7 +425,7 @@ def test_stall_is_75_within_timeout(env):
             runs.append((protocol, d, n, px, cfg, ck, p, time.monotonic()))
         # Reap them all first, noting when each ended.
         ended = {}
-        deadline = time.monotonic() + timeout + 10
+        deadline = time.monotonic() + timeout + 60
         while len(ended) < len(runs) and time.monotonic() < deadline:
             for k, run in enumerate(runs):
                 if k not in ended and run[6].poll() is not None:
@@ -428,13 +434,15 @@ def test_stall_is_75_within_timeout(env):
         for k, (protocol, d, n, px, cfg, ck, p, t0) in enumerate(runs):
             what = "%s stall %s after %d bytes" % (protocol, d, n)
             assert k in ended, "%s: still running after %ds" % (
-                what, timeout + 10)
+                what, timeout + 60)
             out, err = p.communicate()
-            elapsed = ended[k] - t0
+            assert px.fired_at, "%s: the stall never began" % what
+            elapsed = ended[k] - px.fired_at[0]
             err = err.decode("utf-8", "replace")
             assert p.returncode == 75, "%s: exit %s, want 75: %s" % (
                 what, p.returncode, err)
-            assert elapsed < timeout + 2, "%s: took %.1fs" % (what, elapsed)
+            assert elapsed < timeout + 5, "%s: ended %.1fs after the stall" % (
+                what, elapsed)
             assert err.startswith(A + ": "), "%s: %r" % (what, err)
             assert "no data from server" in err or \
                 "took no data" in err, "%s: %r" % (what, err)

@@ -257,7 +257,8 @@ def test_locked_account_is_75(env):
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         r = env.expect(env.run(["-c", cfg], timeout=20), 75)
-        assert r.elapsed < 5, "waited for the lock: %.1fs" % r.elapsed
+        # At once, not after the 20 s the test allows (room for load).
+        assert r.elapsed < 10, "waited for the lock: %.1fs" % r.elapsed
         assert "lock" in r.err, r.err
     finally:
         os.close(fd)
