@@ -892,7 +892,9 @@ class Env:
         found = set(self._secrets)
         d = _shared["dovecot"]
         if d is not None:
-            for u, p in d.users.items():
+            # Test threads add users meanwhile: iterate over a copy
+            # (made in one step under the GIL), not the live dict.
+            for u, p in list(d.users.items()):
                 found |= secret_forms(p, u)
         return found
 
