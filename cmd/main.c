@@ -42,6 +42,31 @@ usage(FILE *f)
 	    f);
 }
 
+/* No -c, and neither default file exists: say where it looked and how
+ * to begin. */
+static void
+no_config(void)
+{
+	char *xdg, *home_rc;
+
+	cfg_default_paths(&xdg, &home_rc);
+	fflush(stdout);
+	if (xdg != NULL)
+		fprintf(stderr, "mailfetch: no config file: looked for %s and %s\n",
+		    xdg, home_rc);
+	else
+		fprintf(stderr, "mailfetch: no config file: looked for %s\n",
+		    home_rc);
+	fputs("mailfetch: to start, copy fetchrc.example (shipped with "
+	      "mailfetch) there and edit it;\n"
+	      "mailfetch: fetchrc(5) describes each key, and "
+	      "`mailfetch --configure ADDRESS`\n"
+	      "mailfetch: prints an account section for your address\n",
+	    stderr);
+	free(xdg);
+	free(home_rc);
+}
+
 static int
 run_one(const struct cfg_account *a, const struct runopts *o)
 {
@@ -249,6 +274,11 @@ main(int argc, char *argv[])
 	umask(077);
 
 	path = opath != NULL ? xstrdup(opath) : cfg_default_path();
+	if (opath == NULL && access(path, F_OK) == -1 && errno == ENOENT) {
+		free(path);
+		no_config();
+		return EX_CONFIG;
+	}
 	if ((cfg = cfg_load(path, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "mailfetch: %s\n", err);
 		free(path);

@@ -215,3 +215,28 @@ def test_usage_errors(env):
     assert re.match(r"^mailfetch \d+\.\d+", r.out), r.out
     r = env.expect(env.run(["-h"]), 0)
     assert "usage: mailfetch" in r.out
+
+
+def test_no_config_names_both_places_and_how_to_start(env):
+    # No -c, and neither default file exists (HOME is empty, no
+    # XDG_CONFIG_HOME): both places are named, and the way to begin.
+    r = env.expect(env.run([]), 78)
+    assert r.out == "", r.out
+    xdg = os.path.join(env.home, ".config", "mailfetch", "fetchrc")
+    rc = os.path.join(env.home, ".fetchrc")
+    lines = r.err.splitlines()
+    assert lines[0] == "mailfetch: no config file: looked for %s and %s" % (
+        xdg, rc), r.err
+    assert "fetchrc.example" in r.err and "fetchrc(5)" in r.err, r.err
+    assert "--configure ADDRESS" in r.err, r.err
+    for x in lines:
+        assert x.startswith("mailfetch: "), r.err
+    # With XDG_CONFIG_HOME set, that is the first place named.
+    e = env.run_env()
+    e["XDG_CONFIG_HOME"] = env.path("xdg")
+    p = subprocess.run([env.mailfetch], env=e, stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=30)
+    assert p.returncode == 78
+    assert p.stderr.decode().splitlines()[0] == (
+        "mailfetch: no config file: looked for %s and %s" % (
+            env.path("xdg", "mailfetch", "fetchrc"), rc)), p.stderr
