@@ -18,7 +18,7 @@ WARN += -Werror
 endif
 PKGS = libtls inih libcrypto
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lresolv -pthread
 
 BUILD = build
 ifeq ($(SAN),1)

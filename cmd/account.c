@@ -162,7 +162,12 @@ acct_srcerr(const struct acct *ac)
 
 	switch (src->fail) {
 	case SRC_FHOST:
-		hint = "; check host and port, and that the server runs";
+		if (src->conn != NULL
+		    && conn_errcode(src->conn) == CONN_ERESOLVE)
+			hint = "; check host";
+		else
+			hint = "; check host and port, and that the server "
+			       "runs";
 		break;
 	case SRC_FTEMP:
 		hint = "; the server or the network is slow or gone, "

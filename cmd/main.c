@@ -5,10 +5,14 @@
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <arpa/nameser.h>
 
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <resolv.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +44,45 @@ usage(FILE *f)
 	      "  -V, --version      print the version\n"
 	      "  -h, --help         print this help\n",
 	    f);
+}
+
+/*
+ * MAILFETCH_NAMESERVER=ADDRESS[:PORT] (IPv4, default port 53): send
+ * every DNS query of this process (host names and --configure's SRV
+ * records) to that server alone, in place of resolv.conf's. A testing
+ * aid: glibc's resolver honours changes to _res made after res_init().
+ * Returns 0, or -1 when the value is malformed.
+ */
+static int
+nameserver_override(void)
+{
+	const char *v = getenv("MAILFETCH_NAMESERVER");
+	char addr[INET_ADDRSTRLEN], *colon, *end;
+	struct in_addr in;
+	long port = 53;
+
+	if (v == NULL || *v == '\0')
+		return 0;
+	if (strlen(v) >= sizeof(addr) + 6)
+		return -1;
+	xstrlcpy(addr, v, sizeof(addr));
+	if ((colon = strchr(v, ':')) != NULL) {
+		if ((size_t)(colon - v) >= sizeof(addr))
+			return -1;
+		addr[colon - v] = '\0';
+		errno = 0;
+		port = strtol(colon + 1, &end, 10);
+		if (errno || *end != '\0' || port < 1 || port > 65535)
+			return -1;
+	}
+	if (inet_pton(AF_INET, addr, &in) != 1 || res_init() == -1)
+		return -1;
+	memset(&_res.nsaddr_list[0], 0, sizeof(_res.nsaddr_list[0]));
+	_res.nsaddr_list[0].sin_family = AF_INET;
+	_res.nsaddr_list[0].sin_port = htons((uint16_t)port);
+	_res.nsaddr_list[0].sin_addr = in;
+	_res.nscount = 1;
+	return 0;
 }
 
 /* No -c, and neither default file exists: say where it looked and how
@@ -272,6 +315,12 @@ main(int argc, char *argv[])
 	 * and what mailfetch creates is for the user alone. */
 	signal(SIGPIPE, SIG_IGN);
 	umask(077);
+	if (nameserver_override() == -1) {
+		fputs("mailfetch: MAILFETCH_NAMESERVER must be an IPv4 address, "
+		      "optionally with :PORT\n",
+		    stderr);
+		return EX_USAGE;
+	}
 
 	path = opath != NULL ? xstrdup(opath) : cfg_default_path();
 	if (opath == NULL && access(path, F_OK) == -1 && errno == ENOENT) {

@@ -1346,15 +1346,13 @@ imap_open(struct source *src)
 {
 	struct imap *im = src->priv;
 	const struct source_cfg *cfg = src->cfg;
-	char what[300];
 
 	if (src->conn != NULL)
 		return src_fail(src, SRC_FCONFIG, "session already open");
 	src->conn = conn_new(cfg->connect_timeout, cfg->timeout);
-	snprintf(what, sizeof(what), "connecting to %s port %s", cfg->host,
-	    cfg->port);
+	/* The connection's error names the host and port itself. */
 	if (conn_connect(src->conn, cfg->host, cfg->port) == -1)
-		return src_connfail(src, what);
+		return src_connfail(src, NULL);
 	if (cfg->tls == SRC_TLS_IMPLICIT
 	    && conn_starttls(src->conn, cfg->host, &cfg->tlsopts) == -1)
 		return src_connfail(src, "TLS handshake");

@@ -196,7 +196,8 @@ int src_fail(struct source *, enum src_fail, const char *fmt, ...)
 /* Record a failure from the connection layer, mapping its class:
  * ERESOLVE/EREFUSED to FHOST, ETIMEOUT/ECLOSED/EIO to FTEMP, ECERT to
  * FAUTH, ETLS to FPROTO, ECONFIG to FCONFIG, ETOOLONG to FPROTO, ESINK
- * to FLOCAL. what says what we were doing. Returns -1. */
+ * to FLOCAL. what says what we were doing; NULL when the connection's
+ * error says it already (connect names the host and port). Returns -1. */
 int src_connfail(struct source *, const char *what);
 
 /* Copy at most max bytes of server text into dst for an error message,

@@ -7,6 +7,8 @@ import shlex
 import socket
 import subprocess
 
+import dnsserver
+
 A = "acct"
 
 
@@ -240,3 +242,17 @@ def test_no_config_names_both_places_and_how_to_start(env):
     assert p.stderr.decode().splitlines()[0] == (
         "mailfetch: no config file: looked for %s and %s" % (
             env.path("xdg", "mailfetch", "fetchrc"), rc)), p.stderr
+
+
+def test_unknown_host_is_one_clear_sentence(env):
+    # The host name is unknown to the DNS server (NXDOMAIN): one line,
+    # naming the host once, with what to check; exit 69.
+    cfg = env.config(env.account(A, "imap", "implicit", "nobody",
+                                 host="imap.example.invalid",
+                                 password="Unused-pw-5t"))
+    with dnsserver.Dnsmasq() as dns:
+        r = env.run(["-c", cfg], extra_env=dns.env())
+    env.expect(r, 69)
+    assert r.err == ("%s: cannot resolve host name imap.example.invalid: "
+                     "Name or service not known; check host\n" % A), r.err
+    assert "query[A] imap.example.invalid" in dns.log, dns.log
