@@ -95,8 +95,9 @@ no_config(void)
 	cfg_default_paths(&xdg, &home_rc);
 	fflush(stdout);
 	if (xdg != NULL)
-		fprintf(stderr, "mailfetch: no config file: looked for %s and %s\n",
-		    xdg, home_rc);
+		fprintf(stderr,
+		    "mailfetch: no config file: looked for %s and %s\n", xdg,
+		    home_rc);
 	else
 		fprintf(stderr, "mailfetch: no config file: looked for %s\n",
 		    home_rc);
@@ -316,8 +317,9 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 	umask(077);
 	if (nameserver_override() == -1) {
-		fputs("mailfetch: MAILFETCH_NAMESERVER must be an IPv4 address, "
-		      "optionally with :PORT\n",
+		fputs(
+		    "mailfetch: MAILFETCH_NAMESERVER must be an IPv4 address, "
+		    "optionally with :PORT\n",
 		    stderr);
 		return EX_USAGE;
 	}
