@@ -434,3 +434,57 @@ def test_missing_config_file(env):
     env.expect(r, 78)
     assert path in r.err, "stderr does not name the file"
     assert harness.tree(env.tmp) == ["home"], harness.tree(env.tmp)
+
+
+# --- output order in one pipe --------------------------------------------------
+
+def run_merged(env, args):
+    """Run mailfetch with stdout and stderr into one pipe (as `2>&1 | cat`,
+    cron mail or the journal see it); returns (status, lines)."""
+    import subprocess
+    p = subprocess.run([env.mailfetch] + args, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       env=env.run_env(), cwd=env.tmp, timeout=60)
+    text = p.stdout.decode("utf-8", "replace")
+    for s in env._all_secrets():
+        assert s not in text, "a secret leaked: %r" % s
+    return p.returncode, lines_of(text)
+
+
+def index_of(lines, pattern):
+    rx = re.compile(pattern)
+    for i, x in enumerate(lines):
+        if rx.search(x):
+            return i
+    raise AssertionError("no line matching %r in %r" % (pattern, lines))
+
+
+def test_error_comes_after_its_context_in_one_pipe(env):
+    bad = "Wrong-pw-order-5k"
+    env.secret(bad)
+    d, u, cfg = setup(env, "imap", "implicit", password=bad)
+    rc, lines = run_merged(env, ["-c", cfg, "--check"])
+    assert rc == 77, lines
+    order = [index_of(lines, r"^acct: connected to "),
+             index_of(lines, r"^acct: TLS: "),
+             index_of(lines, r"^acct: certificate: subject"),
+             index_of(lines, r"^acct: capabilities"),
+             index_of(lines, r"^acct: authentication failed")]
+    assert order == sorted(order), lines
+    assert order[-1] == len(lines) - 1, lines
+
+
+def test_trace_in_order_with_the_summary_in_one_pipe(env):
+    d, u, cfg = setup(env, "imap", "implicit")
+    rc, lines = run_merged(env, ["-vv", "-c", cfg, "--check"])
+    assert rc == 0, lines
+    # The summary of the opening comes after its trace and before the
+    # trace of what follows; the count before LOGOUT; "ok" last.
+    order = [index_of(lines, r"^acct: < \* OK"),
+             index_of(lines, r"^acct: connected to "),
+             index_of(lines, r"^acct: > \S+ (EXAMINE|LIST|SELECT)"),
+             index_of(lines, r"^acct: INBOX: 2 messages"),
+             index_of(lines, r"^acct: > \S+ LOGOUT"),
+             index_of(lines, r"^acct: ok$")]
+    assert order == sorted(order), "\n".join(lines)
+    assert order[-1] == len(lines) - 1, lines
