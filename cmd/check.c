@@ -164,13 +164,20 @@ run_check(const struct cfg_account *a, const struct runopts *opts)
 		    ac.port, a->protocol == CFG_POP3 ? "pop3" : "imap",
 		    tls_mode(a->tls));
 	show_tls(n, "", ac.src->conn);
-	if (ac.src->caps[0] != '\0')
+	/* IMAP lists them again after login, often different (Cyrus
+	 * offers AUTH= only before): both, each labelled. */
+	if (ac.src->caps_pre[0] != '\0')
+		printf(
+		    "%s: capabilities before login: %s\n", n, ac.src->caps_pre);
+	else if (ac.src->caps[0] != '\0')
 		printf("%s: capabilities: %s\n", n, ac.src->caps);
 	if (status != 0) {
 		acct_srcerr(&ac);
 		goto out;
 	}
 	printf("%s: authenticated as %s (%s)\n", n, a->user, ac.src->mech);
+	if (ac.src->caps_pre[0] != '\0')
+		printf("%s: capabilities after login: %s\n", n, ac.src->caps);
 	for (i = 0; i < a->nfolders; i++) {
 		if (ac.src->ops->select(ac.src, a->folders[i], 0, &fi) == -1) {
 			if (status == 0)

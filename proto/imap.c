@@ -1346,6 +1346,7 @@ imap_open(struct source *src)
 {
 	struct imap *im = src->priv;
 	const struct source_cfg *cfg = src->cfg;
+	enum src_auth mech;
 
 	if (src->conn != NULL)
 		return src_fail(src, SRC_FCONFIG, "session already open");
@@ -1362,10 +1363,18 @@ imap_open(struct source *src)
 		return -1;
 	if (cfg->tls == SRC_TLS_STARTTLS && starttls(src) == -1)
 		return -1;
+	for (mech = SRC_AUTH_PLAIN; mech <= SRC_AUTH_OAUTHBEARER; mech++)
+		if (mech_offered(im, mech))
+			src->mechs |= 1u << mech;
+	if (!(im->caps & CAP_LOGINDISABLED))
+		src->mechs |= 1u << SRC_AUTH_LOGIN;
 	if (im->preauth) {
 		xstrlcpy(src->mech, "PREAUTH", sizeof(src->mech));
 		return 0;
 	}
+	if (cfg->nologin)
+		return 0;
+	xstrlcpy(src->caps_pre, src->caps, sizeof(src->caps_pre));
 	return auth(src);
 }
 

@@ -749,6 +749,9 @@ do_open(struct source *src, struct pop3 *p)
 		if (capa(src, p) == -1)
 			return -1;
 	}
+	src->mechs = p->sasl;
+	if (cfg->nologin)
+		return 0;
 	return authenticate(src, p);
 }
 

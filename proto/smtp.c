@@ -480,6 +480,9 @@ do_open(struct source *src)
 		return -1;
 	if (cfg->tls == SRC_TLS_STARTTLS && starttls(src) == -1)
 		return -1;
+	src->mechs = ((struct smtp *)src->priv)->mechs;
+	if (cfg->nologin)
+		return 0;
 	return authenticate(src);
 }
 

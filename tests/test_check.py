@@ -106,10 +106,16 @@ def check_ok(env, protocol, tls):
                 A, d.not_before.isoformat(), d.not_after.isoformat(),
                 d.fingerprint)), "certificate validity and fingerprint")
         order.append(i)
-    m, i = find(lines, re.escape(A) + r": capabilities: (.+)", "capabilities")
+    # IMAP lists capabilities before and after login, each labelled;
+    # POP3 once.
+    label = "capabilities" if protocol == "pop3" else \
+        "capabilities before login"
+    m, i = find(lines, re.escape(A) + r": %s: (.+)" % label, "capabilities")
     want = "UIDL" if protocol == "pop3" else "IMAP4REV1"
     assert want in m.group(1).upper(), "capabilities lack %s: %r" % (
         want, m.group(1))
+    if protocol == "imap":
+        assert "AUTH=SCRAM-SHA-256" in m.group(1).upper(), m.group(1)
     order.append(i)
     # auth = auto picks SCRAM-SHA-256, the first Dovecot offers of those
     # tried in order (SPEC: auth).
@@ -117,6 +123,13 @@ def check_ok(env, protocol, tls):
                 r"(\S+)\)", "authenticated")
     assert m.group(1).upper() == "SCRAM-SHA-256", "mechanism %r" % m.group(1)
     order.append(i)
+    if protocol == "imap":
+        m, i = find(lines, re.escape(A) + r": capabilities after login: (.+)",
+                    "capabilities after login")
+        assert "IMAP4REV1" in m.group(1).upper(), m.group(1)
+        order.append(i)
+    else:
+        assert not [x for x in lines if "after login" in x], lines
     if protocol == "imap":
         _, i = find(lines, re.escape(A + ": INBOX: 2 messages"), "count")
     else:
@@ -488,3 +501,45 @@ def test_trace_in_order_with_the_summary_in_one_pipe(env):
              index_of(lines, r"^acct: ok$")]
     assert order == sorted(order), "\n".join(lines)
     assert order[-1] == len(lines) - 1, lines
+
+
+def test_imap_capabilities_before_and_after_login(env):
+    # Like Cyrus IMAPd: AUTH= mechanisms only before login, a different
+    # list after it. --check shows both, each labelled.
+    pw = "Cyrus-like-pw-2m"
+    env.secret(pw, "nobody")
+    pre = b"IMAP4rev1 SASL-IR AUTH=PLAIN AUTH=OAUTHBEARER ID"
+    post = b"IMAP4rev1 IDLE UIDPLUS NAMESPACE"
+    asked = []
+
+    def caps(m):
+        asked.append(1)
+        return (b"* CAPABILITY " + (pre if len(asked) == 1 else post) +
+                b"\r\n" + m.group(1) + b" OK done\r\n")
+    with FakeServer("respond", greeting=b"* OK fake Cyrus ready\r\n", rules=[
+            (rb"^(\S+) CAPABILITY", caps),
+            (rb"^(\S+) AUTHENTICATE PLAIN", lambda m: m.group(1) +
+             b" OK Success\r\n"),
+            (rb'^(\S+) LIST "" ', lambda m: b'* LIST () "." INBOX\r\n' +
+             m.group(1) + b" OK done\r\n"),
+            (rb"^(\S+) EXAMINE", lambda m: b"* 3 EXISTS\r\n"
+             b"* OK [UIDVALIDITY 7] ok\r\n* OK [UIDNEXT 4] ok\r\n" +
+             m.group(1) + b" OK [READ-ONLY] done\r\n"),
+            (rb"^(\S+) LOGOUT", lambda m: b"* BYE bye\r\n" + m.group(1) +
+             b" OK done\r\n", "close"),
+            (rb"^(\S+) ", lambda m: m.group(1) + b" BAD unknown\r\n"),
+    ], max_conns=2) as f:
+        cfg = env.config(env.account(A, "imap", "none", "nobody", server=f,
+                                     password=pw))
+        r = env.run(["-c", cfg, "--check"], timeout=30)
+    env.expect(r, 0)
+    lines = lines_of(r.out)
+    _, i = find(lines, re.escape("%s: capabilities before login: %s" % (
+        A, pre.decode())), "capabilities before login")
+    _, j = find(lines, re.escape("%s: authenticated as nobody (PLAIN)" % A),
+                "authenticated")
+    _, k = find(lines, re.escape("%s: capabilities after login: %s" % (
+        A, post.decode())), "capabilities after login")
+    assert i < j < k, lines
+    assert not [x for x in lines if x.startswith(A + ": capabilities: ")]
+    assert lines[-1] == A + ": ok", lines
