@@ -22,6 +22,7 @@
 
 #include "../tls/util.h"
 #include "config.h"
+#include "configure.h"
 #include "run.h"
 
 #define VERSION "0.1"
@@ -31,6 +32,7 @@ usage(FILE *f)
 {
 	fputs("usage: mailfetch [-c FILE] [-n] [-q] [-v]... [-j N] [--check] "
 	      "[--syslog] [ACCOUNT...]\n"
+	      "       mailfetch --configure ADDRESS [--protocol pop3|imap]\n"
 	      "  -c, --config FILE  config file (default: "
 	      "$XDG_CONFIG_HOME/mailfetch/fetchrc,\n"
 	      "                     then ~/.fetchrc)\n"
@@ -39,6 +41,11 @@ usage(FILE *f)
 	      "  -q, --quiet        print nothing but errors\n"
 	      "  -v, --verbose      more detail; twice: protocol trace\n"
 	      "  -j, --jobs N       run up to N accounts at once\n"
+	      "      --configure ADDRESS\n"
+	      "                     find the address's servers (DNS SRV) "
+	      "and print an\n"
+	      "                     account section; writes no file\n"
+	      "      --protocol P   with --configure: only pop3 or imap\n"
 	      "      --syslog       also send summaries and errors to "
 	      "syslog\n"
 	      "  -V, --version      print the version\n"
@@ -109,6 +116,44 @@ no_config(void)
 	    stderr);
 	free(xdg);
 	free(home_rc);
+}
+
+/* --configure ADDRESS [--protocol P]: alone, but for -v and -q. */
+static int
+configure_main(const char *address, const char *proto, int nargs,
+    const char *opath, const struct runopts *o)
+{
+	enum configure_proto p = CONFIGURE_ANY;
+
+	if (address == NULL) {
+		fputs("mailfetch: --protocol goes with --configure ADDRESS\n",
+		    stderr);
+		return EX_USAGE;
+	}
+	if (nargs > 0 || opath != NULL || o->check || o->dryrun) {
+		fputs("mailfetch: --configure takes no account, -c, -n or "
+		      "--check\n",
+		    stderr);
+		return EX_USAGE;
+	}
+	if (proto != NULL && strcmp(proto, "pop3") == 0)
+		p = CONFIGURE_POP3;
+	else if (proto != NULL && strcmp(proto, "imap") == 0)
+		p = CONFIGURE_IMAP;
+	else if (proto != NULL) {
+		fprintf(stderr,
+		    "mailfetch: --protocol takes pop3 or imap, not \"%s\"\n",
+		    proto);
+		return EX_USAGE;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (nameserver_override() == -1) {
+		fputs("mailfetch: MAILFETCH_NAMESERVER must be an IPv4 address, "
+		      "optionally with :PORT\n",
+		    stderr);
+		return EX_USAGE;
+	}
+	return configure_run(address, p, o);
 }
 
 static int
@@ -249,6 +294,8 @@ main(int argc, char *argv[])
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "syslog", no_argument, NULL, 'S' },
+		{ "configure", required_argument, NULL, 'F' },
+		{ "protocol", required_argument, NULL, 'P' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -256,7 +303,7 @@ main(int argc, char *argv[])
 	struct runopts o;
 	struct cfg *cfg;
 	char err[1024], *path, *end;
-	const char *opath = NULL;
+	const char *opath = NULL, *address = NULL, *proto = NULL;
 	size_t i, n, *idx;
 	long jobs = 1;
 	int ch, status = 0, st;
@@ -293,6 +340,12 @@ main(int argc, char *argv[])
 		case 'S':
 			o.syslog = 1;
 			break;
+		case 'F':
+			address = optarg;
+			break;
+		case 'P':
+			proto = optarg;
+			break;
 		case 'V':
 			printf("mailfetch %s\n", VERSION);
 			return 0;
@@ -306,6 +359,8 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
+	if (address != NULL || proto != NULL)
+		return configure_main(address, proto, argc, opath, &o);
 	if (o.check && o.dryrun) {
 		fputs("mailfetch: --check and --dry-run exclude each other\n",
 		    stderr);
