@@ -199,7 +199,8 @@ wanted(const struct service *s, enum configure_proto p)
 {
 	if (s->proto == SVC_SMTP)
 		return 0;
-	return p == CONFIGURE_ANY || (p == CONFIGURE_IMAP && s->proto == SVC_IMAP)
+	return p == CONFIGURE_ANY
+	    || (p == CONFIGURE_IMAP && s->proto == SVC_IMAP)
 	    || (p == CONFIGURE_POP3 && s->proto == SVC_POP3);
 }
 
@@ -242,8 +243,8 @@ first_answering(const struct found *f, int smtp, enum configure_proto p,
 
 /* Nothing found: say what was looked up and what each lookup gave. */
 static void
-say_nothing_found(const char *domain, const struct found *f,
-    enum configure_proto p)
+say_nothing_found(
+    const char *domain, const struct found *f, enum configure_proto p)
 {
 	size_t i;
 
@@ -251,7 +252,9 @@ say_nothing_found(const char *domain, const struct found *f,
 	fprintf(stderr,
 	    "mailfetch: no %sserver found for %s; looked up these DNS SRV "
 	    "records:\n",
-	    p == CONFIGURE_IMAP ? "IMAP " : p == CONFIGURE_POP3 ? "POP3 " : "",
+	    p == CONFIGURE_IMAP       ? "IMAP "
+		: p == CONFIGURE_POP3 ? "POP3 "
+				      : "",
 	    domain);
 	for (i = 0; i < NSERVICES; i++) {
 		if (f[i].n == DNS_EFAIL)
@@ -264,8 +267,8 @@ say_nothing_found(const char *domain, const struct found *f,
 		else if (f[i].n > 0)
 			fprintf(stderr, "mailfetch:   %s: %d server%s%s\n",
 			    f[i].name, f[i].n, f[i].n == 1 ? "" : "s",
-			    wanted(&services[i], p) || services[i].proto
-				    == SVC_SMTP
+			    wanted(&services[i], p)
+				    || services[i].proto == SVC_SMTP
 				? ""
 				: " (not the protocol asked for)");
 		else
@@ -294,13 +297,27 @@ mech_names(unsigned mechs, char *buf, size_t len)
 		xstrlcpy(buf, "none", len);
 }
 
-/* Where the value came from: the SRV record and the visit. */
+/* Where the value came from: the SRV record and the visit. The
+ * account's TLS settings serve the submission server too (in, when
+ * given, is the incoming server's visit): one tls_fingerprint cannot
+ * pin two certificates. */
 static void
-print_origin(const struct visit *v, const char *srvname)
+print_origin(const struct visit *v, const char *srvname, const struct visit *in)
 {
 	printf("# %s: %s port %s (priority %u, weight %u)\n", srvname,
 	    v->rec->target, v->port, v->rec->priority, v->rec->weight);
-	if (v->verified)
+	if (!v->verified && in != NULL)
+		printf("# %s confirmed by a visit, but the certificate is not "
+		       "trusted\n# here: %s\n%s\n",
+		    tls_words(v->svc->tls), v->certerr,
+		    !in->verified
+			    && strcmp(in->ti.fingerprint, v->ti.fingerprint)
+				== 0
+			? "# It is the incoming server's: tls_fingerprint "
+			  "above covers both."
+			: "# Set tls_ca_file to the CA that signed it "
+			  "(tls_fingerprint cannot pin two\n# servers).");
+	else if (v->verified)
 		printf("# %s confirmed by a visit; certificate of %s, "
 		       "issued by %s, valid\n",
 		    tls_words(v->svc->tls), v->ti.subject, v->ti.issuer);
@@ -336,7 +353,7 @@ print_auth(const struct visit *v)
 
 static void
 print_smtp(const struct found *f, const struct visit *s, int found_smtp,
-    int tried)
+    int tried, const struct visit *in)
 {
 	char names[256];
 	size_t i;
@@ -345,7 +362,7 @@ print_smtp(const struct found *f, const struct visit *s, int found_smtp,
 		for (i = 0; i < NSERVICES && s->svc != &services[i]; i++)
 			;
 		printf("\n# Outgoing (for mailfetch --check):\n");
-		print_origin(s, f[i].name);
+		print_origin(s, f[i].name, in);
 		mech_names(s->mechs, names, sizeof(names));
 		printf("# Login mechanisms offered: %s\n", names);
 		printf("smtp_host = %s\nsmtp_port = %s\nsmtp_tls = %s\n",
@@ -368,8 +385,8 @@ section_name(const char *address, const char *domain, char *buf, size_t len)
 	for (s = address; *s != '\0'; s++)
 		if (!isalnum((unsigned char)*s) && strchr("._-@+", *s) == NULL)
 			break;
-	xstrlcpy(buf, *s == '\0' && strlen(address) < 48 ? address : domain,
-	    len);
+	xstrlcpy(
+	    buf, *s == '\0' && strlen(address) < 48 ? address : domain, len);
 }
 
 static void
@@ -388,14 +405,14 @@ print_section(const char *address, const char *domain, const struct found *f,
 	       "# Fill in password_command, then test with mailfetch --check."
 	       "\n[%s]\n",
 	    address, name);
-	print_origin(in, f[i].name);
+	print_origin(in, f[i].name, NULL);
 	printf("protocol = %s\nhost = %s\nport = %s\ntls = %s\n",
 	    proto_word(in->svc->proto), in->rec->target, in->port,
 	    tls_word(in->svc->tls));
 	if (!in->verified)
 		printf("# tls_ca_file =\n");
-	printf("# The address, as most providers want it\nuser = %s\n",
-	    address);
+	printf(
+	    "# The address, as most providers want it\nuser = %s\n", address);
 	print_auth(in);
 	printf("# A command that prints the password (empty: not valid until "
 	       "filled),\n# e.g. pass show mail/%s\npassword_command =\n",
@@ -403,12 +420,12 @@ print_section(const char *address, const char *domain, const struct found *f,
 	printf("# Where the mail goes; created when missing\n"
 	       "maildir = ~/Mail/%s\n",
 	    name);
-	print_smtp(f, out, found_smtp, smtp_tried);
+	print_smtp(f, out, found_smtp, smtp_tried, in);
 }
 
 int
-configure_run(const char *address, enum configure_proto p,
-    const struct runopts *o)
+configure_run(
+    const char *address, enum configure_proto p, const struct runopts *o)
 {
 	struct found f[NSERVICES];
 	struct visit in, out;

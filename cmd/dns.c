@@ -81,15 +81,14 @@ lookup_failed(const char *name, char *err, size_t errlen)
 		    name);
 		return DNS_EFAIL;
 	default:
-		snprintf(err, errlen, "%s: the DNS server refused the query",
-		    name);
+		snprintf(
+		    err, errlen, "%s: the DNS server refused the query", name);
 		return DNS_EFAIL;
 	}
 }
 
 int
-dns_srv_lookup(
-    const char *name, struct dns_srv **out, char *err, size_t errlen)
+dns_srv_lookup(const char *name, struct dns_srv **out, char *err, size_t errlen)
 {
 	unsigned char *ans = xmalloc(DNS_MSGMAX);
 	struct dns_srv *v = NULL;

@@ -148,8 +148,9 @@ configure_main(const char *address, const char *proto, int nargs,
 	}
 	signal(SIGPIPE, SIG_IGN);
 	if (nameserver_override() == -1) {
-		fputs("mailfetch: MAILFETCH_NAMESERVER must be an IPv4 address, "
-		      "optionally with :PORT\n",
+		fputs(
+		    "mailfetch: MAILFETCH_NAMESERVER must be an IPv4 address, "
+		    "optionally with :PORT\n",
 		    stderr);
 		return EX_USAGE;
 	}
