@@ -148,6 +148,7 @@ done:
 static int
 visit(struct visit *v)
 {
+	const char *why;
 	int certfail;
 
 	snprintf(v->port, sizeof(v->port), "%u", v->rec->port);
@@ -157,7 +158,10 @@ visit(struct visit *v)
 	if (!certfail)
 		return -1;
 	v->verified = 0;
-	xstrlcpy(v->certerr, v->err, sizeof(v->certerr));
+	/* The reason alone: host and port are on the line before. */
+	if ((why = strstr(v->err, "rejected: ")) != NULL)
+		why += strlen("rejected: ");
+	xstrlcpy(v->certerr, why != NULL ? why : v->err, sizeof(v->certerr));
 	return visit_once(v, 0, &certfail);
 }
 
@@ -232,10 +236,18 @@ first_answering(const struct found *f, int smtp, enum configure_proto p,
 			(*tried)++;
 			if (visit(out) == 0)
 				return 0;
+			/* The connection's errors name host and port. */
 			fflush(stdout);
-			fprintf(stderr,
-			    "mailfetch: %s port %s (%s): %s; passed over\n",
-			    out->rec->target, out->port, f[i].name, out->err);
+			if (strstr(out->err, out->rec->target) != NULL)
+				fprintf(stderr,
+				    "mailfetch: %s: %s; passed over\n",
+				    f[i].name, out->err);
+			else
+				fprintf(stderr,
+				    "mailfetch: %s: %s port %s: %s; passed "
+				    "over\n",
+				    f[i].name, out->rec->target, out->port,
+				    out->err);
 		}
 	}
 	return -1;
@@ -308,7 +320,7 @@ print_origin(const struct visit *v, const char *srvname, const struct visit *in)
 	    v->rec->target, v->port, v->rec->priority, v->rec->weight);
 	if (!v->verified && in != NULL)
 		printf("# %s confirmed by a visit, but the certificate is not "
-		       "trusted\n# here: %s\n%s\n",
+		       "trusted\n# here (%s).\n%s\n",
 		    tls_words(v->svc->tls), v->certerr,
 		    !in->verified
 			    && strcmp(in->ti.fingerprint, v->ti.fingerprint)
@@ -323,7 +335,7 @@ print_origin(const struct visit *v, const char *srvname, const struct visit *in)
 		    tls_words(v->svc->tls), v->ti.subject, v->ti.issuer);
 	else
 		printf("# %s confirmed by a visit, but the certificate is not "
-		       "trusted\n# here: %s\n# Set tls_ca_file to the CA "
+		       "trusted\n# here (%s).\n# Set tls_ca_file to the CA "
 		       "that signed it, or, once you have compared its\n"
 		       "# fingerprint with one the provider publishes, "
 		       "uncomment:\n# tls_fingerprint = %s\n",

@@ -109,7 +109,7 @@ no_config(void)
 		fprintf(stderr, "mailfetch: no config file: looked for %s\n",
 		    home_rc);
 	fputs("mailfetch: to start, copy fetchrc.example (shipped with "
-	      "mailfetch) there and edit it;\n"
+	      "mailfetch) to one of them and edit it;\n"
 	      "mailfetch: fetchrc(5) describes each key, and "
 	      "`mailfetch --configure ADDRESS`\n"
 	      "mailfetch: prints an account section for your address\n",
