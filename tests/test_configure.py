@@ -130,11 +130,14 @@ def test_protocol_restricts_incoming(env):
 
 
 def test_nothing_found_says_what_was_tried(env):
-    with Dnsmasq() as dns:
+    # A "." target says the service is not offered (RFC 2782).
+    with Dnsmasq(srv=[("_imaps._tcp." + D, ".", 0, 0, 0)]) as dns:
         r = configure(env, dns)
     env.expect(r, 69)
     assert r.out == "", r.out
-    for label in ("_imaps._tcp", "_pop3s._tcp", "_submissions._tcp",
+    assert ('mailfetch:   _imaps._tcp.%s: ".", the service is not offered\n'
+            % D) in r.err, r.err
+    for label in ("_pop3s._tcp", "_submissions._tcp",
                   "_imap._tcp", "_pop3._tcp", "_submission._tcp"):
         assert "mailfetch:   %s.%s: none\n" % (label, D) in r.err, r.err
     for label in ("_imaps._tcp", "_imap._tcp"):
@@ -231,3 +234,31 @@ def test_usage(env):
         r = env.run(args)
         env.expect(r, 64)
         assert want in r.err, (args, r.err)
+
+
+def test_starttls_not_offered_is_passed_over(env):
+    # A server on a STARTTLS service that does not offer it is not
+    # suggested with tls = none: it is passed over.
+    from fakeserver import FakeServer
+    d = dovecot()
+
+    def caps(m):
+        return b"* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n" + m.group(1) + \
+            b" OK done\r\n"
+    with FakeServer("respond", greeting=b"* OK plain only\r\n", rules=[
+            (rb"^(\S+) CAPABILITY", caps),
+            (rb"^(\S+) ", lambda m: m.group(1) + b" BAD no\r\n"),
+    ]) as f:
+        srv = [("_imap._tcp." + D, "plain.example.test", f.port, 0, 1),
+               ("_imap._tcp." + D, "localhost", d.ports["imap"], 1, 1)]
+        with Dnsmasq(srv=srv,
+                     hosts=[("plain.example.test", "127.0.0.1")]) as dns:
+            r = configure(env, dns)
+    env.expect(r, 0)
+    assert ("mailfetch: _imap._tcp.%s: plain.example.test port %d: server "
+            "does not offer STARTTLS; passed over\n" % (D, f.port)) in r.err, \
+        r.err
+    kv = keys(r.out)
+    assert (kv["host"], kv["port"], kv["tls"]) == (
+        "localhost", str(d.ports["imap"]), "starttls"), r.out
+    assert [x for x in f.lines if "STARTTLS" in x.upper()] == [], f.lines
