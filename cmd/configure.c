@@ -382,7 +382,8 @@ print_smtp(const struct found *f, const struct visit *s, int found_smtp,
 		return;
 	}
 	printf("\n# Outgoing: %s\n# smtp_host =\n",
-	    tried > 0 ? "no submission server found answered"
+	    tried > 0 ? "none of the submission servers found "
+			"answered"
 		      : "no SRV record for _submissions._tcp or "
 			"_submission._tcp");
 }

@@ -148,11 +148,17 @@ def test_refusing_target_is_passed_over(env):
     d = dovecot()
     dead = harness.closed_port()
     srv = [("_imaps._tcp." + D, "dead.example.test", dead, 0, 1),
-           ("_imaps._tcp." + D, "localhost", d.ports["imaps"], 5, 1)]
+           ("_imaps._tcp." + D, "localhost", d.ports["imaps"], 5, 1),
+           ("_submission._tcp." + D, "dead.example.test", dead, 0, 1)]
     with Dnsmasq(srv=srv, hosts=[("dead.example.test", "127.0.0.1")]) as dns:
         r = configure(env, dns)
     env.expect(r, 0)
     assert keys(r.out)["host"] == "localhost", r.out
+    # Outgoing found but silent: said so, and no smtp_ key set.
+    assert "# Outgoing: none of the submission servers found answered\n" \
+        in r.out, r.out
+    assert "smtp_host" not in keys(r.out), r.out
+    assert "mailfetch: _submission._tcp.%s: connect to " % D in r.err
     assert re.search(r"^mailfetch: _imaps\._tcp\.example\.test: connect to "
                      r"dead\.example\.test \(127\.0\.0\.1\) port %d: "
                      r"Connection refused; passed over$" % dead, r.err,
