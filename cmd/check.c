@@ -65,8 +65,9 @@ smtp_err(const struct acct *ac, const struct source *src)
 
 	switch (src->fail) {
 	case SRC_FHOST:
-		hint = "; check smtp_host and smtp_port, and that the server "
-		       "runs";
+		/* The error names host and port, not that it is SMTP. */
+		hint = "; check smtp_host and smtp_port, and that the "
+		       "submission server runs";
 		break;
 	case SRC_FTEMP:
 		hint = "; the server or the network is slow or gone, "

@@ -472,7 +472,7 @@ do_open(struct source *src)
 		return src_fail(src, SRC_FPROTO, "session already open");
 	src->conn = conn_new(cfg->connect_timeout, cfg->timeout);
 	if (conn_connect(src->conn, cfg->host, cfg->port) == -1)
-		return src_connfail(src, "connecting to the SMTP server");
+		return src_connfail(src, NULL);
 	if (cfg->tls == SRC_TLS_IMPLICIT
 	    && conn_starttls(src->conn, cfg->host, &cfg->tlsopts) == -1)
 		return src_connfail(src, "TLS with the SMTP server");
