@@ -56,6 +56,7 @@ struct visit {
 	char caps[1024];
 	unsigned mechs;
 	char err[512]; /* why the visit failed */
+	int trace; /* -vv: the protocol trace on stderr */
 };
 
 static const char *
@@ -94,6 +95,18 @@ address_domain(const char *address)
 	return at + 1;
 }
 
+/* A line of the protocol trace (-vv), after the server's name. */
+static void
+trace(void *arg, int dir, const char *line, size_t len)
+{
+	const struct visit *v = arg;
+	char buf[1024];
+
+	src_quote(buf, sizeof(buf), line, len);
+	fflush(stdout);
+	fprintf(stderr, "mailfetch: %s: %c %s\n", v->rec->target, dir, buf);
+}
+
 /*
  * Open a session of the visit's protocol that stops before login, with
  * the certificate checked when verify. Returns 0 with what was learnt
@@ -115,6 +128,10 @@ visit_once(struct visit *v, int verify, int *certfail)
 	sc.connect_timeout = CONFIGURE_CTIMEOUT;
 	sc.timeout = CONFIGURE_TIMEOUT;
 	sc.nologin = 1;
+	if (v->trace) {
+		sc.trace = trace;
+		sc.trace_arg = v;
+	}
 	if (v->svc->proto == SVC_IMAP)
 		src = imap_new(&sc);
 	else if (v->svc->proto == SVC_POP3)
@@ -211,13 +228,16 @@ wanted(const struct service *s, enum configure_proto p)
 /*
  * The first server that answers, trying the services of kind smtp (or
  * the incoming ones wanted) in order and each service's records in
- * order. Each server passed over is told on stderr and counted in
- * *tried. Returns 0 with *out filled, or -1.
+ * order. Each server passed over is told on stderr, counted in *tried
+ * and named in list (", "-separated). Returns 0 with *out filled, or
+ * -1.
  */
 static int
 first_answering(const struct found *f, int smtp, enum configure_proto p,
-    struct visit *out, int *tried)
+    int trace, struct visit *out, int *tried, char *list, size_t listlen)
 {
+	size_t used;
+
 	size_t i;
 	int k;
 
@@ -233,9 +253,13 @@ first_answering(const struct found *f, int smtp, enum configure_proto p,
 			memset(out, 0, sizeof(*out));
 			out->svc = &services[i];
 			out->rec = &f[i].v[k];
+			out->trace = trace;
 			(*tried)++;
 			if (visit(out) == 0)
 				return 0;
+			used = strlen(list);
+			snprintf(list + used, listlen - used, "%s%s port %s",
+			    used > 0 ? ", " : "", out->rec->target, out->port);
 			/* The connection's errors name host and port. */
 			fflush(stdout);
 			if (strstr(out->err, out->rec->target) != NULL)
@@ -444,9 +468,9 @@ configure_run(
 	struct visit in, out;
 	const char *domain;
 	size_t i;
+	char list[2048] = "", slist[2048] = "";
 	int status, tried = 0, smtp_tried = 0, any = 0, found_smtp;
 
-	(void)o;
 	if ((domain = address_domain(address)) == NULL) {
 		fprintf(stderr,
 		    "mailfetch: --configure wants a mail address, "
@@ -465,17 +489,20 @@ configure_run(
 		status = EX_UNAVAILABLE;
 		goto done;
 	}
-	if (first_answering(f, 0, p, &in, &tried) == -1) {
+	if (first_answering(
+		f, 0, p, o->verbose >= 2, &in, &tried, list, sizeof(list))
+	    == -1) {
 		fflush(stdout);
 		fprintf(stderr,
 		    "mailfetch: none of the %d server%s found for %s "
-		    "answered (each is named above); check the network, or "
-		    "ask the provider\n",
-		    tried, tried == 1 ? "" : "s", domain);
+		    "answered: %s; check the network, or ask the provider\n",
+		    tried, tried == 1 ? "" : "s", domain, list);
 		status = EX_UNAVAILABLE;
 		goto done;
 	}
-	found_smtp = first_answering(f, 1, p, &out, &smtp_tried) == 0;
+	found_smtp = first_answering(f, 1, p, o->verbose >= 2, &out,
+			 &smtp_tried, slist, sizeof(slist))
+	    == 0;
 	print_section(address, domain, f, &in, &out, found_smtp, smtp_tried);
 	status = 0;
 done:

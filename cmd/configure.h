@@ -13,7 +13,8 @@
 enum configure_proto { CONFIGURE_ANY, CONFIGURE_POP3, CONFIGURE_IMAP };
 
 /*
- * Look up, visit and print as above; progress and problems on stderr.
+ * Look up, visit and print as above; progress and problems on stderr,
+ * and with o->verbose of 2 or more the visits' protocol trace.
  * Returns 0, 64 (ADDRESS is not an address), 65 (a malformed DNS
  * answer), or 69 (no incoming server found, or none of those found
  * answered).

@@ -176,7 +176,9 @@ def test_none_answers(env):
     for p in (dead1, dead2):
         assert "connect to dead.example.test (127.0.0.1) port %d: " % p \
             in r.err, r.err
-    assert "none of the 2 servers found for example.test answered" in r.err
+    assert ("mailfetch: none of the 2 servers found for example.test "
+            "answered: dead.example.test port %d, dead.example.test port %d; "
+            % (dead1, dead2)) in r.err, r.err
 
 
 def test_priority_then_weight_order(env):
@@ -268,3 +270,17 @@ def test_starttls_not_offered_is_passed_over(env):
     assert (kv["host"], kv["port"], kv["tls"]) == (
         "localhost", str(d.ports["imap"]), "starttls"), r.out
     assert [x for x in f.lines if "STARTTLS" in x.upper()] == [], f.lines
+
+
+def test_trace_of_the_visits(env):
+    # -vv shows the visit: the greeting (with Dovecot's capabilities),
+    # no login, LOGOUT.
+    d = dovecot()
+    srv = [("_imaps._tcp." + D, "localhost", d.ports["imaps"], 0, 1)]
+    with Dnsmasq(srv=srv) as dns:
+        r = configure(env, dns, "-vv")
+    env.expect(r, 0)
+    assert re.search(r"^mailfetch: localhost: < \* OK \[CAPABILITY ", r.err,
+                     re.M), r.err
+    assert not re.search(r"LOGIN |AUTHENTICATE", r.err), r.err
+    assert re.search(r"^mailfetch: localhost: > \S+ LOGOUT$", r.err, re.M)
