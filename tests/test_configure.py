@@ -282,5 +282,6 @@ def test_trace_of_the_visits(env):
     env.expect(r, 0)
     assert re.search(r"^mailfetch: localhost: < \* OK \[CAPABILITY ", r.err,
                      re.M), r.err
-    assert not re.search(r"LOGIN |AUTHENTICATE", r.err), r.err
+    assert not re.search(r"^mailfetch: localhost: > \S+ (LOGIN|AUTHENTICATE)",
+                         r.err, re.M), r.err
     assert re.search(r"^mailfetch: localhost: > \S+ LOGOUT$", r.err, re.M)
