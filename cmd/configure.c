@@ -78,15 +78,20 @@ proto_word(enum svc_proto p)
 }
 
 /* The domain of an address, or NULL when it is not local@domain with a
- * plausible domain name. */
+ * plausible domain name. The address goes into the section as it is,
+ * so it must be one word of printable ASCII (RFC 5321 section 4.5.3.1.3
+ * allows 254 bytes). */
 static const char *
 address_domain(const char *address)
 {
 	const char *at = strrchr(address, '@'), *d;
 
 	if (at == NULL || at == address || at[1] == '\0'
-	    || strlen(at + 1) > 253)
+	    || strlen(address) > 254)
 		return NULL;
+	for (d = address; *d != '\0'; d++)
+		if (!isgraph((unsigned char)*d))
+			return NULL;
 	for (d = at + 1; *d != '\0'; d++)
 		if (!isalnum((unsigned char)*d) && *d != '-' && *d != '.')
 			return NULL;

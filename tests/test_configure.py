@@ -234,6 +234,9 @@ def test_malformed_target_name(env):
 
 def test_usage(env):
     for args, want in ((["--configure", "not-an-address"], "local@domain"),
+                       (["--configure", "a\n[x]@example.test"],
+                        "local@domain"),
+                       (["--configure", "a b@example.test"], "local@domain"),
                        (["--configure", ADDR, "--protocol", "smtp"],
                         "pop3 or imap"),
                        (["--configure", ADDR, "--check"], "--check"),
