@@ -5,6 +5,7 @@
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/mailfetch
 DESTDIR ?=
 PYTHON ?= python3
 
@@ -17,7 +18,7 @@ WARN += -Werror
 endif
 PKGS = libtls inih libcrypto
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lresolv -pthread
 
 BUILD = build
 ifeq ($(SAN),1)
@@ -79,10 +80,11 @@ bench: deps
 
 install: $(BUILD)/mailfetch
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
-		$(DESTDIR)$(MANDIR)/man5
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DOCDIR)
 	install -m 755 $(BUILD)/mailfetch $(DESTDIR)$(BINDIR)/mailfetch
 	install -m 644 mailfetch.1 $(DESTDIR)$(MANDIR)/man1/mailfetch.1
 	install -m 644 fetchrc.5 $(DESTDIR)$(MANDIR)/man5/fetchrc.5
+	install -m 644 fetchrc.example README.md $(DESTDIR)$(DOCDIR)
 
 # Fuzzing: libFuzzer targets (tests/fuzz/fuzz_*.c) built by clang with
 # ASan+UBSan into build-fuzz/. `make fuzz-bin` builds them (the smoke

@@ -30,6 +30,9 @@ struct acct {
 	char port[8];
 	char *secret;
 	struct source *src;
+	/* acct_open leaves a session's failure for the caller to print
+	 * with acct_srcerr, after what it shows of the session. */
+	int defer_err;
 };
 
 /* Fill in ac for account a: no I/O yet. */
@@ -38,7 +41,8 @@ void acct_init(
 
 /* Get the secret, create the protocol session and open it (connect,
  * TLS, authenticate). Returns 0, or an exit status after printing what
- * failed. The session, when created, stays in ac->src for acct_fini. */
+ * failed (not a failure of the session when ac->defer_err). The
+ * session, when created, stays in ac->src for acct_fini. */
 int acct_open(struct acct *ac);
 
 /* Free the session (without QUIT if quit was not called) and wipe the

@@ -65,8 +65,9 @@ smtp_err(const struct acct *ac, const struct source *src)
 
 	switch (src->fail) {
 	case SRC_FHOST:
-		hint = "; check smtp_host and smtp_port, and that the server "
-		       "runs";
+		/* The error names host and port, not that it is SMTP. */
+		hint = "; check smtp_host and smtp_port, and that the "
+		       "submission server runs";
 		break;
 	case SRC_FTEMP:
 		hint = "; the server or the network is slow or gone, "
@@ -110,18 +111,24 @@ check_smtp(struct acct *ac)
 	sc.user = a->smtp_user;
 	sc.auth = sasl_mech_name(a->auth) != NULL ? a->auth : SRC_AUTH_AUTO;
 	src = smtp_new(&sc);
+	/* The failure is printed after what was learnt before it. */
 	if (src->ops->open(src) == -1)
-		status = smtp_err(ac, src);
-	if (src->conn == NULL)
+		status = acct_status(src->fail, 0);
+	if (src->conn == NULL) {
+		if (status != 0)
+			smtp_err(ac, src);
 		goto out;
+	}
 	if (status == 0 || src->fail != SRC_FHOST)
 		printf("%s: smtp: connected to %s port %s (%s)\n", n,
 		    a->smtp_host, port, tls_mode(a->smtp_tls));
 	show_tls(n, "smtp: ", src->conn);
 	if (src->caps[0] != '\0')
 		printf("%s: smtp: extensions: %s\n", n, src->caps);
-	if (status != 0)
+	if (status != 0) {
+		smtp_err(ac, src);
 		goto out;
+	}
 	printf(
 	    "%s: smtp: authenticated as %s (%s)\n", n, a->smtp_user, src->mech);
 	if (src->ops->quit(src) == -1)
@@ -143,20 +150,35 @@ run_check(const struct cfg_account *a, const struct runopts *opts)
 
 	oo.syslog |= a->log_syslog;
 	acct_init(&ac, a, o);
+	ac.defer_err = 1;
 	status = acct_open(&ac);
-	if (ac.src == NULL || ac.src->conn == NULL)
+	if (ac.src == NULL)
 		goto out;
+	if (ac.src->conn == NULL) {
+		if (status != 0)
+			acct_srcerr(&ac);
+		goto out;
+	}
 	/* What was learnt before a failure still helps: show it. */
 	if (status == 0 || ac.src->fail != SRC_FHOST)
 		printf("%s: connected to %s port %s (%s, %s)\n", n, a->host,
 		    ac.port, a->protocol == CFG_POP3 ? "pop3" : "imap",
 		    tls_mode(a->tls));
 	show_tls(n, "", ac.src->conn);
-	if (ac.src->caps[0] != '\0')
+	/* IMAP lists them again after login, often different (Cyrus
+	 * offers AUTH= only before): both, each labelled. */
+	if (ac.src->caps_pre[0] != '\0')
+		printf(
+		    "%s: capabilities before login: %s\n", n, ac.src->caps_pre);
+	else if (ac.src->caps[0] != '\0')
 		printf("%s: capabilities: %s\n", n, ac.src->caps);
-	if (status != 0)
+	if (status != 0) {
+		acct_srcerr(&ac);
 		goto out;
+	}
 	printf("%s: authenticated as %s (%s)\n", n, a->user, ac.src->mech);
+	if (ac.src->caps_pre[0] != '\0')
+		printf("%s: capabilities after login: %s\n", n, ac.src->caps);
 	for (i = 0; i < a->nfolders; i++) {
 		if (ac.src->ops->select(ac.src, a->folders[i], 0, &fi) == -1) {
 			if (status == 0)

@@ -1495,31 +1495,39 @@ fail:
 	return NULL;
 }
 
+void
+cfg_default_paths(char **xdg, char **home_rc)
+{
+	const char *x;
+	char *home;
+
+	home = home_dir();
+	if ((x = xdg_dir("XDG_CONFIG_HOME")) != NULL)
+		xasprintf(xdg, "%s/mailfetch/fetchrc", x);
+	else if (home != NULL)
+		xasprintf(xdg, "%s/.config/mailfetch/fetchrc", home);
+	else
+		*xdg = NULL;
+	if (home != NULL)
+		xasprintf(home_rc, "%s/.fetchrc", home);
+	else
+		*home_rc = xstrdup(".fetchrc");
+	free(home);
+}
+
 char *
 cfg_default_path(void)
 {
 	struct stat st;
-	const char *x;
-	char *home, *p;
+	char *xdg, *home_rc;
 
-	home = home_dir();
-	if ((x = xdg_dir("XDG_CONFIG_HOME")) != NULL)
-		xasprintf(&p, "%s/mailfetch/fetchrc", x);
-	else if (home != NULL)
-		xasprintf(&p, "%s/.config/mailfetch/fetchrc", home);
-	else
-		p = NULL;
-	if (p != NULL && stat(p, &st) == 0) {
-		free(home);
-		return p;
+	cfg_default_paths(&xdg, &home_rc);
+	if (xdg != NULL && stat(xdg, &st) == 0) {
+		free(home_rc);
+		return xdg;
 	}
-	free(p);
-	if (home != NULL)
-		xasprintf(&p, "%s/.fetchrc", home);
-	else
-		p = xstrdup(".fetchrc");
-	free(home);
-	return p;
+	free(xdg);
+	return home_rc;
 }
 
 struct cfg_account *

@@ -65,6 +65,10 @@ struct cfg *cfg_load(const char *path, char *err, size_t errlen);
  * ~/.config/...) when it exists, else ~/.fetchrc. A new string. */
 char *cfg_default_path(void);
 
+/* The two places cfg_default_path looks, in its order: *xdg (NULL when
+ * neither XDG_CONFIG_HOME nor HOME is set) and *home_rc. New strings. */
+void cfg_default_paths(char **xdg, char **home_rc);
+
 /* Find an account by section name; NULL when absent. */
 struct cfg_account *cfg_find(struct cfg *, const char *name);
 

@@ -5,10 +5,14 @@
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <arpa/nameser.h>
 
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <resolv.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +22,7 @@
 
 #include "../tls/util.h"
 #include "config.h"
+#include "configure.h"
 #include "run.h"
 
 #define VERSION "0.1"
@@ -27,6 +32,7 @@ usage(FILE *f)
 {
 	fputs("usage: mailfetch [-c FILE] [-n] [-q] [-v]... [-j N] [--check] "
 	      "[--syslog] [ACCOUNT...]\n"
+	      "       mailfetch --configure ADDRESS [--protocol pop3|imap]\n"
 	      "  -c, --config FILE  config file (default: "
 	      "$XDG_CONFIG_HOME/mailfetch/fetchrc,\n"
 	      "                     then ~/.fetchrc)\n"
@@ -35,11 +41,120 @@ usage(FILE *f)
 	      "  -q, --quiet        print nothing but errors\n"
 	      "  -v, --verbose      more detail; twice: protocol trace\n"
 	      "  -j, --jobs N       run up to N accounts at once\n"
+	      "      --configure ADDRESS\n"
+	      "                     find the address's servers (DNS SRV) "
+	      "and print an\n"
+	      "                     account section; writes no file\n"
+	      "      --protocol P   with --configure: only pop3 or imap\n"
 	      "      --syslog       also send summaries and errors to "
 	      "syslog\n"
 	      "  -V, --version      print the version\n"
 	      "  -h, --help         print this help\n",
 	    f);
+}
+
+/*
+ * MAILFETCH_NAMESERVER=ADDRESS[:PORT] (IPv4, default port 53): send
+ * every DNS query of this process (host names and --configure's SRV
+ * records) to that server alone, in place of resolv.conf's. A testing
+ * aid: glibc's resolver honours changes to _res made after res_init().
+ * Returns 0, or -1 when the value is malformed.
+ */
+static int
+nameserver_override(void)
+{
+	const char *v = getenv("MAILFETCH_NAMESERVER");
+	char addr[INET_ADDRSTRLEN], *colon, *end;
+	struct in_addr in;
+	long port = 53;
+
+	if (v == NULL || *v == '\0')
+		return 0;
+	if (strlen(v) >= sizeof(addr) + 6)
+		return -1;
+	xstrlcpy(addr, v, sizeof(addr));
+	if ((colon = strchr(v, ':')) != NULL) {
+		if ((size_t)(colon - v) >= sizeof(addr))
+			return -1;
+		addr[colon - v] = '\0';
+		errno = 0;
+		port = strtol(colon + 1, &end, 10);
+		if (errno || *end != '\0' || port < 1 || port > 65535)
+			return -1;
+	}
+	if (inet_pton(AF_INET, addr, &in) != 1 || res_init() == -1)
+		return -1;
+	memset(&_res.nsaddr_list[0], 0, sizeof(_res.nsaddr_list[0]));
+	_res.nsaddr_list[0].sin_family = AF_INET;
+	_res.nsaddr_list[0].sin_port = htons((uint16_t)port);
+	_res.nsaddr_list[0].sin_addr = in;
+	_res.nscount = 1;
+	return 0;
+}
+
+/* No -c, and neither default file exists: say where it looked and how
+ * to begin. */
+static void
+no_config(void)
+{
+	char *xdg, *home_rc;
+
+	cfg_default_paths(&xdg, &home_rc);
+	fflush(stdout);
+	if (xdg != NULL)
+		fprintf(stderr,
+		    "mailfetch: no config file: looked for %s and %s\n", xdg,
+		    home_rc);
+	else
+		fprintf(stderr, "mailfetch: no config file: looked for %s\n",
+		    home_rc);
+	fputs("mailfetch: to start, copy fetchrc.example (shipped with "
+	      "mailfetch) to one of them and edit it;\n"
+	      "mailfetch: fetchrc(5) describes each key, and "
+	      "`mailfetch --configure ADDRESS`\n"
+	      "mailfetch: prints an account section for your address\n",
+	    stderr);
+	free(xdg);
+	free(home_rc);
+}
+
+/* --configure ADDRESS [--protocol P]: alone, but for -v and -q. */
+static int
+configure_main(const char *address, const char *proto, int nargs,
+    const char *opath, const struct runopts *o)
+{
+	enum configure_proto p = CONFIGURE_ANY;
+
+	if (address == NULL) {
+		fputs("mailfetch: --protocol goes with --configure ADDRESS\n",
+		    stderr);
+		return EX_USAGE;
+	}
+	if (nargs > 0 || opath != NULL || o->check || o->dryrun) {
+		fputs("mailfetch: --configure takes no account, -c, -n or "
+		      "--check\n",
+		    stderr);
+		return EX_USAGE;
+	}
+	if (proto != NULL && strcmp(proto, "pop3") == 0)
+		p = CONFIGURE_POP3;
+	else if (proto != NULL && strcmp(proto, "imap") == 0)
+		p = CONFIGURE_IMAP;
+	else if (proto != NULL) {
+		fprintf(stderr,
+		    "mailfetch: --protocol takes pop3 or imap, not \"%s\"\n",
+		    proto);
+		return EX_USAGE;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (nameserver_override() == -1) {
+		fputs(
+		    "mailfetch: MAILFETCH_NAMESERVER must be an IPv4 address, "
+		    "optionally with :PORT\n",
+		    stderr);
+		return EX_USAGE;
+	}
+	return configure_run(address, p, o);
 }
 
 static int
@@ -180,6 +295,8 @@ main(int argc, char *argv[])
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "syslog", no_argument, NULL, 'S' },
+		{ "configure", required_argument, NULL, 'F' },
+		{ "protocol", required_argument, NULL, 'P' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -187,7 +304,7 @@ main(int argc, char *argv[])
 	struct runopts o;
 	struct cfg *cfg;
 	char err[1024], *path, *end;
-	const char *opath = NULL;
+	const char *opath = NULL, *address = NULL, *proto = NULL;
 	size_t i, n, *idx;
 	long jobs = 1;
 	int ch, status = 0, st;
@@ -224,6 +341,12 @@ main(int argc, char *argv[])
 		case 'S':
 			o.syslog = 1;
 			break;
+		case 'F':
+			address = optarg;
+			break;
+		case 'P':
+			proto = optarg;
+			break;
 		case 'V':
 			printf("mailfetch %s\n", VERSION);
 			return 0;
@@ -237,6 +360,8 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
+	if (address != NULL || proto != NULL)
+		return configure_main(address, proto, argc, opath, &o);
 	if (o.check && o.dryrun) {
 		fputs("mailfetch: --check and --dry-run exclude each other\n",
 		    stderr);
@@ -247,8 +372,20 @@ main(int argc, char *argv[])
 	 * and what mailfetch creates is for the user alone. */
 	signal(SIGPIPE, SIG_IGN);
 	umask(077);
+	if (nameserver_override() == -1) {
+		fputs(
+		    "mailfetch: MAILFETCH_NAMESERVER must be an IPv4 address, "
+		    "optionally with :PORT\n",
+		    stderr);
+		return EX_USAGE;
+	}
 
 	path = opath != NULL ? xstrdup(opath) : cfg_default_path();
+	if (opath == NULL && access(path, F_OK) == -1 && errno == ENOENT) {
+		free(path);
+		no_config();
+		return EX_CONFIG;
+	}
 	if ((cfg = cfg_load(path, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "mailfetch: %s\n", err);
 		free(path);

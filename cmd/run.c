@@ -114,6 +114,7 @@ progress(struct run *r, int force)
 		    sizeof(eta));
 	else if (r->p_totalbytes <= r->p_bytes)
 		snprintf(eta, sizeof(eta), "0s");
+	fflush(stdout);
 	fprintf(stderr,
 	    "\r\033[K%s: %s %" PRIu64 "/%" PRIu64 " messages, %s, %s/s, "
 	    "ETA %s",

@@ -1346,15 +1346,14 @@ imap_open(struct source *src)
 {
 	struct imap *im = src->priv;
 	const struct source_cfg *cfg = src->cfg;
-	char what[300];
+	enum src_auth mech;
 
 	if (src->conn != NULL)
 		return src_fail(src, SRC_FCONFIG, "session already open");
 	src->conn = conn_new(cfg->connect_timeout, cfg->timeout);
-	snprintf(what, sizeof(what), "connecting to %s port %s", cfg->host,
-	    cfg->port);
+	/* The connection's error names the host and port itself. */
 	if (conn_connect(src->conn, cfg->host, cfg->port) == -1)
-		return src_connfail(src, what);
+		return src_connfail(src, NULL);
 	if (cfg->tls == SRC_TLS_IMPLICIT
 	    && conn_starttls(src->conn, cfg->host, &cfg->tlsopts) == -1)
 		return src_connfail(src, "TLS handshake");
@@ -1364,10 +1363,18 @@ imap_open(struct source *src)
 		return -1;
 	if (cfg->tls == SRC_TLS_STARTTLS && starttls(src) == -1)
 		return -1;
+	for (mech = SRC_AUTH_PLAIN; mech <= SRC_AUTH_OAUTHBEARER; mech++)
+		if (mech_offered(im, mech))
+			src->mechs |= 1u << mech;
+	if (!(im->caps & CAP_LOGINDISABLED))
+		src->mechs |= 1u << SRC_AUTH_LOGIN;
 	if (im->preauth) {
 		xstrlcpy(src->mech, "PREAUTH", sizeof(src->mech));
 		return 0;
 	}
+	if (cfg->nologin)
+		return 0;
+	xstrlcpy(src->caps_pre, src->caps, sizeof(src->caps_pre));
 	return auth(src);
 }
 

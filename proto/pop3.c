@@ -725,7 +725,7 @@ do_open(struct source *src, struct pop3 *p)
 		return src_fail(src, SRC_FPROTO, "session already open");
 	src->conn = conn_new(cfg->connect_timeout, cfg->timeout);
 	if (conn_connect(src->conn, cfg->host, cfg->port) == -1)
-		return src_connfail(src, "connecting");
+		return src_connfail(src, NULL);
 	if (cfg->tls == SRC_TLS_IMPLICIT
 	    && conn_starttls(src->conn, cfg->host, &cfg->tlsopts) == -1)
 		return src_connfail(src, "TLS");
@@ -749,6 +749,9 @@ do_open(struct source *src, struct pop3 *p)
 		if (capa(src, p) == -1)
 			return -1;
 	}
+	src->mechs = p->sasl;
+	if (cfg->nologin)
+		return 0;
 	return authenticate(src, p);
 }
 

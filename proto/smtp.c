@@ -472,7 +472,7 @@ do_open(struct source *src)
 		return src_fail(src, SRC_FPROTO, "session already open");
 	src->conn = conn_new(cfg->connect_timeout, cfg->timeout);
 	if (conn_connect(src->conn, cfg->host, cfg->port) == -1)
-		return src_connfail(src, "connecting to the SMTP server");
+		return src_connfail(src, NULL);
 	if (cfg->tls == SRC_TLS_IMPLICIT
 	    && conn_starttls(src->conn, cfg->host, &cfg->tlsopts) == -1)
 		return src_connfail(src, "TLS with the SMTP server");
@@ -480,6 +480,9 @@ do_open(struct source *src)
 		return -1;
 	if (cfg->tls == SRC_TLS_STARTTLS && starttls(src) == -1)
 		return -1;
+	src->mechs = ((struct smtp *)src->priv)->mechs;
+	if (cfg->nologin)
+		return 0;
 	return authenticate(src);
 }
 

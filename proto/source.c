@@ -86,6 +86,8 @@ src_connfail(struct source *src, const char *what)
 		f = SRC_FPROTO;
 		break;
 	}
+	if (what == NULL)
+		return src_fail(src, f, "%s", conn_error(src->conn));
 	return src_fail(src, f, "%s: %s", what, conn_error(src->conn));
 }
 

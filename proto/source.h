@@ -69,6 +69,10 @@ struct source_cfg {
 	/* POP3: list with UIDL alone and leave the sizes to ops->sizes,
 	 * so that a run that finds nothing new skips LIST. */
 	int lazy_sizes;
+	/* Open stops before authentication: connect, TLS, greeting,
+	 * capabilities (after STARTTLS), and nothing more; no user or
+	 * secret needed (--configure's probe). */
+	int nologin;
 	/* Protocol trace (-vv), one line at a time without CRLF. Lines that
 	 * carry a credential arrive with it replaced by <redacted>. NULL:
 	 * no trace. */
@@ -131,8 +135,9 @@ struct source;
 
 struct source_ops {
 	/* Connect, TLS (implicit or STARTTLS), greeting, capabilities,
-	 * authentication. Refuses (SRC_FCONFIG) to send credentials over
-	 * an unencrypted connection unless allow_plaintext. */
+	 * authentication (none with cfg->nologin: then only quit and free
+	 * may follow). Refuses (SRC_FCONFIG) to send credentials over an
+	 * unencrypted connection unless allow_plaintext. */
 	int (*open)(struct source *);
 	/* Open a folder; POP3 has only "INBOX" (STAT). rw = 0 opens it
 	 * read-only (IMAP EXAMINE). An unknown folder: SRC_FREFUSED. */
@@ -178,6 +183,14 @@ struct source {
 	enum src_fail fail;
 	char err[512];
 	char caps[1024]; /* capabilities as the server last listed them */
+	/* IMAP: the capabilities as listed before authentication, once
+	 * it was tried (they may change with it, RFC 3501 section 6.2.3);
+	 * "" otherwise. */
+	char caps_pre[1024];
+	/* The mechanisms the server offered before authentication, a bit
+	 * (1u << SRC_AUTH_...) each: SASL ones, and for IMAP
+	 * SRC_AUTH_LOGIN when the LOGIN command is not disabled. */
+	unsigned mechs;
 	char mech[32]; /* the authentication mechanism used */
 	char delim; /* IMAP hierarchy delimiter, 0 when none */
 	void *priv; /* the protocol's own state */
@@ -196,7 +209,8 @@ int src_fail(struct source *, enum src_fail, const char *fmt, ...)
 /* Record a failure from the connection layer, mapping its class:
  * ERESOLVE/EREFUSED to FHOST, ETIMEOUT/ECLOSED/EIO to FTEMP, ECERT to
  * FAUTH, ETLS to FPROTO, ECONFIG to FCONFIG, ETOOLONG to FPROTO, ESINK
- * to FLOCAL. what says what we were doing. Returns -1. */
+ * to FLOCAL. what says what we were doing; NULL when the connection's
+ * error says it already (connect names the host and port). Returns -1. */
 int src_connfail(struct source *, const char *what);
 
 /* Copy at most max bytes of server text into dst for an error message,

@@ -13,7 +13,7 @@ set -eu
 
 PKGS="gcc make pkg-config libtls-dev libinih-dev libssl-dev dovecot-imapd
 dovecot-pop3d dovecot-submissiond openssl python3 clang-format clang
-libclang-rt-14-dev time valgrind mandoc man-db"
+libclang-rt-14-dev time valgrind mandoc man-db dnsmasq"
 BENCH_PKGS="mpop isync fdm fetchmail procmail getmail6 time hyperfine"
 
 installed() {
@@ -73,12 +73,13 @@ for p in $missing; do
 done
 [ -z "$have" ] && exit 0
 
-# Keep the system Dovecot from being started by the install: a
-# policy-rc.d that refuses every start, unless one is already there.
+# Keep the system Dovecot and dnsmasq from being started by the
+# install: a policy-rc.d that refuses every start, unless one is
+# already there.
 policy=/usr/sbin/policy-rc.d
 made_policy=
 case "$have" in
-*dovecot*)
+*dovecot* | *dnsmasq*)
 	if [ ! -e "$policy" ]; then
 		printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
 		$SUDO chmod 755 "$policy"
@@ -95,10 +96,10 @@ $SUDO apt-get install -y -qq --no-install-recommends $have </dev/null ||
 
 # Not enabled at boot either (systemd machines only).
 case "$have" in
-*dovecot*)
+*dovecot* | *dnsmasq*)
 	if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
 		$SUDO systemctl disable --now dovecot.service \
-		    dovecot.socket >/dev/null 2>&1 || true
+		    dovecot.socket dnsmasq.service >/dev/null 2>&1 || true
 	fi
 	;;
 esac

@@ -1004,10 +1004,12 @@ class Env:
             p.wait()
         return p.returncode == -signal.SIGKILL
 
-    def run(self, args, timeout=60, input=None, cwd=None, check_secrets=True):
+    def run(self, args, timeout=60, input=None, cwd=None, check_secrets=True,
+            extra_env=None):
         """Run mailfetch with args; returns a Result (.rc, .out, .err,
         .elapsed). Fails the test if any known password (or an encoded
-        form of it) appears in stdout or stderr."""
+        form of it) appears in stdout or stderr. extra_env: variables
+        added to its environment."""
         argv = [self.mailfetch] + [str(a) for a in args]
         if not os.access(self.mailfetch, os.X_OK):
             raise AssertionError("%s is not built (make %s)" % (
@@ -1021,7 +1023,7 @@ class Env:
                                else subprocess.DEVNULL,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                timeout=timeout, cwd=cwd or self.tmp,
-                               env=self.run_env())
+                               env=dict(self.run_env(), **(extra_env or {})))
         except subprocess.TimeoutExpired as e:
             r = Result(argv, None, e.stdout or b"", e.stderr or b"",
                        time.monotonic() - t0)

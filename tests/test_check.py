@@ -106,10 +106,16 @@ def check_ok(env, protocol, tls):
                 A, d.not_before.isoformat(), d.not_after.isoformat(),
                 d.fingerprint)), "certificate validity and fingerprint")
         order.append(i)
-    m, i = find(lines, re.escape(A) + r": capabilities: (.+)", "capabilities")
+    # IMAP lists capabilities before and after login, each labelled;
+    # POP3 once.
+    label = "capabilities" if protocol == "pop3" else \
+        "capabilities before login"
+    m, i = find(lines, re.escape(A) + r": %s: (.+)" % label, "capabilities")
     want = "UIDL" if protocol == "pop3" else "IMAP4REV1"
     assert want in m.group(1).upper(), "capabilities lack %s: %r" % (
         want, m.group(1))
+    if protocol == "imap":
+        assert "AUTH=SCRAM-SHA-256" in m.group(1).upper(), m.group(1)
     order.append(i)
     # auth = auto picks SCRAM-SHA-256, the first Dovecot offers of those
     # tried in order (SPEC: auth).
@@ -117,6 +123,13 @@ def check_ok(env, protocol, tls):
                 r"(\S+)\)", "authenticated")
     assert m.group(1).upper() == "SCRAM-SHA-256", "mechanism %r" % m.group(1)
     order.append(i)
+    if protocol == "imap":
+        m, i = find(lines, re.escape(A) + r": capabilities after login: (.+)",
+                    "capabilities after login")
+        assert "IMAP4REV1" in m.group(1).upper(), m.group(1)
+        order.append(i)
+    else:
+        assert not [x for x in lines if "after login" in x], lines
     if protocol == "imap":
         _, i = find(lines, re.escape(A + ": INBOX: 2 messages"), "count")
     else:
@@ -437,3 +450,99 @@ def test_missing_config_file(env):
     env.expect(r, 78)
     assert path in r.err, "stderr does not name the file"
     assert harness.tree(env.tmp) == ["home"], harness.tree(env.tmp)
+
+
+# --- output order in one pipe --------------------------------------------------
+
+def run_merged(env, args):
+    """Run mailfetch with stdout and stderr into one pipe (as `2>&1 | cat`,
+    cron mail or the journal see it); returns (status, lines)."""
+    import subprocess
+    p = subprocess.run([env.mailfetch] + args, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       env=env.run_env(), cwd=env.tmp, timeout=60)
+    text = p.stdout.decode("utf-8", "replace")
+    for s in env._all_secrets():
+        assert s not in text, "a secret leaked: %r" % s
+    return p.returncode, lines_of(text)
+
+
+def index_of(lines, pattern):
+    rx = re.compile(pattern)
+    for i, x in enumerate(lines):
+        if rx.search(x):
+            return i
+    raise AssertionError("no line matching %r in %r" % (pattern, lines))
+
+
+def test_error_comes_after_its_context_in_one_pipe(env):
+    bad = "Wrong-pw-order-5k"
+    env.secret(bad)
+    d, u, cfg = setup(env, "imap", "implicit", password=bad)
+    rc, lines = run_merged(env, ["-c", cfg, "--check"])
+    assert rc == 77, lines
+    order = [index_of(lines, r"^acct: connected to "),
+             index_of(lines, r"^acct: TLS: "),
+             index_of(lines, r"^acct: certificate: subject"),
+             index_of(lines, r"^acct: capabilities"),
+             index_of(lines, r"^acct: authentication failed")]
+    assert order == sorted(order), lines
+    assert order[-1] == len(lines) - 1, lines
+
+
+def test_trace_in_order_with_the_summary_in_one_pipe(env):
+    d, u, cfg = setup(env, "imap", "implicit")
+    rc, lines = run_merged(env, ["-vv", "-c", cfg, "--check"])
+    assert rc == 0, lines
+    # The summary of the opening comes after its trace and before the
+    # trace of what follows; the count before LOGOUT; "ok" last.
+    order = [index_of(lines, r"^acct: < \* OK"),
+             index_of(lines, r"^acct: connected to "),
+             index_of(lines, r"^acct: > \S+ (EXAMINE|LIST|SELECT)"),
+             index_of(lines, r"^acct: INBOX: 2 messages"),
+             index_of(lines, r"^acct: > \S+ LOGOUT"),
+             index_of(lines, r"^acct: ok$")]
+    assert order == sorted(order), "\n".join(lines)
+    assert order[-1] == len(lines) - 1, lines
+
+
+def test_imap_capabilities_before_and_after_login(env):
+    # Like Cyrus IMAPd: AUTH= mechanisms only before login, a different
+    # list after it. --check shows both, each labelled.
+    pw = "Cyrus-like-pw-2m"
+    env.secret(pw, "nobody")
+    pre = b"IMAP4rev1 SASL-IR AUTH=PLAIN AUTH=OAUTHBEARER ID"
+    post = b"IMAP4rev1 IDLE UIDPLUS NAMESPACE"
+    asked = []
+
+    def caps(m):
+        asked.append(1)
+        return (b"* CAPABILITY " + (pre if len(asked) == 1 else post) +
+                b"\r\n" + m.group(1) + b" OK done\r\n")
+    with FakeServer("respond", greeting=b"* OK fake Cyrus ready\r\n", rules=[
+            (rb"^(\S+) CAPABILITY", caps),
+            (rb"^(\S+) AUTHENTICATE PLAIN", lambda m: m.group(1) +
+             b" OK Success\r\n"),
+            (rb'^(\S+) LIST "" ', lambda m: b'* LIST () "." INBOX\r\n' +
+             m.group(1) + b" OK done\r\n"),
+            (rb"^(\S+) EXAMINE", lambda m: b"* 3 EXISTS\r\n"
+             b"* OK [UIDVALIDITY 7] ok\r\n* OK [UIDNEXT 4] ok\r\n" +
+             m.group(1) + b" OK [READ-ONLY] done\r\n"),
+            (rb"^(\S+) LOGOUT", lambda m: b"* BYE bye\r\n" + m.group(1) +
+             b" OK done\r\n", "close"),
+            (rb"^(\S+) ", lambda m: m.group(1) + b" BAD unknown\r\n"),
+    ], max_conns=2) as f:
+        cfg = env.config(env.account(A, "imap", "none", "nobody", server=f,
+                                     password=pw))
+        r = env.run(["-c", cfg, "--check"], timeout=30)
+    env.expect(r, 0)
+    lines = lines_of(r.out)
+    _, i = find(lines, re.escape("%s: capabilities before login: %s" % (
+        A, pre.decode())), "capabilities before login")
+    _, j = find(lines, re.escape("%s: authenticated as nobody (PLAIN)" % A),
+                "authenticated")
+    _, k = find(lines, re.escape("%s: capabilities after login: %s" % (
+        A, post.decode())), "capabilities after login")
+    assert i < j < k, lines
+    assert not [x for x in lines if x.startswith(A + ": capabilities: ")]
+    assert lines[-1] == A + ": ok", lines

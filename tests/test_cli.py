@@ -7,6 +7,8 @@ import shlex
 import socket
 import subprocess
 
+import dnsserver
+
 A = "acct"
 
 
@@ -215,3 +217,42 @@ def test_usage_errors(env):
     assert re.match(r"^mailfetch \d+\.\d+", r.out), r.out
     r = env.expect(env.run(["-h"]), 0)
     assert "usage: mailfetch" in r.out
+
+
+def test_no_config_names_both_places_and_how_to_start(env):
+    # No -c, and neither default file exists (HOME is empty, no
+    # XDG_CONFIG_HOME): both places are named, and the way to begin.
+    r = env.expect(env.run([]), 78)
+    assert r.out == "", r.out
+    xdg = os.path.join(env.home, ".config", "mailfetch", "fetchrc")
+    rc = os.path.join(env.home, ".fetchrc")
+    lines = r.err.splitlines()
+    assert lines[0] == "mailfetch: no config file: looked for %s and %s" % (
+        xdg, rc), r.err
+    assert "fetchrc.example" in r.err and "fetchrc(5)" in r.err, r.err
+    assert "--configure ADDRESS" in r.err, r.err
+    for x in lines:
+        assert x.startswith("mailfetch: "), r.err
+    # With XDG_CONFIG_HOME set, that is the first place named.
+    e = env.run_env()
+    e["XDG_CONFIG_HOME"] = env.path("xdg")
+    p = subprocess.run([env.mailfetch], env=e, stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=30)
+    assert p.returncode == 78
+    assert p.stderr.decode().splitlines()[0] == (
+        "mailfetch: no config file: looked for %s and %s" % (
+            env.path("xdg", "mailfetch", "fetchrc"), rc)), p.stderr
+
+
+def test_unknown_host_is_one_clear_sentence(env):
+    # The host name is unknown to the DNS server (NXDOMAIN): one line,
+    # naming the host once, with what to check; exit 69.
+    cfg = env.config(env.account(A, "imap", "implicit", "nobody",
+                                 host="imap.example.invalid",
+                                 password="Unused-pw-5t"))
+    with dnsserver.Dnsmasq() as dns:
+        r = env.run(["-c", cfg], extra_env=dns.env())
+    env.expect(r, 69)
+    assert r.err == ("%s: cannot resolve host name imap.example.invalid: "
+                     "Name or service not known; check host\n" % A), r.err
+    assert "query[A] imap.example.invalid" in dns.log, dns.log

@@ -142,7 +142,11 @@ def test_make_install(env):
     make_install(env, dest)
     found = harness.tree(dest)
     want = ["usr", "usr/local", "usr/local/bin", "usr/local/bin/mailfetch",
-            "usr/local/share", "usr/local/share/man",
+            "usr/local/share", "usr/local/share/doc",
+            "usr/local/share/doc/mailfetch",
+            "usr/local/share/doc/mailfetch/README.md",
+            "usr/local/share/doc/mailfetch/fetchrc.example",
+            "usr/local/share/man",
             "usr/local/share/man/man1",
             "usr/local/share/man/man1/mailfetch.1",
             "usr/local/share/man/man5", "usr/local/share/man/man5/fetchrc.5"]
@@ -152,6 +156,9 @@ def test_make_install(env):
     for page, sec in (("mailfetch.1", "man1"), ("fetchrc.5", "man5")):
         same_file(os.path.join(env.root, page),
                   os.path.join(dest, "usr/local/share/man", sec, page), 0o644)
+    same_file(os.path.join(env.root, "fetchrc.example"),
+              os.path.join(dest, "usr/local/share/doc/mailfetch",
+                           "fetchrc.example"), 0o644)
     # man(1) finds the pages in the installed tree.
     mandir = os.path.join(dest, "usr/local/share/man")
     for sec, name, page in (("1", "mailfetch", "man1/mailfetch.1"),
@@ -173,7 +180,9 @@ def test_make_install_prefix_mandir(env):
     assert harness.tree(dest) == [
         "opt", "opt/mf", "opt/mf/bin", "opt/mf/bin/mailfetch", "opt/mf/man",
         "opt/mf/man/man1", "opt/mf/man/man1/mailfetch.1", "opt/mf/man/man5",
-        "opt/mf/man/man5/fetchrc.5"], harness.tree(dest)
+        "opt/mf/man/man5/fetchrc.5", "opt/mf/share", "opt/mf/share/doc",
+        "opt/mf/share/doc/mailfetch", "opt/mf/share/doc/mailfetch/README.md",
+        "opt/mf/share/doc/mailfetch/fetchrc.example"], harness.tree(dest)
     same_file(os.path.join(env.root, "fetchrc.5"),
               os.path.join(dest, "opt/mf/man/man5/fetchrc.5"), 0o644)
 

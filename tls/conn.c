@@ -344,9 +344,8 @@ conn_connect(struct conn *c, const char *host, const char *port)
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	if ((e = getaddrinfo(host, port, &hints, &res)) != 0) {
-		conn_seterr(c, CONN_ERESOLVE, "cannot resolve %s port %s: %s",
-		    host, port,
-		    e == EAI_SYSTEM ? strerror(errno) : gai_strerror(e));
+		conn_seterr(c, CONN_ERESOLVE, "cannot resolve host name %s: %s",
+		    host, e == EAI_SYSTEM ? strerror(errno) : gai_strerror(e));
 		return -1;
 	}
 	addr[0] = '\0';

@@ -572,6 +572,9 @@ static const struct utf7case utf7cases[] = {
 	{ "utf7_runs", "&ZeVnLIqe-x&2D3eAA-y",
 	    "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9ex\xf0\x9f\x98\x80y" },
 	{ "utf7_empty", "", "" },
+	/* The examples of fetchrc(5), Folder names. */
+	{ "utf7_doc_ampersand", "INBOX.A&-B", "INBOX.A&B" },
+	{ "utf7_doc_mixed", "R&-D Entw&APw-rfe", "R&D Entw\xc3\xbcrfe" },
 };
 
 static void

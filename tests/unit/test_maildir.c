@@ -572,6 +572,9 @@ static const struct scase scases[] = {
 	{ "subfolder empty name", "", '/', ".%00" },
 	{ "subfolder specials", "50%:\\\x01\x7f", '/', ".50%25%3A%5C%01%7F" },
 	{ "subfolder space kept", "Sent Items", '/', ".Sent Items" },
+	/* The examples of fetchrc(5), Folder names. */
+	{ "subfolder doc ampersand", "INBOX.A&B", '.', ".INBOX.A&B" },
+	{ "subfolder doc percent", "Reports 50%", '/', ".Reports 50%25" },
 };
 
 static void
