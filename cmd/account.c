@@ -56,11 +56,13 @@ int
 acct_open(struct acct *ac)
 {
 	char err[512];
+	int st;
 
-	if ((ac->secret = secret_get(ac->a, ac->a->timeout, err, sizeof(err)))
+	if ((ac->secret
+		= secret_get(ac->a, ac->a->timeout, &st, err, sizeof(err)))
 	    == NULL) {
 		acct_err(ac, "%s", err);
-		return EX_CONFIG;
+		return st;
 	}
 	ac->sc.secret = ac->secret;
 	if (ac->a->protocol == CFG_POP3)
