@@ -3,6 +3,10 @@
  * Options, accounts, exit statuses. See ../shared/SPEC.md and
  * mailfetch(1).
  */
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -257,6 +261,22 @@ run_jobs(struct cfg *cfg, const size_t *idx, size_t n, int jobs,
 	return status;
 }
 
+/*
+ * SPEC "Secrets": no core file, and no ptrace or /proc/PID/mem by other
+ * users (a non-dumpable process's /proc files belong to root). Forked
+ * jobs inherit both; password_command, exec'ed, is its own program.
+ */
+static void
+not_dumpable(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	setrlimit(RLIMIT_CORE, &rl);
+#ifdef PR_SET_DUMPABLE
+	prctl(PR_SET_DUMPABLE, 0);
+#endif
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -280,6 +300,7 @@ main(int argc, char *argv[])
 	long jobs = 1;
 	int ch, status = 0, st;
 
+	not_dumpable();
 	memset(&o, 0, sizeof(o));
 	while (
 	    (ch = getopt_long(argc, argv, "c:j:nqvVh", longopts, NULL)) != -1) {
