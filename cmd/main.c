@@ -129,7 +129,7 @@ jobout_add(struct jobout *o, const char *data, size_t n, FILE *f)
 		fprintf(stderr,
 		    "mailfetch: cannot keep a job's output in a "
 		    "temporary file, printing it as it comes; check "
-		    "the space in TMPDIR or /tmp\n");
+		    "the space in /tmp\n");
 		jobout_flush(o, f); /* what was kept comes first */
 		o->direct = 1;
 	}
