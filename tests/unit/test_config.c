@@ -921,7 +921,9 @@ t_password(const void *arg)
  */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#ifndef __clang__
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 static __attribute__((noinline)) int
 stack_count(const char *s)
 {
