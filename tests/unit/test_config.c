@@ -940,8 +940,12 @@ stack_count(const char *s)
 }
 #pragma GCC diagnostic pop
 
-/* SPEC "Secrets": a config password stays in the config only. The
- * password line last, inih's line buffer held it when it returned. */
+/*
+ * SPEC "Secrets": a config password stays in the config only. The
+ * password line last, inih's line buffer held it when it returned; a
+ * config that then fails its checks (no maildir) leaves cfg_load little
+ * else to do that would overwrite that stack.
+ */
 static void
 t_password_not_on_stack(const void *arg)
 {
@@ -949,6 +953,10 @@ t_password_not_on_stack(const void *arg)
 	struct cfg *cfg;
 
 	(void)arg;
+	cfg = load("[work]\nprotocol = pop3\nhost = mail.example.com\n"
+		   "user = alice\npassword = Pw-stack-5c1b9e7d\n");
+	CHECK(stack_count(pw) == 0);
+	check_err(cfg, ":1: maildir: missing");
 	cfg = load(ACCT "password = Pw-stack-5c1b9e7d\n");
 	CHECK(stack_count(pw) == 0);
 	check_ok(cfg);
