@@ -121,8 +121,12 @@ jobout_add(struct jobout *o, const char *data, size_t n, FILE *f)
 		o->len += n;
 		return;
 	}
-	if (!o->direct && o->spill == NULL && (o->spill = tmpfile()) == NULL)
-		o->direct = 1;
+	if (!o->direct && o->spill == NULL) {
+		if ((o->spill = tmpfile()) == NULL)
+			o->direct = 1;
+		else /* not for the later jobs' commands */
+			fcntl(fileno(o->spill), F_SETFD, FD_CLOEXEC);
+	}
 	if (!o->direct && (done = fwrite(data, 1, n, o->spill)) == n)
 		return;
 	if (!o->direct || o->len > 0) {
@@ -180,6 +184,8 @@ job_start(struct job *j, const struct cfg_account *a, const struct runopts *o)
 	 * sat in read on its empty stdout was a deadlock. */
 	fcntl(out[0], F_SETFL, fcntl(out[0], F_GETFL) | O_NONBLOCK);
 	fcntl(err[0], F_SETFL, fcntl(err[0], F_GETFL) | O_NONBLOCK);
+	fcntl(out[0], F_SETFD, FD_CLOEXEC);
+	fcntl(err[0], F_SETFD, FD_CLOEXEC);
 	j->fd[0] = out[0];
 	j->fd[1] = err[0];
 }
