@@ -59,21 +59,39 @@ int
 acct_open(struct acct *ac)
 {
 	char err[512];
+	int st, rc;
 
-	if ((ac->secret = secret_get(ac->a, ac->a->timeout, err, sizeof(err)))
+	/* A password from the config is used where it is, not copied. */
+	if (ac->a->password != NULL)
+		ac->sc.secret = ac->a->password;
+	else if ((ac->secret
+		     = secret_get(ac->a, ac->a->timeout, &st, err, sizeof(err)))
 	    == NULL) {
 		acct_err(ac, "%s", err);
-		return EX_CONFIG;
-	}
-	ac->sc.secret = ac->secret;
+		return st;
+	} else
+		ac->sc.secret = ac->secret;
 	if (ac->a->protocol == CFG_POP3)
 		ac->src = pop3_new(&ac->sc);
 	else
 		ac->src = imap_new(&ac->sc);
-	if (ac->src->ops->open(ac->src) == -1)
+	rc = ac->src->ops->open(ac->src);
+	/* The login is done: --check logs in to the submission server
+	 * next, with the same secret; everything else is done with it. */
+	if (!ac->o->check || ac->a->smtp_host == NULL)
+		acct_wipe_secret(ac);
+	if (rc == -1)
 		return ac->defer_err ? acct_status(ac->src->fail, 0)
 				     : acct_srcerr(ac);
 	return 0;
+}
+
+void
+acct_wipe_secret(struct acct *ac)
+{
+	freezero_str(ac->secret);
+	ac->secret = NULL;
+	ac->sc.secret = NULL;
 }
 
 void
@@ -82,9 +100,7 @@ acct_fini(struct acct *ac)
 	if (ac->src != NULL)
 		ac->src->ops->free(ac->src);
 	ac->src = NULL;
-	freezero_str(ac->secret);
-	ac->secret = NULL;
-	ac->sc.secret = NULL;
+	acct_wipe_secret(ac);
 }
 
 int

@@ -42,8 +42,14 @@ void acct_init(
 /* Get the secret, create the protocol session and open it (connect,
  * TLS, authenticate). Returns 0, or an exit status after printing what
  * failed (not a failure of the session when ac->defer_err). The
- * session, when created, stays in ac->src for acct_fini. */
+ * session, when created, stays in ac->src for acct_fini. The secret is
+ * wiped once the login is done, except with --check when a submission
+ * server is still to be tried (see acct_wipe_secret). */
 int acct_open(struct acct *ac);
+
+/* Wipe and free the secret from password_command, and forget the
+ * secret (a config password stays in the config). */
+void acct_wipe_secret(struct acct *ac);
 
 /* Free the session (without QUIT if quit was not called) and wipe the
  * secret. */

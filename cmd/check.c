@@ -196,6 +196,7 @@ run_check(const struct cfg_account *a, const struct runopts *opts)
 		fflush(stdout);
 		status = check_smtp(&ac);
 	}
+	acct_wipe_secret(&ac);
 	if (status == 0)
 		printf("%s: ok\n", n);
 out:

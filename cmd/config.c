@@ -1376,6 +1376,28 @@ state_line(const struct cfg_ctx *c, const struct cfg_account *a)
 	return a->line;
 }
 
+/*
+ * inih reads each line into a buffer in its own stack frame (Debian's
+ * r55 keeps ini_use_stack on: a 200-byte array), and leaves it there
+ * when it returns; the frames of our reader and handler, below it, held
+ * the lines and values too. A password line may be among them. Called
+ * from the frame that called ini_parse_stream, right after it returned,
+ * this function's frame lies where those frames were: its array, far
+ * larger than all of them (inih's line and locals, our reader's and
+ * handler's buffers, the libc calls they make), is wiped with
+ * explicit_bzero, which the compiler may not drop. noinline: it must
+ * have a frame of its own at that depth.
+ */
+#define CFG_STACKWIPE (64 * 1024)
+
+static __attribute__((noinline)) void
+wipe_parse_stack(void)
+{
+	char region[CFG_STACKWIPE];
+
+	explicit_bzero(region, sizeof(region));
+}
+
 static void
 ctx_free(struct cfg_ctx *c)
 {
@@ -1428,6 +1450,7 @@ cfg_load(const char *path, char *err, size_t errlen)
 	/* Our own buffer, so that the password in it can be wiped. */
 	setvbuf(c.fp, iobuf, _IOFBF, sizeof(iobuf));
 	rc = ini_parse_stream(reader, &c, handler, &c);
+	wipe_parse_stack();
 	fclose(c.fp);
 	c.fp = NULL;
 	explicit_bzero(iobuf, sizeof(iobuf));

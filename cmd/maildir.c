@@ -282,6 +282,29 @@ open_dir(int at, const char *name)
 	return openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
+/*
+ * tmp/, new/ or cur/ of the Maildir, not through a symbolic link: one
+ * planted there would send the mail, and the files mailfetch creates and
+ * removes in tmp/, to wherever it points. A symlink gives ELOOP.
+ */
+static int
+open_subdir(int dfd, const char *name)
+{
+	struct stat sb;
+	int fd, e;
+
+	if ((fd = openat(
+		 dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC))
+	    != -1)
+		return fd;
+	e = errno;
+	if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0
+	    && S_ISLNK(sb.st_mode))
+		e = ELOOP;
+	errno = e;
+	return -1;
+}
+
 static void
 host_name(struct maildir *md)
 {
@@ -343,7 +366,7 @@ maildir_open(const char *path, char *err, size_t errlen)
 		}
 	}
 	for (i = 0; i < 3; i++) {
-		if ((*fds[i] = open_dir(md->dfd, sub[i])) != -1)
+		if ((*fds[i] = open_subdir(md->dfd, sub[i])) != -1)
 			continue;
 		if (errno == ENOENT) {
 			if (mkdirat(md->dfd, sub[i], 0700) == -1
@@ -354,7 +377,15 @@ maildir_open(const char *path, char *err, size_t errlen)
 				goto fail;
 			}
 			created = 1;
-			*fds[i] = open_dir(md->dfd, sub[i]);
+			*fds[i] = open_subdir(md->dfd, sub[i]);
+		}
+		if (*fds[i] == -1 && errno == ELOOP) {
+			e = errno;
+			snprintf(err, errlen,
+			    "%s/%s is a symbolic link, and mail is not "
+			    "delivered through one; make it a directory",
+			    path, sub[i]);
+			goto fail;
 		}
 		if (*fds[i] == -1) {
 			e = errno;

@@ -3,6 +3,10 @@
  * Options, accounts, exit statuses. See ../shared/SPEC.md and
  * mailfetch(1).
  */
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
@@ -10,6 +14,7 @@
 #include <arpa/nameser.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <resolv.h>
@@ -163,32 +168,109 @@ run_one(const struct cfg_account *a, const struct runopts *o)
 	return o->check ? run_check(a, o) : run_fetch(a, o);
 }
 
-/* A child running one account, and what it printed so far. */
+/*
+ * What a child printed on one of its streams so far: the first JOB_MEMCAP
+ * bytes in memory, the rest spilled to an unlinked temporary file, so
+ * that a child's output of any size flows out of its pipe while the
+ * parent's memory stays bounded.
+ */
+#define JOB_MEMCAP (64 * 1024)
+
+struct jobout {
+	char *buf;
+	size_t len;
+	FILE *spill;
+	int direct; /* no spill file: pass the output straight through */
+};
+
+/* A child running one account. */
 struct job {
 	size_t acct;
 	pid_t pid;
 	int fd[2]; /* its stdout and stderr; -1 once closed */
-	char *buf[2];
-	size_t len[2];
+	struct jobout out[2];
 	int status;
 };
 
+static FILE *
+job_stream(int k)
+{
+	return k == 0 ? stdout : stderr;
+}
+
+/* Copy what o holds to f, and empty it. */
+static void
+jobout_flush(struct jobout *o, FILE *f)
+{
+	char tmp[8192];
+	size_t n;
+
+	if (o->len > 0)
+		fwrite(o->buf, 1, o->len, f);
+	o->len = 0;
+	if (o->spill != NULL) {
+		rewind(o->spill);
+		while ((n = fread(tmp, 1, sizeof(tmp), o->spill)) > 0)
+			fwrite(tmp, 1, n, f);
+		fclose(o->spill);
+		o->spill = NULL;
+	}
+	fflush(f);
+}
+
+/*
+ * Keep data for later. Past the memory cap it goes to a temporary file;
+ * when none can be made or written, the output kept so far and all that
+ * follows goes straight to f: interleaved with other accounts' lines
+ * (each starts with its account's name), but never lost or stuck.
+ */
+static void
+jobout_add(struct jobout *o, const char *data, size_t n, FILE *f)
+{
+	size_t done = 0;
+
+	if (!o->direct && o->spill == NULL && o->len + n <= JOB_MEMCAP) {
+		if (o->buf == NULL)
+			o->buf = xmalloc(JOB_MEMCAP);
+		memcpy(o->buf + o->len, data, n);
+		o->len += n;
+		return;
+	}
+	if (!o->direct && o->spill == NULL) {
+		if ((o->spill = tmpfile()) == NULL)
+			o->direct = 1;
+		else /* not for the later jobs' commands */
+			fcntl(fileno(o->spill), F_SETFD, FD_CLOEXEC);
+	}
+	if (!o->direct && (done = fwrite(data, 1, n, o->spill)) == n)
+		return;
+	if (!o->direct || o->len > 0) {
+		fprintf(stderr,
+		    "mailfetch: cannot keep a job's output in a "
+		    "temporary file, printing it as it comes; check "
+		    "the space in /tmp\n");
+		jobout_flush(o, f); /* what was kept comes first */
+		o->direct = 1;
+	}
+	fwrite(data + done, 1, n - done, f);
+	fflush(f);
+}
+
+/* Read what poll said is there; close the pipe at its end. */
 static void
 job_read(struct job *j, int k)
 {
 	char tmp[8192];
 	ssize_t n;
 
-	if ((n = read(j->fd[k], tmp, sizeof(tmp))) <= 0) {
-		if (n == -1 && (errno == EINTR || errno == EAGAIN))
-			return;
-		close(j->fd[k]);
-		j->fd[k] = -1;
+	if ((n = read(j->fd[k], tmp, sizeof(tmp))) > 0) {
+		jobout_add(&j->out[k], tmp, n, job_stream(k));
 		return;
 	}
-	j->buf[k] = xreallocarray(j->buf[k], j->len[k] + n, 1);
-	memcpy(j->buf[k] + j->len[k], tmp, n);
-	j->len[k] += n;
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return;
+	close(j->fd[k]);
+	j->fd[k] = -1;
 }
 
 static void
@@ -212,15 +294,40 @@ job_start(struct job *j, const struct cfg_account *a, const struct runopts *o)
 	}
 	close(out[1]);
 	close(err[1]);
+	/* The parent reads only what poll reported, and never waits in
+	 * read: a child blocked on a full stderr pipe while the parent
+	 * sat in read on its empty stdout was a deadlock. */
+	fcntl(out[0], F_SETFL, fcntl(out[0], F_GETFL) | O_NONBLOCK);
+	fcntl(err[0], F_SETFL, fcntl(err[0], F_GETFL) | O_NONBLOCK);
+	fcntl(out[0], F_SETFD, FD_CLOEXEC);
+	fcntl(err[0], F_SETFD, FD_CLOEXEC);
 	j->fd[0] = out[0];
 	j->fd[1] = err[0];
 }
 
+/* The child's pipes are closed: reap it and print all it said. */
+static void
+job_finish(struct job *j)
+{
+	int ws, k;
+
+	while (waitpid(j->pid, &ws, 0) == -1 && errno == EINTR)
+		;
+	j->status = WIFEXITED(ws) ? WEXITSTATUS(ws) : EX_SOFTWARE;
+	j->pid = 0;
+	for (k = 0; k < 2; k++) {
+		jobout_flush(&j->out[k], job_stream(k));
+		free(j->out[k].buf);
+		j->out[k].buf = NULL;
+	}
+}
+
 /*
  * Run the accounts in idx[0..n-1] with up to jobs children at once. Each
- * child's output is collected and printed whole when it ends, so the
- * accounts' lines never interleave. Returns the exit status of the first
- * failing account in file order.
+ * child's output is collected and printed whole when it ends (stdout,
+ * then stderr), in the order the children end, so the accounts' lines
+ * never interleave. Returns the exit status of the first failing account
+ * in file order.
  */
 static int
 run_jobs(struct cfg *cfg, const size_t *idx, size_t n, int jobs,
@@ -228,8 +335,9 @@ run_jobs(struct cfg *cfg, const size_t *idx, size_t n, int jobs,
 {
 	struct job *j = xcalloc(n, sizeof(*j));
 	struct pollfd *pfd = xcalloc(2 * n, sizeof(*pfd));
-	size_t next = 0, running = 0, finished = 0, i, np;
-	int status = 0, k, ws;
+	size_t *who = xcalloc(2 * n, sizeof(*who));
+	size_t next = 0, running = 0, finished = 0, i, p, np;
+	int status = 0, k;
 
 	fflush(stdout);
 	fflush(stderr);
@@ -245,43 +353,49 @@ run_jobs(struct cfg *cfg, const size_t *idx, size_t n, int jobs,
 				if (j[i].fd[k] != -1 && j[i].pid > 0) {
 					pfd[np].fd = j[i].fd[k];
 					pfd[np].events = POLLIN;
-					np++;
+					pfd[np].revents = 0;
+					who[np++] = 2 * i + k;
 				}
-		if (np > 0 && poll(pfd, np, -1) == -1 && errno != EINTR) {
+		if (np > 0 && poll(pfd, np, -1) == -1) {
+			if (errno == EINTR)
+				continue;
 			perror("mailfetch: poll");
 			exit(EX_OSERR);
 		}
+		for (p = 0; p < np; p++)
+			if (pfd[p].revents != 0)
+				job_read(&j[who[p] / 2], who[p] % 2);
 		for (i = 0; i < next; i++) {
-			if (j[i].pid <= 0)
+			if (j[i].pid <= 0 || j[i].fd[0] != -1
+			    || j[i].fd[1] != -1)
 				continue;
-			for (k = 0; k < 2; k++)
-				if (j[i].fd[k] != -1)
-					job_read(&j[i], k);
-			if (j[i].fd[0] != -1 || j[i].fd[1] != -1)
-				continue;
-			while (
-			    waitpid(j[i].pid, &ws, 0) == -1 && errno == EINTR)
-				;
-			j[i].status
-			    = WIFEXITED(ws) ? WEXITSTATUS(ws) : EX_SOFTWARE;
-			j[i].pid = 0;
-			if (j[i].len[0] > 0)
-				fwrite(j[i].buf[0], 1, j[i].len[0], stdout);
-			fflush(stdout);
-			if (j[i].len[1] > 0)
-				fwrite(j[i].buf[1], 1, j[i].len[1], stderr);
-			fflush(stderr);
-			free(j[i].buf[0]);
-			free(j[i].buf[1]);
+			job_finish(&j[i]);
 			running--;
 			finished++;
 		}
 	}
 	for (i = 0; i < n && status == 0; i++)
 		status = j[i].status;
+	free(who);
 	free(pfd);
 	free(j);
 	return status;
+}
+
+/*
+ * SPEC "Secrets": no core file, and no ptrace or /proc/PID/mem by other
+ * users (a non-dumpable process's /proc files belong to root). Forked
+ * jobs inherit both; password_command, exec'ed, is its own program.
+ */
+static void
+not_dumpable(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	setrlimit(RLIMIT_CORE, &rl);
+#ifdef PR_SET_DUMPABLE
+	prctl(PR_SET_DUMPABLE, 0);
+#endif
 }
 
 int
@@ -309,6 +423,7 @@ main(int argc, char *argv[])
 	long jobs = 1;
 	int ch, status = 0, st;
 
+	not_dumpable();
 	memset(&o, 0, sizeof(o));
 	while (
 	    (ch = getopt_long(argc, argv, "c:j:nqvVh", longopts, NULL)) != -1) {

@@ -452,10 +452,18 @@ open_folder_maildir(struct run *r, const char *folder)
 		char *marker;
 		int fd;
 
+		/* Not through a planted symbolic link (ELOOP): it would
+		 * create a file wherever it points. */
 		xasprintf(&marker, "%s/maildirfolder", path);
-		fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		fd = open(
+		    marker, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd != -1)
 			close(fd);
+		else if (errno == ELOOP)
+			acct_err(&r->ac,
+			    "warning: %s is a symbolic link; not followed, "
+			    "remove it",
+			    marker);
 		free(marker);
 	}
 	free(path);

@@ -1,8 +1,8 @@
 /*
  * The account's secret: from the config, or from password_command run
  * through /bin/sh -c with standard input from /dev/null, its first line
- * taken. The command gets the same time limit as a server read; past it
- * it is killed. See secret.h.
+ * taken. The command gets the account's timeout to print and exit; past
+ * it its process group is killed. See secret.h.
  */
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "../tls/util.h"
@@ -55,15 +56,79 @@ read_output(int fd, char *buf, size_t size, int64_t deadline)
 	return len;
 }
 
+/*
+ * Wait until pid has ended or the deadline passed: 0 or -1. It is left
+ * unreaped (WNOWAIT), so that its process ID, which names its process
+ * group, cannot be reused before the group is killed. A child that
+ * closed its output may still run: the wait is a poll, so it too ends at
+ * the deadline.
+ */
+static int
+wait_until(pid_t pid, int64_t deadline)
+{
+	siginfo_t si;
+
+	for (;;) {
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PID, pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0
+		    && si.si_pid == pid)
+			return 0;
+		if (mono_ms() >= deadline)
+			return -1;
+		poll(NULL, 0, 10);
+	}
+}
+
+/*
+ * Reap the command, and end what is left of its process group: a
+ * background job that kept the run's stderr open must not outlive it.
+ * When the command itself has not ended (timedout), it gets SIGTERM and
+ * a second's grace first.
+ */
+static void
+end_group(pid_t pid, int timedout, int *ws)
+{
+	if (timedout) {
+		kill(-pid, SIGTERM);
+		wait_until(pid, mono_ms() + 1000);
+	}
+	kill(-pid, SIGKILL);
+	while (waitpid(pid, ws, 0) == -1 && errno == EINTR)
+		;
+}
+
+/* Take the first line of buf[0..len-1], without CR LF, as the secret. */
 static char *
-run_command(const char *cmd, int timeout, char *err, size_t errlen)
+first_line(char *buf, size_t len)
+{
+	char *nl;
+
+	buf[len] = '\0';
+	if ((nl = strchr(buf, '\n')) != NULL)
+		*nl = '\0';
+	len = strlen(buf);
+	if (len > 0 && buf[len - 1] == '\r')
+		buf[--len] = '\0';
+	return len > 0 ? xstrdup(buf) : NULL;
+}
+
+/*
+ * Run cmd in a process group of its own. It has timeout seconds to print
+ * and exit, together; past them the group is killed and *status is
+ * EX_TEMPFAIL. Whatever the outcome, what is left of its group is killed
+ * once the command is done.
+ */
+static char *
+run_command(const char *cmd, int timeout, int *status, char *err, size_t errlen)
 {
 	char buf[SECRET_MAX];
-	char *nl, *secret = NULL;
-	int fds[2], status, devnull;
+	char *secret = NULL;
+	int fds[2], ws, devnull, done = -1;
+	int64_t deadline = mono_ms() + (int64_t)timeout * 1000;
 	ssize_t len;
 	pid_t pid;
 
+	*status = EX_CONFIG;
 	if (pipe(fds) == -1) {
 		snprintf(
 		    err, errlen, "password_command: pipe: %s", strerror(errno));
@@ -77,6 +142,7 @@ run_command(const char *cmd, int timeout, char *err, size_t errlen)
 		return NULL;
 	}
 	if (pid == 0) {
+		setpgid(0, 0);
 		if ((devnull = open("/dev/null", O_RDONLY)) != -1)
 			dup2(devnull, STDIN_FILENO);
 		dup2(fds[1], STDOUT_FILENO);
@@ -86,55 +152,51 @@ run_command(const char *cmd, int timeout, char *err, size_t errlen)
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
+	/* Both sides set the group, so that a kill finds it either way. */
+	setpgid(pid, pid);
 	close(fds[1]);
-	len = read_output(
-	    fds[0], buf, sizeof(buf) - 1, mono_ms() + (int64_t)timeout * 1000);
+	len = read_output(fds[0], buf, sizeof(buf) - 1, deadline);
 	close(fds[0]);
-	if (len == -1)
-		kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-		;
-	if (len == -1) {
+	if (len != -1)
+		done = wait_until(pid, deadline);
+	end_group(pid, done == -1, &ws);
+	if (done == -1) {
+		*status = EX_TEMPFAIL;
 		snprintf(err, errlen,
-		    "password_command \"%s\" did not finish within %d seconds",
+		    "password_command \"%s\" did not finish within %d seconds; "
+		    "check that it exits after printing (timeout)",
 		    cmd, timeout);
 		goto out;
 	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		if (WIFEXITED(status))
+	if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
+		if (WIFEXITED(ws))
 			snprintf(err, errlen,
 			    "password_command \"%s\" exited with status %d",
-			    cmd, WEXITSTATUS(status));
+			    cmd, WEXITSTATUS(ws));
 		else
 			snprintf(err, errlen,
 			    "password_command \"%s\" was killed by signal %d",
-			    cmd, WTERMSIG(status));
+			    cmd, WTERMSIG(ws));
 		goto out;
 	}
-	buf[len] = '\0';
-	if ((nl = strchr(buf, '\n')) != NULL)
-		*nl = '\0';
-	len = strlen(buf);
-	if (len > 0 && buf[len - 1] == '\r')
-		buf[--len] = '\0';
-	if (len == 0) {
+	if ((secret = first_line(buf, len)) == NULL)
 		snprintf(err, errlen,
 		    "password_command \"%s\" printed no password", cmd);
-		goto out;
-	}
-	secret = xstrdup(buf);
 out:
 	explicit_bzero(buf, sizeof(buf));
 	return secret;
 }
 
 char *
-secret_get(const struct cfg_account *a, int timeout, char *err, size_t errlen)
+secret_get(const struct cfg_account *a, int timeout, int *status, char *err,
+    size_t errlen)
 {
+	*status = EX_CONFIG;
 	if (a->password != NULL)
 		return xstrdup(a->password);
 	if (a->password_command != NULL)
-		return run_command(a->password_command, timeout, err, errlen);
+		return run_command(
+		    a->password_command, timeout, status, err, errlen);
 	snprintf(err, errlen, "no password or password_command is set");
 	return NULL;
 }

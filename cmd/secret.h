@@ -11,11 +11,13 @@
 
 /*
  * Return the secret as a new string (free it with freezero_str), or NULL
- * with a message in err: the command failed to run, timed out, exited
- * non-zero or printed nothing. The message names the command but never
- * includes its output. timeout is in seconds.
+ * with a message in err and an exit status in *status: EX_TEMPFAIL when
+ * the command did not print and exit within timeout seconds (its process
+ * group is then killed), else EX_CONFIG (it failed to run, exited
+ * non-zero or printed nothing). The message names the command but never
+ * includes its output.
  */
-char *secret_get(
-    const struct cfg_account *, int timeout, char *err, size_t errlen);
+char *secret_get(const struct cfg_account *, int timeout, int *status,
+    char *err, size_t errlen);
 
 #endif

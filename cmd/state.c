@@ -162,6 +162,20 @@ st_fail(struct state *st, enum state_errkind kind, int e, const char *fmt, ...)
 	st->errnum = kind == STATE_EOS ? e : 0;
 }
 
+/* An open of the lock or journal file failed; O_NOFOLLOW makes a
+ * planted symbolic link fail with ELOOP. */
+static void
+open_fail(struct state *st, const char *path)
+{
+	int e = errno;
+
+	if (e == ELOOP)
+		st_fail(st, STATE_EOS, e,
+		    "%s is a symbolic link, not followed (remove it)", path);
+	else
+		st_fail(st, STATE_EOS, e, "open %s", path);
+}
+
 /* Buffers. */
 
 static void
@@ -872,8 +886,9 @@ state_lock(struct state *st)
 		return 0;
 	if (make_dir(st) == -1)
 		return -1;
-	if ((fd = open(st->lpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
-		st_fail(st, STATE_EOS, errno, "open %s", st->lpath);
+	fd = open(st->lpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		open_fail(st, st->lpath);
 		return -1;
 	}
 	/* flock locks belong to the open file description: a second open
@@ -1106,9 +1121,10 @@ journal_open(struct state *st)
 
 	if (make_dir(st) == -1)
 		return -1;
-	fd = open(st->jpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	fd = open(st->jpath,
+	    O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd == -1) {
-		st_fail(st, STATE_EOS, errno, "open %s", st->jpath);
+		open_fail(st, st->jpath);
 		return -1;
 	}
 	if (fstat(fd, &sb) == -1) {

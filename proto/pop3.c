@@ -42,6 +42,8 @@
 struct pop3 {
 	unsigned caps; /* CAP_* */
 	unsigned sasl; /* offered mechanisms, bit per src_auth */
+	int capa; /* the server answered CAPA */
+	char offer[POP3_QUOTE + 1]; /* its SASL line's names, quoted */
 	char stamp[POP3_LINE + 1]; /* APOP timestamp of the greeting */
 	size_t stamplen; /* 0: none */
 	int broken; /* a failure left the session unusable */
@@ -468,6 +470,8 @@ addcap(struct source *src, struct pop3 *p, const char *s, size_t len)
 	else if (firstword(s, len, "PIPELINING"))
 		p->caps |= CAP_PIPELINING;
 	else if (firstword(s, len, "SASL")) {
+		src_quote(p->offer, sizeof(p->offer), s + 4 + (len > 4),
+		    len - 4 - (len > 4));
 		for (i = 4; i < len; i = j) {
 			while (i < len && s[i] == ' ')
 				i++;
@@ -496,12 +500,15 @@ capa(struct source *src, struct pop3 *p)
 
 	p->caps = 0;
 	p->sasl = 0;
+	p->capa = 0;
+	p->offer[0] = '\0';
 	src->caps[0] = '\0';
 	if (sendcmd(src, "CAPA") == -1
 	    || reply(src, "CAPA", &ok, &text, &tl) == -1)
 		return -1;
 	if (!ok)
 		return 0;
+	p->capa = 1;
 	for (n = 0;; n++) {
 		if (mline(src, "CAPA", &line, &len, &end) == -1)
 			return -1;
@@ -643,7 +650,7 @@ auth_next(struct source *src, void *arg, const char **chal, size_t *chlen)
 
 /* AUTH (RFC 5034 section 4). */
 static int
-auth_sasl(struct source *src, enum src_auth mech)
+auth_sasl(struct source *src, struct pop3 *p, enum src_auth mech)
 {
 	const struct source_cfg *cfg = src->cfg;
 	struct auth_final f = { NULL, 0 };
@@ -658,6 +665,14 @@ auth_sasl(struct source *src, enum src_auth mech)
 	if (name == NULL)
 		return src_fail(
 		    src, SRC_FCONFIG, "no such authentication mechanism");
+	/* As IMAP does: a mechanism the server does not list is not
+	 * tried, and no credential is sent. A server that answers no
+	 * CAPA (RFC 1734 only) lists nothing; AUTH is asked then. */
+	if (p->capa && !sasl_offered(p->sasl, mech))
+		return src_fail(src, SRC_FPROTO,
+		    "server does not offer SASL %s (it offers: %s); choose "
+		    "one of those with auth = ...",
+		    name, *p->offer ? p->offer : "no SASL mechanism");
 	xstrlcpy(src->mech, name, sizeof(src->mech));
 	s = sasl_new(mech, cfg->user, cfg->secret, cfg->host, cfg->port);
 	if (sasl_exchange(src, s, name, &how) == -1)
@@ -708,7 +723,7 @@ authenticate(struct source *src, struct pop3 *p)
 	case SRC_AUTH_APOP:
 		return auth_apop(src, p);
 	default:
-		return auth_sasl(src, mech);
+		return auth_sasl(src, p, mech);
 	}
 }
 

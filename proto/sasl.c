@@ -291,6 +291,12 @@ sasl_mech_bit(const char *name, size_t len)
 	return 0;
 }
 
+int
+sasl_offered(unsigned offered, enum src_auth mech)
+{
+	return sasl_mech_name(mech) != NULL && (offered & (1u << mech)) != 0;
+}
+
 enum src_auth
 sasl_auto_pick(unsigned offered)
 {

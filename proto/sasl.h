@@ -26,6 +26,10 @@ const char *sasl_mech_name(enum src_auth);
  * collect the mechanisms a server offers as such bits. */
 unsigned sasl_mech_bit(const char *name, size_t len);
 
+/* 1 when mech is among the offered bits (as sasl_mech_bit gives them),
+ * else 0; always 0 for SRC_AUTH_AUTO, USER and APOP. */
+int sasl_offered(unsigned offered, enum src_auth mech);
+
 /* What auth = auto picks among the mechanisms offered (bits as
  * sasl_mech_bit gives them): the first offered of SCRAM-SHA-256,
  * SCRAM-SHA-1, PLAIN and LOGIN, or SRC_AUTH_AUTO when none is. */

@@ -91,17 +91,66 @@ src_connfail(struct source *src, const char *what)
 	return src_fail(src, f, "%s: %s", what, conn_error(src->conn));
 }
 
+/* The length of the well-formed UTF-8 sequence of two to four bytes at
+ * s[0..len-1] (RFC 3629 section 4: no overlong form, no surrogate,
+ * nothing past U+10FFFF), or 0. */
+static size_t
+utf8_len(const unsigned char *s, size_t len)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n, i;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		lo = s[0] == 0xe0 ? 0xa0 : lo;
+		hi = s[0] == 0xed ? 0x9f : hi;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		lo = s[0] == 0xf0 ? 0x90 : lo;
+		hi = s[0] == 0xf4 ? 0x8f : hi;
+	} else
+		return 0;
+	if (len < n || s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/*
+ * Control characters become '?': C0, DEL, and C1 (U+0080 to U+009F),
+ * which a terminal obeys both as single bytes 0x80-0x9F (CSI is 0x9B)
+ * and, in UTF-8, as C2 80 to C2 9F. Other well-formed UTF-8 is kept
+ * whole, never cut at the end of dst; other bytes from 0xA0 up are kept
+ * (Latin-1 text).
+ */
 void
 src_quote(char *dst, size_t dstlen, const char *s, size_t len)
 {
-	size_t i;
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, o = 0, n;
 
 	if (dstlen == 0)
 		return;
-	for (i = 0; i < len && i < dstlen - 1; i++) {
-		unsigned char c = s[i];
-
-		dst[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+	while (i < len && o < dstlen - 1) {
+		if (u[i] >= 0x80 && (n = utf8_len(u + i, len - i)) > 0) {
+			if (n == 2 && u[i] == 0xc2 && u[i + 1] <= 0x9f)
+				dst[o++] = '?';
+			else if (o + n > dstlen - 1)
+				break;
+			else {
+				memcpy(dst + o, s + i, n);
+				o += n;
+			}
+			i += n;
+			continue;
+		}
+		dst[o++] = u[i] < 0x20 || (u[i] >= 0x7f && u[i] <= 0x9f) ? '?'
+									 : s[i];
+		i++;
 	}
-	dst[i] = '\0';
+	dst[o] = '\0';
 }

@@ -213,8 +213,9 @@ int src_fail(struct source *, enum src_fail, const char *fmt, ...)
  * error says it already (connect names the host and port). Returns -1. */
 int src_connfail(struct source *, const char *what);
 
-/* Copy at most max bytes of server text into dst for an error message,
- * control characters replaced by '?'. */
+/* Copy server text into dst (at most dstlen - 1 bytes and a NUL) for an
+ * error message, control characters (C0, DEL, C1 as a byte or in UTF-8)
+ * replaced by '?'; well-formed UTF-8 is kept and never cut in two. */
 void src_quote(char *dst, size_t dstlen, const char *s, size_t len);
 
 #endif

@@ -256,3 +256,36 @@ def test_unknown_host_is_one_clear_sentence(env):
     assert r.err == ("%s: cannot resolve host name imap.example.invalid: "
                      "Name or service not known; check host\n" % A), r.err
     assert "query[A] imap.example.invalid" in dns.log, dns.log
+
+
+def test_jobs_output_beyond_pipe_buffers_flows(env):
+    # Two accounts whose plan (stdout) and protocol trace (stderr) each
+    # pass 64 KiB, the size of a pipe: the parent of -j must drain both
+    # pipes of every child, whatever order they fill in, and still print
+    # each account's output whole.
+    n = 2500
+    users = []
+    for k in range(2):
+        u = env.new_user()
+        for i in range(n):
+            env.dovecot.deliver(u.name, b"Subject: %d\n\nx\n" % i)
+        users.append(u)
+    cfg = env.config("".join(env.account("j%d" % k, "pop3", "implicit", u)
+                             for k, u in enumerate(users)))
+    r = env.expect(env.run(["-n", "-vv", "-j", "2", "-c", cfg],
+                           timeout=90), 0)
+    assert len(r.out) > 65536 and len(r.err) > 65536, (len(r.out),
+                                                        len(r.err))
+    for k in range(2):
+        plan = [ln for ln in r.out.splitlines()
+                if ln.startswith("j%d\t" % k)]
+        assert len(plan) == n, (k, len(plan))
+        assert len(set(ln.split("\t")[2] for ln in plan)) == n, k
+    # Whole: each account's plan lines are one block, not interleaved.
+    names = [ln.split("\t")[0] for ln in r.out.splitlines() if "\t" in ln]
+    assert names == sorted(names) or names == sorted(names, reverse=True)
+    # Each account's trace is one block of stderr too.
+    tags = [ln.split(":")[0] for ln in r.err.splitlines()
+            if ln.startswith(("j0:", "j1:"))]
+    changes = sum(1 for a, b in zip(tags, tags[1:]) if a != b)
+    assert changes == 1, changes

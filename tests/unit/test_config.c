@@ -914,6 +914,57 @@ t_password(const void *arg)
 	cfg_free(cfg);
 }
 
+/*
+ * How many times the stack below the caller's frame, where cfg_load and
+ * inih had theirs, holds s. The array is read, never written: it shows
+ * what those frames left behind.
+ */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#ifndef __clang__
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+static __attribute__((noinline)) int
+stack_count(const char *s)
+{
+	volatile char region[128 * 1024];
+	size_t i, j, n = strlen(s);
+	int found = 0;
+
+	for (i = 0; i + n <= sizeof(region); i++) {
+		for (j = 0; j < n && region[i + j] == s[j]; j++)
+			;
+		found += j == n;
+	}
+	return found;
+}
+#pragma GCC diagnostic pop
+
+/*
+ * SPEC "Secrets": a config password stays in the config only. The
+ * password line last, inih's line buffer held it when it returned; a
+ * config that then fails its checks (no maildir) leaves cfg_load little
+ * else to do that would overwrite that stack.
+ */
+static void
+t_password_not_on_stack(const void *arg)
+{
+	static const char pw[] = "Pw-stack-5c1b9e7d";
+	struct cfg *cfg;
+
+	(void)arg;
+	cfg = load("[work]\nprotocol = pop3\nhost = mail.example.com\n"
+		   "user = alice\npassword = Pw-stack-5c1b9e7d\n");
+	CHECK(stack_count(pw) == 0);
+	check_err(cfg, ":1: maildir: missing");
+	cfg = load(ACCT "password = Pw-stack-5c1b9e7d\n");
+	CHECK(stack_count(pw) == 0);
+	check_ok(cfg);
+	if (cfg != NULL)
+		CHECK_STR(cfg->acct[0].password, pw);
+	cfg_free(cfg);
+}
+
 /* Errors about a password line never show the password. */
 static void
 t_password_not_shown(const void *arg)
@@ -1428,6 +1479,7 @@ main(void)
 	T_RUN("every auth word", t_auth, NULL);
 	T_RUN("password kept verbatim", t_password, NULL);
 	T_RUN("password never in an error", t_password_not_shown, NULL);
+	T_RUN("password not left on the stack", t_password_not_on_stack, NULL);
 	T_RUN("comment line too long", t_line_comment, NULL);
 	T_RUN("CRLF line endings", t_crlf, NULL);
 	T_RUN("no final newline, byte order mark", t_ends, NULL);
