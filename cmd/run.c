@@ -56,6 +56,7 @@ struct run {
 	uint64_t fetched, deleted, left, flagged;
 	char flagged_why[512];
 	uint64_t pop3_marked; /* DELEs that take effect at QUIT */
+	uint64_t plan[POLICY_SKIP + 1]; /* a dry run's actions, counted */
 
 	/* The folder being worked on. */
 	const char *folder; /* as in the config */
@@ -410,7 +411,29 @@ print_plan(struct run *r, const struct policy_cfg *pc, const struct msglist *l,
 		    r->a->protocol == CFG_POP3 ? "-" : r->folder,
 		    l->v[i].uid ? l->v[i].uid : "-", l->v[i].size,
 		    policy_action_name(out[i].action), why);
+		r->plan[out[i].action]++;
 	}
+}
+
+/*
+ * After a dry run's plan, its totals on stderr: "NAME: plan: F fetch, D
+ * delete, K keep, S skip", where a fetch+delete counts as a fetch and
+ * as a delete.
+ */
+static void
+print_plan_totals(const struct run *r)
+{
+	const uint64_t *p = r->plan;
+
+	if (r->o->quiet)
+		return;
+	fflush(stdout);
+	fprintf(stderr,
+	    "%s: plan: %" PRIu64 " fetch, %" PRIu64 " delete, %" PRIu64
+	    " keep, %" PRIu64 " skip\n",
+	    r->a->name, p[POLICY_FETCH] + p[POLICY_FETCH_DELETE],
+	    p[POLICY_DELETE] + p[POLICY_FETCH_DELETE], p[POLICY_KEEP],
+	    p[POLICY_SKIP]);
 }
 
 /* The Maildir of a folder: the account's Maildir for INBOX (and POP3),
@@ -763,7 +786,8 @@ run_fetch(const struct cfg_account *a, const struct runopts *opts)
 	memset(&r, 0, sizeof(r));
 	r.a = a;
 	r.o = o;
-	r.now = time(NULL);
+	/* --at changes the clock of a dry run, and nothing else. */
+	r.now = o->dryrun && o->at != 0 ? o->at : time(NULL);
 	r.budget = a->max_messages ? a->max_messages : UINT64_MAX;
 	acct_init(&r.ac, a, o);
 
@@ -810,6 +834,8 @@ run_fetch(const struct cfg_account *a, const struct runopts *opts)
 	}
 	if (!o->dryrun && state_save(r.st) == -1)
 		state_fail(&r);
+	if (r.listed && o->dryrun)
+		print_plan_totals(&r);
 	if (r.listed && !o->dryrun) {
 		acct_info(&r.ac,
 		    "%" PRIu64 " fetched, %" PRIu64 " deleted, %" PRIu64
