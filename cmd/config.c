@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../proto/imap.h"
 #include "../tls/util.h"
 #include "config.h"
 
@@ -920,11 +921,17 @@ free_folders(char **f, size_t n)
 	free(f);
 }
 
-/* Comma-separated mailbox names, each trimmed, none empty or repeated. */
+/*
+ * Comma-separated mailbox names, each trimmed, none empty, and no
+ * mailbox named twice: two names are one mailbox when the server knows
+ * them by the same name (imap_mailbox_canon), as INBOX and inbox, or a
+ * name in UTF-8 and in modified UTF-7.
+ */
 static int
 p_folders(struct cfg_account *a, const char *v, char *msg, size_t len)
 {
-	char q[CFG_QUOTE + 4], *s, *rest, *w, *end, **f = NULL;
+	char q[CFG_QUOTE + 4], q2[CFG_QUOTE + 4], *s, *rest, *w, *end;
+	char **f = NULL, **canon = NULL;
 	size_t i, n = 0;
 
 	rest = s = xstrdup(v);
@@ -941,17 +948,34 @@ p_folders(struct cfg_account *a, const char *v, char *msg, size_t len)
 			    quote(q, v));
 			goto fail;
 		}
+		f = xreallocarray(f, n + 1, sizeof(*f));
+		canon = xreallocarray(canon, n + 1, sizeof(*canon));
+		f[n] = xstrdup(w);
+		if ((canon[n] = imap_mailbox_canon(w)) == NULL) {
+			snprintf(msg, len,
+			    "\"%s\" is neither UTF-8 nor modified UTF-7",
+			    quote(q, w));
+			n++;
+			goto fail;
+		}
 		for (i = 0; i < n; i++) {
-			if (strcmp(f[i], w) == 0) {
+			if (strcmp(canon[i], canon[n]) != 0)
+				continue;
+			if (strcmp(f[i], w) == 0)
 				snprintf(msg, len, "names \"%s\" twice",
 				    quote(q, w));
-				goto fail;
-			}
+			else
+				snprintf(msg, len,
+				    "\"%s\" and \"%s\" are one mailbox (%s "
+				    "on the server); name it once",
+				    quote(q, f[i]), quote(q2, w), canon[n]);
+			n++;
+			goto fail;
 		}
-		f = xreallocarray(f, n + 1, sizeof(*f));
-		f[n++] = xstrdup(w);
+		n++;
 	}
 	free(s);
+	free_folders(canon, n);
 	free_folders(a->folders, a->nfolders);
 	a->folders = f;
 	a->nfolders = n;
@@ -959,6 +983,7 @@ p_folders(struct cfg_account *a, const char *v, char *msg, size_t len)
 fail:
 	free(s);
 	free_folders(f, n);
+	free_folders(canon, n);
 	return -1;
 }
 
@@ -1507,7 +1532,7 @@ build(struct cfg_ctx *c, const struct cfg_sect *s, struct cfg_account *a)
 		return -1;
 	}
 	if (a->protocol == CFG_POP3 && line[K_FOLDERS] != 0
-	    && (a->nfolders != 1 || strcmp(a->folders[0], "INBOX") != 0)) {
+	    && (a->nfolders != 1 || strcasecmp(a->folders[0], "INBOX") != 0)) {
 		cfg_err(c, line[K_FOLDERS], "folders",
 		    "POP3 has only INBOX, and [%s] uses pop3; remove folders "
 		    "or use protocol imap",

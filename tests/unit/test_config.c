@@ -196,6 +196,30 @@ static const struct errcase errcases[] = {
 	    ":6: folders: must be mailbox names separated by ','" },
 	{ "folders twice", IMAP "folders = INBOX, Sent,INBOX\n",
 	    ":6: folders: names \"INBOX\" twice" },
+	{ "folders INBOX and inbox", IMAP "folders = INBOX, inbox\n",
+	    ":6: folders: \"INBOX\" and \"inbox\" are one mailbox (INBOX on "
+	    "the server); name it once" },
+	{ "folders Inbox and INBOX", IMAP "folders = Sent, Inbox, INBOX\n",
+	    ":6: folders: \"Inbox\" and \"INBOX\" are one mailbox" },
+	{ "folders UTF-8 and modified UTF-7",
+	    IMAP "folders = INBOX.\xc3\x9cn\xc3\xaf"
+		 "c\xc3\xb6"
+		 "d\xc3\xa9, INBOX.&ANw-n&AO8-c&APY-d&AOk-\n",
+	    ":6: folders: \"INBOX.\xc3\x9cn\xc3\xaf"
+	    "c\xc3\xb6"
+	    "d\xc3\xa9\" and \"INBOX.&ANw-n&AO8-c&APY-d&AOk-\" are one mailbox "
+	    "(INBOX.&ANw-n&AO8-c&APY-d&AOk- on the server); name it once" },
+	{ "folders modified UTF-7 and UTF-8",
+	    IMAP
+	    "folders = INBOX.&ANw-n&AO8-c&APY-d&AOk-, INBOX.\xc3\x9cn\xc3\xaf"
+	    "c\xc3\xb6"
+	    "d\xc3\xa9\n",
+	    ":6: folders: \"INBOX.&ANw-n&AO8-c&APY-d&AOk-\" and \"INBOX." },
+	{ "folders & and &-", IMAP "folders = Tom & Jerry, Tom &- Jerry\n",
+	    ":6: folders: \"Tom & Jerry\" and \"Tom &- Jerry\" are one "
+	    "mailbox" },
+	{ "folders not UTF-8", IMAP "folders = INBOX, bad\xff\n",
+	    ":6: folders: \"bad\xff\" is neither UTF-8 nor modified UTF-7" },
 	{ "folders with pop3", ACCT "folders = INBOX, Sent\n",
 	    ":6: folders: POP3 has only INBOX, and [work] uses pop3" },
 	{ "keep bad", ACCT "keep = 2\n",
