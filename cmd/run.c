@@ -60,7 +60,7 @@ struct run {
 
 	/* The folder being worked on. */
 	const char *folder; /* as in the config */
-	const char *key; /* its name in the state */
+	char *key; /* its name in the state: as the server knows it */
 	uint32_t uidv;
 	struct maildir *md;
 	char *sub; /* its Maildir++ subfolder, "" for the Maildir itself */
@@ -447,8 +447,8 @@ open_folder_maildir(struct run *r, const char *folder)
 	if (r->a->protocol == CFG_POP3)
 		sub = xstrdup("");
 	else {
-		/* Names in the config are UTF-8, or modified UTF-7 as the
-		 * server lists them; the Maildir gets UTF-8. */
+		/* The server's name, in modified UTF-7; the Maildir gets
+		 * UTF-8. */
 		if ((name = imap_utf7_decode(folder)) == NULL)
 			name = xstrdup(folder);
 		sub = maildir_subfolder(name, r->ac.src->delim);
@@ -514,7 +514,11 @@ do_folder(struct run *r, const char *folder)
 	rw = !r->o->dryrun && (!pc.keep || pc.delete_after > 0);
 
 	r->folder = folder;
-	r->key = r->a->protocol == CFG_POP3 ? POP3_FOLDER : folder;
+	free(r->key);
+	if (r->a->protocol == CFG_POP3)
+		r->key = xstrdup(POP3_FOLDER);
+	else if ((r->key = imap_mailbox_canon(folder)) == NULL)
+		r->key = xstrdup(folder); /* refused by the config */
 	memset(&fi, 0, sizeof(fi));
 	if (src->ops->select(src, folder, rw, &fi) == -1) {
 		fail(r, acct_srcerr(&r->ac));
@@ -644,7 +648,7 @@ do_folder(struct run *r, const char *folder)
 		nmarked = ndele;
 	}
 	if (nfetch > 0) {
-		if ((r->md = open_folder_maildir(r, folder)) == NULL) {
+		if ((r->md = open_folder_maildir(r, r->key)) == NULL) {
 			rv = -1;
 			goto account;
 		}
@@ -792,6 +796,10 @@ run_fetch(const struct cfg_account *a, const struct runopts *opts)
 	acct_init(&r.ac, a, o);
 
 	r.st = state_new(a->state_file);
+	/* The state knows a folder by its server name, also when an older
+	 * mailfetch wrote it as the config spelled it. */
+	if (a->protocol == CFG_IMAP)
+		state_set_canon(r.st, imap_mailbox_canon);
 	if (!o->dryrun && state_lock(r.st) == -1) {
 		state_fail(&r);
 		goto out;
@@ -852,5 +860,6 @@ out:
 	acct_fini(&r.ac);
 	state_free(r.st);
 	free(r.sub);
+	free(r.key);
 	return r.status;
 }

@@ -24,7 +24,10 @@
  * line is a message downloaded first at `when`; an I line an intent
  * journaled that no record followed (kept so that the next run still
  * looks for its file). M and I lines name a folder declared above with
- * the same UIDVALIDITY. A file that does not parse, misses its final LF
+ * the same UIDVALIDITY. Folder names are as the protocol knows them
+ * (state_set_canon); a file or journal of an older mailfetch may name
+ * one folder in several ways, which merge as they load (load_line,
+ * replay_line). A file that does not parse, misses its final LF
  * or is empty is corrupt: only a missing file is an empty state
  * (generation 0).
  *
@@ -119,10 +122,20 @@ struct rec {
 	uint32_t marked : 1;
 };
 
+/* A folder name as the state file wrote it, while the file loads. */
+struct rawname {
+	char *name;
+	uint32_t uv;
+};
+
 struct state {
 	char *path, *jpath, *lpath, *tpath, *dir;
 	struct folder *folders;
 	size_t nfolders;
+	char *(*canon)(const char *); /* see state_set_canon */
+	struct rawname *raw; /* the state file's F lines, while loading */
+	size_t nraw;
+	int respelled; /* a name was loaded under another spelling */
 	struct rec *recs;
 	size_t nrecs, caprecs, count;
 	struct strpool uids;
@@ -670,6 +683,115 @@ parse_u64(const char *s, uint64_t max, uint64_t *v)
 	return 0;
 }
 
+static size_t
+raw_find(const struct state *st, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < st->nraw; i++)
+		if (strcmp(st->raw[i].name, name) == 0)
+			return i;
+	return SIZE_MAX;
+}
+
+static void
+raw_free(struct state *st)
+{
+	size_t i;
+
+	for (i = 0; i < st->nraw; i++)
+		free(st->raw[i].name);
+	free(st->raw);
+	st->raw = NULL;
+	st->nraw = 0;
+}
+
+/* M or I: record the download, or note the intent. */
+static void
+apply_rec(struct state *st, char *const *fld, size_t f, int64_t when)
+{
+	struct rec *r = rec_get(st, f, fld[4]);
+
+	if (fld[0][0] == 'M')
+		rec_record(st, r, when);
+	else
+		rec_intend(r, fld[5], when);
+}
+
+/*
+ * A line of the state file. An F line declares a folder under the name
+ * it is written with (fld[1]), once; M and I lines name a folder
+ * declared above, with its UIDVALIDITY. name is the folder the line
+ * belongs to (see state_set_canon): when a file written by an older
+ * mailfetch holds one folder under several names, their records merge,
+ * those of the highest UIDVALIDITY (RFC 3501 section 2.3.1.1: it only
+ * grows) and with the higher UIDNEXT; the others are void.
+ */
+static int
+load_line(struct state *st, char *const *fld, const char *name, uint32_t uv,
+    uint32_t uidnext, int64_t when, const char **what)
+{
+	size_t r = raw_find(st, fld[1]), f;
+
+	if (fld[0][0] == 'F') {
+		if (r != SIZE_MAX) {
+			*what = "folder declared twice";
+			return -1;
+		}
+		st->raw
+		    = xreallocarray(st->raw, st->nraw + 1, sizeof(*st->raw));
+		st->raw[st->nraw].name = xstrdup(fld[1]);
+		st->raw[st->nraw++].uv = uv;
+		f = folder_find(st, name);
+		if (f == SIZE_MAX || uv > st->folders[f].uv) {
+			f = folder_reset(st, name, uv);
+			st->folders[f].uidnext = uidnext;
+		} else if (uv == st->folders[f].uv
+		    && uidnext > st->folders[f].uidnext)
+			st->folders[f].uidnext = uidnext;
+		return 0;
+	}
+	if (r == SIZE_MAX) {
+		*what = "folder not declared by an F line";
+		return -1;
+	}
+	if (st->raw[r].uv != uv) {
+		*what = "uidvalidity differs from the folder's";
+		return -1;
+	}
+	/* Declared, so the folder exists; another name's higher
+	 * UIDVALIDITY voids this one's records. */
+	f = folder_find(st, name);
+	if (st->folders[f].uv == uv)
+		apply_rec(st, fld, f, when);
+	return 0;
+}
+
+/*
+ * A line of the journal, replayed over the state: F resets the folder,
+ * M and I apply to the folder with their UIDVALIDITY, voiding it first
+ * when it had another. A line of an older mailfetch that names the
+ * folder otherwise (respelled) merges as load_line does instead: it
+ * resets nothing of the same or a higher UIDVALIDITY.
+ */
+static int
+replay_line(struct state *st, char *const *fld, const char *name, int respelled,
+    uint32_t uv, int64_t when)
+{
+	size_t f = folder_find(st, name);
+
+	if (respelled && f != SIZE_MAX
+	    && (uv < st->folders[f].uv
+		|| (uv == st->folders[f].uv && fld[0][0] == 'F')))
+		return 0;
+	if (fld[0][0] == 'F') {
+		folder_reset(st, name, uv);
+		return 0;
+	}
+	apply_rec(st, fld, folder_use(st, name, uv, 0), when);
+	return 0;
+}
+
 /*
  * Apply one line (NUL-terminated, without its LF). Returns 0, or -1
  * with what is wrong in *what.
@@ -678,10 +800,10 @@ static int
 parse_line(struct state *st, char *line, int journal, const char **what)
 {
 	char *fld[MAXFIELDS];
-	size_t nf = 0, want, f;
+	size_t nf = 0, want;
 	uint64_t uv, when = 0, uidnext = 0;
-	struct rec *r;
-	char *s;
+	char *s, *name;
+	int respelled = 0, rv;
 
 	fld[nf++] = line;
 	for (s = line; *s != '\0'; s++)
@@ -737,33 +859,19 @@ parse_line(struct state *st, char *line, int journal, const char **what)
 		return -1;
 	}
 
-	f = folder_find(st, fld[1]);
-	if (fld[0][0] == 'F') {
-		if (!journal && f != SIZE_MAX) {
-			*what = "folder declared twice";
-			return -1;
-		}
-		f = folder_reset(st, fld[1], (uint32_t)uv);
-		st->folders[f].uidnext = (uint32_t)uidnext;
-		return 0;
-	}
-	if (!journal) {
-		if (f == SIZE_MAX) {
-			*what = "folder not declared by an F line";
-			return -1;
-		}
-		if (st->folders[f].uv != uv) {
-			*what = "uidvalidity differs from the folder's";
-			return -1;
-		}
+	if (st->canon != NULL && (name = st->canon(fld[1])) != NULL) {
+		if (strcmp(name, fld[1]) != 0)
+			st->respelled = respelled = 1;
 	} else
-		f = folder_use(st, fld[1], (uint32_t)uv, 0);
-	r = rec_get(st, f, fld[4]);
-	if (fld[0][0] == 'M')
-		rec_record(st, r, (int64_t)when);
+		name = xstrdup(fld[1]);
+	if (journal)
+		rv = replay_line(
+		    st, fld, name, respelled, (uint32_t)uv, (int64_t)when);
 	else
-		rec_intend(r, fld[5], (int64_t)when);
-	return 0;
+		rv = load_line(st, fld, name, (uint32_t)uv, (uint32_t)uidnext,
+		    (int64_t)when, what);
+	free(name);
+	return rv;
 }
 
 /*
@@ -863,6 +971,12 @@ state_new(const char *path)
 	return st;
 }
 
+void
+state_set_canon(struct state *st, char *(*canon)(const char *))
+{
+	st->canon = canon;
+}
+
 int
 state_lock(struct state *st)
 {
@@ -937,6 +1051,10 @@ state_load(struct state *st, int readonly)
 		} else if (r->intent != NULL)
 			n++;
 	}
+	/* Names respelled are saved under their new spelling. */
+	if (st->respelled)
+		st->dirty = 1;
+	raw_free(st);
 	st->pend = xcalloc(n, sizeof(*st->pend));
 	for (i = 0; i < st->nrecs; i++) {
 		r = &st->recs[i];
@@ -1376,6 +1494,7 @@ state_free(struct state *st)
 		free((char *)st->pend[i].filename);
 	for (i = 0; i < st->nfolders; i++)
 		free(st->folders[i].name);
+	raw_free(st);
 	free(st->recs);
 	free(st->tab);
 	free(st->pend);
