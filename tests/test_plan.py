@@ -138,17 +138,19 @@ def test_imap_plan_at_two_days(env):
 
 def real_run_agrees(env, proto):
     """The plan at +3s is what a real run 3 seconds later does. With
-    delete_after = 40s, record a is due 2s from now, b 20s from now, c
-    (fetched just now) 40s from now; d is new. The wide margins keep the
-    test true on a loaded machine: only a run delayed by more than 15s
-    could see b due."""
-    u, cfg, msgs = setup(env, proto, 3, keep="yes", delete_after="40s")
+    delete_after = 1000s, record a falls due 2s after its time is written
+    back, record b 300s after, record c (just fetched) 1000s after; d is
+    new. A run that comes later only makes a more overdue, so the
+    outcome holds on a loaded machine: only a delay of minutes could
+    make b due."""
+    u, cfg, msgs = setup(env, proto, 3, keep="yes", delete_after="1000s")
     env.expect(env.run(["-c", cfg]), 0)
     new = b"Subject: plan later\n\nlater\n"
     env.dovecot.deliver(u.name, new)
     uids = [p[1] for p in plan(env.expect(env.run(["-c", cfg, "-n"]), 0))]
+    assert len(uids) == 4, uids
     now = time.time()
-    set_fetch_times(env, {uids[0]: now - 38, uids[1]: now - 20})
+    set_fetch_times(env, {uids[0]: now - 998, uids[1]: now - 700})
 
     r = env.expect(env.run(["-c", cfg, "-n", "--at", "+3s"]), 0)
     planned_by = time.time()
@@ -157,8 +159,10 @@ def real_run_agrees(env, proto):
     assert totals(r) == "%s: plan: 1 fetch, 1 delete, 2 keep, 0 skip" % A
 
     # Past the plan's time (its clock was read before planned_by), by a
-    # whole second, since the clock of a run is in whole seconds.
-    time.sleep(max(0.0, planned_by + 4 - time.time()))
+    # whole second, since the clock of a run is in whole seconds. Waited
+    # for on the wall clock itself, which is the one a run reads.
+    while time.time() < planned_by + 4:
+        time.sleep(0.1)
     r = env.expect(env.run(["-c", cfg]), 0)
     m = re.search(r"^%s: (\d+) fetched, (\d+) deleted, (\d+) left on "
                   r"server$" % A, r.out, re.M)
