@@ -136,6 +136,8 @@ struct state {
 	struct rawname *raw; /* the state file's F lines, while loading */
 	size_t nraw;
 	int respelled; /* a name was loaded under another spelling */
+	char *craw, *cname; /* the last name canonicalised, and to what */
+	int crespelled;
 	struct rec *recs;
 	size_t nrecs, caprecs, count;
 	struct strpool uids;
@@ -704,6 +706,33 @@ raw_free(struct state *st)
 	free(st->raw);
 	st->raw = NULL;
 	st->nraw = 0;
+	free(st->craw);
+	free(st->cname);
+	st->craw = st->cname = NULL;
+}
+
+/*
+ * The name the folder raw of a line is known by (state_set_canon), and
+ * in *respelled whether that is another. The last one is remembered: a
+ * file's lines come grouped by folder.
+ */
+static const char *
+canon_name(struct state *st, const char *raw, int *respelled)
+{
+	*respelled = 0;
+	if (st->canon == NULL)
+		return raw;
+	if (st->craw == NULL || strcmp(st->craw, raw) != 0) {
+		free(st->craw);
+		free(st->cname);
+		st->craw = xstrdup(raw);
+		if ((st->cname = st->canon(raw)) == NULL)
+			st->cname = xstrdup(raw);
+		st->crespelled = strcmp(st->cname, raw) != 0;
+		st->respelled |= st->crespelled;
+	}
+	*respelled = st->crespelled;
+	return st->cname;
 }
 
 /* M or I: record the download, or note the intent. */
@@ -802,8 +831,9 @@ parse_line(struct state *st, char *line, int journal, const char **what)
 	char *fld[MAXFIELDS];
 	size_t nf = 0, want;
 	uint64_t uv, when = 0, uidnext = 0;
-	char *s, *name;
-	int respelled = 0, rv;
+	const char *name;
+	char *s;
+	int respelled;
 
 	fld[nf++] = line;
 	for (s = line; *s != '\0'; s++)
@@ -859,19 +889,12 @@ parse_line(struct state *st, char *line, int journal, const char **what)
 		return -1;
 	}
 
-	if (st->canon != NULL && (name = st->canon(fld[1])) != NULL) {
-		if (strcmp(name, fld[1]) != 0)
-			st->respelled = respelled = 1;
-	} else
-		name = xstrdup(fld[1]);
+	name = canon_name(st, fld[1], &respelled);
 	if (journal)
-		rv = replay_line(
+		return replay_line(
 		    st, fld, name, respelled, (uint32_t)uv, (int64_t)when);
-	else
-		rv = load_line(st, fld, name, (uint32_t)uv, (uint32_t)uidnext,
-		    (int64_t)when, what);
-	free(name);
-	return rv;
+	return load_line(st, fld, name, (uint32_t)uv, (uint32_t)uidnext,
+	    (int64_t)when, what);
 }
 
 /*
