@@ -112,7 +112,7 @@ def plan_at_two_days(env, proto):
 
     # A local date: 00:00 of the day after tomorrow (TZ=UTC) is between
     # 1d and 2d ahead, so the same one message is due.
-    day = (datetime.datetime.utcfromtimestamp(now) +
+    day = (datetime.datetime.fromtimestamp(now, datetime.timezone.utc) +
            datetime.timedelta(days=2)).strftime("%Y-%m-%d")
     r = env.expect(env.run(["-c", cfg, "-n", "--at", day]), 0)
     assert [x[2] for x in plan(r)] == ["delete", "keep", "keep", "fetch"]
