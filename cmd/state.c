@@ -134,7 +134,7 @@ struct state {
 	size_t nfolders;
 	char *(*canon)(const char *); /* see state_set_canon */
 	struct rawname *raw; /* the state file's F lines, while loading */
-	size_t nraw;
+	size_t nraw, rawlast;
 	int respelled; /* a name was loaded under another spelling */
 	char *craw, *cname; /* the last name canonicalised, and to what */
 	int crespelled;
@@ -685,14 +685,19 @@ parse_u64(const char *s, uint64_t max, uint64_t *v)
 	return 0;
 }
 
+/* The F line that declared name; the last one found is tried first, as
+ * a file's lines come grouped by folder. */
 static size_t
-raw_find(const struct state *st, const char *name)
+raw_find(struct state *st, const char *name)
 {
 	size_t i;
 
+	if (st->rawlast < st->nraw
+	    && strcmp(st->raw[st->rawlast].name, name) == 0)
+		return st->rawlast;
 	for (i = 0; i < st->nraw; i++)
 		if (strcmp(st->raw[i].name, name) == 0)
-			return i;
+			return st->rawlast = i;
 	return SIZE_MAX;
 }
 
