@@ -21,6 +21,7 @@ struct runopts {
 	int progress; /* redraw a progress line on stderr (a terminal) */
 	int color; /* colour the account name of errors */
 	int syslog; /* summary and errors also go to syslog(3) */
+	int64_t at; /* --at: the clock of the dry run's plan; 0: now */
 };
 
 struct acct {

@@ -29,8 +29,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "../proto/imap.h"
 #include "../tls/util.h"
 #include "config.h"
 
@@ -374,6 +376,190 @@ cfg_parse_size(const char *s, uint64_t *bytes)
 	if (n > UINT64_MAX / unit)
 		return -1;
 	*bytes = n * unit;
+	return 0;
+}
+
+/* The WHEN of --at. */
+
+#define AT_FORMS                                                               \
+	"+DURATION (a number with unit s, m, h or d, as for delete_after: "    \
+	"+30d, +12h), YYYY-MM-DD or YYYY-MM-DDTHH:MM"
+
+/* n decimal digits at s into *out. */
+static int
+digits(const char *s, size_t n, int *out)
+{
+	size_t i;
+	int v = 0;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+days_in_month(int y, int m)
+{
+	static const int days[]
+	    = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+
+	if (m == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))
+		return 29;
+	return days[m - 1];
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
+static int64_t
+days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/* Whether the local time at t reads the date and time of want. */
+static int
+local_reads(time_t t, const struct tm *want)
+{
+	struct tm lt;
+
+	return localtime_r(&t, &lt) != NULL && lt.tm_year == want->tm_year
+	    && lt.tm_mon == want->tm_mon && lt.tm_mday == want->tm_mday
+	    && lt.tm_hour == want->tm_hour && lt.tm_min == want->tm_min;
+}
+
+/*
+ * The Unix time at which the local clock reads want (see cfg_parse_at
+ * for the hour that occurs twice and the one that does not occur).
+ * mktime with tm_isdst -1 finds it, but may pick either reading of an
+ * hour that occurs twice, and normalises one that does not occur in a
+ * way of its own: every hint is tried, and only a time at which the
+ * clock reads want counts.
+ */
+static int64_t
+local_instant(const struct tm *want)
+{
+	static const int hints[] = { -1, 0, 1 };
+	struct tm tm, lt;
+	time_t t, probe;
+	int64_t best = 0, days, wall;
+	size_t i;
+	int found = 0;
+
+	for (i = 0; i < sizeof(hints) / sizeof(hints[0]); i++) {
+		tm = *want;
+		tm.tm_isdst = hints[i];
+		t = mktime(&tm);
+		if (local_reads(t, want) && (!found || (int64_t)t < best)) {
+			best = (int64_t)t;
+			found = 1;
+		}
+	}
+	if (found)
+		return best;
+	/* Skipped by the clocks: read with the offset in force two days
+	 * before (no zone changes its offset twice within two days). */
+	days = days_from_civil(
+	    want->tm_year + 1900LL, want->tm_mon + 1, want->tm_mday);
+	wall = days * 86400 + want->tm_hour * 3600 + want->tm_min * 60;
+	probe = (time_t)(wall - 2 * 86400);
+	if (localtime_r(&probe, &lt) == NULL)
+		return wall;
+	return wall - lt.tm_gmtoff;
+}
+
+/* "YYYY-MM-DD[THH:MM]" into *tm, the fields checked against the
+ * calendar. */
+static int
+parse_local_date(const char *s, struct tm *tm, char *err, size_t errlen)
+{
+	size_t n = strlen(s);
+	int y, mo, d, h = 0, mi = 0;
+
+	if ((n != 10 && n != 16) || digits(s, 4, &y) == -1 || s[4] != '-'
+	    || digits(s + 5, 2, &mo) == -1 || s[7] != '-'
+	    || digits(s + 8, 2, &d) == -1
+	    || (n == 16
+		&& (s[10] != 'T' || digits(s + 11, 2, &h) == -1 || s[13] != ':'
+		    || digits(s + 14, 2, &mi) == -1))) {
+		snprintf(err, errlen, "expected %s", AT_FORMS);
+		return -1;
+	}
+	if (mo < 1 || mo > 12) {
+		snprintf(err, errlen, "there is no month %02d", mo);
+		return -1;
+	}
+	if (d < 1 || d > days_in_month(y, mo)) {
+		snprintf(err, errlen, "%04d-%02d has no day %02d (it has %d)",
+		    y, mo, d, days_in_month(y, mo));
+		return -1;
+	}
+	if (h > 23 || mi > 59) {
+		snprintf(err, errlen, "there is no time %02d:%02d", h, mi);
+		return -1;
+	}
+	memset(tm, 0, sizeof(*tm));
+	tm->tm_year = y - 1900;
+	tm->tm_mon = mo - 1;
+	tm->tm_mday = d;
+	tm->tm_hour = h;
+	tm->tm_min = mi;
+	return 0;
+}
+
+/* A Unix time as the local clock reads it, for a person. */
+static void
+fmt_local(int64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (localtime_r(&tt, &tm) == NULL
+	    || strftime(buf, len, "%Y-%m-%d %H:%M %Z", &tm) == 0)
+		snprintf(buf, len, "%lld", (long long)t);
+}
+
+int
+cfg_parse_at(const char *s, int64_t now, int64_t *at, char *err, size_t errlen)
+{
+	struct tm tm;
+	char a[64], b[64];
+	int64_t secs, t;
+
+	if (s[0] == '+') {
+		if (cfg_parse_duration(s + 1, &secs) == -1) {
+			snprintf(err, errlen, "expected %s", AT_FORMS);
+			return -1;
+		}
+		if (secs > INT64_MAX - now) {
+			snprintf(err, errlen, "too far in the future");
+			return -1;
+		}
+		*at = now + secs;
+		return 0;
+	}
+	if (parse_local_date(s, &tm, err, errlen) == -1)
+		return -1;
+	t = local_instant(&tm);
+	if (t < now) {
+		fmt_local(t, a, sizeof(a));
+		fmt_local(now, b, sizeof(b));
+		snprintf(err, errlen,
+		    "that is in the past (%s, and it is now %s); --at plans a "
+		    "run to come",
+		    a, b);
+		return -1;
+	}
+	*at = t;
 	return 0;
 }
 
@@ -735,11 +921,17 @@ free_folders(char **f, size_t n)
 	free(f);
 }
 
-/* Comma-separated mailbox names, each trimmed, none empty or repeated. */
+/*
+ * Comma-separated mailbox names, each trimmed, none empty, and no
+ * mailbox named twice: two names are one mailbox when the server knows
+ * them by the same name (imap_mailbox_canon), as INBOX and inbox, or a
+ * name in UTF-8 and in modified UTF-7.
+ */
 static int
 p_folders(struct cfg_account *a, const char *v, char *msg, size_t len)
 {
-	char q[CFG_QUOTE + 4], *s, *rest, *w, *end, **f = NULL;
+	char q[CFG_QUOTE + 4], q2[CFG_QUOTE + 4], *s, *rest, *w, *end;
+	char **f = NULL, **canon = NULL;
 	size_t i, n = 0;
 
 	rest = s = xstrdup(v);
@@ -756,17 +948,34 @@ p_folders(struct cfg_account *a, const char *v, char *msg, size_t len)
 			    quote(q, v));
 			goto fail;
 		}
+		f = xreallocarray(f, n + 1, sizeof(*f));
+		canon = xreallocarray(canon, n + 1, sizeof(*canon));
+		f[n] = xstrdup(w);
+		if ((canon[n] = imap_mailbox_canon(w)) == NULL) {
+			snprintf(msg, len,
+			    "\"%s\" is neither UTF-8 nor modified UTF-7",
+			    quote(q, w));
+			n++;
+			goto fail;
+		}
 		for (i = 0; i < n; i++) {
-			if (strcmp(f[i], w) == 0) {
+			if (strcmp(canon[i], canon[n]) != 0)
+				continue;
+			if (strcmp(f[i], w) == 0)
 				snprintf(msg, len, "names \"%s\" twice",
 				    quote(q, w));
-				goto fail;
-			}
+			else
+				snprintf(msg, len,
+				    "\"%s\" and \"%s\" are one mailbox (%s "
+				    "on the server); name it once",
+				    quote(q, f[i]), quote(q2, w), canon[n]);
+			n++;
+			goto fail;
 		}
-		f = xreallocarray(f, n + 1, sizeof(*f));
-		f[n++] = xstrdup(w);
+		n++;
 	}
 	free(s);
+	free_folders(canon, n);
 	free_folders(a->folders, a->nfolders);
 	a->folders = f;
 	a->nfolders = n;
@@ -774,6 +983,7 @@ p_folders(struct cfg_account *a, const char *v, char *msg, size_t len)
 fail:
 	free(s);
 	free_folders(f, n);
+	free_folders(canon, n);
 	return -1;
 }
 
@@ -1322,7 +1532,7 @@ build(struct cfg_ctx *c, const struct cfg_sect *s, struct cfg_account *a)
 		return -1;
 	}
 	if (a->protocol == CFG_POP3 && line[K_FOLDERS] != 0
-	    && (a->nfolders != 1 || strcmp(a->folders[0], "INBOX") != 0)) {
+	    && (a->nfolders != 1 || strcasecmp(a->folders[0], "INBOX") != 0)) {
 		cfg_err(c, line[K_FOLDERS], "folders",
 		    "POP3 has only INBOX, and [%s] uses pop3; remove folders "
 		    "or use protocol imap",

@@ -79,6 +79,21 @@ void cfg_free(struct cfg *);
  * Returns 0 and *secs, or -1. Exposed for tests. */
 int cfg_parse_duration(const char *s, int64_t *secs);
 
+/*
+ * Parse the WHEN of --at: "+DURATION" (as cfg_parse_duration: +30d,
+ * +12h; a bare number is days), or a local date "YYYY-MM-DD" (its
+ * 00:00) or "YYYY-MM-DDTHH:MM", read in the local time zone (TZ). A
+ * local time that occurs twice (the hour the clocks go back) is its
+ * first occurrence; one that does not occur (the clocks skip it) is
+ * read with the UTC offset from before the change, as RFC 5545 section
+ * 3.3.5 does: 02:30 on the night Europe/Berlin goes from 02:00 CET to
+ * 03:00 CEST is 03:30 CEST. now is the current Unix time; nothing here
+ * reads the clock. Returns 0 and in *at the Unix time, not before now;
+ * or -1 with what is wrong, for a person, in err (a usage error).
+ */
+int cfg_parse_at(
+    const char *s, int64_t now, int64_t *at, char *err, size_t errlen);
+
 /* Parse a size: bytes with optional k, M, G (powers of 1024). Returns 0
  * and *bytes, or -1. Exposed for tests. */
 int cfg_parse_size(const char *s, uint64_t *bytes);

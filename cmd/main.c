@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../tls/util.h"
@@ -35,13 +36,19 @@
 static void
 usage(FILE *f)
 {
-	fputs("usage: mailfetch [-c FILE] [-n] [-q] [-v]... [-j N] [--check] "
-	      "[--syslog] [ACCOUNT...]\n"
+	fputs("usage: mailfetch [-c FILE] [-n [--at WHEN]] [-q] [-v]... [-j N] "
+	      "[--check]\n"
+	      "                 [--syslog] [ACCOUNT...]\n"
 	      "       mailfetch --configure ADDRESS [--protocol pop3|imap]\n"
 	      "  -c, --config FILE  config file (default: "
 	      "$XDG_CONFIG_HOME/mailfetch/fetchrc,\n"
 	      "                     then ~/.fetchrc)\n"
 	      "  -n, --dry-run      print the plan, change nothing\n"
+	      "      --at WHEN      with -n: the plan as a run at WHEN would "
+	      "make it;\n"
+	      "                     WHEN is +DURATION (+30d, +12h) or a "
+	      "local date,\n"
+	      "                     YYYY-MM-DD or YYYY-MM-DDTHH:MM\n"
 	      "      --check        test the accounts' settings\n"
 	      "  -q, --quiet        print nothing but errors\n"
 	      "  -v, --verbose      more detail; twice: protocol trace\n"
@@ -160,6 +167,27 @@ configure_main(const char *address, const char *proto, int nargs,
 		return EX_USAGE;
 	}
 	return configure_run(address, p, o);
+}
+
+/* --at WHEN: the clock of the plan, for a dry run only. */
+static int
+parse_at(const char *at, struct runopts *o)
+{
+	char err[512];
+
+	if (!o->dryrun) {
+		fprintf(stderr,
+		    "mailfetch: --at %s: --at needs -n (--dry-run); it shows "
+		    "the plan of a run at that time and changes nothing\n",
+		    at);
+		return -1;
+	}
+	if (cfg_parse_at(at, (int64_t)time(NULL), &o->at, err, sizeof(err))
+	    == -1) {
+		fprintf(stderr, "mailfetch: --at %s: %s\n", at, err);
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -404,6 +432,7 @@ main(int argc, char *argv[])
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "at", required_argument, NULL, 'A' },
 		{ "check", no_argument, NULL, 'C' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -418,7 +447,7 @@ main(int argc, char *argv[])
 	struct runopts o;
 	struct cfg *cfg;
 	char err[1024], *path, *end;
-	const char *opath = NULL, *address = NULL, *proto = NULL;
+	const char *opath = NULL, *address = NULL, *proto = NULL, *at = NULL;
 	size_t i, n, *idx;
 	long jobs = 1;
 	int ch, status = 0, st;
@@ -433,6 +462,9 @@ main(int argc, char *argv[])
 			break;
 		case 'n':
 			o.dryrun = 1;
+			break;
+		case 'A':
+			at = optarg;
 			break;
 		case 'C':
 			o.check = 1;
@@ -482,6 +514,8 @@ main(int argc, char *argv[])
 		    stderr);
 		return EX_USAGE;
 	}
+	if (at != NULL && parse_at(at, &o) == -1)
+		return EX_USAGE;
 
 	/* A vanished peer must give EPIPE, not kill the run mid-delivery;
 	 * and what mailfetch creates is for the user alone. */

@@ -56,10 +56,11 @@ struct run {
 	uint64_t fetched, deleted, left, flagged;
 	char flagged_why[512];
 	uint64_t pop3_marked; /* DELEs that take effect at QUIT */
+	uint64_t plan[POLICY_SKIP + 1]; /* a dry run's actions, counted */
 
 	/* The folder being worked on. */
 	const char *folder; /* as in the config */
-	const char *key; /* its name in the state */
+	char *key; /* its name in the state: as the server knows it */
 	uint32_t uidv;
 	struct maildir *md;
 	char *sub; /* its Maildir++ subfolder, "" for the Maildir itself */
@@ -411,7 +412,29 @@ print_plan(struct run *r, const struct policy_cfg *pc, const struct msglist *l,
 		    r->a->protocol == CFG_POP3 ? "-" : r->folder,
 		    l->v[i].uid ? l->v[i].uid : "-", l->v[i].size,
 		    policy_action_name(out[i].action), why);
+		r->plan[out[i].action]++;
 	}
+}
+
+/*
+ * After a dry run's plan, its totals on stderr: "NAME: plan: F fetch, D
+ * delete, K keep, S skip", where a fetch+delete counts as a fetch and
+ * as a delete.
+ */
+static void
+print_plan_totals(const struct run *r)
+{
+	const uint64_t *p = r->plan;
+
+	if (r->o->quiet)
+		return;
+	fflush(stdout);
+	fprintf(stderr,
+	    "%s: plan: %" PRIu64 " fetch, %" PRIu64 " delete, %" PRIu64
+	    " keep, %" PRIu64 " skip\n",
+	    r->a->name, p[POLICY_FETCH] + p[POLICY_FETCH_DELETE],
+	    p[POLICY_DELETE] + p[POLICY_FETCH_DELETE], p[POLICY_KEEP],
+	    p[POLICY_SKIP]);
 }
 
 /* The Maildir of a folder: the account's Maildir for INBOX (and POP3),
@@ -425,8 +448,8 @@ open_folder_maildir(struct run *r, const char *folder)
 	if (r->a->protocol == CFG_POP3)
 		sub = xstrdup("");
 	else {
-		/* Names in the config are UTF-8, or modified UTF-7 as the
-		 * server lists them; the Maildir gets UTF-8. */
+		/* The server's name, in modified UTF-7; the Maildir gets
+		 * UTF-8. */
 		if ((name = imap_utf7_decode(folder)) == NULL)
 			name = xstrdup(folder);
 		sub = maildir_subfolder(name, r->ac.src->delim);
@@ -500,7 +523,11 @@ do_folder(struct run *r, const char *folder)
 	rw = !r->o->dryrun && (!pc.keep || pc.delete_after > 0);
 
 	r->folder = folder;
-	r->key = r->a->protocol == CFG_POP3 ? POP3_FOLDER : folder;
+	free(r->key);
+	if (r->a->protocol == CFG_POP3)
+		r->key = xstrdup(POP3_FOLDER);
+	else if ((r->key = imap_mailbox_canon(folder)) == NULL)
+		r->key = xstrdup(folder); /* refused by the config */
 	memset(&fi, 0, sizeof(fi));
 	if (src->ops->select(src, folder, rw, &fi) == -1) {
 		fail(r, acct_srcerr(&r->ac));
@@ -630,7 +657,7 @@ do_folder(struct run *r, const char *folder)
 		nmarked = ndele;
 	}
 	if (nfetch > 0) {
-		if ((r->md = open_folder_maildir(r, folder)) == NULL) {
+		if ((r->md = open_folder_maildir(r, r->key)) == NULL) {
 			rv = -1;
 			goto account;
 		}
@@ -772,11 +799,16 @@ run_fetch(const struct cfg_account *a, const struct runopts *opts)
 	memset(&r, 0, sizeof(r));
 	r.a = a;
 	r.o = o;
-	r.now = time(NULL);
+	/* --at changes the clock of a dry run, and nothing else. */
+	r.now = o->dryrun && o->at != 0 ? o->at : time(NULL);
 	r.budget = a->max_messages ? a->max_messages : UINT64_MAX;
 	acct_init(&r.ac, a, o);
 
 	r.st = state_new(a->state_file);
+	/* The state knows a folder by its server name, also when an older
+	 * mailfetch wrote it as the config spelled it. */
+	if (a->protocol == CFG_IMAP)
+		state_set_canon(r.st, imap_mailbox_canon);
 	if (!o->dryrun && state_lock(r.st) == -1) {
 		state_fail(&r);
 		goto out;
@@ -819,6 +851,8 @@ run_fetch(const struct cfg_account *a, const struct runopts *opts)
 	}
 	if (!o->dryrun && state_save(r.st) == -1)
 		state_fail(&r);
+	if (r.listed && o->dryrun)
+		print_plan_totals(&r);
 	if (r.listed && !o->dryrun) {
 		acct_info(&r.ac,
 		    "%" PRIu64 " fetched, %" PRIu64 " deleted, %" PRIu64
@@ -835,5 +869,6 @@ out:
 	acct_fini(&r.ac);
 	state_free(r.st);
 	free(r.sub);
+	free(r.key);
 	return r.status;
 }

@@ -24,7 +24,10 @@
  * line is a message downloaded first at `when`; an I line an intent
  * journaled that no record followed (kept so that the next run still
  * looks for its file). M and I lines name a folder declared above with
- * the same UIDVALIDITY. A file that does not parse, misses its final LF
+ * the same UIDVALIDITY. Folder names are as the protocol knows them
+ * (state_set_canon); a file or journal of an older mailfetch may name
+ * one folder in several ways, which merge as they load (load_line,
+ * replay_line). A file that does not parse, misses its final LF
  * or is empty is corrupt: only a missing file is an empty state
  * (generation 0).
  *
@@ -119,10 +122,22 @@ struct rec {
 	uint32_t marked : 1;
 };
 
+/* A folder name as the state file wrote it, while the file loads. */
+struct rawname {
+	char *name;
+	uint32_t uv;
+};
+
 struct state {
 	char *path, *jpath, *lpath, *tpath, *dir;
 	struct folder *folders;
 	size_t nfolders;
+	char *(*canon)(const char *); /* see state_set_canon */
+	struct rawname *raw; /* the state file's F lines, while loading */
+	size_t nraw, rawlast;
+	int respelled; /* a name was loaded under another spelling */
+	char *craw, *cname; /* the last name canonicalised, and to what */
+	int crespelled;
 	struct rec *recs;
 	size_t nrecs, caprecs, count;
 	struct strpool uids;
@@ -684,6 +699,147 @@ parse_u64(const char *s, uint64_t max, uint64_t *v)
 	return 0;
 }
 
+/* The F line that declared name; the last one found is tried first, as
+ * a file's lines come grouped by folder. */
+static size_t
+raw_find(struct state *st, const char *name)
+{
+	size_t i;
+
+	if (st->rawlast < st->nraw
+	    && strcmp(st->raw[st->rawlast].name, name) == 0)
+		return st->rawlast;
+	for (i = 0; i < st->nraw; i++)
+		if (strcmp(st->raw[i].name, name) == 0)
+			return st->rawlast = i;
+	return SIZE_MAX;
+}
+
+static void
+raw_free(struct state *st)
+{
+	size_t i;
+
+	for (i = 0; i < st->nraw; i++)
+		free(st->raw[i].name);
+	free(st->raw);
+	st->raw = NULL;
+	st->nraw = 0;
+	free(st->craw);
+	free(st->cname);
+	st->craw = st->cname = NULL;
+}
+
+/*
+ * The name the folder raw of a line is known by (state_set_canon), and
+ * in *respelled whether that is another. The last one is remembered: a
+ * file's lines come grouped by folder.
+ */
+static const char *
+canon_name(struct state *st, const char *raw, int *respelled)
+{
+	*respelled = 0;
+	if (st->canon == NULL)
+		return raw;
+	if (st->craw == NULL || strcmp(st->craw, raw) != 0) {
+		free(st->craw);
+		free(st->cname);
+		st->craw = xstrdup(raw);
+		if ((st->cname = st->canon(raw)) == NULL)
+			st->cname = xstrdup(raw);
+		st->crespelled = strcmp(st->cname, raw) != 0;
+		st->respelled |= st->crespelled;
+	}
+	*respelled = st->crespelled;
+	return st->cname;
+}
+
+/* M or I: record the download, or note the intent. */
+static void
+apply_rec(struct state *st, char *const *fld, size_t f, int64_t when)
+{
+	struct rec *r = rec_get(st, f, fld[4]);
+
+	if (fld[0][0] == 'M')
+		rec_record(st, r, when);
+	else
+		rec_intend(r, fld[5], when);
+}
+
+/*
+ * A line of the state file. An F line declares a folder under the name
+ * it is written with (fld[1]), once; M and I lines name a folder
+ * declared above, with its UIDVALIDITY. name is the folder the line
+ * belongs to (see state_set_canon): when a file written by an older
+ * mailfetch holds one folder under several names, their records merge,
+ * those of the highest UIDVALIDITY (RFC 3501 section 2.3.1.1: it only
+ * grows) and with the higher UIDNEXT; the others are void.
+ */
+static int
+load_line(struct state *st, char *const *fld, const char *name, uint32_t uv,
+    uint32_t uidnext, int64_t when, const char **what)
+{
+	size_t r = raw_find(st, fld[1]), f;
+
+	if (fld[0][0] == 'F') {
+		if (r != SIZE_MAX) {
+			*what = "folder declared twice";
+			return -1;
+		}
+		st->raw
+		    = xreallocarray(st->raw, st->nraw + 1, sizeof(*st->raw));
+		st->raw[st->nraw].name = xstrdup(fld[1]);
+		st->raw[st->nraw++].uv = uv;
+		f = folder_find(st, name);
+		if (f == SIZE_MAX || uv > st->folders[f].uv) {
+			f = folder_reset(st, name, uv);
+			st->folders[f].uidnext = uidnext;
+		} else if (uv == st->folders[f].uv
+		    && uidnext > st->folders[f].uidnext)
+			st->folders[f].uidnext = uidnext;
+		return 0;
+	}
+	if (r == SIZE_MAX) {
+		*what = "folder not declared by an F line";
+		return -1;
+	}
+	if (st->raw[r].uv != uv) {
+		*what = "uidvalidity differs from the folder's";
+		return -1;
+	}
+	/* Declared, so the folder exists; another name's higher
+	 * UIDVALIDITY voids this one's records. */
+	f = folder_find(st, name);
+	if (st->folders[f].uv == uv)
+		apply_rec(st, fld, f, when);
+	return 0;
+}
+
+/*
+ * A line of the journal, replayed over the state: F resets the folder,
+ * M and I apply to the folder with their UIDVALIDITY, voiding it first
+ * when it had another. A line of an older mailfetch that names the
+ * folder otherwise (respelled) merges as load_line does instead: it
+ * resets nothing of the same or a higher UIDVALIDITY.
+ */
+static int
+replay_line(struct state *st, char *const *fld, const char *name, int respelled,
+    uint32_t uv, int64_t when)
+{
+	size_t f = folder_find(st, name);
+
+	if (respelled && f != SIZE_MAX
+	    && (uv < st->folders[f].uv
+		|| (uv == st->folders[f].uv && fld[0][0] == 'F')))
+		return 0;
+	if (fld[0][0] == 'F') {
+		folder_reset(st, name, uv);
+		return 0;
+	}
+	apply_rec(st, fld, folder_use(st, name, uv, 0), when);
+	return 0;
+}
+
 /*
  * Apply one line (NUL-terminated, without its LF). Returns 0, or -1
  * with what is wrong in *what.
@@ -692,10 +848,11 @@ static int
 parse_line(struct state *st, char *line, int journal, const char **what)
 {
 	char *fld[MAXFIELDS];
-	size_t nf = 0, want, f;
+	size_t nf = 0, want;
 	uint64_t uv, when = 0, uidnext = 0;
-	struct rec *r;
+	const char *name;
 	char *s;
+	int respelled;
 
 	fld[nf++] = line;
 	for (s = line; *s != '\0'; s++)
@@ -751,33 +908,12 @@ parse_line(struct state *st, char *line, int journal, const char **what)
 		return -1;
 	}
 
-	f = folder_find(st, fld[1]);
-	if (fld[0][0] == 'F') {
-		if (!journal && f != SIZE_MAX) {
-			*what = "folder declared twice";
-			return -1;
-		}
-		f = folder_reset(st, fld[1], (uint32_t)uv);
-		st->folders[f].uidnext = (uint32_t)uidnext;
-		return 0;
-	}
-	if (!journal) {
-		if (f == SIZE_MAX) {
-			*what = "folder not declared by an F line";
-			return -1;
-		}
-		if (st->folders[f].uv != uv) {
-			*what = "uidvalidity differs from the folder's";
-			return -1;
-		}
-	} else
-		f = folder_use(st, fld[1], (uint32_t)uv, 0);
-	r = rec_get(st, f, fld[4]);
-	if (fld[0][0] == 'M')
-		rec_record(st, r, (int64_t)when);
-	else
-		rec_intend(r, fld[5], (int64_t)when);
-	return 0;
+	name = canon_name(st, fld[1], &respelled);
+	if (journal)
+		return replay_line(
+		    st, fld, name, respelled, (uint32_t)uv, (int64_t)when);
+	return load_line(st, fld, name, (uint32_t)uv, (uint32_t)uidnext,
+	    (int64_t)when, what);
 }
 
 /*
@@ -877,6 +1013,12 @@ state_new(const char *path)
 	return st;
 }
 
+void
+state_set_canon(struct state *st, char *(*canon)(const char *))
+{
+	st->canon = canon;
+}
+
 int
 state_lock(struct state *st)
 {
@@ -952,6 +1094,10 @@ state_load(struct state *st, int readonly)
 		} else if (r->intent != NULL)
 			n++;
 	}
+	/* Names respelled are saved under their new spelling. */
+	if (st->respelled)
+		st->dirty = 1;
+	raw_free(st);
 	st->pend = xcalloc(n, sizeof(*st->pend));
 	for (i = 0; i < st->nrecs; i++) {
 		r = &st->recs[i];
@@ -1392,6 +1538,7 @@ state_free(struct state *st)
 		free((char *)st->pend[i].filename);
 	for (i = 0; i < st->nfolders; i++)
 		free(st->folders[i].name);
+	raw_free(st);
 	free(st->recs);
 	free(st->tab);
 	free(st->pend);

@@ -46,6 +46,18 @@ struct state_pending {
 /* A new, empty state for the file at path (copied). */
 struct state *state_new(const char *path);
 
+/*
+ * How the protocol knows a folder: canon(name) returns the name a folder
+ * named name in the state file or journal is to be known by (a new
+ * string), or NULL to keep name. Set before state_load, when the state
+ * may hold names that an older mailfetch kept as the config spelled
+ * them (IMAP: INBOX in any case, UTF-8 or modified UTF-7). The folders
+ * load under their new names, several names of one folder merge (the
+ * records of the highest UIDVALIDITY count), and the next state_save
+ * writes the new names.
+ */
+void state_set_canon(struct state *, char *(*canon)(const char *));
+
 /* Take the lock (flock on "<path>.lock", created with its directory
  * when missing) without waiting; ELOCKED when another run has it. */
 int state_lock(struct state *);

@@ -1398,18 +1398,14 @@ imap_select(
 	struct imap *im = src->priv;
 	struct pend p;
 	char *name, q[200];
-	const char *s;
 	unsigned tag;
 	int rv = -1;
 
 	memset(fi, 0, sizeof(*fi));
 	src_quote(q, sizeof(q), folder, strlen(folder));
-	/* The config holds names as typed, in UTF-8; the server wants
-	 * modified UTF-7 (RFC 3501 section 5.1.3). */
-	for (s = folder; *s != '\0' && (unsigned char)*s < 0x80; s++)
-		;
-	name = *s == '\0' ? xstrdup(folder) : imap_utf7_encode(folder);
-	if (name == NULL)
+	/* The config holds names in UTF-8 or in modified UTF-7; the server
+	 * wants modified UTF-7 (RFC 3501 section 5.1.3), and INBOX so. */
+	if ((name = imap_mailbox_canon(folder)) == NULL)
 		return src_fail(src, SRC_FCONFIG,
 		    "folder name \"%s\" is not valid UTF-8", q);
 

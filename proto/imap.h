@@ -23,4 +23,15 @@ char *imap_utf7_decode(const char *name);
  * or NULL when the input is not valid UTF-8. */
 char *imap_utf7_encode(const char *name);
 
+/*
+ * The name the server knows a mailbox by, however the config wrote it:
+ * INBOX in any case is "INBOX" (RFC 3501 section 5.1); any other name
+ * is in modified UTF-7, normalised, whether given in UTF-8 or already in
+ * modified UTF-7 (a name that decodes as modified UTF-7 is taken as
+ * such). Two names are one mailbox when these are equal. Returns a new
+ * string, or NULL when the name is neither valid modified UTF-7 nor
+ * valid UTF-8.
+ */
+char *imap_mailbox_canon(const char *name);
+
 #endif

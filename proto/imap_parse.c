@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../tls/util.h"
 #include "imap.h"
@@ -958,4 +959,27 @@ imap_utf7_encode(const char *name)
 fail:
 	free(out);
 	return NULL;
+}
+
+char *
+imap_mailbox_canon(const char *name)
+{
+	char *utf8, *s;
+
+	/* RFC 3501 section 5.1: INBOX in any case is INBOX. */
+	if (strcasecmp(name, "INBOX") == 0)
+		return xstrdup("INBOX");
+	/*
+	 * Modified UTF-7 is printable ASCII only, so a name that decodes is
+	 * taken as modified UTF-7 (as the server lists it), any other as
+	 * UTF-8 (as a person types it). Encoding the decoded name again
+	 * gives one spelling per name: one base64 run per stretch of
+	 * non-ASCII characters, '&' as "&-".
+	 */
+	if ((utf8 = imap_utf7_decode(name)) != NULL) {
+		s = imap_utf7_encode(utf8);
+		free(utf8);
+		return s;
+	}
+	return imap_utf7_encode(name);
 }

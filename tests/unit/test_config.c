@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../cmd/config.h"
@@ -195,6 +196,30 @@ static const struct errcase errcases[] = {
 	    ":6: folders: must be mailbox names separated by ','" },
 	{ "folders twice", IMAP "folders = INBOX, Sent,INBOX\n",
 	    ":6: folders: names \"INBOX\" twice" },
+	{ "folders INBOX and inbox", IMAP "folders = INBOX, inbox\n",
+	    ":6: folders: \"INBOX\" and \"inbox\" are one mailbox (INBOX on "
+	    "the server); name it once" },
+	{ "folders Inbox and INBOX", IMAP "folders = Sent, Inbox, INBOX\n",
+	    ":6: folders: \"Inbox\" and \"INBOX\" are one mailbox" },
+	{ "folders UTF-8 and modified UTF-7",
+	    IMAP "folders = INBOX.\xc3\x9cn\xc3\xaf"
+		 "c\xc3\xb6"
+		 "d\xc3\xa9, INBOX.&ANw-n&AO8-c&APY-d&AOk-\n",
+	    ":6: folders: \"INBOX.\xc3\x9cn\xc3\xaf"
+	    "c\xc3\xb6"
+	    "d\xc3\xa9\" and \"INBOX.&ANw-n&AO8-c&APY-d&AOk-\" are one mailbox "
+	    "(INBOX.&ANw-n&AO8-c&APY-d&AOk- on the server); name it once" },
+	{ "folders modified UTF-7 and UTF-8",
+	    IMAP
+	    "folders = INBOX.&ANw-n&AO8-c&APY-d&AOk-, INBOX.\xc3\x9cn\xc3\xaf"
+	    "c\xc3\xb6"
+	    "d\xc3\xa9\n",
+	    ":6: folders: \"INBOX.&ANw-n&AO8-c&APY-d&AOk-\" and \"INBOX." },
+	{ "folders & and &-", IMAP "folders = Tom & Jerry, Tom &- Jerry\n",
+	    ":6: folders: \"Tom & Jerry\" and \"Tom &- Jerry\" are one "
+	    "mailbox" },
+	{ "folders not UTF-8", IMAP "folders = INBOX, bad\xff\n",
+	    ":6: folders: \"bad\xff\" is neither UTF-8 nor modified UTF-7" },
 	{ "folders with pop3", ACCT "folders = INBOX, Sent\n",
 	    ":6: folders: POP3 has only INBOX, and [work] uses pop3" },
 	{ "keep bad", ACCT "keep = 2\n",
@@ -1372,6 +1397,158 @@ t_durations(const void *arg)
 	}
 }
 
+/*
+ * cfg_parse_at, in the time zone each case names (set with TZ). now is
+ * 2026-01-01 00:00 UTC unless a case says otherwise; the expected times
+ * were computed with Python's zoneinfo, which reads a skipped time with
+ * the offset from before the change and a repeated one as its first
+ * occurrence (fold = 0), as RFC 5545 section 3.3.5 does.
+ */
+#define NOW2026 INT64_C(1767225600)
+
+struct atcase {
+	const char *name;
+	const char *tz;
+	const char *in;
+	int64_t now; /* 0: NOW2026 */
+	int64_t at; /* -1: an error containing err */
+	const char *err;
+};
+
+static const struct atcase atcases[] = {
+	{ "+30d", "UTC", "+30d", 0, NOW2026 + 30 * 86400, NULL },
+	{ "+12h", "UTC", "+12h", 0, NOW2026 + 12 * 3600, NULL },
+	{ "+15m", "UTC", "+15m", 0, NOW2026 + 900, NULL },
+	{ "+45s", "UTC", "+45s", 0, NOW2026 + 45, NULL },
+	{ "+2 bare is days", "UTC", "+2", 0, NOW2026 + 2 * 86400, NULL },
+	{ "+0 is now", "UTC", "+0", 0, NOW2026, NULL },
+	{ "+DURATION ignores the zone", "Europe/Berlin", "+1d", 0,
+	    NOW2026 + 86400, NULL },
+	{ "+ alone", "UTC", "+", 0, -1, "expected +DURATION" },
+	{ "duration without +", "UTC", "30d", 0, -1, "expected +DURATION" },
+	{ "+-1d", "UTC", "+-1d", 0, -1, "expected +DURATION" },
+	{ "+1w", "UTC", "+1w", 0, -1, "expected +DURATION" },
+	{ "+1.5d", "UTC", "+1.5d", 0, -1, "expected +DURATION" },
+	{ "+ 1d", "UTC", "+ 1d", 0, -1, "expected +DURATION" },
+	{ "+1D", "UTC", "+1D", 0, -1, "expected +DURATION" },
+	{ "+ past the end of time", "UTC", "+9223372036854775807s", 0, -1,
+	    "too far in the future" },
+	{ "date UTC", "UTC", "2027-01-01", 0, INT64_C(1798761600), NULL },
+	{ "date Berlin winter", "Europe/Berlin", "2027-01-01", 0,
+	    INT64_C(1798758000), NULL },
+	{ "date and time Berlin summer", "Europe/Berlin", "2026-07-01T12:00", 0,
+	    INT64_C(1782900000), NULL },
+	{ "Berlin before the clocks go forward", "Europe/Berlin",
+	    "2026-03-29T01:59", 0, INT64_C(1774745940), NULL },
+	{ "Berlin 02:00 skipped: 03:00 CEST", "Europe/Berlin",
+	    "2026-03-29T02:00", 0, INT64_C(1774746000), NULL },
+	{ "Berlin 02:30 skipped: 03:30 CEST", "Europe/Berlin",
+	    "2026-03-29T02:30", 0, INT64_C(1774747800), NULL },
+	{ "Berlin 03:00 after the gap", "Europe/Berlin", "2026-03-29T03:00", 0,
+	    INT64_C(1774746000), NULL },
+	{ "Berlin before the clocks go back", "Europe/Berlin",
+	    "2026-10-25T01:59", 0, INT64_C(1792886340), NULL },
+	{ "Berlin 02:30 twice: the first, CEST", "Europe/Berlin",
+	    "2026-10-25T02:30", 0, INT64_C(1792888200), NULL },
+	{ "Berlin 03:00 once, CET", "Europe/Berlin", "2026-10-25T03:00", 0,
+	    INT64_C(1792893600), NULL },
+	{ "New York 02:30 skipped: 03:30 EDT", "America/New_York",
+	    "2026-03-08T02:30", 0, INT64_C(1772955000), NULL },
+	{ "New York 01:30 twice: the first, EDT", "America/New_York",
+	    "2026-11-01T01:30", 0, INT64_C(1793511000), NULL },
+	{ "Lord Howe half-hour gap", "Australia/Lord_Howe", "2026-10-04T02:15",
+	    0, INT64_C(1791042300), NULL },
+	{ "Santiago midnight skipped: 01:00", "America/Santiago", "2026-09-06",
+	    0, INT64_C(1788667200), NULL },
+	{ "leap day of a leap year", "Europe/Berlin", "2400-02-29", 0,
+	    INT64_C(13574559600), NULL },
+	{ "February 30", "UTC", "2026-02-30", 0, -1,
+	    "2026-02 has no day 30 (it has 28)" },
+	{ "February 29 of 2100", "UTC", "2100-02-29", 0, -1,
+	    "2100-02 has no day 29 (it has 28)" },
+	{ "April 31", "UTC", "2026-04-31", 0, -1,
+	    "2026-04 has no day 31 (it has 30)" },
+	{ "day 00", "UTC", "2026-12-00", 0, -1, "has no day 00" },
+	{ "month 13", "UTC", "2026-13-01", 0, -1, "there is no month 13" },
+	{ "month 00", "UTC", "2026-00-10", 0, -1, "there is no month 00" },
+	{ "24:00", "UTC", "2027-01-01T24:00", 0, -1, "there is no time 24:00" },
+	{ "minute 60", "UTC", "2027-01-01T23:60", 0, -1,
+	    "there is no time 23:60" },
+	{ "one-digit month", "UTC", "2027-1-01", 0, -1, "expected +DURATION" },
+	{ "hour without minutes", "UTC", "2027-01-01T12", 0, -1,
+	    "expected +DURATION" },
+	{ "space for T", "UTC", "2027-01-01 12:00", 0, -1,
+	    "expected +DURATION" },
+	{ "lowercase t", "UTC", "2027-01-01t12:00", 0, -1,
+	    "expected +DURATION" },
+	{ "seconds", "UTC", "2027-01-01T12:00:00", 0, -1,
+	    "expected +DURATION" },
+	{ "trailing Z", "UTC", "2027-01-01T12:00Z", 0, -1,
+	    "expected +DURATION" },
+	{ "empty", "UTC", "", 0, -1, "expected +DURATION" },
+	{ "a word", "UTC", "tomorrow", 0, -1, "expected +DURATION" },
+	{ "yesterday", "UTC", "2025-12-31", 0, -1,
+	    "that is in the past (2025-12-31 00:00 UTC, and it is now "
+	    "2026-01-01 00:00 UTC)" },
+	{ "earlier today", "Europe/Berlin", "2026-01-01", 0, -1,
+	    "in the past (2026-01-01 00:00 CET, and it is now 2026-01-01 "
+	    "01:00 CET)" },
+	{ "this very minute", "UTC", "2026-01-01T00:00", 0, NOW2026, NULL },
+	{ "a minute ago", "UTC", "2026-01-01T00:00", NOW2026 + 60, -1,
+	    "in the past" },
+};
+
+static void
+t_at(const void *arg)
+{
+	const struct atcase *c = arg;
+	char err[512] = "";
+	int64_t at = -42, now = c->now ? c->now : NOW2026;
+	int rv;
+
+	setenv("TZ", c->tz, 1);
+	tzset();
+	rv = cfg_parse_at(c->in, now, &at, err, sizeof(err));
+	if (c->at != -1) {
+		CHECK(rv == 0);
+		if (at != c->at)
+			fprintf(stderr, "--at %s in %s: got %lld, want %lld\n",
+			    c->in, c->tz, (long long)at, (long long)c->at);
+		CHECK(at == c->at);
+	} else {
+		CHECK(rv == -1);
+		CHECK(at == -42);
+		if (strstr(err, c->err) == NULL)
+			fprintf(stderr,
+			    "--at \"%s\": error \"%s\" lacks \"%s\"\n", c->in,
+			    err, c->err);
+		CHECK(strstr(err, c->err) != NULL);
+	}
+	unsetenv("TZ");
+	tzset();
+}
+
+/* The zones of the table exist: a missing one would read as UTC. */
+static void
+t_at_zones(const void *arg)
+{
+	static const char *const zones[] = { "Europe/Berlin",
+		"America/New_York", "Australia/Lord_Howe", "America/Santiago" };
+	char path[128];
+	size_t i;
+
+	(void)arg;
+	for (i = 0; i < sizeof(zones) / sizeof(zones[0]); i++) {
+		snprintf(
+		    path, sizeof(path), "/usr/share/zoneinfo/%s", zones[i]);
+		if (access(path, R_OK) == -1)
+			fprintf(stderr,
+			    "%s: missing; install tzdata (tests/deps.sh)\n",
+			    path);
+		CHECK(access(path, R_OK) == 0);
+	}
+}
+
 /* cfg_parse_size. */
 struct sizecase {
 	const char *in;
@@ -1492,6 +1669,9 @@ main(void)
 	T_RUN("cfg_default_path", t_default_path, NULL);
 	T_RUN("cfg_parse_duration table", t_durations, NULL);
 	T_RUN("cfg_parse_size table", t_sizes, NULL);
+	T_RUN("time zones for cfg_parse_at installed", t_at_zones, NULL);
+	for (i = 0; i < sizeof(atcases) / sizeof(atcases[0]); i++)
+		T_RUN(atcases[i].name, t_at, &atcases[i]);
 
 	rc = T_DONE();
 	nftw(tdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);

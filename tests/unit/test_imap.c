@@ -591,6 +591,47 @@ t_utf7(const void *arg)
 	free(s);
 }
 
+/* imap_mailbox_canon: one spelling per mailbox. */
+struct canoncase {
+	const char *name;
+	const char *in;
+	const char *want; /* NULL: refused */
+};
+
+static const struct canoncase canoncases[] = {
+	{ "canon_inbox", "INBOX", "INBOX" },
+	{ "canon_inbox_lower", "inbox", "INBOX" },
+	{ "canon_inbox_mixed", "InBoX", "INBOX" },
+	{ "canon_inbox_child_as_is", "inbox/Sent", "inbox/Sent" },
+	{ "canon_ascii", "Lists/dev", "Lists/dev" },
+	{ "canon_utf8",
+	    "INBOX.\xc3\x9cn\xc3\xaf"
+	    "c\xc3\xb6"
+	    "d\xc3\xa9",
+	    "INBOX.&ANw-n&AO8-c&APY-d&AOk-" },
+	{ "canon_utf7", "INBOX.&ANw-n&AO8-c&APY-d&AOk-",
+	    "INBOX.&ANw-n&AO8-c&APY-d&AOk-" },
+	{ "canon_utf7_split_runs", "&AMQ-&AMQ-", "&AMQAxA-" },
+	{ "canon_bare_ampersand", "Tom & Jerry", "Tom &- Jerry" },
+	{ "canon_encoded_ampersand", "Tom &- Jerry", "Tom &- Jerry" },
+	{ "canon_control", "a\tb", "a&AAk-b" },
+	{ "canon_not_utf8", "bad\xff", NULL },
+	{ "canon_empty", "", "" },
+};
+
+static void
+t_canon(const void *arg)
+{
+	const struct canoncase *c = arg;
+	char *s = imap_mailbox_canon(c->in);
+
+	if (c->want == NULL)
+		CHECK(s == NULL);
+	else
+		CHECK_STR(s, c->want);
+	free(s);
+}
+
 struct badcase {
 	const char *name;
 	const char *in;
@@ -2654,6 +2695,7 @@ main(void)
 	T_RUN("e2e_starttls_injection", t_e2e_starttls_injection, NULL);
 	T_RUN("e2e_implicit_tls", t_e2e_implicit_tls, NULL);
 	T_RUN("e2e_refused_port", t_e2e_refused_port, NULL);
+	RUN_TABLE(canoncases, t_canon);
 	free(testcert.cert);
 	free(testcert.key);
 	return T_DONE();

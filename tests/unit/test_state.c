@@ -1026,6 +1026,203 @@ t_many(const void *arg)
 	state_free(st);
 }
 
+/*
+ * state_set_canon: an older mailfetch keyed the state by the config's
+ * spelling of a folder. canon_upper stands in for the protocol's
+ * canonical names ("inbox" and "INBOX" are one folder).
+ */
+static char *
+canon_upper(const char *name)
+{
+	char *s = strdup(name), *p;
+
+	for (p = s; p != NULL && *p != '\0'; p++)
+		if (*p >= 'a' && *p <= 'z')
+			*p = (char)(*p - 'a' + 'A');
+	return s;
+}
+
+#define JH1 "mailfetch-journal 1\nG\t1\n"
+
+struct lookcase {
+	const char *folder;
+	uint32_t uv;
+	const char *uid;
+	int64_t when; /* 0: not recorded */
+};
+
+struct canoncase {
+	const char *name;
+	int canon; /* set canon_upper */
+	const char *file;
+	const char *journal; /* NULL: none */
+	uint32_t uv; /* of INBOX after the load */
+	uint32_t uidnext; /* of INBOX with uv */
+	size_t count;
+	struct lookcase look[4];
+	const char *saved; /* the F lines state_save writes */
+};
+
+static const struct canoncase canoncases[] = {
+	{ "canon: two spellings merge, earliest time, higher uidnext", 1,
+	    SH "F\tinbox\t5\t10\nF\tINBOX\t5\t20\nM\tinbox\t5\t100\t1\n"
+	       "M\tINBOX\t5\t50\t1\nM\tINBOX\t5\t60\t2\nM\tinbox\t5\t70\t3\n",
+	    NULL, 5, 20, 3,
+	    { { "INBOX", 5, "1", 50 }, { "INBOX", 5, "2", 60 },
+		{ "INBOX", 5, "3", 70 }, { "inbox", 5, "1", 0 } },
+	    "F\tINBOX\t5\t20\n" },
+	{ "canon: one old spelling is renamed", 1,
+	    SH "F\tinbox\t5\t4\nM\tinbox\t5\t100\t1\n", NULL, 5, 4, 1,
+	    { { "INBOX", 5, "1", 100 } }, "F\tINBOX\t5\t4\n" },
+	{ "canon: the higher uidvalidity wins, declared first", 1,
+	    SH "F\tINBOX\t7\nF\tinbox\t5\t9\nM\tinbox\t5\t100\t1\n"
+	       "M\tINBOX\t7\t200\t2\n",
+	    NULL, 7, 0, 1,
+	    { { "INBOX", 7, "1", 0 }, { "INBOX", 7, "2", 200 },
+		{ "INBOX", 5, "1", 0 } },
+	    "F\tINBOX\t7\n" },
+	{ "canon: the higher uidvalidity wins, declared last", 1,
+	    SH "F\tinbox\t5\t9\nM\tinbox\t5\t100\t1\nF\tINBOX\t7\n"
+	       "M\tINBOX\t7\t200\t2\n",
+	    NULL, 7, 0, 1, { { "INBOX", 7, "1", 0 }, { "INBOX", 7, "2", 200 } },
+	    "F\tINBOX\t7\n" },
+	{ "canon: old journal spelling merges, resets nothing", 1,
+	    SH "F\tINBOX\t5\nM\tINBOX\t5\t100\t1\n",
+	    JH1 "F\tinbox\t5\nM\tinbox\t5\t90\t1\nM\tinbox\t5\t300\t2\n", 5, 0,
+	    2, { { "INBOX", 5, "1", 90 }, { "INBOX", 5, "2", 300 } },
+	    "F\tINBOX\t5\n" },
+	{ "canon: old journal spelling of a lower uidvalidity is void", 1,
+	    SH "F\tINBOX\t7\nM\tINBOX\t7\t100\t1\n",
+	    JH1 "F\tinbox\t5\nM\tinbox\t5\t50\t9\n", 7, 0, 1,
+	    { { "INBOX", 7, "1", 100 }, { "INBOX", 7, "9", 0 } },
+	    "F\tINBOX\t7\n" },
+	{ "canon: old journal spelling of a higher uidvalidity resets", 1,
+	    SH "F\tINBOX\t5\nM\tINBOX\t5\t100\t1\n",
+	    JH1 "F\tinbox\t7\nM\tinbox\t7\t300\t2\n", 7, 0, 1,
+	    { { "INBOX", 7, "1", 0 }, { "INBOX", 7, "2", 300 } },
+	    "F\tINBOX\t7\n" },
+	{ "canon: a journal F of the same name still resets", 1,
+	    SH "F\tINBOX\t5\nM\tINBOX\t5\t100\t1\n", JH1 "F\tINBOX\t5\n", 5, 0,
+	    0, { { "INBOX", 5, "1", 0 } }, "F\tINBOX\t5\n" },
+	{ "canon: none set, spellings stay apart", 0,
+	    SH "F\tinbox\t5\nF\tINBOX\t5\nM\tinbox\t5\t100\t1\n", NULL, 5, 0, 1,
+	    { { "INBOX", 5, "1", 0 }, { "inbox", 5, "1", 100 } },
+	    "F\tinbox\t5\nF\tINBOX\t5\n" },
+};
+
+static void
+t_canon(const void *arg)
+{
+	const struct canoncase *c = arg;
+	const struct lookcase *l;
+	struct state *st;
+	const char *p = newpath();
+	char buf[4096], *f;
+	size_t i;
+
+	CHECK(put(p, c->file, strlen(c->file)) == 0);
+	if (c->journal != NULL)
+		CHECK(put(jpath(p), c->journal, strlen(c->journal)) == 0);
+	st = state_new(p);
+	if (c->canon)
+		state_set_canon(st, canon_upper);
+	CHECK(state_lock(st) == 0);
+	if (state_load(st, 0) == -1) {
+		fprintf(stderr, "load: %s\n", state_error(st));
+		t_case_failed = 1;
+		state_free(st);
+		return;
+	}
+	CHECK(state_uidvalidity(st, "INBOX") == c->uv);
+	CHECK(state_uidnext(st, "INBOX", c->uv) == c->uidnext);
+	CHECK(state_count(st) == c->count);
+	for (i = 0; i < sizeof(c->look) / sizeof(c->look[0]); i++) {
+		l = &c->look[i];
+		if (l->folder == NULL)
+			break;
+		if (state_lookup(st, l->folder, l->uv, l->uid) != l->when) {
+			fprintf(stderr, "lookup %s %u %s: %lld, want %lld\n",
+			    l->folder, (unsigned)l->uv, l->uid,
+			    (long long)state_lookup(
+				st, l->folder, l->uv, l->uid),
+			    (long long)l->when);
+			t_case_failed = 1;
+		}
+	}
+	/* Saved under the new names, even with nothing else changed. */
+	CHECK(state_save(st) == 0);
+	state_free(st);
+	CHECK(slurp(p, buf, sizeof(buf)) > 0);
+	f = strstr(buf, "\nF\t");
+	CHECK(f != NULL);
+	if (f != NULL && strncmp(f + 1, c->saved, strlen(c->saved)) != 0) {
+		fprintf(stderr, "saved:\n%s\nwant F lines:\n%s", buf, c->saved);
+		t_case_failed = 1;
+	}
+	if (f != NULL)
+		CHECK(strstr(f + 1 + strlen(c->saved), "\nF\t") == NULL);
+}
+
+/* One spelling declared twice, or a record of a spelling with another
+ * UIDVALIDITY than its own F line, is still corruption. */
+static const struct ccase canon_corrupt[] = {
+	{ "canon: same spelling twice is corrupt", 0,
+	    SH "F\tinbox\t5\nF\tINBOX\t5\nF\tinbox\t5\n", 0,
+	    ":5: folder declared twice" },
+	{ "canon: record of its own spelling's uidvalidity", 0,
+	    SH "F\tinbox\t5\nF\tINBOX\t7\nM\tinbox\t7\t100\t1\n", 0,
+	    ":5: uidvalidity differs" },
+	{ "canon: record of an undeclared spelling", 0,
+	    SH "F\tINBOX\t5\nM\tinbox\t5\t100\t1\n", 0,
+	    ":4: folder not declared" },
+};
+
+static void
+t_canon_corrupt(const void *arg)
+{
+	const struct ccase *c = arg;
+	struct state *st;
+	const char *p = newpath();
+	char want[512];
+
+	CHECK(put(p, c->content, strlen(c->content)) == 0);
+	snprintf(want, sizeof(want), "%s%s", p, c->msg);
+	st = state_new(p);
+	state_set_canon(st, canon_upper);
+	CHECK(state_load(st, 1) == -1);
+	CHECK(state_errkind(st) == STATE_ECORRUPT);
+	if (strncmp(state_error(st), want, strlen(want)) != 0) {
+		fprintf(stderr, "got \"%s\", want \"%s...\"\n", state_error(st),
+		    want);
+		t_case_failed = 1;
+	}
+	state_free(st);
+}
+
+/* An intent journaled under an old spelling is pending under the new. */
+static void
+t_canon_intent(const void *arg)
+{
+	const struct state_pending *pd;
+	struct state *st;
+	const char *p = newpath();
+	static const char file[] = SH "F\tinbox\t5\nI\tinbox\t5\t100\t7\tf1\n";
+
+	(void)arg;
+	CHECK(put(p, file, strlen(file)) == 0);
+	st = state_new(p);
+	state_set_canon(st, canon_upper);
+	CHECK(state_load(st, 1) == 0);
+	CHECK(state_npending(st) == 1);
+	if ((pd = state_pending(st, 0)) != NULL) {
+		CHECK_STR(pd->folder, "INBOX");
+		CHECK(pd->uidvalidity == 5);
+		CHECK_STR(pd->uid, "7");
+		CHECK_STR(pd->filename, "f1");
+	}
+	state_free(st);
+}
+
 int
 main(void)
 {
@@ -1068,6 +1265,12 @@ main(void)
 	T_RUN("read-only load writes nothing", t_readonly, NULL);
 	T_RUN("state file is a directory", t_os_error, NULL);
 	T_RUN("100000 records add, save, load", t_many, &many);
+	for (i = 0; i < sizeof(canoncases) / sizeof(canoncases[0]); i++)
+		T_RUN(canoncases[i].name, t_canon, &canoncases[i]);
+	for (i = 0; i < sizeof(canon_corrupt) / sizeof(canon_corrupt[0]); i++)
+		T_RUN(
+		    canon_corrupt[i].name, t_canon_corrupt, &canon_corrupt[i]);
+	T_RUN("canon: intent pending under the new name", t_canon_intent, NULL);
 	rc = T_DONE();
 	rmtree(tdir);
 	return rc;
