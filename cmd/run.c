@@ -650,7 +650,7 @@ do_folder(struct run *r, const char *folder)
 			say_msg(r, marked[i], "marked for deletion");
 	/* Only a complete listing can tell which records are gone. */
 	if (from == 1)
-		state_prune(r->st, r->key);
+		state_prune(r->st, r->key, r->now);
 	/* Every message below the UIDNEXT that SELECT gave is recorded
 	 * now, unless one was skipped or did not arrive. */
 	if (rv == 0 && nskip == 0 && fi.uidnext != 0)

@@ -14,14 +14,24 @@
  *	mailfetch-state 1
  *	G	generation
  *	F	folder	uidvalidity	[uidnext]
- *	M	folder	uidvalidity	when	uid
+ *	M	folder	uidvalidity	when	uid	[attr]...
  *	I	folder	uidvalidity	when	uid	filename
  *
  * The first line is exactly the header, the second the generation,
  * which each state_save increments. An F line declares a folder and
  * its UIDVALIDITY, once, and may add the IMAP UIDNEXT below which every
  * message of the folder was recorded (see state_set_uidnext); an M
- * line is a message downloaded first at `when`; an I line an intent
+ * line is a message downloaded first at `when`, followed by optional
+ * attributes, each a field NAME=VALUE, each name at most once, in any
+ * order:
+ *
+ *	gone=T		the listings have not shown the message since T
+ *			(Unix seconds); the record is forgotten once T is
+ *			STATE_KEEP_GONE (30 days) in the past
+ *
+ * A file without attributes (as mailfetch wrote before they existed)
+ * is read as before; an unknown attribute does not parse. An I line
+ * an intent
  * journaled that no record followed (kept so that the next run still
  * looks for its file). M and I lines name a folder declared above with
  * the same UIDVALIDITY. A file that does not parse, misses its final LF
@@ -78,7 +88,7 @@
 #define STATE_HEADER "mailfetch-state 1"
 #define JOURNAL_HEADER "mailfetch-journal 1"
 #define SAVE_CHUNK (1024 * 1024)
-#define MAXFIELDS 7
+#define MAXFIELDS 9
 
 /*
  * An intent's file name is relative to the account's Maildir: a message
@@ -114,6 +124,7 @@ struct rec {
 	char *intent; /* file name journaled, no record since */
 	int64_t when; /* first download; 0: void, not recorded */
 	int64_t intent_when; /* when the intent was journaled */
+	int64_t gone; /* not listed since; 0: listed (or not known) */
 	uint32_t hash;
 	uint32_t fidx : 31; /* index into folders */
 	uint32_t marked : 1;
@@ -243,16 +254,19 @@ line_f(struct buf *b, const char *folder, uint32_t uv, uint32_t uidnext)
 }
 
 static void
-line_m(struct buf *b, const char *folder, uint32_t uv, int64_t when,
-    const char *uid)
+line_m(struct buf *b, const char *folder, uint32_t uv, const struct rec *r)
 {
 	buf_addc(b, 'M');
 	buf_field(b, folder);
 	buf_addc(b, '\t');
 	buf_u64(b, uv);
 	buf_addc(b, '\t');
-	buf_u64(b, (uint64_t)when);
-	buf_field(b, uid);
+	buf_u64(b, (uint64_t)r->when);
+	buf_field(b, r->uid);
+	if (r->gone != 0) {
+		buf_add(b, "\tgone=", 6);
+		buf_u64(b, (uint64_t)r->gone);
+	}
 	buf_addc(b, '\n');
 }
 
@@ -310,6 +324,7 @@ folder_void(struct state *st, size_t fidx)
 		if (r->when != 0)
 			st->count--;
 		r->when = 0;
+		r->gone = 0;
 		r->marked = 0;
 		free(r->intent);
 		r->intent = NULL;
@@ -455,6 +470,7 @@ rec_get(struct state *st, size_t fidx, const char *uid)
 static void
 rec_record(struct state *st, struct rec *r, int64_t when)
 {
+	r->gone = 0;
 	if (r->when == 0) {
 		r->when = when;
 		st->count++;
@@ -670,6 +686,35 @@ parse_u64(const char *s, uint64_t max, uint64_t *v)
 	return 0;
 }
 
+/* The optional attributes of an M line. */
+struct attrs {
+	int64_t gone;
+};
+
+/* Parse the n attribute fields f[0..n-1] of an M line into *at. */
+static int
+parse_attrs(char **f, size_t n, struct attrs *at, const char **what)
+{
+	uint64_t v;
+	size_t i;
+
+	memset(at, 0, sizeof(*at));
+	for (i = 0; i < n; i++) {
+		if (strncmp(f[i], "gone=", 5) == 0 && at->gone == 0) {
+			if (parse_u64(f[i] + 5, INT64_MAX, &v) == -1
+			    || v == 0) {
+				*what = "bad gone= time";
+				return -1;
+			}
+			at->gone = (int64_t)v;
+		} else {
+			*what = "unknown or repeated attribute";
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /*
  * Apply one line (NUL-terminated, without its LF). Returns 0, or -1
  * with what is wrong in *what.
@@ -680,6 +725,7 @@ parse_line(struct state *st, char *line, int journal, const char **what)
 	char *fld[MAXFIELDS];
 	size_t nf = 0, want, f;
 	uint64_t uv, when = 0, uidnext = 0;
+	struct attrs at;
 	struct rec *r;
 	char *s;
 
@@ -703,8 +749,10 @@ parse_line(struct state *st, char *line, int journal, const char **what)
 		*what = "unknown line type";
 		return -1;
 	}
-	/* Only the state file's F lines carry a UIDNEXT. */
-	if (nf != want && !(want == 3 && nf == 4 && !journal)) {
+	/* Only the state file's F lines carry a UIDNEXT; M lines may
+	 * carry attributes. */
+	if (nf != want && !(want == 3 && nf == 4 && !journal)
+	    && !(want == 5 && nf > want)) {
 		*what = "wrong number of fields";
 		return -1;
 	}
@@ -736,6 +784,8 @@ parse_line(struct state *st, char *line, int journal, const char **what)
 		*what = "bad file name";
 		return -1;
 	}
+	if (want == 5 && parse_attrs(fld + 5, nf - 5, &at, what) == -1)
+		return -1;
 
 	f = folder_find(st, fld[1]);
 	if (fld[0][0] == 'F') {
@@ -759,9 +809,10 @@ parse_line(struct state *st, char *line, int journal, const char **what)
 	} else
 		f = folder_use(st, fld[1], (uint32_t)uv, 0);
 	r = rec_get(st, f, fld[4]);
-	if (fld[0][0] == 'M')
+	if (fld[0][0] == 'M') {
 		rec_record(st, r, (int64_t)when);
-	else
+		r->gone = at.gone;
+	} else
 		rec_intend(r, fld[5], (int64_t)when);
 	return 0;
 }
@@ -1023,7 +1074,7 @@ state_folder_count(const struct state *st, const char *folder,
 		return 0;
 	for (i = 0; i < st->nrecs; i++) {
 		r = &st->recs[i];
-		if (r->fidx != f || r->when == 0)
+		if (r->fidx != f || r->when == 0 || r->gone != 0)
 			continue;
 		if (n++ == 0 || r->when < *oldest)
 			*oldest = r->when;
@@ -1087,7 +1138,7 @@ state_add(struct state *st, const char *folder, uint32_t uidvalidity,
 	rec_record(st, r, when);
 	/* It was just downloaded, so it is on the server: not pruned. */
 	r->marked = 1;
-	line_m(&st->jbuf, folder, uidvalidity, r->when, uid);
+	line_m(&st->jbuf, folder, uidvalidity, r);
 	st->dirty = 1;
 	return 0;
 }
@@ -1210,17 +1261,32 @@ state_mark(
 }
 
 void
-state_prune(struct state *st, const char *folder)
+state_prune(struct state *st, const char *folder, int64_t now)
 {
 	struct rec *r;
 	size_t f, i;
 
 	if ((f = folder_find(st, folder)) == SIZE_MAX)
 		return;
+	if (now < 1)
+		now = 1;
 	for (i = 0; i < st->nrecs; i++) {
 		r = &st->recs[i];
-		if (r->fidx == f && r->when != 0 && !r->marked) {
+		if (r->fidx != f || r->when == 0)
+			continue;
+		if (r->marked) {
+			/* Listed again: it came back, or never left. */
+			if (r->gone != 0) {
+				r->gone = 0;
+				st->dirty = 1;
+			}
+		} else if (r->gone == 0) {
+			r->gone = now;
+			st->dirty = 1;
+		} else if (now - r->gone >= STATE_KEEP_GONE) {
+			/* A clock moved back keeps it longer, never less. */
 			r->when = 0;
+			r->gone = 0;
 			st->count--;
 			st->dirty = 1;
 		}
@@ -1276,7 +1342,7 @@ state_save(struct state *st)
 		r = &st->recs[i];
 		fo = &st->folders[r->fidx];
 		if (r->when != 0)
-			line_m(&b, fo->name, fo->uv, r->when, r->uid);
+			line_m(&b, fo->name, fo->uv, r);
 		else if (r->intent != NULL)
 			line_i(&b, fo->name, fo->uv, r->intent_when, r->uid,
 			    r->intent);

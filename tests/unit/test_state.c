@@ -523,8 +523,19 @@ static const struct ccase ccases[] = {
 	{ "corrupt: raw space", 0, SH "F\tSent Items\t1\n", 0,
 	    ":3: bad folder name" },
 	{ "corrupt: too many fields", 0,
-	    SH "F\tINBOX\t1\nM\tINBOX\t1\t5\t1\t2\t3\t4\n", 0,
+	    SH "F\tINBOX\t1\nM\tINBOX\t1\t5\t1\t2\t3\t4\t5\t6\n", 0,
 	    ":4: too many fields" },
+	{ "corrupt: unknown attribute", 0,
+	    SH "F\tINBOX\t1\nM\tINBOX\t1\t5\t1\tflag=1\n", 0,
+	    ":4: unknown or repeated attribute" },
+	{ "corrupt: attribute twice", 0,
+	    SH "F\tINBOX\t1\nM\tINBOX\t1\t5\t1\tgone=9\tgone=9\n", 0,
+	    ":4: unknown or repeated attribute" },
+	{ "corrupt: gone=0", 0, SH "F\tINBOX\t1\nM\tINBOX\t1\t5\t1\tgone=0\n",
+	    0, ":4: bad gone= time" },
+	{ "corrupt: attribute on an intent", 1,
+	    JH "I\tINBOX\t3\t100\t1\tname\tgone=9\n", 0,
+	    ":3: wrong number of fields" },
 	{ "corrupt: too few fields", 0, SH "F\tINBOX\n", 0,
 	    ":3: wrong number of fields" },
 	{ "corrupt: NUL byte", 0, SH "F\tIN\0BOX\t1\n",
@@ -660,11 +671,14 @@ t_uidvalidity_change(const void *arg)
 	state_free(st);
 }
 
+#define T0 1700000000
+
 static void
 t_prune(const void *arg)
 {
 	struct state *st;
 	const char *p = newpath();
+	int64_t oldest;
 
 	(void)arg;
 	st = open_state(p);
@@ -685,24 +699,89 @@ t_prune(const void *arg)
 	state_mark(st, "X", 1, "zzz");
 	state_mark(st, "X", 2, "b");
 	CHECK(state_add(st, "X", 1, "e", 20) == 0);
-	state_prune(st, "X");
+	/* b and c are missing from the listing: kept, noted missing. */
+	state_prune(st, "X", T0);
 	CHECK(state_lookup(st, "X", 1, "a") == 10);
-	CHECK(state_lookup(st, "X", 1, "b") == 0);
-	CHECK(state_lookup(st, "X", 1, "c") == 0);
+	CHECK(state_lookup(st, "X", 1, "b") == 10);
+	CHECK(state_lookup(st, "X", 1, "c") == 10);
 	CHECK(state_lookup(st, "X", 1, "e") == 20);
 	CHECK(state_lookup(st, "Y", 1, "d") == 10);
-	CHECK(state_count(st) == 3);
-	state_prune(st, "nonexistent");
-	CHECK(state_count(st) == 3);
+	CHECK(state_count(st) == 5);
+	CHECK(state_folder_count(st, "X", 1, &oldest) == 2 && oldest == 10);
+	state_prune(st, "nonexistent", T0);
+	CHECK(state_count(st) == 5);
+	CHECK(state_save(st) == 0);
+	state_free(st);
+
+	/* The note survives a save; c comes back, b stays missing. */
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_count(st) == 5);
+	CHECK(state_folder_count(st, "X", 1, &oldest) == 2);
+	state_mark(st, "X", 1, "a");
+	state_mark(st, "X", 1, "c");
+	state_mark(st, "X", 1, "e");
+	state_prune(st, "X", T0 + STATE_KEEP_GONE - 1);
+	CHECK(state_lookup(st, "X", 1, "b") == 10);
+	CHECK(state_folder_count(st, "X", 1, &oldest) == 3);
+	CHECK(state_save(st) == 0);
+	state_free(st);
+
+	/* 30 days after b went missing it is forgotten; c, listed again
+	 * since, is not, and neither is a clock moved back. */
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	state_mark(st, "X", 1, "a");
+	state_mark(st, "X", 1, "c");
+	state_mark(st, "X", 1, "e");
+	state_prune(st, "X", T0 - 100);
+	CHECK(state_lookup(st, "X", 1, "b") == 10);
+	state_prune(st, "X", T0 + STATE_KEEP_GONE);
+	CHECK(state_lookup(st, "X", 1, "b") == 0);
+	CHECK(state_lookup(st, "X", 1, "a") == 10);
+	CHECK(state_lookup(st, "X", 1, "c") == 10);
+	CHECK(state_lookup(st, "Y", 1, "d") == 10);
+	CHECK(state_count(st) == 4);
 	CHECK(state_save(st) == 0);
 	state_free(st);
 	st = open_state(p);
 	CHECK(st != NULL);
 	if (st == NULL)
 		return;
-	CHECK(state_count(st) == 3);
+	CHECK(state_count(st) == 4);
 	CHECK(state_lookup(st, "X", 1, "b") == 0);
-	CHECK(state_lookup(st, "Y", 1, "d") == 10);
+	CHECK(state_folder_count(st, "X", 1, &oldest) == 3);
+	state_free(st);
+}
+
+/* A state file written before records had attributes loads as it
+ * always did; one with them loads them. */
+static void
+t_attrs_load(const void *arg)
+{
+	struct state *st;
+	const char *p = newpath();
+	int64_t oldest;
+
+	(void)arg;
+	static const char file[] = "mailfetch-state 1\nG\t3\nF\tINBOX\t7\t5\n"
+				   "M\tINBOX\t7\t100\t1\n"
+				   "M\tINBOX\t7\t200\t2\tgone=300\n";
+
+	CHECK(put(p, file, sizeof(file) - 1) == 0);
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_count(st) == 2);
+	CHECK(state_lookup(st, "INBOX", 7, "1") == 100);
+	CHECK(state_lookup(st, "INBOX", 7, "2") == 200);
+	CHECK(state_folder_count(st, "INBOX", 7, &oldest) == 1);
+	CHECK(oldest == 100);
 	state_free(st);
 }
 
@@ -889,7 +968,7 @@ t_save_unchanged(const void *arg)
 		return;
 	CHECK(state_lookup(st, "INBOX", 5, "3") == 300);
 	state_mark(st, "INBOX", 5, "3");
-	state_prune(st, "INBOX");
+	state_prune(st, "INBOX", T0);
 	state_set_uidnext(st, "INBOX", 5, 4);
 	CHECK(state_save(st) == 0);
 	state_free(st);
@@ -929,13 +1008,23 @@ t_save_unchanged(const void *arg)
 	if (st == NULL)
 		return;
 	CHECK(state_lookup(st, "INBOX", 5, "7") == 700);
-	/* Pruning a record is a change. */
+	/* Noting a record missing is a change. */
 	state_mark(st, "INBOX", 5, "7");
-	state_prune(st, "INBOX");
+	state_prune(st, "INBOX", T0);
 	CHECK(stat(p, &a) == 0);
 	CHECK(state_save(st) == 0);
 	CHECK(stat(p, &b) == 0);
 	CHECK(a.st_ino != b.st_ino);
+	state_free(st);
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_count(st) == 2 && state_lookup(st, "INBOX", 5, "3") == 300);
+	/* Forgetting it is one too. */
+	state_mark(st, "INBOX", 5, "7");
+	state_prune(st, "INBOX", T0 + STATE_KEEP_GONE);
+	CHECK(state_save(st) == 0);
 	state_free(st);
 	st = open_state(p);
 	CHECK(st != NULL);
@@ -1058,7 +1147,8 @@ main(void)
 	T_RUN("reset folder (save)", t_reset_folder, &one);
 	T_RUN("reset folder (journal)", t_reset_folder, &zero);
 	T_RUN("uidvalidity change in state_add", t_uidvalidity_change, NULL);
-	T_RUN("prune", t_prune, NULL);
+	T_RUN("prune keeps a missing record 30 days", t_prune, NULL);
+	T_RUN("old and new record lines load", t_attrs_load, NULL);
 	T_RUN("lock held by another state", t_lock, NULL);
 	T_RUN("stale journal after save replays idempotently", t_stale_journal,
 	    NULL);
