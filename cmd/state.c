@@ -28,6 +28,10 @@
  *	gone=T		the listings have not shown the message since T
  *			(Unix seconds); the record is forgotten once T is
  *			STATE_KEEP_GONE (30 days) in the past
+ *	short=A/R	the message arrived shorter than the server had
+ *			announced: A bytes announced, R received (R < A,
+ *			both counted with CRLF line ends); it stays on
+ *			the server (SPEC "Sizes")
  *
  * A file without attributes (as mailfetch wrote before they existed)
  * is read as before; an unknown attribute does not parse. An I line
@@ -126,8 +130,16 @@ struct rec {
 	int64_t intent_when; /* when the intent was journaled */
 	int64_t gone; /* not listed since; 0: listed (or not known) */
 	uint32_t hash;
-	uint32_t fidx : 31; /* index into folders */
+	uint32_t fidx : 30; /* index into folders */
 	uint32_t marked : 1;
+	uint32_t isshort : 1; /* it arrived short: see st->shorts */
+};
+
+/* The sizes of a record that arrived short. Such records are rare, so
+ * they live in a list of their own rather than in every record. */
+struct shortrec {
+	size_t rec; /* index into recs */
+	uint64_t announced, received;
 };
 
 struct state {
@@ -141,6 +153,8 @@ struct state {
 	size_t tabcap;
 	struct state_pending *pend;
 	size_t npend;
+	struct shortrec *shorts;
+	size_t nshorts;
 	struct buf jbuf; /* journal lines not yet synced */
 	int jfd;
 	off_t jvalid; /* bytes of the journal known good */
@@ -253,9 +267,14 @@ line_f(struct buf *b, const char *folder, uint32_t uv, uint32_t uidnext)
 	buf_addc(b, '\n');
 }
 
+static const struct shortrec *short_find(const struct state *, size_t);
+
 static void
-line_m(struct buf *b, const char *folder, uint32_t uv, const struct rec *r)
+line_m(struct buf *b, const struct state *st, const char *folder, uint32_t uv,
+    const struct rec *r)
 {
+	const struct shortrec *sh;
+
 	buf_addc(b, 'M');
 	buf_field(b, folder);
 	buf_addc(b, '\t');
@@ -266,6 +285,13 @@ line_m(struct buf *b, const char *folder, uint32_t uv, const struct rec *r)
 	if (r->gone != 0) {
 		buf_add(b, "\tgone=", 6);
 		buf_u64(b, (uint64_t)r->gone);
+	}
+	if (r->isshort
+	    && (sh = short_find(st, (size_t)(r - st->recs))) != NULL) {
+		buf_add(b, "\tshort=", 7);
+		buf_u64(b, sh->announced);
+		buf_addc(b, '/');
+		buf_u64(b, sh->received);
 	}
 	buf_addc(b, '\n');
 }
@@ -326,6 +352,7 @@ folder_void(struct state *st, size_t fidx)
 		r->when = 0;
 		r->gone = 0;
 		r->marked = 0;
+		r->isshort = 0;
 		free(r->intent);
 		r->intent = NULL;
 	}
@@ -473,11 +500,42 @@ rec_record(struct state *st, struct rec *r, int64_t when)
 	r->gone = 0;
 	if (r->when == 0) {
 		r->when = when;
+		r->isshort = 0;
 		st->count++;
 	} else if (when < r->when)
 		r->when = when;
 	free(r->intent);
 	r->intent = NULL;
+}
+
+static const struct shortrec *
+short_find(const struct state *st, size_t idx)
+{
+	size_t i;
+
+	for (i = 0; i < st->nshorts; i++)
+		if (st->shorts[i].rec == idx)
+			return &st->shorts[i];
+	return NULL;
+}
+
+/* Note that record r arrived short. */
+static void
+rec_short(
+    struct state *st, struct rec *r, uint64_t announced, uint64_t received)
+{
+	struct shortrec *sh;
+	size_t idx = (size_t)(r - st->recs);
+
+	if ((sh = (struct shortrec *)short_find(st, idx)) == NULL) {
+		st->shorts = xreallocarray(
+		    st->shorts, st->nshorts + 1, sizeof(*st->shorts));
+		sh = &st->shorts[st->nshorts++];
+		sh->rec = idx;
+	}
+	sh->announced = announced;
+	sh->received = received;
+	r->isshort = 1;
 }
 
 static void
@@ -689,7 +747,28 @@ parse_u64(const char *s, uint64_t max, uint64_t *v)
 /* The optional attributes of an M line. */
 struct attrs {
 	int64_t gone;
+	int isshort;
+	uint64_t announced, received;
 };
+
+/* "A/R": announced and received sizes, R < A. */
+static int
+parse_short(char *s, struct attrs *at)
+{
+	char *slash;
+	int rv;
+
+	if ((slash = strchr(s, '/')) == NULL)
+		return -1;
+	*slash = '\0';
+	rv = parse_u64(s, UINT64_MAX, &at->announced) == -1
+		|| parse_u64(slash + 1, UINT64_MAX, &at->received) == -1
+		|| at->received >= at->announced
+	    ? -1
+	    : 0;
+	*slash = '/';
+	return rv;
+}
 
 /* Parse the n attribute fields f[0..n-1] of an M line into *at. */
 static int
@@ -707,6 +786,12 @@ parse_attrs(char **f, size_t n, struct attrs *at, const char **what)
 				return -1;
 			}
 			at->gone = (int64_t)v;
+		} else if (strncmp(f[i], "short=", 6) == 0 && !at->isshort) {
+			if (parse_short(f[i] + 6, at) == -1) {
+				*what = "bad short= sizes";
+				return -1;
+			}
+			at->isshort = 1;
 		} else {
 			*what = "unknown or repeated attribute";
 			return -1;
@@ -812,6 +897,8 @@ parse_line(struct state *st, char *line, int journal, const char **what)
 	if (fld[0][0] == 'M') {
 		rec_record(st, r, (int64_t)when);
 		r->gone = at.gone;
+		if (at.isshort)
+			rec_short(st, r, at.announced, at.received);
 	} else
 		rec_intend(r, fld[5], (int64_t)when);
 	return 0;
@@ -1098,6 +1185,27 @@ state_lookup(const struct state *st, const char *folder, uint32_t uidvalidity,
 }
 
 int
+state_short(const struct state *st, const char *folder, uint32_t uidvalidity,
+    const char *uid, uint64_t *announced, uint64_t *received)
+{
+	const struct shortrec *sh;
+	struct rec *r;
+	size_t f;
+
+	*announced = *received = 0;
+	if ((f = folder_find(st, folder)) == SIZE_MAX
+	    || st->folders[f].uv != uidvalidity)
+		return 0;
+	if ((r = rec_find(st, f, uid, rec_hash(f, uid))) == NULL || r->when == 0
+	    || !r->isshort
+	    || (sh = short_find(st, (size_t)(r - st->recs))) == NULL)
+		return 0;
+	*announced = sh->announced;
+	*received = sh->received;
+	return 1;
+}
+
+int
 state_intend(struct state *st, const char *folder, uint32_t uidvalidity,
     const char *uid, const char *filename)
 {
@@ -1122,6 +1230,13 @@ int
 state_add(struct state *st, const char *folder, uint32_t uidvalidity,
     const char *uid, int64_t when)
 {
+	return state_add_short(st, folder, uidvalidity, uid, when, 0, 0);
+}
+
+int
+state_add_short(struct state *st, const char *folder, uint32_t uidvalidity,
+    const char *uid, int64_t when, uint64_t announced, uint64_t received)
+{
 	struct rec *r;
 	size_t f;
 
@@ -1136,9 +1251,11 @@ state_add(struct state *st, const char *folder, uint32_t uidvalidity,
 	f = folder_use(st, folder, uidvalidity, 1);
 	r = rec_get(st, f, uid);
 	rec_record(st, r, when);
+	if (received < announced)
+		rec_short(st, r, announced, received);
 	/* It was just downloaded, so it is on the server: not pruned. */
 	r->marked = 1;
-	line_m(&st->jbuf, folder, uidvalidity, r);
+	line_m(&st->jbuf, st, folder, uidvalidity, r);
 	st->dirty = 1;
 	return 0;
 }
@@ -1287,6 +1404,7 @@ state_prune(struct state *st, const char *folder, int64_t now)
 			/* A clock moved back keeps it longer, never less. */
 			r->when = 0;
 			r->gone = 0;
+			r->isshort = 0;
 			st->count--;
 			st->dirty = 1;
 		}
@@ -1342,7 +1460,7 @@ state_save(struct state *st)
 		r = &st->recs[i];
 		fo = &st->folders[r->fidx];
 		if (r->when != 0)
-			line_m(&b, fo->name, fo->uv, r);
+			line_m(&b, st, fo->name, fo->uv, r);
 		else if (r->intent != NULL)
 			line_i(&b, fo->name, fo->uv, r->intent_when, r->uid,
 			    r->intent);
@@ -1445,6 +1563,7 @@ state_free(struct state *st)
 	free(st->recs);
 	free(st->tab);
 	free(st->pend);
+	free(st->shorts);
 	free(st->folders);
 	free(st->jbuf.p);
 	free(st->path);

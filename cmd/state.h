@@ -100,6 +100,18 @@ int state_intend(struct state *, const char *folder, uint32_t uidvalidity,
 int state_add(struct state *, const char *folder, uint32_t uidvalidity,
     const char *uid, int64_t when);
 
+/* As state_add, for a message that arrived shorter than announced
+ * (received < announced, both counted with CRLF line ends): the record
+ * keeps both sizes (SPEC "Sizes"). With received >= announced, the
+ * same as state_add. */
+int state_add_short(struct state *, const char *folder, uint32_t uidvalidity,
+    const char *uid, int64_t when, uint64_t announced, uint64_t received);
+
+/* 1 when the message is recorded as having arrived short, with the two
+ * sizes in *announced and *received; else 0 and both 0. */
+int state_short(const struct state *, const char *folder, uint32_t uidvalidity,
+    const char *uid, uint64_t *announced, uint64_t *received);
+
 /* Append what is buffered to the journal and fsync it. After 0, every
  * record and intent given so far survives a crash. */
 int state_sync(struct state *);

@@ -531,6 +531,12 @@ static const struct ccase ccases[] = {
 	{ "corrupt: attribute twice", 0,
 	    SH "F\tINBOX\t1\nM\tINBOX\t1\t5\t1\tgone=9\tgone=9\n", 0,
 	    ":4: unknown or repeated attribute" },
+	{ "corrupt: short= received not below announced", 0,
+	    SH "F\tINBOX\t1\nM\tINBOX\t1\t5\t1\tshort=20/20\n", 0,
+	    ":4: bad short= sizes" },
+	{ "corrupt: short= without slash", 0,
+	    SH "F\tINBOX\t1\nM\tINBOX\t1\t5\t1\tshort=20\n", 0,
+	    ":4: bad short= sizes" },
 	{ "corrupt: gone=0", 0, SH "F\tINBOX\t1\nM\tINBOX\t1\t5\t1\tgone=0\n",
 	    0, ":4: bad gone= time" },
 	{ "corrupt: attribute on an intent", 1,
@@ -758,6 +764,59 @@ t_prune(const void *arg)
 	state_free(st);
 }
 
+/* A record that arrived short keeps both sizes, through the journal
+ * and through a save; whole records have none. */
+static void
+t_short(const void *arg)
+{
+	struct state *st;
+	const char *p = newpath();
+	uint64_t a, r;
+	char buf[4096];
+	int pass;
+
+	(void)arg;
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_add_short(st, "INBOX", 7, "1", 100, 5017, 20) == 0);
+	CHECK(state_add_short(st, "INBOX", 7, "2", 100, 20, 20) == 0);
+	CHECK(state_add(st, "INBOX", 7, "3", 100) == 0);
+	CHECK(state_sync(st) == 0);
+	state_free(st);
+	CHECK(slurp(jpath(p), buf, sizeof(buf)) > 0);
+	CHECK(strstr(buf, "M\tINBOX\t7\t100\t1\tshort=5017/20\n") != NULL);
+	for (pass = 0; pass < 2; pass++) {
+		/* Pass 0 replays the journal, pass 1 reads the saved file. */
+		st = open_state(p);
+		CHECK(st != NULL);
+		if (st == NULL)
+			return;
+		CHECK(state_short(st, "INBOX", 7, "1", &a, &r) == 1);
+		CHECK(a == 5017 && r == 20);
+		CHECK(state_short(st, "INBOX", 7, "2", &a, &r) == 0);
+		CHECK(a == 0 && r == 0);
+		CHECK(state_short(st, "INBOX", 7, "3", &a, &r) == 0);
+		CHECK(state_short(st, "INBOX", 8, "1", &a, &r) == 0);
+		CHECK(state_lookup(st, "INBOX", 7, "1") == 100);
+		CHECK(state_save(st) == 0);
+		state_free(st);
+	}
+	CHECK(slurp(p, buf, sizeof(buf)) > 0);
+	CHECK(strstr(buf, "M\tINBOX\t7\t100\t1\tshort=5017/20\n") != NULL);
+	CHECK(strstr(buf, "M\tINBOX\t7\t100\t2\n") != NULL);
+	/* A UIDVALIDITY change voids it with the record. */
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	state_reset_folder(st, "INBOX", 8);
+	CHECK(state_add(st, "INBOX", 8, "1", 200) == 0);
+	CHECK(state_short(st, "INBOX", 8, "1", &a, &r) == 0);
+	state_free(st);
+}
+
 /* A state file written before records had attributes loads as it
  * always did; one with them loads them. */
 static void
@@ -770,16 +829,21 @@ t_attrs_load(const void *arg)
 	(void)arg;
 	static const char file[] = "mailfetch-state 1\nG\t3\nF\tINBOX\t7\t5\n"
 				   "M\tINBOX\t7\t100\t1\n"
-				   "M\tINBOX\t7\t200\t2\tgone=300\n";
+				   "M\tINBOX\t7\t200\t2\tgone=300\n"
+				   "M\tINBOX\t7\t200\t3\tshort=9/8\tgone=9\n";
+	uint64_t an, re;
 
 	CHECK(put(p, file, sizeof(file) - 1) == 0);
 	st = open_state(p);
 	CHECK(st != NULL);
 	if (st == NULL)
 		return;
-	CHECK(state_count(st) == 2);
+	CHECK(state_count(st) == 3);
 	CHECK(state_lookup(st, "INBOX", 7, "1") == 100);
 	CHECK(state_lookup(st, "INBOX", 7, "2") == 200);
+	CHECK(state_short(st, "INBOX", 7, "1", &an, &re) == 0);
+	CHECK(state_short(st, "INBOX", 7, "3", &an, &re) == 1);
+	CHECK(an == 9 && re == 8);
 	CHECK(state_folder_count(st, "INBOX", 7, &oldest) == 1);
 	CHECK(oldest == 100);
 	state_free(st);
@@ -1149,6 +1213,7 @@ main(void)
 	T_RUN("uidvalidity change in state_add", t_uidvalidity_change, NULL);
 	T_RUN("prune keeps a missing record 30 days", t_prune, NULL);
 	T_RUN("old and new record lines load", t_attrs_load, NULL);
+	T_RUN("short record keeps both sizes", t_short, NULL);
 	T_RUN("lock held by another state", t_lock, NULL);
 	T_RUN("stale journal after save replays idempotently", t_stale_journal,
 	    NULL);
