@@ -79,14 +79,15 @@ void policy_plan(const struct policy_cfg *cfg, const struct policy_in *in,
  * IMAP: the UID to list a folder from. saved is the UIDNEXT below which
  * an earlier run recorded every message of the folder (0: unknown);
  * uidnext and exists are what SELECT says now (uidnext 0: not sent);
- * nrec and oldest are the folder's live records and the earliest
- * download time among them. A message below saved can only be due for
+ * nrec and oldest are the folder's live records that the last complete
+ * listing showed (state_folder_count: those noted missing are left out)
+ * and the earliest download time among them. A message below saved can only be due for
  * deletion, so when none can be (keep, and no record old enough for
  * delete_after), listing from saved finds everything to do: returns
  * saved, or 0 when there is nothing at all to list (UIDNEXT has not
  * moved and the folder holds just the recorded messages). Otherwise 1:
- * the whole folder, which also shows whose records can go because the
- * messages left the server.
+ * the whole folder, which also shows which messages left the server
+ * (their records are noted missing) and which came back.
  */
 uint32_t policy_list_from(const struct policy_cfg *cfg, uint32_t saved,
     uint32_t uidnext, uint32_t exists, size_t nrec, int64_t oldest,
