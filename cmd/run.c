@@ -278,12 +278,16 @@ warn_short(struct run *r, const struct msginfo *m, uint64_t got)
 		snprintf(where, sizeof(where), " in %s", r->folder);
 	acct_err(&r->ac,
 	    "%s%s: size mismatch: the server announced %" PRIu64
-	    " bytes and sent %" PRIu64 "; %s",
+	    " bytes and sent %" PRIu64 "; %s%s",
 	    m->uid ? m->uid : "-", where, m->size, got,
 	    r->a->size_mismatch_delete
 		? "delivered (size_mismatch = delete)"
 		: "delivered, and kept on the server (set size_mismatch = "
-		  "delete for a server known to report sizes loosely)");
+		  "delete for a server known to report sizes loosely)",
+	    m->uid == NULL && !r->a->size_mismatch_delete
+		? "; without UIDL it cannot be recorded, so the next run "
+		  "downloads it again"
+		: "");
 }
 
 /* A body grew past max_size: abandoned, and the session with it. */

@@ -143,3 +143,29 @@ def test_body_past_max_size_is_abandoned(env):
         assert "QUIT" not in srv.lines
     assert h.maildir_messages(env) == []
     assert os.listdir(env.path(A + "-Maildir", "tmp")) == []
+
+
+def test_pop3_without_uidl_short_body_stays_and_says_so(env):
+    # keep = no on a server without UIDL: what arrived short stays on
+    # the server, and, as it cannot be recorded, the warning says the
+    # next run fetches it again (nothing is lost; size_mismatch = delete
+    # ends that).
+    def retr(m):
+        if m.group(1) == b"1":
+            return b"+OK\r\n.\r\n"
+        return b"+OK\r\n" + h.POP3_BODIES[1] + b".\r\n"
+
+    over = {"UIDL": b"-ERR no UIDL here\r\n",
+            "LIST": b"+OK\r\n1 5000\r\n2 %d\r\n.\r\n" % len(h.POP3_BODIES[1]),
+            "RETR": retr}
+    with h.pop3_server(**over) as srv:
+        o = h.check(env, srv, "pop3", 0, None, keys={"keep": "no"})
+        assert [l for l in srv.lines if l.startswith("DELE")] == \
+            ["DELE 2"], srv.lines
+    assert re.search(r"^acct: -: size mismatch: .*cannot be recorded, so "
+                     r"the next run downloads it again", o.err, re.M), o.err
+    with h.pop3_server(**over) as srv:
+        h.check(env, srv, "pop3", 0, None,
+                keys={"keep": "no", "size_mismatch": "delete"})
+        assert sorted(l for l in srv.lines if l.startswith("DELE")) == \
+            ["DELE 1", "DELE 2"], srv.lines
