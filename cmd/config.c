@@ -66,6 +66,7 @@ enum cfg_key {
 	K_DELETE_AFTER,
 	K_MAX_SIZE,
 	K_MAX_MESSAGES,
+	K_SIZE_MISMATCH,
 	K_CONNECT_TIMEOUT,
 	K_TIMEOUT,
 	K_STATE_FILE,
@@ -122,6 +123,7 @@ static int p_keep(struct cfg_account *, const char *, char *, size_t);
 static int p_delete_after(struct cfg_account *, const char *, char *, size_t);
 static int p_max_size(struct cfg_account *, const char *, char *, size_t);
 static int p_max_messages(struct cfg_account *, const char *, char *, size_t);
+static int p_size_mismatch(struct cfg_account *, const char *, char *, size_t);
 static int p_connect_timeout(
     struct cfg_account *, const char *, char *, size_t);
 static int p_timeout(struct cfg_account *, const char *, char *, size_t);
@@ -159,6 +161,7 @@ static const struct {
 	[K_DELETE_AFTER] = { "delete_after", p_delete_after },
 	[K_MAX_SIZE] = { "max_size", p_max_size },
 	[K_MAX_MESSAGES] = { "max_messages", p_max_messages },
+	[K_SIZE_MISMATCH] = { "size_mismatch", p_size_mismatch },
 	[K_CONNECT_TIMEOUT] = { "connect_timeout", p_connect_timeout },
 	[K_TIMEOUT] = { "timeout", p_timeout },
 	[K_STATE_FILE] = { "state_file", p_state_file },
@@ -894,6 +897,23 @@ p_log(struct cfg_account *a, const char *v, char *msg, size_t len)
 		a->log_syslog = 1;
 	else {
 		snprintf(msg, len, "must be stderr or syslog");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+p_size_mismatch(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	char q[CFG_QUOTE + 4];
+
+	if (strcmp(v, "keep") == 0)
+		a->size_mismatch_delete = 0;
+	else if (strcmp(v, "delete") == 0)
+		a->size_mismatch_delete = 1;
+	else {
+		snprintf(msg, len, "must be keep or delete, not \"%s\"",
+		    quote(q, v));
 		return -1;
 	}
 	return 0;

@@ -37,6 +37,9 @@ struct cfg_account {
 	int64_t delete_after; /* seconds; 0 never */
 	uint64_t max_size; /* bytes; 0 no limit */
 	uint64_t max_messages; /* 0 no limit */
+	/* size_mismatch = delete: a message that arrived shorter than
+	 * announced is deleted as the policy says; keep (0): it stays. */
+	int size_mismatch_delete;
 	int connect_timeout; /* seconds */
 	int timeout; /* seconds */
 	char *state_file; /* ~ expanded, default filled in */

@@ -113,6 +113,12 @@ plan_new(const struct policy_cfg *cfg, const struct policy_in *in,
 	}
 }
 
+int
+policy_size_mismatch(uint64_t announced, uint64_t received)
+{
+	return received < announced;
+}
+
 static void
 plan_old(const struct policy_cfg *cfg, const struct policy_in *in, int64_t now,
     int may_delete, struct policy_out *out)
@@ -120,6 +126,12 @@ plan_old(const struct policy_cfg *cfg, const struct policy_in *in, int64_t now,
 	if (!may_delete) {
 		out->action = POLICY_KEEP;
 		out->why = WHY_OLD_UIDVALIDITY;
+	} else if (policy_size_mismatch(in->announced, in->received)
+	    && !cfg->mismatch_delete) {
+		/* What is on disk may be a truncated copy: the server's
+		 * stays, whatever keep or delete_after say. */
+		out->action = POLICY_KEEP;
+		out->why = WHY_OLD_SIZE_MISMATCH;
 	} else if (!cfg->keep) {
 		/* Stored by an earlier run whose deletion did not complete. */
 		out->action = POLICY_DELETE;
@@ -179,6 +191,12 @@ policy_reason(const struct policy_cfg *cfg, const struct policy_in *in,
 	case WHY_OLD_KEEP:
 		policy_fmt_duration(age(in, now), a, sizeof(a));
 		snprintf(buf, len, "keep: fetched %s ago", a);
+		break;
+	case WHY_OLD_SIZE_MISMATCH:
+		snprintf(buf, len,
+		    "keep: size mismatch (announced %" PRIu64
+		    ", received %" PRIu64 ")",
+		    in->announced, in->received);
 		break;
 	default:
 		snprintf(buf, len, "?");

@@ -23,6 +23,7 @@ struct policy_cfg {
 	int64_t delete_after; /* seconds; 0 never (with keep) */
 	uint64_t max_size; /* bytes; 0 no limit */
 	uint64_t max_messages; /* per run, all folders; 0 no limit */
+	int mismatch_delete; /* size_mismatch = delete */
 };
 
 /* What the policy knows of one message. */
@@ -30,6 +31,10 @@ struct policy_in {
 	uint64_t size; /* as the server reports it */
 	int64_t fetched_at; /* first downloaded (Unix time); 0: never */
 	int has_uid; /* the message can be recorded (POP3 UIDL) */
+	/* A recorded message that arrived shorter than the server had
+	 * announced (SPEC "Sizes"): both sizes, announced > received;
+	 * both 0 when it arrived whole. */
+	uint64_t announced, received;
 };
 
 /* Why, for policy_reason. */
@@ -43,7 +48,8 @@ enum policy_why {
 	WHY_OLD_KEEP,
 	WHY_OLD_KEEP_NO,
 	WHY_OLD_DELETE_AFTER,
-	WHY_OLD_UIDVALIDITY
+	WHY_OLD_UIDVALIDITY,
+	WHY_OLD_SIZE_MISMATCH
 };
 
 /* Two bytes a message: a listing of many keeps its plan small. */
@@ -51,6 +57,11 @@ struct policy_out {
 	unsigned char action; /* enum policy_action */
 	unsigned char why; /* enum policy_why */
 };
+
+/* 1 when a message of announced size arrived with only received bytes
+ * (both counted as the server counts, CRLF line ends): fewer than
+ * announced. */
+int policy_size_mismatch(uint64_t announced, uint64_t received);
 
 /*
  * Decide for in[0..n-1] (server order: oldest first) into out[0..n-1].
@@ -68,21 +79,23 @@ void policy_plan(const struct policy_cfg *cfg, const struct policy_in *in,
  * IMAP: the UID to list a folder from. saved is the UIDNEXT below which
  * an earlier run recorded every message of the folder (0: unknown);
  * uidnext and exists are what SELECT says now (uidnext 0: not sent);
- * nrec and oldest are the folder's live records and the earliest
- * download time among them. A message below saved can only be due for
+ * nrec and oldest are the folder's live records that the last complete
+ * listing showed (state_folder_count: those noted missing are left out)
+ * and the earliest download time among them. A message below saved can only be due for
  * deletion, so when none can be (keep, and no record old enough for
  * delete_after), listing from saved finds everything to do: returns
  * saved, or 0 when there is nothing at all to list (UIDNEXT has not
  * moved and the folder holds just the recorded messages). Otherwise 1:
- * the whole folder, which also shows whose records can go because the
- * messages left the server.
+ * the whole folder, which also shows which messages left the server
+ * (their records are noted missing) and which came back.
  */
 uint32_t policy_list_from(const struct policy_cfg *cfg, uint32_t saved,
     uint32_t uidnext, uint32_t exists, size_t nrec, int64_t oldest,
     int64_t now);
 
 /* The decision out, made for in with cfg at time now, in words for a
- * person ("keep: fetched 3d ago", "skip: 12.0M > max_size 10.0M"). */
+ * person ("keep: fetched 3d ago", "skip: 12.0M > max_size 10.0M",
+ * "keep: size mismatch (announced 5017, received 20)"). */
 void policy_reason(const struct policy_cfg *cfg, const struct policy_in *in,
     const struct policy_out *out, int64_t now, char *buf, size_t len);
 

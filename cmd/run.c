@@ -74,6 +74,13 @@ struct run {
 	struct maildir_msg **done; /* [i]: finished, not yet committed */
 	struct maildir_msg *cur;
 	int local_errno;
+	/* Bytes received of each message of the batch, and of the one
+	 * arriving, counted as the server counts a message's size: with
+	 * CRLF line ends (SPEC "Sizes"). */
+	uint64_t *got;
+	uint64_t cur_got;
+	size_t cur_i;
+	int oversize; /* the one arriving grew past max_size: abandoned */
 };
 
 static void
@@ -149,7 +156,8 @@ sink_begin(void *arg, size_t i)
 {
 	struct run *r = arg;
 
-	(void)i;
+	r->cur_i = i;
+	r->cur_got = 0;
 	maildir_abort(r->cur);
 	if ((r->cur = maildir_begin(r->md)) == NULL) {
 		r->local_errno = maildir_errno(r->md);
@@ -158,11 +166,36 @@ sink_begin(void *arg, size_t i)
 	return 0;
 }
 
+/* The bytes buf[0..len-1] stand for on the server: each LF was a CRLF
+ * there. */
+static uint64_t
+server_bytes(const char *buf, size_t len)
+{
+	const char *p = buf, *end = buf + len;
+	uint64_t n = len;
+
+	while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		n++;
+		p++;
+	}
+	return n;
+}
+
 static int
 sink_write(void *arg, const char *buf, size_t len)
 {
 	struct run *r = arg;
+	uint64_t max = r->a->max_size;
 
+	r->cur_got += server_bytes(buf, len);
+	/* max_size holds for what arrives, whatever the size the server
+	 * announced (SPEC "Sizes"); over POP3 the line end it adds to a
+	 * message without one is no growth. */
+	if (max != 0
+	    && r->cur_got > max + (r->a->protocol == CFG_POP3 ? 2 : 0)) {
+		r->oversize = 1;
+		return -1;
+	}
 	if (maildir_write(r->cur, buf, len) == -1) {
 		r->local_errno = maildir_errno(r->md);
 		return -1;
@@ -186,6 +219,7 @@ sink_end(void *arg, size_t i)
 	maildir_abort(r->done[i]);
 	r->done[i] = r->cur;
 	r->cur = NULL;
+	r->got[i] = r->cur_got;
 	r->p_msgs++;
 	progress(r, r->p_msgs == 1);
 	return 0;
@@ -233,6 +267,45 @@ maildir_fail(struct run *r)
 	    "disk is not full",
 	    maildir_error(r->md));
 	fail(r, acct_oserr(maildir_errno(r->md)));
+}
+
+/* A message arrived with fewer bytes than the server announced: say
+ * so, and that it stays on the server unless size_mismatch = delete. */
+static void
+warn_short(struct run *r, const struct msginfo *m, uint64_t got)
+{
+	char where[300] = "";
+
+	if (r->a->protocol == CFG_IMAP)
+		snprintf(where, sizeof(where), " in %s", r->folder);
+	acct_err(&r->ac,
+	    "%s%s: size mismatch: the server announced %" PRIu64
+	    " bytes and sent %" PRIu64 "; %s%s",
+	    m->uid ? m->uid : "-", where, m->size, got,
+	    r->a->size_mismatch_delete
+		? "delivered (size_mismatch = delete)"
+		: "delivered, and kept on the server (set size_mismatch = "
+		  "delete for a server known to report sizes loosely)",
+	    m->uid == NULL && !r->a->size_mismatch_delete
+		? "; without UIDL it cannot be recorded, so the next run "
+		  "downloads it again"
+		: "");
+}
+
+/* A body grew past max_size: abandoned, and the session with it. */
+static void
+warn_oversize(struct run *r, const struct msginfo *m)
+{
+	char where[300] = "";
+
+	if (r->a->protocol == CFG_IMAP)
+		snprintf(where, sizeof(where), " in %s", r->folder);
+	acct_err(&r->ac,
+	    "%s%s: the server announced %" PRIu64 " bytes but sent more "
+	    "than max_size (%" PRIu64 "); the message was abandoned, "
+	    "nothing of it stored, and it stays on the server; the "
+	    "session was ended",
+	    m->uid ? m->uid : "-", where, m->size, r->a->max_size);
 }
 
 /*
@@ -294,7 +367,10 @@ persist(struct run *r, struct msginfo *const *b, size_t n, char *ok)
 	for (i = 0; i < n; i++) {
 		if (!ok[i] || b[i]->uid == NULL)
 			continue;
-		if (state_add(r->st, r->key, r->uidv, b[i]->uid, r->now) == -1)
+		/* One that arrived short is recorded so (SPEC "Sizes"). */
+		if (state_add_short(r->st, r->key, r->uidv, b[i]->uid, r->now,
+			b[i]->size, r->got[i])
+		    == -1)
 			goto statefail;
 	}
 	if (state_sync(r->st) == -1)
@@ -302,6 +378,8 @@ persist(struct run *r, struct msginfo *const *b, size_t n, char *ok)
 	for (i = 0; i < n; i++) {
 		maildir_msg_free(r->done[i]);
 		r->done[i] = NULL;
+		if (ok[i] && policy_size_mismatch(b[i]->size, r->got[i]))
+			warn_short(r, b[i], r->got[i]);
 		if (ok[i]) {
 			r->fetched++;
 			if (r->o->verbose) {
@@ -345,6 +423,7 @@ fetch_all(struct run *r, struct msginfo **msgs, const char *del, size_t n,
 	int rv = 0, frv;
 
 	r->done = xcalloc(BATCH_MSGS, sizeof(*r->done));
+	r->got = xcalloc(BATCH_MSGS, sizeof(*r->got));
 	ok = xmalloc(BATCH_MSGS);
 	r->p_msgs = r->p_bytes = r->p_totalbytes = 0;
 	r->p_total = n;
@@ -359,7 +438,9 @@ fetch_all(struct run *r, struct msginfo **msgs, const char *del, size_t n,
 		     end++)
 			bytes += msgs[end]->size;
 		memset(ok, 0, BATCH_MSGS);
+		memset(r->got, 0, BATCH_MSGS * sizeof(*r->got));
 		r->local_errno = 0;
+		r->oversize = 0;
 		frv = src->ops->fetch(src, msgs + start, end - start, &sink);
 		maildir_abort(r->cur);
 		r->cur = NULL;
@@ -369,7 +450,13 @@ fetch_all(struct run *r, struct msginfo **msgs, const char *del, size_t n,
 		if (persist(r, msgs + start, end - start, ok) == -1)
 			rv = -1;
 		if (frv == -1) {
-			if (src->fail == SRC_FLOCAL) {
+			if (src->fail == SRC_FLOCAL && r->oversize) {
+				/* The session stopped in the middle of a
+				 * reply: it ends here, and nothing more is
+				 * deleted (no QUIT, no EXPUNGE). */
+				warn_oversize(r, msgs[start + r->cur_i]);
+				fail(r, EX_PROTOCOL);
+			} else if (src->fail == SRC_FLOCAL) {
 				acct_err(&r->ac,
 				    "%s; check that the Maildir "
 				    "is writable and the disk is "
@@ -385,6 +472,11 @@ fetch_all(struct run *r, struct msginfo **msgs, const char *del, size_t n,
 		for (i = start, k = 0; i < end; i++) {
 			if (!ok[i - start] || !del[i])
 				continue;
+			/* What is on disk may be a truncated copy. */
+			if (policy_size_mismatch(
+				msgs[i]->size, r->got[i - start])
+			    && !r->a->size_mismatch_delete)
+				continue;
 			marked[*nmarked + k++] = msgs[i];
 		}
 		if (k > 0 && src->ops->mark(src, marked + *nmarked, k) == -1) {
@@ -395,6 +487,8 @@ fetch_all(struct run *r, struct msginfo **msgs, const char *del, size_t n,
 	}
 	free(r->done);
 	r->done = NULL;
+	free(r->got);
+	r->got = NULL;
 	free(ok);
 	return rv;
 }
@@ -520,6 +614,7 @@ do_folder(struct run *r, const char *folder)
 	pc.delete_after = r->a->delete_after;
 	pc.max_size = r->a->max_size;
 	pc.max_messages = r->a->max_messages;
+	pc.mismatch_delete = r->a->size_mismatch_delete;
 	rw = !r->o->dryrun && (!pc.keep || pc.delete_after > 0);
 
 	r->folder = folder;
@@ -591,6 +686,8 @@ do_folder(struct run *r, const char *folder)
 		if (l.v[i].uid != NULL) {
 			in[i].fetched_at
 			    = state_lookup(r->st, r->key, r->uidv, l.v[i].uid);
+			state_short(r->st, r->key, r->uidv, l.v[i].uid,
+			    &in[i].announced, &in[i].received);
 			state_mark(r->st, r->key, r->uidv, l.v[i].uid);
 		}
 		nnew += in[i].fetched_at == 0;
@@ -686,7 +783,7 @@ do_folder(struct run *r, const char *folder)
 			say_msg(r, marked[i], "marked for deletion");
 	/* Only a complete listing can tell which records are gone. */
 	if (from == 1)
-		state_prune(r->st, r->key);
+		state_prune(r->st, r->key, r->now);
 	/* Every message below the UIDNEXT that SELECT gave is recorded
 	 * now, unless one was skipped or did not arrive. */
 	if (rv == 0 && nskip == 0 && fi.uidnext != 0)

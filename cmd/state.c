@@ -14,14 +14,28 @@
  *	mailfetch-state 1
  *	G	generation
  *	F	folder	uidvalidity	[uidnext]
- *	M	folder	uidvalidity	when	uid
+ *	M	folder	uidvalidity	when	uid	[attr]...
  *	I	folder	uidvalidity	when	uid	filename
  *
  * The first line is exactly the header, the second the generation,
  * which each state_save increments. An F line declares a folder and
  * its UIDVALIDITY, once, and may add the IMAP UIDNEXT below which every
  * message of the folder was recorded (see state_set_uidnext); an M
- * line is a message downloaded first at `when`; an I line an intent
+ * line is a message downloaded first at `when`, followed by optional
+ * attributes, each a field NAME=VALUE, each name at most once, in any
+ * order:
+ *
+ *	gone=T		the listings have not shown the message since T
+ *			(Unix seconds); the record is forgotten once T is
+ *			STATE_KEEP_GONE (30 days) in the past
+ *	short=A/R	the message arrived shorter than the server had
+ *			announced: A bytes announced, R received (R < A,
+ *			both counted with CRLF line ends); it stays on
+ *			the server (SPEC "Sizes")
+ *
+ * A file without attributes (as mailfetch wrote before they existed)
+ * is read as before; an unknown attribute does not parse. An I line
+ * an intent
  * journaled that no record followed (kept so that the next run still
  * looks for its file). M and I lines name a folder declared above with
  * the same UIDVALIDITY. Folder names are as the protocol knows them
@@ -81,7 +95,7 @@
 #define STATE_HEADER "mailfetch-state 1"
 #define JOURNAL_HEADER "mailfetch-journal 1"
 #define SAVE_CHUNK (1024 * 1024)
-#define MAXFIELDS 7
+#define MAXFIELDS 9
 
 /*
  * An intent's file name is relative to the account's Maildir: a message
@@ -117,9 +131,18 @@ struct rec {
 	char *intent; /* file name journaled, no record since */
 	int64_t when; /* first download; 0: void, not recorded */
 	int64_t intent_when; /* when the intent was journaled */
+	int64_t gone; /* not listed since; 0: listed (or not known) */
 	uint32_t hash;
-	uint32_t fidx : 31; /* index into folders */
+	uint32_t fidx : 30; /* index into folders */
 	uint32_t marked : 1;
+	uint32_t isshort : 1; /* it arrived short: see st->shorts */
+};
+
+/* The sizes of a record that arrived short. Such records are rare, so
+ * they live in a list of their own rather than in every record. */
+struct shortrec {
+	size_t rec; /* index into recs */
+	uint64_t announced, received;
 };
 
 /* A folder name as the state file wrote it, while the file loads. */
@@ -145,6 +168,8 @@ struct state {
 	size_t tabcap;
 	struct state_pending *pend;
 	size_t npend;
+	struct shortrec *shorts;
+	size_t nshorts;
 	struct buf jbuf; /* journal lines not yet synced */
 	int jfd;
 	off_t jvalid; /* bytes of the journal known good */
@@ -271,17 +296,32 @@ line_f(struct buf *b, const char *folder, uint32_t uv, uint32_t uidnext)
 	buf_addc(b, '\n');
 }
 
+static const struct shortrec *short_find(const struct state *, size_t);
+
 static void
-line_m(struct buf *b, const char *folder, uint32_t uv, int64_t when,
-    const char *uid)
+line_m(struct buf *b, const struct state *st, const char *folder, uint32_t uv,
+    const struct rec *r)
 {
+	const struct shortrec *sh;
+
 	buf_addc(b, 'M');
 	buf_field(b, folder);
 	buf_addc(b, '\t');
 	buf_u64(b, uv);
 	buf_addc(b, '\t');
-	buf_u64(b, (uint64_t)when);
-	buf_field(b, uid);
+	buf_u64(b, (uint64_t)r->when);
+	buf_field(b, r->uid);
+	if (r->gone != 0) {
+		buf_add(b, "\tgone=", 6);
+		buf_u64(b, (uint64_t)r->gone);
+	}
+	if (r->isshort
+	    && (sh = short_find(st, (size_t)(r - st->recs))) != NULL) {
+		buf_add(b, "\tshort=", 7);
+		buf_u64(b, sh->announced);
+		buf_addc(b, '/');
+		buf_u64(b, sh->received);
+	}
 	buf_addc(b, '\n');
 }
 
@@ -339,7 +379,9 @@ folder_void(struct state *st, size_t fidx)
 		if (r->when != 0)
 			st->count--;
 		r->when = 0;
+		r->gone = 0;
 		r->marked = 0;
+		r->isshort = 0;
 		free(r->intent);
 		r->intent = NULL;
 	}
@@ -484,13 +526,45 @@ rec_get(struct state *st, size_t fidx, const char *uid)
 static void
 rec_record(struct state *st, struct rec *r, int64_t when)
 {
+	r->gone = 0;
 	if (r->when == 0) {
 		r->when = when;
+		r->isshort = 0;
 		st->count++;
 	} else if (when < r->when)
 		r->when = when;
 	free(r->intent);
 	r->intent = NULL;
+}
+
+static const struct shortrec *
+short_find(const struct state *st, size_t idx)
+{
+	size_t i;
+
+	for (i = 0; i < st->nshorts; i++)
+		if (st->shorts[i].rec == idx)
+			return &st->shorts[i];
+	return NULL;
+}
+
+/* Note that record r arrived short. */
+static void
+rec_short(
+    struct state *st, struct rec *r, uint64_t announced, uint64_t received)
+{
+	struct shortrec *sh;
+	size_t idx = (size_t)(r - st->recs);
+
+	if ((sh = (struct shortrec *)short_find(st, idx)) == NULL) {
+		st->shorts = xreallocarray(
+		    st->shorts, st->nshorts + 1, sizeof(*st->shorts));
+		sh = &st->shorts[st->nshorts++];
+		sh->rec = idx;
+	}
+	sh->announced = announced;
+	sh->received = received;
+	r->isshort = 1;
 }
 
 static void
@@ -699,6 +773,62 @@ parse_u64(const char *s, uint64_t max, uint64_t *v)
 	return 0;
 }
 
+/* The optional attributes of an M line. */
+struct attrs {
+	int64_t gone;
+	int isshort;
+	uint64_t announced, received;
+};
+
+/* "A/R": announced and received sizes, R < A. */
+static int
+parse_short(char *s, struct attrs *at)
+{
+	char *slash;
+	int rv;
+
+	if ((slash = strchr(s, '/')) == NULL)
+		return -1;
+	*slash = '\0';
+	rv = parse_u64(s, UINT64_MAX, &at->announced) == -1
+		|| parse_u64(slash + 1, UINT64_MAX, &at->received) == -1
+		|| at->received >= at->announced
+	    ? -1
+	    : 0;
+	*slash = '/';
+	return rv;
+}
+
+/* Parse the n attribute fields f[0..n-1] of an M line into *at. */
+static int
+parse_attrs(char **f, size_t n, struct attrs *at, const char **what)
+{
+	uint64_t v;
+	size_t i;
+
+	memset(at, 0, sizeof(*at));
+	for (i = 0; i < n; i++) {
+		if (strncmp(f[i], "gone=", 5) == 0 && at->gone == 0) {
+			if (parse_u64(f[i] + 5, INT64_MAX, &v) == -1
+			    || v == 0) {
+				*what = "bad gone= time";
+				return -1;
+			}
+			at->gone = (int64_t)v;
+		} else if (strncmp(f[i], "short=", 6) == 0 && !at->isshort) {
+			if (parse_short(f[i] + 6, at) == -1) {
+				*what = "bad short= sizes";
+				return -1;
+			}
+			at->isshort = 1;
+		} else {
+			*what = "unknown or repeated attribute";
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* The F line that declared name; the last one found is tried first, as
  * a file's lines come grouped by folder. */
 static size_t
@@ -754,15 +884,20 @@ canon_name(struct state *st, const char *raw, int *respelled)
 	return st->cname;
 }
 
-/* M or I: record the download, or note the intent. */
+/* M or I: record the download with its attributes, or note the
+ * intent. */
 static void
-apply_rec(struct state *st, char *const *fld, size_t f, int64_t when)
+apply_rec(struct state *st, char *const *fld, size_t f, int64_t when,
+    const struct attrs *at)
 {
 	struct rec *r = rec_get(st, f, fld[4]);
 
-	if (fld[0][0] == 'M')
+	if (fld[0][0] == 'M') {
 		rec_record(st, r, when);
-	else
+		r->gone = at->gone;
+		if (at->isshort)
+			rec_short(st, r, at->announced, at->received);
+	} else
 		rec_intend(r, fld[5], when);
 }
 
@@ -777,7 +912,7 @@ apply_rec(struct state *st, char *const *fld, size_t f, int64_t when)
  */
 static int
 load_line(struct state *st, char *const *fld, const char *name, uint32_t uv,
-    uint32_t uidnext, int64_t when, const char **what)
+    uint32_t uidnext, int64_t when, const struct attrs *at, const char **what)
 {
 	size_t r = raw_find(st, fld[1]), f;
 
@@ -811,7 +946,7 @@ load_line(struct state *st, char *const *fld, const char *name, uint32_t uv,
 	 * UIDVALIDITY voids this one's records. */
 	f = folder_find(st, name);
 	if (st->folders[f].uv == uv)
-		apply_rec(st, fld, f, when);
+		apply_rec(st, fld, f, when, at);
 	return 0;
 }
 
@@ -824,7 +959,7 @@ load_line(struct state *st, char *const *fld, const char *name, uint32_t uv,
  */
 static int
 replay_line(struct state *st, char *const *fld, const char *name, int respelled,
-    uint32_t uv, int64_t when)
+    uint32_t uv, int64_t when, const struct attrs *at)
 {
 	size_t f = folder_find(st, name);
 
@@ -836,7 +971,7 @@ replay_line(struct state *st, char *const *fld, const char *name, int respelled,
 		folder_reset(st, name, uv);
 		return 0;
 	}
-	apply_rec(st, fld, folder_use(st, name, uv, 0), when);
+	apply_rec(st, fld, folder_use(st, name, uv, 0), when, at);
 	return 0;
 }
 
@@ -851,6 +986,7 @@ parse_line(struct state *st, char *line, int journal, const char **what)
 	size_t nf = 0, want;
 	uint64_t uv, when = 0, uidnext = 0;
 	const char *name;
+	struct attrs at = { 0 };
 	char *s;
 	int respelled;
 
@@ -874,8 +1010,10 @@ parse_line(struct state *st, char *line, int journal, const char **what)
 		*what = "unknown line type";
 		return -1;
 	}
-	/* Only the state file's F lines carry a UIDNEXT. */
-	if (nf != want && !(want == 3 && nf == 4 && !journal)) {
+	/* Only the state file's F lines carry a UIDNEXT; M lines may
+	 * carry attributes. */
+	if (nf != want && !(want == 3 && nf == 4 && !journal)
+	    && !(want == 5 && nf > want)) {
 		*what = "wrong number of fields";
 		return -1;
 	}
@@ -907,13 +1045,15 @@ parse_line(struct state *st, char *line, int journal, const char **what)
 		*what = "bad file name";
 		return -1;
 	}
+	if (want == 5 && parse_attrs(fld + 5, nf - 5, &at, what) == -1)
+		return -1;
 
 	name = canon_name(st, fld[1], &respelled);
 	if (journal)
 		return replay_line(
-		    st, fld, name, respelled, (uint32_t)uv, (int64_t)when);
+		    st, fld, name, respelled, (uint32_t)uv, (int64_t)when, &at);
 	return load_line(st, fld, name, (uint32_t)uv, (uint32_t)uidnext,
-	    (int64_t)when, what);
+	    (int64_t)when, &at, what);
 }
 
 /*
@@ -1184,7 +1324,7 @@ state_folder_count(const struct state *st, const char *folder,
 		return 0;
 	for (i = 0; i < st->nrecs; i++) {
 		r = &st->recs[i];
-		if (r->fidx != f || r->when == 0)
+		if (r->fidx != f || r->when == 0 || r->gone != 0)
 			continue;
 		if (n++ == 0 || r->when < *oldest)
 			*oldest = r->when;
@@ -1205,6 +1345,27 @@ state_lookup(const struct state *st, const char *folder, uint32_t uidvalidity,
 	if ((r = rec_find(st, f, uid, rec_hash(f, uid))) == NULL)
 		return 0;
 	return r->when;
+}
+
+int
+state_short(const struct state *st, const char *folder, uint32_t uidvalidity,
+    const char *uid, uint64_t *announced, uint64_t *received)
+{
+	const struct shortrec *sh;
+	struct rec *r;
+	size_t f;
+
+	*announced = *received = 0;
+	if ((f = folder_find(st, folder)) == SIZE_MAX
+	    || st->folders[f].uv != uidvalidity)
+		return 0;
+	if ((r = rec_find(st, f, uid, rec_hash(f, uid))) == NULL || r->when == 0
+	    || !r->isshort
+	    || (sh = short_find(st, (size_t)(r - st->recs))) == NULL)
+		return 0;
+	*announced = sh->announced;
+	*received = sh->received;
+	return 1;
 }
 
 int
@@ -1232,6 +1393,13 @@ int
 state_add(struct state *st, const char *folder, uint32_t uidvalidity,
     const char *uid, int64_t when)
 {
+	return state_add_short(st, folder, uidvalidity, uid, when, 0, 0);
+}
+
+int
+state_add_short(struct state *st, const char *folder, uint32_t uidvalidity,
+    const char *uid, int64_t when, uint64_t announced, uint64_t received)
+{
 	struct rec *r;
 	size_t f;
 
@@ -1246,9 +1414,11 @@ state_add(struct state *st, const char *folder, uint32_t uidvalidity,
 	f = folder_use(st, folder, uidvalidity, 1);
 	r = rec_get(st, f, uid);
 	rec_record(st, r, when);
+	if (received < announced)
+		rec_short(st, r, announced, received);
 	/* It was just downloaded, so it is on the server: not pruned. */
 	r->marked = 1;
-	line_m(&st->jbuf, folder, uidvalidity, r->when, uid);
+	line_m(&st->jbuf, st, folder, uidvalidity, r);
 	st->dirty = 1;
 	return 0;
 }
@@ -1372,17 +1542,33 @@ state_mark(
 }
 
 void
-state_prune(struct state *st, const char *folder)
+state_prune(struct state *st, const char *folder, int64_t now)
 {
 	struct rec *r;
 	size_t f, i;
 
 	if ((f = folder_find(st, folder)) == SIZE_MAX)
 		return;
+	if (now < 1)
+		now = 1;
 	for (i = 0; i < st->nrecs; i++) {
 		r = &st->recs[i];
-		if (r->fidx == f && r->when != 0 && !r->marked) {
+		if (r->fidx != f || r->when == 0)
+			continue;
+		if (r->marked) {
+			/* Listed again: it came back, or never left. */
+			if (r->gone != 0) {
+				r->gone = 0;
+				st->dirty = 1;
+			}
+		} else if (r->gone == 0) {
+			r->gone = now;
+			st->dirty = 1;
+		} else if (now - r->gone >= STATE_KEEP_GONE) {
+			/* A clock moved back keeps it longer, never less. */
 			r->when = 0;
+			r->gone = 0;
+			r->isshort = 0;
 			st->count--;
 			st->dirty = 1;
 		}
@@ -1438,7 +1624,7 @@ state_save(struct state *st)
 		r = &st->recs[i];
 		fo = &st->folders[r->fidx];
 		if (r->when != 0)
-			line_m(&b, fo->name, fo->uv, r->when, r->uid);
+			line_m(&b, st, fo->name, fo->uv, r);
 		else if (r->intent != NULL)
 			line_i(&b, fo->name, fo->uv, r->intent_when, r->uid,
 			    r->intent);
@@ -1542,6 +1728,7 @@ state_free(struct state *st)
 	free(st->recs);
 	free(st->tab);
 	free(st->pend);
+	free(st->shorts);
 	free(st->folders);
 	free(st->jbuf.p);
 	free(st->path);

@@ -90,9 +90,10 @@ uint32_t state_uidnext(
 void state_set_uidnext(
     struct state *, const char *folder, uint32_t uidvalidity, uint32_t uidnext);
 
-/* Number of live records of folder with this UIDVALIDITY, and in
- * *oldest the earliest download time among them (0 when none). Linear
- * in the number of records. */
+/* Number of live records of folder with this UIDVALIDITY that the
+ * last complete listing showed (records missing from it left out), and
+ * in *oldest the earliest download time among them (0 when none).
+ * Linear in the number of records. */
 size_t state_folder_count(const struct state *, const char *folder,
     uint32_t uidvalidity, int64_t *oldest);
 
@@ -111,15 +112,36 @@ int state_intend(struct state *, const char *folder, uint32_t uidvalidity,
 int state_add(struct state *, const char *folder, uint32_t uidvalidity,
     const char *uid, int64_t when);
 
+/* As state_add, for a message that arrived shorter than announced
+ * (received < announced, both counted with CRLF line ends): the record
+ * keeps both sizes (SPEC "Sizes"). With received >= announced, the
+ * same as state_add. */
+int state_add_short(struct state *, const char *folder, uint32_t uidvalidity,
+    const char *uid, int64_t when, uint64_t announced, uint64_t received);
+
+/* 1 when the message is recorded as having arrived short, with the two
+ * sizes in *announced and *received; else 0 and both 0. */
+int state_short(const struct state *, const char *folder, uint32_t uidvalidity,
+    const char *uid, uint64_t *announced, uint64_t *received);
+
 /* Append what is buffered to the journal and fsync it. After 0, every
  * record and intent given so far survives a crash. */
 int state_sync(struct state *);
 
+/* How long a record is kept after the listings stopped showing its
+ * message (SPEC "Records"): 30 days. */
+#define STATE_KEEP_GONE (30 * 86400)
+
 /* Pruning: mark a record still present on the server; after a folder
- * was listed completely, state_prune drops its records not marked. */
+ * was listed completely, state_prune notes the time now on each record
+ * not marked ("missing since"), clears that note on the marked ones,
+ * and forgets a record once it has been missing for STATE_KEEP_GONE
+ * seconds. A missing record still counts for state_lookup, so a
+ * message that comes back is not downloaded again; state_folder_count
+ * leaves it out. */
 void state_mark(
     struct state *, const char *folder, uint32_t uidvalidity, const char *uid);
-void state_prune(struct state *, const char *folder);
+void state_prune(struct state *, const char *folder, int64_t now);
 
 /* Write the whole state atomically and remove the journal; does
  * nothing when the file exists and nothing changed since the load. */

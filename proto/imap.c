@@ -30,11 +30,14 @@
 /* Messages in one folder: 300 000 keep a hostile listing under SPEC's
  * 64 MB bound. */
 #define IMAP_MSGMAX 300000
-/* Untagged responses to one command: a listing or a batch of bodies
- * needs one per message, and a few more. A server that sends more is
- * flooding: past this the session ends, as a slow trickle would end at
- * the inactivity timeout. */
-#define IMAP_UNTAGGEDMAX (2 * IMAP_MSGMAX + 10000)
+/* Untagged responses to one command, and their bytes (other than
+ * message bodies) in a whole session (SPEC "Time"): a server that sends
+ * more is flooding, and the session ends, as a slow trickle ends at the
+ * end of the reply's time. A listing needs one response per message:
+ * a folder of more than IMAP_LISTCHUNK messages is listed in parts. */
+#define IMAP_UNTAGGEDMAX 100000
+#define IMAP_SESSIONMAX (64ULL * 1024 * 1024)
+#define IMAP_LISTCHUNK 50000
 /*
  * UIDs per UID FETCH, STORE or EXPUNGE command. Even without ranges 500
  * UIDs keep a command under 5.6 KB, below the 8000 octets RFC 7162
@@ -118,6 +121,7 @@ struct imap {
 	struct buf tbuf; /* its trace line */
 	uint64_t nonbody; /* bytes of the response other than bodies */
 	uint32_t nuntagged; /* untagged responses since a tagged one */
+	uint64_t untagged_bytes; /* their bytes in the session, no bodies */
 	unsigned tagn;
 	struct pend pend[IMAP_PIPE];
 	size_t npend;
@@ -468,12 +472,16 @@ fetch_literal(struct source *src, size_t start, uint64_t n, int *done)
 	if (fx->sink->begin(fx->sink->arg, x->i) == -1)
 		return src_fail(src, SRC_FLOCAL,
 		    "could not store message UID %" PRIu32, uid);
+	/* A body has only the inactivity timeout; the reply's clock
+	 * starts again after it, as each body we asked for is progress. */
+	conn_reply_end(src->conn);
 	if (conn_read_to_sink(src->conn, n, body_fn, fx) == -1) {
 		if (conn_errcode(src->conn) == CONN_ESINK)
 			return src_fail(src, SRC_FLOCAL,
 			    "could not store message UID %" PRIu32, uid);
 		return readfail(src);
 	}
+	conn_reply_begin(src->conn);
 	if ((o = imap_crlf_flush(&fx->crlf, fx->out)) > 0
 	    && fx->sink->write(fx->sink->arg, fx->out, o) == -1)
 		return src_fail(src, SRC_FLOCAL,
@@ -859,11 +867,19 @@ dispatch(struct source *src, const struct imap_resp *r, int cont)
 			    "server sent more than %d untagged responses to "
 			    "one command",
 			    IMAP_UNTAGGEDMAX);
+		im->untagged_bytes += im->nonbody;
+		if (im->untagged_bytes > IMAP_SESSIONMAX)
+			return src_fail(src, SRC_FPROTO,
+			    "server sent more than %llu MB of untagged "
+			    "responses in one session",
+			    IMAP_SESSIONMAX >> 20);
 		return untagged(src, r);
 	case IMAP_RTAGGED:
 		break;
 	}
 	im->nuntagged = 0;
+	/* A pipelined command's reply comes next: its clock starts. */
+	conn_reply_begin(src->conn);
 	if ((p = pend_find(im, r->tag, r->taglen)) == NULL || p->done) {
 		src_quote(q, sizeof(q), r->tag, r->taglen);
 		return src_fail(src, SRC_FDATA,
@@ -960,6 +976,9 @@ cmd_flush(struct source *src)
 	if (im->wbuf.len > 0
 	    && conn_write(src->conn, im->wbuf.p, im->wbuf.len) == -1)
 		rv = src_connfail(src, "writing to the server");
+	/* The reply must be complete within the timeout (SPEC "Time"). */
+	if (rv == 0 && src->conn != NULL)
+		conn_reply_begin(src->conn);
 	buf_wipe(&im->wbuf);
 	if (im->tbuf.len > 0)
 		trace(src, SRC_TRACE_OUT, im->tbuf.p, im->tbuf.len);
@@ -1083,6 +1102,7 @@ greeting(struct source *src)
 	struct imap_resp r;
 	char q[200];
 
+	conn_reply_begin(src->conn);
 	if (read_resp(src, &r) == -1) {
 		if (src->fail == SRC_FDATA)
 			src->fail = SRC_FPROTO; /* not an IMAP server */
@@ -1468,43 +1488,97 @@ msginfo_cmp(const void *a, const void *b)
 	return x->num < y->num ? -1 : x->num > y->num;
 }
 
+/* One listing command, its FETCH responses collected into im->out. */
+static int
+list_cmd(struct source *src, const char *cmd)
+{
+	struct pend p;
+
+	if (simple(src, cmd, &p) == -1)
+		return -1;
+	if (p.st != IMAP_SOK)
+		return src_fail(src, SRC_FPROTO,
+		    "listing the folder failed: \"%s\"", p.text);
+	return 0;
+}
+
+/*
+ * A folder of more messages than one command may answer with (SPEC
+ * "Time" caps the untagged responses to one command): listed by
+ * message numbers, IMAP_LISTCHUNK at a time, from the newest down, and
+ * only until a part reaches below UID from. The numbers stay put from
+ * one command to the next: RFC 3501 section 7.4.1 sends no EXPUNGE
+ * during a FETCH, nor while no command is in progress.
+ */
+static int
+list_parts(struct source *src, uint32_t from, struct msglist *out)
+{
+	struct imap *im = src->priv;
+	uint32_t hi, lo, low;
+	size_t before, i;
+	char cmd[96];
+
+	for (hi = im->exists; hi >= 1; hi = lo - 1) {
+		lo = hi > IMAP_LISTCHUNK ? hi - IMAP_LISTCHUNK + 1 : 1;
+		before = out->n;
+		snprintf(cmd, sizeof(cmd),
+		    "FETCH %" PRIu32 ":%" PRIu32
+		    " (UID RFC822.SIZE FLAGS INTERNALDATE)",
+		    lo, hi);
+		if (list_cmd(src, cmd) == -1)
+			return -1;
+		low = UINT32_MAX;
+		for (i = before; i < out->n; i++)
+			if (out->v[i].num < low)
+				low = out->v[i].num;
+		if (from > 1 && low < from)
+			break;
+	}
+	return 0;
+}
+
 static int
 imap_list(struct source *src, uint32_t from, struct msglist *out)
 {
 	struct imap *im = src->priv;
-	struct pend p;
 	char cmd[96];
 	size_t i, k;
-	int rv = -1;
+	int rv = -1, parts;
 
 	msglist_free(out);
 	if (!im->selected)
 		return src_fail(src, SRC_FPROTO, "no folder selected");
 	if (im->exists == 0)
 		return 0;
-	/* "N:*" names every message from UID N: "*" is the highest UID
-	 * in use, and a range may be given backwards (RFC 3501 section
-	 * 6.4.8), so a non-empty folder never answers with nothing. */
 	im->ctx = CTX_MSGS;
 	im->out = out;
-	snprintf(cmd, sizeof(cmd),
-	    "UID FETCH %" PRIu32 ":* (UID RFC822.SIZE FLAGS INTERNALDATE)",
-	    from > 1 ? from : 1);
-	if (simple(src, cmd, &p) == -1)
-		goto done;
-	if (p.st != IMAP_SOK) {
-		src_fail(src, SRC_FPROTO, "listing the folder failed: \"%s\"",
-		    p.text);
-		goto done;
+	parts = im->exists > IMAP_LISTCHUNK;
+	if (parts) {
+		if (list_parts(src, from, out) == -1)
+			goto done;
+	} else {
+		/* "N:*" names every message from UID N: "*" is the highest
+		 * UID in use, and a range may be given backwards (RFC 3501
+		 * section 6.4.8), so a non-empty folder never answers with
+		 * nothing. */
+		snprintf(cmd, sizeof(cmd),
+		    "UID FETCH %" PRIu32
+		    ":* (UID RFC822.SIZE FLAGS INTERNALDATE)",
+		    from > 1 ? from : 1);
+		if (list_cmd(src, cmd) == -1)
+			goto done;
 	}
 	/* Servers answer in message number order, which is UID order;
-	 * sort to be sure, and drop what came twice. An empty listing
-	 * (EXISTS said more, but no FETCH came) has no array at all, and
-	 * qsort(3) must not be given NULL. */
+	 * sort to be sure, and drop what came twice (and, listed in parts,
+	 * what is below from). An empty listing (EXISTS said more, but no
+	 * FETCH came) has no array at all, and qsort(3) must not be given
+	 * NULL. */
 	if (out->n > 1)
 		qsort(out->v, out->n, sizeof(*out->v), msginfo_cmp);
 	for (i = k = 0; i < out->n; i++) {
 		if (k > 0 && out->v[i].num == out->v[k - 1].num)
+			continue;
+		if (parts && out->v[i].num < from)
 			continue;
 		out->v[k++] = out->v[i];
 	}

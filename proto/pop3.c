@@ -380,6 +380,9 @@ reply(struct source *src, const char *what, int *ok, const char **text,
 	size_t len;
 	int st;
 
+	/* A reply starts: it must be complete, multi-line part included,
+	 * within the timeout (SPEC "Time"); a message body is exempt. */
+	conn_reply_begin(src->conn);
 	if (readline(src, &line, &len, POP3_LINE, what) == -1)
 		return -1;
 	st = pop3_status(line, len, text);
@@ -530,6 +533,7 @@ greeting(struct source *src, struct pop3 *p)
 	size_t len, tslen;
 	int st;
 
+	conn_reply_begin(src->conn);
 	if (conn_getline(src->conn, &line, &len, POP3_LINE) == -1)
 		return src_connfail(src, "reading the greeting");
 	trace(src, SRC_TRACE_IN, line, len);
@@ -636,6 +640,7 @@ auth_next(struct source *src, void *arg, const char **chal, size_t *chlen)
 	char *line;
 	size_t len;
 
+	conn_reply_begin(src->conn);
 	if (readline(src, &line, &len, POP3_AUTHLINE, "AUTH") == -1)
 		return -1;
 	if (line[0] == '+' && (len == 1 || line[1] == ' ')) {
@@ -1159,6 +1164,8 @@ retr_one(struct source *src, size_t i, void *arg)
 	}
 	if (sink->begin(sink->arg, i) == -1)
 		return src_fail(src, SRC_FLOCAL, "storing a message failed");
+	/* The body: only the inactivity timeout holds. */
+	conn_reply_end(src->conn);
 	pop3_dec_init(&d);
 	do {
 		if (conn_peek(src->conn, &buf, &len) == -1)

@@ -19,8 +19,11 @@ Modes:
                         replying; {"starttls": ssl.SSLContext} turns the
                         connection into TLS (server side) after the reply;
                         {"hold": True} stops here, reading and recording,
-                        sending nothing more. The string "close" is short
-                        for {"close": True}.
+                        sending nothing more; {"drip": SECONDS} sends the
+                        reply one byte at a time, SECONDS apart, and with
+                        {"drip_range": (START, END)} only reply[START:END]
+                        so (what comes before and after goes at once). The
+                        string "close" is short for {"close": True}.
              After the last step the server keeps reading and recording
              (sending nothing) until the client closes, unless after=
              "close".
@@ -187,7 +190,9 @@ class FakeServer:
             self._stop.wait(opts["delay"])
         if callable(reply):
             reply = reply(m)
-        if reply is not None:
+        if reply is not None and opts.get("drip"):
+            self._drip(conn, _b(reply), opts["drip"], opts.get("drip_range"))
+        elif reply is not None:
             conn.send(_b(reply))
         if opts.get("starttls") is not None:
             conn.wrap(opts["starttls"])
@@ -196,6 +201,15 @@ class FakeServer:
         if opts.get("hold"):
             conn.drain()
             raise _Closed()
+
+    def _drip(self, conn, data, secs, rng=None):
+        start, end = rng if rng is not None else (0, len(data))
+        conn.send(data[:start])
+        for i in range(start, end):
+            if self._stop.wait(secs):
+                raise _Closed()
+            conn.send(data[i:i + 1])
+        conn.send(data[end:])
 
     def _play(self, conn):
         if self.greeting is not None:

@@ -54,6 +54,7 @@ struct conn {
 	int tls_up; /* the handshake completed */
 	int ctimeout;
 	int timeout;
+	int64_t reply_deadline; /* the reply awaited ends by then; 0: none */
 	char *host;
 	char *port;
 	char *buf;
@@ -158,6 +159,15 @@ conn_timeout_read(struct conn *c)
 	conn_seterr(c, CONN_ETIMEOUT,
 	    "%s port %s: no data from server for %d second%s", c->host, c->port,
 	    c->timeout, plural(c->timeout));
+}
+
+static void
+conn_timeout_reply(struct conn *c)
+{
+	conn_seterr(c, CONN_ETIMEOUT,
+	    "%s port %s: the server did not complete its reply within %d "
+	    "second%s",
+	    c->host, c->port, c->timeout, plural(c->timeout));
 }
 
 static void
@@ -684,10 +694,33 @@ conn_tls_info(struct conn *c, struct conn_tlsinfo *info)
 	return 0;
 }
 
+void
+conn_reply_begin(struct conn *c)
+{
+	c->reply_deadline = deadline_after(c->timeout);
+}
+
+void
+conn_reply_end(struct conn *c)
+{
+	c->reply_deadline = 0;
+}
+
+/* At the deadline of a read: which of the two it was. */
+static void
+conn_timeout_fill(struct conn *c, int byreply)
+{
+	if (byreply)
+		conn_timeout_reply(c);
+	else
+		conn_timeout_read(c);
+}
+
 /*
  * Read what the socket has into the free end of the buffer, waiting at
- * most the inactivity timeout for it. Returns 0 with at least one more
- * byte buffered, or -1 (ECLOSED at end of file).
+ * most the inactivity timeout for it, and not past the end of the
+ * reply when one is awaited. Returns 0 with at least one more byte
+ * buffered, or -1 (ECLOSED at end of file).
  */
 static int
 conn_fill(struct conn *c)
@@ -696,7 +729,7 @@ conn_fill(struct conn *c)
 	ssize_t n;
 	size_t space;
 	char *p;
-	int r, saved;
+	int r, saved, byreply = 0;
 
 	if (c->len == 0)
 		c->off = 0;
@@ -713,6 +746,12 @@ conn_fill(struct conn *c)
 	p = c->buf + c->off + c->len;
 
 	deadline = deadline_after(c->timeout);
+	/* A reply's end that comes first binds; within 0.1 s of the
+	 * inactivity deadline, a silent server is named as such. */
+	if (c->reply_deadline != 0 && c->reply_deadline + 100 < deadline) {
+		deadline = c->reply_deadline;
+		byreply = 1;
+	}
 	for (;;) {
 		if (c->tls != NULL) {
 			errno = 0;
@@ -723,7 +762,7 @@ conn_fill(struct conn *c)
 				    n == TLS_WANT_POLLIN ? POLLIN : POLLOUT,
 				    deadline);
 				if (r == 1)
-					conn_timeout_read(c);
+					conn_timeout_fill(c, byreply);
 				if (r != 0)
 					return -1;
 				continue;
@@ -740,7 +779,7 @@ conn_fill(struct conn *c)
 				if (errno == EAGAIN || errno == EWOULDBLOCK) {
 					r = conn_wait(c, POLLIN, deadline);
 					if (r == 1)
-						conn_timeout_read(c);
+						conn_timeout_fill(c, byreply);
 					if (r != 0)
 						return -1;
 					continue;

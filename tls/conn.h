@@ -1,8 +1,9 @@
 /*
  * The connection: a non-blocking socket, an optional libtls context, a
  * read buffer and deadlines. It knows nothing of mail. Every read and
- * write waits at most the inactivity timeout; connecting (TCP and the TLS
- * handshake) at most the connect timeout.
+ * write waits at most the inactivity timeout, and a read also not past
+ * the end of the reply awaited (conn_reply_begin); connecting (TCP and
+ * the TLS handshake) at most the connect timeout.
  *
  * Errors: a function that fails returns -1 (or NULL) and leaves a message
  * in conn_error() and a class in conn_errcode(); the class is what the
@@ -96,6 +97,14 @@ void conn_consume(struct conn *, size_t n);
 /* Read exactly n bytes and hand them to fn in pieces as they arrive
  * (IMAP literals). Errors: ESINK when fn returned -1, or an I/O class. */
 int conn_read_to_sink(struct conn *, uint64_t n, conn_sink_fn fn, void *arg);
+
+/* Bound the reply now awaited (SPEC "Time"): from now on, reads fail
+ * with ETIMEOUT once the timeout has passed, however the bytes trickle
+ * in, and not only after that long without a byte. Holds until
+ * conn_reply_end; a new call starts the clock again (the next reply).
+ * Message bodies, and waits such as IDLE, read without it. */
+void conn_reply_begin(struct conn *);
+void conn_reply_end(struct conn *);
 
 /* Write all len bytes within the timeout. */
 int conn_write(struct conn *, const void *buf, size_t len);

@@ -234,6 +234,8 @@ static const struct errcase errcases[] = {
 	{ "max_size bad unit", ACCT "max_size = 10m\n",
 	    ":6: max_size: must be a number of bytes with optional unit k, M "
 	    "or G (0 no limit), not \"10m\"" },
+	{ "size_mismatch bad", ACCT "size_mismatch = yes\n",
+	    ":6: size_mismatch: must be keep or delete, not \"yes\"" },
 	{ "max_messages negative", ACCT "max_messages = -1\n",
 	    ":6: max_messages: must be a number of messages (0 no limit), "
 	    "not \"-1\"" },
@@ -439,6 +441,7 @@ t_minimal(const void *arg)
 	CHECK(a->delete_after == 0);
 	CHECK(a->max_size == 0);
 	CHECK(a->max_messages == 0);
+	CHECK(a->size_mismatch_delete == 0);
 	CHECK(a->connect_timeout == 30);
 	CHECK(a->timeout == 60);
 	snprintf(
@@ -480,6 +483,7 @@ t_full(const void *arg)
 		   "delete_after = 12h\n"
 		   "max_size = 20M\n"
 		   "max_messages = 500\n"
+		   "size_mismatch = delete\n"
 		   "connect_timeout = 5\n"
 		   "timeout = 86400\n"
 		   "state_file = /var/lib/full.state\n"
@@ -519,6 +523,7 @@ t_full(const void *arg)
 	CHECK(a->delete_after == 12 * 3600);
 	CHECK(a->max_size == 20 * 1024 * 1024);
 	CHECK(a->max_messages == 500);
+	CHECK(a->size_mismatch_delete == 1);
 	CHECK(a->connect_timeout == 5);
 	CHECK(a->timeout == 86400);
 	CHECK_STR(a->state_file, "/var/lib/full.state");

@@ -602,6 +602,68 @@ test_read_timeout(const void *arg)
 	CHECK(server_wait(&sv) == 0);
 }
 
+/* Send s one byte every 300 ms; stop when the client has gone. */
+static int
+drip(int fd, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		msleep(300);
+		if (write(fd, s, 1) != 1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+srv_drip(int fd, const void *arg)
+{
+	(void)arg;
+	if (drip(fd, "abcde\n") == -1)
+		return 1;
+	(void)drip(fd, "a line that never ends in time\n");
+	return 0;
+}
+
+/*
+ * A reply armed with conn_reply_begin ends at the timeout however its
+ * bytes trickle in; without it (conn_reply_end: message bodies) only
+ * inactivity counts.
+ */
+static void
+test_reply_deadline(const void *arg)
+{
+	struct server sv;
+	struct conn *c;
+	char *line = NULL;
+	size_t len;
+	int64_t t0, dt;
+
+	(void)arg;
+	CHECK(server_start(&sv, srv_drip, NULL) == 0);
+	if ((c = client(&sv, 5, 1)) == NULL) {
+		CHECK(0);
+		server_kill(&sv);
+		return;
+	}
+	conn_reply_begin(c);
+	conn_reply_end(c);
+	t0 = mono_ms();
+	CHECK(conn_getline(c, &line, &len, 100) == 0);
+	CHECK(mono_ms() - t0 >= 1500);
+	CHECK(line != NULL && strcmp(line, "abcde") == 0);
+	conn_reply_begin(c);
+	t0 = mono_ms();
+	CHECK(conn_getline(c, &line, &len, 100) == -1);
+	dt = mono_ms() - t0;
+	CHECK(conn_errcode(c) == CONN_ETIMEOUT);
+	CHECK(dt >= 900 && dt < 2000);
+	CHECK(
+	    strstr(conn_error(c), "did not complete its reply within 1 second")
+	    != NULL);
+	conn_free(c);
+	CHECK(server_wait(&sv) == 0);
+}
+
 #define WRITE_N (4 * 1024 * 1024)
 
 /* Read WRITE_N bytes, check them, answer with a line. */
@@ -1546,6 +1608,7 @@ struct bg {
 
 static struct bg bgs[] = {
 	{ "silent server: inactivity timeout", test_read_timeout, -1 },
+	{ "dripping server: reply deadline", test_reply_deadline, -1 },
 	{ "server takes no data: write timeout", test_write_timeout, -1 },
 	{ "connect timeout", test_connect_timeout, -1 },
 	{ "TLS hostile literal stalls", test_tls_stall, -1 },

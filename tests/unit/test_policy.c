@@ -102,6 +102,7 @@ t_case(const void *arg)
 	char why[96];
 
 	memset(&cfg, 0, sizeof(cfg));
+	memset(&in, 0, sizeof(in));
 	cfg.keep = c->keep;
 	cfg.delete_after = c->delete_after;
 	cfg.max_size = c->max_size;
@@ -118,14 +119,79 @@ t_case(const void *arg)
 	CHECK(budget == c->budget_after);
 }
 
+/* A recorded message that arrived shorter than announced. */
+struct mcase {
+	const char *name;
+	int keep;
+	int64_t delete_after;
+	int64_t fetched_at;
+	int may_delete;
+	uint64_t announced, received;
+	int mismatch_delete;
+	enum policy_action want;
+	const char *reason;
+};
+
+static const struct mcase mcases[] = {
+	{ "old, size mismatch, keep = no: kept", 0, 0, NOW - 120, 1, 5017, 20,
+	    0, POLICY_KEEP,
+	    "keep: size mismatch (announced 5017, received 20)" },
+	{ "old, size mismatch, received nothing: kept", 0, 0, NOW - 120, 1,
+	    5017, 0, 0, POLICY_KEEP,
+	    "keep: size mismatch (announced 5017, received 0)" },
+	{ "old, size mismatch, past delete_after: kept", 1, 30 * DAY,
+	    NOW - 31 * DAY, 1, 5017, 20, 0, POLICY_KEEP,
+	    "keep: size mismatch (announced 5017, received 20)" },
+	{ "old, size mismatch, size_mismatch = delete, keep = no", 0, 0,
+	    NOW - 120, 1, 5017, 20, 1, POLICY_DELETE,
+	    "delete: fetched 2m ago, keep = no" },
+	{ "old, size mismatch, size_mismatch = delete, keep", 1, 0, NOW - 120,
+	    1, 5017, 20, 1, POLICY_KEEP, "keep: fetched 2m ago" },
+	{ "old, size mismatch, uidvalidity changed", 0, 0, NOW - 120, 0, 5017,
+	    20, 0, POLICY_KEEP,
+	    "keep: UIDVALIDITY changed, nothing deleted this run" },
+	{ "old, more received than announced: no mismatch", 0, 0, NOW - 120, 1,
+	    100, 102, 0, POLICY_DELETE, "delete: fetched 2m ago, keep = no" },
+	{ "old, as many received as announced: no mismatch", 0, 0, NOW - 120, 1,
+	    100, 100, 0, POLICY_DELETE, "delete: fetched 2m ago, keep = no" },
+};
+
+static void
+t_mismatch(const void *arg)
+{
+	const struct mcase *c = arg;
+	struct policy_cfg cfg;
+	struct policy_in in;
+	struct policy_out out;
+	uint64_t budget = NOLIMIT;
+	char why[96];
+
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&in, 0, sizeof(in));
+	cfg.keep = c->keep;
+	cfg.delete_after = c->delete_after;
+	cfg.mismatch_delete = c->mismatch_delete;
+	in.size = c->announced;
+	in.fetched_at = c->fetched_at;
+	in.has_uid = 1;
+	in.announced = c->announced;
+	in.received = c->received;
+	policy_plan(&cfg, &in, 1, NOW, c->may_delete, &budget, &out);
+	CHECK(out.action == c->want);
+	policy_reason(&cfg, &in, &out, NOW, why, sizeof(why));
+	CHECK_STR(why, c->reason);
+	CHECK(policy_size_mismatch(c->announced, c->received)
+	    == (c->received < c->announced));
+}
+
 /* max_messages across two folders: the budget is carried. */
 static void
 t_budget_carried(const void *arg)
 {
-	struct policy_cfg cfg = { 1, 0, 0, 3 };
-	struct policy_in a[2] = { { 10, 0, 1 }, { 10, 0, 1 } };
-	struct policy_in b[3]
-	    = { { 10, NOW - 5, 1 }, { 10, 0, 1 }, { 10, 0, 1 } };
+	struct policy_cfg cfg = { 1, 0, 0, 3, 0 };
+	struct policy_in a[2] = { { 10, 0, 1, 0, 0 }, { 10, 0, 1, 0, 0 } };
+	struct policy_in b[3] = { { 10, NOW - 5, 1, 0, 0 }, { 10, 0, 1, 0, 0 },
+		{ 10, 0, 1, 0, 0 } };
 	struct policy_out oa[2], ob[3];
 	uint64_t budget = 3;
 	char why[96];
@@ -148,7 +214,7 @@ t_budget_carried(const void *arg)
 static void
 t_budget_unlimited(const void *arg)
 {
-	struct policy_cfg cfg = { 0, 0, 0, 0 };
+	struct policy_cfg cfg = { 0, 0, 0, 0, 0 };
 	struct policy_in in[100];
 	struct policy_out out[100];
 	uint64_t budget = UINT64_MAX;
@@ -156,6 +222,7 @@ t_budget_unlimited(const void *arg)
 	int ok = 1;
 
 	(void)arg;
+	memset(in, 0, sizeof(in));
 	for (i = 0; i < 100; i++) {
 		in[i].size = i;
 		in[i].fetched_at = 0;
@@ -180,6 +247,7 @@ t_never_delete_undownloaded(const void *arg)
 	int keep, md, uid, bud, ok = 1;
 
 	(void)arg;
+	memset(&in, 0, sizeof(in));
 	for (keep = 0; keep < 2; keep++)
 		for (md = 0; md < 2; md++)
 			for (uid = 0; uid < 2; uid++)
@@ -302,7 +370,7 @@ static void
 t_list_from(const void *arg)
 {
 	const struct lcase *c = arg;
-	struct policy_cfg cfg = { c->keep, c->delete_after, 0, 0 };
+	struct policy_cfg cfg = { c->keep, c->delete_after, 0, 0, 0 };
 
 	CHECK(policy_list_from(&cfg, c->saved, c->uidnext, c->exists, c->nrec,
 		  c->oldest, NOW)
@@ -316,6 +384,8 @@ main(void)
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		T_RUN(cases[i].name, t_case, &cases[i]);
+	for (i = 0; i < sizeof(mcases) / sizeof(mcases[0]); i++)
+		T_RUN(mcases[i].name, t_mismatch, &mcases[i]);
 	for (i = 0; i < sizeof(dcases) / sizeof(dcases[0]); i++)
 		T_RUN(dcases[i].name, t_duration, &dcases[i]);
 	T_RUN("budget carried across two folders", t_budget_carried, NULL);

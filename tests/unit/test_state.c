@@ -523,8 +523,25 @@ static const struct ccase ccases[] = {
 	{ "corrupt: raw space", 0, SH "F\tSent Items\t1\n", 0,
 	    ":3: bad folder name" },
 	{ "corrupt: too many fields", 0,
-	    SH "F\tINBOX\t1\nM\tINBOX\t1\t5\t1\t2\t3\t4\n", 0,
+	    SH "F\tINBOX\t1\nM\tINBOX\t1\t5\t1\t2\t3\t4\t5\t6\n", 0,
 	    ":4: too many fields" },
+	{ "corrupt: unknown attribute", 0,
+	    SH "F\tINBOX\t1\nM\tINBOX\t1\t5\t1\tflag=1\n", 0,
+	    ":4: unknown or repeated attribute" },
+	{ "corrupt: attribute twice", 0,
+	    SH "F\tINBOX\t1\nM\tINBOX\t1\t5\t1\tgone=9\tgone=9\n", 0,
+	    ":4: unknown or repeated attribute" },
+	{ "corrupt: short= received not below announced", 0,
+	    SH "F\tINBOX\t1\nM\tINBOX\t1\t5\t1\tshort=20/20\n", 0,
+	    ":4: bad short= sizes" },
+	{ "corrupt: short= without slash", 0,
+	    SH "F\tINBOX\t1\nM\tINBOX\t1\t5\t1\tshort=20\n", 0,
+	    ":4: bad short= sizes" },
+	{ "corrupt: gone=0", 0, SH "F\tINBOX\t1\nM\tINBOX\t1\t5\t1\tgone=0\n",
+	    0, ":4: bad gone= time" },
+	{ "corrupt: attribute on an intent", 1,
+	    JH "I\tINBOX\t3\t100\t1\tname\tgone=9\n", 0,
+	    ":3: wrong number of fields" },
 	{ "corrupt: too few fields", 0, SH "F\tINBOX\n", 0,
 	    ":3: wrong number of fields" },
 	{ "corrupt: NUL byte", 0, SH "F\tIN\0BOX\t1\n",
@@ -660,11 +677,14 @@ t_uidvalidity_change(const void *arg)
 	state_free(st);
 }
 
+#define T0 1700000000
+
 static void
 t_prune(const void *arg)
 {
 	struct state *st;
 	const char *p = newpath();
+	int64_t oldest;
 
 	(void)arg;
 	st = open_state(p);
@@ -685,24 +705,147 @@ t_prune(const void *arg)
 	state_mark(st, "X", 1, "zzz");
 	state_mark(st, "X", 2, "b");
 	CHECK(state_add(st, "X", 1, "e", 20) == 0);
-	state_prune(st, "X");
+	/* b and c are missing from the listing: kept, noted missing. */
+	state_prune(st, "X", T0);
 	CHECK(state_lookup(st, "X", 1, "a") == 10);
-	CHECK(state_lookup(st, "X", 1, "b") == 0);
-	CHECK(state_lookup(st, "X", 1, "c") == 0);
+	CHECK(state_lookup(st, "X", 1, "b") == 10);
+	CHECK(state_lookup(st, "X", 1, "c") == 10);
 	CHECK(state_lookup(st, "X", 1, "e") == 20);
 	CHECK(state_lookup(st, "Y", 1, "d") == 10);
-	CHECK(state_count(st) == 3);
-	state_prune(st, "nonexistent");
-	CHECK(state_count(st) == 3);
+	CHECK(state_count(st) == 5);
+	CHECK(state_folder_count(st, "X", 1, &oldest) == 2 && oldest == 10);
+	state_prune(st, "nonexistent", T0);
+	CHECK(state_count(st) == 5);
+	CHECK(state_save(st) == 0);
+	state_free(st);
+
+	/* The note survives a save; c comes back, b stays missing. */
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_count(st) == 5);
+	CHECK(state_folder_count(st, "X", 1, &oldest) == 2);
+	state_mark(st, "X", 1, "a");
+	state_mark(st, "X", 1, "c");
+	state_mark(st, "X", 1, "e");
+	state_prune(st, "X", T0 + STATE_KEEP_GONE - 1);
+	CHECK(state_lookup(st, "X", 1, "b") == 10);
+	CHECK(state_folder_count(st, "X", 1, &oldest) == 3);
+	CHECK(state_save(st) == 0);
+	state_free(st);
+
+	/* 30 days after b went missing it is forgotten; c, listed again
+	 * since, is not, and neither is a clock moved back. */
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	state_mark(st, "X", 1, "a");
+	state_mark(st, "X", 1, "c");
+	state_mark(st, "X", 1, "e");
+	state_prune(st, "X", T0 - 100);
+	CHECK(state_lookup(st, "X", 1, "b") == 10);
+	state_prune(st, "X", T0 + STATE_KEEP_GONE);
+	CHECK(state_lookup(st, "X", 1, "b") == 0);
+	CHECK(state_lookup(st, "X", 1, "a") == 10);
+	CHECK(state_lookup(st, "X", 1, "c") == 10);
+	CHECK(state_lookup(st, "Y", 1, "d") == 10);
+	CHECK(state_count(st) == 4);
 	CHECK(state_save(st) == 0);
 	state_free(st);
 	st = open_state(p);
 	CHECK(st != NULL);
 	if (st == NULL)
 		return;
-	CHECK(state_count(st) == 3);
+	CHECK(state_count(st) == 4);
 	CHECK(state_lookup(st, "X", 1, "b") == 0);
-	CHECK(state_lookup(st, "Y", 1, "d") == 10);
+	CHECK(state_folder_count(st, "X", 1, &oldest) == 3);
+	state_free(st);
+}
+
+/* A record that arrived short keeps both sizes, through the journal
+ * and through a save; whole records have none. */
+static void
+t_short(const void *arg)
+{
+	struct state *st;
+	const char *p = newpath();
+	uint64_t a, r;
+	char buf[4096];
+	int pass;
+
+	(void)arg;
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_add_short(st, "INBOX", 7, "1", 100, 5017, 20) == 0);
+	CHECK(state_add_short(st, "INBOX", 7, "2", 100, 20, 20) == 0);
+	CHECK(state_add(st, "INBOX", 7, "3", 100) == 0);
+	CHECK(state_sync(st) == 0);
+	state_free(st);
+	CHECK(slurp(jpath(p), buf, sizeof(buf)) > 0);
+	CHECK(strstr(buf, "M\tINBOX\t7\t100\t1\tshort=5017/20\n") != NULL);
+	for (pass = 0; pass < 2; pass++) {
+		/* Pass 0 replays the journal, pass 1 reads the saved file. */
+		st = open_state(p);
+		CHECK(st != NULL);
+		if (st == NULL)
+			return;
+		CHECK(state_short(st, "INBOX", 7, "1", &a, &r) == 1);
+		CHECK(a == 5017 && r == 20);
+		CHECK(state_short(st, "INBOX", 7, "2", &a, &r) == 0);
+		CHECK(a == 0 && r == 0);
+		CHECK(state_short(st, "INBOX", 7, "3", &a, &r) == 0);
+		CHECK(state_short(st, "INBOX", 8, "1", &a, &r) == 0);
+		CHECK(state_lookup(st, "INBOX", 7, "1") == 100);
+		CHECK(state_save(st) == 0);
+		state_free(st);
+	}
+	CHECK(slurp(p, buf, sizeof(buf)) > 0);
+	CHECK(strstr(buf, "M\tINBOX\t7\t100\t1\tshort=5017/20\n") != NULL);
+	CHECK(strstr(buf, "M\tINBOX\t7\t100\t2\n") != NULL);
+	/* A UIDVALIDITY change voids it with the record. */
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	state_reset_folder(st, "INBOX", 8);
+	CHECK(state_add(st, "INBOX", 8, "1", 200) == 0);
+	CHECK(state_short(st, "INBOX", 8, "1", &a, &r) == 0);
+	state_free(st);
+}
+
+/* A state file written before records had attributes loads as it
+ * always did; one with them loads them. */
+static void
+t_attrs_load(const void *arg)
+{
+	struct state *st;
+	const char *p = newpath();
+	int64_t oldest;
+
+	(void)arg;
+	static const char file[] = "mailfetch-state 1\nG\t3\nF\tINBOX\t7\t5\n"
+				   "M\tINBOX\t7\t100\t1\n"
+				   "M\tINBOX\t7\t200\t2\tgone=300\n"
+				   "M\tINBOX\t7\t200\t3\tshort=9/8\tgone=9\n";
+	uint64_t an, re;
+
+	CHECK(put(p, file, sizeof(file) - 1) == 0);
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_count(st) == 3);
+	CHECK(state_lookup(st, "INBOX", 7, "1") == 100);
+	CHECK(state_lookup(st, "INBOX", 7, "2") == 200);
+	CHECK(state_short(st, "INBOX", 7, "1", &an, &re) == 0);
+	CHECK(state_short(st, "INBOX", 7, "3", &an, &re) == 1);
+	CHECK(an == 9 && re == 8);
+	CHECK(state_folder_count(st, "INBOX", 7, &oldest) == 1);
+	CHECK(oldest == 100);
 	state_free(st);
 }
 
@@ -889,7 +1032,7 @@ t_save_unchanged(const void *arg)
 		return;
 	CHECK(state_lookup(st, "INBOX", 5, "3") == 300);
 	state_mark(st, "INBOX", 5, "3");
-	state_prune(st, "INBOX");
+	state_prune(st, "INBOX", T0);
 	state_set_uidnext(st, "INBOX", 5, 4);
 	CHECK(state_save(st) == 0);
 	state_free(st);
@@ -929,13 +1072,23 @@ t_save_unchanged(const void *arg)
 	if (st == NULL)
 		return;
 	CHECK(state_lookup(st, "INBOX", 5, "7") == 700);
-	/* Pruning a record is a change. */
+	/* Noting a record missing is a change. */
 	state_mark(st, "INBOX", 5, "7");
-	state_prune(st, "INBOX");
+	state_prune(st, "INBOX", T0);
 	CHECK(stat(p, &a) == 0);
 	CHECK(state_save(st) == 0);
 	CHECK(stat(p, &b) == 0);
 	CHECK(a.st_ino != b.st_ino);
+	state_free(st);
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_count(st) == 2 && state_lookup(st, "INBOX", 5, "3") == 300);
+	/* Forgetting it is one too. */
+	state_mark(st, "INBOX", 5, "7");
+	state_prune(st, "INBOX", T0 + STATE_KEEP_GONE);
+	CHECK(state_save(st) == 0);
 	state_free(st);
 	st = open_state(p);
 	CHECK(st != NULL);
@@ -1255,7 +1408,9 @@ main(void)
 	T_RUN("reset folder (save)", t_reset_folder, &one);
 	T_RUN("reset folder (journal)", t_reset_folder, &zero);
 	T_RUN("uidvalidity change in state_add", t_uidvalidity_change, NULL);
-	T_RUN("prune", t_prune, NULL);
+	T_RUN("prune keeps a missing record 30 days", t_prune, NULL);
+	T_RUN("old and new record lines load", t_attrs_load, NULL);
+	T_RUN("short record keeps both sizes", t_short, NULL);
 	T_RUN("lock held by another state", t_lock, NULL);
 	T_RUN("stale journal after save replays idempotently", t_stale_journal,
 	    NULL);

@@ -1,0 +1,171 @@
+"""Sizes (SPEC "Guarantees, made precise"): a message that arrives
+shorter than the server announced is delivered and recorded but stays
+on the server, whatever the policy, unless size_mismatch = delete; a
+body that grows past max_size is abandoned. Against scripted fake
+servers (tests/fakeserver.py).
+"""
+
+import os
+import re
+
+import test_hostile as h
+
+A = h.A
+DATE = h.DATE
+BODY20 = b"Subject: x\r\n\r\nshort!"  # 20 bytes, as the server counts
+assert len(BODY20) == 20
+
+
+def imap_short_server():
+    """INBOX with UID 1 (RFC822.SIZE 5017, sent as {0}) and UID 2
+    (RFC822.SIZE 5017, sent as a 20-byte literal)."""
+    listing = b"".join(
+        b"* %d FETCH (UID %d RFC822.SIZE 5017 FLAGS () INTERNALDATE %s)\r\n"
+        % (u, u, DATE) for u in (1, 2))
+    bodies = (b"* 1 FETCH (UID 1 BODY[] {0}\r\n)\r\n"
+              b"* 2 FETCH (UID 2 BODY[] {20}\r\n" + BODY20 + b")\r\n")
+    return h.imap_server(LISTING=listing + b"{tag} OK done\r\n",
+                         FETCH=bodies + b"{tag} OK done\r\n")
+
+
+def deletions(lines):
+    return [l for l in lines if " STORE " in l or "EXPUNGE" in l or
+            l.startswith("DELE")]
+
+
+def test_imap_short_bodies_are_kept(env):
+    with imap_short_server() as srv:
+        o = h.check(env, srv, "imap", 0, None, keys={"keep": "no"})
+        assert deletions(srv.lines) == [], srv.lines
+    got = sorted(h.maildir_messages(env))
+    assert got == [b"", BODY20.replace(b"\r\n", b"\n")], got
+    warn = [l for l in o.err.splitlines() if "size mismatch" in l]
+    assert len(warn) == 2, o.err
+    assert re.match(r"acct: 1 .*announced 5017 bytes and sent 0;", warn[0]), \
+        warn
+    assert re.match(r"acct: 2 .*announced 5017 bytes and sent 20;", warn[1]), \
+        warn
+    assert "2 fetched, 0 deleted, 2 left on server" in \
+        o.out, o.out
+    # The next run keeps them too, and the plan says why.
+    with imap_short_server() as srv:
+        o = h.check(env, srv, "imap", 0, None, keys={"keep": "no"})
+        assert deletions(srv.lines) == [], srv.lines
+        assert not any("BODY" in l for l in srv.lines), srv.lines
+    with imap_short_server() as srv:
+        cfg = h.config(env, srv, "imap", keep="no", delete_after="1s")
+        r = env.run(["-c", cfg, "-n"])
+    assert r.rc == 0, r.err
+    plan = [l.split("\t") for l in r.out.splitlines()]
+    assert [(p[2], p[4], p[5]) for p in plan] == [
+        ("1", "keep", "keep: size mismatch (announced 5017, received 0)"),
+        ("2", "keep", "keep: size mismatch (announced 5017, received 20)"),
+    ], r.out
+
+
+def test_imap_short_bodies_deleted_with_size_mismatch_delete(env):
+    with imap_short_server() as srv:
+        o = h.check(env, srv, "imap", 0, None,
+                    keys={"keep": "no", "size_mismatch": "delete"})
+        assert any(" UID STORE " in l for l in srv.lines), srv.lines
+        assert any("UID EXPUNGE" in l for l in srv.lines), srv.lines
+    assert "size mismatch" in o.err, o.err
+    assert len(h.maildir_messages(env)) == 2
+
+
+def pop3_short_server():
+    """Two messages; LIST says 5000 for the first, RETR sends it empty."""
+    def retr(m):
+        if m.group(1) == b"1":
+            return b"+OK\r\n.\r\n"
+        return b"+OK\r\n" + h.POP3_BODIES[1] + b".\r\n"
+
+    return h.pop3_server(LIST=b"+OK\r\n1 5000\r\n2 %d\r\n.\r\n"
+                         % len(h.POP3_BODIES[1]), RETR=retr)
+
+
+def test_pop3_short_body_is_kept(env):
+    with pop3_short_server() as srv:
+        o = h.check(env, srv, "pop3", 0, None, keys={"keep": "no"})
+        assert [l for l in srv.lines if l.startswith("DELE")] == \
+            ["DELE 2"], srv.lines
+    assert re.search(r"^acct: uid-one: size mismatch: the server announced "
+                     r"5000 bytes and sent 0;", o.err, re.M), o.err
+    assert sorted(h.maildir_messages(env)) == sorted(
+        [b"", h.POP3_BODIES[1].replace(b"\r\n", b"\n")])
+    # Later runs keep it as well (the fake server still lists message
+    # 2, stored and recorded: that one goes).
+    with pop3_short_server() as srv:
+        h.check(env, srv, "pop3", 0, None, keys={"keep": "no"})
+        assert deletions(srv.lines) == ["DELE 2"], srv.lines
+        assert not any(l.startswith("RETR") for l in srv.lines)
+
+
+def test_pop3_short_body_deleted_with_size_mismatch_delete(env):
+    with pop3_short_server() as srv:
+        h.check(env, srv, "pop3", 0, None,
+                keys={"keep": "no", "size_mismatch": "delete"})
+        assert sorted(l for l in srv.lines if l.startswith("DELE")) == \
+            ["DELE 1", "DELE 2"], srv.lines
+
+
+def test_pop3_message_without_final_newline_is_no_mismatch(env):
+    # 7 bytes on the server, no final line end; POP3 adds CRLF.
+    def retr(m):
+        return b"+OK\r\nA: b\r\n\r\nx\r\n.\r\n"
+
+    with h.pop3_server(STAT=b"+OK 1 0\r\n", UIDL=b"+OK\r\n1 u1\r\n.\r\n",
+                       LIST=b"+OK\r\n1 9\r\n.\r\n", RETR=retr) as srv:
+        o = h.check(env, srv, "pop3", 0, None, keys={"keep": "no"})
+        assert "DELE 1" in srv.lines, srv.lines
+    assert "mismatch" not in o.err, o.err
+
+
+def test_body_past_max_size_is_abandoned(env):
+    big = b"Subject: big\r\n\r\n" + (b"z" * 998 + b"\r\n") * 3000
+    # IMAP: a literal of 3 MB where 24 bytes were announced.
+    fetch = b"* 1 FETCH (UID 1 BODY[] {%d}\r\n%s)\r\n" % (len(big), big)
+    with h.imap_server(FETCH=fetch + h.imap_bodies((2,)) +
+                       b"{tag} OK done\r\n") as srv:
+        o = h.check(env, srv, "imap", 76, r"1 in INBOX: the server announced "
+                    r"23 bytes but sent more than max_size \(1048576\)",
+                    keys={"keep": "no", "max_size": "1M"})
+        assert deletions(srv.lines) == [], srv.lines
+        assert not any(l.endswith("LOGOUT") for l in srv.lines)
+    assert h.maildir_messages(env) == []
+    assert os.listdir(env.path(A + "-Maildir", "tmp")) == []
+    # POP3: a body that never ends.
+    with h.pop3_server(RETR=(b"+OK\r\n" + big, "hold")) as srv:
+        h.check(env, srv, "pop3", 76, r"uid-one: the server announced 24 "
+                r"bytes but sent more than max_size", max_time=10,
+                keys={"keep": "no", "max_size": "1M"})
+        assert deletions(srv.lines) == [], srv.lines
+        assert "QUIT" not in srv.lines
+    assert h.maildir_messages(env) == []
+    assert os.listdir(env.path(A + "-Maildir", "tmp")) == []
+
+
+def test_pop3_without_uidl_short_body_stays_and_says_so(env):
+    # keep = no on a server without UIDL: what arrived short stays on
+    # the server, and, as it cannot be recorded, the warning says the
+    # next run fetches it again (nothing is lost; size_mismatch = delete
+    # ends that).
+    def retr(m):
+        if m.group(1) == b"1":
+            return b"+OK\r\n.\r\n"
+        return b"+OK\r\n" + h.POP3_BODIES[1] + b".\r\n"
+
+    over = {"UIDL": b"-ERR no UIDL here\r\n",
+            "LIST": b"+OK\r\n1 5000\r\n2 %d\r\n.\r\n" % len(h.POP3_BODIES[1]),
+            "RETR": retr}
+    with h.pop3_server(**over) as srv:
+        o = h.check(env, srv, "pop3", 0, None, keys={"keep": "no"})
+        assert [l for l in srv.lines if l.startswith("DELE")] == \
+            ["DELE 2"], srv.lines
+    assert re.search(r"^acct: -: size mismatch: .*cannot be recorded, so "
+                     r"the next run downloads it again", o.err, re.M), o.err
+    with h.pop3_server(**over) as srv:
+        h.check(env, srv, "pop3", 0, None,
+                keys={"keep": "no", "size_mismatch": "delete"})
+        assert sorted(l for l in srv.lines if l.startswith("DELE")) == \
+            ["DELE 1", "DELE 2"], srv.lines
