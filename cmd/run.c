@@ -27,6 +27,7 @@
 
 #include "../proto/imap.h"
 #include "../tls/util.h"
+#include "hook.h"
 #include "maildir.h"
 #include "policy.h"
 #include "run.h"
@@ -749,6 +750,16 @@ load_state(void *arg)
 	return NULL;
 }
 
+/* The on_new hook; its failure changes neither mail nor status. */
+static void
+run_hook(struct run *r)
+{
+	char err[1024];
+
+	if (hook_run(r->a, r->fetched, err, sizeof(err)) == -1)
+		acct_err(&r->ac, "%s", err);
+}
+
 int
 run_fetch(const struct cfg_account *a, const struct runopts *opts)
 {
@@ -826,5 +837,8 @@ out:
 	acct_fini(&r.ac);
 	state_free(r.st);
 	free(r.sub);
+	/* After the lock is released: the hook may take its time. */
+	if (r.fetched > 0 && !o->dryrun && a->on_new != NULL)
+		run_hook(&r);
 	return r.status;
 }
