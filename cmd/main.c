@@ -18,6 +18,7 @@
 
 #include "../tls/util.h"
 #include "config.h"
+#include "daemon.h"
 #include "run.h"
 
 #define VERSION "0.1"
@@ -27,6 +28,8 @@ usage(FILE *f)
 {
 	fputs("usage: mailfetch [-c FILE] [-n] [-q] [-v]... [-j N] [--check] "
 	      "[--syslog] [ACCOUNT...]\n"
+	      "       mailfetch -d [-c FILE] [-q] [-v]... [--syslog] "
+	      "[ACCOUNT...]\n"
 	      "  -c, --config FILE  config file (default: "
 	      "$XDG_CONFIG_HOME/mailfetch/fetchrc,\n"
 	      "                     then ~/.fetchrc)\n"
@@ -35,6 +38,7 @@ usage(FILE *f)
 	      "  -q, --quiet        print nothing but errors\n"
 	      "  -v, --verbose      more detail; twice: protocol trace\n"
 	      "  -j, --jobs N       run up to N accounts at once\n"
+	      "  -d, --daemon       stay running: IMAP IDLE, polls, signals\n"
 	      "      --syslog       also send summaries and errors to "
 	      "syslog\n"
 	      "  -V, --version      print the version\n"
@@ -179,6 +183,7 @@ main(int argc, char *argv[])
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "jobs", required_argument, NULL, 'j' },
+		{ "daemon", no_argument, NULL, 'd' },
 		{ "syslog", no_argument, NULL, 'S' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -190,11 +195,11 @@ main(int argc, char *argv[])
 	const char *opath = NULL;
 	size_t i, n, *idx;
 	long jobs = 1;
-	int ch, status = 0, st;
+	int ch, status = 0, st, daemon = 0;
 
 	memset(&o, 0, sizeof(o));
-	while (
-	    (ch = getopt_long(argc, argv, "c:j:nqvVh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:dj:nqvVh", longopts, NULL))
+	    != -1) {
 		switch (ch) {
 		case 'c':
 			opath = optarg;
@@ -224,6 +229,9 @@ main(int argc, char *argv[])
 		case 'S':
 			o.syslog = 1;
 			break;
+		case 'd':
+			daemon = 1;
+			break;
 		case 'V':
 			printf("mailfetch %s\n", VERSION);
 			return 0;
@@ -239,6 +247,11 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (o.check && o.dryrun) {
 		fputs("mailfetch: --check and --dry-run exclude each other\n",
+		    stderr);
+		return EX_USAGE;
+	}
+	if (daemon && (o.check || o.dryrun)) {
+		fputs("mailfetch: --daemon excludes --check and --dry-run\n",
 		    stderr);
 		return EX_USAGE;
 	}
@@ -275,6 +288,9 @@ main(int argc, char *argv[])
 			openlog("mailfetch", LOG_PID, LOG_MAIL);
 			break;
 		}
+
+	if (daemon)
+		return daemon_main(cfg, argv, argc, &o);
 
 	/* Accounts in file order, or as named; one failing account does
 	 * not stop the others, and the first failure gives the status. */

@@ -54,6 +54,7 @@ struct run {
 	uint64_t budget;
 	int status; /* the first failure's exit status */
 	int listed; /* a folder was listed: the summary means something */
+	int stopped; /* a stop was asked for and the run ended early */
 	uint64_t fetched, deleted, left, flagged;
 	char flagged_why[512];
 	uint64_t pop3_marked; /* DELEs that take effect at QUIT */
@@ -143,12 +144,27 @@ say_msg(const struct run *r, const struct msginfo *m, const char *what)
 		printf("%s: %s %s: %s\n", r->a->name, r->folder, uid, what);
 }
 
+/* A stop was asked for (--daemon, SIGTERM): note it and say so. */
+static int
+stopping(struct run *r)
+{
+	if (r->o->stop != NULL && *r->o->stop)
+		r->stopped = 1;
+	return r->stopped;
+}
+
 static int
 sink_begin(void *arg, size_t i)
 {
 	struct run *r = arg;
 
 	(void)i;
+	/* The messages before this one are whole and get recorded; this
+	 * one is not begun. The session cannot go on after the refusal. */
+	if (stopping(r)) {
+		r->local_errno = 0;
+		return -1;
+	}
 	maildir_abort(r->cur);
 	if ((r->cur = maildir_begin(r->md)) == NULL) {
 		r->local_errno = maildir_errno(r->md);
@@ -352,6 +368,8 @@ fetch_all(struct run *r, struct msginfo **msgs, const char *del, size_t n,
 	for (i = 0; i < n; i++)
 		r->p_totalbytes += msgs[i]->size;
 	for (start = 0; start < n && rv == 0; start = end) {
+		if (stopping(r))
+			break;
 		bytes = 0;
 		for (end = start; end < n && end - start < BATCH_MSGS
 		     && (end == start || bytes < BATCH_BYTES);
@@ -367,7 +385,9 @@ fetch_all(struct run *r, struct msginfo **msgs, const char *del, size_t n,
 		/* Whatever arrived whole is kept, even after a failure. */
 		if (persist(r, msgs + start, end - start, ok) == -1)
 			rv = -1;
-		if (frv == -1) {
+		if (frv == -1 && src->fail == SRC_FLOCAL && r->stopped)
+			rv = -1;
+		else if (frv == -1) {
 			if (src->fail == SRC_FLOCAL) {
 				acct_err(&r->ac,
 				    "%s; check that the Maildir "
@@ -768,7 +788,7 @@ run_fetch(const struct cfg_account *a, const struct runopts *opts)
 	struct run r;
 	pthread_t tid;
 	size_t i;
-	int status, threaded;
+	int status, threaded, broken = 0;
 
 	oo.syslog |= a->log_syslog;
 	memset(&r, 0, sizeof(r));
@@ -802,10 +822,9 @@ run_fetch(const struct cfg_account *a, const struct runopts *opts)
 		fail(&r, status);
 		goto out;
 	}
-	for (i = 0; i < a->nfolders; i++)
-		if (do_folder(&r, a->folders[i]) == -1)
-			break;
-	if (i == a->nfolders) {
+	for (i = 0; i < a->nfolders && !broken && !stopping(&r); i++)
+		broken = do_folder(&r, a->folders[i]) == -1;
+	if (!broken) {
 		if (r.ac.src->ops->quit(r.ac.src) == 0) {
 			r.deleted += r.pop3_marked;
 			r.left -= r.pop3_marked;
@@ -821,7 +840,9 @@ run_fetch(const struct cfg_account *a, const struct runopts *opts)
 	}
 	if (!o->dryrun && state_save(r.st) == -1)
 		state_fail(&r);
-	if (r.listed && !o->dryrun) {
+	if (r.listed && !o->dryrun
+	    && (!o->daemon || r.fetched > 0 || r.deleted > 0
+		|| r.status != 0)) {
 		acct_info(&r.ac,
 		    "%" PRIu64 " fetched, %" PRIu64 " deleted, %" PRIu64
 		    " left on server",

@@ -144,6 +144,10 @@ struct imap {
 	const struct uidix *ours; /* CTX_EXPUNGE */
 	size_t nours;
 	size_t gone;
+	/* IDLE (RFC 2177): the tag of the IDLE command while it runs, and
+	 * whether EXISTS or RECENT told of new mail. */
+	unsigned idletag;
+	int news;
 };
 
 static const struct {
@@ -798,6 +802,10 @@ untagged(struct source *src, const struct imap_resp *r)
 	case IMAP_SNONE:
 		break;
 	}
+	if (r->hasnum
+	    && ((eqi(r->kw, r->kwlen, "EXISTS") && r->num > im->exists)
+		|| (eqi(r->kw, r->kwlen, "RECENT") && r->num > 0)))
+		im->news = 1;
 	if (eqi(r->kw, r->kwlen, "CAPABILITY"))
 		set_caps(src, r->data, r->datalen);
 	else if (r->hasnum && eqi(r->kw, r->kwlen, "EXISTS"))
@@ -1759,6 +1767,104 @@ imap_sizes(struct source *src, struct msglist *l)
 {
 	(void)src;
 	(void)l;
+	return 0;
+}
+
+/*
+ * Waiting for mail: IDLE (RFC 2177) on the selected folder.
+ */
+
+int
+imap_idle_start(struct source *src)
+{
+	struct imap *im = src->priv;
+	struct imap_resp r;
+	struct pend p;
+	unsigned tag;
+	int x;
+
+	if (!im->selected)
+		return src_fail(src, SRC_FPROTO, "no folder selected");
+	if (!(im->caps & CAP_IDLE))
+		return src_fail(
+		    src, SRC_FREFUSED, "server does not offer IDLE");
+	tag = cmd_begin(src, "IDLE");
+	if (cmd_send(src) == -1)
+		return -1;
+	/* Untagged data may come before the server's "+". */
+	for (;;) {
+		if (read_resp(src, &r) == -1
+		    || (x = dispatch(src, &r, 1)) == -1)
+			return -1;
+		if (x == 1)
+			break;
+		if (cmd_pend(im)->done) {
+			if (wait_tag(src, tag, &p) == -1)
+				return -1;
+			return src_fail(src, SRC_FREFUSED,
+			    "server refused IDLE: \"%s\"", p.text);
+		}
+	}
+	im->idletag = tag;
+	return 0;
+}
+
+int
+imap_idle_read(struct source *src, int *news)
+{
+	struct imap *im = src->priv;
+	struct imap_resp r;
+	int k;
+
+	*news = 0;
+	while ((k = conn_line_ready(src->conn)) == 1) {
+		if (read_resp(src, &r) == -1 || dispatch(src, &r, 0) == -1)
+			return -1;
+		/* The server may end IDLE itself (RFC 2177 section 3). */
+		if (im->idletag != 0 && cmd_pend(im)->done)
+			return src_fail(src, SRC_FTEMP,
+			    "server ended IDLE: \"%s\"", cmd_pend(im)->text);
+	}
+	*news = im->news;
+	im->news = 0;
+	if (k == -1)
+		return readfail(src);
+	return 0;
+}
+
+int
+imap_idle_done(struct source *src, int *news)
+{
+	struct imap *im = src->priv;
+	struct pend p;
+	unsigned tag = im->idletag;
+
+	*news = 0;
+	if (tag == 0)
+		return src_fail(src, SRC_FPROTO, "not in IDLE");
+	im->idletag = 0;
+	if (conn_write(src->conn, "DONE\r\n", 6) == -1)
+		return src_connfail(src, "writing to the server");
+	trace(src, SRC_TRACE_OUT, "DONE", 4);
+	if (wait_tag(src, tag, &p) == -1)
+		return -1;
+	*news = im->news;
+	im->news = 0;
+	if (p.st != IMAP_SOK)
+		return src_fail(
+		    src, SRC_FPROTO, "IDLE ended with \"%s\"", p.text);
+	return 0;
+}
+
+int
+imap_noop(struct source *src)
+{
+	struct pend p;
+
+	if (simple(src, "NOOP", &p) == -1)
+		return -1;
+	if (p.st != IMAP_SOK)
+		return src_fail(src, SRC_FPROTO, "NOOP failed: \"%s\"", p.text);
 	return 0;
 }
 

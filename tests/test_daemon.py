@@ -111,3 +111,101 @@ def test_on_new_hanging_is_killed_with_its_group(env):
     with open(pidfile) as f:
         pid = int(f.read())
     wait_for("the hook's grandchild gone", lambda: not alive(pid), 5)
+
+
+# --- the daemon -----------------------------------------------------------
+
+class Daemon:
+    """mailfetch -d running in the background, its output in files."""
+
+    def __init__(self, env, args, extra_env=None):
+        self.env = env
+        self.outp = env.path("daemon.%d.out" % len(env.runs))
+        self.errp = env.path("daemon.%d.err" % len(env.runs))
+        e = env.run_env()
+        # Testing aids (mailfetch(1), ENVIRONMENT): short retry delays.
+        e["MAILFETCH_MIN_INTERVAL"] = "1"
+        e.update(extra_env or {})
+        with open(self.outp, "wb") as o, open(self.errp, "wb") as er:
+            self.p = subprocess.Popen(
+                [env.mailfetch, "-d"] + [str(a) for a in args],
+                stdin=subprocess.DEVNULL, stdout=o, stderr=er, env=e,
+                cwd=env.tmp)
+        env.on_cleanup(self.kill)
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+
+    def out(self):
+        with open(self.outp, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def err(self):
+        with open(self.errp, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_out(self, pattern, timeout=20, count=1, where="out"):
+        """Wait until pattern (a regex) matches count lines."""
+        def found():
+            if self.p.poll() is not None:
+                raise AssertionError("the daemon ended (%s): %s%s" % (
+                    self.p.returncode, self.out(), self.err()))
+            text = self.out() if where == "out" else self.err()
+            return len(re.findall(pattern, text, re.M)) >= count
+        try:
+            wait_for("daemon %s: %r" % (where, pattern), found, timeout)
+        except AssertionError as e:
+            raise AssertionError("%s\n--- stdout:\n%s--- stderr:\n%s" % (
+                e, self.out(), self.err()))
+
+    def wait_err(self, pattern, timeout=20, count=1):
+        self.wait_out(pattern, timeout, count, where="err")
+
+    def signal(self, sig):
+        self.p.send_signal(sig)
+
+    def stop(self, timeout=30):
+        """SIGTERM; the exit status."""
+        self.p.send_signal(signal.SIGTERM)
+        try:
+            return self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("the daemon did not stop within %ss"
+                                 % timeout)
+
+
+def maildir_count(path):
+    return len(maildir_files(path))
+
+
+def test_daemon_idle_delivers_within_seconds(env):
+    d = env.dovecot
+    u = env.new_user()
+    d.deliver(u.name, b"Subject: before\n\nalready there\n")
+    cfg = env.config(env.account(A, "imap", "implicit", u,
+                                 poll_interval="1h"))
+    md = env.path(A + "-Maildir")
+    dm = Daemon(env, ["-v", "-c", cfg])
+    dm.wait_out(r"^%s: 1 fetched, 0 deleted, 1 left on server$" % A)
+    dm.wait_out(r"^%s: waiting for mail in INBOX with IDLE$" % A)
+    c = imap_client(d, u)
+    try:
+        for i in range(3):
+            t0 = time.monotonic()
+            append(c, "INBOX", b"Subject: idle %d\n\nover IDLE\n" % i)
+            wait_for("message %d in the Maildir" % i,
+                     lambda: maildir_count(md) == 2 + i, 10, step=0.01)
+            took = time.monotonic() - t0
+            assert took < 10, took
+    finally:
+        c.logout()
+    assert dm.stop() == 0
+    got = sorted(maildir_messages(md))
+    assert got == sorted([b"Subject: before\n\nalready there\n"] +
+                         [b"Subject: idle %d\n\nover IDLE\n" % i
+                          for i in range(3)]), got
+    # Only runs that did something print a line.
+    assert "0 fetched" not in dm.out(), dm.out()
+    assert dm.err() == "", dm.err()
