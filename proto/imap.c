@@ -1788,6 +1788,8 @@ imap_idle_start(struct source *src)
 	if (!(im->caps & CAP_IDLE))
 		return src_fail(
 		    src, SRC_FREFUSED, "server does not offer IDLE");
+	/* Only what comes in IDLE is news: not SELECT's EXISTS. */
+	im->news = 0;
 	tag = cmd_begin(src, "IDLE");
 	if (cmd_send(src) == -1)
 		return -1;

@@ -209,3 +209,326 @@ def test_daemon_idle_delivers_within_seconds(env):
     # Only runs that did something print a line.
     assert "0 fetched" not in dm.out(), dm.out()
     assert dm.err() == "", dm.err()
+
+
+def test_daemon_pop3_polled_at_poll_interval(env):
+    d = env.dovecot
+    u = env.new_user()
+    d.deliver(u.name, b"Subject: p0\n\nfirst\n")
+    cfg = env.config(env.account(A, "pop3", "implicit", u,
+                                 poll_interval="2s"))
+    md = env.path(A + "-Maildir")
+    dm = Daemon(env, ["-c", cfg])
+    dm.wait_out(r"^%s: 1 fetched" % A)
+    for i in range(1, 3):
+        d.deliver(u.name, b"Subject: p%d\n\nnext\n" % i)
+        wait_for("message %d polled" % i,
+                 lambda: maildir_count(md) == 1 + i, 15)
+    assert dm.stop() == 0
+    assert dm.err() == ""
+
+
+def test_daemon_sigusr1_polls_now(env):
+    d = env.dovecot
+    u = env.new_user()
+    cfg = env.config(env.account(A, "pop3", "implicit", u,
+                                 poll_interval="1h") +
+                     env.account("other", "imap", "implicit", u,
+                                 idle="no", poll_interval="1h"))
+    md, md2 = env.path(A + "-Maildir"), env.path("other-Maildir")
+    d.deliver(u.name, b"Subject: u0\n\nfirst\n", cur=True)
+    dm = Daemon(env, ["-c", cfg])
+    dm.wait_out(r"^%s: 1 fetched" % A)
+    dm.wait_out(r"^other: 1 fetched")
+    d.deliver(u.name, b"Subject: u1\n\nsignal me\n", cur=True)
+    # Nothing polls for an hour: without the signal, nothing comes.
+    time.sleep(3)
+    assert maildir_count(md) == 1 and maildir_count(md2) == 1
+    dm.signal(signal.SIGUSR1)
+    wait_for("both accounts polled", lambda: maildir_count(md) == 2 and
+             maildir_count(md2) == 2, 15)
+    assert dm.stop() == 0
+
+
+def test_daemon_sighup_reads_the_config_again(env):
+    d = env.dovecot
+    u, v = env.new_user(), env.new_user()
+    one = env.account(A, "imap", "implicit", u, poll_interval="1h")
+    two = env.account("second", "imap", "implicit", v, poll_interval="1h")
+    cfg = env.config(one)
+    md, md2 = env.path(A + "-Maildir"), env.path("second-Maildir")
+    dm = Daemon(env, ["-v", "-c", cfg])
+    dm.wait_out(r"^%s: waiting for mail in INBOX with IDLE$" % A)
+    d.deliver(v.name, b"Subject: s1\n\nfor the second\n")
+    # A valid new config: the new account is served.
+    env.config(one + two)
+    dm.signal(signal.SIGHUP)
+    wait_for("second account fetched", lambda: maildir_count(md2) == 1, 15)
+    dm.wait_out(r"^second: waiting for mail in INBOX with IDLE$")
+    dm.wait_out(r"^%s: waiting for mail in INBOX with IDLE$" % A, count=2)
+    # An invalid one: reported, and the old one stays in force.
+    env.config(one + two + "[third]\nbogus_key = 1\n")
+    dm.signal(signal.SIGHUP)
+    dm.wait_err(r"^mailfetch: .*fetchrc:\d+: .*bogus_key.*; the "
+                r"configuration in force stays$")
+    c = imap_client(d, v)
+    try:
+        append(c, "INBOX", b"Subject: s2\n\nstill served\n")
+    finally:
+        c.logout()
+    wait_for("second account over IDLE", lambda: maildir_count(md2) == 2,
+             10)
+    assert dm.stop() == 0
+    assert maildir_count(md) == 0
+
+
+def test_daemon_sigterm_during_a_big_fetch(env):
+    d = env.dovecot
+    u = env.new_user()
+    big = big_message(20)
+    small = [b"Subject: s%d\n\nsmall %d\n" % (i, i) for i in range(30)]
+    d.deliver(u.name, big)
+    for m in small:
+        d.deliver(u.name, m)
+    cfg = env.config(env.account(A, "imap", "implicit", u, keep="no",
+                                 poll_interval="1h"))
+    md = env.path(A + "-Maildir")
+    dm = Daemon(env, ["-c", cfg])
+    # The big message is being written: stop now.
+    wait_for("the big message begun", lambda: os.path.isdir(
+        os.path.join(md, "tmp")) and len(os.listdir(
+            os.path.join(md, "tmp"))) > 0, 30, step=0.001)
+    dm.signal(signal.SIGTERM)
+    assert dm.p.wait(timeout=60) == 0, dm.err()
+    assert dm.err() == "", dm.err()
+    got = maildir_messages(md)
+    # The message being written was finished and recorded.
+    assert big in got
+    assert len(got) < 1 + len(small), "the stop came too late to test"
+    assert os.listdir(os.path.join(md, "tmp")) == []
+    # Nothing is both lost and nothing twice: the rest is on the server.
+    on_server = d.messages(u.name)
+    assert sorted(got + [m for m in on_server if m not in got]) == \
+        sorted([big] + small)
+    # The next start fetches the rest, nothing twice.
+    r = env.expect(env.run(["-c", cfg]), 0)
+    assert sorted(maildir_messages(md)) == sorted([big] + small)
+    assert d.messages(u.name) == []
+
+
+def test_daemon_sigterm_at_many_points(env):
+    d = env.dovecot
+    u = env.new_user()
+    msgs = [b"Subject: m%02d\n\n" % i + b"line\n" * (i * 300)
+            for i in range(40)]
+    for m in msgs:
+        d.deliver(u.name, m)
+    md = env.path(A + "-Maildir")
+    cfg = env.config(env.account(A, "imap", "implicit", u, keep="no",
+                                 poll_interval="1h"))
+    points = 0
+    for n in (1, 3, 7, 12, 20, 30):
+        dm = Daemon(env, ["-c", cfg])
+
+        def begun():
+            c = 0
+            for sub in ("tmp", "new", "cur"):
+                try:
+                    c += len(os.listdir(os.path.join(md, sub)))
+                except FileNotFoundError:
+                    pass
+            return c >= n
+        try:
+            wait_for("progress", begun, 30, step=0.0005)
+        except AssertionError:
+            if dm.p.poll() is None:
+                raise
+        dm.signal(signal.SIGTERM)
+        assert dm.p.wait(timeout=30) == 0, dm.err()
+        got = maildir_messages(md)
+        assert len(got) == len(set(got)), "a message stored twice"
+        on_server = d.messages(u.name)
+        assert sorted(set(got) | set(on_server)) == sorted(msgs), \
+            "a message lost"
+        points += 1
+    env.expect(env.run(["-c", cfg]), 0)
+    assert sorted(maildir_messages(md)) == sorted(msgs)
+    assert d.messages(u.name) == []
+    print("stopped at %d points" % points)
+
+
+def test_daemon_holds_the_lock_while_it_runs(env):
+    d = env.dovecot
+    u = env.new_user()
+    d.deliver(u.name, big_message(20))
+    cfg = env.config(env.account(A, "imap", "implicit", u,
+                                 poll_interval="1h"))
+    md = env.path(A + "-Maildir")
+    dm = Daemon(env, ["-c", cfg])
+    wait_for("the daemon's run begun", lambda: os.path.isdir(
+        os.path.join(md, "tmp")) and len(os.listdir(
+            os.path.join(md, "tmp"))) > 0, 30, step=0.001)
+    r = env.run(["-c", cfg])
+    print("cron run: %s" % r.rc)
+    # Unless the daemon's run ended first, the cron run was locked out.
+    if maildir_count(md) == 0 or r.rc == 75:
+        env.expect(r, 75)
+        assert "lock" in r.err, r.err
+    dm.wait_out(r"^%s: 1 fetched" % A, timeout=60)
+    assert dm.stop() == 0
+    assert maildir_count(md) == 1
+
+
+def test_daemon_server_restart_backs_off_and_comes_back(env):
+    d = harness.Dovecot().start()
+    env.on_cleanup(d.stop)
+    u = harness.User("rita", "pw-rita-9Xq")
+    d.add_user(u.name, u.password)
+    env.secret(u.password, u.name)
+    d.deliver(u.name, b"Subject: r0\n\nbefore\n")
+    cfg = env.config(
+        "[%s]\nprotocol = imap\nhost = %s\nport = %d\ntls_ca_file = %s\n"
+        "user = %s\npassword = %s\nmaildir = %s\nstate_file = %s\n"
+        "poll_interval = 1h\ntimeout = 5\nconnect_timeout = 5\n" % (
+            A, d.host, d.ports["imaps"], d.ca_file, u.name, u.password,
+            env.path(A + "-Maildir"), env.path("state", A + ".state")))
+    md = env.path(A + "-Maildir")
+    dm = Daemon(env, ["-v", "-c", cfg])
+    dm.wait_out(r"^%s: waiting for mail in INBOX with IDLE$" % A)
+    assert maildir_count(md) == 1
+    d.pause()
+    # Dovecot's imap process of the IDLE session may outlive its
+    # master: poll now. The runs fail and back off, waiting longer each
+    # time (1 s, 2 s, ... with the testing aid).
+    dm.signal(signal.SIGUSR1)
+    dm.wait_err(r"^%s: trying again in 1s$" % A)
+    dm.wait_err(r"^%s: trying again in 2s$" % A)
+    # Each failure is logged: what failed, where.
+    assert len(re.findall(r"^%s: .*127\.0\.0\.1 port %d: " % (
+        A, d.ports["imaps"]), dm.err(), re.M)) >= 2, dm.err()
+    d.resume()
+    d.deliver(u.name, b"Subject: r1\n\nafter\n")
+    wait_for("the daemon came back", lambda: maildir_count(md) == 2, 30)
+    dm.wait_out(r"^%s: waiting for mail in INBOX with IDLE$" % A, count=2)
+    d.deliver(u.name, b"Subject: r2\n\nover IDLE again\n")
+    wait_for("IDLE again", lambda: maildir_count(md) == 3, 10)
+    assert dm.stop() == 0
+
+
+def fake_imap(has_idle=True, answer_done=True, close_idle=False):
+    """A scripted IMAP server of one empty INBOX; with answer_done False
+    it never answers DONE (a connection that died silently); with
+    close_idle it says BYE and closes right after the start of IDLE."""
+    from fakeserver import FakeServer
+    caps = b"IMAP4rev1 AUTH=PLAIN" + (b" IDLE" if has_idle else b"")
+
+    idle = {}
+
+    def tagged(text):
+        return lambda m: m.group(1) + b" " + text + b"\r\n"
+
+    def start_idle(m):
+        idle["tag"] = m.group(1)
+        return b"+ idling\r\n"
+    rules = [
+        (rb"^(\S+) CAPABILITY", lambda m: b"* CAPABILITY " + caps +
+         b"\r\n" + m.group(1) + b" OK done\r\n"),
+        (rb"^(\S+) (LOGIN|AUTHENTICATE)", tagged(b"OK logged in")),
+        (rb"^(\S+) LIST", lambda m: b'* LIST () "/" INBOX\r\n' +
+         m.group(1) + b" OK done\r\n"),
+        (rb"^(\S+) (SELECT|EXAMINE)", lambda m:
+         b"* 0 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n"
+         b"* OK [UIDNEXT 1] n\r\n" + m.group(1) + b" OK done\r\n"),
+        (rb"^(\S+) NOOP", tagged(b"OK noop")),
+        (rb"^(\S+) IDLE", start_idle) if not close_idle else
+        (rb"^(\S+) IDLE", b"+ idling\r\n* BYE going away\r\n", "close"),
+        (rb"^(\S+) LOGOUT", lambda m: b"* BYE bye\r\n" + m.group(1) +
+         b" OK bye\r\n"),
+    ]
+    if answer_done:
+        rules.append((rb"^DONE", lambda m: idle["tag"] + b" OK done\r\n"))
+    return FakeServer("respond", greeting=b"* OK fake ready\r\n",
+                      rules=rules, max_conns=1 << 20).start()
+
+
+def test_daemon_renews_idle_and_notices_a_dead_connection(env):
+    srv = fake_imap(answer_done=False)
+    env.on_cleanup(srv.stop)
+    cfg = env.config(env.account(A, "imap", "none", "fred", server=srv,
+                                 password="pw-fred-1Qa", timeout=2,
+                                 poll_interval="1h"))
+    env.secret("pw-fred-1Qa", "fred")
+    t0 = time.monotonic()
+    dm = Daemon(env, ["-v", "-c", cfg],
+                extra_env={"MAILFETCH_IDLE_RENEW": "2"})
+    dm.wait_out(r"^%s: waiting for mail in INBOX with IDLE$" % A)
+    # At the renewal, DONE goes unanswered: within the timeout (2 s)
+    # the daemon gives the connection up, and connects again.
+    dm.wait_err(r"^%s: waiting for mail: .*no data from server for 2 "
+                r"seconds" % A, timeout=20)
+    assert time.monotonic() - t0 < 20
+    dm.wait_out(r"^%s: waiting for mail in INBOX with IDLE$" % A, count=2)
+    assert dm.stop() == 0
+    assert "DONE" in srv.lines
+
+
+def test_daemon_renews_idle(env):
+    srv = fake_imap()
+    env.on_cleanup(srv.stop)
+    cfg = env.config(env.account(A, "imap", "none", "fred", server=srv,
+                                 password="pw-fred-1Qa", timeout=5,
+                                 poll_interval="1h"))
+    env.secret("pw-fred-1Qa", "fred")
+    dm = Daemon(env, ["-v", "-c", cfg],
+                extra_env={"MAILFETCH_IDLE_RENEW": "1"})
+    dm.wait_out(r"^%s: waiting for mail in INBOX with IDLE$" % A)
+    wait_for("three renewals", lambda: srv.lines.count("DONE") >= 3, 20)
+    # Each renewal: DONE, then NOOP, then IDLE again on one connection.
+    seq = [x.split(" ", 1)[-1] for x in srv.lines
+           if x == "DONE" or x.endswith((" NOOP", " IDLE"))]
+    assert seq[-7:-1] == ["DONE", "NOOP", "IDLE"] * 2 or \
+        seq[-6:] == ["DONE", "NOOP", "IDLE"] * 2, seq
+    assert dm.stop() == 0
+    assert dm.err() == "", dm.err()
+
+
+def test_daemon_polls_a_server_without_idle(env):
+    srv = fake_imap(has_idle=False)
+    env.on_cleanup(srv.stop)
+    cfg = env.config(env.account(A, "imap", "none", "fred", server=srv,
+                                 password="pw-fred-1Qa",
+                                 poll_interval="2s"))
+    env.secret("pw-fred-1Qa", "fred")
+    dm = Daemon(env, ["-c", cfg])
+    dm.wait_out(r"^%s: server does not offer IDLE; polling every 2s$" % A)
+    # Polled: a new session (and EXAMINE/SELECT) every poll_interval.
+    wait_for("three polls", lambda: len([
+        x for x in srv.lines
+        if re.match(r"\S+ (LOGIN|AUTHENTICATE) ", x)]) >= 4, 20)
+    assert dm.stop() == 0
+    assert not any(x.endswith(" IDLE") for x in srv.lines)
+
+
+def test_daemon_lost_idle_connection_is_logged_and_retried(env):
+    srv = fake_imap(close_idle=True)
+    env.on_cleanup(srv.stop)
+    cfg = env.config(env.account(A, "imap", "none", "fred", server=srv,
+                                 password="pw-fred-1Qa", poll_interval="1h"))
+    env.secret("pw-fred-1Qa", "fred")
+    dm = Daemon(env, ["-c", cfg])
+    dm.wait_err(r'^%s: waiting for mail: server closed the connection: '
+                r'"going away"' % A, count=2)
+    dm.wait_err(r"^%s: trying again in 1s$" % A)
+    assert dm.stop() == 0
+
+
+def test_daemon_config_errors(env):
+    cfg = env.config("[a]\nprotocol = imap\nhost = h\nuser = u\n"
+                     "maildir = /tmp/x\npassword = p\npoll_interval = 10s\n")
+    r = env.expect(env.run(["-d", "-c", cfg], timeout=10), 78)
+    assert re.search(r"fetchrc:7: poll_interval: .*at least 30s", r.err), \
+        r.err
+    r = env.expect(env.run(["-d", "-c", env.path("missing")], timeout=10),
+                   78)
+    env.expect(env.run(["-d", "-n", "-c", cfg], timeout=10), 64)
+    env.expect(env.run(["-d", "--check", "-c", cfg], timeout=10), 64)
