@@ -532,3 +532,55 @@ def test_daemon_config_errors(env):
                    78)
     env.expect(env.run(["-d", "-n", "-c", cfg], timeout=10), 64)
     env.expect(env.run(["-d", "--check", "-c", cfg], timeout=10), 64)
+
+
+# --- systemd units ------------------------------------------------------
+
+def analyze_verify(env, prefix, units):
+    """systemd-analyze verify of user units: works without a running
+    systemd (as in a container) given a runtime directory of our own;
+    man pages of Documentation= are looked up in prefix's tree."""
+    rt = env.path("runtime")
+    os.makedirs(rt, mode=0o700, exist_ok=True)
+    e = env.run_env()
+    e["XDG_RUNTIME_DIR"] = rt
+    e["MANPATH"] = os.path.join(prefix, "share/man")
+    p = subprocess.run(["systemd-analyze", "--user", "verify"] + units,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       env=e, timeout=60, cwd=env.tmp)
+    return p.returncode, (p.stdout + p.stderr).decode("utf-8", "replace")
+
+
+def test_systemd_units_install_and_verify(env):
+    prefix = env.path("p")
+    p = subprocess.run(["make", "-s", "-C", env.root, "-o",
+                        os.path.join(env.build, "mailfetch"),
+                        "BUILD=" + env.build, "DESTDIR=", "PREFIX=" + prefix,
+                        "install"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=120)
+    assert p.returncode == 0, p.stdout.decode()
+    udir = os.path.join(prefix, "lib/systemd/user")
+    names = ["mailfetch.service", "mailfetch-oneshot.service",
+             "mailfetch.timer"]
+    assert sorted(os.listdir(udir)) == sorted(names)
+    units = [os.path.join(udir, n) for n in names]
+    text = {}
+    for n, u in zip(names, units):
+        with open(u) as f:
+            text[n] = f.read()
+    binary = os.path.join(prefix, "bin/mailfetch")
+    assert re.search(r"^ExecStart=%s --daemon -q$" % re.escape(binary),
+                     text["mailfetch.service"], re.M)
+    assert re.search(r"^ExecStart=%s -q$" % re.escape(binary),
+                     text["mailfetch-oneshot.service"], re.M)
+    assert re.search(r"^Unit=mailfetch-oneshot.service$",
+                     text["mailfetch.timer"], re.M)
+    rc, out = analyze_verify(env, prefix, units)
+    assert rc == 0 and out == "", "systemd-analyze verify: %d\n%s" % (rc, out)
+    # The check can fail: a unit with a mistake is reported.
+    bad = env.path("mailfetch.service")
+    with open(bad, "w") as f:
+        f.write(text["mailfetch.service"].replace("Type=simple",
+                                                  "Type=simpel"))
+    rc, out = analyze_verify(env, prefix, [bad])
+    assert "simpel" in out, out
