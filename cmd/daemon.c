@@ -11,7 +11,9 @@
  *            or 30 minutes, whichever is larger; then due.
  *
  * The watcher of an IMAP account with idle = yes is a connection of its
- * own that only EXAMINEs the first folder and waits in IDLE (RFC 2177).
+ * own that only EXAMINEs the first folder and waits in IDLE (RFC 2177);
+ * where the server offers NOTIFY (RFC 5465), it also asks to be told of
+ * new mail in the other folders.
  * It changes nothing and holds no lock; when the server announces mail
  * (EXISTS, RECENT) the account is due. Every run opens its own session,
  * so the daemon's runs are one-shot runs, and the watcher stays in IDLE
@@ -217,7 +219,7 @@ watch_open(struct daemon *d, struct dacct *da, int64_t now)
 	const char *folder = da->a->folders[0];
 	struct folder_info fi;
 	struct source *src;
-	int st;
+	int st, notify;
 
 	acct_init(&da->w, da->a, &da->o);
 	if ((st = acct_open(&da->w)) != 0) {
@@ -231,6 +233,20 @@ watch_open(struct daemon *d, struct dacct *da, int64_t now)
 	da->w.sc.secret = NULL;
 	src = da->w.src;
 	(void)conn_keepalive(src->conn, D_KEEPALIVE);
+	/* With NOTIFY one connection watches every folder; without, the
+	 * others are polled. */
+	notify = 0;
+	if (da->a->nfolders > 1) {
+		if (imap_notify(src, da->a->folders + 1, da->a->nfolders - 1)
+		    == 0)
+			notify = 1;
+		else if (src->fail != SRC_FREFUSED) {
+			acct_srcerr(&da->w);
+			acct_fini(&da->w);
+			return -1;
+		} else
+			src->fail = SRC_FNONE;
+	}
 	if (src->ops->select(src, folder, 0, &fi) == -1) {
 		acct_srcerr(&da->w);
 		acct_fini(&da->w);
@@ -250,7 +266,13 @@ watch_open(struct daemon *d, struct dacct *da, int64_t now)
 	}
 	da->w_since = now;
 	da->w_renew = now + d->renew_ms;
-	if (da->o.verbose)
+	if (da->o.verbose && notify)
+		acct_info(&da->w,
+		    "waiting for mail in %s and %zu other folder%s with NOTIFY "
+		    "and IDLE",
+		    folder, da->a->nfolders - 1,
+		    da->a->nfolders == 2 ? "" : "s");
+	else if (da->o.verbose)
 		acct_info(&da->w, "waiting for mail in %s with IDLE", folder);
 	watch_read(d, da, now);
 	return 0;

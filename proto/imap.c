@@ -57,6 +57,7 @@
 #define CAP_LITERALMINUS 0x0010
 #define CAP_UIDPLUS 0x0020
 #define CAP_IDLE 0x0040
+#define CAP_NOTIFY 0x0080
 #define CAP_AUTH_PLAIN 0x0100
 #define CAP_AUTH_LOGIN 0x0200
 #define CAP_AUTH_CRAM_MD5 0x0400
@@ -148,6 +149,7 @@ struct imap {
 	 * whether EXISTS or RECENT told of new mail. */
 	unsigned idletag;
 	int news;
+	int notify; /* NOTIFY SET was accepted */
 };
 
 static const struct {
@@ -161,6 +163,7 @@ static const struct {
 	{ "LITERAL-", CAP_LITERALMINUS },
 	{ "UIDPLUS", CAP_UIDPLUS },
 	{ "IDLE", CAP_IDLE },
+	{ "NOTIFY", CAP_NOTIFY },
 	{ "AUTH=PLAIN", CAP_AUTH_PLAIN },
 	{ "AUTH=LOGIN", CAP_AUTH_LOGIN },
 	{ "AUTH=CRAM-MD5", CAP_AUTH_CRAM_MD5 },
@@ -802,9 +805,11 @@ untagged(struct source *src, const struct imap_resp *r)
 	case IMAP_SNONE:
 		break;
 	}
-	if (r->hasnum
-	    && ((eqi(r->kw, r->kwlen, "EXISTS") && r->num > im->exists)
-		|| (eqi(r->kw, r->kwlen, "RECENT") && r->num > 0)))
+	/* STATUS comes only with NOTIFY: news of another mailbox. */
+	if ((r->hasnum
+		&& ((eqi(r->kw, r->kwlen, "EXISTS") && r->num > im->exists)
+		    || (eqi(r->kw, r->kwlen, "RECENT") && r->num > 0)))
+	    || eqi(r->kw, r->kwlen, "STATUS"))
 		im->news = 1;
 	if (eqi(r->kw, r->kwlen, "CAPABILITY"))
 		set_caps(src, r->data, r->datalen);
@@ -1783,7 +1788,7 @@ imap_idle_start(struct source *src)
 	unsigned tag;
 	int x;
 
-	if (!im->selected)
+	if (!im->selected && !im->notify)
 		return src_fail(src, SRC_FPROTO, "no folder selected");
 	if (!(im->caps & CAP_IDLE))
 		return src_fail(
@@ -1808,6 +1813,50 @@ imap_idle_start(struct source *src)
 		}
 	}
 	im->idletag = tag;
+	return 0;
+}
+
+int
+imap_notify(struct source *src, char *const *folders, size_t n)
+{
+	struct imap *im = src->priv;
+	struct pend p;
+	const char *s;
+	char *name;
+	unsigned tag;
+	size_t i;
+	int rv;
+
+	if (!(im->caps & CAP_NOTIFY))
+		return src_fail(
+		    src, SRC_FREFUSED, "server does not offer NOTIFY");
+	/* RFC 5465 section 5: MessageNew goes with MessageExpunge. New
+	 * mail in the selected folder comes as EXISTS, in the others as
+	 * STATUS. */
+	tag = cmd_begin(
+	    src, "NOTIFY SET (selected (MessageNew MessageExpunge))");
+	for (i = 0; i < n; i++) {
+		for (s = folders[i]; *s != '\0' && (unsigned char)*s < 0x80;
+		     s++)
+			;
+		name = *s == '\0' ? xstrdup(folders[i])
+				  : imap_utf7_encode(folders[i]);
+		if (name == NULL)
+			return src_fail(src, SRC_FCONFIG,
+			    "a folder name is not valid UTF-8");
+		cmd_add(src, " (mailboxes", 11, 0);
+		rv = cmd_string(src, name, 0);
+		free(name);
+		if (rv == -1)
+			return -1;
+		cmd_add(src, " (MessageNew MessageExpunge))", 29, 0);
+	}
+	if (cmd_send(src) == -1 || wait_tag(src, tag, &p) == -1)
+		return -1;
+	if (p.st != IMAP_SOK)
+		return src_fail(
+		    src, SRC_FREFUSED, "server refused NOTIFY: \"%s\"", p.text);
+	im->notify = 1;
 	return 0;
 }
 

@@ -29,6 +29,9 @@ struct source *imap_new(const struct source_cfg *cfg);
  * answer (outside IDLE).
  */
 int imap_idle_start(struct source *);
+/* NOTIFY (RFC 5465), before the folder is selected: new mail in the
+ * selected folder and in folders[0..n-1] is announced (in IDLE). */
+int imap_notify(struct source *, char *const *folders, size_t n);
 int imap_idle_read(struct source *, int *news);
 int imap_idle_done(struct source *, int *news);
 int imap_noop(struct source *);

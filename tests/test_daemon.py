@@ -415,12 +415,14 @@ def test_daemon_server_restart_backs_off_and_comes_back(env):
     assert dm.stop() == 0
 
 
-def fake_imap(has_idle=True, answer_done=True, close_idle=False):
+def fake_imap(has_idle=True, answer_done=True, close_idle=False,
+              has_notify=False):
     """A scripted IMAP server of one empty INBOX; with answer_done False
     it never answers DONE (a connection that died silently); with
     close_idle it says BYE and closes right after the start of IDLE."""
     from fakeserver import FakeServer
-    caps = b"IMAP4rev1 AUTH=PLAIN" + (b" IDLE" if has_idle else b"")
+    caps = b"IMAP4rev1 AUTH=PLAIN" + (b" IDLE" if has_idle else b"") + \
+        (b" NOTIFY" if has_notify else b"")
 
     idle = {}
 
@@ -436,10 +438,12 @@ def fake_imap(has_idle=True, answer_done=True, close_idle=False):
         (rb"^(\S+) (LOGIN|AUTHENTICATE)", tagged(b"OK logged in")),
         (rb"^(\S+) LIST", lambda m: b'* LIST () "/" INBOX\r\n' +
          m.group(1) + b" OK done\r\n"),
+        (rb"^(\S+) UID FETCH", tagged(b"OK done")),
         (rb"^(\S+) (SELECT|EXAMINE)", lambda m:
          b"* 0 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n"
          b"* OK [UIDNEXT 1] n\r\n" + m.group(1) + b" OK done\r\n"),
         (rb"^(\S+) NOOP", tagged(b"OK noop")),
+        (rb"^(\S+) NOTIFY", tagged(b"OK notify")),
         (rb"^(\S+) IDLE", start_idle) if not close_idle else
         (rb"^(\S+) IDLE", b"+ idling\r\n* BYE going away\r\n", "close"),
         (rb"^(\S+) LOGOUT", lambda m: b"* BYE bye\r\n" + m.group(1) +
@@ -584,3 +588,60 @@ def test_systemd_units_install_and_verify(env):
                                                   "Type=simpel"))
     rc, out = analyze_verify(env, prefix, [bad])
     assert "simpel" in out, out
+
+
+def test_daemon_notify_watches_every_folder(env):
+    # Dovecot offers NOTIFY with its mailbox list index (STYLE.md).
+    d = harness.Dovecot(extra_config="mailbox_list_index = yes\n").start()
+    env.on_cleanup(d.stop)
+    u = harness.User("nora", "pw-nora-5Tz")
+    d.add_user(u.name, u.password)
+    env.secret(u.password, u.name)
+    for f in ("Lists/dev", "Other"):
+        d.create_folder(u.name, f)
+    cfg = env.config(
+        "[%s]\nprotocol = imap\nhost = %s\nport = %d\ntls_ca_file = %s\n"
+        "user = %s\npassword = %s\nmaildir = %s\nstate_file = %s\n"
+        "folders = INBOX, Lists/dev, Other\npoll_interval = 1h\n" % (
+            A, d.host, d.ports["imaps"], d.ca_file, u.name, u.password,
+            env.path(A + "-Maildir"), env.path("state", A + ".state")))
+    md = env.path(A + "-Maildir")
+    dm = Daemon(env, ["-v", "-c", cfg])
+    dm.wait_out(r"^%s: waiting for mail in INBOX and 2 other folders with "
+                r"NOTIFY and IDLE$" % A)
+    c = imap_client(d, u)
+    try:
+        for folder, sub in (("Lists/dev", ".Lists.dev"), ("Other", ".Other"),
+                            ("INBOX", "")):
+            append(c, folder, b"Subject: to %s\n\nnotify\n" % folder.encode())
+            wait_for("message in %s" % folder, lambda: maildir_count(
+                os.path.join(md, sub) if sub else md) == 1, 10, step=0.01)
+    finally:
+        c.logout()
+    assert dm.stop() == 0
+    assert dm.err() == "", dm.err()
+
+
+def test_daemon_notify_command_and_fallback(env):
+    env.secret("pw-fred-1Qa", "fred")
+    for has_notify in (True, False):
+        srv = fake_imap(has_notify=has_notify)
+        env.on_cleanup(srv.stop)
+        cfg = env.config(env.account(A, "imap", "none", "fred", server=srv,
+                                     password="pw-fred-1Qa",
+                                     folders="INBOX, B, C",
+                                     poll_interval="1h"))
+        dm = Daemon(env, ["-v", "-c", cfg])
+        if has_notify:
+            dm.wait_out(r"^%s: waiting for mail in INBOX and 2 other "
+                        r"folders with NOTIFY and IDLE$" % A)
+            sent = [x for x in srv.lines if " NOTIFY " in x]
+            assert [x.split(" ", 1)[1] for x in sent] == [
+                'NOTIFY SET (selected (MessageNew MessageExpunge)) '
+                '(mailboxes "B" (MessageNew MessageExpunge)) '
+                '(mailboxes "C" (MessageNew MessageExpunge))'], sent
+        else:
+            # NOTIFY hidden: IDLE on the first folder, the rest polled.
+            dm.wait_out(r"^%s: waiting for mail in INBOX with IDLE$" % A)
+            assert not any(" NOTIFY " in x for x in srv.lines)
+        assert dm.stop() == 0
