@@ -219,6 +219,7 @@ watch_open(struct daemon *d, struct dacct *da, int64_t now)
 	const char *folder = da->a->folders[0];
 	struct folder_info fi;
 	struct source *src;
+	char every[32];
 	int st, notify;
 
 	acct_init(&da->w, da->a, &da->o);
@@ -259,8 +260,8 @@ watch_open(struct daemon *d, struct dacct *da, int64_t now)
 			return -1;
 		}
 		da->noidle = 1;
-		acct_info(&da->w, "%s; polling every %llds", src->err,
-		    (long long)da->a->poll_interval);
+		policy_fmt_duration(da->a->poll_interval, every, sizeof(every));
+		acct_info(&da->w, "%s; polling every %s", src->err, every);
 		acct_fini(&da->w);
 		return 0;
 	}

@@ -786,6 +786,18 @@ bad:
 	    src, SRC_FDATA, "server sent a malformed SEARCH response");
 }
 
+/* An untagged response that tells of new mail. */
+static int
+is_news(const struct imap *im, const struct imap_resp *r)
+{
+	if (eqi(r->kw, r->kwlen, "STATUS"))
+		return 1;
+	if (!r->hasnum)
+		return 0;
+	return (eqi(r->kw, r->kwlen, "EXISTS") && r->num > im->exists)
+	    || (eqi(r->kw, r->kwlen, "RECENT") && r->num > 0);
+}
+
 static int
 untagged(struct source *src, const struct imap_resp *r)
 {
@@ -805,11 +817,10 @@ untagged(struct source *src, const struct imap_resp *r)
 	case IMAP_SNONE:
 		break;
 	}
-	/* STATUS comes only with NOTIFY: news of another mailbox. */
-	if ((r->hasnum
-		&& ((eqi(r->kw, r->kwlen, "EXISTS") && r->num > im->exists)
-		    || (eqi(r->kw, r->kwlen, "RECENT") && r->num > 0)))
-	    || eqi(r->kw, r->kwlen, "STATUS"))
+	/* New mail, for IDLE: EXISTS or RECENT after SELECT (not the
+	 * counts SELECT itself reports), or STATUS, which comes only with
+	 * NOTIFY, about another mailbox. */
+	if (im->ctx != CTX_SELECT && is_news(im, r))
 		im->news = 1;
 	if (eqi(r->kw, r->kwlen, "CAPABILITY"))
 		set_caps(src, r->data, r->datalen);
@@ -1793,8 +1804,6 @@ imap_idle_start(struct source *src)
 	if (!(im->caps & CAP_IDLE))
 		return src_fail(
 		    src, SRC_FREFUSED, "server does not offer IDLE");
-	/* Only what comes in IDLE is news: not SELECT's EXISTS. */
-	im->news = 0;
 	tag = cmd_begin(src, "IDLE");
 	if (cmd_send(src) == -1)
 		return -1;

@@ -118,10 +118,13 @@ def test_on_new_hanging_is_killed_with_its_group(env):
 class Daemon:
     """mailfetch -d running in the background, its output in files."""
 
+    count = 0
+
     def __init__(self, env, args, extra_env=None):
         self.env = env
-        self.outp = env.path("daemon.%d.out" % len(env.runs))
-        self.errp = env.path("daemon.%d.err" % len(env.runs))
+        Daemon.count += 1
+        self.outp = env.path("daemon.%d.out" % Daemon.count)
+        self.errp = env.path("daemon.%d.err" % Daemon.count)
         e = env.run_env()
         # Testing aids (mailfetch(1), ENVIRONMENT): short retry delays.
         e["MAILFETCH_MIN_INTERVAL"] = "1"
@@ -318,16 +321,18 @@ def test_daemon_sigterm_during_a_big_fetch(env):
 
 def test_daemon_sigterm_at_many_points(env):
     d = env.dovecot
-    u = env.new_user()
     msgs = [b"Subject: m%02d\n\n" % i + b"line\n" * (i * 300)
             for i in range(40)]
-    for m in msgs:
-        d.deliver(u.name, m)
-    md = env.path(A + "-Maildir")
-    cfg = env.config(env.account(A, "imap", "implicit", u, keep="no",
-                                 poll_interval="1h"))
     points = 0
     for n in (1, 3, 7, 12, 20, 30):
+        u = env.new_user()
+        for m in msgs:
+            d.deliver(u.name, m)
+        name = "a%d" % n
+        md = env.path(name + "-Maildir")
+        cfg = env.config(env.account(name, "imap", "implicit", u, keep="no",
+                                     poll_interval="1h"),
+                         name="fetchrc%d" % n)
         dm = Daemon(env, ["-c", cfg])
 
         def begun():
@@ -338,22 +343,20 @@ def test_daemon_sigterm_at_many_points(env):
                 except FileNotFoundError:
                     pass
             return c >= n
-        try:
-            wait_for("progress", begun, 30, step=0.0005)
-        except AssertionError:
-            if dm.p.poll() is None:
-                raise
+        wait_for("progress", begun, 30, step=0.0005)
         dm.signal(signal.SIGTERM)
-        assert dm.p.wait(timeout=30) == 0, dm.err()
+        rc = dm.p.wait(timeout=30)
+        assert rc == 0, (rc, dm.err())
         got = maildir_messages(md)
         assert len(got) == len(set(got)), "a message stored twice"
         on_server = d.messages(u.name)
         assert sorted(set(got) | set(on_server)) == sorted(msgs), \
             "a message lost"
+        # The next start fetches the rest, nothing twice.
+        env.expect(env.run(["-c", cfg]), 0)
+        assert sorted(maildir_messages(md)) == sorted(msgs)
+        assert d.messages(u.name) == []
         points += 1
-    env.expect(env.run(["-c", cfg]), 0)
-    assert sorted(maildir_messages(md)) == sorted(msgs)
-    assert d.messages(u.name) == []
     print("stopped at %d points" % points)
 
 
