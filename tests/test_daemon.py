@@ -648,3 +648,28 @@ def test_daemon_notify_command_and_fallback(env):
             dm.wait_out(r"^%s: waiting for mail in INBOX with IDLE$" % A)
             assert not any(" NOTIFY " in x for x in srv.lines)
         assert dm.stop() == 0
+
+
+def test_daemon_on_new_once_per_run_that_delivered(env):
+    d = env.dovecot
+    u = env.new_user()
+    out = env.path("hook.out")
+    d.deliver(u.name, b"Subject: h0\n\nfirst\n")
+    d.deliver(u.name, b"Subject: h1\n\nsecond\n")
+    cfg = env.config(env.account(
+        A, "imap", "implicit", u, poll_interval="1h",
+        on_new='echo "$MAILFETCH_ACCOUNT $MAILFETCH_FETCHED" >> %s' % out))
+    dm = Daemon(env, ["-v", "-c", cfg])
+    dm.wait_out(r"^%s: waiting for mail in INBOX with IDLE$" % A)
+    c = imap_client(d, u)
+    try:
+        append(c, "INBOX", b"Subject: h2\n\nthird\n")
+        dm.wait_out(r"^%s: 1 fetched" % A)
+    finally:
+        c.logout()
+    # SIGUSR1: a run that finds nothing new runs no hook.
+    dm.signal(signal.SIGUSR1)
+    time.sleep(1)
+    assert dm.stop() == 0
+    with open(out) as f:
+        assert f.read() == "%s 2\n%s 1\n" % (A, A)
