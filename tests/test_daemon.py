@@ -324,15 +324,17 @@ def test_daemon_sigterm_at_many_points(env):
     msgs = [b"Subject: m%02d\n\n" % i + b"line\n" * (i * 300)
             for i in range(40)]
     points = 0
-    for n in (1, 3, 7, 12, 20, 30):
+    cases = [("imap", n) for n in (1, 3, 7, 12, 20, 30)] + \
+        [("pop3", n) for n in (1, 5, 15, 30)]
+    for proto, n in cases:
         u = env.new_user()
         for m in msgs:
             d.deliver(u.name, m)
-        name = "a%d" % n
+        name = "%s%d" % (proto, n)
         md = env.path(name + "-Maildir")
-        cfg = env.config(env.account(name, "imap", "implicit", u, keep="no",
+        cfg = env.config(env.account(name, proto, "implicit", u, keep="no",
                                      poll_interval="1h"),
-                         name="fetchrc%d" % n)
+                         name="fetchrc-" + name)
         dm = Daemon(env, ["-c", cfg])
 
         def begun():
