@@ -18,12 +18,39 @@
 #include "../tls/util.h"
 #include "hook.h"
 
-/* The child: its own process group, /dev/null in, the environment, a
- * clean signal state, then the shell. Never returns. */
-static void
-hook_child(const struct cfg_account *a, uint64_t fetched)
+extern char **environ;
+
+/* The environment of the command: ours, with the three variables set
+ * (any old values of them dropped). Built before fork, so that the
+ * child only calls what is safe after a fork. */
+static char **
+hook_env(const struct cfg_account *a, uint64_t fetched, char **vars)
 {
-	char n[32];
+	size_t n = 0, k = 0, i;
+	char **env;
+
+	xasprintf(&vars[0], "MAILFETCH_ACCOUNT=%s", a->name);
+	xasprintf(&vars[1], "MAILFETCH_FETCHED=%" PRIu64, fetched);
+	xasprintf(&vars[2], "MAILFETCH_MAILDIR=%s", a->maildir);
+	while (environ[n] != NULL)
+		n++;
+	env = xcalloc(n + 4, sizeof(*env));
+	for (i = 0; i < n; i++)
+		if (strncmp(environ[i], "MAILFETCH_ACCOUNT=", 18) != 0
+		    && strncmp(environ[i], "MAILFETCH_FETCHED=", 18) != 0
+		    && strncmp(environ[i], "MAILFETCH_MAILDIR=", 18) != 0)
+			env[k++] = environ[i];
+	for (i = 0; i < 3; i++)
+		env[k++] = vars[i];
+	return env;
+}
+
+/* The child: its own process group, /dev/null in, a clean signal
+ * state, then the shell. Never returns. */
+static void
+hook_child(const char *cmd, char **env)
+{
+	char *argv[] = { "sh", "-c", (char *)cmd, NULL };
 	sigset_t none;
 	int fd;
 
@@ -33,15 +60,10 @@ hook_child(const struct cfg_account *a, uint64_t fetched)
 		if (fd != STDIN_FILENO)
 			close(fd);
 	}
-	snprintf(n, sizeof(n), "%" PRIu64, fetched);
-	if (setenv("MAILFETCH_ACCOUNT", a->name, 1) == -1
-	    || setenv("MAILFETCH_FETCHED", n, 1) == -1
-	    || setenv("MAILFETCH_MAILDIR", a->maildir, 1) == -1)
-		_exit(127);
 	signal(SIGPIPE, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	execl("/bin/sh", "sh", "-c", a->on_new, (char *)NULL);
+	execve("/bin/sh", argv, env);
 	_exit(127);
 }
 
@@ -77,18 +99,24 @@ int
 hook_run(
     const struct cfg_account *a, uint64_t fetched, char *err, size_t errlen)
 {
-	int status = 0;
+	char *vars[3], **env;
+	int status = 0, i;
 	pid_t pid;
 
+	env = hook_env(a, fetched, vars);
 	fflush(stdout);
 	fflush(stderr);
-	if ((pid = fork()) == -1) {
+	pid = fork();
+	if (pid == 0)
+		hook_child(a->on_new, env);
+	for (i = 0; i < 3; i++)
+		free(vars[i]);
+	free(env);
+	if (pid == -1) {
 		snprintf(err, errlen, "on_new: cannot start \"%s\": %s",
 		    a->on_new, strerror(errno));
 		return -1;
 	}
-	if (pid == 0)
-		hook_child(a, fetched);
 	/* Both sides set the group, so a kill cannot come before it. */
 	setpgid(pid, pid);
 	if (hook_wait(pid, &status, mono_ms() + (int64_t)a->timeout * 1000)
