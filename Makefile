@@ -6,6 +6,7 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 DOCDIR ?= $(PREFIX)/share/doc/mailfetch
+SYSTEMDUSERDIR ?= $(PREFIX)/lib/systemd/user
 DESTDIR ?=
 PYTHON ?= python3
 
@@ -78,6 +79,9 @@ bench: deps
 	$(PYTHON) bench/bench.py --build $(BUILD)
 	$(PYTHON) bench/jobs.py --build $(BUILD)
 
+# systemd user units: the daemon, and a timer with its oneshot service.
+UNITS = mailfetch.service mailfetch-oneshot.service mailfetch.timer
+
 install: $(BUILD)/mailfetch
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DOCDIR)
@@ -85,6 +89,11 @@ install: $(BUILD)/mailfetch
 	install -m 644 mailfetch.1 $(DESTDIR)$(MANDIR)/man1/mailfetch.1
 	install -m 644 fetchrc.5 $(DESTDIR)$(MANDIR)/man5/fetchrc.5
 	install -m 644 fetchrc.example README.md $(DESTDIR)$(DOCDIR)
+	install -d $(DESTDIR)$(SYSTEMDUSERDIR)
+	for u in $(UNITS); do \
+		sed 's|@BINDIR@|$(BINDIR)|g' $$u >$(DESTDIR)$(SYSTEMDUSERDIR)/$$u \
+		    && chmod 644 $(DESTDIR)$(SYSTEMDUSERDIR)/$$u || exit 1; \
+	done
 
 # Fuzzing: libFuzzer targets (tests/fuzz/fuzz_*.c) built by clang with
 # ASan+UBSan into build-fuzz/. `make fuzz-bin` builds them (the smoke

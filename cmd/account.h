@@ -7,6 +7,7 @@
 #ifndef ACCOUNT_H
 #define ACCOUNT_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <sysexits.h>
 
@@ -22,6 +23,10 @@ struct runopts {
 	int color; /* colour the account name of errors */
 	int syslog; /* summary and errors also go to syslog(3) */
 	int64_t at; /* --at: the clock of the dry run's plan; 0: now */
+	int daemon; /* summary only for a run that did something or failed */
+	/* When set and non-zero (a signal came), a run stops at the next
+	 * safe point: after the message being written and its record. */
+	const volatile sig_atomic_t *stop;
 };
 
 struct acct {

@@ -75,6 +75,9 @@ enum cfg_key {
 	K_SMTP_TLS,
 	K_SMTP_USER,
 	K_LOG,
+	K_ON_NEW,
+	K_IDLE,
+	K_POLL_INTERVAL,
 	K_N
 };
 
@@ -133,6 +136,9 @@ static int p_smtp_port(struct cfg_account *, const char *, char *, size_t);
 static int p_smtp_tls(struct cfg_account *, const char *, char *, size_t);
 static int p_smtp_user(struct cfg_account *, const char *, char *, size_t);
 static int p_log(struct cfg_account *, const char *, char *, size_t);
+static int p_on_new(struct cfg_account *, const char *, char *, size_t);
+static int p_idle(struct cfg_account *, const char *, char *, size_t);
+static int p_poll_interval(struct cfg_account *, const char *, char *, size_t);
 
 /*
  * Each key's parser sets its field of the account from the value, or
@@ -170,6 +176,9 @@ static const struct {
 	[K_SMTP_TLS] = { "smtp_tls", p_smtp_tls },
 	[K_SMTP_USER] = { "smtp_user", p_smtp_user },
 	[K_LOG] = { "log", p_log },
+	[K_ON_NEW] = { "on_new", p_on_new },
+	[K_IDLE] = { "idle", p_idle },
+	[K_POLL_INTERVAL] = { "poll_interval", p_poll_interval },
 };
 
 /* In the order of enum src_auth. */
@@ -1121,6 +1130,55 @@ p_smtp_user(struct cfg_account *a, const char *v, char *msg, size_t len)
 	return parse_user(v, &a->smtp_user, msg, len);
 }
 
+static int
+p_on_new(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	if (*v == '\0') {
+		snprintf(msg, len, "must be a shell command, not empty");
+		return -1;
+	}
+	set_str(&a->on_new, v);
+	return 0;
+}
+
+static int
+p_idle(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	return parse_bool(v, &a->idle, msg, len);
+}
+
+/*
+ * The shortest poll_interval is 30 seconds. MAILFETCH_MIN_INTERVAL
+ * (seconds) lowers it, for tests only: see mailfetch(1), ENVIRONMENT.
+ */
+int64_t
+cfg_min_interval(void)
+{
+	const char *e = getenv("MAILFETCH_MIN_INTERVAL");
+	uint64_t n;
+
+	if (e != NULL && parse_num(e, 1, 30, &n) == 0)
+		return (int64_t)n;
+	return 30;
+}
+
+static int
+p_poll_interval(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	char q[CFG_QUOTE + 4];
+	int64_t min = cfg_min_interval();
+
+	if (cfg_parse_duration(v, &a->poll_interval) == -1
+	    || a->poll_interval < min) {
+		snprintf(msg, len,
+		    "must be a number with unit s, m, h or d (a bare number "
+		    "is days), at least %llds, not \"%s\"",
+		    (long long)min, quote(q, v));
+		return -1;
+	}
+	return 0;
+}
+
 static void
 acct_clear(struct cfg_account *a)
 {
@@ -1137,6 +1195,7 @@ acct_clear(struct cfg_account *a)
 	free(a->state_file);
 	free(a->smtp_host);
 	free(a->smtp_user);
+	free(a->on_new);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -1507,6 +1566,8 @@ build(struct cfg_ctx *c, const struct cfg_sect *s, struct cfg_account *a)
 	a->connect_timeout = 30;
 	a->timeout = 60;
 	a->smtp_tls = SRC_TLS_STARTTLS;
+	a->idle = 1;
+	a->poll_interval = 300;
 	for (k = 0; k < K_N; k++) {
 		if (s->vline[k] != 0) {
 			v = s->val[k];

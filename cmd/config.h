@@ -48,6 +48,10 @@ struct cfg_account {
 	int smtp_port; /* default 587, or 465 with smtp_tls = implicit */
 	enum src_tls smtp_tls; /* default starttls */
 	char *smtp_user; /* default user; NULL when smtp_host is */
+	/* Staying connected (SPEC.md "Staying connected"). */
+	char *on_new; /* shell command after a run that delivered; NULL */
+	int idle; /* IMAP: wait for mail with IDLE in --daemon */
+	int64_t poll_interval; /* seconds between polls in --daemon */
 };
 
 struct cfg {
@@ -96,6 +100,10 @@ int cfg_parse_duration(const char *s, int64_t *secs);
  */
 int cfg_parse_at(
     const char *s, int64_t now, int64_t *at, char *err, size_t errlen);
+
+/* The shortest poll_interval in seconds: 30, or less when the testing
+ * aid MAILFETCH_MIN_INTERVAL says so. */
+int64_t cfg_min_interval(void);
 
 /* Parse a size: bytes with optional k, M, G (powers of 1024). Returns 0
  * and *bytes, or -1. Exposed for tests. */

@@ -29,6 +29,7 @@
 #include "../tls/util.h"
 #include "config.h"
 #include "configure.h"
+#include "daemon.h"
 #include "run.h"
 
 #define VERSION "0.1"
@@ -39,6 +40,8 @@ usage(FILE *f)
 	fputs("usage: mailfetch [-c FILE] [-n [--at WHEN]] [-q] [-v]... [-j N] "
 	      "[--check]\n"
 	      "                 [--syslog] [ACCOUNT...]\n"
+	      "       mailfetch -d [-c FILE] [-q] [-v]... [--syslog] "
+	      "[ACCOUNT...]\n"
 	      "       mailfetch --configure ADDRESS [--protocol pop3|imap]\n"
 	      "  -c, --config FILE  config file (default: "
 	      "$XDG_CONFIG_HOME/mailfetch/fetchrc,\n"
@@ -53,6 +56,7 @@ usage(FILE *f)
 	      "  -q, --quiet        print nothing but errors\n"
 	      "  -v, --verbose      more detail; twice: protocol trace\n"
 	      "  -j, --jobs N       run up to N accounts at once\n"
+	      "  -d, --daemon       stay running: IMAP IDLE, polls, signals\n"
 	      "      --configure ADDRESS\n"
 	      "                     find the address's servers (DNS SRV) "
 	      "and print an\n"
@@ -437,6 +441,7 @@ main(int argc, char *argv[])
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "jobs", required_argument, NULL, 'j' },
+		{ "daemon", no_argument, NULL, 'd' },
 		{ "syslog", no_argument, NULL, 'S' },
 		{ "configure", required_argument, NULL, 'F' },
 		{ "protocol", required_argument, NULL, 'P' },
@@ -450,12 +455,12 @@ main(int argc, char *argv[])
 	const char *opath = NULL, *address = NULL, *proto = NULL, *at = NULL;
 	size_t i, n, *idx;
 	long jobs = 1;
-	int ch, status = 0, st;
+	int ch, status = 0, st, daemon = 0;
 
 	not_dumpable();
 	memset(&o, 0, sizeof(o));
-	while (
-	    (ch = getopt_long(argc, argv, "c:j:nqvVh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:dj:nqvVh", longopts, NULL))
+	    != -1) {
 		switch (ch) {
 		case 'c':
 			opath = optarg;
@@ -494,6 +499,9 @@ main(int argc, char *argv[])
 		case 'P':
 			proto = optarg;
 			break;
+		case 'd':
+			daemon = 1;
+			break;
 		case 'V':
 			printf("mailfetch %s\n", VERSION);
 			return 0;
@@ -516,6 +524,11 @@ main(int argc, char *argv[])
 	}
 	if (at != NULL && parse_at(at, &o) == -1)
 		return EX_USAGE;
+	if (daemon && (o.check || o.dryrun)) {
+		fputs("mailfetch: --daemon excludes --check and --dry-run\n",
+		    stderr);
+		return EX_USAGE;
+	}
 
 	/* A vanished peer must give EPIPE, not kill the run mid-delivery;
 	 * and what mailfetch creates is for the user alone. */
@@ -561,6 +574,9 @@ main(int argc, char *argv[])
 			openlog("mailfetch", LOG_PID, LOG_MAIL);
 			break;
 		}
+
+	if (daemon)
+		return daemon_main(cfg, argv, argc, &o);
 
 	/* Accounts in file order, or as named; one failing account does
 	 * not stop the others, and the first failure gives the status. */

@@ -27,6 +27,7 @@
 
 #include "../proto/imap.h"
 #include "../tls/util.h"
+#include "hook.h"
 #include "maildir.h"
 #include "policy.h"
 #include "run.h"
@@ -53,6 +54,7 @@ struct run {
 	uint64_t budget;
 	int status; /* the first failure's exit status */
 	int listed; /* a folder was listed: the summary means something */
+	int stopped; /* a stop was asked for and the run ended early */
 	uint64_t fetched, deleted, left, flagged;
 	char flagged_why[512];
 	uint64_t pop3_marked; /* DELEs that take effect at QUIT */
@@ -151,6 +153,15 @@ say_msg(const struct run *r, const struct msginfo *m, const char *what)
 		printf("%s: %s %s: %s\n", r->a->name, r->folder, uid, what);
 }
 
+/* A stop was asked for (--daemon, SIGTERM): note it and say so. */
+static int
+stopping(struct run *r)
+{
+	if (r->o->stop != NULL && *r->o->stop)
+		r->stopped = 1;
+	return r->stopped;
+}
+
 static int
 sink_begin(void *arg, size_t i)
 {
@@ -158,6 +169,12 @@ sink_begin(void *arg, size_t i)
 
 	r->cur_i = i;
 	r->cur_got = 0;
+	/* The messages before this one are whole and get recorded; this
+	 * one is not begun. The session cannot go on after the refusal. */
+	if (stopping(r)) {
+		r->local_errno = 0;
+		return -1;
+	}
 	maildir_abort(r->cur);
 	if ((r->cur = maildir_begin(r->md)) == NULL) {
 		r->local_errno = maildir_errno(r->md);
@@ -432,6 +449,8 @@ fetch_all(struct run *r, struct msginfo **msgs, const char *del, size_t n,
 	for (i = 0; i < n; i++)
 		r->p_totalbytes += msgs[i]->size;
 	for (start = 0; start < n && rv == 0; start = end) {
+		if (stopping(r))
+			break;
 		bytes = 0;
 		for (end = start; end < n && end - start < BATCH_MSGS
 		     && (end == start || bytes < BATCH_BYTES);
@@ -449,7 +468,9 @@ fetch_all(struct run *r, struct msginfo **msgs, const char *del, size_t n,
 		/* Whatever arrived whole is kept, even after a failure. */
 		if (persist(r, msgs + start, end - start, ok) == -1)
 			rv = -1;
-		if (frv == -1) {
+		if (frv == -1 && src->fail == SRC_FLOCAL && r->stopped)
+			rv = -1;
+		else if (frv == -1) {
 			if (src->fail == SRC_FLOCAL && r->oversize) {
 				/* The session stopped in the middle of a
 				 * reply: it ends here, and nothing more is
@@ -882,6 +903,16 @@ load_state(void *arg)
 	return NULL;
 }
 
+/* The on_new hook; its failure changes neither mail nor status. */
+static void
+run_hook(struct run *r)
+{
+	char err[1024];
+
+	if (hook_run(r->a, r->fetched, err, sizeof(err)) == -1)
+		acct_err(&r->ac, "%s", err);
+}
+
 int
 run_fetch(const struct cfg_account *a, const struct runopts *opts)
 {
@@ -890,7 +921,7 @@ run_fetch(const struct cfg_account *a, const struct runopts *opts)
 	struct run r;
 	pthread_t tid;
 	size_t i;
-	int status, threaded;
+	int status, threaded, broken = 0;
 
 	oo.syslog |= a->log_syslog;
 	memset(&r, 0, sizeof(r));
@@ -929,10 +960,9 @@ run_fetch(const struct cfg_account *a, const struct runopts *opts)
 		fail(&r, status);
 		goto out;
 	}
-	for (i = 0; i < a->nfolders; i++)
-		if (do_folder(&r, a->folders[i]) == -1)
-			break;
-	if (i == a->nfolders) {
+	for (i = 0; i < a->nfolders && !broken && !stopping(&r); i++)
+		broken = do_folder(&r, a->folders[i]) == -1;
+	if (!broken) {
 		if (r.ac.src->ops->quit(r.ac.src) == 0) {
 			r.deleted += r.pop3_marked;
 			r.left -= r.pop3_marked;
@@ -950,7 +980,9 @@ run_fetch(const struct cfg_account *a, const struct runopts *opts)
 		state_fail(&r);
 	if (r.listed && o->dryrun)
 		print_plan_totals(&r);
-	if (r.listed && !o->dryrun) {
+	if (r.listed && !o->dryrun
+	    && (!o->daemon || r.fetched > 0 || r.deleted > 0
+		|| r.status != 0)) {
 		acct_info(&r.ac,
 		    "%" PRIu64 " fetched, %" PRIu64 " deleted, %" PRIu64
 		    " left on server",
@@ -967,5 +999,8 @@ out:
 	state_free(r.st);
 	free(r.sub);
 	free(r.key);
+	/* After the lock is released: the hook may take its time. */
+	if (r.fetched > 0 && !o->dryrun && a->on_new != NULL)
+		run_hook(&r);
 	return r.status;
 }

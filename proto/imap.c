@@ -60,6 +60,7 @@
 #define CAP_LITERALMINUS 0x0010
 #define CAP_UIDPLUS 0x0020
 #define CAP_IDLE 0x0040
+#define CAP_NOTIFY 0x0080
 #define CAP_AUTH_PLAIN 0x0100
 #define CAP_AUTH_LOGIN 0x0200
 #define CAP_AUTH_CRAM_MD5 0x0400
@@ -148,6 +149,11 @@ struct imap {
 	const struct uidix *ours; /* CTX_EXPUNGE */
 	size_t nours;
 	size_t gone;
+	/* IDLE (RFC 2177): the tag of the IDLE command while it runs, and
+	 * whether EXISTS or RECENT told of new mail. */
+	unsigned idletag;
+	int news;
+	int notify; /* NOTIFY SET was accepted */
 };
 
 static const struct {
@@ -161,6 +167,7 @@ static const struct {
 	{ "LITERAL-", CAP_LITERALMINUS },
 	{ "UIDPLUS", CAP_UIDPLUS },
 	{ "IDLE", CAP_IDLE },
+	{ "NOTIFY", CAP_NOTIFY },
 	{ "AUTH=PLAIN", CAP_AUTH_PLAIN },
 	{ "AUTH=LOGIN", CAP_AUTH_LOGIN },
 	{ "AUTH=CRAM-MD5", CAP_AUTH_CRAM_MD5 },
@@ -787,6 +794,18 @@ bad:
 	    src, SRC_FDATA, "server sent a malformed SEARCH response");
 }
 
+/* An untagged response that tells of new mail. */
+static int
+is_news(const struct imap *im, const struct imap_resp *r)
+{
+	if (eqi(r->kw, r->kwlen, "STATUS"))
+		return 1;
+	if (!r->hasnum)
+		return 0;
+	return (eqi(r->kw, r->kwlen, "EXISTS") && r->num > im->exists)
+	    || (eqi(r->kw, r->kwlen, "RECENT") && r->num > 0);
+}
+
 static int
 untagged(struct source *src, const struct imap_resp *r)
 {
@@ -806,6 +825,11 @@ untagged(struct source *src, const struct imap_resp *r)
 	case IMAP_SNONE:
 		break;
 	}
+	/* New mail, for IDLE: EXISTS or RECENT after SELECT (not the
+	 * counts SELECT itself reports), or STATUS, which comes only with
+	 * NOTIFY, about another mailbox. */
+	if (im->ctx != CTX_SELECT && is_news(im, r))
+		im->news = 1;
 	if (eqi(r->kw, r->kwlen, "CAPABILITY"))
 		set_caps(src, r->data, r->datalen);
 	else if (r->hasnum && eqi(r->kw, r->kwlen, "EXISTS"))
@@ -1836,6 +1860,152 @@ imap_sizes(struct source *src, struct msglist *l)
 {
 	(void)src;
 	(void)l;
+	return 0;
+}
+
+/*
+ * Waiting for mail: IDLE (RFC 2177) on the selected folder.
+ */
+
+int
+imap_idle_start(struct source *src)
+{
+	struct imap *im = src->priv;
+	struct imap_resp r;
+	struct pend p;
+	unsigned tag;
+	int x;
+
+	if (!im->selected && !im->notify)
+		return src_fail(src, SRC_FPROTO, "no folder selected");
+	if (!(im->caps & CAP_IDLE))
+		return src_fail(
+		    src, SRC_FREFUSED, "server does not offer IDLE");
+	tag = cmd_begin(src, "IDLE");
+	if (cmd_send(src) == -1)
+		return -1;
+	/* Untagged data may come before the server's "+". */
+	for (;;) {
+		if (read_resp(src, &r) == -1
+		    || (x = dispatch(src, &r, 1)) == -1)
+			return -1;
+		if (x == 1)
+			break;
+		if (cmd_pend(im)->done) {
+			if (wait_tag(src, tag, &p) == -1)
+				return -1;
+			return src_fail(src, SRC_FREFUSED,
+			    "server refused IDLE: \"%s\"", p.text);
+		}
+	}
+	im->idletag = tag;
+	/* SPEC "Time": the wait in IDLE has no reply deadline; it ends at
+	 * the renewal (imap_idle_done). */
+	conn_reply_end(src->conn);
+	return 0;
+}
+
+int
+imap_notify(struct source *src, char *const *folders, size_t n)
+{
+	struct imap *im = src->priv;
+	struct pend p;
+	const char *s;
+	char *name;
+	unsigned tag;
+	size_t i;
+	int rv;
+
+	if (!(im->caps & CAP_NOTIFY))
+		return src_fail(
+		    src, SRC_FREFUSED, "server does not offer NOTIFY");
+	/* RFC 5465 section 5: MessageNew goes with MessageExpunge. New
+	 * mail in the selected folder comes as EXISTS, in the others as
+	 * STATUS. */
+	tag = cmd_begin(
+	    src, "NOTIFY SET (selected (MessageNew MessageExpunge))");
+	for (i = 0; i < n; i++) {
+		for (s = folders[i]; *s != '\0' && (unsigned char)*s < 0x80;
+		     s++)
+			;
+		name = *s == '\0' ? xstrdup(folders[i])
+				  : imap_utf7_encode(folders[i]);
+		if (name == NULL)
+			return src_fail(src, SRC_FCONFIG,
+			    "a folder name is not valid UTF-8");
+		cmd_add(src, " (mailboxes", 11, 0);
+		rv = cmd_string(src, name, 0);
+		free(name);
+		if (rv == -1)
+			return -1;
+		cmd_add(src, " (MessageNew MessageExpunge))", 29, 0);
+	}
+	if (cmd_send(src) == -1 || wait_tag(src, tag, &p) == -1)
+		return -1;
+	if (p.st != IMAP_SOK)
+		return src_fail(
+		    src, SRC_FREFUSED, "server refused NOTIFY: \"%s\"", p.text);
+	im->notify = 1;
+	return 0;
+}
+
+int
+imap_idle_read(struct source *src, int *news)
+{
+	struct imap *im = src->priv;
+	struct imap_resp r;
+	int k;
+
+	*news = 0;
+	while ((k = conn_line_ready(src->conn)) == 1) {
+		if (read_resp(src, &r) == -1 || dispatch(src, &r, 0) == -1)
+			return -1;
+		/* The server may end IDLE itself (RFC 2177 section 3). */
+		if (im->idletag != 0 && cmd_pend(im)->done)
+			return src_fail(src, SRC_FTEMP,
+			    "server ended IDLE: \"%s\"", cmd_pend(im)->text);
+	}
+	*news = im->news;
+	im->news = 0;
+	if (k == -1)
+		return readfail(src);
+	return 0;
+}
+
+int
+imap_idle_done(struct source *src, int *news)
+{
+	struct imap *im = src->priv;
+	struct pend p;
+	unsigned tag = im->idletag;
+
+	*news = 0;
+	if (tag == 0)
+		return src_fail(src, SRC_FPROTO, "not in IDLE");
+	im->idletag = 0;
+	if (conn_write(src->conn, "DONE\r\n", 6) == -1)
+		return src_connfail(src, "writing to the server");
+	trace(src, SRC_TRACE_OUT, "DONE", 4);
+	conn_reply_begin(src->conn);
+	if (wait_tag(src, tag, &p) == -1)
+		return -1;
+	*news = im->news;
+	im->news = 0;
+	if (p.st != IMAP_SOK)
+		return src_fail(
+		    src, SRC_FPROTO, "IDLE ended with \"%s\"", p.text);
+	return 0;
+}
+
+int
+imap_noop(struct source *src)
+{
+	struct pend p;
+
+	if (simple(src, "NOOP", &p) == -1)
+		return -1;
+	if (p.st != IMAP_SOK)
+		return src_fail(src, SRC_FPROTO, "NOOP failed: \"%s\"", p.text);
 	return 0;
 }
 

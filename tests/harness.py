@@ -458,12 +458,22 @@ class Dovecot:
                  b"554 5.7.1 the test relay takes no mail\r\n"),
             ], default=b"250 2.0.0 ok\r\n", max_conns=1 << 30).start()
 
-    def _start_once(self):
+    def pause(self):
+        """Stop Dovecot, keeping its directory, mail and ports, so that
+        resume() can start it again (a server restart)."""
+        self._kill()
+
+    def resume(self):
+        """Start Dovecot again after pause(), on the same ports."""
+        self._start_once(keep_ports=True)
+
+    def _start_once(self, keep_ports=False):
         names = PROTOCOLS + (SUBMISSION if self.submission else ())
         ports = set()
-        while len(ports) < len(names):
+        while not keep_ports and len(ports) < len(names):
             ports.add(free_port())
-        self.ports = dict(zip(names, sorted(ports)))
+        if not keep_ports:
+            self.ports = dict(zip(names, sorted(ports)))
         with open(self.conf_file, "w") as f:
             f.write(self._config())
         if os.path.exists(self.log_file):

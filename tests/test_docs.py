@@ -142,6 +142,11 @@ def test_make_install(env):
     make_install(env, dest)
     found = harness.tree(dest)
     want = ["usr", "usr/local", "usr/local/bin", "usr/local/bin/mailfetch",
+            "usr/local/lib", "usr/local/lib/systemd",
+            "usr/local/lib/systemd/user",
+            "usr/local/lib/systemd/user/mailfetch-oneshot.service",
+            "usr/local/lib/systemd/user/mailfetch.service",
+            "usr/local/lib/systemd/user/mailfetch.timer",
             "usr/local/share", "usr/local/share/doc",
             "usr/local/share/doc/mailfetch",
             "usr/local/share/doc/mailfetch/README.md",
@@ -178,7 +183,11 @@ def test_make_install_prefix_mandir(env):
     dest = env.path("dest")
     make_install(env, dest, "PREFIX=/opt/mf", "MANDIR=/opt/mf/man")
     assert harness.tree(dest) == [
-        "opt", "opt/mf", "opt/mf/bin", "opt/mf/bin/mailfetch", "opt/mf/man",
+        "opt", "opt/mf", "opt/mf/bin", "opt/mf/bin/mailfetch", "opt/mf/lib",
+        "opt/mf/lib/systemd", "opt/mf/lib/systemd/user",
+        "opt/mf/lib/systemd/user/mailfetch-oneshot.service",
+        "opt/mf/lib/systemd/user/mailfetch.service",
+        "opt/mf/lib/systemd/user/mailfetch.timer", "opt/mf/man",
         "opt/mf/man/man1", "opt/mf/man/man1/mailfetch.1", "opt/mf/man/man5",
         "opt/mf/man/man5/fetchrc.5", "opt/mf/share", "opt/mf/share/doc",
         "opt/mf/share/doc/mailfetch", "opt/mf/share/doc/mailfetch/README.md",

@@ -1024,3 +1024,99 @@ conn_free(struct conn *c)
 	free(c->port);
 	free(c);
 }
+
+int
+conn_fd(const struct conn *c)
+{
+	return c->fd;
+}
+
+int
+conn_keepalive(struct conn *c, int idle)
+{
+	int on = 1, intvl = 15, cnt = 4;
+
+	if (c->fd == -1
+	    || setsockopt(c->fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on))
+		== -1) {
+		conn_seterr(c, CONN_EIO, "%s port %s: SO_KEEPALIVE: %s",
+		    c->host, c->port, strerror(errno));
+		return -1;
+	}
+#ifdef TCP_KEEPIDLE
+	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	(void)setsockopt(
+	    c->fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+#else
+	(void)idle;
+	(void)intvl;
+	(void)cnt;
+#endif
+	return 0;
+}
+
+int
+conn_line_ready(struct conn *c)
+{
+	size_t space;
+	ssize_t n;
+	int saved;
+
+	if (!conn_usable(c))
+		return -1;
+	for (;;) {
+		if (c->len > 0 && memchr(c->buf + c->off, '\n', c->len) != NULL)
+			return 1;
+		if (c->len > 0 && c->off > 0) {
+			memmove(c->buf, c->buf + c->off, c->len);
+			c->off = 0;
+		}
+		if (c->len == 0)
+			c->off = 0;
+		if ((space = CONN_BUFSZ - c->off - c->len) == 0) {
+			conn_seterr(c, CONN_ETOOLONG,
+			    "%s port %s: line longer than %d bytes", c->host,
+			    c->port, CONN_LINE_MAX);
+			return -1;
+		}
+		if (c->tls != NULL) {
+			errno = 0;
+			n = tls_read(c->tls, c->buf + c->off + c->len, space);
+			saved = errno;
+			if (n == TLS_WANT_POLLIN || n == TLS_WANT_POLLOUT) {
+				/* Records of no data (session tickets) may
+				 * wait in the read-ahead: go on with them. */
+				if (n == TLS_WANT_POLLIN && c->rawlen > 0)
+					continue;
+				return 0;
+			}
+			if (n == -1) {
+				conn_tls_ioerr(c, "read", saved);
+				return -1;
+			}
+		} else {
+			n = read(c->fd, c->buf + c->off + c->len, space);
+			if (n == -1) {
+				if (errno == EINTR)
+					continue;
+				if (errno == EAGAIN || errno == EWOULDBLOCK)
+					return 0;
+				conn_seterr(c,
+				    errno == ECONNRESET ? CONN_ECLOSED
+							: CONN_EIO,
+				    "%s port %s: read: %s", c->host, c->port,
+				    strerror(errno));
+				return -1;
+			}
+		}
+		if (n == 0) {
+			conn_seterr(c, CONN_ECLOSED,
+			    "%s port %s: connection closed by server", c->host,
+			    c->port);
+			return -1;
+		}
+		c->len += (size_t)n;
+		c->nin += (uint64_t)n;
+	}
+}

@@ -117,6 +117,20 @@ uint64_t conn_bytes_out(const struct conn *);
 const char *conn_error(const struct conn *);
 enum conn_err conn_errcode(const struct conn *);
 
+/* The socket, for poll(2) by a caller that waits on many connections
+ * (the daemon's IDLE); -1 when not connected. Data may already be
+ * buffered: see conn_line_ready. */
+int conn_fd(const struct conn *);
+
+/* Turn on TCP keepalive: probes after idle seconds without traffic,
+ * so that a peer that vanished without a word is noticed. */
+int conn_keepalive(struct conn *, int idle);
+
+/* Read what has arrived without waiting. Returns 1 when a whole line is
+ * buffered (conn_getline will not wait for it), 0 when not yet, -1 on
+ * an error or end of file (ECLOSED). */
+int conn_line_ready(struct conn *);
+
 /* Close TLS (errors ignored: a vanished peer is no failure of the
  * mail) and the socket, and free. Accepts NULL. */
 void conn_free(struct conn *);

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -323,6 +324,64 @@ srv_chunks(int fd, const void *arg)
 			return 1;
 	}
 	return 0;
+}
+
+/* conn_line_ready: a part of a line, then the rest on request, then
+ * the end of the connection. */
+static int
+srv_ready(int fd, const void *arg)
+{
+	char buf[16];
+
+	(void)arg;
+	if (write_str(fd, "par") == -1 || read_line(fd, buf, sizeof(buf)) == -1
+	    || write_str(fd, "tial\r\nnext") == -1
+	    || read_line(fd, buf, sizeof(buf)) == -1)
+		return 1;
+	return 0;
+}
+
+static int
+wait_readable(struct conn *c)
+{
+	struct pollfd pfd = { .fd = conn_fd(c), .events = POLLIN };
+
+	return poll(&pfd, 1, 5000) == 1 ? 0 : -1;
+}
+
+static void
+test_line_ready(const void *arg)
+{
+	struct server sv;
+	struct conn *c;
+	char *line = NULL;
+	size_t len;
+
+	(void)arg;
+	CHECK(server_start(&sv, srv_ready, NULL) == 0);
+	if ((c = client(&sv, 5, 5)) == NULL) {
+		CHECK(0);
+		server_kill(&sv);
+		return;
+	}
+	CHECK(conn_fd(c) >= 0);
+	CHECK(conn_keepalive(c, 60) == 0);
+	CHECK(wait_readable(c) == 0);
+	CHECK(conn_line_ready(c) == 0);
+	CHECK(conn_write(c, "1\n", 2) == 0);
+	msleep(50);
+	CHECK(wait_readable(c) == 0);
+	CHECK(conn_line_ready(c) == 1);
+	CHECK(conn_getline(c, &line, &len, 100) == 0);
+	CHECK_STR(line, "partial");
+	CHECK(conn_line_ready(c) == 0);
+	CHECK(conn_write(c, "2\n", 2) == 0);
+	CHECK(wait_readable(c) == 0);
+	msleep(50);
+	CHECK(conn_line_ready(c) == -1);
+	CHECK(conn_errcode(c) == CONN_ECLOSED);
+	conn_free(c);
+	CHECK(server_wait(&sv) == 0);
 }
 
 static void
@@ -1659,6 +1718,7 @@ main(void)
 		T_RUN(
 		    longline_cases[i].name, test_longline, &longline_cases[i]);
 	T_RUN("peek and consume", test_peek, NULL);
+	T_RUN("a line ready, without waiting", test_line_ready, NULL);
 	for (i = 0; i < NELEM(sink_cases); i++)
 		T_RUN(sink_cases[i].name, test_sink, &sink_cases[i]);
 	T_RUN("write 4 MiB", test_write, NULL);
