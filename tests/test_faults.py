@@ -436,7 +436,10 @@ def test_stall_is_75_within_timeout(env):
             assert k in ended, "%s: still running after %ds" % (
                 what, timeout + 60)
             out, err = p.communicate()
-            assert px.fired_at, "%s: the stall never began" % what
+            assert px.fired_at, (
+                "%s: the stall never began (exit %s; this session: %r, "
+                "%d connections; calibration: %r)" % (
+                    what, p.returncode, px.total, px.conns, sizes[protocol]))
             elapsed = ended[k] - px.fired_at[0]
             err = err.decode("utf-8", "replace")
             assert p.returncode == 75, "%s: exit %s, want 75: %s" % (
