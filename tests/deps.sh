@@ -13,7 +13,7 @@ set -eu
 
 PKGS="gcc make pkg-config libtls-dev libinih-dev libssl-dev dovecot-imapd
 dovecot-pop3d dovecot-submissiond openssl python3 clang-format clang
-libclang-rt-14-dev time valgrind mandoc man-db"
+libclang-rt-14-dev time valgrind mandoc man-db zlib1g-dev"
 BENCH_PKGS="mpop isync fdm fetchmail procmail getmail6 time hyperfine"
 
 installed() {
