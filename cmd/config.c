@@ -72,6 +72,7 @@ enum cfg_key {
 	K_SMTP_TLS,
 	K_SMTP_USER,
 	K_LOG,
+	K_COMPRESS,
 	K_N
 };
 
@@ -129,6 +130,7 @@ static int p_smtp_port(struct cfg_account *, const char *, char *, size_t);
 static int p_smtp_tls(struct cfg_account *, const char *, char *, size_t);
 static int p_smtp_user(struct cfg_account *, const char *, char *, size_t);
 static int p_log(struct cfg_account *, const char *, char *, size_t);
+static int p_compress(struct cfg_account *, const char *, char *, size_t);
 
 /*
  * Each key's parser sets its field of the account from the value, or
@@ -165,6 +167,7 @@ static const struct {
 	[K_SMTP_TLS] = { "smtp_tls", p_smtp_tls },
 	[K_SMTP_USER] = { "smtp_user", p_smtp_user },
 	[K_LOG] = { "log", p_log },
+	[K_COMPRESS] = { "compress", p_compress },
 };
 
 /* In the order of enum src_auth. */
@@ -695,6 +698,12 @@ static int
 p_allow_plaintext(struct cfg_account *a, const char *v, char *msg, size_t len)
 {
 	return parse_bool(v, &a->allow_plaintext, msg, len);
+}
+
+static int
+p_compress(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	return parse_bool(v, &a->compress, msg, len);
 }
 
 /* log = stderr (the default) or syslog: summaries and errors also go to
@@ -1276,6 +1285,7 @@ build(struct cfg_ctx *c, const struct cfg_sect *s, struct cfg_account *a)
 	a->keep = 1;
 	a->connect_timeout = 30;
 	a->timeout = 60;
+	a->compress = 1;
 	a->smtp_tls = SRC_TLS_STARTTLS;
 	for (k = 0; k < K_N; k++) {
 		if (s->vline[k] != 0) {

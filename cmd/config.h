@@ -45,6 +45,7 @@ struct cfg_account {
 	int smtp_port; /* default 587, or 465 with smtp_tls = implicit */
 	enum src_tls smtp_tls; /* default starttls */
 	char *smtp_user; /* default user; NULL when smtp_host is */
+	int compress; /* IMAP COMPRESS=DEFLATE; default 1 */
 };
 
 struct cfg {

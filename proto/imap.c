@@ -57,6 +57,7 @@
 #define CAP_LITERALMINUS 0x0010
 #define CAP_UIDPLUS 0x0020
 #define CAP_IDLE 0x0040
+#define CAP_COMPRESS 0x0080
 #define CAP_AUTH_PLAIN 0x0100
 #define CAP_AUTH_LOGIN 0x0200
 #define CAP_AUTH_CRAM_MD5 0x0400
@@ -157,6 +158,7 @@ static const struct {
 	{ "LITERAL-", CAP_LITERALMINUS },
 	{ "UIDPLUS", CAP_UIDPLUS },
 	{ "IDLE", CAP_IDLE },
+	{ "COMPRESS=DEFLATE", CAP_COMPRESS },
 	{ "AUTH=PLAIN", CAP_AUTH_PLAIN },
 	{ "AUTH=LOGIN", CAP_AUTH_LOGIN },
 	{ "AUTH=CRAM-MD5", CAP_AUTH_CRAM_MD5 },
@@ -1533,6 +1535,29 @@ uid_cmd(struct source *src, const char *verb, const struct uidix *ix,
 	return cmd_send(src) == -1 ? 0 : tag;
 }
 
+/*
+ * COMPRESS DEFLATE (RFC 4978) before the first download of a session,
+ * when the server offers it and the account wants it: after login, so
+ * no credential is ever compressed, and only when there is mail to
+ * fetch, so a poll pays no round trip for it. A refusal is no failure:
+ * the session goes on uncompressed.
+ */
+static int
+compress(struct source *src)
+{
+	struct imap *im = src->priv;
+	struct pend p;
+
+	if (!src->cfg->compress || !(im->caps & CAP_COMPRESS)
+	    || conn_is_compressed(src->conn))
+		return 0;
+	if (simple(src, "COMPRESS DEFLATE", &p) == -1)
+		return -1;
+	if (p.st == IMAP_SOK && conn_compress(src->conn) == -1)
+		return src_connfail(src, "starting compression");
+	return 0;
+}
+
 static int
 imap_fetch(struct source *src, struct msginfo *const *msgs, size_t n,
     const struct sink *sink)
@@ -1548,6 +1573,8 @@ imap_fetch(struct source *src, struct msginfo *const *msgs, size_t n,
 		return 0;
 	if (!im->selected)
 		return src_fail(src, SRC_FPROTO, "no folder selected");
+	if (compress(src) == -1)
+		return -1;
 	fx = xcalloc(1, sizeof(*fx));
 	fx->sink = sink;
 	fx->nix = uidix_make(msgs, n, &fx->ix);

@@ -69,6 +69,8 @@ struct source_cfg {
 	/* POP3: list with UIDL alone and leave the sizes to ops->sizes,
 	 * so that a run that finds nothing new skips LIST. */
 	int lazy_sizes;
+	/* IMAP: COMPRESS=DEFLATE (RFC 4978) when the server offers it. */
+	int compress;
 	/* Protocol trace (-vv), one line at a time without CRLF. Lines that
 	 * carry a credential arrive with it replaced by <redacted>. NULL:
 	 * no trace. */
