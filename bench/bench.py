@@ -986,8 +986,9 @@ class DelayProxy:
             opened = {r["id"] for r in recs if r["ev"] == "open"}
             closed = {r["id"]: r for r in recs if r["ev"] == "close"}
             if opened <= set(closed) or time.monotonic() > t_end:
-                return (sum(closed[i]["rt"] for i in opened if i in closed),
-                        len(opened))
+                got = [closed[i] for i in opened if i in closed]
+                return (sum(x["rt"] for x in got), len(opened),
+                        sum(x["down"] for x in got))
             time.sleep(0.05)
 
 
@@ -1583,7 +1584,13 @@ class Bench:
                 "after it received data, with nothing more on its way to "
                 "it); see bench/delayproxy.py. First fetch into an empty "
                 "Maildir, then a poll (nothing new) with the state the "
-                "fetch left. Medians of %d interleaved repetitions." % (
+                "fetch left. \"MB from server\" is what crossed the "
+                "link towards the client on the first fetch (TLS records; "
+                "compressed where the session was). Dovecot offers "
+                "COMPRESS=DEFLATE (imap_zlib); mailfetch uses it unless "
+                "`compress = no`, mbsync (1.4) uses it whenever offered "
+                "(it has no option for it). Medians of %d interleaved "
+                "repetitions." % (
                     n, c.total(n) / 1e6, self.args.reps)]
         for title, rtt, rate in self.WAN_SETTINGS:
             text.append("\n#### %s\n" % title)
@@ -1615,7 +1622,7 @@ class Bench:
                         if check == "poll":
                             ex["poll"] = True
                         r = self.run_tool(tool, rd, a, c, n, ex, check)
-                        r["rt"], r["conns"] = px.collect(mark)
+                        r["rt"], r["conns"], r["down"] = px.collect(mark)
                         rows[key][i].add(r)
                     # Flags only after the poll: fetchmail's IMAP poll
                     # skips what is \Seen.
@@ -1628,16 +1635,18 @@ class Bench:
         finally:
             px.stop()
         out = ["**%s TLS, %s**\n" % (proto.upper(), title),
-               "| client | first fetch s | range | RT | poll s | range | RT "
-               "| mailfetch / it: fetch, poll | delivered |",
-               "|---|---|---|---|---|---|---|---|---|"]
+               "| client | first fetch s | range | RT | MB from server | poll s "
+               "| range | RT | mailfetch / it: fetch, poll | delivered |",
+               "|---|---|---|---|---|---|---|---|---|---|"]
         mf = rows["mailfetch"]
         for key, (f, p) in rows.items():
             ratio = "" if key == "mailfetch" else "%s, %s" % (
                 fmt_ratio(mf[0].wall, f.wall), fmt_ratio(mf[1].wall, p.wall))
-            out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            out.append("| %s | %s | %s | %s | %.1f | %s | %s | %s | %s | %s |"
+                       % (
                 "**mailfetch**" if key == "mailfetch" else key,
-                fmt_s(f.wall), f.spread(), fmt_rt(f), fmt_s(p.wall),
+                fmt_s(f.wall), f.spread(), fmt_rt(f),
+                med([x["down"] for x in f.samples]) / 1e6, fmt_s(p.wall),
                 p.spread(), fmt_rt(p), ratio,
                 f.status if f.status == p.status else
                 "fetch %s, poll %s" % (f.status, p.status)))
@@ -1656,6 +1665,15 @@ class Bench:
                         name, mf[0].wall, off[0].wall,
                         mf[0].wall / off[0].wall),
                     mf[0].ok and mf[0].wall <= 0.6 * off[0].wall))
+            mb = rows.get("mbsync")
+            if mb and mb[0].samples:
+                self.targets.append((
+                    "w", "%s: first fetch compressed %.2f s ahead of mbsync "
+                    "(compressed) %.2f s: ratio %.2f%s" % (
+                        name, mf[0].wall, mb[0].wall,
+                        mf[0].wall / mb[0].wall,
+                        "" if mb[0].ok else " (mbsync: %s)" % mb[0].status),
+                    mf[0].ok and mf[0].wall < mb[0].wall))
             return
         lim = {"fetch": 6 if proto == "pop3" else 5, "poll": 5}
         for i, what in enumerate(("fetch", "poll")):
