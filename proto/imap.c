@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../tls/conn.h"
 #include "../tls/util.h"
@@ -1408,6 +1409,12 @@ imap_select(
 		return src_fail(src, SRC_FCONFIG,
 		    "folder name \"%s\" is not valid UTF-8", q);
 
+	/* INBOX always exists (RFC 3501 section 5.1) and is the Maildir
+	 * itself, whatever the delimiter: no LIST, a round trip saved. */
+	if (strcasecmp(name, "INBOX") == 0) {
+		src->delim = 0;
+		goto sel;
+	}
 	im->ctx = CTX_LIST;
 	im->gotlist = 0;
 	im->delim = 0;
@@ -1425,6 +1432,7 @@ imap_select(
 	}
 	src->delim = im->gotlist ? im->delim : 0;
 
+sel:
 	/* A failed SELECT leaves no mailbox selected (section 6.3.1). */
 	reset_mailbox(im);
 	im->ctx = CTX_SELECT;
@@ -1736,28 +1744,16 @@ done:
 	return rv;
 }
 
+/* Every command before LOGOUT was answered and nothing depends on its
+ * answer (RFC 3501 section 6.1.3: BYE, then OK): send it and go, a
+ * round trip saved. */
 static int
 imap_quit(struct source *src)
 {
-	struct imap *im = src->priv;
-	struct pend p;
-
 	if (src->conn == NULL)
 		return src_fail(src, SRC_FPROTO, "not connected");
-	if (simple(src, "LOGOUT", &p) == -1) {
-		/* RFC 3501 section 6.1.3: BYE, then OK; a server that
-		 * closes right after BYE has still logged us out. */
-		if (im->byeseen && conn_errcode(src->conn) == CONN_ECLOSED) {
-			src->fail = SRC_FNONE;
-			src->err[0] = '\0';
-			return 0;
-		}
-		return -1;
-	}
-	if (p.st != IMAP_SOK)
-		return src_fail(
-		    src, SRC_FPROTO, "LOGOUT failed: \"%s\"", p.text);
-	return 0;
+	cmd_begin(src, "LOGOUT");
+	return cmd_send(src);
 }
 
 static void
