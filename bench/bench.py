@@ -851,9 +851,10 @@ class Fetchmail(Tool):
         opts = ["keep", "no rewrite"]
         if not (extra or {}).get("poll"):
             opts.insert(1, "fetchall")
-        if (extra or {}).get("wan") and a.proto == "pop3":
-            # Polls: remember the UIDs (Dovecot has no LAST).
-            opts.append("uidl")
+        # Polls: remember the UIDs (Dovecot has no LAST); a server
+        # option, on the poll line.
+        uidl = " uidl" if (extra or {}).get("wan") and a.proto == "pop3" \
+            else ""
         if a.tls:
             # The certificate names 127.0.0.1 as an IP address, which
             # fetchmail does not match; its other name is localhost.
@@ -862,11 +863,12 @@ class Fetchmail(Tool):
         else:
             opts += ["sslproto ''", "no sslcertck"]
         text = ("set no syslog\n"
-                "poll %s protocol %s port %d:\n"
+                "poll %s protocol %s port %d%s:\n"
                 "  user \"%s\" there with password \"%s\" is %s here\n"
                 "  options %s\n"
                 "  mda \"/usr/bin/procmail -m %s\"\n" % (
-                    a.host, a.proto.upper(), a.port, a.user, a.password,
+                    a.host, a.proto.upper(), a.port, uidl, a.user,
+                    a.password,
                     RUN_AS[2] if RUN_AS else pwd.getpwuid(os.getuid())[0],
                     " ".join(opts), pm))
         write_file(rc, text)
@@ -902,7 +904,10 @@ class Getmail(Tool):
             lines.append("ca_certs = %s" % a.ca)
         lines += ["", "[destination]", "type = Maildir",
                   "path = %s/" % md, "", "[options]", "verbose = 0",
-                  "read_all = true", "delete = false",
+                  # Case w polls: only what it has not retrieved.
+                  "read_all = %s" % (
+                      "false" if (extra or {}).get("wan") else "true"),
+                  "delete = false",
                   "message_log_syslog = false", ""]
         rc = os.path.join(gd, "getmailrc")
         write_file(rc, "\n".join(lines))
