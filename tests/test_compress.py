@@ -5,8 +5,9 @@ whose compressed data is garbage (exit 65, nothing lost)."""
 
 import os
 import re
+import zlib
 
-from test_hostile import check, imap_server
+from test_hostile import IMAP_BODIES, check, imap_bodies, imap_server
 from test_hostile import maildir_messages as hostile_messages
 from test_imap import summary
 from test_pop3 import CORPUS, big_message, maildir_messages
@@ -75,3 +76,23 @@ def test_garbage_after_compress_ok_is_65_and_loses_nothing(env):
     with imap_server(CAPABILITY=CAPS) as srv:
         check(env, srv, "imap", 0, "", keys={"compress": "no"})
     assert len(hostile_messages(env)) == 2
+
+
+def test_garbage_after_a_good_message_loses_nothing_and_duplicates_none(env):
+    # The first message arrives whole through the deflate stream, then
+    # the stream breaks: 65; whatever was kept is kept once, and the
+    # next run brings the rest.
+    z = zlib.compressobj(6, zlib.DEFLATED, -15)
+    good = z.compress(imap_bodies((1,))) + z.flush(zlib.Z_SYNC_FLUSH)
+    reply = b"{tag} OK begin\r\n" + good + b"\xff" * 64
+    with imap_server(CAPABILITY=CAPS, **{
+            r"^(\S+) COMPRESS DEFLATE": lambda m: reply.replace(
+                b"{tag}", m.group(1))}) as srv:
+        check(env, srv, "imap", 65, r"compressed data")
+    want = [IMAP_BODIES[u].replace(b"\r\n", b"\n") for u in (1, 2)]
+    first = hostile_messages(env)
+    assert first in ([], want[:1]), first
+    with imap_server(CAPABILITY=CAPS) as srv:
+        check(env, srv, "imap", 0, "", keys={"compress": "no"})
+    assert sorted(hostile_messages(env)) == sorted(want)
+    assert os.listdir(env.path(A + "-Maildir", "tmp")) == []
