@@ -17,7 +17,7 @@ WARN = -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
 ifeq ($(CI),true)
 WARN += -Werror
 endif
-PKGS = libtls inih libcrypto
+PKGS = libtls inih libcrypto zlib
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lresolv -pthread
 

@@ -49,6 +49,7 @@ acct_init(struct acct *ac, const struct cfg_account *a, const struct runopts *o)
 	ac->sc.connect_timeout = a->connect_timeout;
 	ac->sc.timeout = a->timeout;
 	ac->sc.lazy_sizes = 1;
+	ac->sc.compress = a->compress;
 	if (o->verbose >= 2) {
 		ac->sc.trace = trace;
 		ac->sc.trace_arg = ac;

@@ -78,6 +78,7 @@ enum cfg_key {
 	K_ON_NEW,
 	K_IDLE,
 	K_POLL_INTERVAL,
+	K_COMPRESS,
 	K_N
 };
 
@@ -139,6 +140,7 @@ static int p_log(struct cfg_account *, const char *, char *, size_t);
 static int p_on_new(struct cfg_account *, const char *, char *, size_t);
 static int p_idle(struct cfg_account *, const char *, char *, size_t);
 static int p_poll_interval(struct cfg_account *, const char *, char *, size_t);
+static int p_compress(struct cfg_account *, const char *, char *, size_t);
 
 /*
  * Each key's parser sets its field of the account from the value, or
@@ -179,6 +181,7 @@ static const struct {
 	[K_ON_NEW] = { "on_new", p_on_new },
 	[K_IDLE] = { "idle", p_idle },
 	[K_POLL_INTERVAL] = { "poll_interval", p_poll_interval },
+	[K_COMPRESS] = { "compress", p_compress },
 };
 
 /* In the order of enum src_auth. */
@@ -895,6 +898,12 @@ p_allow_plaintext(struct cfg_account *a, const char *v, char *msg, size_t len)
 	return parse_bool(v, &a->allow_plaintext, msg, len);
 }
 
+static int
+p_compress(struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	return parse_bool(v, &a->compress, msg, len);
+}
+
 /* log = stderr (the default) or syslog: summaries and errors also go to
  * syslog(3), as --syslog does for every account. */
 static int
@@ -1565,6 +1574,7 @@ build(struct cfg_ctx *c, const struct cfg_sect *s, struct cfg_account *a)
 	a->keep = 1;
 	a->connect_timeout = 30;
 	a->timeout = 60;
+	a->compress = 1;
 	a->smtp_tls = SRC_TLS_STARTTLS;
 	a->idle = 1;
 	a->poll_interval = 300;

@@ -52,6 +52,7 @@ struct cfg_account {
 	char *on_new; /* shell command after a run that delivered; NULL */
 	int idle; /* IMAP: wait for mail with IDLE in --daemon */
 	int64_t poll_interval; /* seconds between polls in --daemon */
+	int compress; /* IMAP COMPRESS=DEFLATE; default 1 */
 };
 
 struct cfg {

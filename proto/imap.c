@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../tls/conn.h"
 #include "../tls/util.h"
@@ -61,6 +62,7 @@
 #define CAP_UIDPLUS 0x0020
 #define CAP_IDLE 0x0040
 #define CAP_NOTIFY 0x0080
+#define CAP_COMPRESS 0x8000
 #define CAP_AUTH_PLAIN 0x0100
 #define CAP_AUTH_LOGIN 0x0200
 #define CAP_AUTH_CRAM_MD5 0x0400
@@ -168,6 +170,7 @@ static const struct {
 	{ "UIDPLUS", CAP_UIDPLUS },
 	{ "IDLE", CAP_IDLE },
 	{ "NOTIFY", CAP_NOTIFY },
+	{ "COMPRESS=DEFLATE", CAP_COMPRESS },
 	{ "AUTH=PLAIN", CAP_AUTH_PLAIN },
 	{ "AUTH=LOGIN", CAP_AUTH_LOGIN },
 	{ "AUTH=CRAM-MD5", CAP_AUTH_CRAM_MD5 },
@@ -1453,6 +1456,12 @@ imap_select(
 		return src_fail(src, SRC_FCONFIG,
 		    "folder name \"%s\" is not valid UTF-8", q);
 
+	/* INBOX always exists (RFC 3501 section 5.1) and is the Maildir
+	 * itself, whatever the delimiter: no LIST, a round trip saved. */
+	if (strcasecmp(name, "INBOX") == 0) {
+		src->delim = 0;
+		goto sel;
+	}
 	im->ctx = CTX_LIST;
 	im->gotlist = 0;
 	im->delim = 0;
@@ -1470,6 +1479,7 @@ imap_select(
 	}
 	src->delim = im->gotlist ? im->delim : 0;
 
+sel:
 	/* A failed SELECT leaves no mailbox selected (section 6.3.1). */
 	reset_mailbox(im);
 	im->ctx = CTX_SELECT;
@@ -1634,6 +1644,29 @@ uid_cmd(struct source *src, const char *verb, const struct uidix *ix,
 	return cmd_send(src) == -1 ? 0 : tag;
 }
 
+/*
+ * COMPRESS DEFLATE (RFC 4978) before the first download of a session,
+ * when the server offers it and the account wants it: after login, so
+ * no credential is ever compressed, and only when there is mail to
+ * fetch, so a poll pays no round trip for it. A refusal is no failure:
+ * the session goes on uncompressed.
+ */
+static int
+compress(struct source *src)
+{
+	struct imap *im = src->priv;
+	struct pend p;
+
+	if (!src->cfg->compress || !(im->caps & CAP_COMPRESS)
+	    || conn_is_compressed(src->conn))
+		return 0;
+	if (simple(src, "COMPRESS DEFLATE", &p) == -1)
+		return -1;
+	if (p.st == IMAP_SOK && conn_compress(src->conn) == -1)
+		return src_connfail(src, "starting compression");
+	return 0;
+}
+
 static int
 imap_fetch(struct source *src, struct msginfo *const *msgs, size_t n,
     const struct sink *sink)
@@ -1649,6 +1682,8 @@ imap_fetch(struct source *src, struct msginfo *const *msgs, size_t n,
 		return 0;
 	if (!im->selected)
 		return src_fail(src, SRC_FPROTO, "no folder selected");
+	if (compress(src) == -1)
+		return -1;
 	fx = xcalloc(1, sizeof(*fx));
 	fx->sink = sink;
 	fx->nix = uidix_make(msgs, n, &fx->ix);
@@ -1810,28 +1845,16 @@ done:
 	return rv;
 }
 
+/* Every command before LOGOUT was answered and nothing depends on its
+ * answer (RFC 3501 section 6.1.3: BYE, then OK): send it and go, a
+ * round trip saved. */
 static int
 imap_quit(struct source *src)
 {
-	struct imap *im = src->priv;
-	struct pend p;
-
 	if (src->conn == NULL)
 		return src_fail(src, SRC_FPROTO, "not connected");
-	if (simple(src, "LOGOUT", &p) == -1) {
-		/* RFC 3501 section 6.1.3: BYE, then OK; a server that
-		 * closes right after BYE has still logged us out. */
-		if (im->byeseen && conn_errcode(src->conn) == CONN_ECLOSED) {
-			src->fail = SRC_FNONE;
-			src->err[0] = '\0';
-			return 0;
-		}
-		return -1;
-	}
-	if (p.st != IMAP_SOK)
-		return src_fail(
-		    src, SRC_FPROTO, "LOGOUT failed: \"%s\"", p.text);
-	return 0;
+	cmd_begin(src, "LOGOUT");
+	return cmd_send(src);
 }
 
 static void

@@ -48,6 +48,7 @@ struct pop3 {
 	size_t stamplen; /* 0: none */
 	int broken; /* a failure left the session unusable */
 	int ended; /* QUIT was answered */
+	int marked; /* DELE was sent: QUIT's answer decides */
 	char *body; /* POP3_BODYBUF bytes for fetch */
 };
 
@@ -1226,6 +1227,8 @@ pop3_mark(struct source *src, struct msginfo *const *msgs, size_t n)
 {
 	if (usable(src) == -1)
 		return -1;
+	if (n > 0)
+		((struct pop3 *)src->priv)->marked = 1;
 	return settle(
 	    src, pipeline(src, msgs, n, "DELE", dele_one, (void *)msgs));
 }
@@ -1255,6 +1258,14 @@ pop3_quit(struct source *src)
 	 * not sent at all, and nothing is committed. */
 	if (usable(src) == -1)
 		return -1;
+	/* Nothing marked: QUIT's answer decides nothing; a round trip
+	 * saved. */
+	if (!((struct pop3 *)src->priv)->marked) {
+		if (sendcmd(src, "QUIT") == -1)
+			return settle(src, -1);
+		((struct pop3 *)src->priv)->ended = 1;
+		return 0;
+	}
 	if (sendcmd(src, "QUIT") == -1
 	    || reply(src, "QUIT", &ok, &text, &tl) == -1)
 		return settle(src, -1);

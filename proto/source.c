@@ -80,6 +80,9 @@ src_connfail(struct source *src, const char *what)
 	case CONN_ESINK:
 		f = SRC_FLOCAL;
 		break;
+	case CONN_EDATA:
+		f = SRC_FDATA;
+		break;
 	case CONN_ETLS:
 	case CONN_ETOOLONG:
 	default:

@@ -73,6 +73,8 @@ struct source_cfg {
 	 * capabilities (after STARTTLS), and nothing more; no user or
 	 * secret needed (--configure's probe). */
 	int nologin;
+	/* IMAP: COMPRESS=DEFLATE (RFC 4978) when the server offers it. */
+	int compress;
 	/* Protocol trace (-vv), one line at a time without CRLF. Lines that
 	 * carry a credential arrive with it replaced by <redacted>. NULL:
 	 * no trace. */

@@ -354,6 +354,10 @@ class Dovecot:
             "  }",
             "}",
         ]
+        # COMPRESS=DEFLATE (RFC 4978), offered after login.
+        lines += ["protocol imap {",
+                  "  mail_plugins = $mail_plugins imap_zlib",
+                  "}"]
         if os.path.exists("/usr/share/dovecot/dh.pem"):
             lines.append("ssl_dh = </usr/share/dovecot/dh.pem")
         if self.submission:

@@ -32,10 +32,12 @@ import re
 import subprocess
 import time
 
-TARGETS = ("fuzz_pop3", "fuzz_imap", "fuzz_config", "fuzz_state")
+TARGETS = ("fuzz_pop3", "fuzz_imap", "fuzz_config", "fuzz_state",
+           "fuzz_inflate")
 # Executions per target in the smoke run: about 2-3 s each on one core.
 SMOKE_RUNS = {"fuzz_pop3": 100000, "fuzz_imap": 30000,
-              "fuzz_config": 10000, "fuzz_state": 8000}
+              "fuzz_config": 10000, "fuzz_state": 8000,
+              "fuzz_inflate": 8000}
 SMOKE_SEED = 1
 SMOKE_RSS_MB = 384
 # The small parent every target is started from (see above).

@@ -29,6 +29,7 @@
 
 #include "conn.h"
 #include "util.h"
+#include "zfilter.h"
 
 /*
  * The read buffer holds one line of up to CONN_LINE_MAX bytes with its
@@ -66,6 +67,8 @@ struct conn {
 	uint64_t nout;
 	enum conn_err code;
 	char err[512];
+	struct zfilter *z; /* COMPRESS=DEFLATE after conn_compress */
+	int zraw; /* conn_write is sending compressed bytes */
 };
 
 static void conn_seterr(struct conn *, enum conn_err, const char *, ...)
@@ -717,6 +720,85 @@ conn_timeout_fill(struct conn *c, int byreply)
 }
 
 /*
+ * COMPRESS=DEFLATE (RFC 4978). conn_fill hands what it read to the
+ * filter and takes the inflated bytes; conn_write deflates and sends
+ * through itself with zraw set.
+ */
+int
+conn_compress(struct conn *c)
+{
+	if (!conn_usable(c))
+		return -1;
+	if (c->z != NULL)
+		return 0;
+	if ((c->z = zfilter_new(CONN_BUFSZ)) == NULL) {
+		conn_seterr(c, CONN_EIO,
+		    "%s port %s: out of memory for "
+		    "compression",
+		    c->host, c->port);
+		return -1;
+	}
+	/* What the server sent after its OK is compressed already. */
+	if (c->len > 0) {
+		zfilter_put(c->z, c->buf + c->off, c->len);
+		c->off = c->len = 0;
+	}
+	return 0;
+}
+
+int
+conn_is_compressed(const struct conn *c)
+{
+	return c->z != NULL;
+}
+
+/*
+ * Put n compressed bytes (raw; none when NULL) into the filter and
+ * inflate into p (space bytes). Returns 1 when bytes were added to the
+ * buffer, 0 when more input is needed, -1 on bad data (EDATA).
+ */
+static int
+conn_zin(struct conn *c, char *p, size_t space, const char *raw, size_t n)
+{
+	ssize_t made;
+
+	if (raw != NULL && zfilter_put(c->z, raw, n) == -1)
+		made = -1; /* cannot happen: conn_fill drains first */
+	else
+		made = zfilter_inflate(c->z, p, space);
+	if (made == -1) {
+		conn_seterr(c, CONN_EDATA, "%s port %s: %s", c->host, c->port,
+		    raw != NULL && zfilter_pending(c->z) + n > CONN_BUFSZ
+			? "compressed input overflows"
+			: zfilter_error(c->z));
+		return -1;
+	}
+	c->len += (size_t)made;
+	c->nin += (uint64_t)made;
+	return made > 0;
+}
+
+static int
+conn_zchunk(void *arg, const void *buf, size_t len)
+{
+	return conn_write(arg, buf, len);
+}
+
+static int
+conn_zwrite(struct conn *c, const void *buf, size_t len)
+{
+	int r;
+
+	c->zraw = 1;
+	r = zfilter_deflate(c->z, buf, len, conn_zchunk, c);
+	c->zraw = 0;
+	if (r == -1 && c->code == CONN_OK)
+		conn_seterr(c, CONN_EIO, "%s port %s: %s", c->host, c->port,
+		    zfilter_error(c->z));
+	return r;
+}
+
+/*
  * Read what the socket has into the free end of the buffer, waiting at
  * most the inactivity timeout for it, and not past the end of the
  * reply when one is awaited. Returns 0 with at least one more byte
@@ -744,6 +826,8 @@ conn_fill(struct conn *c)
 		return -1;
 	}
 	p = c->buf + c->off + c->len;
+	if (c->z != NULL && (r = conn_zin(c, p, space, NULL, 0)) != 0)
+		return r > 0 ? 0 : -1;
 
 	deadline = deadline_after(c->timeout);
 	/* A reply's end that comes first binds; within 0.1 s of the
@@ -798,6 +882,11 @@ conn_fill(struct conn *c)
 			    c->host, c->port,
 			    c->len > 0 ? " in the middle of a line" : "");
 			return -1;
+		}
+		if (c->z != NULL) {
+			if ((r = conn_zin(c, p, space, p, (size_t)n)) == 0)
+				continue;
+			return r > 0 ? 0 : -1;
 		}
 		c->len += (size_t)n;
 		c->nin += (uint64_t)n;
@@ -908,6 +997,8 @@ conn_write(struct conn *c, const void *buf, size_t len)
 
 	if (!conn_usable(c))
 		return -1;
+	if (c->z != NULL && !c->zraw)
+		return conn_zwrite(c, buf, len);
 	deadline = deadline_after(c->timeout);
 	while (len > 0) {
 		chunk = len > CONN_WRITEMAX ? CONN_WRITEMAX : len;
@@ -1014,6 +1105,7 @@ conn_free(struct conn *c)
 				break;
 		}
 	}
+	zfilter_free(c->z);
 	tls_free(c->tls);
 	tls_config_free(c->cfg);
 	if (c->fd != -1)

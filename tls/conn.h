@@ -31,7 +31,8 @@ enum conn_err {
 	CONN_ETLS, /* other TLS failure: handshake, protocol, alert */
 	CONN_ECONFIG, /* bad TLS settings: CA file, protocols string */
 	CONN_ETOOLONG, /* a line longer than the caller's cap */
-	CONN_ESINK /* the caller's sink returned -1 */
+	CONN_ESINK, /* the caller's sink returned -1 */
+	CONN_EDATA /* compressed data from the server is not valid */
 };
 
 struct conn_tlsopts {
@@ -108,6 +109,13 @@ void conn_reply_end(struct conn *);
 
 /* Write all len bytes within the timeout. */
 int conn_write(struct conn *, const void *buf, size_t len);
+
+/* Compress both directions from now on (IMAP COMPRESS=DEFLATE, RFC
+ * 4978, after the server's OK): raw deflate, flushed at the end of each
+ * conn_write. Bytes already buffered are taken as compressed. Bad
+ * compressed input fails the read with EDATA. */
+int conn_compress(struct conn *);
+int conn_is_compressed(const struct conn *);
 
 /* Bytes read and written so far, TLS payload or plain. */
 uint64_t conn_bytes_in(const struct conn *);

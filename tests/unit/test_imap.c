@@ -1316,14 +1316,15 @@ sess_end(struct sess *s)
 		    "$T OK [CAPABILITY IMAP4rev1 LITERAL+ UIDPLUS IDLE] "      \
 		    "in\r\n"                                                   \
 	}
+/* The client sends LOGOUT and goes, without waiting for the answer. */
 #define LOGOUT                                                                 \
 	{                                                                      \
-		S_EXPECT, "LOGOUT", "* BYE bye\r\n$T OK done\r\n"              \
+		S_EXPECT, "LOGOUT", NULL                                       \
 	}
+/* INBOX is selected without a LIST first: nothing to send. */
 #define INBOX_LIST                                                             \
 	{                                                                      \
-		S_EXPECT, "LIST \"\" \"INBOX\"",                               \
-		    "* LIST (\\HasNoChildren) \"/\" INBOX\r\n$T OK done\r\n"   \
+		S_SEND, "", NULL                                               \
 	}
 
 static const char body1[] = "From: a\r\nSubject: x\r\n\r\nline1\r\nline2\r\n";
@@ -1385,7 +1386,8 @@ t_e2e_session(const void *arg)
 		CHECK(s.src->ops->select(s.src, "INBOX", 0, &fi) == 0);
 		CHECK(fi.uidvalidity == 1234 && fi.exists == 3
 		    && fi.uidplus == 1);
-		CHECK(s.src->delim == '/');
+		/* INBOX is not listed: no delimiter learnt. */
+		CHECK(s.src->delim == '\0');
 		CHECK(s.src->ops->list(s.src, 0, &l) == 0);
 		CHECK(l.n == 3);
 		if (l.n == 3) {
@@ -2247,11 +2249,11 @@ t_e2e_pipelined_batches(const void *arg)
 	for (o = 0, i = 1; i <= 500; i++)
 		o += (size_t)snprintf(resp1 + o, cap - o,
 		    "* %zu FETCH (UID %zu BODY[] {5}\r\nm%04zu)\r\n", i, i, i);
-	snprintf(resp1 + o, cap - o, "A4 OK first\r\n");
+	snprintf(resp1 + o, cap - o, "A3 OK first\r\n");
 	for (o = 0, i = 501; i <= 600; i++)
 		o += (size_t)snprintf(resp2 + o, cap - o,
 		    "* %zu FETCH (UID %zu BODY[] {5}\r\nm%04zu)\r\n", i, i, i);
-	snprintf(resp2 + o, cap - o, "A5 OK second\r\n");
+	snprintf(resp2 + o, cap - o, "A4 OK second\r\n");
 	{
 		struct step steps[] = {
 			{ S_SEND, GREET, NULL },
@@ -2390,7 +2392,6 @@ t_e2e_folders(const void *arg)
 		{ S_RAW, "a\"b", "$T OK nothing\r\n" },
 		{ S_EXPECT, "SELECT {3}", "+ go\r\n" },
 		{ S_RAW, "a\"b", "$T NO [NONEXISTENT] no such mailbox\r\n" },
-		{ S_EXPECT, "LIST \"\" \"INBOX\"", "$T OK nothing\r\n" },
 		{ S_EXPECT, "EXAMINE \"INBOX\"", "* 2 EXISTS\r\n$T OK y\r\n" },
 		{ S_CLOSE, NULL, NULL },
 		{ S_END, NULL, NULL },
