@@ -162,14 +162,6 @@ configure_main(const char *address, const char *proto, int nargs,
 		    proto);
 		return EX_USAGE;
 	}
-	signal(SIGPIPE, SIG_IGN);
-	if (nameserver_override() == -1) {
-		fputs(
-		    "mailfetch: MAILFETCH_NAMESERVER must be an IPv4 address, "
-		    "optionally with :PORT\n",
-		    stderr);
-		return EX_USAGE;
-	}
 	return configure_run(address, p, o);
 }
 
@@ -515,6 +507,15 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
+	/* A vanished peer must give EPIPE, not kill the run mid-delivery. */
+	signal(SIGPIPE, SIG_IGN);
+	if (nameserver_override() == -1) {
+		fputs(
+		    "mailfetch: MAILFETCH_NAMESERVER must be an IPv4 address, "
+		    "optionally with :PORT\n",
+		    stderr);
+		return EX_USAGE;
+	}
 	if (address != NULL || proto != NULL)
 		return configure_main(address, proto, argc, opath, &o);
 	if (o.check && o.dryrun) {
@@ -530,17 +531,8 @@ main(int argc, char *argv[])
 		return EX_USAGE;
 	}
 
-	/* A vanished peer must give EPIPE, not kill the run mid-delivery;
-	 * and what mailfetch creates is for the user alone. */
-	signal(SIGPIPE, SIG_IGN);
+	/* What mailfetch creates is for the user alone. */
 	umask(077);
-	if (nameserver_override() == -1) {
-		fputs(
-		    "mailfetch: MAILFETCH_NAMESERVER must be an IPv4 address, "
-		    "optionally with :PORT\n",
-		    stderr);
-		return EX_USAGE;
-	}
 
 	path = opath != NULL ? xstrdup(opath) : cfg_default_path();
 	if (opath == NULL && access(path, F_OK) == -1 && errno == ENOENT) {
