@@ -853,10 +853,10 @@ class IdleBench:
         cpu = samples[-1][1] - samples[0][1]
         rss = [s[3] for s in samples]
         dur = samples[-1][0]
-        runs = len(re.findall(r"^w\d: .*fetched", out, re.M))
+        runs = len(re.findall(r"^w\d: \d+ fetched, ", out, re.M))
         errors = [x for x in out.splitlines()
                   if re.match(r"^w\d: ", x) and "waiting for mail" not in
-                  x and "fetched" not in x]
+                  x and " fetched" not in x]
         lines = [
             "mailfetch -d -v, 3 IMAP accounts (implicit TLS, idle = yes, "
             "poll_interval = 5m: the defaults), each with one message "
