@@ -32,6 +32,13 @@ latency  Each client is started as a long-running process, one Dovecot
          was appended, byte for byte (header fields a client adds on
          top, such as Received:, are recognised: "ok +hdr"), counting
          losses and duplicates.
+         A fourth row, "server notice", is the server's own part: a
+         bare IDLE session (imaplib) timing the "* N EXISTS" after the
+         same APPEND. Dovecot waits 500 ms after a change before it
+         tells its IDLE sessions (NOTIFY_DELAY_MSECS in its
+         src/lib-storage/mailbox-watch.c), a floor under every client;
+         each client's median less that one is what the client itself
+         takes.
          Target: mailfetch's median <= 0.5 x the faster peer's.
 
 watch    mailfetch -d with 3 IMAP accounts (3 users, implicit TLS,
