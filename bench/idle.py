@@ -80,11 +80,11 @@ import time
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH_DIR)
 
-import bench  # noqa: E402  (also puts tests/ on sys.path)
-from bench import (RUN_AS, USER_PW, Acct, Fetchmail, Getmail,  # noqa: E402
-                   Mailfetch, as_user, base_env, dpkg_version, git_rev,
-                   harness, loadavg, log, machine, make_maildir, own,
-                   save_results, strip_added, write_file)
+# bench.py also puts tests/ on sys.path, for harness.
+from bench import (USER_PW, Acct, Fetchmail, Getmail,  # noqa: E402
+                   Mailfetch, as_user, base_env, git_rev, harness, loadavg,
+                   log, machine, make_maildir, own, save_results,
+                   strip_added, write_file)
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 ARRIVAL_TIMEOUT = 60.0
