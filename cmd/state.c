@@ -139,7 +139,8 @@ struct rec {
 };
 
 /* The sizes of a record that arrived short. Such records are rare, so
- * they live in a list of their own rather than in every record. */
+ * they live in a list of their own rather than in every record, sorted
+ * by record index (short_find). */
 struct shortrec {
 	size_t rec; /* index into recs */
 	uint64_t announced, received;
@@ -537,31 +538,52 @@ rec_record(struct state *st, struct rec *r, int64_t when)
 	r->intent = NULL;
 }
 
+/* Where the sizes of record idx are, or would go: st->shorts is kept
+ * sorted by record index, so this is a binary search. */
+static size_t
+short_pos(const struct state *st, size_t idx)
+{
+	size_t lo = 0, hi = st->nshorts, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (st->shorts[mid].rec < idx)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static const struct shortrec *
 short_find(const struct state *st, size_t idx)
 {
-	size_t i;
+	size_t i = short_pos(st, idx);
 
-	for (i = 0; i < st->nshorts; i++)
-		if (st->shorts[i].rec == idx)
-			return &st->shorts[i];
-	return NULL;
+	return i < st->nshorts && st->shorts[i].rec == idx ? &st->shorts[i]
+							   : NULL;
 }
 
-/* Note that record r arrived short. */
+/* Note that record r arrived short. Records are mostly noted in the
+ * order they were created, so the insertion is mostly at the end. */
 static void
 rec_short(
     struct state *st, struct rec *r, uint64_t announced, uint64_t received)
 {
 	struct shortrec *sh;
-	size_t idx = (size_t)(r - st->recs);
+	size_t idx = (size_t)(r - st->recs), i = short_pos(st, idx);
 
-	if ((sh = (struct shortrec *)short_find(st, idx)) == NULL) {
-		st->shorts = xreallocarray(
-		    st->shorts, st->nshorts + 1, sizeof(*st->shorts));
-		sh = &st->shorts[st->nshorts++];
-		sh->rec = idx;
+	if (i == st->nshorts || st->shorts[i].rec != idx) {
+		if ((st->nshorts & (st->nshorts - 1)) == 0)
+			st->shorts = xreallocarray(st->shorts,
+			    st->nshorts ? st->nshorts * 2 : 1,
+			    sizeof(*st->shorts));
+		memmove(&st->shorts[i + 1], &st->shorts[i],
+		    (st->nshorts - i) * sizeof(*st->shorts));
+		st->nshorts++;
+		st->shorts[i].rec = idx;
 	}
+	sh = &st->shorts[i];
 	sh->announced = announced;
 	sh->received = received;
 	r->isshort = 1;

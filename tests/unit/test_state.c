@@ -849,6 +849,91 @@ t_attrs_load(const void *arg)
 	state_free(st);
 }
 
+/*
+ * Many short records: every other record of a state file is short;
+ * then the journal makes the whole ones short too, newest first (each
+ * insertion lands before those already there), with a UIDVALIDITY
+ * reset of another folder in between. Every record keeps its own
+ * sizes through the journal and a save.
+ */
+static void
+t_many_short(const void *arg)
+{
+	const int n = *(const int *)arg;
+	struct state *st;
+	const char *p = newpath();
+	char uid[32], line[128];
+	uint64_t a, r;
+	size_t len = 0, cap = 64 + (size_t)n * 64;
+	char *file = malloc(cap);
+	int i, pass, bad;
+
+	CHECK(file != NULL);
+	if (file == NULL)
+		return;
+	len += (size_t)snprintf(
+	    file, cap, "mailfetch-state 1\nG\t1\nF\tINBOX\t7\nF\tOther\t3\n");
+	for (i = 0; i < n; i++) {
+		if (i % 2 == 0)
+			snprintf(line, sizeof(line),
+			    "M\tINBOX\t7\t100\t%d\tshort=%d/%d\n", i, i + 1000,
+			    i);
+		else
+			snprintf(line, sizeof(line), "M\t%s\t%u\t100\t%d\n",
+			    i % 4 == 1 ? "INBOX" : "Other",
+			    i % 4 == 1 ? 7u : 3u, i);
+		len += (size_t)snprintf(file + len, cap - len, "%s", line);
+	}
+	CHECK(put(p, file, len) == 0);
+	free(file);
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	for (i = n - 1; i >= 0; i--) {
+		if (i % 4 != 1)
+			continue;
+		snprintf(uid, sizeof(uid), "%d", i);
+		CHECK(state_add_short(st, "INBOX", 7, uid, 100,
+			  (uint64_t)i + 2000, (uint64_t)i + 1)
+		    == 0);
+	}
+	state_reset_folder(st, "Other", 4);
+	CHECK(state_sync(st) == 0);
+	state_free(st);
+	for (pass = 0; pass < 2; pass++) {
+		/* Pass 0 replays the journal, pass 1 reads the saved file. */
+		st = open_state(p);
+		CHECK(st != NULL);
+		if (st == NULL)
+			return;
+		bad = 0;
+		for (i = 0; i < n; i++) {
+			snprintf(uid, sizeof(uid), "%d", i);
+			if (i % 2 == 0)
+				bad += state_short(st, "INBOX", 7, uid, &a, &r)
+					!= 1
+				    || a != (uint64_t)i + 1000
+				    || r != (uint64_t)i;
+			else if (i % 4 == 1)
+				bad += state_short(st, "INBOX", 7, uid, &a, &r)
+					!= 1
+				    || a != (uint64_t)i + 2000
+				    || r != (uint64_t)i + 1;
+			else
+				bad += state_short(st, "Other", 3, uid, &a, &r)
+					!= 0
+				    || state_short(st, "Other", 4, uid, &a, &r)
+					!= 0
+				    || state_lookup(st, "Other", 3, uid) != 0;
+		}
+		CHECK(bad == 0);
+		CHECK(state_count(st) == (size_t)(n - n / 4));
+		CHECK(state_save(st) == 0);
+		state_free(st);
+	}
+}
+
 static void
 t_lock(const void *arg)
 {
@@ -1379,7 +1464,7 @@ t_canon_intent(const void *arg)
 int
 main(void)
 {
-	static const int zero = 0, one = 1, many = 100000;
+	static const int zero = 0, one = 1, many = 100000, manyshort = 50000;
 	size_t i;
 	int rc;
 
@@ -1411,6 +1496,7 @@ main(void)
 	T_RUN("prune keeps a missing record 30 days", t_prune, NULL);
 	T_RUN("old and new record lines load", t_attrs_load, NULL);
 	T_RUN("short record keeps both sizes", t_short, NULL);
+	T_RUN("50000 short records keep their sizes", t_many_short, &manyshort);
 	T_RUN("lock held by another state", t_lock, NULL);
 	T_RUN("stale journal after save replays idempotently", t_stale_journal,
 	    NULL);
