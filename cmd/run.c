@@ -321,8 +321,31 @@ warn_oversize(struct run *r, const struct msginfo *m)
 	    "%s%s: the server announced %" PRIu64 " bytes but sent more "
 	    "than max_size (%" PRIu64 "); the message was abandoned, "
 	    "nothing of it stored, and it stays on the server; the "
-	    "session was ended",
-	    m->uid ? m->uid : "-", where, m->size, r->a->max_size);
+	    "session was ended%s",
+	    m->uid ? m->uid : "-", where, m->size, r->a->max_size,
+	    m->uid ? "; later runs skip it (raise max_size to fetch it)"
+		   : "; without UIDL it cannot be recorded, so the next "
+		     "run tries it again");
+}
+
+/*
+ * Remember a message whose body grew past max_size, so that later runs
+ * skip it rather than end on it again (SPEC "Sizes"). Without a UID it
+ * cannot be. Returns 0, or -1 after reporting a state failure.
+ */
+static int
+record_oversize(struct run *r, const struct msginfo *m)
+{
+	if (m->uid == NULL)
+		return 0;
+	if (state_add_grew(
+		r->st, r->key, r->uidv, m->uid, r->now, r->a->max_size)
+		== -1
+	    || state_sync(r->st) == -1) {
+		state_fail(r);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -477,6 +500,7 @@ fetch_all(struct run *r, struct msginfo **msgs, const char *del, size_t n,
 				 * deleted (no QUIT, no EXPUNGE). */
 				warn_oversize(r, msgs[start + r->cur_i]);
 				fail(r, EX_PROTOCOL);
+				record_oversize(r, msgs[start + r->cur_i]);
 			} else if (src->fail == SRC_FLOCAL) {
 				acct_err(&r->ac,
 				    "%s; check that the Maildir "
@@ -709,6 +733,8 @@ do_folder(struct run *r, const char *folder)
 			    = state_lookup(r->st, r->key, r->uidv, l.v[i].uid);
 			state_short(r->st, r->key, r->uidv, l.v[i].uid,
 			    &in[i].announced, &in[i].received);
+			state_grew(
+			    r->st, r->key, r->uidv, l.v[i].uid, &in[i].grew);
 			state_mark(r->st, r->key, r->uidv, l.v[i].uid);
 		}
 		nnew += in[i].fetched_at == 0;

@@ -537,6 +537,11 @@ static const struct ccase ccases[] = {
 	{ "corrupt: short= without slash", 0,
 	    SH "F\tINBOX\t1\nM\tINBOX\t1\t5\t1\tshort=20\n", 0,
 	    ":4: bad short= sizes" },
+	{ "corrupt: grew=0", 0, SH "F\tINBOX\t1\nM\tINBOX\t1\t5\t1\tgrew=0\n",
+	    0, ":4: bad grew= size" },
+	{ "corrupt: grew= and short= together", 0,
+	    SH "F\tINBOX\t1\nM\tINBOX\t1\t5\t1\tgrew=9\tshort=9/8\n", 0,
+	    ":4: short= and grew= together" },
 	{ "corrupt: gone=0", 0, SH "F\tINBOX\t1\nM\tINBOX\t1\t5\t1\tgone=0\n",
 	    0, ":4: bad gone= time" },
 	{ "corrupt: attribute on an intent", 1,
@@ -814,6 +819,97 @@ t_short(const void *arg)
 	state_reset_folder(st, "INBOX", 8);
 	CHECK(state_add(st, "INBOX", 8, "1", 200) == 0);
 	CHECK(state_short(st, "INBOX", 8, "1", &a, &r) == 0);
+	state_free(st);
+}
+
+/*
+ * A message that grew past max_size: remembered through the journal and
+ * a save, but not as a download (no lookup time, not counted), pruned
+ * as any record, and replaced by a download.
+ */
+static void
+t_grew(const void *arg)
+{
+	struct state *st;
+	const char *p = newpath();
+	uint64_t lim;
+	int64_t oldest;
+	char buf[4096];
+	int pass;
+
+	(void)arg;
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_add(st, "INBOX", 7, "1", 100) == 0);
+	CHECK(state_add_grew(st, "INBOX", 7, "2", 150, 1048576) == 0);
+	CHECK(state_add_grew(st, "INBOX", 7, "3", 150, 1000) == 0);
+	/* A download stands: no grew record over it. */
+	CHECK(state_add_grew(st, "INBOX", 7, "1", 160, 1000) == 0);
+	CHECK(state_sync(st) == 0);
+	state_free(st);
+	CHECK(slurp(jpath(p), buf, sizeof(buf)) > 0);
+	CHECK(strstr(buf, "M\tINBOX\t7\t150\t2\tgrew=1048576\n") != NULL);
+	for (pass = 0; pass < 2; pass++) {
+		/* Pass 0 replays the journal, pass 1 reads the saved file. */
+		st = open_state(p);
+		CHECK(st != NULL);
+		if (st == NULL)
+			return;
+		CHECK(state_grew(st, "INBOX", 7, "2", &lim) == 1);
+		CHECK(lim == 1048576);
+		CHECK(
+		    state_grew(st, "INBOX", 7, "3", &lim) == 1 && lim == 1000);
+		CHECK(state_grew(st, "INBOX", 7, "1", &lim) == 0 && lim == 0);
+		CHECK(state_grew(st, "INBOX", 8, "2", &lim) == 0);
+		CHECK(state_lookup(st, "INBOX", 7, "1") == 100);
+		CHECK(state_lookup(st, "INBOX", 7, "2") == 0);
+		CHECK(state_count(st) == 1);
+		CHECK(state_folder_count(st, "INBOX", 7, &oldest) == 1);
+		CHECK(oldest == 100);
+		CHECK(state_save(st) == 0);
+		state_free(st);
+	}
+	CHECK(slurp(p, buf, sizeof(buf)) > 0);
+	CHECK(strstr(buf, "M\tINBOX\t7\t150\t2\tgrew=1048576\n") != NULL);
+	CHECK(strstr(buf, "M\tINBOX\t7\t100\t1\n") != NULL);
+	/* 3 is downloaded after all (max_size raised): a plain record
+	 * now. 2 leaves the listing: kept 30 days, then forgotten. */
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_add(st, "INBOX", 7, "3", 300) == 0);
+	CHECK(state_grew(st, "INBOX", 7, "3", &lim) == 0);
+	CHECK(state_lookup(st, "INBOX", 7, "3") == 300);
+	CHECK(state_count(st) == 2);
+	state_mark(st, "INBOX", 7, "1");
+	state_prune(st, "INBOX", 1000);
+	CHECK(state_grew(st, "INBOX", 7, "2", &lim) == 1);
+	state_mark(st, "INBOX", 7, "1");
+	state_mark(st, "INBOX", 7, "3");
+	state_prune(st, "INBOX", 1000 + STATE_KEEP_GONE - 1);
+	CHECK(state_grew(st, "INBOX", 7, "2", &lim) == 1);
+	state_mark(st, "INBOX", 7, "1");
+	state_mark(st, "INBOX", 7, "3");
+	state_prune(st, "INBOX", 1000 + STATE_KEEP_GONE);
+	CHECK(state_grew(st, "INBOX", 7, "2", &lim) == 0);
+	CHECK(state_count(st) == 2);
+	CHECK(state_save(st) == 0);
+	state_free(st);
+	CHECK(slurp(p, buf, sizeof(buf)) > 0);
+	CHECK(strstr(buf, "grew=") == NULL);
+	CHECK(strstr(buf, "M\tINBOX\t7\t300\t3\n") != NULL);
+	/* A UIDVALIDITY change voids it. */
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_add_grew(st, "INBOX", 7, "4", 400, 10) == 0);
+	state_reset_folder(st, "INBOX", 8);
+	CHECK(state_grew(st, "INBOX", 7, "4", &lim) == 0);
+	CHECK(state_count(st) == 0);
 	state_free(st);
 }
 
@@ -1496,6 +1592,7 @@ main(void)
 	T_RUN("prune keeps a missing record 30 days", t_prune, NULL);
 	T_RUN("old and new record lines load", t_attrs_load, NULL);
 	T_RUN("short record keeps both sizes", t_short, NULL);
+	T_RUN("grew past max_size: remembered, not a download", t_grew, NULL);
 	T_RUN("50000 short records keep their sizes", t_many_short, &manyshort);
 	T_RUN("lock held by another state", t_lock, NULL);
 	T_RUN("stale journal after save replays idempotently", t_stale_journal,
