@@ -83,6 +83,13 @@ plan_new(const struct policy_cfg *cfg, const struct policy_in *in,
 		out->why = WHY_TOO_BIG;
 		return;
 	}
+	/* It grew past max_size when last tried: abandoned then, skipped
+	 * now, until max_size is raised above what it grew past. */
+	if (in->grew != 0 && cfg->max_size != 0 && cfg->max_size <= in->grew) {
+		out->action = POLICY_SKIP;
+		out->why = WHY_GREW;
+		return;
+	}
 	/*
 	 * A message that stays on the server must be recorded, or the next
 	 * run would download it again; without a UID it cannot be. The
@@ -157,6 +164,11 @@ policy_reason(const struct policy_cfg *cfg, const struct policy_in *in,
 		fmt_size(in->size, a, sizeof(a));
 		fmt_size(cfg->max_size, b, sizeof(b));
 		snprintf(buf, len, "skip: %s > max_size %s", a, b);
+		break;
+	case WHY_GREW:
+		snprintf(buf, len,
+		    "skip: grew past max_size (received more than %" PRIu64 ")",
+		    in->grew);
 		break;
 	case WHY_NO_UID:
 		snprintf(buf, len, "skip: no UIDL, cannot record it");

@@ -35,6 +35,9 @@ struct policy_in {
 	 * announced (SPEC "Sizes"): both sizes, announced > received;
 	 * both 0 when it arrived whole. */
 	uint64_t announced, received;
+	/* Not downloaded: an earlier run found its body growing past
+	 * max_size, this many bytes (SPEC "Sizes"); 0: never. */
+	uint64_t grew;
 };
 
 /* Why, for policy_reason. */
@@ -43,6 +46,7 @@ enum policy_why {
 	WHY_NEW_KEEP_NO,
 	WHY_NEW_UIDVALIDITY,
 	WHY_TOO_BIG,
+	WHY_GREW,
 	WHY_NO_UID,
 	WHY_BUDGET,
 	WHY_OLD_KEEP,
@@ -95,6 +99,7 @@ uint32_t policy_list_from(const struct policy_cfg *cfg, uint32_t saved,
 
 /* The decision out, made for in with cfg at time now, in words for a
  * person ("keep: fetched 3d ago", "skip: 12.0M > max_size 10.0M",
+ * "skip: grew past max_size (received more than 1048576)",
  * "keep: size mismatch (announced 5017, received 20)"). */
 void policy_reason(const struct policy_cfg *cfg, const struct policy_in *in,
     const struct policy_out *out, int64_t now, char *buf, size_t len);

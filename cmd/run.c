@@ -287,7 +287,8 @@ maildir_fail(struct run *r)
 }
 
 /* A message arrived with fewer bytes than the server announced: say
- * so, and that it stays on the server unless size_mismatch = delete. */
+ * so, and that it stays on the server unless size_mismatch = delete or
+ * it has no UID (see short_deletable). */
 static void
 warn_short(struct run *r, const struct msginfo *m, uint64_t got)
 {
@@ -297,16 +298,29 @@ warn_short(struct run *r, const struct msginfo *m, uint64_t got)
 		snprintf(where, sizeof(where), " in %s", r->folder);
 	acct_err(&r->ac,
 	    "%s%s: size mismatch: the server announced %" PRIu64
-	    " bytes and sent %" PRIu64 "; %s%s",
+	    " bytes and sent %" PRIu64 "; %s",
 	    m->uid ? m->uid : "-", where, m->size, got,
-	    r->a->size_mismatch_delete
-		? "delivered (size_mismatch = delete)"
+	    r->a->size_mismatch_delete ? "delivered (size_mismatch = delete)"
+		: m->uid == NULL
+		? "delivered, and deleted from the server: without UIDL it "
+		  "cannot be recorded, so it cannot be kept without being "
+		  "downloaded again by every run"
 		: "delivered, and kept on the server (set size_mismatch = "
-		  "delete for a server known to report sizes loosely)",
-	    m->uid == NULL && !r->a->size_mismatch_delete
-		? "; without UIDL it cannot be recorded, so the next run "
-		  "downloads it again"
-		: "");
+		  "delete for a server known to report sizes loosely)");
+}
+
+/*
+ * Whether a message stored with got bytes may be deleted as planned.
+ * One that arrived short stays on the server (SPEC "Sizes"), unless
+ * size_mismatch = delete, or it has no UID (POP3 without UIDL): then
+ * it cannot be recorded, and kept it would be delivered again by each
+ * run (SPEC "No duplicates" wins).
+ */
+static int
+short_deletable(const struct run *r, const struct msginfo *m, uint64_t got)
+{
+	return !policy_size_mismatch(m->size, got) || r->a->size_mismatch_delete
+	    || m->uid == NULL;
 }
 
 /* A body grew past max_size: abandoned, and the session with it. */
@@ -321,8 +335,31 @@ warn_oversize(struct run *r, const struct msginfo *m)
 	    "%s%s: the server announced %" PRIu64 " bytes but sent more "
 	    "than max_size (%" PRIu64 "); the message was abandoned, "
 	    "nothing of it stored, and it stays on the server; the "
-	    "session was ended",
-	    m->uid ? m->uid : "-", where, m->size, r->a->max_size);
+	    "session was ended%s",
+	    m->uid ? m->uid : "-", where, m->size, r->a->max_size,
+	    m->uid ? "; later runs skip it (raise max_size to fetch it)"
+		   : "; without UIDL it cannot be recorded, so the next "
+		     "run tries it again");
+}
+
+/*
+ * Remember a message whose body grew past max_size, so that later runs
+ * skip it rather than end on it again (SPEC "Sizes"). Without a UID it
+ * cannot be. Returns 0, or -1 after reporting a state failure.
+ */
+static int
+record_oversize(struct run *r, const struct msginfo *m)
+{
+	if (m->uid == NULL)
+		return 0;
+	if (state_add_grew(
+		r->st, r->key, r->uidv, m->uid, r->now, r->a->max_size)
+		== -1
+	    || state_sync(r->st) == -1) {
+		state_fail(r);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -477,6 +514,7 @@ fetch_all(struct run *r, struct msginfo **msgs, const char *del, size_t n,
 				 * deleted (no QUIT, no EXPUNGE). */
 				warn_oversize(r, msgs[start + r->cur_i]);
 				fail(r, EX_PROTOCOL);
+				record_oversize(r, msgs[start + r->cur_i]);
 			} else if (src->fail == SRC_FLOCAL) {
 				acct_err(&r->ac,
 				    "%s; check that the Maildir "
@@ -494,9 +532,7 @@ fetch_all(struct run *r, struct msginfo **msgs, const char *del, size_t n,
 			if (!ok[i - start] || !del[i])
 				continue;
 			/* What is on disk may be a truncated copy. */
-			if (policy_size_mismatch(
-				msgs[i]->size, r->got[i - start])
-			    && !r->a->size_mismatch_delete)
+			if (!short_deletable(r, msgs[i], r->got[i - start]))
 				continue;
 			marked[*nmarked + k++] = msgs[i];
 		}
@@ -709,6 +745,8 @@ do_folder(struct run *r, const char *folder)
 			    = state_lookup(r->st, r->key, r->uidv, l.v[i].uid);
 			state_short(r->st, r->key, r->uidv, l.v[i].uid,
 			    &in[i].announced, &in[i].received);
+			state_grew(
+			    r->st, r->key, r->uidv, l.v[i].uid, &in[i].grew);
 			state_mark(r->st, r->key, r->uidv, l.v[i].uid);
 		}
 		nnew += in[i].fetched_at == 0;

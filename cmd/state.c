@@ -32,6 +32,14 @@
  *			announced: A bytes announced, R received (R < A,
  *			both counted with CRLF line ends); it stays on
  *			the server (SPEC "Sizes")
+ *	grew=N		the message was not downloaded: its body grew past
+ *			max_size, N bytes, though the server had announced
+ *			less; `when` is the time that was found. It is
+ *			skipped and kept on the server while max_size is
+ *			at most N (SPEC "Sizes"). Not a download: not
+ *			counted, never planned for deletion, but forgotten
+ *			as any other record once gone; a download later
+ *			(max_size raised) replaces it. Never with short=.
  *
  * A file without attributes (as mailfetch wrote before they existed)
  * is read as before; an unknown attribute does not parse. An I line
@@ -133,13 +141,17 @@ struct rec {
 	int64_t intent_when; /* when the intent was journaled */
 	int64_t gone; /* not listed since; 0: listed (or not known) */
 	uint32_t hash;
-	uint32_t fidx : 30; /* index into folders */
+	uint32_t fidx : 29; /* index into folders */
 	uint32_t marked : 1;
 	uint32_t isshort : 1; /* it arrived short: see st->shorts */
+	uint32_t grew : 1; /* grew past max_size, not downloaded: the
+			      limit is in st->shorts, as received */
 };
 
-/* The sizes of a record that arrived short. Such records are rare, so
- * they live in a list of their own rather than in every record. */
+/* The sizes of a record that arrived short (or, for one that grew, the
+ * max_size it grew past, in received). Such records are rare, so
+ * they live in a list of their own rather than in every record, sorted
+ * by record index (short_find). */
 struct shortrec {
 	size_t rec; /* index into recs */
 	uint64_t announced, received;
@@ -322,6 +334,10 @@ line_m(struct buf *b, const struct state *st, const char *folder, uint32_t uv,
 		buf_addc(b, '/');
 		buf_u64(b, sh->received);
 	}
+	if (r->grew && (sh = short_find(st, (size_t)(r - st->recs))) != NULL) {
+		buf_add(b, "\tgrew=", 6);
+		buf_u64(b, sh->received);
+	}
 	buf_addc(b, '\n');
 }
 
@@ -376,12 +392,13 @@ folder_void(struct state *st, size_t fidx)
 		r = &st->recs[i];
 		if (r->fidx != fidx)
 			continue;
-		if (r->when != 0)
+		if (r->when != 0 && !r->grew)
 			st->count--;
 		r->when = 0;
 		r->gone = 0;
 		r->marked = 0;
 		r->isshort = 0;
+		r->grew = 0;
 		free(r->intent);
 		r->intent = NULL;
 	}
@@ -527,9 +544,11 @@ static void
 rec_record(struct state *st, struct rec *r, int64_t when)
 {
 	r->gone = 0;
-	if (r->when == 0) {
+	if (r->when == 0 || r->grew) {
+		/* A record of one that grew past max_size is replaced. */
 		r->when = when;
 		r->isshort = 0;
+		r->grew = 0;
 		st->count++;
 	} else if (when < r->when)
 		r->when = when;
@@ -537,15 +556,54 @@ rec_record(struct state *st, struct rec *r, int64_t when)
 	r->intent = NULL;
 }
 
+/* Where the sizes of record idx are, or would go: st->shorts is kept
+ * sorted by record index, so this is a binary search. */
+static size_t
+short_pos(const struct state *st, size_t idx)
+{
+	size_t lo = 0, hi = st->nshorts, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (st->shorts[mid].rec < idx)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static const struct shortrec *
 short_find(const struct state *st, size_t idx)
 {
-	size_t i;
+	size_t i = short_pos(st, idx);
 
-	for (i = 0; i < st->nshorts; i++)
-		if (st->shorts[i].rec == idx)
-			return &st->shorts[i];
-	return NULL;
+	return i < st->nshorts && st->shorts[i].rec == idx ? &st->shorts[i]
+							   : NULL;
+}
+
+/* Keep two sizes for record r. Records are mostly noted in the order
+ * they were created, so the insertion is mostly at the end. */
+static void
+sizes_put(
+    struct state *st, struct rec *r, uint64_t announced, uint64_t received)
+{
+	struct shortrec *sh;
+	size_t idx = (size_t)(r - st->recs), i = short_pos(st, idx);
+
+	if (i == st->nshorts || st->shorts[i].rec != idx) {
+		if ((st->nshorts & (st->nshorts - 1)) == 0)
+			st->shorts = xreallocarray(st->shorts,
+			    st->nshorts ? st->nshorts * 2 : 1,
+			    sizeof(*st->shorts));
+		memmove(&st->shorts[i + 1], &st->shorts[i],
+		    (st->nshorts - i) * sizeof(*st->shorts));
+		st->nshorts++;
+		st->shorts[i].rec = idx;
+	}
+	sh = &st->shorts[i];
+	sh->announced = announced;
+	sh->received = received;
 }
 
 /* Note that record r arrived short. */
@@ -553,18 +611,22 @@ static void
 rec_short(
     struct state *st, struct rec *r, uint64_t announced, uint64_t received)
 {
-	struct shortrec *sh;
-	size_t idx = (size_t)(r - st->recs);
-
-	if ((sh = (struct shortrec *)short_find(st, idx)) == NULL) {
-		st->shorts = xreallocarray(
-		    st->shorts, st->nshorts + 1, sizeof(*st->shorts));
-		sh = &st->shorts[st->nshorts++];
-		sh->rec = idx;
-	}
-	sh->announced = announced;
-	sh->received = received;
+	sizes_put(st, r, announced, received);
 	r->isshort = 1;
+}
+
+/* Note that the message of r grew past max_size limit, found at time
+ * when; nothing if it was downloaded already. */
+static void
+rec_grew(struct state *st, struct rec *r, int64_t when, uint64_t limit)
+{
+	if (r->when != 0 && !r->grew)
+		return;
+	r->when = when;
+	r->gone = 0;
+	r->isshort = 0;
+	r->grew = 1;
+	sizes_put(st, r, 0, limit);
 }
 
 static void
@@ -778,6 +840,7 @@ struct attrs {
 	int64_t gone;
 	int isshort;
 	uint64_t announced, received;
+	uint64_t grew; /* grew=N; 0: none */
 };
 
 /* "A/R": announced and received sizes, R < A. */
@@ -821,10 +884,20 @@ parse_attrs(char **f, size_t n, struct attrs *at, const char **what)
 				return -1;
 			}
 			at->isshort = 1;
+		} else if (strncmp(f[i], "grew=", 5) == 0 && at->grew == 0) {
+			if (parse_u64(f[i] + 5, UINT64_MAX, &at->grew) == -1
+			    || at->grew == 0) {
+				*what = "bad grew= size";
+				return -1;
+			}
 		} else {
 			*what = "unknown or repeated attribute";
 			return -1;
 		}
+	}
+	if (at->isshort && at->grew != 0) {
+		*what = "short= and grew= together";
+		return -1;
 	}
 	return 0;
 }
@@ -892,7 +965,10 @@ apply_rec(struct state *st, char *const *fld, size_t f, int64_t when,
 {
 	struct rec *r = rec_get(st, f, fld[4]);
 
-	if (fld[0][0] == 'M') {
+	if (fld[0][0] == 'M' && at->grew != 0) {
+		rec_grew(st, r, when, at->grew);
+		r->gone = at->gone;
+	} else if (fld[0][0] == 'M') {
 		rec_record(st, r, when);
 		r->gone = at->gone;
 		if (at->isshort)
@@ -1228,7 +1304,7 @@ state_load(struct state *st, int readonly)
 	/* Intents that no record followed are pending; the others done. */
 	for (i = n = 0; i < st->nrecs; i++) {
 		r = &st->recs[i];
-		if (r->intent != NULL && r->when != 0) {
+		if (r->intent != NULL && r->when != 0 && !r->grew) {
 			free(r->intent);
 			r->intent = NULL;
 		} else if (r->intent != NULL)
@@ -1324,7 +1400,7 @@ state_folder_count(const struct state *st, const char *folder,
 		return 0;
 	for (i = 0; i < st->nrecs; i++) {
 		r = &st->recs[i];
-		if (r->fidx != f || r->when == 0 || r->gone != 0)
+		if (r->fidx != f || r->when == 0 || r->gone != 0 || r->grew)
 			continue;
 		if (n++ == 0 || r->when < *oldest)
 			*oldest = r->when;
@@ -1344,7 +1420,7 @@ state_lookup(const struct state *st, const char *folder, uint32_t uidvalidity,
 		return 0;
 	if ((r = rec_find(st, f, uid, rec_hash(f, uid))) == NULL)
 		return 0;
-	return r->when;
+	return r->grew ? 0 : r->when;
 }
 
 int
@@ -1421,6 +1497,51 @@ state_add_short(struct state *st, const char *folder, uint32_t uidvalidity,
 	line_m(&st->jbuf, st, folder, uidvalidity, r);
 	st->dirty = 1;
 	return 0;
+}
+
+int
+state_add_grew(struct state *st, const char *folder, uint32_t uidvalidity,
+    const char *uid, int64_t when, uint64_t limit)
+{
+	struct rec *r;
+	size_t f;
+
+	if (uid[0] == '\0' || limit == 0) {
+		st_fail(st, STATE_EOS, EINVAL, "%s: bad record of \"%s\"",
+		    st->path, uid);
+		return -1;
+	}
+	if (when < 1)
+		when = 1;
+	f = folder_use(st, folder, uidvalidity, 1);
+	r = rec_get(st, f, uid);
+	if (r->when != 0 && !r->grew)
+		return 0; /* downloaded already: that record stands */
+	rec_grew(st, r, when, limit);
+	r->marked = 1;
+	line_m(&st->jbuf, st, folder, uidvalidity, r);
+	st->dirty = 1;
+	return 0;
+}
+
+int
+state_grew(const struct state *st, const char *folder, uint32_t uidvalidity,
+    const char *uid, uint64_t *limit)
+{
+	const struct shortrec *sh;
+	struct rec *r;
+	size_t f;
+
+	*limit = 0;
+	if ((f = folder_find(st, folder)) == SIZE_MAX
+	    || st->folders[f].uv != uidvalidity)
+		return 0;
+	if ((r = rec_find(st, f, uid, rec_hash(f, uid))) == NULL || r->when == 0
+	    || !r->grew
+	    || (sh = short_find(st, (size_t)(r - st->recs))) == NULL)
+		return 0;
+	*limit = sh->received;
+	return 1;
 }
 
 /*
@@ -1566,10 +1687,12 @@ state_prune(struct state *st, const char *folder, int64_t now)
 			st->dirty = 1;
 		} else if (now - r->gone >= STATE_KEEP_GONE) {
 			/* A clock moved back keeps it longer, never less. */
+			if (!r->grew)
+				st->count--;
 			r->when = 0;
 			r->gone = 0;
 			r->isshort = 0;
-			st->count--;
+			r->grew = 0;
 			st->dirty = 1;
 		}
 	}
@@ -1625,11 +1748,10 @@ state_save(struct state *st)
 		fo = &st->folders[r->fidx];
 		if (r->when != 0)
 			line_m(&b, st, fo->name, fo->uv, r);
-		else if (r->intent != NULL)
+		/* One that grew may have an intent of a later download. */
+		if ((r->when == 0 || r->grew) && r->intent != NULL)
 			line_i(&b, fo->name, fo->uv, r->intent_when, r->uid,
 			    r->intent);
-		else
-			continue;
 		if (b.len >= SAVE_CHUNK && save_flush(st, fd, &b) == -1)
 			goto fail;
 	}

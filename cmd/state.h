@@ -124,6 +124,21 @@ int state_add_short(struct state *, const char *folder, uint32_t uidvalidity,
 int state_short(const struct state *, const char *folder, uint32_t uidvalidity,
     const char *uid, uint64_t *announced, uint64_t *received);
 
+/* The message was not downloaded: its body grew past max_size, limit
+ * bytes, though the server had announced less (SPEC "Sizes"). Recorded
+ * at time when so that later runs skip it while max_size <= limit; not
+ * a download (state_lookup says 0, state_count and state_folder_count
+ * leave it out), forgotten as other records once gone (state_prune),
+ * replaced by state_add. Nothing when the message is recorded as
+ * downloaded. Buffered in the journal until state_sync. */
+int state_add_grew(struct state *, const char *folder, uint32_t uidvalidity,
+    const char *uid, int64_t when, uint64_t limit);
+
+/* 1 when the message is recorded as having grown past max_size, with
+ * that max_size in *limit; else 0 and *limit 0. */
+int state_grew(const struct state *, const char *folder, uint32_t uidvalidity,
+    const char *uid, uint64_t *limit);
+
 /* Append what is buffered to the journal and fsync it. After 0, every
  * record and intent given so far survives a crash. */
 int state_sync(struct state *);

@@ -145,11 +145,11 @@ def test_body_past_max_size_is_abandoned(env):
     assert os.listdir(env.path(A + "-Maildir", "tmp")) == []
 
 
-def test_pop3_without_uidl_short_body_stays_and_says_so(env):
-    # keep = no on a server without UIDL: what arrived short stays on
-    # the server, and, as it cannot be recorded, the warning says the
-    # next run fetches it again (nothing is lost; size_mismatch = delete
-    # ends that).
+def test_pop3_without_uidl_short_body_is_deleted_and_says_so(env):
+    # keep = no on a server without UIDL: what arrived short cannot be
+    # recorded, so kept it would be delivered again by every run (SPEC
+    # "No duplicates" wins over "Sizes"): it is delivered and deleted,
+    # with a warning that gives both sizes and says why.
     def retr(m):
         if m.group(1) == b"1":
             return b"+OK\r\n.\r\n"
@@ -160,12 +160,114 @@ def test_pop3_without_uidl_short_body_stays_and_says_so(env):
             "RETR": retr}
     with h.pop3_server(**over) as srv:
         o = h.check(env, srv, "pop3", 0, None, keys={"keep": "no"})
-        assert [l for l in srv.lines if l.startswith("DELE")] == \
-            ["DELE 2"], srv.lines
-    assert re.search(r"^acct: -: size mismatch: .*cannot be recorded, so "
-                     r"the next run downloads it again", o.err, re.M), o.err
-    with h.pop3_server(**over) as srv:
-        h.check(env, srv, "pop3", 0, None,
-                keys={"keep": "no", "size_mismatch": "delete"})
         assert sorted(l for l in srv.lines if l.startswith("DELE")) == \
             ["DELE 1", "DELE 2"], srv.lines
+        assert "QUIT" in srv.lines, srv.lines
+    assert re.search(r"^acct: -: size mismatch: the server announced 5000 "
+                     r"bytes and sent 0; delivered, and deleted from the "
+                     r"server: without UIDL it cannot be recorded, so it "
+                     r"cannot be kept without being downloaded again",
+                     o.err, re.M), o.err
+    assert sorted(h.maildir_messages(env)) == sorted(
+        [b"", h.POP3_BODIES[1].replace(b"\r\n", b"\n")])
+
+GROWN = b"Subject: big\r\n\r\n" + (b"z" * 998 + b"\r\n") * 1200  # ~1.2 MB
+
+
+def grown_imap_server(first_run):
+    """UID 1 announced at 23 bytes; on the first run its FETCH sends
+    1.2 MB. Later runs answer the FETCH of UID 2 alone."""
+    if first_run:
+        fetch = b"* 1 FETCH (UID 1 BODY[] {%d}\r\n%s)\r\n" % (
+            len(GROWN), GROWN) + h.imap_bodies((2,))
+    else:
+        fetch = b"* 2 FETCH (UID 2 BODY[] {%d}\r\n%s)\r\n" % (
+            len(h.IMAP_BODIES[2]), h.IMAP_BODIES[2])
+    return h.imap_server(FETCH=fetch + b"{tag} OK done\r\n",
+                         EXPUNGE=b"* 2 EXPUNGE\r\n{tag} OK done\r\n")
+
+
+def grown_pop3_server():
+    """Message 1 (uid-one) announced at 24 bytes, RETR sends 1.2 MB;
+    message 2 announced at its size."""
+    def retr(m):
+        if m.group(1) == b"1":
+            return b"+OK\r\n" + GROWN + b".\r\n"
+        return b"+OK\r\n" + h.POP3_BODIES[1] + b".\r\n"
+
+    return h.pop3_server(RETR=retr, LIST=b"+OK\r\n1 24\r\n2 %d\r\n.\r\n"
+                         % len(h.POP3_BODIES[1]))
+
+
+def plan_of(env, srv, proto, keys):
+    cfg = h.config(env, srv, proto, **keys)
+    r = env.run(["-c", cfg, "-n"])
+    assert r.rc == 0, r.err
+    return [tuple(l.split("\t")[i] for i in (2, 4, 5))
+            for l in r.out.splitlines()]
+
+
+def test_body_past_max_size_is_skipped_by_later_runs(env):
+    # SPEC "Sizes": a body that grows past max_size is abandoned, and
+    # the message is skipped and kept: the run that finds it ends (76),
+    # later runs fetch the others and succeed, and never delete it.
+    keys = {"keep": "no", "max_size": "1M"}
+    skip = "skip: grew past max_size (received more than 1048576)"
+    for proto in ("imap", "pop3"):
+        uid1 = "1" if proto == "imap" else "uid-one"
+        srv_of = ((lambda first: grown_imap_server(first)) if proto == "imap"
+                  else (lambda first: grown_pop3_server()))
+        state = env.path("state", A + ".state")
+        for p in (state, state + ".journal"):
+            if os.path.exists(p):
+                os.unlink(p)
+        maildir = env.path(A + "-Maildir")
+        for d in ("new", "cur", "tmp"):
+            p = os.path.join(maildir, d)
+            for n in (os.listdir(p) if os.path.isdir(p) else []):
+                os.unlink(os.path.join(p, n))
+        # Run 1, as before: abandoned, 76, nothing of it stored.
+        with srv_of(True) as srv:
+            o = h.check(env, srv, proto, 76, r"%s(?: in INBOX)?: the server "
+                        r"announced \d+ bytes but sent more than max_size "
+                        r"\(1048576\).*later runs skip it" % uid1, keys=keys)
+            assert deletions(srv.lines) == [], srv.lines
+        assert h.maildir_messages(env) == []
+        assert os.listdir(os.path.join(maildir, "tmp")) == []
+        # The plan says why it is skipped.
+        with srv_of(False) as srv:
+            plan = plan_of(env, srv, proto, keys)
+        assert plan[0] == (uid1, "skip", skip), plan
+        assert plan[1][1] == "fetch+delete", plan
+        # Run 2: message 2 arrives, message 1 is neither fetched nor
+        # deleted, and the run succeeds.
+        with srv_of(False) as srv:
+            o = h.check(env, srv, proto, 0, None, keys=keys)
+            if proto == "imap":
+                fetches = [l for l in srv.lines if " UID FETCH " in l
+                           and "1:*" not in l]
+                assert fetches and all(" UID FETCH 2 " in l
+                                       for l in fetches), srv.lines
+                stores = [l for l in srv.lines if " UID STORE " in l]
+                assert stores and all(" UID STORE 2 " in l
+                                      for l in stores), srv.lines
+            else:
+                assert [l for l in srv.lines if l.startswith("RETR")] == \
+                    ["RETR 2"], srv.lines
+                assert deletions(srv.lines) == ["DELE 2"], srv.lines
+        body2 = (h.IMAP_BODIES[2] if proto == "imap"
+                 else h.POP3_BODIES[1]).replace(b"\r\n", b"\n")
+        assert h.maildir_messages(env) == [body2]
+        assert "1 fetched" in o.out, o.out
+        # Run 3: still skipped, still not deleted.
+        with srv_of(False) as srv:
+            h.check(env, srv, proto, 0, None, keys=keys)
+            if proto == "pop3":
+                assert "DELE 1" not in srv.lines, srv.lines
+                assert not any(l.startswith("RETR 1") for l in srv.lines)
+            else:
+                assert not any(" UID STORE 1 " in l for l in srv.lines)
+        with open(state) as f:
+            text = f.read()
+        assert re.search(r"^M\t\S+\t\d+\t\d+\t%s\tgrew=1048576$" % uid1,
+                         text, re.M), text

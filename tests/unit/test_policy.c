@@ -184,14 +184,72 @@ t_mismatch(const void *arg)
 	    == (c->received < c->announced));
 }
 
+/* A message an earlier run found growing past max_size (not
+ * downloaded: fetched_at 0). */
+struct gcase {
+	const char *name;
+	int keep;
+	uint64_t max_size;
+	uint64_t grew;
+	int may_delete;
+	uint64_t budget;
+	enum policy_action want;
+	const char *reason;
+	uint64_t budget_after;
+};
+
+static const struct gcase gcases[] = {
+	{ "grew past max_size, keep = no: skipped, not deleted", 0, MIB, MIB, 1,
+	    NOLIMIT, POLICY_SKIP,
+	    "skip: grew past max_size (received more than 1048576)", NOLIMIT },
+	{ "grew past max_size, keep: skipped", 1, MIB, MIB, 1, 5, POLICY_SKIP,
+	    "skip: grew past max_size (received more than 1048576)", 5 },
+	{ "grew past a larger max_size than now: skipped", 0, 1000, MIB, 1,
+	    NOLIMIT, POLICY_SKIP,
+	    "skip: grew past max_size (received more than 1048576)", NOLIMIT },
+	{ "grew, uidvalidity changed: skipped", 0, MIB, MIB, 0, NOLIMIT,
+	    POLICY_SKIP,
+	    "skip: grew past max_size (received more than 1048576)", NOLIMIT },
+	{ "grew, max_size raised since: fetched again", 0, 2 * MIB, MIB, 1, 5,
+	    POLICY_FETCH_DELETE, "new, keep = no", 4 },
+	{ "grew, max_size removed since: fetched again", 1, 0, MIB, 1, NOLIMIT,
+	    POLICY_FETCH, "new", NOLIMIT },
+};
+
+static void
+t_grew(const void *arg)
+{
+	const struct gcase *c = arg;
+	struct policy_cfg cfg;
+	struct policy_in in;
+	struct policy_out out;
+	uint64_t budget = c->budget;
+	char why[96];
+
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&in, 0, sizeof(in));
+	cfg.keep = c->keep;
+	cfg.max_size = c->max_size;
+	in.size = 100; /* the server announced less */
+	in.has_uid = 1;
+	in.grew = c->grew;
+	memset(&out, 0xff, sizeof(out));
+	policy_plan(&cfg, &in, 1, NOW, c->may_delete, &budget, &out);
+	CHECK(out.action == c->want);
+	policy_reason(&cfg, &in, &out, NOW, why, sizeof(why));
+	CHECK_STR(why, c->reason);
+	CHECK(budget == c->budget_after);
+}
+
 /* max_messages across two folders: the budget is carried. */
 static void
 t_budget_carried(const void *arg)
 {
 	struct policy_cfg cfg = { 1, 0, 0, 3, 0 };
-	struct policy_in a[2] = { { 10, 0, 1, 0, 0 }, { 10, 0, 1, 0, 0 } };
-	struct policy_in b[3] = { { 10, NOW - 5, 1, 0, 0 }, { 10, 0, 1, 0, 0 },
-		{ 10, 0, 1, 0, 0 } };
+	struct policy_in a[2]
+	    = { { 10, 0, 1, 0, 0, 0 }, { 10, 0, 1, 0, 0, 0 } };
+	struct policy_in b[3] = { { 10, NOW - 5, 1, 0, 0, 0 },
+		{ 10, 0, 1, 0, 0, 0 }, { 10, 0, 1, 0, 0, 0 } };
 	struct policy_out oa[2], ob[3];
 	uint64_t budget = 3;
 	char why[96];
@@ -388,6 +446,8 @@ main(void)
 		T_RUN(mcases[i].name, t_mismatch, &mcases[i]);
 	for (i = 0; i < sizeof(dcases) / sizeof(dcases[0]); i++)
 		T_RUN(dcases[i].name, t_duration, &dcases[i]);
+	for (i = 0; i < sizeof(gcases) / sizeof(gcases[0]); i++)
+		T_RUN(gcases[i].name, t_grew, &gcases[i]);
 	T_RUN("budget carried across two folders", t_budget_carried, NULL);
 	T_RUN("UINT64_MAX budget is unlimited", t_budget_unlimited, NULL);
 	T_RUN("never delete what was not downloaded",

@@ -537,6 +537,11 @@ static const struct ccase ccases[] = {
 	{ "corrupt: short= without slash", 0,
 	    SH "F\tINBOX\t1\nM\tINBOX\t1\t5\t1\tshort=20\n", 0,
 	    ":4: bad short= sizes" },
+	{ "corrupt: grew=0", 0, SH "F\tINBOX\t1\nM\tINBOX\t1\t5\t1\tgrew=0\n",
+	    0, ":4: bad grew= size" },
+	{ "corrupt: grew= and short= together", 0,
+	    SH "F\tINBOX\t1\nM\tINBOX\t1\t5\t1\tgrew=9\tshort=9/8\n", 0,
+	    ":4: short= and grew= together" },
 	{ "corrupt: gone=0", 0, SH "F\tINBOX\t1\nM\tINBOX\t1\t5\t1\tgone=0\n",
 	    0, ":4: bad gone= time" },
 	{ "corrupt: attribute on an intent", 1,
@@ -817,6 +822,97 @@ t_short(const void *arg)
 	state_free(st);
 }
 
+/*
+ * A message that grew past max_size: remembered through the journal and
+ * a save, but not as a download (no lookup time, not counted), pruned
+ * as any record, and replaced by a download.
+ */
+static void
+t_grew(const void *arg)
+{
+	struct state *st;
+	const char *p = newpath();
+	uint64_t lim;
+	int64_t oldest;
+	char buf[4096];
+	int pass;
+
+	(void)arg;
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_add(st, "INBOX", 7, "1", 100) == 0);
+	CHECK(state_add_grew(st, "INBOX", 7, "2", 150, 1048576) == 0);
+	CHECK(state_add_grew(st, "INBOX", 7, "3", 150, 1000) == 0);
+	/* A download stands: no grew record over it. */
+	CHECK(state_add_grew(st, "INBOX", 7, "1", 160, 1000) == 0);
+	CHECK(state_sync(st) == 0);
+	state_free(st);
+	CHECK(slurp(jpath(p), buf, sizeof(buf)) > 0);
+	CHECK(strstr(buf, "M\tINBOX\t7\t150\t2\tgrew=1048576\n") != NULL);
+	for (pass = 0; pass < 2; pass++) {
+		/* Pass 0 replays the journal, pass 1 reads the saved file. */
+		st = open_state(p);
+		CHECK(st != NULL);
+		if (st == NULL)
+			return;
+		CHECK(state_grew(st, "INBOX", 7, "2", &lim) == 1);
+		CHECK(lim == 1048576);
+		CHECK(
+		    state_grew(st, "INBOX", 7, "3", &lim) == 1 && lim == 1000);
+		CHECK(state_grew(st, "INBOX", 7, "1", &lim) == 0 && lim == 0);
+		CHECK(state_grew(st, "INBOX", 8, "2", &lim) == 0);
+		CHECK(state_lookup(st, "INBOX", 7, "1") == 100);
+		CHECK(state_lookup(st, "INBOX", 7, "2") == 0);
+		CHECK(state_count(st) == 1);
+		CHECK(state_folder_count(st, "INBOX", 7, &oldest) == 1);
+		CHECK(oldest == 100);
+		CHECK(state_save(st) == 0);
+		state_free(st);
+	}
+	CHECK(slurp(p, buf, sizeof(buf)) > 0);
+	CHECK(strstr(buf, "M\tINBOX\t7\t150\t2\tgrew=1048576\n") != NULL);
+	CHECK(strstr(buf, "M\tINBOX\t7\t100\t1\n") != NULL);
+	/* 3 is downloaded after all (max_size raised): a plain record
+	 * now. 2 leaves the listing: kept 30 days, then forgotten. */
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_add(st, "INBOX", 7, "3", 300) == 0);
+	CHECK(state_grew(st, "INBOX", 7, "3", &lim) == 0);
+	CHECK(state_lookup(st, "INBOX", 7, "3") == 300);
+	CHECK(state_count(st) == 2);
+	state_mark(st, "INBOX", 7, "1");
+	state_prune(st, "INBOX", 1000);
+	CHECK(state_grew(st, "INBOX", 7, "2", &lim) == 1);
+	state_mark(st, "INBOX", 7, "1");
+	state_mark(st, "INBOX", 7, "3");
+	state_prune(st, "INBOX", 1000 + STATE_KEEP_GONE - 1);
+	CHECK(state_grew(st, "INBOX", 7, "2", &lim) == 1);
+	state_mark(st, "INBOX", 7, "1");
+	state_mark(st, "INBOX", 7, "3");
+	state_prune(st, "INBOX", 1000 + STATE_KEEP_GONE);
+	CHECK(state_grew(st, "INBOX", 7, "2", &lim) == 0);
+	CHECK(state_count(st) == 2);
+	CHECK(state_save(st) == 0);
+	state_free(st);
+	CHECK(slurp(p, buf, sizeof(buf)) > 0);
+	CHECK(strstr(buf, "grew=") == NULL);
+	CHECK(strstr(buf, "M\tINBOX\t7\t300\t3\n") != NULL);
+	/* A UIDVALIDITY change voids it. */
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	CHECK(state_add_grew(st, "INBOX", 7, "4", 400, 10) == 0);
+	state_reset_folder(st, "INBOX", 8);
+	CHECK(state_grew(st, "INBOX", 7, "4", &lim) == 0);
+	CHECK(state_count(st) == 0);
+	state_free(st);
+}
+
 /* A state file written before records had attributes loads as it
  * always did; one with them loads them. */
 static void
@@ -847,6 +943,91 @@ t_attrs_load(const void *arg)
 	CHECK(state_folder_count(st, "INBOX", 7, &oldest) == 1);
 	CHECK(oldest == 100);
 	state_free(st);
+}
+
+/*
+ * Many short records: every other record of a state file is short;
+ * then the journal makes the whole ones short too, newest first (each
+ * insertion lands before those already there), with a UIDVALIDITY
+ * reset of another folder in between. Every record keeps its own
+ * sizes through the journal and a save.
+ */
+static void
+t_many_short(const void *arg)
+{
+	const int n = *(const int *)arg;
+	struct state *st;
+	const char *p = newpath();
+	char uid[32], line[128];
+	uint64_t a, r;
+	size_t len = 0, cap = 64 + (size_t)n * 64;
+	char *file = malloc(cap);
+	int i, pass, bad;
+
+	CHECK(file != NULL);
+	if (file == NULL)
+		return;
+	len += (size_t)snprintf(
+	    file, cap, "mailfetch-state 1\nG\t1\nF\tINBOX\t7\nF\tOther\t3\n");
+	for (i = 0; i < n; i++) {
+		if (i % 2 == 0)
+			snprintf(line, sizeof(line),
+			    "M\tINBOX\t7\t100\t%d\tshort=%d/%d\n", i, i + 1000,
+			    i);
+		else
+			snprintf(line, sizeof(line), "M\t%s\t%u\t100\t%d\n",
+			    i % 4 == 1 ? "INBOX" : "Other",
+			    i % 4 == 1 ? 7u : 3u, i);
+		len += (size_t)snprintf(file + len, cap - len, "%s", line);
+	}
+	CHECK(put(p, file, len) == 0);
+	free(file);
+	st = open_state(p);
+	CHECK(st != NULL);
+	if (st == NULL)
+		return;
+	for (i = n - 1; i >= 0; i--) {
+		if (i % 4 != 1)
+			continue;
+		snprintf(uid, sizeof(uid), "%d", i);
+		CHECK(state_add_short(st, "INBOX", 7, uid, 100,
+			  (uint64_t)i + 2000, (uint64_t)i + 1)
+		    == 0);
+	}
+	state_reset_folder(st, "Other", 4);
+	CHECK(state_sync(st) == 0);
+	state_free(st);
+	for (pass = 0; pass < 2; pass++) {
+		/* Pass 0 replays the journal, pass 1 reads the saved file. */
+		st = open_state(p);
+		CHECK(st != NULL);
+		if (st == NULL)
+			return;
+		bad = 0;
+		for (i = 0; i < n; i++) {
+			snprintf(uid, sizeof(uid), "%d", i);
+			if (i % 2 == 0)
+				bad += state_short(st, "INBOX", 7, uid, &a, &r)
+					!= 1
+				    || a != (uint64_t)i + 1000
+				    || r != (uint64_t)i;
+			else if (i % 4 == 1)
+				bad += state_short(st, "INBOX", 7, uid, &a, &r)
+					!= 1
+				    || a != (uint64_t)i + 2000
+				    || r != (uint64_t)i + 1;
+			else
+				bad += state_short(st, "Other", 3, uid, &a, &r)
+					!= 0
+				    || state_short(st, "Other", 4, uid, &a, &r)
+					!= 0
+				    || state_lookup(st, "Other", 3, uid) != 0;
+		}
+		CHECK(bad == 0);
+		CHECK(state_count(st) == (size_t)(n - n / 4));
+		CHECK(state_save(st) == 0);
+		state_free(st);
+	}
 }
 
 static void
@@ -1379,7 +1560,7 @@ t_canon_intent(const void *arg)
 int
 main(void)
 {
-	static const int zero = 0, one = 1, many = 100000;
+	static const int zero = 0, one = 1, many = 100000, manyshort = 50000;
 	size_t i;
 	int rc;
 
@@ -1411,6 +1592,8 @@ main(void)
 	T_RUN("prune keeps a missing record 30 days", t_prune, NULL);
 	T_RUN("old and new record lines load", t_attrs_load, NULL);
 	T_RUN("short record keeps both sizes", t_short, NULL);
+	T_RUN("grew past max_size: remembered, not a download", t_grew, NULL);
+	T_RUN("50000 short records keep their sizes", t_many_short, &manyshort);
 	T_RUN("lock held by another state", t_lock, NULL);
 	T_RUN("stale journal after save replays idempotently", t_stale_journal,
 	    NULL);
