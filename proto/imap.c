@@ -1933,7 +1933,6 @@ imap_notify(struct source *src, char *const *folders, size_t n)
 {
 	struct imap *im = src->priv;
 	struct pend p;
-	const char *s;
 	char *name;
 	unsigned tag;
 	size_t i;
@@ -1948,12 +1947,9 @@ imap_notify(struct source *src, char *const *folders, size_t n)
 	tag = cmd_begin(
 	    src, "NOTIFY SET (selected (MessageNew MessageExpunge))");
 	for (i = 0; i < n; i++) {
-		for (s = folders[i]; *s != '\0' && (unsigned char)*s < 0x80;
-		     s++)
-			;
-		name = *s == '\0' ? xstrdup(folders[i])
-				  : imap_utf7_encode(folders[i]);
-		if (name == NULL)
+		/* The same spelling as EXAMINE sends (imap_select): "R&D"
+		 * is "R&-D" on the wire. */
+		if ((name = imap_mailbox_canon(folders[i])) == NULL)
 			return src_fail(src, SRC_FCONFIG,
 			    "a folder name is not valid UTF-8");
 		cmd_add(src, " (mailboxes", 11, 0);

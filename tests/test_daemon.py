@@ -662,16 +662,18 @@ def test_daemon_notify_command_and_fallback(env):
         env.on_cleanup(srv.stop)
         cfg = env.config(env.account(A, "imap", "none", "fred", server=srv,
                                      password="pw-fred-1Qa",
-                                     folders="INBOX, B, C",
+                                     folders="INBOX, R&D, C",
                                      poll_interval="1h"))
         dm = Daemon(env, ["-v", "-c", cfg])
         if has_notify:
+            # The names as EXAMINE spells them: "R&D" is "R&-D" in
+            # modified UTF-7 (RFC 3501 section 5.1.3).
             dm.wait_out(r"^%s: waiting for mail in INBOX and 2 other "
                         r"folders with NOTIFY and IDLE$" % A)
             sent = [x for x in srv.lines if " NOTIFY " in x]
             assert [x.split(" ", 1)[1] for x in sent] == [
                 'NOTIFY SET (selected (MessageNew MessageExpunge)) '
-                '(mailboxes "B" (MessageNew MessageExpunge)) '
+                '(mailboxes "R&-D" (MessageNew MessageExpunge)) '
                 '(mailboxes "C" (MessageNew MessageExpunge))'], sent
         else:
             # NOTIFY hidden: IDLE on the first folder, the rest polled.
