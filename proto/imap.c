@@ -1904,6 +1904,15 @@ imap_idle_start(struct source *src)
 	if (!(im->caps & CAP_IDLE))
 		return src_fail(
 		    src, SRC_FREFUSED, "server does not offer IDLE");
+	/*
+	 * The session cap on untagged bytes (IMAP_SESSIONMAX) counts from
+	 * here: a daemon's watcher lives for days, and a busy folder's
+	 * EXISTS and EXPUNGE would pass 64 MB in time. Resetting at each
+	 * IDLE (the first and every renewal) rather than not counting in
+	 * IDLE keeps a bound on a server that floods without end: 64 MB
+	 * per renewal period, which honest mail does not come near.
+	 */
+	im->untagged_bytes = 0;
 	tag = cmd_begin(src, "IDLE");
 	if (cmd_send(src) == -1)
 		return -1;

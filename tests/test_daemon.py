@@ -449,10 +449,11 @@ def test_daemon_server_restart_backs_off_and_comes_back(env):
 
 
 def fake_imap(has_idle=True, answer_done=True, close_idle=False,
-              has_notify=False):
+              has_notify=False, idle_data=b""):
     """A scripted IMAP server of one empty INBOX; with answer_done False
     it never answers DONE (a connection that died silently); with
-    close_idle it says BYE and closes right after the start of IDLE."""
+    close_idle it says BYE and closes right after the start of IDLE;
+    idle_data follows each "+" to IDLE."""
     from fakeserver import FakeServer
     caps = b"IMAP4rev1 AUTH=PLAIN" + (b" IDLE" if has_idle else b"") + \
         (b" NOTIFY" if has_notify else b"")
@@ -464,7 +465,7 @@ def fake_imap(has_idle=True, answer_done=True, close_idle=False,
 
     def start_idle(m):
         idle["tag"] = m.group(1)
-        return b"+ idling\r\n"
+        return b"+ idling\r\n" + idle_data
     rules = [
         (rb"^(\S+) CAPABILITY", lambda m: b"* CAPABILITY " + caps +
          b"\r\n" + m.group(1) + b" OK done\r\n"),
@@ -507,6 +508,29 @@ def test_daemon_renews_idle_and_notices_a_dead_connection(env):
     dm.wait_out(r"^%s: waiting for mail in INBOX with IDLE$" % A, count=2)
     assert dm.stop() == 0
     assert "DONE" in srv.lines
+
+
+def test_daemon_untagged_cap_counts_from_each_idle(env):
+    # 20 MB of untagged data after each "+" to IDLE: four renewals
+    # bring the one watcher session past 64 MB, each renewal period
+    # stays far below it. The watcher keeps its connection.
+    mb = b"* XFLOOD {1000000}\r\n" + b"f" * 1000000 + b"\r\n"
+    srv = fake_imap(idle_data=mb * 20)
+    env.on_cleanup(srv.stop)
+    cfg = env.config(env.account(A, "imap", "none", "fred", server=srv,
+                                 password="pw-fred-1Qa", timeout=30,
+                                 poll_interval="1h"))
+    env.secret("pw-fred-1Qa", "fred")
+    dm = Daemon(env, ["-v", "-c", cfg],
+                extra_env={"MAILFETCH_IDLE_RENEW": "1"})
+    dm.wait_out(r"^%s: waiting for mail in INBOX with IDLE$" % A)
+    wait_for("five IDLE commands", lambda: sum(
+        1 for x in list(srv.lines) if x.endswith(" IDLE")) >= 5, 120)
+    assert "64 MB" not in dm.err(), dm.err()
+    assert len(re.findall(r"^%s: waiting for mail in INBOX with IDLE$" % A,
+                          dm.out(), re.M)) == 1, dm.out()
+    assert dm.stop() == 0
+    assert "64 MB" not in dm.err(), dm.err()
 
 
 def test_daemon_renews_idle(env):
