@@ -183,6 +183,27 @@ def maildir_count(path):
     return len(maildir_files(path))
 
 
+def test_daemon_mail_during_the_run_is_not_left_for_the_poll(env):
+    # A message that comes while the run's hook sleeps (after its
+    # SELECT) must not wait for poll_interval (1h): the watcher, not
+    # yet in IDLE or already in it, must see it.
+    d = env.dovecot
+    u = env.new_user()
+    d.deliver(u.name, b"Subject: first\n\nstarts the hook\n")
+    mark = env.path("hook.started")
+    cfg = env.config(env.account(A, "imap", "implicit", u,
+                                 poll_interval="1h",
+                                 on_new="touch %s; sleep 3" % mark))
+    md = env.path(A + "-Maildir")
+    dm = Daemon(env, ["-v", "-c", cfg])
+    wait_for("the hook", lambda: os.path.exists(mark), 30, step=0.01)
+    d.deliver(u.name, b"Subject: second\n\nduring the hook\n")
+    t0 = time.monotonic()
+    wait_for("the second message", lambda: maildir_count(md) == 2, 20)
+    assert time.monotonic() - t0 < 10
+    assert dm.stop() == 0
+
+
 def test_daemon_idle_delivers_within_seconds(env):
     d = env.dovecot
     u = env.new_user()
@@ -427,7 +448,9 @@ def test_daemon_server_restart_backs_off_and_comes_back(env):
             env.path(A + "-Maildir"), env.path("state", A + ".state")))
     md = env.path(A + "-Maildir")
     dm = Daemon(env, ["-v", "-c", cfg])
+    # The watcher opens first, then the run.
     dm.wait_out(r"^%s: waiting for mail in INBOX with IDLE$" % A)
+    dm.wait_out(r"^%s: 1 fetched" % A)
     assert maildir_count(md) == 1
     d.pause()
     # Dovecot's imap process of the IDLE session may outlive its
