@@ -739,7 +739,9 @@ def test_daemon_on_new_once_per_run_that_delivered(env):
         A, "imap", "implicit", u, poll_interval="1h",
         on_new='echo "$MAILFETCH_ACCOUNT $MAILFETCH_FETCHED" >> %s' % out))
     dm = Daemon(env, ["-v", "-c", cfg])
+    # The watcher opens first, then the run.
     dm.wait_out(r"^%s: waiting for mail in INBOX with IDLE$" % A)
+    dm.wait_out(r"^%s: 2 fetched" % A)
     c = imap_client(d, u)
     try:
         append(c, "INBOX", b"Subject: h2\n\nthird\n")
