@@ -18,6 +18,9 @@
 /* Seconds for a visit: to connect (with TLS), and for each reply. */
 #define CONFIGURE_CTIMEOUT 15
 #define CONFIGURE_TIMEOUT 30
+/* Servers tried per service, in RFC 2782 order: each may take the
+ * timeouts above, twice when its certificate fails. */
+#define CONFIGURE_MAXTARGETS 10
 
 enum svc_proto { SVC_IMAP, SVC_POP3, SVC_SMTP };
 
@@ -241,10 +244,8 @@ static int
 first_answering(const struct found *f, int smtp, enum configure_proto p,
     int trace, struct visit *out, int *tried, char *list, size_t listlen)
 {
-	size_t used;
-
-	size_t i;
-	int k;
+	size_t used, i;
+	int k, n, left;
 
 	for (i = 0; i < NSERVICES; i++) {
 		if (smtp ? services[i].proto != SVC_SMTP
@@ -252,9 +253,14 @@ first_answering(const struct found *f, int smtp, enum configure_proto p,
 			continue;
 		if (!offered(&f[i]))
 			continue;
-		for (k = 0; k < f[i].n; k++) {
+		for (k = 0, n = 0, left = 0; k < f[i].n; k++) {
 			if (strcmp(f[i].v[k].target, ".") == 0)
 				continue;
+			if (n == CONFIGURE_MAXTARGETS) {
+				left++;
+				continue;
+			}
+			n++;
 			memset(out, 0, sizeof(*out));
 			out->svc = &services[i];
 			out->rec = &f[i].v[k];
@@ -277,6 +283,14 @@ first_answering(const struct found *f, int smtp, enum configure_proto p,
 				    "over\n",
 				    f[i].name, out->rec->target, out->port,
 				    out->err);
+		}
+		if (left > 0) {
+			fflush(stdout);
+			fprintf(stderr,
+			    "mailfetch: %s: %d more server%s not tried (at "
+			    "most %d per service)\n",
+			    f[i].name, left, left == 1 ? "" : "s",
+			    CONFIGURE_MAXTARGETS);
 		}
 	}
 	return -1;

@@ -301,24 +301,35 @@ static void
 run_account(struct daemon *d, struct dacct *da)
 {
 	int64_t now;
-	int st;
+	int st, wfail = 0, lost = 0;
 
+	/*
+	 * The watcher first, then the run: mail that comes before the
+	 * watcher's EXAMINE is the run's (its SELECT comes later), mail
+	 * that comes after it is reported in IDLE, read once the run is
+	 * done. The other order leaves a gap, from the run's SELECT to the
+	 * EXAMINE, whose mail waits for poll_interval (SPEC "Staying
+	 * connected").
+	 */
+	if (is_watched(da) && da->w.src == NULL) {
+		wfail = watch_open(d, da, boot_ms()) == -1;
+		lost = !wfail && is_watched(da) && da->w.src == NULL;
+	}
 	st = run_fetch(da->a, &da->o);
 	fflush(stdout);
 	now = boot_ms();
 	if (d_stop)
 		return;
-	if (st != 0) {
-		watch_close(da, 0);
+	if (st != 0 || wfail) {
+		if (st != 0)
+			watch_close(da, 0);
 		back_off(d, da, now);
 		return;
 	}
+	/* A watcher lost as it opened: watch_lost said when to retry. */
+	if (lost)
+		return;
 	da->due = now + da->a->poll_interval * 1000;
-	if (is_watched(da) && da->w.src == NULL
-	    && watch_open(d, da, now) == -1) {
-		back_off(d, da, now);
-		return;
-	}
 	da->backoff = 0;
 }
 

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sysexits.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "../tls/util.h"
@@ -97,6 +98,43 @@ end_group(pid_t pid, int timedout, int *ws)
 		;
 }
 
+/*
+ * The command runs in a process group of its own, so that a timeout can
+ * kill all it started. Run from a terminal, that group is a background
+ * one, and a command that asks on /dev/tty (age -d, bw get, read
+ * </dev/tty) would be stopped by SIGTTIN until the timeout. So when
+ * mailfetch is the terminal's foreground job (stdin the terminal, as
+ * never for the daemon), the command's group is made the foreground
+ * for its run, and ours again after it: the group, and with it the
+ * timeout's kill, stays. SIGTTOU is blocked meanwhile, since
+ * tcsetpgrp from a background group raises it. Both sides set it (as
+ * with setpgid), so that the command cannot read before it is done.
+ * Returns 1 when the terminal was handed over to pgrp.
+ */
+static int
+tty_give(pid_t pgrp, sigset_t *saved)
+{
+	sigset_t ttou;
+
+	sigemptyset(&ttou);
+	sigaddset(&ttou, SIGTTOU);
+	sigprocmask(SIG_BLOCK, &ttou, saved);
+	if (tcsetpgrp(STDIN_FILENO, pgrp) == -1) {
+		sigprocmask(SIG_SETMASK, saved, NULL);
+		return 0;
+	}
+	return 1;
+}
+
+static void
+tty_take_back(int given, const sigset_t *saved)
+{
+	if (!given)
+		return;
+	(void)tcsetpgrp(STDIN_FILENO, getpgrp());
+	sigprocmask(SIG_SETMASK, saved, NULL);
+}
+
 /* Take the first line of buf[0..len-1], without CR LF, as the secret. */
 static char *
 first_line(char *buf, size_t len)
@@ -123,7 +161,8 @@ run_command(const char *cmd, int timeout, int *status, char *err, size_t errlen)
 {
 	char buf[SECRET_MAX];
 	char *secret = NULL;
-	int fds[2], ws, devnull, done = -1;
+	int fds[2], ws, devnull, fg, given, done = -1;
+	sigset_t saved;
 	int64_t deadline = mono_ms() + (int64_t)timeout * 1000;
 	ssize_t len;
 	pid_t pid;
@@ -134,6 +173,7 @@ run_command(const char *cmd, int timeout, int *status, char *err, size_t errlen)
 		    err, errlen, "password_command: pipe: %s", strerror(errno));
 		return NULL;
 	}
+	fg = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
 	if ((pid = fork()) == -1) {
 		snprintf(
 		    err, errlen, "password_command: fork: %s", strerror(errno));
@@ -143,6 +183,8 @@ run_command(const char *cmd, int timeout, int *status, char *err, size_t errlen)
 	}
 	if (pid == 0) {
 		setpgid(0, 0);
+		if (fg && tty_give(getpid(), &saved))
+			sigprocmask(SIG_SETMASK, &saved, NULL);
 		if ((devnull = open("/dev/null", O_RDONLY)) != -1)
 			dup2(devnull, STDIN_FILENO);
 		dup2(fds[1], STDOUT_FILENO);
@@ -154,12 +196,14 @@ run_command(const char *cmd, int timeout, int *status, char *err, size_t errlen)
 	}
 	/* Both sides set the group, so that a kill finds it either way. */
 	setpgid(pid, pid);
+	given = fg && tty_give(pid, &saved);
 	close(fds[1]);
 	len = read_output(fds[0], buf, sizeof(buf) - 1, deadline);
 	close(fds[0]);
 	if (len != -1)
 		done = wait_until(pid, deadline);
 	end_group(pid, done == -1, &ws);
+	tty_take_back(given, &saved);
 	if (done == -1) {
 		*status = EX_TEMPFAIL;
 		snprintf(err, errlen,

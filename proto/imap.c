@@ -1904,6 +1904,15 @@ imap_idle_start(struct source *src)
 	if (!(im->caps & CAP_IDLE))
 		return src_fail(
 		    src, SRC_FREFUSED, "server does not offer IDLE");
+	/*
+	 * The session cap on untagged bytes (IMAP_SESSIONMAX) counts from
+	 * here: a daemon's watcher lives for days, and a busy folder's
+	 * EXISTS and EXPUNGE would pass 64 MB in time. Resetting at each
+	 * IDLE (the first and every renewal) rather than not counting in
+	 * IDLE keeps a bound on a server that floods without end: 64 MB
+	 * per renewal period, which honest mail does not come near.
+	 */
+	im->untagged_bytes = 0;
 	tag = cmd_begin(src, "IDLE");
 	if (cmd_send(src) == -1)
 		return -1;
@@ -1933,7 +1942,6 @@ imap_notify(struct source *src, char *const *folders, size_t n)
 {
 	struct imap *im = src->priv;
 	struct pend p;
-	const char *s;
 	char *name;
 	unsigned tag;
 	size_t i;
@@ -1948,12 +1956,9 @@ imap_notify(struct source *src, char *const *folders, size_t n)
 	tag = cmd_begin(
 	    src, "NOTIFY SET (selected (MessageNew MessageExpunge))");
 	for (i = 0; i < n; i++) {
-		for (s = folders[i]; *s != '\0' && (unsigned char)*s < 0x80;
-		     s++)
-			;
-		name = *s == '\0' ? xstrdup(folders[i])
-				  : imap_utf7_encode(folders[i]);
-		if (name == NULL)
+		/* The same spelling as EXAMINE sends (imap_select): "R&D"
+		 * is "R&-D" on the wire. */
+		if ((name = imap_mailbox_canon(folders[i])) == NULL)
 			return src_fail(src, SRC_FCONFIG,
 			    "a folder name is not valid UTF-8");
 		cmd_add(src, " (mailboxes", 11, 0);

@@ -571,6 +571,67 @@ def test_password_command_first_line(env):
         check_trace(r)
 
 
+def run_on_a_tty(env, args, feed, timeout=60):
+    """mailfetch in a session of its own whose controlling terminal is a
+    pty (stdin, stdout, stderr on it, echo off), feed written to it;
+    (exit status, output, seconds)."""
+    import pty
+    import termios
+    argv = [env.mailfetch] + [str(a) for a in args]
+    e = dict(env.run_env())
+    t0 = time.monotonic()
+    pid, fd = pty.fork()
+    if pid == 0:
+        try:
+            os.chdir(env.tmp)
+            a = termios.tcgetattr(0)
+            a[3] &= ~termios.ECHO
+            termios.tcsetattr(0, termios.TCSANOW, a)
+            os.execve(argv[0], argv, e)
+        finally:
+            os._exit(127)
+    out = b""
+    try:
+        # The terminal's input queue keeps feed until someone reads it.
+        time.sleep(0.2)
+        os.write(fd, feed)
+        while time.monotonic() - t0 < timeout:
+            try:
+                b = os.read(fd, 4096)
+            except OSError:
+                break
+            if not b:
+                break
+            out += b
+    finally:
+        os.close(fd)
+        done, st = os.waitpid(pid, os.WNOHANG)
+        if done == 0:
+            os.kill(pid, 9)
+            _, st = os.waitpid(pid, 0)
+    return (os.waitstatus_to_exitcode(st), out.decode("utf-8", "replace"),
+            time.monotonic() - t0)
+
+
+def test_password_command_reads_the_terminal(env):
+    """A password_command that asks on /dev/tty (age -d, bw get) gets
+    the terminal, not SIGTTIN; the timeout still ends one that gets no
+    answer."""
+    u = env.new_user()
+    env.secret(u.password, u.name)
+    cfg = env.config(env.account(
+        A, "imap", "implicit", u.name, timeout=3,
+        password_command='read -r x </dev/tty; echo "$x"'))
+    rc, out, _ = run_on_a_tty(env, ["-c", cfg],
+                              (u.password + "\n").encode())
+    assert rc == 0, out
+    assert u.password not in out, out
+    rc, out, took = run_on_a_tty(env, ["-c", cfg], b"")
+    assert rc == 75, out
+    assert "did not finish within 3 seconds" in out, out
+    assert took < 20, took
+
+
 def test_password_command_failures(env):
     secret = "Pw-Leaky-%s" % secrets.token_hex(6)
     env.secret(secret)

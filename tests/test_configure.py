@@ -181,6 +181,27 @@ def test_none_answers(env):
             % (dead1, dead2)) in r.err, r.err
 
 
+def test_at_most_ten_servers_per_service(env):
+    # Twelve targets: the first eleven refuse, the twelfth would answer.
+    # Ten are tried, in priority order; the other two are left out, and
+    # stderr says so.
+    d = dovecot()
+    names = "abcdefghijk"
+    srv = [("_imaps._tcp." + D, n + ".example.test", harness.closed_port(),
+            i, 1) for i, n in enumerate(names)]
+    srv.append(("_imaps._tcp." + D, "localhost", d.ports["imaps"], 20, 1))
+    hosts = [(n + ".example.test", "127.0.0.1") for n in names]
+    with Dnsmasq(srv=srv, hosts=hosts) as dns:
+        r = configure(env, dns, "--protocol", "imap")
+    env.expect(r, 69)
+    tried = re.findall(r"^mailfetch: _imaps\._tcp\.example\.test: connect to "
+                       r"(\w)\.example\.test ", r.err, re.M)
+    assert tried == list(names[:10]), r.err
+    assert "localhost" not in r.err.split("2 more")[0], r.err
+    assert ("mailfetch: _imaps._tcp.example.test: 2 more servers not tried "
+            "(at most 10 per service)\n") in r.err, r.err
+
+
 def test_priority_then_weight_order(env):
     # Lower priority first; within one priority the heavier weight. The
     # first two refuse, so the visits show the order.

@@ -183,6 +183,27 @@ def maildir_count(path):
     return len(maildir_files(path))
 
 
+def test_daemon_mail_during_the_run_is_not_left_for_the_poll(env):
+    # A message that comes while the run's hook sleeps (after its
+    # SELECT) must not wait for poll_interval (1h): the watcher, not
+    # yet in IDLE or already in it, must see it.
+    d = env.dovecot
+    u = env.new_user()
+    d.deliver(u.name, b"Subject: first\n\nstarts the hook\n")
+    mark = env.path("hook.started")
+    cfg = env.config(env.account(A, "imap", "implicit", u,
+                                 poll_interval="1h",
+                                 on_new="touch %s; sleep 3" % mark))
+    md = env.path(A + "-Maildir")
+    dm = Daemon(env, ["-v", "-c", cfg])
+    wait_for("the hook", lambda: os.path.exists(mark), 30, step=0.01)
+    d.deliver(u.name, b"Subject: second\n\nduring the hook\n")
+    t0 = time.monotonic()
+    wait_for("the second message", lambda: maildir_count(md) == 2, 20)
+    assert time.monotonic() - t0 < 10
+    assert dm.stop() == 0
+
+
 def test_daemon_idle_delivers_within_seconds(env):
     d = env.dovecot
     u = env.new_user()
@@ -427,7 +448,9 @@ def test_daemon_server_restart_backs_off_and_comes_back(env):
             env.path(A + "-Maildir"), env.path("state", A + ".state")))
     md = env.path(A + "-Maildir")
     dm = Daemon(env, ["-v", "-c", cfg])
+    # The watcher opens first, then the run.
     dm.wait_out(r"^%s: waiting for mail in INBOX with IDLE$" % A)
+    dm.wait_out(r"^%s: 1 fetched" % A)
     assert maildir_count(md) == 1
     d.pause()
     # Dovecot's imap process of the IDLE session may outlive its
@@ -449,10 +472,11 @@ def test_daemon_server_restart_backs_off_and_comes_back(env):
 
 
 def fake_imap(has_idle=True, answer_done=True, close_idle=False,
-              has_notify=False):
+              has_notify=False, idle_data=b""):
     """A scripted IMAP server of one empty INBOX; with answer_done False
     it never answers DONE (a connection that died silently); with
-    close_idle it says BYE and closes right after the start of IDLE."""
+    close_idle it says BYE and closes right after the start of IDLE;
+    idle_data follows each "+" to IDLE."""
     from fakeserver import FakeServer
     caps = b"IMAP4rev1 AUTH=PLAIN" + (b" IDLE" if has_idle else b"") + \
         (b" NOTIFY" if has_notify else b"")
@@ -464,7 +488,7 @@ def fake_imap(has_idle=True, answer_done=True, close_idle=False,
 
     def start_idle(m):
         idle["tag"] = m.group(1)
-        return b"+ idling\r\n"
+        return b"+ idling\r\n" + idle_data
     rules = [
         (rb"^(\S+) CAPABILITY", lambda m: b"* CAPABILITY " + caps +
          b"\r\n" + m.group(1) + b" OK done\r\n"),
@@ -507,6 +531,29 @@ def test_daemon_renews_idle_and_notices_a_dead_connection(env):
     dm.wait_out(r"^%s: waiting for mail in INBOX with IDLE$" % A, count=2)
     assert dm.stop() == 0
     assert "DONE" in srv.lines
+
+
+def test_daemon_untagged_cap_counts_from_each_idle(env):
+    # 20 MB of untagged data after each "+" to IDLE: four renewals
+    # bring the one watcher session past 64 MB, each renewal period
+    # stays far below it. The watcher keeps its connection.
+    mb = b"* XFLOOD {1000000}\r\n" + b"f" * 1000000 + b"\r\n"
+    srv = fake_imap(idle_data=mb * 20)
+    env.on_cleanup(srv.stop)
+    cfg = env.config(env.account(A, "imap", "none", "fred", server=srv,
+                                 password="pw-fred-1Qa", timeout=30,
+                                 poll_interval="1h"))
+    env.secret("pw-fred-1Qa", "fred")
+    dm = Daemon(env, ["-v", "-c", cfg],
+                extra_env={"MAILFETCH_IDLE_RENEW": "1"})
+    dm.wait_out(r"^%s: waiting for mail in INBOX with IDLE$" % A)
+    wait_for("five IDLE commands", lambda: sum(
+        1 for x in list(srv.lines) if x.endswith(" IDLE")) >= 5, 120)
+    assert "64 MB" not in dm.err(), dm.err()
+    assert len(re.findall(r"^%s: waiting for mail in INBOX with IDLE$" % A,
+                          dm.out(), re.M)) == 1, dm.out()
+    assert dm.stop() == 0
+    assert "64 MB" not in dm.err(), dm.err()
 
 
 def test_daemon_renews_idle(env):
@@ -662,16 +709,18 @@ def test_daemon_notify_command_and_fallback(env):
         env.on_cleanup(srv.stop)
         cfg = env.config(env.account(A, "imap", "none", "fred", server=srv,
                                      password="pw-fred-1Qa",
-                                     folders="INBOX, B, C",
+                                     folders="INBOX, R&D, C",
                                      poll_interval="1h"))
         dm = Daemon(env, ["-v", "-c", cfg])
         if has_notify:
+            # The names as EXAMINE spells them: "R&D" is "R&-D" in
+            # modified UTF-7 (RFC 3501 section 5.1.3).
             dm.wait_out(r"^%s: waiting for mail in INBOX and 2 other "
                         r"folders with NOTIFY and IDLE$" % A)
             sent = [x for x in srv.lines if " NOTIFY " in x]
             assert [x.split(" ", 1)[1] for x in sent] == [
                 'NOTIFY SET (selected (MessageNew MessageExpunge)) '
-                '(mailboxes "B" (MessageNew MessageExpunge)) '
+                '(mailboxes "R&-D" (MessageNew MessageExpunge)) '
                 '(mailboxes "C" (MessageNew MessageExpunge))'], sent
         else:
             # NOTIFY hidden: IDLE on the first folder, the rest polled.
@@ -690,7 +739,9 @@ def test_daemon_on_new_once_per_run_that_delivered(env):
         A, "imap", "implicit", u, poll_interval="1h",
         on_new='echo "$MAILFETCH_ACCOUNT $MAILFETCH_FETCHED" >> %s' % out))
     dm = Daemon(env, ["-v", "-c", cfg])
+    # The watcher opens first, then the run.
     dm.wait_out(r"^%s: waiting for mail in INBOX with IDLE$" % A)
+    dm.wait_out(r"^%s: 2 fetched" % A)
     c = imap_client(d, u)
     try:
         append(c, "INBOX", b"Subject: h2\n\nthird\n")

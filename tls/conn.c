@@ -1153,7 +1153,8 @@ conn_line_ready(struct conn *c)
 {
 	size_t space;
 	ssize_t n;
-	int saved;
+	char *p;
+	int r, saved;
 
 	if (!conn_usable(c))
 		return -1;
@@ -1172,9 +1173,18 @@ conn_line_ready(struct conn *c)
 			    c->port, CONN_LINE_MAX);
 			return -1;
 		}
+		p = c->buf + c->off + c->len;
+		/* Compressed (RFC 4978): what the filter holds comes first,
+		 * and what the socket has goes through it, as in
+		 * conn_fill. */
+		if (c->z != NULL && (r = conn_zin(c, p, space, NULL, 0)) != 0) {
+			if (r == -1)
+				return -1;
+			continue;
+		}
 		if (c->tls != NULL) {
 			errno = 0;
-			n = tls_read(c->tls, c->buf + c->off + c->len, space);
+			n = tls_read(c->tls, p, space);
 			saved = errno;
 			if (n == TLS_WANT_POLLIN || n == TLS_WANT_POLLOUT) {
 				/* Records of no data (session tickets) may
@@ -1188,7 +1198,7 @@ conn_line_ready(struct conn *c)
 				return -1;
 			}
 		} else {
-			n = read(c->fd, c->buf + c->off + c->len, space);
+			n = read(c->fd, p, space);
 			if (n == -1) {
 				if (errno == EINTR)
 					continue;
@@ -1207,6 +1217,11 @@ conn_line_ready(struct conn *c)
 			    "%s port %s: connection closed by server", c->host,
 			    c->port);
 			return -1;
+		}
+		if (c->z != NULL) {
+			if (conn_zin(c, p, space, p, (size_t)n) == -1)
+				return -1;
+			continue;
 		}
 		c->len += (size_t)n;
 		c->nin += (uint64_t)n;

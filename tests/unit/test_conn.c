@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <tls.h>
+#include <zlib.h>
 
 #include "t.h"
 #include "../../tls/conn.h"
@@ -380,6 +381,73 @@ test_line_ready(const void *arg)
 	msleep(50);
 	CHECK(conn_line_ready(c) == -1);
 	CHECK(conn_errcode(c) == CONN_ECLOSED);
+	conn_free(c);
+	CHECK(server_wait(&sv) == 0);
+}
+
+/* conn_line_ready on a compressed connection (RFC 4978): the server
+ * sends two lines deflated, the second after the client writes. */
+static int
+srv_zready(int fd, const void *arg)
+{
+	static const char *const text[] = { "hello there\r\nsec", "ond\r\n" };
+	unsigned char out[256];
+	char buf[16];
+	z_stream z;
+	int i, rv = 0;
+
+	(void)arg;
+	memset(&z, 0, sizeof(z));
+	if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
+		Z_DEFAULT_STRATEGY)
+	    != Z_OK)
+		return 1;
+	for (i = 0; i < 2 && rv == 0; i++) {
+		/* The client's "1" comes compressed: any bytes will do. */
+		if (i == 1 && read(fd, buf, sizeof(buf)) <= 0)
+			rv = 1;
+		z.next_in = (unsigned char *)(uintptr_t)text[i];
+		z.avail_in = (uInt)strlen(text[i]);
+		z.next_out = out;
+		z.avail_out = sizeof(out);
+		if (rv == 0
+		    && (deflate(&z, Z_SYNC_FLUSH) != Z_OK
+			|| write_all(fd, out, sizeof(out) - z.avail_out) == -1))
+			rv = 1;
+	}
+	deflateEnd(&z);
+	drain(fd);
+	return rv;
+}
+
+static void
+test_line_ready_compressed(const void *arg)
+{
+	struct server sv;
+	struct conn *c;
+	char *line = NULL;
+	size_t len;
+
+	(void)arg;
+	CHECK(server_start(&sv, srv_zready, NULL) == 0);
+	if ((c = client(&sv, 5, 5)) == NULL) {
+		CHECK(0);
+		server_kill(&sv);
+		return;
+	}
+	CHECK(conn_compress(c) == 0);
+	CHECK(wait_readable(c) == 0);
+	msleep(50);
+	CHECK(conn_line_ready(c) == 1);
+	CHECK(conn_getline(c, &line, &len, 100) == 0);
+	CHECK_STR(line, "hello there");
+	CHECK(conn_line_ready(c) == 0);
+	CHECK(conn_write(c, "1\n", 2) == 0);
+	CHECK(wait_readable(c) == 0);
+	msleep(50);
+	CHECK(conn_line_ready(c) == 1);
+	CHECK(conn_getline(c, &line, &len, 100) == 0);
+	CHECK_STR(line, "second");
 	conn_free(c);
 	CHECK(server_wait(&sv) == 0);
 }
@@ -1719,6 +1787,8 @@ main(void)
 		    longline_cases[i].name, test_longline, &longline_cases[i]);
 	T_RUN("peek and consume", test_peek, NULL);
 	T_RUN("a line ready, without waiting", test_line_ready, NULL);
+	T_RUN("a line ready on a compressed connection",
+	    test_line_ready_compressed, NULL);
 	for (i = 0; i < NELEM(sink_cases); i++)
 		T_RUN(sink_cases[i].name, test_sink, &sink_cases[i]);
 	T_RUN("write 4 MiB", test_write, NULL);
