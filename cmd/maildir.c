@@ -857,3 +857,529 @@ maildir_close(struct maildir *md)
 	free(md->path);
 	free(md);
 }
+
+/*
+ * Mirror: finding a delivered message's file and changing it.
+ *
+ * Cost. A lookup first tries the names the file most likely has, one
+ * fstatat each (O(1), no directory read): new/UNIQUE, then cur/ with the
+ * recorded info, with the info about to be set (the state of a rename
+ * whose record was lost), with an empty info and without any. Only when
+ * all miss (a mail reader changed the flags, or the file is gone) are
+ * new/ and cur/ read: O(files in the folder) in readdir(3) once, after
+ * which every lookup through the same index is O(1) again. Without an
+ * index each miss reads the directories anew.
+ */
+
+/* One name in an index: key the unique part, where "new/E" or "cur/E",
+ * or NULL once the file is gone. */
+struct md_ient {
+	char *key;
+	char *where;
+};
+
+struct maildir_index {
+	struct md_ient *slot;
+	size_t cap, n;
+	int loaded;
+	unsigned reads;
+};
+
+/* Where a lookup found a file. */
+struct md_loc {
+	int dirfd;
+	int incur;
+	char *entry; /* the name in new/ or cur/ */
+	struct stat sb;
+};
+
+/* 1 when the directory entry e is the unique part u (len bytes) with
+ * no info or with a ":2,..." info. */
+static int
+md_matches(const char *e, const char *u, size_t len)
+{
+	return strncmp(e, u, len) == 0
+	    && (e[len] == '\0' || strncmp(e + len, ":2,", 3) == 0);
+}
+
+struct maildir_index *
+maildir_index_new(void)
+{
+	struct maildir_index *ix = xcalloc(1, sizeof(*ix));
+
+	ix->cap = 64;
+	ix->slot = xcalloc(ix->cap, sizeof(*ix->slot));
+	return ix;
+}
+
+unsigned
+maildir_index_reads(const struct maildir_index *ix)
+{
+	return ix->reads;
+}
+
+void
+maildir_index_free(struct maildir_index *ix)
+{
+	size_t i;
+
+	if (ix == NULL)
+		return;
+	for (i = 0; i < ix->cap; i++) {
+		free(ix->slot[i].key);
+		free(ix->slot[i].where);
+	}
+	free(ix->slot);
+	free(ix);
+}
+
+static struct md_ient *
+ix_slot(struct maildir_index *ix, const char *key, size_t len)
+{
+	size_t i = hash_str(key, len) & (ix->cap - 1);
+
+	while (ix->slot[i].key != NULL
+	    && !(strlen(ix->slot[i].key) == len
+		&& memcmp(ix->slot[i].key, key, len) == 0))
+		i = (i + 1) & (ix->cap - 1);
+	return &ix->slot[i];
+}
+
+static void
+ix_grow(struct maildir_index *ix)
+{
+	struct md_ient *old = ix->slot, *s;
+	size_t i, oldcap = ix->cap;
+
+	ix->cap *= 2;
+	ix->slot = xcalloc(ix->cap, sizeof(*ix->slot));
+	for (i = 0; i < oldcap; i++) {
+		if (old[i].key == NULL)
+			continue;
+		s = ix_slot(ix, old[i].key, strlen(old[i].key));
+		*s = old[i];
+	}
+	free(old);
+}
+
+/* Set where for the key of entry e (dir "new" or "cur"); a key already
+ * there keeps its first file unless replace. */
+static void
+ix_put(struct maildir_index *ix, const char *dir, const char *e, int replace)
+{
+	struct md_ient *s;
+	size_t len = base_len(e);
+
+	if ((ix->n + 1) * 2 > ix->cap)
+		ix_grow(ix);
+	s = ix_slot(ix, e, len);
+	if (s->key == NULL) {
+		s->key = xstrndup(e, len);
+		ix->n++;
+	} else if (s->where != NULL && !replace)
+		return;
+	free(s->where);
+	xasprintf(&s->where, "%s/%s", dir, e);
+}
+
+/* The file of key is gone. */
+static void
+ix_drop(struct maildir_index *ix, const char *key, size_t len)
+{
+	struct md_ient *s = ix_slot(ix, key, len);
+
+	free(s->where);
+	s->where = NULL;
+}
+
+/* Call fn(arg, entry) for each entry of dirfd not starting with '.',
+ * until it returns non-zero (returned). -1: the directory cannot be
+ * read (errno). */
+static int
+md_each(int dirfd, int (*fn)(void *, const char *), void *arg)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd, rc = 0, e;
+
+	if ((fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	errno = 0;
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] != '.')
+			rc = fn(arg, de->d_name);
+		errno = 0;
+	}
+	e = errno;
+	closedir(d);
+	if (rc == 0 && e != 0) {
+		errno = e;
+		return -1;
+	}
+	return rc;
+}
+
+struct md_load {
+	struct maildir_index *ix;
+	const char *dir;
+};
+
+static int
+md_load_one(void *arg, const char *e)
+{
+	struct md_load *l = arg;
+
+	ix_put(l->ix, l->dir, e, 0);
+	return 0;
+}
+
+/* Read the names of new/ and cur/ into ix (new/ first: a unique part
+ * in both is looked up where a new message is first). */
+static int
+ix_load(struct maildir *md, struct maildir_index *ix)
+{
+	struct md_load l;
+
+	ix->reads++;
+	l.ix = ix;
+	l.dir = "new";
+	if (md_each(md->newfd, md_load_one, &l) == -1)
+		return -1;
+	l.dir = "cur";
+	if (md_each(md->curfd, md_load_one, &l) == -1)
+		return -1;
+	ix->loaded = 1;
+	return 0;
+}
+
+struct md_scan {
+	const char *u;
+	size_t len;
+	char *found;
+};
+
+static int
+md_scan_one(void *arg, const char *e)
+{
+	struct md_scan *s = arg;
+
+	if (!md_matches(e, s->u, s->len))
+		return 0;
+	s->found = xstrdup(e);
+	return 1;
+}
+
+/* Stat dirfd/e into loc; 0 found, MAILDIR_MISSING, -1 error. */
+static int
+md_try(struct maildir *md, int incur, const char *e, struct md_loc *loc)
+{
+	int dirfd = incur ? md->curfd : md->newfd;
+
+	if (fstatat(dirfd, e, &loc->sb, AT_SYMLINK_NOFOLLOW) == -1) {
+		if (errno == ENOENT || errno == ENAMETOOLONG)
+			return MAILDIR_MISSING;
+		md_fail(md, errno, "stat %s/%s/%s", md->path,
+		    incur ? "cur" : "new", e);
+		return -1;
+	}
+	if (S_ISDIR(loc->sb.st_mode))
+		return MAILDIR_MISSING;
+	loc->dirfd = dirfd;
+	loc->incur = incur;
+	loc->entry = xstrdup(e);
+	return 0;
+}
+
+/* Read new/ and cur/ for unique part u, without an index. */
+static int
+md_scan(struct maildir *md, const char *u, size_t len, struct md_loc *loc)
+{
+	struct md_scan s;
+	int i, rc, fds[2];
+
+	fds[0] = md->newfd;
+	fds[1] = md->curfd;
+	s.u = u;
+	s.len = len;
+	for (i = 0; i < 2; i++) {
+		s.found = NULL;
+		if ((rc = md_each(fds[i], md_scan_one, &s)) == -1) {
+			md_fail(md, errno, "read %s/%s", md->path,
+			    i ? "cur" : "new");
+			return -1;
+		}
+		if (rc == 0)
+			continue;
+		rc = md_try(md, i, s.found, loc);
+		free(s.found);
+		if (rc != MAILDIR_MISSING)
+			return rc;
+	}
+	return MAILDIR_MISSING;
+}
+
+/* Look u up in ix, reading the directories on first use. A name the
+ * index holds but that is gone since (changed behind our back) sends
+ * the lookup to the directories themselves. */
+static int
+md_lookup(struct maildir *md, struct maildir_index *ix, const char *u,
+    size_t len, struct md_loc *loc)
+{
+	struct md_ient *s;
+	int rc;
+
+	if (ix == NULL)
+		return md_scan(md, u, len, loc);
+	if (!ix->loaded && ix_load(md, ix) == -1) {
+		md_fail(md, errno, "read %s/new and cur", md->path);
+		return -1;
+	}
+	s = ix_slot(ix, u, len);
+	if (s->key == NULL || s->where == NULL)
+		return MAILDIR_MISSING;
+	rc = md_try(md, s->where[0] == 'c', s->where + 4, loc);
+	if (rc != MAILDIR_MISSING)
+		return rc;
+	ix->reads++;
+	return md_scan(md, u, len, loc);
+}
+
+/*
+ * Find the file of name (see maildir_find) into loc: the direct tries,
+ * then the index or the directories.
+ */
+static int
+md_locate(struct maildir *md, struct maildir_index *ix, const char *name,
+    const char *flags, struct md_loc *loc)
+{
+	const char *info = NULL, *tries[4];
+	char *e;
+	size_t len, i, n = 0;
+	int rc;
+
+	memset(loc, 0, sizeof(*loc));
+	if (name[0] == '\0' || name[0] == '.' || strchr(name, '/') != NULL) {
+		md_fail(md, EINVAL, "find \"%s\" in %s", name, md->path);
+		return -1;
+	}
+	len = base_len(name);
+	if (strncmp(name + len, ":2,", 3) == 0)
+		info = name + len + 3;
+	xasprintf(&e, "%.*s", (int)len, name);
+	rc = md_try(md, 0, e, loc);
+	free(e);
+	if (rc != MAILDIR_MISSING)
+		return rc;
+	if (info != NULL)
+		tries[n++] = info;
+	if (flags != NULL && (info == NULL || strcmp(flags, info) != 0))
+		tries[n++] = flags;
+	if ((info == NULL || info[0] != '\0')
+	    && (flags == NULL || flags[0] != '\0'))
+		tries[n++] = "";
+	for (i = 0; i < n; i++) {
+		xasprintf(&e, "%.*s:2,%s", (int)len, name, tries[i]);
+		rc = md_try(md, 1, e, loc);
+		free(e);
+		if (rc != MAILDIR_MISSING)
+			return rc;
+	}
+	xasprintf(&e, "%.*s", (int)len, name);
+	rc = md_try(md, 1, e, loc);
+	free(e);
+	if (rc == MAILDIR_MISSING)
+		rc = md_lookup(md, ix, name, len, loc);
+	if (rc == 0 && ix != NULL && ix->loaded)
+		ix_put(ix, loc->incur ? "cur" : "new", loc->entry, 1);
+	return rc;
+}
+
+int
+maildir_find(struct maildir *md, struct maildir_index *ix, const char *name,
+    const char *flags, char **where)
+{
+	struct md_loc loc;
+	int rc;
+
+	*where = NULL;
+	if ((rc = md_locate(md, ix, name, flags, &loc)) != 0)
+		return rc;
+	xasprintf(where, "%s/%s", loc.incur ? "cur" : "new", loc.entry);
+	free(loc.entry);
+	return 0;
+}
+
+int
+maildir_info_merge(const char *cur, const char *flags, char *out, size_t outlen)
+{
+	unsigned char on[256];
+	const char *p;
+	size_t o = 0;
+	int c;
+
+	memset(on, 0, sizeof(on));
+	for (p = flags; *p != '\0'; p++) {
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z'))) {
+			errno = EINVAL;
+			return -1;
+		}
+		on[(unsigned char)*p] = 1;
+	}
+	for (p = cur; p != NULL && *p != '\0'; p++)
+		if (((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z'))
+		    && strchr("DFRST", *p) == NULL)
+			on[(unsigned char)*p] = 1;
+	for (c = 'A'; c <= 'z'; c++) {
+		if (!on[c])
+			continue;
+		if (o + 1 >= outlen) {
+			errno = EINVAL;
+			return -1;
+		}
+		out[o++] = (char)c;
+	}
+	if (outlen == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/*
+ * Rename the file at loc to cur/target, never over another file. When
+ * target is there already as the same file (inode), an earlier rename
+ * done as link and unlink (move_noreplace without renameat2) was cut
+ * between the two: the old name is removed, which finishes it.
+ */
+static int
+md_move_cur(struct maildir *md, struct maildir_index *ix,
+    const struct md_loc *loc, const char *target)
+{
+	struct stat sb;
+	int e;
+
+	if (move_noreplace(loc->dirfd, loc->entry, md->curfd, target) == -1) {
+		e = errno;
+		if (e != EEXIST
+		    || fstatat(md->curfd, target, &sb, AT_SYMLINK_NOFOLLOW)
+			== -1
+		    || sb.st_dev != loc->sb.st_dev
+		    || sb.st_ino != loc->sb.st_ino) {
+			md_fail(md, e, "rename %s/%s/%s to %s/cur/%s", md->path,
+			    loc->incur ? "cur" : "new", loc->entry, md->path,
+			    target);
+			return -1;
+		}
+		if (unlinkat(loc->dirfd, loc->entry, 0) == -1
+		    && errno != ENOENT) {
+			md_fail(md, errno, "remove %s/%s/%s", md->path,
+			    loc->incur ? "cur" : "new", loc->entry);
+			return -1;
+		}
+	}
+	md->cur_dirty = 1;
+	if (!loc->incur)
+		md->new_dirty = 1;
+	if (ix != NULL && ix->loaded)
+		ix_put(ix, "cur", target, 1);
+	return 0;
+}
+
+int
+maildir_set_flags(struct maildir *md, struct maildir_index *ix,
+    const char *name, const char *flags, char **newname)
+{
+	struct md_loc loc;
+	char info[MAILDIR_INFOSZ], *target;
+	const char *ci = "";
+	size_t len;
+	int rc;
+
+	if (newname != NULL)
+		*newname = NULL;
+	if (flags == NULL)
+		flags = "";
+	if ((rc = md_locate(md, ix, name, flags, &loc)) != 0)
+		return rc;
+	len = base_len(loc.entry);
+	if (strncmp(loc.entry + len, ":2,", 3) == 0)
+		ci = loc.entry + len + 3;
+	if (maildir_info_merge(ci, flags, info, sizeof(info)) == -1) {
+		md_fail(md, EINVAL, "set flags \"%s\" on %s in %s", flags,
+		    loc.entry, md->path);
+		free(loc.entry);
+		return -1;
+	}
+	if (!loc.incur && info[0] == '\0')
+		target = xstrdup(loc.entry);
+	else
+		xasprintf(&target, "%.*s:2,%s", (int)len, loc.entry, info);
+	if (!loc.incur && info[0] == '\0')
+		rc = 0;
+	else if (loc.incur && strcmp(target, loc.entry) == 0)
+		rc = 0;
+	else
+		rc = md_move_cur(md, ix, &loc, target);
+	if (rc == 0 && newname != NULL)
+		*newname = target;
+	else
+		free(target);
+	free(loc.entry);
+	return rc;
+}
+
+/* Unlink the file at loc, marking its directory for maildir_sync. */
+static int
+md_unlink(struct maildir *md, const struct md_loc *loc)
+{
+	if (unlinkat(loc->dirfd, loc->entry, 0) == -1) {
+		if (errno == ENOENT)
+			return MAILDIR_MISSING;
+		md_fail(md, errno, "remove %s/%s/%s", md->path,
+		    loc->incur ? "cur" : "new", loc->entry);
+		return -1;
+	}
+	if (loc->incur)
+		md->cur_dirty = 1;
+	else
+		md->new_dirty = 1;
+	return 0;
+}
+
+int
+maildir_remove(struct maildir *md, struct maildir_index *ix, const char *name)
+{
+	struct md_loc loc, other;
+	nlink_t left;
+	int rc;
+
+	if ((rc = md_locate(md, ix, name, NULL, &loc)) != 0)
+		return rc;
+	rc = md_unlink(md, &loc);
+	if (rc == 0 && ix != NULL && ix->loaded)
+		ix_drop(ix, name, base_len(name));
+	/*
+	 * More links to the file: an interrupted link-and-unlink rename
+	 * left it under two names of this Maildir. Those are removed too;
+	 * a link elsewhere (a backup) is not found and stays.
+	 */
+	for (left = loc.sb.st_nlink; rc == 0 && left > 1; left--) {
+		if ((rc = md_locate(md, NULL, name, NULL, &other)) != 0)
+			break;
+		if (other.sb.st_dev == loc.sb.st_dev
+		    && other.sb.st_ino == loc.sb.st_ino)
+			rc = md_unlink(md, &other);
+		else
+			left = 1;
+		free(other.entry);
+	}
+	free(loc.entry);
+	return rc == MAILDIR_MISSING && left != loc.sb.st_nlink ? 0 : rc;
+}

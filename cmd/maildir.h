@@ -79,3 +79,72 @@ const char *maildir_path(const struct maildir *);
 void maildir_close(struct maildir *);
 
 #endif
+
+/*
+ * Mirror: the local copy of a delivered message, found by the name the
+ * state recorded, given the server's flags or removed. A message's file
+ * is found by its unique part (the name maildir_name gave, before any
+ * ":2,INFO"), in new/ or in cur/ with any ":2,INFO": a mail reader may
+ * have moved it or changed its flags. A file not found is MAILDIR_MISSING,
+ * which is not an error: the caller leaves the message and says so. The
+ * renames and removals are durable after maildir_sync, once per batch.
+ * Errors are as above (-1, errno kept, maildir_error).
+ */
+#define MAILDIR_MISSING 1
+
+/* Room for any info this module writes: each letter at most once. */
+#define MAILDIR_INFOSZ 53
+
+/*
+ * The names of new/ and cur/ by unique part, read on the first lookup
+ * that the direct tries miss and kept up to date with the renames and
+ * removals made through it, so that a batch costs one read of the
+ * directories at most. Use one per Maildir and batch; NULL in the
+ * calls below reads the directories at every miss instead.
+ */
+struct maildir_index;
+struct maildir_index *maildir_index_new(void);
+/* How many times the directories were read through ix (for tests). */
+unsigned maildir_index_reads(const struct maildir_index *);
+/* Free. Accepts NULL. */
+void maildir_index_free(struct maildir_index *);
+
+/*
+ * Find the file of the message recorded as name ("UNIQUE" or
+ * "UNIQUE:2,INFO", no directory). Tried first, one stat each: new/UNIQUE,
+ * cur/UNIQUE:2,INFO, cur/UNIQUE:2,<flags> (flags may be NULL), cur/UNIQUE:2,
+ * and cur/UNIQUE; only when all miss are the names of new/ and cur/
+ * read (through ix). 0: found, *where (a new string) is "new/ENTRY" or
+ * "cur/ENTRY"; MAILDIR_MISSING; -1: error (EINVAL for a name with '/' or
+ * a leading '.', or a directory that cannot be read).
+ */
+int maildir_find(struct maildir *, struct maildir_index *ix, const char *name,
+    const char *flags, char **where);
+
+/*
+ * Give the message recorded as name the info letters flags (ASCII
+ * order): the standard letters D, F, R, S and T become exactly those in
+ * flags; any other letter the file has (a mail reader's keywords) is
+ * kept. The file is renamed to cur/UNIQUE:2,INFO, never over another
+ * file; a file in new/ that gets no letter stays there. 0: done or
+ * already so, and *newname (when not NULL) is the file's name now, as
+ * maildir_find takes it; MAILDIR_MISSING; -1: error.
+ */
+int maildir_set_flags(struct maildir *, struct maildir_index *ix,
+    const char *name, const char *flags, char **newname);
+
+/* Remove the file of the message recorded as name (and any other link
+ * to it that an interrupted rename left). 0: removed; MAILDIR_MISSING;
+ * -1: error. */
+int maildir_remove(
+    struct maildir *, struct maildir_index *ix, const char *name);
+
+/*
+ * The info of a file whose info is cur once it gets flags: the letters
+ * of flags, and the letters of cur other than D, F, R, S and T, in
+ * ASCII order, each once; bytes of cur that are not letters are
+ * dropped. -1 (EINVAL) when flags holds a byte that is not a letter or
+ * out (outlen bytes, MAILDIR_INFOSZ suffice) is too small.
+ */
+int maildir_info_merge(
+    const char *cur, const char *flags, char *out, size_t outlen);
