@@ -100,7 +100,10 @@ void maildir_close(struct maildir *);
  * that the direct tries miss and kept up to date with the renames and
  * removals made through it, so that a batch costs one read of the
  * directories at most. Use one per Maildir and batch; NULL in the
- * calls below reads the directories at every miss instead.
+ * calls below reads the directories at every miss instead. A name the
+ * index holds but that changed since is looked for in the directories
+ * again; a unique part the index does not hold is missing (a file that
+ * appears after the read is seen by the next index).
  */
 struct maildir_index;
 struct maildir_index *maildir_index_new(void);
