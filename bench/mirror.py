@@ -323,6 +323,23 @@ def unavailable(r):
 
 # --- checking a local copy -------------------------------------------------
 
+CONDSTORE_RE = re.compile(r"\b(CONDSTORE|QRESYNC|CHANGEDSINCE)\b", re.I)
+
+
+def asked_condstore(logdir):
+    """The first command line in Dovecot's rawlogs (*.in) under logdir
+    that uses CONDSTORE or QRESYNC, or None."""
+    for name in sorted(os.listdir(logdir)):
+        if not name.endswith(".in"):
+            continue
+        with open(os.path.join(logdir, name), "rb") as f:
+            for line in f:
+                text = line.decode("utf-8", "replace").strip()
+                if CONDSTORE_RE.search(text):
+                    return text.split(" ", 1)[-1][:120]
+    return None
+
+
 def local_dir(root, folder):
     return root if folder == "INBOX" else os.path.join(root, "." + folder)
 
@@ -410,6 +427,7 @@ class Client:
         self.resync = Row(label)
         self.known = {}
         self.failed = False
+        self.owner = None
 
 
 class MirrorBench:
@@ -432,12 +450,22 @@ class MirrorBench:
         os.makedirs(rd)
         return rd
 
-    def run_client(self, cl, want, corpus, full, expect):
+    def run_client(self, cl, want, corpus, full, expect, resync):
         """One run of cl; its check against want. expect: mailfetch's
-        summary counts (fetched, updated, removed) or None."""
+        summary counts (fetched, updated, removed; None: any) or None.
+        A resync of the fallback's is checked for CONDSTORE and QRESYNC
+        in its commands."""
         argv, env = cl.tool.setup(cl.rd, cl.acct)
         own(cl.rd)
+        logdir = None
+        if cl.key == "nocondstore" and resync:
+            logdir = os.path.join(self.rawlog, cl.acct.user)
+            os.makedirs(logdir)
+            os.chown(logdir, *cl.owner)
         r = measure(argv, env, cl.rd)
+        asked = asked_condstore(logdir) if logdir else None
+        if logdir:
+            shutil.rmtree(logdir)
         with open(os.path.join(cl.rd, "output.txt"), "a") as f:
             f.write("$ %s\nexit %s\n--- stdout:\n%s--- stderr:\n%s" % (
                 " ".join(argv), r["rc"], r["out"], r["err"]))
@@ -468,6 +496,9 @@ class MirrorBench:
                                     m.group(0) if m else "missing",) +
                                     tuple("any" if x is None else x
                                           for x in expect)))
+        if asked:
+            problems.append("asked for CONDSTORE or QRESYNC, which the "
+                            "server did not offer: %r" % asked)
         if problems:
             status = "BAD: " + "; ".join(problems) + "; " + (
                 status[5:] if status.startswith("BAD: ") else status)
@@ -529,9 +560,16 @@ class MirrorBench:
         QRESYNC in its capabilities."""
         pre, post = capabilities(server)
         keep = [x for x in post if x not in ("CONDSTORE", "QRESYNC")]
+        # Dovecot still honours CONDSTORE and QRESYNC when a client asks
+        # for them: the resyncs' commands are logged (rawlog_dir; a
+        # user's directory exists only during a resync) and checked.
+        self.rawlog = os.path.join(self.work, "rawlog-nocs")
+        os.makedirs(self.rawlog)
+        os.chown(self.rawlog, *server.owner)
         extra = ("mail_location = maildir:%s/mail/%%u\n"
-                 "imap_capability = %s\n" % (server.d.root,
-                                             " ".join(keep)))
+                 "imap_capability = %s\n"
+                 "rawlog_dir = %s/%%u\n" % (server.d.root, " ".join(keep),
+                                            self.rawlog))
         s2 = Server(self.work, "dovecot-nocs", extra)
         s2.d.add_user("probe", USER_PW)
         pre2, post2 = capabilities(s2)
@@ -625,6 +663,7 @@ class MirrorBench:
                     MailfetchMirror(self.mf_bin),
                     Acct(nocs, "imap", a.tls, user),
                     self.rundir(user + "-nocondstore")))
+                out[-1].owner = nocs.owner
         return out
 
     def rounds(self, server, user, corpus, n, folders, clients):
@@ -636,7 +675,7 @@ class MirrorBench:
             # is not for the bench to say.
             expect = (n, None, 0) if isinstance(cl.tool, Mailfetch) \
                 else None
-            r = self.run_client(cl, want, corpus, True, expect)
+            r = self.run_client(cl, want, corpus, True, expect, False)
             cl.initial.add(r)
             log("  %s: %.2f s, %s", cl.label, r["wall"], r["status"])
         changes = Changes(server, user, range(n), folders, a.changes,
@@ -653,7 +692,7 @@ class MirrorBench:
             for cl in clients[k:] + clients[:k]:
                 expect = (0, a.changes, a.expunges) if isinstance(
                     cl.tool, Mailfetch) else None
-                r = self.run_client(cl, want, corpus, last, expect)
+                r = self.run_client(cl, want, corpus, last, expect, True)
                 cl.resync.add(r)
                 log("  %s: resync %d: %.3f s, %.1f MB, %s", cl.label,
                     rep + 1, r["wall"], r["rss"] / 1024, r["status"])
