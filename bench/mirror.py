@@ -160,7 +160,7 @@ def server_state(server, user, folders):
 
 
 def norm_flags(name):
-    _, sep, info = name.partition(":2,")
+    info = name.partition(":2,")[2]
     return "".join(sorted(set(c for c in info if c in FLAG_LETTERS)))
 
 
@@ -186,7 +186,7 @@ def imap_session(server, user):
     return c
 
 
-def ok(c, what, typ, data):
+def ok(what, typ, data):
     if typ != "OK":
         raise RuntimeError("%s failed: %r" % (what, data))
     return data
@@ -198,9 +198,9 @@ def warm_up(server, user, folders):
     c = imap_session(server, user)
     try:
         for f in ["INBOX"] + folders:
-            n = int(ok(c, "SELECT " + f, *c.select(f))[0])
+            n = int(ok("SELECT " + f, *c.select(f))[0])
             if n:
-                ok(c, "FETCH " + f,
+                ok("FETCH " + f,
                    *c.fetch("1:*", "(UID FLAGS RFC822.SIZE)"))
             c.close()
     finally:
@@ -224,7 +224,6 @@ class Changes:
         random.Random(SEED).shuffle(self.order)
         self.uids = uid_map(server, user, folders)
         self.round = 0
-        self.applied = []
 
     def apply(self):
         k = self.nflags + self.nexpunge
@@ -242,29 +241,28 @@ class Changes:
         c = imap_session(self.server, self.user)
         try:
             for f in sorted(by_folder):
-                ok(c, "SELECT " + f, *c.select(f))
+                ok("SELECT " + f, *c.select(f))
                 gone = []
                 for i, flag in by_folder[f]:
                     uid = str(self.uids[i][1])
                     if flag and "S" in cur[i]:
-                        ok(c, "STORE", *c.uid("STORE", uid, "-FLAGS",
-                                              r"(\Seen)"))
-                        ok(c, "STORE", *c.uid("STORE", uid, "+FLAGS",
-                                              r"(\Flagged)"))
+                        ok("STORE", *c.uid("STORE", uid, "-FLAGS",
+                                           r"(\Seen)"))
+                        ok("STORE", *c.uid("STORE", uid, "+FLAGS",
+                                           r"(\Flagged)"))
                     elif flag:
-                        ok(c, "STORE", *c.uid("STORE", uid, "+FLAGS",
-                                              r"(\Seen)"))
+                        ok("STORE", *c.uid("STORE", uid, "+FLAGS",
+                                           r"(\Seen)"))
                     else:
                         gone.append(uid)
                 if gone:
                     s = ",".join(gone)
-                    ok(c, "STORE", *c.uid("STORE", s, "+FLAGS.SILENT",
-                                          r"(\Deleted)"))
-                    ok(c, "EXPUNGE", *c.uid("EXPUNGE", s))
+                    ok("STORE", *c.uid("STORE", s, "+FLAGS.SILENT",
+                                       r"(\Deleted)"))
+                    ok("EXPUNGE", *c.uid("EXPUNGE", s))
                 c.close()
         finally:
             c.logout()
-        self.applied.append(pick)
         return pick
 
 
@@ -297,23 +295,11 @@ class MbsyncMirror(Mbsync):
 
 
 class MailfetchMirror(Mailfetch):
-    extra = {"mirror": "yes", "keep": "yes", "folders": "*"}
-
-    def __init__(self, binary, name="mailfetch"):
-        super().__init__(binary)
-        self.name = name
+    """mailfetch as a mirror of every mailbox (keep = yes is in
+    bench.Mailfetch's configuration already)."""
 
     def setup(self, rd, a, extra=None):
-        argv, env = super().setup(rd, a, {})
-        cfg = argv[2]
-        with open(cfg) as f:
-            text = f.read()
-        # keep = yes is in the base configuration already.
-        text = text.replace("keep = yes\n", "")
-        text += "".join("%s = %s\n" % kv for kv in self.extra.items())
-        with open(cfg, "w") as f:
-            f.write(text)
-        return argv, env
+        return super().setup(rd, a, {"mirror": "yes", "folders": "*"})
 
 
 SUMMARY_RE = re.compile(
@@ -879,7 +865,8 @@ def parse_args(argv):
         p.error("need at least one message per folder")
     need = (a.changes + a.expunges) * a.reps
     if min(a.messages, a.small or a.messages) < need:
-        p.error("the mailboxes need at least %d messages" % need)
+        p.error("each mailbox needs at least %d messages (--messages, "
+                "--small)" % need)
     return a
 
 
