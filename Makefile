@@ -79,6 +79,7 @@ bench: deps
 	$(PYTHON) bench/bench.py --build $(BUILD)
 	$(PYTHON) bench/jobs.py --build $(BUILD)
 	$(PYTHON) bench/idle.py --build $(BUILD)
+	$(PYTHON) bench/mirror.py --build $(BUILD)
 
 # systemd user units: the daemon, and a timer with its oneshot service.
 UNITS = mailfetch.service mailfetch-oneshot.service mailfetch.timer

@@ -358,6 +358,16 @@ def lognormal_size(rng, median, sigma, lo, hi):
                                                   sigma)))))
 
 
+def fill_mbox(c, gen, n, owner, mtime0=1700000000):
+    """Add n messages of the kind a mailbox holds to corpus c (from
+    gen): median 8 KB, at most 128 KB (bench/mirror.py uses it too)."""
+    rng = random.Random(2)
+    for i in range(n):
+        size = lognormal_size(rng, 8192, 0.8, 400, 128 * 1024)
+        c.add(gen.message(c.name, i, size), owner, mtime0 + i * 10)
+    return c
+
+
 def build_corpora(work, owner, opts):
     """The corpora this run needs, written under work/corpus."""
     t0 = time.monotonic()
@@ -395,11 +405,7 @@ def build_corpora(work, owner, opts):
     # 128 KB.
     n = opts.mbox_max
     if n > 0:
-        c = new("mbox")
-        rng = random.Random(2)
-        for i in range(n):
-            size = lognormal_size(rng, 8192, 0.8, 400, 128 * 1024)
-            c.add(gen.message("mbox", i, size), owner, mtime0 + i * 10)
+        fill_mbox(new("mbox"), gen, n, owner)
     log("corpus: %s in %.1fs", ", ".join(
         "%s %d msgs %.1f MB" % (k, len(v), v.total() / 1e6)
         for k, v in out.items()), time.monotonic() - t0)
@@ -443,15 +449,19 @@ def strip_added(data):
     return b"".join(parts), removed
 
 
-def verify(maildirs, corpus, n, proto):
+def verify(maildirs, corpus, n, proto, expect=None):
     """Check every message file under the Maildirs (new/ and cur/)
-    against the first n messages of corpus. Returns a dict: files,
-    exact, hdr (exact once added header fields are removed), corrupt,
-    missing, dup, unknown, and status (text)."""
+    against the first n messages of corpus (or, with expect, against
+    the messages of corpus whose indexes it holds). Returns a dict:
+    files, exact, hdr (exact once added header fields are removed),
+    corrupt, missing, dup, unknown, status (text), and where (corpus
+    index: the path of its file)."""
     dig = corpus.dig_pop3 if proto == "pop3" else corpus.dig_imap
+    if expect is None:
+        expect = range(n)
     seen = {}
     res = {"files": 0, "exact": 0, "hdr": 0, "corrupt": [],
-           "missing": 0, "dup": 0, "unknown": 0}
+           "missing": 0, "dup": 0, "unknown": 0, "where": seen}
     for md in maildirs:
         for sub in ("new", "cur"):
             d = os.path.join(md, sub)
@@ -462,7 +472,8 @@ def verify(maildirs, corpus, n, proto):
             for name in names:
                 if name.startswith("."):
                     continue
-                with open(os.path.join(d, name), "rb") as f:
+                path = os.path.join(d, name)
+                with open(path, "rb") as f:
                     data = f.read()
                 res["files"] += 1
                 stripped, removed = strip_added(data)
@@ -471,13 +482,13 @@ def verify(maildirs, corpus, n, proto):
                     res["unknown"] += 1
                     continue
                 i = int(m.group(2))
-                if i >= n:
+                if i not in expect:
                     res["unknown"] += 1
                     continue
                 if i in seen:
                     res["dup"] += 1
                     continue
-                seen[i] = 1
+                seen[i] = path
                 if hashlib.md5(stripped).digest() != dig[i]:
                     res["corrupt"].append(i)
                     if "first" not in res:
@@ -487,7 +498,7 @@ def verify(maildirs, corpus, n, proto):
                     res["hdr"] += 1
                 else:
                     res["exact"] += 1
-    res["missing"] = n - len(seen)
+    res["missing"] = len(expect) - len(seen)
     bad = []
     if res["corrupt"]:
         bad.append("%d changed (first: %s)" % (len(res["corrupt"]),
@@ -542,8 +553,9 @@ class Server:
     never changes a message file in place, only renames or unlinks it),
     then warmed up: a first session builds Dovecot's index."""
 
-    def __init__(self, work):
-        self.d = harness.Dovecot(root_dir=os.path.join(work, "dovecot"))
+    def __init__(self, work, name="dovecot", extra_config=""):
+        self.d = harness.Dovecot(root_dir=os.path.join(work, name),
+                                 extra_config=extra_config)
         self.d.start()
         self.boxes = {}
 
@@ -562,10 +574,7 @@ class Server:
         if user in self.boxes:
             return user
         self.d.add_user(user, USER_PW)
-        cur = os.path.join(self.d.maildir(user), "cur")
-        for i in range(n):
-            os.link(corpus.files[i], os.path.join(
-                cur, "%d.M%06dP1Q%d.bench:2," % (1700000000 + i, i, i)))
+        self.link(user, "INBOX", corpus, range(n))
         self.boxes[user] = (corpus, n)
         # Warm up: Dovecot indexes the mailbox, computes the sizes.
         for proto in ("imap", "pop3"):
@@ -574,6 +583,20 @@ class Server:
                 raise RuntimeError("warm-up of %s failed: %s"
                                    % (user, r["status"]))
         return user
+
+    def link(self, user, folder, corpus, indexes, flags=None):
+        """Hard-link the corpus messages of these indexes into the
+        cur/ of user's folder (created as a Maildir++ folder when
+        missing), each with the Maildir flags flags(i) (default none).
+        The file name holds the index: "...Q<index>.bench:2,FLAGS"."""
+        base = self.d.maildir(user, folder)
+        if not os.path.isdir(os.path.join(base, "cur")):
+            self.d.create_folder(user, folder)
+        cur = os.path.join(base, "cur")
+        for i in indexes:
+            os.link(corpus.files[i], os.path.join(
+                cur, "%d.M%06dP1Q%d.bench:2,%s" % (
+                    1700000000 + i, i, i, flags(i) if flags else "")))
 
     def reset_flags(self, user):
         """Undo flag changes a client made (Dovecot's POP3 sets \\Seen
@@ -766,6 +789,13 @@ class Mpop(Tool):
 class Mbsync(Tool):
     name = "mbsync"
     protos = ("imap",)
+    # New messages from the server only: what a fetch client does (no
+    # flag or deletion sync).
+    channel = ["Sync Pull New", "Create Near", "Expunge None"]
+
+    def store(self, rd, md):
+        """The MaildirStore's lines: INBOX in md, others under rd/mb."""
+        return ["Path %s/" % os.path.join(rd, "mb"), "Inbox %s" % md]
 
     def available(self):
         return shutil.which("mbsync") is not None
@@ -786,14 +816,9 @@ class Mbsync(Tool):
         else:
             lines += ["SSLType None", "AuthMechs LOGIN"]
         lines += ["", "IMAPStore remote", "Account bench", "",
-                  "MaildirStore local",
-                  "Path %s/" % os.path.join(rd, "mb"),
-                  "Inbox %s" % md, "",
-                  "Channel bench", "Far :remote:", "Near :local:",
-                  # New messages from the server only: what a fetch
-                  # client does (no flag or deletion sync).
-                  "Sync Pull New", "Create Near", "Expunge None",
-                  "SyncState *", ""]
+                  "MaildirStore local"] + self.store(rd, md) + [
+                  "", "Channel bench", "Far :remote:", "Near :local:"
+                  ] + self.channel + ["SyncState *", ""]
         write_file(rc, "\n".join(lines))
         return ["mbsync", "-q", "-c", rc, "bench"], base_env(
             os.path.join(rd, "home"))
