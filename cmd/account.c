@@ -14,10 +14,10 @@
 #include "account.h"
 #include "secret.h"
 
-static void
-trace(void *arg, int dir, const char *line, size_t len)
+void
+acct_trace_line(
+    const char *prefix, const char *who, int dir, const char *line, size_t len)
 {
-	const struct acct *ac = arg;
 	char buf[1024];
 
 	/* The protocol clients redact credentials before this point; only
@@ -26,7 +26,15 @@ trace(void *arg, int dir, const char *line, size_t len)
 	/* What stdout holds happened before this line: keep the order
 	 * when both go to one pipe (cron mail, the journal). */
 	fflush(stdout);
-	fprintf(stderr, "%s: %c %s\n", ac->a->name, dir, buf);
+	fprintf(stderr, "%s%s: %c %s\n", prefix, who, dir, buf);
+}
+
+static void
+trace(void *arg, int dir, const char *line, size_t len)
+{
+	const struct acct *ac = arg;
+
+	acct_trace_line("", ac->a->name, dir, line, len);
 }
 
 void
@@ -143,41 +151,53 @@ acct_status(enum src_fail fail, int local_errno)
 	return EX_SOFTWARE;
 }
 
+/*
+ * An error (LOG_ERR: stderr, coloured when asked) or a summary line
+ * (LOG_INFO: stdout unless quiet), and the same to syslog when asked.
+ */
+static void
+acct_say(const struct acct *ac, int prio, const char *fmt, va_list ap)
+{
+	char msg[2048];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (prio != LOG_ERR) {
+		if (!ac->o->quiet)
+			printf("%s: %s\n", ac->a->name, msg);
+	} else {
+		/* Output in the order it happened, also in one pipe: stdout
+		 * is fully buffered there (line buffering costs the plan of
+		 * 100 000 messages 20 times its time), so it is flushed
+		 * before each error instead. */
+		fflush(stdout);
+		if (ac->o->color)
+			fprintf(stderr, "\033[1;31m%s:\033[0m %s\n",
+			    ac->a->name, msg);
+		else
+			fprintf(stderr, "%s: %s\n", ac->a->name, msg);
+	}
+	if (ac->o->syslog)
+		syslog(prio, "%s: %s", ac->a->name, msg);
+}
+
 void
 acct_err(const struct acct *ac, const char *fmt, ...)
 {
-	char msg[2048];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	acct_say(ac, LOG_ERR, fmt, ap);
 	va_end(ap);
-	/* Output in the order it happened, also in one pipe: stdout is
-	 * fully buffered there (line buffering costs the plan of 100 000
-	 * messages 20 times its time), so it is flushed before each error
-	 * instead. */
-	fflush(stdout);
-	if (ac->o->color)
-		fprintf(stderr, "\033[1;31m%s:\033[0m %s\n", ac->a->name, msg);
-	else
-		fprintf(stderr, "%s: %s\n", ac->a->name, msg);
-	if (ac->o->syslog)
-		syslog(LOG_ERR, "%s: %s", ac->a->name, msg);
 }
 
 void
 acct_info(const struct acct *ac, const char *fmt, ...)
 {
-	char msg[2048];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	acct_say(ac, LOG_INFO, fmt, ap);
 	va_end(ap);
-	if (!ac->o->quiet)
-		printf("%s: %s\n", ac->a->name, msg);
-	if (ac->o->syslog)
-		syslog(LOG_INFO, "%s: %s", ac->a->name, msg);
 }
 
 int

@@ -24,6 +24,9 @@ struct runopts {
 	int syslog; /* summary and errors also go to syslog(3) */
 	int64_t at; /* --at: the clock of the dry run's plan; 0: now */
 	int daemon; /* summary only for a run that did something or failed */
+	/* --accept-removals: a mirror run may remove more local copies
+	 * than the removal guard allows (SPEC "Mirror (IMAP)"). */
+	int accept_removals;
 	/* When set and non-zero (a signal came), a run stops at the next
 	 * safe point: after the message being written and its record. */
 	const volatile sig_atomic_t *stop;
@@ -68,6 +71,11 @@ int acct_status(enum src_fail fail, int local_errno);
 /* The exit status for a local error with errno e: 74 for I/O errors
  * (EIO, ENOSPC, EDQUOT, EROFS), else 71. */
 int acct_oserr(int e);
+
+/* Print a line of a protocol trace (-vv) on stderr: PREFIXWHO: DIR LINE,
+ * with control characters in the line made harmless. */
+void acct_trace_line(
+    const char *prefix, const char *who, int dir, const char *line, size_t len);
 
 /* Print "NAME: message" on stderr, and to syslog when asked. */
 void acct_err(const struct acct *ac, const char *fmt, ...)
