@@ -36,6 +36,7 @@
 #include "../proto/imap.h"
 #include "../tls/util.h"
 #include "config.h"
+#include "folders.h"
 
 /*
  * inih's line buffer is 200 bytes; a line and its line ending must fit
@@ -80,6 +81,7 @@ enum cfg_key {
 	K_IDLE,
 	K_POLL_INTERVAL,
 	K_COMPRESS,
+	K_MIRROR,
 	K_N
 };
 
@@ -231,6 +233,7 @@ static const struct cfg_keydef cfg_keys[K_N] = {
 	[K_POLL_INTERVAL]
 	= STR("poll_interval", F_I64, poll_interval, p_poll_interval, NULL),
 	[K_COMPRESS] = BOOL("compress", compress),
+	[K_MIRROR] = BOOL("mirror", mirror),
 };
 
 #undef F
@@ -891,11 +894,70 @@ free_folders(char **f, size_t n)
 	free(f);
 }
 
+static void
+free_items(struct cfg_folder *it, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		folders_item_free(&it[i]);
+	free(it);
+}
+
+/* Set the account's folders, as written and parsed. */
+static void
+set_folders(struct cfg_account *a, char **f, struct cfg_folder *it, size_t n)
+{
+	free_folders(a->folders, a->nfolders);
+	free_items(a->fitems, a->nfitems);
+	a->folders = f;
+	a->fitems = it;
+	a->nfolders = a->nfitems = n;
+}
+
+/* Item b names what item a named: say so. */
+static void
+twice(const struct cfg_folder *a, const struct cfg_folder *b, char *msg,
+    size_t len)
+{
+	char q[CFG_QUOTE + 4], q2[CFG_QUOTE + 4];
+
+	if (strcmp(a->text, b->text) == 0)
+		snprintf(msg, len, "names \"%s\" twice", quote(q, b->text));
+	else if (a->kind == CFG_FSPECIAL)
+		snprintf(msg, len,
+		    "\"%s\" and \"%s\" are one attribute; name it once",
+		    quote(q, a->text), quote(q2, b->text));
+	else
+		snprintf(msg, len,
+		    "\"%s\" and \"%s\" are one mailbox (%s on the server); "
+		    "name it once",
+		    quote(q, a->text), quote(q2, b->text), b->canon);
+}
+
+/* The next item of a comma-separated list, trimmed; NULL at the end. */
+static char *
+next_item(char **rest)
+{
+	char *w, *end;
+
+	if ((w = strsep(rest, ",")) == NULL)
+		return NULL;
+	while (isspace((unsigned char)*w))
+		w++;
+	end = w + strlen(w);
+	while (end > w && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return w;
+}
+
 /*
- * Comma-separated mailbox names, each trimmed, none empty, and no
- * mailbox named twice: two names are one mailbox when the server knows
- * them by the same name (imap_mailbox_canon), as INBOX and inbox, or a
- * name in UTF-8 and in modified UTF-7.
+ * Comma-separated items (folders.h: names, patterns, special-use
+ * attributes, each optionally after '!'), none empty, and no mailbox
+ * named twice: two names are one mailbox when the server knows them by
+ * the same name (imap_mailbox_canon), as INBOX and inbox, or a name in
+ * UTF-8 and in modified UTF-7; two patterns are one when they are the
+ * same string so.
  */
 static int
 p_folders(const struct cfg_keydef *k, const char *v, void *field, char *msg,
@@ -903,18 +965,13 @@ p_folders(const struct cfg_keydef *k, const char *v, void *field, char *msg,
 {
 	struct cfg_account *a = (struct cfg_account *)((char *)field
 	    - offsetof(struct cfg_account, folders));
-	char q[CFG_QUOTE + 4], q2[CFG_QUOTE + 4], *s, *rest, *w, *end;
-	char **f = NULL, **canon = NULL;
+	char q[CFG_QUOTE + 4], *s, *rest, *w, **f = NULL;
+	struct cfg_folder *it = NULL;
 	size_t i, n = 0;
 
 	(void)k;
 	rest = s = xstrdup(v);
-	while ((w = strsep(&rest, ",")) != NULL) {
-		while (isspace((unsigned char)*w))
-			w++;
-		end = w + strlen(w);
-		while (end > w && isspace((unsigned char)end[-1]))
-			*--end = '\0';
+	while ((w = next_item(&rest)) != NULL) {
 		if (*w == '\0') {
 			snprintf(msg, len,
 			    "must be mailbox names separated by ',', and "
@@ -922,42 +979,26 @@ p_folders(const struct cfg_keydef *k, const char *v, void *field, char *msg,
 			    quote(q, v));
 			goto fail;
 		}
+		it = xreallocarray(it, n + 1, sizeof(*it));
+		if (folders_parse_item(w, &it[n], msg, len) == -1)
+			goto fail;
+		for (i = 0; i < n; i++)
+			if (folders_same(&it[i], &it[n]))
+				break;
 		f = xreallocarray(f, n + 1, sizeof(*f));
-		canon = xreallocarray(canon, n + 1, sizeof(*canon));
 		f[n] = xstrdup(w);
-		if ((canon[n] = imap_mailbox_canon(w)) == NULL) {
-			snprintf(msg, len,
-			    "\"%s\" is neither UTF-8 nor modified UTF-7",
-			    quote(q, w));
-			n++;
+		if (i < n++) {
+			twice(&it[i], &it[n - 1], msg, len);
 			goto fail;
 		}
-		for (i = 0; i < n; i++) {
-			if (strcmp(canon[i], canon[n]) != 0)
-				continue;
-			if (strcmp(f[i], w) == 0)
-				snprintf(msg, len, "names \"%s\" twice",
-				    quote(q, w));
-			else
-				snprintf(msg, len,
-				    "\"%s\" and \"%s\" are one mailbox (%s "
-				    "on the server); name it once",
-				    quote(q, f[i]), quote(q2, w), canon[n]);
-			n++;
-			goto fail;
-		}
-		n++;
 	}
 	free(s);
-	free_folders(canon, n);
-	free_folders(a->folders, a->nfolders);
-	a->folders = f;
-	a->nfolders = n;
+	set_folders(a, f, it, n);
 	return 0;
 fail:
 	free(s);
 	free_folders(f, n);
-	free_folders(canon, n);
+	free_items(it, n);
 	return -1;
 }
 
@@ -1002,13 +1043,32 @@ key_parse(int k, struct cfg_account *a, const char *v, char *msg, size_t len)
 	    &cfg_keys[k], v, (char *)a + cfg_keys[k].off, msg, len);
 }
 
+/* Copy the folders, as written and parsed. */
+static void
+copy_folders(struct cfg_account *to, const struct cfg_account *from)
+{
+	char **f = xcalloc(from->nfolders, sizeof(*f));
+	struct cfg_folder *it = xcalloc(from->nfitems, sizeof(*it));
+	size_t i;
+
+	for (i = 0; i < from->nfolders; i++) {
+		f[i] = xstrdup(from->folders[i]);
+		it[i] = from->fitems[i];
+		it[i].text = xstrdup(it[i].text);
+		if (it[i].canon != NULL)
+			it[i].canon = xstrdup(it[i].canon);
+		if (it[i].utf8 != NULL)
+			it[i].utf8 = xstrdup(it[i].utf8);
+	}
+	set_folders(to, f, it, from->nfolders);
+}
+
 /* Copy key k's field from account from to account to. */
 static void
 key_copy(int k, struct cfg_account *to, const struct cfg_account *from)
 {
 	const char *src = (const char *)from + cfg_keys[k].off;
 	char *dst = (char *)to + cfg_keys[k].off;
-	size_t i;
 
 	switch (cfg_keys[k].type) {
 	case F_INT:
@@ -1023,11 +1083,7 @@ key_copy(int k, struct cfg_account *to, const struct cfg_account *from)
 		set_str((char **)dst, *(char *const *)src);
 		break;
 	case F_FOLDERS:
-		free_folders(to->folders, to->nfolders);
-		to->folders = xcalloc(from->nfolders, sizeof(*to->folders));
-		for (i = 0; i < from->nfolders; i++)
-			to->folders[i] = xstrdup(from->folders[i]);
-		to->nfolders = from->nfolders;
+		copy_folders(to, from);
 		break;
 	}
 }
@@ -1048,6 +1104,7 @@ acct_clear(struct cfg_account *a)
 	}
 	free(a->name);
 	free_folders(a->folders, a->nfolders);
+	free_items(a->fitems, a->nfitems);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -1490,6 +1547,36 @@ check_protocol(struct cfg_ctx *c, const struct cfg_sect *s,
 	return 0;
 }
 
+/*
+ * mirror = yes: IMAP only, and it never changes the server, so neither
+ * keep = no nor a delete_after.
+ */
+static int
+check_mirror(struct cfg_ctx *c, const struct cfg_sect *s,
+    const struct cfg_account *a, const int *line)
+{
+	if (!a->mirror)
+		return 0;
+	if (a->protocol == CFG_POP3)
+		cfg_err(c, line[K_MIRROR], "mirror",
+		    "yes works only with protocol imap, and [%s] uses pop3; "
+		    "remove mirror or use protocol imap",
+		    s->name);
+	else if (!a->keep)
+		cfg_err(c, line[K_MIRROR], "mirror",
+		    "yes never changes the server, and [%s] has keep = no "
+		    "(line %d); remove keep = no, or mirror",
+		    s->name, line[K_KEEP]);
+	else if (a->delete_after != 0)
+		cfg_err(c, line[K_MIRROR], "mirror",
+		    "yes never changes the server, and [%s] has "
+		    "delete_after (line %d); remove delete_after (or set it "
+		    "to 0), or mirror",
+		    s->name, line[K_DELETE_AFTER]);
+	return a->protocol == CFG_POP3 || !a->keep || a->delete_after != 0 ? -1
+									   : 0;
+}
+
 /* The defaults that depend on other keys: port, folders, state_file. */
 static int
 fill_defaults(struct cfg_ctx *c, const struct cfg_sect *s,
@@ -1501,11 +1588,8 @@ fill_defaults(struct cfg_ctx *c, const struct cfg_sect *s,
 		else
 			a->port = a->tls == SRC_TLS_IMPLICIT ? 993 : 143;
 	}
-	if (a->nfolders == 0) {
-		a->folders = xcalloc(1, sizeof(*a->folders));
-		a->folders[0] = xstrdup("INBOX");
-		a->nfolders = 1;
-	}
+	if (a->nfolders == 0)
+		key_parse(K_FOLDERS, a, "INBOX", NULL, 0);
 	if (a->state_file == NULL
 	    && (a->state_file = default_state_file(s->name)) == NULL) {
 		cfg_err(c, s->line, "state_file",
@@ -1527,6 +1611,7 @@ build(struct cfg_ctx *c, const struct cfg_sect *s, struct cfg_account *a)
 	merge(a, s, d, line);
 	if (check_required(c, s, line) == -1
 	    || check_protocol(c, s, a, line) == -1
+	    || check_mirror(c, s, a, line) == -1
 	    || check_smtp(c, s, a, line) == -1)
 		return -1;
 	return fill_defaults(c, s, a, line);

@@ -222,6 +222,48 @@ static const struct errcase errcases[] = {
 	    ":6: folders: \"bad\xff\" is neither UTF-8 nor modified UTF-7" },
 	{ "folders with pop3", ACCT "folders = INBOX, Sent\n",
 	    ":6: folders: POP3 has only INBOX, and [work] uses pop3" },
+	{ "folders ! alone", IMAP "folders = *, !\n",
+	    ":6: folders: \"!\" alone excludes nothing; write a mailbox "
+	    "name, a pattern or a special-use attribute after it" },
+	{ "folders ! and spaces alone", IMAP "folders = *, !  , Sent\n",
+	    ":6: folders: \"!\" alone excludes nothing" },
+	{ "folders unknown attribute", IMAP "folders = *, !\\Spam\n",
+	    ":6: folders: \"\\Spam\" is not a special-use attribute; write "
+	    "\\All, \\Archive, \\Drafts, \\Flagged, \\Junk, \\Sent or "
+	    "\\Trash" },
+	{ "folders pattern not UTF-8", IMAP "folders = Lists/*\xff\n",
+	    ":6: folders: \"Lists/*\xff\" is neither UTF-8 nor modified "
+	    "UTF-7" },
+	{ "folders pattern twice", IMAP "folders = Lists/*, INBOX, Lists/*\n",
+	    ":6: folders: names \"Lists/*\" twice" },
+	{ "folders pattern in UTF-8 and modified UTF-7",
+	    IMAP "folders = \xc3\x9c%, &ANw-%\n",
+	    ":6: folders: \"\xc3\x9c%\" and \"&ANw-%\" are one mailbox (&ANw-% "
+	    "on the server); name it once" },
+	{ "folders attribute twice in two cases",
+	    IMAP "folders = *, !\\Junk, !\\junk\n",
+	    ":6: folders: \"!\\Junk\" and \"!\\junk\" are one attribute; "
+	    "name it once" },
+	{ "folders name included and excluded",
+	    IMAP "folders = Trash, !trash, !Trash\n",
+	    ":6: folders: \"Trash\" and \"!Trash\" are one mailbox (Trash on "
+	    "the server); name it once" },
+	{ "mirror bad", IMAP "mirror = sometimes\n",
+	    ":6: mirror: must be yes or no, not \"sometimes\"" },
+	{ "mirror with pop3", ACCT "mirror = yes\n",
+	    ":6: mirror: yes works only with protocol imap, and [work] uses "
+	    "pop3; remove mirror or use protocol imap" },
+	{ "mirror with keep = no", IMAP "keep = no\nmirror = yes\n",
+	    ":7: mirror: yes never changes the server, and [work] has keep = "
+	    "no (line 6); remove keep = no, or mirror" },
+	{ "mirror with delete_after", IMAP "mirror = yes\ndelete_after = 30d\n",
+	    ":6: mirror: yes never changes the server, and [work] has "
+	    "delete_after (line 7); remove delete_after (or set it to 0), or "
+	    "mirror" },
+	{ "mirror from defaults with keep = no",
+	    "[defaults]\nmirror = yes\n" IMAP "keep = no\n",
+	    ":2: mirror: yes never changes the server, and [work] has keep = "
+	    "no (line 8)" },
 	{ "keep bad", ACCT "keep = 2\n",
 	    ":6: keep: must be yes or no, not \"2\"" },
 	{ "delete_after fraction", ACCT "delete_after = 1.5d\n",
