@@ -46,7 +46,6 @@
 #define CFG_MAXLINE 200
 #define CFG_MAXNAME 49
 #define CFG_MAXTIMEOUT 86400
-#define CFG_QUOTE 64 /* longest part of a value quoted in an error */
 
 enum cfg_key {
 	K_PROTOCOL,
@@ -274,9 +273,8 @@ cfg_err(struct cfg_ctx *c, int line, const char *key, const char *fmt, ...)
 		snprintf(c->err, c->errlen, "%s: %s", c->path, msg);
 }
 
-/* Copy a value for an error message: bounded, control characters as '?'. */
-static const char *
-quote(char dst[CFG_QUOTE + 4], const char *v)
+const char *
+cfg_quote(char dst[CFG_QUOTE + 4], const char *v)
 {
 	size_t n = strlen(v);
 
@@ -343,7 +341,7 @@ expand_path(const char *v, char **out, char *msg, size_t len)
 		    "\"~user\" is not supported, in \"%s\"; write the full "
 		    "path "
 		    "or start it with ~/",
-		    quote(q, v));
+		    cfg_quote(q, v));
 		return -1;
 	}
 	if ((home = home_dir()) == NULL) {
@@ -651,7 +649,7 @@ not_what(const struct cfg_keydef *k, const char *v, char *msg, size_t len)
 {
 	char q[CFG_QUOTE + 4];
 
-	snprintf(msg, len, "must be %s, not \"%s\"", k->what, quote(q, v));
+	snprintf(msg, len, "must be %s, not \"%s\"", k->what, cfg_quote(q, v));
 	return -1;
 }
 
@@ -771,7 +769,7 @@ bad:
 	snprintf(msg, len,
 	    "must be SHA256: and the 64 hex digits of the certificate's "
 	    "SHA-256 hash, not \"%s\"",
-	    quote(q, v));
+	    cfg_quote(q, v));
 	return -1;
 }
 
@@ -833,7 +831,7 @@ p_tls_protocols(const struct cfg_keydef *k, const char *v, void *field,
 			    "\"%s\" is not a TLS protocol; write words such as "
 			    "tlsv1.2, tlsv1.3, secure or all, separated by ',' "
 			    "(a '!' before a word removes it)",
-			    quote(q, w));
+			    cfg_quote(q, w));
 			free(s);
 			return -1;
 		}
@@ -842,7 +840,7 @@ p_tls_protocols(const struct cfg_keydef *k, const char *v, void *field,
 	free(s);
 	if (protos == 0) {
 		snprintf(msg, len, "\"%s\" leaves no TLS protocol to use",
-		    quote(q, v));
+		    cfg_quote(q, v));
 		return -1;
 	}
 	set_str(field, v);
@@ -923,16 +921,16 @@ twice(const struct cfg_folder *a, const struct cfg_folder *b, char *msg,
 	char q[CFG_QUOTE + 4], q2[CFG_QUOTE + 4];
 
 	if (strcmp(a->text, b->text) == 0)
-		snprintf(msg, len, "names \"%s\" twice", quote(q, b->text));
+		snprintf(msg, len, "names \"%s\" twice", cfg_quote(q, b->text));
 	else if (a->kind == CFG_FSPECIAL)
 		snprintf(msg, len,
 		    "\"%s\" and \"%s\" are one attribute; name it once",
-		    quote(q, a->text), quote(q2, b->text));
+		    cfg_quote(q, a->text), cfg_quote(q2, b->text));
 	else
 		snprintf(msg, len,
 		    "\"%s\" and \"%s\" are one mailbox (%s on the server); "
 		    "name it once",
-		    quote(q, a->text), quote(q2, b->text), b->canon);
+		    cfg_quote(q, a->text), cfg_quote(q2, b->text), b->canon);
 }
 
 /* The next item of a comma-separated list, trimmed; NULL at the end. */
@@ -976,7 +974,7 @@ p_folders(const struct cfg_keydef *k, const char *v, void *field, char *msg,
 			snprintf(msg, len,
 			    "must be mailbox names separated by ',', and "
 			    "\"%s\" has an empty one",
-			    quote(q, v));
+			    cfg_quote(q, v));
 			goto fail;
 		}
 		it = xreallocarray(it, n + 1, sizeof(*it));
@@ -1029,7 +1027,7 @@ p_poll_interval(const struct cfg_keydef *k, const char *v, void *field,
 		snprintf(msg, len,
 		    "must be a number with unit s, m, h or d (a bare number "
 		    "is days), at least %llds, not \"%s\"",
-		    (long long)min, quote(q, v));
+		    (long long)min, cfg_quote(q, v));
 		return -1;
 	}
 	return 0;
@@ -1178,7 +1176,7 @@ section_name_ok(struct cfg_ctx *c, const char *name)
 		cfg_err(c, c->lineno, NULL,
 		    "[%s]: account names may contain only letters, digits and "
 		    ". _ - @ +",
-		    quote(q, name));
+		    cfg_quote(q, name));
 	else if (strcasecmp(name, "defaults") == 0 && strcmp(name, "defaults"))
 		cfg_err(c, c->lineno, NULL,
 		    "[%s]: write [defaults] for the defaults section; the name "

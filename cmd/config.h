@@ -136,6 +136,11 @@ int cfg_parse_at(
  * aid MAILFETCH_MIN_INTERVAL says so. */
 int64_t cfg_min_interval(void);
 
+/* Copy a value for an error message into dst: at most CFG_QUOTE bytes
+ * of it (then "..."), control characters as '?'. Returns dst. */
+#define CFG_QUOTE 64
+const char *cfg_quote(char dst[CFG_QUOTE + 4], const char *v);
+
 /* Parse a size: bytes with optional k, M, G (powers of 1024). Returns 0
  * and *bytes, or -1. Exposed for tests. */
 int cfg_parse_size(const char *s, uint64_t *bytes);

@@ -12,8 +12,6 @@
 #include "../tls/util.h"
 #include "folders.h"
 
-#define FLD_QUOTE 64 /* longest part of an item quoted in an error */
-
 /* The special-use attributes of RFC 6154, as written in folders. */
 static const struct {
 	const char *name;
@@ -28,22 +26,10 @@ static const struct {
 	{ "\\Trash", CFG_SU_TRASH },
 };
 
-/* Copy s for an error message: bounded, control characters as '?'. */
-static const char *
-fld_quote(char dst[FLD_QUOTE + 4], const char *s)
-{
-	size_t n = strlen(s);
-
-	src_quote(dst, FLD_QUOTE + 1, s, n);
-	if (n > FLD_QUOTE)
-		memcpy(dst + FLD_QUOTE, "...", 4);
-	return dst;
-}
-
 static int
 parse_special(const char *s, struct cfg_folder *it, char *msg, size_t len)
 {
-	char q[FLD_QUOTE + 4];
+	char q[CFG_QUOTE + 4];
 	size_t i;
 
 	for (i = 0; i < sizeof(fld_special) / sizeof(fld_special[0]); i++) {
@@ -56,7 +42,7 @@ parse_special(const char *s, struct cfg_folder *it, char *msg, size_t len)
 	snprintf(msg, len,
 	    "\"%s\" is not a special-use attribute; write \\All, \\Archive, "
 	    "\\Drafts, \\Flagged, \\Junk, \\Sent or \\Trash",
-	    fld_quote(q, s));
+	    cfg_quote(q, s));
 	return -1;
 }
 
@@ -64,13 +50,13 @@ parse_special(const char *s, struct cfg_folder *it, char *msg, size_t len)
 static int
 parse_name(const char *s, struct cfg_folder *it, char *msg, size_t len)
 {
-	char q[FLD_QUOTE + 4];
+	char q[CFG_QUOTE + 4];
 
 	it->kind = strpbrk(s, "*%") != NULL ? CFG_FPATTERN : CFG_FNAME;
 	if ((it->canon = imap_mailbox_canon(s)) == NULL
 	    || (it->utf8 = imap_utf7_decode(it->canon)) == NULL) {
 		snprintf(msg, len, "\"%s\" is neither UTF-8 nor modified UTF-7",
-		    fld_quote(q, s));
+		    cfg_quote(q, s));
 		return -1;
 	}
 	return 0;
