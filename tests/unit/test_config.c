@@ -756,6 +756,54 @@ t_defaults_fixed(const void *arg)
 	cfg_free(cfg);
 }
 
+/* Folder items and mirror from [defaults], copied into each account;
+ * the default folders is the item INBOX. */
+static void
+t_folder_items(const void *arg)
+{
+	struct cfg *cfg;
+	const struct cfg_account *a, *b;
+
+	(void)arg;
+	cfg = load("[defaults]\nfolders = *, !\\Junk, Lists/%\nmirror = yes\n"
+		   "protocol = imap\n" IMAP "[b]\nhost = h\nuser = u\n"
+		   "maildir = /m\nfolders = \xc3\x9c"
+		   "ber\nmirror = no\n");
+	check_ok(cfg);
+	if (cfg == NULL)
+		return;
+	a = &cfg->acct[0];
+	b = &cfg->acct[1];
+	CHECK(a->mirror == 1 && b->mirror == 0);
+	CHECK(a->nfitems == 3 && a->nfolders == 3);
+	if (a->nfitems == 3) {
+		CHECK(a->fitems[0].kind == CFG_FPATTERN);
+		CHECK(!a->fitems[0].exclude);
+		CHECK(a->fitems[1].kind == CFG_FSPECIAL);
+		CHECK(a->fitems[1].exclude);
+		CHECK(a->fitems[1].special == CFG_SU_JUNK);
+		CHECK_STR(a->fitems[1].text, "!\\Junk");
+		CHECK_STR(a->fitems[2].utf8, "Lists/%");
+		CHECK_STR(a->folders[2], "Lists/%");
+	}
+	CHECK(b->nfitems == 1);
+	if (b->nfitems == 1) {
+		CHECK(b->fitems[0].kind == CFG_FNAME);
+		CHECK_STR(b->fitems[0].canon, "&ANw-ber");
+	}
+	cfg_free(cfg);
+	cfg = load(IMAP);
+	check_ok(cfg);
+	if (cfg != NULL) {
+		a = &cfg->acct[0];
+		CHECK(a->mirror == 0);
+		CHECK(a->nfitems == 1 && a->nfolders == 1);
+		if (a->nfitems == 1)
+			CHECK_STR(a->fitems[0].canon, "INBOX");
+	}
+	cfg_free(cfg);
+}
+
 /* Account names in file order; cfg_find by exact name. */
 static void
 t_find(const void *arg)
@@ -1694,6 +1742,7 @@ main(void)
 	T_RUN("every key set", t_full, NULL);
 	T_RUN("[defaults] inherited and overridden", t_defaults, NULL);
 	T_RUN("[defaults] folders INBOX with pop3", t_defaults_fixed, NULL);
+	T_RUN("folder items and mirror, from [defaults]", t_folder_items, NULL);
 	T_RUN("accounts in file order, cfg_find", t_find, NULL);
 	T_RUN("account name of 49 bytes", t_name_49, NULL);
 	T_RUN("~ expansion", t_tilde, NULL);
