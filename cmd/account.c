@@ -151,16 +151,15 @@ acct_status(enum src_fail fail, int local_errno)
 	return EX_SOFTWARE;
 }
 
-/*
- * An error (LOG_ERR: stderr, coloured when asked) or a summary line
- * (LOG_INFO: stdout unless quiet), and the same to syslog when asked.
- */
-static void
-acct_say(const struct acct *ac, int prio, const char *fmt, va_list ap)
+void
+acct_log(const struct acct *ac, int prio, const char *fmt, ...)
 {
 	char msg[2048];
+	va_list ap;
 
+	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
 	if (prio != LOG_ERR) {
 		if (!ac->o->quiet)
 			printf("%s: %s\n", ac->a->name, msg);
@@ -178,26 +177,6 @@ acct_say(const struct acct *ac, int prio, const char *fmt, va_list ap)
 	}
 	if (ac->o->syslog)
 		syslog(prio, "%s: %s", ac->a->name, msg);
-}
-
-void
-acct_err(const struct acct *ac, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	acct_say(ac, LOG_ERR, fmt, ap);
-	va_end(ap);
-}
-
-void
-acct_info(const struct acct *ac, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	acct_say(ac, LOG_INFO, fmt, ap);
-	va_end(ap);
 }
 
 int

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sysexits.h>
+#include <syslog.h>
 
 #include "../proto/source.h"
 #include "config.h"
@@ -77,14 +78,17 @@ int acct_oserr(int e);
 void acct_trace_line(
     const char *prefix, const char *who, int dir, const char *line, size_t len);
 
-/* Print "NAME: message" on stderr, and to syslog when asked. */
-void acct_err(const struct acct *ac, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/*
+ * With prio LOG_ERR, print "NAME: message" on stderr (the name coloured
+ * when asked); with LOG_INFO, on stdout unless quiet: the summary
+ * lines. Either also goes to syslog when asked.
+ */
+void acct_log(const struct acct *ac, int prio, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-/* Print "NAME: message" on stdout unless quiet, and to syslog when
- * asked: the summary lines. */
-void acct_info(const struct acct *ac, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* An error line, and a summary line. */
+#define acct_err(ac, ...) acct_log((ac), LOG_ERR, __VA_ARGS__)
+#define acct_info(ac, ...) acct_log((ac), LOG_INFO, __VA_ARGS__)
 
 /* Print the session's failure on stderr with a hint of what to check,
  * and return its exit status. */

@@ -1571,8 +1571,9 @@ check_mirror(struct cfg_ctx *c, const struct cfg_sect *s,
 		    "delete_after (line %d); remove delete_after (or set it "
 		    "to 0), or mirror",
 		    s->name, line[K_DELETE_AFTER]);
-	return a->protocol == CFG_POP3 || !a->keep || a->delete_after != 0 ? -1
-									   : 0;
+	else
+		return 0;
+	return -1;
 }
 
 /* The defaults that depend on other keys: port, folders, state_file. */
