@@ -14,10 +14,10 @@
 #include "account.h"
 #include "secret.h"
 
-static void
-trace(void *arg, int dir, const char *line, size_t len)
+void
+acct_trace_line(
+    const char *prefix, const char *who, int dir, const char *line, size_t len)
 {
-	const struct acct *ac = arg;
 	char buf[1024];
 
 	/* The protocol clients redact credentials before this point; only
@@ -26,7 +26,15 @@ trace(void *arg, int dir, const char *line, size_t len)
 	/* What stdout holds happened before this line: keep the order
 	 * when both go to one pipe (cron mail, the journal). */
 	fflush(stdout);
-	fprintf(stderr, "%s: %c %s\n", ac->a->name, dir, buf);
+	fprintf(stderr, "%s%s: %c %s\n", prefix, who, dir, buf);
+}
+
+static void
+trace(void *arg, int dir, const char *line, size_t len)
+{
+	const struct acct *ac = arg;
+
+	acct_trace_line("", ac->a->name, dir, line, len);
 }
 
 void
@@ -144,7 +152,7 @@ acct_status(enum src_fail fail, int local_errno)
 }
 
 void
-acct_err(const struct acct *ac, const char *fmt, ...)
+acct_log(const struct acct *ac, int prio, const char *fmt, ...)
 {
 	char msg[2048];
 	va_list ap;
@@ -152,32 +160,23 @@ acct_err(const struct acct *ac, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	/* Output in the order it happened, also in one pipe: stdout is
-	 * fully buffered there (line buffering costs the plan of 100 000
-	 * messages 20 times its time), so it is flushed before each error
-	 * instead. */
-	fflush(stdout);
-	if (ac->o->color)
-		fprintf(stderr, "\033[1;31m%s:\033[0m %s\n", ac->a->name, msg);
-	else
-		fprintf(stderr, "%s: %s\n", ac->a->name, msg);
+	if (prio != LOG_ERR) {
+		if (!ac->o->quiet)
+			printf("%s: %s\n", ac->a->name, msg);
+	} else {
+		/* Output in the order it happened, also in one pipe: stdout
+		 * is fully buffered there (line buffering costs the plan of
+		 * 100 000 messages 20 times its time), so it is flushed
+		 * before each error instead. */
+		fflush(stdout);
+		if (ac->o->color)
+			fprintf(stderr, "\033[1;31m%s:\033[0m %s\n",
+			    ac->a->name, msg);
+		else
+			fprintf(stderr, "%s: %s\n", ac->a->name, msg);
+	}
 	if (ac->o->syslog)
-		syslog(LOG_ERR, "%s: %s", ac->a->name, msg);
-}
-
-void
-acct_info(const struct acct *ac, const char *fmt, ...)
-{
-	char msg[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (!ac->o->quiet)
-		printf("%s: %s\n", ac->a->name, msg);
-	if (ac->o->syslog)
-		syslog(LOG_INFO, "%s: %s", ac->a->name, msg);
+		syslog(prio, "%s: %s", ac->a->name, msg);
 }
 
 int

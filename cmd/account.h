@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sysexits.h>
+#include <syslog.h>
 
 #include "../proto/source.h"
 #include "config.h"
@@ -24,6 +25,9 @@ struct runopts {
 	int syslog; /* summary and errors also go to syslog(3) */
 	int64_t at; /* --at: the clock of the dry run's plan; 0: now */
 	int daemon; /* summary only for a run that did something or failed */
+	/* --accept-removals: a mirror run may remove more local copies
+	 * than the removal guard allows (SPEC "Mirror (IMAP)"). */
+	int accept_removals;
 	/* When set and non-zero (a signal came), a run stops at the next
 	 * safe point: after the message being written and its record. */
 	const volatile sig_atomic_t *stop;
@@ -69,14 +73,22 @@ int acct_status(enum src_fail fail, int local_errno);
  * (EIO, ENOSPC, EDQUOT, EROFS), else 71. */
 int acct_oserr(int e);
 
-/* Print "NAME: message" on stderr, and to syslog when asked. */
-void acct_err(const struct acct *ac, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* Print a line of a protocol trace (-vv) on stderr: PREFIXWHO: DIR LINE,
+ * with control characters in the line made harmless. */
+void acct_trace_line(
+    const char *prefix, const char *who, int dir, const char *line, size_t len);
 
-/* Print "NAME: message" on stdout unless quiet, and to syslog when
- * asked: the summary lines. */
-void acct_info(const struct acct *ac, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/*
+ * With prio LOG_ERR, print "NAME: message" on stderr (the name coloured
+ * when asked); with LOG_INFO, on stdout unless quiet: the summary
+ * lines. Either also goes to syslog when asked.
+ */
+void acct_log(const struct acct *ac, int prio, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* An error line, and a summary line. */
+#define acct_err(ac, ...) acct_log((ac), LOG_ERR, __VA_ARGS__)
+#define acct_info(ac, ...) acct_log((ac), LOG_INFO, __VA_ARGS__)
 
 /* Print the session's failure on stderr with a hint of what to check,
  * and return its exit status. */

@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <ini.h>
 #include <pwd.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@
 #include "../proto/imap.h"
 #include "../tls/util.h"
 #include "config.h"
+#include "folders.h"
 
 /*
  * inih's line buffer is 200 bytes; a line and its line ending must fit
@@ -44,7 +46,6 @@
 #define CFG_MAXLINE 200
 #define CFG_MAXNAME 49
 #define CFG_MAXTIMEOUT 86400
-#define CFG_QUOTE 64 /* longest part of a value quoted in an error */
 
 enum cfg_key {
 	K_PROTOCOL,
@@ -79,15 +80,20 @@ enum cfg_key {
 	K_IDLE,
 	K_POLL_INTERVAL,
 	K_COMPRESS,
+	K_MIRROR,
 	K_N
 };
 
-/* One section as written: the raw value of each key and its line. */
+/*
+ * One section as written: its values, parsed once as they are read, and
+ * the line each key was set on (0: not set), which is the section's
+ * "set" mask.
+ */
 struct cfg_sect {
 	char *name;
 	int line;
-	char *val[K_N];
-	int vline[K_N]; /* 0: not set */
+	struct cfg_account v;
+	int vline[K_N];
 };
 
 struct cfg_ctx {
@@ -105,89 +111,136 @@ struct cfg_ctx {
 	char line[CFG_MAXLINE + 1];
 };
 
-static int p_protocol(struct cfg_account *, const char *, char *, size_t);
-static int p_host(struct cfg_account *, const char *, char *, size_t);
-static int p_port(struct cfg_account *, const char *, char *, size_t);
-static int p_tls(struct cfg_account *, const char *, char *, size_t);
-static int p_tls_verify(struct cfg_account *, const char *, char *, size_t);
-static int p_tls_ca_file(struct cfg_account *, const char *, char *, size_t);
-static int p_tls_fingerprint(
-    struct cfg_account *, const char *, char *, size_t);
-static int p_tls_protocols(struct cfg_account *, const char *, char *, size_t);
-static int p_user(struct cfg_account *, const char *, char *, size_t);
-static int p_password(struct cfg_account *, const char *, char *, size_t);
-static int p_password_command(
-    struct cfg_account *, const char *, char *, size_t);
-static int p_auth(struct cfg_account *, const char *, char *, size_t);
-static int p_allow_plaintext(
-    struct cfg_account *, const char *, char *, size_t);
-static int p_maildir(struct cfg_account *, const char *, char *, size_t);
-static int p_folders(struct cfg_account *, const char *, char *, size_t);
-static int p_keep(struct cfg_account *, const char *, char *, size_t);
-static int p_delete_after(struct cfg_account *, const char *, char *, size_t);
-static int p_max_size(struct cfg_account *, const char *, char *, size_t);
-static int p_max_messages(struct cfg_account *, const char *, char *, size_t);
-static int p_size_mismatch(struct cfg_account *, const char *, char *, size_t);
-static int p_connect_timeout(
-    struct cfg_account *, const char *, char *, size_t);
-static int p_timeout(struct cfg_account *, const char *, char *, size_t);
-static int p_state_file(struct cfg_account *, const char *, char *, size_t);
-static int p_smtp_host(struct cfg_account *, const char *, char *, size_t);
-static int p_smtp_port(struct cfg_account *, const char *, char *, size_t);
-static int p_smtp_tls(struct cfg_account *, const char *, char *, size_t);
-static int p_smtp_user(struct cfg_account *, const char *, char *, size_t);
-static int p_log(struct cfg_account *, const char *, char *, size_t);
-static int p_on_new(struct cfg_account *, const char *, char *, size_t);
-static int p_idle(struct cfg_account *, const char *, char *, size_t);
-static int p_poll_interval(struct cfg_account *, const char *, char *, size_t);
-static int p_compress(struct cfg_account *, const char *, char *, size_t);
+/* How a key's field is kept in struct cfg_account: copied and freed. */
+enum cfg_ftype { F_INT, F_I64, F_U64, F_STR, F_SECRET, F_FOLDERS };
+
+struct cfg_keydef;
 
 /*
- * Each key's parser sets its field of the account from the value, or
- * returns -1 with what is wrong in msg. It never quotes a password.
+ * A value parser: set the field from the value, or return -1 with what
+ * is wrong in msg. It never quotes a password.
  */
-static const struct {
+typedef int cfg_parse_fn(
+    const struct cfg_keydef *, const char *, void *, char *, size_t);
+
+/* One key: its name, its field, its parser and what limits it. */
+struct cfg_keydef {
 	const char *name;
-	int (*parse)(struct cfg_account *, const char *, char *, size_t);
-} cfg_keys[K_N] = {
-	[K_PROTOCOL] = { "protocol", p_protocol },
-	[K_HOST] = { "host", p_host },
-	[K_PORT] = { "port", p_port },
-	[K_TLS] = { "tls", p_tls },
-	[K_TLS_VERIFY] = { "tls_verify", p_tls_verify },
-	[K_TLS_CA_FILE] = { "tls_ca_file", p_tls_ca_file },
-	[K_TLS_FINGERPRINT] = { "tls_fingerprint", p_tls_fingerprint },
-	[K_TLS_PROTOCOLS] = { "tls_protocols", p_tls_protocols },
-	[K_USER] = { "user", p_user },
-	[K_PASSWORD] = { "password", p_password },
-	[K_PASSWORD_COMMAND] = { "password_command", p_password_command },
-	[K_AUTH] = { "auth", p_auth },
-	[K_ALLOW_PLAINTEXT] = { "allow_plaintext", p_allow_plaintext },
-	[K_MAILDIR] = { "maildir", p_maildir },
-	[K_FOLDERS] = { "folders", p_folders },
-	[K_KEEP] = { "keep", p_keep },
-	[K_DELETE_AFTER] = { "delete_after", p_delete_after },
-	[K_MAX_SIZE] = { "max_size", p_max_size },
-	[K_MAX_MESSAGES] = { "max_messages", p_max_messages },
-	[K_SIZE_MISMATCH] = { "size_mismatch", p_size_mismatch },
-	[K_CONNECT_TIMEOUT] = { "connect_timeout", p_connect_timeout },
-	[K_TIMEOUT] = { "timeout", p_timeout },
-	[K_STATE_FILE] = { "state_file", p_state_file },
-	[K_SMTP_HOST] = { "smtp_host", p_smtp_host },
-	[K_SMTP_PORT] = { "smtp_port", p_smtp_port },
-	[K_SMTP_TLS] = { "smtp_tls", p_smtp_tls },
-	[K_SMTP_USER] = { "smtp_user", p_smtp_user },
-	[K_LOG] = { "log", p_log },
-	[K_ON_NEW] = { "on_new", p_on_new },
-	[K_IDLE] = { "idle", p_idle },
-	[K_POLL_INTERVAL] = { "poll_interval", p_poll_interval },
-	[K_COMPRESS] = { "compress", p_compress },
+	enum cfg_ftype type;
+	size_t off; /* of the field in struct cfg_account */
+	cfg_parse_fn *parse;
+	uint64_t min, max; /* numbers */
+	const char *const *words; /* words: NULL-terminated */
+	const int *vals; /* the value of each word; NULL: its index */
+	int exact; /* words: case matters */
+	const char *what; /* "must be WHAT, not ..." */
 };
+
+static cfg_parse_fn p_word, p_num, p_host, p_path, p_fingerprint,
+    p_tls_protocols, p_user, p_nonempty, p_log, p_measure, p_folders,
+    p_poll_interval;
 
 /* In the order of enum src_auth. */
 static const char *const cfg_auths[]
     = { "auto", "user", "apop", "login", "plain", "cram-md5", "scram-sha-1",
 	      "scram-sha-256", "xoauth2", "oauthbearer", NULL };
+static const char *const w_bool[] = { "no", "yes", NULL };
+static const char *const w_proto[] = { "pop3", "imap", NULL };
+static const int v_proto[] = { CFG_POP3, CFG_IMAP };
+static const char *const w_tls[] = { "implicit", "starttls", "none", NULL };
+static const int v_tls[] = { SRC_TLS_IMPLICIT, SRC_TLS_STARTTLS, SRC_TLS_NONE };
+static const char *const w_mismatch[] = { "keep", "delete", NULL };
+
+/* Enum fields are set through an int. */
+_Static_assert(sizeof(enum cfg_proto) == sizeof(int)
+	&& sizeof(enum src_tls) == sizeof(int)
+	&& sizeof(enum src_auth) == sizeof(int),
+    "enum fields are ints");
+
+#define F(field) offsetof(struct cfg_account, field)
+#define BOOL(key, field)                                                       \
+	{                                                                      \
+		key, F_INT, F(field), p_word, 0, 0, w_bool, NULL, 0,           \
+		    "yes or no"                                                \
+	}
+#define TLS(key, field)                                                        \
+	{                                                                      \
+		key, F_INT, F(field), p_word, 0, 0, w_tls, v_tls, 0,           \
+		    "implicit, starttls or none"                               \
+	}
+#define PORT(key, field)                                                       \
+	{                                                                      \
+		key, F_INT, F(field), p_num, 1, 65535, NULL, NULL, 0,          \
+		    "a number from 1 to 65535"                                 \
+	}
+#define TIMEOUT(key, field)                                                    \
+	{                                                                      \
+		key, F_INT, F(field), p_num, 1, CFG_MAXTIMEOUT, NULL, NULL, 0, \
+		    "a number of seconds from 1 to 86400"                      \
+	}
+#define STR(key, type, field, parse, what)                                     \
+	{                                                                      \
+		key, type, F(field), parse, 0, 0, NULL, NULL, 0, what          \
+	}
+
+/* Every key, in the order of enum cfg_key. */
+static const struct cfg_keydef cfg_keys[K_N] = {
+	[K_PROTOCOL] = { "protocol", F_INT, F(protocol), p_word, 0, 0, w_proto,
+	    v_proto, 0, "pop3 or imap" },
+	[K_HOST] = STR("host", F_STR, host, p_host, "a host name or address"),
+	[K_PORT] = PORT("port", port),
+	[K_TLS] = TLS("tls", tls),
+	[K_TLS_VERIFY] = BOOL("tls_verify", tls_verify),
+	[K_TLS_CA_FILE] = STR("tls_ca_file", F_STR, tls_ca_file, p_path, NULL),
+	[K_TLS_FINGERPRINT]
+	= STR("tls_fingerprint", F_STR, tls_fingerprint, p_fingerprint, NULL),
+	[K_TLS_PROTOCOLS]
+	= STR("tls_protocols", F_STR, tls_protocols, p_tls_protocols, NULL),
+	[K_USER] = STR("user", F_STR, user, p_user, NULL),
+	[K_PASSWORD] = STR("password", F_SECRET, password, p_nonempty,
+	    "is empty; remove the line or set a password"),
+	[K_PASSWORD_COMMAND] = STR("password_command", F_SECRET,
+	    password_command, p_nonempty, "must be a shell command, not empty"),
+	[K_AUTH] = { "auth", F_INT, F(auth), p_word, 0, 0, cfg_auths, NULL, 0,
+	    "auto, user, apop, login, plain, cram-md5, scram-sha-1, "
+	    "scram-sha-256, xoauth2 or oauthbearer" },
+	[K_ALLOW_PLAINTEXT] = BOOL("allow_plaintext", allow_plaintext),
+	[K_MAILDIR] = STR("maildir", F_STR, maildir, p_path, NULL),
+	[K_FOLDERS] = STR("folders", F_FOLDERS, folders, p_folders, NULL),
+	[K_KEEP] = BOOL("keep", keep),
+	[K_DELETE_AFTER] = STR("delete_after", F_I64, delete_after, p_measure,
+	    "a number with unit s, m, h or d (a bare number is days; 0 "
+	    "never)"),
+	[K_MAX_SIZE] = STR("max_size", F_U64, max_size, p_measure,
+	    "a number of bytes with optional unit k, M or G (0 no limit)"),
+	[K_MAX_MESSAGES] = { "max_messages", F_U64, F(max_messages), p_num, 0,
+	    UINT64_MAX, NULL, NULL, 0, "a number of messages (0 no limit)" },
+	[K_SIZE_MISMATCH] = { "size_mismatch", F_INT, F(size_mismatch_delete),
+	    p_word, 0, 0, w_mismatch, NULL, 1, "keep or delete" },
+	[K_CONNECT_TIMEOUT] = TIMEOUT("connect_timeout", connect_timeout),
+	[K_TIMEOUT] = TIMEOUT("timeout", timeout),
+	[K_STATE_FILE] = STR("state_file", F_STR, state_file, p_path, NULL),
+	[K_SMTP_HOST]
+	= STR("smtp_host", F_STR, smtp_host, p_host, "a host name or address"),
+	[K_SMTP_PORT] = PORT("smtp_port", smtp_port),
+	[K_SMTP_TLS] = TLS("smtp_tls", smtp_tls),
+	[K_SMTP_USER] = STR("smtp_user", F_STR, smtp_user, p_user, NULL),
+	[K_LOG] = STR("log", F_INT, log_syslog, p_log, NULL),
+	[K_ON_NEW] = STR("on_new", F_STR, on_new, p_nonempty,
+	    "must be a shell command, not empty"),
+	[K_IDLE] = BOOL("idle", idle),
+	[K_POLL_INTERVAL]
+	= STR("poll_interval", F_I64, poll_interval, p_poll_interval, NULL),
+	[K_COMPRESS] = BOOL("compress", compress),
+	[K_MIRROR] = BOOL("mirror", mirror),
+};
+
+#undef F
+#undef BOOL
+#undef TLS
+#undef PORT
+#undef TIMEOUT
+#undef STR
 
 static void cfg_err(struct cfg_ctx *, int, const char *, const char *, ...)
     __attribute__((format(printf, 4, 5)));
@@ -220,9 +273,8 @@ cfg_err(struct cfg_ctx *c, int line, const char *key, const char *fmt, ...)
 		snprintf(c->err, c->errlen, "%s: %s", c->path, msg);
 }
 
-/* Copy a value for an error message: bounded, control characters as '?'. */
-static const char *
-quote(char dst[CFG_QUOTE + 4], const char *v)
+const char *
+cfg_quote(char dst[CFG_QUOTE + 4], const char *v)
 {
 	size_t n = strlen(v);
 
@@ -289,7 +341,7 @@ expand_path(const char *v, char **out, char *msg, size_t len)
 		    "\"~user\" is not supported, in \"%s\"; write the full "
 		    "path "
 		    "or start it with ~/",
-		    quote(q, v));
+		    cfg_quote(q, v));
 		return -1;
 	}
 	if ((home = home_dir()) == NULL) {
@@ -346,52 +398,52 @@ parse_num(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-int
-cfg_parse_duration(const char *s, int64_t *secs)
+/* A number's units: its suffix and what it multiplies by. */
+struct cfg_unit {
+	const char *suffix;
+	uint64_t mult;
+};
+
+/* A number with one of the units (NULL-terminated), at most max. */
+static int
+parse_units(
+    const char *s, const struct cfg_unit *u, uint64_t max, uint64_t *out)
 {
 	const char *end;
-	uint64_t n, unit;
+	uint64_t n;
 
 	if (parse_u64(s, &end, &n) == -1)
 		return -1;
-	if (strcmp(end, "s") == 0)
-		unit = 1;
-	else if (strcmp(end, "m") == 0)
-		unit = 60;
-	else if (strcmp(end, "h") == 0)
-		unit = 3600;
-	else if (strcmp(end, "d") == 0 || *end == '\0')
-		unit = 86400;
-	else
+	for (; u->suffix != NULL; u++)
+		if (strcmp(end, u->suffix) == 0)
+			break;
+	if (u->suffix == NULL || n > max / u->mult)
 		return -1;
-	if (n > (uint64_t)INT64_MAX / unit)
+	*out = n * u->mult;
+	return 0;
+}
+
+int
+cfg_parse_duration(const char *s, int64_t *secs)
+{
+	static const struct cfg_unit units[] = { { "s", 1 }, { "m", 60 },
+		{ "h", 3600 }, { "d", 86400 }, { "", 86400 }, { NULL, 0 } };
+	uint64_t n;
+
+	if (parse_units(s, units, INT64_MAX, &n) == -1)
 		return -1;
-	*secs = (int64_t)(n * unit);
+	*secs = (int64_t)n;
 	return 0;
 }
 
 int
 cfg_parse_size(const char *s, uint64_t *bytes)
 {
-	const char *end;
-	uint64_t n, unit;
+	static const struct cfg_unit units[]
+	    = { { "", 1 }, { "k", 1024 }, { "M", 1024 * 1024 },
+		      { "G", 1024 * 1024 * 1024 }, { NULL, 0 } };
 
-	if (parse_u64(s, &end, &n) == -1)
-		return -1;
-	if (*end == '\0')
-		unit = 1;
-	else if (strcmp(end, "k") == 0)
-		unit = 1024;
-	else if (strcmp(end, "M") == 0)
-		unit = 1024 * 1024;
-	else if (strcmp(end, "G") == 0)
-		unit = 1024 * 1024 * 1024;
-	else
-		return -1;
-	if (n > UINT64_MAX / unit)
-		return -1;
-	*bytes = n * unit;
-	return 0;
+	return parse_units(s, units, UINT64_MAX, bytes);
 }
 
 /* The WHEN of --at. */
@@ -578,144 +630,110 @@ cfg_parse_at(const char *s, int64_t now, int64_t *at, char *err, size_t errlen)
 	return 0;
 }
 
-/* Index of v in a NULL-terminated list of words (any case), or -1. */
+/* Index of v in a NULL-terminated list of words, or -1. */
 static int
-word(const char *v, const char *const *words)
+word(const char *v, const char *const *words, int exact)
 {
 	int i;
 
 	for (i = 0; words[i] != NULL; i++)
-		if (strcasecmp(v, words[i]) == 0)
+		if ((exact ? strcmp(v, words[i]) : strcasecmp(v, words[i]))
+		    == 0)
 			return i;
 	return -1;
 }
 
+/* The common error: "must be WHAT, not "VALUE"". Returns -1. */
 static int
-parse_bool(const char *v, int *out, char *msg, size_t len)
+not_what(const struct cfg_keydef *k, const char *v, char *msg, size_t len)
 {
-	static const char *const words[] = { "no", "yes", NULL };
-	char q[CFG_QUOTE + 4];
-	int i;
-
-	if ((i = word(v, words)) == -1) {
-		snprintf(
-		    msg, len, "must be yes or no, not \"%s\"", quote(q, v));
-		return -1;
-	}
-	*out = i;
-	return 0;
-}
-
-static int
-p_protocol(struct cfg_account *a, const char *v, char *msg, size_t len)
-{
-	static const char *const words[] = { "pop3", "imap", NULL };
 	char q[CFG_QUOTE + 4];
 
-	switch (word(v, words)) {
-	case 0:
-		a->protocol = CFG_POP3;
-		return 0;
-	case 1:
-		a->protocol = CFG_IMAP;
-		return 0;
-	}
-	snprintf(msg, len, "must be pop3 or imap, not \"%s\"", quote(q, v));
+	snprintf(msg, len, "must be %s, not \"%s\"", k->what, cfg_quote(q, v));
 	return -1;
 }
 
+/* One of the key's words (yes/no, pop3/imap, ...). */
 static int
-parse_host(const char *v, char **out, char *msg, size_t len)
+p_word(const struct cfg_keydef *k, const char *v, void *field, char *msg,
+    size_t len)
 {
-	char q[CFG_QUOTE + 4];
-	const char *p;
-
-	if (*v == '\0') {
-		snprintf(msg, len, "must be a host name or address, not empty");
-		return -1;
-	}
-	for (p = v; *p != '\0'; p++) {
-		if (isspace((unsigned char)*p) || (unsigned char)*p < 0x20
-		    || *p == 0x7f) {
-			snprintf(msg, len,
-			    "must be a host name or address, not \"%s\"",
-			    quote(q, v));
-			return -1;
-		}
-	}
-	set_str(out, v);
-	return 0;
-}
-
-static int
-p_host(struct cfg_account *a, const char *v, char *msg, size_t len)
-{
-	return parse_host(v, &a->host, msg, len);
-}
-
-static int
-parse_port(const char *v, int *out, char *msg, size_t len)
-{
-	char q[CFG_QUOTE + 4];
-	uint64_t n;
-
-	if (parse_num(v, 1, 65535, &n) == -1) {
-		snprintf(msg, len,
-		    "must be a number from 1 to 65535, not \"%s\"",
-		    quote(q, v));
-		return -1;
-	}
-	*out = (int)n;
-	return 0;
-}
-
-static int
-p_port(struct cfg_account *a, const char *v, char *msg, size_t len)
-{
-	return parse_port(v, &a->port, msg, len);
-}
-
-static int
-parse_tls(const char *v, enum src_tls *out, char *msg, size_t len)
-{
-	static const char *const words[]
-	    = { "implicit", "starttls", "none", NULL };
-	static const enum src_tls modes[]
-	    = { SRC_TLS_IMPLICIT, SRC_TLS_STARTTLS, SRC_TLS_NONE };
-	char q[CFG_QUOTE + 4];
 	int i;
 
-	if ((i = word(v, words)) == -1) {
-		snprintf(msg, len,
-		    "must be implicit, starttls or none, not \"%s\"",
-		    quote(q, v));
+	if ((i = word(v, k->words, k->exact)) == -1)
+		return not_what(k, v, msg, len);
+	*(int *)field = k->vals != NULL ? k->vals[i] : i;
+	return 0;
+}
+
+/* A decimal number from k->min to k->max, into an int or a uint64_t. */
+static int
+p_num(const struct cfg_keydef *k, const char *v, void *field, char *msg,
+    size_t len)
+{
+	uint64_t n;
+
+	if (parse_num(v, k->min, k->max, &n) == -1)
+		return not_what(k, v, msg, len);
+	if (k->type == F_INT)
+		*(int *)field = (int)n;
+	else
+		*(uint64_t *)field = n;
+	return 0;
+}
+
+/* A number with a unit: a duration (int64_t) or a size (uint64_t). */
+static int
+p_measure(const struct cfg_keydef *k, const char *v, void *field, char *msg,
+    size_t len)
+{
+	int rc;
+
+	if (k->type == F_I64)
+		rc = cfg_parse_duration(v, field);
+	else
+		rc = cfg_parse_size(v, field);
+	return rc == -1 ? not_what(k, v, msg, len) : 0;
+}
+
+/* A string that must not be empty; k->what says so. */
+static int
+p_nonempty(const struct cfg_keydef *k, const char *v, void *field, char *msg,
+    size_t len)
+{
+	if (*v == '\0') {
+		snprintf(msg, len, "%s", k->what);
 		return -1;
 	}
-	*out = modes[i];
+	set_str(field, v);
 	return 0;
 }
 
 static int
-p_tls(struct cfg_account *a, const char *v, char *msg, size_t len)
+p_host(const struct cfg_keydef *k, const char *v, void *field, char *msg,
+    size_t len)
 {
-	return parse_tls(v, &a->tls, msg, len);
+	if (*v == '\0') {
+		snprintf(msg, len, "must be %s, not empty", k->what);
+		return -1;
+	}
+	if (has_ctl(v) || strchr(v, ' ') != NULL)
+		return not_what(k, v, msg, len);
+	set_str(field, v);
+	return 0;
 }
 
 static int
-p_tls_verify(struct cfg_account *a, const char *v, char *msg, size_t len)
-{
-	return parse_bool(v, &a->tls_verify, msg, len);
-}
-
-static int
-p_tls_ca_file(struct cfg_account *a, const char *v, char *msg, size_t len)
+p_path(const struct cfg_keydef *k, const char *v, void *field, char *msg,
+    size_t len)
 {
 	char *p;
 
+	(void)k;
 	if (expand_path(v, &p, msg, len) == -1)
 		return -1;
-	free(a->tls_ca_file);
-	a->tls_ca_file = p;
+	free(*(char **)field);
+	*(char **)field = p;
 	return 0;
 }
 
@@ -724,12 +742,14 @@ p_tls_ca_file(struct cfg_account *a, const char *v, char *msg, size_t len)
  * Kept as tls_peer_cert_hash(3) reports it: "SHA256:" and lowercase hex.
  */
 static int
-p_tls_fingerprint(struct cfg_account *a, const char *v, char *msg, size_t len)
+p_fingerprint(const struct cfg_keydef *k, const char *v, void *field, char *msg,
+    size_t len)
 {
 	char q[CFG_QUOTE + 4], hex[65];
 	const char *p;
 	size_t n = 0;
 
+	(void)k;
 	if (strncasecmp(v, "SHA256:", 7) != 0)
 		goto bad;
 	for (p = v + 7; *p != '\0'; p++) {
@@ -742,95 +762,96 @@ p_tls_fingerprint(struct cfg_account *a, const char *v, char *msg, size_t len)
 	if (n != 64)
 		goto bad;
 	hex[n] = '\0';
-	free(a->tls_fingerprint);
-	xasprintf(&a->tls_fingerprint, "SHA256:%s", hex);
+	free(*(char **)field);
+	xasprintf((char **)field, "SHA256:%s", hex);
 	return 0;
 bad:
 	snprintf(msg, len,
 	    "must be SHA256: and the 64 hex digits of the certificate's "
 	    "SHA-256 hash, not \"%s\"",
-	    quote(q, v));
+	    cfg_quote(q, v));
 	return -1;
+}
+
+/* The words of tls_config_parse_protocols(3), those of LibreTLS 3.7. */
+enum { P10 = 1, P11 = 2, P12 = 4, P13 = 8, PALL = P10 | P11 | P12 | P13 };
+
+static const struct {
+	const char *name;
+	unsigned protos;
+} tls_words[] = {
+	{ "all", PALL },
+	{ "legacy", PALL },
+	{ "default", P12 | P13 },
+	{ "secure", P12 | P13 },
+	{ "tlsv1", PALL },
+	{ "tlsv1.0", P10 },
+	{ "tlsv1.1", P11 },
+	{ "tlsv1.2", P12 },
+	{ "tlsv1.3", P13 },
+};
+
+/* The protocols of one word, or 0 when it names none. */
+static unsigned
+tls_word(const char *w)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(tls_words) / sizeof(tls_words[0]); i++)
+		if (strcasecmp(w, tls_words[i].name) == 0)
+			return tls_words[i].protos;
+	return 0;
 }
 
 /*
  * The syntax tls_config_parse_protocols(3) accepts: words separated by
  * ',' or ':', each after optional spaces or tabs and an optional '!',
  * which removes the word's protocols (from all of them when it comes
- * first). The words are those of LibreTLS 3.7. The set must not end up
- * empty.
+ * first). The set must not end up empty.
  */
 static int
-p_tls_protocols(struct cfg_account *a, const char *v, char *msg, size_t len)
+p_tls_protocols(const struct cfg_keydef *k, const char *v, void *field,
+    char *msg, size_t len)
 {
-	enum {
-		P10 = 1,
-		P11 = 2,
-		P12 = 4,
-		P13 = 8,
-		PALL = P10 | P11 | P12 | P13
-	};
-	static const struct {
-		const char *name;
-		unsigned protos;
-	} words[] = {
-		{ "all", PALL },
-		{ "legacy", PALL },
-		{ "default", P12 | P13 },
-		{ "secure", P12 | P13 },
-		{ "tlsv1", PALL },
-		{ "tlsv1.0", P10 },
-		{ "tlsv1.1", P11 },
-		{ "tlsv1.2", P12 },
-		{ "tlsv1.3", P13 },
-	};
 	char q[CFG_QUOTE + 4], *s, *rest, *w;
 	unsigned protos = 0, proto;
-	size_t i;
 	int neg;
 
+	(void)k;
 	rest = s = xstrdup(v);
 	while ((w = strsep(&rest, ",:")) != NULL) {
-		while (*w == ' ' || *w == '\t')
-			w++;
-		neg = 0;
-		if (*w == '!') {
-			neg = 1;
+		w += strspn(w, " \t");
+		if ((neg = *w == '!')) {
 			w++;
 			if (protos == 0)
 				protos = PALL;
 		}
-		proto = 0;
-		for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-			if (strcasecmp(w, words[i].name) == 0)
-				proto = words[i].protos;
-		if (proto == 0) {
+		if ((proto = tls_word(w)) == 0) {
 			snprintf(msg, len,
 			    "\"%s\" is not a TLS protocol; write words such as "
 			    "tlsv1.2, tlsv1.3, secure or all, separated by ',' "
 			    "(a '!' before a word removes it)",
-			    quote(q, w));
+			    cfg_quote(q, w));
 			free(s);
 			return -1;
 		}
-		if (neg)
-			protos &= ~proto;
-		else
-			protos |= proto;
+		protos = neg ? protos & ~proto : protos | proto;
 	}
 	free(s);
 	if (protos == 0) {
 		snprintf(msg, len, "\"%s\" leaves no TLS protocol to use",
-		    quote(q, v));
+		    cfg_quote(q, v));
 		return -1;
 	}
-	set_str(&a->tls_protocols, v);
+	set_str(field, v);
 	return 0;
 }
 
 static int
-parse_user(const char *v, char **out, char *msg, size_t len)
+p_user(const struct cfg_keydef *k, const char *v, void *field, char *msg,
+    size_t len)
 {
+	(void)k;
 	if (*v == '\0') {
 		snprintf(msg, len, "must be a login name, not empty");
 		return -1;
@@ -839,113 +860,25 @@ parse_user(const char *v, char **out, char *msg, size_t len)
 		snprintf(msg, len, "must not contain control characters");
 		return -1;
 	}
-	set_str(out, v);
+	set_str(field, v);
 	return 0;
-}
-
-static int
-p_user(struct cfg_account *a, const char *v, char *msg, size_t len)
-{
-	return parse_user(v, &a->user, msg, len);
-}
-
-static int
-p_password(struct cfg_account *a, const char *v, char *msg, size_t len)
-{
-	if (*v == '\0') {
-		snprintf(
-		    msg, len, "is empty; remove the line or set a password");
-		return -1;
-	}
-	freezero_str(a->password);
-	a->password = xstrdup(v);
-	return 0;
-}
-
-static int
-p_password_command(struct cfg_account *a, const char *v, char *msg, size_t len)
-{
-	if (*v == '\0') {
-		snprintf(msg, len, "must be a shell command, not empty");
-		return -1;
-	}
-	freezero_str(a->password_command);
-	a->password_command = xstrdup(v);
-	return 0;
-}
-
-static int
-p_auth(struct cfg_account *a, const char *v, char *msg, size_t len)
-{
-	char q[CFG_QUOTE + 4];
-	int i;
-
-	if ((i = word(v, cfg_auths)) == -1) {
-		snprintf(msg, len,
-		    "must be auto, user, apop, login, plain, cram-md5, "
-		    "scram-sha-1, scram-sha-256, xoauth2 or oauthbearer, "
-		    "not \"%s\"",
-		    quote(q, v));
-		return -1;
-	}
-	a->auth = (enum src_auth)i;
-	return 0;
-}
-
-static int
-p_allow_plaintext(struct cfg_account *a, const char *v, char *msg, size_t len)
-{
-	return parse_bool(v, &a->allow_plaintext, msg, len);
-}
-
-static int
-p_compress(struct cfg_account *a, const char *v, char *msg, size_t len)
-{
-	return parse_bool(v, &a->compress, msg, len);
 }
 
 /* log = stderr (the default) or syslog: summaries and errors also go to
  * syslog(3), as --syslog does for every account. */
 static int
-p_log(struct cfg_account *a, const char *v, char *msg, size_t len)
+p_log(const struct cfg_keydef *k, const char *v, void *field, char *msg,
+    size_t len)
 {
-	if (strcmp(v, "stderr") == 0)
-		a->log_syslog = 0;
-	else if (strcmp(v, "syslog") == 0)
-		a->log_syslog = 1;
-	else {
+	static const char *const words[] = { "stderr", "syslog", NULL };
+	int i;
+
+	(void)k;
+	if ((i = word(v, words, 1)) == -1) {
 		snprintf(msg, len, "must be stderr or syslog");
 		return -1;
 	}
-	return 0;
-}
-
-static int
-p_size_mismatch(struct cfg_account *a, const char *v, char *msg, size_t len)
-{
-	char q[CFG_QUOTE + 4];
-
-	if (strcmp(v, "keep") == 0)
-		a->size_mismatch_delete = 0;
-	else if (strcmp(v, "delete") == 0)
-		a->size_mismatch_delete = 1;
-	else {
-		snprintf(msg, len, "must be keep or delete, not \"%s\"",
-		    quote(q, v));
-		return -1;
-	}
-	return 0;
-}
-
-static int
-p_maildir(struct cfg_account *a, const char *v, char *msg, size_t len)
-{
-	char *p;
-
-	if (expand_path(v, &p, msg, len) == -1)
-		return -1;
-	free(a->maildir);
-	a->maildir = p;
+	*(int *)field = i;
 	return 0;
 }
 
@@ -959,201 +892,112 @@ free_folders(char **f, size_t n)
 	free(f);
 }
 
+static void
+free_items(struct cfg_folder *it, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		folders_item_free(&it[i]);
+	free(it);
+}
+
+/* Set the account's folders, as written and parsed. */
+static void
+set_folders(struct cfg_account *a, char **f, struct cfg_folder *it, size_t n)
+{
+	free_folders(a->folders, a->nfolders);
+	free_items(a->fitems, a->nfitems);
+	a->folders = f;
+	a->fitems = it;
+	a->nfolders = a->nfitems = n;
+}
+
+/* Item b names what item a named: say so. */
+static void
+twice(const struct cfg_folder *a, const struct cfg_folder *b, char *msg,
+    size_t len)
+{
+	char q[CFG_QUOTE + 4], q2[CFG_QUOTE + 4];
+
+	if (strcmp(a->text, b->text) == 0)
+		snprintf(msg, len, "names \"%s\" twice", cfg_quote(q, b->text));
+	else if (a->kind == CFG_FSPECIAL)
+		snprintf(msg, len,
+		    "\"%s\" and \"%s\" are one attribute; name it once",
+		    cfg_quote(q, a->text), cfg_quote(q2, b->text));
+	else
+		snprintf(msg, len,
+		    "\"%s\" and \"%s\" are one mailbox (%s on the server); "
+		    "name it once",
+		    cfg_quote(q, a->text), cfg_quote(q2, b->text), b->canon);
+}
+
+/* The next item of a comma-separated list, trimmed; NULL at the end. */
+static char *
+next_item(char **rest)
+{
+	char *w, *end;
+
+	if ((w = strsep(rest, ",")) == NULL)
+		return NULL;
+	while (isspace((unsigned char)*w))
+		w++;
+	end = w + strlen(w);
+	while (end > w && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return w;
+}
+
 /*
- * Comma-separated mailbox names, each trimmed, none empty, and no
- * mailbox named twice: two names are one mailbox when the server knows
- * them by the same name (imap_mailbox_canon), as INBOX and inbox, or a
- * name in UTF-8 and in modified UTF-7.
+ * Comma-separated items (folders.h: names, patterns, special-use
+ * attributes, each optionally after '!'), none empty, and no mailbox
+ * named twice: two names are one mailbox when the server knows them by
+ * the same name (imap_mailbox_canon), as INBOX and inbox, or a name in
+ * UTF-8 and in modified UTF-7; two patterns are one when they are the
+ * same string so.
  */
 static int
-p_folders(struct cfg_account *a, const char *v, char *msg, size_t len)
+p_folders(const struct cfg_keydef *k, const char *v, void *field, char *msg,
+    size_t len)
 {
-	char q[CFG_QUOTE + 4], q2[CFG_QUOTE + 4], *s, *rest, *w, *end;
-	char **f = NULL, **canon = NULL;
+	struct cfg_account *a = (struct cfg_account *)((char *)field
+	    - offsetof(struct cfg_account, folders));
+	char q[CFG_QUOTE + 4], *s, *rest, *w, **f = NULL;
+	struct cfg_folder *it = NULL;
 	size_t i, n = 0;
 
+	(void)k;
 	rest = s = xstrdup(v);
-	while ((w = strsep(&rest, ",")) != NULL) {
-		while (isspace((unsigned char)*w))
-			w++;
-		end = w + strlen(w);
-		while (end > w && isspace((unsigned char)end[-1]))
-			*--end = '\0';
+	while ((w = next_item(&rest)) != NULL) {
 		if (*w == '\0') {
 			snprintf(msg, len,
 			    "must be mailbox names separated by ',', and "
 			    "\"%s\" has an empty one",
-			    quote(q, v));
+			    cfg_quote(q, v));
 			goto fail;
 		}
+		it = xreallocarray(it, n + 1, sizeof(*it));
+		if (folders_parse_item(w, &it[n], msg, len) == -1)
+			goto fail;
+		for (i = 0; i < n; i++)
+			if (folders_same(&it[i], &it[n]))
+				break;
 		f = xreallocarray(f, n + 1, sizeof(*f));
-		canon = xreallocarray(canon, n + 1, sizeof(*canon));
 		f[n] = xstrdup(w);
-		if ((canon[n] = imap_mailbox_canon(w)) == NULL) {
-			snprintf(msg, len,
-			    "\"%s\" is neither UTF-8 nor modified UTF-7",
-			    quote(q, w));
-			n++;
+		if (i < n++) {
+			twice(&it[i], &it[n - 1], msg, len);
 			goto fail;
 		}
-		for (i = 0; i < n; i++) {
-			if (strcmp(canon[i], canon[n]) != 0)
-				continue;
-			if (strcmp(f[i], w) == 0)
-				snprintf(msg, len, "names \"%s\" twice",
-				    quote(q, w));
-			else
-				snprintf(msg, len,
-				    "\"%s\" and \"%s\" are one mailbox (%s "
-				    "on the server); name it once",
-				    quote(q, f[i]), quote(q2, w), canon[n]);
-			n++;
-			goto fail;
-		}
-		n++;
 	}
 	free(s);
-	free_folders(canon, n);
-	free_folders(a->folders, a->nfolders);
-	a->folders = f;
-	a->nfolders = n;
+	set_folders(a, f, it, n);
 	return 0;
 fail:
 	free(s);
 	free_folders(f, n);
-	free_folders(canon, n);
+	free_items(it, n);
 	return -1;
-}
-
-static int
-p_keep(struct cfg_account *a, const char *v, char *msg, size_t len)
-{
-	return parse_bool(v, &a->keep, msg, len);
-}
-
-static int
-p_delete_after(struct cfg_account *a, const char *v, char *msg, size_t len)
-{
-	char q[CFG_QUOTE + 4];
-
-	if (cfg_parse_duration(v, &a->delete_after) == -1) {
-		snprintf(msg, len,
-		    "must be a number with unit s, m, h or d (a bare number "
-		    "is days; 0 never), not \"%s\"",
-		    quote(q, v));
-		return -1;
-	}
-	return 0;
-}
-
-static int
-p_max_size(struct cfg_account *a, const char *v, char *msg, size_t len)
-{
-	char q[CFG_QUOTE + 4];
-
-	if (cfg_parse_size(v, &a->max_size) == -1) {
-		snprintf(msg, len,
-		    "must be a number of bytes with optional unit k, M or G "
-		    "(0 no limit), not \"%s\"",
-		    quote(q, v));
-		return -1;
-	}
-	return 0;
-}
-
-static int
-p_max_messages(struct cfg_account *a, const char *v, char *msg, size_t len)
-{
-	char q[CFG_QUOTE + 4];
-
-	if (parse_num(v, 0, UINT64_MAX, &a->max_messages) == -1) {
-		snprintf(msg, len,
-		    "must be a number of messages (0 no limit), not \"%s\"",
-		    quote(q, v));
-		return -1;
-	}
-	return 0;
-}
-
-static int
-parse_timeout(const char *v, int *out, char *msg, size_t len)
-{
-	char q[CFG_QUOTE + 4];
-	uint64_t n;
-
-	if (parse_num(v, 1, CFG_MAXTIMEOUT, &n) == -1) {
-		snprintf(msg, len,
-		    "must be a number of seconds from 1 to %d, not \"%s\"",
-		    CFG_MAXTIMEOUT, quote(q, v));
-		return -1;
-	}
-	*out = (int)n;
-	return 0;
-}
-
-static int
-p_connect_timeout(struct cfg_account *a, const char *v, char *msg, size_t len)
-{
-	return parse_timeout(v, &a->connect_timeout, msg, len);
-}
-
-static int
-p_timeout(struct cfg_account *a, const char *v, char *msg, size_t len)
-{
-	return parse_timeout(v, &a->timeout, msg, len);
-}
-
-static int
-p_state_file(struct cfg_account *a, const char *v, char *msg, size_t len)
-{
-	char *p;
-
-	if (expand_path(v, &p, msg, len) == -1)
-		return -1;
-	free(a->state_file);
-	a->state_file = p;
-	return 0;
-}
-
-static int
-p_smtp_host(struct cfg_account *a, const char *v, char *msg, size_t len)
-{
-	return parse_host(v, &a->smtp_host, msg, len);
-}
-
-static int
-p_smtp_port(struct cfg_account *a, const char *v, char *msg, size_t len)
-{
-	return parse_port(v, &a->smtp_port, msg, len);
-}
-
-static int
-p_smtp_tls(struct cfg_account *a, const char *v, char *msg, size_t len)
-{
-	return parse_tls(v, &a->smtp_tls, msg, len);
-}
-
-static int
-p_smtp_user(struct cfg_account *a, const char *v, char *msg, size_t len)
-{
-	return parse_user(v, &a->smtp_user, msg, len);
-}
-
-static int
-p_on_new(struct cfg_account *a, const char *v, char *msg, size_t len)
-{
-	if (*v == '\0') {
-		snprintf(msg, len, "must be a shell command, not empty");
-		return -1;
-	}
-	set_str(&a->on_new, v);
-	return 0;
-}
-
-static int
-p_idle(struct cfg_account *a, const char *v, char *msg, size_t len)
-{
-	return parse_bool(v, &a->idle, msg, len);
 }
 
 /*
@@ -1172,39 +1016,93 @@ cfg_min_interval(void)
 }
 
 static int
-p_poll_interval(struct cfg_account *a, const char *v, char *msg, size_t len)
+p_poll_interval(const struct cfg_keydef *k, const char *v, void *field,
+    char *msg, size_t len)
 {
 	char q[CFG_QUOTE + 4];
-	int64_t min = cfg_min_interval();
+	int64_t min = cfg_min_interval(), *secs = field;
 
-	if (cfg_parse_duration(v, &a->poll_interval) == -1
-	    || a->poll_interval < min) {
+	(void)k;
+	if (cfg_parse_duration(v, secs) == -1 || *secs < min) {
 		snprintf(msg, len,
 		    "must be a number with unit s, m, h or d (a bare number "
 		    "is days), at least %llds, not \"%s\"",
-		    (long long)min, quote(q, v));
+		    (long long)min, cfg_quote(q, v));
 		return -1;
 	}
 	return 0;
 }
 
+/* Parse key k's value into its field of account a. */
+static int
+key_parse(int k, struct cfg_account *a, const char *v, char *msg, size_t len)
+{
+	return cfg_keys[k].parse(
+	    &cfg_keys[k], v, (char *)a + cfg_keys[k].off, msg, len);
+}
+
+/* Copy the folders, as written and parsed. */
+static void
+copy_folders(struct cfg_account *to, const struct cfg_account *from)
+{
+	char **f = xcalloc(from->nfolders, sizeof(*f));
+	struct cfg_folder *it = xcalloc(from->nfitems, sizeof(*it));
+	size_t i;
+
+	for (i = 0; i < from->nfolders; i++) {
+		f[i] = xstrdup(from->folders[i]);
+		it[i] = from->fitems[i];
+		it[i].text = xstrdup(it[i].text);
+		if (it[i].canon != NULL)
+			it[i].canon = xstrdup(it[i].canon);
+		if (it[i].utf8 != NULL)
+			it[i].utf8 = xstrdup(it[i].utf8);
+	}
+	set_folders(to, f, it, from->nfolders);
+}
+
+/* Copy key k's field from account from to account to. */
+static void
+key_copy(int k, struct cfg_account *to, const struct cfg_account *from)
+{
+	const char *src = (const char *)from + cfg_keys[k].off;
+	char *dst = (char *)to + cfg_keys[k].off;
+
+	switch (cfg_keys[k].type) {
+	case F_INT:
+		memcpy(dst, src, sizeof(int));
+		break;
+	case F_I64:
+	case F_U64:
+		memcpy(dst, src, sizeof(uint64_t));
+		break;
+	case F_STR:
+	case F_SECRET:
+		set_str((char **)dst, *(char *const *)src);
+		break;
+	case F_FOLDERS:
+		copy_folders(to, from);
+		break;
+	}
+}
+
+/* Free every field of the account, wiping the secrets. */
 static void
 acct_clear(struct cfg_account *a)
 {
+	char **p;
+	int k;
+
+	for (k = 0; k < K_N; k++) {
+		p = (char **)((char *)a + cfg_keys[k].off);
+		if (cfg_keys[k].type == F_STR)
+			free(*p);
+		else if (cfg_keys[k].type == F_SECRET)
+			freezero_str(*p);
+	}
 	free(a->name);
-	free(a->host);
-	free(a->tls_ca_file);
-	free(a->tls_fingerprint);
-	free(a->tls_protocols);
-	free(a->user);
-	freezero_str(a->password);
-	freezero_str(a->password_command);
-	free(a->maildir);
 	free_folders(a->folders, a->nfolders);
-	free(a->state_file);
-	free(a->smtp_host);
-	free(a->smtp_user);
-	free(a->on_new);
+	free_items(a->fitems, a->nfitems);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -1261,14 +1159,44 @@ name_ok(const char *s)
 	return 1;
 }
 
+/* Is name fit for a section: not empty, short, of the allowed
+ * characters, not [defaults] misspelt, not given before? */
+static int
+section_name_ok(struct cfg_ctx *c, const char *name)
+{
+	char q[CFG_QUOTE + 4];
+	size_t i;
+
+	if (*name == '\0')
+		cfg_err(c, c->lineno, "[]", "the account name is empty");
+	else if (strlen(name) > CFG_MAXNAME)
+		cfg_err(c, c->lineno, NULL, "account name longer than %d bytes",
+		    CFG_MAXNAME);
+	else if (!name_ok(name))
+		cfg_err(c, c->lineno, NULL,
+		    "[%s]: account names may contain only letters, digits and "
+		    ". _ - @ +",
+		    cfg_quote(q, name));
+	else if (strcasecmp(name, "defaults") == 0 && strcmp(name, "defaults"))
+		cfg_err(c, c->lineno, NULL,
+		    "[%s]: write [defaults] for the defaults section; the name "
+		    "is reserved",
+		    name);
+	for (i = 0; i < c->nsect && !c->failed; i++)
+		if (strcmp(c->sect[i].name, name) == 0)
+			cfg_err(c, c->lineno, NULL,
+			    "[%s]: section given twice (first at line %d)",
+			    name, c->sect[i].line);
+	return !c->failed;
+}
+
 /* A "[name]" line: start a section. */
 static int
 start_section(struct cfg_ctx *c, const char *s)
 {
-	char q[CFG_QUOTE + 4], *name;
 	const char *end, *p;
 	struct cfg_sect *sect;
-	size_t i;
+	char *name;
 
 	if ((end = strchr(s + 1, ']')) == NULL) {
 		cfg_err(c, c->lineno, NULL,
@@ -1284,36 +1212,9 @@ start_section(struct cfg_ctx *c, const char *s)
 		return -1;
 	}
 	name = xstrndup(s + 1, (size_t)(end - (s + 1)));
-	if (*name == '\0') {
-		cfg_err(c, c->lineno, "[]", "the account name is empty");
-		goto fail;
-	}
-	if (strlen(name) > CFG_MAXNAME) {
-		cfg_err(c, c->lineno, NULL, "account name longer than %d bytes",
-		    CFG_MAXNAME);
-		goto fail;
-	}
-	if (!name_ok(name)) {
-		cfg_err(c, c->lineno, NULL,
-		    "[%s]: account names may contain only letters, digits and "
-		    ". _ - @ +",
-		    quote(q, name));
-		goto fail;
-	}
-	if (strcasecmp(name, "defaults") == 0 && strcmp(name, "defaults")) {
-		cfg_err(c, c->lineno, NULL,
-		    "[%s]: write [defaults] for the defaults section; the name "
-		    "is reserved",
-		    name);
-		goto fail;
-	}
-	for (i = 0; i < c->nsect; i++) {
-		if (strcmp(c->sect[i].name, name) == 0) {
-			cfg_err(c, c->lineno, NULL,
-			    "[%s]: section given twice (first at line %d)",
-			    name, c->sect[i].line);
-			goto fail;
-		}
+	if (!section_name_ok(c, name)) {
+		free(name);
+		return -1;
 	}
 	c->sect = xreallocarray(c->sect, c->nsect + 1, sizeof(*c->sect));
 	sect = &c->sect[c->nsect];
@@ -1325,9 +1226,6 @@ start_section(struct cfg_ctx *c, const char *s)
 		c->defs = c->cur;
 	c->nsect++;
 	return 0;
-fail:
-	free(name);
-	return -1;
 }
 
 /*
@@ -1447,15 +1345,15 @@ reader(char *str, int num, void *arg)
 	return str;
 }
 
-/* inih's callback for each "key = value": check and keep the value. */
+/* inih's callback for each "key = value": parse the value into its
+ * section's values. */
 static int
 handler(void *arg, const char *section, const char *name, const char *value)
 {
 	struct cfg_ctx *c = arg;
-	struct cfg_account tmp;
 	struct cfg_sect *s;
-	char msg[512];
-	int k, rc;
+	char msg[512], kbuf[CFG_MAXNAME + 1];
+	int k;
 
 	if (c->failed)
 		return 0;
@@ -1466,8 +1364,6 @@ handler(void *arg, const char *section, const char *name, const char *value)
 	}
 	s = &c->sect[c->cur];
 	if ((k = key_index(name)) == -1) {
-		char kbuf[CFG_MAXNAME + 1];
-
 		cfg_err(c, c->lineno,
 		    ident(name, strlen(name), kbuf, sizeof(kbuf)),
 		    "unknown key");
@@ -1475,19 +1371,14 @@ handler(void *arg, const char *section, const char *name, const char *value)
 	}
 	if (s->vline[k] != 0) {
 		cfg_err(c, c->lineno, name,
-		    "given twice in [%s] (first at "
-		    "line %d)",
-		    s->name, s->vline[k]);
+		    "given twice in [%s] (first at line %d)", s->name,
+		    s->vline[k]);
 		return 0;
 	}
-	memset(&tmp, 0, sizeof(tmp));
-	rc = cfg_keys[k].parse(&tmp, value, msg, sizeof(msg));
-	acct_clear(&tmp);
-	if (rc == -1) {
+	if (key_parse(k, &s->v, value, msg, sizeof(msg)) == -1) {
 		cfg_err(c, c->lineno, name, "%s", msg);
 		return 0;
 	}
-	s->val[k] = xstrdup(value);
 	s->vline[k] = c->lineno;
 	return 1;
 }
@@ -1554,17 +1445,10 @@ check_smtp(struct cfg_ctx *c, const struct cfg_sect *s, struct cfg_account *a,
 	return 0;
 }
 
-/* Build account a from section s and [defaults], and check it whole. */
-static int
-build(struct cfg_ctx *c, const struct cfg_sect *s, struct cfg_account *a)
+/* The values of an account that sets nothing. */
+static void
+acct_defaults(struct cfg_account *a, const struct cfg_sect *s)
 {
-	static const int required[] = { K_PROTOCOL, K_HOST, K_USER, K_MAILDIR };
-	const struct cfg_sect *d = c->defs >= 0 ? &c->sect[c->defs] : NULL;
-	const char *v;
-	char msg[512];
-	int k, line[K_N];
-	size_t i;
-
 	a->name = xstrdup(s->name);
 	a->line = s->line;
 	a->protocol = CFG_POP3;
@@ -1578,22 +1462,36 @@ build(struct cfg_ctx *c, const struct cfg_sect *s, struct cfg_account *a)
 	a->smtp_tls = SRC_TLS_STARTTLS;
 	a->idle = 1;
 	a->poll_interval = 300;
+}
+
+/* Take each key from section s, else from [defaults] d, noting in
+ * line[] where it was set (0: nowhere). */
+static void
+merge(struct cfg_account *a, const struct cfg_sect *s, const struct cfg_sect *d,
+    int *line)
+{
+	int k;
+
 	for (k = 0; k < K_N; k++) {
+		line[k] = 0;
 		if (s->vline[k] != 0) {
-			v = s->val[k];
+			key_copy(k, a, &s->v);
 			line[k] = s->vline[k];
 		} else if (d != NULL && d->vline[k] != 0) {
-			v = d->val[k];
+			key_copy(k, a, &d->v);
 			line[k] = d->vline[k];
-		} else {
-			line[k] = 0;
-			continue;
-		}
-		if (cfg_keys[k].parse(a, v, msg, sizeof(msg)) == -1) {
-			cfg_err(c, line[k], cfg_keys[k].name, "%s", msg);
-			return -1;
 		}
 	}
+}
+
+/* The keys every account needs, and password or password_command. */
+static int
+check_required(struct cfg_ctx *c, const struct cfg_sect *s, const int *line)
+{
+	static const int required[] = { K_PROTOCOL, K_HOST, K_USER, K_MAILDIR };
+	size_t i;
+	int k;
+
 	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
 		k = required[i];
 		if (line[k] == 0) {
@@ -1602,19 +1500,26 @@ build(struct cfg_ctx *c, const struct cfg_sect *s, struct cfg_account *a)
 			return -1;
 		}
 	}
-	if (line[K_PASSWORD] != 0 && line[K_PASSWORD_COMMAND] != 0) {
-		if (line[K_PASSWORD] > line[K_PASSWORD_COMMAND])
-			cfg_err(c, line[K_PASSWORD], "password",
-			    "[%s] has both password and password_command "
-			    "(line %d); keep one",
-			    s->name, line[K_PASSWORD_COMMAND]);
-		else
-			cfg_err(c, line[K_PASSWORD_COMMAND], "password_command",
-			    "[%s] has both password_command and password "
-			    "(line %d); keep one",
-			    s->name, line[K_PASSWORD]);
-		return -1;
-	}
+	if (line[K_PASSWORD] == 0 || line[K_PASSWORD_COMMAND] == 0)
+		return 0;
+	if (line[K_PASSWORD] > line[K_PASSWORD_COMMAND])
+		cfg_err(c, line[K_PASSWORD], "password",
+		    "[%s] has both password and password_command (line %d); "
+		    "keep one",
+		    s->name, line[K_PASSWORD_COMMAND]);
+	else
+		cfg_err(c, line[K_PASSWORD_COMMAND], "password_command",
+		    "[%s] has both password_command and password (line %d); "
+		    "keep one",
+		    s->name, line[K_PASSWORD]);
+	return -1;
+}
+
+/* What the protocol allows: auth, folders, tls = none. */
+static int
+check_protocol(struct cfg_ctx *c, const struct cfg_sect *s,
+    const struct cfg_account *a, const int *line)
+{
 	if (a->protocol == CFG_IMAP
 	    && (a->auth == SRC_AUTH_USER || a->auth == SRC_AUTH_APOP)) {
 		cfg_err(c, line[K_AUTH], "auth",
@@ -1637,19 +1542,53 @@ build(struct cfg_ctx *c, const struct cfg_sect *s, struct cfg_account *a)
 		    "starttls, or set allow_plaintext = yes to accept it");
 		return -1;
 	}
-	if (check_smtp(c, s, a, line) == -1)
-		return -1;
+	return 0;
+}
+
+/*
+ * mirror = yes: IMAP only, and it never changes the server, so neither
+ * keep = no nor a delete_after.
+ */
+static int
+check_mirror(struct cfg_ctx *c, const struct cfg_sect *s,
+    const struct cfg_account *a, const int *line)
+{
+	if (!a->mirror)
+		return 0;
+	if (a->protocol == CFG_POP3)
+		cfg_err(c, line[K_MIRROR], "mirror",
+		    "yes works only with protocol imap, and [%s] uses pop3; "
+		    "remove mirror or use protocol imap",
+		    s->name);
+	else if (!a->keep)
+		cfg_err(c, line[K_MIRROR], "mirror",
+		    "yes never changes the server, and [%s] has keep = no "
+		    "(line %d); remove keep = no, or mirror",
+		    s->name, line[K_KEEP]);
+	else if (a->delete_after != 0)
+		cfg_err(c, line[K_MIRROR], "mirror",
+		    "yes never changes the server, and [%s] has "
+		    "delete_after (line %d); remove delete_after (or set it "
+		    "to 0), or mirror",
+		    s->name, line[K_DELETE_AFTER]);
+	else
+		return 0;
+	return -1;
+}
+
+/* The defaults that depend on other keys: port, folders, state_file. */
+static int
+fill_defaults(struct cfg_ctx *c, const struct cfg_sect *s,
+    struct cfg_account *a, const int *line)
+{
 	if (line[K_PORT] == 0) {
 		if (a->protocol == CFG_POP3)
 			a->port = a->tls == SRC_TLS_IMPLICIT ? 995 : 110;
 		else
 			a->port = a->tls == SRC_TLS_IMPLICIT ? 993 : 143;
 	}
-	if (a->nfolders == 0) {
-		a->folders = xcalloc(1, sizeof(*a->folders));
-		a->folders[0] = xstrdup("INBOX");
-		a->nfolders = 1;
-	}
+	if (a->nfolders == 0)
+		key_parse(K_FOLDERS, a, "INBOX", NULL, 0);
 	if (a->state_file == NULL
 	    && (a->state_file = default_state_file(s->name)) == NULL) {
 		cfg_err(c, s->line, "state_file",
@@ -1658,6 +1597,23 @@ build(struct cfg_ctx *c, const struct cfg_sect *s, struct cfg_account *a)
 		return -1;
 	}
 	return 0;
+}
+
+/* Build account a from section s and [defaults], and check it whole. */
+static int
+build(struct cfg_ctx *c, const struct cfg_sect *s, struct cfg_account *a)
+{
+	const struct cfg_sect *d = c->defs >= 0 ? &c->sect[c->defs] : NULL;
+	int line[K_N];
+
+	acct_defaults(a, s);
+	merge(a, s, d, line);
+	if (check_required(c, s, line) == -1
+	    || check_protocol(c, s, a, line) == -1
+	    || check_mirror(c, s, a, line) == -1
+	    || check_smtp(c, s, a, line) == -1)
+		return -1;
+	return fill_defaults(c, s, a, line);
 }
 
 /* Find the section the account's state_file came from, for its line. */
@@ -1703,17 +1659,113 @@ static void
 ctx_free(struct cfg_ctx *c)
 {
 	size_t i;
-	int k;
 
 	for (i = 0; i < c->nsect; i++) {
 		free(c->sect[i].name);
-		for (k = 0; k < K_N; k++)
-			freezero_str(c->sect[i].val[k]);
+		acct_clear(&c->sect[i].v);
 	}
 	free(c->sect);
 	c->sect = NULL;
 	c->nsect = 0;
 	explicit_bzero(c->line, sizeof(c->line));
+}
+
+/* Open the file for reading; *st its status. */
+static int
+open_file(struct cfg_ctx *c, struct stat *st)
+{
+	int fd;
+
+	if ((fd = open(c->path, O_RDONLY | O_CLOEXEC)) == -1) {
+		cfg_err(c, 0, NULL, "cannot open: %s", strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, st) == -1 || (c->fp = fdopen(fd, "r")) == NULL) {
+		cfg_err(c, 0, NULL, "cannot read: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return 0;
+}
+
+/* Read the whole file into its sections' values. */
+static int
+parse_file(struct cfg_ctx *c)
+{
+	char iobuf[4096];
+	int rc;
+
+	/* Our own buffer, so that the password in it can be wiped. */
+	setvbuf(c->fp, iobuf, _IOFBF, sizeof(iobuf));
+	rc = ini_parse_stream(reader, c, handler, c);
+	wipe_parse_stack();
+	fclose(c->fp);
+	c->fp = NULL;
+	explicit_bzero(iobuf, sizeof(iobuf));
+	/*
+	 * The reader refuses every line inih could not parse, so inih's
+	 * own errors are not expected; should one come first, it wins.
+	 */
+	if (rc > 0 && (!c->failed || rc < c->errline)) {
+		c->failed = 0;
+		cfg_err(c, rc, NULL, "inih cannot parse this line");
+	} else if (rc < 0 && !c->failed)
+		cfg_err(c, 0, NULL, "inih failed (%d)", rc);
+	return c->failed ? -1 : 0;
+}
+
+/* The file as a whole: a password only in a private file, and at least
+ * one account. Returns the number of accounts, or -1. */
+static long
+check_file(struct cfg_ctx *c, const struct stat *st)
+{
+	long n = 0;
+	size_t i;
+	int pwline = 0;
+
+	for (i = 0; i < c->nsect; i++) {
+		if ((long)i != c->defs)
+			n++;
+		if (pwline == 0)
+			pwline = c->sect[i].vline[K_PASSWORD];
+	}
+	if (pwline != 0 && (st->st_mode & 077) != 0) {
+		cfg_err(c, 0, NULL,
+		    "has a password (line %d) but group or others can access "
+		    "it (mode %04o); chmod 600 %s, or use password_command",
+		    pwline, (unsigned)(st->st_mode & 07777), c->path);
+		return -1;
+	}
+	if (n == 0) {
+		cfg_err(c, 0, NULL,
+		    "no accounts: add a section such as [work] with protocol, "
+		    "host, user and maildir");
+		return -1;
+	}
+	return n;
+}
+
+/* No two accounts may share a state file. */
+static int
+check_state_files(struct cfg_ctx *c, const struct cfg *cfg)
+{
+	const struct cfg_account *a, *b;
+	size_t i, j;
+
+	for (i = 0; i < cfg->nacct; i++) {
+		for (j = 0; j < i; j++) {
+			a = &cfg->acct[i];
+			b = &cfg->acct[j];
+			if (strcmp(a->state_file, b->state_file) != 0)
+				continue;
+			cfg_err(c, state_line(c, a), "state_file",
+			    "[%s] and [%s] would share the state file %s; "
+			    "each account needs its own",
+			    b->name, a->name, a->state_file);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 struct cfg *
@@ -1722,9 +1774,8 @@ cfg_load(const char *path, char *err, size_t errlen)
 	struct cfg_ctx c;
 	struct cfg *cfg = NULL;
 	struct stat st;
-	char iobuf[4096];
-	size_t i, j, n;
-	int fd, rc, pwline = 0;
+	size_t i;
+	long n;
 
 	memset(&c, 0, sizeof(c));
 	c.path = path;
@@ -1733,84 +1784,21 @@ cfg_load(const char *path, char *err, size_t errlen)
 	c.cur = c.defs = -1;
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		cfg_err(&c, 0, NULL, "cannot open: %s", strerror(errno));
+	if (open_file(&c, &st) == -1)
 		return NULL;
-	}
-	if (fstat(fd, &st) == -1) {
-		cfg_err(&c, 0, NULL, "cannot read: %s", strerror(errno));
-		close(fd);
-		return NULL;
-	}
-	if ((c.fp = fdopen(fd, "r")) == NULL) {
-		cfg_err(&c, 0, NULL, "cannot read: %s", strerror(errno));
-		close(fd);
-		return NULL;
-	}
-	/* Our own buffer, so that the password in it can be wiped. */
-	setvbuf(c.fp, iobuf, _IOFBF, sizeof(iobuf));
-	rc = ini_parse_stream(reader, &c, handler, &c);
-	wipe_parse_stack();
-	fclose(c.fp);
-	c.fp = NULL;
-	explicit_bzero(iobuf, sizeof(iobuf));
-	/*
-	 * The reader refuses every line inih could not parse, so inih's
-	 * own errors are not expected; should one come first, it wins.
-	 */
-	if (rc > 0 && (!c.failed || rc < c.errline)) {
-		c.failed = 0;
-		cfg_err(&c, rc, NULL, "inih cannot parse this line");
-	} else if (rc < 0 && !c.failed)
-		cfg_err(&c, 0, NULL, "inih failed (%d)", rc);
-	if (c.failed)
+	if (parse_file(&c) == -1 || (n = check_file(&c, &st)) == -1)
 		goto fail;
-
-	n = 0;
-	for (i = 0; i < c.nsect; i++) {
-		if ((long)i != c.defs)
-			n++;
-		if (pwline == 0)
-			pwline = c.sect[i].vline[K_PASSWORD];
-	}
-	if (pwline != 0 && (st.st_mode & 077) != 0) {
-		cfg_err(&c, 0, NULL,
-		    "has a password (line %d) but group or others can access "
-		    "it (mode %04o); chmod 600 %s, or use password_command",
-		    pwline, (unsigned)(st.st_mode & 07777), path);
-		goto fail;
-	}
-	if (n == 0) {
-		cfg_err(&c, 0, NULL,
-		    "no accounts: add a section such as [work] with protocol, "
-		    "host, user and maildir");
-		goto fail;
-	}
-
 	cfg = xcalloc(1, sizeof(*cfg));
 	cfg->path = xstrdup(path);
-	cfg->acct = xcalloc(n, sizeof(*cfg->acct));
+	cfg->acct = xcalloc((size_t)n, sizeof(*cfg->acct));
 	for (i = 0; i < c.nsect; i++) {
 		if ((long)i == c.defs)
 			continue;
 		if (build(&c, &c.sect[i], &cfg->acct[cfg->nacct++]) == -1)
 			goto fail;
 	}
-	for (i = 0; i < cfg->nacct; i++) {
-		for (j = 0; j < i; j++) {
-			if (strcmp(cfg->acct[i].state_file,
-				cfg->acct[j].state_file)
-			    != 0)
-				continue;
-			cfg_err(&c, state_line(&c, &cfg->acct[i]), "state_file",
-			    "[%s] and [%s] would share the state file %s; "
-			    "each account needs its own",
-			    cfg->acct[j].name, cfg->acct[i].name,
-			    cfg->acct[i].state_file);
-			goto fail;
-		}
-	}
+	if (check_state_files(&c, cfg) == -1)
+		goto fail;
 	ctx_free(&c);
 	return cfg;
 fail:

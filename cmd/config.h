@@ -13,6 +13,32 @@
 
 enum cfg_proto { CFG_POP3, CFG_IMAP };
 
+/* Special-use attributes (RFC 6154), as bits. */
+#define CFG_SU_ALL (1u << 0)
+#define CFG_SU_ARCHIVE (1u << 1)
+#define CFG_SU_DRAFTS (1u << 2)
+#define CFG_SU_FLAGGED (1u << 3)
+#define CFG_SU_JUNK (1u << 4)
+#define CFG_SU_SENT (1u << 5)
+#define CFG_SU_TRASH (1u << 6)
+
+enum cfg_fkind {
+	CFG_FNAME, /* a mailbox name */
+	CFG_FPATTERN, /* with '*' or '%' */
+	CFG_FSPECIAL /* a special-use attribute */
+};
+
+/* One item of folders (SPEC "Folder selection (IMAP)"); see folders.h. */
+struct cfg_folder {
+	char *text; /* as written, '!' included */
+	enum cfg_fkind kind;
+	int exclude; /* preceded by '!' */
+	char *canon; /* name, pattern: as the server knows it (modified
+			UTF-7, INBOX upper case); NULL for an attribute */
+	char *utf8; /* name, pattern: in UTF-8, what is matched */
+	unsigned special; /* CFG_SU_* of an attribute */
+};
+
 struct cfg_account {
 	char *name;
 	int line; /* line of the section header */
@@ -31,8 +57,12 @@ struct cfg_account {
 	int allow_plaintext;
 	int log_syslog; /* log = syslog */
 	char *maildir; /* ~ expanded */
-	char **folders; /* IMAP mailbox names; default {"INBOX"} */
+	char **folders; /* the items of folders as written; default
+			   {"INBOX"} */
 	size_t nfolders;
+	struct cfg_folder *fitems; /* the same items, parsed */
+	size_t nfitems;
+	int mirror; /* mirror = yes: a one-way copy (SPEC "Mirror") */
 	int keep;
 	int64_t delete_after; /* seconds; 0 never */
 	uint64_t max_size; /* bytes; 0 no limit */
@@ -105,6 +135,11 @@ int cfg_parse_at(
 /* The shortest poll_interval in seconds: 30, or less when the testing
  * aid MAILFETCH_MIN_INTERVAL says so. */
 int64_t cfg_min_interval(void);
+
+/* Copy a value for an error message into dst: at most CFG_QUOTE bytes
+ * of it (then "..."), control characters as '?'. Returns dst. */
+#define CFG_QUOTE 64
+const char *cfg_quote(char dst[CFG_QUOTE + 4], const char *v);
 
 /* Parse a size: bytes with optional k, M, G (powers of 1024). Returns 0
  * and *bytes, or -1. Exposed for tests. */

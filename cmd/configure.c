@@ -108,11 +108,8 @@ static void
 trace(void *arg, int dir, const char *line, size_t len)
 {
 	const struct visit *v = arg;
-	char buf[1024];
 
-	src_quote(buf, sizeof(buf), line, len);
-	fflush(stdout);
-	fprintf(stderr, "mailfetch: %s: %c %s\n", v->rec->target, dir, buf);
+	acct_trace_line("mailfetch: ", v->rec->target, dir, line, len);
 }
 
 /*

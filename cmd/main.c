@@ -39,7 +39,7 @@ usage(FILE *f)
 {
 	fputs("usage: mailfetch [-c FILE] [-n [--at WHEN]] [-q] [-v]... [-j N] "
 	      "[--check]\n"
-	      "                 [--syslog] [ACCOUNT...]\n"
+	      "                 [--syslog] [--accept-removals] [ACCOUNT...]\n"
 	      "       mailfetch -d [-c FILE] [-q] [-v]... [--syslog] "
 	      "[ACCOUNT...]\n"
 	      "       mailfetch --configure ADDRESS [--protocol pop3|imap]\n"
@@ -64,6 +64,10 @@ usage(FILE *f)
 	      "      --protocol P   with --configure: only pop3 or imap\n"
 	      "      --syslog       also send summaries and errors to "
 	      "syslog\n"
+	      "      --accept-removals\n"
+	      "                     mirror: remove local copies even past "
+	      "the removal\n"
+	      "                     guard\n"
 	      "  -V, --version      print the version\n"
 	      "  -h, --help         print this help\n",
 	    f);
@@ -422,77 +426,108 @@ not_dumpable(void)
 #endif
 }
 
-int
-main(int argc, char *argv[])
-{
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "at", required_argument, NULL, 'A' },
-		{ "check", no_argument, NULL, 'C' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "jobs", required_argument, NULL, 'j' },
-		{ "daemon", no_argument, NULL, 'd' },
-		{ "syslog", no_argument, NULL, 'S' },
-		{ "configure", required_argument, NULL, 'F' },
-		{ "protocol", required_argument, NULL, 'P' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct runopts o;
-	struct cfg *cfg;
-	char err[1024], *path, *end;
-	const char *opath = NULL, *address = NULL, *proto = NULL, *at = NULL;
-	size_t i, n, *idx;
-	long jobs = 1;
-	int ch, status = 0, st, daemon = 0;
+/* The long options without a short form. */
+enum {
+	OPT_AT = 0x100,
+	OPT_CHECK,
+	OPT_SYSLOG,
+	OPT_CONFIGURE,
+	OPT_PROTOCOL,
+	OPT_ACCEPT_REMOVALS
+};
 
-	not_dumpable();
-	memset(&o, 0, sizeof(o));
+static const struct option longopts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "dry-run", no_argument, NULL, 'n' },
+	{ "at", required_argument, NULL, OPT_AT },
+	{ "check", no_argument, NULL, OPT_CHECK },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "jobs", required_argument, NULL, 'j' },
+	{ "daemon", no_argument, NULL, 'd' },
+	{ "syslog", no_argument, NULL, OPT_SYSLOG },
+	{ "configure", required_argument, NULL, OPT_CONFIGURE },
+	{ "protocol", required_argument, NULL, OPT_PROTOCOL },
+	{ "accept-removals", no_argument, NULL, OPT_ACCEPT_REMOVALS },
+	{ "version", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* What the command line asks for. */
+struct cmdline {
+	struct runopts o;
+	const char *opath, *address, *proto, *at;
+	long jobs;
+	int daemon;
+	char **names; /* the accounts named; none: all */
+	int nnames;
+};
+
+/* -j N: 0, or -1 after saying what is wrong. */
+static int
+parse_jobs(const char *s, long *jobs)
+{
+	char *end;
+
+	errno = 0;
+	*jobs = strtol(s, &end, 10);
+	if (errno || *end != '\0' || *jobs < 1 || *jobs > 64) {
+		fputs("mailfetch: -j takes a number from 1 to 64\n", stderr);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Read the options into cl. Returns -1 to go on, or the exit status of
+ * a run that ends here (-V, -h, a usage error). A flat switch over the
+ * options.
+ */
+static int
+parse_options(int argc, char *argv[], struct cmdline *cl)
+{
+	int ch;
+
 	while ((ch = getopt_long(argc, argv, "c:dj:nqvVh", longopts, NULL))
 	    != -1) {
 		switch (ch) {
 		case 'c':
-			opath = optarg;
+			cl->opath = optarg;
 			break;
 		case 'n':
-			o.dryrun = 1;
+			cl->o.dryrun = 1;
 			break;
-		case 'A':
-			at = optarg;
+		case OPT_AT:
+			cl->at = optarg;
 			break;
-		case 'C':
-			o.check = 1;
+		case OPT_CHECK:
+			cl->o.check = 1;
 			break;
 		case 'q':
-			o.quiet = 1;
+			cl->o.quiet = 1;
 			break;
 		case 'v':
-			o.verbose++;
+			cl->o.verbose++;
 			break;
 		case 'j':
-			errno = 0;
-			jobs = strtol(optarg, &end, 10);
-			if (errno || *end != '\0' || jobs < 1 || jobs > 64) {
-				fputs("mailfetch: -j takes a number from 1 to "
-				      "64\n",
-				    stderr);
+			if (parse_jobs(optarg, &cl->jobs) == -1)
 				return EX_USAGE;
-			}
 			break;
-		case 'S':
-			o.syslog = 1;
+		case OPT_SYSLOG:
+			cl->o.syslog = 1;
 			break;
-		case 'F':
-			address = optarg;
+		case OPT_CONFIGURE:
+			cl->address = optarg;
 			break;
-		case 'P':
-			proto = optarg;
+		case OPT_PROTOCOL:
+			cl->proto = optarg;
+			break;
+		case OPT_ACCEPT_REMOVALS:
+			cl->o.accept_removals = 1;
 			break;
 		case 'd':
-			daemon = 1;
+			cl->daemon = 1;
 			break;
 		case 'V':
 			printf("mailfetch %s\n", VERSION);
@@ -505,37 +540,42 @@ main(int argc, char *argv[])
 			return EX_USAGE;
 		}
 	}
-	argc -= optind;
-	argv += optind;
-	/* A vanished peer must give EPIPE, not kill the run mid-delivery. */
-	signal(SIGPIPE, SIG_IGN);
-	if (nameserver_override() == -1) {
-		fputs(
-		    "mailfetch: MAILFETCH_NAMESERVER must be an IPv4 address, "
-		    "optionally with :PORT\n",
-		    stderr);
-		return EX_USAGE;
-	}
-	if (address != NULL || proto != NULL)
-		return configure_main(address, proto, argc, opath, &o);
-	if (o.check && o.dryrun) {
+	cl->names = argv + optind;
+	cl->nnames = argc - optind;
+	return -1;
+}
+
+/* Options that exclude each other, and --at. -1 to go on, or the exit
+ * status. */
+static int
+check_options(struct cmdline *cl)
+{
+	if (cl->o.check && cl->o.dryrun) {
 		fputs("mailfetch: --check and --dry-run exclude each other\n",
 		    stderr);
 		return EX_USAGE;
 	}
-	if (at != NULL && parse_at(at, &o) == -1)
+	if (cl->at != NULL && parse_at(cl->at, &cl->o) == -1)
 		return EX_USAGE;
-	if (daemon && (o.check || o.dryrun)) {
+	if (cl->daemon && (cl->o.check || cl->o.dryrun)) {
 		fputs("mailfetch: --daemon excludes --check and --dry-run\n",
 		    stderr);
 		return EX_USAGE;
 	}
+	return -1;
+}
 
-	/* What mailfetch creates is for the user alone. */
-	umask(077);
+/* Load the config and check that the accounts named are in it. 0, or
+ * the exit status. */
+static int
+load_config(const struct cmdline *cl, struct cfg **cfgp)
+{
+	struct cfg *cfg;
+	char err[1024], *path;
+	int i;
 
-	path = opath != NULL ? xstrdup(opath) : cfg_default_path();
-	if (opath == NULL && access(path, F_OK) == -1 && errno == ENOENT) {
+	path = cl->opath != NULL ? xstrdup(cl->opath) : cfg_default_path();
+	if (cl->opath == NULL && access(path, F_OK) == -1 && errno == ENOENT) {
 		free(path);
 		no_config();
 		return EX_CONFIG;
@@ -546,50 +586,107 @@ main(int argc, char *argv[])
 		return EX_CONFIG;
 	}
 	free(path);
-	for (i = 0; i < (size_t)argc; i++) {
-		if (cfg_find(cfg, argv[i]) == NULL) {
+	for (i = 0; i < cl->nnames; i++) {
+		if (cfg_find(cfg, cl->names[i]) == NULL) {
 			fprintf(stderr, "mailfetch: no account \"%s\" in %s\n",
-			    argv[i], cfg->path);
+			    cl->names[i], cfg->path);
 			cfg_free(cfg);
 			return EX_USAGE;
 		}
 	}
+	*cfgp = cfg;
+	return 0;
+}
+
+/* Progress line, colour and syslog, as the output and config allow. */
+static void
+setup_output(struct runopts *o, const struct cfg *cfg, long jobs)
+{
+	size_t i;
 
 	/* A progress line and colour only for a person at a terminal,
 	 * never in cron mail, and never in a protocol trace. */
 	if (isatty(STDERR_FILENO) && jobs == 1) {
-		o.progress = !o.quiet && o.verbose < 2 && !o.check && !o.dryrun;
-		o.color = getenv("NO_COLOR") == NULL;
+		o->progress
+		    = !o->quiet && o->verbose < 2 && !o->check && !o->dryrun;
+		o->color = getenv("NO_COLOR") == NULL;
 	}
 	for (i = 0; i < cfg->nacct; i++)
-		if (o.syslog || cfg->acct[i].log_syslog) {
+		if (o->syslog || cfg->acct[i].log_syslog) {
 			openlog("mailfetch", LOG_PID, LOG_MAIL);
 			break;
 		}
+}
 
-	if (daemon)
-		return daemon_main(cfg, argv, argc, &o);
+/* Is account a among the names (or are there none)? */
+static int
+named(const struct cmdline *cl, const struct cfg_account *a)
+{
+	int j;
 
-	/* Accounts in file order, or as named; one failing account does
-	 * not stop the others, and the first failure gives the status. */
-	idx = xcalloc(cfg->nacct, sizeof(*idx));
-	for (i = 0, n = 0; i < cfg->nacct; i++) {
-		int named = argc == 0, j;
+	for (j = 0; j < cl->nnames; j++)
+		if (strcmp(cl->names[j], a->name) == 0)
+			return 1;
+	return cl->nnames == 0;
+}
 
-		for (j = 0; j < argc && !named; j++)
-			named = strcmp(argv[j], cfg->acct[i].name) == 0;
-		if (named)
+/* Run the accounts in file order, or as named; one failing account
+ * does not stop the others, and the first failure gives the status. */
+static int
+run_accounts(struct cfg *cfg, const struct cmdline *cl)
+{
+	size_t i, n, *idx = xcalloc(cfg->nacct, sizeof(*idx));
+	int status = 0, st;
+
+	for (i = 0, n = 0; i < cfg->nacct; i++)
+		if (named(cl, &cfg->acct[i]))
 			idx[n++] = i;
-	}
-	if (jobs > 1 && n > 1)
-		status = run_jobs(cfg, idx, n, (int)jobs, &o);
+	if (cl->jobs > 1 && n > 1)
+		status = run_jobs(cfg, idx, n, (int)cl->jobs, &cl->o);
 	else
 		for (i = 0; i < n; i++) {
-			st = run_one(&cfg->acct[idx[i]], &o);
+			st = run_one(&cfg->acct[idx[i]], &cl->o);
 			if (st != 0 && status == 0)
 				status = st;
 		}
 	free(idx);
+	return status;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct cmdline cl;
+	struct cfg *cfg;
+	int status;
+
+	not_dumpable();
+	memset(&cl, 0, sizeof(cl));
+	cl.jobs = 1;
+	if ((status = parse_options(argc, argv, &cl)) != -1)
+		return status;
+	/* A vanished peer must give EPIPE, not kill the run mid-delivery. */
+	signal(SIGPIPE, SIG_IGN);
+	if (nameserver_override() == -1) {
+		fputs(
+		    "mailfetch: MAILFETCH_NAMESERVER must be an IPv4 address, "
+		    "optionally with :PORT\n",
+		    stderr);
+		return EX_USAGE;
+	}
+	if (cl.address != NULL || cl.proto != NULL)
+		return configure_main(
+		    cl.address, cl.proto, cl.nnames, cl.opath, &cl.o);
+	if ((status = check_options(&cl)) != -1)
+		return status;
+	/* What mailfetch creates is for the user alone. */
+	umask(077);
+	if ((status = load_config(&cl, &cfg)) != 0)
+		return status;
+	setup_output(&cl.o, cfg, cl.jobs);
+	if (cl.daemon)
+		return daemon_main(cfg, cl.names, cl.nnames, &cl.o);
+	status = run_accounts(cfg, &cl);
 	cfg_free(cfg);
 	return status;
 }

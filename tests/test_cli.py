@@ -289,3 +289,49 @@ def test_jobs_output_beyond_pipe_buffers_flows(env):
             if ln.startswith(("j0:", "j1:"))]
     changes = sum(1 for a, b in zip(tags, tags[1:]) if a != b)
     assert changes == 1, changes
+
+
+def test_mirror_and_folder_item_errors_exit_78(env):
+    # Each is refused before anything connects: exit 78, one line
+    # "mailfetch: FILE:LINE: KEY: ..." saying what to change, no Maildir.
+    u, msgs = fill(env, 1)
+    cases = [
+        ("pop3", {"mirror": "yes"}, "mirror",
+         "yes works only with protocol imap, and [acct] uses pop3; remove "
+         "mirror or use protocol imap"),
+        ("imap", {"mirror": "yes", "keep": "no"}, "mirror",
+         "yes never changes the server, and [acct] has keep = no (line "),
+        ("imap", {"mirror": "yes", "delete_after": "30d"}, "mirror",
+         "yes never changes the server, and [acct] has delete_after (line "),
+        ("imap", {"folders": "*, !"}, "folders",
+         "\"!\" alone excludes nothing"),
+        ("imap", {"folders": "*, !\\Spam"}, "folders",
+         "\"\\Spam\" is not a special-use attribute"),
+        ("imap", {"folders": "Lists/*, INBOX, Lists/*"}, "folders",
+         "names \"Lists/*\" twice"),
+        ("imap", {"folders": "&ANw-ber, \u00dcber"}, "folders",
+         "\"&ANw-ber\" and \"\u00dcber\" are one mailbox"),
+    ]
+    for proto, keys, key, want in cases:
+        text = env.account(A, proto, "implicit", u, **keys)
+        cfg = env.config(text)
+        line = [i + 1 for i, x in enumerate(text.splitlines())
+                if x.startswith(key + " = ")][0]
+        r = env.expect(env.run(["-c", cfg]), 78)
+        prefix = "mailfetch: %s:%d: %s: " % (cfg, line, key)
+        assert r.err.startswith(prefix + want), (keys, r.err)
+        assert r.err.count("\n") == 1 and r.out == "", (keys, r.err, r.out)
+        assert not os.path.exists(env.path(A + "-Maildir")), keys
+
+
+def test_mirror_no_and_accept_removals_change_nothing_today(env):
+    # mirror = no is today's fetch; --accept-removals is accepted (it
+    # matters only to a mirror's removals) and changes nothing else.
+    u, msgs = fill(env, 2)
+    cfg = env.config(env.account(A, "imap", "implicit", u, mirror="no",
+                                 folders="INBOX"))
+    r = env.expect(env.run(["--accept-removals", "-c", cfg]), 0)
+    assert re.search(r"^%s: 2 fetched" % A, r.out, re.M), r.out
+    assert maildir_messages(env.path(A + "-Maildir")) == sorted(msgs)
+    r = env.expect(env.run(["-h"]), 0)
+    assert "--accept-removals" in r.out, r.out

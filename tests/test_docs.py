@@ -28,7 +28,7 @@ def read(env, name):
 
 def config_keys(env):
     """The keys cmd/config.c knows, from its table of keys."""
-    keys = re.findall(r'\[K_\w+\] = \{ "(\w+)", p_\w+ \}',
+    keys = re.findall(r'\[K_\w+\]\s*=\s*(?:\w+\()?\s*\{?\s*"(\w+)"',
                       read(env, "cmd/config.c"))
     assert len(keys) >= 26, "found only %r in cmd/config.c" % keys
     return keys
@@ -95,7 +95,7 @@ def test_mailfetch1_documents_every_option(env):
     main = read(env, "cmd/main.c")
     page = read(env, "mailfetch.1")
     longs = re.findall(r'\{ "([\w-]+)", (?:no|required)_argument, NULL, '
-                       r"'(\w)' \}", main)
+                       r"('\w'|OPT_\w+) \}", main)
     assert len(longs) >= 7, "found only %r in cmd/main.c" % longs
     m = re.search(r'getopt_long\(argc, argv, "([^"]+)"', main)
     assert m, "no getopt_long option string in cmd/main.c"

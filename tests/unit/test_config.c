@@ -222,6 +222,48 @@ static const struct errcase errcases[] = {
 	    ":6: folders: \"bad\xff\" is neither UTF-8 nor modified UTF-7" },
 	{ "folders with pop3", ACCT "folders = INBOX, Sent\n",
 	    ":6: folders: POP3 has only INBOX, and [work] uses pop3" },
+	{ "folders ! alone", IMAP "folders = *, !\n",
+	    ":6: folders: \"!\" alone excludes nothing; write a mailbox "
+	    "name, a pattern or a special-use attribute after it" },
+	{ "folders ! and spaces alone", IMAP "folders = *, !  , Sent\n",
+	    ":6: folders: \"!\" alone excludes nothing" },
+	{ "folders unknown attribute", IMAP "folders = *, !\\Spam\n",
+	    ":6: folders: \"\\Spam\" is not a special-use attribute; write "
+	    "\\All, \\Archive, \\Drafts, \\Flagged, \\Junk, \\Sent or "
+	    "\\Trash" },
+	{ "folders pattern not UTF-8", IMAP "folders = Lists/*\xff\n",
+	    ":6: folders: \"Lists/*\xff\" is neither UTF-8 nor modified "
+	    "UTF-7" },
+	{ "folders pattern twice", IMAP "folders = Lists/*, INBOX, Lists/*\n",
+	    ":6: folders: names \"Lists/*\" twice" },
+	{ "folders pattern in UTF-8 and modified UTF-7",
+	    IMAP "folders = \xc3\x9c%, &ANw-%\n",
+	    ":6: folders: \"\xc3\x9c%\" and \"&ANw-%\" are one mailbox (&ANw-% "
+	    "on the server); name it once" },
+	{ "folders attribute twice in two cases",
+	    IMAP "folders = *, !\\Junk, !\\junk\n",
+	    ":6: folders: \"!\\Junk\" and \"!\\junk\" are one attribute; "
+	    "name it once" },
+	{ "folders name included and excluded",
+	    IMAP "folders = Trash, !trash, !Trash\n",
+	    ":6: folders: \"Trash\" and \"!Trash\" are one mailbox (Trash on "
+	    "the server); name it once" },
+	{ "mirror bad", IMAP "mirror = sometimes\n",
+	    ":6: mirror: must be yes or no, not \"sometimes\"" },
+	{ "mirror with pop3", ACCT "mirror = yes\n",
+	    ":6: mirror: yes works only with protocol imap, and [work] uses "
+	    "pop3; remove mirror or use protocol imap" },
+	{ "mirror with keep = no", IMAP "keep = no\nmirror = yes\n",
+	    ":7: mirror: yes never changes the server, and [work] has keep = "
+	    "no (line 6); remove keep = no, or mirror" },
+	{ "mirror with delete_after", IMAP "mirror = yes\ndelete_after = 30d\n",
+	    ":6: mirror: yes never changes the server, and [work] has "
+	    "delete_after (line 7); remove delete_after (or set it to 0), or "
+	    "mirror" },
+	{ "mirror from defaults with keep = no",
+	    "[defaults]\nmirror = yes\n" IMAP "keep = no\n",
+	    ":2: mirror: yes never changes the server, and [work] has keep = "
+	    "no (line 8)" },
 	{ "keep bad", ACCT "keep = 2\n",
 	    ":6: keep: must be yes or no, not \"2\"" },
 	{ "delete_after fraction", ACCT "delete_after = 1.5d\n",
@@ -710,6 +752,54 @@ t_defaults_fixed(const void *arg)
 		CHECK(cfg->acct[0].nfolders == 1);
 		CHECK_STR(cfg->acct[0].user, "alice");
 		CHECK_STR(cfg->acct[1].user, "shared");
+	}
+	cfg_free(cfg);
+}
+
+/* Folder items and mirror from [defaults], copied into each account;
+ * the default folders is the item INBOX. */
+static void
+t_folder_items(const void *arg)
+{
+	struct cfg *cfg;
+	const struct cfg_account *a, *b;
+
+	(void)arg;
+	cfg = load("[defaults]\nfolders = *, !\\Junk, Lists/%\nmirror = yes\n"
+		   "protocol = imap\n" IMAP "[b]\nhost = h\nuser = u\n"
+		   "maildir = /m\nfolders = \xc3\x9c"
+		   "ber\nmirror = no\n");
+	check_ok(cfg);
+	if (cfg == NULL)
+		return;
+	a = &cfg->acct[0];
+	b = &cfg->acct[1];
+	CHECK(a->mirror == 1 && b->mirror == 0);
+	CHECK(a->nfitems == 3 && a->nfolders == 3);
+	if (a->nfitems == 3) {
+		CHECK(a->fitems[0].kind == CFG_FPATTERN);
+		CHECK(!a->fitems[0].exclude);
+		CHECK(a->fitems[1].kind == CFG_FSPECIAL);
+		CHECK(a->fitems[1].exclude);
+		CHECK(a->fitems[1].special == CFG_SU_JUNK);
+		CHECK_STR(a->fitems[1].text, "!\\Junk");
+		CHECK_STR(a->fitems[2].utf8, "Lists/%");
+		CHECK_STR(a->folders[2], "Lists/%");
+	}
+	CHECK(b->nfitems == 1);
+	if (b->nfitems == 1) {
+		CHECK(b->fitems[0].kind == CFG_FNAME);
+		CHECK_STR(b->fitems[0].canon, "&ANw-ber");
+	}
+	cfg_free(cfg);
+	cfg = load(IMAP);
+	check_ok(cfg);
+	if (cfg != NULL) {
+		a = &cfg->acct[0];
+		CHECK(a->mirror == 0);
+		CHECK(a->nfitems == 1 && a->nfolders == 1);
+		if (a->nfitems == 1)
+			CHECK_STR(a->fitems[0].canon, "INBOX");
 	}
 	cfg_free(cfg);
 }
@@ -1652,6 +1742,7 @@ main(void)
 	T_RUN("every key set", t_full, NULL);
 	T_RUN("[defaults] inherited and overridden", t_defaults, NULL);
 	T_RUN("[defaults] folders INBOX with pop3", t_defaults_fixed, NULL);
+	T_RUN("folder items and mirror, from [defaults]", t_folder_items, NULL);
 	T_RUN("accounts in file order, cfg_find", t_find, NULL);
 	T_RUN("account name of 49 bytes", t_name_49, NULL);
 	T_RUN("~ expansion", t_tilde, NULL);
