@@ -467,6 +467,20 @@ fetch_flags(struct imap_lex *l, unsigned *flags)
 	}
 }
 
+/* "(n)": a mod-sequence value of RFC 7162 section 7 (below 2^63). */
+static int
+fetch_modseq(struct imap_lex *l, uint64_t *modseq)
+{
+	struct imap_tok tok;
+
+	if (imap_lex_next(l, &tok) != IMAP_TLPAR)
+		return -1;
+	imap_lex_next(l, &tok);
+	if (imap_tok_num(&tok, INT64_MAX, modseq) == -1)
+		return -1;
+	return imap_lex_next(l, &tok) == IMAP_TRPAR ? 0 : -1;
+}
+
 int
 imap_parse_fetch(const char *data, size_t len, struct imap_fetch *f)
 {
@@ -510,6 +524,10 @@ imap_parse_fetch(const char *data, size_t len, struct imap_fetch *f)
 			if (imap_parse_date(date, dlen, &f->date) == -1)
 				return -1;
 			f->has_date = 1;
+		} else if (imap_tok_is(&tok, "MODSEQ")) {
+			if (fetch_modseq(&l, &f->modseq) == -1)
+				return -1;
+			f->has_modseq = 1;
 		} else if (imap_tok_is(&tok, "BODY[]")
 		    && f->body == IMAP_BODY_NONE) {
 			switch (imap_lex_next(&l, &v)) {
@@ -595,6 +613,294 @@ imap_parse_list(const char *data, size_t len, char *delim)
 	default:
 		return -1;
 	}
+}
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} mbxattrs[] = {
+	{ "\\Noselect", MBX_NOSELECT },
+	{ "\\NonExistent", MBX_NONEXISTENT | MBX_NOSELECT },
+	{ "\\All", MBX_ALL },
+	{ "\\Archive", MBX_ARCHIVE },
+	{ "\\Drafts", MBX_DRAFTS },
+	{ "\\Flagged", MBX_FLAGGED },
+	{ "\\Junk", MBX_JUNK },
+	{ "\\Sent", MBX_SENT },
+	{ "\\Trash", MBX_TRASH },
+};
+
+static unsigned
+mbx_bit(const struct imap_tok *tok)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(mbxattrs) / sizeof(mbxattrs[0]); i++)
+		if (imap_tok_is(tok, mbxattrs[i].name))
+			return mbxattrs[i].bit;
+	return 0;
+}
+
+/* A delimiter: NIL, or a quoted string of one character. */
+static int
+delim_tok(struct imap_lex *l, char *delim)
+{
+	struct imap_tok tok;
+	char c[2];
+
+	switch (imap_lex_next(l, &tok)) {
+	case IMAP_TNIL:
+		*delim = '\0';
+		return 0;
+	case IMAP_TQUOTED:
+		if (tok.len > 2 || imap_unquote(tok.p, tok.len, c) != 1)
+			return -1;
+		*delim = c[0];
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+int
+imap_parse_mailbox(const char *data, size_t len, struct imap_mbox *m)
+{
+	struct imap_lex l;
+	struct imap_tok tok;
+
+	memset(m, 0, sizeof(*m));
+	imap_lex_init(&l, data, len);
+	if (imap_lex_next(&l, &tok) != IMAP_TLPAR)
+		return -1;
+	while (imap_lex_next(&l, &tok) != IMAP_TRPAR) {
+		if (tok.t != IMAP_TATOM)
+			return -1;
+		m->attrs |= mbx_bit(&tok);
+	}
+	if (delim_tok(&l, &m->delim) == -1)
+		return -1;
+	switch (imap_lex_next(&l, &m->name)) {
+	case IMAP_TATOM:
+	case IMAP_TNIL: /* a mailbox called "NIL", sent as an atom */
+	case IMAP_TQUOTED:
+	case IMAP_TLITERAL:
+		break;
+	default:
+		return -1;
+	}
+	/* mbox-list-extended: "(" tagged-ext ... ")", skipped. */
+	for (;;) {
+		size_t save = l.pos;
+
+		if (imap_lex_next(&l, &tok) == IMAP_TEOF)
+			return 0;
+		l.pos = save;
+		if (imap_lex_skip(&l) == -1)
+			return -1;
+	}
+}
+
+/* One Namespace_Descr list, "((prefix delim ext...) ...)", or NIL; the
+ * first description goes to *prefix and *delim when want. */
+static int
+ns_list(struct imap_lex *l, int want, struct imap_tok *prefix, char *delim,
+    int *known)
+{
+	struct imap_tok tok;
+	int first = 1;
+
+	if (imap_lex_next(l, &tok) == IMAP_TNIL)
+		return 0;
+	if (tok.t != IMAP_TLPAR)
+		return -1;
+	while (imap_lex_next(l, &tok) != IMAP_TRPAR) {
+		struct imap_tok p;
+		char d;
+
+		if (tok.t != IMAP_TLPAR)
+			return -1;
+		imap_lex_next(l, &p);
+		if ((p.t != IMAP_TQUOTED && p.t != IMAP_TLITERAL)
+		    || delim_tok(l, &d) == -1)
+			return -1;
+		/* Namespace_Response_Extension: skipped. */
+		while (imap_lex_next(l, &tok) != IMAP_TRPAR) {
+			if (tok.t == IMAP_TEOF || tok.t == IMAP_TERR)
+				return -1;
+			l->pos -= tok.t == IMAP_TLPAR ? 1 : 0;
+			if (tok.t == IMAP_TLPAR && imap_lex_skip(l) == -1)
+				return -1;
+		}
+		if (want && first) {
+			*prefix = p;
+			*delim = d;
+			*known = 1;
+		}
+		first = 0;
+	}
+	return first ? -1 : 0;
+}
+
+int
+imap_parse_namespace(const char *data, size_t len, struct imap_tok *prefix,
+    char *delim, int *known)
+{
+	struct imap_lex l;
+	struct imap_tok tok;
+
+	*known = 0;
+	*delim = '\0';
+	memset(prefix, 0, sizeof(*prefix));
+	imap_lex_init(&l, data, len);
+	if (ns_list(&l, 1, prefix, delim, known) == -1
+	    || ns_list(&l, 0, NULL, NULL, NULL) == -1
+	    || ns_list(&l, 0, NULL, NULL, NULL) == -1)
+		return -1;
+	return imap_lex_next(&l, &tok) == IMAP_TEOF ? 0 : -1;
+}
+
+void
+imap_set_init(struct imap_set *s, const char *p, size_t len)
+{
+	s->p = p;
+	s->len = len;
+	s->pos = 0;
+}
+
+/* A number of a set, 1 to 2^32 - 1, at s->pos. */
+static int
+set_num(struct imap_set *s, uint32_t *v)
+{
+	uint64_t n = 0;
+	size_t start = s->pos;
+
+	while (s->pos < s->len && s->p[s->pos] >= '0' && s->p[s->pos] <= '9') {
+		n = n * 10 + (uint64_t)(s->p[s->pos++] - '0');
+		if (n > UINT32_MAX)
+			return -1;
+	}
+	if (s->pos == start || n == 0)
+		return -1;
+	*v = (uint32_t)n;
+	return 0;
+}
+
+int
+imap_set_next(struct imap_set *s, uint32_t *lo, uint32_t *hi)
+{
+	uint32_t t;
+
+	if (s->pos >= s->len)
+		return 0;
+	if (s->pos > 0 && s->p[s->pos++] != ',')
+		return -1;
+	if (set_num(s, lo) == -1)
+		return -1;
+	*hi = *lo;
+	if (s->pos < s->len && s->p[s->pos] == ':') {
+		s->pos++;
+		if (set_num(s, hi) == -1)
+			return -1;
+	}
+	if (s->pos < s->len && s->p[s->pos] != ',')
+		return -1;
+	if (*lo > *hi) {
+		t = *lo;
+		*lo = *hi;
+		*hi = t;
+	}
+	return 1;
+}
+
+/* A whole set token: an atom that imap_set_next reads to its end. */
+static int
+set_tok(const struct imap_tok *tok)
+{
+	struct imap_set s;
+	uint32_t lo, hi;
+	int r;
+
+	if (tok->t != IMAP_TATOM)
+		return -1;
+	imap_set_init(&s, tok->p, tok->len);
+	while ((r = imap_set_next(&s, &lo, &hi)) == 1)
+		;
+	return r;
+}
+
+int
+imap_parse_vanished(const char *data, size_t len, int *earlier,
+    const char **set, size_t *setlen)
+{
+	struct imap_lex l;
+	struct imap_tok tok;
+
+	*earlier = 0;
+	imap_lex_init(&l, data, len);
+	if (imap_lex_next(&l, &tok) == IMAP_TLPAR) {
+		if (imap_lex_next(&l, &tok) != IMAP_TATOM
+		    || !imap_tok_is(&tok, "EARLIER")
+		    || imap_lex_next(&l, &tok) != IMAP_TRPAR)
+			return -1;
+		*earlier = 1;
+		imap_lex_next(&l, &tok);
+	}
+	if (set_tok(&tok) == -1)
+		return -1;
+	*set = tok.p;
+	*setlen = tok.len;
+	return imap_lex_next(&l, &tok) == IMAP_TEOF ? 0 : -1;
+}
+
+/* The search correlator "(TAG string)" of RFC 4731 section 3.1. */
+static int
+esearch_tag(struct imap_lex *l, const char **tag, size_t *taglen)
+{
+	struct imap_tok tok;
+
+	if (imap_lex_next(l, &tok) != IMAP_TATOM || !imap_tok_is(&tok, "TAG")
+	    || (imap_lex_next(l, &tok) != IMAP_TQUOTED
+		&& tok.t != IMAP_TLITERAL))
+		return -1;
+	*tag = tok.p;
+	*taglen = tok.len;
+	return imap_lex_next(l, &tok) == IMAP_TRPAR ? 0 : -1;
+}
+
+int
+imap_parse_esearch(const char *data, size_t len, const char **tag,
+    size_t *taglen, int *uid, const char **set, size_t *setlen)
+{
+	struct imap_lex l;
+	struct imap_tok tok, v;
+
+	*tag = *set = NULL;
+	*taglen = *setlen = 0;
+	*uid = 0;
+	imap_lex_init(&l, data, len);
+	if (imap_lex_next(&l, &tok) == IMAP_TLPAR) {
+		if (esearch_tag(&l, tag, taglen) == -1)
+			return -1;
+		imap_lex_next(&l, &tok);
+	}
+	if (imap_tok_is(&tok, "UID")) {
+		*uid = 1;
+		imap_lex_next(&l, &tok);
+	}
+	/* search-return-data: name value, the value skipped unless ALL. */
+	for (; tok.t != IMAP_TEOF; imap_lex_next(&l, &tok)) {
+		if (tok.t != IMAP_TATOM)
+			return -1;
+		if (imap_tok_is(&tok, "ALL")) {
+			if (imap_lex_next(&l, &v) != IMAP_TATOM
+			    || set_tok(&v) == -1)
+				return -1;
+			*set = v.p;
+			*setlen = v.len;
+		} else if (imap_lex_skip(&l) == -1)
+			return -1;
+	}
+	return 0;
 }
 
 /* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
