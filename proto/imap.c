@@ -689,8 +689,8 @@ resp_code(struct source *src, const struct imap_resp *r)
 			return src_fail(
 			    src, SRC_FDATA, "server sent a malformed UIDNEXT");
 		im->uidnext = (uint32_t)n;
-	} else if (imap_code_is(r->code, r->codelen, "HIGHESTMODSEQ", &arg,
-		       &arglen)) {
+	} else if (imap_code_is(
+		       r->code, r->codelen, "HIGHESTMODSEQ", &arg, &arglen)) {
 		/* RFC 7162 section 7: mod-sequence-value, below 2^63. */
 		if (code_num(arg, arglen, INT64_MAX, &n) == -1)
 			return src_fail(src, SRC_FDATA,
@@ -866,8 +866,8 @@ search_uid(struct source *src, uint32_t uid)
 		    "server found more than %d messages", IMAP_MSGMAX);
 	if (im->nfound == im->foundcap) {
 		im->foundcap = im->foundcap ? im->foundcap * 2 : 256;
-		im->found
-		    = xreallocarray(im->found, im->foundcap, sizeof(*im->found));
+		im->found = xreallocarray(
+		    im->found, im->foundcap, sizeof(*im->found));
 	}
 	im->found[im->nfound++] = uid;
 	return 0;
@@ -919,8 +919,8 @@ on_esearch(struct source *src, const struct imap_resp *r)
 	if (imap_parse_esearch(
 		r->data, r->datalen, &tag, &taglen, &uid, &sp, &splen)
 	    == -1)
-		return src_fail(src, SRC_FDATA,
-		    "server sent a malformed ESEARCH response");
+		return src_fail(
+		    src, SRC_FDATA, "server sent a malformed ESEARCH response");
 	imap_set_init(&set, sp, splen);
 	while ((k = imap_set_next(&set, &lo, &hi)) == 1)
 		if (gap_range(src, lo, hi) == -1)
@@ -1021,7 +1021,8 @@ on_mailbox(struct source *src, const struct imap_resp *r)
 	free(name);
 	free(utf8);
 	if (rv == -1)
-		return src_fail(src, SRC_FLOCAL, "listing the mailboxes stopped");
+		return src_fail(
+		    src, SRC_FLOCAL, "listing the mailboxes stopped");
 	return 0;
 }
 
@@ -1033,8 +1034,8 @@ on_namespace(struct source *src, const struct imap_resp *r)
 	struct imap_tok p;
 	size_t len;
 
-	if (imap_parse_namespace(r->data, r->datalen, &p, &ns->delim,
-		&ns->known)
+	if (imap_parse_namespace(
+		r->data, r->datalen, &p, &ns->delim, &ns->known)
 	    == -1)
 		return src_fail(src, SRC_FDATA,
 		    "server sent a malformed NAMESPACE response");
@@ -1699,6 +1700,14 @@ imap_open(struct source *src)
  * Folders and messages.
  */
 
+/* How a folder is selected. */
+enum sel {
+	SEL_PLAIN, /* no parameters */
+	SEL_CONDSTORE, /* (CONDSTORE): HIGHESTMODSEQ comes */
+	SEL_ENABLED, /* QRESYNC enabled, no state to resync from */
+	SEL_QRESYNC /* (QRESYNC (uidvalidity modseq)) */
+};
+
 static void
 reset_mailbox(struct imap *im)
 {
@@ -1769,30 +1778,45 @@ enabled_qresync(struct source *src, unsigned tag)
 	return 0;
 }
 
-/* SELECT or EXAMINE name, with QRESYNC parameters when qr is not NULL
- * (then ENABLE QRESYNC goes first where needed). */
+/* The parameters of a select for a sync (RFC 7162 section 3.1.8 and
+ * 3.2.5): a CONDSTORE enabling one, so that HIGHESTMODSEQ comes, and
+ * QRESYNC's known state where there is one. */
+static void
+select_params(struct source *src, enum sel how, const struct sync_known *k)
+{
+	char par[96];
+
+	if (how == SEL_CONDSTORE)
+		snprintf(par, sizeof(par), " (CONDSTORE)");
+	else if (how == SEL_QRESYNC)
+		snprintf(par, sizeof(par),
+		    " (QRESYNC (%" PRIu32 " %" PRIu64 "))", k->uidvalidity,
+		    k->highestmodseq);
+	else
+		return;
+	cmd_add(src, par, strlen(par), 0);
+}
+
+/* SELECT or EXAMINE name, as how says (ENABLE QRESYNC goes first for
+ * SEL_QRESYNC and SEL_ENABLED where needed). */
 static int
 select_cmd(struct source *src, const char *name, const char *q, int rw,
-    const struct sync_known *qr)
+    enum sel how, const struct sync_known *known)
 {
 	struct imap *im = src->priv;
 	struct pend p;
 	unsigned tag, entag = 0;
-	char par[96];
 
 	/* A failed SELECT leaves no mailbox selected (section 6.3.1). */
 	reset_mailbox(im);
 	im->ctx = CTX_SELECT;
-	if (qr != NULL && (entag = enable_qresync(src)) == 0 && !im->qresync_on)
+	if ((how == SEL_QRESYNC || how == SEL_ENABLED)
+	    && (entag = enable_qresync(src)) == 0 && !im->qresync_on)
 		return -1;
 	tag = cmd_begin(src, rw ? "SELECT" : "EXAMINE");
 	if (cmd_string(src, name, 0) == -1)
 		return -1;
-	if (qr != NULL) {
-		snprintf(par, sizeof(par), " (QRESYNC (%" PRIu32 " %" PRIu64 "))",
-		    qr->uidvalidity, qr->highestmodseq);
-		cmd_add(src, par, strlen(par), 0);
-	}
+	select_params(src, how, known);
 	if (cmd_send(src) == -1 || enabled_qresync(src, entag) == -1
 	    || wait_tag(src, tag, &p) == -1)
 		return -1;
@@ -1814,8 +1838,8 @@ select_cmd(struct source *src, const char *name, const char *q, int rw,
  * EXAMINE) and fill *fi: imap_select, and the first step of
  * imap_select_sync. */
 static int
-open_folder(struct source *src, const char *folder, int rw,
-    const struct sync_known *qr, struct folder_info *fi)
+open_folder(struct source *src, const char *folder, int rw, enum sel how,
+    const struct sync_known *known, struct folder_info *fi)
 {
 	struct imap *im = src->priv;
 	char *name, q[200];
@@ -1834,7 +1858,7 @@ open_folder(struct source *src, const char *folder, int rw,
 		src->delim = 0;
 	else if (folder_delim(src, name, q) == -1)
 		goto done;
-	if (select_cmd(src, name, q, rw, qr) == -1)
+	if (select_cmd(src, name, q, rw, how, known) == -1)
 		goto done;
 	im->selected = 1;
 	fi->uidvalidity = im->uidvalidity;
@@ -1855,7 +1879,7 @@ static int
 imap_select(
     struct source *src, const char *folder, int rw, struct folder_info *fi)
 {
-	return open_folder(src, folder, rw, NULL, fi);
+	return open_folder(src, folder, rw, SEL_PLAIN, NULL, fi);
 }
 
 static int
@@ -2386,8 +2410,8 @@ imap_noop(struct source *src)
  */
 
 static int
-imap_mailboxes(struct source *src,
-    int (*fn)(void *arg, const struct mailbox *), void *arg)
+imap_mailboxes(
+    struct source *src, int (*fn)(void *arg, const struct mailbox *), void *arg)
 {
 	struct imap *im = src->priv;
 	struct pend p;
@@ -2406,8 +2430,8 @@ imap_mailboxes(struct source *src,
 	    == -1)
 		goto done;
 	if (p.st != IMAP_SOK) {
-		src_fail(src, SRC_FPROTO, "listing the mailboxes failed: \"%s\"",
-		    p.text);
+		src_fail(src, SRC_FPROTO,
+		    "listing the mailboxes failed: \"%s\"", p.text);
 		goto done;
 	}
 	rv = 0;
@@ -2479,8 +2503,8 @@ sync_flags(struct source *src, uint64_t modseq)
 	if (im->exists == 0)
 		return 0;
 	if (modseq != 0)
-		snprintf(tail, sizeof(tail), " (CHANGEDSINCE %" PRIu64 ")",
-		    modseq);
+		snprintf(
+		    tail, sizeof(tail), " (CHANGEDSINCE %" PRIu64 ")", modseq);
 	if (im->exists <= IMAP_LISTCHUNK) {
 		snprintf(cmd, sizeof(cmd), "UID FETCH 1:* (FLAGS)%s", tail);
 		return sync_cmd(src, CTX_CHANGES, cmd);
@@ -2489,7 +2513,8 @@ sync_flags(struct source *src, uint64_t modseq)
 		hi = im->exists - lo < IMAP_LISTCHUNK ? im->exists
 						      : lo + IMAP_LISTCHUNK - 1;
 		snprintf(cmd, sizeof(cmd),
-		    "FETCH %" PRIu32 ":%" PRIu32 " (UID FLAGS)%s", lo, hi, tail);
+		    "FETCH %" PRIu32 ":%" PRIu32 " (UID FLAGS)%s", lo, hi,
+		    tail);
 		if (sync_cmd(src, CTX_CHANGES, cmd) == -1)
 			return -1;
 	}
@@ -2512,8 +2537,7 @@ sync_gaps(struct source *src)
 	for (lo = 1; lo <= im->exists; lo = hi + 1) {
 		hi = im->exists - lo < IMAP_GAPCHUNK ? im->exists
 						     : lo + IMAP_GAPCHUNK - 1;
-		snprintf(cmd, sizeof(cmd),
-		    "UID SEARCH %s%" PRIu32 ":%" PRIu32,
+		snprintf(cmd, sizeof(cmd), "UID SEARCH %s%" PRIu32 ":%" PRIu32,
 		    im->caps & CAP_ESEARCH ? "RETURN (ALL) " : "", lo, hi);
 		if (sync_cmd(src, CTX_GAPS, cmd) == -1)
 			return -1;
@@ -2564,21 +2588,26 @@ imap_select_sync(struct source *src, const char *folder,
     struct folder_info *fi, enum src_sync *kind)
 {
 	struct imap *im = src->priv;
-	int qr, rv;
+	enum sel how = SEL_PLAIN;
+	int rv;
 
 	*kind = SRC_SYNC_VOID;
 	/* QRESYNC parameters only with a state to resync from (RFC 7162
 	 * section 3.2.5); a stale UIDVALIDITY makes the server ignore
 	 * them. */
-	qr = (im->caps & CAP_QRESYNC) && known->uidvalidity != 0
-	    && known->highestmodseq != 0;
+	if (im->caps & CAP_QRESYNC)
+		how = known->uidvalidity != 0 && known->highestmodseq != 0
+		    ? SEL_QRESYNC
+		    : SEL_ENABLED;
+	else if (im->caps & CAP_CONDSTORE)
+		how = SEL_CONDSTORE;
 	/* During the EXAMINE, FETCH and VANISHED (EARLIER) are changes
 	 * only when they answer QRESYNC parameters. */
-	im->chg = qr ? chg : NULL;
-	rv = open_folder(src, folder, 0, qr ? known : NULL, fi);
+	im->chg = how == SEL_QRESYNC ? chg : NULL;
+	rv = open_folder(src, folder, 0, how, known, fi);
 	im->chg = chg;
 	if (rv == 0)
-		rv = sync_changes(src, known, fi, qr, kind);
+		rv = sync_changes(src, known, fi, how == SEL_QRESYNC, kind);
 	im->chg = NULL;
 	im->ctx = CTX_NONE;
 	return rv;

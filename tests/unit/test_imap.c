@@ -12,7 +12,9 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2629,6 +2631,658 @@ t_e2e_refused_port(const void *arg)
 	ops->free(NULL);
 }
 
+/*
+ * Mirror and folder selection: the parsers of LIST, NAMESPACE,
+ * VANISHED, ESEARCH and UID sets, then the mailboxes, namespace and
+ * select_sync ops in scripted sessions, as tables.
+ */
+struct mbxcase {
+	const char *name;
+	const char *in;
+	int rv;
+	unsigned attrs;
+	char delim;
+	const char *mbox; /* the name, unquoted */
+};
+
+static const struct mbxcase mbxcases[] = {
+	{ "mbx_atom", "(\\HasNoChildren) \"/\" INBOX", 0, 0, '/', "INBOX" },
+	{ "mbx_quoted", "(\\Sent) \".\" \"Sent Items\"", 0, MBX_SENT, '.',
+	    "Sent Items" },
+	{ "mbx_quoted_escapes", "() \"\\\\\" \"a\\\\b\\\"c\"", 0, 0, '\\',
+	    "a\\b\"c" },
+	{ "mbx_literal", "(\\Noselect \\HasChildren) \"/\" {5}\r\nLists", 0,
+	    MBX_NOSELECT, '/', "Lists" },
+	{ "mbx_nil_delim", "(\\All \\Junk) NIL \"R&-D\"", 0, MBX_ALL | MBX_JUNK,
+	    '\0', "R&-D" },
+	{ "mbx_nonexistent", "(\\NonExistent) \"/\" Lists", 0,
+	    MBX_NONEXISTENT | MBX_NOSELECT, '/', "Lists" },
+	{ "mbx_special_use_all",
+	    "(\\archive \\DRAFTS \\Flagged \\Trash \\Marked $x) \"/\" x", 0,
+	    MBX_ARCHIVE | MBX_DRAFTS | MBX_FLAGGED | MBX_TRASH, '/', "x" },
+	{ "mbx_extended_data",
+	    "() \"/\" Drafts (\"CHILDINFO\" (\"SUBSCRIBED\"))", 0, 0, '/',
+	    "Drafts" },
+	{ "mbx_name_nil", "() \"/\" NIL", 0, 0, '/', "NIL" },
+	{ "mbx_err_attr_string", "(\\Noselect \"x\") \"/\" foo", -1, 0, 0,
+	    NULL },
+	{ "mbx_err_long_delim", "() \"ab\" foo", -1, 0, 0, NULL },
+	{ "mbx_err_no_name", "() \"/\"", -1, 0, 0, NULL },
+	{ "mbx_err_no_parens", "\\Sent \"/\" foo", -1, 0, 0, NULL },
+	{ "mbx_err_trailing", "() \"/\" foo )", -1, 0, 0, NULL },
+};
+
+static void
+t_mbx(const void *arg)
+{
+	const struct mbxcase *c = arg;
+	struct imap_mbox m;
+	char name[64];
+	size_t n;
+
+	CHECK(imap_parse_mailbox(c->in, strlen(c->in), &m) == c->rv);
+	if (c->rv == -1)
+		return;
+	CHECK(m.attrs == c->attrs);
+	CHECK(m.delim == c->delim);
+	if (m.name.t == IMAP_TQUOTED)
+		n = imap_unquote(m.name.p, m.name.len, name);
+	else
+		memcpy(name, m.name.p, n = m.name.len);
+	name[n] = '\0';
+	CHECK_STR(name, c->mbox);
+}
+
+struct nscase {
+	const char *name;
+	const char *in;
+	int rv;
+	int known;
+	const char *prefix; /* as the token holds it */
+	char delim;
+};
+
+static const struct nscase nscases[] = {
+	{ "ns_dovecot", "((\"\" \"/\")) NIL NIL", 0, 1, "", '/' },
+	{ "ns_inbox_dot", "((\"INBOX.\" \".\")) NIL ((\"#shared.\" \".\"))", 0,
+	    1, "INBOX.", '.' },
+	{ "ns_nil_personal", "NIL ((\"Other/\" \"/\")) NIL", 0, 0, "", '\0' },
+	{ "ns_literal", "(({6}\r\nINBOX/ \"/\")) NIL NIL", 0, 1, "INBOX/",
+	    '/' },
+	{ "ns_two_personal", "((\"a.\" \".\")(\"b/\" \"/\")) NIL NIL", 0, 1,
+	    "a.", '.' },
+	{ "ns_nil_delim", "((\"\" NIL)) NIL NIL", 0, 1, "", '\0' },
+	{ "ns_extension",
+	    "((\"\" \"/\" \"X-PARAM\" (\"FLAG1\" \"FLAG2\"))) NIL NIL", 0, 1,
+	    "", '/' },
+	{ "ns_err_two_only", "((\"\" \"/\")) NIL", -1, 0, NULL, 0 },
+	{ "ns_err_empty_list", "() NIL NIL", -1, 0, NULL, 0 },
+	{ "ns_err_atom_prefix", "((INBOX \".\")) NIL NIL", -1, 0, NULL, 0 },
+	{ "ns_err_trailing", "NIL NIL NIL x", -1, 0, NULL, 0 },
+	{ "ns_err_unclosed", "((\"\" \"/\") NIL NIL", -1, 0, NULL, 0 },
+};
+
+static void
+t_ns(const void *arg)
+{
+	const struct nscase *c = arg;
+	struct imap_tok p;
+	char delim;
+	int known;
+
+	CHECK(imap_parse_namespace(c->in, strlen(c->in), &p, &delim, &known)
+	    == c->rv);
+	if (c->rv == -1)
+		return;
+	CHECK(known == c->known);
+	CHECK(delim == c->delim);
+	CHECK(p.len == strlen(c->prefix)
+	    && (p.len == 0 || memcmp(p.p, c->prefix, p.len) == 0));
+}
+
+/* A set rendered as "lo-hi lo-hi", "!" at an error. */
+static void
+render_set(const char *p, size_t len, char *out, size_t outlen)
+{
+	struct imap_set s;
+	uint32_t lo, hi;
+	size_t o = 0;
+	int k;
+
+	out[0] = '\0';
+	imap_set_init(&s, p, len);
+	while ((k = imap_set_next(&s, &lo, &hi)) == 1 && o + 32 < outlen)
+		o += (size_t)snprintf(out + o, outlen - o,
+		    "%s%" PRIu32 "-%" PRIu32, o ? " " : "", lo, hi);
+	if (k == -1)
+		snprintf(out + o, outlen - o, "%s!", o ? " " : "");
+}
+
+struct setcase {
+	const char *name;
+	const char *in;
+	const char *want;
+};
+
+static const struct setcase setcases[] = {
+	{ "set_one", "7", "7-7" },
+	{ "set_ranges", "1:5,7,9:8", "1-5 7-7 8-9" },
+	{ "set_max", "4294967295", "4294967295-4294967295" },
+	{ "set_err_zero", "0", "!" },
+	{ "set_err_over", "4294967296", "!" },
+	{ "set_err_star", "3:*", "!" },
+	{ "set_err_empty_elem", "1,,2", "1-1 !" },
+	{ "set_err_trailing_comma", "1,", "1-1 !" },
+	{ "set_err_junk", "1x", "!" },
+};
+
+static void
+t_set(const void *arg)
+{
+	const struct setcase *c = arg;
+	char out[256];
+
+	render_set(c->in, strlen(c->in), out, sizeof(out));
+	CHECK_STR(out, c->want);
+}
+
+struct vancase {
+	const char *name;
+	const char *in;
+	int rv;
+	int earlier;
+	const char *set;
+};
+
+static const struct vancase vancases[] = {
+	{ "van_earlier", "(EARLIER) 3:4,9", 0, 1, "3:4,9" },
+	{ "van_earlier_case", "(earlier) 1", 0, 1, "1" },
+	{ "van_plain", "300:310,405", 0, 0, "300:310,405" },
+	{ "van_err_bad_set", "(EARLIER) 3:x", -1, 0, NULL },
+	{ "van_err_other_tag", "(LATER) 3", -1, 0, NULL },
+	{ "van_err_no_set", "(EARLIER)", -1, 0, NULL },
+	{ "van_err_trailing", "1:2 3", -1, 0, NULL },
+};
+
+static void
+t_van(const void *arg)
+{
+	const struct vancase *c = arg;
+	const char *set;
+	size_t setlen;
+	int earlier;
+
+	CHECK(imap_parse_vanished(c->in, strlen(c->in), &earlier, &set, &setlen)
+	    == c->rv);
+	if (c->rv == -1)
+		return;
+	CHECK(earlier == c->earlier);
+	CHECK(setlen == strlen(c->set) && memcmp(set, c->set, setlen) == 0);
+}
+
+struct escase {
+	const char *name;
+	const char *in;
+	int rv;
+	int uid;
+	const char *tag; /* NULL: none */
+	const char *set; /* NULL: no ALL */
+};
+
+static const struct escase escases[] = {
+	{ "es_all", "(TAG \"A3\") UID ALL 1:2,5", 0, 1, "A3", "1:2,5" },
+	{ "es_empty", "(TAG \"A3\") UID", 0, 1, "A3", NULL },
+	{ "es_min_max", "(TAG \"x\") UID MIN 2 MAX 9 ALL 2,9", 0, 1, "x",
+	    "2,9" },
+	{ "es_no_tag", "ALL 4", 0, 0, NULL, "4" },
+	{ "es_err_bad_all", "(TAG \"A3\") UID ALL 0", -1, 0, NULL, NULL },
+	{ "es_err_tag_atom", "(TAG A3) UID ALL 1", -1, 0, NULL, NULL },
+	{ "es_err_value_missing", "UID ALL", -1, 0, NULL, NULL },
+};
+
+static void
+t_es(const void *arg)
+{
+	const struct escase *c = arg;
+	const char *tag, *set;
+	size_t taglen, setlen;
+	int uid;
+
+	CHECK(imap_parse_esearch(
+		  c->in, strlen(c->in), &tag, &taglen, &uid, &set, &setlen)
+	    == c->rv);
+	if (c->rv == -1)
+		return;
+	CHECK(uid == c->uid);
+	CHECK(c->tag == NULL ? tag == NULL
+			     : tag != NULL && taglen == strlen(c->tag)
+		    && memcmp(tag, c->tag, taglen) == 0);
+	CHECK(c->set == NULL ? set == NULL
+			     : set != NULL && setlen == strlen(c->set)
+		    && memcmp(set, c->set, setlen) == 0);
+}
+
+static void
+t_fetch_modseq(const void *arg)
+{
+	struct imap_fetch f;
+	const char *ok = "(UID 5 FLAGS (\\Seen) MODSEQ (12345678901))";
+
+	(void)arg;
+	CHECK(imap_parse_fetch(ok, strlen(ok), &f) == 0);
+	CHECK(f.has_modseq && f.modseq == 12345678901ULL && f.uid == 5
+	    && f.flags == MSG_SEEN);
+	CHECK(imap_parse_fetch("(MODSEQ 5)", 10, &f) == -1);
+	CHECK(imap_parse_fetch("(MODSEQ (5 6))", 14, &f) == -1);
+	CHECK(imap_parse_fetch("(MODSEQ (x))", 12, &f) == -1);
+	CHECK(imap_parse_fetch("(MODSEQ (9223372036854775808))", 30, &f) == -1);
+}
+
+/*
+ * The ops in sessions. Each case runs its op on a session opened with
+ * its script and renders what the op reported into a line of events;
+ * a case that wants success ends with quit (LOGOUT in the script).
+ */
+struct evbuf {
+	char s[1024];
+	size_t len;
+};
+
+static void ev_add(struct evbuf *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+ev_add(struct evbuf *e, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (e->len > 0 && e->len + 1 < sizeof(e->s))
+		e->s[e->len++] = ' ';
+	va_start(ap, fmt);
+	n = vsnprintf(e->s + e->len, sizeof(e->s) - e->len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		e->len += (size_t)n;
+	if (e->len >= sizeof(e->s))
+		e->len = sizeof(e->s) - 1;
+}
+
+static int
+ev_mailbox(void *arg, const struct mailbox *m)
+{
+	ev_add(arg, "%s|%s|%c|%x", m->name, m->utf8 ? m->utf8 : "-",
+	    m->delim ? m->delim : '0', m->attrs);
+	return 0;
+}
+
+static int
+ev_flags(void *arg, uint32_t uid, unsigned flags)
+{
+	ev_add(arg, "f%" PRIu32 "=%x", uid, flags);
+	return 0;
+}
+
+static int
+ev_vanished(void *arg, uint32_t lo, uint32_t hi)
+{
+	ev_add(arg, "v%" PRIu32 "-%" PRIu32, lo, hi);
+	return 0;
+}
+
+struct opcase {
+	const char *name;
+	const struct step *steps;
+	int (*op)(struct source *, const struct opcase *, struct evbuf *);
+	struct sync_known known; /* op_sync */
+	const char *folder; /* op_sync; NULL: INBOX */
+	int rv;
+	enum src_fail fail;
+	const char *want; /* the events */
+};
+
+static int
+op_mailboxes(struct source *src, const struct opcase *c, struct evbuf *e)
+{
+	(void)c;
+	return src->ops->mailboxes(src, ev_mailbox, e);
+}
+
+static int
+op_namespace(struct source *src, const struct opcase *c, struct evbuf *e)
+{
+	struct src_namespace ns;
+	int rv;
+
+	(void)c;
+	rv = src->ops->namespace(src, &ns);
+	ev_add(e, "ns%d \"%s\" %c", ns.known, ns.prefix,
+	    ns.delim ? ns.delim : '0');
+	return rv;
+}
+
+static const char syncname[] = { 'V', 'D', 'W' };
+
+static int
+sync_one(struct source *src, const struct opcase *c, const struct sync_known *k,
+    struct evbuf *e)
+{
+	struct change_sink chg = { ev_flags, ev_vanished, e };
+	struct folder_info fi;
+	enum src_sync kind = SRC_SYNC_DELTA;
+	int rv;
+
+	rv = src->ops->select_sync(
+	    src, c->folder ? c->folder : "INBOX", k, &chg, &fi, &kind);
+	if (rv == 0)
+		ev_add(e, "%c uv%" PRIu32 " ms%" PRIu64 " n%" PRIu32 " c%d%d",
+		    syncname[kind], fi.uidvalidity, fi.highestmodseq, fi.exists,
+		    fi.condstore, fi.qresync);
+	return rv;
+}
+
+static int
+op_sync(struct source *src, const struct opcase *c, struct evbuf *e)
+{
+	return sync_one(src, c, &c->known, e);
+}
+
+/* Twice: the known state, then the same with a UIDVALIDITY one more. */
+static int
+op_sync_twice(struct source *src, const struct opcase *c, struct evbuf *e)
+{
+	struct sync_known k = c->known;
+
+	if (sync_one(src, c, &k, e) == -1)
+		return -1;
+	k.uidvalidity++;
+	return sync_one(src, c, &k, e);
+}
+
+/* A sync, then the usual listing of what is new. */
+static int
+op_sync_list(struct source *src, const struct opcase *c, struct evbuf *e)
+{
+	struct msglist l = { 0 };
+	size_t i;
+	int rv;
+
+	if (sync_one(src, c, &c->known, e) == -1)
+		return -1;
+	rv = src->ops->list(src, c->known.uidnext, &l);
+	for (i = 0; rv == 0 && i < l.n; i++)
+		ev_add(e, "l%s", l.v[i].uid);
+	msglist_free(&l);
+	return rv;
+}
+
+#define MB_CAPS "LIST-EXTENDED SPECIAL-USE"
+#define QR_CAPS "ENABLE CONDSTORE QRESYNC"
+#define HEAD(caps) GREET_CAPS(caps), LOGIN_CAPS(caps)
+#define STEPS(...)                                                             \
+	((const struct step[]) { __VA_ARGS__, { S_END, NULL, NULL } })
+#define EXAMINE_CS(resp)                                                       \
+	{                                                                      \
+		S_EXPECT, "EXAMINE \"INBOX\" (CONDSTORE)", resp                \
+	}
+
+static const struct opcase opcases[] = {
+	{ "op_mailboxes_special_use",
+	    STEPS(HEAD(MB_CAPS),
+		{ S_EXPECT, "LIST \"\" \"*\" RETURN (SPECIAL-USE)",
+		    "* LIST (\\HasNoChildren) \"/\" INBOX\r\n"
+		    "* LIST (\\Sent) \"/\" \"Sent Items\"\r\n"
+		    "* LIST (\\Noselect \\HasChildren) \"/\" {5}\r\nLists\r\n"
+		    "* LIST (\\All \\Junk) NIL \"R&-D &AOk-t&AOk-\"\r\n"
+		    "* LIST (\\NonExistent) \"\\\\\" \"a\\\\b\"\r\n"
+		    "* LIST () \".\" Drafts (\"CHILDINFO\" (\"SUBSCRIBED\"))"
+		    "\r\n* LIST () \"/\" \"&Jjo\"\r\n"
+		    "$T OK done\r\n" },
+		LOGOUT),
+	    op_mailboxes, { 0 }, NULL, 0, SRC_FNONE,
+	    "INBOX|INBOX|/|0 Sent Items|Sent Items|/|200 Lists|Lists|/|1 "
+	    "R&-D &AOk-t&AOk-|R&D \xc3\xa9t\xc3\xa9|0|110 a\\b|a\\b|\\|3 "
+	    "Drafts|Drafts|.|0 &Jjo|-|/|0" },
+	{ "op_mailboxes_plain_list",
+	    STEPS(HEAD("SPECIAL-USE"),
+		{ S_EXPECT, "LIST \"\" \"*\"",
+		    "* LIST (\\HasNoChildren \\Trash) \"/\" Trash\r\n"
+		    "* LIST (\\HasNoChildren) \"/\" INBOX\r\n"
+		    "$T OK done\r\n" },
+		LOGOUT),
+	    op_mailboxes, { 0 }, NULL, 0, SRC_FNONE,
+	    "Trash|Trash|/|400 INBOX|INBOX|/|0" },
+	{ "op_mailboxes_bad_grammar",
+	    STEPS(HEAD(MB_CAPS),
+		{ S_EXPECT, "LIST \"\" \"*\" RETURN (SPECIAL-USE)",
+		    "* LIST (\\Sent) \"/\" \"Sent\"\r\n"
+		    "* LIST (\\Noselect \"x\") \"/\" foo\r\n"
+		    "$T OK done\r\n" }),
+	    op_mailboxes, { 0 }, NULL, -1, SRC_FDATA, "Sent|Sent|/|200" },
+	{ "op_mailboxes_empty_name",
+	    STEPS(HEAD(MB_CAPS),
+		{ S_EXPECT, "LIST \"\" \"*\" RETURN (SPECIAL-USE)",
+		    "* LIST () \"/\" \"\"\r\n$T OK done\r\n" }),
+	    op_mailboxes, { 0 }, NULL, -1, SRC_FDATA, "" },
+	{ "op_mailboxes_refused",
+	    STEPS(HEAD(""),
+		{ S_EXPECT, "LIST \"\" \"*\"", "$T NO no lists today\r\n" }),
+	    op_mailboxes, { 0 }, NULL, -1, SRC_FPROTO, "" },
+	{ "op_namespace_inbox_dot",
+	    STEPS(HEAD("NAMESPACE"),
+		{ S_EXPECT, "NAMESPACE",
+		    "* NAMESPACE ((\"INBOX.\" \".\")) NIL "
+		    "((\"#shared.\" \".\"))\r\n$T OK done\r\n" },
+		LOGOUT),
+	    op_namespace, { 0 }, NULL, 0, SRC_FNONE, "ns1 \"INBOX.\" ." },
+	{ "op_namespace_nil_personal",
+	    STEPS(HEAD("NAMESPACE"),
+		{ S_EXPECT, "NAMESPACE",
+		    "* NAMESPACE NIL NIL NIL\r\n$T OK done\r\n" },
+		LOGOUT),
+	    op_namespace, { 0 }, NULL, 0, SRC_FNONE, "ns0 \"\" 0" },
+	{ "op_namespace_literal",
+	    STEPS(HEAD("NAMESPACE"),
+		{ S_EXPECT, "NAMESPACE",
+		    "* NAMESPACE (({6}\r\nINBOX/ \"/\")) NIL NIL\r\n"
+		    "$T OK done\r\n" },
+		LOGOUT),
+	    op_namespace, { 0 }, NULL, 0, SRC_FNONE, "ns1 \"INBOX/\" /" },
+	/* No NAMESPACE capability: no command, nothing known. */
+	{ "op_namespace_not_offered", STEPS(HEAD("IDLE"), LOGOUT), op_namespace,
+	    { 0 }, NULL, 0, SRC_FNONE, "ns0 \"\" 0" },
+	{ "op_namespace_bad_grammar",
+	    STEPS(HEAD("NAMESPACE"),
+		{ S_EXPECT, "NAMESPACE",
+		    "* NAMESPACE ((INBOX \".\")) NIL NIL\r\n$T OK done\r\n" }),
+	    op_namespace, { 0 }, NULL, -1, SRC_FDATA, "ns0 \"\" 0" },
+	/* QRESYNC: ENABLE goes out with the EXAMINE (the server answers
+	 * neither before it has both), once per session; the changes
+	 * come during the EXAMINE. Then a stale UIDVALIDITY: nothing. */
+	{ "op_sync_qresync",
+	    STEPS(HEAD(QR_CAPS), { S_EXPECT, "ENABLE QRESYNC", NULL },
+		{ S_EXPECT, "EXAMINE \"INBOX\" (QRESYNC (7 100))",
+		    "* ENABLED QRESYNC\r\nA2 OK enabled\r\n"
+		    "* 3 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\n"
+		    "* OK [UIDNEXT 20] x\r\n* OK [HIGHESTMODSEQ 120] x\r\n"
+		    "* VANISHED (EARLIER) 3:4,9\r\n"
+		    "* 2 FETCH (UID 5 FLAGS (\\Seen \\Flagged) "
+		    "MODSEQ (110))\r\n"
+		    "* 3 FETCH (FLAGS (\\Seen) UID 12 MODSEQ (111))\r\n"
+		    "$T OK [READ-ONLY] done\r\n" },
+		{ S_EXPECT, "EXAMINE \"INBOX\" (QRESYNC (8 100))",
+		    "* OK [CLOSED] x\r\n* 3 EXISTS\r\n"
+		    "* OK [UIDVALIDITY 7] x\r\n* OK [HIGHESTMODSEQ 120] x\r\n"
+		    "$T OK [READ-ONLY] done\r\n" },
+		LOGOUT),
+	    op_sync_twice, { 7, 100, 5, 19 }, NULL, 0, SRC_FNONE,
+	    "v3-4 v9-9 f5=5 f12=1 D uv7 ms120 n3 c11 V uv7 ms120 n3 c11" },
+	/* QRESYNC on a first sync: enabled (HIGHESTMODSEQ to keep), no
+	 * parameters, nothing to report; a folder that is not INBOX is
+	 * listed for its delimiter as select does. */
+	{ "op_sync_qresync_first",
+	    STEPS(HEAD(QR_CAPS),
+		{ S_EXPECT, "LIST \"\" \"Lists/dev\"",
+		    "* LIST () \"/\" Lists/dev\r\n$T OK x\r\n" },
+		{ S_EXPECT, "ENABLE QRESYNC", NULL },
+		{ S_EXPECT, "EXAMINE \"Lists/dev\"",
+		    "* ENABLED QRESYNC\r\nA3 OK enabled\r\n"
+		    "* 2 EXISTS\r\n* OK [UIDVALIDITY 9] x\r\n"
+		    "* OK [HIGHESTMODSEQ 4] x\r\n$T OK done\r\n" },
+		LOGOUT),
+	    op_sync, { 0 }, "Lists/dev", 0, SRC_FNONE, "V uv9 ms4 n2 c11" },
+	{ "op_sync_qresync_not_enabled",
+	    STEPS(HEAD(QR_CAPS), { S_EXPECT, "ENABLE QRESYNC", NULL },
+		{ S_EXPECT, "EXAMINE \"INBOX\" (QRESYNC (7 100))",
+		    "A2 OK nothing enabled\r\n$T BAD no QRESYNC\r\n" }),
+	    op_sync, { 7, 100, 0, 0 }, NULL, -1, SRC_FPROTO, "" },
+	{ "op_sync_qresync_bad_vanished",
+	    STEPS(HEAD(QR_CAPS), { S_EXPECT, "ENABLE QRESYNC", NULL },
+		{ S_EXPECT, "EXAMINE \"INBOX\" (QRESYNC (7 100))",
+		    "* ENABLED QRESYNC\r\nA2 OK enabled\r\n"
+		    "* 3 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\n"
+		    "* VANISHED (EARLIER) 3:x\r\n$T OK done\r\n" }),
+	    op_sync, { 7, 100, 0, 0 }, NULL, -1, SRC_FDATA, "" },
+	{ "op_sync_qresync_bad_fetch",
+	    STEPS(HEAD(QR_CAPS), { S_EXPECT, "ENABLE QRESYNC", NULL },
+		{ S_EXPECT, "EXAMINE \"INBOX\" (QRESYNC (7 100))",
+		    "* ENABLED QRESYNC\r\nA2 OK enabled\r\n"
+		    "* 3 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\n"
+		    "* 1 FETCH (UID 4 MODSEQ 9)\r\n$T OK done\r\n" }),
+	    op_sync, { 7, 100, 0, 0 }, NULL, -1, SRC_FDATA, "" },
+	/* CONDSTORE alone: flags CHANGEDSINCE, and with UIDNEXT moved the
+	 * UIDs (ESEARCH), whose gaps are gone up to UIDNEXT - 1. */
+	{ "op_sync_changedsince_esearch",
+	    STEPS(HEAD("CONDSTORE ESEARCH"),
+		EXAMINE_CS("* 3 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\n"
+			   "* OK [UIDNEXT 12] x\r\n"
+			   "* OK [HIGHESTMODSEQ 130] x\r\n$T OK done\r\n"),
+		{ S_EXPECT, "UID FETCH 1:* (FLAGS) (CHANGEDSINCE 100)",
+		    "* 1 FETCH (UID 2 FLAGS () MODSEQ (120))\r\n"
+		    "$T OK done\r\n" },
+		{ S_EXPECT, "UID SEARCH RETURN (ALL) 1:3",
+		    "* ESEARCH (TAG \"A4\") UID ALL 2,5:6\r\n$T OK done\r\n" },
+		LOGOUT),
+	    op_sync, { 7, 100, 3, 10 }, NULL, 0, SRC_FNONE,
+	    "f2=0 v1-1 v3-4 v7-11 D uv7 ms130 n3 c10" },
+	{ "op_sync_changedsince_search",
+	    STEPS(HEAD("CONDSTORE"),
+		EXAMINE_CS("* 2 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\n"
+			   "* OK [UIDNEXT 9] x\r\n"
+			   "* OK [HIGHESTMODSEQ 100] x\r\n$T OK done\r\n"),
+		{ S_EXPECT, "UID SEARCH 1:2",
+		    "* SEARCH 3 8\r\n$T OK done\r\n" },
+		LOGOUT),
+	    op_sync, { 7, 100, 4, 9 }, NULL, 0, SRC_FNONE,
+	    "v1-2 v4-7 D uv7 ms100 n2 c10" },
+	/* Nothing changed: no command after the EXAMINE, then the listing
+	 * of what is new as a poll makes it. */
+	{ "op_sync_changedsince_unchanged",
+	    STEPS(HEAD("CONDSTORE"),
+		EXAMINE_CS("* 2 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\n"
+			   "* OK [UIDNEXT 9] x\r\n"
+			   "* OK [HIGHESTMODSEQ 100] x\r\n$T OK done\r\n"),
+		{ S_EXPECT,
+		    "UID FETCH 9:* (UID RFC822.SIZE FLAGS INTERNALDATE)",
+		    "* 2 FETCH (UID 8 RFC822.SIZE 3)\r\n$T OK done\r\n" },
+		LOGOUT),
+	    op_sync_list, { 7, 100, 2, 9 }, NULL, 0, SRC_FNONE,
+	    "D uv7 ms100 n2 c10 l8" },
+	{ "op_sync_changedsince_emptied",
+	    STEPS(HEAD("CONDSTORE"),
+		EXAMINE_CS("* 0 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\n"
+			   "* OK [UIDNEXT 9] x\r\n"
+			   "* OK [HIGHESTMODSEQ 104] x\r\n$T OK done\r\n"),
+		LOGOUT),
+	    op_sync, { 7, 100, 2, 9 }, NULL, 0, SRC_FNONE,
+	    "v1-8 D uv7 ms104 n0 c10" },
+	{ "op_sync_search_out_of_order",
+	    STEPS(HEAD("CONDSTORE"),
+		EXAMINE_CS("* 2 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\n"
+			   "* OK [UIDNEXT 9] x\r\n"
+			   "* OK [HIGHESTMODSEQ 100] x\r\n$T OK done\r\n"),
+		{ S_EXPECT, "UID SEARCH 1:2",
+		    "* SEARCH 8 3\r\n$T OK done\r\n" }),
+	    op_sync, { 7, 100, 3, 9 }, NULL, -1, SRC_FDATA, "v1-7" },
+	/* NOMODSEQ: the flags whole. */
+	{ "op_sync_nomodseq",
+	    STEPS(HEAD("CONDSTORE"),
+		EXAMINE_CS("* 2 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\n"
+			   "* OK [NOMODSEQ] x\r\n$T OK done\r\n"),
+		{ S_EXPECT, "UID FETCH 1:* (FLAGS)",
+		    "* 1 FETCH (UID 3 FLAGS (\\Draft))\r\n"
+		    "* 2 FETCH (UID 8 FLAGS (\\Deleted \\Answered))\r\n"
+		    "$T OK done\r\n" },
+		LOGOUT),
+	    op_sync, { 7, 100, 2, 9 }, NULL, 0, SRC_FNONE,
+	    "f3=8 f8=12 W uv7 ms0 n2 c10" },
+	/* Neither CONDSTORE nor QRESYNC (GNU Mailutils): the flags whole,
+	 * a plain EXAMINE as select sends. */
+	{ "op_sync_whole",
+	    STEPS(HEAD("IDLE"),
+		{ S_EXPECT, "EXAMINE \"INBOX\"",
+		    "* 1 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\n$T OK done\r\n" },
+		{ S_EXPECT, "UID FETCH 1:* (FLAGS)",
+		    "* 1 FETCH (UID 3 FLAGS (\\Seen))\r\n$T OK done\r\n" },
+		LOGOUT),
+	    op_sync, { 7, 0, 2, 9 }, NULL, 0, SRC_FNONE,
+	    "f3=1 W uv7 ms0 n1 c00" },
+	{ "op_sync_whole_empty",
+	    STEPS(HEAD("IDLE"),
+		{ S_EXPECT, "EXAMINE \"INBOX\"",
+		    "* 0 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\n$T OK done\r\n" },
+		LOGOUT),
+	    op_sync, { 7, 0, 2, 9 }, NULL, 0, SRC_FNONE, "W uv7 ms0 n0 c00" },
+	{ "op_sync_whole_stale",
+	    STEPS(HEAD("IDLE"),
+		{ S_EXPECT, "EXAMINE \"INBOX\"",
+		    "* 1 EXISTS\r\n* OK [UIDVALIDITY 8] x\r\n$T OK done\r\n" },
+		LOGOUT),
+	    op_sync, { 7, 0, 2, 9 }, NULL, 0, SRC_FNONE, "V uv8 ms0 n1 c00" },
+	{ "op_sync_whole_bad_fetch",
+	    STEPS(HEAD("IDLE"),
+		{ S_EXPECT, "EXAMINE \"INBOX\"",
+		    "* 1 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\n$T OK done\r\n" },
+		{ S_EXPECT, "UID FETCH 1:* (FLAGS)",
+		    "* 1 FETCH (UID 3 FLAGS (\\Seen)\r\n$T OK done\r\n" }),
+	    op_sync, { 7, 0, 2, 9 }, NULL, -1, SRC_FDATA, "" },
+	{ "op_sync_bad_highestmodseq",
+	    STEPS(HEAD("CONDSTORE"),
+		EXAMINE_CS("* 0 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\n"
+			   "* OK [HIGHESTMODSEQ 0] x\r\n$T OK done\r\n")),
+	    op_sync, { 7, 100, 2, 9 }, NULL, -1, SRC_FDATA, "" },
+	{ "op_sync_missing_folder",
+	    STEPS(HEAD("IDLE"),
+		{ S_EXPECT, "EXAMINE \"INBOX\"", "$T NO no such\r\n" }, LOGOUT),
+	    op_sync, { 7, 0, 2, 9 }, NULL, -1, SRC_FREFUSED, "" },
+};
+
+static void
+t_op(const void *arg)
+{
+	const struct opcase *c = arg;
+	struct evbuf e = { "", 0 };
+	struct sess s;
+	int rv;
+
+	CHECK(sess_open(&s, c->steps, NULL) == 0);
+	rv = c->op(s.src, c, &e);
+	CHECK(rv == c->rv);
+	if (rv == -1) {
+		CHECK(s.src->fail == c->fail);
+		if (s.src->fail != c->fail)
+			fprintf(stderr, "%s: %s\n", c->name, s.src->err);
+	}
+	CHECK_STR(e.s, c->want);
+	if (rv == 0 || c->fail == SRC_FREFUSED)
+		CHECK(s.src->ops->quit(s.src) == 0);
+	sess_end(&s);
+	CHECK(s.status == 0);
+	if (s.status != 0)
+		fprintf(stderr, "%s: server log:\n%s\n", c->name, s.log);
+	free(s.log);
+}
+
 #define RUN_TABLE(tab, fn)                                                     \
 	do {                                                                   \
 		size_t t_i;                                                    \
@@ -2697,6 +3351,13 @@ main(void)
 	T_RUN("e2e_implicit_tls", t_e2e_implicit_tls, NULL);
 	T_RUN("e2e_refused_port", t_e2e_refused_port, NULL);
 	RUN_TABLE(canoncases, t_canon);
+	RUN_TABLE(mbxcases, t_mbx);
+	RUN_TABLE(nscases, t_ns);
+	RUN_TABLE(setcases, t_set);
+	RUN_TABLE(vancases, t_van);
+	RUN_TABLE(escases, t_es);
+	T_RUN("fetch_modseq", t_fetch_modseq, NULL);
+	RUN_TABLE(opcases, t_op);
 	free(testcert.cert);
 	free(testcert.key);
 	return T_DONE();
