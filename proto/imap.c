@@ -1216,6 +1216,31 @@ wait_tag(struct source *src, unsigned tag, struct pend *out)
 	}
 }
 
+/* The newest command in flight. */
+static struct pend *
+cmd_pend(struct imap *im)
+{
+	return &im->pend[im->npend - 1];
+}
+
+/* Read responses until the server's "+" (1, *r holds it) or until the
+ * newest command is answered instead (0); -1 on failure. */
+static int
+wait_cont(struct source *src, struct imap_resp *r)
+{
+	struct imap *im = src->priv;
+	int x;
+
+	for (;;) {
+		if (read_resp(src, r) == -1 || (x = dispatch(src, r, 1)) == -1)
+			return -1;
+		if (x == 1)
+			return 1;
+		if (cmd_pend(im)->done)
+			return 0;
+	}
+}
+
 /*
  * Writing commands. cmd_begin starts one with a new tag; cmd_add and
  * cmd_string append to it, both to the wire and to the trace line;
@@ -1284,12 +1309,6 @@ cmd_flush(struct source *src)
 	return rv;
 }
 
-static struct pend *
-cmd_pend(struct imap *im)
-{
-	return &im->pend[im->npend - 1];
-}
-
 /* Append SP and s as a quoted string when it is plain ASCII without
  * quote or backslash, else as a literal. Returns 0, or -1. */
 static int
@@ -1327,17 +1346,10 @@ cmd_string(struct source *src, const char *s, int secret)
 	}
 	if (!plus) {
 		/* RFC 3501 section 7.5: wait for the server's go-ahead. */
-		if (cmd_flush(src) == -1)
+		if (cmd_flush(src) == -1 || (rv = wait_cont(src, &r)) == -1)
 			return -1;
-		for (;;) {
-			if (read_resp(src, &r) == -1
-			    || (rv = dispatch(src, &r, 1)) == -1)
-				return -1;
-			if (rv == 1)
-				break;
-			if (cmd_pend(im)->done)
-				return 0;
-		}
+		if (rv == 0)
+			return 0;
 	}
 	buf_add(&im->wbuf, s, len);
 	return 0;
@@ -1526,6 +1538,64 @@ sasl_send(struct source *src, const char *line)
 	return cmd_flush(src);
 }
 
+/* The initial response of SASL-IR (RFC 4959) onto the command. */
+static int
+auth_ir(struct source *src, struct sasl *sasl)
+{
+	struct imap *im = src->priv;
+	char *out = NULL;
+
+	if (sasl_step(sasl, NULL, 0, &out) == -1) {
+		freezero_str(out);
+		return src_fail(src, SRC_FAUTH, "authentication failed: %s",
+		    sasl_error(sasl));
+	}
+	buf_str(&im->tbuf, " <redacted>");
+	cmd_add(src, " ", 1, 1);
+	/* An empty initial response is "=" (RFC 4959 section 3). */
+	cmd_add(src, *out ? out : "=", *out ? strlen(out) : 1, 1);
+	freezero_str(out);
+	return 0;
+}
+
+/* Answer the server's challenges until it answers the command; sent:
+ * the client's first message went out with it already. */
+static int
+auth_exchange(struct source *src, struct sasl *sasl, int first, int sent)
+{
+	struct imap_resp r;
+	char *out = NULL;
+	int steps = 0, x;
+
+	while ((x = wait_cont(src, &r)) == 1) {
+		if (++steps > IMAP_SASLSTEPS) {
+			sasl_send(src, "*");
+			return src_fail(src, SRC_FPROTO,
+			    "server sent more than %d SASL challenges",
+			    IMAP_SASLSTEPS);
+		}
+		if (first && !sent)
+			x = sasl_step(sasl, NULL, 0, &out);
+		else
+			x = sasl_step(sasl, r.text, r.textlen, &out);
+		sent = 1;
+		if (x == -1) {
+			/* Cancel (RFC 3501 section 6.2.2); the session
+			 * ends anyway. */
+			freezero_str(out);
+			sasl_send(src, "*");
+			return src_fail(src, SRC_FAUTH,
+			    "authentication failed: %s", sasl_error(sasl));
+		}
+		x = sasl_send(src, out);
+		freezero_str(out);
+		out = NULL;
+		if (x == -1)
+			return -1;
+	}
+	return x;
+}
+
 /* RFC 3501 section 6.2.2, with the initial response of RFC 4959. */
 static int
 authenticate(struct source *src, enum src_auth mech)
@@ -1534,11 +1604,9 @@ authenticate(struct source *src, enum src_auth mech)
 	const struct source_cfg *cfg = src->cfg;
 	const char *name = sasl_mech_name(mech);
 	struct sasl *sasl;
-	struct imap_resp r;
 	struct pend p;
-	char *out = NULL;
 	unsigned tag;
-	int first, sent = 0, steps = 0, rv = -1, x;
+	int first, ir, rv = -1;
 
 	if (name == NULL)
 		return src_fail(
@@ -1549,62 +1617,14 @@ authenticate(struct source *src, enum src_auth mech)
 		    src->caps);
 	sasl = sasl_new(mech, cfg->user, cfg->secret, cfg->host, cfg->port);
 	first = sasl_client_first(sasl);
+	ir = first && (im->caps & CAP_SASLIR);
 	im->capseen = 0;
 	tag = cmd_begin(src, "AUTHENTICATE");
 	cmd_add(src, " ", 1, 0);
 	cmd_add(src, name, strlen(name), 0);
-	if (first && (im->caps & CAP_SASLIR)) {
-		if (sasl_step(sasl, NULL, 0, &out) == -1) {
-			src_fail(src, SRC_FAUTH, "authentication failed: %s",
-			    sasl_error(sasl));
-			goto done;
-		}
-		buf_str(&im->tbuf, " <redacted>");
-		cmd_add(src, " ", 1, 1);
-		/* An empty initial response is "=" (RFC 4959 section 3). */
-		cmd_add(src, *out ? out : "=", *out ? strlen(out) : 1, 1);
-		freezero_str(out);
-		out = NULL;
-		sent = 1;
-	}
-	if (cmd_send(src) == -1)
-		goto done;
-	for (;;) {
-		if (read_resp(src, &r) == -1
-		    || (x = dispatch(src, &r, 1)) == -1)
-			goto done;
-		if (x == 0) {
-			if (cmd_pend(im)->done)
-				break;
-			continue;
-		}
-		if (++steps > IMAP_SASLSTEPS) {
-			sasl_send(src, "*");
-			src_fail(src, SRC_FPROTO,
-			    "server sent more than %d SASL challenges",
-			    IMAP_SASLSTEPS);
-			goto done;
-		}
-		if (first && !sent)
-			x = sasl_step(sasl, NULL, 0, &out);
-		else
-			x = sasl_step(sasl, r.text, r.textlen, &out);
-		sent = 1;
-		if (x == -1) {
-			/* Cancel (RFC 3501 section 6.2.2); the session
-			 * ends anyway. */
-			sasl_send(src, "*");
-			src_fail(src, SRC_FAUTH, "authentication failed: %s",
-			    sasl_error(sasl));
-			goto done;
-		}
-		x = sasl_send(src, out);
-		freezero_str(out);
-		out = NULL;
-		if (x == -1)
-			goto done;
-	}
-	if (wait_tag(src, tag, &p) == -1)
+	if ((ir && auth_ir(src, sasl) == -1) || cmd_send(src) == -1
+	    || auth_exchange(src, sasl, first, ir) == -1
+	    || wait_tag(src, tag, &p) == -1)
 		goto done;
 	if (p.st != IMAP_SOK) {
 		auth_refused(src, &p);
@@ -1619,7 +1639,6 @@ authenticate(struct source *src, enum src_auth mech)
 	xstrlcpy(src->mech, name, sizeof(src->mech));
 	rv = 0;
 done:
-	freezero_str(out);
 	sasl_free(sasl);
 	return rv;
 }
@@ -2128,15 +2147,58 @@ imap_mark(struct source *src, struct msginfo *const *msgs, size_t n)
 	return rv;
 }
 
+/*
+ * Without UIDPLUS: plain EXPUNGE removes every message flagged
+ * \Deleted, including ones another client flagged and means to keep
+ * for now; so only when ours (ix) are the only ones. (A client flagging
+ * one between SEARCH and EXPUNGE is a race no server without UIDPLUS
+ * lets us close.) Returns 1 when others are flagged (nothing sent,
+ * src->err says why), 0 after the EXPUNGE, -1 on failure.
+ */
+static int
+expunge_plain(struct source *src, const struct uidix *ix, size_t nix)
+{
+	struct imap *im = src->priv;
+	struct pend p;
+	size_t i, other = 0;
+
+	im->ctx = CTX_SEARCH;
+	im->nfound = 0;
+	if (simple(src, "UID SEARCH DELETED", &p) == -1)
+		return -1;
+	if (p.st != IMAP_SOK)
+		return src_fail(src, SRC_FPROTO,
+		    "searching for deleted messages failed: \"%s\"", p.text);
+	for (i = 0; i < im->nfound; i++)
+		if (uidix_find(ix, nix, im->found[i]) == NULL)
+			other++;
+	if (other > 0) {
+		snprintf(src->err, sizeof(src->err),
+		    "%zu message%s stay%s flagged \\Deleted: %zu other "
+		    "message%s in the folder %s also flagged \\Deleted and "
+		    "the server lacks UIDPLUS, so EXPUNGE would remove %s too",
+		    nix, nix == 1 ? "" : "s", nix == 1 ? "s" : "", other,
+		    other == 1 ? "" : "s", other == 1 ? "is" : "are",
+		    other == 1 ? "it" : "them");
+		return 1;
+	}
+	im->ctx = CTX_EXPUNGE;
+	if (simple(src, "EXPUNGE", &p) == -1)
+		return -1;
+	if (p.st != IMAP_SOK)
+		return src_fail(src, SRC_FPROTO,
+		    "expunging messages failed: \"%s\"", p.text);
+	return 0;
+}
+
 static int
 imap_expunge(
     struct source *src, struct msginfo *const *msgs, size_t n, size_t *gone)
 {
 	struct imap *im = src->priv;
 	struct uidix *ix;
-	struct pend p;
-	size_t nix, i, other = 0;
-	int rv = -1;
+	size_t nix;
+	int rv;
 
 	*gone = 0;
 	src->err[0] = '\0';
@@ -2151,66 +2213,23 @@ imap_expunge(
 	if (im->caps & CAP_UIDPLUS) {
 		/* RFC 4315 section 2.1: only the messages named go. */
 		im->ctx = CTX_EXPUNGE;
-		if (uid_batches(
-			src, "UID EXPUNGE", ix, nix, "", "expunging messages")
-		    == -1)
-			goto done;
-	} else {
-		/*
-		 * Plain EXPUNGE removes every message flagged \Deleted,
-		 * including ones another client flagged and means to
-		 * keep for now; so only when ours are the only ones. (A
-		 * client flagging one between SEARCH and EXPUNGE is a
-		 * race no server without UIDPLUS lets us close.)
-		 */
-		im->ctx = CTX_SEARCH;
-		im->nfound = 0;
-		if (simple(src, "UID SEARCH DELETED", &p) == -1)
-			goto done;
-		if (p.st != IMAP_SOK) {
-			src_fail(src, SRC_FPROTO,
-			    "searching for deleted messages failed: \"%s\"",
-			    p.text);
-			goto done;
-		}
-		for (i = 0; i < im->nfound; i++)
-			if (uidix_find(ix, nix, im->found[i]) == NULL)
-				other++;
-		if (other > 0) {
+		rv = uid_batches(
+		    src, "UID EXPUNGE", ix, nix, "", "expunging messages");
+	} else
+		rv = expunge_plain(src, ix, nix);
+	if (rv == 0) {
+		*gone = im->gone < nix ? im->gone : nix;
+		if (*gone < nix)
 			snprintf(src->err, sizeof(src->err),
-			    "%zu message%s stay%s flagged \\Deleted: %zu other "
-			    "message%s in the folder %s also flagged "
-			    "\\Deleted and the server lacks UIDPLUS, so "
-			    "EXPUNGE would remove %s too",
-			    nix, nix == 1 ? "" : "s", nix == 1 ? "s" : "",
-			    other, other == 1 ? "" : "s",
-			    other == 1 ? "is" : "are",
-			    other == 1 ? "it" : "them");
-			rv = 0;
-			goto done;
-		}
-		im->ctx = CTX_EXPUNGE;
-		if (simple(src, "EXPUNGE", &p) == -1)
-			goto done;
-		if (p.st != IMAP_SOK) {
-			src_fail(src, SRC_FPROTO,
-			    "expunging messages failed: \"%s\"", p.text);
-			goto done;
-		}
+			    "the server reported %zu of %zu marked messages "
+			    "expunged; the others may stay flagged \\Deleted",
+			    *gone, nix);
 	}
-	*gone = im->gone < nix ? im->gone : nix;
-	if (*gone < nix)
-		snprintf(src->err, sizeof(src->err),
-		    "the server reported %zu of %zu marked messages "
-		    "expunged; the others may stay flagged \\Deleted",
-		    *gone, nix);
-	rv = 0;
-done:
 	im->ctx = CTX_NONE;
 	im->ours = NULL;
 	im->nours = 0;
 	free(ix);
-	return rv;
+	return rv == -1 ? -1 : 0;
 }
 
 /* Every command before LOGOUT was answered and nothing depends on its
@@ -2285,18 +2304,13 @@ imap_idle_start(struct source *src)
 	if (cmd_send(src) == -1)
 		return -1;
 	/* Untagged data may come before the server's "+". */
-	for (;;) {
-		if (read_resp(src, &r) == -1
-		    || (x = dispatch(src, &r, 1)) == -1)
+	if ((x = wait_cont(src, &r)) == -1)
+		return -1;
+	if (x == 0) {
+		if (wait_tag(src, tag, &p) == -1)
 			return -1;
-		if (x == 1)
-			break;
-		if (cmd_pend(im)->done) {
-			if (wait_tag(src, tag, &p) == -1)
-				return -1;
-			return src_fail(src, SRC_FREFUSED,
-			    "server refused IDLE: \"%s\"", p.text);
-		}
+		return src_fail(
+		    src, SRC_FREFUSED, "server refused IDLE: \"%s\"", p.text);
 	}
 	im->idletag = tag;
 	/* SPEC "Time": the wait in IDLE has no reply deadline; it ends at
