@@ -280,24 +280,40 @@ struct source_ops {
 	 * when it does not. Call it only when the prefix matters. */
 	int (*namespace)(struct source *, struct src_namespace *ns);
 	/*
-	 * select_sync: open folder read-only (EXAMINE) as select does,
-	 * fill *fi, and report the flag changes and expunges since known
-	 * to chg; *kind says what was reported (enum src_sync). Then
-	 * list, fetch etc. work as after select.
-	 * - QRESYNC (fi->qresync): ENABLE QRESYNC (once per session, sent
-	 *   with the EXAMINE without waiting), then
-	 *   EXAMINE f (QRESYNC (uidvalidity modseq)): the changes arrive
-	 *   as VANISHED (EARLIER) and FETCH during the EXAMINE. DELTA.
-	 * - CONDSTORE only: UID FETCH 1:* (FLAGS) (CHANGEDSINCE modseq);
-	 *   and when EXISTS or UIDNEXT differ from known's, UID SEARCH
-	 *   (RETURN (ALL) with ESEARCH) ALL, whose gaps go to vanished.
-	 *   DELTA.
-	 * - Neither, NOMODSEQ, or no known modseq: UID FETCH 1:* (FLAGS)
-	 *   (in parts of 50 000 by message number in a larger folder),
-	 *   WHOLE.
-	 * - known->uidvalidity 0 or stale: no change fetched, VOID.
-	 * An empty folder reports nothing (WHOLE) or, with CONDSTORE
-	 * only, vanished(1, 4294967295). Nothing is held per message.
+	 * select_sync: open folder read-only as select(folder, rw = 0)
+	 * does (the same LIST for src->delim unless INBOX, the same
+	 * errors: SRC_FREFUSED for a folder the server lacks), fill *fi
+	 * (highestmodseq included), and report the changes since known
+	 * to chg; *kind says what was reported (enum src_sync). list,
+	 * fetch etc. then work as after select. By the server's
+	 * capabilities:
+	 * - QRESYNC: "ENABLE QRESYNC" once per session, sent just before
+	 *   the EXAMINE without waiting for its answer; with a known
+	 *   state (uidvalidity and highestmodseq not 0)
+	 *   EXAMINE f (QRESYNC (uidvalidity highestmodseq)), and the
+	 *   changes arrive during it as VANISHED (EARLIER) (to vanished)
+	 *   and FETCH (UID FLAGS MODSEQ) (to flags): DELTA. Without a
+	 *   known modseq, a plain EXAMINE (HIGHESTMODSEQ comes, QRESYNC
+	 *   being on) and the WHOLE listing below.
+	 * - CONDSTORE only: EXAMINE f (CONDSTORE); when HIGHESTMODSEQ
+	 *   moved, UID FETCH 1:* (FLAGS) (CHANGEDSINCE modseq); when
+	 *   EXISTS or UIDNEXT differ from known's (or are 0), the UIDs
+	 *   present, UID SEARCH [RETURN (ALL)] lo:hi by message number
+	 *   5000 at a time (ESEARCH where offered), every gap between
+	 *   them and up to UIDNEXT - 1 reported vanished: DELTA. An
+	 *   unchanged folder costs no command after the EXAMINE.
+	 * - Neither, [NOMODSEQ], no known modseq, or a HIGHESTMODSEQ
+	 *   below the known one: UID FETCH 1:* (FLAGS) (over 50 000
+	 *   messages: FETCH lo:hi (UID FLAGS) in parts), WHOLE; an empty
+	 *   folder reports nothing (so all is gone).
+	 * - known->uidvalidity 0 or not the folder's: nothing fetched,
+	 *   VOID (with QRESYNC the server ignores stale parameters).
+	 * Nothing is held per message. A QRESYNC delta of more than
+	 * 100 000 responses hits SPEC's cap on untagged responses and
+	 * fails (SRC_FPROTO); a retry with known->highestmodseq 0 takes
+	 * the WHOLE path in parts. With VOID, ignore whatever chg got.
+	 * Unsolicited VANISHED (QRESYNC on) later in the session is
+	 * applied as EXPUNGE is (and counted by expunge).
 	 */
 	int (*select_sync)(struct source *, const char *folder,
 	    const struct sync_known *known, const struct change_sink *chg,
