@@ -2423,34 +2423,41 @@ imap_noop(struct source *src)
  * Mirror: mailboxes, namespace, and the changes since a known state.
  */
 
+/* One command whose untagged responses are applied in ctx; what names
+ * it in an error. */
+static int
+ctx_cmd(
+    struct source *src, enum imap_ctx ctx, const char *cmd, const char *what)
+{
+	struct imap *im = src->priv;
+	struct pend p;
+	int rv;
+
+	im->ctx = ctx;
+	rv = simple(src, cmd, &p);
+	im->ctx = CTX_NONE;
+	if (rv == 0 && p.st != IMAP_SOK)
+		rv = src_fail(
+		    src, SRC_FPROTO, "%s failed: \"%s\"", what, p.text);
+	return rv;
+}
+
 static int
 imap_mailboxes(
     struct source *src, int (*fn)(void *arg, const struct mailbox *), void *arg)
 {
 	struct imap *im = src->priv;
-	struct pend p;
-	int rv = -1;
+	int rv;
 
-	im->ctx = CTX_MAILBOXES;
 	im->mbfn = fn;
 	im->mbarg = arg;
 	/* RFC 6154 section 5.1: special-use attributes on request with
 	 * LIST-EXTENDED; without it, whatever attributes LIST gives. */
-	if (simple(src,
-		(im->caps & CAP_LISTEXT) && (im->caps & CAP_SPECIALUSE)
-		    ? "LIST \"\" \"*\" RETURN (SPECIAL-USE)"
-		    : "LIST \"\" \"*\"",
-		&p)
-	    == -1)
-		goto done;
-	if (p.st != IMAP_SOK) {
-		src_fail(src, SRC_FPROTO,
-		    "listing the mailboxes failed: \"%s\"", p.text);
-		goto done;
-	}
-	rv = 0;
-done:
-	im->ctx = CTX_NONE;
+	rv = ctx_cmd(src, CTX_MAILBOXES,
+	    (im->caps & CAP_LISTEXT) && (im->caps & CAP_SPECIALUSE)
+		? "LIST \"\" \"*\" RETURN (SPECIAL-USE)"
+		: "LIST \"\" \"*\"",
+	    "listing the mailboxes");
 	im->mbfn = NULL;
 	im->mbarg = NULL;
 	return rv;
@@ -2460,45 +2467,17 @@ static int
 imap_namespace(struct source *src, struct src_namespace *ns)
 {
 	struct imap *im = src->priv;
-	struct pend p;
-	int rv = -1;
+	int rv;
 
 	memset(ns, 0, sizeof(*ns));
 	if (!(im->caps & CAP_NAMESPACE))
 		return 0;
-	im->ctx = CTX_NAMESPACE;
 	im->ns = ns;
-	if (simple(src, "NAMESPACE", &p) == -1)
-		goto done;
-	if (p.st != IMAP_SOK) {
-		src_fail(src, SRC_FPROTO, "NAMESPACE failed: \"%s\"", p.text);
-		goto done;
-	}
-	rv = 0;
-done:
+	rv = ctx_cmd(src, CTX_NAMESPACE, "NAMESPACE", "NAMESPACE");
+	im->ns = NULL;
 	if (rv == -1)
 		memset(ns, 0, sizeof(*ns));
-	im->ctx = CTX_NONE;
-	im->ns = NULL;
 	return rv;
-}
-
-/* One command of a sync pass, its untagged responses applied in ctx. */
-static int
-sync_cmd(struct source *src, enum imap_ctx ctx, const char *cmd)
-{
-	struct imap *im = src->priv;
-	struct pend p;
-
-	im->ctx = ctx;
-	if (simple(src, cmd, &p) == -1)
-		return -1;
-	if (p.st != IMAP_SOK)
-		return src_fail(src, SRC_FPROTO, "%s failed: \"%s\"",
-		    ctx == CTX_GAPS ? "searching the folder"
-				    : "listing the folder's flags",
-		    p.text);
-	return 0;
 }
 
 /*
@@ -2521,7 +2500,8 @@ sync_flags(struct source *src, uint64_t modseq)
 		    tail, sizeof(tail), " (CHANGEDSINCE %" PRIu64 ")", modseq);
 	if (im->exists <= IMAP_LISTCHUNK) {
 		snprintf(cmd, sizeof(cmd), "UID FETCH 1:* (FLAGS)%s", tail);
-		return sync_cmd(src, CTX_CHANGES, cmd);
+		return ctx_cmd(
+		    src, CTX_CHANGES, cmd, "listing the folder's flags");
 	}
 	for (lo = 1; lo <= im->exists; lo = hi + 1) {
 		hi = im->exists - lo < IMAP_LISTCHUNK ? im->exists
@@ -2529,7 +2509,8 @@ sync_flags(struct source *src, uint64_t modseq)
 		snprintf(cmd, sizeof(cmd),
 		    "FETCH %" PRIu32 ":%" PRIu32 " (UID FLAGS)%s", lo, hi,
 		    tail);
-		if (sync_cmd(src, CTX_CHANGES, cmd) == -1)
+		if (ctx_cmd(src, CTX_CHANGES, cmd, "listing the folder's flags")
+		    == -1)
 			return -1;
 	}
 	return 0;
@@ -2553,7 +2534,7 @@ sync_gaps(struct source *src)
 						     : lo + IMAP_GAPCHUNK - 1;
 		snprintf(cmd, sizeof(cmd), "UID SEARCH %s%" PRIu32 ":%" PRIu32,
 		    im->caps & CAP_ESEARCH ? "RETURN (ALL) " : "", lo, hi);
-		if (sync_cmd(src, CTX_GAPS, cmd) == -1)
+		if (ctx_cmd(src, CTX_GAPS, cmd, "searching the folder") == -1)
 			return -1;
 	}
 	/* No message of the caller's can have a UID from UIDNEXT on. */
