@@ -610,41 +610,6 @@ imap_fetch_pending_body(const char *data, size_t len, uint32_t *uid)
 	}
 }
 
-int
-imap_parse_list(const char *data, size_t len, char *delim)
-{
-	struct imap_lex l;
-	struct imap_tok tok;
-	char c[2];
-
-	imap_lex_init(&l, data, len);
-	if (imap_lex_next(&l, &tok) != IMAP_TLPAR)
-		return -1;
-	while (imap_lex_next(&l, &tok) != IMAP_TRPAR)
-		if (tok.t != IMAP_TATOM)
-			return -1;
-	switch (imap_lex_next(&l, &tok)) {
-	case IMAP_TNIL:
-		*delim = '\0';
-		break;
-	case IMAP_TQUOTED:
-		if (tok.len > 2 || imap_unquote(tok.p, tok.len, c) != 1)
-			return -1;
-		*delim = c[0];
-		break;
-	default:
-		return -1;
-	}
-	switch (imap_lex_next(&l, &tok)) {
-	case IMAP_TATOM:
-	case IMAP_TQUOTED:
-	case IMAP_TLITERAL:
-		return 0;
-	default:
-		return -1;
-	}
-}
-
 static const struct {
 	const char *name;
 	unsigned bit;
@@ -692,6 +657,43 @@ delim_tok(struct imap_lex *l, char *delim)
 	}
 }
 
+/* The head of LIST data: "(attributes) delimiter". */
+static int
+list_head(struct imap_lex *l, unsigned *attrs, char *delim)
+{
+	struct imap_tok tok;
+
+	*attrs = 0;
+	if (imap_lex_next(l, &tok) != IMAP_TLPAR)
+		return -1;
+	while (imap_lex_next(l, &tok) != IMAP_TRPAR) {
+		if (tok.t != IMAP_TATOM)
+			return -1;
+		*attrs |= mbx_bit(&tok);
+	}
+	return delim_tok(l, delim);
+}
+
+int
+imap_parse_list(const char *data, size_t len, char *delim)
+{
+	struct imap_lex l;
+	struct imap_tok tok;
+	unsigned attrs;
+
+	imap_lex_init(&l, data, len);
+	if (list_head(&l, &attrs, delim) == -1)
+		return -1;
+	switch (imap_lex_next(&l, &tok)) {
+	case IMAP_TATOM:
+	case IMAP_TQUOTED:
+	case IMAP_TLITERAL:
+		return 0;
+	default:
+		return -1;
+	}
+}
+
 int
 imap_parse_mailbox(const char *data, size_t len, struct imap_mbox *m)
 {
@@ -700,14 +702,7 @@ imap_parse_mailbox(const char *data, size_t len, struct imap_mbox *m)
 
 	memset(m, 0, sizeof(*m));
 	imap_lex_init(&l, data, len);
-	if (imap_lex_next(&l, &tok) != IMAP_TLPAR)
-		return -1;
-	while (imap_lex_next(&l, &tok) != IMAP_TRPAR) {
-		if (tok.t != IMAP_TATOM)
-			return -1;
-		m->attrs |= mbx_bit(&tok);
-	}
-	if (delim_tok(&l, &m->delim) == -1)
+	if (list_head(&l, &m->attrs, &m->delim) == -1)
 		return -1;
 	switch (imap_lex_next(&l, &m->name)) {
 	case IMAP_TATOM:
