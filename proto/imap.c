@@ -1009,8 +1009,9 @@ on_mailbox(struct source *src, const struct imap_resp *r)
 	if (len == 0 || memchr(name, '\0', len) != NULL) {
 		free(name);
 		return src_fail(src, SRC_FDATA,
-		    "server listed a mailbox with an empty name or a NUL "
-		    "byte in it");
+		    "server listed a mailbox with an empty name, a NUL byte "
+		    "in it, or a name longer than %d bytes",
+		    IMAP_KEEPMAX);
 	}
 	utf8 = imap_utf7_decode(name);
 	mb.name = name;
