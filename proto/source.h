@@ -214,8 +214,11 @@ enum src_sync {
 	 * messages whose flags changed, vanished for expunged UIDs. A
 	 * message not reported is unchanged. */
 	SRC_SYNC_DELTA,
-	/* Every message's flags (flags once per message, no vanished): a
-	 * message of the caller's that was not reported is gone. */
+	/* Every message's flags (flags at least once per message): a
+	 * message of the caller's whose flags were not reported is gone.
+	 * vanished may come too (QRESYNC's answer before the server's
+	 * HIGHESTMODSEQ turned out lower than the known one); it is
+	 * true, and redundant. */
 	SRC_SYNC_WHOLE
 };
 
