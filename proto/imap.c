@@ -39,6 +39,9 @@
 #define IMAP_UNTAGGEDMAX 100000
 #define IMAP_SESSIONMAX (64ULL * 1024 * 1024)
 #define IMAP_LISTCHUNK 50000
+/* Messages per UID SEARCH of a CONDSTORE resync: 5000 UIDs of 10 digits
+ * keep a SEARCH line under IMAP_LINEMAX. */
+#define IMAP_GAPCHUNK 5000
 /*
  * UIDs per UID FETCH, STORE or EXPUNGE command. Even without ranges 500
  * UIDs keep a command under 5.6 KB, below the 8000 octets RFC 7162
@@ -70,6 +73,12 @@
 #define CAP_AUTH_SCRAM_SHA_256 0x1000
 #define CAP_AUTH_XOAUTH2 0x2000
 #define CAP_AUTH_OAUTHBEARER 0x4000
+#define CAP_CONDSTORE 0x10000
+#define CAP_QRESYNC 0x20000
+#define CAP_LISTEXT 0x40000
+#define CAP_SPECIALUSE 0x80000
+#define CAP_NAMESPACE 0x100000
+#define CAP_ESEARCH 0x200000
 
 /* What untagged responses of the command in progress are collected
  * for. */
@@ -80,7 +89,11 @@ enum imap_ctx {
 	CTX_MSGS, /* FETCH (UID RFC822.SIZE ...): the listing */
 	CTX_FETCH, /* FETCH (UID BODY[]): messages into the sink */
 	CTX_SEARCH, /* SEARCH: UIDs */
-	CTX_EXPUNGE /* EXPUNGE: count ours */
+	CTX_EXPUNGE, /* EXPUNGE: count ours */
+	CTX_MAILBOXES, /* LIST "" "*": each mailbox to the caller */
+	CTX_NAMESPACE, /* NAMESPACE: the personal namespace */
+	CTX_CHANGES, /* FETCH (UID FLAGS): to the change sink */
+	CTX_GAPS /* SEARCH, ESEARCH: the UIDs between, as vanished */
 };
 
 struct buf {
@@ -138,6 +151,8 @@ struct imap {
 	uint32_t exists;
 	uint32_t uidvalidity;
 	uint32_t uidnext; /* 0: not sent */
+	uint64_t highestmodseq; /* [HIGHESTMODSEQ n]; 0: not sent */
+	int nomodseq; /* [NOMODSEQ] */
 	uint32_t *seq; /* UID of each message number, 0 unknown */
 	size_t seqcap;
 	/* The command in progress. */
@@ -156,6 +171,16 @@ struct imap {
 	unsigned idletag;
 	int news;
 	int notify; /* NOTIFY SET was accepted */
+	/* Mirror: QRESYNC enabled (ENABLED QRESYNC came); where changes
+	 * go (CTX_CHANGES, and FETCH and VANISHED (EARLIER) during a
+	 * select_sync with QRESYNC); the next UID a CTX_GAPS search may
+	 * name without a gap before it. */
+	int qresync_on;
+	const struct change_sink *chg;
+	uint64_t gapnext;
+	int (*mbfn)(void *, const struct mailbox *); /* CTX_MAILBOXES */
+	void *mbarg;
+	struct src_namespace *ns; /* CTX_NAMESPACE */
 };
 
 static const struct {
@@ -178,6 +203,12 @@ static const struct {
 	{ "AUTH=SCRAM-SHA-256", CAP_AUTH_SCRAM_SHA_256 },
 	{ "AUTH=XOAUTH2", CAP_AUTH_XOAUTH2 },
 	{ "AUTH=OAUTHBEARER", CAP_AUTH_OAUTHBEARER },
+	{ "CONDSTORE", CAP_CONDSTORE },
+	{ "QRESYNC", CAP_QRESYNC | CAP_CONDSTORE },
+	{ "LIST-EXTENDED", CAP_LISTEXT },
+	{ "SPECIAL-USE", CAP_SPECIALUSE },
+	{ "NAMESPACE", CAP_NAMESPACE },
+	{ "ESEARCH", CAP_ESEARCH },
 };
 
 /*
@@ -315,6 +346,30 @@ uidix_find(const struct uidix *ix, size_t n, uint32_t uid)
 			hi = mid;
 	}
 	return NULL;
+}
+
+/* How many of ix have a UID in lo..hi. */
+static size_t
+uidix_count(const struct uidix *ix, size_t n, uint32_t lo, uint32_t hi)
+{
+	size_t a = 0, b = n, mid, first;
+
+	while (a < b) {
+		mid = a + (b - a) / 2;
+		if (ix[mid].uid < lo)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	first = a;
+	for (b = n; a < b;) {
+		mid = a + (b - a) / 2;
+		if (ix[mid].uid <= hi)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	return a - first;
 }
 
 /* The UID set of ix[start..start+n-1]. */
@@ -596,37 +651,53 @@ set_caps(struct source *src, const char *s, size_t len)
 	}
 }
 
+/* The number after a response code's name: 1 to max, else -1. */
+static int
+code_num(const char *arg, size_t arglen, uint64_t max, uint64_t *n)
+{
+	struct imap_lex l;
+	struct imap_tok tok;
+
+	imap_lex_init(&l, arg, arglen);
+	imap_lex_next(&l, &tok);
+	if (imap_tok_num(&tok, max, n) == -1 || *n == 0)
+		return -1;
+	return 0;
+}
+
 /* A response code of a status response, tagged or not. */
 static int
 resp_code(struct source *src, const struct imap_resp *r)
 {
 	struct imap *im = src->priv;
-	struct imap_lex l;
-	struct imap_tok tok;
 	const char *arg;
 	size_t arglen;
 	uint64_t n;
 
 	if (imap_code_is(r->code, r->codelen, "CAPABILITY", &arg, &arglen))
 		set_caps(src, arg, arglen);
-	else if (im->ctx == CTX_SELECT
-	    && imap_code_is(
-		r->code, r->codelen, "UIDVALIDITY", &arg, &arglen)) {
-		imap_lex_init(&l, arg, arglen);
-		imap_lex_next(&l, &tok);
-		if (imap_tok_num(&tok, UINT32_MAX, &n) == -1 || n == 0)
+	if (im->ctx != CTX_SELECT)
+		return 0;
+	if (imap_code_is(r->code, r->codelen, "UIDVALIDITY", &arg, &arglen)) {
+		if (code_num(arg, arglen, UINT32_MAX, &n) == -1)
 			return src_fail(src, SRC_FDATA,
 			    "server sent a malformed UIDVALIDITY");
 		im->uidvalidity = (uint32_t)n;
-	} else if (im->ctx == CTX_SELECT
-	    && imap_code_is(r->code, r->codelen, "UIDNEXT", &arg, &arglen)) {
-		imap_lex_init(&l, arg, arglen);
-		imap_lex_next(&l, &tok);
-		if (imap_tok_num(&tok, UINT32_MAX, &n) == -1 || n == 0)
+	} else if (imap_code_is(
+		       r->code, r->codelen, "UIDNEXT", &arg, &arglen)) {
+		if (code_num(arg, arglen, UINT32_MAX, &n) == -1)
 			return src_fail(
 			    src, SRC_FDATA, "server sent a malformed UIDNEXT");
 		im->uidnext = (uint32_t)n;
-	}
+	} else if (imap_code_is(
+		       r->code, r->codelen, "HIGHESTMODSEQ", &arg, &arglen)) {
+		/* RFC 7162 section 7: mod-sequence-value, below 2^63. */
+		if (code_num(arg, arglen, INT64_MAX, &n) == -1)
+			return src_fail(src, SRC_FDATA,
+			    "server sent a malformed HIGHESTMODSEQ");
+		im->highestmodseq = n;
+	} else if (imap_code_is(r->code, r->codelen, "NOMODSEQ", &arg, &arglen))
+		im->nomodseq = 1;
 	return 0;
 }
 
@@ -716,6 +787,14 @@ on_fetch(struct source *src, const struct imap_resp *r)
 	if (f.has_uid && r->num >= 1 && r->num <= im->exists)
 		im->seq[r->num - 1] = f.uid;
 	switch (im->ctx) {
+	case CTX_SELECT: /* QRESYNC: the changes come with the select */
+	case CTX_CHANGES:
+		if (im->chg == NULL || !f.has_uid || !f.has_flags)
+			break;
+		if (im->chg->flags(im->chg->arg, f.uid, f.flags) == -1)
+			return src_fail(src, SRC_FLOCAL,
+			    "could not apply the flags of UID %" PRIu32, f.uid);
+		break;
 	case CTX_MSGS:
 		/* Responses without UID and size are flag updates. */
 		if (!f.has_uid || !f.has_size)
@@ -754,10 +833,49 @@ on_fetch(struct source *src, const struct imap_resp *r)
 	return 0;
 }
 
+/* UIDs lo..hi are in the folder (CTX_GAPS): the UIDs since the last
+ * ones reported, up to lo, are gone. The server lists them ascending. */
+static int
+gap_range(struct source *src, uint32_t lo, uint32_t hi)
+{
+	struct imap *im = src->priv;
+
+	if (lo < im->gapnext)
+		return src_fail(src, SRC_FDATA,
+		    "server listed UID %" PRIu32 " out of order in a search",
+		    lo);
+	if (lo > im->gapnext
+	    && im->chg->vanished(im->chg->arg, (uint32_t)im->gapnext, lo - 1)
+		== -1)
+		return src_fail(src, SRC_FLOCAL,
+		    "could not remove messages gone from the server");
+	im->gapnext = (uint64_t)hi + 1;
+	return 0;
+}
+
+/* One UID of a SEARCH response. */
+static int
+search_uid(struct source *src, uint32_t uid)
+{
+	struct imap *im = src->priv;
+
+	if (im->ctx == CTX_GAPS)
+		return gap_range(src, uid, uid);
+	if (im->nfound >= IMAP_MSGMAX)
+		return src_fail(src, SRC_FPROTO,
+		    "server found more than %d messages", IMAP_MSGMAX);
+	if (im->nfound == im->foundcap) {
+		im->foundcap = im->foundcap ? im->foundcap * 2 : 256;
+		im->found = xreallocarray(
+		    im->found, im->foundcap, sizeof(*im->found));
+	}
+	im->found[im->nfound++] = uid;
+	return 0;
+}
+
 static int
 on_search(struct source *src, const struct imap_resp *r)
 {
-	struct imap *im = src->priv;
 	struct imap_lex l;
 	struct imap_tok tok;
 	uint64_t n;
@@ -770,17 +888,8 @@ on_search(struct source *src, const struct imap_resp *r)
 		case IMAP_TATOM:
 			if (imap_tok_num(&tok, UINT32_MAX, &n) == -1 || n == 0)
 				goto bad;
-			if (im->nfound >= IMAP_MSGMAX)
-				return src_fail(src, SRC_FPROTO,
-				    "server found more than %d messages",
-				    IMAP_MSGMAX);
-			if (im->nfound == im->foundcap) {
-				im->foundcap
-				    = im->foundcap ? im->foundcap * 2 : 256;
-				im->found = xreallocarray(im->found,
-				    im->foundcap, sizeof(*im->found));
-			}
-			im->found[im->nfound++] = (uint32_t)n;
+			if (search_uid(src, (uint32_t)n) == -1)
+				return -1;
 			break;
 		case IMAP_TLPAR:
 			/* (MODSEQ n) of RFC 7162 section 3.1.5. */
@@ -795,6 +904,158 @@ on_search(struct source *src, const struct imap_resp *r)
 bad:
 	return src_fail(
 	    src, SRC_FDATA, "server sent a malformed SEARCH response");
+}
+
+/* ESEARCH (RFC 4731) in CTX_GAPS: the ALL set, range by range. */
+static int
+on_esearch(struct source *src, const struct imap_resp *r)
+{
+	struct imap_set set;
+	const char *tag, *sp;
+	size_t taglen, splen;
+	uint32_t lo, hi;
+	int uid, k;
+
+	if (imap_parse_esearch(
+		r->data, r->datalen, &tag, &taglen, &uid, &sp, &splen)
+	    == -1)
+		return src_fail(
+		    src, SRC_FDATA, "server sent a malformed ESEARCH response");
+	imap_set_init(&set, sp, splen);
+	while ((k = imap_set_next(&set, &lo, &hi)) == 1)
+		if (gap_range(src, lo, hi) == -1)
+			return -1;
+	return 0;
+}
+
+/*
+ * VANISHED (RFC 7162 section 3.2.10). With EARLIER, during a
+ * select_sync with QRESYNC: the expunges since the caller's modseq.
+ * Without: messages expunged now, as EXPUNGE would say once QRESYNC is
+ * on; their numbers are not given, so the number-to-UID map is
+ * forgotten (FETCH responses fill it again).
+ */
+static int
+on_vanished(struct source *src, const struct imap_resp *r)
+{
+	struct imap *im = src->priv;
+	struct imap_set set;
+	const char *sp;
+	size_t splen;
+	uint32_t lo, hi;
+	uint64_t count = 0;
+	int earlier, k;
+
+	if (imap_parse_vanished(r->data, r->datalen, &earlier, &sp, &splen)
+	    == -1)
+		return src_fail(src, SRC_FDATA,
+		    "server sent a malformed VANISHED response");
+	imap_set_init(&set, sp, splen);
+	while ((k = imap_set_next(&set, &lo, &hi)) == 1) {
+		if (earlier && im->chg != NULL && im->ctx == CTX_SELECT
+		    && im->chg->vanished(im->chg->arg, lo, hi) == -1)
+			return src_fail(src, SRC_FLOCAL,
+			    "could not remove messages gone from the server");
+		count += (uint64_t)hi - lo + 1;
+		if (im->ctx == CTX_EXPUNGE)
+			im->gone += uidix_count(im->ours, im->nours, lo, hi);
+	}
+	if (earlier)
+		return 0;
+	if (count > im->exists)
+		return src_fail(src, SRC_FDATA,
+		    "server expunged %" PRIu64 " of %" PRIu32 " messages",
+		    count, im->exists);
+	im->exists -= (uint32_t)count;
+	if (im->exists > 0)
+		memset(im->seq, 0, im->exists * sizeof(*im->seq));
+	return 0;
+}
+
+/* ENABLED (RFC 5161 section 3.2): what the server turned on. */
+static void
+on_enabled(struct source *src, const struct imap_resp *r)
+{
+	struct imap *im = src->priv;
+	struct imap_lex l;
+	struct imap_tok tok;
+
+	imap_lex_init(&l, r->data, r->datalen);
+	while (imap_lex_next(&l, &tok) == IMAP_TATOM)
+		if (imap_tok_is(&tok, "QRESYNC"))
+			im->qresync_on = 1;
+}
+
+/* A LIST response in CTX_MAILBOXES, to the caller. */
+static int
+on_mailbox(struct source *src, const struct imap_resp *r)
+{
+	struct imap *im = src->priv;
+	struct imap_mbox m;
+	struct mailbox mb;
+	char *name, *utf8;
+	size_t len;
+	int rv;
+
+	if (imap_parse_mailbox(r->data, r->datalen, &m) == -1)
+		return src_fail(
+		    src, SRC_FDATA, "server sent a malformed LIST response");
+	name = xmalloc(m.name.len + 1);
+	if (m.name.t == IMAP_TQUOTED)
+		len = imap_unquote(m.name.p, m.name.len, name);
+	else
+		memcpy(name, m.name.p, len = m.name.len);
+	name[len] = '\0';
+	if (len == 0 || memchr(name, '\0', len) != NULL) {
+		free(name);
+		return src_fail(src, SRC_FDATA,
+		    "server listed a mailbox with an empty name, a NUL byte "
+		    "in it, or a name longer than %d bytes",
+		    IMAP_KEEPMAX);
+	}
+	utf8 = imap_utf7_decode(name);
+	mb.name = name;
+	mb.utf8 = utf8;
+	mb.delim = m.delim;
+	mb.attrs = m.attrs;
+	rv = im->mbfn(im->mbarg, &mb);
+	free(name);
+	free(utf8);
+	if (rv == -1)
+		return src_fail(
+		    src, SRC_FLOCAL, "listing the mailboxes stopped");
+	return 0;
+}
+
+/* NAMESPACE in CTX_NAMESPACE: the first personal namespace. */
+static int
+on_namespace(struct source *src, const struct imap_resp *r)
+{
+	struct src_namespace *ns = ((struct imap *)src->priv)->ns;
+	struct imap_tok p;
+	size_t len;
+
+	if (imap_parse_namespace(
+		r->data, r->datalen, &p, &ns->delim, &ns->known)
+	    == -1)
+		return src_fail(src, SRC_FDATA,
+		    "server sent a malformed NAMESPACE response");
+	ns->prefix[0] = '\0';
+	if (!ns->known)
+		return 0;
+	if (p.len >= sizeof(ns->prefix))
+		return src_fail(src, SRC_FDATA,
+		    "server sent a namespace prefix longer than %zu bytes",
+		    sizeof(ns->prefix) - 1);
+	if (p.t == IMAP_TQUOTED)
+		len = imap_unquote(p.p, p.len, ns->prefix);
+	else
+		memcpy(ns->prefix, p.p, len = p.len);
+	ns->prefix[len] = '\0';
+	if (memchr(ns->prefix, '\0', len) != NULL)
+		return src_fail(src, SRC_FDATA,
+		    "server sent a namespace prefix with a NUL byte");
+	return 0;
 }
 
 /* An untagged response that tells of new mail. */
@@ -841,6 +1102,16 @@ untagged(struct source *src, const struct imap_resp *r)
 		return on_expunge(src, r->num);
 	else if (r->hasnum && eqi(r->kw, r->kwlen, "FETCH"))
 		return on_fetch(src, r);
+	else if (eqi(r->kw, r->kwlen, "VANISHED"))
+		return on_vanished(src, r);
+	else if (eqi(r->kw, r->kwlen, "ENABLED"))
+		on_enabled(src, r);
+	else if (im->ctx == CTX_MAILBOXES && eqi(r->kw, r->kwlen, "LIST"))
+		return on_mailbox(src, r);
+	else if (im->ctx == CTX_NAMESPACE && eqi(r->kw, r->kwlen, "NAMESPACE"))
+		return on_namespace(src, r);
+	else if (im->ctx == CTX_GAPS && eqi(r->kw, r->kwlen, "ESEARCH"))
+		return on_esearch(src, r);
 	else if (im->ctx == CTX_LIST && eqi(r->kw, r->kwlen, "LIST")) {
 		char delim;
 
@@ -850,7 +1121,8 @@ untagged(struct source *src, const struct imap_resp *r)
 		if (!im->gotlist)
 			im->delim = delim;
 		im->gotlist = 1;
-	} else if (im->ctx == CTX_SEARCH && eqi(r->kw, r->kwlen, "SEARCH"))
+	} else if ((im->ctx == CTX_SEARCH || im->ctx == CTX_GAPS)
+	    && eqi(r->kw, r->kwlen, "SEARCH"))
 		return on_search(src, r);
 	/* Anything else (RECENT, FLAGS, NAMESPACE, ...) is of no use. */
 	return 0;
@@ -945,6 +1217,31 @@ wait_tag(struct source *src, unsigned tag, struct pend *out)
 	}
 }
 
+/* The newest command in flight. */
+static struct pend *
+cmd_pend(struct imap *im)
+{
+	return &im->pend[im->npend - 1];
+}
+
+/* Read responses until the server's "+" (1, *r holds it) or until the
+ * newest command is answered instead (0); -1 on failure. */
+static int
+wait_cont(struct source *src, struct imap_resp *r)
+{
+	struct imap *im = src->priv;
+	int x;
+
+	for (;;) {
+		if (read_resp(src, r) == -1 || (x = dispatch(src, r, 1)) == -1)
+			return -1;
+		if (x == 1)
+			return 1;
+		if (cmd_pend(im)->done)
+			return 0;
+	}
+}
+
 /*
  * Writing commands. cmd_begin starts one with a new tag; cmd_add and
  * cmd_string append to it, both to the wire and to the trace line;
@@ -1013,12 +1310,6 @@ cmd_flush(struct source *src)
 	return rv;
 }
 
-static struct pend *
-cmd_pend(struct imap *im)
-{
-	return &im->pend[im->npend - 1];
-}
-
 /* Append SP and s as a quoted string when it is plain ASCII without
  * quote or backslash, else as a literal. Returns 0, or -1. */
 static int
@@ -1056,17 +1347,10 @@ cmd_string(struct source *src, const char *s, int secret)
 	}
 	if (!plus) {
 		/* RFC 3501 section 7.5: wait for the server's go-ahead. */
-		if (cmd_flush(src) == -1)
+		if (cmd_flush(src) == -1 || (rv = wait_cont(src, &r)) == -1)
 			return -1;
-		for (;;) {
-			if (read_resp(src, &r) == -1
-			    || (rv = dispatch(src, &r, 1)) == -1)
-				return -1;
-			if (rv == 1)
-				break;
-			if (cmd_pend(im)->done)
-				return 0;
-		}
+		if (rv == 0)
+			return 0;
 	}
 	buf_add(&im->wbuf, s, len);
 	return 0;
@@ -1255,6 +1539,64 @@ sasl_send(struct source *src, const char *line)
 	return cmd_flush(src);
 }
 
+/* The initial response of SASL-IR (RFC 4959) onto the command. */
+static int
+auth_ir(struct source *src, struct sasl *sasl)
+{
+	struct imap *im = src->priv;
+	char *out = NULL;
+
+	if (sasl_step(sasl, NULL, 0, &out) == -1) {
+		freezero_str(out);
+		return src_fail(src, SRC_FAUTH, "authentication failed: %s",
+		    sasl_error(sasl));
+	}
+	buf_str(&im->tbuf, " <redacted>");
+	cmd_add(src, " ", 1, 1);
+	/* An empty initial response is "=" (RFC 4959 section 3). */
+	cmd_add(src, *out ? out : "=", *out ? strlen(out) : 1, 1);
+	freezero_str(out);
+	return 0;
+}
+
+/* Answer the server's challenges until it answers the command; sent:
+ * the client's first message went out with it already. */
+static int
+auth_exchange(struct source *src, struct sasl *sasl, int first, int sent)
+{
+	struct imap_resp r;
+	char *out = NULL;
+	int steps = 0, x;
+
+	while ((x = wait_cont(src, &r)) == 1) {
+		if (++steps > IMAP_SASLSTEPS) {
+			sasl_send(src, "*");
+			return src_fail(src, SRC_FPROTO,
+			    "server sent more than %d SASL challenges",
+			    IMAP_SASLSTEPS);
+		}
+		if (first && !sent)
+			x = sasl_step(sasl, NULL, 0, &out);
+		else
+			x = sasl_step(sasl, r.text, r.textlen, &out);
+		sent = 1;
+		if (x == -1) {
+			/* Cancel (RFC 3501 section 6.2.2); the session
+			 * ends anyway. */
+			freezero_str(out);
+			sasl_send(src, "*");
+			return src_fail(src, SRC_FAUTH,
+			    "authentication failed: %s", sasl_error(sasl));
+		}
+		x = sasl_send(src, out);
+		freezero_str(out);
+		out = NULL;
+		if (x == -1)
+			return -1;
+	}
+	return x;
+}
+
 /* RFC 3501 section 6.2.2, with the initial response of RFC 4959. */
 static int
 authenticate(struct source *src, enum src_auth mech)
@@ -1263,11 +1605,9 @@ authenticate(struct source *src, enum src_auth mech)
 	const struct source_cfg *cfg = src->cfg;
 	const char *name = sasl_mech_name(mech);
 	struct sasl *sasl;
-	struct imap_resp r;
 	struct pend p;
-	char *out = NULL;
 	unsigned tag;
-	int first, sent = 0, steps = 0, rv = -1, x;
+	int first, ir, rv = -1;
 
 	if (name == NULL)
 		return src_fail(
@@ -1278,62 +1618,14 @@ authenticate(struct source *src, enum src_auth mech)
 		    src->caps);
 	sasl = sasl_new(mech, cfg->user, cfg->secret, cfg->host, cfg->port);
 	first = sasl_client_first(sasl);
+	ir = first && (im->caps & CAP_SASLIR);
 	im->capseen = 0;
 	tag = cmd_begin(src, "AUTHENTICATE");
 	cmd_add(src, " ", 1, 0);
 	cmd_add(src, name, strlen(name), 0);
-	if (first && (im->caps & CAP_SASLIR)) {
-		if (sasl_step(sasl, NULL, 0, &out) == -1) {
-			src_fail(src, SRC_FAUTH, "authentication failed: %s",
-			    sasl_error(sasl));
-			goto done;
-		}
-		buf_str(&im->tbuf, " <redacted>");
-		cmd_add(src, " ", 1, 1);
-		/* An empty initial response is "=" (RFC 4959 section 3). */
-		cmd_add(src, *out ? out : "=", *out ? strlen(out) : 1, 1);
-		freezero_str(out);
-		out = NULL;
-		sent = 1;
-	}
-	if (cmd_send(src) == -1)
-		goto done;
-	for (;;) {
-		if (read_resp(src, &r) == -1
-		    || (x = dispatch(src, &r, 1)) == -1)
-			goto done;
-		if (x == 0) {
-			if (cmd_pend(im)->done)
-				break;
-			continue;
-		}
-		if (++steps > IMAP_SASLSTEPS) {
-			sasl_send(src, "*");
-			src_fail(src, SRC_FPROTO,
-			    "server sent more than %d SASL challenges",
-			    IMAP_SASLSTEPS);
-			goto done;
-		}
-		if (first && !sent)
-			x = sasl_step(sasl, NULL, 0, &out);
-		else
-			x = sasl_step(sasl, r.text, r.textlen, &out);
-		sent = 1;
-		if (x == -1) {
-			/* Cancel (RFC 3501 section 6.2.2); the session
-			 * ends anyway. */
-			sasl_send(src, "*");
-			src_fail(src, SRC_FAUTH, "authentication failed: %s",
-			    sasl_error(sasl));
-			goto done;
-		}
-		x = sasl_send(src, out);
-		freezero_str(out);
-		out = NULL;
-		if (x == -1)
-			goto done;
-	}
-	if (wait_tag(src, tag, &p) == -1)
+	if ((ir && auth_ir(src, sasl) == -1) || cmd_send(src) == -1
+	    || auth_exchange(src, sasl, first, ir) == -1
+	    || wait_tag(src, tag, &p) == -1)
 		goto done;
 	if (p.st != IMAP_SOK) {
 		auth_refused(src, &p);
@@ -1348,7 +1640,6 @@ authenticate(struct source *src, enum src_auth mech)
 	xstrlcpy(src->mech, name, sizeof(src->mech));
 	rv = 0;
 done:
-	freezero_str(out);
 	sasl_free(sasl);
 	return rv;
 }
@@ -1429,6 +1720,14 @@ imap_open(struct source *src)
  * Folders and messages.
  */
 
+/* How a folder is selected. */
+enum sel {
+	SEL_PLAIN, /* no parameters */
+	SEL_CONDSTORE, /* (CONDSTORE): HIGHESTMODSEQ comes */
+	SEL_ENABLED, /* QRESYNC enabled, no state to resync from */
+	SEL_QRESYNC /* (QRESYNC (uidvalidity modseq)) */
+};
+
 static void
 reset_mailbox(struct imap *im)
 {
@@ -1436,16 +1735,134 @@ reset_mailbox(struct imap *im)
 	im->exists = 0;
 	im->uidvalidity = 0;
 	im->uidnext = 0;
+	im->highestmodseq = 0;
+	im->nomodseq = 0;
 }
 
+/* LIST "" name, for the folder's hierarchy delimiter (src->delim). q
+ * is the name as the config gave it, quoted for messages. */
 static int
-imap_select(
-    struct source *src, const char *folder, int rw, struct folder_info *fi)
+folder_delim(struct source *src, const char *name, const char *q)
 {
 	struct imap *im = src->priv;
 	struct pend p;
-	char *name, q[200];
 	unsigned tag;
+
+	im->ctx = CTX_LIST;
+	im->gotlist = 0;
+	im->delim = 0;
+	tag = cmd_begin(src, "LIST \"\"");
+	if (cmd_string(src, name, 0) == -1 || cmd_send(src) == -1
+	    || wait_tag(src, tag, &p) == -1)
+		return -1;
+	if (p.st == IMAP_SNO)
+		return src_fail(
+		    src, SRC_FREFUSED, "no folder %s: \"%s\"", q, p.text);
+	if (p.st != IMAP_SOK)
+		return src_fail(
+		    src, SRC_FPROTO, "LIST %s failed: \"%s\"", q, p.text);
+	src->delim = im->gotlist ? im->delim : 0;
+	return 0;
+}
+
+/* ENABLE QRESYNC (RFC 7162 section 3.2.3), once per session; sent
+ * without waiting, the EXAMINE that needs it goes right after. Returns
+ * its tag (0: not needed). */
+static unsigned
+enable_qresync(struct source *src)
+{
+	struct imap *im = src->priv;
+	unsigned tag;
+
+	if (im->qresync_on)
+		return 0;
+	tag = cmd_begin(src, "ENABLE QRESYNC");
+	return cmd_send(src) == -1 ? 0 : tag;
+}
+
+/* The answer to a pipelined ENABLE QRESYNC. */
+static int
+enabled_qresync(struct source *src, unsigned tag)
+{
+	struct imap *im = src->priv;
+	struct pend p;
+
+	if (tag == 0)
+		return 0;
+	if (wait_tag(src, tag, &p) == -1)
+		return -1;
+	if (p.st != IMAP_SOK || !im->qresync_on)
+		return src_fail(src, SRC_FPROTO,
+		    "server offers QRESYNC but did not enable it: \"%s\"",
+		    p.text);
+	return 0;
+}
+
+/* The parameters of a select for a sync (RFC 7162 section 3.1.8 and
+ * 3.2.5): a CONDSTORE enabling one, so that HIGHESTMODSEQ comes, and
+ * QRESYNC's known state where there is one. */
+static void
+select_params(struct source *src, enum sel how, const struct sync_known *k)
+{
+	char par[96];
+
+	if (how == SEL_CONDSTORE)
+		snprintf(par, sizeof(par), " (CONDSTORE)");
+	else if (how == SEL_QRESYNC)
+		snprintf(par, sizeof(par),
+		    " (QRESYNC (%" PRIu32 " %" PRIu64 "))", k->uidvalidity,
+		    k->highestmodseq);
+	else
+		return;
+	cmd_add(src, par, strlen(par), 0);
+}
+
+/* SELECT or EXAMINE name, as how says (ENABLE QRESYNC goes first for
+ * SEL_QRESYNC and SEL_ENABLED where needed). */
+static int
+select_cmd(struct source *src, const char *name, const char *q, int rw,
+    enum sel how, const struct sync_known *known)
+{
+	struct imap *im = src->priv;
+	struct pend p;
+	unsigned tag, entag = 0;
+
+	/* A failed SELECT leaves no mailbox selected (section 6.3.1). */
+	reset_mailbox(im);
+	im->ctx = CTX_SELECT;
+	if ((how == SEL_QRESYNC || how == SEL_ENABLED)
+	    && (entag = enable_qresync(src)) == 0 && !im->qresync_on)
+		return -1;
+	tag = cmd_begin(src, rw ? "SELECT" : "EXAMINE");
+	if (cmd_string(src, name, 0) == -1)
+		return -1;
+	select_params(src, how, known);
+	if (cmd_send(src) == -1 || enabled_qresync(src, entag) == -1
+	    || wait_tag(src, tag, &p) == -1)
+		return -1;
+	if (p.st == IMAP_SNO) {
+		reset_mailbox(im);
+		return src_fail(
+		    src, SRC_FREFUSED, "no folder %s: \"%s\"", q, p.text);
+	}
+	if (p.st != IMAP_SOK)
+		return src_fail(src, SRC_FPROTO, "%s %s failed: \"%s\"",
+		    rw ? "SELECT" : "EXAMINE", q, p.text);
+	if (im->uidvalidity == 0)
+		return src_fail(src, SRC_FDATA,
+		    "server sent no UIDVALIDITY for folder %s", q);
+	return 0;
+}
+
+/* Open folder (LIST for its delimiter unless INBOX, then SELECT or
+ * EXAMINE) and fill *fi: imap_select, and the first step of
+ * imap_select_sync. */
+static int
+open_folder(struct source *src, const char *folder, int rw, enum sel how,
+    const struct sync_known *known, struct folder_info *fi)
+{
+	struct imap *im = src->priv;
+	char *name, q[200];
 	int rv = -1;
 
 	memset(fi, 0, sizeof(*fi));
@@ -1455,63 +1872,34 @@ imap_select(
 	if ((name = imap_mailbox_canon(folder)) == NULL)
 		return src_fail(src, SRC_FCONFIG,
 		    "folder name \"%s\" is not valid UTF-8", q);
-
 	/* INBOX always exists (RFC 3501 section 5.1) and is the Maildir
 	 * itself, whatever the delimiter: no LIST, a round trip saved. */
-	if (strcasecmp(name, "INBOX") == 0) {
+	if (strcasecmp(name, "INBOX") == 0)
 		src->delim = 0;
-		goto sel;
-	}
-	im->ctx = CTX_LIST;
-	im->gotlist = 0;
-	im->delim = 0;
-	tag = cmd_begin(src, "LIST \"\"");
-	if (cmd_string(src, name, 0) == -1 || cmd_send(src) == -1
-	    || wait_tag(src, tag, &p) == -1)
+	else if (folder_delim(src, name, q) == -1)
 		goto done;
-	if (p.st == IMAP_SNO) {
-		src_fail(src, SRC_FREFUSED, "no folder %s: \"%s\"", q, p.text);
+	if (select_cmd(src, name, q, rw, how, known) == -1)
 		goto done;
-	}
-	if (p.st != IMAP_SOK) {
-		src_fail(src, SRC_FPROTO, "LIST %s failed: \"%s\"", q, p.text);
-		goto done;
-	}
-	src->delim = im->gotlist ? im->delim : 0;
-
-sel:
-	/* A failed SELECT leaves no mailbox selected (section 6.3.1). */
-	reset_mailbox(im);
-	im->ctx = CTX_SELECT;
-	tag = cmd_begin(src, rw ? "SELECT" : "EXAMINE");
-	if (cmd_string(src, name, 0) == -1 || cmd_send(src) == -1
-	    || wait_tag(src, tag, &p) == -1)
-		goto done;
-	if (p.st == IMAP_SNO) {
-		reset_mailbox(im);
-		src_fail(src, SRC_FREFUSED, "no folder %s: \"%s\"", q, p.text);
-		goto done;
-	}
-	if (p.st != IMAP_SOK) {
-		src_fail(src, SRC_FPROTO, "%s %s failed: \"%s\"",
-		    rw ? "SELECT" : "EXAMINE", q, p.text);
-		goto done;
-	}
-	if (im->uidvalidity == 0) {
-		src_fail(src, SRC_FDATA,
-		    "server sent no UIDVALIDITY for folder %s", q);
-		goto done;
-	}
 	im->selected = 1;
 	fi->uidvalidity = im->uidvalidity;
 	fi->exists = im->exists;
 	fi->uidnext = im->uidnext;
 	fi->uidplus = (im->caps & CAP_UIDPLUS) != 0;
+	fi->condstore = (im->caps & CAP_CONDSTORE) != 0;
+	fi->qresync = (im->caps & CAP_QRESYNC) != 0;
+	fi->highestmodseq = im->nomodseq ? 0 : im->highestmodseq;
 	rv = 0;
 done:
 	im->ctx = CTX_NONE;
 	free(name);
 	return rv;
+}
+
+static int
+imap_select(
+    struct source *src, const char *folder, int rw, struct folder_info *fi)
+{
+	return open_folder(src, folder, rw, SEL_PLAIN, NULL, fi);
 }
 
 static int
@@ -1760,15 +2148,58 @@ imap_mark(struct source *src, struct msginfo *const *msgs, size_t n)
 	return rv;
 }
 
+/*
+ * Without UIDPLUS: plain EXPUNGE removes every message flagged
+ * \Deleted, including ones another client flagged and means to keep
+ * for now; so only when ours (ix) are the only ones. (A client flagging
+ * one between SEARCH and EXPUNGE is a race no server without UIDPLUS
+ * lets us close.) Returns 1 when others are flagged (nothing sent,
+ * src->err says why), 0 after the EXPUNGE, -1 on failure.
+ */
+static int
+expunge_plain(struct source *src, const struct uidix *ix, size_t nix)
+{
+	struct imap *im = src->priv;
+	struct pend p;
+	size_t i, other = 0;
+
+	im->ctx = CTX_SEARCH;
+	im->nfound = 0;
+	if (simple(src, "UID SEARCH DELETED", &p) == -1)
+		return -1;
+	if (p.st != IMAP_SOK)
+		return src_fail(src, SRC_FPROTO,
+		    "searching for deleted messages failed: \"%s\"", p.text);
+	for (i = 0; i < im->nfound; i++)
+		if (uidix_find(ix, nix, im->found[i]) == NULL)
+			other++;
+	if (other > 0) {
+		snprintf(src->err, sizeof(src->err),
+		    "%zu message%s stay%s flagged \\Deleted: %zu other "
+		    "message%s in the folder %s also flagged \\Deleted and "
+		    "the server lacks UIDPLUS, so EXPUNGE would remove %s too",
+		    nix, nix == 1 ? "" : "s", nix == 1 ? "s" : "", other,
+		    other == 1 ? "" : "s", other == 1 ? "is" : "are",
+		    other == 1 ? "it" : "them");
+		return 1;
+	}
+	im->ctx = CTX_EXPUNGE;
+	if (simple(src, "EXPUNGE", &p) == -1)
+		return -1;
+	if (p.st != IMAP_SOK)
+		return src_fail(src, SRC_FPROTO,
+		    "expunging messages failed: \"%s\"", p.text);
+	return 0;
+}
+
 static int
 imap_expunge(
     struct source *src, struct msginfo *const *msgs, size_t n, size_t *gone)
 {
 	struct imap *im = src->priv;
 	struct uidix *ix;
-	struct pend p;
-	size_t nix, i, other = 0;
-	int rv = -1;
+	size_t nix;
+	int rv;
 
 	*gone = 0;
 	src->err[0] = '\0';
@@ -1783,66 +2214,23 @@ imap_expunge(
 	if (im->caps & CAP_UIDPLUS) {
 		/* RFC 4315 section 2.1: only the messages named go. */
 		im->ctx = CTX_EXPUNGE;
-		if (uid_batches(
-			src, "UID EXPUNGE", ix, nix, "", "expunging messages")
-		    == -1)
-			goto done;
-	} else {
-		/*
-		 * Plain EXPUNGE removes every message flagged \Deleted,
-		 * including ones another client flagged and means to
-		 * keep for now; so only when ours are the only ones. (A
-		 * client flagging one between SEARCH and EXPUNGE is a
-		 * race no server without UIDPLUS lets us close.)
-		 */
-		im->ctx = CTX_SEARCH;
-		im->nfound = 0;
-		if (simple(src, "UID SEARCH DELETED", &p) == -1)
-			goto done;
-		if (p.st != IMAP_SOK) {
-			src_fail(src, SRC_FPROTO,
-			    "searching for deleted messages failed: \"%s\"",
-			    p.text);
-			goto done;
-		}
-		for (i = 0; i < im->nfound; i++)
-			if (uidix_find(ix, nix, im->found[i]) == NULL)
-				other++;
-		if (other > 0) {
+		rv = uid_batches(
+		    src, "UID EXPUNGE", ix, nix, "", "expunging messages");
+	} else
+		rv = expunge_plain(src, ix, nix);
+	if (rv == 0) {
+		*gone = im->gone < nix ? im->gone : nix;
+		if (*gone < nix)
 			snprintf(src->err, sizeof(src->err),
-			    "%zu message%s stay%s flagged \\Deleted: %zu other "
-			    "message%s in the folder %s also flagged "
-			    "\\Deleted and the server lacks UIDPLUS, so "
-			    "EXPUNGE would remove %s too",
-			    nix, nix == 1 ? "" : "s", nix == 1 ? "s" : "",
-			    other, other == 1 ? "" : "s",
-			    other == 1 ? "is" : "are",
-			    other == 1 ? "it" : "them");
-			rv = 0;
-			goto done;
-		}
-		im->ctx = CTX_EXPUNGE;
-		if (simple(src, "EXPUNGE", &p) == -1)
-			goto done;
-		if (p.st != IMAP_SOK) {
-			src_fail(src, SRC_FPROTO,
-			    "expunging messages failed: \"%s\"", p.text);
-			goto done;
-		}
+			    "the server reported %zu of %zu marked messages "
+			    "expunged; the others may stay flagged \\Deleted",
+			    *gone, nix);
 	}
-	*gone = im->gone < nix ? im->gone : nix;
-	if (*gone < nix)
-		snprintf(src->err, sizeof(src->err),
-		    "the server reported %zu of %zu marked messages "
-		    "expunged; the others may stay flagged \\Deleted",
-		    *gone, nix);
-	rv = 0;
-done:
 	im->ctx = CTX_NONE;
 	im->ours = NULL;
 	im->nours = 0;
 	free(ix);
-	return rv;
+	return rv == -1 ? -1 : 0;
 }
 
 /* Every command before LOGOUT was answered and nothing depends on its
@@ -1917,18 +2305,13 @@ imap_idle_start(struct source *src)
 	if (cmd_send(src) == -1)
 		return -1;
 	/* Untagged data may come before the server's "+". */
-	for (;;) {
-		if (read_resp(src, &r) == -1
-		    || (x = dispatch(src, &r, 1)) == -1)
+	if ((x = wait_cont(src, &r)) == -1)
+		return -1;
+	if (x == 0) {
+		if (wait_tag(src, tag, &p) == -1)
 			return -1;
-		if (x == 1)
-			break;
-		if (cmd_pend(im)->done) {
-			if (wait_tag(src, tag, &p) == -1)
-				return -1;
-			return src_fail(src, SRC_FREFUSED,
-			    "server refused IDLE: \"%s\"", p.text);
-		}
+		return src_fail(
+		    src, SRC_FREFUSED, "server refused IDLE: \"%s\"", p.text);
 	}
 	im->idletag = tag;
 	/* SPEC "Time": the wait in IDLE has no reply deadline; it ends at
@@ -2037,6 +2420,195 @@ imap_noop(struct source *src)
 	return 0;
 }
 
+/*
+ * Mirror: mailboxes, namespace, and the changes since a known state.
+ */
+
+/* One command whose untagged responses are applied in ctx; what names
+ * it in an error. */
+static int
+ctx_cmd(
+    struct source *src, enum imap_ctx ctx, const char *cmd, const char *what)
+{
+	struct imap *im = src->priv;
+	struct pend p;
+	int rv;
+
+	im->ctx = ctx;
+	rv = simple(src, cmd, &p);
+	im->ctx = CTX_NONE;
+	if (rv == 0 && p.st != IMAP_SOK)
+		rv = src_fail(
+		    src, SRC_FPROTO, "%s failed: \"%s\"", what, p.text);
+	return rv;
+}
+
+static int
+imap_mailboxes(
+    struct source *src, int (*fn)(void *arg, const struct mailbox *), void *arg)
+{
+	struct imap *im = src->priv;
+	int rv;
+
+	im->mbfn = fn;
+	im->mbarg = arg;
+	/* RFC 6154 section 5.1: special-use attributes on request with
+	 * LIST-EXTENDED; without it, whatever attributes LIST gives. */
+	rv = ctx_cmd(src, CTX_MAILBOXES,
+	    (im->caps & CAP_LISTEXT) && (im->caps & CAP_SPECIALUSE)
+		? "LIST \"\" \"*\" RETURN (SPECIAL-USE)"
+		: "LIST \"\" \"*\"",
+	    "listing the mailboxes");
+	im->mbfn = NULL;
+	im->mbarg = NULL;
+	return rv;
+}
+
+static int
+imap_namespace(struct source *src, struct src_namespace *ns)
+{
+	struct imap *im = src->priv;
+	int rv;
+
+	memset(ns, 0, sizeof(*ns));
+	if (!(im->caps & CAP_NAMESPACE))
+		return 0;
+	im->ns = ns;
+	rv = ctx_cmd(src, CTX_NAMESPACE, "NAMESPACE", "NAMESPACE");
+	im->ns = NULL;
+	if (rv == -1)
+		memset(ns, 0, sizeof(*ns));
+	return rv;
+}
+
+/*
+ * The flags of every message, or with modseq those changed since it
+ * (CHANGEDSINCE, RFC 7162 section 3.1.4.1), to the change sink. A
+ * folder of more than IMAP_LISTCHUNK messages goes in parts by message
+ * number (as list_parts), within SPEC's cap on untagged responses.
+ */
+static int
+sync_flags(struct source *src, uint64_t modseq)
+{
+	struct imap *im = src->priv;
+	char cmd[128], tail[48] = "";
+	uint32_t lo, hi;
+
+	if (im->exists == 0)
+		return 0;
+	if (modseq != 0)
+		snprintf(
+		    tail, sizeof(tail), " (CHANGEDSINCE %" PRIu64 ")", modseq);
+	if (im->exists <= IMAP_LISTCHUNK) {
+		snprintf(cmd, sizeof(cmd), "UID FETCH 1:* (FLAGS)%s", tail);
+		return ctx_cmd(
+		    src, CTX_CHANGES, cmd, "listing the folder's flags");
+	}
+	for (lo = 1; lo <= im->exists; lo = hi + 1) {
+		hi = im->exists - lo < IMAP_LISTCHUNK ? im->exists
+						      : lo + IMAP_LISTCHUNK - 1;
+		snprintf(cmd, sizeof(cmd),
+		    "FETCH %" PRIu32 ":%" PRIu32 " (UID FLAGS)%s", lo, hi,
+		    tail);
+		if (ctx_cmd(src, CTX_CHANGES, cmd, "listing the folder's flags")
+		    == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * CONDSTORE without QRESYNC reports no expunges: the UIDs in the folder,
+ * by message number IMAP_GAPCHUNK at a time (one response line stays
+ * under IMAP_LINEMAX), and every gap between them reported vanished.
+ */
+static int
+sync_gaps(struct source *src)
+{
+	struct imap *im = src->priv;
+	char cmd[96];
+	uint32_t lo, hi, top;
+
+	im->gapnext = 1;
+	for (lo = 1; lo <= im->exists; lo = hi + 1) {
+		hi = im->exists - lo < IMAP_GAPCHUNK ? im->exists
+						     : lo + IMAP_GAPCHUNK - 1;
+		snprintf(cmd, sizeof(cmd), "UID SEARCH %s%" PRIu32 ":%" PRIu32,
+		    im->caps & CAP_ESEARCH ? "RETURN (ALL) " : "", lo, hi);
+		if (ctx_cmd(src, CTX_GAPS, cmd, "searching the folder") == -1)
+			return -1;
+	}
+	/* No message of the caller's can have a UID from UIDNEXT on. */
+	top = im->uidnext != 0 ? im->uidnext - 1 : UINT32_MAX;
+	if (im->gapnext <= top
+	    && im->chg->vanished(im->chg->arg, (uint32_t)im->gapnext, top)
+		== -1)
+		return src_fail(src, SRC_FLOCAL,
+		    "could not remove messages gone from the server");
+	return 0;
+}
+
+/* The changes after the folder is open (fi filled). */
+static int
+sync_changes(struct source *src, const struct sync_known *known,
+    const struct folder_info *fi, int qr, enum src_sync *kind)
+{
+	if (known->uidvalidity == 0 || fi->uidvalidity != known->uidvalidity) {
+		*kind = SRC_SYNC_VOID;
+		return 0;
+	}
+	/* A HIGHESTMODSEQ below the known one (a server restored from a
+	 * backup without a new UIDVALIDITY) cannot say what changed. */
+	if (known->highestmodseq == 0 || fi->highestmodseq == 0
+	    || fi->highestmodseq < known->highestmodseq) {
+		*kind = SRC_SYNC_WHOLE;
+		return sync_flags(src, 0);
+	}
+	*kind = SRC_SYNC_DELTA;
+	if (qr)
+		return 0; /* VANISHED (EARLIER) and FETCH came already */
+	/* A flag change raises HIGHESTMODSEQ (RFC 7162 section 3.1.1); an
+	 * expunge changes EXISTS or, with an arrival, UIDNEXT. */
+	if (fi->highestmodseq != known->highestmodseq
+	    && sync_flags(src, known->highestmodseq) == -1)
+		return -1;
+	if (fi->exists == known->exists && fi->uidnext == known->uidnext
+	    && fi->uidnext != 0)
+		return 0;
+	return sync_gaps(src);
+}
+
+static int
+imap_select_sync(struct source *src, const char *folder,
+    const struct sync_known *known, const struct change_sink *chg,
+    struct folder_info *fi, enum src_sync *kind)
+{
+	struct imap *im = src->priv;
+	enum sel how = SEL_PLAIN;
+	int rv;
+
+	*kind = SRC_SYNC_VOID;
+	/* QRESYNC parameters only with a state to resync from (RFC 7162
+	 * section 3.2.5); a stale UIDVALIDITY makes the server ignore
+	 * them. */
+	if (im->caps & CAP_QRESYNC)
+		how = known->uidvalidity != 0 && known->highestmodseq != 0
+		    ? SEL_QRESYNC
+		    : SEL_ENABLED;
+	else if (im->caps & CAP_CONDSTORE)
+		how = SEL_CONDSTORE;
+	/* During the EXAMINE, FETCH and VANISHED (EARLIER) are changes
+	 * only when they answer QRESYNC parameters. */
+	im->chg = how == SEL_QRESYNC ? chg : NULL;
+	rv = open_folder(src, folder, 0, how, known, fi);
+	im->chg = chg;
+	if (rv == 0)
+		rv = sync_changes(src, known, fi, how == SEL_QRESYNC, kind);
+	im->chg = NULL;
+	im->ctx = CTX_NONE;
+	return rv;
+}
+
 static const struct source_ops imap_ops = {
 	.open = imap_open,
 	.select = imap_select,
@@ -2047,6 +2619,9 @@ static const struct source_ops imap_ops = {
 	.expunge = imap_expunge,
 	.quit = imap_quit,
 	.free = imap_free,
+	.mailboxes = imap_mailboxes,
+	.namespace = imap_namespace,
+	.select_sync = imap_select_sync,
 };
 
 struct source *

@@ -313,11 +313,49 @@ status_word(const char *p, size_t len)
 	return IMAP_SNONE;
 }
 
+/* "* ...": status, or data led by a number or a keyword. */
+static int
+parse_untagged(const char *buf, size_t len, struct imap_resp *r)
+{
+	size_t i = 2, w;
+	uint64_t n = 0;
+
+	r->type = IMAP_RUNTAGGED;
+	if (i < len && buf[i] >= '0' && buf[i] <= '9') {
+		while (i < len && buf[i] >= '0' && buf[i] <= '9') {
+			n = n * 10 + (uint64_t)(buf[i] - '0');
+			if (n > UINT32_MAX)
+				return -1;
+			i++;
+		}
+		if (i >= len || buf[i] != ' ')
+			return -1;
+		i++;
+		r->hasnum = 1;
+		r->num = (uint32_t)n;
+	}
+	for (w = i; i < len && atomch((unsigned char)buf[i]); i++)
+		;
+	if (i == w || (i < len && buf[i] != ' '))
+		return -1;
+	r->kw = buf + w;
+	r->kwlen = i - w;
+	if (!r->hasnum
+	    && (r->status = status_word(r->kw, r->kwlen)) != IMAP_SNONE) {
+		resp_text(buf, len, i, r);
+		return 0;
+	}
+	if (i < len)
+		i++;
+	r->data = buf + i;
+	r->datalen = len - i;
+	return 0;
+}
+
 int
 imap_parse_resp(const char *buf, size_t len, struct imap_resp *r)
 {
 	size_t i, w;
-	uint64_t n;
 
 	memset(r, 0, sizeof(*r));
 	if (len >= 1 && buf[0] == '+') {
@@ -329,41 +367,8 @@ imap_parse_resp(const char *buf, size_t len, struct imap_resp *r)
 		r->textlen = len - i;
 		return 0;
 	}
-	if (len >= 2 && buf[0] == '*' && buf[1] == ' ') {
-		r->type = IMAP_RUNTAGGED;
-		i = 2;
-		if (i < len && buf[i] >= '0' && buf[i] <= '9') {
-			n = 0;
-			while (i < len && buf[i] >= '0' && buf[i] <= '9') {
-				n = n * 10 + (uint64_t)(buf[i] - '0');
-				if (n > UINT32_MAX)
-					return -1;
-				i++;
-			}
-			if (i >= len || buf[i] != ' ')
-				return -1;
-			i++;
-			r->hasnum = 1;
-			r->num = (uint32_t)n;
-		}
-		for (w = i; i < len && atomch((unsigned char)buf[i]); i++)
-			;
-		if (i == w || (i < len && buf[i] != ' '))
-			return -1;
-		r->kw = buf + w;
-		r->kwlen = i - w;
-		if (!r->hasnum
-		    && (r->status = status_word(r->kw, r->kwlen))
-			!= IMAP_SNONE) {
-			resp_text(buf, len, i, r);
-			return 0;
-		}
-		if (i < len)
-			i++;
-		r->data = buf + i;
-		r->datalen = len - i;
-		return 0;
-	}
+	if (len >= 2 && buf[0] == '*' && buf[1] == ' ')
+		return parse_untagged(buf, len, r);
 	/* tag = 1*<any ASTRING-CHAR except "+"> (RFC 3501 section 9). */
 	r->type = IMAP_RTAGGED;
 	for (i = 0; i < len && (atomch((unsigned char)buf[i]) || buf[i] == ']')
@@ -467,14 +472,101 @@ fetch_flags(struct imap_lex *l, unsigned *flags)
 	}
 }
 
+/* "(n)": a mod-sequence value of RFC 7162 section 7 (below 2^63). */
+static int
+fetch_modseq(struct imap_lex *l, uint64_t *modseq)
+{
+	struct imap_tok tok;
+
+	if (imap_lex_next(l, &tok) != IMAP_TLPAR)
+		return -1;
+	imap_lex_next(l, &tok);
+	if (imap_tok_num(&tok, INT64_MAX, modseq) == -1)
+		return -1;
+	return imap_lex_next(l, &tok) == IMAP_TRPAR ? 0 : -1;
+}
+
+/* The value of BODY[]: NIL, a quoted string or a literal. */
+static int
+fetch_body(struct imap_lex *l, struct imap_fetch *f)
+{
+	struct imap_tok v;
+
+	switch (imap_lex_next(l, &v)) {
+	case IMAP_TNIL:
+		f->body = IMAP_BODY_NIL;
+		break;
+	case IMAP_TQUOTED:
+		f->body = IMAP_BODY_QUOTED;
+		break;
+	case IMAP_TLITERAL:
+		f->body = IMAP_BODY_LITERAL;
+		break;
+	default:
+		return -1;
+	}
+	f->bodyp = v.p;
+	f->bodylen = v.len;
+	return 0;
+}
+
+/* The value of INTERNALDATE, a quoted date. */
+static int
+fetch_date(struct imap_lex *l, int64_t *date)
+{
+	struct imap_tok v;
+	char s[64];
+	size_t n;
+
+	if (imap_lex_next(l, &v) != IMAP_TQUOTED || v.len >= sizeof(s))
+		return -1;
+	n = imap_unquote(v.p, v.len, s);
+	return imap_parse_date(s, n, date);
+}
+
+/* The value of the item named tok into f; unknown items skipped. */
+static int
+fetch_item(struct imap_lex *l, const struct imap_tok *tok, struct imap_fetch *f)
+{
+	struct imap_tok v;
+	uint64_t n;
+
+	if (imap_tok_is(tok, "UID")) {
+		imap_lex_next(l, &v);
+		if (imap_tok_num(&v, UINT32_MAX, &n) == -1 || n == 0
+		    || (f->has_uid && f->uid != n))
+			return -1;
+		f->has_uid = 1;
+		f->uid = (uint32_t)n;
+	} else if (imap_tok_is(tok, "RFC822.SIZE")) {
+		imap_lex_next(l, &v);
+		if (imap_tok_num(&v, INT64_MAX, &f->size) == -1)
+			return -1;
+		f->has_size = 1;
+	} else if (imap_tok_is(tok, "FLAGS")) {
+		if (fetch_flags(l, &f->flags) == -1)
+			return -1;
+		f->has_flags = 1;
+	} else if (imap_tok_is(tok, "INTERNALDATE")) {
+		if (fetch_date(l, &f->date) == -1)
+			return -1;
+		f->has_date = 1;
+	} else if (imap_tok_is(tok, "MODSEQ")) {
+		if (fetch_modseq(l, &f->modseq) == -1)
+			return -1;
+		f->has_modseq = 1;
+	} else if (imap_tok_is(tok, "BODY[]") && f->body == IMAP_BODY_NONE)
+		return fetch_body(l, f);
+	else
+		return imap_lex_skip(l);
+	return 0;
+}
+
 int
 imap_parse_fetch(const char *data, size_t len, struct imap_fetch *f)
 {
 	struct imap_lex l;
-	struct imap_tok tok, v;
-	uint64_t n;
-	char date[64];
-	size_t dlen;
+	struct imap_tok tok;
 
 	memset(f, 0, sizeof(*f));
 	imap_lex_init(&l, data, len);
@@ -483,51 +575,7 @@ imap_parse_fetch(const char *data, size_t len, struct imap_fetch *f)
 	for (;;) {
 		if (imap_lex_next(&l, &tok) == IMAP_TRPAR)
 			break;
-		if (tok.t != IMAP_TATOM)
-			return -1;
-		if (imap_tok_is(&tok, "UID")) {
-			imap_lex_next(&l, &v);
-			if (imap_tok_num(&v, UINT32_MAX, &n) == -1 || n == 0
-			    || (f->has_uid && f->uid != n))
-				return -1;
-			f->has_uid = 1;
-			f->uid = (uint32_t)n;
-		} else if (imap_tok_is(&tok, "RFC822.SIZE")) {
-			imap_lex_next(&l, &v);
-			if (imap_tok_num(&v, INT64_MAX, &n) == -1)
-				return -1;
-			f->has_size = 1;
-			f->size = n;
-		} else if (imap_tok_is(&tok, "FLAGS")) {
-			if (fetch_flags(&l, &f->flags) == -1)
-				return -1;
-			f->has_flags = 1;
-		} else if (imap_tok_is(&tok, "INTERNALDATE")) {
-			if (imap_lex_next(&l, &v) != IMAP_TQUOTED
-			    || v.len >= sizeof(date))
-				return -1;
-			dlen = imap_unquote(v.p, v.len, date);
-			if (imap_parse_date(date, dlen, &f->date) == -1)
-				return -1;
-			f->has_date = 1;
-		} else if (imap_tok_is(&tok, "BODY[]")
-		    && f->body == IMAP_BODY_NONE) {
-			switch (imap_lex_next(&l, &v)) {
-			case IMAP_TNIL:
-				f->body = IMAP_BODY_NIL;
-				break;
-			case IMAP_TQUOTED:
-				f->body = IMAP_BODY_QUOTED;
-				break;
-			case IMAP_TLITERAL:
-				f->body = IMAP_BODY_LITERAL;
-				break;
-			default:
-				return -1;
-			}
-			f->bodyp = v.p;
-			f->bodylen = v.len;
-		} else if (imap_lex_skip(&l) == -1)
+		if (tok.t != IMAP_TATOM || fetch_item(&l, &tok, f) == -1)
 			return -1;
 	}
 	return imap_lex_next(&l, &tok) == IMAP_TEOF ? 0 : -1;
@@ -562,31 +610,80 @@ imap_fetch_pending_body(const char *data, size_t len, uint32_t *uid)
 	}
 }
 
+static const struct {
+	const char *name;
+	unsigned bit;
+} mbxattrs[] = {
+	{ "\\Noselect", MBX_NOSELECT },
+	{ "\\NonExistent", MBX_NONEXISTENT | MBX_NOSELECT },
+	{ "\\All", MBX_ALL },
+	{ "\\Archive", MBX_ARCHIVE },
+	{ "\\Drafts", MBX_DRAFTS },
+	{ "\\Flagged", MBX_FLAGGED },
+	{ "\\Junk", MBX_JUNK },
+	{ "\\Sent", MBX_SENT },
+	{ "\\Trash", MBX_TRASH },
+};
+
+static unsigned
+mbx_bit(const struct imap_tok *tok)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(mbxattrs) / sizeof(mbxattrs[0]); i++)
+		if (imap_tok_is(tok, mbxattrs[i].name))
+			return mbxattrs[i].bit;
+	return 0;
+}
+
+/* A delimiter: NIL, or a quoted string of one character. */
+static int
+delim_tok(struct imap_lex *l, char *delim)
+{
+	struct imap_tok tok;
+	char c[2];
+
+	switch (imap_lex_next(l, &tok)) {
+	case IMAP_TNIL:
+		*delim = '\0';
+		return 0;
+	case IMAP_TQUOTED:
+		if (tok.len > 2 || imap_unquote(tok.p, tok.len, c) != 1)
+			return -1;
+		*delim = c[0];
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* The head of LIST data: "(attributes) delimiter". */
+static int
+list_head(struct imap_lex *l, unsigned *attrs, char *delim)
+{
+	struct imap_tok tok;
+
+	*attrs = 0;
+	if (imap_lex_next(l, &tok) != IMAP_TLPAR)
+		return -1;
+	while (imap_lex_next(l, &tok) != IMAP_TRPAR) {
+		if (tok.t != IMAP_TATOM)
+			return -1;
+		*attrs |= mbx_bit(&tok);
+	}
+	return delim_tok(l, delim);
+}
+
 int
 imap_parse_list(const char *data, size_t len, char *delim)
 {
 	struct imap_lex l;
 	struct imap_tok tok;
-	char c[2];
+	unsigned attrs;
 
 	imap_lex_init(&l, data, len);
-	if (imap_lex_next(&l, &tok) != IMAP_TLPAR)
+	if (list_head(&l, &attrs, delim) == -1)
 		return -1;
-	while (imap_lex_next(&l, &tok) != IMAP_TRPAR)
-		if (tok.t != IMAP_TATOM)
-			return -1;
-	switch (imap_lex_next(&l, &tok)) {
-	case IMAP_TNIL:
-		*delim = '\0';
-		break;
-	case IMAP_TQUOTED:
-		if (tok.len > 2 || imap_unquote(tok.p, tok.len, c) != 1)
-			return -1;
-		*delim = c[0];
-		break;
-	default:
-		return -1;
-	}
 	switch (imap_lex_next(&l, &tok)) {
 	case IMAP_TATOM:
 	case IMAP_TQUOTED:
@@ -595,6 +692,240 @@ imap_parse_list(const char *data, size_t len, char *delim)
 	default:
 		return -1;
 	}
+}
+
+int
+imap_parse_mailbox(const char *data, size_t len, struct imap_mbox *m)
+{
+	struct imap_lex l;
+	struct imap_tok tok;
+
+	memset(m, 0, sizeof(*m));
+	imap_lex_init(&l, data, len);
+	if (list_head(&l, &m->attrs, &m->delim) == -1)
+		return -1;
+	switch (imap_lex_next(&l, &m->name)) {
+	case IMAP_TATOM:
+	case IMAP_TNIL: /* a mailbox called "NIL", sent as an atom */
+	case IMAP_TQUOTED:
+	case IMAP_TLITERAL:
+		break;
+	default:
+		return -1;
+	}
+	/* mbox-list-extended: "(" tagged-ext ... ")", skipped. */
+	for (;;) {
+		size_t save = l.pos;
+
+		if (imap_lex_next(&l, &tok) == IMAP_TEOF)
+			return 0;
+		l.pos = save;
+		if (imap_lex_skip(&l) == -1)
+			return -1;
+	}
+}
+
+/* One Namespace_Descr list, "((prefix delim ext...) ...)", or NIL; the
+ * first description goes to *prefix and *delim when want. */
+static int
+ns_list(struct imap_lex *l, int want, struct imap_tok *prefix, char *delim,
+    int *known)
+{
+	struct imap_tok tok;
+	int first = 1;
+
+	if (imap_lex_next(l, &tok) == IMAP_TNIL)
+		return 0;
+	if (tok.t != IMAP_TLPAR)
+		return -1;
+	while (imap_lex_next(l, &tok) != IMAP_TRPAR) {
+		struct imap_tok p;
+		char d;
+
+		if (tok.t != IMAP_TLPAR)
+			return -1;
+		imap_lex_next(l, &p);
+		if ((p.t != IMAP_TQUOTED && p.t != IMAP_TLITERAL)
+		    || delim_tok(l, &d) == -1)
+			return -1;
+		/* Namespace_Response_Extension: skipped. */
+		while (imap_lex_next(l, &tok) != IMAP_TRPAR) {
+			if (tok.t == IMAP_TEOF || tok.t == IMAP_TERR)
+				return -1;
+			l->pos -= tok.t == IMAP_TLPAR ? 1 : 0;
+			if (tok.t == IMAP_TLPAR && imap_lex_skip(l) == -1)
+				return -1;
+		}
+		if (want && first) {
+			*prefix = p;
+			*delim = d;
+			*known = 1;
+		}
+		first = 0;
+	}
+	return first ? -1 : 0;
+}
+
+int
+imap_parse_namespace(const char *data, size_t len, struct imap_tok *prefix,
+    char *delim, int *known)
+{
+	struct imap_lex l;
+	struct imap_tok tok;
+
+	*known = 0;
+	*delim = '\0';
+	memset(prefix, 0, sizeof(*prefix));
+	imap_lex_init(&l, data, len);
+	if (ns_list(&l, 1, prefix, delim, known) == -1
+	    || ns_list(&l, 0, NULL, NULL, NULL) == -1
+	    || ns_list(&l, 0, NULL, NULL, NULL) == -1)
+		return -1;
+	return imap_lex_next(&l, &tok) == IMAP_TEOF ? 0 : -1;
+}
+
+void
+imap_set_init(struct imap_set *s, const char *p, size_t len)
+{
+	s->p = p;
+	s->len = len;
+	s->pos = 0;
+}
+
+/* A number of a set, 1 to 2^32 - 1, at s->pos. */
+static int
+set_num(struct imap_set *s, uint32_t *v)
+{
+	uint64_t n = 0;
+	size_t start = s->pos;
+
+	while (s->pos < s->len && s->p[s->pos] >= '0' && s->p[s->pos] <= '9') {
+		n = n * 10 + (uint64_t)(s->p[s->pos++] - '0');
+		if (n > UINT32_MAX)
+			return -1;
+	}
+	if (s->pos == start || n == 0)
+		return -1;
+	*v = (uint32_t)n;
+	return 0;
+}
+
+int
+imap_set_next(struct imap_set *s, uint32_t *lo, uint32_t *hi)
+{
+	uint32_t t;
+
+	if (s->pos >= s->len)
+		return 0;
+	if (s->pos > 0 && s->p[s->pos++] != ',')
+		return -1;
+	if (set_num(s, lo) == -1)
+		return -1;
+	*hi = *lo;
+	if (s->pos < s->len && s->p[s->pos] == ':') {
+		s->pos++;
+		if (set_num(s, hi) == -1)
+			return -1;
+	}
+	if (s->pos < s->len && s->p[s->pos] != ',')
+		return -1;
+	if (*lo > *hi) {
+		t = *lo;
+		*lo = *hi;
+		*hi = t;
+	}
+	return 1;
+}
+
+/* A whole set token: an atom that imap_set_next reads to its end. */
+static int
+set_tok(const struct imap_tok *tok)
+{
+	struct imap_set s;
+	uint32_t lo, hi;
+	int r;
+
+	if (tok->t != IMAP_TATOM)
+		return -1;
+	imap_set_init(&s, tok->p, tok->len);
+	while ((r = imap_set_next(&s, &lo, &hi)) == 1)
+		;
+	return r;
+}
+
+int
+imap_parse_vanished(const char *data, size_t len, int *earlier,
+    const char **set, size_t *setlen)
+{
+	struct imap_lex l;
+	struct imap_tok tok;
+
+	*earlier = 0;
+	imap_lex_init(&l, data, len);
+	if (imap_lex_next(&l, &tok) == IMAP_TLPAR) {
+		if (imap_lex_next(&l, &tok) != IMAP_TATOM
+		    || !imap_tok_is(&tok, "EARLIER")
+		    || imap_lex_next(&l, &tok) != IMAP_TRPAR)
+			return -1;
+		*earlier = 1;
+		imap_lex_next(&l, &tok);
+	}
+	if (set_tok(&tok) == -1)
+		return -1;
+	*set = tok.p;
+	*setlen = tok.len;
+	return imap_lex_next(&l, &tok) == IMAP_TEOF ? 0 : -1;
+}
+
+/* The search correlator "(TAG string)" of RFC 4731 section 3.1. */
+static int
+esearch_tag(struct imap_lex *l, const char **tag, size_t *taglen)
+{
+	struct imap_tok tok;
+
+	if (imap_lex_next(l, &tok) != IMAP_TATOM || !imap_tok_is(&tok, "TAG")
+	    || (imap_lex_next(l, &tok) != IMAP_TQUOTED
+		&& tok.t != IMAP_TLITERAL))
+		return -1;
+	*tag = tok.p;
+	*taglen = tok.len;
+	return imap_lex_next(l, &tok) == IMAP_TRPAR ? 0 : -1;
+}
+
+int
+imap_parse_esearch(const char *data, size_t len, const char **tag,
+    size_t *taglen, int *uid, const char **set, size_t *setlen)
+{
+	struct imap_lex l;
+	struct imap_tok tok, v;
+
+	*tag = *set = NULL;
+	*taglen = *setlen = 0;
+	*uid = 0;
+	imap_lex_init(&l, data, len);
+	if (imap_lex_next(&l, &tok) == IMAP_TLPAR) {
+		if (esearch_tag(&l, tag, taglen) == -1)
+			return -1;
+		imap_lex_next(&l, &tok);
+	}
+	if (imap_tok_is(&tok, "UID")) {
+		*uid = 1;
+		imap_lex_next(&l, &tok);
+	}
+	/* search-return-data: name value, the value skipped unless ALL. */
+	for (; tok.t != IMAP_TEOF; imap_lex_next(&l, &tok)) {
+		if (tok.t != IMAP_TATOM)
+			return -1;
+		if (imap_tok_is(&tok, "ALL")) {
+			if (imap_lex_next(&l, &v) != IMAP_TATOM
+			    || set_tok(&v) == -1)
+				return -1;
+			*set = v.p;
+			*setlen = v.len;
+		} else if (imap_lex_skip(&l) == -1)
+			return -1;
+	}
+	return 0;
 }
 
 /* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
@@ -800,63 +1131,67 @@ utf8_put(char *out, uint32_t cp)
 	return 4;
 }
 
+/*
+ * One base64 run of modified UTF-7, s[*i] just after its "&", up to
+ * and past its "-": UTF-16 into UTF-8 at out + *o. Returns 0, or -1
+ * when the run is empty, not base64, not well-formed UTF-16, encodes
+ * what must go as itself, or leaves bits over.
+ */
+static int
+utf7_run(const unsigned char *s, size_t *i, char *out, size_t *o)
+{
+	uint32_t bits = 0, u, hi = 0;
+	size_t units = 0;
+	int nbits = 0, v;
+
+	for (; s[*i] != '-'; (*i)++) {
+		if ((v = b64val(s[*i])) == -1)
+			return -1;
+		bits = (bits << 6) | (uint32_t)v;
+		nbits += 6;
+		if (nbits < 16)
+			continue;
+		nbits -= 16;
+		u = (bits >> nbits) & 0xffff;
+		bits &= (1u << nbits) - 1;
+		units++;
+		if (hi != 0) {
+			if (u < 0xdc00 || u > 0xdfff)
+				return -1;
+			*o += utf8_put(out + *o,
+			    0x10000 + ((hi - 0xd800) << 10) + (u - 0xdc00));
+			hi = 0;
+		} else if (u >= 0xd800 && u <= 0xdbff)
+			hi = u;
+		else if (u >= 0xdc00 && u <= 0xdfff)
+			return -1;
+		else if (u == 0 || (u >= 0x20 && u <= 0x7e))
+			return -1; /* must have been sent as is */
+		else
+			*o += utf8_put(out + *o, u);
+	}
+	(*i)++;
+	/* Leftover bits: fewer than 6 and all zero. */
+	return units == 0 || hi != 0 || nbits >= 6 || bits != 0 ? -1 : 0;
+}
+
 char *
 imap_utf7_decode(const char *name)
 {
 	const unsigned char *s = (const unsigned char *)name;
 	char *out;
-	size_t i = 0, o = 0, units;
-	uint32_t bits, u, hi;
-	int nbits, v;
+	size_t i = 0, o = 0;
 
 	out = xmalloc(strlen(name) * 3 + 1);
 	while (s[i] != '\0') {
 		if (s[i] < 0x20 || s[i] > 0x7e)
 			goto fail;
-		if (s[i] != '&') {
+		if (s[i] != '&')
 			out[o++] = (char)s[i++];
-			continue;
-		}
-		i++;
-		if (s[i] == '-') {
+		else if (s[++i] == '-') {
 			out[o++] = '&';
 			i++;
-			continue;
-		}
-		bits = 0;
-		nbits = 0;
-		hi = 0;
-		units = 0;
-		for (; s[i] != '-'; i++) {
-			if ((v = b64val(s[i])) == -1)
-				goto fail;
-			bits = (bits << 6) | (uint32_t)v;
-			nbits += 6;
-			if (nbits < 16)
-				continue;
-			nbits -= 16;
-			u = (bits >> nbits) & 0xffff;
-			bits &= (1u << nbits) - 1;
-			units++;
-			if (hi != 0) {
-				if (u < 0xdc00 || u > 0xdfff)
-					goto fail;
-				o += utf8_put(out + o,
-				    0x10000 + ((hi - 0xd800) << 10)
-					+ (u - 0xdc00));
-				hi = 0;
-			} else if (u >= 0xd800 && u <= 0xdbff)
-				hi = u;
-			else if (u >= 0xdc00 && u <= 0xdfff)
-				goto fail;
-			else if (u == 0 || (u >= 0x20 && u <= 0x7e))
-				goto fail; /* must have been sent as is */
-			else
-				o += utf8_put(out + o, u);
-		}
-		i++;
-		/* Leftover bits: fewer than 6 and all zero. */
-		if (units == 0 || hi != 0 || nbits >= 6 || bits != 0)
+		} else if (utf7_run(s, &i, out, &o) == -1)
 			goto fail;
 	}
 	out[o] = '\0';

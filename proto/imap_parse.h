@@ -134,6 +134,8 @@ struct imap_fetch {
 	unsigned flags; /* MSG_* of source.h */
 	int has_date;
 	int64_t date; /* INTERNALDATE as Unix time */
+	int has_modseq;
+	uint64_t modseq; /* MODSEQ (n), RFC 7162 section 3.1.4.1 */
 	enum imap_body body;
 	const char *bodyp; /* the first BODY[] item's string, as the
 			    * token gives it */
@@ -155,6 +157,55 @@ int imap_fetch_pending_body(const char *data, size_t len, uint32_t *uid);
 /* The data of a LIST response: "(flags) delim name". *delim is the
  * hierarchy delimiter, 0 for NIL. Returns 0, or -1 on bad grammar. */
 int imap_parse_list(const char *data, size_t len, char *delim);
+
+/* The data of a LIST response in full: "(attributes) delim name",
+ * then any LIST-EXTENDED data (RFC 5258 section 6), skipped. */
+struct imap_mbox {
+	unsigned attrs; /* MBX_* of source.h */
+	char delim; /* 0 for NIL */
+	struct imap_tok name; /* atom (NIL included), quoted or literal */
+};
+
+/* Returns 0, or -1 on bad grammar (an attribute that is not an atom, a
+ * delimiter of other than one character, no name, trailing bytes that
+ * are not values). */
+int imap_parse_mailbox(const char *data, size_t len, struct imap_mbox *);
+
+/* The data of a NAMESPACE response (RFC 2342 section 5): its first
+ * personal namespace. *known is 0 when the personal namespaces are NIL;
+ * else *prefix is the prefix's string token (quoted or literal) and
+ * *delim its delimiter (0 for NIL). The other namespaces and extension
+ * data are checked for grammar only. Returns 0, or -1 on bad grammar. */
+int imap_parse_namespace(const char *data, size_t len, struct imap_tok *prefix,
+    char *delim, int *known);
+
+/* A sequence set of UIDs, "1:5,7,9:8" (no "*"), read one range at a
+ * time without storing it. */
+struct imap_set {
+	const char *p;
+	size_t len;
+	size_t pos;
+};
+
+void imap_set_init(struct imap_set *, const char *p, size_t len);
+
+/* The next range, as *lo <= *hi (a range given backwards is turned
+ * round). Returns 1, 0 at the end, or -1 on bad grammar (a number of 0
+ * or over 2^32 - 1, "*", an empty element). */
+int imap_set_next(struct imap_set *, uint32_t *lo, uint32_t *hi);
+
+/* The data of a VANISHED response (RFC 7162 section 3.2.10): *earlier
+ * when it has "(EARLIER)", and the UID set (check it with imap_set_*).
+ * Returns 0, or -1 on bad grammar. */
+int imap_parse_vanished(const char *data, size_t len, int *earlier,
+    const char **set, size_t *setlen);
+
+/* The data of an ESEARCH response (RFC 4731 section 3.1): *uid when it
+ * has UID, *tag and *taglen the correlator's tag (NULL when none), and
+ * the set of ALL (NULL and 0 when there is no ALL: nothing matched).
+ * Returns 0, or -1 on bad grammar. */
+int imap_parse_esearch(const char *data, size_t len, const char **tag,
+    size_t *taglen, int *uid, const char **set, size_t *setlen);
 
 /* An INTERNALDATE "dd-Mon-yyyy hh:mm:ss +zzzz" (without the quotes; the
  * day may be " d") as Unix time. Returns 0, or -1 when malformed. */

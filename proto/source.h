@@ -116,6 +116,12 @@ struct folder_info {
 	uint32_t exists; /* messages in the folder (IMAP) */
 	uint32_t uidnext; /* IMAP UIDNEXT, 0 when the server sent none */
 	int uidplus; /* the server can UID EXPUNGE */
+	/* IMAP CONDSTORE / QRESYNC (RFC 7162): the server offers each
+	 * (QRESYNC implies CONDSTORE), and the folder's HIGHESTMODSEQ,
+	 * 0 when the server sent [NOMODSEQ] or none (no CONDSTORE). */
+	int condstore;
+	int qresync;
+	uint64_t highestmodseq;
 };
 
 /*
@@ -131,6 +137,89 @@ struct sink {
 	int (*write)(void *arg, const char *buf, size_t len);
 	int (*end)(void *arg, size_t i);
 	void *arg;
+};
+
+/*
+ * Mailboxes, as ops->mailboxes reports them (IMAP LIST, RFC 3501 section
+ * 6.3.8, RFC 9051 section 6.3.9; attributes of RFC 5258 and RFC 6154).
+ */
+#define MBX_NOSELECT 0x0001 /* \Noselect: cannot be selected */
+#define MBX_NONEXISTENT 0x0002 /* \NonExistent (implies \Noselect) */
+#define MBX_ALL 0x0010 /* special use (RFC 6154 section 2) */
+#define MBX_ARCHIVE 0x0020
+#define MBX_DRAFTS 0x0040
+#define MBX_FLAGGED 0x0080
+#define MBX_JUNK 0x0100
+#define MBX_SENT 0x0200
+#define MBX_TRASH 0x0400
+
+struct mailbox {
+	/* The name as the server sent it, NUL-terminated (quoted strings
+	 * unescaped, literals taken whole): modified UTF-7 (RFC 3501
+	 * section 5.1.3). This is the name to select and to key state by.
+	 * Never empty, never holds a NUL byte. */
+	const char *name;
+	/* Its UTF-8 form (imap_utf7_decode), for Maildir++ names and
+	 * patterns; NULL when name is not valid modified UTF-7. */
+	const char *utf8;
+	char delim; /* hierarchy delimiter, 0 for NIL (flat) */
+	unsigned attrs; /* MBX_*; other attributes are dropped */
+};
+
+/* The personal namespace (RFC 2342), as ops->namespace reports it. */
+struct src_namespace {
+	int known; /* 0: the server has no NAMESPACE or no personal
+		    * namespace (NIL); prefix "" and delim 0 then */
+	char prefix[256]; /* e.g. "INBOX." on Courier and Cyrus, "" on
+			   * Dovecot; as sent (modified UTF-7) */
+	char delim; /* its hierarchy delimiter, 0 for NIL */
+};
+
+/*
+ * What the caller knows of a folder from its previous sync, for
+ * ops->select_sync. uidvalidity 0: nothing known (first sync).
+ * highestmodseq 0: no modseq known (the last sync had no CONDSTORE).
+ * exists and uidnext: the folder's EXISTS and UIDNEXT as the previous
+ * select_sync reported them (0 unknown); CONDSTORE without QRESYNC uses
+ * them to find out whether anything can have been expunged.
+ */
+struct sync_known {
+	uint32_t uidvalidity;
+	uint64_t highestmodseq;
+	uint32_t exists;
+	uint32_t uidnext;
+};
+
+/*
+ * Receives the changes select_sync finds. flags: message uid has
+ * exactly these flags (MSG_*) now. vanished: no message with a UID in
+ * lo..hi (lo <= hi) is in the folder any more; the range may cover UIDs
+ * the caller never had (ignore those). Both may come in any order and
+ * more than once for a UID (the last flags count). A callback returning
+ * -1 stops select_sync: it fails with SRC_FLOCAL.
+ */
+struct change_sink {
+	int (*flags)(void *arg, uint32_t uid, unsigned flags);
+	int (*vanished)(void *arg, uint32_t lo, uint32_t hi);
+	void *arg;
+};
+
+/* What select_sync reported. */
+enum src_sync {
+	/* Nothing: known->uidvalidity was 0 or differs from the folder's
+	 * (fi->uidvalidity), so everything the caller knew of the folder
+	 * is void (all its old copies count as gone); list it anew. */
+	SRC_SYNC_VOID,
+	/* Only what changed since known->highestmodseq: flags of the
+	 * messages whose flags changed, vanished for expunged UIDs. A
+	 * message not reported is unchanged. */
+	SRC_SYNC_DELTA,
+	/* Every message's flags (flags at least once per message): a
+	 * message of the caller's whose flags were not reported is gone.
+	 * vanished may come too (QRESYNC's answer before the server's
+	 * HIGHESTMODSEQ turned out lower than the known one); it is
+	 * true, and redundant. */
+	SRC_SYNC_WHOLE
 };
 
 struct source;
@@ -176,6 +265,62 @@ struct source_ops {
 	/* Drop the connection (without QUIT if quit was not called) and
 	 * free everything. Accepts NULL. */
 	void (*free)(struct source *);
+
+	/*
+	 * Mirror and folder selection: IMAP only, NULL for POP3.
+	 *
+	 * mailboxes: LIST "" "*" (with RETURN (SPECIAL-USE) where the
+	 * server offers LIST-EXTENDED and SPECIAL-USE; else the
+	 * attributes LIST gives), each mailbox to fn in the order the
+	 * server sends them; struct mailbox and its strings live only
+	 * during the call. fn returning -1 stops the listing: SRC_FLOCAL.
+	 * One round trip; the session's untagged caps apply.
+	 */
+	int (*mailboxes)(struct source *,
+	    int (*fn)(void *arg, const struct mailbox *), void *arg);
+	/* namespace: the personal namespace (NAMESPACE, RFC 2342): one
+	 * round trip when the server offers NAMESPACE, none (ns->known 0)
+	 * when it does not. Call it only when the prefix matters. */
+	int (*namespace)(struct source *, struct src_namespace *ns);
+	/*
+	 * select_sync: open folder read-only as select(folder, rw = 0)
+	 * does (the same LIST for src->delim unless INBOX, the same
+	 * errors: SRC_FREFUSED for a folder the server lacks), fill *fi
+	 * (highestmodseq included), and report the changes since known
+	 * to chg; *kind says what was reported (enum src_sync). list,
+	 * fetch etc. then work as after select. By the server's
+	 * capabilities:
+	 * - QRESYNC: "ENABLE QRESYNC" once per session, sent just before
+	 *   the EXAMINE without waiting for its answer; with a known
+	 *   state (uidvalidity and highestmodseq not 0)
+	 *   EXAMINE f (QRESYNC (uidvalidity highestmodseq)), and the
+	 *   changes arrive during it as VANISHED (EARLIER) (to vanished)
+	 *   and FETCH (UID FLAGS MODSEQ) (to flags): DELTA. Without a
+	 *   known modseq, a plain EXAMINE (HIGHESTMODSEQ comes, QRESYNC
+	 *   being on) and the WHOLE listing below.
+	 * - CONDSTORE only: EXAMINE f (CONDSTORE); when HIGHESTMODSEQ
+	 *   moved, UID FETCH 1:* (FLAGS) (CHANGEDSINCE modseq); when
+	 *   EXISTS or UIDNEXT differ from known's (or are 0), the UIDs
+	 *   present, UID SEARCH [RETURN (ALL)] lo:hi by message number
+	 *   5000 at a time (ESEARCH where offered), every gap between
+	 *   them and up to UIDNEXT - 1 reported vanished: DELTA. An
+	 *   unchanged folder costs no command after the EXAMINE.
+	 * - Neither, [NOMODSEQ], no known modseq, or a HIGHESTMODSEQ
+	 *   below the known one: UID FETCH 1:* (FLAGS) (over 50 000
+	 *   messages: FETCH lo:hi (UID FLAGS) in parts), WHOLE; an empty
+	 *   folder reports nothing (so all is gone).
+	 * - known->uidvalidity 0 or not the folder's: nothing fetched,
+	 *   VOID (with QRESYNC the server ignores stale parameters).
+	 * Nothing is held per message. A QRESYNC delta of more than
+	 * 100 000 responses hits SPEC's cap on untagged responses and
+	 * fails (SRC_FPROTO); a retry with known->highestmodseq 0 takes
+	 * the WHOLE path in parts. With VOID, ignore whatever chg got.
+	 * Unsolicited VANISHED (QRESYNC on) later in the session is
+	 * applied as EXPUNGE is (and counted by expunge).
+	 */
+	int (*select_sync)(struct source *, const char *folder,
+	    const struct sync_known *known, const struct change_sink *chg,
+	    struct folder_info *fi, enum src_sync *kind);
 };
 
 struct source {

@@ -2,8 +2,9 @@
  * libFuzzer target for the IMAP response parsers of proto/imap_parse.c.
  * The input is a response in wire form (first line, then where a line
  * ends in "{n}" CRLF and n bytes, as the client assembles it): it goes
- * through imap_parse_resp and, by kind, the FETCH, LIST and code
- * parsers, the tokenizer (token by token and skipping values), the
+ * through imap_parse_resp and, by kind, the FETCH, LIST (in full, and
+ * for the delimiter), NAMESPACE, VANISHED, ESEARCH and code parsers,
+ * every UID set they return read range by range, the tokenizer (token by token and skipping values), the
  * literal announcement check on each line, INTERNALDATE, modified UTF-7
  * (decode, and encode-decode round trip), UID sets, and the CRLF
  * decoder split at a point the input chooses, which must give what the
@@ -53,6 +54,56 @@ lex_all(const char *buf, size_t len)
 }
 
 static void
+inside(const char *p, size_t n, const char *buf, size_t len)
+{
+	if (p != NULL && (p < buf || p + n > buf + len))
+		abort();
+}
+
+/* Every range of a set, each lo <= hi and neither 0. */
+static void
+set_all(const char *p, size_t n)
+{
+	struct imap_set s;
+	uint32_t lo, hi;
+	size_t steps = 0;
+
+	imap_set_init(&s, p, n);
+	while (imap_set_next(&s, &lo, &hi) == 1) {
+		if (lo == 0 || lo > hi || ++steps > n)
+			abort();
+	}
+}
+
+/* The mirror's parsers: LIST in full, NAMESPACE, VANISHED, ESEARCH. */
+static void
+mirror(const char *data, size_t len)
+{
+	struct imap_mbox m;
+	struct imap_tok p;
+	const char *tag, *set;
+	size_t taglen, setlen;
+	char delim;
+	int known, earlier, uid;
+
+	if (imap_parse_mailbox(data, len, &m) == 0)
+		inside(m.name.p, m.name.len, data, len);
+	if (imap_parse_namespace(data, len, &p, &delim, &known) == 0 && known)
+		inside(p.p, p.len, data, len);
+	if (imap_parse_vanished(data, len, &earlier, &set, &setlen) == 0) {
+		inside(set, setlen, data, len);
+		set_all(set, setlen);
+	}
+	if (imap_parse_esearch(data, len, &tag, &taglen, &uid, &set, &setlen)
+	    == 0) {
+		inside(tag, taglen, data, len);
+		inside(set, setlen, data, len);
+		set_all(set, setlen);
+	}
+	set_all(data, len);
+}
+
+static void
 resp(const char *buf, size_t len)
 {
 	struct imap_resp r;
@@ -79,7 +130,8 @@ resp(const char *buf, size_t len)
 	if (r.data < buf || r.data + r.datalen > buf + len)
 		abort();
 	if (imap_parse_fetch(r.data, r.datalen, &f) == 0) {
-		if (f.has_uid && f.uid == 0)
+		if ((f.has_uid && f.uid == 0)
+		    || (f.has_modseq && f.modseq > INT64_MAX))
 			abort();
 		if ((f.body == IMAP_BODY_QUOTED || f.body == IMAP_BODY_LITERAL)
 		    && (f.bodyp < r.data
@@ -88,6 +140,7 @@ resp(const char *buf, size_t len)
 	}
 	(void)imap_fetch_pending_body(r.data, r.datalen, &uid);
 	(void)imap_parse_list(r.data, r.datalen, &delim);
+	mirror(r.data, r.datalen);
 }
 
 static void
