@@ -1254,6 +1254,28 @@ class MailutilsImap(_TestCerts):
         finally:
             c.logout()
 
+    def served(self, user, folder="INBOX"):
+        """What imap4d sends for each message of folder (BODY.PEEK[] in
+        UID order, CRLF turned to LF as a fetch stores it), through
+        EXAMINE. Not always the stored bytes: imap4d rebuilds the header
+        (one space after each field's colon, a leading "From " line
+        turned into a "From :" field, a header without the blank line
+        after it lost)."""
+        c = self.client(user)
+        try:
+            self._ok("EXAMINE", c.select(self._quote(folder), readonly=True))
+            data = self._ok("UID FETCH", c.uid("FETCH", "1:*",
+                                               "(UID BODY.PEEK[])"))
+        finally:
+            c.logout()
+        out = []
+        for item in data:
+            if isinstance(item, tuple):
+                m = re.search(rb"UID (\d+)", item[0])
+                out.append((int(m.group(1)), item[1].replace(b"\r\n",
+                                                             b"\n")))
+        return [body for _, body in sorted(out)]
+
     def listing(self, user, folder="INBOX"):
         """[(uid, flags)] of folder in UID order, flags a sorted tuple
         without \\Recent (which only the first session sees), through
