@@ -956,18 +956,26 @@ class MailutilsImap(_TestCerts):
         self.ports = dict(zip(("imap", "imaps"), sorted(ports)))
         _write_file(self.conf_file, self._config(), 0o644)
         out = open(self.log_file, "wb")
-        kw = {}
-        if os.getuid() == 0:
-            kw = {"user": self.owner[0], "group": self.owner[1],
-                  "extra_groups": []}
+        uid, gid = self.owner
+        # Loaded here: the child, no longer root, may not be able to
+        # read Python's modules.
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+
+        def child():
+            # Become the mail user first: a change of user clears the
+            # death signal (subprocess's user= would come too late). The
+            # signal: see _die_with_parent.
+            if os.getuid() != uid:
+                os.setgroups([])
+                os.setgid(gid)
+                os.setuid(uid)
+            libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
         try:
-            # The death signal is set after the change of user (which
-            # would clear it): subprocess runs preexec_fn last.
             self._proc = subprocess.Popen(
                 [self._imap4d, "--config-file", self.conf_file],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                cwd=self.root, start_new_session=True,
-                preexec_fn=_die_with_parent, **kw)
+                cwd=self.root, start_new_session=True, preexec_fn=child)
         finally:
             out.close()
         deadline = time.monotonic() + START_TIMEOUT

@@ -9,7 +9,7 @@ The imap4d is shared by the module's tests (env.mailutils); each test
 has users of its own (env.mailutils_user). Mail is delivered as an MDA
 does and the folder then opened read-write once (harness: deliver,
 settle), as a mail client would, so that imap4d has numbered it for
-good: see the README of tests for why.
+good (see harness.MailutilsImap.deliver for why).
 """
 
 import os
