@@ -15,18 +15,11 @@ good (see harness.MailutilsImap.deliver for why).
 import os
 import re
 
-from test_pop3 import CORPUS, big_message, maildir_messages
+from test_pop3 import CORPUS, big_message, maildir_messages, summary
 
 A = "acct"
 FOLDER = "Lists/dev"
 LOCAL = ".Lists.dev"  # its Maildir++ name on our side
-
-
-def summary(r, name=A):
-    m = re.search(r"^%s: (\d+) fetched, (\d+) deleted, (\d+) left on "
-                  r"server$" % re.escape(name), r.out, re.M)
-    assert m, "no summary line for %s in %r" % (name, r.out)
-    return tuple(int(x) for x in m.groups())
 
 
 def config(env, u, tls="implicit", **keys):
