@@ -1,4 +1,4 @@
-"""Integration test harness: a throwaway Dovecot on loopback, and Env.
+"""Integration test harness: throwaway servers on loopback, and Env.
 
 Dovecot(root_dir=None) runs a private Dovecot instance from a temporary
 directory of its own: its own CA and server certificate, its own
@@ -10,6 +10,10 @@ Server-side message files are written and read here with LF line
 endings, as Dovecot stores them; Dovecot turns them into CRLF on the
 wire. A byte-exact fetch therefore yields exactly the bytes given to
 deliver() (and returned by messages()).
+
+MailutilsImap runs GNU Mailutils' imap4d the same way (IMAP and IMAPS,
+the same kind of certificates), for the paths an IMAP server without
+CONDSTORE, QRESYNC or UIDPLUS takes; its class says what it does oddly.
 
 Env is what an integration test function receives from tests/run.py:
 paths, a temporary directory, the shared Dovecot, config helpers, and
