@@ -814,6 +814,18 @@ class MailutilsImap(_TestCerts):
     names files so that they sort last. It empties tmp/ when it opens a
     folder, so deliver() writes elsewhere first.
 
+    Other oddities of imap4d 3.15 (Debian bookworm) a test may meet: it
+    confirms each expunged message with "* N EXPUNGED" (RFC 3501 says
+    EXPUNGE), to the session that expunged and to others; it rebuilds
+    each message's header when it sends it (see served()); APPEND ignores
+    the flags and the date given; INTERNALDATE is the Date: field, or the
+    time of the FETCH when there is none; \\Recent is seen by the first
+    session only; LIST shows INBOX as (\\NoInferiors) with a NIL
+    delimiter; UID FETCH ignores a CHANGEDSINCE modifier (it answers for
+    every message). extra_config "gsasl { enable yes; };" gives Debian's
+    default: every mechanism GNU SASL knows offered (SCRAM-SHA-256 among
+    them, though no SASL secret is set, so it fails).
+
     When run as root, imap4d runs as the "mail" user (never as uid 0);
     otherwise as the current user.
     """
