@@ -7,14 +7,15 @@
 # Works as root without a terminal (CI); as another user it tries
 # `sudo -n`, else says what to install and exits 1. The system Dovecot
 # service is not started or enabled: the tests run a throwaway instance
-# of their own.
+# of their own. Neither is GNU Mailutils' imap4d (the server without
+# CONDSTORE that tests/test_mailutils.py runs a private copy of).
 
 set -eu
 
 PKGS="gcc make pkg-config libtls-dev libinih-dev libssl-dev dovecot-imapd
 dovecot-pop3d dovecot-submissiond openssl python3 clang-format clang
 libclang-rt-14-dev time valgrind mandoc man-db dnsmasq tzdata systemd
-zlib1g-dev"
+zlib1g-dev mailutils-imap4d"
 BENCH_PKGS="mpop isync fdm fetchmail procmail getmail6 time hyperfine"
 
 installed() {
@@ -80,7 +81,7 @@ done
 policy=/usr/sbin/policy-rc.d
 made_policy=
 case "$have" in
-*dovecot* | *dnsmasq*)
+*dovecot* | *dnsmasq* | *imap4d*)
 	if [ ! -e "$policy" ]; then
 		printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
 		$SUDO chmod 755 "$policy"
@@ -97,10 +98,11 @@ $SUDO apt-get install -y -qq --no-install-recommends $have </dev/null ||
 
 # Not enabled at boot either (systemd machines only).
 case "$have" in
-*dovecot* | *dnsmasq*)
+*dovecot* | *dnsmasq* | *imap4d*)
 	if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
 		$SUDO systemctl disable --now dovecot.service \
-		    dovecot.socket dnsmasq.service >/dev/null 2>&1 || true
+		    dovecot.socket dnsmasq.service \
+		    mailutils-imap4d.service >/dev/null 2>&1 || true
 	fi
 	;;
 esac

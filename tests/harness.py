@@ -1,4 +1,4 @@
-"""Integration test harness: a throwaway Dovecot on loopback, and Env.
+"""Integration test harness: throwaway servers on loopback, and Env.
 
 Dovecot(root_dir=None) runs a private Dovecot instance from a temporary
 directory of its own: its own CA and server certificate, its own
@@ -10,6 +10,10 @@ Server-side message files are written and read here with LF line
 endings, as Dovecot stores them; Dovecot turns them into CRLF on the
 wire. A byte-exact fetch therefore yields exactly the bytes given to
 deliver() (and returned by messages()).
+
+MailutilsImap runs GNU Mailutils' imap4d the same way (IMAP and IMAPS,
+the same kind of certificates), for the paths an IMAP server without
+CONDSTORE, QRESYNC or UIDPLUS takes; its class says what it does oddly.
 
 Env is what an integration test function receives from tests/run.py:
 paths, a temporary directory, the shared Dovecot, config helpers, and
@@ -126,7 +130,65 @@ def _mkdir(path, mode=0o755, owner=None):
         os.chown(path, owner[0], owner[1])
 
 
-class Dovecot:
+class _TestCerts:
+    """Makes, under self.root, a test CA, an unrelated CA and a server
+    certificate for 127.0.0.1 signed by the first (see Dovecot for the
+    attributes it sets). Needs self._p and self._openssl."""
+
+    def _make_ca(self, name, cn):
+        key, crt = self._p(name + ".key"), self._p(name + ".crt")
+        _run([self._openssl, "req", "-x509", "-newkey", "ec",
+              "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+              "-keyout", key, "-out", crt, "-days", "2", "-subj",
+              "/O=mailfetch tests/CN=" + cn,
+              "-addext", "basicConstraints=critical,CA:TRUE",
+              "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+        os.chmod(key, 0o600)
+        return key, crt
+
+    def _make_certs(self):
+        cakey, self.ca_file = self._make_ca("ca", "mailfetch test CA")
+        _, self.wrong_ca_file = self._make_ca("wrong-ca",
+                                              "mailfetch wrong CA")
+        key, csr = self._p("server.key"), self._p("server.csr")
+        self.cert_file = self._p("server.crt")
+        ext = self._p("server.ext")
+        with open(ext, "w") as f:
+            f.write("subjectAltName = IP:127.0.0.1, DNS:localhost\n"
+                    "basicConstraints = critical, CA:FALSE\n"
+                    "keyUsage = critical, digitalSignature, "
+                    "keyEncipherment\n"
+                    "extendedKeyUsage = serverAuth\n")
+        _run([self._openssl, "req", "-new", "-newkey", "ec",
+              "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+              "-keyout", key, "-out", csr,
+              "-subj", "/O=mailfetch tests/CN=127.0.0.1"])
+        os.chmod(key, 0o600)
+        _run([self._openssl, "x509", "-req", "-in", csr, "-CA", self.ca_file,
+              "-CAkey", cakey, "-set_serial", str(secrets.randbits(63)),
+              "-days", "2", "-sha256", "-extfile", ext,
+              "-out", self.cert_file])
+        self.key_file = key
+        der = _run([self._openssl, "x509", "-in", self.cert_file,
+                    "-outform", "DER"])
+        self.cert_der = der
+        self.fingerprint = "SHA256:" + hashlib.sha256(der).hexdigest()
+        dates = _run([self._openssl, "x509", "-in", self.cert_file,
+                      "-noout", "-startdate", "-enddate"]).decode()
+        got = {}
+        for line in dates.splitlines():
+            k, _, v = line.partition("=")
+            got[k.strip()] = datetime.datetime.strptime(
+                v.strip().replace(" GMT", ""), "%b %d %H:%M:%S %Y").date()
+        self.not_before = got["notBefore"]
+        self.not_after = got["notAfter"]
+        subj = _run([self._openssl, "x509", "-in", self.cert_file,
+                     "-noout", "-subject", "-issuer"]).decode()
+        self.cert_subject = subj.splitlines()[0].partition("=")[2].strip()
+        self.cert_issuer = subj.splitlines()[1].partition("=")[2].strip()
+
+
+class Dovecot(_TestCerts):
     """A throwaway Dovecot listening on 127.0.0.1.
 
     Attributes after start(): host, ports {"pop3", "pop3s", "imap",
@@ -227,60 +289,6 @@ class Dovecot:
         if folder.upper() == "INBOX":
             return base
         return os.path.join(base, "." + folder.replace("/", "."))
-
-    # --- certificates ---------------------------------------------------
-
-    def _make_ca(self, name, cn):
-        key, crt = self._p(name + ".key"), self._p(name + ".crt")
-        _run([self._openssl, "req", "-x509", "-newkey", "ec",
-              "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-              "-keyout", key, "-out", crt, "-days", "2", "-subj",
-              "/O=mailfetch tests/CN=" + cn,
-              "-addext", "basicConstraints=critical,CA:TRUE",
-              "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
-        os.chmod(key, 0o600)
-        return key, crt
-
-    def _make_certs(self):
-        cakey, self.ca_file = self._make_ca("ca", "mailfetch test CA")
-        _, self.wrong_ca_file = self._make_ca("wrong-ca",
-                                              "mailfetch wrong CA")
-        key, csr = self._p("server.key"), self._p("server.csr")
-        self.cert_file = self._p("server.crt")
-        ext = self._p("server.ext")
-        with open(ext, "w") as f:
-            f.write("subjectAltName = IP:127.0.0.1, DNS:localhost\n"
-                    "basicConstraints = critical, CA:FALSE\n"
-                    "keyUsage = critical, digitalSignature, "
-                    "keyEncipherment\n"
-                    "extendedKeyUsage = serverAuth\n")
-        _run([self._openssl, "req", "-new", "-newkey", "ec",
-              "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-              "-keyout", key, "-out", csr,
-              "-subj", "/O=mailfetch tests/CN=127.0.0.1"])
-        os.chmod(key, 0o600)
-        _run([self._openssl, "x509", "-req", "-in", csr, "-CA", self.ca_file,
-              "-CAkey", cakey, "-set_serial", str(secrets.randbits(63)),
-              "-days", "2", "-sha256", "-extfile", ext,
-              "-out", self.cert_file])
-        self.key_file = key
-        der = _run([self._openssl, "x509", "-in", self.cert_file,
-                    "-outform", "DER"])
-        self.cert_der = der
-        self.fingerprint = "SHA256:" + hashlib.sha256(der).hexdigest()
-        dates = _run([self._openssl, "x509", "-in", self.cert_file,
-                      "-noout", "-startdate", "-enddate"]).decode()
-        got = {}
-        for line in dates.splitlines():
-            k, _, v = line.partition("=")
-            got[k.strip()] = datetime.datetime.strptime(
-                v.strip().replace(" GMT", ""), "%b %d %H:%M:%S %Y").date()
-        self.not_before = got["notBefore"]
-        self.not_after = got["notAfter"]
-        subj = _run([self._openssl, "x509", "-in", self.cert_file,
-                     "-noout", "-subject", "-issuer"]).decode()
-        self.cert_subject = subj.splitlines()[0].partition("=")[2].strip()
-        self.cert_issuer = subj.splitlines()[1].partition("=")[2].strip()
 
     # --- configuration --------------------------------------------------
 
@@ -741,6 +749,586 @@ class Dovecot:
                     os.unlink(os.path.join(p, n))
 
 
+# --- GNU Mailutils imap4d: an IMAP server without CONDSTORE or UIDPLUS ----
+
+MU_DOMAIN = "imap4d.test"
+
+_MU_NAME_RE = re.compile(r"^(\d+)\.[^M]*M(\d+)(?:[^Q]*Q(\d+))?")
+
+
+def _mu_order(name):
+    """The delivery order imap4d gives a Maildir file name (Mailutils'
+    maildir_message_cmp: seconds, then the numbers after M and Q)."""
+    m = _MU_NAME_RE.match(name)
+    if not m:
+        return (0, 0, 0, name)
+    return (int(m.group(1)), int(m.group(2)), int(m.group(3) or 0), name)
+
+
+def _group_members(pgid):
+    """Pids of the live (not zombie) processes of process group pgid."""
+    found = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) == pgid:
+            found.append(int(d))
+    return found
+
+
+class MailutilsImap(_TestCerts):
+    """A throwaway GNU Mailutils imap4d (Debian mailutils-imap4d)
+    listening on 127.0.0.1: the real IMAP server without CONDSTORE,
+    QRESYNC, UIDPLUS or ENABLE that the tests of fallback paths need.
+
+    It runs as a daemon of its own (imap4d --config-file, mode daemon,
+    in the foreground, in a process group of its own that stop() ends)
+    with a generated configuration file; the site-wide one is never
+    read. Ports: ports["imap"] (plaintext, STARTTLS offered, LOGIN
+    allowed without TLS) and ports["imaps"] (implicit TLS); the
+    certificate is signed by ca_file, like the Dovecot class's.
+
+    Users are virtual: imap4d's "virtdomain" authorization reads
+    root/virt/imap4d.test, a passwd(5)-format file with SHA-512 crypt
+    hashes, and its "generic" authentication checks the password, so
+    nothing in /etc is touched. A virtual user logs in as
+    NAME@imap4d.test (a daemon cannot tell virtual domains apart by
+    address). SASL (GNU SASL) is turned off, as a site whose users
+    have no SASL secrets would: the server offers no AUTH= mechanism and
+    clients use LOGIN.
+
+    Mail: the user's home is root/home/NAME, INBOX is the Maildir
+    home/NAME/INBOX, and a folder "Lists/dev" the Maildir
+    home/NAME/Lists/dev (hierarchy delimiter "/", one personal
+    namespace ""). Files are stored with LF line endings; imap4d sends
+    CRLF. imap4d keeps each message's UID in its file name (",u=N"),
+    numbers messages in the order of their names (seconds, then the
+    numbers after M and Q) and, when a file appears that sorts before a
+    numbered one, renumbers them all and changes UIDVALIDITY: deliver()
+    names files so that they sort last. It empties tmp/ when it opens a
+    folder, so deliver() writes elsewhere first.
+
+    Other oddities of imap4d 3.15 (Debian bookworm) a test may meet: it
+    confirms each expunged message with "* N EXPUNGED" (RFC 3501 says
+    EXPUNGE), to the session that expunged and to others; it rebuilds
+    each message's header when it sends it (see served()); APPEND ignores
+    the flags and the date given; INTERNALDATE is the Date: field, or the
+    time of the FETCH when there is none; \\Recent is seen by the first
+    session only; LIST shows INBOX as (\\NoInferiors) with a NIL
+    delimiter; UID FETCH ignores a CHANGEDSINCE modifier (it answers for
+    every message). extra_config "gsasl { enable yes; };" gives Debian's
+    default: every mechanism GNU SASL knows offered (SCRAM-SHA-256 among
+    them, though no SASL secret is set, so it fails).
+
+    When run as root, imap4d runs as the "mail" user (never as uid 0);
+    otherwise as the current user.
+    """
+
+    def __init__(self, root_dir=None, extra_config=""):
+        self.host = HOST
+        self.ports = {}
+        self.users = {}
+        self.extra_config = extra_config
+        self._root_dir = root_dir
+        self._own_root = root_dir is None
+        self.root = None
+        self._proc = None
+        self._hashes = {}
+        self._last = (0, 0)
+        self._seq = 0
+        self._imap4d = _which("imap4d")
+        self._openssl = _which("openssl")
+        import grp
+        import pwd
+        if os.getuid() == 0:
+            try:
+                ent = pwd.getpwnam("mail")
+            except KeyError:
+                raise HarnessError("no 'mail' user to run imap4d as")
+            self.owner = (ent.pw_uid, ent.pw_gid)
+        else:
+            self.owner = (os.getuid(), os.getgid())
+        try:
+            grp.getgrnam("mail")
+        except KeyError:
+            # imap4d's daemon mode wants the group (for the mail spool).
+            raise HarnessError("imap4d needs a 'mail' group")
+
+    # --- paths ----------------------------------------------------------
+
+    def _p(self, *parts):
+        return os.path.join(self.root, *parts)
+
+    @property
+    def conf_file(self):
+        return self._p("imap4d.conf")
+
+    @property
+    def log_file(self):
+        return self._p("imap4d.log")
+
+    @staticmethod
+    def local_part(user):
+        """"alice" of the login name "alice@imap4d.test" (or of "alice")."""
+        return user.split("@", 1)[0]
+
+    def home(self, user):
+        return self._p("home", self.local_part(user))
+
+    def maildir(self, user, folder="INBOX"):
+        """The server-side Maildir of user's folder: home/NAME/INBOX, or
+        home/NAME/Lists/dev for the folder "Lists/dev"."""
+        if folder.upper() == "INBOX":
+            folder = "INBOX"
+        return os.path.join(self.home(user), *folder.split("/"))
+
+    def server(self, tls="implicit"):
+        """What env.account(server=...) takes: host and the port for tls
+        ("implicit": imaps, else imap)."""
+        class _Endpoint:
+            pass
+        e = _Endpoint()
+        e.host = self.host
+        e.port = self.ports["imaps" if tls == "implicit" else "imap"]
+        return e
+
+    # --- configuration --------------------------------------------------
+
+    def _config(self):
+        q = '"%s"'
+        lines = [
+            "# Generated by tests/harness.py (MailutilsImap); a throwaway",
+            "# test instance.",
+            "logging { syslog no; };",
+            "auth {",
+            "  authorization virtdomain;",
+            "  authentication generic;",
+            "};",
+            "virtdomain { passwd-dir %s; };" % (q % self._p("virt")),
+            "gsasl { enable no; };",
+            "mailbox { mailbox-type maildir; };",
+            "tcp-wrappers { enable no; };",
+            "mode daemon;",
+            "foreground yes;",
+            "max-children 64;",
+            "timeout 300;",
+            "pidfile %s;" % (q % self._p("run", "imap4d.pid")),
+            "tls {",
+            "  ssl-certificate-file %s;" % (q % self.cert_file),
+            "  ssl-key-file %s;" % (q % self.key_file),
+            "};",
+            "server 127.0.0.1:%d {" % self.ports["imap"],
+            "  tls-mode stls;",
+            "};",
+            "server 127.0.0.1:%d {" % self.ports["imaps"],
+            "  tls-mode connection;",
+            "};",
+        ]
+        return "\n".join(lines) + "\n" + self.extra_config + "\n"
+
+    # --- start and stop -------------------------------------------------
+
+    def start(self, tries=5):
+        """Create everything and start imap4d; wait until both ports
+        accept connections. Raises HarnessError with the log's tail."""
+        atexit.register(self.stop)
+        if self._own_root:
+            self.root = tempfile.mkdtemp(prefix="mfmu", dir="/tmp")
+        else:
+            self.root = os.path.abspath(self._root_dir)
+            os.makedirs(self.root, exist_ok=True)
+        try:
+            os.chmod(self.root, 0o755)
+            _mkdir(self._p("run"), 0o755, self.owner)
+            _mkdir(self._p("home"), 0o755, self.owner)
+            _mkdir(self._p("virt"), 0o700, self.owner)
+            _mkdir(self._p("spool"), 0o700, self.owner)
+            self._make_certs()
+            os.chown(self.key_file, *self.owner)
+            last = None
+            for _ in range(tries):
+                try:
+                    self._start_once()
+                    return self
+                except HarnessError as e:
+                    last = e
+                    if "in use" not in str(e):
+                        raise
+            raise last
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_once(self):
+        ports = set()
+        while len(ports) < 2:
+            ports.add(free_port())
+        self.ports = dict(zip(("imap", "imaps"), sorted(ports)))
+        _write_file(self.conf_file, self._config(), 0o644)
+        out = open(self.log_file, "wb")
+        uid, gid = self.owner
+        # Loaded here: the child, no longer root, may not be able to
+        # read Python's modules.
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+
+        def child():
+            # Become the mail user first: a change of user clears the
+            # death signal (subprocess's user= would come too late). The
+            # signal: see _die_with_parent.
+            if os.getuid() != uid:
+                os.setgroups([])
+                os.setgid(gid)
+                os.setuid(uid)
+            libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        try:
+            self._proc = subprocess.Popen(
+                [self._imap4d, "--config-file", self.conf_file],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                cwd=self.root, start_new_session=True, preexec_fn=child)
+        finally:
+            out.close()
+        deadline = time.monotonic() + START_TIMEOUT
+        pending = [self.ports["imap"], self.ports["imaps"]]
+        while pending:
+            if self._proc.poll() is not None:
+                msg = "imap4d exited with status %d" % self._proc.returncode
+                self._kill()
+                raise HarnessError(msg + "\n" + self.log_tail())
+            if _port_open(pending[0]):
+                pending.pop(0)
+                continue
+            if time.monotonic() > deadline:
+                self._kill()
+                raise HarnessError("imap4d did not listen on port %d "
+                                   "within %gs\n%s" % (
+                                       pending[0], START_TIMEOUT,
+                                       self.log_tail()))
+            time.sleep(0.02)
+
+    def log_tail(self, n=30):
+        """The last n lines of imap4d's log (its stderr)."""
+        try:
+            with open(self.log_file, "rb") as f:
+                data = f.read().decode("utf-8", "replace")
+        except OSError:
+            return "(no imap4d log)"
+        return "--- imap4d.log:\n" + "\n".join(data.splitlines()[-n:])
+
+    def _kill(self):
+        """SIGTERM to imap4d's process group; once the daemon has gone,
+        SIGKILL to what is left of it (session processes ignore SIGTERM
+        while they wait for their client)."""
+        p = self._proc
+        if p is None:
+            return
+        pgid = p.pid
+        try:
+            os.killpg(pgid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if p.poll() is not None and not _group_members(pgid):
+                break
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            time.sleep(0.02)
+        p.wait()
+        self._proc = None
+
+    def stop(self):
+        """Stop imap4d and remove the temporary directory."""
+        if self.root is None:
+            return
+        self._kill()
+        if self._own_root:
+            shutil.rmtree(self.root, ignore_errors=True)
+        self.root = None
+
+    @property
+    def running(self):
+        return self._proc is not None and self._proc.poll() is None
+
+    def __enter__(self):
+        if self.root is None:
+            self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # --- users ----------------------------------------------------------
+
+    def add_user(self, name, password):
+        """Add (or change) the virtual user name (a local part); returns
+        the login name, name@imap4d.test. imap4d reads the password file
+        afresh at each login."""
+        if not _NAME_RE.match(name):
+            raise ValueError("bad user name %r" % name)
+        if "\n" in password or not password:
+            raise ValueError("password must be non-empty, one line")
+        login = "%s@%s" % (name, MU_DOMAIN)
+        self.users[login] = password
+        self._hashes[name] = _run([self._openssl, "passwd", "-6",
+                                   "-stdin"],
+                                  input=password.encode()).decode().strip()
+        home = self.home(name)
+        _mkdir(home, 0o700, self.owner)
+        inbox = self.maildir(name)
+        _mkdir(inbox, 0o700, self.owner)
+        for sub in ("tmp", "new", "cur"):
+            _mkdir(os.path.join(inbox, sub), 0o700, self.owner)
+        lines = ["%s:%s:%d:%d::%s:/bin/false\n" % (
+            n, h, self.owner[0], self.owner[1], self.home(n))
+            for n, h in sorted(self._hashes.items())]
+        _write_file(self._p("virt", MU_DOMAIN), "".join(lines), 0o600,
+                    self.owner)
+        return login
+
+    # --- mail on the server, as files -------------------------------------
+
+    def _unique_name(self, folder_dir):
+        # After every name in the folder, in imap4d's order, so that
+        # imap4d gives the file the next UID and renumbers nothing.
+        last = self._last
+        for sub in ("new", "cur"):
+            try:
+                names = os.listdir(os.path.join(folder_dir, sub))
+            except FileNotFoundError:
+                continue
+            for n in names:
+                sec, usec, _, _ = _mu_order(n)
+                last = max(last, (sec, usec))
+        now = time.time()
+        sec, usec = int(now), int((now - int(now)) * 1e6)
+        if (sec, usec) <= last:
+            sec, usec = last[0], last[1] + 1
+            if usec >= 1000000:
+                sec, usec = sec + 1, 0
+        self._last = (sec, usec)
+        self._seq += 1
+        return "%d.M%dP%dQ%d.mfharness" % (sec, usec, os.getpid(),
+                                           self._seq)
+
+    def deliver(self, user, data, folder="INBOX", flags="", settle=True):
+        """Store one message (bytes, LF line endings) for user in folder
+        (which must exist: create_folder) as a file in new/, as an MDA
+        (Mailutils' own included) does.
+
+        imap4d gives a message in new/ its UID for good only when a
+        session opens the folder read-write; until then each EXAMINE
+        numbers it afresh (other UIDs each time, and a new UIDVALIDITY
+        once the second has changed). settle=True does what a mail
+        client's session would: it opens the folder read-write (settle())
+        and returns the message's UID. settle=False leaves it in new/ and
+        returns its path (deliver several, then settle() once). flags
+        (IMAP flags, e.g. "\\Seen \\Flagged") are set with STORE, which
+        needs settle=True."""
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        base = self.maildir(user, folder)
+        if not os.path.isdir(os.path.join(base, "new")):
+            raise HarnessError("no folder %r of %s" % (folder, user))
+        if flags and not settle:
+            raise ValueError("flags need settle=True")
+        name = self._unique_name(base)
+        tmp = self._p("spool", name)
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.chown(tmp, *self.owner)
+        os.chmod(tmp, 0o600)
+        dest = os.path.join(base, "new", name)
+        os.rename(tmp, dest)
+        if not settle:
+            return dest
+        return self.settle(user, folder, flags)
+
+    def settle(self, user, folder="INBOX", flags=""):
+        """Open folder read-write (SELECT, then LOGOUT: nothing is
+        expunged), so that imap4d moves new/ to cur/ and numbers the new
+        messages for good. Returns the highest UID, after setting flags on
+        it when given."""
+        c = self.client(user)
+        try:
+            self._ok("SELECT", c.select(self._quote(folder)))
+            data = self._ok("UID SEARCH", c.uid("SEARCH", "ALL"))
+            uids = [int(x) for x in data[0].split()] if data[0] else []
+            last = max(uids) if uids else None
+            if flags:
+                self._ok("UID STORE", c.uid("STORE", str(last),
+                                            "+FLAGS.SILENT",
+                                            "(%s)" % flags))
+        finally:
+            c.logout()
+        return last
+
+    def message_files(self, user, folder="INBOX"):
+        """Paths (relative to the folder, e.g. "cur/NAME") of every
+        message stored, in imap4d's order (the order of UIDs)."""
+        base = self.maildir(user, folder)
+        found = []
+        for sub in ("new", "cur"):
+            try:
+                names = os.listdir(os.path.join(base, sub))
+            except FileNotFoundError:
+                continue
+            found += [(_mu_order(n), sub + "/" + n) for n in names
+                      if not n.startswith(".")]
+        return [p for _, p in sorted(found)]
+
+    def messages(self, user, folder="INBOX"):
+        """The bytes (LF line endings) of every message stored in user's
+        folder, in UID order. A file imap4d renames while this reads
+        (new/ to cur/, a flag) makes it look again."""
+        base = self.maildir(user, folder)
+        for _ in range(50):
+            out = []
+            try:
+                for rel in self.message_files(user, folder):
+                    with open(os.path.join(base, rel), "rb") as f:
+                        out.append(f.read())
+            except FileNotFoundError:
+                time.sleep(0.02)
+                continue
+            return out
+        raise HarnessError("%s/%s kept changing while being read"
+                           % (user, folder))
+
+    # --- mail on the server, through IMAP ---------------------------------
+
+    def client(self, user):
+        """An imaplib session of user (a login name; its password is
+        known) over implicit TLS, logged in."""
+        import imaplib
+        import ssl
+        ctx = ssl.create_default_context(cafile=self.ca_file)
+        c = imaplib.IMAP4_SSL(self.host, self.ports["imaps"],
+                              ssl_context=ctx)
+        c.login(user, self.users[user])
+        return c
+
+    @staticmethod
+    def _ok(what, reply):
+        typ, data = reply
+        if typ != "OK":
+            raise HarnessError("imap4d refused %s: %s %r" % (what, typ, data))
+        return data
+
+    @staticmethod
+    def _quote(folder):
+        return '"%s"' % folder.replace("\\", "\\\\").replace('"', '\\"')
+
+    def create_folder(self, user, folder):
+        """CREATE folder ("Lists/dev": imap4d makes the Maildir
+        home/NAME/Lists/dev and lists Lists as \\Noselect). Returns the
+        folder's path."""
+        c = self.client(user)
+        try:
+            self._ok("CREATE " + folder, c.create(self._quote(folder)))
+        finally:
+            c.logout()
+        return self.maildir(user, folder)
+
+    def append(self, user, data, folder="INBOX"):
+        """APPEND data (LF line endings) to folder. imap4d ignores the
+        flags and date APPEND may carry (INTERNALDATE is the Date:
+        header's, or the time of each FETCH without one), so none are
+        sent: set flags with store()."""
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        c = self.client(user)
+        try:
+            self._ok("APPEND", c.append(self._quote(folder), None, None,
+                                        data.replace(b"\n", b"\r\n")))
+        finally:
+            c.logout()
+
+    def store(self, user, uids, flags, folder="INBOX", op="+FLAGS.SILENT"):
+        """UID STORE uids (e.g. "1:3" or [1, 2]) op (+FLAGS.SILENT,
+        -FLAGS.SILENT, FLAGS.SILENT) flags (e.g. "\\Seen \\Deleted")."""
+        if not isinstance(uids, str):
+            uids = ",".join(str(u) for u in uids)
+        c = self.client(user)
+        try:
+            self._ok("SELECT", c.select(self._quote(folder)))
+            self._ok("UID STORE", c.uid("STORE", uids, op,
+                                        "(%s)" % flags))
+        finally:
+            c.logout()
+
+    def expunge(self, user, folder="INBOX"):
+        """EXPUNGE folder: every message flagged \\Deleted goes."""
+        c = self.client(user)
+        try:
+            self._ok("SELECT", c.select(self._quote(folder)))
+            self._ok("EXPUNGE", c.expunge())
+        finally:
+            c.logout()
+
+    def served(self, user, folder="INBOX"):
+        """What imap4d sends for each message of folder (BODY.PEEK[] in
+        UID order, CRLF turned to LF as a fetch stores it), through
+        EXAMINE. Not always the stored bytes: imap4d rebuilds the header
+        (one space after each field's colon, a leading "From " line
+        turned into a "From :" field, a header without the blank line
+        after it lost)."""
+        c = self.client(user)
+        try:
+            self._ok("EXAMINE", c.select(self._quote(folder), readonly=True))
+            data = self._ok("UID FETCH", c.uid("FETCH", "1:*",
+                                               "(UID BODY.PEEK[])"))
+        finally:
+            c.logout()
+        out = []
+        for item in data:
+            if isinstance(item, tuple):
+                m = re.search(rb"UID (\d+)", item[0])
+                out.append((int(m.group(1)), item[1].replace(b"\r\n",
+                                                             b"\n")))
+        return [body for _, body in sorted(out)]
+
+    def listing(self, user, folder="INBOX"):
+        """[(uid, flags)] of folder in UID order, flags a sorted tuple
+        without \\Recent (which only the first session sees), through
+        EXAMINE (changes nothing), with UIDVALIDITY: returns
+        (uidvalidity, listing)."""
+        c = self.client(user)
+        try:
+            self._ok("EXAMINE", c.select(self._quote(folder), readonly=True))
+            uidvalidity = int(c.untagged_responses["UIDVALIDITY"][0])
+            data = self._ok("UID FETCH", c.uid("FETCH", "1:*",
+                                               "(UID FLAGS)"))
+        finally:
+            c.logout()
+        out = []
+        for item in data:
+            if item is None:
+                continue
+            if isinstance(item, tuple):
+                item = item[0]
+            m = re.search(rb"UID (\d+)", item)
+            f = re.search(rb"FLAGS \(([^)]*)\)", item)
+            if not m or not f:
+                continue
+            flags = tuple(sorted(x for x in f.group(1).decode().split()
+                                 if x != "\\Recent"))
+            out.append((int(m.group(1)), flags))
+        return uidvalidity, sorted(out)
+
+
 # --- Env: what each integration test gets --------------------------------
 
 _SAN_START = re.compile(r"ERROR: (Address|Leak|Memory|Thread|Undefined"
@@ -806,7 +1394,8 @@ class User:
 
 
 _shared = {"dovecot": None, "error": None, "submission": None,
-           "submission_error": None}
+           "submission_error": None, "mailutils": None,
+           "mailutils_error": None}
 
 
 def _main_thread_only(what):
@@ -852,9 +1441,26 @@ def shared_submission_dovecot():
     return _shared["submission"]
 
 
+def shared_mailutils():
+    """The one GNU Mailutils imap4d of the test run (MailutilsImap),
+    started on first use, like shared_dovecot(). Its users are its own:
+    add them with add_user (env.mailutils_user does)."""
+    if _shared["mailutils_error"] is not None:
+        raise HarnessError("imap4d could not be started earlier: %s"
+                           % _shared["mailutils_error"])
+    if _shared["mailutils"] is None:
+        _main_thread_only("the shared imap4d")
+        try:
+            _shared["mailutils"] = MailutilsImap().start()
+        except Exception as e:
+            _shared["mailutils_error"] = str(e)
+            raise
+    return _shared["mailutils"]
+
+
 def shutdown():
-    """Stop the shared Dovecots, if they were started."""
-    for key in ("dovecot", "submission"):
+    """Stop the shared servers, if they were started."""
+    for key in ("dovecot", "submission", "mailutils"):
         d = _shared[key]
         _shared[key] = None
         if d is not None:
@@ -898,18 +1504,24 @@ class Env:
     def dovecot(self):
         return shared_dovecot()
 
+    @property
+    def mailutils(self):
+        """The shared GNU Mailutils imap4d (started on first use)."""
+        return shared_mailutils()
+
     def secret(self, text, user=None):
         """Register a string that must never appear in any output."""
         self._secrets |= secret_forms(text, user)
 
     def _all_secrets(self):
         found = set(self._secrets)
-        d = _shared["dovecot"]
-        if d is not None:
-            # Test threads add users meanwhile: iterate over a copy
-            # (made in one step under the GIL), not the live dict.
-            for u, p in list(d.users.items()):
-                found |= secret_forms(p, u)
+        for key in ("dovecot", "mailutils"):
+            d = _shared[key]
+            if d is not None:
+                # Test threads add users meanwhile: iterate over a copy
+                # (made in one step under the GIL), not the live dict.
+                for u, p in list(d.users.items()):
+                    found |= secret_forms(p, u)
         return found
 
     def new_user(self, prefix="u"):
@@ -920,6 +1532,14 @@ class Env:
         password = "Pw%sZq" % secrets.token_hex(8)
         d.add_user(name, password)
         return User(name, password)
+
+    def mailutils_user(self, prefix="u"):
+        """A fresh user on the shared imap4d (login name
+        NAME@imap4d.test), with a random password and an empty INBOX."""
+        m = self.mailutils
+        name = "%s%s" % (prefix, secrets.token_hex(4))
+        password = "Pw%sZq" % secrets.token_hex(8)
+        return User(m.add_user(name, password), password)
 
     def path(self, *parts):
         return os.path.join(self.tmp, *parts)
