@@ -1098,7 +1098,12 @@ untagged(struct source *src, const struct imap_resp *r)
 		set_caps(src, r->data, r->datalen);
 	else if (r->hasnum && eqi(r->kw, r->kwlen, "EXISTS"))
 		return on_exists(src, r->num);
-	else if (r->hasnum && eqi(r->kw, r->kwlen, "EXPUNGE"))
+	else if (r->hasnum
+	    && (eqi(r->kw, r->kwlen, "EXPUNGE")
+		|| eqi(r->kw, r->kwlen, "EXPUNGED")))
+		/* "EXPUNGED": GNU Mailutils' imap4d (3.15) spells EXPUNGE
+		 * so, with the same meaning; no RFC gives the word another
+		 * one. */
 		return on_expunge(src, r->num);
 	else if (r->hasnum && eqi(r->kw, r->kwlen, "FETCH"))
 		return on_fetch(src, r);
