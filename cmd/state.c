@@ -178,7 +178,7 @@ struct state {
 	struct strpool uids;
 	uint32_t *tab; /* record index + 1; 0: empty slot */
 	size_t tabcap;
-	struct state_pending *pend;
+	struct state_intent *pend;
 	size_t npend;
 	struct shortrec *shorts;
 	size_t nshorts;
@@ -382,6 +382,19 @@ folder_add(struct state *st, const char *name, uint32_t uv)
 }
 
 /* Void every record and intent of folder fidx. */
+/* Void a record: it stays in the table, with when = 0, and may come
+ * back to life. */
+static void
+rec_void(struct state *st, struct rec *r)
+{
+	if (r->when != 0 && !r->grew)
+		st->count--;
+	r->when = 0;
+	r->gone = 0;
+	r->isshort = 0;
+	r->grew = 0;
+}
+
 static void
 folder_void(struct state *st, size_t fidx)
 {
@@ -392,13 +405,8 @@ folder_void(struct state *st, size_t fidx)
 		r = &st->recs[i];
 		if (r->fidx != fidx)
 			continue;
-		if (r->when != 0 && !r->grew)
-			st->count--;
-		r->when = 0;
-		r->gone = 0;
+		rec_void(st, r);
 		r->marked = 0;
-		r->isshort = 0;
-		r->grew = 0;
 		free(r->intent);
 		r->intent = NULL;
 	}
@@ -651,25 +659,20 @@ dir_of(const char *path)
 	return xstrndup(path, (size_t)(s - path));
 }
 
-/* fsync the directory that holds path (the part before its last '/'). */
+/* fsync the directory that holds path (tls/util.c), failing st. */
 static int
-fsync_parent(struct state *st, const char *path)
+sync_parent(struct state *st, const char *path)
 {
-	char *dir = dir_of(path);
-	int fd, e;
+	char *dir;
+	int e;
 
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1
-	    || fsync(fd) == -1) {
-		e = errno;
-		if (fd != -1)
-			close(fd);
-		st_fail(st, STATE_EOS, e, "fsync %s", dir);
-		free(dir);
-		return -1;
-	}
-	close(fd);
+	if (fsync_parent(path) == 0)
+		return 0;
+	e = errno;
+	dir = dir_of(path);
+	st_fail(st, STATE_EOS, e, "fsync %s", dir);
 	free(dir);
-	return 0;
+	return -1;
 }
 
 static int
@@ -707,7 +710,7 @@ make_dir(struct state *st)
 		c = *s;
 		*s = '\0';
 		if (mkdir(p, 0700) == 0) {
-			if (fsync_parent(st, p) == -1)
+			if (sync_parent(st, p) == -1)
 				goto fail;
 		} else if (errno != EEXIST) {
 			st_fail(st, STATE_EOS, errno, "mkdir %s", p);
@@ -1051,6 +1054,79 @@ replay_line(struct state *st, char *const *fld, const char *name, int respelled,
 	return 0;
 }
 
+/* A line cut into its fields, and its values once checked. */
+struct line {
+	char *fld[MAXFIELDS];
+	size_t nf;
+	size_t
+	    want; /* the fields of its type: 3 F, 5 M (and attributes), 6 I */
+	uint64_t uv, when, uidnext;
+	struct attrs at;
+};
+
+/* Cut line at its TABs and check its type and number of fields. */
+static int
+split_line(struct line *l, char *line, int journal, const char **what)
+{
+	char *s;
+
+	l->fld[l->nf++] = line;
+	for (s = line; *s != '\0'; s++)
+		if (*s == '\t') {
+			if (l->nf == MAXFIELDS) {
+				*what = "too many fields";
+				return -1;
+			}
+			*s = '\0';
+			l->fld[l->nf++] = s + 1;
+		}
+	if (strcmp(l->fld[0], "F") == 0)
+		l->want = 3;
+	else if (strcmp(l->fld[0], "M") == 0)
+		l->want = 5;
+	else if (strcmp(l->fld[0], "I") == 0)
+		l->want = 6;
+	else {
+		*what = "unknown line type";
+		return -1;
+	}
+	/* Only the state file's F lines carry a UIDNEXT; M lines may
+	 * carry attributes. */
+	if (l->nf != l->want && !(l->want == 3 && l->nf == 4 && !journal)
+	    && !(l->want == 5 && l->nf > l->want)) {
+		*what = "wrong number of fields";
+		return -1;
+	}
+	return 0;
+}
+
+/* Check and convert the fields' values, in order; *what names the
+ * first that is wrong. */
+static int
+check_fields(struct line *l, const char **what)
+{
+	char **fld = l->fld;
+
+	if (unescape(fld[1]) == -1)
+		return *what = "bad folder name", -1;
+	if (parse_u64(fld[2], UINT32_MAX, &l->uv) == -1)
+		return *what = "bad uidvalidity", -1;
+	if (l->want == 3 && l->nf == 4
+	    && (parse_u64(fld[3], UINT32_MAX, &l->uidnext) == -1
+		|| l->uidnext == 0))
+		return *what = "bad uidnext", -1;
+	if (l->want >= 5
+	    && (parse_u64(fld[3], INT64_MAX, &l->when) == -1 || l->when == 0))
+		return *what = "bad time", -1;
+	if (l->want >= 5 && (unescape(fld[4]) == -1 || fld[4][0] == '\0'))
+		return *what = "bad uid", -1;
+	if (l->want == 6 && (unescape(fld[5]) == -1 || !intent_name_ok(fld[5])))
+		return *what = "bad file name", -1;
+	if (l->want == 5 && parse_attrs(fld + 5, l->nf - 5, &l->at, what) == -1)
+		return -1;
+	return 0;
+}
+
 /*
  * Apply one line (NUL-terminated, without its LF). Returns 0, or -1
  * with what is wrong in *what.
@@ -1058,78 +1134,52 @@ replay_line(struct state *st, char *const *fld, const char *name, int respelled,
 static int
 parse_line(struct state *st, char *line, int journal, const char **what)
 {
-	char *fld[MAXFIELDS];
-	size_t nf = 0, want;
-	uint64_t uv, when = 0, uidnext = 0;
+	struct line l;
 	const char *name;
-	struct attrs at = { 0 };
-	char *s;
 	int respelled;
 
-	fld[nf++] = line;
-	for (s = line; *s != '\0'; s++)
-		if (*s == '\t') {
-			if (nf == MAXFIELDS) {
-				*what = "too many fields";
-				return -1;
-			}
-			*s = '\0';
-			fld[nf++] = s + 1;
-		}
-	if (strcmp(fld[0], "F") == 0)
-		want = 3;
-	else if (strcmp(fld[0], "M") == 0)
-		want = 5;
-	else if (strcmp(fld[0], "I") == 0)
-		want = 6;
-	else {
-		*what = "unknown line type";
+	memset(&l, 0, sizeof(l));
+	if (split_line(&l, line, journal, what) == -1
+	    || check_fields(&l, what) == -1)
 		return -1;
-	}
-	/* Only the state file's F lines carry a UIDNEXT; M lines may
-	 * carry attributes. */
-	if (nf != want && !(want == 3 && nf == 4 && !journal)
-	    && !(want == 5 && nf > want)) {
-		*what = "wrong number of fields";
-		return -1;
-	}
-	if (unescape(fld[1]) == -1) {
-		*what = "bad folder name";
-		return -1;
-	}
-	if (parse_u64(fld[2], UINT32_MAX, &uv) == -1) {
-		*what = "bad uidvalidity";
-		return -1;
-	}
-	if (want == 3 && nf == 4
-	    && (parse_u64(fld[3], UINT32_MAX, &uidnext) == -1
-		|| uidnext == 0)) {
-		*what = "bad uidnext";
-		return -1;
-	}
-	if (want >= 5) {
-		if (parse_u64(fld[3], INT64_MAX, &when) == -1 || when == 0) {
-			*what = "bad time";
-			return -1;
-		}
-		if (unescape(fld[4]) == -1 || fld[4][0] == '\0') {
-			*what = "bad uid";
-			return -1;
-		}
-	}
-	if (want == 6 && (unescape(fld[5]) == -1 || !intent_name_ok(fld[5]))) {
-		*what = "bad file name";
-		return -1;
-	}
-	if (want == 5 && parse_attrs(fld + 5, nf - 5, &at, what) == -1)
-		return -1;
-
-	name = canon_name(st, fld[1], &respelled);
+	name = canon_name(st, l.fld[1], &respelled);
 	if (journal)
-		return replay_line(
-		    st, fld, name, respelled, (uint32_t)uv, (int64_t)when, &at);
-	return load_line(st, fld, name, (uint32_t)uv, (uint32_t)uidnext,
-	    (int64_t)when, &at, what);
+		return replay_line(st, l.fld, name, respelled, (uint32_t)l.uv,
+		    (int64_t)l.when, &l.at);
+	return load_line(st, l.fld, name, (uint32_t)l.uv, (uint32_t)l.uidnext,
+	    (int64_t)l.when, &l.at, what);
+}
+
+/*
+ * The first two lines, p being line number line (1 or 2): the header,
+ * then the generation. Returns 0, 1 for a journal older than the state
+ * file (ignored), or -1.
+ */
+static int
+parse_head(
+    struct state *st, const char *path, const char *p, size_t line, int journal)
+{
+	const char *hdr = journal ? JOURNAL_HEADER : STATE_HEADER;
+	uint64_t gen;
+
+	if (line == 1) {
+		if (strcmp(p, hdr) == 0)
+			return 0;
+		st_fail(st, STATE_ECORRUPT, 0,
+		    "%s:1: bad header, expected \"%s\"", path, hdr);
+		return -1;
+	}
+	if (strncmp(p, "G\t", 2) != 0
+	    || parse_u64(p + 2, INT64_MAX, &gen) == -1) {
+		st_fail(st, STATE_ECORRUPT, 0,
+		    "%s:2: expected the generation line", path);
+		return -1;
+	}
+	if (!journal)
+		st->gen = gen;
+	else if (gen < st->gen)
+		return 1;
+	return 0;
 }
 
 /*
@@ -1142,19 +1192,17 @@ static int
 parse_file(
     struct state *st, const char *path, char *data, size_t len, int journal)
 {
-	const char *hdr = journal ? JOURNAL_HEADER : STATE_HEADER;
 	const char *what;
 	char *p = data, *end = data + len, *nl;
 	size_t line = 0;
-	uint64_t gen;
-	int have_gen = 0;
+	int rc, have_gen = 0;
 
 	if (len == 0 && !journal) {
 		st_fail(st, STATE_ECORRUPT, 0,
-		    "%s:1: empty file, expected \"%s\"", path, hdr);
+		    "%s:1: empty file, expected \"%s\"", path, STATE_HEADER);
 		return -1;
 	}
-	while (p < end) {
+	for (; p < end; p = nl + 1) {
 		line++;
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL) {
 			if (journal)
@@ -1171,33 +1219,18 @@ parse_file(
 			    line);
 			return -1;
 		}
-		if (line == 1) {
-			if (strcmp(p, hdr) != 0) {
-				st_fail(st, STATE_ECORRUPT, 0,
-				    "%s:1: bad header, expected \"%s\"", path,
-				    hdr);
-				return -1;
-			}
-		} else if (line == 2) {
-			if (strncmp(p, "G\t", 2) != 0
-			    || parse_u64(p + 2, INT64_MAX, &gen) == -1) {
-				st_fail(st, STATE_ECORRUPT, 0,
-				    "%s:2: expected the generation line", path);
-				return -1;
-			}
-			have_gen = 1;
-			if (!journal)
-				st->gen = gen;
-			else if (gen < st->gen) {
+		if (line <= 2
+		    && (rc = parse_head(st, path, p, line, journal)) != 0) {
+			if (rc == 1)
 				st->jvalid = 0;
-				return 0;
-			}
-		} else if (parse_line(st, p, journal, &what) == -1) {
+			return rc == 1 ? 0 : -1;
+		}
+		have_gen |= line == 2;
+		if (line > 2 && parse_line(st, p, journal, &what) == -1) {
 			st_fail(st, STATE_ECORRUPT, 0, "%s:%zu: %s", path, line,
 			    what);
 			return -1;
 		}
-		p = nl + 1;
 	}
 	if (!journal && !have_gen) {
 		st_fail(st, STATE_ECORRUPT, 0,
@@ -1267,13 +1300,54 @@ state_lock(struct state *st)
 	return 0;
 }
 
+/*
+ * Intents that no record followed are pending; the others are done. A
+ * pending one's journaled name "SUB/NAME" or "NAME" (intent_name_ok) is
+ * split into its subfolder and name, in place.
+ */
+static void
+collect_pending(struct state *st)
+{
+	struct state_intent *p;
+	struct rec *r;
+	char *slash;
+	size_t i, n;
+
+	for (i = n = 0; i < st->nrecs; i++) {
+		r = &st->recs[i];
+		if (r->intent != NULL && r->when != 0 && !r->grew) {
+			free(r->intent);
+			r->intent = NULL;
+		} else if (r->intent != NULL)
+			n++;
+	}
+	st->pend = xcalloc(n, sizeof(*st->pend));
+	for (i = 0; i < st->nrecs; i++) {
+		r = &st->recs[i];
+		if (r->intent == NULL)
+			continue;
+		p = &st->pend[st->npend++];
+		p->folder = st->folders[r->fidx].name;
+		p->uidvalidity = st->folders[r->fidx].uv;
+		p->uid = r->uid;
+		if ((slash = strchr(r->intent, '/')) != NULL) {
+			*slash = '\0';
+			p->sub = r->intent;
+			p->name = slash + 1;
+		} else {
+			p->sub = "";
+			p->name = r->intent;
+		}
+		p->when = r->intent_when;
+		r->intent = NULL;
+	}
+}
+
 int
 state_load(struct state *st, int readonly)
 {
-	struct state_pending *p;
-	struct rec *r;
 	char *data;
-	size_t len, i, n;
+	size_t len;
 	int rc;
 
 	st->readonly = readonly;
@@ -1301,32 +1375,11 @@ state_load(struct state *st, int readonly)
 	}
 	free(data);
 
-	/* Intents that no record followed are pending; the others done. */
-	for (i = n = 0; i < st->nrecs; i++) {
-		r = &st->recs[i];
-		if (r->intent != NULL && r->when != 0 && !r->grew) {
-			free(r->intent);
-			r->intent = NULL;
-		} else if (r->intent != NULL)
-			n++;
-	}
 	/* Names respelled are saved under their new spelling. */
 	if (st->respelled)
 		st->dirty = 1;
 	raw_free(st);
-	st->pend = xcalloc(n, sizeof(*st->pend));
-	for (i = 0; i < st->nrecs; i++) {
-		r = &st->recs[i];
-		if (r->intent == NULL)
-			continue;
-		p = &st->pend[st->npend++];
-		p->folder = st->folders[r->fidx].name;
-		p->uidvalidity = st->folders[r->fidx].uv;
-		p->uid = r->uid;
-		p->filename = r->intent;
-		p->when = r->intent_when;
-		r->intent = NULL;
-	}
+	collect_pending(st);
 	st->loaded = 1;
 	return 0;
 }
@@ -1337,7 +1390,7 @@ state_npending(const struct state *st)
 	return st->npend;
 }
 
-const struct state_pending *
+const struct state_intent *
 state_pending(const struct state *st, size_t i)
 {
 	return i < st->npend ? &st->pend[i] : NULL;
@@ -1408,19 +1461,40 @@ state_folder_count(const struct state *st, const char *folder,
 	return n;
 }
 
-int64_t
-state_lookup(const struct state *st, const char *folder, uint32_t uidvalidity,
+/* The record of (folder, uidvalidity, uid), void or not; NULL when
+ * there is none. */
+static struct rec *
+rec_lookup(const struct state *st, const char *folder, uint32_t uidvalidity,
     const char *uid)
 {
-	struct rec *r;
 	size_t f;
 
 	if ((f = folder_find(st, folder)) == SIZE_MAX
 	    || st->folders[f].uv != uidvalidity)
-		return 0;
-	if ((r = rec_find(st, f, uid, rec_hash(f, uid))) == NULL)
-		return 0;
-	return r->grew ? 0 : r->when;
+		return NULL;
+	return rec_find(st, f, uid, rec_hash(f, uid));
+}
+
+/* The sizes a live record with the attribute short= (grew = 0) or
+ * grew= (grew = 1) keeps; NULL when it has none. */
+static const struct shortrec *
+sizes_lookup(const struct state *st, const char *folder, uint32_t uidvalidity,
+    const char *uid, int grew)
+{
+	struct rec *r = rec_lookup(st, folder, uidvalidity, uid);
+
+	if (r == NULL || r->when == 0 || (grew ? !r->grew : !r->isshort))
+		return NULL;
+	return short_find(st, (size_t)(r - st->recs));
+}
+
+int64_t
+state_lookup(const struct state *st, const char *folder, uint32_t uidvalidity,
+    const char *uid)
+{
+	struct rec *r = rec_lookup(st, folder, uidvalidity, uid);
+
+	return r == NULL || r->grew ? 0 : r->when;
 }
 
 int
@@ -1428,16 +1502,9 @@ state_short(const struct state *st, const char *folder, uint32_t uidvalidity,
     const char *uid, uint64_t *announced, uint64_t *received)
 {
 	const struct shortrec *sh;
-	struct rec *r;
-	size_t f;
 
 	*announced = *received = 0;
-	if ((f = folder_find(st, folder)) == SIZE_MAX
-	    || st->folders[f].uv != uidvalidity)
-		return 0;
-	if ((r = rec_find(st, f, uid, rec_hash(f, uid))) == NULL || r->when == 0
-	    || !r->isshort
-	    || (sh = short_find(st, (size_t)(r - st->recs))) == NULL)
+	if ((sh = sizes_lookup(st, folder, uidvalidity, uid, 0)) == NULL)
 		return 0;
 	*announced = sh->announced;
 	*received = sh->received;
@@ -1445,24 +1512,43 @@ state_short(const struct state *st, const char *folder, uint32_t uidvalidity,
 }
 
 int
-state_intend(struct state *st, const char *folder, uint32_t uidvalidity,
-    const char *uid, const char *filename)
+state_intend(struct state *st, const struct state_intent *in)
 {
 	int64_t now = (int64_t)time(NULL);
+	char *filename;
 	size_t f;
 
-	if (uid[0] == '\0' || !intent_name_ok(filename)) {
+	/* Journaled relative to the account's Maildir: finding the file
+	 * needs no server delimiter. */
+	if (*in->sub == '\0')
+		filename = xstrdup(in->name);
+	else
+		xasprintf(&filename, "%s/%s", in->sub, in->name);
+	if (in->uid[0] == '\0' || !intent_name_ok(filename)) {
 		st_fail(st, STATE_EOS, EINVAL, "%s: intent for \"%s\"",
 		    st->path, filename);
+		free(filename);
 		return -1;
 	}
 	if (now < 1)
 		now = 1;
-	f = folder_use(st, folder, uidvalidity, 1);
-	rec_intend(rec_get(st, f, uid), filename, now);
-	line_i(&st->jbuf, folder, uidvalidity, now, uid, filename);
+	f = folder_use(st, in->folder, in->uidvalidity, 1);
+	rec_intend(rec_get(st, f, in->uid), filename, now);
+	line_i(&st->jbuf, in->folder, in->uidvalidity, now, in->uid, filename);
+	free(filename);
 	st->dirty = 1;
 	return 0;
+}
+
+/* A record just made, of a message on the server (not pruned this
+ * run), into the journal's buffer. */
+static void
+journal_rec(
+    struct state *st, const char *folder, uint32_t uidvalidity, struct rec *r)
+{
+	r->marked = 1;
+	line_m(&st->jbuf, st, folder, uidvalidity, r);
+	st->dirty = 1;
 }
 
 int
@@ -1493,9 +1579,7 @@ state_add_short(struct state *st, const char *folder, uint32_t uidvalidity,
 	if (received < announced)
 		rec_short(st, r, announced, received);
 	/* It was just downloaded, so it is on the server: not pruned. */
-	r->marked = 1;
-	line_m(&st->jbuf, st, folder, uidvalidity, r);
-	st->dirty = 1;
+	journal_rec(st, folder, uidvalidity, r);
 	return 0;
 }
 
@@ -1518,9 +1602,7 @@ state_add_grew(struct state *st, const char *folder, uint32_t uidvalidity,
 	if (r->when != 0 && !r->grew)
 		return 0; /* downloaded already: that record stands */
 	rec_grew(st, r, when, limit);
-	r->marked = 1;
-	line_m(&st->jbuf, st, folder, uidvalidity, r);
-	st->dirty = 1;
+	journal_rec(st, folder, uidvalidity, r);
 	return 0;
 }
 
@@ -1529,16 +1611,9 @@ state_grew(const struct state *st, const char *folder, uint32_t uidvalidity,
     const char *uid, uint64_t *limit)
 {
 	const struct shortrec *sh;
-	struct rec *r;
-	size_t f;
 
 	*limit = 0;
-	if ((f = folder_find(st, folder)) == SIZE_MAX
-	    || st->folders[f].uv != uidvalidity)
-		return 0;
-	if ((r = rec_find(st, f, uid, rec_hash(f, uid))) == NULL || r->when == 0
-	    || !r->grew
-	    || (sh = short_find(st, (size_t)(r - st->recs))) == NULL)
+	if ((sh = sizes_lookup(st, folder, uidvalidity, uid, 1)) == NULL)
 		return 0;
 	*limit = sh->received;
 	return 1;
@@ -1652,13 +1727,9 @@ void
 state_mark(
     struct state *st, const char *folder, uint32_t uidvalidity, const char *uid)
 {
-	struct rec *r;
-	size_t f;
+	struct rec *r = rec_lookup(st, folder, uidvalidity, uid);
 
-	if ((f = folder_find(st, folder)) == SIZE_MAX
-	    || st->folders[f].uv != uidvalidity)
-		return;
-	if ((r = rec_find(st, f, uid, rec_hash(f, uid))) != NULL)
+	if (r != NULL)
 		r->marked = 1;
 }
 
@@ -1687,12 +1758,7 @@ state_prune(struct state *st, const char *folder, int64_t now)
 			st->dirty = 1;
 		} else if (now - r->gone >= STATE_KEEP_GONE) {
 			/* A clock moved back keeps it longer, never less. */
-			if (!r->grew)
-				st->count--;
-			r->when = 0;
-			r->gone = 0;
-			r->isshort = 0;
-			r->grew = 0;
+			rec_void(st, r);
 			st->dirty = 1;
 		}
 	}
@@ -1709,33 +1775,16 @@ save_flush(struct state *st, int fd, struct buf *b)
 	return 0;
 }
 
-int
-state_save(struct state *st)
+/* Write the whole state, generation st->gen + 1, to fd. */
+static int
+save_lines(struct state *st, int fd)
 {
 	struct buf b = { NULL, 0, 0 };
 	struct folder *fo;
 	struct rec *r;
 	size_t i;
-	int fd = -1, e;
+	int rv = -1;
 
-	/* Nothing changed: the file on disk says it all already (a poll
-	 * that found nothing new rewrites nothing). */
-	if (st->existed && !st->dirty)
-		return 0;
-	if (writable(st, st->path) == -1)
-		return -1;
-	if (make_dir(st) == -1)
-		return -1;
-	/* The lock is held: a stale temp file is a crashed run's. */
-	if (unlink(st->tpath) == -1 && errno != ENOENT) {
-		st_fail(st, STATE_EOS, errno, "unlink %s", st->tpath);
-		return -1;
-	}
-	fd = open(st->tpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd == -1) {
-		st_fail(st, STATE_EOS, errno, "create %s", st->tpath);
-		return -1;
-	}
 	buf_need(&b, SAVE_CHUNK + 4096);
 	buf_add(&b, STATE_HEADER "\nG\t", sizeof(STATE_HEADER) + 2);
 	buf_u64(&b, st->gen + 1);
@@ -1753,9 +1802,31 @@ state_save(struct state *st)
 			line_i(&b, fo->name, fo->uv, r->intent_when, r->uid,
 			    r->intent);
 		if (b.len >= SAVE_CHUNK && save_flush(st, fd, &b) == -1)
-			goto fail;
+			goto done;
 	}
-	if (save_flush(st, fd, &b) == -1)
+	rv = save_flush(st, fd, &b);
+done:
+	free(b.p);
+	return rv;
+}
+
+/* Write the whole state into a new temp file and make it durable; the
+ * lock is held, so a stale temp file is a crashed run's. */
+static int
+save_temp(struct state *st)
+{
+	int fd, e;
+
+	if (unlink(st->tpath) == -1 && errno != ENOENT) {
+		st_fail(st, STATE_EOS, errno, "unlink %s", st->tpath);
+		return -1;
+	}
+	fd = open(st->tpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		st_fail(st, STATE_EOS, errno, "create %s", st->tpath);
+		return -1;
+	}
+	if (save_lines(st, fd) == -1)
 		goto fail;
 	if (fdatasync(fd) == -1) {
 		st_fail(st, STATE_EOS, errno, "fsync %s", st->tpath);
@@ -1767,12 +1838,31 @@ state_save(struct state *st)
 		st_fail(st, STATE_EOS, errno, "close %s", st->tpath);
 		goto fail;
 	}
+	return 0;
+
+fail:
+	if (fd != -1)
+		close(fd);
+	(void)unlink(st->tpath);
+	return -1;
+}
+
+int
+state_save(struct state *st)
+{
+	/* Nothing changed: the file on disk says it all already (a poll
+	 * that found nothing new rewrites nothing). */
+	if (st->existed && !st->dirty)
+		return 0;
+	if (writable(st, st->path) == -1 || make_dir(st) == -1
+	    || save_temp(st) == -1)
+		return -1;
 	if (rename(st->tpath, st->path) == -1) {
 		st_fail(st, STATE_EOS, errno, "rename %s to %s", st->tpath,
 		    st->path);
-		goto fail;
+		(void)unlink(st->tpath);
+		return -1;
 	}
-	free(b.p);
 	/*
 	 * The new file holds everything the journal does, and what is still
 	 * buffered for it. From here the journal on disk is stale whatever
@@ -1795,13 +1885,6 @@ state_save(struct state *st)
 		return -1;
 	}
 	return fsync_dir(st);
-
-fail:
-	free(b.p);
-	if (fd != -1)
-		close(fd);
-	(void)unlink(st->tpath);
-	return -1;
 }
 
 size_t
@@ -1842,8 +1925,10 @@ state_free(struct state *st)
 	for (i = 0; i < st->nrecs; i++)
 		free(st->recs[i].intent);
 	strpool_free(&st->uids);
+	/* The subfolder, when there is one, starts the buffer. */
 	for (i = 0; i < st->npend; i++)
-		free((char *)st->pend[i].filename);
+		free((char *)(*st->pend[i].sub != '\0' ? st->pend[i].sub
+						       : st->pend[i].name));
 	for (i = 0; i < st->nfolders; i++)
 		free(st->folders[i].name);
 	raw_free(st);

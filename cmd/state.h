@@ -34,13 +34,18 @@ enum state_errkind {
 	STATE_ELOCKED /* another run holds the lock */
 };
 
-/* A pending intent found by state_load. Strings owned by the state. */
-struct state_pending {
+/*
+ * A message delivered, or about to be, into the Maildir: the record it
+ * is for and its file. Strings borrowed by state_intend, owned by the
+ * state when state_pending gives them.
+ */
+struct state_intent {
 	const char *folder;
 	uint32_t uidvalidity;
 	const char *uid;
-	const char *filename; /* relative to the Maildir: NAME, or .SUB/NAME */
-	int64_t when;
+	const char *sub; /* Maildir++ subfolder (".name"), "" for the Maildir */
+	const char *name; /* the file's base name, as maildir_name gave it */
+	int64_t when; /* pending: when the intent was journaled */
 };
 
 /* A new, empty state for the file at path (copied). */
@@ -69,7 +74,7 @@ int state_load(struct state *, int readonly);
 
 /* The intents found pending by state_load: count, and the i-th. */
 size_t state_npending(const struct state *);
-const struct state_pending *state_pending(const struct state *, size_t i);
+const struct state_intent *state_pending(const struct state *, size_t i);
 
 /* The UIDVALIDITY recorded for folder; 0 when none. */
 uint32_t state_uidvalidity(const struct state *, const char *folder);
@@ -103,9 +108,10 @@ int64_t state_lookup(const struct state *, const char *folder,
     uint32_t uidvalidity, const char *uid);
 
 /* Journal an intent: the message is about to be renamed into the
- * Maildir under filename. Buffered until state_sync. */
-int state_intend(struct state *, const char *folder, uint32_t uidvalidity,
-    const char *uid, const char *filename);
+ * Maildir as in->sub/in->name (in->when is ignored: now). A name that
+ * could point outside the Maildir is refused (EINVAL). Buffered until
+ * state_sync. */
+int state_intend(struct state *, const struct state_intent *in);
 
 /* Record a download at time when (kept if already recorded earlier).
  * Buffered in the journal until state_sync. */

@@ -53,6 +53,16 @@ newpath(void)
 	return p;
 }
 
+/* Journal an intent for the file sub/name ("" sub: the Maildir). */
+static int
+intend(struct state *st, const char *folder, uint32_t uv, const char *uid,
+    const char *sub, const char *name)
+{
+	struct state_intent in = { folder, uv, uid, sub, name, 0 };
+
+	return state_intend(st, &in);
+}
+
 static const char *
 jpath(const char *path)
 {
@@ -303,7 +313,7 @@ t_journal_replay(const void *arg)
 static void
 t_intent_pending(const void *arg)
 {
-	const struct state_pending *pd;
+	const struct state_intent *pd;
 	struct state *st;
 	const char *p = newpath();
 	int save = *(const int *)arg;
@@ -313,8 +323,10 @@ t_intent_pending(const void *arg)
 	CHECK(st != NULL);
 	if (st == NULL)
 		return;
-	CHECK(state_intend(st, "Lists/foo", 77, "u 1", "1.M2P3Q4.h,S=5") == 0);
-	CHECK(state_intend(st, "Lists/foo", 77, "u2", "1.M2P3Q5.h,S=6") == 0);
+	CHECK(intend(st, "Lists/foo", 77, "u 1", ".Lists.foo", "1.M2P3Q4.h,S=5")
+	    == 0);
+	CHECK(intend(st, "Lists/foo", 77, "u2", ".Lists.foo", "1.M2P3Q5.h,S=6")
+	    == 0);
 	CHECK(state_add(st, "Lists/foo", 77, "u2", 500) == 0);
 	CHECK(state_count(st) == 1);
 	CHECK(save ? state_save(st) == 0 : state_sync(st) == 0);
@@ -330,7 +342,8 @@ t_intent_pending(const void *arg)
 		CHECK_STR(pd->folder, "Lists/foo");
 		CHECK(pd->uidvalidity == 77);
 		CHECK_STR(pd->uid, "u 1");
-		CHECK_STR(pd->filename, "1.M2P3Q4.h,S=5");
+		CHECK_STR(pd->sub, ".Lists.foo");
+		CHECK_STR(pd->name, "1.M2P3Q4.h,S=5");
 		CHECK(pd->when >= (int64_t)t0 && pd->when <= time(NULL));
 	}
 	CHECK(state_pending(st, 1) == NULL);
@@ -338,7 +351,7 @@ t_intent_pending(const void *arg)
 	CHECK(state_lookup(st, "Lists/foo", 77, "u2") == 500);
 	/* The caller finds the file and records it: settled next time. */
 	CHECK(state_add(st, pd->folder, pd->uidvalidity, pd->uid, 600) == 0);
-	CHECK_STR(pd->filename, "1.M2P3Q4.h,S=5");
+	CHECK_STR(pd->name, "1.M2P3Q4.h,S=5");
 	CHECK(state_sync(st) == 0);
 	state_free(st);
 	st = open_state(p);
@@ -355,27 +368,34 @@ t_intent_pending(const void *arg)
 static void
 t_intent_bad(const void *arg)
 {
+	static const char *const bad[][2] = {
+		{ "", "" },
+		{ "a", "b" },
+		{ ".", "b" },
+		{ ".a/b", "c" },
+		{ ".a", "" },
+		{ ".a", ".." },
+		{ ".a", "b/c" },
+		{ "", "/b" },
+		{ "", ".." },
+		{ "", "." },
+	};
 	struct state *st;
+	size_t i;
 
 	(void)arg;
 	st = open_state(newpath());
 	CHECK(st != NULL);
 	if (st == NULL)
 		return;
-	CHECK(state_intend(st, "INBOX", 1, "1", "../x") == -1);
+	CHECK(intend(st, "INBOX", 1, "1", "..", "x") == -1);
 	CHECK(state_errkind(st) == STATE_EOS);
 	CHECK(state_errno(st) == EINVAL);
-	CHECK(state_intend(st, "INBOX", 1, "1", "") == -1);
 	/* Only NAME or .SUBFOLDER/NAME: nothing can point outside. */
-	CHECK(state_intend(st, "INBOX", 1, "1", "a/b") == -1);
-	CHECK(state_intend(st, "INBOX", 1, "1", "./b") == -1);
-	CHECK(state_intend(st, "INBOX", 1, "1", ".a/b/c") == -1);
-	CHECK(state_intend(st, "INBOX", 1, "1", ".a/") == -1);
-	CHECK(state_intend(st, "INBOX", 1, "1", ".a/..") == -1);
-	CHECK(state_intend(st, "INBOX", 1, "1", "/b") == -1);
-	CHECK(state_intend(st, "INBOX", 1, "1", "..") == -1);
-	CHECK(state_intend(st, "INBOX", 1, "1", ".Lists.foo/1.M2P3Q4.h") == 0);
-	CHECK(state_intend(st, "INBOX", 1, "2", "1.M2P3Q5.h") == 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(intend(st, "INBOX", 1, "1", bad[i][0], bad[i][1]) == -1);
+	CHECK(intend(st, "INBOX", 1, "1", ".Lists.foo", "1.M2P3Q4.h") == 0);
+	CHECK(intend(st, "INBOX", 1, "2", "", "1.M2P3Q5.h") == 0);
 	state_free(st);
 }
 
@@ -1073,7 +1093,7 @@ t_stale_journal(const void *arg)
 	state_reset_folder(st, "INBOX", 2);
 	CHECK(state_add(st, "INBOX", 2, "a", 10) == 0);
 	CHECK(state_add(st, "INBOX", 2, "b", 20) == 0);
-	CHECK(state_intend(st, "INBOX", 2, "c", "cfile") == 0);
+	CHECK(intend(st, "INBOX", 2, "c", "", "cfile") == 0);
 	CHECK(state_add(st, "Other", 4, "a", 30) == 0);
 	CHECK(state_sync(st) == 0);
 	n = slurp(jpath(p), jbuf, sizeof(jbuf));
@@ -1118,7 +1138,7 @@ t_format(const void *arg)
 		return;
 	CHECK(state_add(st, "-", 0, "UID%1", 100) == 0);
 	CHECK(state_add(st, "Sent Items", 42, "7", 200) == 0);
-	CHECK(state_intend(st, "Sent Items", 42, "8 8", "f,S=1") == 0);
+	CHECK(intend(st, "Sent Items", 42, "8 8", "", "f,S=1") == 0);
 	CHECK(state_save(st) == 0);
 	state_free(st);
 	CHECK(slurp(p, buf, sizeof(buf)) > 0);
@@ -1537,7 +1557,7 @@ t_canon_corrupt(const void *arg)
 static void
 t_canon_intent(const void *arg)
 {
-	const struct state_pending *pd;
+	const struct state_intent *pd;
 	struct state *st;
 	const char *p = newpath();
 	static const char file[] = SH "F\tinbox\t5\nI\tinbox\t5\t100\t7\tf1\n";
@@ -1552,7 +1572,8 @@ t_canon_intent(const void *arg)
 		CHECK_STR(pd->folder, "INBOX");
 		CHECK(pd->uidvalidity == 5);
 		CHECK_STR(pd->uid, "7");
-		CHECK_STR(pd->filename, "f1");
+		CHECK_STR(pd->sub, "");
+		CHECK_STR(pd->name, "f1");
 	}
 	state_free(st);
 }
