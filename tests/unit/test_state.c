@@ -128,6 +128,22 @@ open_state(const char *path)
 	return st;
 }
 
+/* Open the state at path into st, or fail the case and return. */
+#define OPEN_OR_RETURN(st, path)                                               \
+	do {                                                                   \
+		(st) = open_state(path);                                       \
+		CHECK((st) != NULL);                                           \
+		if ((st) == NULL)                                              \
+			return;                                                \
+	} while (0)
+
+/* Free st (a run that ends) and open the state at path again. */
+#define REOPEN_OR_RETURN(st, path)                                             \
+	do {                                                                   \
+		state_free(st);                                                \
+		OPEN_OR_RETURN(st, path);                                      \
+	} while (0)
+
 static void
 t_missing(const void *arg)
 {
@@ -166,10 +182,7 @@ t_roundtrip(const void *arg)
 	size_t i, j;
 	int sync = *(const int *)arg;
 
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	for (i = 0; i < 8; i++)
 		for (j = 0; j < 8; j++)
 			CHECK(
@@ -185,10 +198,7 @@ t_roundtrip(const void *arg)
 	CHECK(exists(p) == !sync);
 	CHECK(exists(jpath(p)) == sync);
 
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_count(st) == 64);
 	for (i = 0; i < 8; i++) {
 		CHECK(state_uidvalidity(st, folders[i]) == i * 1000 + 7);
@@ -206,10 +216,7 @@ t_lookup(const void *arg)
 	struct state *st;
 
 	(void)arg;
-	st = open_state(newpath());
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, newpath());
 	CHECK(state_add(st, "INBOX", 5, "42", 1000) == 0);
 	CHECK(state_lookup(st, "INBOX", 5, "42") == 1000);
 	CHECK(state_lookup(st, "INBOX", 5, "43") == 0);
@@ -237,21 +244,14 @@ t_earliest(const void *arg)
 	const char *p = newpath();
 	int save = *(const int *)arg;
 
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_add(st, "INBOX", 1, "a", 100) == 0);
 	CHECK(state_add(st, "INBOX", 1, "a", 50) == 0);
 	CHECK(state_add(st, "INBOX", 1, "a", 200) == 0);
 	CHECK(state_lookup(st, "INBOX", 1, "a") == 50);
 	CHECK(state_count(st) == 1);
 	CHECK(save ? state_save(st) == 0 : state_sync(st) == 0);
-	state_free(st);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	REOPEN_OR_RETURN(st, p);
 	CHECK(state_lookup(st, "INBOX", 1, "a") == 50);
 	CHECK(state_count(st) == 1);
 	/* A later download of it keeps the first time. */
@@ -275,10 +275,7 @@ t_journal_replay(const void *arg)
 	char buf[4096];
 
 	(void)arg;
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_add(st, "INBOX", 9, "1", 111) == 0);
 	CHECK(state_add(st, "INBOX", 9, "2", 222) == 0);
 	CHECK(state_sync(st) == 0);
@@ -287,10 +284,7 @@ t_journal_replay(const void *arg)
 	CHECK(!exists(p));
 	CHECK(slurp(jpath(p), buf, sizeof(buf)) > 0);
 	CHECK(strncmp(buf, "mailfetch-journal 1\n", 20) == 0);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_count(st) == 2);
 	CHECK(state_lookup(st, "INBOX", 9, "1") == 111);
 	CHECK(state_lookup(st, "INBOX", 9, "2") == 222);
@@ -319,10 +313,7 @@ t_intent_pending(const void *arg)
 	int save = *(const int *)arg;
 	time_t t0 = time(NULL);
 
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(intend(st, "Lists/foo", 77, "u 1", ".Lists.foo", "1.M2P3Q4.h,S=5")
 	    == 0);
 	CHECK(intend(st, "Lists/foo", 77, "u2", ".Lists.foo", "1.M2P3Q5.h,S=6")
@@ -330,11 +321,7 @@ t_intent_pending(const void *arg)
 	CHECK(state_add(st, "Lists/foo", 77, "u2", 500) == 0);
 	CHECK(state_count(st) == 1);
 	CHECK(save ? state_save(st) == 0 : state_sync(st) == 0);
-	state_free(st);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	REOPEN_OR_RETURN(st, p);
 	CHECK(state_npending(st) == 1);
 	pd = state_pending(st, 0);
 	CHECK(pd != NULL);
@@ -353,11 +340,7 @@ t_intent_pending(const void *arg)
 	CHECK(state_add(st, pd->folder, pd->uidvalidity, pd->uid, 600) == 0);
 	CHECK_STR(pd->name, "1.M2P3Q4.h,S=5");
 	CHECK(state_sync(st) == 0);
-	state_free(st);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	REOPEN_OR_RETURN(st, p);
 	CHECK(state_npending(st) == 0);
 	CHECK(state_lookup(st, "Lists/foo", 77, "u 1") == 600);
 	CHECK(state_count(st) == 2);
@@ -384,10 +367,7 @@ t_intent_bad(const void *arg)
 	size_t i;
 
 	(void)arg;
-	st = open_state(newpath());
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, newpath());
 	CHECK(intend(st, "INBOX", 1, "1", "..", "x") == -1);
 	CHECK(state_errkind(st) == STATE_EOS);
 	CHECK(state_errno(st) == EINVAL);
@@ -417,10 +397,7 @@ t_torn_journal(const void *arg)
 		n += 99;
 	}
 	CHECK(put(jpath(p), body, n) == 0);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_count(st) == 1);
 	CHECK(state_lookup(st, "INBOX", 3, "1") == 100);
 	CHECK(state_lookup(st, "INBOX", 3, "2") == 0);
@@ -433,64 +410,40 @@ t_torn_journal(const void *arg)
 	if (tail[0] != '\0' && strcmp(tail, "0") != 0)
 		CHECK(strstr(buf, tail) == NULL);
 	CHECK(strlen(buf) == (size_t)slurp(jpath(p), buf, sizeof(buf)));
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_count(st) == 2);
 	CHECK(state_lookup(st, "INBOX", 3, "5") == 500);
 	state_free(st);
 }
 
-/* A journal whose header itself was cut short. */
+/* A journal cut short before its first record: it holds nothing, and
+ * the next sync starts it afresh. */
+struct tornhead {
+	const char *name;
+	const char *journal;
+};
+
+static const struct tornhead tornheads[] = {
+	{ "torn journal header", "mailfetch-jou" },
+	{ "journal cut inside its generation line",
+	    "mailfetch-journal 1\nG\t" },
+	{ "empty journal is no journal", "" },
+};
+
 static void
 t_torn_header(const void *arg)
 {
+	const struct tornhead *c = arg;
 	struct state *st;
 	const char *p = newpath();
 
-	(void)arg;
-	CHECK(put(jpath(p), "mailfetch-jou", 13) == 0);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	CHECK(put(jpath(p), c->journal, strlen(c->journal)) == 0);
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_count(st) == 0);
 	CHECK(state_add(st, "-", 0, "abc", 10) == 0);
 	CHECK(state_sync(st) == 0);
-	state_free(st);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st != NULL)
-		CHECK(state_lookup(st, "-", 0, "abc") == 10);
-	state_free(st);
-	/* A journal cut inside its generation line. */
-	p = newpath();
-	CHECK(put(jpath(p), "mailfetch-journal 1\nG\t", 22) == 0);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st != NULL)
-		CHECK(
-		    state_add(st, "-", 0, "y", 10) == 0 && state_sync(st) == 0);
-	state_free(st);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st != NULL)
-		CHECK(state_lookup(st, "-", 0, "y") == 10);
-	state_free(st);
-	/* An empty journal is no journal. */
-	p = newpath();
-	CHECK(put(jpath(p), "", 0) == 0);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st != NULL)
-		CHECK(
-		    state_add(st, "-", 0, "x", 10) == 0 && state_sync(st) == 0);
-	state_free(st);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st != NULL)
-		CHECK(state_lookup(st, "-", 0, "x") == 10);
+	REOPEN_OR_RETURN(st, p);
+	CHECK(state_lookup(st, "-", 0, "abc") == 10);
 	state_free(st);
 }
 
@@ -630,10 +583,7 @@ t_reset_folder(const void *arg)
 	const char *p = newpath();
 	int save = *(const int *)arg;
 
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_add(st, "INBOX", 1, "a", 10) == 0);
 	CHECK(state_add(st, "INBOX", 1, "b", 10) == 0);
 	CHECK(state_add(st, "Other", 1, "a", 10) == 0);
@@ -645,11 +595,7 @@ t_reset_folder(const void *arg)
 	CHECK(state_count(st) == 1);
 	CHECK(state_add(st, "INBOX", 2, "b", 20) == 0);
 	CHECK(save ? state_save(st) == 0 : state_sync(st) == 0);
-	state_free(st);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	REOPEN_OR_RETURN(st, p);
 	CHECK(state_uidvalidity(st, "INBOX") == 2);
 	CHECK(state_lookup(st, "INBOX", 2, "a") == 0);
 	CHECK(state_lookup(st, "INBOX", 2, "b") == 20);
@@ -660,11 +606,7 @@ t_reset_folder(const void *arg)
 	state_reset_folder(st, "Other", 1);
 	CHECK(state_lookup(st, "Other", 1, "a") == 0);
 	CHECK(state_sync(st) == 0);
-	state_free(st);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	REOPEN_OR_RETURN(st, p);
 	CHECK(state_lookup(st, "Other", 1, "a") == 0);
 	CHECK(state_uidvalidity(st, "Other") == 1);
 	CHECK(state_count(st) == 1);
@@ -679,10 +621,7 @@ t_uidvalidity_change(const void *arg)
 	const char *p = newpath();
 
 	(void)arg;
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_add(st, "INBOX", 1, "a", 10) == 0);
 	CHECK(state_sync(st) == 0);
 	CHECK(state_add(st, "INBOX", 2, "b", 20) == 0);
@@ -690,11 +629,7 @@ t_uidvalidity_change(const void *arg)
 	CHECK(state_lookup(st, "INBOX", 2, "a") == 0);
 	CHECK(state_count(st) == 1);
 	CHECK(state_sync(st) == 0);
-	state_free(st);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	REOPEN_OR_RETURN(st, p);
 	CHECK(state_uidvalidity(st, "INBOX") == 2);
 	CHECK(state_lookup(st, "INBOX", 2, "a") == 0);
 	CHECK(state_lookup(st, "INBOX", 2, "b") == 20);
@@ -712,20 +647,13 @@ t_prune(const void *arg)
 	int64_t oldest;
 
 	(void)arg;
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_add(st, "X", 1, "a", 10) == 0);
 	CHECK(state_add(st, "X", 1, "b", 10) == 0);
 	CHECK(state_add(st, "X", 1, "c", 10) == 0);
 	CHECK(state_add(st, "Y", 1, "d", 10) == 0);
 	CHECK(state_save(st) == 0);
-	state_free(st);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	REOPEN_OR_RETURN(st, p);
 	state_mark(st, "X", 1, "a");
 	state_mark(st, "X", 1, "zzz");
 	state_mark(st, "X", 2, "b");
@@ -745,10 +673,7 @@ t_prune(const void *arg)
 	state_free(st);
 
 	/* The note survives a save; c comes back, b stays missing. */
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_count(st) == 5);
 	CHECK(state_folder_count(st, "X", 1, &oldest) == 2);
 	state_mark(st, "X", 1, "a");
@@ -762,10 +687,7 @@ t_prune(const void *arg)
 
 	/* 30 days after b went missing it is forgotten; c, listed again
 	 * since, is not, and neither is a clock moved back. */
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	state_mark(st, "X", 1, "a");
 	state_mark(st, "X", 1, "c");
 	state_mark(st, "X", 1, "e");
@@ -778,11 +700,7 @@ t_prune(const void *arg)
 	CHECK(state_lookup(st, "Y", 1, "d") == 10);
 	CHECK(state_count(st) == 4);
 	CHECK(state_save(st) == 0);
-	state_free(st);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	REOPEN_OR_RETURN(st, p);
 	CHECK(state_count(st) == 4);
 	CHECK(state_lookup(st, "X", 1, "b") == 0);
 	CHECK(state_folder_count(st, "X", 1, &oldest) == 3);
@@ -801,10 +719,7 @@ t_short(const void *arg)
 	int pass;
 
 	(void)arg;
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_add_short(st, "INBOX", 7, "1", 100, 5017, 20) == 0);
 	CHECK(state_add_short(st, "INBOX", 7, "2", 100, 20, 20) == 0);
 	CHECK(state_add(st, "INBOX", 7, "3", 100) == 0);
@@ -832,10 +747,7 @@ t_short(const void *arg)
 	CHECK(strstr(buf, "M\tINBOX\t7\t100\t1\tshort=5017/20\n") != NULL);
 	CHECK(strstr(buf, "M\tINBOX\t7\t100\t2\n") != NULL);
 	/* A UIDVALIDITY change voids it with the record. */
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	state_reset_folder(st, "INBOX", 8);
 	CHECK(state_add(st, "INBOX", 8, "1", 200) == 0);
 	CHECK(state_short(st, "INBOX", 8, "1", &a, &r) == 0);
@@ -858,10 +770,7 @@ t_grew(const void *arg)
 	int pass;
 
 	(void)arg;
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_add(st, "INBOX", 7, "1", 100) == 0);
 	CHECK(state_add_grew(st, "INBOX", 7, "2", 150, 1048576) == 0);
 	CHECK(state_add_grew(st, "INBOX", 7, "3", 150, 1000) == 0);
@@ -896,10 +805,7 @@ t_grew(const void *arg)
 	CHECK(strstr(buf, "M\tINBOX\t7\t100\t1\n") != NULL);
 	/* 3 is downloaded after all (max_size raised): a plain record
 	 * now. 2 leaves the listing: kept 30 days, then forgotten. */
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_add(st, "INBOX", 7, "3", 300) == 0);
 	CHECK(state_grew(st, "INBOX", 7, "3", &lim) == 0);
 	CHECK(state_lookup(st, "INBOX", 7, "3") == 300);
@@ -922,10 +828,7 @@ t_grew(const void *arg)
 	CHECK(strstr(buf, "grew=") == NULL);
 	CHECK(strstr(buf, "M\tINBOX\t7\t300\t3\n") != NULL);
 	/* A UIDVALIDITY change voids it. */
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_add_grew(st, "INBOX", 7, "4", 400, 10) == 0);
 	state_reset_folder(st, "INBOX", 8);
 	CHECK(state_grew(st, "INBOX", 7, "4", &lim) == 0);
@@ -950,10 +853,7 @@ t_attrs_load(const void *arg)
 	uint64_t an, re;
 
 	CHECK(put(p, file, sizeof(file) - 1) == 0);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_count(st) == 3);
 	CHECK(state_lookup(st, "INBOX", 7, "1") == 100);
 	CHECK(state_lookup(st, "INBOX", 7, "2") == 200);
@@ -1002,10 +902,7 @@ t_many_short(const void *arg)
 	}
 	CHECK(put(p, file, len) == 0);
 	free(file);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	for (i = n - 1; i >= 0; i--) {
 		if (i % 4 != 1)
 			continue;
@@ -1084,10 +981,7 @@ t_stale_journal(const void *arg)
 	long n;
 
 	(void)arg;
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_add(st, "INBOX", 1, "old", 5) == 0);
 	CHECK(state_save(st) == 0);
 	state_reset_folder(st, "INBOX", 2);
@@ -1103,10 +997,7 @@ t_stale_journal(const void *arg)
 	state_free(st);
 	CHECK(!exists(jpath(p)));
 	CHECK(put(jpath(p), jbuf, (size_t)n) == 0);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_count(st) == 3);
 	CHECK(state_uidvalidity(st, "INBOX") == 2);
 	CHECK(state_lookup(st, "INBOX", 2, "a") == 5);
@@ -1132,10 +1023,7 @@ t_format(const void *arg)
 	char buf[1024];
 
 	(void)arg;
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_add(st, "-", 0, "UID%1", 100) == 0);
 	CHECK(state_add(st, "Sent Items", 42, "7", 200) == 0);
 	CHECK(intend(st, "Sent Items", 42, "8 8", "", "f,S=1") == 0);
@@ -1158,10 +1046,7 @@ t_uidnext(const void *arg)
 	int64_t oldest;
 
 	(void)arg;
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_uidnext(st, "INBOX", 5) == 0);
 	CHECK(state_add(st, "INBOX", 5, "3", 300) == 0);
 	CHECK(state_add(st, "INBOX", 5, "4", 200) == 0);
@@ -1181,10 +1066,7 @@ t_uidnext(const void *arg)
 	CHECK(strstr(buf, "\nF\tSent\t9\n") != NULL);
 	CHECK(strstr(buf, "\nF\tEmpty\t2\t1\n") != NULL);
 
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_uidnext(st, "INBOX", 5) == 10);
 	CHECK(state_uidnext(st, "INBOX", 6) == 0);
 	CHECK(state_uidnext(st, "Sent", 9) == 0);
@@ -1193,11 +1075,7 @@ t_uidnext(const void *arg)
 	state_reset_folder(st, "INBOX", 5);
 	CHECK(state_uidnext(st, "INBOX", 5) == 0);
 	CHECK(state_sync(st) == 0);
-	state_free(st);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	REOPEN_OR_RETURN(st, p);
 	CHECK(state_uidnext(st, "INBOX", 5) == 0);
 	CHECK(state_uidnext(st, "Empty", 2) == 1);
 	state_free(st);
@@ -1213,10 +1091,7 @@ t_save_unchanged(const void *arg)
 	struct stat a, b;
 
 	(void)arg;
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	/* No file yet: the first save writes one, even empty. */
 	CHECK(state_save(st) == 0);
 	CHECK(exists(p));
@@ -1227,10 +1102,7 @@ t_save_unchanged(const void *arg)
 	CHECK(stat(p, &a) == 0);
 
 	/* Looked up, marked, pruned with nothing gone: no change. */
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_lookup(st, "INBOX", 5, "3") == 300);
 	state_mark(st, "INBOX", 5, "3");
 	state_prune(st, "INBOX", T0);
@@ -1242,10 +1114,7 @@ t_save_unchanged(const void *arg)
 	    && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec);
 
 	/* A new UIDNEXT is a change. */
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	state_set_uidnext(st, "INBOX", 5, 9);
 	CHECK(state_save(st) == 0);
 	state_free(st);
@@ -1253,25 +1122,16 @@ t_save_unchanged(const void *arg)
 	CHECK(a.st_ino != b.st_ino);
 
 	/* A journal is folded in and removed, with no other change. */
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_add(st, "INBOX", 5, "7", 700) == 0);
 	CHECK(state_sync(st) == 0);
 	state_free(st);
 	CHECK(exists(jpath(p)));
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_save(st) == 0);
 	state_free(st);
 	CHECK(!exists(jpath(p)));
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_lookup(st, "INBOX", 5, "7") == 700);
 	/* Noting a record missing is a change. */
 	state_mark(st, "INBOX", 5, "7");
@@ -1280,21 +1140,13 @@ t_save_unchanged(const void *arg)
 	CHECK(state_save(st) == 0);
 	CHECK(stat(p, &b) == 0);
 	CHECK(a.st_ino != b.st_ino);
-	state_free(st);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	REOPEN_OR_RETURN(st, p);
 	CHECK(state_count(st) == 2 && state_lookup(st, "INBOX", 5, "3") == 300);
 	/* Forgetting it is one too. */
 	state_mark(st, "INBOX", 5, "7");
 	state_prune(st, "INBOX", T0 + STATE_KEEP_GONE);
 	CHECK(state_save(st) == 0);
-	state_free(st);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	REOPEN_OR_RETURN(st, p);
 	CHECK(state_count(st) == 1 && state_lookup(st, "INBOX", 5, "3") == 0);
 	state_free(st);
 }
@@ -1306,10 +1158,7 @@ t_readonly(const void *arg)
 	const char *p = newpath();
 
 	(void)arg;
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_add(st, "INBOX", 1, "a", 10) == 0);
 	CHECK(state_save(st) == 0);
 	state_free(st);
@@ -1351,10 +1200,7 @@ t_many(const void *arg)
 	size_t i, hits = 0;
 	int n = *(const int *)arg;
 
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	for (i = 0; i < (size_t)n; i++) {
 		snprintf(uid, sizeof(uid), "%zu", i * 7919);
 		state_add(st, i % 2 ? "INBOX" : "Archive", 1, uid,
@@ -1363,11 +1209,7 @@ t_many(const void *arg)
 	CHECK(state_sync(st) == 0);
 	CHECK(state_count(st) == (size_t)n);
 	CHECK(state_save(st) == 0);
-	state_free(st);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	REOPEN_OR_RETURN(st, p);
 	CHECK(state_count(st) == (size_t)n);
 	for (i = 0; i < (size_t)n; i++) {
 		snprintf(uid, sizeof(uid), "%zu", i * 7919);
@@ -1604,7 +1446,8 @@ main(void)
 	    "M\tINBOX\t3\t200\t2");
 	T_RUN("torn journal tail of NUL bytes ignored", t_torn_journal, "0");
 	T_RUN("journal without torn tail", t_torn_journal, "");
-	T_RUN("torn journal header", t_torn_header, NULL);
+	for (i = 0; i < sizeof(tornheads) / sizeof(tornheads[0]); i++)
+		T_RUN(tornheads[i].name, t_torn_header, &tornheads[i]);
 	for (i = 0; i < sizeof(ccases) / sizeof(ccases[0]); i++)
 		T_RUN(ccases[i].name, t_corrupt, &ccases[i]);
 	T_RUN("reset folder (save)", t_reset_folder, &one);
