@@ -13,14 +13,16 @@
  *
  *	mailfetch-state 1
  *	G	generation
- *	F	folder	uidvalidity	[uidnext]
+ *	F	folder	uidvalidity	[uidnext	[modseq]]
  *	M	folder	uidvalidity	when	uid	[attr]...
  *	I	folder	uidvalidity	when	uid	filename
  *
  * The first line is exactly the header, the second the generation,
  * which each state_save increments. An F line declares a folder and
  * its UIDVALIDITY, once, and may add the IMAP UIDNEXT below which every
- * message of the folder was recorded (see state_set_uidnext); an M
+ * message of the folder was recorded (see state_set_uidnext; not 0
+ * when alone, 0 for "unknown" before a modseq) and the HIGHESTMODSEQ
+ * the mirror reached (state_set_modseq; at least 1); an M
  * line is a message downloaded first at `when`, followed by optional
  * attributes, each a field NAME=VALUE, each name at most once, in any
  * order:
@@ -40,9 +42,19 @@
  *			counted, never planned for deletion, but forgotten
  *			as any other record once gone; a download later
  *			(max_size raised) replaces it. Never with short=.
+ *	file=NAME	the mirror: the local file as delivered, relative to
+ *			the Maildir as an intent's (NAME or .SUB/NAME),
+ *			percent-escaped as string fields are
+ *	flags=LETTERS	the mirror: the Maildir flags last applied, letters
+ *			of "DFPRST" in that order, each at most once; may
+ *			be empty (none)
  *
  * A file without attributes (as mailfetch wrote before they existed)
- * is read as before; an unknown attribute does not parse. An I line
+ * is read as before; an unknown attribute does not parse. Format
+ * changes stay backward compatible: a file an older mailfetch wrote
+ * loads (file=, flags= and the modseq field came with the mirror, and
+ * are written only when set), though an older mailfetch cannot read
+ * what a newer one added. An I line
  * an intent
  * journaled that no record followed (kept so that the next run still
  * looks for its file). M and I lines name a folder declared above with
@@ -59,11 +71,14 @@
  *	G	generation	of the state file it continues
  *	F	folder	uidvalidity		the folder was reset
  *	I	folder	uidvalidity	when	uid	filename
- *	M	folder	uidvalidity	when	uid
+ *	M	folder	uidvalidity	when	uid	[attr]...
+ *	X	folder	uidvalidity	when	uid
  *
  * Replayed in order over the state file: F voids the folder's records
  * and intents and sets its UIDVALIDITY; I notes an intent; M records a
- * message (keeping the earliest `when`) and settles its intent. An I or
+ * message (keeping the earliest `when`; its file= and flags= replace
+ * the record's) and settles its intent; X forgets the record (the
+ * mirror removed the message; `when` is the time it did). An I or
  * M line whose UIDVALIDITY differs from the folder's voids the folder
  * first, as state_add does. The journal is only ever appended whole
  * lines then fsync'ed, so a last line without LF is a write a crash
@@ -132,11 +147,13 @@ struct folder {
 	char *name;
 	uint32_t uv;
 	uint32_t uidnext; /* everything below was recorded; 0: unknown */
+	uint64_t modseq; /* HIGHESTMODSEQ the mirror reached; 0: none */
 };
 
 struct rec {
 	char *uid; /* in the state's uid pool */
 	char *intent; /* file name journaled, no record since */
+	char *file; /* the local file, as delivered (state_set_local) */
 	int64_t when; /* first download; 0: void, not recorded */
 	int64_t intent_when; /* when the intent was journaled */
 	int64_t gone; /* not listed since; 0: listed (or not known) */
@@ -146,7 +163,14 @@ struct rec {
 	uint32_t isshort : 1; /* it arrived short: see st->shorts */
 	uint32_t grew : 1; /* grew past max_size, not downloaded: the
 			      limit is in st->shorts, as received */
+	uint8_t flags; /* the flags last applied: FLAG_KNOWN | bits of
+			  FLAG_LETTERS */
 };
+
+/* Maildir flag letters a record can carry, in ASCII order; bit i of
+ * rec.flags stands for FLAG_LETTERS[i]. */
+#define FLAG_LETTERS "DFPRST"
+#define FLAG_KNOWN 0x80
 
 /* The sizes of a record that arrived short (or, for one that grew, the
  * max_size it grew past, in received). Such records are rare, so
@@ -274,16 +298,15 @@ esc_needed(unsigned char c)
 	return c <= ' ' || c == 0x7f || c == '%';
 }
 
-/* A TAB, then s escaped. */
+/* s escaped. */
 static void
-buf_field(struct buf *b, const char *s)
+buf_esc(struct buf *b, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	const unsigned char *u = (const unsigned char *)s;
 	size_t n = strlen(s);
 
-	buf_need(b, 1 + 3 * n);
-	b->p[b->len++] = '\t';
+	buf_need(b, 3 * n);
 	for (; *u != '\0'; u++) {
 		if (esc_needed(*u)) {
 			b->p[b->len++] = '%';
@@ -294,21 +317,65 @@ buf_field(struct buf *b, const char *s)
 	}
 }
 
+/* A TAB, then s escaped. */
 static void
-line_f(struct buf *b, const char *folder, uint32_t uv, uint32_t uidnext)
+buf_field(struct buf *b, const char *s)
+{
+	buf_addc(b, '\t');
+	buf_esc(b, s);
+}
+
+/* An F line; uidnext and modseq 0 are left out (modseq only by the
+ * state file). */
+static void
+line_f(struct buf *b, const char *folder, uint32_t uv, uint32_t uidnext,
+    uint64_t modseq)
 {
 	buf_addc(b, 'F');
 	buf_field(b, folder);
 	buf_addc(b, '\t');
 	buf_u64(b, uv);
-	if (uidnext != 0) {
+	if (uidnext != 0 || modseq != 0) {
 		buf_addc(b, '\t');
 		buf_u64(b, uidnext);
+	}
+	if (modseq != 0) {
+		buf_addc(b, '\t');
+		buf_u64(b, modseq);
 	}
 	buf_addc(b, '\n');
 }
 
+/* The letters of flag bits f into buf (8 bytes). */
+static void
+flag_letters(uint8_t f, char *buf)
+{
+	size_t i;
+
+	for (i = 0; FLAG_LETTERS[i] != '\0'; i++)
+		if (f & (1u << i))
+			*buf++ = FLAG_LETTERS[i];
+	*buf = '\0';
+}
+
 static const struct shortrec *short_find(const struct state *, size_t);
+
+/* The mirror's attributes of a record: file= and flags=. */
+static void
+line_m_local(struct buf *b, const struct rec *r)
+{
+	char letters[8];
+
+	if (r->file != NULL) {
+		buf_add(b, "\tfile=", 6);
+		buf_esc(b, r->file);
+	}
+	if (r->flags & FLAG_KNOWN) {
+		flag_letters(r->flags, letters);
+		buf_add(b, "\tflags=", 7);
+		buf_add(b, letters, strlen(letters));
+	}
+}
 
 static void
 line_m(struct buf *b, const struct state *st, const char *folder, uint32_t uv,
@@ -338,6 +405,7 @@ line_m(struct buf *b, const struct state *st, const char *folder, uint32_t uv,
 		buf_add(b, "\tgrew=", 6);
 		buf_u64(b, sh->received);
 	}
+	line_m_local(b, r);
 	buf_addc(b, '\n');
 }
 
@@ -378,10 +446,10 @@ folder_add(struct state *st, const char *name, uint32_t uv)
 	st->folders[st->nfolders].name = xstrdup(name);
 	st->folders[st->nfolders].uv = uv;
 	st->folders[st->nfolders].uidnext = 0;
+	st->folders[st->nfolders].modseq = 0;
 	return st->nfolders++;
 }
 
-/* Void every record and intent of folder fidx. */
 /* Void a record: it stays in the table, with when = 0, and may come
  * back to life. */
 static void
@@ -393,8 +461,12 @@ rec_void(struct state *st, struct rec *r)
 	r->gone = 0;
 	r->isshort = 0;
 	r->grew = 0;
+	free(r->file);
+	r->file = NULL;
+	r->flags = 0;
 }
 
+/* Void every record and intent of folder fidx. */
 static void
 folder_void(struct state *st, size_t fidx)
 {
@@ -422,6 +494,7 @@ folder_reset(struct state *st, const char *name, uint32_t uv)
 	folder_void(st, f);
 	st->folders[f].uv = uv;
 	st->folders[f].uidnext = 0;
+	st->folders[f].modseq = 0;
 	return f;
 }
 
@@ -439,7 +512,7 @@ folder_use(struct state *st, const char *name, uint32_t uv, int journal)
 		return f;
 	f = folder_reset(st, name, uv);
 	if (journal) {
-		line_f(&st->jbuf, name, uv, 0);
+		line_f(&st->jbuf, name, uv, 0, 0);
 		st->dirty = 1;
 	}
 	return f;
@@ -844,7 +917,27 @@ struct attrs {
 	int isshort;
 	uint64_t announced, received;
 	uint64_t grew; /* grew=N; 0: none */
+	char *file; /* file=NAME, unescaped in place; NULL: none */
+	uint8_t flags; /* flags=LETTERS: FLAG_KNOWN and the letters' bits */
 };
+
+/* "flags=" letters: FLAG_LETTERS in order, each at most once. */
+static int
+parse_flags(const char *s, uint8_t *f)
+{
+	const char *p = FLAG_LETTERS, *c;
+
+	*f = FLAG_KNOWN;
+	for (; *s != '\0'; s++) {
+		if ((c = strchr(p, *s)) == NULL)
+			return -1;
+		*f |= (uint8_t)(1u << (c - FLAG_LETTERS));
+		p = c + 1;
+	}
+	return 0;
+}
+
+static int intent_name_ok(const char *);
 
 /* "A/R": announced and received sizes, R < A. */
 static int
@@ -887,6 +980,18 @@ parse_attrs(char **f, size_t n, struct attrs *at, const char **what)
 				return -1;
 			}
 			at->isshort = 1;
+		} else if (strncmp(f[i], "file=", 5) == 0 && at->file == NULL) {
+			if (unescape(f[i] + 5) == -1
+			    || !intent_name_ok(f[i] + 5)) {
+				*what = "bad file= name";
+				return -1;
+			}
+			at->file = f[i] + 5;
+		} else if (strncmp(f[i], "flags=", 6) == 0 && at->flags == 0) {
+			if (parse_flags(f[i] + 6, &at->flags) == -1) {
+				*what = "bad flags= letters";
+				return -1;
+			}
 		} else if (strncmp(f[i], "grew=", 5) == 0 && at->grew == 0) {
 			if (parse_u64(f[i] + 5, UINT64_MAX, &at->grew) == -1
 			    || at->grew == 0) {
@@ -968,6 +1073,17 @@ apply_rec(struct state *st, char *const *fld, size_t f, int64_t when,
 {
 	struct rec *r = rec_get(st, f, fld[4]);
 
+	if (fld[0][0] == 'X') {
+		rec_void(st, r);
+		free(r->intent);
+		r->intent = NULL;
+		return;
+	}
+	if (fld[0][0] == 'M') {
+		free(r->file);
+		r->file = at->file != NULL ? xstrdup(at->file) : NULL;
+		r->flags = at->flags;
+	}
 	if (fld[0][0] == 'M' && at->grew != 0) {
 		rec_grew(st, r, when, at->grew);
 		r->gone = at->gone;
@@ -991,7 +1107,7 @@ apply_rec(struct state *st, char *const *fld, size_t f, int64_t when,
  */
 static int
 load_line(struct state *st, char *const *fld, const char *name, uint32_t uv,
-    uint32_t uidnext, int64_t when, const struct attrs *at, const char **what)
+    const uint64_t *fm, int64_t when, const struct attrs *at, const char **what)
 {
 	size_t r = raw_find(st, fld[1]), f;
 
@@ -1005,12 +1121,12 @@ load_line(struct state *st, char *const *fld, const char *name, uint32_t uv,
 		st->raw[st->nraw].name = xstrdup(fld[1]);
 		st->raw[st->nraw++].uv = uv;
 		f = folder_find(st, name);
-		if (f == SIZE_MAX || uv > st->folders[f].uv) {
+		if (f == SIZE_MAX || uv > st->folders[f].uv)
 			f = folder_reset(st, name, uv);
-			st->folders[f].uidnext = uidnext;
-		} else if (uv == st->folders[f].uv
-		    && uidnext > st->folders[f].uidnext)
-			st->folders[f].uidnext = uidnext;
+		if (uv == st->folders[f].uv && fm[0] > st->folders[f].uidnext)
+			st->folders[f].uidnext = (uint32_t)fm[0];
+		if (uv == st->folders[f].uv && fm[1] > st->folders[f].modseq)
+			st->folders[f].modseq = fm[1];
 		return 0;
 	}
 	if (r == SIZE_MAX) {
@@ -1060,7 +1176,8 @@ struct line {
 	size_t nf;
 	size_t
 	    want; /* the fields of its type: 3 F, 5 M (and attributes), 6 I */
-	uint64_t uv, when, uidnext;
+	uint64_t uv, when;
+	uint64_t fm[2]; /* F: uidnext, modseq */
 	struct attrs at;
 };
 
@@ -1086,14 +1203,17 @@ split_line(struct line *l, char *line, int journal, const char **what)
 		l->want = 5;
 	else if (strcmp(l->fld[0], "I") == 0)
 		l->want = 6;
+	else if (strcmp(l->fld[0], "X") == 0 && journal)
+		l->want = 5;
 	else {
 		*what = "unknown line type";
 		return -1;
 	}
-	/* Only the state file's F lines carry a UIDNEXT; M lines may
-	 * carry attributes. */
-	if (l->nf != l->want && !(l->want == 3 && l->nf == 4 && !journal)
-	    && !(l->want == 5 && l->nf > l->want)) {
+	/* Only the state file's F lines carry a UIDNEXT and a MODSEQ; M
+	 * lines may carry attributes. */
+	if (l->nf != l->want
+	    && !(l->want == 3 && l->nf >= 4 && l->nf <= 5 && !journal)
+	    && !(l->fld[0][0] == 'M' && l->nf > l->want)) {
 		*what = "wrong number of fields";
 		return -1;
 	}
@@ -1111,10 +1231,15 @@ check_fields(struct line *l, const char **what)
 		return *what = "bad folder name", -1;
 	if (parse_u64(fld[2], UINT32_MAX, &l->uv) == -1)
 		return *what = "bad uidvalidity", -1;
-	if (l->want == 3 && l->nf == 4
-	    && (parse_u64(fld[3], UINT32_MAX, &l->uidnext) == -1
-		|| l->uidnext == 0))
+	/* A UIDNEXT alone is not 0; before a MODSEQ it may be. */
+	if (l->want == 3 && l->nf >= 4
+	    && (parse_u64(fld[3], UINT32_MAX, &l->fm[0]) == -1
+		|| (l->fm[0] == 0 && l->nf == 4)))
 		return *what = "bad uidnext", -1;
+	if (l->want == 3 && l->nf == 5
+	    && (parse_u64(fld[4], UINT64_MAX, &l->fm[1]) == -1
+		|| l->fm[1] == 0))
+		return *what = "bad modseq", -1;
 	if (l->want >= 5
 	    && (parse_u64(fld[3], INT64_MAX, &l->when) == -1 || l->when == 0))
 		return *what = "bad time", -1;
@@ -1122,7 +1247,8 @@ check_fields(struct line *l, const char **what)
 		return *what = "bad uid", -1;
 	if (l->want == 6 && (unescape(fld[5]) == -1 || !intent_name_ok(fld[5])))
 		return *what = "bad file name", -1;
-	if (l->want == 5 && parse_attrs(fld + 5, l->nf - 5, &l->at, what) == -1)
+	if (fld[0][0] == 'M'
+	    && parse_attrs(fld + 5, l->nf - 5, &l->at, what) == -1)
 		return -1;
 	return 0;
 }
@@ -1146,8 +1272,8 @@ parse_line(struct state *st, char *line, int journal, const char **what)
 	if (journal)
 		return replay_line(st, l.fld, name, respelled, (uint32_t)l.uv,
 		    (int64_t)l.when, &l.at);
-	return load_line(st, l.fld, name, (uint32_t)l.uv, (uint32_t)l.uidnext,
-	    (int64_t)l.when, &l.at, what);
+	return load_line(st, l.fld, name, (uint32_t)l.uv, l.fm, (int64_t)l.when,
+	    &l.at, what);
 }
 
 /*
@@ -1410,7 +1536,7 @@ void
 state_reset_folder(struct state *st, const char *folder, uint32_t uidvalidity)
 {
 	folder_reset(st, folder, uidvalidity);
-	line_f(&st->jbuf, folder, uidvalidity, 0);
+	line_f(&st->jbuf, folder, uidvalidity, 0, 0);
 	st->dirty = 1;
 }
 
@@ -1791,7 +1917,7 @@ save_lines(struct state *st, int fd)
 	buf_addc(&b, '\n');
 	for (i = 0; i < st->nfolders; i++)
 		line_f(&b, st->folders[i].name, st->folders[i].uv,
-		    st->folders[i].uidnext);
+		    st->folders[i].uidnext, st->folders[i].modseq);
 	for (i = 0; i < st->nrecs; i++) {
 		r = &st->recs[i];
 		fo = &st->folders[r->fidx];
@@ -1887,6 +2013,126 @@ state_save(struct state *st)
 	return fsync_dir(st);
 }
 
+/* Mirror support. */
+
+static void
+rec_out(const struct rec *r, struct state_rec *out)
+{
+	out->uid = r->uid;
+	out->when = r->when;
+	out->file = r->file;
+	out->has_flags = (r->flags & FLAG_KNOWN) != 0;
+	flag_letters(r->flags, out->flags);
+}
+
+int
+state_set_local(struct state *st, const char *folder, uint32_t uidvalidity,
+    const char *uid, const char *file, const char *flags)
+{
+	struct rec *r = rec_lookup(st, folder, uidvalidity, uid);
+	uint8_t f = 0;
+
+	if (r == NULL || r->when == 0 || r->grew
+	    || (file != NULL && !intent_name_ok(file))
+	    || (flags != NULL && parse_flags(flags, &f) == -1)) {
+		st_fail(st, STATE_EOS, EINVAL,
+		    "%s: cannot note the file of \"%s\"", st->path, uid);
+		return -1;
+	}
+	if (file != NULL) {
+		free(r->file);
+		r->file = xstrdup(file);
+	}
+	if (flags != NULL)
+		r->flags = f;
+	line_m(&st->jbuf, st, folder, uidvalidity, r);
+	st->dirty = 1;
+	return 0;
+}
+
+int
+state_get(const struct state *st, const char *folder, uint32_t uidvalidity,
+    const char *uid, struct state_rec *out)
+{
+	struct rec *r = rec_lookup(st, folder, uidvalidity, uid);
+
+	if (r == NULL || r->when == 0 || r->grew)
+		return 0;
+	rec_out(r, out);
+	return 1;
+}
+
+int
+state_next(const struct state *st, const char *folder, uint32_t uidvalidity,
+    size_t *pos, struct state_rec *out)
+{
+	const struct rec *r;
+	size_t f;
+
+	if ((f = folder_find(st, folder)) == SIZE_MAX
+	    || st->folders[f].uv != uidvalidity)
+		return 0;
+	for (; *pos < st->nrecs; (*pos)++) {
+		r = &st->recs[*pos];
+		if (r->fidx != f || r->when == 0 || r->grew)
+			continue;
+		rec_out(r, out);
+		(*pos)++;
+		return 1;
+	}
+	return 0;
+}
+
+int
+state_forget(
+    struct state *st, const char *folder, uint32_t uidvalidity, const char *uid)
+{
+	struct rec *r = rec_lookup(st, folder, uidvalidity, uid);
+	int64_t now = (int64_t)time(NULL);
+
+	if (r == NULL || r->when == 0)
+		return 0;
+	rec_void(st, r);
+	free(r->intent);
+	r->intent = NULL;
+	/* X folder uidvalidity when uid: the shape of an M line. */
+	buf_addc(&st->jbuf, 'X');
+	buf_field(&st->jbuf, folder);
+	buf_addc(&st->jbuf, '\t');
+	buf_u64(&st->jbuf, uidvalidity);
+	buf_addc(&st->jbuf, '\t');
+	buf_u64(&st->jbuf, (uint64_t)(now < 1 ? 1 : now));
+	buf_field(&st->jbuf, uid);
+	buf_addc(&st->jbuf, '\n');
+	st->dirty = 1;
+	return 0;
+}
+
+uint64_t
+state_modseq(const struct state *st, const char *folder, uint32_t uidvalidity)
+{
+	size_t f;
+
+	if ((f = folder_find(st, folder)) == SIZE_MAX
+	    || st->folders[f].uv != uidvalidity)
+		return 0;
+	return st->folders[f].modseq;
+}
+
+void
+state_set_modseq(
+    struct state *st, const char *folder, uint32_t uidvalidity, uint64_t modseq)
+{
+	size_t f;
+
+	if ((f = folder_find(st, folder)) == SIZE_MAX)
+		f = folder_add(st, folder, uidvalidity);
+	if (st->folders[f].uv != uidvalidity || st->folders[f].modseq == modseq)
+		return;
+	st->folders[f].modseq = modseq;
+	st->dirty = 1;
+}
+
 size_t
 state_count(const struct state *st)
 {
@@ -1922,8 +2168,10 @@ state_free(struct state *st)
 		close(st->jfd);
 	if (st->lockfd != -1)
 		close(st->lockfd);
-	for (i = 0; i < st->nrecs; i++)
+	for (i = 0; i < st->nrecs; i++) {
 		free(st->recs[i].intent);
+		free(st->recs[i].file);
+	}
 	strpool_free(&st->uids);
 	/* The subfolder, when there is one, starts the buffer. */
 	for (i = 0; i < st->npend; i++)

@@ -164,6 +164,56 @@ void state_mark(
     struct state *, const char *folder, uint32_t uidvalidity, const char *uid);
 void state_prune(struct state *, const char *folder, int64_t now);
 
+/*
+ * For the mirror (SPEC "Mirror (IMAP)"): what the state knows of a
+ * record besides its download, the local file and the flags last
+ * applied to it, and of a folder, the HIGHESTMODSEQ reached. Runs that
+ * do not mirror never set them, and their files stay as they were.
+ */
+struct state_rec {
+	const char *uid; /* owned by the state */
+	int64_t when; /* first downloaded */
+	const char *file; /* relative to the Maildir, as delivered (NAME or
+			     .SUB/NAME); NULL when not known */
+	int has_flags; /* flags were applied: */
+	char flags[8]; /* their Maildir letters, in ASCII order */
+};
+
+/* Note the local file (relative to the Maildir: NAME or .SUB/NAME;
+ * NULL: leave as it is) and the flags last applied (Maildir letters
+ * from "DFPRST" in ASCII order; NULL: leave as they are) of a record.
+ * -1 (EINVAL) when there is no such record or a value is not valid.
+ * Buffered in the journal until state_sync. */
+int state_set_local(struct state *, const char *folder, uint32_t uidvalidity,
+    const char *uid, const char *file, const char *flags);
+
+/* The record of uid into *out: 1, or 0 when it is not recorded as
+ * downloaded. */
+int state_get(const struct state *, const char *folder, uint32_t uidvalidity,
+    const char *uid, struct state_rec *out);
+
+/* Iterate the records of folder downloaded under uidvalidity: start
+ * with *pos = 0; each call gives the next in *out and returns 1, or 0
+ * at the end. Records added during the iteration may or may not come;
+ * none is given twice. */
+int state_next(const struct state *, const char *folder, uint32_t uidvalidity,
+    size_t *pos, struct state_rec *out);
+
+/* Forget a record now (the mirror removed the message): journaled, so
+ * it stays forgotten after a crash once state_sync returned. Nothing
+ * when it is not recorded. */
+int state_forget(
+    struct state *, const char *folder, uint32_t uidvalidity, const char *uid);
+
+/* The HIGHESTMODSEQ the mirror reached in folder under uidvalidity, 0
+ * when none; set it (saved by state_save only: a crash before leaves
+ * the older one, which asks the server for more changes, never fewer).
+ * A reset folder has none. */
+uint64_t state_modseq(
+    const struct state *, const char *folder, uint32_t uidvalidity);
+void state_set_modseq(
+    struct state *, const char *folder, uint32_t uidvalidity, uint64_t modseq);
+
 /* Write the whole state atomically and remove the journal; does
  * nothing when the file exists and nothing changed since the load. */
 int state_save(struct state *);

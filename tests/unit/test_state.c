@@ -459,6 +459,23 @@ struct ccase {
 #define JH "mailfetch-journal 1\nG\t0\n"
 
 static const struct ccase ccases[] = {
+	{ "corrupt: flags= out of order", 0,
+	    SH "F\tINBOX\t1\nM\tINBOX\t1\t5\t1\tflags=SF\n", 0,
+	    ":4: bad flags= letters" },
+	{ "corrupt: flags= twice", 0,
+	    SH "F\tINBOX\t1\nM\tINBOX\t1\t5\t1\tflags=S\tflags=S\n", 0,
+	    ":4: unknown or repeated attribute" },
+	{ "corrupt: file= outside the Maildir", 0,
+	    SH "F\tINBOX\t1\nM\tINBOX\t1\t5\t1\tfile=../x\n", 0,
+	    ":4: bad file= name" },
+	{ "corrupt: modseq 0", 0, SH "F\tINBOX\t1\t0\t0\n", 0,
+	    ":3: bad modseq" },
+	{ "corrupt: uidnext 0 alone", 0, SH "F\tINBOX\t1\t0\n", 0,
+	    ":3: bad uidnext" },
+	{ "corrupt: F line with six fields", 0, SH "F\tINBOX\t1\t2\t3\t4\n", 0,
+	    ":3: wrong number of fields" },
+	{ "corrupt: X line in the state file", 0,
+	    SH "F\tINBOX\t1\nX\tINBOX\t1\t5\t1\n", 0, ":4: unknown line type" },
 	{ "corrupt: empty state file", 0, "", 0, ":1: empty file" },
 	{ "corrupt: bad header", 0, "mailfetch-state 2\nG\t1\n", 0,
 	    ":1: bad header" },
@@ -1420,6 +1437,167 @@ t_canon_intent(const void *arg)
 	state_free(st);
 }
 
+/* The mirror's record fields: file and flags survive a sync (the
+ * journal) and a save (the file), and a later download keeps none. */
+static void
+t_local(const void *arg)
+{
+	struct state_rec sr;
+	struct state *st;
+	const char *p = newpath();
+	int save = *(const int *)arg;
+	char buf[4096];
+
+	OPEN_OR_RETURN(st, p);
+	CHECK(state_add(st, "Lists/a b", 3, "7", 100) == 0);
+	CHECK(state_add(st, "Lists/a b", 3, "8", 200) == 0);
+	CHECK(state_get(st, "Lists/a b", 3, "7", &sr) == 1);
+	CHECK(sr.file == NULL && !sr.has_flags && sr.when == 100);
+	CHECK(state_set_local(
+		  st, "Lists/a b", 3, "7", ".Lists.a b/1.M2P3.h,S=9", "FS")
+	    == 0);
+	CHECK(state_set_local(st, "Lists/a b", 3, "8", NULL, "") == 0);
+	/* Nothing for a record that is not there, or a bad value. */
+	CHECK(state_set_local(st, "Lists/a b", 3, "9", "x", NULL) == -1);
+	CHECK(state_set_local(st, "Lists/a b", 4, "7", "x", NULL) == -1);
+	CHECK(state_set_local(st, "Lists/a b", 3, "7", "../x", NULL) == -1);
+	CHECK(state_set_local(st, "Lists/a b", 3, "7", NULL, "SF") == -1);
+	CHECK(state_set_local(st, "Lists/a b", 3, "7", NULL, "X") == -1);
+	CHECK(save ? state_save(st) == 0 : state_sync(st) == 0);
+	REOPEN_OR_RETURN(st, p);
+	CHECK(state_get(st, "Lists/a b", 3, "7", &sr) == 1);
+	CHECK_STR(sr.file, ".Lists.a b/1.M2P3.h,S=9");
+	CHECK(sr.has_flags);
+	CHECK_STR(sr.flags, "FS");
+	CHECK(sr.when == 100);
+	CHECK(state_get(st, "Lists/a b", 3, "8", &sr) == 1);
+	CHECK(sr.file == NULL && sr.has_flags && sr.flags[0] == '\0');
+	CHECK(state_get(st, "Lists/a b", 3, "9", &sr) == 0);
+	/* Only flags change: the file stays. */
+	CHECK(state_set_local(st, "Lists/a b", 3, "7", NULL, "DRST") == 0);
+	CHECK(state_save(st) == 0);
+	CHECK(slurp(p, buf, sizeof(buf)) > 0);
+	CHECK(strstr(buf, "\tfile=.Lists.a%20b/1.M2P3.h,S=9\tflags=DRST\n")
+	    != NULL);
+	REOPEN_OR_RETURN(st, p);
+	CHECK(state_get(st, "Lists/a b", 3, "7", &sr) == 1);
+	CHECK_STR(sr.file, ".Lists.a b/1.M2P3.h,S=9");
+	CHECK_STR(sr.flags, "DRST");
+	state_free(st);
+}
+
+/* state_forget: journaled, the record is gone after a crash, and the
+ * saved file does not hold it. */
+static void
+t_forget(const void *arg)
+{
+	struct state_rec sr;
+	struct state *st;
+	const char *p = newpath();
+	char buf[4096];
+
+	(void)arg;
+	OPEN_OR_RETURN(st, p);
+	CHECK(state_add(st, "INBOX", 1, "a", 10) == 0);
+	CHECK(state_add(st, "INBOX", 1, "b", 20) == 0);
+	CHECK(state_set_local(st, "INBOX", 1, "a", "fa", "S") == 0);
+	CHECK(state_save(st) == 0);
+	CHECK(state_forget(st, "INBOX", 1, "a") == 0);
+	CHECK(state_forget(st, "INBOX", 1, "zz") == 0);
+	CHECK(state_lookup(st, "INBOX", 1, "a") == 0);
+	CHECK(state_count(st) == 1);
+	CHECK(state_sync(st) == 0);
+	REOPEN_OR_RETURN(st, p); /* a crash: the journal replays */
+	CHECK(state_lookup(st, "INBOX", 1, "a") == 0);
+	CHECK(state_get(st, "INBOX", 1, "a", &sr) == 0);
+	CHECK(state_lookup(st, "INBOX", 1, "b") == 20);
+	CHECK(state_count(st) == 1);
+	CHECK(state_save(st) == 0);
+	CHECK(slurp(p, buf, sizeof(buf)) > 0);
+	CHECK(strstr(buf, "\ta\t") == NULL && strstr(buf, "\ta\n") == NULL);
+	/* Downloaded again, it is a new record, without the old file. */
+	CHECK(state_add(st, "INBOX", 1, "a", 30) == 0);
+	CHECK(state_get(st, "INBOX", 1, "a", &sr) == 1);
+	CHECK(sr.when == 30 && sr.file == NULL && !sr.has_flags);
+	state_free(st);
+}
+
+/* HIGHESTMODSEQ per folder: saved with the F line, forgotten on reset;
+ * an F line without it (older files) loads as 0. */
+static void
+t_modseq(const void *arg)
+{
+	static const char old[] = SH "F\tINBOX\t5\t3\nM\tINBOX\t5\t10\t1\n";
+	struct state *st;
+	const char *p = newpath();
+	char buf[4096];
+
+	(void)arg;
+	OPEN_OR_RETURN(st, p);
+	CHECK(state_add(st, "INBOX", 5, "1", 10) == 0);
+	CHECK(state_add(st, "Sent", 6, "1", 10) == 0);
+	CHECK(state_modseq(st, "INBOX", 5) == 0);
+	state_set_modseq(st, "INBOX", 5, 12345678901ULL);
+	state_set_modseq(st, "INBOX", 4, 99); /* another UIDVALIDITY: no */
+	state_set_uidnext(st, "Sent", 6, 9);
+	state_set_modseq(st, "Sent", 6, 7);
+	CHECK(state_modseq(st, "INBOX", 5) == 12345678901ULL);
+	CHECK(state_save(st) == 0);
+	CHECK(slurp(p, buf, sizeof(buf)) > 0);
+	CHECK(strstr(buf, "\nF\tINBOX\t5\t0\t12345678901\n") != NULL);
+	CHECK(strstr(buf, "\nF\tSent\t6\t9\t7\n") != NULL);
+	REOPEN_OR_RETURN(st, p);
+	CHECK(state_modseq(st, "INBOX", 5) == 12345678901ULL);
+	CHECK(state_uidnext(st, "INBOX", 5) == 0);
+	CHECK(state_modseq(st, "Sent", 6) == 7);
+	CHECK(state_uidnext(st, "Sent", 6) == 9);
+	CHECK(state_modseq(st, "INBOX", 4) == 0);
+	state_reset_folder(st, "INBOX", 8);
+	CHECK(state_modseq(st, "INBOX", 8) == 0);
+	state_free(st);
+	/* A file of an older mailfetch. */
+	p = newpath();
+	CHECK(put(p, old, strlen(old)) == 0);
+	OPEN_OR_RETURN(st, p);
+	CHECK(state_modseq(st, "INBOX", 5) == 0);
+	CHECK(state_uidnext(st, "INBOX", 5) == 3);
+	CHECK(state_lookup(st, "INBOX", 5, "1") == 10);
+	state_free(st);
+}
+
+/* state_next gives each live record of the folder once. */
+static void
+t_iterate(const void *arg)
+{
+	struct state_rec sr;
+	struct state *st;
+	char uid[16], seen[50] = { 0 };
+	size_t pos = 0, n = 0;
+	int i;
+
+	(void)arg;
+	OPEN_OR_RETURN(st, newpath());
+	for (i = 0; i < 50; i++) {
+		snprintf(uid, sizeof(uid), "%d", i);
+		CHECK(state_add(st, i % 2 ? "A" : "B", 1, uid, 10 + i) == 0);
+	}
+	CHECK(state_add_grew(st, "A", 1, "grew", 10, 100) == 0);
+	CHECK(state_forget(st, "A", 1, "1") == 0);
+	while (state_next(st, "A", 1, &pos, &sr)) {
+		i = atoi(sr.uid);
+		CHECK(i % 2 == 1 && i != 1 && !seen[i]);
+		CHECK(sr.when == 10 + i);
+		seen[i] = 1;
+		n++;
+	}
+	CHECK(n == 24);
+	pos = 0;
+	CHECK(state_next(st, "A", 2, &pos, &sr) == 0);
+	pos = 0;
+	CHECK(state_next(st, "C", 1, &pos, &sr) == 0);
+	state_free(st);
+}
+
 int
 main(void)
 {
@@ -1473,6 +1651,11 @@ main(void)
 		T_RUN(
 		    canon_corrupt[i].name, t_canon_corrupt, &canon_corrupt[i]);
 	T_RUN("canon: intent pending under the new name", t_canon_intent, NULL);
+	T_RUN("mirror: file and flags (journal)", t_local, &zero);
+	T_RUN("mirror: file and flags (save)", t_local, &one);
+	T_RUN("mirror: forget a record, journaled", t_forget, NULL);
+	T_RUN("mirror: highestmodseq per folder", t_modseq, NULL);
+	T_RUN("mirror: iterate a folder's records", t_iterate, NULL);
 	rc = T_DONE();
 	rmtree(tdir);
 	return rc;
