@@ -676,6 +676,21 @@ on_expunge(struct source *src, uint32_t n)
 	return 0;
 }
 
+/* A body that came whole (a quoted string) into the sink. */
+static int
+sink_whole(struct source *src, size_t i, const char *s, size_t len)
+{
+	const struct sink *k = ((struct imap *)src->priv)->fx->sink;
+
+	src->received = 0;
+	if (k->begin(k->arg, i) == -1)
+		return -1;
+	src->received = len;
+	if (len > 0 && k->write(k->arg, s, len) == -1)
+		return -1;
+	return k->end(k->arg, i);
+}
+
 /* Deliver a BODY[] that came as a quoted string. */
 static int
 fetch_quoted(struct source *src, const struct imap_fetch *f)
@@ -693,11 +708,7 @@ fetch_quoted(struct source *src, const struct imap_fetch *f)
 		return 0;
 	s = xmalloc(f->bodylen + 1);
 	len = imap_unquote(f->bodyp, f->bodylen, s);
-	src->received = 0;
-	if (fx->sink->begin(fx->sink->arg, x->i) == -1
-	    || (len > 0 && (src->received = len) > 0
-		&& fx->sink->write(fx->sink->arg, s, len) == -1)
-	    || fx->sink->end(fx->sink->arg, x->i) == -1)
+	if (sink_whole(src, x->i, s, len) == -1)
 		rv = src_fail(src, SRC_FLOCAL,
 		    "could not store message UID %" PRIu32, f->uid);
 	else
