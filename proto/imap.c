@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "../tls/conn.h"
+#include "../tls/buf.h"
 #include "../tls/util.h"
 #include "imap.h"
 #include "imap_parse.h"
@@ -81,12 +82,6 @@ enum imap_ctx {
 	CTX_FETCH, /* FETCH (UID BODY[]): messages into the sink */
 	CTX_SEARCH, /* SEARCH: UIDs */
 	CTX_EXPUNGE /* EXPUNGE: count ours */
-};
-
-struct buf {
-	char *p;
-	size_t len;
-	size_t cap;
 };
 
 /* A command in flight and, once done, its tagged response. */
@@ -179,58 +174,6 @@ static const struct {
 	{ "AUTH=XOAUTH2", CAP_AUTH_XOAUTH2 },
 	{ "AUTH=OAUTHBEARER", CAP_AUTH_OAUTHBEARER },
 };
-
-/*
- * Buffers. Growing copies by hand rather than realloc(3), so that a
- * command buffer that held a password leaves no copy behind in freed
- * memory.
- */
-static void
-buf_add(struct buf *b, const void *s, size_t n)
-{
-	size_t cap;
-	char *p;
-
-	if (n > b->cap - b->len) {
-		cap = b->cap ? b->cap : 256;
-		while (cap - b->len < n)
-			cap *= 2;
-		p = xmalloc(cap);
-		if (b->len > 0)
-			memcpy(p, b->p, b->len);
-		if (b->p != NULL)
-			explicit_bzero(b->p, b->cap);
-		free(b->p);
-		b->p = p;
-		b->cap = cap;
-	}
-	if (n > 0)
-		memcpy(b->p + b->len, s, n);
-	b->len += n;
-}
-
-static void
-buf_str(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
-
-static void
-buf_wipe(struct buf *b)
-{
-	if (b->p != NULL)
-		explicit_bzero(b->p, b->cap);
-	b->len = 0;
-}
-
-static void
-buf_free(struct buf *b)
-{
-	buf_wipe(b);
-	free(b->p);
-	b->p = NULL;
-	b->cap = 0;
-}
 
 static int
 eqi(const char *p, size_t len, const char *s)

@@ -18,6 +18,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "../tls/buf.h"
 #include "../tls/util.h"
 #include "sasl.h"
 
@@ -49,58 +50,6 @@ struct sasl {
 	char err[256];
 };
 
-/* A growing byte buffer whose old copies are wiped when it grows, so it
- * may hold secrets. */
-struct buf {
-	unsigned char *p;
-	size_t len;
-	size_t cap;
-};
-
-static void
-buf_add(struct buf *b, const void *d, size_t n)
-{
-	unsigned char *np;
-	size_t cap;
-
-	if (n == 0)
-		return;
-	if (b->cap - b->len < n + 1) {
-		cap = b->cap ? b->cap : 64;
-		while (cap - b->len < n + 1)
-			cap *= 2;
-		np = xmalloc(cap);
-		if (b->len > 0)
-			memcpy(np, b->p, b->len);
-		if (b->p != NULL) {
-			explicit_bzero(b->p, b->cap);
-			free(b->p);
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, d, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-buf_adds(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
-
-static void
-buf_wipe(struct buf *b)
-{
-	if (b->p != NULL) {
-		explicit_bzero(b->p, b->cap);
-		free(b->p);
-	}
-	b->p = NULL;
-	b->len = b->cap = 0;
-}
-
 /* Base64 of the buffer's bytes as a new string; then wipe the buffer. */
 static char *
 buf_b64(struct buf *b)
@@ -108,7 +57,7 @@ buf_b64(struct buf *b)
 	char *s;
 
 	s = sasl_b64_encode(b->p, b->len);
-	buf_wipe(b);
+	buf_free(b);
 	return s;
 }
 
@@ -393,9 +342,9 @@ plain_step(struct sasl *s, char **out)
 	if (s->step > 0)
 		return fail(s, "unexpected PLAIN challenge after the response");
 	buf_add(&b, "", 1);
-	buf_adds(&b, s->user);
+	buf_str(&b, s->user);
 	buf_add(&b, "", 1);
-	buf_adds(&b, s->secret);
+	buf_str(&b, s->secret);
 	*out = buf_b64(&b);
 	s->done = 1;
 	return 0;
@@ -455,9 +404,9 @@ cram_step(struct sasl *s, const unsigned char *ch, size_t chlen, char **out)
 		return fail(s, "cannot compute HMAC-MD5 (is MD5 disabled?)");
 	}
 	tohex(md, mdlen, hex);
-	buf_adds(&b, s->user);
+	buf_str(&b, s->user);
 	buf_add(&b, " ", 1);
-	buf_adds(&b, hex);
+	buf_str(&b, hex);
 	*out = buf_b64(&b);
 	explicit_bzero(md, sizeof(md));
 	explicit_bzero(hex, sizeof(hex));
@@ -472,9 +421,9 @@ buf_saslname(struct buf *b, const char *u)
 {
 	for (; *u != '\0'; u++) {
 		if (*u == ',')
-			buf_adds(b, "=2C");
+			buf_str(b, "=2C");
 		else if (*u == '=')
-			buf_adds(b, "=3D");
+			buf_str(b, "=3D");
 		else
 			buf_add(b, u, 1);
 	}
@@ -514,14 +463,14 @@ scram_first(struct sasl *s, char **out)
 		s->cnonce = sasl_b64_encode(rnd, sizeof(rnd));
 		explicit_bzero(rnd, sizeof(rnd));
 	}
-	buf_adds(&b, "n=");
+	buf_str(&b, "n=");
 	buf_saslname(&b, s->user);
-	buf_adds(&b, ",r=");
-	buf_adds(&b, s->cnonce);
+	buf_str(&b, ",r=");
+	buf_str(&b, s->cnonce);
 	s->cfbare = xstrdup((char *)b.p);
-	buf_wipe(&b);
-	buf_adds(&b, "n,,");
-	buf_adds(&b, s->cfbare);
+	buf_free(&b);
+	buf_str(&b, "n,,");
+	buf_str(&b, s->cfbare);
 	*out = buf_b64(&b);
 	return 0;
 }
@@ -592,11 +541,15 @@ scram_keys(struct sasl *s, const unsigned char *salt, size_t saltlen, int iter,
 		goto done;
 	if (EVP_Digest(ckey, (size_t)mdlen, stored, &hlen, md, NULL) != 1)
 		goto done;
-	if (HMAC(md, stored, mdlen, am->p, am->len, csig, &hlen) == NULL)
+	if (HMAC(
+		md, stored, mdlen, (unsigned char *)am->p, am->len, csig, &hlen)
+	    == NULL)
 		goto done;
 	if (HMAC(md, salted, mdlen, skname, 10, skey, &hlen) == NULL)
 		goto done;
-	if (HMAC(md, skey, mdlen, am->p, am->len, s->ssig, &hlen) == NULL)
+	if (HMAC(md, skey, mdlen, (unsigned char *)am->p, am->len, s->ssig,
+		&hlen)
+	    == NULL)
 		goto done;
 	s->ssiglen = (size_t)mdlen;
 	for (i = 0; i < (size_t)mdlen; i++)
@@ -690,9 +643,9 @@ scram_second(struct sasl *s, const char *msg, size_t len, char **out)
 
 	/* client-final-message-without-proof, and the AuthMessage of
 	 * RFC 5802 section 3. "biws" is base64 of the gs2 header "n,,". */
-	buf_adds(&cf, "c=biws,r=");
+	buf_str(&cf, "c=biws,r=");
 	buf_add(&cf, nonce, nlen);
-	buf_adds(&am, s->cfbare);
+	buf_str(&am, s->cfbare);
 	buf_add(&am, ",", 1);
 	buf_add(&am, msg, len);
 	buf_add(&am, ",", 1);
@@ -704,14 +657,14 @@ scram_second(struct sasl *s, const char *msg, size_t len, char **out)
 	}
 	b64 = sasl_b64_encode(proof, s->ssiglen);
 	buf_add(&wp, cf.p, cf.len);
-	buf_adds(&wp, ",p=");
-	buf_adds(&wp, b64);
+	buf_str(&wp, ",p=");
+	buf_str(&wp, b64);
 	*out = buf_b64(&wp);
 	rc = 0;
 done:
-	buf_wipe(&am);
-	buf_wipe(&cf);
-	buf_wipe(&wp);
+	buf_free(&am);
+	buf_free(&cf);
+	buf_free(&wp);
 	freezero_str(b64);
 	wipe_free(salt, saltlen);
 	explicit_bzero(proof, sizeof(proof));
@@ -790,24 +743,24 @@ oauth_step(struct sasl *s, const unsigned char *in, size_t len, char **out)
 			    "the user name, token, host or port contains a "
 			    "control character");
 		if (s->mech == SRC_AUTH_XOAUTH2) {
-			buf_adds(&b, "user=");
-			buf_adds(&b, s->user);
+			buf_str(&b, "user=");
+			buf_str(&b, s->user);
 		} else {
-			buf_adds(&b, "n,a=");
+			buf_str(&b, "n,a=");
 			buf_saslname(&b, s->user);
-			buf_adds(&b, ",");
+			buf_str(&b, ",");
 			if (s->host != NULL) {
-				buf_adds(&b, "\001host=");
-				buf_adds(&b, s->host);
+				buf_str(&b, "\001host=");
+				buf_str(&b, s->host);
 			}
 			if (s->port != NULL) {
-				buf_adds(&b, "\001port=");
-				buf_adds(&b, s->port);
+				buf_str(&b, "\001port=");
+				buf_str(&b, s->port);
 			}
 		}
-		buf_adds(&b, "\001auth=Bearer ");
-		buf_adds(&b, s->secret);
-		buf_adds(&b, "\001\001");
+		buf_str(&b, "\001auth=Bearer ");
+		buf_str(&b, s->secret);
+		buf_str(&b, "\001\001");
 		*out = buf_b64(&b);
 		s->done = 1;
 		return 0;
