@@ -12,6 +12,7 @@
 
 #include "../tls/conn.h"
 #include "../tls/util.h"
+#include "line.h"
 #include "pop3.h"
 #include "sasl.h"
 
@@ -35,6 +36,9 @@
 #define POP3_BODYBUF 65536
 /* Server text quoted into an error. */
 #define POP3_QUOTE 200
+
+static const struct line_proto pop3_line
+    = { POP3_LINE, "sending a command", "command too long" };
 
 #define CAP_STLS 0x01
 #define CAP_PIPELINING 0x02
@@ -291,85 +295,6 @@ pop3_apop_stamp(
 	return -1;
 }
 
-static void
-trace(struct source *src, int dir, const char *s, size_t len)
-{
-	if (src->cfg->trace != NULL)
-		src->cfg->trace(src->cfg->trace_arg, dir, s, len);
-}
-
-static void tracef(struct source *src, int dir, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-tracef(struct source *src, int dir, const char *fmt, ...)
-{
-	char buf[256];
-	va_list ap;
-	int n;
-
-	if (src->cfg->trace == NULL)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(buf))
-		n = sizeof(buf) - 1;
-	trace(src, dir, buf, n);
-}
-
-/* Write buf (a whole command line with CRLF); show is what the trace
- * gets instead, NULL for buf itself. */
-static int
-sendline(struct source *src, const char *buf, size_t len, const char *show)
-{
-	if (show != NULL)
-		trace(src, SRC_TRACE_OUT, show, strlen(show));
-	else
-		trace(src, SRC_TRACE_OUT, buf, len - 2);
-	if (conn_write(src->conn, buf, len) == -1)
-		return src_connfail(src, "sending a command");
-	return 0;
-}
-
-/* Send one command line without a secret in it. */
-static int sendcmd(struct source *src, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int
-sendcmd(struct source *src, const char *fmt, ...)
-{
-	char buf[POP3_LINE];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf) - 2, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(buf) - 2)
-		return src_fail(src, SRC_FCONFIG, "command too long");
-	memcpy(buf + n, "\r\n", 2);
-	return sendline(src, buf, n + 2, NULL);
-}
-
-/* Read a line of at most max bytes; what names the command whose reply
- * it is, for the error. */
-static int
-readline(
-    struct source *src, char **line, size_t *len, size_t max, const char *what)
-{
-	char buf[64];
-
-	if (conn_getline(src->conn, line, len, max) == -1) {
-		snprintf(buf, sizeof(buf), "reading the reply to %s", what);
-		return src_connfail(src, buf);
-	}
-	trace(src, SRC_TRACE_IN, *line, *len);
-	return 0;
-}
-
 /* Read a status line: 0 with *ok 1 (+OK) or 0 (-ERR) and the text after
  * it, or -1 on an I/O error or a line that is neither. */
 static int
@@ -384,7 +309,7 @@ reply(struct source *src, const char *what, int *ok, const char **text,
 	/* A reply starts: it must be complete, multi-line part included,
 	 * within the timeout (SPEC "Time"); a message body is exempt. */
 	conn_reply_begin(src->conn);
-	if (readline(src, &line, &len, POP3_LINE, what) == -1)
+	if (line_read(src, &line, &len, POP3_LINE, what) == -1)
 		return -1;
 	st = pop3_status(line, len, text);
 	if (st == -1) {
@@ -402,7 +327,7 @@ reply(struct source *src, const char *what, int *ok, const char **text,
 static int
 mline(struct source *src, const char *what, char **line, size_t *len, int *end)
 {
-	if (readline(src, line, len, POP3_LINE, what) == -1)
+	if (line_read(src, line, len, POP3_LINE, what) == -1)
 		return -1;
 	*end = 0;
 	if (*len == 1 && (*line)[0] == '.')
@@ -507,7 +432,7 @@ capa(struct source *src, struct pop3 *p)
 	p->capa = 0;
 	p->offer[0] = '\0';
 	src->caps[0] = '\0';
-	if (sendcmd(src, "CAPA") == -1
+	if (line_cmd(src, &pop3_line, "CAPA") == -1
 	    || reply(src, "CAPA", &ok, &text, &tl) == -1)
 		return -1;
 	if (!ok)
@@ -537,7 +462,7 @@ greeting(struct source *src, struct pop3 *p)
 	conn_reply_begin(src->conn);
 	if (conn_getline(src->conn, &line, &len, POP3_LINE) == -1)
 		return src_connfail(src, "reading the greeting");
-	trace(src, SRC_TRACE_IN, line, len);
+	line_trace(src, SRC_TRACE_IN, line, len);
 	st = pop3_status(line, len, &text);
 	if (st != 1) {
 		src_quote(q, sizeof(q), line, len);
@@ -575,13 +500,13 @@ auth_user(struct source *src)
 		return src_fail(
 		    src, SRC_FCONFIG, "the password contains a line break");
 	xstrlcpy(src->mech, "USER", sizeof(src->mech));
-	if (sendcmd(src, "USER %s", cfg->user) == -1
+	if (line_cmd(src, &pop3_line, "USER %s", cfg->user) == -1
 	    || reply(src, "USER", &ok, &text, &tl) == -1)
 		return -1;
 	if (!ok)
 		return authfail(src, text, tl);
 	n = xasprintf(&line, "PASS %s\r\n", cfg->secret);
-	if (sendline(src, line, n, "PASS <redacted>") == -1) {
+	if (line_send(src, &pop3_line, line, n, "PASS <redacted>") == -1) {
 		freezero_str(line);
 		return -1;
 	}
@@ -612,7 +537,7 @@ auth_apop(struct source *src, struct pop3 *p)
 	n = xasprintf(&line, "APOP %s %s\r\n", cfg->user, hex);
 	explicit_bzero(hex, sizeof(hex));
 	snprintf(show, sizeof(show), "APOP %s <redacted>", cfg->user);
-	rc = sendline(src, line, n, show);
+	rc = line_send(src, &pop3_line, line, n, show);
 	freezero_str(line);
 	if (rc == -1 || reply(src, "APOP", &ok, &text, &tl) == -1)
 		return -1;
@@ -642,7 +567,7 @@ auth_next(struct source *src, void *arg, const char **chal, size_t *chlen)
 	size_t len;
 
 	conn_reply_begin(src->conn);
-	if (readline(src, &line, &len, POP3_AUTHLINE, "AUTH") == -1)
+	if (line_read(src, &line, &len, POP3_AUTHLINE, "AUTH") == -1)
 		return -1;
 	if (line[0] == '+' && (len == 1 || line[1] == ' ')) {
 		*chal = len > 1 ? line + 2 : line + 1;
@@ -661,7 +586,7 @@ auth_sasl(struct source *src, struct pop3 *p, enum src_auth mech)
 	const struct source_cfg *cfg = src->cfg;
 	struct auth_final f = { NULL, 0 };
 	struct sasl_line how
-	    = { POP3_CMDMAX, POP3_MAXSTEPS, "", sendline, auth_next, &f };
+	    = { POP3_CMDMAX, POP3_MAXSTEPS, "", &pop3_line, auth_next, &f };
 	struct sasl *s;
 	const char *name, *text;
 	char q[POP3_QUOTE + 1];
@@ -756,7 +681,7 @@ do_open(struct source *src, struct pop3 *p)
 		if (!(p->caps & CAP_STLS))
 			return src_fail(src, SRC_FPROTO,
 			    "server does not offer STLS (STARTTLS)");
-		if (sendcmd(src, "STLS") == -1
+		if (line_cmd(src, &pop3_line, "STLS") == -1
 		    || reply(src, "STLS", &ok, &text, &tl) == -1)
 			return -1;
 		if (!ok) {
@@ -827,7 +752,7 @@ pop3_select(
 		src_quote(q, sizeof(q), folder, strlen(folder));
 		return src_fail(src, SRC_FREFUSED, "POP3 has no folder %s", q);
 	}
-	if (sendcmd(src, "STAT") == -1
+	if (line_cmd(src, &pop3_line, "STAT") == -1
 	    || reply(src, "STAT", &ok, &text, &tl) == -1)
 		return settle(src, -1);
 	src_quote(q, sizeof(q), text, tl);
@@ -1054,11 +979,11 @@ do_list(struct source *src, struct pop3 *p, struct msglist *out)
 	size_t tl;
 
 	if (sizes && (p->caps & CAP_PIPELINING)) {
-		trace(src, SRC_TRACE_OUT, "UIDL", 4);
-		if (sendline(src, both, 12, "LIST") == -1)
+		line_trace(src, SRC_TRACE_OUT, "UIDL", 4);
+		if (line_send(src, &pop3_line, both, 12, "LIST") == -1)
 			return -1;
 		both_sent = 1;
-	} else if (sendcmd(src, "UIDL") == -1)
+	} else if (line_cmd(src, &pop3_line, "UIDL") == -1)
 		return -1;
 	if (reply(src, "UIDL", &ok, &text, &tl) == -1)
 		return -1;
@@ -1070,7 +995,7 @@ do_list(struct source *src, struct pop3 *p, struct msglist *out)
 		out->nosizes = 1;
 		return 0;
 	}
-	if (!both_sent && sendcmd(src, "LIST") == -1)
+	if (!both_sent && line_cmd(src, &pop3_line, "LIST") == -1)
 		return -1;
 	return read_sizes(src, out, ok);
 }
@@ -1096,7 +1021,8 @@ pop3_sizes(struct source *src, struct msglist *l)
 		return 0;
 	if (usable(src) == -1)
 		return -1;
-	if (sendcmd(src, "LIST") == -1 || read_sizes(src, l, 1) == -1)
+	if (line_cmd(src, &pop3_line, "LIST") == -1
+	    || read_sizes(src, l, 1) == -1)
 		return settle(src, -1);
 	l->nosizes = 0;
 	return 0;
@@ -1125,7 +1051,8 @@ pipeline(struct source *src, struct msginfo *const *msgs, size_t n,
 			for (len = 0; sent < n && sent - got < win; sent++) {
 				k = snprintf(buf + len, sizeof(buf) - len,
 				    "%s %u\r\n", verb, msgs[sent]->num);
-				trace(src, SRC_TRACE_OUT, buf + len, k - 2);
+				line_trace(
+				    src, SRC_TRACE_OUT, buf + len, k - 2);
 				len += k;
 			}
 			if (conn_write(src->conn, buf, len) == -1)
@@ -1182,7 +1109,7 @@ retr_one(struct source *src, size_t i, void *arg)
 	} while (!fin);
 	if (sink->end(sink->arg, i) == -1)
 		return src_fail(src, SRC_FLOCAL, "storing a message failed");
-	tracef(src, SRC_TRACE_IN, "[message body, %llu bytes]",
+	line_tracef(src, SRC_TRACE_IN, "[message body, %llu bytes]",
 	    (unsigned long long)total);
 	return 0;
 }
@@ -1261,12 +1188,12 @@ pop3_quit(struct source *src)
 	/* Nothing marked: QUIT's answer decides nothing; a round trip
 	 * saved. */
 	if (!((struct pop3 *)src->priv)->marked) {
-		if (sendcmd(src, "QUIT") == -1)
+		if (line_cmd(src, &pop3_line, "QUIT") == -1)
 			return settle(src, -1);
 		((struct pop3 *)src->priv)->ended = 1;
 		return 0;
 	}
-	if (sendcmd(src, "QUIT") == -1
+	if (line_cmd(src, &pop3_line, "QUIT") == -1
 	    || reply(src, "QUIT", &ok, &text, &tl) == -1)
 		return settle(src, -1);
 	if (!ok) {

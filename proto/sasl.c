@@ -853,7 +853,7 @@ sasl_exchange(struct source *src, struct sasl *s, const char *name,
 		n = xasprintf(&line, "AUTH %s\r\n", name);
 		snprintf(show, sizeof(show), "AUTH %s", name);
 	}
-	rc = how->send(src, line, (size_t)n, show);
+	rc = line_send(src, how->lp, line, (size_t)n, show);
 	freezero_str(line);
 	for (steps = 0; rc == 0; steps++) {
 		if ((rc = how->next(src, how->arg, &chal, &chlen)) != 1)
@@ -874,7 +874,7 @@ sasl_exchange(struct source *src, struct sasl *s, const char *name,
 		}
 		n = xasprintf(&line, "%s\r\n", resp);
 		freezero_str(resp);
-		rc = how->send(src, line, (size_t)n, "<redacted>");
+		rc = line_send(src, how->lp, line, (size_t)n, "<redacted>");
 		freezero_str(line);
 	}
 	freezero_str(ir);

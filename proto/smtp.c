@@ -12,6 +12,7 @@
 
 #include "../tls/conn.h"
 #include "../tls/util.h"
+#include "line.h"
 #include "sasl.h"
 #include "smtp.h"
 
@@ -32,6 +33,9 @@
  * "localhost").
  */
 #define SMTP_HELO "localhost"
+
+static const struct line_proto smtp_line = { SMTP_CMDMAX,
+	"sending a command to the SMTP server", "SMTP command too long" };
 
 struct smtp {
 	unsigned ext; /* SMTP_EXT_* of the last EHLO */
@@ -119,48 +123,6 @@ smtp_ehlo_line(const char *text, size_t len, unsigned *mechs)
 	return SMTP_EXT_AUTH;
 }
 
-static void
-trace(struct source *src, int dir, const char *s, size_t len)
-{
-	if (src->cfg->trace != NULL)
-		src->cfg->trace(src->cfg->trace_arg, dir, s, len);
-}
-
-/* Write buf (a whole command line with CRLF); show is what the trace
- * gets instead, NULL for buf itself. */
-static int
-sendline(struct source *src, const char *buf, size_t len, const char *show)
-{
-	if (show != NULL)
-		trace(src, SRC_TRACE_OUT, show, strlen(show));
-	else
-		trace(src, SRC_TRACE_OUT, buf, len - 2);
-	if (conn_write(src->conn, buf, len) == -1)
-		return src_connfail(
-		    src, "sending a command to the SMTP server");
-	return 0;
-}
-
-/* Send one command line without a secret in it. */
-static int sendcmd(struct source *src, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int
-sendcmd(struct source *src, const char *fmt, ...)
-{
-	char buf[SMTP_CMDMAX];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf) - 2, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(buf) - 2)
-		return src_fail(src, SRC_FCONFIG, "SMTP command too long");
-	memcpy(buf + n, "\r\n", 2);
-	return sendline(src, buf, n + 2, NULL);
-}
-
 /* Called with each line's text (after the code and separator). */
 typedef void (*line_fn)(struct source *, size_t i, const char *, size_t);
 
@@ -175,19 +137,15 @@ static int
 readmore(struct source *src, const char *what, size_t max, struct smtp_reply *r,
     line_fn fn, enum src_fail bad)
 {
-	char buf[64], q[SMTP_QUOTE + 1];
+	char q[SMTP_QUOTE + 1];
 	const char *text;
 	char *line;
 	size_t len, tl;
 	int code, more, rc;
 
 	for (;;) {
-		if (conn_getline(src->conn, &line, &len, max) == -1) {
-			snprintf(
-			    buf, sizeof(buf), "reading the reply to %s", what);
-			return src_connfail(src, buf);
-		}
-		trace(src, SRC_TRACE_IN, line, len);
+		if (line_read(src, &line, &len, max, what) == -1)
+			return -1;
 		rc = smtp_reply_feed(r, line, len);
 		if (rc == SMTP_RBAD) {
 			src_quote(q, sizeof(q), line, len);
@@ -277,7 +235,7 @@ ehlo(struct source *src)
 	p->ext = 0;
 	p->mechs = 0;
 	src->caps[0] = '\0';
-	if (sendcmd(src, "EHLO %s", SMTP_HELO) == -1
+	if (line_cmd(src, &smtp_line, "EHLO %s", SMTP_HELO) == -1
 	    || readreply(src, "EHLO", SMTP_LINE, &r, ehlo_line, SRC_FDATA)
 		== -1)
 		return -1;
@@ -299,7 +257,7 @@ starttls(struct source *src)
 	if (!(p->ext & SMTP_EXT_STARTTLS))
 		return src_fail(
 		    src, SRC_FPROTO, "SMTP server does not offer STARTTLS");
-	if (sendcmd(src, "STARTTLS") == -1
+	if (line_cmd(src, &smtp_line, "STARTTLS") == -1
 	    || readreply(src, "STARTTLS", SMTP_LINE, &r, NULL, SRC_FDATA) == -1)
 		return -1;
 	if (r.code != 220) {
@@ -365,9 +323,8 @@ authline(struct source *src, void *arg, const char **chal, size_t *chlen)
 	size_t len, tl;
 	int code, more;
 
-	if (conn_getline(src->conn, &line, &len, SMTP_AUTHLINE) == -1)
-		return src_connfail(src, "reading the reply to AUTH");
-	trace(src, SRC_TRACE_IN, line, len);
+	if (line_read(src, &line, &len, SMTP_AUTHLINE, "AUTH") == -1)
+		return -1;
 	if (smtp_parse_line(line, len, &code, &more, &text, &tl) == -1) {
 		src_quote(q, sizeof(q), line, len);
 		return src_fail(
@@ -398,7 +355,7 @@ auth_sasl(struct source *src, enum src_auth mech)
 	const struct source_cfg *cfg = src->cfg;
 	struct smtp_reply r;
 	struct sasl_line how
-	    = { SMTP_CMDMAX, SMTP_MAXSTEPS, "SMTP ", sendline, authline, &r };
+	    = { SMTP_CMDMAX, SMTP_MAXSTEPS, "SMTP ", &smtp_line, authline, &r };
 	struct sasl *s;
 	const char *name;
 	int rc = -1;
@@ -571,7 +528,7 @@ smtp_quit(struct source *src)
 		return src_fail(src, SRC_FPROTO, "session already ended");
 	if (src->conn == NULL)
 		return src_fail(src, SRC_FPROTO, "session not open");
-	if (sendcmd(src, "QUIT") == -1
+	if (line_cmd(src, &smtp_line, "QUIT") == -1
 	    || readreply(src, "QUIT", SMTP_LINE, &r, NULL, SRC_FDATA) == -1) {
 		p->broken = 1;
 		return -1;
