@@ -40,12 +40,12 @@ tls_mode(enum src_tls t)
 /* The TLS session and the certificate, each line after "NAME: " and
  * pre. */
 static void
-show_tls(const char *n, const char *pre, struct conn *c)
+show_tls(const char *n, const char *pre, const struct source *src)
 {
 	struct conn_tlsinfo ti;
 	char from[16], to[16];
 
-	if (!conn_is_tls(c) || conn_tls_info(c, &ti) == -1)
+	if (src_tls_info(src, &ti) == -1)
 		return;
 	fmt_date(ti.notbefore, from, sizeof(from));
 	fmt_date(ti.notafter, to, sizeof(to));
@@ -112,9 +112,9 @@ check_smtp(struct acct *ac)
 	sc.auth = sasl_mech_name(a->auth) != NULL ? a->auth : SRC_AUTH_AUTO;
 	src = smtp_new(&sc);
 	/* The failure is printed after what was learnt before it. */
-	if (src->ops->open(src) == -1)
+	if (smtp_open(src) == -1 || smtp_auth(src) == -1)
 		status = acct_status(src->fail, 0);
-	if (src->conn == NULL) {
+	if (!src_has_conn(src)) {
 		if (status != 0)
 			smtp_err(ac, src);
 		goto out;
@@ -122,7 +122,7 @@ check_smtp(struct acct *ac)
 	if (status == 0 || src->fail != SRC_FHOST)
 		printf("%s: smtp: connected to %s port %s (%s)\n", n,
 		    a->smtp_host, port, tls_mode(a->smtp_tls));
-	show_tls(n, "smtp: ", src->conn);
+	show_tls(n, "smtp: ", src);
 	if (src->caps[0] != '\0')
 		printf("%s: smtp: extensions: %s\n", n, src->caps);
 	if (status != 0) {
@@ -131,10 +131,10 @@ check_smtp(struct acct *ac)
 	}
 	printf(
 	    "%s: smtp: authenticated as %s (%s)\n", n, a->smtp_user, src->mech);
-	if (src->ops->quit(src) == -1)
+	if (smtp_quit(src) == -1)
 		status = smtp_err(ac, src);
 out:
-	src->ops->free(src);
+	smtp_free(src);
 	return status;
 }
 
@@ -154,7 +154,7 @@ run_check(const struct cfg_account *a, const struct runopts *opts)
 	status = acct_open(&ac);
 	if (ac.src == NULL)
 		goto out;
-	if (ac.src->conn == NULL) {
+	if (!src_has_conn(ac.src)) {
 		if (status != 0)
 			acct_srcerr(&ac);
 		goto out;
@@ -164,7 +164,7 @@ run_check(const struct cfg_account *a, const struct runopts *opts)
 		printf("%s: connected to %s port %s (%s, %s)\n", n, a->host,
 		    ac.port, a->protocol == CFG_POP3 ? "pop3" : "imap",
 		    tls_mode(a->tls));
-	show_tls(n, "", ac.src->conn);
+	show_tls(n, "", ac.src);
 	/* IMAP lists them again after login, often different (Cyrus
 	 * offers AUTH= only before): both, each labelled. */
 	if (ac.src->caps_pre[0] != '\0')

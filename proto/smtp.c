@@ -420,6 +420,15 @@ authenticate(struct source *src)
 	return auth_sasl(src, mech);
 }
 
+/* Mark the session unusable after a failure rc (-1); returns rc. */
+static int
+settle(struct source *src, int rc)
+{
+	if (rc == -1)
+		((struct smtp *)src->priv)->broken = 1;
+	return rc;
+}
+
 static int
 do_open(struct source *src)
 {
@@ -438,85 +447,38 @@ do_open(struct source *src)
 	if (cfg->tls == SRC_TLS_STARTTLS && starttls(src) == -1)
 		return -1;
 	src->mechs = ((struct smtp *)src->priv)->mechs;
-	if (cfg->nologin)
-		return 0;
-	return authenticate(src);
-}
-
-static int
-smtp_open(struct source *src)
-{
-	struct smtp *p = src->priv;
-
-	if (do_open(src) == -1) {
-		p->broken = 1;
-		return -1;
-	}
 	return 0;
 }
 
-static int
-notmail(struct source *src)
+int
+smtp_open(struct source *src)
 {
-	return src_fail(
-	    src, SRC_FPROTO, "an SMTP submission session holds no mail");
+	return settle(src, do_open(src));
 }
 
-static int
-smtp_select(
-    struct source *src, const char *folder, int rw, struct folder_info *fi)
+int
+smtp_auth(struct source *src)
 {
-	(void)folder;
-	(void)rw;
-	(void)fi;
-	return notmail(src);
+	struct smtp *p = src->priv;
+
+	if (p->broken)
+		return -1;
+	if (src->conn == NULL)
+		return src_fail(src, SRC_FPROTO, "session not open");
+	return settle(src, authenticate(src));
 }
 
+/* The probe of --configure: open, and authenticate unless nologin. */
 static int
-smtp_list(struct source *src, uint32_t from, struct msglist *out)
+probe_open(struct source *src)
 {
-	(void)from;
-	(void)out;
-	return notmail(src);
-}
-
-static int
-smtp_sizes(struct source *src, struct msglist *l)
-{
-	(void)l;
-	return notmail(src);
-}
-
-static int
-smtp_fetch(struct source *src, struct msginfo *const *msgs, size_t n,
-    const struct sink *sink)
-{
-	(void)msgs;
-	(void)n;
-	(void)sink;
-	return notmail(src);
-}
-
-static int
-smtp_mark(struct source *src, struct msginfo *const *msgs, size_t n)
-{
-	(void)msgs;
-	(void)n;
-	return notmail(src);
-}
-
-static int
-smtp_expunge(
-    struct source *src, struct msginfo *const *msgs, size_t n, size_t *gone)
-{
-	(void)msgs;
-	(void)n;
-	*gone = 0;
-	return notmail(src);
+	if (smtp_open(src) == -1)
+		return -1;
+	return src->cfg->nologin ? 0 : smtp_auth(src);
 }
 
 /* QUIT (RFC 5321 section 4.1.1.10): the server answers 221. */
-static int
+int
 smtp_quit(struct source *src)
 {
 	struct smtp *p = src->priv;
@@ -541,7 +503,7 @@ smtp_quit(struct source *src)
 	return 0;
 }
 
-static void
+void
 smtp_free(struct source *src)
 {
 	if (src == NULL)
@@ -555,14 +517,9 @@ smtp_free(struct source *src)
 	free(src);
 }
 
-static const struct source_ops smtp_ops = {
-	.open = smtp_open,
-	.select = smtp_select,
-	.list = smtp_list,
-	.sizes = smtp_sizes,
-	.fetch = smtp_fetch,
-	.mark = smtp_mark,
-	.expunge = smtp_expunge,
+/* Only what --configure's probe uses; the mail operations are NULL. */
+static const struct source_ops smtp_probe_ops = {
+	.open = probe_open,
 	.quit = smtp_quit,
 	.free = smtp_free,
 };
@@ -570,5 +527,5 @@ static const struct source_ops smtp_ops = {
 struct source *
 smtp_new(const struct source_cfg *cfg)
 {
-	return src_new(&smtp_ops, cfg, sizeof(struct smtp));
+	return src_new(&smtp_probe_ops, cfg, sizeof(struct smtp));
 }

@@ -94,6 +94,28 @@ src_connfail(struct source *src, const char *what)
 	return src_fail(src, f, "%s: %s", what, conn_error(src->conn));
 }
 
+int
+src_has_conn(const struct source *src)
+{
+	return src->conn != NULL;
+}
+
+enum conn_err
+src_errcode(const struct source *src)
+{
+	return src->conn != NULL ? conn_errcode(src->conn) : CONN_OK;
+}
+
+int
+src_tls_info(const struct source *src, struct conn_tlsinfo *info)
+{
+	if (src->conn == NULL) {
+		memset(info, 0, sizeof(*info));
+		return -1;
+	}
+	return conn_tls_info(src->conn, info);
+}
+
 /* The length of the well-formed UTF-8 sequence of two to four bytes at
  * s[0..len-1] (RFC 3629 section 4: no overlong form, no surrogate,
  * nothing past U+10FFFF), or 0. */

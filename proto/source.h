@@ -215,6 +215,19 @@ int src_fail(struct source *, enum src_fail, const char *fmt, ...)
  * error says it already (connect names the host and port). Returns -1. */
 int src_connfail(struct source *, const char *what);
 
+/* 1 when open was tried and left a connection (failed or not), 0
+ * before open. */
+int src_has_conn(const struct source *);
+
+/* The class of the connection's last error: CONN_OK when none, or
+ * before open. For a hint that depends on it (an unknown host, a
+ * rejected certificate). */
+enum conn_err src_errcode(const struct source *);
+
+/* Fill *info with the TLS session and the server's certificate: 0, or
+ * -1 (info zeroed) when TLS is not up. */
+int src_tls_info(const struct source *, struct conn_tlsinfo *info);
+
 /* Copy server text into dst (at most dstlen - 1 bytes and a NUL) for an
  * error message, control characters (C0, DEL, C1 as a byte or in UTF-8)
  * replaced by '?'; well-formed UTF-8 is kept and never cut in two. */
