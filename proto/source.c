@@ -116,6 +116,18 @@ src_tls_info(const struct source *src, struct conn_tlsinfo *info)
 	return conn_tls_info(src->conn, info);
 }
 
+int
+src_fd(const struct source *src)
+{
+	return src->conn != NULL ? conn_fd(src->conn) : -1;
+}
+
+int
+src_keepalive(struct source *src, int idle)
+{
+	return src->conn != NULL ? conn_keepalive(src->conn, idle) : -1;
+}
+
 /* The length of the well-formed UTF-8 sequence of two to four bytes at
  * s[0..len-1] (RFC 3629 section 4: no overlong form, no surrogate,
  * nothing past U+10FFFF), or 0. */

@@ -228,6 +228,14 @@ enum conn_err src_errcode(const struct source *);
  * -1 (info zeroed) when TLS is not up. */
 int src_tls_info(const struct source *, struct conn_tlsinfo *info);
 
+/* The connection's socket, for poll(2) by a caller that waits on
+ * many sessions (see conn_fd); -1 before open. */
+int src_fd(const struct source *);
+
+/* TCP keepalive on the connection (see conn_keepalive): 0, or -1
+ * before open or when the socket refuses. */
+int src_keepalive(struct source *, int idle);
+
 /* Copy server text into dst (at most dstlen - 1 bytes and a NUL) for an
  * error message, control characters (C0, DEL, C1 as a byte or in UTF-8)
  * replaced by '?'; well-formed UTF-8 is kept and never cut in two. */
