@@ -564,10 +564,100 @@ done:
 	return rc;
 }
 
+/* What a SCRAM server-first message gives, checked. */
+struct scram_first {
+	const char *nonce; /* points into the message */
+	size_t nlen;
+	unsigned char *salt;
+	size_t saltlen;
+	unsigned long iter;
+};
+
+/* The server nonce at *p ("r="): printable, and ours extended. */
+static int
+scram_nonce(struct sasl *s, const char **p, struct scram_first *f)
+{
+	size_t i;
+
+	if (scram_attr(p, 'r', &f->nonce, &f->nlen) == -1)
+		return fail(s, "the SCRAM server nonce is missing");
+	for (i = 0; i < f->nlen; i++)
+		if (f->nonce[i] < 0x21 || f->nonce[i] > 0x7e)
+			return fail(
+			    s, "the SCRAM server nonce is not printable");
+	if (f->nlen <= strlen(s->cnonce)
+	    || memcmp(f->nonce, s->cnonce, strlen(s->cnonce)) != 0)
+		return fail(s, "the SCRAM server nonce does not extend ours");
+	return 0;
+}
+
+/* The iteration count v (vlen bytes): a positive decimal number no
+ * larger than SCRAM_MAX_ITER. */
+static int
+scram_iter(struct sasl *s, const char *v, size_t vlen, unsigned long *iter)
+{
+	char q[64];
+	size_t i;
+
+	*iter = 0;
+	for (i = 0; i < vlen; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			break;
+		if (*iter <= SCRAM_MAX_ITER)
+			*iter = *iter * 10 + (unsigned long)(v[i] - '0');
+	}
+	if (vlen == 0 || i < vlen || *iter == 0)
+		return fail(s,
+		    "the SCRAM iteration count \"%s\" is not a positive number",
+		    quote(q, sizeof(q), v, vlen));
+	if (*iter > SCRAM_MAX_ITER)
+		return fail(s,
+		    "the SCRAM iteration count %s is above our limit of %lu",
+		    quote(q, sizeof(q), v, vlen), SCRAM_MAX_ITER);
+	return 0;
+}
+
 /*
  * SCRAM server-first message (RFC 5802 section 7):
- * [m=ext,]r=nonce,s=salt,i=count[,ext...]. Compute the client proof
- * (section 3) and send client-final "c=biws,r=nonce,p=proof"; keep the
+ * [m=ext,]r=nonce,s=salt,i=count[,ext...]. On success f->salt is
+ * allocated (the caller wipes it); on failure it is freed.
+ */
+static int
+scram_parse_first(
+    struct sasl *s, const char *msg, size_t len, struct scram_first *f)
+{
+	const char *p = msg, *v;
+	size_t vlen;
+
+	memset(f, 0, sizeof(*f));
+	if (memchr(msg, '\0', len) != NULL)
+		return fail(s, "the SCRAM server-first message contains a NUL");
+	if (scram_server_error(s, msg) == -1)
+		return -1;
+	/* RFC 5802 section 5.1: a client that does not know the mandatory
+	 * extension must fail. */
+	if (msg[0] == 'm' && msg[1] == '=')
+		return fail(
+		    s, "the server requires a SCRAM extension we do not know");
+	if (scram_nonce(s, &p, f) == -1)
+		return -1;
+	if (scram_attr(&p, 's', &v, &vlen) == -1)
+		return fail(s, "the SCRAM salt is missing");
+	f->salt = sasl_b64_decode(v, vlen, &f->saltlen);
+	if (f->salt == NULL || f->saltlen == 0)
+		fail(s, "the SCRAM salt is not valid base64");
+	else if (scram_attr(&p, 'i', &v, &vlen) == -1)
+		fail(s, "the SCRAM iteration count is missing");
+	else if (scram_iter(s, v, vlen, &f->iter) == 0)
+		return 0;
+	wipe_free(f->salt, f->saltlen);
+	f->salt = NULL;
+	return -1;
+}
+
+/*
+ * Answer the server-first message: compute the client proof (RFC 5802
+ * section 3) and send client-final "c=biws,r=nonce,p=proof"; keep the
  * server signature to check the server's final message against.
  */
 static int
@@ -575,83 +665,22 @@ scram_second(struct sasl *s, const char *msg, size_t len, char **out)
 {
 	struct buf am = { 0 }, cf = { 0 }, wp = { 0 };
 	unsigned char proof[EVP_MAX_MD_SIZE];
-	unsigned char *salt = NULL;
-	const char *p = msg, *nonce, *v;
-	size_t nlen, vlen, saltlen = 0, i;
-	unsigned long iter = 0;
-	char *b64 = NULL, q[64];
+	struct scram_first f;
+	char *b64 = NULL;
 	int rc = -1;
 
-	if (memchr(msg, '\0', len) != NULL) {
-		fail(s, "the SCRAM server-first message contains a NUL");
-		goto done;
-	}
-	if (scram_server_error(s, msg) == -1)
-		goto done;
-	if (msg[0] == 'm' && msg[1] == '=') {
-		/* RFC 5802 section 5.1: a client that does not know the
-		 * mandatory extension must fail. */
-		fail(s, "the server requires a SCRAM extension we do not know");
-		goto done;
-	}
-	if (scram_attr(&p, 'r', &nonce, &nlen) == -1) {
-		fail(s, "the SCRAM server nonce is missing");
-		goto done;
-	}
-	for (i = 0; i < nlen; i++) {
-		if (nonce[i] < 0x21 || nonce[i] > 0x7e) {
-			fail(s, "the SCRAM server nonce is not printable");
-			goto done;
-		}
-	}
-	if (nlen <= strlen(s->cnonce)
-	    || memcmp(nonce, s->cnonce, strlen(s->cnonce)) != 0) {
-		fail(s, "the SCRAM server nonce does not extend ours");
-		goto done;
-	}
-	if (scram_attr(&p, 's', &v, &vlen) == -1) {
-		fail(s, "the SCRAM salt is missing");
-		goto done;
-	}
-	salt = sasl_b64_decode(v, vlen, &saltlen);
-	if (salt == NULL || saltlen == 0) {
-		fail(s, "the SCRAM salt is not valid base64");
-		goto done;
-	}
-	if (scram_attr(&p, 'i', &v, &vlen) == -1) {
-		fail(s, "the SCRAM iteration count is missing");
-		goto done;
-	}
-	for (i = 0; i < vlen; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			break;
-		if (iter <= SCRAM_MAX_ITER)
-			iter = iter * 10 + (unsigned long)(v[i] - '0');
-	}
-	if (vlen == 0 || i < vlen || iter == 0) {
-		fail(s,
-		    "the SCRAM iteration count \"%s\" is not a positive number",
-		    quote(q, sizeof(q), v, vlen));
-		goto done;
-	}
-	if (iter > SCRAM_MAX_ITER) {
-		fail(s,
-		    "the SCRAM iteration count %s is above our limit of %lu",
-		    quote(q, sizeof(q), v, vlen), SCRAM_MAX_ITER);
-		goto done;
-	}
-
+	if (scram_parse_first(s, msg, len, &f) == -1)
+		return -1;
 	/* client-final-message-without-proof, and the AuthMessage of
 	 * RFC 5802 section 3. "biws" is base64 of the gs2 header "n,,". */
 	buf_str(&cf, "c=biws,r=");
-	buf_add(&cf, nonce, nlen);
+	buf_add(&cf, f.nonce, f.nlen);
 	buf_str(&am, s->cfbare);
 	buf_add(&am, ",", 1);
 	buf_add(&am, msg, len);
 	buf_add(&am, ",", 1);
 	buf_add(&am, cf.p, cf.len);
-
-	if (scram_keys(s, salt, saltlen, (int)iter, &am, proof) == -1) {
+	if (scram_keys(s, f.salt, f.saltlen, (int)f.iter, &am, proof) == -1) {
 		fail(s, "cannot compute the SCRAM proof");
 		goto done;
 	}
@@ -666,7 +695,7 @@ done:
 	buf_free(&cf);
 	buf_free(&wp);
 	freezero_str(b64);
-	wipe_free(salt, saltlen);
+	wipe_free(f.salt, f.saltlen);
 	explicit_bzero(proof, sizeof(proof));
 	return rc;
 }
