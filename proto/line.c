@@ -11,6 +11,21 @@
 /* The longest command line any protocol builds with line_cmd. */
 #define LINE_CMDBUF 1024
 
+int
+line_connect(struct source *src, const char *tlswhat)
+{
+	const struct source_cfg *cfg = src->cfg;
+
+	src->conn = conn_new(cfg->connect_timeout, cfg->timeout);
+	/* The connection's error names the host and port itself. */
+	if (conn_connect(src->conn, cfg->host, cfg->port) == -1)
+		return src_connfail(src, NULL);
+	if (cfg->tls == SRC_TLS_IMPLICIT
+	    && conn_starttls(src->conn, cfg->host, &cfg->tlsopts) == -1)
+		return src_connfail(src, tlswhat);
+	return 0;
+}
+
 void
 line_trace(struct source *src, int dir, const char *s, size_t len)
 {

@@ -19,6 +19,11 @@ struct line_proto {
 	const char *toolong; /* the error when a command does not fit */
 };
 
+/* Connect to cfg->host and cfg->port within the connect timeout, and
+ * with implicit TLS shake hands; tlswhat names that step in an error
+ * ("TLS"). Returns 0, or -1 with the failure recorded. */
+int line_connect(struct source *, const char *tlswhat);
+
 /* Hand one line (len bytes, no CRLF) to the trace, if any. */
 void line_trace(struct source *, int dir, const char *s, size_t len);
 

@@ -184,81 +184,75 @@ pop3_dec_init(struct pop3_dec *d)
  * consuming all of in (at least one byte is consumed or emitted per
  * call while inlen > 0).
  */
+/*
+ * One step of the decoder on the byte c in a state other than DEC_MID
+ * before a byte that is not CR (which pop3_dec_feed copies in bulk):
+ * the next state, whether c is consumed (*eat), and the byte to emit
+ * first (*emit, -1 for none).
+ */
+static int
+dec_step(int st, char c, int *eat, int *emit)
+{
+	*eat = 1;
+	*emit = -1;
+	switch (st) {
+	case DEC_BOL:
+		if (c == '.')
+			return DEC_DOT;
+		*eat = 0;
+		return DEC_MID;
+	case DEC_DOT:
+		if (c == '\r')
+			return DEC_DOTCR;
+		*emit = '.';
+		/* "..": the stuffed dot is dropped. */
+		*eat = c == '.';
+		return DEC_MID;
+	case DEC_DOTCR:
+		if (c == '\n')
+			return DEC_DONE;
+		*emit = '.';
+		*eat = 0;
+		return DEC_CR;
+	case DEC_CR:
+		*emit = c == '\n' ? '\n' : '\r';
+		*eat = c == '\n';
+		return c == '\n' ? DEC_BOL : DEC_MID;
+	default: /* DEC_MID at a CR */
+		return DEC_CR;
+	}
+}
+
 size_t
 pop3_dec_feed(struct pop3_dec *d, const char *in, size_t inlen, char *out,
     size_t *outlen, int *done)
 {
 	const char *cr;
 	size_t i = 0, o = 0, n;
-	int st = d->state;
+	int st = d->state, next, eat, emit;
 
 	while (i < inlen && st != DEC_DONE) {
-		char c = in[i];
-
-		switch (st) {
-		case DEC_BOL:
-			if (c == '.') {
-				i++;
-				st = DEC_DOT;
-			} else
-				st = DEC_MID;
-			break;
-		case DEC_MID:
-			if (c == '\r') {
-				i++;
-				st = DEC_CR;
-				break;
-			}
+		if (st == DEC_MID && in[i] != '\r') {
 			cr = memchr(in + i, '\r', inlen - i);
 			n = cr ? (size_t)(cr - (in + i)) : inlen - i;
 			if (n > inlen - o)
 				n = inlen - o;
 			if (n == 0)
-				goto out;
+				break;
 			memcpy(out + o, in + i, n);
 			i += n;
 			o += n;
-			break;
-		case DEC_DOT:
-			if (c == '\r') {
-				i++;
-				st = DEC_DOTCR;
-				break;
-			}
-			if (o == inlen)
-				goto out;
-			out[o++] = '.';
-			/* "..": the stuffed dot is dropped. */
-			if (c == '.')
-				i++;
-			st = DEC_MID;
-			break;
-		case DEC_DOTCR:
-			if (c == '\n') {
-				i++;
-				st = DEC_DONE;
-				break;
-			}
-			if (o == inlen)
-				goto out;
-			out[o++] = '.';
-			st = DEC_CR;
-			break;
-		case DEC_CR:
-			if (o == inlen)
-				goto out;
-			if (c == '\n') {
-				out[o++] = '\n';
-				i++;
-				st = DEC_BOL;
-			} else {
-				out[o++] = '\r';
-				st = DEC_MID;
-			}
-			break;
+			continue;
 		}
+		next = dec_step(st, in[i], &eat, &emit);
+		if (emit != -1) {
+			if (o == inlen)
+				break;
+			out[o++] = (char)emit;
+		}
+		i += eat;
+		st = next;
 	}
-out:
 	d->state = st;
 	*outlen = o;
 	*done = st == DEC_DONE;
@@ -669,13 +663,8 @@ do_open(struct source *src, struct pop3 *p)
 
 	if (src->conn != NULL)
 		return src_fail(src, SRC_FPROTO, "session already open");
-	src->conn = conn_new(cfg->connect_timeout, cfg->timeout);
-	if (conn_connect(src->conn, cfg->host, cfg->port) == -1)
-		return src_connfail(src, NULL);
-	if (cfg->tls == SRC_TLS_IMPLICIT
-	    && conn_starttls(src->conn, cfg->host, &cfg->tlsopts) == -1)
-		return src_connfail(src, "TLS");
-	if (greeting(src, p) == -1 || capa(src, p) == -1)
+	if (line_connect(src, "TLS") == -1 || greeting(src, p) == -1
+	    || capa(src, p) == -1)
 		return -1;
 	if (cfg->tls == SRC_TLS_STARTTLS) {
 		if (!(p->caps & CAP_STLS))
@@ -1215,14 +1204,9 @@ pop3_free(struct source *src)
 	if (src == NULL)
 		return;
 	p = src->priv;
-	conn_free(src->conn);
-	if (p != NULL) {
+	if (p != NULL)
 		free(p->body);
-		explicit_bzero(p, sizeof(*p));
-		free(p);
-	}
-	explicit_bzero(src, sizeof(*src));
-	free(src);
+	src_free(src, sizeof(*p));
 }
 
 static const struct source_ops pop3_ops = {

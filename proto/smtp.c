@@ -436,13 +436,8 @@ do_open(struct source *src)
 
 	if (src->conn != NULL)
 		return src_fail(src, SRC_FPROTO, "session already open");
-	src->conn = conn_new(cfg->connect_timeout, cfg->timeout);
-	if (conn_connect(src->conn, cfg->host, cfg->port) == -1)
-		return src_connfail(src, NULL);
-	if (cfg->tls == SRC_TLS_IMPLICIT
-	    && conn_starttls(src->conn, cfg->host, &cfg->tlsopts) == -1)
-		return src_connfail(src, "TLS with the SMTP server");
-	if (greeting(src) == -1 || ehlo(src) == -1)
+	if (line_connect(src, "TLS with the SMTP server") == -1
+	    || greeting(src) == -1 || ehlo(src) == -1)
 		return -1;
 	if (cfg->tls == SRC_TLS_STARTTLS && starttls(src) == -1)
 		return -1;
@@ -506,15 +501,7 @@ smtp_quit(struct source *src)
 void
 smtp_free(struct source *src)
 {
-	if (src == NULL)
-		return;
-	conn_free(src->conn);
-	if (src->priv != NULL) {
-		explicit_bzero(src->priv, sizeof(struct smtp));
-		free(src->priv);
-	}
-	explicit_bzero(src, sizeof(*src));
-	free(src);
+	src_free(src, sizeof(struct smtp));
 }
 
 /* Only what --configure's probe uses; the mail operations are NULL. */

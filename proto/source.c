@@ -44,6 +44,20 @@ src_new(
 	return src;
 }
 
+void
+src_free(struct source *src, size_t privsize)
+{
+	if (src == NULL)
+		return;
+	conn_free(src->conn);
+	if (src->priv != NULL) {
+		explicit_bzero(src->priv, privsize);
+		free(src->priv);
+	}
+	explicit_bzero(src, sizeof(*src));
+	free(src);
+}
+
 int
 src_fail(struct source *src, enum src_fail fail, const char *fmt, ...)
 {

@@ -203,6 +203,10 @@ struct source {
 struct source *src_new(const struct source_ops *ops,
     const struct source_cfg *cfg, size_t privsize);
 
+/* Drop the connection, wipe and free the private state (privsize
+ * bytes) and src. For the protocols' free; accepts NULL. */
+void src_free(struct source *, size_t privsize);
+
 /* Record a failure on src: class and printf-style message. Returns -1 so
  * a caller can write `return src_fail(...)`. */
 int src_fail(struct source *, enum src_fail, const char *fmt, ...)
