@@ -138,6 +138,29 @@ out:
 	return status;
 }
 
+/* What the session learnt before it authenticated, or failed: what a
+ * failure leaves still helps. */
+static void
+show_session(const struct acct *ac, int status)
+{
+	const struct cfg_account *a = ac->a;
+	const struct source *src = ac->src;
+
+	if (status == 0 || src->fail != SRC_FHOST)
+		printf("%s: connected to %s port %s (%s, %s)\n", a->name,
+		    a->host, ac->port,
+		    a->protocol == CFG_POP3 ? "pop3" : "imap",
+		    tls_mode(a->tls));
+	show_tls(a->name, "", src);
+	/* IMAP lists them again after login, often different (Cyrus
+	 * offers AUTH= only before): both, each labelled. */
+	if (src->caps_pre[0] != '\0')
+		printf("%s: capabilities before login: %s\n", a->name,
+		    src->caps_pre);
+	else if (src->caps[0] != '\0')
+		printf("%s: capabilities: %s\n", a->name, src->caps);
+}
+
 int
 run_check(const struct cfg_account *a, const struct runopts *opts)
 {
@@ -159,19 +182,7 @@ run_check(const struct cfg_account *a, const struct runopts *opts)
 			acct_srcerr(&ac);
 		goto out;
 	}
-	/* What was learnt before a failure still helps: show it. */
-	if (status == 0 || ac.src->fail != SRC_FHOST)
-		printf("%s: connected to %s port %s (%s, %s)\n", n, a->host,
-		    ac.port, a->protocol == CFG_POP3 ? "pop3" : "imap",
-		    tls_mode(a->tls));
-	show_tls(n, "", ac.src);
-	/* IMAP lists them again after login, often different (Cyrus
-	 * offers AUTH= only before): both, each labelled. */
-	if (ac.src->caps_pre[0] != '\0')
-		printf(
-		    "%s: capabilities before login: %s\n", n, ac.src->caps_pre);
-	else if (ac.src->caps[0] != '\0')
-		printf("%s: capabilities: %s\n", n, ac.src->caps);
+	show_session(&ac, status);
 	if (status != 0) {
 		acct_srcerr(&ac);
 		goto out;
