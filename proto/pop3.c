@@ -66,12 +66,6 @@ enum {
 	DEC_DONE /* the terminating line was consumed */
 };
 
-static int
-isdig(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
 int
 pop3_status(const char *line, size_t len, const char **text)
 {
@@ -90,28 +84,6 @@ pop3_status(const char *line, size_t len, const char **text)
 	return -1;
 }
 
-/* A decimal number at line[*i], at most max, at least one digit; leading
- * zeros are accepted (RFC 1939 does not forbid them). */
-static int
-parse_num(const char *line, size_t len, size_t *i, uint64_t max, uint64_t *out)
-{
-	uint64_t v = 0;
-	size_t start = *i;
-
-	while (*i < len && isdig(line[*i])) {
-		unsigned d = line[*i] - '0';
-
-		if (v > (max - d) / 10)
-			return -1;
-		v = v * 10 + d;
-		(*i)++;
-	}
-	if (*i == start)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 int
 pop3_parse_uidl(const char *line, size_t len, uint32_t *num, const char **uid,
     size_t *uidlen)
@@ -119,7 +91,7 @@ pop3_parse_uidl(const char *line, size_t len, uint32_t *num, const char **uid,
 	uint64_t v;
 	size_t i = 0, start;
 
-	if (parse_num(line, len, &i, UINT32_MAX, &v) == -1 || v == 0)
+	if (parse_dec(line, len, &i, UINT32_MAX, &v) == -1 || v == 0)
 		return -1;
 	if (i >= len || line[i] != ' ')
 		return -1;
@@ -145,12 +117,12 @@ pop3_parse_pair(const char *line, size_t len, uint32_t *a, uint64_t *b)
 	uint64_t va, vb;
 	size_t i = 0;
 
-	if (parse_num(line, len, &i, UINT32_MAX, &va) == -1)
+	if (parse_dec(line, len, &i, UINT32_MAX, &va) == -1)
 		return -1;
 	if (i >= len || line[i] != ' ')
 		return -1;
 	i++;
-	if (parse_num(line, len, &i, UINT64_MAX, &vb) == -1)
+	if (parse_dec(line, len, &i, UINT64_MAX, &vb) == -1)
 		return -1;
 	/* RFC 1939 section 5 (STAT, LIST): anything may follow
 	 * the size after a space. */

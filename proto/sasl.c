@@ -325,14 +325,6 @@ sasl_free(struct sasl *s)
 	free(s);
 }
 
-/* The server's text for an error message, quoted and cut short. */
-static const char *
-quote(char *dst, size_t dstlen, const void *p, size_t len)
-{
-	src_quote(dst, dstlen, p, len);
-	return dst;
-}
-
 /* RFC 4616 section 2: authzid NUL authcid NUL passwd, authzid empty. */
 static int
 plain_step(struct sasl *s, char **out)
@@ -506,8 +498,8 @@ scram_server_error(struct sasl *s, const char *msg)
 	/* RFC 5802 section 7: server-error = "e=" server-error-value. */
 	if (scram_attr(&msg, 'e', &v, &vlen) == -1)
 		return 0;
-	fail(s, "the server refused the SCRAM exchange: \"%s\"",
-	    quote(q, sizeof(q), v, vlen));
+	src_quote(q, sizeof(q), v, vlen);
+	fail(s, "the server refused the SCRAM exchange: \"%s\"", q);
 	return -1;
 }
 
@@ -606,14 +598,15 @@ scram_iter(struct sasl *s, const char *v, size_t vlen, unsigned long *iter)
 		if (*iter <= SCRAM_MAX_ITER)
 			*iter = *iter * 10 + (unsigned long)(v[i] - '0');
 	}
+	src_quote(q, sizeof(q), v, vlen);
 	if (vlen == 0 || i < vlen || *iter == 0)
 		return fail(s,
 		    "the SCRAM iteration count \"%s\" is not a positive number",
-		    quote(q, sizeof(q), v, vlen));
+		    q);
 	if (*iter > SCRAM_MAX_ITER)
 		return fail(s,
-		    "the SCRAM iteration count %s is above our limit of %lu",
-		    quote(q, sizeof(q), v, vlen), SCRAM_MAX_ITER);
+		    "the SCRAM iteration count %s is above our limit of %lu", q,
+		    SCRAM_MAX_ITER);
 	return 0;
 }
 
@@ -794,9 +787,9 @@ oauth_step(struct sasl *s, const unsigned char *in, size_t len, char **out)
 		s->done = 1;
 		return 0;
 	case 1:
+		src_quote(q, sizeof(q), (const char *)in, len);
 		snprintf(s->err, sizeof(s->err),
-		    "the server refused the token: \"%s\"",
-		    quote(q, sizeof(q), in, len));
+		    "the server refused the token: \"%s\"", q);
 		*out = xstrdup(s->mech == SRC_AUTH_XOAUTH2 ? "" : "AQ==");
 		s->done = 0;
 		return 0;
