@@ -56,35 +56,29 @@ show_tls(const char *n, const char *pre, const struct source *src)
 	    ti.fingerprint);
 }
 
+/* What to check after a failure of the submission session, by class.
+ * The error of SRC_FHOST names host and port, not that it is SMTP. */
+static const char *const smtp_hints[] = {
+	[SRC_FHOST] = "; check smtp_host and smtp_port, and that the "
+		      "submission server runs",
+	[SRC_FTEMP] = "; the server or the network is slow or gone, try "
+		      "again later",
+	[SRC_FAUTH] = "; check smtp_user, the password and the server's "
+		      "certificate settings (tls_ca_file, tls_fingerprint)",
+	[SRC_FPROTO] = "; check smtp_port and smtp_tls for this server",
+	[SRC_FDATA] = "; check smtp_port and smtp_tls for this server",
+};
+
 /* Print the submission session's failure with a hint of what to check,
  * and return its exit status. */
 static int
 smtp_err(const struct acct *ac, const struct source *src)
 {
-	const char *hint = "";
+	const char *hint = NULL;
 
-	switch (src->fail) {
-	case SRC_FHOST:
-		/* The error names host and port, not that it is SMTP. */
-		hint = "; check smtp_host and smtp_port, and that the "
-		       "submission server runs";
-		break;
-	case SRC_FTEMP:
-		hint = "; the server or the network is slow or gone, "
-		       "try again later";
-		break;
-	case SRC_FAUTH:
-		hint = "; check smtp_user, the password and the server's "
-		       "certificate settings (tls_ca_file, tls_fingerprint)";
-		break;
-	case SRC_FPROTO:
-	case SRC_FDATA:
-		hint = "; check smtp_port and smtp_tls for this server";
-		break;
-	default:
-		break;
-	}
-	acct_err(ac, "%s%s", src->err, hint);
+	if ((size_t)src->fail < sizeof(smtp_hints) / sizeof(smtp_hints[0]))
+		hint = smtp_hints[src->fail];
+	acct_err(ac, "%s%s", src->err, hint != NULL ? hint : "");
 	return acct_status(src->fail, 0);
 }
 
