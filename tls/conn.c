@@ -260,15 +260,15 @@ conn_ioerr(struct conn *c, const char *what, int saved)
 		    c->port, what, e);
 }
 
-enum conn_op { CONN_OP_READ, CONN_OP_WRITE, CONN_OP_HANDSHAKE };
+enum conn_op { CONN_OP_READ, CONN_OP_WRITE, CONN_OP_HANDSHAKE, CONN_OP_CLOSE };
 
 /* At the deadline, conn_io returns this (TLS_WANT_* are -2 and -3). */
 #define CONN_IO_TIMEOUT (-4)
 
 /*
- * One attempt: bytes read or written (0 for a handshake done), -1 with
- * *saved = errno, or TLS_WANT_POLLIN / TLS_WANT_POLLOUT when it would
- * block (also for the plain socket).
+ * One attempt: bytes read or written (0 for a handshake or a close
+ * done), -1 with *saved = errno, or TLS_WANT_POLLIN / TLS_WANT_POLLOUT
+ * when it would block (also for the plain socket).
  */
 static ssize_t
 conn_io_once(struct conn *c, enum conn_op op, void *p, size_t n, int *saved)
@@ -281,8 +281,10 @@ conn_io_once(struct conn *c, enum conn_op op, void *p, size_t n, int *saved)
 			r = tls_read(c->tls, p, n);
 		else if (op == CONN_OP_WRITE)
 			r = tls_write(c->tls, p, n);
-		else
+		else if (op == CONN_OP_HANDSHAKE)
 			r = tls_handshake(c->tls);
+		else
+			r = tls_close(c->tls);
 		*saved = errno;
 		return r;
 	}
@@ -1113,8 +1115,7 @@ conn_errcode(const struct conn *c)
 void
 conn_free(struct conn *c)
 {
-	int64_t deadline;
-	int r;
+	int saved;
 
 	if (c == NULL)
 		return;
@@ -1124,21 +1125,9 @@ conn_free(struct conn *c)
 	 * fail, and that is no failure of ours.
 	 */
 	if (c->tls_up && c->fd != -1 && c->code != CONN_ETLS
-	    && c->code != CONN_ECLOSED && c->code != CONN_EIO) {
-		deadline = mono_ms() + CONN_CLOSE_MS;
-		for (;;) {
-			r = tls_close(c->tls);
-			if (r != TLS_WANT_POLLIN && r != TLS_WANT_POLLOUT)
-				break;
-			if (r == TLS_WANT_POLLIN && c->rawlen > 0)
-				continue;
-			if (conn_poll(c->fd,
-				r == TLS_WANT_POLLIN ? POLLIN : POLLOUT,
-				deadline)
-			    != 0)
-				break;
-		}
-	}
+	    && c->code != CONN_ECLOSED && c->code != CONN_EIO)
+		(void)conn_io(c, CONN_OP_CLOSE, NULL, 0,
+		    mono_ms() + CONN_CLOSE_MS, &saved);
 	zfilter_free(c->z);
 	tls_free(c->tls);
 	tls_config_free(c->cfg);
