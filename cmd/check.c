@@ -40,12 +40,12 @@ tls_mode(enum src_tls t)
 /* The TLS session and the certificate, each line after "NAME: " and
  * pre. */
 static void
-show_tls(const char *n, const char *pre, struct conn *c)
+show_tls(const char *n, const char *pre, const struct source *src)
 {
 	struct conn_tlsinfo ti;
 	char from[16], to[16];
 
-	if (!conn_is_tls(c) || conn_tls_info(c, &ti) == -1)
+	if (src_tls_info(src, &ti) == -1)
 		return;
 	fmt_date(ti.notbefore, from, sizeof(from));
 	fmt_date(ti.notafter, to, sizeof(to));
@@ -56,35 +56,29 @@ show_tls(const char *n, const char *pre, struct conn *c)
 	    ti.fingerprint);
 }
 
+/* What to check after a failure of the submission session, by class.
+ * The error of SRC_FHOST names host and port, not that it is SMTP. */
+static const char *const smtp_hints[] = {
+	[SRC_FHOST] = "; check smtp_host and smtp_port, and that the "
+		      "submission server runs",
+	[SRC_FTEMP] = "; the server or the network is slow or gone, try "
+		      "again later",
+	[SRC_FAUTH] = "; check smtp_user, the password and the server's "
+		      "certificate settings (tls_ca_file, tls_fingerprint)",
+	[SRC_FPROTO] = "; check smtp_port and smtp_tls for this server",
+	[SRC_FDATA] = "; check smtp_port and smtp_tls for this server",
+};
+
 /* Print the submission session's failure with a hint of what to check,
  * and return its exit status. */
 static int
 smtp_err(const struct acct *ac, const struct source *src)
 {
-	const char *hint = "";
+	const char *hint = NULL;
 
-	switch (src->fail) {
-	case SRC_FHOST:
-		/* The error names host and port, not that it is SMTP. */
-		hint = "; check smtp_host and smtp_port, and that the "
-		       "submission server runs";
-		break;
-	case SRC_FTEMP:
-		hint = "; the server or the network is slow or gone, "
-		       "try again later";
-		break;
-	case SRC_FAUTH:
-		hint = "; check smtp_user, the password and the server's "
-		       "certificate settings (tls_ca_file, tls_fingerprint)";
-		break;
-	case SRC_FPROTO:
-	case SRC_FDATA:
-		hint = "; check smtp_port and smtp_tls for this server";
-		break;
-	default:
-		break;
-	}
-	acct_err(ac, "%s%s", src->err, hint);
+	if ((size_t)src->fail < sizeof(smtp_hints) / sizeof(smtp_hints[0]))
+		hint = smtp_hints[src->fail];
+	acct_err(ac, "%s%s", src->err, hint != NULL ? hint : "");
 	return acct_status(src->fail, 0);
 }
 
@@ -112,9 +106,9 @@ check_smtp(struct acct *ac)
 	sc.auth = sasl_mech_name(a->auth) != NULL ? a->auth : SRC_AUTH_AUTO;
 	src = smtp_new(&sc);
 	/* The failure is printed after what was learnt before it. */
-	if (src->ops->open(src) == -1)
+	if (smtp_open(src) == -1 || smtp_auth(src) == -1)
 		status = acct_status(src->fail, 0);
-	if (src->conn == NULL) {
+	if (!src_has_conn(src)) {
 		if (status != 0)
 			smtp_err(ac, src);
 		goto out;
@@ -122,7 +116,7 @@ check_smtp(struct acct *ac)
 	if (status == 0 || src->fail != SRC_FHOST)
 		printf("%s: smtp: connected to %s port %s (%s)\n", n,
 		    a->smtp_host, port, tls_mode(a->smtp_tls));
-	show_tls(n, "smtp: ", src->conn);
+	show_tls(n, "smtp: ", src);
 	if (src->caps[0] != '\0')
 		printf("%s: smtp: extensions: %s\n", n, src->caps);
 	if (status != 0) {
@@ -131,11 +125,34 @@ check_smtp(struct acct *ac)
 	}
 	printf(
 	    "%s: smtp: authenticated as %s (%s)\n", n, a->smtp_user, src->mech);
-	if (src->ops->quit(src) == -1)
+	if (smtp_quit(src) == -1)
 		status = smtp_err(ac, src);
 out:
-	src->ops->free(src);
+	smtp_free(src);
 	return status;
+}
+
+/* What the session learnt before it authenticated, or failed: what a
+ * failure leaves still helps. */
+static void
+show_session(const struct acct *ac, int status)
+{
+	const struct cfg_account *a = ac->a;
+	const struct source *src = ac->src;
+
+	if (status == 0 || src->fail != SRC_FHOST)
+		printf("%s: connected to %s port %s (%s, %s)\n", a->name,
+		    a->host, ac->port,
+		    a->protocol == CFG_POP3 ? "pop3" : "imap",
+		    tls_mode(a->tls));
+	show_tls(a->name, "", src);
+	/* IMAP lists them again after login, often different (Cyrus
+	 * offers AUTH= only before): both, each labelled. */
+	if (src->caps_pre[0] != '\0')
+		printf("%s: capabilities before login: %s\n", a->name,
+		    src->caps_pre);
+	else if (src->caps[0] != '\0')
+		printf("%s: capabilities: %s\n", a->name, src->caps);
 }
 
 int
@@ -154,24 +171,12 @@ run_check(const struct cfg_account *a, const struct runopts *opts)
 	status = acct_open(&ac);
 	if (ac.src == NULL)
 		goto out;
-	if (ac.src->conn == NULL) {
+	if (!src_has_conn(ac.src)) {
 		if (status != 0)
 			acct_srcerr(&ac);
 		goto out;
 	}
-	/* What was learnt before a failure still helps: show it. */
-	if (status == 0 || ac.src->fail != SRC_FHOST)
-		printf("%s: connected to %s port %s (%s, %s)\n", n, a->host,
-		    ac.port, a->protocol == CFG_POP3 ? "pop3" : "imap",
-		    tls_mode(a->tls));
-	show_tls(n, "", ac.src->conn);
-	/* IMAP lists them again after login, often different (Cyrus
-	 * offers AUTH= only before): both, each labelled. */
-	if (ac.src->caps_pre[0] != '\0')
-		printf(
-		    "%s: capabilities before login: %s\n", n, ac.src->caps_pre);
-	else if (ac.src->caps[0] != '\0')
-		printf("%s: capabilities: %s\n", n, ac.src->caps);
+	show_session(&ac, status);
 	if (status != 0) {
 		acct_srcerr(&ac);
 		goto out;

@@ -145,13 +145,11 @@ visit_once(struct visit *v, int verify, int *certfail)
 		src = smtp_new(&sc);
 	*certfail = 0;
 	if (src->ops->open(src) == -1) {
-		*certfail = src->conn != NULL
-		    && conn_errcode(src->conn) == CONN_ECERT;
+		*certfail = src_errcode(src) == CONN_ECERT;
 		xstrlcpy(v->err, src->err, sizeof(v->err));
 		goto done;
 	}
-	if (conn_tls_info(src->conn, &v->ti) == -1)
-		memset(&v->ti, 0, sizeof(v->ti));
+	(void)src_tls_info(src, &v->ti);
 	xstrlcpy(v->caps, src->caps, sizeof(v->caps));
 	v->mechs = src->mechs;
 	/* A polite end; the server's answer to it changes nothing. */

@@ -233,7 +233,7 @@ watch_open(struct daemon *d, struct dacct *da, int64_t now)
 	da->w.secret = NULL;
 	da->w.sc.secret = NULL;
 	src = da->w.src;
-	(void)conn_keepalive(src->conn, D_KEEPALIVE);
+	(void)src_keepalive(src, D_KEEPALIVE);
 	/* With NOTIFY one connection watches every folder; without, the
 	 * others are polled. */
 	notify = 0;
@@ -470,7 +470,7 @@ serve(struct daemon *d)
 		for (i = 0, np = 1; i < d->n; i++) {
 			if (d->acct[i].w.src == NULL)
 				continue;
-			pfd[np].fd = conn_fd(d->acct[i].w.src->conn);
+			pfd[np].fd = src_fd(d->acct[i].w.src);
 			pfd[np].events = POLLIN;
 			who[np++] = &d->acct[i];
 		}

@@ -20,9 +20,11 @@
 #include <strings.h>
 
 #include "../tls/conn.h"
+#include "../tls/buf.h"
 #include "../tls/util.h"
 #include "imap.h"
 #include "imap_parse.h"
+#include "line.h"
 #include "sasl.h"
 
 #define IMAP_LINEMAX CONN_LINE_MAX /* one response line */
@@ -94,12 +96,6 @@ enum imap_ctx {
 	CTX_NAMESPACE, /* NAMESPACE: the personal namespace */
 	CTX_CHANGES, /* FETCH (UID FLAGS): to the change sink */
 	CTX_GAPS /* SEARCH, ESEARCH: the UIDs between, as vanished */
-};
-
-struct buf {
-	char *p;
-	size_t len;
-	size_t cap;
 };
 
 /* A command in flight and, once done, its tagged response. */
@@ -212,83 +208,11 @@ static const struct {
 	{ "ESEARCH", CAP_ESEARCH },
 };
 
-/*
- * Buffers. Growing copies by hand rather than realloc(3), so that a
- * command buffer that held a password leaves no copy behind in freed
- * memory.
- */
-static void
-buf_add(struct buf *b, const void *s, size_t n)
-{
-	size_t cap;
-	char *p;
-
-	if (n > b->cap - b->len) {
-		cap = b->cap ? b->cap : 256;
-		while (cap - b->len < n)
-			cap *= 2;
-		p = xmalloc(cap);
-		if (b->len > 0)
-			memcpy(p, b->p, b->len);
-		if (b->p != NULL)
-			explicit_bzero(b->p, b->cap);
-		free(b->p);
-		b->p = p;
-		b->cap = cap;
-	}
-	if (n > 0)
-		memcpy(b->p + b->len, s, n);
-	b->len += n;
-}
-
-static void
-buf_str(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
-
-static void
-buf_wipe(struct buf *b)
-{
-	if (b->p != NULL)
-		explicit_bzero(b->p, b->cap);
-	b->len = 0;
-}
-
-static void
-buf_free(struct buf *b)
-{
-	buf_wipe(b);
-	free(b->p);
-	b->p = NULL;
-	b->cap = 0;
-}
-
+/* len bytes of p are the string s, ASCII case ignored. */
 static int
 eqi(const char *p, size_t len, const char *s)
 {
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		char a = p[i], c = s[i];
-
-		if (c == '\0')
-			return 0;
-		if (a >= 'a' && a <= 'z')
-			a = (char)(a - 'a' + 'A');
-		if (c >= 'a' && c <= 'z')
-			c = (char)(c - 'a' + 'A');
-		if (a != c)
-			return 0;
-	}
-	return s[i] == '\0';
-}
-
-static void
-trace(struct source *src, int dir, const char *s, size_t len)
-{
-	if (src->cfg->trace != NULL)
-		src->cfg->trace(src->cfg->trace_arg, dir, s, len);
+	return strlen(s) == len && strncasecmp(p, s, len) == 0;
 }
 
 static void
@@ -298,7 +222,7 @@ trace_literal(struct source *src, int dir, uint64_t n)
 	int len;
 
 	len = snprintf(s, sizeof(s), "[literal %" PRIu64 " bytes]", n);
-	trace(src, dir, s, (size_t)len);
+	line_trace(src, dir, s, (size_t)len);
 }
 
 static int
@@ -603,7 +527,7 @@ read_resp(struct source *src, struct imap_resp *r)
 	for (;;) {
 		if (conn_getline(src->conn, &line, &len, IMAP_LINEMAX) == -1)
 			return readfail(src);
-		trace(src, SRC_TRACE_IN, line, len);
+		line_trace(src, SRC_TRACE_IN, line, len);
 		if (len > IMAP_RESPMAX - im->nonbody)
 			return src_fail(src, SRC_FPROTO,
 			    "server response longer than %d bytes",
@@ -1326,7 +1250,7 @@ cmd_flush(struct source *src)
 		conn_reply_begin(src->conn);
 	buf_wipe(&im->wbuf);
 	if (im->tbuf.len > 0)
-		trace(src, SRC_TRACE_OUT, im->tbuf.p, im->tbuf.len);
+		line_trace(src, SRC_TRACE_OUT, im->tbuf.p, im->tbuf.len);
 	im->tbuf.len = 0;
 	return rv;
 }
@@ -1362,7 +1286,7 @@ cmd_string(struct source *src, const char *s, int secret)
 	cmd_add(src, ann, (size_t)n, secret);
 	cmd_add(src, "\r\n", 2, 1);
 	if (!secret) {
-		trace(src, SRC_TRACE_OUT, im->tbuf.p, im->tbuf.len);
+		line_trace(src, SRC_TRACE_OUT, im->tbuf.p, im->tbuf.len);
 		im->tbuf.len = 0;
 		trace_literal(src, SRC_TRACE_OUT, len);
 	}
@@ -2418,7 +2342,7 @@ imap_idle_done(struct source *src, int *news)
 	im->idletag = 0;
 	if (conn_write(src->conn, "DONE\r\n", 6) == -1)
 		return src_connfail(src, "writing to the server");
-	trace(src, SRC_TRACE_OUT, "DONE", 4);
+	line_trace(src, SRC_TRACE_OUT, "DONE", 4);
 	conn_reply_begin(src->conn);
 	if (wait_tag(src, tag, &p) == -1)
 		return -1;

@@ -12,6 +12,7 @@
 
 #include "../tls/conn.h"
 #include "../tls/util.h"
+#include "line.h"
 #include "pop3.h"
 #include "sasl.h"
 
@@ -35,6 +36,9 @@
 #define POP3_BODYBUF 65536
 /* Server text quoted into an error. */
 #define POP3_QUOTE 200
+
+static const struct line_proto pop3_line
+    = { POP3_LINE, "sending a command", "command too long" };
 
 #define CAP_STLS 0x01
 #define CAP_PIPELINING 0x02
@@ -62,12 +66,6 @@ enum {
 	DEC_DONE /* the terminating line was consumed */
 };
 
-static int
-isdig(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
 int
 pop3_status(const char *line, size_t len, const char **text)
 {
@@ -86,28 +84,6 @@ pop3_status(const char *line, size_t len, const char **text)
 	return -1;
 }
 
-/* A decimal number at line[*i], at most max, at least one digit; leading
- * zeros are accepted (RFC 1939 does not forbid them). */
-static int
-parse_num(const char *line, size_t len, size_t *i, uint64_t max, uint64_t *out)
-{
-	uint64_t v = 0;
-	size_t start = *i;
-
-	while (*i < len && isdig(line[*i])) {
-		unsigned d = line[*i] - '0';
-
-		if (v > (max - d) / 10)
-			return -1;
-		v = v * 10 + d;
-		(*i)++;
-	}
-	if (*i == start)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 int
 pop3_parse_uidl(const char *line, size_t len, uint32_t *num, const char **uid,
     size_t *uidlen)
@@ -115,7 +91,7 @@ pop3_parse_uidl(const char *line, size_t len, uint32_t *num, const char **uid,
 	uint64_t v;
 	size_t i = 0, start;
 
-	if (parse_num(line, len, &i, UINT32_MAX, &v) == -1 || v == 0)
+	if (parse_dec(line, len, &i, UINT32_MAX, &v) == -1 || v == 0)
 		return -1;
 	if (i >= len || line[i] != ' ')
 		return -1;
@@ -141,12 +117,12 @@ pop3_parse_pair(const char *line, size_t len, uint32_t *a, uint64_t *b)
 	uint64_t va, vb;
 	size_t i = 0;
 
-	if (parse_num(line, len, &i, UINT32_MAX, &va) == -1)
+	if (parse_dec(line, len, &i, UINT32_MAX, &va) == -1)
 		return -1;
 	if (i >= len || line[i] != ' ')
 		return -1;
 	i++;
-	if (parse_num(line, len, &i, UINT64_MAX, &vb) == -1)
+	if (parse_dec(line, len, &i, UINT64_MAX, &vb) == -1)
 		return -1;
 	/* RFC 1939 section 5 (STAT, LIST): anything may follow
 	 * the size after a space. */
@@ -180,81 +156,75 @@ pop3_dec_init(struct pop3_dec *d)
  * consuming all of in (at least one byte is consumed or emitted per
  * call while inlen > 0).
  */
+/*
+ * One step of the decoder on the byte c in a state other than DEC_MID
+ * before a byte that is not CR (which pop3_dec_feed copies in bulk):
+ * the next state, whether c is consumed (*eat), and the byte to emit
+ * first (*emit, -1 for none).
+ */
+static int
+dec_step(int st, char c, int *eat, int *emit)
+{
+	*eat = 1;
+	*emit = -1;
+	switch (st) {
+	case DEC_BOL:
+		if (c == '.')
+			return DEC_DOT;
+		*eat = 0;
+		return DEC_MID;
+	case DEC_DOT:
+		if (c == '\r')
+			return DEC_DOTCR;
+		*emit = '.';
+		/* "..": the stuffed dot is dropped. */
+		*eat = c == '.';
+		return DEC_MID;
+	case DEC_DOTCR:
+		if (c == '\n')
+			return DEC_DONE;
+		*emit = '.';
+		*eat = 0;
+		return DEC_CR;
+	case DEC_CR:
+		*emit = c == '\n' ? '\n' : '\r';
+		*eat = c == '\n';
+		return c == '\n' ? DEC_BOL : DEC_MID;
+	default: /* DEC_MID at a CR */
+		return DEC_CR;
+	}
+}
+
 size_t
 pop3_dec_feed(struct pop3_dec *d, const char *in, size_t inlen, char *out,
     size_t *outlen, int *done)
 {
 	const char *cr;
 	size_t i = 0, o = 0, n;
-	int st = d->state;
+	int st = d->state, next, eat, emit;
 
 	while (i < inlen && st != DEC_DONE) {
-		char c = in[i];
-
-		switch (st) {
-		case DEC_BOL:
-			if (c == '.') {
-				i++;
-				st = DEC_DOT;
-			} else
-				st = DEC_MID;
-			break;
-		case DEC_MID:
-			if (c == '\r') {
-				i++;
-				st = DEC_CR;
-				break;
-			}
+		if (st == DEC_MID && in[i] != '\r') {
 			cr = memchr(in + i, '\r', inlen - i);
 			n = cr ? (size_t)(cr - (in + i)) : inlen - i;
 			if (n > inlen - o)
 				n = inlen - o;
 			if (n == 0)
-				goto out;
+				break;
 			memcpy(out + o, in + i, n);
 			i += n;
 			o += n;
-			break;
-		case DEC_DOT:
-			if (c == '\r') {
-				i++;
-				st = DEC_DOTCR;
-				break;
-			}
-			if (o == inlen)
-				goto out;
-			out[o++] = '.';
-			/* "..": the stuffed dot is dropped. */
-			if (c == '.')
-				i++;
-			st = DEC_MID;
-			break;
-		case DEC_DOTCR:
-			if (c == '\n') {
-				i++;
-				st = DEC_DONE;
-				break;
-			}
-			if (o == inlen)
-				goto out;
-			out[o++] = '.';
-			st = DEC_CR;
-			break;
-		case DEC_CR:
-			if (o == inlen)
-				goto out;
-			if (c == '\n') {
-				out[o++] = '\n';
-				i++;
-				st = DEC_BOL;
-			} else {
-				out[o++] = '\r';
-				st = DEC_MID;
-			}
-			break;
+			continue;
 		}
+		next = dec_step(st, in[i], &eat, &emit);
+		if (emit != -1) {
+			if (o == inlen)
+				break;
+			out[o++] = (char)emit;
+		}
+		i += eat;
+		st = next;
 	}
-out:
 	d->state = st;
 	*outlen = o;
 	*done = st == DEC_DONE;
@@ -291,85 +261,6 @@ pop3_apop_stamp(
 	return -1;
 }
 
-static void
-trace(struct source *src, int dir, const char *s, size_t len)
-{
-	if (src->cfg->trace != NULL)
-		src->cfg->trace(src->cfg->trace_arg, dir, s, len);
-}
-
-static void tracef(struct source *src, int dir, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-tracef(struct source *src, int dir, const char *fmt, ...)
-{
-	char buf[256];
-	va_list ap;
-	int n;
-
-	if (src->cfg->trace == NULL)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(buf))
-		n = sizeof(buf) - 1;
-	trace(src, dir, buf, n);
-}
-
-/* Write buf (a whole command line with CRLF); show is what the trace
- * gets instead, NULL for buf itself. */
-static int
-sendline(struct source *src, const char *buf, size_t len, const char *show)
-{
-	if (show != NULL)
-		trace(src, SRC_TRACE_OUT, show, strlen(show));
-	else
-		trace(src, SRC_TRACE_OUT, buf, len - 2);
-	if (conn_write(src->conn, buf, len) == -1)
-		return src_connfail(src, "sending a command");
-	return 0;
-}
-
-/* Send one command line without a secret in it. */
-static int sendcmd(struct source *src, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int
-sendcmd(struct source *src, const char *fmt, ...)
-{
-	char buf[POP3_LINE];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf) - 2, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(buf) - 2)
-		return src_fail(src, SRC_FCONFIG, "command too long");
-	memcpy(buf + n, "\r\n", 2);
-	return sendline(src, buf, n + 2, NULL);
-}
-
-/* Read a line of at most max bytes; what names the command whose reply
- * it is, for the error. */
-static int
-readline(
-    struct source *src, char **line, size_t *len, size_t max, const char *what)
-{
-	char buf[64];
-
-	if (conn_getline(src->conn, line, len, max) == -1) {
-		snprintf(buf, sizeof(buf), "reading the reply to %s", what);
-		return src_connfail(src, buf);
-	}
-	trace(src, SRC_TRACE_IN, *line, *len);
-	return 0;
-}
-
 /* Read a status line: 0 with *ok 1 (+OK) or 0 (-ERR) and the text after
  * it, or -1 on an I/O error or a line that is neither. */
 static int
@@ -384,7 +275,7 @@ reply(struct source *src, const char *what, int *ok, const char **text,
 	/* A reply starts: it must be complete, multi-line part included,
 	 * within the timeout (SPEC "Time"); a message body is exempt. */
 	conn_reply_begin(src->conn);
-	if (readline(src, &line, &len, POP3_LINE, what) == -1)
+	if (line_read(src, &line, &len, POP3_LINE, what) == -1)
 		return -1;
 	st = pop3_status(line, len, text);
 	if (st == -1) {
@@ -402,7 +293,7 @@ reply(struct source *src, const char *what, int *ok, const char **text,
 static int
 mline(struct source *src, const char *what, char **line, size_t *len, int *end)
 {
-	if (readline(src, line, len, POP3_LINE, what) == -1)
+	if (line_read(src, line, len, POP3_LINE, what) == -1)
 		return -1;
 	*end = 0;
 	if (*len == 1 && (*line)[0] == '.')
@@ -507,7 +398,7 @@ capa(struct source *src, struct pop3 *p)
 	p->capa = 0;
 	p->offer[0] = '\0';
 	src->caps[0] = '\0';
-	if (sendcmd(src, "CAPA") == -1
+	if (line_cmd(src, &pop3_line, "CAPA") == -1
 	    || reply(src, "CAPA", &ok, &text, &tl) == -1)
 		return -1;
 	if (!ok)
@@ -537,7 +428,7 @@ greeting(struct source *src, struct pop3 *p)
 	conn_reply_begin(src->conn);
 	if (conn_getline(src->conn, &line, &len, POP3_LINE) == -1)
 		return src_connfail(src, "reading the greeting");
-	trace(src, SRC_TRACE_IN, line, len);
+	line_trace(src, SRC_TRACE_IN, line, len);
 	st = pop3_status(line, len, &text);
 	if (st != 1) {
 		src_quote(q, sizeof(q), line, len);
@@ -575,13 +466,13 @@ auth_user(struct source *src)
 		return src_fail(
 		    src, SRC_FCONFIG, "the password contains a line break");
 	xstrlcpy(src->mech, "USER", sizeof(src->mech));
-	if (sendcmd(src, "USER %s", cfg->user) == -1
+	if (line_cmd(src, &pop3_line, "USER %s", cfg->user) == -1
 	    || reply(src, "USER", &ok, &text, &tl) == -1)
 		return -1;
 	if (!ok)
 		return authfail(src, text, tl);
 	n = xasprintf(&line, "PASS %s\r\n", cfg->secret);
-	if (sendline(src, line, n, "PASS <redacted>") == -1) {
+	if (line_send(src, &pop3_line, line, n, "PASS <redacted>") == -1) {
 		freezero_str(line);
 		return -1;
 	}
@@ -612,7 +503,7 @@ auth_apop(struct source *src, struct pop3 *p)
 	n = xasprintf(&line, "APOP %s %s\r\n", cfg->user, hex);
 	explicit_bzero(hex, sizeof(hex));
 	snprintf(show, sizeof(show), "APOP %s <redacted>", cfg->user);
-	rc = sendline(src, line, n, show);
+	rc = line_send(src, &pop3_line, line, n, show);
 	freezero_str(line);
 	if (rc == -1 || reply(src, "APOP", &ok, &text, &tl) == -1)
 		return -1;
@@ -642,7 +533,7 @@ auth_next(struct source *src, void *arg, const char **chal, size_t *chlen)
 	size_t len;
 
 	conn_reply_begin(src->conn);
-	if (readline(src, &line, &len, POP3_AUTHLINE, "AUTH") == -1)
+	if (line_read(src, &line, &len, POP3_AUTHLINE, "AUTH") == -1)
 		return -1;
 	if (line[0] == '+' && (len == 1 || line[1] == ' ')) {
 		*chal = len > 1 ? line + 2 : line + 1;
@@ -661,7 +552,7 @@ auth_sasl(struct source *src, struct pop3 *p, enum src_auth mech)
 	const struct source_cfg *cfg = src->cfg;
 	struct auth_final f = { NULL, 0 };
 	struct sasl_line how
-	    = { POP3_CMDMAX, POP3_MAXSTEPS, "", sendline, auth_next, &f };
+	    = { POP3_CMDMAX, POP3_MAXSTEPS, "", &pop3_line, auth_next, &f };
 	struct sasl *s;
 	const char *name, *text;
 	char q[POP3_QUOTE + 1];
@@ -744,19 +635,14 @@ do_open(struct source *src, struct pop3 *p)
 
 	if (src->conn != NULL)
 		return src_fail(src, SRC_FPROTO, "session already open");
-	src->conn = conn_new(cfg->connect_timeout, cfg->timeout);
-	if (conn_connect(src->conn, cfg->host, cfg->port) == -1)
-		return src_connfail(src, NULL);
-	if (cfg->tls == SRC_TLS_IMPLICIT
-	    && conn_starttls(src->conn, cfg->host, &cfg->tlsopts) == -1)
-		return src_connfail(src, "TLS");
-	if (greeting(src, p) == -1 || capa(src, p) == -1)
+	if (line_connect(src, "TLS") == -1 || greeting(src, p) == -1
+	    || capa(src, p) == -1)
 		return -1;
 	if (cfg->tls == SRC_TLS_STARTTLS) {
 		if (!(p->caps & CAP_STLS))
 			return src_fail(src, SRC_FPROTO,
 			    "server does not offer STLS (STARTTLS)");
-		if (sendcmd(src, "STLS") == -1
+		if (line_cmd(src, &pop3_line, "STLS") == -1
 		    || reply(src, "STLS", &ok, &text, &tl) == -1)
 			return -1;
 		if (!ok) {
@@ -827,7 +713,7 @@ pop3_select(
 		src_quote(q, sizeof(q), folder, strlen(folder));
 		return src_fail(src, SRC_FREFUSED, "POP3 has no folder %s", q);
 	}
-	if (sendcmd(src, "STAT") == -1
+	if (line_cmd(src, &pop3_line, "STAT") == -1
 	    || reply(src, "STAT", &ok, &text, &tl) == -1)
 		return settle(src, -1);
 	src_quote(q, sizeof(q), text, tl);
@@ -1054,11 +940,11 @@ do_list(struct source *src, struct pop3 *p, struct msglist *out)
 	size_t tl;
 
 	if (sizes && (p->caps & CAP_PIPELINING)) {
-		trace(src, SRC_TRACE_OUT, "UIDL", 4);
-		if (sendline(src, both, 12, "LIST") == -1)
+		line_trace(src, SRC_TRACE_OUT, "UIDL", 4);
+		if (line_send(src, &pop3_line, both, 12, "LIST") == -1)
 			return -1;
 		both_sent = 1;
-	} else if (sendcmd(src, "UIDL") == -1)
+	} else if (line_cmd(src, &pop3_line, "UIDL") == -1)
 		return -1;
 	if (reply(src, "UIDL", &ok, &text, &tl) == -1)
 		return -1;
@@ -1070,7 +956,7 @@ do_list(struct source *src, struct pop3 *p, struct msglist *out)
 		out->nosizes = 1;
 		return 0;
 	}
-	if (!both_sent && sendcmd(src, "LIST") == -1)
+	if (!both_sent && line_cmd(src, &pop3_line, "LIST") == -1)
 		return -1;
 	return read_sizes(src, out, ok);
 }
@@ -1096,7 +982,8 @@ pop3_sizes(struct source *src, struct msglist *l)
 		return 0;
 	if (usable(src) == -1)
 		return -1;
-	if (sendcmd(src, "LIST") == -1 || read_sizes(src, l, 1) == -1)
+	if (line_cmd(src, &pop3_line, "LIST") == -1
+	    || read_sizes(src, l, 1) == -1)
 		return settle(src, -1);
 	l->nosizes = 0;
 	return 0;
@@ -1125,7 +1012,8 @@ pipeline(struct source *src, struct msginfo *const *msgs, size_t n,
 			for (len = 0; sent < n && sent - got < win; sent++) {
 				k = snprintf(buf + len, sizeof(buf) - len,
 				    "%s %u\r\n", verb, msgs[sent]->num);
-				trace(src, SRC_TRACE_OUT, buf + len, k - 2);
+				line_trace(
+				    src, SRC_TRACE_OUT, buf + len, k - 2);
 				len += k;
 			}
 			if (conn_write(src->conn, buf, len) == -1)
@@ -1199,7 +1087,7 @@ retr_one(struct source *src, size_t i, void *arg)
 	} while (!fin);
 	if (sink->end(sink->arg, i) == -1)
 		return src_fail(src, SRC_FLOCAL, "storing a message failed");
-	tracef(src, SRC_TRACE_IN, "[message body, %llu bytes]",
+	line_tracef(src, SRC_TRACE_IN, "[message body, %llu bytes]",
 	    (unsigned long long)total);
 	return 0;
 }
@@ -1278,12 +1166,12 @@ pop3_quit(struct source *src)
 	/* Nothing marked: QUIT's answer decides nothing; a round trip
 	 * saved. */
 	if (!((struct pop3 *)src->priv)->marked) {
-		if (sendcmd(src, "QUIT") == -1)
+		if (line_cmd(src, &pop3_line, "QUIT") == -1)
 			return settle(src, -1);
 		((struct pop3 *)src->priv)->ended = 1;
 		return 0;
 	}
-	if (sendcmd(src, "QUIT") == -1
+	if (line_cmd(src, &pop3_line, "QUIT") == -1
 	    || reply(src, "QUIT", &ok, &text, &tl) == -1)
 		return settle(src, -1);
 	if (!ok) {
@@ -1305,14 +1193,9 @@ pop3_free(struct source *src)
 	if (src == NULL)
 		return;
 	p = src->priv;
-	conn_free(src->conn);
-	if (p != NULL) {
+	if (p != NULL)
 		free(p->body);
-		explicit_bzero(p, sizeof(*p));
-		free(p);
-	}
-	explicit_bzero(src, sizeof(*src));
-	free(src);
+	src_free(src, sizeof(*p));
 }
 
 static const struct source_ops pop3_ops = {

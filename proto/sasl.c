@@ -18,6 +18,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "../tls/buf.h"
 #include "../tls/util.h"
 #include "sasl.h"
 
@@ -49,58 +50,6 @@ struct sasl {
 	char err[256];
 };
 
-/* A growing byte buffer whose old copies are wiped when it grows, so it
- * may hold secrets. */
-struct buf {
-	unsigned char *p;
-	size_t len;
-	size_t cap;
-};
-
-static void
-buf_add(struct buf *b, const void *d, size_t n)
-{
-	unsigned char *np;
-	size_t cap;
-
-	if (n == 0)
-		return;
-	if (b->cap - b->len < n + 1) {
-		cap = b->cap ? b->cap : 64;
-		while (cap - b->len < n + 1)
-			cap *= 2;
-		np = xmalloc(cap);
-		if (b->len > 0)
-			memcpy(np, b->p, b->len);
-		if (b->p != NULL) {
-			explicit_bzero(b->p, b->cap);
-			free(b->p);
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, d, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-buf_adds(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
-
-static void
-buf_wipe(struct buf *b)
-{
-	if (b->p != NULL) {
-		explicit_bzero(b->p, b->cap);
-		free(b->p);
-	}
-	b->p = NULL;
-	b->len = b->cap = 0;
-}
-
 /* Base64 of the buffer's bytes as a new string; then wipe the buffer. */
 static char *
 buf_b64(struct buf *b)
@@ -108,7 +57,7 @@ buf_b64(struct buf *b)
 	char *s;
 
 	s = sasl_b64_encode(b->p, b->len);
-	buf_wipe(b);
+	buf_free(b);
 	return s;
 }
 
@@ -376,14 +325,6 @@ sasl_free(struct sasl *s)
 	free(s);
 }
 
-/* The server's text for an error message, quoted and cut short. */
-static const char *
-quote(char *dst, size_t dstlen, const void *p, size_t len)
-{
-	src_quote(dst, dstlen, p, len);
-	return dst;
-}
-
 /* RFC 4616 section 2: authzid NUL authcid NUL passwd, authzid empty. */
 static int
 plain_step(struct sasl *s, char **out)
@@ -393,9 +334,9 @@ plain_step(struct sasl *s, char **out)
 	if (s->step > 0)
 		return fail(s, "unexpected PLAIN challenge after the response");
 	buf_add(&b, "", 1);
-	buf_adds(&b, s->user);
+	buf_str(&b, s->user);
 	buf_add(&b, "", 1);
-	buf_adds(&b, s->secret);
+	buf_str(&b, s->secret);
 	*out = buf_b64(&b);
 	s->done = 1;
 	return 0;
@@ -455,9 +396,9 @@ cram_step(struct sasl *s, const unsigned char *ch, size_t chlen, char **out)
 		return fail(s, "cannot compute HMAC-MD5 (is MD5 disabled?)");
 	}
 	tohex(md, mdlen, hex);
-	buf_adds(&b, s->user);
+	buf_str(&b, s->user);
 	buf_add(&b, " ", 1);
-	buf_adds(&b, hex);
+	buf_str(&b, hex);
 	*out = buf_b64(&b);
 	explicit_bzero(md, sizeof(md));
 	explicit_bzero(hex, sizeof(hex));
@@ -472,9 +413,9 @@ buf_saslname(struct buf *b, const char *u)
 {
 	for (; *u != '\0'; u++) {
 		if (*u == ',')
-			buf_adds(b, "=2C");
+			buf_str(b, "=2C");
 		else if (*u == '=')
-			buf_adds(b, "=3D");
+			buf_str(b, "=3D");
 		else
 			buf_add(b, u, 1);
 	}
@@ -514,14 +455,14 @@ scram_first(struct sasl *s, char **out)
 		s->cnonce = sasl_b64_encode(rnd, sizeof(rnd));
 		explicit_bzero(rnd, sizeof(rnd));
 	}
-	buf_adds(&b, "n=");
+	buf_str(&b, "n=");
 	buf_saslname(&b, s->user);
-	buf_adds(&b, ",r=");
-	buf_adds(&b, s->cnonce);
+	buf_str(&b, ",r=");
+	buf_str(&b, s->cnonce);
 	s->cfbare = xstrdup((char *)b.p);
-	buf_wipe(&b);
-	buf_adds(&b, "n,,");
-	buf_adds(&b, s->cfbare);
+	buf_free(&b);
+	buf_str(&b, "n,,");
+	buf_str(&b, s->cfbare);
 	*out = buf_b64(&b);
 	return 0;
 }
@@ -557,8 +498,8 @@ scram_server_error(struct sasl *s, const char *msg)
 	/* RFC 5802 section 7: server-error = "e=" server-error-value. */
 	if (scram_attr(&msg, 'e', &v, &vlen) == -1)
 		return 0;
-	fail(s, "the server refused the SCRAM exchange: \"%s\"",
-	    quote(q, sizeof(q), v, vlen));
+	src_quote(q, sizeof(q), v, vlen);
+	fail(s, "the server refused the SCRAM exchange: \"%s\"", q);
 	return -1;
 }
 
@@ -592,11 +533,15 @@ scram_keys(struct sasl *s, const unsigned char *salt, size_t saltlen, int iter,
 		goto done;
 	if (EVP_Digest(ckey, (size_t)mdlen, stored, &hlen, md, NULL) != 1)
 		goto done;
-	if (HMAC(md, stored, mdlen, am->p, am->len, csig, &hlen) == NULL)
+	if (HMAC(
+		md, stored, mdlen, (unsigned char *)am->p, am->len, csig, &hlen)
+	    == NULL)
 		goto done;
 	if (HMAC(md, salted, mdlen, skname, 10, skey, &hlen) == NULL)
 		goto done;
-	if (HMAC(md, skey, mdlen, am->p, am->len, s->ssig, &hlen) == NULL)
+	if (HMAC(md, skey, mdlen, (unsigned char *)am->p, am->len, s->ssig,
+		&hlen)
+	    == NULL)
 		goto done;
 	s->ssiglen = (size_t)mdlen;
 	for (i = 0; i < (size_t)mdlen; i++)
@@ -611,10 +556,101 @@ done:
 	return rc;
 }
 
+/* What a SCRAM server-first message gives, checked. */
+struct scram_first {
+	const char *nonce; /* points into the message */
+	size_t nlen;
+	unsigned char *salt;
+	size_t saltlen;
+	unsigned long iter;
+};
+
+/* The server nonce at *p ("r="): printable, and ours extended. */
+static int
+scram_nonce(struct sasl *s, const char **p, struct scram_first *f)
+{
+	size_t i;
+
+	if (scram_attr(p, 'r', &f->nonce, &f->nlen) == -1)
+		return fail(s, "the SCRAM server nonce is missing");
+	for (i = 0; i < f->nlen; i++)
+		if (f->nonce[i] < 0x21 || f->nonce[i] > 0x7e)
+			return fail(
+			    s, "the SCRAM server nonce is not printable");
+	if (f->nlen <= strlen(s->cnonce)
+	    || memcmp(f->nonce, s->cnonce, strlen(s->cnonce)) != 0)
+		return fail(s, "the SCRAM server nonce does not extend ours");
+	return 0;
+}
+
+/* The iteration count v (vlen bytes): a positive decimal number no
+ * larger than SCRAM_MAX_ITER. */
+static int
+scram_iter(struct sasl *s, const char *v, size_t vlen, unsigned long *iter)
+{
+	char q[64];
+	size_t i;
+
+	*iter = 0;
+	for (i = 0; i < vlen; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			break;
+		if (*iter <= SCRAM_MAX_ITER)
+			*iter = *iter * 10 + (unsigned long)(v[i] - '0');
+	}
+	src_quote(q, sizeof(q), v, vlen);
+	if (vlen == 0 || i < vlen || *iter == 0)
+		return fail(s,
+		    "the SCRAM iteration count \"%s\" is not a positive number",
+		    q);
+	if (*iter > SCRAM_MAX_ITER)
+		return fail(s,
+		    "the SCRAM iteration count %s is above our limit of %lu", q,
+		    SCRAM_MAX_ITER);
+	return 0;
+}
+
 /*
  * SCRAM server-first message (RFC 5802 section 7):
- * [m=ext,]r=nonce,s=salt,i=count[,ext...]. Compute the client proof
- * (section 3) and send client-final "c=biws,r=nonce,p=proof"; keep the
+ * [m=ext,]r=nonce,s=salt,i=count[,ext...]. On success f->salt is
+ * allocated (the caller wipes it); on failure it is freed.
+ */
+static int
+scram_parse_first(
+    struct sasl *s, const char *msg, size_t len, struct scram_first *f)
+{
+	const char *p = msg, *v;
+	size_t vlen;
+
+	memset(f, 0, sizeof(*f));
+	if (memchr(msg, '\0', len) != NULL)
+		return fail(s, "the SCRAM server-first message contains a NUL");
+	if (scram_server_error(s, msg) == -1)
+		return -1;
+	/* RFC 5802 section 5.1: a client that does not know the mandatory
+	 * extension must fail. */
+	if (msg[0] == 'm' && msg[1] == '=')
+		return fail(
+		    s, "the server requires a SCRAM extension we do not know");
+	if (scram_nonce(s, &p, f) == -1)
+		return -1;
+	if (scram_attr(&p, 's', &v, &vlen) == -1)
+		return fail(s, "the SCRAM salt is missing");
+	f->salt = sasl_b64_decode(v, vlen, &f->saltlen);
+	if (f->salt == NULL || f->saltlen == 0)
+		fail(s, "the SCRAM salt is not valid base64");
+	else if (scram_attr(&p, 'i', &v, &vlen) == -1)
+		fail(s, "the SCRAM iteration count is missing");
+	else if (scram_iter(s, v, vlen, &f->iter) == 0)
+		return 0;
+	wipe_free(f->salt, f->saltlen);
+	f->salt = NULL;
+	return -1;
+}
+
+/*
+ * Answer the server-first message: compute the client proof (RFC 5802
+ * section 3) and send client-final "c=biws,r=nonce,p=proof"; keep the
  * server signature to check the server's final message against.
  */
 static int
@@ -622,98 +658,37 @@ scram_second(struct sasl *s, const char *msg, size_t len, char **out)
 {
 	struct buf am = { 0 }, cf = { 0 }, wp = { 0 };
 	unsigned char proof[EVP_MAX_MD_SIZE];
-	unsigned char *salt = NULL;
-	const char *p = msg, *nonce, *v;
-	size_t nlen, vlen, saltlen = 0, i;
-	unsigned long iter = 0;
-	char *b64 = NULL, q[64];
+	struct scram_first f;
+	char *b64 = NULL;
 	int rc = -1;
 
-	if (memchr(msg, '\0', len) != NULL) {
-		fail(s, "the SCRAM server-first message contains a NUL");
-		goto done;
-	}
-	if (scram_server_error(s, msg) == -1)
-		goto done;
-	if (msg[0] == 'm' && msg[1] == '=') {
-		/* RFC 5802 section 5.1: a client that does not know the
-		 * mandatory extension must fail. */
-		fail(s, "the server requires a SCRAM extension we do not know");
-		goto done;
-	}
-	if (scram_attr(&p, 'r', &nonce, &nlen) == -1) {
-		fail(s, "the SCRAM server nonce is missing");
-		goto done;
-	}
-	for (i = 0; i < nlen; i++) {
-		if (nonce[i] < 0x21 || nonce[i] > 0x7e) {
-			fail(s, "the SCRAM server nonce is not printable");
-			goto done;
-		}
-	}
-	if (nlen <= strlen(s->cnonce)
-	    || memcmp(nonce, s->cnonce, strlen(s->cnonce)) != 0) {
-		fail(s, "the SCRAM server nonce does not extend ours");
-		goto done;
-	}
-	if (scram_attr(&p, 's', &v, &vlen) == -1) {
-		fail(s, "the SCRAM salt is missing");
-		goto done;
-	}
-	salt = sasl_b64_decode(v, vlen, &saltlen);
-	if (salt == NULL || saltlen == 0) {
-		fail(s, "the SCRAM salt is not valid base64");
-		goto done;
-	}
-	if (scram_attr(&p, 'i', &v, &vlen) == -1) {
-		fail(s, "the SCRAM iteration count is missing");
-		goto done;
-	}
-	for (i = 0; i < vlen; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			break;
-		if (iter <= SCRAM_MAX_ITER)
-			iter = iter * 10 + (unsigned long)(v[i] - '0');
-	}
-	if (vlen == 0 || i < vlen || iter == 0) {
-		fail(s,
-		    "the SCRAM iteration count \"%s\" is not a positive number",
-		    quote(q, sizeof(q), v, vlen));
-		goto done;
-	}
-	if (iter > SCRAM_MAX_ITER) {
-		fail(s,
-		    "the SCRAM iteration count %s is above our limit of %lu",
-		    quote(q, sizeof(q), v, vlen), SCRAM_MAX_ITER);
-		goto done;
-	}
-
+	if (scram_parse_first(s, msg, len, &f) == -1)
+		return -1;
 	/* client-final-message-without-proof, and the AuthMessage of
 	 * RFC 5802 section 3. "biws" is base64 of the gs2 header "n,,". */
-	buf_adds(&cf, "c=biws,r=");
-	buf_add(&cf, nonce, nlen);
-	buf_adds(&am, s->cfbare);
+	buf_str(&cf, "c=biws,r=");
+	buf_add(&cf, f.nonce, f.nlen);
+	buf_str(&am, s->cfbare);
 	buf_add(&am, ",", 1);
 	buf_add(&am, msg, len);
 	buf_add(&am, ",", 1);
 	buf_add(&am, cf.p, cf.len);
-
-	if (scram_keys(s, salt, saltlen, (int)iter, &am, proof) == -1) {
+	if (scram_keys(s, f.salt, f.saltlen, (int)f.iter, &am, proof) == -1) {
 		fail(s, "cannot compute the SCRAM proof");
 		goto done;
 	}
 	b64 = sasl_b64_encode(proof, s->ssiglen);
 	buf_add(&wp, cf.p, cf.len);
-	buf_adds(&wp, ",p=");
-	buf_adds(&wp, b64);
+	buf_str(&wp, ",p=");
+	buf_str(&wp, b64);
 	*out = buf_b64(&wp);
 	rc = 0;
 done:
-	buf_wipe(&am);
-	buf_wipe(&cf);
-	buf_wipe(&wp);
+	buf_free(&am);
+	buf_free(&cf);
+	buf_free(&wp);
 	freezero_str(b64);
-	wipe_free(salt, saltlen);
+	wipe_free(f.salt, f.saltlen);
 	explicit_bzero(proof, sizeof(proof));
 	return rc;
 }
@@ -790,31 +765,31 @@ oauth_step(struct sasl *s, const unsigned char *in, size_t len, char **out)
 			    "the user name, token, host or port contains a "
 			    "control character");
 		if (s->mech == SRC_AUTH_XOAUTH2) {
-			buf_adds(&b, "user=");
-			buf_adds(&b, s->user);
+			buf_str(&b, "user=");
+			buf_str(&b, s->user);
 		} else {
-			buf_adds(&b, "n,a=");
+			buf_str(&b, "n,a=");
 			buf_saslname(&b, s->user);
-			buf_adds(&b, ",");
+			buf_str(&b, ",");
 			if (s->host != NULL) {
-				buf_adds(&b, "\001host=");
-				buf_adds(&b, s->host);
+				buf_str(&b, "\001host=");
+				buf_str(&b, s->host);
 			}
 			if (s->port != NULL) {
-				buf_adds(&b, "\001port=");
-				buf_adds(&b, s->port);
+				buf_str(&b, "\001port=");
+				buf_str(&b, s->port);
 			}
 		}
-		buf_adds(&b, "\001auth=Bearer ");
-		buf_adds(&b, s->secret);
-		buf_adds(&b, "\001\001");
+		buf_str(&b, "\001auth=Bearer ");
+		buf_str(&b, s->secret);
+		buf_str(&b, "\001\001");
 		*out = buf_b64(&b);
 		s->done = 1;
 		return 0;
 	case 1:
+		src_quote(q, sizeof(q), (const char *)in, len);
 		snprintf(s->err, sizeof(s->err),
-		    "the server refused the token: \"%s\"",
-		    quote(q, sizeof(q), in, len));
+		    "the server refused the token: \"%s\"", q);
 		*out = xstrdup(s->mech == SRC_AUTH_XOAUTH2 ? "" : "AQ==");
 		s->done = 0;
 		return 0;
@@ -900,7 +875,7 @@ sasl_exchange(struct source *src, struct sasl *s, const char *name,
 		n = xasprintf(&line, "AUTH %s\r\n", name);
 		snprintf(show, sizeof(show), "AUTH %s", name);
 	}
-	rc = how->send(src, line, (size_t)n, show);
+	rc = line_send(src, how->lp, line, (size_t)n, show);
 	freezero_str(line);
 	for (steps = 0; rc == 0; steps++) {
 		if ((rc = how->next(src, how->arg, &chal, &chlen)) != 1)
@@ -921,7 +896,7 @@ sasl_exchange(struct source *src, struct sasl *s, const char *name,
 		}
 		n = xasprintf(&line, "%s\r\n", resp);
 		freezero_str(resp);
-		rc = how->send(src, line, (size_t)n, "<redacted>");
+		rc = line_send(src, how->lp, line, (size_t)n, "<redacted>");
 		freezero_str(line);
 	}
 	freezero_str(ir);

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 
+#include "line.h"
 #include "source.h"
 
 struct sasl;
@@ -78,9 +79,7 @@ struct sasl_line {
 	size_t cmdmax; /* longest command line, CRLF included */
 	size_t maxsteps; /* challenges accepted before giving up */
 	const char *who; /* put before our messages: "" or "SMTP " */
-	/* Send line (len bytes, CRLF included); a trace shows show. */
-	int (*send)(
-	    struct source *, const char *line, size_t len, const char *show);
+	const struct line_proto *lp; /* how lines go out (line_send) */
 	/* Read the server's next reply: 1 with a challenge's base64 text
 	 * in *chal and *chlen; 0 for the final reply, which the caller
 	 * keeps in arg to judge; -1 on failure, src->err set. */

@@ -12,6 +12,7 @@
 
 #include "../tls/conn.h"
 #include "../tls/util.h"
+#include "line.h"
 #include "sasl.h"
 #include "smtp.h"
 
@@ -32,6 +33,9 @@
  * "localhost").
  */
 #define SMTP_HELO "localhost"
+
+static const struct line_proto smtp_line = { SMTP_CMDMAX,
+	"sending a command to the SMTP server", "SMTP command too long" };
 
 struct smtp {
 	unsigned ext; /* SMTP_EXT_* of the last EHLO */
@@ -119,48 +123,6 @@ smtp_ehlo_line(const char *text, size_t len, unsigned *mechs)
 	return SMTP_EXT_AUTH;
 }
 
-static void
-trace(struct source *src, int dir, const char *s, size_t len)
-{
-	if (src->cfg->trace != NULL)
-		src->cfg->trace(src->cfg->trace_arg, dir, s, len);
-}
-
-/* Write buf (a whole command line with CRLF); show is what the trace
- * gets instead, NULL for buf itself. */
-static int
-sendline(struct source *src, const char *buf, size_t len, const char *show)
-{
-	if (show != NULL)
-		trace(src, SRC_TRACE_OUT, show, strlen(show));
-	else
-		trace(src, SRC_TRACE_OUT, buf, len - 2);
-	if (conn_write(src->conn, buf, len) == -1)
-		return src_connfail(
-		    src, "sending a command to the SMTP server");
-	return 0;
-}
-
-/* Send one command line without a secret in it. */
-static int sendcmd(struct source *src, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int
-sendcmd(struct source *src, const char *fmt, ...)
-{
-	char buf[SMTP_CMDMAX];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf) - 2, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(buf) - 2)
-		return src_fail(src, SRC_FCONFIG, "SMTP command too long");
-	memcpy(buf + n, "\r\n", 2);
-	return sendline(src, buf, n + 2, NULL);
-}
-
 /* Called with each line's text (after the code and separator). */
 typedef void (*line_fn)(struct source *, size_t i, const char *, size_t);
 
@@ -175,19 +137,15 @@ static int
 readmore(struct source *src, const char *what, size_t max, struct smtp_reply *r,
     line_fn fn, enum src_fail bad)
 {
-	char buf[64], q[SMTP_QUOTE + 1];
+	char q[SMTP_QUOTE + 1];
 	const char *text;
 	char *line;
 	size_t len, tl;
 	int code, more, rc;
 
 	for (;;) {
-		if (conn_getline(src->conn, &line, &len, max) == -1) {
-			snprintf(
-			    buf, sizeof(buf), "reading the reply to %s", what);
-			return src_connfail(src, buf);
-		}
-		trace(src, SRC_TRACE_IN, line, len);
+		if (line_read(src, &line, &len, max, what) == -1)
+			return -1;
 		rc = smtp_reply_feed(r, line, len);
 		if (rc == SMTP_RBAD) {
 			src_quote(q, sizeof(q), line, len);
@@ -277,7 +235,7 @@ ehlo(struct source *src)
 	p->ext = 0;
 	p->mechs = 0;
 	src->caps[0] = '\0';
-	if (sendcmd(src, "EHLO %s", SMTP_HELO) == -1
+	if (line_cmd(src, &smtp_line, "EHLO %s", SMTP_HELO) == -1
 	    || readreply(src, "EHLO", SMTP_LINE, &r, ehlo_line, SRC_FDATA)
 		== -1)
 		return -1;
@@ -299,7 +257,7 @@ starttls(struct source *src)
 	if (!(p->ext & SMTP_EXT_STARTTLS))
 		return src_fail(
 		    src, SRC_FPROTO, "SMTP server does not offer STARTTLS");
-	if (sendcmd(src, "STARTTLS") == -1
+	if (line_cmd(src, &smtp_line, "STARTTLS") == -1
 	    || readreply(src, "STARTTLS", SMTP_LINE, &r, NULL, SRC_FDATA) == -1)
 		return -1;
 	if (r.code != 220) {
@@ -365,9 +323,8 @@ authline(struct source *src, void *arg, const char **chal, size_t *chlen)
 	size_t len, tl;
 	int code, more;
 
-	if (conn_getline(src->conn, &line, &len, SMTP_AUTHLINE) == -1)
-		return src_connfail(src, "reading the reply to AUTH");
-	trace(src, SRC_TRACE_IN, line, len);
+	if (line_read(src, &line, &len, SMTP_AUTHLINE, "AUTH") == -1)
+		return -1;
 	if (smtp_parse_line(line, len, &code, &more, &text, &tl) == -1) {
 		src_quote(q, sizeof(q), line, len);
 		return src_fail(
@@ -398,7 +355,7 @@ auth_sasl(struct source *src, enum src_auth mech)
 	const struct source_cfg *cfg = src->cfg;
 	struct smtp_reply r;
 	struct sasl_line how
-	    = { SMTP_CMDMAX, SMTP_MAXSTEPS, "SMTP ", sendline, authline, &r };
+	    = { SMTP_CMDMAX, SMTP_MAXSTEPS, "SMTP ", &smtp_line, authline, &r };
 	struct sasl *s;
 	const char *name;
 	int rc = -1;
@@ -463,6 +420,15 @@ authenticate(struct source *src)
 	return auth_sasl(src, mech);
 }
 
+/* Mark the session unusable after a failure rc (-1); returns rc. */
+static int
+settle(struct source *src, int rc)
+{
+	if (rc == -1)
+		((struct smtp *)src->priv)->broken = 1;
+	return rc;
+}
+
 static int
 do_open(struct source *src)
 {
@@ -470,96 +436,44 @@ do_open(struct source *src)
 
 	if (src->conn != NULL)
 		return src_fail(src, SRC_FPROTO, "session already open");
-	src->conn = conn_new(cfg->connect_timeout, cfg->timeout);
-	if (conn_connect(src->conn, cfg->host, cfg->port) == -1)
-		return src_connfail(src, NULL);
-	if (cfg->tls == SRC_TLS_IMPLICIT
-	    && conn_starttls(src->conn, cfg->host, &cfg->tlsopts) == -1)
-		return src_connfail(src, "TLS with the SMTP server");
-	if (greeting(src) == -1 || ehlo(src) == -1)
+	if (line_connect(src, "TLS with the SMTP server") == -1
+	    || greeting(src) == -1 || ehlo(src) == -1)
 		return -1;
 	if (cfg->tls == SRC_TLS_STARTTLS && starttls(src) == -1)
 		return -1;
 	src->mechs = ((struct smtp *)src->priv)->mechs;
-	if (cfg->nologin)
-		return 0;
-	return authenticate(src);
-}
-
-static int
-smtp_open(struct source *src)
-{
-	struct smtp *p = src->priv;
-
-	if (do_open(src) == -1) {
-		p->broken = 1;
-		return -1;
-	}
 	return 0;
 }
 
-static int
-notmail(struct source *src)
+int
+smtp_open(struct source *src)
 {
-	return src_fail(
-	    src, SRC_FPROTO, "an SMTP submission session holds no mail");
+	return settle(src, do_open(src));
 }
 
-static int
-smtp_select(
-    struct source *src, const char *folder, int rw, struct folder_info *fi)
+int
+smtp_auth(struct source *src)
 {
-	(void)folder;
-	(void)rw;
-	(void)fi;
-	return notmail(src);
+	struct smtp *p = src->priv;
+
+	if (p->broken)
+		return -1;
+	if (src->conn == NULL)
+		return src_fail(src, SRC_FPROTO, "session not open");
+	return settle(src, authenticate(src));
 }
 
+/* The probe of --configure: open, and authenticate unless nologin. */
 static int
-smtp_list(struct source *src, uint32_t from, struct msglist *out)
+probe_open(struct source *src)
 {
-	(void)from;
-	(void)out;
-	return notmail(src);
-}
-
-static int
-smtp_sizes(struct source *src, struct msglist *l)
-{
-	(void)l;
-	return notmail(src);
-}
-
-static int
-smtp_fetch(struct source *src, struct msginfo *const *msgs, size_t n,
-    const struct sink *sink)
-{
-	(void)msgs;
-	(void)n;
-	(void)sink;
-	return notmail(src);
-}
-
-static int
-smtp_mark(struct source *src, struct msginfo *const *msgs, size_t n)
-{
-	(void)msgs;
-	(void)n;
-	return notmail(src);
-}
-
-static int
-smtp_expunge(
-    struct source *src, struct msginfo *const *msgs, size_t n, size_t *gone)
-{
-	(void)msgs;
-	(void)n;
-	*gone = 0;
-	return notmail(src);
+	if (smtp_open(src) == -1)
+		return -1;
+	return src->cfg->nologin ? 0 : smtp_auth(src);
 }
 
 /* QUIT (RFC 5321 section 4.1.1.10): the server answers 221. */
-static int
+int
 smtp_quit(struct source *src)
 {
 	struct smtp *p = src->priv;
@@ -571,7 +485,7 @@ smtp_quit(struct source *src)
 		return src_fail(src, SRC_FPROTO, "session already ended");
 	if (src->conn == NULL)
 		return src_fail(src, SRC_FPROTO, "session not open");
-	if (sendcmd(src, "QUIT") == -1
+	if (line_cmd(src, &smtp_line, "QUIT") == -1
 	    || readreply(src, "QUIT", SMTP_LINE, &r, NULL, SRC_FDATA) == -1) {
 		p->broken = 1;
 		return -1;
@@ -584,28 +498,15 @@ smtp_quit(struct source *src)
 	return 0;
 }
 
-static void
+void
 smtp_free(struct source *src)
 {
-	if (src == NULL)
-		return;
-	conn_free(src->conn);
-	if (src->priv != NULL) {
-		explicit_bzero(src->priv, sizeof(struct smtp));
-		free(src->priv);
-	}
-	explicit_bzero(src, sizeof(*src));
-	free(src);
+	src_free(src, sizeof(struct smtp));
 }
 
-static const struct source_ops smtp_ops = {
-	.open = smtp_open,
-	.select = smtp_select,
-	.list = smtp_list,
-	.sizes = smtp_sizes,
-	.fetch = smtp_fetch,
-	.mark = smtp_mark,
-	.expunge = smtp_expunge,
+/* Only what --configure's probe uses; the mail operations are NULL. */
+static const struct source_ops smtp_probe_ops = {
+	.open = probe_open,
 	.quit = smtp_quit,
 	.free = smtp_free,
 };
@@ -613,5 +514,5 @@ static const struct source_ops smtp_ops = {
 struct source *
 smtp_new(const struct source_cfg *cfg)
 {
-	return src_new(&smtp_ops, cfg, sizeof(struct smtp));
+	return src_new(&smtp_probe_ops, cfg, sizeof(struct smtp));
 }

@@ -2,14 +2,17 @@
  * A minimal SMTP submission client for --check (RFC 6409): connect,
  * implicit TLS (RFC 8314) or STARTTLS (RFC 3207), EHLO (RFC 5321),
  * AUTH (RFC 4954) through the SASL mechanisms of sasl.h, QUIT. It
- * never sends MAIL, RCPT or DATA: it sends no mail.
+ * never sends MAIL, RCPT or DATA: it sends no mail, and it is no mail
+ * source: it has its own calls, smtp_open, smtp_auth and smtp_quit.
  *
- * The session is a struct source, so that cmd/ reads it as it reads
- * the other clients: src->fail and src->err after a failure, src->conn
- * for the TLS details, src->caps for the EHLO extensions (the last
- * EHLO's keyword lines, joined by ", "), src->mech for the mechanism
- * used. Only ops->open, ops->quit and ops->free are meaningful; the
- * mail operations fail with SRC_FPROTO.
+ * The session is recorded in a struct source, the record of the line
+ * session (line.h) every client keeps: src->fail and src->err after a
+ * failure, src->caps for the EHLO extensions (the last EHLO's keyword
+ * lines, joined by ", "), src->mechs the mechanisms offered, src->mech
+ * the one used; src_tls_info for the TLS details. Its ops hold only
+ * open (smtp_open, then smtp_auth unless cfg->nologin), quit and free,
+ * for --configure's probe, which opens every protocol alike; the mail
+ * operations are NULL.
  *
  * The settings come from a struct source_cfg as for the other clients.
  * auth is SRC_AUTH_AUTO (the first the server offers of SCRAM-SHA-256,
@@ -24,13 +27,24 @@
 #include "source.h"
 
 /* A new submission session for cfg (borrowed; must outlive it). Not
- * connected until ops->open, which connects, reads the greeting, sends
- * EHLO, STARTTLS and EHLO again when cfg->tls is SRC_TLS_STARTTLS
- * (SRC_FPROTO before any authentication when the server does not offer
- * it), and authenticates. It refuses (SRC_FCONFIG) to authenticate over
- * an unencrypted connection unless allow_plaintext. ops->quit sends
- * QUIT and wants a 2xx reply. */
+ * connected until smtp_open. */
 struct source *smtp_new(const struct source_cfg *cfg);
+
+/* Connect, read the greeting, send EHLO, and STARTTLS and EHLO again
+ * when cfg->tls is SRC_TLS_STARTTLS (SRC_FPROTO when the server does
+ * not offer it). Returns 0, or -1 with src->fail and src->err set. */
+int smtp_open(struct source *);
+
+/* Authenticate (AUTH) after smtp_open. Refuses (SRC_FCONFIG) to send
+ * credentials over
+ * an unencrypted connection unless allow_plaintext. */
+int smtp_auth(struct source *);
+
+/* Send QUIT and want a 2xx reply. */
+int smtp_quit(struct source *);
+
+/* Drop the connection and free everything. Accepts NULL. */
+void smtp_free(struct source *);
 
 /* The pure parsers the client is built on, exposed for tests. */
 

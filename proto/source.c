@@ -44,6 +44,20 @@ src_new(
 	return src;
 }
 
+void
+src_free(struct source *src, size_t privsize)
+{
+	if (src == NULL)
+		return;
+	conn_free(src->conn);
+	if (src->priv != NULL) {
+		explicit_bzero(src->priv, privsize);
+		free(src->priv);
+	}
+	explicit_bzero(src, sizeof(*src));
+	free(src);
+}
+
 int
 src_fail(struct source *src, enum src_fail fail, const char *fmt, ...)
 {
@@ -92,6 +106,40 @@ src_connfail(struct source *src, const char *what)
 	if (what == NULL)
 		return src_fail(src, f, "%s", conn_error(src->conn));
 	return src_fail(src, f, "%s: %s", what, conn_error(src->conn));
+}
+
+int
+src_has_conn(const struct source *src)
+{
+	return src->conn != NULL;
+}
+
+enum conn_err
+src_errcode(const struct source *src)
+{
+	return src->conn != NULL ? conn_errcode(src->conn) : CONN_OK;
+}
+
+int
+src_tls_info(const struct source *src, struct conn_tlsinfo *info)
+{
+	if (src->conn == NULL) {
+		memset(info, 0, sizeof(*info));
+		return -1;
+	}
+	return conn_tls_info(src->conn, info);
+}
+
+int
+src_fd(const struct source *src)
+{
+	return src->conn != NULL ? conn_fd(src->conn) : -1;
+}
+
+int
+src_keepalive(struct source *src, int idle)
+{
+	return src->conn != NULL ? conn_keepalive(src->conn, idle) : -1;
 }
 
 /* The length of the well-formed UTF-8 sequence of two to four bytes at

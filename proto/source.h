@@ -377,6 +377,10 @@ struct source {
 struct source *src_new(const struct source_ops *ops,
     const struct source_cfg *cfg, size_t privsize);
 
+/* Drop the connection, wipe and free the private state (privsize
+ * bytes) and src. For the protocols' free; accepts NULL. */
+void src_free(struct source *, size_t privsize);
+
 /* Record a failure on src: class and printf-style message. Returns -1 so
  * a caller can write `return src_fail(...)`. */
 int src_fail(struct source *, enum src_fail, const char *fmt, ...)
@@ -388,6 +392,27 @@ int src_fail(struct source *, enum src_fail, const char *fmt, ...)
  * to FLOCAL. what says what we were doing; NULL when the connection's
  * error says it already (connect names the host and port). Returns -1. */
 int src_connfail(struct source *, const char *what);
+
+/* 1 when open was tried and left a connection (failed or not), 0
+ * before open. */
+int src_has_conn(const struct source *);
+
+/* The class of the connection's last error: CONN_OK when none, or
+ * before open. For a hint that depends on it (an unknown host, a
+ * rejected certificate). */
+enum conn_err src_errcode(const struct source *);
+
+/* Fill *info with the TLS session and the server's certificate: 0, or
+ * -1 (info zeroed) when TLS is not up. */
+int src_tls_info(const struct source *, struct conn_tlsinfo *info);
+
+/* The connection's socket, for poll(2) by a caller that waits on
+ * many sessions (see conn_fd); -1 before open. */
+int src_fd(const struct source *);
+
+/* TCP keepalive on the connection (see conn_keepalive): 0, or -1
+ * before open or when the socket refuses. */
+int src_keepalive(struct source *, int idle);
 
 /* Copy server text into dst (at most dstlen - 1 bytes and a NUL) for an
  * error message, control characters (C0, DEL, C1 as a byte or in UTF-8)

@@ -181,16 +181,36 @@ conn_timeout_write(struct conn *c)
 	    c->timeout, plural(c->timeout));
 }
 
-/* What libtls says when the peer hung up: OpenSSL 3, libtls, a reset. */
-static const char *const conn_eof_pats[] = {
-	"eof",
-	"connection reset",
-	NULL,
+/*
+ * libtls has no error codes, only text, so the class of a failure is a
+ * heuristic on that text: the first row whose pattern the text contains
+ * (case ignored) gives it. When the chain and name are checked, text
+ * that speaks of the certificate or its verification is a rejected
+ * certificate (ECERT): OpenSSL's X509 verify strings ("certificate
+ * verify failed", "unable to get local issuer certificate",
+ * "certificate has expired", "self signed certificate") and libtls's
+ * own ("certificate verification failed", "name `x' not present in
+ * server certificate"). A peer that hung up ("unexpected eof while
+ * reading" from OpenSSL, "EOF" from libtls, or a reset) is ECLOSED.
+ */
+static const struct {
+	const char *pat; /* lower case */
+	enum conn_err code;
+} conn_tls_pats[] = {
+	{ "certificate", CONN_ECERT },
+	{ "verif", CONN_ECERT },
+	{ "issuer", CONN_ECERT },
+	{ "expired", CONN_ECERT },
+	{ "not yet valid", CONN_ECERT },
+	{ "self signed", CONN_ECERT },
+	{ "self-signed", CONN_ECERT },
+	{ "not present in", CONN_ECERT },
+	{ "eof", CONN_ECLOSED },
+	{ "connection reset", CONN_ECLOSED },
 };
 
-/* 1 when msg contains one of pats (NULL-terminated), case ignored. */
-static int
-conn_match(const char *msg, const char *const *pats)
+enum conn_err
+conn_tls_errclass(const char *msg, int checks, int saved)
 {
 	char low[512];
 	size_t i;
@@ -199,29 +219,109 @@ conn_match(const char *msg, const char *const *pats)
 		low[i] = (msg[i] >= 'A' && msg[i] <= 'Z') ? msg[i] - 'A' + 'a'
 							  : msg[i];
 	low[i] = '\0';
-	for (i = 0; pats[i] != NULL; i++)
-		if (strstr(low, pats[i]) != NULL)
-			return 1;
-	return 0;
+	for (i = 0; i < sizeof(conn_tls_pats) / sizeof(conn_tls_pats[0]); i++) {
+		if (conn_tls_pats[i].code == CONN_ECERT && !checks)
+			continue;
+		if (strstr(low, conn_tls_pats[i].pat) != NULL)
+			return conn_tls_pats[i].code;
+	}
+	if (saved == ECONNRESET || saved == EPIPE)
+		return CONN_ECLOSED;
+	return CONN_ETLS;
 }
 
 /*
- * A failed tls_read or tls_write: libtls formats the system error of the
- * underlying read or write, so errno or the text tells a vanished peer
- * (ECLOSED) apart from a TLS failure (ETLS).
+ * A failed read or write ("read", "write"), unless a failed poll said
+ * so already. libtls formats the system error of the underlying read
+ * or write, so errno or the text tells a vanished peer (ECLOSED) apart
+ * from a TLS failure (ETLS).
  */
 static void
-conn_tls_ioerr(struct conn *c, const char *what, int saved)
+conn_ioerr(struct conn *c, const char *what, int saved)
 {
-	const char *e = nz(tls_error(c->tls));
+	const char *e;
 
-	if (saved == EPIPE || saved == ECONNRESET
-	    || conn_match(e, conn_eof_pats))
+	if (c->code != CONN_OK)
+		return;
+	if (c->tls == NULL) {
+		conn_seterr(c,
+		    saved == EPIPE || saved == ECONNRESET ? CONN_ECLOSED
+							  : CONN_EIO,
+		    "%s port %s: %s: %s", c->host, c->port, what,
+		    strerror(saved));
+		return;
+	}
+	e = nz(tls_error(c->tls));
+	if (conn_tls_errclass(e, 0, saved) == CONN_ECLOSED)
 		conn_seterr(c, CONN_ECLOSED, "%s port %s: connection lost: %s",
 		    c->host, c->port, e);
 	else
 		conn_seterr(c, CONN_ETLS, "%s port %s: TLS %s: %s", c->host,
 		    c->port, what, e);
+}
+
+enum conn_op { CONN_OP_READ, CONN_OP_WRITE, CONN_OP_HANDSHAKE, CONN_OP_CLOSE };
+
+/* At the deadline, conn_io returns this (TLS_WANT_* are -2 and -3). */
+#define CONN_IO_TIMEOUT (-4)
+
+/*
+ * One attempt: bytes read or written (0 for a handshake or a close
+ * done), -1 with *saved = errno, or TLS_WANT_POLLIN / TLS_WANT_POLLOUT
+ * when it would block (also for the plain socket).
+ */
+static ssize_t
+conn_io_once(struct conn *c, enum conn_op op, void *p, size_t n, int *saved)
+{
+	ssize_t r;
+
+	errno = 0;
+	if (c->tls != NULL) {
+		if (op == CONN_OP_READ)
+			r = tls_read(c->tls, p, n);
+		else if (op == CONN_OP_WRITE)
+			r = tls_write(c->tls, p, n);
+		else if (op == CONN_OP_HANDSHAKE)
+			r = tls_handshake(c->tls);
+		else
+			r = tls_close(c->tls);
+		*saved = errno;
+		return r;
+	}
+	do
+		/* MSG_NOSIGNAL: a closed peer gives EPIPE. */
+		r = op == CONN_OP_READ ? read(c->fd, p, n)
+				       : send(c->fd, p, n, MSG_NOSIGNAL);
+	while (r == -1 && errno == EINTR);
+	*saved = errno;
+	if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return op == CONN_OP_READ ? TLS_WANT_POLLIN : TLS_WANT_POLLOUT;
+	return r;
+}
+
+/*
+ * The one I/O loop, in the manner of nc(1)'s timeout_tls(): try the
+ * step, and while the socket or libtls would block, wait for what it
+ * wants until the deadline. Returns what conn_io_once returned, or
+ * CONN_IO_TIMEOUT at the deadline, or -1 with the error set when poll
+ * failed. A deadline already past tries once without waiting.
+ */
+static ssize_t
+conn_io(struct conn *c, enum conn_op op, void *p, size_t n, int64_t deadline,
+    int *saved)
+{
+	ssize_t r;
+	int w;
+
+	for (;;) {
+		r = conn_io_once(c, op, p, n, saved);
+		if (r != TLS_WANT_POLLIN && r != TLS_WANT_POLLOUT)
+			return r;
+		w = conn_wait(
+		    c, r == TLS_WANT_POLLIN ? POLLIN : POLLOUT, deadline);
+		if (w != 0)
+			return w == 1 ? CONN_IO_TIMEOUT : -1;
+	}
 }
 
 struct conn *
@@ -332,11 +432,32 @@ fail:
 	return -1;
 }
 
+/* No address answered: say which was tried last, and how it failed. */
+static void
+conn_connect_err(struct conn *c, const char *addr, int err)
+{
+	char who[NI_MAXHOST + 256];
+
+	if (err == 0)
+		err = EADDRNOTAVAIL;
+	if (strcmp(c->host, addr) != 0 && addr[0] != '\0')
+		snprintf(who, sizeof(who), "%s (%s)", c->host, addr);
+	else
+		snprintf(who, sizeof(who), "%s", c->host);
+	if (err == ETIMEDOUT)
+		conn_seterr(c, CONN_ETIMEOUT,
+		    "connect to %s port %s: timed out after %d second%s", who,
+		    c->port, c->ctimeout, plural(c->ctimeout));
+	else
+		conn_seterr(c, conn_connect_class(err),
+		    "connect to %s port %s: %s", who, c->port, strerror(err));
+}
+
 int
 conn_connect(struct conn *c, const char *host, const char *port)
 {
 	struct addrinfo hints, *res = NULL, *ai;
-	char addr[NI_MAXHOST], who[NI_MAXHOST + 256];
+	char addr[NI_MAXHOST];
 	int64_t deadline;
 	int e, s = -1, err = 0;
 
@@ -379,21 +500,7 @@ conn_connect(struct conn *c, const char *host, const char *port)
 	}
 	freeaddrinfo(res);
 	if (s == -1) {
-		if (err == 0)
-			err = EADDRNOTAVAIL;
-		if (strcmp(host, addr) != 0 && addr[0] != '\0')
-			snprintf(who, sizeof(who), "%s (%s)", host, addr);
-		else
-			snprintf(who, sizeof(who), "%s", host);
-		if (err == ETIMEDOUT)
-			conn_seterr(c, CONN_ETIMEOUT,
-			    "connect to %s port %s: timed out after %d "
-			    "second%s",
-			    who, port, c->ctimeout, plural(c->ctimeout));
-		else
-			conn_seterr(c, conn_connect_class(err),
-			    "connect to %s port %s: %s", who, port,
-			    strerror(err));
+		conn_connect_err(c, addr, err);
 		return -1;
 	}
 	c->fd = s;
@@ -432,40 +539,6 @@ conn_fp_norm(const char *in, char *out, size_t outsz)
 	}
 	out[n] = '\0';
 	return n == 64 ? 0 : -1;
-}
-
-/*
- * libtls has no error codes for a failed handshake, only text, so the
- * class is a heuristic on that text. When the chain and name are checked,
- * text that speaks of the certificate or its verification is a rejected
- * certificate (ECERT): OpenSSL's X509 verify strings ("certificate verify
- * failed", "unable to get local issuer certificate", "certificate has
- * expired", "self signed certificate") and libtls's own ("certificate
- * verification failed", "name `x' not present in server certificate").
- * A peer that hung up ("unexpected eof while reading" from OpenSSL, "EOF"
- * from libtls, or a reset) is ECLOSED. Anything else is ETLS.
- */
-static const char *const conn_cert_pats[] = {
-	"certificate",
-	"verif",
-	"issuer",
-	"expired",
-	"not yet valid",
-	"self signed",
-	"self-signed",
-	"not present in",
-	NULL,
-};
-
-static enum conn_err
-conn_handshake_class(const char *msg, int checks, int saved)
-{
-	if (checks && conn_match(msg, conn_cert_pats))
-		return CONN_ECERT;
-	if (saved == ECONNRESET || saved == EPIPE
-	    || conn_match(msg, conn_eof_pats))
-		return CONN_ECLOSED;
-	return CONN_ETLS;
 }
 
 /*
@@ -553,15 +626,11 @@ conn_tls_config(struct conn *c, const struct conn_tlsopts *o)
 	return 0;
 }
 
-int
-conn_starttls(
-    struct conn *c, const char *servername, const struct conn_tlsopts *o)
+/* What must hold before a handshake starts. */
+static int
+conn_tls_ready(
+    struct conn *c, const struct conn_tlsopts *o, char *want, size_t wantsz)
 {
-	char want[80], got[80];
-	const char *e, *hash;
-	int64_t deadline;
-	int r, checks, saved;
-
 	if (!conn_usable(c))
 		return -1;
 	if (c->tls != NULL) {
@@ -580,14 +649,21 @@ conn_starttls(
 		return -1;
 	}
 	if (o->fingerprint != NULL
-	    && conn_fp_norm(o->fingerprint, want, sizeof(want)) == -1) {
+	    && conn_fp_norm(o->fingerprint, want, wantsz) == -1) {
 		conn_seterr(c, CONN_ECONFIG,
 		    "invalid fingerprint \"%s\": want SHA256: and 64 hex "
 		    "digits",
 		    o->fingerprint);
 		return -1;
 	}
-	checks = o->verify && o->fingerprint == NULL;
+	return 0;
+}
+
+/* The libtls client over the socket, configured, not yet shaking hands. */
+static int
+conn_tls_client(
+    struct conn *c, const char *servername, const struct conn_tlsopts *o)
+{
 	c->raw = xmalloc(CONN_RAWSZ);
 	c->rawoff = c->rawlen = 0;
 	if (conn_tls_config(c, o) == -1)
@@ -607,50 +683,60 @@ conn_starttls(
 		    c->port, nz(tls_error(c->tls)));
 		return -1;
 	}
+	return 0;
+}
 
-	deadline = deadline_after(c->ctimeout);
-	for (;;) {
-		errno = 0;
-		r = tls_handshake(c->tls);
-		saved = errno;
-		if (r == 0)
-			break;
-		if (r == TLS_WANT_POLLIN || r == TLS_WANT_POLLOUT) {
-			r = conn_wait(c,
-			    r == TLS_WANT_POLLIN ? POLLIN : POLLOUT, deadline);
-			if (r == -1)
-				return -1;
-			if (r == 1) {
-				conn_seterr(c, CONN_ETIMEOUT,
-				    "%s port %s: TLS handshake timed out after "
-				    "%d second%s",
-				    c->host, c->port, c->ctimeout,
-				    plural(c->ctimeout));
-				return -1;
-			}
-			continue;
-		}
-		e = nz(tls_error(c->tls));
-		switch (conn_handshake_class(e, checks, saved)) {
-		case CONN_ECERT:
-			conn_seterr(c, CONN_ECERT,
-			    "%s port %s: server certificate rejected: %s",
-			    c->host, c->port, e);
-			break;
-		case CONN_ECLOSED:
-			conn_seterr(c, CONN_ECLOSED,
-			    "%s port %s: connection closed during the TLS "
-			    "handshake: %s",
-			    c->host, c->port, e);
-			break;
-		default:
-			conn_seterr(c, CONN_ETLS,
-			    "%s port %s: TLS handshake failed: %s", c->host,
-			    c->port, e);
-			break;
-		}
+/* The handshake within the connect timeout; checks: chain and name. */
+static int
+conn_handshake(struct conn *c, int checks)
+{
+	const char *e;
+	ssize_t r;
+	int saved;
+
+	r = conn_io(
+	    c, CONN_OP_HANDSHAKE, NULL, 0, deadline_after(c->ctimeout), &saved);
+	if (r == 0)
+		return 0;
+	if (r == CONN_IO_TIMEOUT)
+		conn_seterr(c, CONN_ETIMEOUT,
+		    "%s port %s: TLS handshake timed out after %d second%s",
+		    c->host, c->port, c->ctimeout, plural(c->ctimeout));
+	if (c->code != CONN_OK)
 		return -1;
+	e = nz(tls_error(c->tls));
+	switch (conn_tls_errclass(e, checks, saved)) {
+	case CONN_ECERT:
+		conn_seterr(c, CONN_ECERT,
+		    "%s port %s: server certificate rejected: %s", c->host,
+		    c->port, e);
+		break;
+	case CONN_ECLOSED:
+		conn_seterr(c, CONN_ECLOSED,
+		    "%s port %s: connection closed during the TLS handshake: "
+		    "%s",
+		    c->host, c->port, e);
+		break;
+	default:
+		conn_seterr(c, CONN_ETLS,
+		    "%s port %s: TLS handshake failed: %s", c->host, c->port,
+		    e);
+		break;
 	}
+	return -1;
+}
+
+int
+conn_starttls(
+    struct conn *c, const char *servername, const struct conn_tlsopts *o)
+{
+	char want[80], got[80];
+	const char *hash;
+
+	if (conn_tls_ready(c, o, want, sizeof(want)) == -1
+	    || conn_tls_client(c, servername, o) == -1
+	    || conn_handshake(c, o->verify && o->fingerprint == NULL) == -1)
+		return -1;
 	c->tls_up = 1;
 
 	if (o->fingerprint != NULL) {
@@ -799,19 +885,19 @@ conn_zwrite(struct conn *c, const void *buf, size_t len)
 }
 
 /*
- * Read what the socket has into the free end of the buffer, waiting at
- * most the inactivity timeout for it, and not past the end of the
- * reply when one is awaited. Returns 0 with at least one more byte
- * buffered, or -1 (ECLOSED at end of file).
+ * Read once what the socket has into the free end of the buffer (through
+ * the inflater when compressed), waiting until the deadline at most.
+ * Returns 1 with at least one more byte buffered, 0 at the deadline, or
+ * -1 (ECLOSED at end of file, with "in the middle of a line" when
+ * midline is set and bytes are buffered).
  */
 static int
-conn_fill(struct conn *c)
+conn_read_some(struct conn *c, int64_t deadline, int midline)
 {
-	int64_t deadline;
 	ssize_t n;
 	size_t space;
 	char *p;
-	int r, saved, byreply = 0;
+	int r, saved;
 
 	if (c->len == 0)
 		c->off = 0;
@@ -827,7 +913,44 @@ conn_fill(struct conn *c)
 	}
 	p = c->buf + c->off + c->len;
 	if (c->z != NULL && (r = conn_zin(c, p, space, NULL, 0)) != 0)
-		return r > 0 ? 0 : -1;
+		return r;
+	for (;;) {
+		n = conn_io(c, CONN_OP_READ, p, space, deadline, &saved);
+		if (n == CONN_IO_TIMEOUT)
+			return 0;
+		if (n < 0) {
+			conn_ioerr(c, "read", saved);
+			return -1;
+		}
+		if (n == 0) {
+			conn_seterr(c, CONN_ECLOSED,
+			    "%s port %s: connection closed by server%s",
+			    c->host, c->port,
+			    midline && c->len > 0 ? " in the middle of a line"
+						  : "");
+			return -1;
+		}
+		if (c->z == NULL) {
+			c->len += (size_t)n;
+			c->nin += (uint64_t)n;
+			return 1;
+		}
+		/* Compressed: read on until a byte comes out. */
+		if ((r = conn_zin(c, p, space, p, (size_t)n)) != 0)
+			return r;
+	}
+}
+
+/*
+ * Read what the socket has, waiting at most the inactivity timeout for
+ * it, and not past the end of the reply when one is awaited. Returns 0
+ * with at least one more byte buffered, or -1.
+ */
+static int
+conn_fill(struct conn *c)
+{
+	int64_t deadline;
+	int r, byreply = 0;
 
 	deadline = deadline_after(c->timeout);
 	/* A reply's end that comes first binds; within 0.1 s of the
@@ -836,62 +959,9 @@ conn_fill(struct conn *c)
 		deadline = c->reply_deadline;
 		byreply = 1;
 	}
-	for (;;) {
-		if (c->tls != NULL) {
-			errno = 0;
-			n = tls_read(c->tls, p, space);
-			saved = errno;
-			if (n == TLS_WANT_POLLIN || n == TLS_WANT_POLLOUT) {
-				r = conn_wait(c,
-				    n == TLS_WANT_POLLIN ? POLLIN : POLLOUT,
-				    deadline);
-				if (r == 1)
-					conn_timeout_fill(c, byreply);
-				if (r != 0)
-					return -1;
-				continue;
-			}
-			if (n == -1) {
-				conn_tls_ioerr(c, "read", saved);
-				return -1;
-			}
-		} else {
-			n = read(c->fd, p, space);
-			if (n == -1) {
-				if (errno == EINTR)
-					continue;
-				if (errno == EAGAIN || errno == EWOULDBLOCK) {
-					r = conn_wait(c, POLLIN, deadline);
-					if (r == 1)
-						conn_timeout_fill(c, byreply);
-					if (r != 0)
-						return -1;
-					continue;
-				}
-				conn_seterr(c,
-				    errno == ECONNRESET ? CONN_ECLOSED
-							: CONN_EIO,
-				    "%s port %s: read: %s", c->host, c->port,
-				    strerror(errno));
-				return -1;
-			}
-		}
-		if (n == 0) {
-			conn_seterr(c, CONN_ECLOSED,
-			    "%s port %s: connection closed by server%s",
-			    c->host, c->port,
-			    c->len > 0 ? " in the middle of a line" : "");
-			return -1;
-		}
-		if (c->z != NULL) {
-			if ((r = conn_zin(c, p, space, p, (size_t)n)) == 0)
-				continue;
-			return r > 0 ? 0 : -1;
-		}
-		c->len += (size_t)n;
-		c->nin += (uint64_t)n;
-		return 0;
-	}
+	if ((r = conn_read_some(c, deadline, 1)) == 0)
+		conn_timeout_fill(c, byreply);
+	return r == 1 ? 0 : -1;
 }
 
 int
@@ -990,64 +1060,30 @@ int
 conn_write(struct conn *c, const void *buf, size_t len)
 {
 	const char *p = buf;
-	int64_t deadline;
 	ssize_t n;
 	size_t chunk;
-	int r, saved;
+	int saved;
 
 	if (!conn_usable(c))
 		return -1;
 	if (c->z != NULL && !c->zraw)
 		return conn_zwrite(c, buf, len);
-	deadline = deadline_after(c->timeout);
 	while (len > 0) {
 		chunk = len > CONN_WRITEMAX ? CONN_WRITEMAX : len;
-		if (c->tls != NULL) {
-			errno = 0;
-			n = tls_write(c->tls, p, chunk);
-			saved = errno;
-			if (n == TLS_WANT_POLLIN || n == TLS_WANT_POLLOUT) {
-				r = conn_wait(c,
-				    n == TLS_WANT_POLLIN ? POLLIN : POLLOUT,
-				    deadline);
-				if (r == 1)
-					conn_timeout_write(c);
-				if (r != 0)
-					return -1;
-				continue;
-			}
-			if (n == -1) {
-				conn_tls_ioerr(c, "write", saved);
-				return -1;
-			}
-		} else {
-			/* MSG_NOSIGNAL: a closed peer gives EPIPE. */
-			n = send(c->fd, p, chunk, MSG_NOSIGNAL);
-			if (n == -1) {
-				if (errno == EINTR)
-					continue;
-				if (errno == EAGAIN || errno == EWOULDBLOCK) {
-					r = conn_wait(c, POLLOUT, deadline);
-					if (r == 1)
-						conn_timeout_write(c);
-					if (r != 0)
-						return -1;
-					continue;
-				}
-				conn_seterr(c,
-				    errno == EPIPE || errno == ECONNRESET
-					? CONN_ECLOSED
-					: CONN_EIO,
-				    "%s port %s: write: %s", c->host, c->port,
-				    strerror(errno));
-				return -1;
-			}
+		/* The inactivity timeout starts again with each progress. */
+		n = conn_io(c, CONN_OP_WRITE, (void *)p, chunk,
+		    deadline_after(c->timeout), &saved);
+		if (n == CONN_IO_TIMEOUT) {
+			conn_timeout_write(c);
+			return -1;
+		}
+		if (n < 0) {
+			conn_ioerr(c, "write", saved);
+			return -1;
 		}
 		p += n;
 		len -= (size_t)n;
 		c->nout += (uint64_t)n;
-		/* Progress: the inactivity timeout starts again. */
-		deadline = deadline_after(c->timeout);
 	}
 	return 0;
 }
@@ -1079,8 +1115,7 @@ conn_errcode(const struct conn *c)
 void
 conn_free(struct conn *c)
 {
-	int64_t deadline;
-	int r;
+	int saved;
 
 	if (c == NULL)
 		return;
@@ -1090,21 +1125,9 @@ conn_free(struct conn *c)
 	 * fail, and that is no failure of ours.
 	 */
 	if (c->tls_up && c->fd != -1 && c->code != CONN_ETLS
-	    && c->code != CONN_ECLOSED && c->code != CONN_EIO) {
-		deadline = mono_ms() + CONN_CLOSE_MS;
-		for (;;) {
-			r = tls_close(c->tls);
-			if (r != TLS_WANT_POLLIN && r != TLS_WANT_POLLOUT)
-				break;
-			if (r == TLS_WANT_POLLIN && c->rawlen > 0)
-				continue;
-			if (conn_poll(c->fd,
-				r == TLS_WANT_POLLIN ? POLLIN : POLLOUT,
-				deadline)
-			    != 0)
-				break;
-		}
-	}
+	    && c->code != CONN_ECLOSED && c->code != CONN_EIO)
+		(void)conn_io(c, CONN_OP_CLOSE, NULL, 0,
+		    mono_ms() + CONN_CLOSE_MS, &saved);
 	zfilter_free(c->z);
 	tls_free(c->tls);
 	tls_config_free(c->cfg);
@@ -1151,79 +1174,21 @@ conn_keepalive(struct conn *c, int idle)
 int
 conn_line_ready(struct conn *c)
 {
-	size_t space;
-	ssize_t n;
-	char *p;
-	int r, saved;
+	int r;
 
 	if (!conn_usable(c))
 		return -1;
 	for (;;) {
 		if (c->len > 0 && memchr(c->buf + c->off, '\n', c->len) != NULL)
 			return 1;
-		if (c->len > 0 && c->off > 0) {
-			memmove(c->buf, c->buf + c->off, c->len);
-			c->off = 0;
-		}
-		if (c->len == 0)
-			c->off = 0;
-		if ((space = CONN_BUFSZ - c->off - c->len) == 0) {
+		if (c->len == CONN_BUFSZ) {
 			conn_seterr(c, CONN_ETOOLONG,
 			    "%s port %s: line longer than %d bytes", c->host,
 			    c->port, CONN_LINE_MAX);
 			return -1;
 		}
-		p = c->buf + c->off + c->len;
-		/* Compressed (RFC 4978): what the filter holds comes first,
-		 * and what the socket has goes through it, as in
-		 * conn_fill. */
-		if (c->z != NULL && (r = conn_zin(c, p, space, NULL, 0)) != 0) {
-			if (r == -1)
-				return -1;
-			continue;
-		}
-		if (c->tls != NULL) {
-			errno = 0;
-			n = tls_read(c->tls, p, space);
-			saved = errno;
-			if (n == TLS_WANT_POLLIN || n == TLS_WANT_POLLOUT) {
-				/* Records of no data (session tickets) may
-				 * wait in the read-ahead: go on with them. */
-				if (n == TLS_WANT_POLLIN && c->rawlen > 0)
-					continue;
-				return 0;
-			}
-			if (n == -1) {
-				conn_tls_ioerr(c, "read", saved);
-				return -1;
-			}
-		} else {
-			n = read(c->fd, p, space);
-			if (n == -1) {
-				if (errno == EINTR)
-					continue;
-				if (errno == EAGAIN || errno == EWOULDBLOCK)
-					return 0;
-				conn_seterr(c,
-				    errno == ECONNRESET ? CONN_ECLOSED
-							: CONN_EIO,
-				    "%s port %s: read: %s", c->host, c->port,
-				    strerror(errno));
-				return -1;
-			}
-		}
-		if (n == 0) {
-			conn_seterr(c, CONN_ECLOSED,
-			    "%s port %s: connection closed by server", c->host,
-			    c->port);
-			return -1;
-		}
-		if (c->z != NULL) {
-			if (conn_zin(c, p, space, p, (size_t)n) == -1)
-				return -1;
-			continue;
-		}
-		c->len += (size_t)n;
-		c->nin += (uint64_t)n;
+		/* A deadline now: what has arrived, without waiting. */
+		if ((r = conn_read_some(c, mono_ms(), 0)) != 1)
+			return r;
 	}
 }

@@ -139,6 +139,12 @@ int conn_keepalive(struct conn *, int idle);
  * an error or end of file (ECLOSED). */
 int conn_line_ready(struct conn *);
 
+/* The class of a failed TLS step from libtls's error text msg and the
+ * errno it left (saved): ECERT when checks (chain and name verified)
+ * and the text speaks of the certificate, ECLOSED when the peer hung
+ * up, ETLS otherwise. Exposed for its unit test. */
+enum conn_err conn_tls_errclass(const char *msg, int checks, int saved);
+
 /* Close TLS (errors ignored: a vanished peer is no failure of the
  * mail) and the socket, and free. Accepts NULL. */
 void conn_free(struct conn *);

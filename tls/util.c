@@ -167,6 +167,26 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int
+parse_dec(const char *s, size_t len, size_t *i, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t start = *i;
+	unsigned d;
+
+	while (*i < len && s[*i] >= '0' && s[*i] <= '9') {
+		d = (unsigned)(s[*i] - '0');
+		if (d > max || v > (max - d) / 10)
+			return -1;
+		v = v * 10 + d;
+		(*i)++;
+	}
+	if (*i == start)
+		return -1;
+	*out = v;
+	return 0;
+}
+
 /* Blocks of 64 KB: a 20 000-message listing takes about ten. */
 #define STRPOOL_BLOCK (64 * 1024)
 

@@ -55,6 +55,13 @@ char *strpool_add(struct strpool *, const char *s);
 /* Free every string of the pool and empty it. */
 void strpool_free(struct strpool *);
 
+/* The decimal digits at s[*i] up to s[len - 1], at least one, leading
+ * zeros accepted, no sign or space, the value at most max. Returns 0
+ * with *out set and *i past the digits, or -1 (no digit, or above
+ * max). */
+int parse_dec(
+    const char *s, size_t len, size_t *i, uint64_t max, uint64_t *out);
+
 /* Milliseconds on CLOCK_MONOTONIC, for deadlines. */
 int64_t mono_ms(void);
 

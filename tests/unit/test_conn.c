@@ -1768,6 +1768,48 @@ bg_join(const void *arg)
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+/*
+ * The classes of libtls error texts (conn_tls_errclass): each row of
+ * the table in conn.c, with and without the certificate checks, and
+ * errno for a peer that hung up.
+ */
+struct errclass_case {
+	const char *msg;
+	int checks;
+	int saved;
+	enum conn_err want;
+};
+
+static const struct errclass_case errclass_cases[] = {
+	{ "certificate verify failed", 1, 0, CONN_ECERT },
+	{ "certificate verify failed", 0, 0, CONN_ETLS },
+	{ "Certificate Verification Failed", 1, 0, CONN_ECERT },
+	{ "unable to get local issuer", 1, 0, CONN_ECERT },
+	{ "certificate has expired", 1, 0, CONN_ECERT },
+	{ "x: not yet valid", 1, 0, CONN_ECERT },
+	{ "x: Self Signed", 1, 0, CONN_ECERT },
+	{ "x: self-signed", 1, 0, CONN_ECERT },
+	{ "x: verify error", 1, 0, CONN_ECERT },
+	{ "name `h' not present in server cert", 1, 0, CONN_ECERT },
+	{ "unexpected EOF while reading", 1, 0, CONN_ECLOSED },
+	{ "unexpected eof while reading", 0, 0, CONN_ECLOSED },
+	{ "read: Connection reset by peer", 0, 0, CONN_ECLOSED },
+	{ "handshake failure", 0, ECONNRESET, CONN_ECLOSED },
+	{ "handshake failure", 1, EPIPE, CONN_ECLOSED },
+	{ "handshake failure", 1, 0, CONN_ETLS },
+	{ "certificate expired, then eof", 0, 0, CONN_ECLOSED },
+	{ "certificate expired, then eof", 1, 0, CONN_ECERT },
+	{ "no known words", 1, 0, CONN_ETLS },
+};
+
+static void
+test_errclass(const void *arg)
+{
+	const struct errclass_case *k = arg;
+
+	CHECK(conn_tls_errclass(k->msg, k->checks, k->saved) == k->want);
+}
+
 int
 main(void)
 {
@@ -1804,6 +1846,8 @@ main(void)
 	T_RUN("TLS close then EOF", test_tls_eof, NULL);
 	T_RUN("TLS peer vanishes mid-line", test_tls_vanish, NULL);
 	T_RUN("peer closes before the handshake", test_handshake_closed, NULL);
+	for (i = 0; i < NELEM(errclass_cases); i++)
+		T_RUN(errclass_cases[i].msg, test_errclass, &errclass_cases[i]);
 	for (i = 0; i < NELEM(stls_cases); i++)
 		T_RUN(stls_cases[i].name, test_stls, &stls_cases[i]);
 

@@ -1507,62 +1507,122 @@ t_e2e_autherr(const void *arg)
 }
 
 /*
- * End-to-end: APOP.
+ * End-to-end: sessions that end at open, one row each: the script, the
+ * settings, what open does, what the trace shows and what is never
+ * sent.
  */
+static const struct step st_apop[] = {
+	S(NULL,
+	    "+OK POP3 server ready "
+	    "<1896.697170952@dbc.mtview.ca.us>\r\n"),
+	CAPA_NONE,
+	S("APOP mrose c4c9334bac560ecc979e58001b3e22fb",
+	    "+OK maildrop has 1 message (369 octets)\r\n"),
+	S("QUIT", "+OK\r\n"),
+};
+
+static const struct step st_apop_nostamp[] = {
+	S(NULL, "+OK POP3 ready\r\n"),
+	CAPA_NONE,
+};
+
+/* SASL LOGIN: two challenges, two redacted responses. */
+static const struct step st_login[] = {
+	GREETING,
+	S("CAPA", "+OK\r\nSASL LOGIN\r\n.\r\n"),
+	S("AUTH LOGIN", "+ VXNlcm5hbWU6\r\n"),
+	S("dXNlcg==", "+ UGFzc3dvcmQ6\r\n"),
+	S("c2VjcmV0", "+OK welcome\r\n"),
+	S("QUIT", "+OK\r\n"),
+};
+
+/* Bytes injected after the STLS reply, before the handshake, must not
+ * be taken as the server's words. */
+static const struct step st_stls_injected[] = {
+	GREETING,
+	S("CAPA", "+OK\r\nSTLS\r\n.\r\n"),
+	S("STLS", "+OK begin TLS\r\n+OK injected\r\n"),
+};
+
+static const struct step st_stls_refused[] = {
+	GREETING,
+	S("CAPA", "+OK\r\nSTLS\r\n.\r\n"),
+	S("STLS", "-ERR not now\r\n"),
+};
+
+#define STEPS(a) a, NELEM(a)
+
+struct open_case {
+	const char *name;
+	const struct step *st;
+	size_t nst;
+	enum src_auth auth;
+	enum src_tls tls; /* STARTTLS: without the certificate check */
+	const char *user, *secret; /* NULL: cfg_init's */
+	enum src_fail fail; /* SRC_FNONE: open and quit succeed */
+	const char *err; /* in src->err when open fails; NULL: none */
+	const char *mech; /* src->mech; NULL: not checked */
+	const char *traced; /* in the trace; NULL: none */
+	const char *untraced; /* never in the trace; NULL: none */
+	const char *unsent[2]; /* never sent; NULL: none */
+	int any_end; /* the server's own view depends on timing */
+};
+
+static const struct open_case open_cases[] = {
+	{ "e2e apop", STEPS(st_apop), SRC_AUTH_APOP, SRC_TLS_NONE, "mrose",
+	    "tanstaaf", SRC_FNONE, NULL, "APOP", "> APOP mrose <redacted>\n",
+	    "c4c9334b", { NULL, NULL }, 0 },
+	{ "e2e apop without timestamp", STEPS(st_apop_nostamp), SRC_AUTH_APOP,
+	    SRC_TLS_NONE, NULL, NULL, SRC_FPROTO,
+	    "server greeting has no APOP timestamp", NULL, NULL, NULL,
+	    { "APOP", NULL }, 0 },
+	{ "e2e sasl login", STEPS(st_login), SRC_AUTH_AUTO, SRC_TLS_NONE, NULL,
+	    NULL, SRC_FNONE, NULL, "LOGIN",
+	    "> AUTH LOGIN\n< + VXNlcm5hbWU6\n> <redacted>\n"
+	    "< + UGFzc3dvcmQ6\n> <redacted>\n< +OK welcome\n",
+	    "c2VjcmV0", { NULL, NULL }, 0 },
+	{ "e2e stls injected bytes", STEPS(st_stls_injected), SRC_AUTH_USER,
+	    SRC_TLS_STARTTLS, NULL, NULL, SRC_FPROTO, NULL, NULL, NULL, NULL,
+	    { "USER", "CAPA\r\nSTLS\r\nCAPA" }, 1 },
+	{ "e2e stls refused", STEPS(st_stls_refused), SRC_AUTH_USER,
+	    SRC_TLS_STARTTLS, NULL, NULL, SRC_FPROTO, "not now", NULL, NULL,
+	    NULL, { "USER", NULL }, 0 },
+};
+
 static void
-t_e2e_apop(const void *arg)
+t_e2e_open(const void *arg)
 {
-	static const struct step st[] = {
-		S(NULL,
-		    "+OK POP3 server ready "
-		    "<1896.697170952@dbc.mtview.ca.us>\r\n"),
-		CAPA_NONE,
-		S("APOP mrose c4c9334bac560ecc979e58001b3e22fb",
-		    "+OK maildrop has 1 message (369 octets)\r\n"),
-		S("QUIT", "+OK\r\n"),
-	};
+	const struct open_case *c = arg;
 	struct source_cfg cfg;
 	struct fake f = { .strict = 1 };
 	struct buf tr = { 0 };
 	struct source *src;
+	size_t i;
 
-	(void)arg;
-	src = start_session(&f, st, NELEM(st), &cfg, &tr);
-	cfg.auth = SRC_AUTH_APOP;
-	cfg.user = "mrose";
-	cfg.secret = "tanstaaf";
-	CHECK(src->ops->open(src) == 0);
-	CHECK_STR(src->mech, "APOP");
-	CHECK(src->ops->quit(src) == 0);
+	src = start_session(&f, c->st, c->nst, &cfg, &tr);
+	cfg.auth = c->auth;
+	cfg.tls = c->tls;
+	cfg.user = c->user != NULL ? c->user : cfg.user;
+	cfg.secret = c->secret != NULL ? c->secret : cfg.secret;
+	CHECK(src->ops->open(src) == (c->fail == SRC_FNONE ? 0 : -1));
+	CHECK(src->fail == c->fail);
+	if (c->err != NULL)
+		CHECK(strstr(src->err, c->err) != NULL);
+	if (c->mech != NULL)
+		CHECK_STR(src->mech, c->mech);
+	if (c->fail == SRC_FNONE)
+		CHECK(src->ops->quit(src) == 0);
 	src->ops->free(src);
-	CHECK(fake_end(&f) == 0);
-	CHECK(traced(&tr, "> APOP mrose <redacted>\n"));
-	CHECK(!traced(&tr, "c4c9334b"));
-	buf_free(&tr);
-	buf_free(&f.log);
-}
-
-static void
-t_e2e_apop_nostamp(const void *arg)
-{
-	static const struct step st[] = {
-		S(NULL, "+OK POP3 ready\r\n"),
-		CAPA_NONE,
-	};
-	struct source_cfg cfg;
-	struct fake f = { .strict = 1 };
-	struct buf tr = { 0 };
-	struct source *src;
-
-	(void)arg;
-	src = start_session(&f, st, NELEM(st), &cfg, &tr);
-	cfg.auth = SRC_AUTH_APOP;
-	CHECK(src->ops->open(src) == -1);
-	CHECK(src->fail == SRC_FPROTO);
-	CHECK_STR(src->err, "server greeting has no APOP timestamp");
-	src->ops->free(src);
-	CHECK(fake_end(&f) == 0);
-	CHECK(!logged(&f, "APOP"));
+	if (c->any_end)
+		fake_end(&f);
+	else
+		CHECK(fake_end(&f) == 0);
+	if (c->traced != NULL)
+		CHECK(traced(&tr, c->traced));
+	if (c->untraced != NULL)
+		CHECK(!traced(&tr, c->untraced));
+	for (i = 0; i < NELEM(c->unsent) && c->unsent[i] != NULL; i++)
+		CHECK(!logged(&f, c->unsent[i]));
 	buf_free(&tr);
 	buf_free(&f.log);
 }
@@ -1641,39 +1701,6 @@ t_e2e_auto(const void *arg)
 	CHECK(!traced(&tr, "biws"));
 	if (strncmp(c->cmd, "AUTH ", 5) == 0 && strchr(c->cmd + 5, ' '))
 		CHECK(traced(&tr, "<redacted>\n"));
-	buf_free(&tr);
-	buf_free(&f.log);
-}
-
-/* SASL LOGIN: two challenges, two redacted responses. */
-static void
-t_e2e_login(const void *arg)
-{
-	static const struct step st[] = {
-		GREETING,
-		S("CAPA", "+OK\r\nSASL LOGIN\r\n.\r\n"),
-		S("AUTH LOGIN", "+ VXNlcm5hbWU6\r\n"),
-		S("dXNlcg==", "+ UGFzc3dvcmQ6\r\n"),
-		S("c2VjcmV0", "+OK welcome\r\n"),
-		S("QUIT", "+OK\r\n"),
-	};
-	struct source_cfg cfg;
-	struct fake f = { .strict = 1 };
-	struct buf tr = { 0 };
-	struct source *src;
-
-	(void)arg;
-	src = start_session(&f, st, NELEM(st), &cfg, &tr);
-	cfg.auth = SRC_AUTH_AUTO;
-	CHECK(src->ops->open(src) == 0);
-	CHECK_STR(src->mech, "LOGIN");
-	CHECK(src->ops->quit(src) == 0);
-	src->ops->free(src);
-	CHECK(fake_end(&f) == 0);
-	CHECK(traced(&tr,
-	    "> AUTH LOGIN\n< + VXNlcm5hbWU6\n> <redacted>\n"
-	    "< + UGFzc3dvcmQ6\n> <redacted>\n< +OK welcome\n"));
-	CHECK(!traced(&tr, "c2VjcmV0"));
 	buf_free(&tr);
 	buf_free(&f.log);
 }
@@ -2285,62 +2312,6 @@ t_e2e_stls(const void *arg)
 	buf_free(&f.log);
 }
 
-/* Bytes injected after the STLS reply, before the handshake, must not
- * be taken as the server's words. */
-static void
-t_e2e_stls_injected(const void *arg)
-{
-	static const struct step st[] = {
-		GREETING,
-		S("CAPA", "+OK\r\nSTLS\r\n.\r\n"),
-		S("STLS", "+OK begin TLS\r\n+OK injected\r\n"),
-	};
-	struct source_cfg cfg;
-	struct fake f = { .strict = 1 };
-	struct buf tr = { 0 };
-	struct source *src;
-
-	(void)arg;
-	src = start_session(&f, st, NELEM(st), &cfg, &tr);
-	cfg.tls = SRC_TLS_STARTTLS;
-	cfg.tlsopts.verify = 0;
-	CHECK(src->ops->open(src) == -1);
-	CHECK(src->fail == SRC_FPROTO);
-	src->ops->free(src);
-	/* The server's own view depends on when the bytes arrived. */
-	fake_end(&f);
-	CHECK(!logged(&f, "USER"));
-	CHECK(!logged(&f, "CAPA\r\nSTLS\r\nCAPA"));
-	buf_free(&tr);
-	buf_free(&f.log);
-}
-
-static void
-t_e2e_stls_refused(const void *arg)
-{
-	static const struct step st[] = {
-		GREETING,
-		S("CAPA", "+OK\r\nSTLS\r\n.\r\n"),
-		S("STLS", "-ERR not now\r\n"),
-	};
-	struct source_cfg cfg;
-	struct fake f = { .strict = 1 };
-	struct buf tr = { 0 };
-	struct source *src;
-
-	(void)arg;
-	src = start_session(&f, st, NELEM(st), &cfg, &tr);
-	cfg.tls = SRC_TLS_STARTTLS;
-	CHECK(src->ops->open(src) == -1);
-	CHECK(src->fail == SRC_FPROTO);
-	CHECK(strstr(src->err, "not now") != NULL);
-	src->ops->free(src);
-	CHECK(fake_end(&f) == 0);
-	CHECK(!logged(&f, "USER"));
-	buf_free(&tr);
-	buf_free(&f.log);
-}
-
 static void
 t_e2e_implicit(const void *arg)
 {
@@ -2485,11 +2456,10 @@ main(void)
 		T_RUN(badcfg_cases[i].name, t_e2e_badcfg, &badcfg_cases[i]);
 	for (i = 0; i < NELEM(autherr_cases); i++)
 		T_RUN(autherr_cases[i].name, t_e2e_autherr, &autherr_cases[i]);
-	T_RUN("e2e apop", t_e2e_apop, NULL);
-	T_RUN("e2e apop without timestamp", t_e2e_apop_nostamp, NULL);
+	for (i = 0; i < NELEM(open_cases); i++)
+		T_RUN(open_cases[i].name, t_e2e_open, &open_cases[i]);
 	for (i = 0; i < NELEM(auto_cases); i++)
 		T_RUN(auto_cases[i].name, t_e2e_auto, &auto_cases[i]);
-	T_RUN("e2e sasl login", t_e2e_login, NULL);
 	T_RUN("e2e long initial response", t_e2e_long_ir, NULL);
 	T_RUN("e2e scram forged signature", t_e2e_scram_forged, NULL);
 	for (i = 0; i < NELEM(sinkfail_cases); i++)
@@ -2502,8 +2472,6 @@ main(void)
 		T_RUN(listing_cases[i].name, t_e2e_listing, &listing_cases[i]);
 	T_RUN("e2e listing over 300000", t_e2e_huge_listing, NULL);
 	T_RUN("e2e stls", t_e2e_stls, NULL);
-	T_RUN("e2e stls injected bytes", t_e2e_stls_injected, NULL);
-	T_RUN("e2e stls refused", t_e2e_stls_refused, NULL);
 	T_RUN("e2e implicit tls", t_e2e_implicit, NULL);
 	T_RUN("e2e lazy sizes", t_e2e_lazy_sizes, NULL);
 	T_RUN("e2e connection refused", t_e2e_refused_port, NULL);

@@ -211,39 +211,34 @@ t_ehlo(const void *arg)
 	CHECK(mechs == c->mechs);
 }
 
-/* The session is no mail source: the mail operations fail, and quit
- * before open says so. */
+/* The session is no mail source: it has no mail operations, and auth
+ * and quit before open say so. */
 static void
 t_notmail(const void *arg)
 {
 	struct source_cfg cfg;
-	const struct source_ops *ops;
 	struct source *src;
-	struct folder_info fi;
-	struct msglist l;
-	size_t gone = 99;
 
 	(void)arg;
 	memset(&cfg, 0, sizeof(cfg));
-	memset(&l, 0, sizeof(l));
 	cfg.host = "127.0.0.1";
 	cfg.port = "1";
 	src = smtp_new(&cfg);
-	CHECK(src != NULL && src->ops != NULL && src->conn == NULL);
-	CHECK(src->ops->select(src, "INBOX", 0, &fi) == -1);
-	CHECK(src->fail == SRC_FPROTO);
-	CHECK(src->ops->list(src, 0, &l) == -1);
-	CHECK(src->ops->fetch(src, NULL, 0, NULL) == -1);
-	CHECK(src->ops->mark(src, NULL, 0) == -1);
-	CHECK(src->ops->expunge(src, NULL, 0, &gone) == -1);
-	CHECK(gone == 0);
-	src->fail = SRC_FNONE;
-	CHECK(src->ops->quit(src) == -1);
+	CHECK(src != NULL && !src_has_conn(src));
+	CHECK(src->ops->select == NULL && src->ops->list == NULL
+	    && src->ops->sizes == NULL && src->ops->fetch == NULL
+	    && src->ops->mark == NULL && src->ops->expunge == NULL);
+	CHECK(src->ops->quit == smtp_quit && src->ops->free == smtp_free);
+	CHECK(smtp_auth(src) == -1);
 	CHECK(src->fail == SRC_FPROTO);
 	CHECK_STR(src->err, "session not open");
-	ops = src->ops;
-	ops->free(src);
-	ops->free(NULL);
+	src->fail = SRC_FNONE;
+	CHECK(smtp_quit(src) == -1);
+	CHECK(src->fail == SRC_FPROTO);
+	CHECK_STR(src->err, "session not open");
+	CHECK(src_errcode(src) == CONN_OK);
+	smtp_free(src);
+	smtp_free(NULL);
 }
 
 int
