@@ -187,8 +187,7 @@ acct_srcerr(const struct acct *ac)
 
 	switch (src->fail) {
 	case SRC_FHOST:
-		if (src->conn != NULL
-		    && conn_errcode(src->conn) == CONN_ERESOLVE)
+		if (src_errcode(src) == CONN_ERESOLVE)
 			hint = "; check host";
 		else
 			hint = "; check host and port, and that the server "
@@ -199,7 +198,7 @@ acct_srcerr(const struct acct *ac)
 		       "try again later";
 		break;
 	case SRC_FAUTH:
-		if (src->conn != NULL && conn_errcode(src->conn) == CONN_ECERT)
+		if (src_errcode(src) == CONN_ECERT)
 			hint = "; check tls_ca_file or tls_fingerprint, and "
 			       "that host is the name on the certificate";
 		else

@@ -208,13 +208,6 @@ static const struct {
 	{ "ESEARCH", CAP_ESEARCH },
 };
 
-/* len bytes of p are the string s, ASCII case ignored. */
-static int
-eqi(const char *p, size_t len, const char *s)
-{
-	return strlen(s) == len && strncasecmp(p, s, len) == 0;
-}
-
 static void
 trace_literal(struct source *src, int dir, uint64_t n)
 {
@@ -346,9 +339,11 @@ may_have_literals(const char *line, size_t len)
 		return 0;
 	for (i = 2; i < len && line[i] != ' '; i++)
 		;
-	return !(eqi(line + 2, i - 2, "OK") || eqi(line + 2, i - 2, "NO")
-	    || eqi(line + 2, i - 2, "BAD") || eqi(line + 2, i - 2, "BYE")
-	    || eqi(line + 2, i - 2, "PREAUTH"));
+	return !(imap_eqi(line + 2, i - 2, "OK")
+	    || imap_eqi(line + 2, i - 2, "NO")
+	    || imap_eqi(line + 2, i - 2, "BAD")
+	    || imap_eqi(line + 2, i - 2, "BYE")
+	    || imap_eqi(line + 2, i - 2, "PREAUTH"));
 }
 
 static int
@@ -432,7 +427,7 @@ fetch_literal(struct source *src, size_t start, uint64_t n, int *done)
 	*done = 0;
 	if (fx->handled || imap_parse_resp(im->rbuf.p, start, &r) == -1
 	    || r.type != IMAP_RUNTAGGED || !r.hasnum
-	    || !eqi(r.kw, r.kwlen, "FETCH")
+	    || !imap_eqi(r.kw, r.kwlen, "FETCH")
 	    || !imap_fetch_pending_body(r.data, r.datalen, &uid))
 		return 0;
 	fx->handled = 1;
@@ -573,7 +568,7 @@ set_caps(struct source *src, const char *s, size_t len)
 		for (j = i; j < len && s[j] != ' '; j++)
 			;
 		for (k = 0; k < sizeof(capnames) / sizeof(capnames[0]); k++)
-			if (eqi(s + i, j - i, capnames[k].name))
+			if (imap_eqi(s + i, j - i, capnames[k].name))
 				im->caps |= capnames[k].bit;
 	}
 }
@@ -1002,12 +997,12 @@ on_namespace(struct source *src, const struct imap_resp *r)
 static int
 is_news(const struct imap *im, const struct imap_resp *r)
 {
-	if (eqi(r->kw, r->kwlen, "STATUS"))
+	if (imap_eqi(r->kw, r->kwlen, "STATUS"))
 		return 1;
 	if (!r->hasnum)
 		return 0;
-	return (eqi(r->kw, r->kwlen, "EXISTS") && r->num > im->exists)
-	    || (eqi(r->kw, r->kwlen, "RECENT") && r->num > 0);
+	return (imap_eqi(r->kw, r->kwlen, "EXISTS") && r->num > im->exists)
+	    || (imap_eqi(r->kw, r->kwlen, "RECENT") && r->num > 0);
 }
 
 static int
@@ -1034,30 +1029,31 @@ untagged(struct source *src, const struct imap_resp *r)
 	 * NOTIFY, about another mailbox. */
 	if (im->ctx != CTX_SELECT && is_news(im, r))
 		im->news = 1;
-	if (eqi(r->kw, r->kwlen, "CAPABILITY"))
+	if (imap_eqi(r->kw, r->kwlen, "CAPABILITY"))
 		set_caps(src, r->data, r->datalen);
-	else if (r->hasnum && eqi(r->kw, r->kwlen, "EXISTS"))
+	else if (r->hasnum && imap_eqi(r->kw, r->kwlen, "EXISTS"))
 		return on_exists(src, r->num);
 	else if (r->hasnum
-	    && (eqi(r->kw, r->kwlen, "EXPUNGE")
-		|| eqi(r->kw, r->kwlen, "EXPUNGED")))
+	    && (imap_eqi(r->kw, r->kwlen, "EXPUNGE")
+		|| imap_eqi(r->kw, r->kwlen, "EXPUNGED")))
 		/* "EXPUNGED": GNU Mailutils' imap4d (3.15) spells EXPUNGE
 		 * so, with the same meaning; no RFC gives the word another
 		 * one. */
 		return on_expunge(src, r->num);
-	else if (r->hasnum && eqi(r->kw, r->kwlen, "FETCH"))
+	else if (r->hasnum && imap_eqi(r->kw, r->kwlen, "FETCH"))
 		return on_fetch(src, r);
-	else if (eqi(r->kw, r->kwlen, "VANISHED"))
+	else if (imap_eqi(r->kw, r->kwlen, "VANISHED"))
 		return on_vanished(src, r);
-	else if (eqi(r->kw, r->kwlen, "ENABLED"))
+	else if (imap_eqi(r->kw, r->kwlen, "ENABLED"))
 		on_enabled(src, r);
-	else if (im->ctx == CTX_MAILBOXES && eqi(r->kw, r->kwlen, "LIST"))
+	else if (im->ctx == CTX_MAILBOXES && imap_eqi(r->kw, r->kwlen, "LIST"))
 		return on_mailbox(src, r);
-	else if (im->ctx == CTX_NAMESPACE && eqi(r->kw, r->kwlen, "NAMESPACE"))
+	else if (im->ctx == CTX_NAMESPACE
+	    && imap_eqi(r->kw, r->kwlen, "NAMESPACE"))
 		return on_namespace(src, r);
-	else if (im->ctx == CTX_GAPS && eqi(r->kw, r->kwlen, "ESEARCH"))
+	else if (im->ctx == CTX_GAPS && imap_eqi(r->kw, r->kwlen, "ESEARCH"))
 		return on_esearch(src, r);
-	else if (im->ctx == CTX_LIST && eqi(r->kw, r->kwlen, "LIST")) {
+	else if (im->ctx == CTX_LIST && imap_eqi(r->kw, r->kwlen, "LIST")) {
 		char delim;
 
 		if (imap_parse_list(r->data, r->datalen, &delim) == -1)
@@ -1067,7 +1063,7 @@ untagged(struct source *src, const struct imap_resp *r)
 			im->delim = delim;
 		im->gotlist = 1;
 	} else if ((im->ctx == CTX_SEARCH || im->ctx == CTX_GAPS)
-	    && eqi(r->kw, r->kwlen, "SEARCH"))
+	    && imap_eqi(r->kw, r->kwlen, "SEARCH"))
 		return on_search(src, r);
 	/* Anything else (RECENT, FLAGS, NAMESPACE, ...) is of no use. */
 	return 0;

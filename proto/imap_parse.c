@@ -20,17 +20,10 @@ lower(int c)
 	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
 }
 
-/* Compare len bytes of p with the NUL-terminated s, ignoring ASCII
- * case; 1 when equal. */
-static int
-eqi(const char *p, size_t len, const char *s)
+int
+imap_eqi(const char *p, size_t len, const char *s)
 {
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (s[i] == '\0' || lower((unsigned char)p[i]) != lower(s[i]))
-			return 0;
-	return s[i] == '\0';
+	return strlen(s) == len && strncasecmp(p, s, len) == 0;
 }
 
 /*
@@ -154,7 +147,7 @@ lex_atom(struct imap_lex *l, struct imap_tok *tok)
 		return lex_err(l, tok);
 	tok->p = b + l->pos;
 	tok->len = i - l->pos;
-	tok->t = eqi(tok->p, tok->len, "NIL") ? IMAP_TNIL : IMAP_TATOM;
+	tok->t = imap_eqi(tok->p, tok->len, "NIL") ? IMAP_TNIL : IMAP_TATOM;
 	l->pos = i;
 	return tok->t;
 }
@@ -274,7 +267,7 @@ int
 imap_tok_is(const struct imap_tok *tok, const char *s)
 {
 	return (tok->t == IMAP_TATOM || tok->t == IMAP_TNIL)
-	    && eqi(tok->p, tok->len, s);
+	    && imap_eqi(tok->p, tok->len, s);
 }
 
 /* The resp-text after a status word at buf[i]: "[code] text" or text. */
@@ -300,15 +293,15 @@ resp_text(const char *buf, size_t len, size_t i, struct imap_resp *r)
 static enum imap_status
 status_word(const char *p, size_t len)
 {
-	if (eqi(p, len, "OK"))
+	if (imap_eqi(p, len, "OK"))
 		return IMAP_SOK;
-	if (eqi(p, len, "NO"))
+	if (imap_eqi(p, len, "NO"))
 		return IMAP_SNO;
-	if (eqi(p, len, "BAD"))
+	if (imap_eqi(p, len, "BAD"))
 		return IMAP_SBAD;
-	if (eqi(p, len, "BYE"))
+	if (imap_eqi(p, len, "BYE"))
 		return IMAP_SBYE;
-	if (eqi(p, len, "PREAUTH"))
+	if (imap_eqi(p, len, "PREAUTH"))
 		return IMAP_SPREAUTH;
 	return IMAP_SNONE;
 }
@@ -395,7 +388,7 @@ imap_code_is(const char *code, size_t codelen, const char *name,
 {
 	size_t k = strlen(name);
 
-	if (code == NULL || codelen < k || !eqi(code, k, name)
+	if (code == NULL || codelen < k || !imap_eqi(code, k, name)
 	    || (codelen > k && code[k] != ' '))
 		return 0;
 	if (codelen > k) {

@@ -65,6 +65,8 @@ int imap_tok_num(const struct imap_tok *, uint64_t max, uint64_t *out);
 
 /* 1 when the token is an atom equal to s, ignoring case. */
 int imap_tok_is(const struct imap_tok *, const char *s);
+/* 1 when the len bytes at p are the string s, ASCII case ignored. */
+int imap_eqi(const char *p, size_t len, const char *s);
 
 enum imap_rtype {
 	IMAP_RTAGGED, /* "tag OK|NO|BAD ..." */
