@@ -25,17 +25,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../proto/imap.h"
 #include "../tls/util.h"
 #include "deliver.h"
+#include "folders.h"
 #include "hook.h"
 #include "maildir.h"
+#include "mailboxes.h"
+#include "mirror.h"
 #include "policy.h"
 #include "run.h"
 #include "state.h"
+#include "sync.h"
 
 /* A batch ends at this many messages or bytes (as the server reports
  * sizes), whichever comes first: large enough to keep the pipe full,
@@ -60,9 +65,17 @@ struct run {
 	int listed; /* a folder was listed: the summary means something */
 	int stopped; /* a stop was asked for and the run ended early */
 	uint64_t fetched, deleted, left, flagged;
+	uint64_t updated, removed; /* the mirror's (a dry run: planned) */
 	char flagged_why[512];
 	uint64_t quit_marked; /* deletions that take effect at QUIT */
 	uint64_t plan[POLICY_SKIP + 1]; /* a dry run's actions, counted */
+
+	/* The folders to work on (mailboxes.c). */
+	struct mbx_list folders;
+	/* The personal namespace (NAMESPACE), asked for once, when a folder
+	 * other than INBOX needs a Maildir++ name. */
+	struct src_namespace ns;
+	int ns_asked;
 
 	/* The folder being worked on. */
 	const char *folder; /* as in the config */
@@ -247,23 +260,6 @@ sink_end(void *arg, size_t i)
 	return 0;
 }
 
-/* Maildir flag letters, in ASCII order, for IMAP flags. */
-static void
-flag_letters(unsigned flags, char *buf)
-{
-	char *p = buf;
-
-	if (flags & MSG_DRAFT)
-		*p++ = 'D';
-	if (flags & MSG_FLAGGED)
-		*p++ = 'F';
-	if (flags & MSG_ANSWERED)
-		*p++ = 'R';
-	if (flags & MSG_SEEN)
-		*p++ = 'S';
-	*p = '\0';
-}
-
 static void
 state_fail(struct run *r)
 {
@@ -403,13 +399,16 @@ static int
 persist(struct run *r, struct msginfo *const *b, size_t n)
 {
 	struct deliver_to to
-	    = { r->st, r->md, r->sub, r->key, r->uidv, r->now };
+	    = { r->st, r->md, r->sub, r->key, r->uidv, r->now, r->a->mirror };
+	/* A mirror's copy has the server's flags, \Deleted (T) too; a
+	 * fetched copy has them but \Deleted. */
+	unsigned mask = r->a->mirror ? ~0u : ~(unsigned)MSG_DELETED;
 	unsigned err;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
 		r->batch[i].uid = b[i]->uid;
-		flag_letters(b[i]->flags, r->batch[i].flags);
+		mirror_letters(b[i]->flags & mask, r->batch[i].flags);
 		r->batch[i].mtime = b[i]->date;
 		r->batch[i].announced = b[i]->size;
 	}
@@ -584,10 +583,14 @@ print_plan_totals(const struct run *r)
 	fflush(stdout);
 	fprintf(stderr,
 	    "%s: plan: %" PRIu64 " fetch, %" PRIu64 " delete, %" PRIu64
-	    " keep, %" PRIu64 " skip\n",
+	    " keep, %" PRIu64 " skip",
 	    r->a->name, p[POLICY_FETCH] + p[POLICY_FETCH_DELETE],
 	    p[POLICY_DELETE] + p[POLICY_FETCH_DELETE], p[POLICY_KEEP],
 	    p[POLICY_SKIP]);
+	if (r->a->mirror)
+		fprintf(stderr, ", %" PRIu64 " update, %" PRIu64 " remove",
+		    r->updated, r->removed);
+	fputc('\n', stderr);
 }
 
 /* Maildir++: a subfolder holds an empty "maildirfolder"; not created
@@ -610,19 +613,63 @@ mark_subfolder(struct run *r, const char *path)
 	free(marker);
 }
 
+/* The personal namespace's prefix in UTF-8 ("" when none), asked for
+ * at the first call. NULL when the session failed (said already). */
+static char *
+ns_prefix(struct run *r)
+{
+	struct source *src = r->ac.src;
+	char *p;
+
+	if (!r->ns_asked) {
+		r->ns_asked = 1;
+		if (src->ops->namespace != NULL
+		    && src->ops->namespace(src, &r->ns) == -1) {
+			fail(r, acct_srcerr(&r->ac));
+			r->ns_asked = 0;
+			return NULL;
+		}
+	}
+	if (!r->ns.known || (p = imap_utf7_decode(r->ns.prefix)) == NULL)
+		return xstrdup("");
+	return p;
+}
+
+/* name without the personal namespace's prefix pfx (SPEC "Folder
+ * selection"): on Courier and Cyrus "INBOX.Lists.dev" is "Lists.dev";
+ * INBOX in the prefix in any case. A name that is the prefix alone
+ * keeps it. */
+static const char *
+strip_prefix(const char *name, const char *pfx)
+{
+	size_t n = strlen(pfx), k = 0;
+
+	if (n == 0 || strlen(name) <= n)
+		return name;
+	if (strncasecmp(pfx, "INBOX", 5) == 0
+	    && strncasecmp(name, "INBOX", 5) == 0)
+		k = 5;
+	return strncmp(name + k, pfx + k, n - k) == 0 ? name + n : name;
+}
+
 /* The Maildir++ subfolder of a folder, "" for INBOX and a protocol
- * without folders. */
+ * without folders; NULL when asking for the namespace failed. */
 static char *
 local_subfolder(struct run *r, const char *folder)
 {
 	struct source *src = r->ac.src;
-	char *name, *sub, delim;
+	char *name, *sub, *pfx = NULL, delim;
 
 	if (src->ops->local_name == NULL)
 		return xstrdup("");
+	/* INBOX is the Maildir itself: no NAMESPACE for it. */
+	if (strcasecmp(folder, "INBOX") != 0 && (pfx = ns_prefix(r)) == NULL)
+		return NULL;
 	name = src->ops->local_name(src, folder, &delim);
-	sub = maildir_subfolder(name, delim);
+	sub = maildir_subfolder(
+	    pfx != NULL ? strip_prefix(name, pfx) : name, delim);
 	free(name);
+	free(pfx);
 	return sub;
 }
 
@@ -635,7 +682,8 @@ open_folder_maildir(struct run *r, const char *folder)
 	char err[512], *path;
 
 	free(r->sub);
-	r->sub = local_subfolder(r, folder);
+	if ((r->sub = local_subfolder(r, folder)) == NULL)
+		return NULL;
 	if (*r->sub == '\0')
 		path = xstrdup(r->a->maildir);
 	else
@@ -703,6 +751,119 @@ select_folder(struct run *r, struct folder_run *f, const char *folder)
 		state_reset_folder(r->st, r->key, r->uidv);
 	}
 	return 0;
+}
+
+/* The folder's Maildir, opened once for the mirror pass and the
+ * fetch. */
+static int
+folder_maildir(struct run *r)
+{
+	if (r->md == NULL && (r->md = open_folder_maildir(r, r->key)) == NULL)
+		return -1;
+	return 0;
+}
+
+/* 1 when the state has a record of the folder under uidv. */
+static int
+has_records(const struct run *r, uint32_t uidv)
+{
+	struct state_rec rec;
+	size_t pos = 0;
+
+	return uidv != 0 && state_next(r->st, r->key, uidv, &pos, &rec);
+}
+
+/*
+ * UIDVALIDITY changed under a mirror: the old copies count as gone
+ * (SPEC "Mirror"), and are removed unless the guard holds. When it
+ * holds, the folder is left as it is, old records and UIDVALIDITY
+ * included, and nothing is fetched from it: fetching the messages
+ * again beside copies that stay would duplicate the folder, and the
+ * records are what lets a later run (with --accept-removals) remove
+ * those copies. Returns 0 (go on: fetch everything), 2 (the guard
+ * held: skip the folder), -1.
+ */
+static int
+mirror_void(struct run *r, struct msync *ms, uint32_t old)
+{
+	acct_err(&r->ac,
+	    "%s: UIDVALIDITY changed from %" PRIu32 " to %" PRIu32
+	    ": its local copies count as gone, and its messages are fetched "
+	    "again",
+	    r->folder, old, r->uidv);
+	if (!r->o->dryrun && folder_maildir(r) == -1)
+		return -1;
+	if (msync_pass(ms, SRC_SYNC_VOID, r->md, r->sub) == -1) {
+		fail(r, ms->status);
+		return -1;
+	}
+	if (ms->held)
+		return 2;
+	state_reset_folder(r->st, r->key, r->uidv);
+	return 0;
+}
+
+/*
+ * The mirror's pass over the folder select_sync opened: what it
+ * reported applied to the local copies, then the folder's
+ * HIGHESTMODSEQ noted (not when the guard held: the next run must be
+ * told of those removals again). Returns as mirror_void.
+ */
+static int
+mirror_folder(struct run *r, struct folder_run *f, struct msync *ms,
+    enum src_sync kind, uint32_t old)
+{
+	int rv = 0;
+
+	r->listed = 1;
+	if (kind == SRC_SYNC_VOID && has_records(r, old))
+		rv = mirror_void(r, ms, old);
+	else if (kind == SRC_SYNC_VOID)
+		state_reset_folder(r->st, r->key, r->uidv);
+	else if (!msync_has_work(ms, kind))
+		;
+	else if (!r->o->dryrun && folder_maildir(r) == -1)
+		rv = -1;
+	else if (msync_pass(ms, kind, r->md, r->sub) == -1) {
+		fail(r, ms->status);
+		rv = -1;
+	}
+	r->updated += ms->updated;
+	r->removed += ms->removed;
+	if (rv == 0 && !ms->held)
+		state_set_modseq(r->st, r->key, r->uidv, f->fi.highestmodseq);
+	return rv;
+}
+
+/* Select the folder of a mirror with what the state knows of it, and
+ * apply the changes. Returns 0, 1 (the server refused the folder), 2
+ * (skip it: the guard held a UIDVALIDITY change), -1. */
+static int
+select_mirror(struct run *r, struct folder_run *f, const char *folder)
+{
+	struct source *src = r->ac.src;
+	struct change_sink chg;
+	struct sync_known k;
+	struct msync ms;
+	enum src_sync kind;
+	int rv;
+
+	r->folder = folder;
+	set_folder_key(r, folder);
+	memset(&k, 0, sizeof(k));
+	k.uidvalidity = state_uidvalidity(r->st, r->key);
+	k.highestmodseq = state_modseq(r->st, r->key, k.uidvalidity);
+	msync_init(&ms, &r->ac, r->st, r->key, folder, k.uidvalidity);
+	msync_sink(&ms, &chg);
+	if (src->ops->select_sync(src, folder, &k, &chg, &f->fi, &kind) == -1) {
+		msync_free(&ms);
+		fail(r, acct_srcerr(&r->ac));
+		return src->fail == SRC_FREFUSED ? 1 : -1;
+	}
+	r->uidv = f->fi.uidvalidity;
+	rv = mirror_folder(r, f, &ms, kind, k.uidvalidity);
+	msync_free(&ms);
+	return rv;
 }
 
 /* Where to list from: what earlier runs recorded whole need not be
@@ -945,7 +1106,7 @@ apply_folder(struct run *r, struct folder_run *f)
 	sort_plan(f);
 	if (mark_stored(r, f) == -1)
 		return -1;
-	if (f->nfetch > 0 && (r->md = open_folder_maildir(r, r->key)) == NULL)
+	if (f->nfetch > 0 && folder_maildir(r) == -1)
 		return -1;
 	rv = fetch_new(r, f);
 	if (rv == 0 && expunge_marked(r, f) == -1)
@@ -1012,9 +1173,15 @@ do_folder(struct run *r, const char *folder)
 	int rv;
 
 	folder_init(r, &f);
-	if ((rv = select_folder(r, &f, folder)) != 0)
-		return rv == 1 ? 0 : -1;
-	if ((rv = plan_folder(r, &f)) != 0)
+	if (r->a->mirror && r->ac.src->ops->select_sync != NULL)
+		rv = select_mirror(r, &f, folder);
+	else
+		rv = select_folder(r, &f, folder);
+	if (rv == 2)
+		r->left += f.fi.exists;
+	if (rv != 0)
+		rv = rv == -1 ? -1 : 1;
+	else if ((rv = plan_folder(r, &f)) != 0)
 		;
 	else if (r->o->dryrun) {
 		print_plan(r, &f);
@@ -1041,7 +1208,7 @@ reconcile(struct run *r)
 
 	if (r->o->dryrun)
 		return 0;
-	if (deliver_reconcile(r->st, r->a->maildir, &found) == -1)
+	if (deliver_reconcile(r->st, r->a->maildir, r->a->mirror, &found) == -1)
 		return -1;
 	if (found > 0 && r->o->verbose)
 		printf("%s: %zu messages stored by an interrupted run were "
@@ -1120,6 +1287,65 @@ run_open(struct run *r)
 	return 0;
 }
 
+/* 1 when name is a literal item of folders (its absence is an error
+ * said already). */
+static int
+is_literal(const struct cfg_account *a, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < a->nfitems; i++)
+		if (folders_literal(&a->fitems[i]) && a->fitems[i].canon != NULL
+		    && strcmp(a->fitems[i].canon, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* The folders the state has copies of that the LIST no longer shows:
+ * they stay on disk and are not updated (SPEC "Mirror"); say so. */
+static void
+say_lost(struct run *r)
+{
+	struct state_rec rec;
+	const char *name;
+	size_t i, pos;
+	uint32_t uv;
+
+	for (i = 0; (name = state_folder_name(r->st, i)) != NULL; i++) {
+		pos = 0;
+		uv = state_uidvalidity(r->st, name);
+		if (mbx_has(&r->folders, name) || is_literal(r->a, name)
+		    || !state_next(r->st, name, uv, &pos, &rec))
+			continue;
+		acct_err(&r->ac,
+		    "%s: the server no longer lists this folder; its local "
+		    "copies stay as they are and are no longer updated; check "
+		    "whether it was renamed or deleted on the server",
+		    name);
+	}
+}
+
+/* The folders of the run (mailboxes.c): the items of folders, expanded
+ * with LIST where they need it. Returns 0, or -1 when the session
+ * failed. */
+static int
+run_folders(struct run *r)
+{
+	int st;
+
+	if ((st = mbx_expand(&r->ac, &r->folders)) != 0) {
+		fail(r, st);
+		return -1;
+	}
+	if (r->folders.missing)
+		fail(r, EX_PROTOCOL);
+	if (r->folders.listed) {
+		r->listed = 1; /* a summary also when nothing matched */
+		say_lost(r);
+	}
+	return 0;
+}
+
 /* End the session; the deletions that take effect at QUIT count once
  * the server confirmed it. */
 static void
@@ -1151,12 +1377,19 @@ run_summary(struct run *r)
 		return;
 	}
 	if (r->o->daemon && r->fetched == 0 && r->deleted == 0
-	    && r->status == 0)
+	    && r->updated == 0 && r->removed == 0 && r->status == 0)
 		return;
-	acct_info(&r->ac,
-	    "%" PRIu64 " fetched, %" PRIu64 " deleted, %" PRIu64
-	    " left on server",
-	    r->fetched, r->deleted, r->left);
+	if (r->a->mirror)
+		acct_info(&r->ac,
+		    "%" PRIu64 " fetched, %" PRIu64 " deleted, %" PRIu64
+		    " left on server, %" PRIu64 " updated, %" PRIu64
+		    " removed here",
+		    r->fetched, r->deleted, r->left, r->updated, r->removed);
+	else
+		acct_info(&r->ac,
+		    "%" PRIu64 " fetched, %" PRIu64 " deleted, %" PRIu64
+		    " left on server",
+		    r->fetched, r->deleted, r->left);
 	if (r->flagged > 0)
 		acct_info(&r->ac,
 		    "%" PRIu64 " of them flagged \\Deleted but not "
@@ -1180,9 +1413,9 @@ run_fetch(const struct cfg_account *a, const struct runopts *opts)
 	r.now = o->dryrun && o->at != 0 ? o->at : time(NULL);
 	r.budget = a->max_messages ? a->max_messages : UINT64_MAX;
 	acct_init(&r.ac, a, o);
-	if (run_open(&r) == 0) {
-		for (i = 0; i < a->nfolders && !broken && !stopping(&r); i++)
-			broken = do_folder(&r, a->folders[i]) == -1;
+	if (run_open(&r) == 0 && run_folders(&r) == 0) {
+		for (i = 0; i < r.folders.n && !broken && !stopping(&r); i++)
+			broken = do_folder(&r, r.folders.name[i]) == -1;
 		if (!broken)
 			run_quit(&r);
 		if (!o->dryrun && state_save(r.st) == -1)
@@ -1192,6 +1425,7 @@ run_fetch(const struct cfg_account *a, const struct runopts *opts)
 	fflush(stdout);
 	acct_fini(&r.ac);
 	state_free(r.st);
+	mbx_free(&r.folders);
 	free(r.sub);
 	free(r.key);
 	/* After the lock is released: the hook may take its time. */
