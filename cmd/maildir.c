@@ -219,33 +219,6 @@ nameset_scan(struct nameset *s, int dirfd)
 	return 0;
 }
 
-/* fsync the directory that holds path (the part before its last '/'). */
-static int
-fsync_parent(const char *path)
-{
-	const char *s = strrchr(path, '/');
-	char *dir;
-	int fd, e;
-
-	if (s == NULL)
-		dir = xstrdup(".");
-	else if (s == path)
-		dir = xstrdup("/");
-	else
-		dir = xstrndup(path, (size_t)(s - path));
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(dir);
-	if (fd == -1)
-		return -1;
-	if (fsync(fd) == -1) {
-		e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return close(fd);
-}
-
 /*
  * mkdir -p with mode 0700. On failure, p is cut at the component that
  * failed (for the message) and errno says why. Each directory created
@@ -329,12 +302,76 @@ host_name(struct maildir *md)
 	md->host = xstrdup(out);
 }
 
+/* Open the Maildir's directory at path, creating it and its missing
+ * parents. Returns the descriptor, or -1 with errno set and err said. */
+static int
+open_top(const char *path, char *err, size_t errlen)
+{
+	char *p;
+	int fd, e;
+
+	if ((fd = open_dir(AT_FDCWD, path)) != -1 || errno != ENOENT)
+		goto done;
+	p = xstrdup(path);
+	if (mkdirs(p) == -1) {
+		e = errno;
+		snprintf(err, errlen, "create Maildir %s: mkdir %s: %s", path,
+		    p, strerror(e));
+		free(p);
+		errno = e;
+		return -1;
+	}
+	free(p);
+	fd = open_dir(AT_FDCWD, path);
+done:
+	if (fd == -1) {
+		e = errno;
+		snprintf(err, errlen, "open Maildir %s: %s", path, strerror(e));
+		errno = e;
+	}
+	return fd;
+}
+
+/* Open tmp/, new/ or cur/ (name) of the Maildir at dfd, creating it
+ * when missing (*created set). Returns the descriptor, or -1 with errno
+ * set and err said. */
+static int
+open_part(int dfd, const char *path, const char *name, int *created, char *err,
+    size_t errlen)
+{
+	int fd, e;
+
+	if ((fd = open_subdir(dfd, name)) != -1)
+		return fd;
+	if (errno == ENOENT) {
+		if (mkdirat(dfd, name, 0700) == -1 && errno != EEXIST) {
+			e = errno;
+			snprintf(err, errlen, "mkdir %s/%s: %s", path, name,
+			    strerror(e));
+			errno = e;
+			return -1;
+		}
+		*created = 1;
+		fd = open_subdir(dfd, name);
+	}
+	e = errno;
+	if (fd == -1 && e == ELOOP)
+		snprintf(err, errlen,
+		    "%s/%s is a symbolic link, and mail is not "
+		    "delivered through one; make it a directory",
+		    path, name);
+	else if (fd == -1)
+		snprintf(
+		    err, errlen, "open %s/%s: %s", path, name, strerror(e));
+	errno = e;
+	return fd;
+}
+
 struct maildir *
 maildir_open(const char *path, char *err, size_t errlen)
 {
 	static const char *sub[3] = { "tmp", "new", "cur" };
 	struct maildir *md;
-	char *p = NULL;
 	int *fds[3], i, created = 0, e = 0;
 
 	md = xcalloc(1, sizeof(*md));
@@ -343,68 +380,24 @@ maildir_open(const char *path, char *err, size_t errlen)
 	fds[0] = &md->tmpfd;
 	fds[1] = &md->newfd;
 	fds[2] = &md->curfd;
-
-	if ((md->dfd = open_dir(AT_FDCWD, path)) == -1) {
-		e = errno;
-		if (e != ENOENT) {
-			snprintf(err, errlen, "open Maildir %s: %s", path,
-			    strerror(e));
+	if ((md->dfd = open_top(path, err, errlen)) == -1)
+		goto fail;
+	for (i = 0; i < 3; i++)
+		if ((*fds[i] = open_part(
+			 md->dfd, path, sub[i], &created, err, errlen))
+		    == -1)
 			goto fail;
-		}
-		p = xstrdup(path);
-		if (mkdirs(p) == -1) {
-			e = errno;
-			snprintf(err, errlen, "create Maildir %s: mkdir %s: %s",
-			    path, p, strerror(e));
-			goto fail;
-		}
-		if ((md->dfd = open_dir(AT_FDCWD, path)) == -1) {
-			e = errno;
-			snprintf(err, errlen, "open Maildir %s: %s", path,
-			    strerror(e));
-			goto fail;
-		}
-	}
-	for (i = 0; i < 3; i++) {
-		if ((*fds[i] = open_subdir(md->dfd, sub[i])) != -1)
-			continue;
-		if (errno == ENOENT) {
-			if (mkdirat(md->dfd, sub[i], 0700) == -1
-			    && errno != EEXIST) {
-				e = errno;
-				snprintf(err, errlen, "mkdir %s/%s: %s", path,
-				    sub[i], strerror(e));
-				goto fail;
-			}
-			created = 1;
-			*fds[i] = open_subdir(md->dfd, sub[i]);
-		}
-		if (*fds[i] == -1 && errno == ELOOP) {
-			e = errno;
-			snprintf(err, errlen,
-			    "%s/%s is a symbolic link, and mail is not "
-			    "delivered through one; make it a directory",
-			    path, sub[i]);
-			goto fail;
-		}
-		if (*fds[i] == -1) {
-			e = errno;
-			snprintf(err, errlen, "open %s/%s: %s", path, sub[i],
-			    strerror(e));
-			goto fail;
-		}
-	}
 	if (created && fsync(md->dfd) == -1) {
 		e = errno;
 		snprintf(err, errlen, "fsync %s: %s", path, strerror(e));
+		errno = e;
 		goto fail;
 	}
 	host_name(md);
-	free(p);
 	return md;
 
 fail:
-	free(p);
+	e = errno;
 	maildir_close(md);
 	errno = e;
 	return NULL;

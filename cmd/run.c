@@ -1,19 +1,22 @@
 /*
- * The run of one account. The order of operations here is what keeps
- * mail safe; for each batch of messages:
+ * The run of one account, folder by folder, in three steps a folder at
+ * a time:
  *
- *   1. fetch into files in tmp/, each flushed and fsync'ed (maildir.c);
- *   2. journal the intended final names and fsync the journal, so a
- *      crash after the rename cannot lead to a second download;
- *   3. rename into new/ (or cur/), then fsync the directories;
- *   4. record the messages in the state journal and fsync it;
- *   5. only then mark for deletion on the server the messages the
- *      policy says to delete.
+ *   plan: select, list (from the first UID not yet recorded whole where
+ *         the protocol can), look each message up in the state, and let
+ *         the policy decide (plan_folder);
+ *   apply: mark for deletion what earlier runs stored, fetch what is
+ *         new in batches, each made durable by deliver.c before any of
+ *         it is marked, then expunge (apply_folder);
+ *   tally: settle the records and count what was fetched, deleted and
+ *         left (settle_records, tally_folder).
  *
- * POP3 deletions take effect at QUIT, IMAP ones at (UID) EXPUNGE at the
- * end of each folder. A failure anywhere stops the fetching; whatever
- * was made durable before stays recorded, and the session is dropped
- * without QUIT, so a POP3 server deletes nothing from it.
+ * What differs between protocols the source says as capabilities
+ * (SRC_CAP_*): POP3 deletions take effect at QUIT, IMAP ones at (UID)
+ * EXPUNGE at the end of each folder. A failure anywhere stops the
+ * fetching; whatever was made durable before stays recorded, and the
+ * session is dropped without QUIT, so a POP3 server deletes nothing
+ * from it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,16 +25,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../proto/imap.h"
 #include "../tls/util.h"
+#include "deliver.h"
+#include "folders.h"
 #include "hook.h"
 #include "maildir.h"
+#include "mailboxes.h"
+#include "mirror.h"
 #include "policy.h"
 #include "run.h"
 #include "state.h"
+#include "sync.h"
 
 /* A batch ends at this many messages or bytes (as the server reports
  * sizes), whichever comes first: large enough to keep the pipe full,
@@ -56,9 +65,17 @@ struct run {
 	int listed; /* a folder was listed: the summary means something */
 	int stopped; /* a stop was asked for and the run ended early */
 	uint64_t fetched, deleted, left, flagged;
+	uint64_t updated, removed; /* the mirror's (a dry run: planned) */
 	char flagged_why[512];
-	uint64_t pop3_marked; /* DELEs that take effect at QUIT */
+	uint64_t quit_marked; /* deletions that take effect at QUIT */
 	uint64_t plan[POLICY_SKIP + 1]; /* a dry run's actions, counted */
+
+	/* The folders to work on (mailboxes.c). */
+	struct mbx_list folders;
+	/* The personal namespace (NAMESPACE), asked for once, when a folder
+	 * other than INBOX needs a Maildir++ name. */
+	struct src_namespace ns;
+	int ns_asked;
 
 	/* The folder being worked on. */
 	const char *folder; /* as in the config */
@@ -73,16 +90,26 @@ struct run {
 	int64_t p_start, p_last;
 
 	/* The batch being fetched: the sink's state. */
-	struct maildir_msg **done; /* [i]: finished, not yet committed */
+	struct deliver_msg *batch; /* [i].m: finished, not yet delivered */
 	struct maildir_msg *cur;
 	int local_errno;
-	/* Bytes received of each message of the batch, and of the one
-	 * arriving, counted as the server counts a message's size: with
-	 * CRLF line ends (SPEC "Sizes"). */
-	uint64_t *got;
-	uint64_t cur_got;
 	size_t cur_i;
 	int oversize; /* the one arriving grew past max_size: abandoned */
+};
+
+/* One folder's work: its plan, and what applying it did. */
+struct folder_run {
+	struct folder_info fi;
+	struct policy_cfg pc;
+	struct msglist l;
+	struct policy_in *in;
+	struct policy_out *out;
+	uint32_t from; /* listed from this UID (1: all); 0: not listed */
+	int may_delete;
+	/* The plan's messages by action, and those marked for deletion. */
+	struct msginfo **fetch, **dele, **marked;
+	char *fdel; /* fdel[i]: delete fetch[i] once stored */
+	size_t nfetch, ndele, nmarked, nskip, gone;
 };
 
 static void
@@ -141,13 +168,20 @@ progress_clear(struct run *r)
 	}
 }
 
+/* The protocol's capabilities (SRC_CAP_*). */
+static unsigned
+caps(const struct run *r)
+{
+	return r->ac.src->ops->caps;
+}
+
 /* One line of -v about one message: "NAME: [FOLDER ]UID: what". */
 static void
 say_msg(const struct run *r, const struct msginfo *m, const char *what)
 {
 	const char *uid = m->uid ? m->uid : "-";
 
-	if (r->a->protocol == CFG_POP3)
+	if (!(caps(r) & SRC_CAP_FOLDERS))
 		printf("%s: %s: %s\n", r->a->name, uid, what);
 	else
 		printf("%s: %s %s: %s\n", r->a->name, r->folder, uid, what);
@@ -168,7 +202,6 @@ sink_begin(void *arg, size_t i)
 	struct run *r = arg;
 
 	r->cur_i = i;
-	r->cur_got = 0;
 	/* The messages before this one are whole and get recorded; this
 	 * one is not begun. The session cannot go on after the refusal. */
 	if (stopping(r)) {
@@ -183,33 +216,18 @@ sink_begin(void *arg, size_t i)
 	return 0;
 }
 
-/* The bytes buf[0..len-1] stand for on the server: each LF was a CRLF
- * there. */
-static uint64_t
-server_bytes(const char *buf, size_t len)
-{
-	const char *p = buf, *end = buf + len;
-	uint64_t n = len;
-
-	while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-		n++;
-		p++;
-	}
-	return n;
-}
-
 static int
 sink_write(void *arg, const char *buf, size_t len)
 {
 	struct run *r = arg;
 	uint64_t max = r->a->max_size;
 
-	r->cur_got += server_bytes(buf, len);
 	/* max_size holds for what arrives, whatever the size the server
-	 * announced (SPEC "Sizes"); over POP3 the line end it adds to a
+	 * announced (SPEC "Sizes"); a line end the protocol adds to a
 	 * message without one is no growth. */
 	if (max != 0
-	    && r->cur_got > max + (r->a->protocol == CFG_POP3 ? 2 : 0)) {
+	    && r->ac.src->received
+		> max + (caps(r) & SRC_CAP_ADDS_EOL ? 2 : 0)) {
 		r->oversize = 1;
 		return -1;
 	}
@@ -233,30 +251,13 @@ sink_end(void *arg, size_t i)
 		r->cur = NULL;
 		return -1;
 	}
-	maildir_abort(r->done[i]);
-	r->done[i] = r->cur;
+	maildir_abort(r->batch[i].m);
+	r->batch[i].m = r->cur;
 	r->cur = NULL;
-	r->got[i] = r->cur_got;
+	r->batch[i].received = r->ac.src->received;
 	r->p_msgs++;
 	progress(r, r->p_msgs == 1);
 	return 0;
-}
-
-/* Maildir flag letters, in ASCII order, for IMAP flags. */
-static void
-flag_letters(unsigned flags, char *buf)
-{
-	char *p = buf;
-
-	if (flags & MSG_DRAFT)
-		*p++ = 'D';
-	if (flags & MSG_FLAGGED)
-		*p++ = 'F';
-	if (flags & MSG_ANSWERED)
-		*p++ = 'R';
-	if (flags & MSG_SEEN)
-		*p++ = 'S';
-	*p = '\0';
 }
 
 static void
@@ -294,7 +295,7 @@ warn_short(struct run *r, const struct msginfo *m, uint64_t got)
 {
 	char where[300] = "";
 
-	if (r->a->protocol == CFG_IMAP)
+	if (caps(r) & SRC_CAP_FOLDERS)
 		snprintf(where, sizeof(where), " in %s", r->folder);
 	acct_err(&r->ac,
 	    "%s%s: size mismatch: the server announced %" PRIu64
@@ -329,7 +330,7 @@ warn_oversize(struct run *r, const struct msginfo *m)
 {
 	char where[300] = "";
 
-	if (r->a->protocol == CFG_IMAP)
+	if (caps(r) & SRC_CAP_FOLDERS)
 		snprintf(where, sizeof(where), " in %s", r->folder);
 	acct_err(&r->ac,
 	    "%s%s: the server announced %" PRIu64 " bytes but sent more "
@@ -362,208 +363,208 @@ record_oversize(struct run *r, const struct msginfo *m)
 	return 0;
 }
 
-/*
- * Make the finished messages of a batch durable (steps 2 to 4 above).
- * ok[i] is set for each message that is now safely stored and
- * recorded. Returns 0, or -1 after reporting a local failure (what was
- * made durable before the failure is still flagged in ok).
- */
-static int
-persist(struct run *r, struct msginfo *const *b, size_t n, char *ok)
+/* Report what a batch's delivery did: failures, then each message
+ * stored. */
+static void
+report_batch(struct run *r, struct msginfo *const *b, size_t n, unsigned err)
 {
-	char flags[8];
+	char what[64];
 	size_t i;
-	int rv = 0;
 
-	for (i = 0; i < n; i++) {
-		char *where;
-		int irv;
-
-		if (r->done[i] == NULL || b[i]->uid == NULL)
-			continue;
-		/* The intent names the file relative to the account's
-		 * Maildir, so finding it needs no server delimiter. */
-		if (*r->sub == '\0')
-			where = xstrdup(maildir_name(r->done[i]));
-		else
-			xasprintf(
-			    &where, "%s/%s", r->sub, maildir_name(r->done[i]));
-		irv = state_intend(r->st, r->key, r->uidv, b[i]->uid, where);
-		free(where);
-		if (irv == -1)
-			goto statefail;
-	}
-	if (state_sync(r->st) == -1)
-		goto statefail;
-	for (i = 0; i < n; i++) {
-		if (r->done[i] == NULL)
-			continue;
-		flag_letters(b[i]->flags, flags);
-		if (maildir_commit(r->done[i], flags, b[i]->date) == -1) {
-			maildir_fail(r);
-			rv = -1;
-			break;
-		}
-		ok[i] = 1;
-	}
-	/* The messages not committed are removed from tmp/. */
-	for (; i < n; i++) {
-		maildir_abort(r->done[i]);
-		r->done[i] = NULL;
-	}
-	if (maildir_sync(r->md) == -1) {
-		/* The renames may not be durable: record nothing. The
-		 * journaled intents let the next run find the files. */
+	if (err & DELIVER_EMAILDIR)
 		maildir_fail(r);
-		memset(ok, 0, n);
-		return -1;
-	}
+	if (err & DELIVER_ESTATE)
+		state_fail(r);
 	for (i = 0; i < n; i++) {
-		if (!ok[i] || b[i]->uid == NULL)
+		if (!r->batch[i].ok)
 			continue;
-		/* One that arrived short is recorded so (SPEC "Sizes"). */
-		if (state_add_short(r->st, r->key, r->uidv, b[i]->uid, r->now,
-			b[i]->size, r->got[i])
-		    == -1)
-			goto statefail;
-	}
-	if (state_sync(r->st) == -1)
-		goto statefail;
-	for (i = 0; i < n; i++) {
-		maildir_msg_free(r->done[i]);
-		r->done[i] = NULL;
-		if (ok[i] && policy_size_mismatch(b[i]->size, r->got[i]))
-			warn_short(r, b[i], r->got[i]);
-		if (ok[i]) {
-			r->fetched++;
-			if (r->o->verbose) {
-				char what[64];
-
-				snprintf(what, sizeof(what),
-				    "fetched, %" PRIu64 " bytes", b[i]->size);
-				say_msg(r, b[i], what);
-			}
+		if (policy_size_mismatch(b[i]->size, r->batch[i].received))
+			warn_short(r, b[i], r->batch[i].received);
+		r->fetched++;
+		if (r->o->verbose) {
+			snprintf(what, sizeof(what),
+			    "fetched, %" PRIu64 " bytes", b[i]->size);
+			say_msg(r, b[i], what);
 		}
 	}
-	return rv;
-
-statefail:
-	state_fail(r);
-	for (i = 0; i < n; i++) {
-		if (!ok[i])
-			maildir_abort(r->done[i]);
-		else
-			maildir_msg_free(r->done[i]);
-		r->done[i] = NULL;
-	}
-	memset(ok, 0, n);
-	return -1;
 }
 
 /*
- * Fetch msgs in batches, make each batch durable, then mark for deletion
- * those of the batch that del[] says to delete. marked collects what
- * was marked. Returns 0, or -1 when the session or the disk failed.
+ * Make the finished messages of the batch b durable (deliver.c), and
+ * set r->batch[i].ok for each that is now safely stored and recorded.
+ * Returns 0, or -1 after reporting a local failure (what was made
+ * durable before the failure is still ok).
  */
 static int
-fetch_all(struct run *r, struct msginfo **msgs, const char *del, size_t n,
-    struct msginfo **marked, size_t *nmarked)
+persist(struct run *r, struct msginfo *const *b, size_t n)
+{
+	struct deliver_to to
+	    = { r->st, r->md, r->sub, r->key, r->uidv, r->now, r->a->mirror };
+	/* A mirror's copy has the server's flags, \Deleted (T) too; a
+	 * fetched copy has them but \Deleted. */
+	unsigned mask = r->a->mirror ? ~0u : ~(unsigned)MSG_DELETED;
+	unsigned err;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		r->batch[i].uid = b[i]->uid;
+		mirror_letters(b[i]->flags & mask, r->batch[i].flags);
+		r->batch[i].mtime = b[i]->date;
+		r->batch[i].announced = b[i]->size;
+	}
+	err = deliver_batch(&to, r->batch, n);
+	report_batch(r, b, n, err);
+	return err != 0 ? -1 : 0;
+}
+
+/* The end of the batch that starts at msgs[start]: BATCH_MSGS
+ * messages or BATCH_BYTES bytes, whichever comes first. */
+static size_t
+batch_end(struct msginfo *const *msgs, size_t start, size_t n)
+{
+	uint64_t bytes = 0;
+	size_t end;
+
+	for (end = start; end < n && end - start < BATCH_MSGS
+	     && (end == start || bytes < BATCH_BYTES);
+	     end++)
+		bytes += msgs[end]->size;
+	return end;
+}
+
+/* A fetch failed: say why, unless a stop was asked for. */
+static void
+fetch_failed(struct run *r, struct msginfo *const *b)
+{
+	struct source *src = r->ac.src;
+
+	if (src->fail == SRC_FLOCAL && r->stopped)
+		return;
+	if (src->fail == SRC_FLOCAL && r->oversize) {
+		/* The session stopped in the middle of a reply: it ends
+		 * here, and nothing more is deleted (no QUIT, no EXPUNGE). */
+		warn_oversize(r, b[r->cur_i]);
+		fail(r, EX_PROTOCOL);
+		record_oversize(r, b[r->cur_i]);
+	} else if (src->fail == SRC_FLOCAL) {
+		acct_err(&r->ac,
+		    "%s; check that the Maildir is writable and the disk is "
+		    "not full",
+		    maildir_error(r->md));
+		fail(r, acct_oserr(r->local_errno));
+	} else
+		fail(r, acct_srcerr(&r->ac));
+}
+
+/* Fetch the batch b[0..n-1] and make what arrived whole durable, even
+ * after a failure. last: the folder's last batch. Returns 0, or -1
+ * when the session or the disk failed. */
+static int
+fetch_batch(struct run *r, struct msginfo *const *b, size_t n, int last)
 {
 	struct sink sink = { sink_begin, sink_write, sink_end, r };
 	struct source *src = r->ac.src;
-	size_t start, end, i, k;
-	uint64_t bytes;
-	char *ok;
-	int rv = 0, frv;
+	int rv, frv;
 
-	r->done = xcalloc(BATCH_MSGS, sizeof(*r->done));
-	r->got = xcalloc(BATCH_MSGS, sizeof(*r->got));
-	ok = xmalloc(BATCH_MSGS);
+	memset(r->batch, 0, n * sizeof(*r->batch));
+	r->local_errno = 0;
+	r->oversize = 0;
+	frv = src->ops->fetch(src, b, n, &sink);
+	maildir_abort(r->cur);
+	r->cur = NULL;
+	if (frv == -1 || last)
+		progress_clear(r);
+	rv = persist(r, b, n);
+	if (frv == -1) {
+		fetch_failed(r, b);
+		rv = -1;
+	}
+	return rv;
+}
+
+/* Mark for deletion those of the batch b[0..n-1] that were stored and
+ * del[] says to delete; f->marked collects them. */
+static int
+mark_batch(struct run *r, struct msginfo *const *b, const char *del, size_t n,
+    struct folder_run *f)
+{
+	struct source *src = r->ac.src;
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		if (!r->batch[i].ok || !del[i])
+			continue;
+		/* What is on disk may be a truncated copy. */
+		if (!short_deletable(r, b[i], r->batch[i].received))
+			continue;
+		f->marked[f->nmarked + k++] = b[i];
+	}
+	if (k > 0 && src->ops->mark(src, f->marked + f->nmarked, k) == -1) {
+		fail(r, acct_srcerr(&r->ac));
+		return -1;
+	}
+	f->nmarked += k;
+	return 0;
+}
+
+static void
+progress_start(struct run *r, struct msginfo *const *msgs, size_t n)
+{
+	size_t i;
+
 	r->p_msgs = r->p_bytes = r->p_totalbytes = 0;
 	r->p_total = n;
 	r->p_start = mono_ms();
 	r->p_last = 0;
 	for (i = 0; i < n; i++)
 		r->p_totalbytes += msgs[i]->size;
-	for (start = 0; start < n && rv == 0; start = end) {
+}
+
+/*
+ * Fetch the folder's new messages in batches, make each batch durable,
+ * then mark for deletion those of the batch the plan says to delete.
+ * Returns 0, or -1 when the session or the disk failed.
+ */
+static int
+fetch_all(struct run *r, struct folder_run *f)
+{
+	size_t start, end;
+	int rv = 0;
+
+	r->batch = xcalloc(BATCH_MSGS, sizeof(*r->batch));
+	progress_start(r, f->fetch, f->nfetch);
+	for (start = 0; start < f->nfetch && rv == 0; start = end) {
 		if (stopping(r))
 			break;
-		bytes = 0;
-		for (end = start; end < n && end - start < BATCH_MSGS
-		     && (end == start || bytes < BATCH_BYTES);
-		     end++)
-			bytes += msgs[end]->size;
-		memset(ok, 0, BATCH_MSGS);
-		memset(r->got, 0, BATCH_MSGS * sizeof(*r->got));
-		r->local_errno = 0;
-		r->oversize = 0;
-		frv = src->ops->fetch(src, msgs + start, end - start, &sink);
-		maildir_abort(r->cur);
-		r->cur = NULL;
-		if (frv == -1 || end == n)
-			progress_clear(r);
-		/* Whatever arrived whole is kept, even after a failure. */
-		if (persist(r, msgs + start, end - start, ok) == -1)
+		end = batch_end(f->fetch, start, f->nfetch);
+		if (fetch_batch(
+			r, f->fetch + start, end - start, end == f->nfetch)
+			== -1
+		    || mark_batch(
+			   r, f->fetch + start, f->fdel + start, end - start, f)
+			== -1)
 			rv = -1;
-		if (frv == -1 && src->fail == SRC_FLOCAL && r->stopped)
-			rv = -1;
-		else if (frv == -1) {
-			if (src->fail == SRC_FLOCAL && r->oversize) {
-				/* The session stopped in the middle of a
-				 * reply: it ends here, and nothing more is
-				 * deleted (no QUIT, no EXPUNGE). */
-				warn_oversize(r, msgs[start + r->cur_i]);
-				fail(r, EX_PROTOCOL);
-				record_oversize(r, msgs[start + r->cur_i]);
-			} else if (src->fail == SRC_FLOCAL) {
-				acct_err(&r->ac,
-				    "%s; check that the Maildir "
-				    "is writable and the disk is "
-				    "not full",
-				    maildir_error(r->md));
-				fail(r, acct_oserr(r->local_errno));
-			} else
-				fail(r, acct_srcerr(&r->ac));
-			rv = -1;
-		}
-		if (rv == -1)
-			break;
-		for (i = start, k = 0; i < end; i++) {
-			if (!ok[i - start] || !del[i])
-				continue;
-			/* What is on disk may be a truncated copy. */
-			if (!short_deletable(r, msgs[i], r->got[i - start]))
-				continue;
-			marked[*nmarked + k++] = msgs[i];
-		}
-		if (k > 0 && src->ops->mark(src, marked + *nmarked, k) == -1) {
-			fail(r, acct_srcerr(&r->ac));
-			rv = -1;
-		} else
-			*nmarked += k;
 	}
-	free(r->done);
-	r->done = NULL;
-	free(r->got);
-	r->got = NULL;
-	free(ok);
+	free(r->batch);
+	r->batch = NULL;
 	return rv;
 }
 
 static void
-print_plan(struct run *r, const struct policy_cfg *pc, const struct msglist *l,
-    const struct policy_in *in, const struct policy_out *out)
+print_plan(struct run *r, const struct folder_run *f)
 {
+	const struct msglist *l = &f->l;
 	char why[128];
 	size_t i;
 
 	for (i = 0; i < l->n; i++) {
-		policy_reason(pc, &in[i], &out[i], r->now, why, sizeof(why));
+		policy_reason(
+		    &f->pc, &f->in[i], &f->out[i], r->now, why, sizeof(why));
 		printf("%s\t%s\t%s\t%" PRIu64 "\t%s\t%s\n", r->a->name,
-		    r->a->protocol == CFG_POP3 ? "-" : r->folder,
+		    caps(r) & SRC_CAP_FOLDERS ? r->folder : "-",
 		    l->v[i].uid ? l->v[i].uid : "-", l->v[i].size,
-		    policy_action_name(out[i].action), why);
-		r->plan[out[i].action]++;
+		    policy_action_name(f->out[i].action), why);
+		r->plan[f->out[i].action]++;
 	}
 }
 
@@ -582,10 +583,94 @@ print_plan_totals(const struct run *r)
 	fflush(stdout);
 	fprintf(stderr,
 	    "%s: plan: %" PRIu64 " fetch, %" PRIu64 " delete, %" PRIu64
-	    " keep, %" PRIu64 " skip\n",
+	    " keep, %" PRIu64 " skip",
 	    r->a->name, p[POLICY_FETCH] + p[POLICY_FETCH_DELETE],
 	    p[POLICY_DELETE] + p[POLICY_FETCH_DELETE], p[POLICY_KEEP],
 	    p[POLICY_SKIP]);
+	if (r->a->mirror)
+		fprintf(stderr, ", %" PRIu64 " update, %" PRIu64 " remove",
+		    r->updated, r->removed);
+	fputc('\n', stderr);
+}
+
+/* Maildir++: a subfolder holds an empty "maildirfolder"; not created
+ * through a planted symbolic link (ELOOP): it would create a file
+ * wherever it points. */
+static void
+mark_subfolder(struct run *r, const char *path)
+{
+	char *marker;
+	int fd;
+
+	xasprintf(&marker, "%s/maildirfolder", path);
+	fd = open(marker, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd != -1)
+		close(fd);
+	else if (errno == ELOOP)
+		acct_err(&r->ac,
+		    "warning: %s is a symbolic link; not followed, remove it",
+		    marker);
+	free(marker);
+}
+
+/* The personal namespace's prefix in UTF-8 ("" when none), asked for
+ * at the first call. NULL when the session failed (said already). */
+static char *
+ns_prefix(struct run *r)
+{
+	struct source *src = r->ac.src;
+	char *p;
+
+	if (!r->ns_asked) {
+		r->ns_asked = 1;
+		if (src->ops->namespace != NULL
+		    && src->ops->namespace(src, &r->ns) == -1) {
+			fail(r, acct_srcerr(&r->ac));
+			r->ns_asked = 0;
+			return NULL;
+		}
+	}
+	if (!r->ns.known || (p = imap_utf7_decode(r->ns.prefix)) == NULL)
+		return xstrdup("");
+	return p;
+}
+
+/* name without the personal namespace's prefix pfx (SPEC "Folder
+ * selection"): on Courier and Cyrus "INBOX.Lists.dev" is "Lists.dev";
+ * INBOX in the prefix in any case. A name that is the prefix alone
+ * keeps it. */
+static const char *
+strip_prefix(const char *name, const char *pfx)
+{
+	size_t n = strlen(pfx), k = 0;
+
+	if (n == 0 || strlen(name) <= n)
+		return name;
+	if (strncasecmp(pfx, "INBOX", 5) == 0
+	    && strncasecmp(name, "INBOX", 5) == 0)
+		k = 5;
+	return strncmp(name + k, pfx + k, n - k) == 0 ? name + n : name;
+}
+
+/* The Maildir++ subfolder of a folder, "" for INBOX and a protocol
+ * without folders; NULL when asking for the namespace failed. */
+static char *
+local_subfolder(struct run *r, const char *folder)
+{
+	struct source *src = r->ac.src;
+	char *name, *sub, *pfx = NULL, delim;
+
+	if (src->ops->local_name == NULL)
+		return xstrdup("");
+	/* INBOX is the Maildir itself: no NAMESPACE for it. */
+	if (strcasecmp(folder, "INBOX") != 0 && (pfx = ns_prefix(r)) == NULL)
+		return NULL;
+	name = src->ops->local_name(src, folder, &delim);
+	sub = maildir_subfolder(
+	    pfx != NULL ? strip_prefix(name, pfx) : name, delim);
+	free(name);
+	free(pfx);
+	return sub;
 }
 
 /* The Maildir of a folder: the account's Maildir for INBOX (and POP3),
@@ -594,24 +679,15 @@ static struct maildir *
 open_folder_maildir(struct run *r, const char *folder)
 {
 	struct maildir *md;
-	char err[512], *sub, *name, *path;
+	char err[512], *path;
 
-	if (r->a->protocol == CFG_POP3)
-		sub = xstrdup("");
-	else {
-		/* The server's name, in modified UTF-7; the Maildir gets
-		 * UTF-8. */
-		if ((name = imap_utf7_decode(folder)) == NULL)
-			name = xstrdup(folder);
-		sub = maildir_subfolder(name, r->ac.src->delim);
-		free(name);
-	}
-	if (*sub == '\0')
+	free(r->sub);
+	if ((r->sub = local_subfolder(r, folder)) == NULL)
+		return NULL;
+	if (*r->sub == '\0')
 		path = xstrdup(r->a->maildir);
 	else
-		xasprintf(&path, "%s/%s", r->a->maildir, sub);
-	free(r->sub);
-	r->sub = sub;
+		xasprintf(&path, "%s/%s", r->a->maildir, r->sub);
 	if ((md = maildir_open(path, err, sizeof(err))) == NULL) {
 		int e = errno;
 
@@ -621,71 +697,44 @@ open_folder_maildir(struct run *r, const char *folder)
 	    && r->o->verbose)
 		printf("%s: removed files older than 36 hours from %s/tmp\n",
 		    r->a->name, path);
-	if (md != NULL && *sub != '\0') {
-		/* Maildir++: a subfolder holds an empty "maildirfolder". */
-		char *marker;
-		int fd;
-
-		/* Not through a planted symbolic link (ELOOP): it would
-		 * create a file wherever it points. */
-		xasprintf(&marker, "%s/maildirfolder", path);
-		fd = open(
-		    marker, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd != -1)
-			close(fd);
-		else if (errno == ELOOP)
-			acct_err(&r->ac,
-			    "warning: %s is a symbolic link; not followed, "
-			    "remove it",
-			    marker);
-		free(marker);
-	}
+	if (md != NULL && *r->sub != '\0')
+		mark_subfolder(r, path);
 	free(path);
 	return md;
 }
 
-/*
- * One folder: select, list, plan, and (unless a dry run) fetch, store,
- * delete. Returns 0 to go on with the next folder, -1 when the session
- * can no longer be used.
- */
-static int
-do_folder(struct run *r, const char *folder)
+/* The folder's name in the state: as the server knows it; a protocol
+ * without folders has one, POP3_FOLDER. */
+static void
+set_folder_key(struct run *r, const char *folder)
 {
-	struct source *src = r->ac.src;
-	struct folder_info fi;
-	struct msglist l = { 0 };
-	struct policy_cfg pc;
-	struct policy_in *in = NULL;
-	struct policy_out *out = NULL;
-	struct msginfo **fetch = NULL, **dele = NULL, **marked = NULL;
-	char *fdel = NULL;
-	size_t i, nfetch = 0, ndele = 0, nmarked = 0, gone = 0, nskip = 0;
-	size_t nrec, later = 0, nnew = 0;
-	uint64_t fetched;
-	int64_t oldest;
-	uint32_t olduidv, from = 1;
-	int rw, may_delete = 1, rv = 0;
-
-	pc.keep = r->a->keep;
-	pc.delete_after = r->a->delete_after;
-	pc.max_size = r->a->max_size;
-	pc.max_messages = r->a->max_messages;
-	pc.mismatch_delete = r->a->size_mismatch_delete;
-	rw = !r->o->dryrun && (!pc.keep || pc.delete_after > 0);
-
-	r->folder = folder;
 	free(r->key);
-	if (r->a->protocol == CFG_POP3)
+	if (!(caps(r) & SRC_CAP_FOLDERS))
 		r->key = xstrdup(POP3_FOLDER);
 	else if ((r->key = imap_mailbox_canon(folder)) == NULL)
 		r->key = xstrdup(folder); /* refused by the config */
-	memset(&fi, 0, sizeof(fi));
-	if (src->ops->select(src, folder, rw, &fi) == -1) {
+}
+
+/*
+ * Select the folder and compare its UIDVALIDITY with the state's.
+ * Returns 0, 1 when the server refused the folder (go on with the
+ * next), -1 when the session can no longer be used.
+ */
+static int
+select_folder(struct run *r, struct folder_run *f, const char *folder)
+{
+	struct source *src = r->ac.src;
+	uint32_t olduidv;
+	int rw;
+
+	rw = !r->o->dryrun && (!f->pc.keep || f->pc.delete_after > 0);
+	r->folder = folder;
+	set_folder_key(r, folder);
+	if (src->ops->select(src, folder, rw, &f->fi) == -1) {
 		fail(r, acct_srcerr(&r->ac));
-		return src->fail == SRC_FREFUSED ? 0 : -1;
+		return src->fail == SRC_FREFUSED ? 1 : -1;
 	}
-	r->uidv = fi.uidvalidity;
+	r->uidv = f->fi.uidvalidity;
 	olduidv = state_uidvalidity(r->st, r->key);
 	if (olduidv != r->uidv) {
 		if (olduidv != 0) {
@@ -697,228 +746,475 @@ do_folder(struct run *r, const char *folder)
 			    " to %" PRIu32 ": its messages are fetched as "
 			    "new and nothing is deleted from it this run",
 			    folder, olduidv, r->uidv);
-			may_delete = 0;
+			f->may_delete = 0;
 		}
 		state_reset_folder(r->st, r->key, r->uidv);
 	}
+	return 0;
+}
 
-	/* IMAP: what earlier runs recorded whole need not be listed again
-	 * (policy_list_from). A dry run shows the whole plan. */
-	if (r->a->protocol == CFG_IMAP && !r->o->dryrun && may_delete) {
-		nrec = state_folder_count(r->st, r->key, r->uidv, &oldest);
-		from = policy_list_from(&pc,
-		    state_uidnext(r->st, r->key, r->uidv), fi.uidnext,
-		    fi.exists, nrec, oldest, r->now);
+/* The folder's Maildir, opened once for the mirror pass and the
+ * fetch. */
+static int
+folder_maildir(struct run *r)
+{
+	if (r->md == NULL && (r->md = open_folder_maildir(r, r->key)) == NULL)
+		return -1;
+	return 0;
+}
+
+/* 1 when the state has a record of the folder under uidv. */
+static int
+has_records(const struct run *r, uint32_t uidv)
+{
+	struct state_rec rec;
+	size_t pos = 0;
+
+	return uidv != 0 && state_next(r->st, r->key, uidv, &pos, &rec);
+}
+
+/*
+ * UIDVALIDITY changed under a mirror: the old copies count as gone
+ * (SPEC "Mirror"), and are removed unless the guard holds. When it
+ * holds, the folder is left as it is, old records and UIDVALIDITY
+ * included, and nothing is fetched from it: fetching the messages
+ * again beside copies that stay would duplicate the folder, and the
+ * records are what lets a later run (with --accept-removals) remove
+ * those copies. Returns 0 (go on: fetch everything), 2 (the guard
+ * held: skip the folder), -1.
+ */
+static int
+mirror_void(struct run *r, struct msync *ms, uint32_t old)
+{
+	acct_err(&r->ac,
+	    "%s: UIDVALIDITY changed from %" PRIu32 " to %" PRIu32
+	    ": its local copies count as gone, and its messages are fetched "
+	    "again",
+	    r->folder, old, r->uidv);
+	if (!r->o->dryrun && folder_maildir(r) == -1)
+		return -1;
+	if (msync_pass(ms, SRC_SYNC_VOID, r->md, r->sub) == -1) {
+		fail(r, ms->status);
+		return -1;
 	}
-	if (from == 0) {
-		if (r->o->verbose)
-			printf("%s: %s: nothing new, %" PRIu32 " messages kept "
-			       "(UIDNEXT %" PRIu32 " as last time)\n",
-			    r->a->name, folder, fi.exists, fi.uidnext);
-		r->listed = 1;
-		r->left += fi.exists;
-		return 0;
+	if (ms->held)
+		return 2;
+	state_reset_folder(r->st, r->key, r->uidv);
+	return 0;
+}
+
+/*
+ * The mirror's pass over the folder select_sync opened: what it
+ * reported applied to the local copies, then the folder's
+ * HIGHESTMODSEQ noted (not when the guard held: the next run must be
+ * told of those removals again). Returns as mirror_void.
+ */
+static int
+mirror_folder(struct run *r, struct folder_run *f, struct msync *ms,
+    enum src_sync kind, uint32_t old)
+{
+	int rv = 0;
+
+	r->listed = 1;
+	if (kind == SRC_SYNC_VOID && has_records(r, old))
+		rv = mirror_void(r, ms, old);
+	else if (kind == SRC_SYNC_VOID)
+		state_reset_folder(r->st, r->key, r->uidv);
+	else if (!msync_has_work(ms, kind))
+		;
+	else if (!r->o->dryrun && folder_maildir(r) == -1)
+		rv = -1;
+	else if (msync_pass(ms, kind, r->md, r->sub) == -1) {
+		fail(r, ms->status);
+		rv = -1;
 	}
-	if (src->ops->list(src, from, &l) == -1) {
+	r->updated += ms->updated;
+	r->removed += ms->removed;
+	if (rv == 0 && !ms->held)
+		state_set_modseq(r->st, r->key, r->uidv, f->fi.highestmodseq);
+	return rv;
+}
+
+/* Select the folder of a mirror with what the state knows of it, and
+ * apply the changes. Returns 0, 1 (the server refused the folder), 2
+ * (skip it: the guard held a UIDVALIDITY change), -1. */
+static int
+select_mirror(struct run *r, struct folder_run *f, const char *folder)
+{
+	struct source *src = r->ac.src;
+	struct change_sink chg;
+	struct sync_known k;
+	struct msync ms;
+	enum src_sync kind;
+	int rv;
+
+	r->folder = folder;
+	set_folder_key(r, folder);
+	memset(&k, 0, sizeof(k));
+	k.uidvalidity = state_uidvalidity(r->st, r->key);
+	k.highestmodseq = state_modseq(r->st, r->key, k.uidvalidity);
+	msync_init(&ms, &r->ac, r->st, r->key, folder, k.uidvalidity);
+	msync_sink(&ms, &chg);
+	if (src->ops->select_sync(src, folder, &k, &chg, &f->fi, &kind) == -1) {
+		msync_free(&ms);
+		fail(r, acct_srcerr(&r->ac));
+		return src->fail == SRC_FREFUSED ? 1 : -1;
+	}
+	r->uidv = f->fi.uidvalidity;
+	rv = mirror_folder(r, f, &ms, kind, k.uidvalidity);
+	msync_free(&ms);
+	return rv;
+}
+
+/* Where to list from: what earlier runs recorded whole need not be
+ * listed again (policy_list_from), where the protocol can say so. A
+ * dry run shows the whole plan. 0: nothing new. */
+static uint32_t
+list_from(struct run *r, struct folder_run *f)
+{
+	size_t nrec;
+	int64_t oldest;
+
+	if (!(caps(r) & SRC_CAP_UIDNEXT) || r->o->dryrun || !f->may_delete)
+		return 1;
+	nrec = state_folder_count(r->st, r->key, r->uidv, &oldest);
+	return policy_list_from(&f->pc, state_uidnext(r->st, r->key, r->uidv),
+	    f->fi.uidnext, f->fi.exists, nrec, oldest, r->now);
+}
+
+/* List the folder from f->from. Returns 0, or -1 when the session
+ * cannot go on. */
+static int
+list_folder(struct run *r, struct folder_run *f)
+{
+	struct source *src = r->ac.src;
+
+	if (src->ops->list(src, f->from, &f->l) == -1) {
 		fail(r, acct_srcerr(&r->ac));
 		return -1;
 	}
 	r->listed = 1;
-	if (l.n > 0 && l.v[0].uid == NULL && pc.keep) {
+	if (f->l.n > 0 && f->l.v[0].uid == NULL && f->pc.keep) {
 		acct_err(&r->ac,
 		    "the server has no UIDL, so mailfetch cannot "
 		    "tell old messages from new ones; keep = yes "
 		    "needs it (set keep = no to fetch and delete "
 		    "everything)");
 		fail(r, EX_PROTOCOL);
-		r->left += l.n;
-		msglist_free(&l);
+		r->left += f->l.n;
 		return -1;
 	}
+	return 0;
+}
 
-	in = xcalloc(l.n, sizeof(*in));
-	out = xcalloc(l.n, sizeof(*out));
-	for (i = 0; i < l.n; i++) {
-		in[i].has_uid = l.v[i].uid != NULL;
-		if (l.v[i].uid != NULL) {
-			in[i].fetched_at
-			    = state_lookup(r->st, r->key, r->uidv, l.v[i].uid);
-			state_short(r->st, r->key, r->uidv, l.v[i].uid,
-			    &in[i].announced, &in[i].received);
-			state_grew(
-			    r->st, r->key, r->uidv, l.v[i].uid, &in[i].grew);
-			state_mark(r->st, r->key, r->uidv, l.v[i].uid);
+/* Look the listed messages up in the state (and mark them present).
+ * Returns how many are not recorded as downloaded. */
+static size_t
+look_up(struct run *r, struct folder_run *f)
+{
+	const struct msginfo *m;
+	struct policy_in *in;
+	size_t i, nnew = 0;
+
+	f->in = xcalloc(f->l.n, sizeof(*f->in));
+	f->out = xcalloc(f->l.n, sizeof(*f->out));
+	for (i = 0; i < f->l.n; i++) {
+		m = &f->l.v[i];
+		in = &f->in[i];
+		in->has_uid = m->uid != NULL;
+		if (m->uid != NULL) {
+			in->fetched_at
+			    = state_lookup(r->st, r->key, r->uidv, m->uid);
+			state_short(r->st, r->key, r->uidv, m->uid,
+			    &in->announced, &in->received);
+			state_grew(r->st, r->key, r->uidv, m->uid, &in->grew);
+			state_mark(r->st, r->key, r->uidv, m->uid);
 		}
-		nnew += in[i].fetched_at == 0;
+		nnew += in->fetched_at == 0;
 	}
-	/* POP3 asks for the sizes (LIST) only when a message may be
+	return nnew;
+}
+
+/*
+ * The plan: list, look up, and let the policy decide each message's
+ * action into f->out. Returns 0, 1 when there is nothing to do (nothing
+ * new since the last run), -1 when the session cannot go on.
+ */
+static int
+plan_folder(struct run *r, struct folder_run *f)
+{
+	struct source *src = r->ac.src;
+	size_t i, nnew;
+
+	if ((f->from = list_from(r, f)) == 0) {
+		if (r->o->verbose)
+			printf("%s: %s: nothing new, %" PRIu32 " messages kept "
+			       "(UIDNEXT %" PRIu32 " as last time)\n",
+			    r->a->name, r->folder, f->fi.exists, f->fi.uidnext);
+		r->listed = 1;
+		r->left += f->fi.exists;
+		return 1;
+	}
+	if (list_folder(r, f) == -1)
+		return -1;
+	nnew = look_up(r, f);
+	/* A lazy list (POP3) asks for the sizes only when a message may be
 	 * downloaded, or for the plan: the others need none. */
-	if (l.nosizes && (nnew > 0 || r->o->dryrun)
-	    && src->ops->sizes(src, &l) == -1) {
+	if (f->l.nosizes && (nnew > 0 || r->o->dryrun)
+	    && src->ops->sizes(src, &f->l) == -1) {
 		fail(r, acct_srcerr(&r->ac));
-		rv = -1;
-		goto done;
+		return -1;
 	}
-	for (i = 0; i < l.n; i++)
-		in[i].size = l.v[i].size;
-	policy_plan(&pc, in, l.n, r->now, may_delete, &r->budget, out);
+	for (i = 0; i < f->l.n; i++)
+		f->in[i].size = f->l.v[i].size;
+	policy_plan(
+	    &f->pc, f->in, f->l.n, r->now, f->may_delete, &r->budget, f->out);
+	return 0;
+}
 
-	if (r->o->dryrun) {
-		print_plan(r, &pc, &l, in, out);
-		r->left += l.n;
-		goto done;
+/* -v: why each message kept or skipped is. */
+static void
+say_reasons(struct run *r, const struct folder_run *f)
+{
+	char why[128];
+	size_t i;
+
+	if (!r->o->verbose)
+		return;
+	for (i = 0; i < f->l.n; i++) {
+		if (f->out[i].action != POLICY_KEEP
+		    && f->out[i].action != POLICY_SKIP)
+			continue;
+		policy_reason(
+		    &f->pc, &f->in[i], &f->out[i], r->now, why, sizeof(why));
+		say_msg(r, &f->l.v[i], why);
 	}
-	if (r->o->verbose)
-		for (i = 0; i < l.n; i++)
-			if (out[i].action == POLICY_KEEP
-			    || out[i].action == POLICY_SKIP) {
-				char why[128];
+}
 
-				policy_reason(&pc, &in[i], &out[i], r->now, why,
-				    sizeof(why));
-				say_msg(r, &l.v[i], why);
-			}
+/* Sort the plan's messages by action into f->fetch and f->dele. */
+static void
+sort_plan(struct folder_run *f)
+{
+	size_t i;
 
-	fetch = xcalloc(l.n, sizeof(*fetch));
-	fdel = xcalloc(l.n, 1);
-	dele = xcalloc(l.n, sizeof(*dele));
-	marked = xcalloc(l.n, sizeof(*marked));
-	for (i = 0; i < l.n; i++) {
-		switch (out[i].action) {
+	f->fetch = xcalloc(f->l.n, sizeof(*f->fetch));
+	f->fdel = xcalloc(f->l.n, 1);
+	f->dele = xcalloc(f->l.n, sizeof(*f->dele));
+	f->marked = xcalloc(f->l.n, sizeof(*f->marked));
+	for (i = 0; i < f->l.n; i++) {
+		switch (f->out[i].action) {
 		case POLICY_FETCH_DELETE:
-			fdel[nfetch] = 1;
+			f->fdel[f->nfetch] = 1;
 			/* FALLTHROUGH */
 		case POLICY_FETCH:
-			fetch[nfetch++] = &l.v[i];
+			f->fetch[f->nfetch++] = &f->l.v[i];
 			break;
 		case POLICY_DELETE:
-			dele[ndele++] = &l.v[i];
+			f->dele[f->ndele++] = &f->l.v[i];
 			break;
 		case POLICY_SKIP:
-			nskip++;
+			f->nskip++;
 			break;
 		default:
 			break;
 		}
 	}
+}
 
-	/* Messages stored by earlier runs: their records are durable. */
-	if (ndele > 0) {
-		if (src->ops->mark(src, dele, ndele) == -1) {
-			fail(r, acct_srcerr(&r->ac));
-			rv = -1;
-			goto account;
-		}
-		memcpy(marked, dele, ndele * sizeof(*dele));
-		nmarked = ndele;
+/* Mark for deletion the messages stored by earlier runs: their records
+ * are durable. */
+static int
+mark_stored(struct run *r, struct folder_run *f)
+{
+	struct source *src = r->ac.src;
+
+	if (f->ndele == 0)
+		return 0;
+	if (src->ops->mark(src, f->dele, f->ndele) == -1) {
+		fail(r, acct_srcerr(&r->ac));
+		return -1;
 	}
-	if (nfetch > 0) {
-		if ((r->md = open_folder_maildir(r, r->key)) == NULL) {
-			rv = -1;
-			goto account;
-		}
-		fetched = r->fetched;
-		if (fetch_all(r, fetch, fdel, nfetch, marked, &nmarked) == -1)
-			rv = -1;
-		/* One that did not arrive, was it gone, or not sent? */
-		if (r->fetched - fetched != nfetch)
-			nskip++;
+	memcpy(f->marked, f->dele, f->ndele * sizeof(*f->dele));
+	f->nmarked = f->ndele;
+	return 0;
+}
+
+/* Fetch what is new. Returns 0, or -1 when the session or the disk
+ * failed. */
+static int
+fetch_new(struct run *r, struct folder_run *f)
+{
+	uint64_t fetched = r->fetched;
+	int rv;
+
+	if (f->nfetch == 0)
+		return 0;
+	rv = fetch_all(r, f);
+	/* One that did not arrive, was it gone, or not sent? */
+	if (r->fetched - fetched != f->nfetch)
+		f->nskip++;
+	return rv;
+}
+
+/* Make the marked deletions happen, where the protocol does that
+ * before QUIT. */
+static int
+expunge_marked(struct run *r, struct folder_run *f)
+{
+	struct source *src = r->ac.src;
+
+	if (f->nmarked == 0)
+		return 0;
+	if (src->ops->expunge(src, f->marked, f->nmarked, &f->gone) == -1) {
+		fail(r, acct_srcerr(&r->ac));
+		f->gone = 0;
+		return -1;
 	}
-	if (rv == 0 && nmarked > 0) {
-		if (src->ops->expunge(src, marked, nmarked, &gone) == -1) {
-			fail(r, acct_srcerr(&r->ac));
-			rv = -1;
-			gone = 0;
-		} else if (r->a->protocol == CFG_IMAP && gone < nmarked) {
-			r->flagged += nmarked - gone;
-			xstrlcpy(
-			    r->flagged_why, src->err, sizeof(r->flagged_why));
-		}
+	if (!(caps(r) & SRC_CAP_DELETE_AT_QUIT) && f->gone < f->nmarked) {
+		r->flagged += f->nmarked - f->gone;
+		xstrlcpy(
+		    r->flagged_why, r->ac.src->err, sizeof(r->flagged_why));
 	}
-	if (r->a->protocol == CFG_POP3 && rv == 0)
-		r->pop3_marked += nmarked;
-	if (r->o->verbose)
-		for (i = 0; i < nmarked; i++)
-			say_msg(r, marked[i], "marked for deletion");
+	return 0;
+}
+
+/* After the fetch: forget what is gone, and remember how far the
+ * folder is recorded whole. */
+static void
+settle_records(struct run *r, const struct folder_run *f, int rv)
+{
 	/* Only a complete listing can tell which records are gone. */
-	if (from == 1)
+	if (f->from == 1)
 		state_prune(r->st, r->key, r->now);
 	/* Every message below the UIDNEXT that SELECT gave is recorded
 	 * now, unless one was skipped or did not arrive. */
-	if (rv == 0 && nskip == 0 && fi.uidnext != 0)
-		state_set_uidnext(r->st, r->key, r->uidv, fi.uidnext);
+	if (rv == 0 && f->nskip == 0 && f->fi.uidnext != 0)
+		state_set_uidnext(r->st, r->key, r->uidv, f->fi.uidnext);
+}
 
-account:
+/*
+ * Apply the plan: delete what earlier runs stored, fetch and store
+ * what is new (deleting as planned), expunge. Returns 0, or -1 when
+ * the session or the disk failed.
+ */
+static int
+apply_folder(struct run *r, struct folder_run *f)
+{
+	size_t i;
+	int rv;
+
+	sort_plan(f);
+	if (mark_stored(r, f) == -1)
+		return -1;
+	if (f->nfetch > 0 && folder_maildir(r) == -1)
+		return -1;
+	rv = fetch_new(r, f);
+	if (rv == 0 && expunge_marked(r, f) == -1)
+		rv = -1;
+	if ((caps(r) & SRC_CAP_DELETE_AT_QUIT) && rv == 0)
+		r->quit_marked += f->nmarked;
+	if (r->o->verbose)
+		for (i = 0; i < f->nmarked; i++)
+			say_msg(r, f->marked[i], "marked for deletion");
+	settle_records(r, f, rv);
+	return rv;
+}
+
+/* Count what was deleted and what is left of the folder. */
+static void
+tally_folder(struct run *r, const struct folder_run *f)
+{
+	size_t i, later = 0;
+
 	/* A partial listing holds the messages from UID "from": those
 	 * that arrived since SELECT are not in its EXISTS. */
-	if (from > 1)
-		for (i = 0; i < l.n; i++)
-			later += l.v[i].num >= fi.uidnext;
-	r->deleted += gone;
-	r->left += (from > 1 ? fi.exists + later : l.n) - gone;
-done:
+	if (f->from > 1)
+		for (i = 0; i < f->l.n; i++)
+			later += f->l.v[i].num >= f->fi.uidnext;
+	r->deleted += f->gone;
+	r->left += (f->from > 1 ? f->fi.exists + later : f->l.n) - f->gone;
+}
+
+static void
+folder_init(struct run *r, struct folder_run *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->pc.keep = r->a->keep;
+	f->pc.delete_after = r->a->delete_after;
+	f->pc.max_size = r->a->max_size;
+	f->pc.max_messages = r->a->max_messages;
+	f->pc.mismatch_delete = r->a->size_mismatch_delete;
+	f->may_delete = 1;
+}
+
+static void
+folder_free(struct run *r, struct folder_run *f)
+{
 	maildir_close(r->md);
 	r->md = NULL;
-	free(fetch);
-	free(fdel);
-	free(dele);
-	free(marked);
-	free(in);
-	free(out);
-	msglist_free(&l);
-	return rv;
+	free(f->fetch);
+	free(f->fdel);
+	free(f->dele);
+	free(f->marked);
+	free(f->in);
+	free(f->out);
+	msglist_free(&f->l);
+}
+
+/*
+ * One folder: plan, then print the plan (a dry run) or apply it, and
+ * tally. Returns 0 to go on with the next folder, -1 when the session
+ * can no longer be used.
+ */
+static int
+do_folder(struct run *r, const char *folder)
+{
+	struct folder_run f;
+	int rv;
+
+	folder_init(r, &f);
+	if (r->a->mirror && r->ac.src->ops->select_sync != NULL)
+		rv = select_mirror(r, &f, folder);
+	else
+		rv = select_folder(r, &f, folder);
+	if (rv == 2)
+		r->left += f.fi.exists;
+	if (rv != 0)
+		rv = rv == -1 ? -1 : 1;
+	else if ((rv = plan_folder(r, &f)) != 0)
+		;
+	else if (r->o->dryrun) {
+		print_plan(r, &f);
+		r->left += f.l.n;
+	} else {
+		say_reasons(r, &f);
+		rv = apply_folder(r, &f);
+		tally_folder(r, &f);
+	}
+	folder_free(r, &f);
+	return rv == -1 ? -1 : 0;
 }
 
 /*
  * A crash between the rename into the Maildir and the record leaves an
  * intent in the journal: record the message when its file is there, so
- * it is not downloaded twice.
+ * it is not downloaded twice. A dry run creates nothing, not even a
+ * Maildir to look in.
  */
 static int
 reconcile(struct run *r)
 {
-	const struct state_pending *p;
-	struct maildir *md = NULL;
-	char err[512];
-	size_t i, n = state_npending(r->st);
-	int found = 0;
+	size_t found;
 
-	/* A dry run creates nothing, not even a Maildir to look in. */
-	if (n == 0 || r->o->dryrun)
+	if (r->o->dryrun)
 		return 0;
-	/* Intents name files relative to the account's Maildir. */
-	for (i = 0; i < n; i++) {
-		const char *name, *slash;
-		char *path;
-		int has = 0;
-
-		p = state_pending(r->st, i);
-		if ((slash = strrchr(p->filename, '/')) != NULL) {
-			xasprintf(&path, "%s/%.*s", r->a->maildir,
-			    (int)(slash - p->filename), p->filename);
-			name = slash + 1;
-		} else {
-			path = xstrdup(r->a->maildir);
-			name = p->filename;
-		}
-		if ((md = maildir_open(path, err, sizeof(err))) != NULL) {
-			has = maildir_has(md, name);
-			maildir_close(md);
-		}
-		free(path);
-		if (has) {
-			if (state_add(r->st, p->folder, p->uidvalidity, p->uid,
-				p->when)
-			    == -1)
-				return -1;
-			found++;
-		}
-	}
+	if (deliver_reconcile(r->st, r->a->maildir, r->a->mirror, &found) == -1)
+		return -1;
 	if (found > 0 && r->o->verbose)
-		printf("%s: %d messages stored by an interrupted run were "
+		printf("%s: %zu messages stored by an interrupted run were "
 		       "recorded\n",
 		    r->a->name, found);
-	return state_sync(r->st);
+	return 0;
 }
 
 /*
@@ -951,15 +1247,163 @@ run_hook(struct run *r)
 		acct_err(&r->ac, "%s", err);
 }
 
+/* Lock and load the state while the session is set up, then record
+ * what an interrupted run left. Returns 0, or -1 after reporting. */
+static int
+run_open(struct run *r)
+{
+	struct loader ld;
+	pthread_t tid;
+	int status, threaded;
+
+	r->st = state_new(r->a->state_file);
+	/* The state knows a folder by its server name, also when an older
+	 * mailfetch wrote it as the config spelled it (POP3's one folder,
+	 * POP3_FOLDER, is spelled so already). */
+	state_set_canon(r->st, imap_mailbox_canon);
+	if (!r->o->dryrun && state_lock(r->st) == -1) {
+		state_fail(r);
+		return -1;
+	}
+	ld.st = r->st;
+	ld.readonly = r->o->dryrun;
+	ld.rv = -1;
+	threaded = pthread_create(&tid, NULL, load_state, &ld) == 0;
+	if (!threaded)
+		load_state(&ld);
+	status = acct_open(&r->ac);
+	if (threaded)
+		pthread_join(tid, NULL);
+	/* A state that cannot be read comes first: it is why nothing
+	 * happens, whatever the server said. */
+	if (ld.rv == -1 || reconcile(r) == -1) {
+		state_fail(r);
+		return -1;
+	}
+	if (status != 0) {
+		fail(r, status);
+		return -1;
+	}
+	return 0;
+}
+
+/* 1 when name is a literal item of folders (its absence is an error
+ * said already). */
+static int
+is_literal(const struct cfg_account *a, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < a->nfitems; i++)
+		if (folders_literal(&a->fitems[i]) && a->fitems[i].canon != NULL
+		    && strcmp(a->fitems[i].canon, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* The folders the state has copies of that the LIST no longer shows:
+ * they stay on disk and are not updated (SPEC "Mirror"); say so. */
+static void
+say_lost(struct run *r)
+{
+	struct state_rec rec;
+	const char *name;
+	size_t i, pos;
+	uint32_t uv;
+
+	for (i = 0; (name = state_folder_name(r->st, i)) != NULL; i++) {
+		pos = 0;
+		uv = state_uidvalidity(r->st, name);
+		if (mbx_has(&r->folders, name) || is_literal(r->a, name)
+		    || !state_next(r->st, name, uv, &pos, &rec))
+			continue;
+		acct_err(&r->ac,
+		    "%s: the server no longer lists this folder; its local "
+		    "copies stay as they are and are no longer updated; check "
+		    "whether it was renamed or deleted on the server",
+		    name);
+	}
+}
+
+/* The folders of the run (mailboxes.c): the items of folders, expanded
+ * with LIST where they need it. Returns 0, or -1 when the session
+ * failed. */
+static int
+run_folders(struct run *r)
+{
+	int st;
+
+	if ((st = mbx_expand(&r->ac, &r->folders)) != 0) {
+		fail(r, st);
+		return -1;
+	}
+	if (r->folders.missing)
+		fail(r, EX_PROTOCOL);
+	if (r->folders.listed) {
+		r->listed = 1; /* a summary also when nothing matched */
+		say_lost(r);
+	}
+	return 0;
+}
+
+/* End the session; the deletions that take effect at QUIT count once
+ * the server confirmed it. */
+static void
+run_quit(struct run *r)
+{
+	if (r->ac.src->ops->quit(r->ac.src) == 0) {
+		r->deleted += r->quit_marked;
+		r->left -= r->quit_marked;
+		return;
+	}
+	if (r->quit_marked > 0)
+		acct_err(&r->ac,
+		    "the server did not confirm QUIT, so its %" PRIu64
+		    " deletions may not have happened; the next run retries "
+		    "them",
+		    r->quit_marked);
+	fail(r, acct_srcerr(&r->ac));
+}
+
+/* The summary: a dry run's plan totals, or what was fetched, deleted
+ * and left. */
+static void
+run_summary(struct run *r)
+{
+	if (!r->listed)
+		return;
+	if (r->o->dryrun) {
+		print_plan_totals(r);
+		return;
+	}
+	if (r->o->daemon && r->fetched == 0 && r->deleted == 0
+	    && r->updated == 0 && r->removed == 0 && r->status == 0)
+		return;
+	if (r->a->mirror)
+		acct_info(&r->ac,
+		    "%" PRIu64 " fetched, %" PRIu64 " deleted, %" PRIu64
+		    " left on server, %" PRIu64 " updated, %" PRIu64
+		    " removed here",
+		    r->fetched, r->deleted, r->left, r->updated, r->removed);
+	else
+		acct_info(&r->ac,
+		    "%" PRIu64 " fetched, %" PRIu64 " deleted, %" PRIu64
+		    " left on server",
+		    r->fetched, r->deleted, r->left);
+	if (r->flagged > 0)
+		acct_info(&r->ac,
+		    "%" PRIu64 " of them flagged \\Deleted but not "
+		    "expunged: %s",
+		    r->flagged, r->flagged_why);
+}
+
 int
 run_fetch(const struct cfg_account *a, const struct runopts *opts)
 {
 	struct runopts oo = *opts, *o = &oo;
-	struct loader ld;
 	struct run r;
-	pthread_t tid;
 	size_t i;
-	int status, threaded, broken = 0;
+	int broken = 0;
 
 	oo.syslog |= a->log_syslog;
 	memset(&r, 0, sizeof(r));
@@ -969,72 +1413,19 @@ run_fetch(const struct cfg_account *a, const struct runopts *opts)
 	r.now = o->dryrun && o->at != 0 ? o->at : time(NULL);
 	r.budget = a->max_messages ? a->max_messages : UINT64_MAX;
 	acct_init(&r.ac, a, o);
-
-	r.st = state_new(a->state_file);
-	/* The state knows a folder by its server name, also when an older
-	 * mailfetch wrote it as the config spelled it. */
-	if (a->protocol == CFG_IMAP)
-		state_set_canon(r.st, imap_mailbox_canon);
-	if (!o->dryrun && state_lock(r.st) == -1) {
-		state_fail(&r);
-		goto out;
+	if (run_open(&r) == 0 && run_folders(&r) == 0) {
+		for (i = 0; i < r.folders.n && !broken && !stopping(&r); i++)
+			broken = do_folder(&r, r.folders.name[i]) == -1;
+		if (!broken)
+			run_quit(&r);
+		if (!o->dryrun && state_save(r.st) == -1)
+			state_fail(&r);
+		run_summary(&r);
 	}
-	ld.st = r.st;
-	ld.readonly = o->dryrun;
-	ld.rv = -1;
-	threaded = pthread_create(&tid, NULL, load_state, &ld) == 0;
-	if (!threaded)
-		load_state(&ld);
-	status = acct_open(&r.ac);
-	if (threaded)
-		pthread_join(tid, NULL);
-	/* A state that cannot be read comes first: it is why nothing
-	 * happens, whatever the server said. */
-	if (ld.rv == -1 || reconcile(&r) == -1) {
-		state_fail(&r);
-		goto out;
-	}
-	if (status != 0) {
-		fail(&r, status);
-		goto out;
-	}
-	for (i = 0; i < a->nfolders && !broken && !stopping(&r); i++)
-		broken = do_folder(&r, a->folders[i]) == -1;
-	if (!broken) {
-		if (r.ac.src->ops->quit(r.ac.src) == 0) {
-			r.deleted += r.pop3_marked;
-			r.left -= r.pop3_marked;
-		} else {
-			if (r.pop3_marked > 0)
-				acct_err(&r.ac,
-				    "the server did not confirm QUIT, so its "
-				    "%" PRIu64 " deletions may not have "
-				    "happened; the next run retries them",
-				    r.pop3_marked);
-			fail(&r, acct_srcerr(&r.ac));
-		}
-	}
-	if (!o->dryrun && state_save(r.st) == -1)
-		state_fail(&r);
-	if (r.listed && o->dryrun)
-		print_plan_totals(&r);
-	if (r.listed && !o->dryrun
-	    && (!o->daemon || r.fetched > 0 || r.deleted > 0
-		|| r.status != 0)) {
-		acct_info(&r.ac,
-		    "%" PRIu64 " fetched, %" PRIu64 " deleted, %" PRIu64
-		    " left on server",
-		    r.fetched, r.deleted, r.left);
-		if (r.flagged > 0)
-			acct_info(&r.ac,
-			    "%" PRIu64 " of them flagged \\Deleted but not "
-			    "expunged: %s",
-			    r.flagged, r.flagged_why);
-	}
-out:
 	fflush(stdout);
 	acct_fini(&r.ac);
 	state_free(r.st);
+	mbx_free(&r.folders);
 	free(r.sub);
 	free(r.key);
 	/* After the lock is released: the hook may take its time. */

@@ -13,14 +13,16 @@
  *
  *	mailfetch-state 1
  *	G	generation
- *	F	folder	uidvalidity	[uidnext]
+ *	F	folder	uidvalidity	[uidnext	[modseq]]
  *	M	folder	uidvalidity	when	uid	[attr]...
  *	I	folder	uidvalidity	when	uid	filename
  *
  * The first line is exactly the header, the second the generation,
  * which each state_save increments. An F line declares a folder and
  * its UIDVALIDITY, once, and may add the IMAP UIDNEXT below which every
- * message of the folder was recorded (see state_set_uidnext); an M
+ * message of the folder was recorded (see state_set_uidnext; not 0
+ * when alone, 0 for "unknown" before a modseq) and the HIGHESTMODSEQ
+ * the mirror reached (state_set_modseq; at least 1); an M
  * line is a message downloaded first at `when`, followed by optional
  * attributes, each a field NAME=VALUE, each name at most once, in any
  * order:
@@ -40,9 +42,19 @@
  *			counted, never planned for deletion, but forgotten
  *			as any other record once gone; a download later
  *			(max_size raised) replaces it. Never with short=.
+ *	file=NAME	the mirror: the local file as delivered, relative to
+ *			the Maildir as an intent's (NAME or .SUB/NAME),
+ *			percent-escaped as string fields are
+ *	flags=LETTERS	the mirror: the Maildir flags last applied, letters
+ *			of "DFPRST" in that order, each at most once; may
+ *			be empty (none)
  *
  * A file without attributes (as mailfetch wrote before they existed)
- * is read as before; an unknown attribute does not parse. An I line
+ * is read as before; an unknown attribute does not parse. Format
+ * changes stay backward compatible: a file an older mailfetch wrote
+ * loads (file=, flags= and the modseq field came with the mirror, and
+ * are written only when set), though an older mailfetch cannot read
+ * what a newer one added. An I line
  * an intent
  * journaled that no record followed (kept so that the next run still
  * looks for its file). M and I lines name a folder declared above with
@@ -59,11 +71,14 @@
  *	G	generation	of the state file it continues
  *	F	folder	uidvalidity		the folder was reset
  *	I	folder	uidvalidity	when	uid	filename
- *	M	folder	uidvalidity	when	uid
+ *	M	folder	uidvalidity	when	uid	[attr]...
+ *	X	folder	uidvalidity	when	uid
  *
  * Replayed in order over the state file: F voids the folder's records
  * and intents and sets its UIDVALIDITY; I notes an intent; M records a
- * message (keeping the earliest `when`) and settles its intent. An I or
+ * message (keeping the earliest `when`; its file= and flags= replace
+ * the record's) and settles its intent; X forgets the record (the
+ * mirror removed the message; `when` is the time it did). An I or
  * M line whose UIDVALIDITY differs from the folder's voids the folder
  * first, as state_add does. The journal is only ever appended whole
  * lines then fsync'ed, so a last line without LF is a write a crash
@@ -132,11 +147,13 @@ struct folder {
 	char *name;
 	uint32_t uv;
 	uint32_t uidnext; /* everything below was recorded; 0: unknown */
+	uint64_t modseq; /* HIGHESTMODSEQ the mirror reached; 0: none */
 };
 
 struct rec {
 	char *uid; /* in the state's uid pool */
 	char *intent; /* file name journaled, no record since */
+	char *file; /* the local file, as delivered (state_set_local) */
 	int64_t when; /* first download; 0: void, not recorded */
 	int64_t intent_when; /* when the intent was journaled */
 	int64_t gone; /* not listed since; 0: listed (or not known) */
@@ -146,7 +163,14 @@ struct rec {
 	uint32_t isshort : 1; /* it arrived short: see st->shorts */
 	uint32_t grew : 1; /* grew past max_size, not downloaded: the
 			      limit is in st->shorts, as received */
+	uint8_t flags; /* the flags last applied: FLAG_KNOWN | bits of
+			  FLAG_LETTERS */
 };
+
+/* Maildir flag letters a record can carry, in ASCII order; bit i of
+ * rec.flags stands for FLAG_LETTERS[i]. */
+#define FLAG_LETTERS "DFPRST"
+#define FLAG_KNOWN 0x80
 
 /* The sizes of a record that arrived short (or, for one that grew, the
  * max_size it grew past, in received). Such records are rare, so
@@ -178,7 +202,7 @@ struct state {
 	struct strpool uids;
 	uint32_t *tab; /* record index + 1; 0: empty slot */
 	size_t tabcap;
-	struct state_pending *pend;
+	struct state_intent *pend;
 	size_t npend;
 	struct shortrec *shorts;
 	size_t nshorts;
@@ -274,16 +298,15 @@ esc_needed(unsigned char c)
 	return c <= ' ' || c == 0x7f || c == '%';
 }
 
-/* A TAB, then s escaped. */
+/* s escaped. */
 static void
-buf_field(struct buf *b, const char *s)
+buf_esc(struct buf *b, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	const unsigned char *u = (const unsigned char *)s;
 	size_t n = strlen(s);
 
-	buf_need(b, 1 + 3 * n);
-	b->p[b->len++] = '\t';
+	buf_need(b, 3 * n);
 	for (; *u != '\0'; u++) {
 		if (esc_needed(*u)) {
 			b->p[b->len++] = '%';
@@ -294,21 +317,65 @@ buf_field(struct buf *b, const char *s)
 	}
 }
 
+/* A TAB, then s escaped. */
 static void
-line_f(struct buf *b, const char *folder, uint32_t uv, uint32_t uidnext)
+buf_field(struct buf *b, const char *s)
+{
+	buf_addc(b, '\t');
+	buf_esc(b, s);
+}
+
+/* An F line; uidnext and modseq 0 are left out (modseq only by the
+ * state file). */
+static void
+line_f(struct buf *b, const char *folder, uint32_t uv, uint32_t uidnext,
+    uint64_t modseq)
 {
 	buf_addc(b, 'F');
 	buf_field(b, folder);
 	buf_addc(b, '\t');
 	buf_u64(b, uv);
-	if (uidnext != 0) {
+	if (uidnext != 0 || modseq != 0) {
 		buf_addc(b, '\t');
 		buf_u64(b, uidnext);
+	}
+	if (modseq != 0) {
+		buf_addc(b, '\t');
+		buf_u64(b, modseq);
 	}
 	buf_addc(b, '\n');
 }
 
+/* The letters of flag bits f into buf (8 bytes). */
+static void
+flag_letters(uint8_t f, char *buf)
+{
+	size_t i;
+
+	for (i = 0; FLAG_LETTERS[i] != '\0'; i++)
+		if (f & (1u << i))
+			*buf++ = FLAG_LETTERS[i];
+	*buf = '\0';
+}
+
 static const struct shortrec *short_find(const struct state *, size_t);
+
+/* The mirror's attributes of a record: file= and flags=. */
+static void
+line_m_local(struct buf *b, const struct rec *r)
+{
+	char letters[8];
+
+	if (r->file != NULL) {
+		buf_add(b, "\tfile=", 6);
+		buf_esc(b, r->file);
+	}
+	if (r->flags & FLAG_KNOWN) {
+		flag_letters(r->flags, letters);
+		buf_add(b, "\tflags=", 7);
+		buf_add(b, letters, strlen(letters));
+	}
+}
 
 static void
 line_m(struct buf *b, const struct state *st, const char *folder, uint32_t uv,
@@ -338,6 +405,7 @@ line_m(struct buf *b, const struct state *st, const char *folder, uint32_t uv,
 		buf_add(b, "\tgrew=", 6);
 		buf_u64(b, sh->received);
 	}
+	line_m_local(b, r);
 	buf_addc(b, '\n');
 }
 
@@ -378,7 +446,24 @@ folder_add(struct state *st, const char *name, uint32_t uv)
 	st->folders[st->nfolders].name = xstrdup(name);
 	st->folders[st->nfolders].uv = uv;
 	st->folders[st->nfolders].uidnext = 0;
+	st->folders[st->nfolders].modseq = 0;
 	return st->nfolders++;
+}
+
+/* Void a record: it stays in the table, with when = 0, and may come
+ * back to life. */
+static void
+rec_void(struct state *st, struct rec *r)
+{
+	if (r->when != 0 && !r->grew)
+		st->count--;
+	r->when = 0;
+	r->gone = 0;
+	r->isshort = 0;
+	r->grew = 0;
+	free(r->file);
+	r->file = NULL;
+	r->flags = 0;
 }
 
 /* Void every record and intent of folder fidx. */
@@ -392,13 +477,8 @@ folder_void(struct state *st, size_t fidx)
 		r = &st->recs[i];
 		if (r->fidx != fidx)
 			continue;
-		if (r->when != 0 && !r->grew)
-			st->count--;
-		r->when = 0;
-		r->gone = 0;
+		rec_void(st, r);
 		r->marked = 0;
-		r->isshort = 0;
-		r->grew = 0;
 		free(r->intent);
 		r->intent = NULL;
 	}
@@ -414,6 +494,7 @@ folder_reset(struct state *st, const char *name, uint32_t uv)
 	folder_void(st, f);
 	st->folders[f].uv = uv;
 	st->folders[f].uidnext = 0;
+	st->folders[f].modseq = 0;
 	return f;
 }
 
@@ -431,7 +512,7 @@ folder_use(struct state *st, const char *name, uint32_t uv, int journal)
 		return f;
 	f = folder_reset(st, name, uv);
 	if (journal) {
-		line_f(&st->jbuf, name, uv, 0);
+		line_f(&st->jbuf, name, uv, 0, 0);
 		st->dirty = 1;
 	}
 	return f;
@@ -651,25 +732,20 @@ dir_of(const char *path)
 	return xstrndup(path, (size_t)(s - path));
 }
 
-/* fsync the directory that holds path (the part before its last '/'). */
+/* fsync the directory that holds path (tls/util.c), failing st. */
 static int
-fsync_parent(struct state *st, const char *path)
+sync_parent(struct state *st, const char *path)
 {
-	char *dir = dir_of(path);
-	int fd, e;
+	char *dir;
+	int e;
 
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1
-	    || fsync(fd) == -1) {
-		e = errno;
-		if (fd != -1)
-			close(fd);
-		st_fail(st, STATE_EOS, e, "fsync %s", dir);
-		free(dir);
-		return -1;
-	}
-	close(fd);
+	if (fsync_parent(path) == 0)
+		return 0;
+	e = errno;
+	dir = dir_of(path);
+	st_fail(st, STATE_EOS, e, "fsync %s", dir);
 	free(dir);
-	return 0;
+	return -1;
 }
 
 static int
@@ -707,7 +783,7 @@ make_dir(struct state *st)
 		c = *s;
 		*s = '\0';
 		if (mkdir(p, 0700) == 0) {
-			if (fsync_parent(st, p) == -1)
+			if (sync_parent(st, p) == -1)
 				goto fail;
 		} else if (errno != EEXIST) {
 			st_fail(st, STATE_EOS, errno, "mkdir %s", p);
@@ -841,7 +917,27 @@ struct attrs {
 	int isshort;
 	uint64_t announced, received;
 	uint64_t grew; /* grew=N; 0: none */
+	char *file; /* file=NAME, unescaped in place; NULL: none */
+	uint8_t flags; /* flags=LETTERS: FLAG_KNOWN and the letters' bits */
 };
+
+/* "flags=" letters: FLAG_LETTERS in order, each at most once. */
+static int
+parse_flags(const char *s, uint8_t *f)
+{
+	const char *p = FLAG_LETTERS, *c;
+
+	*f = FLAG_KNOWN;
+	for (; *s != '\0'; s++) {
+		if ((c = strchr(p, *s)) == NULL)
+			return -1;
+		*f |= (uint8_t)(1u << (c - FLAG_LETTERS));
+		p = c + 1;
+	}
+	return 0;
+}
+
+static int intent_name_ok(const char *);
 
 /* "A/R": announced and received sizes, R < A. */
 static int
@@ -884,6 +980,18 @@ parse_attrs(char **f, size_t n, struct attrs *at, const char **what)
 				return -1;
 			}
 			at->isshort = 1;
+		} else if (strncmp(f[i], "file=", 5) == 0 && at->file == NULL) {
+			if (unescape(f[i] + 5) == -1
+			    || !intent_name_ok(f[i] + 5)) {
+				*what = "bad file= name";
+				return -1;
+			}
+			at->file = f[i] + 5;
+		} else if (strncmp(f[i], "flags=", 6) == 0 && at->flags == 0) {
+			if (parse_flags(f[i] + 6, &at->flags) == -1) {
+				*what = "bad flags= letters";
+				return -1;
+			}
 		} else if (strncmp(f[i], "grew=", 5) == 0 && at->grew == 0) {
 			if (parse_u64(f[i] + 5, UINT64_MAX, &at->grew) == -1
 			    || at->grew == 0) {
@@ -965,6 +1073,17 @@ apply_rec(struct state *st, char *const *fld, size_t f, int64_t when,
 {
 	struct rec *r = rec_get(st, f, fld[4]);
 
+	if (fld[0][0] == 'X') {
+		rec_void(st, r);
+		free(r->intent);
+		r->intent = NULL;
+		return;
+	}
+	if (fld[0][0] == 'M') {
+		free(r->file);
+		r->file = at->file != NULL ? xstrdup(at->file) : NULL;
+		r->flags = at->flags;
+	}
 	if (fld[0][0] == 'M' && at->grew != 0) {
 		rec_grew(st, r, when, at->grew);
 		r->gone = at->gone;
@@ -988,7 +1107,7 @@ apply_rec(struct state *st, char *const *fld, size_t f, int64_t when,
  */
 static int
 load_line(struct state *st, char *const *fld, const char *name, uint32_t uv,
-    uint32_t uidnext, int64_t when, const struct attrs *at, const char **what)
+    const uint64_t *fm, int64_t when, const struct attrs *at, const char **what)
 {
 	size_t r = raw_find(st, fld[1]), f;
 
@@ -1002,12 +1121,12 @@ load_line(struct state *st, char *const *fld, const char *name, uint32_t uv,
 		st->raw[st->nraw].name = xstrdup(fld[1]);
 		st->raw[st->nraw++].uv = uv;
 		f = folder_find(st, name);
-		if (f == SIZE_MAX || uv > st->folders[f].uv) {
+		if (f == SIZE_MAX || uv > st->folders[f].uv)
 			f = folder_reset(st, name, uv);
-			st->folders[f].uidnext = uidnext;
-		} else if (uv == st->folders[f].uv
-		    && uidnext > st->folders[f].uidnext)
-			st->folders[f].uidnext = uidnext;
+		if (uv == st->folders[f].uv && fm[0] > st->folders[f].uidnext)
+			st->folders[f].uidnext = (uint32_t)fm[0];
+		if (uv == st->folders[f].uv && fm[1] > st->folders[f].modseq)
+			st->folders[f].modseq = fm[1];
 		return 0;
 	}
 	if (r == SIZE_MAX) {
@@ -1051,6 +1170,89 @@ replay_line(struct state *st, char *const *fld, const char *name, int respelled,
 	return 0;
 }
 
+/* A line cut into its fields, and its values once checked. */
+struct line {
+	char *fld[MAXFIELDS];
+	size_t nf;
+	size_t
+	    want; /* the fields of its type: 3 F, 5 M (and attributes), 6 I */
+	uint64_t uv, when;
+	uint64_t fm[2]; /* F: uidnext, modseq */
+	struct attrs at;
+};
+
+/* Cut line at its TABs and check its type and number of fields. */
+static int
+split_line(struct line *l, char *line, int journal, const char **what)
+{
+	char *s;
+
+	l->fld[l->nf++] = line;
+	for (s = line; *s != '\0'; s++)
+		if (*s == '\t') {
+			if (l->nf == MAXFIELDS) {
+				*what = "too many fields";
+				return -1;
+			}
+			*s = '\0';
+			l->fld[l->nf++] = s + 1;
+		}
+	if (strcmp(l->fld[0], "F") == 0)
+		l->want = 3;
+	else if (strcmp(l->fld[0], "M") == 0)
+		l->want = 5;
+	else if (strcmp(l->fld[0], "I") == 0)
+		l->want = 6;
+	else if (strcmp(l->fld[0], "X") == 0 && journal)
+		l->want = 5;
+	else {
+		*what = "unknown line type";
+		return -1;
+	}
+	/* Only the state file's F lines carry a UIDNEXT and a MODSEQ; M
+	 * lines may carry attributes. */
+	if (l->nf != l->want
+	    && !(l->want == 3 && l->nf >= 4 && l->nf <= 5 && !journal)
+	    && !(l->fld[0][0] == 'M' && l->nf > l->want)) {
+		*what = "wrong number of fields";
+		return -1;
+	}
+	return 0;
+}
+
+/* Check and convert the fields' values, in order; *what names the
+ * first that is wrong. */
+static int
+check_fields(struct line *l, const char **what)
+{
+	char **fld = l->fld;
+
+	if (unescape(fld[1]) == -1)
+		return *what = "bad folder name", -1;
+	if (parse_u64(fld[2], UINT32_MAX, &l->uv) == -1)
+		return *what = "bad uidvalidity", -1;
+	/* A UIDNEXT alone is not 0; before a MODSEQ it may be. */
+	if (l->want == 3 && l->nf >= 4
+	    && (parse_u64(fld[3], UINT32_MAX, &l->fm[0]) == -1
+		|| (l->fm[0] == 0 && l->nf == 4)))
+		return *what = "bad uidnext", -1;
+	if (l->want == 3 && l->nf == 5
+	    && (parse_u64(fld[4], UINT64_MAX, &l->fm[1]) == -1
+		|| l->fm[1] == 0))
+		return *what = "bad modseq", -1;
+	if (l->want >= 5
+	    && (parse_u64(fld[3], INT64_MAX, &l->when) == -1 || l->when == 0))
+		return *what = "bad time", -1;
+	if (l->want >= 5 && (unescape(fld[4]) == -1 || fld[4][0] == '\0'))
+		return *what = "bad uid", -1;
+	if (l->want == 6 && (unescape(fld[5]) == -1 || !intent_name_ok(fld[5])))
+		return *what = "bad file name", -1;
+	if (fld[0][0] == 'M'
+	    && parse_attrs(fld + 5, l->nf - 5, &l->at, what) == -1)
+		return -1;
+	return 0;
+}
+
 /*
  * Apply one line (NUL-terminated, without its LF). Returns 0, or -1
  * with what is wrong in *what.
@@ -1058,78 +1260,52 @@ replay_line(struct state *st, char *const *fld, const char *name, int respelled,
 static int
 parse_line(struct state *st, char *line, int journal, const char **what)
 {
-	char *fld[MAXFIELDS];
-	size_t nf = 0, want;
-	uint64_t uv, when = 0, uidnext = 0;
+	struct line l;
 	const char *name;
-	struct attrs at = { 0 };
-	char *s;
 	int respelled;
 
-	fld[nf++] = line;
-	for (s = line; *s != '\0'; s++)
-		if (*s == '\t') {
-			if (nf == MAXFIELDS) {
-				*what = "too many fields";
-				return -1;
-			}
-			*s = '\0';
-			fld[nf++] = s + 1;
-		}
-	if (strcmp(fld[0], "F") == 0)
-		want = 3;
-	else if (strcmp(fld[0], "M") == 0)
-		want = 5;
-	else if (strcmp(fld[0], "I") == 0)
-		want = 6;
-	else {
-		*what = "unknown line type";
+	memset(&l, 0, sizeof(l));
+	if (split_line(&l, line, journal, what) == -1
+	    || check_fields(&l, what) == -1)
 		return -1;
-	}
-	/* Only the state file's F lines carry a UIDNEXT; M lines may
-	 * carry attributes. */
-	if (nf != want && !(want == 3 && nf == 4 && !journal)
-	    && !(want == 5 && nf > want)) {
-		*what = "wrong number of fields";
-		return -1;
-	}
-	if (unescape(fld[1]) == -1) {
-		*what = "bad folder name";
-		return -1;
-	}
-	if (parse_u64(fld[2], UINT32_MAX, &uv) == -1) {
-		*what = "bad uidvalidity";
-		return -1;
-	}
-	if (want == 3 && nf == 4
-	    && (parse_u64(fld[3], UINT32_MAX, &uidnext) == -1
-		|| uidnext == 0)) {
-		*what = "bad uidnext";
-		return -1;
-	}
-	if (want >= 5) {
-		if (parse_u64(fld[3], INT64_MAX, &when) == -1 || when == 0) {
-			*what = "bad time";
-			return -1;
-		}
-		if (unescape(fld[4]) == -1 || fld[4][0] == '\0') {
-			*what = "bad uid";
-			return -1;
-		}
-	}
-	if (want == 6 && (unescape(fld[5]) == -1 || !intent_name_ok(fld[5]))) {
-		*what = "bad file name";
-		return -1;
-	}
-	if (want == 5 && parse_attrs(fld + 5, nf - 5, &at, what) == -1)
-		return -1;
-
-	name = canon_name(st, fld[1], &respelled);
+	name = canon_name(st, l.fld[1], &respelled);
 	if (journal)
-		return replay_line(
-		    st, fld, name, respelled, (uint32_t)uv, (int64_t)when, &at);
-	return load_line(st, fld, name, (uint32_t)uv, (uint32_t)uidnext,
-	    (int64_t)when, &at, what);
+		return replay_line(st, l.fld, name, respelled, (uint32_t)l.uv,
+		    (int64_t)l.when, &l.at);
+	return load_line(st, l.fld, name, (uint32_t)l.uv, l.fm, (int64_t)l.when,
+	    &l.at, what);
+}
+
+/*
+ * The first two lines, p being line number line (1 or 2): the header,
+ * then the generation. Returns 0, 1 for a journal older than the state
+ * file (ignored), or -1.
+ */
+static int
+parse_head(
+    struct state *st, const char *path, const char *p, size_t line, int journal)
+{
+	const char *hdr = journal ? JOURNAL_HEADER : STATE_HEADER;
+	uint64_t gen;
+
+	if (line == 1) {
+		if (strcmp(p, hdr) == 0)
+			return 0;
+		st_fail(st, STATE_ECORRUPT, 0,
+		    "%s:1: bad header, expected \"%s\"", path, hdr);
+		return -1;
+	}
+	if (strncmp(p, "G\t", 2) != 0
+	    || parse_u64(p + 2, INT64_MAX, &gen) == -1) {
+		st_fail(st, STATE_ECORRUPT, 0,
+		    "%s:2: expected the generation line", path);
+		return -1;
+	}
+	if (!journal)
+		st->gen = gen;
+	else if (gen < st->gen)
+		return 1;
+	return 0;
 }
 
 /*
@@ -1142,19 +1318,17 @@ static int
 parse_file(
     struct state *st, const char *path, char *data, size_t len, int journal)
 {
-	const char *hdr = journal ? JOURNAL_HEADER : STATE_HEADER;
 	const char *what;
 	char *p = data, *end = data + len, *nl;
 	size_t line = 0;
-	uint64_t gen;
-	int have_gen = 0;
+	int rc, have_gen = 0;
 
 	if (len == 0 && !journal) {
 		st_fail(st, STATE_ECORRUPT, 0,
-		    "%s:1: empty file, expected \"%s\"", path, hdr);
+		    "%s:1: empty file, expected \"%s\"", path, STATE_HEADER);
 		return -1;
 	}
-	while (p < end) {
+	for (; p < end; p = nl + 1) {
 		line++;
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL) {
 			if (journal)
@@ -1171,33 +1345,18 @@ parse_file(
 			    line);
 			return -1;
 		}
-		if (line == 1) {
-			if (strcmp(p, hdr) != 0) {
-				st_fail(st, STATE_ECORRUPT, 0,
-				    "%s:1: bad header, expected \"%s\"", path,
-				    hdr);
-				return -1;
-			}
-		} else if (line == 2) {
-			if (strncmp(p, "G\t", 2) != 0
-			    || parse_u64(p + 2, INT64_MAX, &gen) == -1) {
-				st_fail(st, STATE_ECORRUPT, 0,
-				    "%s:2: expected the generation line", path);
-				return -1;
-			}
-			have_gen = 1;
-			if (!journal)
-				st->gen = gen;
-			else if (gen < st->gen) {
+		if (line <= 2
+		    && (rc = parse_head(st, path, p, line, journal)) != 0) {
+			if (rc == 1)
 				st->jvalid = 0;
-				return 0;
-			}
-		} else if (parse_line(st, p, journal, &what) == -1) {
+			return rc == 1 ? 0 : -1;
+		}
+		have_gen |= line == 2;
+		if (line > 2 && parse_line(st, p, journal, &what) == -1) {
 			st_fail(st, STATE_ECORRUPT, 0, "%s:%zu: %s", path, line,
 			    what);
 			return -1;
 		}
-		p = nl + 1;
 	}
 	if (!journal && !have_gen) {
 		st_fail(st, STATE_ECORRUPT, 0,
@@ -1267,13 +1426,54 @@ state_lock(struct state *st)
 	return 0;
 }
 
+/*
+ * Intents that no record followed are pending; the others are done. A
+ * pending one's journaled name "SUB/NAME" or "NAME" (intent_name_ok) is
+ * split into its subfolder and name, in place.
+ */
+static void
+collect_pending(struct state *st)
+{
+	struct state_intent *p;
+	struct rec *r;
+	char *slash;
+	size_t i, n;
+
+	for (i = n = 0; i < st->nrecs; i++) {
+		r = &st->recs[i];
+		if (r->intent != NULL && r->when != 0 && !r->grew) {
+			free(r->intent);
+			r->intent = NULL;
+		} else if (r->intent != NULL)
+			n++;
+	}
+	st->pend = xcalloc(n, sizeof(*st->pend));
+	for (i = 0; i < st->nrecs; i++) {
+		r = &st->recs[i];
+		if (r->intent == NULL)
+			continue;
+		p = &st->pend[st->npend++];
+		p->folder = st->folders[r->fidx].name;
+		p->uidvalidity = st->folders[r->fidx].uv;
+		p->uid = r->uid;
+		if ((slash = strchr(r->intent, '/')) != NULL) {
+			*slash = '\0';
+			p->sub = r->intent;
+			p->name = slash + 1;
+		} else {
+			p->sub = "";
+			p->name = r->intent;
+		}
+		p->when = r->intent_when;
+		r->intent = NULL;
+	}
+}
+
 int
 state_load(struct state *st, int readonly)
 {
-	struct state_pending *p;
-	struct rec *r;
 	char *data;
-	size_t len, i, n;
+	size_t len;
 	int rc;
 
 	st->readonly = readonly;
@@ -1301,32 +1501,11 @@ state_load(struct state *st, int readonly)
 	}
 	free(data);
 
-	/* Intents that no record followed are pending; the others done. */
-	for (i = n = 0; i < st->nrecs; i++) {
-		r = &st->recs[i];
-		if (r->intent != NULL && r->when != 0 && !r->grew) {
-			free(r->intent);
-			r->intent = NULL;
-		} else if (r->intent != NULL)
-			n++;
-	}
 	/* Names respelled are saved under their new spelling. */
 	if (st->respelled)
 		st->dirty = 1;
 	raw_free(st);
-	st->pend = xcalloc(n, sizeof(*st->pend));
-	for (i = 0; i < st->nrecs; i++) {
-		r = &st->recs[i];
-		if (r->intent == NULL)
-			continue;
-		p = &st->pend[st->npend++];
-		p->folder = st->folders[r->fidx].name;
-		p->uidvalidity = st->folders[r->fidx].uv;
-		p->uid = r->uid;
-		p->filename = r->intent;
-		p->when = r->intent_when;
-		r->intent = NULL;
-	}
+	collect_pending(st);
 	st->loaded = 1;
 	return 0;
 }
@@ -1337,7 +1516,7 @@ state_npending(const struct state *st)
 	return st->npend;
 }
 
-const struct state_pending *
+const struct state_intent *
 state_pending(const struct state *st, size_t i)
 {
 	return i < st->npend ? &st->pend[i] : NULL;
@@ -1357,7 +1536,7 @@ void
 state_reset_folder(struct state *st, const char *folder, uint32_t uidvalidity)
 {
 	folder_reset(st, folder, uidvalidity);
-	line_f(&st->jbuf, folder, uidvalidity, 0);
+	line_f(&st->jbuf, folder, uidvalidity, 0, 0);
 	st->dirty = 1;
 }
 
@@ -1408,19 +1587,40 @@ state_folder_count(const struct state *st, const char *folder,
 	return n;
 }
 
-int64_t
-state_lookup(const struct state *st, const char *folder, uint32_t uidvalidity,
+/* The record of (folder, uidvalidity, uid), void or not; NULL when
+ * there is none. */
+static struct rec *
+rec_lookup(const struct state *st, const char *folder, uint32_t uidvalidity,
     const char *uid)
 {
-	struct rec *r;
 	size_t f;
 
 	if ((f = folder_find(st, folder)) == SIZE_MAX
 	    || st->folders[f].uv != uidvalidity)
-		return 0;
-	if ((r = rec_find(st, f, uid, rec_hash(f, uid))) == NULL)
-		return 0;
-	return r->grew ? 0 : r->when;
+		return NULL;
+	return rec_find(st, f, uid, rec_hash(f, uid));
+}
+
+/* The sizes a live record with the attribute short= (grew = 0) or
+ * grew= (grew = 1) keeps; NULL when it has none. */
+static const struct shortrec *
+sizes_lookup(const struct state *st, const char *folder, uint32_t uidvalidity,
+    const char *uid, int grew)
+{
+	struct rec *r = rec_lookup(st, folder, uidvalidity, uid);
+
+	if (r == NULL || r->when == 0 || (grew ? !r->grew : !r->isshort))
+		return NULL;
+	return short_find(st, (size_t)(r - st->recs));
+}
+
+int64_t
+state_lookup(const struct state *st, const char *folder, uint32_t uidvalidity,
+    const char *uid)
+{
+	struct rec *r = rec_lookup(st, folder, uidvalidity, uid);
+
+	return r == NULL || r->grew ? 0 : r->when;
 }
 
 int
@@ -1428,16 +1628,9 @@ state_short(const struct state *st, const char *folder, uint32_t uidvalidity,
     const char *uid, uint64_t *announced, uint64_t *received)
 {
 	const struct shortrec *sh;
-	struct rec *r;
-	size_t f;
 
 	*announced = *received = 0;
-	if ((f = folder_find(st, folder)) == SIZE_MAX
-	    || st->folders[f].uv != uidvalidity)
-		return 0;
-	if ((r = rec_find(st, f, uid, rec_hash(f, uid))) == NULL || r->when == 0
-	    || !r->isshort
-	    || (sh = short_find(st, (size_t)(r - st->recs))) == NULL)
+	if ((sh = sizes_lookup(st, folder, uidvalidity, uid, 0)) == NULL)
 		return 0;
 	*announced = sh->announced;
 	*received = sh->received;
@@ -1445,24 +1638,43 @@ state_short(const struct state *st, const char *folder, uint32_t uidvalidity,
 }
 
 int
-state_intend(struct state *st, const char *folder, uint32_t uidvalidity,
-    const char *uid, const char *filename)
+state_intend(struct state *st, const struct state_intent *in)
 {
 	int64_t now = (int64_t)time(NULL);
+	char *filename;
 	size_t f;
 
-	if (uid[0] == '\0' || !intent_name_ok(filename)) {
+	/* Journaled relative to the account's Maildir: finding the file
+	 * needs no server delimiter. */
+	if (*in->sub == '\0')
+		filename = xstrdup(in->name);
+	else
+		xasprintf(&filename, "%s/%s", in->sub, in->name);
+	if (in->uid[0] == '\0' || !intent_name_ok(filename)) {
 		st_fail(st, STATE_EOS, EINVAL, "%s: intent for \"%s\"",
 		    st->path, filename);
+		free(filename);
 		return -1;
 	}
 	if (now < 1)
 		now = 1;
-	f = folder_use(st, folder, uidvalidity, 1);
-	rec_intend(rec_get(st, f, uid), filename, now);
-	line_i(&st->jbuf, folder, uidvalidity, now, uid, filename);
+	f = folder_use(st, in->folder, in->uidvalidity, 1);
+	rec_intend(rec_get(st, f, in->uid), filename, now);
+	line_i(&st->jbuf, in->folder, in->uidvalidity, now, in->uid, filename);
+	free(filename);
 	st->dirty = 1;
 	return 0;
+}
+
+/* A record just made, of a message on the server (not pruned this
+ * run), into the journal's buffer. */
+static void
+journal_rec(
+    struct state *st, const char *folder, uint32_t uidvalidity, struct rec *r)
+{
+	r->marked = 1;
+	line_m(&st->jbuf, st, folder, uidvalidity, r);
+	st->dirty = 1;
 }
 
 int
@@ -1493,9 +1705,7 @@ state_add_short(struct state *st, const char *folder, uint32_t uidvalidity,
 	if (received < announced)
 		rec_short(st, r, announced, received);
 	/* It was just downloaded, so it is on the server: not pruned. */
-	r->marked = 1;
-	line_m(&st->jbuf, st, folder, uidvalidity, r);
-	st->dirty = 1;
+	journal_rec(st, folder, uidvalidity, r);
 	return 0;
 }
 
@@ -1518,9 +1728,7 @@ state_add_grew(struct state *st, const char *folder, uint32_t uidvalidity,
 	if (r->when != 0 && !r->grew)
 		return 0; /* downloaded already: that record stands */
 	rec_grew(st, r, when, limit);
-	r->marked = 1;
-	line_m(&st->jbuf, st, folder, uidvalidity, r);
-	st->dirty = 1;
+	journal_rec(st, folder, uidvalidity, r);
 	return 0;
 }
 
@@ -1529,16 +1737,9 @@ state_grew(const struct state *st, const char *folder, uint32_t uidvalidity,
     const char *uid, uint64_t *limit)
 {
 	const struct shortrec *sh;
-	struct rec *r;
-	size_t f;
 
 	*limit = 0;
-	if ((f = folder_find(st, folder)) == SIZE_MAX
-	    || st->folders[f].uv != uidvalidity)
-		return 0;
-	if ((r = rec_find(st, f, uid, rec_hash(f, uid))) == NULL || r->when == 0
-	    || !r->grew
-	    || (sh = short_find(st, (size_t)(r - st->recs))) == NULL)
+	if ((sh = sizes_lookup(st, folder, uidvalidity, uid, 1)) == NULL)
 		return 0;
 	*limit = sh->received;
 	return 1;
@@ -1652,13 +1853,9 @@ void
 state_mark(
     struct state *st, const char *folder, uint32_t uidvalidity, const char *uid)
 {
-	struct rec *r;
-	size_t f;
+	struct rec *r = rec_lookup(st, folder, uidvalidity, uid);
 
-	if ((f = folder_find(st, folder)) == SIZE_MAX
-	    || st->folders[f].uv != uidvalidity)
-		return;
-	if ((r = rec_find(st, f, uid, rec_hash(f, uid))) != NULL)
+	if (r != NULL)
 		r->marked = 1;
 }
 
@@ -1687,12 +1884,7 @@ state_prune(struct state *st, const char *folder, int64_t now)
 			st->dirty = 1;
 		} else if (now - r->gone >= STATE_KEEP_GONE) {
 			/* A clock moved back keeps it longer, never less. */
-			if (!r->grew)
-				st->count--;
-			r->when = 0;
-			r->gone = 0;
-			r->isshort = 0;
-			r->grew = 0;
+			rec_void(st, r);
 			st->dirty = 1;
 		}
 	}
@@ -1709,40 +1901,23 @@ save_flush(struct state *st, int fd, struct buf *b)
 	return 0;
 }
 
-int
-state_save(struct state *st)
+/* Write the whole state, generation st->gen + 1, to fd. */
+static int
+save_lines(struct state *st, int fd)
 {
 	struct buf b = { NULL, 0, 0 };
 	struct folder *fo;
 	struct rec *r;
 	size_t i;
-	int fd = -1, e;
+	int rv = -1;
 
-	/* Nothing changed: the file on disk says it all already (a poll
-	 * that found nothing new rewrites nothing). */
-	if (st->existed && !st->dirty)
-		return 0;
-	if (writable(st, st->path) == -1)
-		return -1;
-	if (make_dir(st) == -1)
-		return -1;
-	/* The lock is held: a stale temp file is a crashed run's. */
-	if (unlink(st->tpath) == -1 && errno != ENOENT) {
-		st_fail(st, STATE_EOS, errno, "unlink %s", st->tpath);
-		return -1;
-	}
-	fd = open(st->tpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd == -1) {
-		st_fail(st, STATE_EOS, errno, "create %s", st->tpath);
-		return -1;
-	}
 	buf_need(&b, SAVE_CHUNK + 4096);
 	buf_add(&b, STATE_HEADER "\nG\t", sizeof(STATE_HEADER) + 2);
 	buf_u64(&b, st->gen + 1);
 	buf_addc(&b, '\n');
 	for (i = 0; i < st->nfolders; i++)
 		line_f(&b, st->folders[i].name, st->folders[i].uv,
-		    st->folders[i].uidnext);
+		    st->folders[i].uidnext, st->folders[i].modseq);
 	for (i = 0; i < st->nrecs; i++) {
 		r = &st->recs[i];
 		fo = &st->folders[r->fidx];
@@ -1753,9 +1928,31 @@ state_save(struct state *st)
 			line_i(&b, fo->name, fo->uv, r->intent_when, r->uid,
 			    r->intent);
 		if (b.len >= SAVE_CHUNK && save_flush(st, fd, &b) == -1)
-			goto fail;
+			goto done;
 	}
-	if (save_flush(st, fd, &b) == -1)
+	rv = save_flush(st, fd, &b);
+done:
+	free(b.p);
+	return rv;
+}
+
+/* Write the whole state into a new temp file and make it durable; the
+ * lock is held, so a stale temp file is a crashed run's. */
+static int
+save_temp(struct state *st)
+{
+	int fd, e;
+
+	if (unlink(st->tpath) == -1 && errno != ENOENT) {
+		st_fail(st, STATE_EOS, errno, "unlink %s", st->tpath);
+		return -1;
+	}
+	fd = open(st->tpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		st_fail(st, STATE_EOS, errno, "create %s", st->tpath);
+		return -1;
+	}
+	if (save_lines(st, fd) == -1)
 		goto fail;
 	if (fdatasync(fd) == -1) {
 		st_fail(st, STATE_EOS, errno, "fsync %s", st->tpath);
@@ -1767,12 +1964,31 @@ state_save(struct state *st)
 		st_fail(st, STATE_EOS, errno, "close %s", st->tpath);
 		goto fail;
 	}
+	return 0;
+
+fail:
+	if (fd != -1)
+		close(fd);
+	(void)unlink(st->tpath);
+	return -1;
+}
+
+int
+state_save(struct state *st)
+{
+	/* Nothing changed: the file on disk says it all already (a poll
+	 * that found nothing new rewrites nothing). */
+	if (st->existed && !st->dirty)
+		return 0;
+	if (writable(st, st->path) == -1 || make_dir(st) == -1
+	    || save_temp(st) == -1)
+		return -1;
 	if (rename(st->tpath, st->path) == -1) {
 		st_fail(st, STATE_EOS, errno, "rename %s to %s", st->tpath,
 		    st->path);
-		goto fail;
+		(void)unlink(st->tpath);
+		return -1;
 	}
-	free(b.p);
 	/*
 	 * The new file holds everything the journal does, and what is still
 	 * buffered for it. From here the journal on disk is stale whatever
@@ -1795,13 +2011,133 @@ state_save(struct state *st)
 		return -1;
 	}
 	return fsync_dir(st);
+}
 
-fail:
-	free(b.p);
-	if (fd != -1)
-		close(fd);
-	(void)unlink(st->tpath);
-	return -1;
+/* Mirror support. */
+
+static void
+rec_out(const struct rec *r, struct state_rec *out)
+{
+	out->uid = r->uid;
+	out->when = r->when;
+	out->file = r->file;
+	out->has_flags = (r->flags & FLAG_KNOWN) != 0;
+	flag_letters(r->flags, out->flags);
+	out->marked = r->marked;
+}
+
+int
+state_set_local(struct state *st, const char *folder, uint32_t uidvalidity,
+    const char *uid, const char *file, const char *flags)
+{
+	struct rec *r = rec_lookup(st, folder, uidvalidity, uid);
+	uint8_t f = 0;
+
+	if (r == NULL || r->when == 0 || r->grew
+	    || (file != NULL && !intent_name_ok(file))
+	    || (flags != NULL && parse_flags(flags, &f) == -1)) {
+		st_fail(st, STATE_EOS, EINVAL,
+		    "%s: cannot note the file of \"%s\"", st->path, uid);
+		return -1;
+	}
+	if (file != NULL) {
+		free(r->file);
+		r->file = xstrdup(file);
+	}
+	if (flags != NULL)
+		r->flags = f;
+	line_m(&st->jbuf, st, folder, uidvalidity, r);
+	st->dirty = 1;
+	return 0;
+}
+
+int
+state_get(const struct state *st, const char *folder, uint32_t uidvalidity,
+    const char *uid, struct state_rec *out)
+{
+	struct rec *r = rec_lookup(st, folder, uidvalidity, uid);
+
+	if (r == NULL || r->when == 0 || r->grew)
+		return 0;
+	rec_out(r, out);
+	return 1;
+}
+
+int
+state_next(const struct state *st, const char *folder, uint32_t uidvalidity,
+    size_t *pos, struct state_rec *out)
+{
+	const struct rec *r;
+	size_t f;
+
+	if ((f = folder_find(st, folder)) == SIZE_MAX
+	    || st->folders[f].uv != uidvalidity)
+		return 0;
+	for (; *pos < st->nrecs; (*pos)++) {
+		r = &st->recs[*pos];
+		if (r->fidx != f || r->when == 0 || r->grew)
+			continue;
+		rec_out(r, out);
+		(*pos)++;
+		return 1;
+	}
+	return 0;
+}
+
+int
+state_forget(
+    struct state *st, const char *folder, uint32_t uidvalidity, const char *uid)
+{
+	struct rec *r = rec_lookup(st, folder, uidvalidity, uid);
+	int64_t now = (int64_t)time(NULL);
+
+	if (r == NULL || r->when == 0)
+		return 0;
+	rec_void(st, r);
+	free(r->intent);
+	r->intent = NULL;
+	/* X folder uidvalidity when uid: the shape of an M line. */
+	buf_addc(&st->jbuf, 'X');
+	buf_field(&st->jbuf, folder);
+	buf_addc(&st->jbuf, '\t');
+	buf_u64(&st->jbuf, uidvalidity);
+	buf_addc(&st->jbuf, '\t');
+	buf_u64(&st->jbuf, (uint64_t)(now < 1 ? 1 : now));
+	buf_field(&st->jbuf, uid);
+	buf_addc(&st->jbuf, '\n');
+	st->dirty = 1;
+	return 0;
+}
+
+uint64_t
+state_modseq(const struct state *st, const char *folder, uint32_t uidvalidity)
+{
+	size_t f;
+
+	if ((f = folder_find(st, folder)) == SIZE_MAX
+	    || st->folders[f].uv != uidvalidity)
+		return 0;
+	return st->folders[f].modseq;
+}
+
+void
+state_set_modseq(
+    struct state *st, const char *folder, uint32_t uidvalidity, uint64_t modseq)
+{
+	size_t f;
+
+	if ((f = folder_find(st, folder)) == SIZE_MAX)
+		f = folder_add(st, folder, uidvalidity);
+	if (st->folders[f].uv != uidvalidity || st->folders[f].modseq == modseq)
+		return;
+	st->folders[f].modseq = modseq;
+	st->dirty = 1;
+}
+
+const char *
+state_folder_name(const struct state *st, size_t i)
+{
+	return i < st->nfolders ? st->folders[i].name : NULL;
 }
 
 size_t
@@ -1839,11 +2175,15 @@ state_free(struct state *st)
 		close(st->jfd);
 	if (st->lockfd != -1)
 		close(st->lockfd);
-	for (i = 0; i < st->nrecs; i++)
+	for (i = 0; i < st->nrecs; i++) {
 		free(st->recs[i].intent);
+		free(st->recs[i].file);
+	}
 	strpool_free(&st->uids);
+	/* The subfolder, when there is one, starts the buffer. */
 	for (i = 0; i < st->npend; i++)
-		free((char *)st->pend[i].filename);
+		free((char *)(*st->pend[i].sub != '\0' ? st->pend[i].sub
+						       : st->pend[i].name));
 	for (i = 0; i < st->nfolders; i++)
 		free(st->folders[i].name);
 	raw_free(st);

@@ -34,13 +34,18 @@ enum state_errkind {
 	STATE_ELOCKED /* another run holds the lock */
 };
 
-/* A pending intent found by state_load. Strings owned by the state. */
-struct state_pending {
+/*
+ * A message delivered, or about to be, into the Maildir: the record it
+ * is for and its file. Strings borrowed by state_intend, owned by the
+ * state when state_pending gives them.
+ */
+struct state_intent {
 	const char *folder;
 	uint32_t uidvalidity;
 	const char *uid;
-	const char *filename; /* relative to the Maildir: NAME, or .SUB/NAME */
-	int64_t when;
+	const char *sub; /* Maildir++ subfolder (".name"), "" for the Maildir */
+	const char *name; /* the file's base name, as maildir_name gave it */
+	int64_t when; /* pending: when the intent was journaled */
 };
 
 /* A new, empty state for the file at path (copied). */
@@ -69,7 +74,7 @@ int state_load(struct state *, int readonly);
 
 /* The intents found pending by state_load: count, and the i-th. */
 size_t state_npending(const struct state *);
-const struct state_pending *state_pending(const struct state *, size_t i);
+const struct state_intent *state_pending(const struct state *, size_t i);
 
 /* The UIDVALIDITY recorded for folder; 0 when none. */
 uint32_t state_uidvalidity(const struct state *, const char *folder);
@@ -103,9 +108,10 @@ int64_t state_lookup(const struct state *, const char *folder,
     uint32_t uidvalidity, const char *uid);
 
 /* Journal an intent: the message is about to be renamed into the
- * Maildir under filename. Buffered until state_sync. */
-int state_intend(struct state *, const char *folder, uint32_t uidvalidity,
-    const char *uid, const char *filename);
+ * Maildir as in->sub/in->name (in->when is ignored: now). A name that
+ * could point outside the Maildir is refused (EINVAL). Buffered until
+ * state_sync. */
+int state_intend(struct state *, const struct state_intent *in);
 
 /* Record a download at time when (kept if already recorded earlier).
  * Buffered in the journal until state_sync. */
@@ -157,6 +163,61 @@ int state_sync(struct state *);
 void state_mark(
     struct state *, const char *folder, uint32_t uidvalidity, const char *uid);
 void state_prune(struct state *, const char *folder, int64_t now);
+
+/*
+ * For the mirror (SPEC "Mirror (IMAP)"): what the state knows of a
+ * record besides its download, the local file and the flags last
+ * applied to it, and of a folder, the HIGHESTMODSEQ reached. Runs that
+ * do not mirror never set them, and their files stay as they were.
+ */
+struct state_rec {
+	const char *uid; /* owned by the state */
+	int64_t when; /* first downloaded */
+	const char *file; /* relative to the Maildir, as delivered (NAME or
+			     .SUB/NAME); NULL when not known */
+	int has_flags; /* flags were applied: */
+	char flags[8]; /* their Maildir letters, in ASCII order */
+	int marked; /* state_mark was called for it in this run */
+};
+
+/* Note the local file (relative to the Maildir: NAME or .SUB/NAME;
+ * NULL: leave as it is) and the flags last applied (Maildir letters
+ * from "DFPRST" in ASCII order; NULL: leave as they are) of a record.
+ * -1 (EINVAL) when there is no such record or a value is not valid.
+ * Buffered in the journal until state_sync. */
+int state_set_local(struct state *, const char *folder, uint32_t uidvalidity,
+    const char *uid, const char *file, const char *flags);
+
+/* The record of uid into *out: 1, or 0 when it is not recorded as
+ * downloaded. */
+int state_get(const struct state *, const char *folder, uint32_t uidvalidity,
+    const char *uid, struct state_rec *out);
+
+/* Iterate the records of folder downloaded under uidvalidity: start
+ * with *pos = 0; each call gives the next in *out and returns 1, or 0
+ * at the end. Records added during the iteration may or may not come;
+ * none is given twice. */
+int state_next(const struct state *, const char *folder, uint32_t uidvalidity,
+    size_t *pos, struct state_rec *out);
+
+/* Forget a record now (the mirror removed the message): journaled, so
+ * it stays forgotten after a crash once state_sync returned. Nothing
+ * when it is not recorded. */
+int state_forget(
+    struct state *, const char *folder, uint32_t uidvalidity, const char *uid);
+
+/* The HIGHESTMODSEQ the mirror reached in folder under uidvalidity, 0
+ * when none; set it (saved by state_save only: a crash before leaves
+ * the older one, which asks the server for more changes, never fewer).
+ * A reset folder has none. */
+uint64_t state_modseq(
+    const struct state *, const char *folder, uint32_t uidvalidity);
+void state_set_modseq(
+    struct state *, const char *folder, uint32_t uidvalidity, uint64_t modseq);
+
+/* The name of the i-th folder the state knows (any order), NULL past
+ * the last: to find the folders a LIST no longer shows. */
+const char *state_folder_name(const struct state *, size_t i);
 
 /* Write the whole state atomically and remove the journal; does
  * nothing when the file exists and nothing changed since the load. */

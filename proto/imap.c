@@ -119,6 +119,7 @@ struct uidix {
 
 struct fetchctx {
 	const struct sink *sink;
+	uint64_t *received; /* the source's count of the message's bytes */
 	struct uidix *ix; /* sorted by UID, UIDs unique */
 	size_t nix;
 	char *done; /* per index of the caller's array */
@@ -450,6 +451,7 @@ body_fn(void *arg, const char *buf, size_t len)
 
 	while (len > 0) {
 		k = len < IMAP_CHUNK ? len : IMAP_CHUNK;
+		*fx->received += k;
 		o = imap_crlf_feed(&fx->crlf, buf, k, fx->out);
 		if (o > 0 && fx->sink->write(fx->sink->arg, fx->out, o) == -1)
 			return -1;
@@ -534,6 +536,7 @@ fetch_literal(struct source *src, size_t start, uint64_t n, int *done)
 	fx->cur = x->i;
 	fx->curuid = uid;
 	fx->crlf.cr = 0;
+	src->received = 0;
 	if (fx->sink->begin(fx->sink->arg, x->i) == -1)
 		return src_fail(src, SRC_FLOCAL,
 		    "could not store message UID %" PRIu32, uid);
@@ -744,6 +747,21 @@ on_expunge(struct source *src, uint32_t n)
 	return 0;
 }
 
+/* A body that came whole (a quoted string) into the sink. */
+static int
+sink_whole(struct source *src, size_t i, const char *s, size_t len)
+{
+	const struct sink *k = ((struct imap *)src->priv)->fx->sink;
+
+	src->received = 0;
+	if (k->begin(k->arg, i) == -1)
+		return -1;
+	src->received = len;
+	if (len > 0 && k->write(k->arg, s, len) == -1)
+		return -1;
+	return k->end(k->arg, i);
+}
+
 /* Deliver a BODY[] that came as a quoted string. */
 static int
 fetch_quoted(struct source *src, const struct imap_fetch *f)
@@ -761,9 +779,7 @@ fetch_quoted(struct source *src, const struct imap_fetch *f)
 		return 0;
 	s = xmalloc(f->bodylen + 1);
 	len = imap_unquote(f->bodyp, f->bodylen, s);
-	if (fx->sink->begin(fx->sink->arg, x->i) == -1
-	    || (len > 0 && fx->sink->write(fx->sink->arg, s, len) == -1)
-	    || fx->sink->end(fx->sink->arg, x->i) == -1)
+	if (sink_whole(src, x->i, s, len) == -1)
 		rv = src_fail(src, SRC_FLOCAL,
 		    "could not store message UID %" PRIu32, f->uid);
 	else
@@ -2079,6 +2095,7 @@ imap_fetch(struct source *src, struct msginfo *const *msgs, size_t n,
 		return -1;
 	fx = xcalloc(1, sizeof(*fx));
 	fx->sink = sink;
+	fx->received = &src->received;
 	fx->nix = uidix_make(msgs, n, &fx->ix);
 	fx->done = xcalloc(n, 1);
 	im->fx = fx;
@@ -2614,9 +2631,23 @@ imap_select_sync(struct source *src, const char *folder,
 	return rv;
 }
 
+static char *
+imap_local_name(struct source *src, const char *folder, char *delim)
+{
+	char *name;
+
+	*delim = src->delim;
+	/* The server's name, in modified UTF-7; the Maildir gets UTF-8. */
+	if ((name = imap_utf7_decode(folder)) == NULL)
+		name = xstrdup(folder);
+	return name;
+}
+
 static const struct source_ops imap_ops = {
+	.caps = SRC_CAP_FOLDERS | SRC_CAP_UIDNEXT,
 	.open = imap_open,
 	.select = imap_select,
+	.local_name = imap_local_name,
 	.list = imap_list,
 	.sizes = imap_sizes,
 	.fetch = imap_fetch,

@@ -1142,6 +1142,21 @@ struct fetch {
 	const struct sink *sink;
 };
 
+/* The bytes buf[0..len-1] stand for on the server: each LF was a CRLF
+ * there. */
+static uint64_t
+crlf_bytes(const char *buf, size_t len)
+{
+	const char *p = buf, *end = buf + len;
+	uint64_t n = len;
+
+	while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		n++;
+		p++;
+	}
+	return n;
+}
+
 /* One RETR reply into the sink. */
 static int
 retr_one(struct source *src, size_t i, void *arg)
@@ -1163,6 +1178,7 @@ retr_one(struct source *src, size_t i, void *arg)
 		return src_fail(src, SRC_FPROTO, "RETR %u failed: \"%s\"",
 		    f->msgs[i]->num, q);
 	}
+	src->received = 0;
 	if (sink->begin(sink->arg, i) == -1)
 		return src_fail(src, SRC_FLOCAL, "storing a message failed");
 	/* The body: only the inactivity timeout holds. */
@@ -1175,6 +1191,7 @@ retr_one(struct source *src, size_t i, void *arg)
 			len = POP3_BODYBUF;
 		used = pop3_dec_feed(&d, buf, len, p->body, &olen, &fin);
 		conn_consume(src->conn, used);
+		src->received += crlf_bytes(p->body, olen);
 		if (olen > 0 && sink->write(sink->arg, p->body, olen) == -1)
 			return src_fail(
 			    src, SRC_FLOCAL, "storing a message failed");
@@ -1299,6 +1316,7 @@ pop3_free(struct source *src)
 }
 
 static const struct source_ops pop3_ops = {
+	.caps = SRC_CAP_DELETE_AT_QUIT | SRC_CAP_ADDS_EOL,
 	.open = pop3_open,
 	.select = pop3_select,
 	.list = pop3_list,

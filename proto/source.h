@@ -224,7 +224,26 @@ enum src_sync {
 
 struct source;
 
+/*
+ * What a protocol can do, as bits of source_ops.caps (after isync's
+ * get_caps()): what differs between POP3 and IMAP, for cmd/ to ask
+ * rather than to name the protocol.
+ */
+/* Named folders, each its own place in the state and the Maildir
+ * (IMAP); without it one folder, INBOX (POP3). */
+#define SRC_CAP_FOLDERS 0x01
+/* select reports UIDNEXT and list can start at a UID, so that a run
+ * need not list again what earlier runs recorded (IMAP). */
+#define SRC_CAP_UIDNEXT 0x02
+/* mark takes effect only at quit (POP3 DELE); expunge does nothing. */
+#define SRC_CAP_DELETE_AT_QUIT 0x04
+/* A message may arrive with a final line end it did not have on the
+ * server (POP3 ends the last line before "."): up to 2 bytes more than
+ * announced is no growth. */
+#define SRC_CAP_ADDS_EOL 0x08
+
 struct source_ops {
+	unsigned caps; /* SRC_CAP_* */
 	/* Connect, TLS (implicit or STARTTLS), greeting, capabilities,
 	 * authentication (none with cfg->nologin: then only quit and free
 	 * may follow). Refuses (SRC_FCONFIG) to send credentials over an
@@ -234,6 +253,10 @@ struct source_ops {
 	 * read-only (IMAP EXAMINE). An unknown folder: SRC_FREFUSED. */
 	int (*select)(
 	    struct source *, const char *folder, int rw, struct folder_info *);
+	/* The name of a selected folder for the local side: UTF-8 (a new
+	 * string), and in *delim the server's hierarchy delimiter, 0 when
+	 * none. NULL for a protocol without folders (its one is INBOX). */
+	char *(*local_name)(struct source *, const char *folder, char *delim);
 	/* List the selected folder into *out (emptied first), in server
 	 * order: POP3 message order, IMAP ascending UID. IMAP lists only
 	 * the messages with a UID of at least from, and with from > 1 may
@@ -340,6 +363,12 @@ struct source {
 	unsigned mechs;
 	char mech[32]; /* the authentication mechanism used */
 	char delim; /* IMAP hierarchy delimiter, 0 when none */
+	/* Bytes of the message being fetched received so far, counted as
+	 * the server counts a message's size (SPEC "Sizes"): IMAP the
+	 * literal's bytes, POP3 the message's with CRLF line ends and
+	 * without dot-stuffing. 0 at the sink's begin, updated before each
+	 * write, whole at its end. */
+	uint64_t received;
 	void *priv; /* the protocol's own state */
 };
 

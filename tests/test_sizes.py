@@ -145,6 +145,43 @@ def test_body_past_max_size_is_abandoned(env):
     assert os.listdir(env.path(A + "-Maildir", "tmp")) == []
 
 
+def imap_one_server(uid, body, announced):
+    """INBOX with one message: RFC822.SIZE announced, BODY[] as body."""
+    listing = (b"* 1 FETCH (UID %d RFC822.SIZE %d FLAGS () INTERNALDATE "
+               b"%s)\r\n" % (uid, announced, DATE))
+    fetch = b"* 1 FETCH (UID %d BODY[] {%d}\r\n%s)\r\n" % (
+        uid, len(body), body)
+    return h.imap_server(
+        SELECT=b"* 1 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n"
+               b"{tag} OK [READ-WRITE] done\r\n",
+        LISTING=listing + b"{tag} OK done\r\n",
+        FETCH=fetch + b"{tag} OK done\r\n",
+        EXPUNGE=b"* 1 EXPUNGE\r\n{tag} OK done\r\n")
+
+
+def test_imap_bare_lf_counts_as_one_byte(env):
+    # The size the server announces counts the literal's bytes; a line
+    # that ends in a bare LF is one byte there, not two (SPEC "Sizes").
+    # Exactly max_size bytes, as announced: fetched whole.
+    body = b"Subject: lf\n\n" + b"z" * 1048561 + b"\n\n"
+    assert len(body) == 1048576
+    with imap_one_server(1, body, len(body)) as srv:
+        o = h.check(env, srv, "imap", 0, None,
+                    keys={"keep": "no", "max_size": "1M"})
+        assert any(" UID STORE " in l for l in srv.lines), srv.lines
+    assert h.maildir_messages(env) == [body], o.err
+    assert "mismatch" not in o.err and "max_size" not in o.err, o.err
+    # Two bytes announced beyond the 20 sent: short, though the 3 bare
+    # LFs would make up for them were each counted as CRLF.
+    short = b"Subject: x\n\nshort!!\n"
+    assert len(short) == 20
+    with imap_one_server(2, short, 22) as srv:
+        o = h.check(env, srv, "imap", 0, None, keys={"keep": "no"})
+        assert deletions(srv.lines) == [], srv.lines
+    assert re.search(r"2 in INBOX: size mismatch: the server announced 22 "
+                     r"bytes and sent 20;", o.err), o.err
+
+
 def test_pop3_without_uidl_short_body_is_deleted_and_says_so(env):
     # keep = no on a server without UIDL: what arrived short cannot be
     # recorded, so kept it would be delivered again by every run (SPEC

@@ -2,6 +2,7 @@
  * Small helpers shared by every layer. See util.h.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +130,32 @@ write_full(int fd, const void *buf, size_t n)
 		n -= (size_t)w;
 	}
 	return 0;
+}
+
+int
+fsync_parent(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	char *dir;
+	int fd, e;
+
+	if (s == NULL)
+		dir = xstrdup(".");
+	else if (s == path)
+		dir = xstrdup("/");
+	else
+		dir = xstrndup(path, (size_t)(s - path));
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	if (fd == -1)
+		return -1;
+	if (fsync(fd) == -1) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return close(fd);
 }
 
 int64_t

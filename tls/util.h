@@ -31,6 +31,11 @@ void freezero_str(char *);
  * short writes. Returns 0, or -1 with errno set. */
 int write_full(int fd, const void *buf, size_t n);
 
+/* fsync the directory that holds path (the part before its last '/',
+ * "." without one), so that an entry created or renamed there is
+ * durable. Returns 0, or -1 with errno set. */
+int fsync_parent(const char *path);
+
 /*
  * Many small strings that live and die together (the UIDs of a listing
  * or of the state), copied into large blocks: no allocator overhead per

@@ -67,7 +67,7 @@ put(const char *p, const uint8_t *data, size_t size)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const struct state_pending *p;
+	const struct state_intent *p;
 	const uint8_t *sep = NULL;
 	struct state *st;
 	size_t i, n, k = strlen(SEP);
@@ -91,7 +91,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (i = 0; i < n; i++) {
 			p = state_pending(st, i);
 			if (p == NULL || p->folder == NULL || p->uid == NULL
-			    || p->filename == NULL)
+			    || p->sub == NULL || p->name == NULL)
 				abort();
 			(void)state_uidvalidity(st, p->folder);
 			(void)state_lookup(

@@ -53,6 +53,16 @@ newpath(void)
 	return p;
 }
 
+/* Journal an intent for the file sub/name ("" sub: the Maildir). */
+static int
+intend(struct state *st, const char *folder, uint32_t uv, const char *uid,
+    const char *sub, const char *name)
+{
+	struct state_intent in = { folder, uv, uid, sub, name, 0 };
+
+	return state_intend(st, &in);
+}
+
 static const char *
 jpath(const char *path)
 {
@@ -118,6 +128,22 @@ open_state(const char *path)
 	return st;
 }
 
+/* Open the state at path into st, or fail the case and return. */
+#define OPEN_OR_RETURN(st, path)                                               \
+	do {                                                                   \
+		(st) = open_state(path);                                       \
+		CHECK((st) != NULL);                                           \
+		if ((st) == NULL)                                              \
+			return;                                                \
+	} while (0)
+
+/* Free st (a run that ends) and open the state at path again. */
+#define REOPEN_OR_RETURN(st, path)                                             \
+	do {                                                                   \
+		state_free(st);                                                \
+		OPEN_OR_RETURN(st, path);                                      \
+	} while (0)
+
 static void
 t_missing(const void *arg)
 {
@@ -156,10 +182,7 @@ t_roundtrip(const void *arg)
 	size_t i, j;
 	int sync = *(const int *)arg;
 
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	for (i = 0; i < 8; i++)
 		for (j = 0; j < 8; j++)
 			CHECK(
@@ -175,10 +198,7 @@ t_roundtrip(const void *arg)
 	CHECK(exists(p) == !sync);
 	CHECK(exists(jpath(p)) == sync);
 
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_count(st) == 64);
 	for (i = 0; i < 8; i++) {
 		CHECK(state_uidvalidity(st, folders[i]) == i * 1000 + 7);
@@ -196,10 +216,7 @@ t_lookup(const void *arg)
 	struct state *st;
 
 	(void)arg;
-	st = open_state(newpath());
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, newpath());
 	CHECK(state_add(st, "INBOX", 5, "42", 1000) == 0);
 	CHECK(state_lookup(st, "INBOX", 5, "42") == 1000);
 	CHECK(state_lookup(st, "INBOX", 5, "43") == 0);
@@ -227,21 +244,14 @@ t_earliest(const void *arg)
 	const char *p = newpath();
 	int save = *(const int *)arg;
 
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_add(st, "INBOX", 1, "a", 100) == 0);
 	CHECK(state_add(st, "INBOX", 1, "a", 50) == 0);
 	CHECK(state_add(st, "INBOX", 1, "a", 200) == 0);
 	CHECK(state_lookup(st, "INBOX", 1, "a") == 50);
 	CHECK(state_count(st) == 1);
 	CHECK(save ? state_save(st) == 0 : state_sync(st) == 0);
-	state_free(st);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	REOPEN_OR_RETURN(st, p);
 	CHECK(state_lookup(st, "INBOX", 1, "a") == 50);
 	CHECK(state_count(st) == 1);
 	/* A later download of it keeps the first time. */
@@ -265,10 +275,7 @@ t_journal_replay(const void *arg)
 	char buf[4096];
 
 	(void)arg;
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_add(st, "INBOX", 9, "1", 111) == 0);
 	CHECK(state_add(st, "INBOX", 9, "2", 222) == 0);
 	CHECK(state_sync(st) == 0);
@@ -277,10 +284,7 @@ t_journal_replay(const void *arg)
 	CHECK(!exists(p));
 	CHECK(slurp(jpath(p), buf, sizeof(buf)) > 0);
 	CHECK(strncmp(buf, "mailfetch-journal 1\n", 20) == 0);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_count(st) == 2);
 	CHECK(state_lookup(st, "INBOX", 9, "1") == 111);
 	CHECK(state_lookup(st, "INBOX", 9, "2") == 222);
@@ -303,26 +307,21 @@ t_journal_replay(const void *arg)
 static void
 t_intent_pending(const void *arg)
 {
-	const struct state_pending *pd;
+	const struct state_intent *pd;
 	struct state *st;
 	const char *p = newpath();
 	int save = *(const int *)arg;
 	time_t t0 = time(NULL);
 
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
-	CHECK(state_intend(st, "Lists/foo", 77, "u 1", "1.M2P3Q4.h,S=5") == 0);
-	CHECK(state_intend(st, "Lists/foo", 77, "u2", "1.M2P3Q5.h,S=6") == 0);
+	OPEN_OR_RETURN(st, p);
+	CHECK(intend(st, "Lists/foo", 77, "u 1", ".Lists.foo", "1.M2P3Q4.h,S=5")
+	    == 0);
+	CHECK(intend(st, "Lists/foo", 77, "u2", ".Lists.foo", "1.M2P3Q5.h,S=6")
+	    == 0);
 	CHECK(state_add(st, "Lists/foo", 77, "u2", 500) == 0);
 	CHECK(state_count(st) == 1);
 	CHECK(save ? state_save(st) == 0 : state_sync(st) == 0);
-	state_free(st);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	REOPEN_OR_RETURN(st, p);
 	CHECK(state_npending(st) == 1);
 	pd = state_pending(st, 0);
 	CHECK(pd != NULL);
@@ -330,7 +329,8 @@ t_intent_pending(const void *arg)
 		CHECK_STR(pd->folder, "Lists/foo");
 		CHECK(pd->uidvalidity == 77);
 		CHECK_STR(pd->uid, "u 1");
-		CHECK_STR(pd->filename, "1.M2P3Q4.h,S=5");
+		CHECK_STR(pd->sub, ".Lists.foo");
+		CHECK_STR(pd->name, "1.M2P3Q4.h,S=5");
 		CHECK(pd->when >= (int64_t)t0 && pd->when <= time(NULL));
 	}
 	CHECK(state_pending(st, 1) == NULL);
@@ -338,13 +338,9 @@ t_intent_pending(const void *arg)
 	CHECK(state_lookup(st, "Lists/foo", 77, "u2") == 500);
 	/* The caller finds the file and records it: settled next time. */
 	CHECK(state_add(st, pd->folder, pd->uidvalidity, pd->uid, 600) == 0);
-	CHECK_STR(pd->filename, "1.M2P3Q4.h,S=5");
+	CHECK_STR(pd->name, "1.M2P3Q4.h,S=5");
 	CHECK(state_sync(st) == 0);
-	state_free(st);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	REOPEN_OR_RETURN(st, p);
 	CHECK(state_npending(st) == 0);
 	CHECK(state_lookup(st, "Lists/foo", 77, "u 1") == 600);
 	CHECK(state_count(st) == 2);
@@ -355,27 +351,31 @@ t_intent_pending(const void *arg)
 static void
 t_intent_bad(const void *arg)
 {
+	static const char *const bad[][2] = {
+		{ "", "" },
+		{ "a", "b" },
+		{ ".", "b" },
+		{ ".a/b", "c" },
+		{ ".a", "" },
+		{ ".a", ".." },
+		{ ".a", "b/c" },
+		{ "", "/b" },
+		{ "", ".." },
+		{ "", "." },
+	};
 	struct state *st;
+	size_t i;
 
 	(void)arg;
-	st = open_state(newpath());
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
-	CHECK(state_intend(st, "INBOX", 1, "1", "../x") == -1);
+	OPEN_OR_RETURN(st, newpath());
+	CHECK(intend(st, "INBOX", 1, "1", "..", "x") == -1);
 	CHECK(state_errkind(st) == STATE_EOS);
 	CHECK(state_errno(st) == EINVAL);
-	CHECK(state_intend(st, "INBOX", 1, "1", "") == -1);
 	/* Only NAME or .SUBFOLDER/NAME: nothing can point outside. */
-	CHECK(state_intend(st, "INBOX", 1, "1", "a/b") == -1);
-	CHECK(state_intend(st, "INBOX", 1, "1", "./b") == -1);
-	CHECK(state_intend(st, "INBOX", 1, "1", ".a/b/c") == -1);
-	CHECK(state_intend(st, "INBOX", 1, "1", ".a/") == -1);
-	CHECK(state_intend(st, "INBOX", 1, "1", ".a/..") == -1);
-	CHECK(state_intend(st, "INBOX", 1, "1", "/b") == -1);
-	CHECK(state_intend(st, "INBOX", 1, "1", "..") == -1);
-	CHECK(state_intend(st, "INBOX", 1, "1", ".Lists.foo/1.M2P3Q4.h") == 0);
-	CHECK(state_intend(st, "INBOX", 1, "2", "1.M2P3Q5.h") == 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(intend(st, "INBOX", 1, "1", bad[i][0], bad[i][1]) == -1);
+	CHECK(intend(st, "INBOX", 1, "1", ".Lists.foo", "1.M2P3Q4.h") == 0);
+	CHECK(intend(st, "INBOX", 1, "2", "", "1.M2P3Q5.h") == 0);
 	state_free(st);
 }
 
@@ -397,10 +397,7 @@ t_torn_journal(const void *arg)
 		n += 99;
 	}
 	CHECK(put(jpath(p), body, n) == 0);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_count(st) == 1);
 	CHECK(state_lookup(st, "INBOX", 3, "1") == 100);
 	CHECK(state_lookup(st, "INBOX", 3, "2") == 0);
@@ -413,64 +410,40 @@ t_torn_journal(const void *arg)
 	if (tail[0] != '\0' && strcmp(tail, "0") != 0)
 		CHECK(strstr(buf, tail) == NULL);
 	CHECK(strlen(buf) == (size_t)slurp(jpath(p), buf, sizeof(buf)));
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_count(st) == 2);
 	CHECK(state_lookup(st, "INBOX", 3, "5") == 500);
 	state_free(st);
 }
 
-/* A journal whose header itself was cut short. */
+/* A journal cut short before its first record: it holds nothing, and
+ * the next sync starts it afresh. */
+struct tornhead {
+	const char *name;
+	const char *journal;
+};
+
+static const struct tornhead tornheads[] = {
+	{ "torn journal header", "mailfetch-jou" },
+	{ "journal cut inside its generation line",
+	    "mailfetch-journal 1\nG\t" },
+	{ "empty journal is no journal", "" },
+};
+
 static void
 t_torn_header(const void *arg)
 {
+	const struct tornhead *c = arg;
 	struct state *st;
 	const char *p = newpath();
 
-	(void)arg;
-	CHECK(put(jpath(p), "mailfetch-jou", 13) == 0);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	CHECK(put(jpath(p), c->journal, strlen(c->journal)) == 0);
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_count(st) == 0);
 	CHECK(state_add(st, "-", 0, "abc", 10) == 0);
 	CHECK(state_sync(st) == 0);
-	state_free(st);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st != NULL)
-		CHECK(state_lookup(st, "-", 0, "abc") == 10);
-	state_free(st);
-	/* A journal cut inside its generation line. */
-	p = newpath();
-	CHECK(put(jpath(p), "mailfetch-journal 1\nG\t", 22) == 0);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st != NULL)
-		CHECK(
-		    state_add(st, "-", 0, "y", 10) == 0 && state_sync(st) == 0);
-	state_free(st);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st != NULL)
-		CHECK(state_lookup(st, "-", 0, "y") == 10);
-	state_free(st);
-	/* An empty journal is no journal. */
-	p = newpath();
-	CHECK(put(jpath(p), "", 0) == 0);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st != NULL)
-		CHECK(
-		    state_add(st, "-", 0, "x", 10) == 0 && state_sync(st) == 0);
-	state_free(st);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st != NULL)
-		CHECK(state_lookup(st, "-", 0, "x") == 10);
+	REOPEN_OR_RETURN(st, p);
+	CHECK(state_lookup(st, "-", 0, "abc") == 10);
 	state_free(st);
 }
 
@@ -486,6 +459,23 @@ struct ccase {
 #define JH "mailfetch-journal 1\nG\t0\n"
 
 static const struct ccase ccases[] = {
+	{ "corrupt: flags= out of order", 0,
+	    SH "F\tINBOX\t1\nM\tINBOX\t1\t5\t1\tflags=SF\n", 0,
+	    ":4: bad flags= letters" },
+	{ "corrupt: flags= twice", 0,
+	    SH "F\tINBOX\t1\nM\tINBOX\t1\t5\t1\tflags=S\tflags=S\n", 0,
+	    ":4: unknown or repeated attribute" },
+	{ "corrupt: file= outside the Maildir", 0,
+	    SH "F\tINBOX\t1\nM\tINBOX\t1\t5\t1\tfile=../x\n", 0,
+	    ":4: bad file= name" },
+	{ "corrupt: modseq 0", 0, SH "F\tINBOX\t1\t0\t0\n", 0,
+	    ":3: bad modseq" },
+	{ "corrupt: uidnext 0 alone", 0, SH "F\tINBOX\t1\t0\n", 0,
+	    ":3: bad uidnext" },
+	{ "corrupt: F line with six fields", 0, SH "F\tINBOX\t1\t2\t3\t4\n", 0,
+	    ":3: wrong number of fields" },
+	{ "corrupt: X line in the state file", 0,
+	    SH "F\tINBOX\t1\nX\tINBOX\t1\t5\t1\n", 0, ":4: unknown line type" },
 	{ "corrupt: empty state file", 0, "", 0, ":1: empty file" },
 	{ "corrupt: bad header", 0, "mailfetch-state 2\nG\t1\n", 0,
 	    ":1: bad header" },
@@ -610,10 +600,7 @@ t_reset_folder(const void *arg)
 	const char *p = newpath();
 	int save = *(const int *)arg;
 
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_add(st, "INBOX", 1, "a", 10) == 0);
 	CHECK(state_add(st, "INBOX", 1, "b", 10) == 0);
 	CHECK(state_add(st, "Other", 1, "a", 10) == 0);
@@ -625,11 +612,7 @@ t_reset_folder(const void *arg)
 	CHECK(state_count(st) == 1);
 	CHECK(state_add(st, "INBOX", 2, "b", 20) == 0);
 	CHECK(save ? state_save(st) == 0 : state_sync(st) == 0);
-	state_free(st);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	REOPEN_OR_RETURN(st, p);
 	CHECK(state_uidvalidity(st, "INBOX") == 2);
 	CHECK(state_lookup(st, "INBOX", 2, "a") == 0);
 	CHECK(state_lookup(st, "INBOX", 2, "b") == 20);
@@ -640,11 +623,7 @@ t_reset_folder(const void *arg)
 	state_reset_folder(st, "Other", 1);
 	CHECK(state_lookup(st, "Other", 1, "a") == 0);
 	CHECK(state_sync(st) == 0);
-	state_free(st);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	REOPEN_OR_RETURN(st, p);
 	CHECK(state_lookup(st, "Other", 1, "a") == 0);
 	CHECK(state_uidvalidity(st, "Other") == 1);
 	CHECK(state_count(st) == 1);
@@ -659,10 +638,7 @@ t_uidvalidity_change(const void *arg)
 	const char *p = newpath();
 
 	(void)arg;
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_add(st, "INBOX", 1, "a", 10) == 0);
 	CHECK(state_sync(st) == 0);
 	CHECK(state_add(st, "INBOX", 2, "b", 20) == 0);
@@ -670,11 +646,7 @@ t_uidvalidity_change(const void *arg)
 	CHECK(state_lookup(st, "INBOX", 2, "a") == 0);
 	CHECK(state_count(st) == 1);
 	CHECK(state_sync(st) == 0);
-	state_free(st);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	REOPEN_OR_RETURN(st, p);
 	CHECK(state_uidvalidity(st, "INBOX") == 2);
 	CHECK(state_lookup(st, "INBOX", 2, "a") == 0);
 	CHECK(state_lookup(st, "INBOX", 2, "b") == 20);
@@ -692,20 +664,13 @@ t_prune(const void *arg)
 	int64_t oldest;
 
 	(void)arg;
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_add(st, "X", 1, "a", 10) == 0);
 	CHECK(state_add(st, "X", 1, "b", 10) == 0);
 	CHECK(state_add(st, "X", 1, "c", 10) == 0);
 	CHECK(state_add(st, "Y", 1, "d", 10) == 0);
 	CHECK(state_save(st) == 0);
-	state_free(st);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	REOPEN_OR_RETURN(st, p);
 	state_mark(st, "X", 1, "a");
 	state_mark(st, "X", 1, "zzz");
 	state_mark(st, "X", 2, "b");
@@ -725,10 +690,7 @@ t_prune(const void *arg)
 	state_free(st);
 
 	/* The note survives a save; c comes back, b stays missing. */
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_count(st) == 5);
 	CHECK(state_folder_count(st, "X", 1, &oldest) == 2);
 	state_mark(st, "X", 1, "a");
@@ -742,10 +704,7 @@ t_prune(const void *arg)
 
 	/* 30 days after b went missing it is forgotten; c, listed again
 	 * since, is not, and neither is a clock moved back. */
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	state_mark(st, "X", 1, "a");
 	state_mark(st, "X", 1, "c");
 	state_mark(st, "X", 1, "e");
@@ -758,11 +717,7 @@ t_prune(const void *arg)
 	CHECK(state_lookup(st, "Y", 1, "d") == 10);
 	CHECK(state_count(st) == 4);
 	CHECK(state_save(st) == 0);
-	state_free(st);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	REOPEN_OR_RETURN(st, p);
 	CHECK(state_count(st) == 4);
 	CHECK(state_lookup(st, "X", 1, "b") == 0);
 	CHECK(state_folder_count(st, "X", 1, &oldest) == 3);
@@ -781,10 +736,7 @@ t_short(const void *arg)
 	int pass;
 
 	(void)arg;
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_add_short(st, "INBOX", 7, "1", 100, 5017, 20) == 0);
 	CHECK(state_add_short(st, "INBOX", 7, "2", 100, 20, 20) == 0);
 	CHECK(state_add(st, "INBOX", 7, "3", 100) == 0);
@@ -812,10 +764,7 @@ t_short(const void *arg)
 	CHECK(strstr(buf, "M\tINBOX\t7\t100\t1\tshort=5017/20\n") != NULL);
 	CHECK(strstr(buf, "M\tINBOX\t7\t100\t2\n") != NULL);
 	/* A UIDVALIDITY change voids it with the record. */
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	state_reset_folder(st, "INBOX", 8);
 	CHECK(state_add(st, "INBOX", 8, "1", 200) == 0);
 	CHECK(state_short(st, "INBOX", 8, "1", &a, &r) == 0);
@@ -838,10 +787,7 @@ t_grew(const void *arg)
 	int pass;
 
 	(void)arg;
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_add(st, "INBOX", 7, "1", 100) == 0);
 	CHECK(state_add_grew(st, "INBOX", 7, "2", 150, 1048576) == 0);
 	CHECK(state_add_grew(st, "INBOX", 7, "3", 150, 1000) == 0);
@@ -876,10 +822,7 @@ t_grew(const void *arg)
 	CHECK(strstr(buf, "M\tINBOX\t7\t100\t1\n") != NULL);
 	/* 3 is downloaded after all (max_size raised): a plain record
 	 * now. 2 leaves the listing: kept 30 days, then forgotten. */
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_add(st, "INBOX", 7, "3", 300) == 0);
 	CHECK(state_grew(st, "INBOX", 7, "3", &lim) == 0);
 	CHECK(state_lookup(st, "INBOX", 7, "3") == 300);
@@ -902,10 +845,7 @@ t_grew(const void *arg)
 	CHECK(strstr(buf, "grew=") == NULL);
 	CHECK(strstr(buf, "M\tINBOX\t7\t300\t3\n") != NULL);
 	/* A UIDVALIDITY change voids it. */
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_add_grew(st, "INBOX", 7, "4", 400, 10) == 0);
 	state_reset_folder(st, "INBOX", 8);
 	CHECK(state_grew(st, "INBOX", 7, "4", &lim) == 0);
@@ -930,10 +870,7 @@ t_attrs_load(const void *arg)
 	uint64_t an, re;
 
 	CHECK(put(p, file, sizeof(file) - 1) == 0);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_count(st) == 3);
 	CHECK(state_lookup(st, "INBOX", 7, "1") == 100);
 	CHECK(state_lookup(st, "INBOX", 7, "2") == 200);
@@ -982,10 +919,7 @@ t_many_short(const void *arg)
 	}
 	CHECK(put(p, file, len) == 0);
 	free(file);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	for (i = n - 1; i >= 0; i--) {
 		if (i % 4 != 1)
 			continue;
@@ -1064,16 +998,13 @@ t_stale_journal(const void *arg)
 	long n;
 
 	(void)arg;
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_add(st, "INBOX", 1, "old", 5) == 0);
 	CHECK(state_save(st) == 0);
 	state_reset_folder(st, "INBOX", 2);
 	CHECK(state_add(st, "INBOX", 2, "a", 10) == 0);
 	CHECK(state_add(st, "INBOX", 2, "b", 20) == 0);
-	CHECK(state_intend(st, "INBOX", 2, "c", "cfile") == 0);
+	CHECK(intend(st, "INBOX", 2, "c", "", "cfile") == 0);
 	CHECK(state_add(st, "Other", 4, "a", 30) == 0);
 	CHECK(state_sync(st) == 0);
 	n = slurp(jpath(p), jbuf, sizeof(jbuf));
@@ -1083,10 +1014,7 @@ t_stale_journal(const void *arg)
 	state_free(st);
 	CHECK(!exists(jpath(p)));
 	CHECK(put(jpath(p), jbuf, (size_t)n) == 0);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_count(st) == 3);
 	CHECK(state_uidvalidity(st, "INBOX") == 2);
 	CHECK(state_lookup(st, "INBOX", 2, "a") == 5);
@@ -1112,13 +1040,10 @@ t_format(const void *arg)
 	char buf[1024];
 
 	(void)arg;
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_add(st, "-", 0, "UID%1", 100) == 0);
 	CHECK(state_add(st, "Sent Items", 42, "7", 200) == 0);
-	CHECK(state_intend(st, "Sent Items", 42, "8 8", "f,S=1") == 0);
+	CHECK(intend(st, "Sent Items", 42, "8 8", "", "f,S=1") == 0);
 	CHECK(state_save(st) == 0);
 	state_free(st);
 	CHECK(slurp(p, buf, sizeof(buf)) > 0);
@@ -1138,10 +1063,7 @@ t_uidnext(const void *arg)
 	int64_t oldest;
 
 	(void)arg;
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_uidnext(st, "INBOX", 5) == 0);
 	CHECK(state_add(st, "INBOX", 5, "3", 300) == 0);
 	CHECK(state_add(st, "INBOX", 5, "4", 200) == 0);
@@ -1161,10 +1083,7 @@ t_uidnext(const void *arg)
 	CHECK(strstr(buf, "\nF\tSent\t9\n") != NULL);
 	CHECK(strstr(buf, "\nF\tEmpty\t2\t1\n") != NULL);
 
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_uidnext(st, "INBOX", 5) == 10);
 	CHECK(state_uidnext(st, "INBOX", 6) == 0);
 	CHECK(state_uidnext(st, "Sent", 9) == 0);
@@ -1173,11 +1092,7 @@ t_uidnext(const void *arg)
 	state_reset_folder(st, "INBOX", 5);
 	CHECK(state_uidnext(st, "INBOX", 5) == 0);
 	CHECK(state_sync(st) == 0);
-	state_free(st);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	REOPEN_OR_RETURN(st, p);
 	CHECK(state_uidnext(st, "INBOX", 5) == 0);
 	CHECK(state_uidnext(st, "Empty", 2) == 1);
 	state_free(st);
@@ -1193,10 +1108,7 @@ t_save_unchanged(const void *arg)
 	struct stat a, b;
 
 	(void)arg;
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	/* No file yet: the first save writes one, even empty. */
 	CHECK(state_save(st) == 0);
 	CHECK(exists(p));
@@ -1207,10 +1119,7 @@ t_save_unchanged(const void *arg)
 	CHECK(stat(p, &a) == 0);
 
 	/* Looked up, marked, pruned with nothing gone: no change. */
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_lookup(st, "INBOX", 5, "3") == 300);
 	state_mark(st, "INBOX", 5, "3");
 	state_prune(st, "INBOX", T0);
@@ -1222,10 +1131,7 @@ t_save_unchanged(const void *arg)
 	    && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec);
 
 	/* A new UIDNEXT is a change. */
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	state_set_uidnext(st, "INBOX", 5, 9);
 	CHECK(state_save(st) == 0);
 	state_free(st);
@@ -1233,25 +1139,16 @@ t_save_unchanged(const void *arg)
 	CHECK(a.st_ino != b.st_ino);
 
 	/* A journal is folded in and removed, with no other change. */
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_add(st, "INBOX", 5, "7", 700) == 0);
 	CHECK(state_sync(st) == 0);
 	state_free(st);
 	CHECK(exists(jpath(p)));
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_save(st) == 0);
 	state_free(st);
 	CHECK(!exists(jpath(p)));
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_lookup(st, "INBOX", 5, "7") == 700);
 	/* Noting a record missing is a change. */
 	state_mark(st, "INBOX", 5, "7");
@@ -1260,21 +1157,13 @@ t_save_unchanged(const void *arg)
 	CHECK(state_save(st) == 0);
 	CHECK(stat(p, &b) == 0);
 	CHECK(a.st_ino != b.st_ino);
-	state_free(st);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	REOPEN_OR_RETURN(st, p);
 	CHECK(state_count(st) == 2 && state_lookup(st, "INBOX", 5, "3") == 300);
 	/* Forgetting it is one too. */
 	state_mark(st, "INBOX", 5, "7");
 	state_prune(st, "INBOX", T0 + STATE_KEEP_GONE);
 	CHECK(state_save(st) == 0);
-	state_free(st);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	REOPEN_OR_RETURN(st, p);
 	CHECK(state_count(st) == 1 && state_lookup(st, "INBOX", 5, "3") == 0);
 	state_free(st);
 }
@@ -1286,10 +1175,7 @@ t_readonly(const void *arg)
 	const char *p = newpath();
 
 	(void)arg;
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	CHECK(state_add(st, "INBOX", 1, "a", 10) == 0);
 	CHECK(state_save(st) == 0);
 	state_free(st);
@@ -1331,10 +1217,7 @@ t_many(const void *arg)
 	size_t i, hits = 0;
 	int n = *(const int *)arg;
 
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	OPEN_OR_RETURN(st, p);
 	for (i = 0; i < (size_t)n; i++) {
 		snprintf(uid, sizeof(uid), "%zu", i * 7919);
 		state_add(st, i % 2 ? "INBOX" : "Archive", 1, uid,
@@ -1343,11 +1226,7 @@ t_many(const void *arg)
 	CHECK(state_sync(st) == 0);
 	CHECK(state_count(st) == (size_t)n);
 	CHECK(state_save(st) == 0);
-	state_free(st);
-	st = open_state(p);
-	CHECK(st != NULL);
-	if (st == NULL)
-		return;
+	REOPEN_OR_RETURN(st, p);
 	CHECK(state_count(st) == (size_t)n);
 	for (i = 0; i < (size_t)n; i++) {
 		snprintf(uid, sizeof(uid), "%zu", i * 7919);
@@ -1537,7 +1416,7 @@ t_canon_corrupt(const void *arg)
 static void
 t_canon_intent(const void *arg)
 {
-	const struct state_pending *pd;
+	const struct state_intent *pd;
 	struct state *st;
 	const char *p = newpath();
 	static const char file[] = SH "F\tinbox\t5\nI\tinbox\t5\t100\t7\tf1\n";
@@ -1552,8 +1431,170 @@ t_canon_intent(const void *arg)
 		CHECK_STR(pd->folder, "INBOX");
 		CHECK(pd->uidvalidity == 5);
 		CHECK_STR(pd->uid, "7");
-		CHECK_STR(pd->filename, "f1");
+		CHECK_STR(pd->sub, "");
+		CHECK_STR(pd->name, "f1");
 	}
+	state_free(st);
+}
+
+/* The mirror's record fields: file and flags survive a sync (the
+ * journal) and a save (the file), and a later download keeps none. */
+static void
+t_local(const void *arg)
+{
+	struct state_rec sr;
+	struct state *st;
+	const char *p = newpath();
+	int save = *(const int *)arg;
+	char buf[4096];
+
+	OPEN_OR_RETURN(st, p);
+	CHECK(state_add(st, "Lists/a b", 3, "7", 100) == 0);
+	CHECK(state_add(st, "Lists/a b", 3, "8", 200) == 0);
+	CHECK(state_get(st, "Lists/a b", 3, "7", &sr) == 1);
+	CHECK(sr.file == NULL && !sr.has_flags && sr.when == 100);
+	CHECK(state_set_local(
+		  st, "Lists/a b", 3, "7", ".Lists.a b/1.M2P3.h,S=9", "FS")
+	    == 0);
+	CHECK(state_set_local(st, "Lists/a b", 3, "8", NULL, "") == 0);
+	/* Nothing for a record that is not there, or a bad value. */
+	CHECK(state_set_local(st, "Lists/a b", 3, "9", "x", NULL) == -1);
+	CHECK(state_set_local(st, "Lists/a b", 4, "7", "x", NULL) == -1);
+	CHECK(state_set_local(st, "Lists/a b", 3, "7", "../x", NULL) == -1);
+	CHECK(state_set_local(st, "Lists/a b", 3, "7", NULL, "SF") == -1);
+	CHECK(state_set_local(st, "Lists/a b", 3, "7", NULL, "X") == -1);
+	CHECK(save ? state_save(st) == 0 : state_sync(st) == 0);
+	REOPEN_OR_RETURN(st, p);
+	CHECK(state_get(st, "Lists/a b", 3, "7", &sr) == 1);
+	CHECK_STR(sr.file, ".Lists.a b/1.M2P3.h,S=9");
+	CHECK(sr.has_flags);
+	CHECK_STR(sr.flags, "FS");
+	CHECK(sr.when == 100);
+	CHECK(state_get(st, "Lists/a b", 3, "8", &sr) == 1);
+	CHECK(sr.file == NULL && sr.has_flags && sr.flags[0] == '\0');
+	CHECK(state_get(st, "Lists/a b", 3, "9", &sr) == 0);
+	/* Only flags change: the file stays. */
+	CHECK(state_set_local(st, "Lists/a b", 3, "7", NULL, "DRST") == 0);
+	CHECK(state_save(st) == 0);
+	CHECK(slurp(p, buf, sizeof(buf)) > 0);
+	CHECK(strstr(buf, "\tfile=.Lists.a%20b/1.M2P3.h,S=9\tflags=DRST\n")
+	    != NULL);
+	REOPEN_OR_RETURN(st, p);
+	CHECK(state_get(st, "Lists/a b", 3, "7", &sr) == 1);
+	CHECK_STR(sr.file, ".Lists.a b/1.M2P3.h,S=9");
+	CHECK_STR(sr.flags, "DRST");
+	state_free(st);
+}
+
+/* state_forget: journaled, the record is gone after a crash, and the
+ * saved file does not hold it. */
+static void
+t_forget(const void *arg)
+{
+	struct state_rec sr;
+	struct state *st;
+	const char *p = newpath();
+	char buf[4096];
+
+	(void)arg;
+	OPEN_OR_RETURN(st, p);
+	CHECK(state_add(st, "INBOX", 1, "a", 10) == 0);
+	CHECK(state_add(st, "INBOX", 1, "b", 20) == 0);
+	CHECK(state_set_local(st, "INBOX", 1, "a", "fa", "S") == 0);
+	CHECK(state_save(st) == 0);
+	CHECK(state_forget(st, "INBOX", 1, "a") == 0);
+	CHECK(state_forget(st, "INBOX", 1, "zz") == 0);
+	CHECK(state_lookup(st, "INBOX", 1, "a") == 0);
+	CHECK(state_count(st) == 1);
+	CHECK(state_sync(st) == 0);
+	REOPEN_OR_RETURN(st, p); /* a crash: the journal replays */
+	CHECK(state_lookup(st, "INBOX", 1, "a") == 0);
+	CHECK(state_get(st, "INBOX", 1, "a", &sr) == 0);
+	CHECK(state_lookup(st, "INBOX", 1, "b") == 20);
+	CHECK(state_count(st) == 1);
+	CHECK(state_save(st) == 0);
+	CHECK(slurp(p, buf, sizeof(buf)) > 0);
+	CHECK(strstr(buf, "\ta\t") == NULL && strstr(buf, "\ta\n") == NULL);
+	/* Downloaded again, it is a new record, without the old file. */
+	CHECK(state_add(st, "INBOX", 1, "a", 30) == 0);
+	CHECK(state_get(st, "INBOX", 1, "a", &sr) == 1);
+	CHECK(sr.when == 30 && sr.file == NULL && !sr.has_flags);
+	state_free(st);
+}
+
+/* HIGHESTMODSEQ per folder: saved with the F line, forgotten on reset;
+ * an F line without it (older files) loads as 0. */
+static void
+t_modseq(const void *arg)
+{
+	static const char old[] = SH "F\tINBOX\t5\t3\nM\tINBOX\t5\t10\t1\n";
+	struct state *st;
+	const char *p = newpath();
+	char buf[4096];
+
+	(void)arg;
+	OPEN_OR_RETURN(st, p);
+	CHECK(state_add(st, "INBOX", 5, "1", 10) == 0);
+	CHECK(state_add(st, "Sent", 6, "1", 10) == 0);
+	CHECK(state_modseq(st, "INBOX", 5) == 0);
+	state_set_modseq(st, "INBOX", 5, 12345678901ULL);
+	state_set_modseq(st, "INBOX", 4, 99); /* another UIDVALIDITY: no */
+	state_set_uidnext(st, "Sent", 6, 9);
+	state_set_modseq(st, "Sent", 6, 7);
+	CHECK(state_modseq(st, "INBOX", 5) == 12345678901ULL);
+	CHECK(state_save(st) == 0);
+	CHECK(slurp(p, buf, sizeof(buf)) > 0);
+	CHECK(strstr(buf, "\nF\tINBOX\t5\t0\t12345678901\n") != NULL);
+	CHECK(strstr(buf, "\nF\tSent\t6\t9\t7\n") != NULL);
+	REOPEN_OR_RETURN(st, p);
+	CHECK(state_modseq(st, "INBOX", 5) == 12345678901ULL);
+	CHECK(state_uidnext(st, "INBOX", 5) == 0);
+	CHECK(state_modseq(st, "Sent", 6) == 7);
+	CHECK(state_uidnext(st, "Sent", 6) == 9);
+	CHECK(state_modseq(st, "INBOX", 4) == 0);
+	state_reset_folder(st, "INBOX", 8);
+	CHECK(state_modseq(st, "INBOX", 8) == 0);
+	state_free(st);
+	/* A file of an older mailfetch. */
+	p = newpath();
+	CHECK(put(p, old, strlen(old)) == 0);
+	OPEN_OR_RETURN(st, p);
+	CHECK(state_modseq(st, "INBOX", 5) == 0);
+	CHECK(state_uidnext(st, "INBOX", 5) == 3);
+	CHECK(state_lookup(st, "INBOX", 5, "1") == 10);
+	state_free(st);
+}
+
+/* state_next gives each live record of the folder once. */
+static void
+t_iterate(const void *arg)
+{
+	struct state_rec sr;
+	struct state *st;
+	char uid[16], seen[50] = { 0 };
+	size_t pos = 0, n = 0;
+	int i;
+
+	(void)arg;
+	OPEN_OR_RETURN(st, newpath());
+	for (i = 0; i < 50; i++) {
+		snprintf(uid, sizeof(uid), "%d", i);
+		CHECK(state_add(st, i % 2 ? "A" : "B", 1, uid, 10 + i) == 0);
+	}
+	CHECK(state_add_grew(st, "A", 1, "grew", 10, 100) == 0);
+	CHECK(state_forget(st, "A", 1, "1") == 0);
+	while (state_next(st, "A", 1, &pos, &sr)) {
+		i = atoi(sr.uid);
+		CHECK(i % 2 == 1 && i != 1 && !seen[i]);
+		CHECK(sr.when == 10 + i);
+		seen[i] = 1;
+		n++;
+	}
+	CHECK(n == 24);
+	pos = 0;
+	CHECK(state_next(st, "A", 2, &pos, &sr) == 0);
+	pos = 0;
+	CHECK(state_next(st, "C", 1, &pos, &sr) == 0);
 	state_free(st);
 }
 
@@ -1583,7 +1624,8 @@ main(void)
 	    "M\tINBOX\t3\t200\t2");
 	T_RUN("torn journal tail of NUL bytes ignored", t_torn_journal, "0");
 	T_RUN("journal without torn tail", t_torn_journal, "");
-	T_RUN("torn journal header", t_torn_header, NULL);
+	for (i = 0; i < sizeof(tornheads) / sizeof(tornheads[0]); i++)
+		T_RUN(tornheads[i].name, t_torn_header, &tornheads[i]);
 	for (i = 0; i < sizeof(ccases) / sizeof(ccases[0]); i++)
 		T_RUN(ccases[i].name, t_corrupt, &ccases[i]);
 	T_RUN("reset folder (save)", t_reset_folder, &one);
@@ -1609,6 +1651,11 @@ main(void)
 		T_RUN(
 		    canon_corrupt[i].name, t_canon_corrupt, &canon_corrupt[i]);
 	T_RUN("canon: intent pending under the new name", t_canon_intent, NULL);
+	T_RUN("mirror: file and flags (journal)", t_local, &zero);
+	T_RUN("mirror: file and flags (save)", t_local, &one);
+	T_RUN("mirror: forget a record, journaled", t_forget, NULL);
+	T_RUN("mirror: highestmodseq per folder", t_modseq, NULL);
+	T_RUN("mirror: iterate a folder's records", t_iterate, NULL);
 	rc = T_DONE();
 	rmtree(tdir);
 	return rc;

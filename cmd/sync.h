@@ -1,0 +1,75 @@
+/*
+ * The mirror pass of one folder (SPEC "Mirror (IMAP)"): what
+ * ops->select_sync reported, applied to the local copies the state
+ * records. The order and why it survives kill -9 are argued in
+ * mirror.c: plan, apply locally, maildir_sync, then the records in one
+ * state sync; the caller sets the folder's HIGHESTMODSEQ after it
+ * (saved by state_save only, so a crash asks the server again from the
+ * older one).
+ */
+#ifndef SYNC_H
+#define SYNC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../proto/source.h"
+#include "account.h"
+#include "maildir.h"
+#include "state.h"
+
+struct msync_upd {
+	uint32_t uid;
+	unsigned flags; /* MSG_* on the server */
+};
+
+struct msync_range {
+	uint32_t lo, hi;
+};
+
+struct msync {
+	/* Set by the caller (msync_init). */
+	const struct acct *ac;
+	struct state *st;
+	const char *key; /* the folder in the state */
+	const char *folder; /* as the plan and messages show it */
+	uint32_t uidv; /* the records' UIDVALIDITY (the known one) */
+	int dryrun, verbose, accept;
+
+	/* Collected by the change sink: the flags that differ from the
+	 * records', and the vanished ranges. O(changes). */
+	struct msync_upd *upd;
+	size_t nupd, capupd;
+	struct msync_range *van;
+	size_t nvan, capvan;
+
+	/* What the pass did (a dry run: what it would do). */
+	uint64_t updated, removed;
+	int held; /* the removal guard held: nothing removed */
+	int failed; /* a local failure, said already; status in status */
+	int status;
+};
+
+void msync_init(struct msync *, const struct acct *ac, struct state *st,
+    const char *key, const char *folder, uint32_t uidv);
+
+/* The change sink for ops->select_sync; WHOLE is told by marks
+ * (state_mark), so nothing is held per unchanged message. */
+void msync_sink(struct msync *, struct change_sink *chg);
+
+/* 1 when the pass of kind may change a local file (md needed). */
+int msync_has_work(const struct msync *, enum src_sync kind);
+
+/*
+ * Apply what select_sync reported (kind DELTA or WHOLE; VOID: every
+ * record of ms->uidv counts as gone) to the local copies in md (the
+ * folder's Maildir, sub its Maildir++ name; md NULL in a dry run, which
+ * prints the plan's update and remove lines instead). Returns 0, or -1
+ * after a local failure (said on stderr, exit status in ms->status).
+ */
+int msync_pass(
+    struct msync *, enum src_sync kind, struct maildir *md, const char *sub);
+
+void msync_free(struct msync *);
+
+#endif
