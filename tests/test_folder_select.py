@@ -58,10 +58,23 @@ def examined(r):
 
 
 def listed(r):
-    """The mailboxes LIST returned in a -vv trace, in its order."""
-    return [m.group(1) or m.group(2) for m in re.finditer(
-        r"^%s: < \* LIST \([^)]*\) (?:\"[^\"]*\"|NIL) (?:\"([^\"]*)\"|(\S+))$"
-        % A, r.err, re.M)]
+    """The mailboxes the LIST "" "*" of a -vv trace returned, in its
+    order (not the LIST of one name that finds a folder's delimiter)."""
+    out, tag = [], None
+    for line in r.err.splitlines():
+        m = re.match(r"^%s: > (A\d+) LIST \"\" \"\*\"" % A, line)
+        if m:
+            tag = m.group(1)
+            continue
+        if tag is None:
+            continue
+        if line.startswith("%s: < %s " % (A, tag)):
+            break
+        m = re.match(r"^%s: < \* LIST \([^)]*\) (?:\"[^\"]*\"|NIL) "
+                     r"(?:\"([^\"]*)\"|(\S+))$" % A, line)
+        if m:
+            out.append(m.group(1) or m.group(2))
+    return out
 
 
 def run(env, u, folders, rc=0, **keys):
@@ -141,7 +154,9 @@ def test_exclusions_wherever_they_stand(env):
                     "!Lists/dev/rust"):
         fresh(env)
         r = run(env, u, folders)
-        assert examined(r) == want, (folders, examined(r))
+        order = [n for n in listed(r) if n in want]
+        assert sorted(order) == sorted(want), listed(r)
+        assert examined(r) == order, (folders, examined(r))
         assert local_folders(env) == want_local(want), folders
     # An exclusion of a name, and of INBOX in another case.
     fresh(env)
@@ -190,6 +205,8 @@ def test_special_use_items(env):
         fresh(env)
         r = run(env, u, folders, **base)
         got = examined(r)
+        if folders.startswith("*"):
+            want = [n for n in listed(r) if n in want]
         assert got == want, (folders, got)
         # Asked with RETURN (SPECIAL-USE): Dovecot offers LIST-EXTENDED
         # and SPECIAL-USE.

@@ -708,6 +708,7 @@ def test_kill9_during_update_and_removal_pass(env):
     else:
         raise AssertionError("40 runs killed and the pass not done")
     assert kills >= 3, "only %d runs were killed mid-pass" % kills
+    print("killed %d runs of one pass" % kills)
     r = env.expect(env.run(["-c", cfg]), 0)
     assert summary(r)[:3] == (0, 0, 24), r.out
     assert_equal_to_server(s, md, what="after %d kills" % kills)
@@ -729,6 +730,7 @@ def test_kill9_during_update_and_removal_pass(env):
         r = env.expect(env.run(["-c", cfg]), 0)
         assert_equal_to_server(s, md, what="after the kill at step %d" % k)
     assert kills >= 4, "only %d of 6 passes were killed mid-way" % kills
+    print("killed %d of 6 passes at their k-th step" % kills)
 
 
 # --- Gmail-like \All ---------------------------------------------------------------
