@@ -733,6 +733,79 @@ def test_kill9_during_update_and_removal_pass(env):
     print("killed %d of 6 passes at their k-th step" % kills)
 
 
+# The system calls by which a pass changes the disk: the Maildir's
+# renames and removals, the syncs, and the state's journal and rewrite.
+STEPS = ("renameat2", "renameat", "rename", "linkat", "link", "unlinkat",
+         "unlink", "fsync", "fdatasync")
+
+
+def copy_local(env, src, dst):
+    """Copy the Maildir and the state directory of env.tmp from src
+    ("" for env.tmp itself) to dst, removing what dst had."""
+    import shutil
+    for name in (A + "-Maildir", "state"):
+        a = os.path.join(env.tmp, src, name) if src else env.path(name)
+        b = os.path.join(env.tmp, dst, name) if dst else env.path(name)
+        shutil.rmtree(b, ignore_errors=True)
+        shutil.copytree(a, b, symlinks=True)
+
+
+def test_kill9_at_every_syscall_of_a_pass(env):
+    """The same pass (12 updates, new/ to cur/ and within cur/, and 6
+    removals) killed by SIGKILL on entry to its k-th call of each of
+    STEPS, for every k until a run no longer reaches it: before and
+    after every rename, removal and sync of the pass and of the state
+    writes after it. Each time from the same local copy and state (the
+    server does not change: a mirror never changes it); each kill is
+    followed by a clean run, whose Maildir must equal the server, and a
+    second that finds nothing left to do."""
+    import shutil
+    strace = shutil.which("strace")
+    assert strace, "strace is needed for this test (apt-get install strace)"
+    s = Server(env, "dovecot")
+    m = msgs("s", 30)
+    uids = s.add(m)
+    cfg = s.config()
+    md = maildir(env)
+    env.expect(env.run(["-c", cfg]), 0)
+    s.store(uids[:6], "\\Seen")
+    env.expect(env.run(["-c", cfg]), 0)
+    s.store(uids[:6], "\\Flagged")
+    s.store(uids[6:12], "\\Answered")
+    s.expunge(uids[24:])
+    os.mkdir(env.path("snap"))
+    copy_local(env, "", "snap")
+    points = 0
+    for call in STEPS:
+        k = 0
+        while True:
+            k += 1
+            p = subprocess.run(
+                [strace, "-f", "-qq", "-o", "/dev/null", "-e",
+                 "inject=%s:signal=SIGKILL:when=%d" % (call, k),
+                 env.mailfetch, "-c", cfg], stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, env=env.run_env(), timeout=60)
+            what = "killed at %s #%d" % (call, k)
+            if p.returncode == 0:
+                # Never reached: the whole pass is done; it must be right.
+                assert_equal_to_server(s, md, what=what + " (not reached)")
+                copy_local(env, "snap", "")
+                break
+            assert p.returncode in (-9, 137), (what, p.returncode,
+                                               p.stderr[-500:])
+            points += 1
+            check_consistent(s, md, m, what)
+            r = env.expect(env.run(["-c", cfg]), 0)
+            assert summary(r)[:3] == (0, 0, 24), (what, r.out)
+            assert_equal_to_server(s, md, what="the run after " + what)
+            r = env.expect(env.run(["-c", cfg]), 0)
+            assert summary(r) == (0, 0, 24, 0, 0), (what, r.out)
+            copy_local(env, "snap", "")
+    # 12 renames and 6 removals at least, and the syncs.
+    assert points >= 20, "only %d kill points were reached" % points
+    print("killed at %d system calls" % points)
+
+
 # --- Gmail-like \All ---------------------------------------------------------------
 
 def special_use_dovecot(env):
