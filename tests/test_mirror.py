@@ -417,6 +417,12 @@ def folders_come_and_go(env, kind):
     # A mailbox deleted on the server stays here, untouched, and a line
     # on stderr says so; it is not an error.
     kept = local(maildir(env, ".Work"))
+    # Left out by the config while the server still has it: not mirrored
+    # any more, the local copy kept.
+    excl = env.expect(env.run(["-c", s.config(name="ex.rc",
+                                              folders="*, !Work")]), 0)
+    assert summary(excl) == (0, 0, 5, 0, 0), excl.out
+    assert local(maildir(env, ".Work")) == kept, "the local copy changed"
     s.delete("Work")
     r = env.expect(env.run(["-c", cfg]), 0)
     assert summary(r) == (0, 0, 5, 0, 0), r.out
@@ -426,6 +432,11 @@ def folders_come_and_go(env, kind):
                              "and kept here, got %r" % r.err)
     assert re.search(r"\bserver\b", lines[0]), lines
     assert local(maildir(env, ".Work")) == kept, "the local copy changed"
+    # That line is for a mailbox the server lost, not for one the config
+    # left out.
+    assert lines[0] not in excl.err.splitlines(), (
+        "with folders = *, !Work (Work still on the server) the run said "
+        "%r" % lines[0])
     r = env.expect(env.run(["-c", cfg]), 0)
     assert local(maildir(env, ".Work")) == kept
 
