@@ -74,10 +74,29 @@ def _quote(folder):
     return '"%s"' % folder.replace("\\", "\\\\").replace('"', '\\"')
 
 
+# A Dovecot that offers CONDSTORE but not QRESYNC: the third path of
+# select_sync (UID FETCH ... (CHANGEDSINCE m), expunges found with UID
+# SEARCH). Started on first use, shared by the module's tests.
+CONDSTORE_ONLY = ("imap_capability = IMAP4rev1 SASL-IR LITERAL+ ID ENABLE "
+                  "IDLE NAMESPACE UIDPLUS CHILDREN LIST-EXTENDED "
+                  "SPECIAL-USE CONDSTORE ESEARCH\n")
+_condstore = []
+
+
+def condstore_dovecot():
+    if not _condstore:
+        d = harness.Dovecot(extra_config=CONDSTORE_ONLY)
+        d.start()
+        _condstore.append(d)
+    return _condstore[0]
+
+
 class Server:
     """One user on one real server, and what a test does to it through
     IMAP as another client would: add mail, change flags, expunge,
-    create and delete mailboxes, and read back what the server holds."""
+    create and delete mailboxes, and read back what the server holds.
+    kind: "dovecot" (CONDSTORE and QRESYNC), "condstore" (a Dovecot
+    offering CONDSTORE only), "mailutils" (neither)."""
 
     def __init__(self, env, kind):
         self.env = env
@@ -85,6 +104,13 @@ class Server:
         if kind == "dovecot":
             self.srv = env.dovecot
             self.user = env.new_user()
+        elif kind == "condstore":
+            import secrets
+            self.srv = condstore_dovecot()
+            self.user = harness.User("c%s" % secrets.token_hex(4),
+                                     "Pw%sZq" % secrets.token_hex(8))
+            self.srv.add_user(self.user.name, self.user.password)
+            env.secret(self.user.password, self.user.name)
         else:
             self.srv = env.mailutils
             self.user = env.mailutils_user()
@@ -94,6 +120,13 @@ class Server:
         keys.setdefault("mirror", "yes")
         if self.kind == "dovecot":
             text = self.env.account(A, "imap", "implicit", self.user, **keys)
+        elif self.kind == "condstore":
+            d = self.srv
+            keys.setdefault("tls_ca_file", d.ca_file)
+            keys.setdefault("port", d.ports["imaps"])
+            keys.setdefault("host", d.host)
+            text = self.env.account(A, "imap", "implicit", self.user,
+                                    **keys)
         else:
             keys.setdefault("tls_ca_file", self.srv.ca_file)
             text = self.env.account(A, "imap", "implicit", self.user,
@@ -102,7 +135,7 @@ class Server:
         return self.env.config(text, name=name)
 
     def client(self):
-        if self.kind == "dovecot":
+        if self.kind in ("dovecot", "condstore"):
             return imap_client(self.srv, self.user)
         return self.srv.client(self.user.name)
 
@@ -202,7 +235,7 @@ class Server:
         if any."""
         before = self.uidvalidity(folder)
         added = []
-        if self.kind == "dovecot":
+        if self.kind in ("dovecot", "condstore"):
             # Forget the UIDs (test_imap does the same): Dovecot picks a
             # new, time-based UIDVALIDITY, hence the pause.
             time.sleep(1.1)
@@ -344,6 +377,26 @@ def test_flags_and_expunge_from_another_session_dovecot(env):
     assert_equal_to_server(s, maildir(env), what="a \\Deleted flag")
     by_body = {d: info for d, info, _, _ in local(maildir(env))}
     assert sorted(by_body.values()).count("ST") == 1, by_body
+
+
+def test_flags_and_expunge_from_another_session_condstore(env):
+    s, cfg = flags_and_expunge(env, "condstore")
+    # CONDSTORE without QRESYNC: the changed flags with CHANGEDSINCE,
+    # never the whole folder's.
+    uids = sorted(s.view())
+    s.store(uids[:1], "\\Draft")
+    r = env.expect(env.run(["-c", cfg, "-vv"]), 0)
+    assert summary(r) == (0, 0, 3, 1, 0), r.out
+    sent = re.findall(r"^%s: > (.*)$" % A, r.err, re.M)
+    assert [c for c in sent if re.search(r"UID FETCH 1:\* \(FLAGS\) "
+                                         r"\(CHANGEDSINCE \d+\)$", c)], sent
+    assert not [c for c in sent if "QRESYNC" in c or
+                re.search(r"FETCH 1:\* \(FLAGS\)$", c)], sent
+    assert_equal_to_server(s, maildir(env), what="CHANGEDSINCE")
+
+
+def test_removal_guard_condstore(env):
+    removal_guard(env, "condstore")
 
 
 def test_flags_and_expunge_from_another_session_mailutils(env):
