@@ -700,6 +700,41 @@ def test_user_rename_neither_lost_nor_doubled_mailutils(env):
     user_renames(env, "mailutils")
 
 
+def local_flags_replaced(env, kind):
+    """SPEC: "Local changes to flags are replaced by the server's at the
+    next run" (the server's flags having stayed as they were)."""
+    s = Server(env, kind)
+    m = msgs("lf", 2)
+    uids = s.add(m)
+    s.store(uids[:1], "\\Seen")
+    cfg = s.config()
+    env.expect(env.run(["-c", cfg]), 0)
+    md = maildir(env)
+    files = {d: (sub, n) for d, _, sub, n in local(md)}
+    assert files[m[0]][0] == "cur" and files[m[1]][0] == "new", files
+    # A mail reader un-reads message 0 and flags it, and reads message 1
+    # (adding a keyword to it); the server's flags stay as they are.
+    x = files[m[0]][1]
+    os.rename(os.path.join(md, "cur", x),
+              os.path.join(md, "cur", x.split(":2,")[0] + ":2,F"))
+    y = files[m[1]][1]
+    os.rename(os.path.join(md, "new", y), os.path.join(md, "cur", y +
+                                                        ":2,Sa"))
+    r = env.expect(env.run(["-c", cfg]), 0)
+    assert_equal_to_server(s, md, what="local flags changed, server's not")
+    names = sorted(n for _, _, _, n in local(md))
+    assert names == sorted([x.split(":2,")[0] + ":2,S", y + ":2,a"]), names
+    assert summary(r) == (0, 0, 2, 2, 0), r.out
+
+
+def test_local_flag_changes_replaced_by_server_dovecot(env):
+    local_flags_replaced(env, "dovecot")
+
+
+def test_local_flag_changes_replaced_by_server_mailutils(env):
+    local_flags_replaced(env, "mailutils")
+
+
 # --- kill -9 during an update/removal pass ------------------------------------------
 
 def names_in(md):
