@@ -1333,7 +1333,7 @@ run_folders(struct run *r)
 {
 	int st;
 
-	if ((st = mbx_expand(&r->ac, &r->folders)) != 0) {
+	if ((st = mbx_expand(&r->ac, &r->folders, 1)) != 0) {
 		fail(r, st);
 		return -1;
 	}
