@@ -791,7 +791,8 @@ mirror_void(struct run *r, struct msync *ms, uint32_t old)
 	    ": its local copies count as gone, and its messages are fetched "
 	    "again",
 	    r->folder, old, r->uidv);
-	if (!r->o->dryrun && folder_maildir(r) == -1)
+	if (msync_prepare(ms, SRC_SYNC_VOID) && !r->o->dryrun
+	    && folder_maildir(r) == -1)
 		return -1;
 	if (msync_pass(ms, SRC_SYNC_VOID, r->md, r->sub) == -1) {
 		fail(r, ms->status);
@@ -820,7 +821,7 @@ mirror_folder(struct run *r, struct folder_run *f, struct msync *ms,
 		rv = mirror_void(r, ms, old);
 	else if (kind == SRC_SYNC_VOID)
 		state_reset_folder(r->st, r->key, r->uidv);
-	else if (!msync_has_work(ms, kind))
+	else if (!msync_prepare(ms, kind))
 		;
 	else if (!r->o->dryrun && folder_maildir(r) == -1)
 		rv = -1;

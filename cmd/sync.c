@@ -21,12 +21,6 @@
 /* Ranges this wide in total are matched by walking the records. */
 #define RANGE_WALK 4096
 
-/* A message the pass removes: the record's uid and file. */
-struct gone {
-	char *uid;
-	char *file; /* NULL: none recorded */
-};
-
 void
 msync_init(struct msync *ms, const struct acct *ac, struct state *st,
     const char *key, const char *folder, uint32_t uidv)
@@ -93,12 +87,6 @@ msync_sink(struct msync *ms, struct change_sink *chg)
 	chg->arg = ms;
 }
 
-int
-msync_has_work(const struct msync *ms, enum src_sync kind)
-{
-	return kind != SRC_SYNC_DELTA || ms->nupd > 0 || ms->nvan > 0;
-}
-
 static int
 range_cmp(const void *x, const void *y)
 {
@@ -138,7 +126,8 @@ uid_num(const char *s, uint32_t *uid)
 }
 
 static void
-gone_add(struct gone **v, size_t *n, size_t *cap, const struct state_rec *r)
+gone_add(
+    struct msync_gone **v, size_t *n, size_t *cap, const struct state_rec *r)
 {
 	if (*n == *cap) {
 		*cap = *cap ? 2 * *cap : 16;
@@ -151,7 +140,7 @@ gone_add(struct gone **v, size_t *n, size_t *cap, const struct state_rec *r)
 /* The records that are gone: all (VOID), those in the vanished
  * ranges, and with WHOLE those the sink did not see. */
 static size_t
-collect_gone(struct msync *ms, enum src_sync kind, struct gone **v)
+collect_gone(struct msync *ms, enum src_sync kind, struct msync_gone **v)
 {
 	struct state_rec rec;
 	uint64_t span = 0;
@@ -333,7 +322,7 @@ apply_updates(struct msync *ms, struct maildir *md, struct maildir_index *ix,
 /* The removals, unless the guard holds. */
 static int
 apply_removals(struct msync *ms, struct maildir *md, struct maildir_index *ix,
-    const char *sub, struct gone *g, size_t ng)
+    const char *sub, struct msync_gone *g, size_t ng)
 {
 	struct mirror_plan plan;
 	size_t i, local;
@@ -360,26 +349,25 @@ apply_removals(struct msync *ms, struct maildir *md, struct maildir_index *ix,
 }
 
 int
+msync_prepare(struct msync *ms, enum src_sync kind)
+{
+	qsort(ms->van, ms->nvan, sizeof(*ms->van), range_cmp);
+	ms->ngone = collect_gone(ms, kind, &ms->gone);
+	return ms->ngone > 0 || (kind != SRC_SYNC_VOID && ms->nupd > 0);
+}
+
+int
 msync_pass(
     struct msync *ms, enum src_sync kind, struct maildir *md, const char *sub)
 {
 	struct maildir_index *ix;
-	struct gone *g;
-	size_t ng, i;
 	int rv;
 
-	qsort(ms->van, ms->nvan, sizeof(*ms->van), range_cmp);
-	ng = collect_gone(ms, kind, &g);
 	ix = ms->dryrun ? NULL : maildir_index_new();
 	rv = kind == SRC_SYNC_VOID ? 0 : apply_updates(ms, md, ix, sub);
 	if (rv == 0)
-		rv = apply_removals(ms, md, ix, sub, g, ng);
+		rv = apply_removals(ms, md, ix, sub, ms->gone, ms->ngone);
 	maildir_index_free(ix);
-	for (i = 0; i < ng; i++) {
-		free(g[i].uid);
-		free(g[i].file);
-	}
-	free(g);
 	if (ms->dryrun)
 		return rv;
 	/* The renames and removals durable first, then the records. */
@@ -399,6 +387,15 @@ msync_pass(
 void
 msync_free(struct msync *ms)
 {
+	size_t i;
+
+	for (i = 0; i < ms->ngone; i++) {
+		free(ms->gone[i].uid);
+		free(ms->gone[i].file);
+	}
+	free(ms->gone);
+	ms->gone = NULL;
+	ms->ngone = 0;
 	free(ms->upd);
 	free(ms->van);
 	ms->upd = NULL;
