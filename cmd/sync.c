@@ -348,6 +348,25 @@ apply_removals(struct msync *ms, struct maildir *md, struct maildir_index *ix,
 	return 0;
 }
 
+/* The renames and removals durable first, then the records. */
+static int
+finish(struct msync *ms, struct maildir *md, int rv)
+{
+	if (ms->dryrun)
+		return rv;
+	if (md != NULL && maildir_sync(md) == -1 && rv == 0)
+		rv = local_fail(ms, md);
+	if (rv == 0 && state_sync(ms->st) == -1) {
+		acct_err(ms->ac, "%s", state_error(ms->st));
+		ms->failed = 1;
+		ms->status = state_errkind(ms->st) == STATE_ECORRUPT
+		    ? EX_DATAERR
+		    : acct_oserr(state_errno(ms->st));
+		rv = -1;
+	}
+	return rv;
+}
+
 int
 msync_prepare(struct msync *ms, enum src_sync kind)
 {
@@ -368,20 +387,48 @@ msync_pass(
 	if (rv == 0)
 		rv = apply_removals(ms, md, ix, sub, ms->gone, ms->ngone);
 	maildir_index_free(ix);
-	if (ms->dryrun)
-		return rv;
-	/* The renames and removals durable first, then the records. */
-	if (md != NULL && maildir_sync(md) == -1 && rv == 0)
-		rv = local_fail(ms, md);
-	if (rv == 0 && state_sync(ms->st) == -1) {
-		acct_err(ms->ac, "%s", state_error(ms->st));
-		ms->failed = 1;
-		ms->status = state_errkind(ms->st) == STATE_ECORRUPT
-		    ? EX_DATAERR
-		    : acct_oserr(state_errno(ms->st));
-		rv = -1;
-	}
-	return rv;
+	return finish(ms, md, rv);
+}
+
+/* One recorded copy against its record's letters. */
+static int
+scan_one(struct msync *ms, struct maildir *md, struct maildir_index *ix,
+    const char *sub, const struct state_rec *rec)
+{
+	struct mirror_plan plan;
+	char *where = NULL, have[MIRROR_FLAGSZ];
+	int rc;
+
+	rc = maildir_find(md, ix, base_of(rec->file), rec->flags, &where);
+	if (rc == -1)
+		return local_fail(ms, md);
+	if (rc == MAILDIR_MISSING)
+		return 0;
+	mirror_letters(mirror_flags(mirror_info(where)), have);
+	free(where);
+	if (!rec->has_flags)
+		return ms->dryrun ? 0
+				  : state_set_local(ms->st, ms->key, ms->uidv,
+				      rec->uid, NULL, have);
+	mirror_plan(have, mirror_flags(rec->flags), 0, &plan);
+	if (plan.action == MIRROR_KEEP)
+		return 0;
+	return apply_one(ms, md, ix, sub, rec->uid, rec->file, &plan);
+}
+
+int
+msync_scan(struct msync *ms, struct maildir *md, const char *sub)
+{
+	struct maildir_index *ix = maildir_index_new();
+	struct state_rec rec;
+	size_t pos = 0;
+	int rv = 0;
+
+	while (rv == 0 && state_next(ms->st, ms->key, ms->uidv, &pos, &rec))
+		if (rec.file != NULL)
+			rv = scan_one(ms, md, ix, sub, &rec);
+	maildir_index_free(ix);
+	return finish(ms, md, rv);
 }
 
 void

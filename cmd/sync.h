@@ -82,6 +82,17 @@ int msync_prepare(struct msync *, enum src_sync kind);
 int msync_pass(
     struct msync *, enum src_sync kind, struct maildir *md, const char *sub);
 
+/*
+ * Local changes (SPEC: "Local changes to flags are replaced by the
+ * server's at the next run"): give each recorded copy in md whose
+ * letters differ from the recorded ones (the server's as last applied)
+ * those letters again; a record without letters (reconciled after a
+ * crash) takes the file's. O(records of the folder): the caller runs it
+ * only when the folder's new/ or cur/ changed since the last run.
+ * Returns as msync_pass, and makes its changes durable as it does.
+ */
+int msync_scan(struct msync *, struct maildir *md, const char *sub);
+
 void msync_free(struct msync *);
 
 #endif
