@@ -106,7 +106,8 @@ as_written(const struct cfg_account *a, struct mbx_list *out)
 
 /* Each literal item the LIST lacks, said as a refused SELECT says it. */
 static void
-say_missing(const struct acct *ac, const struct expand *e, struct mbx_list *out)
+say_missing(const struct acct *ac, const struct expand *e, struct mbx_list *out,
+    int say)
 {
 	const struct cfg_account *a = ac->a;
 	char q[200];
@@ -117,16 +118,17 @@ say_missing(const struct acct *ac, const struct expand *e, struct mbx_list *out)
 			continue;
 		src_quote(
 		    q, sizeof(q), a->fitems[i].text, strlen(a->fitems[i].text));
-		acct_err(ac,
-		    "no folder %s: the server does not list it; check the "
-		    "name in folders",
-		    q);
+		if (say)
+			acct_err(ac,
+			    "no folder %s: the server does not list it; check "
+			    "the name in folders",
+			    q);
 		out->missing = 1;
 	}
 }
 
 int
-mbx_expand(const struct acct *ac, struct mbx_list *out)
+mbx_expand(const struct acct *ac, struct mbx_list *out, int say)
 {
 	const struct cfg_account *a = ac->a;
 	struct source *src = ac->src;
@@ -154,7 +156,7 @@ mbx_expand(const struct acct *ac, struct mbx_list *out)
 	for (i = 0; i < e.n; i++)
 		out->name[out->n++] = e.v[i].name;
 	out->listed = 1;
-	say_missing(ac, &e, out);
+	say_missing(ac, &e, out, say);
 	free(e.v);
 	free(e.found);
 	return 0;

@@ -25,11 +25,11 @@ struct mbx_list {
  * Expand the account's folders on the open session ac->src into *out:
  * with LIST when folders_need_list, else the including items as
  * written. Mailboxes in the order of the items, each pattern's in LIST
- * order, each once. A literal name the LIST lacks: a line "no folder
- * ..." on stderr and out->missing. Returns 0, or an exit status after
+ * order, each once. A literal name the LIST lacks: out->missing, and
+ * with say a line "no folder ..." on stderr. Returns 0, or an exit status after
  * printing what failed (the session then is unusable).
  */
-int mbx_expand(const struct acct *ac, struct mbx_list *out);
+int mbx_expand(const struct acct *ac, struct mbx_list *out, int say);
 
 /* 1 when name (the server's) is in l. */
 int mbx_has(const struct mbx_list *l, const char *name);

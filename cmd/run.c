@@ -18,6 +18,8 @@
  * session is dropped without QUIT, so a POP3 server deletes nothing
  * from it.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -76,6 +78,11 @@ struct run {
 	 * other than INBOX needs a Maildir++ name. */
 	struct src_namespace ns;
 	int ns_asked;
+	/* The state file's mtime at the start (0: none): a mirrored
+	 * folder whose new/ or cur/ changed later is scanned for local
+	 * flag changes; scanned: one was, so the file's mtime moves on. */
+	struct timespec state_mt;
+	int scanned;
 
 	/* The folder being worked on. */
 	const char *folder; /* as in the config */
@@ -791,7 +798,8 @@ mirror_void(struct run *r, struct msync *ms, uint32_t old)
 	    ": its local copies count as gone, and its messages are fetched "
 	    "again",
 	    r->folder, old, r->uidv);
-	if (!r->o->dryrun && folder_maildir(r) == -1)
+	if (msync_prepare(ms, SRC_SYNC_VOID) && !r->o->dryrun
+	    && folder_maildir(r) == -1)
 		return -1;
 	if (msync_pass(ms, SRC_SYNC_VOID, r->md, r->sub) == -1) {
 		fail(r, ms->status);
@@ -801,6 +809,100 @@ mirror_void(struct run *r, struct msync *ms, uint32_t old)
 		return 2;
 	state_reset_folder(r->st, r->key, r->uidv);
 	return 0;
+}
+
+/* 1 when a is later than b. */
+static int
+ts_after(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec != b->tv_sec ? a->tv_sec > b->tv_sec
+				      : a->tv_nsec > b->tv_nsec;
+}
+
+/*
+ * Whether the user may have changed flags here since the last run: the
+ * folder's new/ or cur/ changed after the state file was last written
+ * (every run that changes the Maildir writes it after; a run that
+ * scanned sets its mtime). The folder's Maildir++ name is the one its
+ * records were delivered to, so no NAMESPACE is needed to tell. Its
+ * path into *path (a new string) when 1.
+ */
+static int
+local_changed_at(struct run *r, struct msync *ms, char **path)
+{
+	static const char *const dirs[] = { "new", "cur" };
+	struct state_rec rec;
+	struct stat sb;
+	const char *slash;
+	char *p;
+	size_t pos = 0, i;
+	int changed = 0;
+
+	*path = NULL;
+	if (r->state_mt.tv_sec == 0 && r->state_mt.tv_nsec == 0)
+		return 0; /* no earlier run: nothing to compare with */
+	do
+		if (!state_next(r->st, ms->key, ms->uidv, &pos, &rec))
+			return 0;
+	while (rec.file == NULL);
+	if ((slash = strchr(rec.file, '/')) != NULL)
+		xasprintf(path, "%s/%.*s", r->a->maildir,
+		    (int)(slash - rec.file), rec.file);
+	else
+		*path = xstrdup(r->a->maildir);
+	for (i = 0; i < 2 && !changed; i++) {
+		xasprintf(&p, "%s/%s", *path, dirs[i]);
+		changed
+		    = stat(p, &sb) == 0 && ts_after(&sb.st_mtim, &r->state_mt);
+		free(p);
+	}
+	if (!changed) {
+		free(*path);
+		*path = NULL;
+	}
+	return changed;
+}
+
+static int
+local_changed(struct run *r, struct msync *ms)
+{
+	char *path;
+	int c = local_changed_at(r, ms, &path);
+
+	free(path);
+	return c;
+}
+
+/* Give the copies whose flags were changed here the server's again
+ * (msync_scan). A dry run reads the Maildir as it is and creates
+ * nothing. */
+static int
+mirror_scan(struct run *r, struct msync *ms)
+{
+	struct maildir *md;
+	char err[512], *path, *sub;
+	int rv;
+
+	if (!r->o->dryrun) {
+		if (folder_maildir(r) == -1)
+			return -1;
+		r->scanned = 1;
+		if ((rv = msync_scan(ms, r->md, r->sub)) == -1)
+			fail(r, ms->status);
+		return rv;
+	}
+	if (!local_changed_at(r, ms, &path))
+		return 0;
+	sub = strrchr(path, '/');
+	sub = strlen(path) > strlen(r->a->maildir) && sub != NULL ? sub + 1
+								  : "";
+	if ((md = maildir_open(path, err, sizeof(err))) != NULL) {
+		rv = msync_scan(ms, md, sub);
+		maildir_close(md);
+	} else
+		rv = 0;
+	free(path);
+	return rv;
 }
 
 /*
@@ -820,7 +922,7 @@ mirror_folder(struct run *r, struct folder_run *f, struct msync *ms,
 		rv = mirror_void(r, ms, old);
 	else if (kind == SRC_SYNC_VOID)
 		state_reset_folder(r->st, r->key, r->uidv);
-	else if (!msync_has_work(ms, kind))
+	else if (!msync_prepare(ms, kind))
 		;
 	else if (!r->o->dryrun && folder_maildir(r) == -1)
 		rv = -1;
@@ -828,6 +930,8 @@ mirror_folder(struct run *r, struct folder_run *f, struct msync *ms,
 		fail(r, ms->status);
 		rv = -1;
 	}
+	if (rv == 0 && kind != SRC_SYNC_VOID && local_changed(r, ms))
+		rv = mirror_scan(r, ms);
 	r->updated += ms->updated;
 	r->removed += ms->removed;
 	if (rv == 0 && !ms->held)
@@ -1253,9 +1357,12 @@ static int
 run_open(struct run *r)
 {
 	struct loader ld;
+	struct stat sb;
 	pthread_t tid;
 	int status, threaded;
 
+	if (stat(r->a->state_file, &sb) == 0)
+		r->state_mt = sb.st_mtim;
 	r->st = state_new(r->a->state_file);
 	/* The state knows a folder by its server name, also when an older
 	 * mailfetch wrote it as the config spelled it (POP3's one folder,
@@ -1333,7 +1440,7 @@ run_folders(struct run *r)
 {
 	int st;
 
-	if ((st = mbx_expand(&r->ac, &r->folders)) != 0) {
+	if ((st = mbx_expand(&r->ac, &r->folders, 1)) != 0) {
 		fail(r, st);
 		return -1;
 	}
@@ -1420,6 +1527,9 @@ run_fetch(const struct cfg_account *a, const struct runopts *opts)
 			run_quit(&r);
 		if (!o->dryrun && state_save(r.st) == -1)
 			state_fail(&r);
+		/* The scans are done: local changes after this are new. */
+		else if (!o->dryrun && r.scanned)
+			(void)utimensat(AT_FDCWD, a->state_file, NULL, 0);
 		run_summary(&r);
 	}
 	fflush(stdout);

@@ -21,12 +21,6 @@
 /* Ranges this wide in total are matched by walking the records. */
 #define RANGE_WALK 4096
 
-/* A message the pass removes: the record's uid and file. */
-struct gone {
-	char *uid;
-	char *file; /* NULL: none recorded */
-};
-
 void
 msync_init(struct msync *ms, const struct acct *ac, struct state *st,
     const char *key, const char *folder, uint32_t uidv)
@@ -93,12 +87,6 @@ msync_sink(struct msync *ms, struct change_sink *chg)
 	chg->arg = ms;
 }
 
-int
-msync_has_work(const struct msync *ms, enum src_sync kind)
-{
-	return kind != SRC_SYNC_DELTA || ms->nupd > 0 || ms->nvan > 0;
-}
-
 static int
 range_cmp(const void *x, const void *y)
 {
@@ -138,7 +126,8 @@ uid_num(const char *s, uint32_t *uid)
 }
 
 static void
-gone_add(struct gone **v, size_t *n, size_t *cap, const struct state_rec *r)
+gone_add(
+    struct msync_gone **v, size_t *n, size_t *cap, const struct state_rec *r)
 {
 	if (*n == *cap) {
 		*cap = *cap ? 2 * *cap : 16;
@@ -151,7 +140,7 @@ gone_add(struct gone **v, size_t *n, size_t *cap, const struct state_rec *r)
 /* The records that are gone: all (VOID), those in the vanished
  * ranges, and with WHOLE those the sink did not see. */
 static size_t
-collect_gone(struct msync *ms, enum src_sync kind, struct gone **v)
+collect_gone(struct msync *ms, enum src_sync kind, struct msync_gone **v)
 {
 	struct state_rec rec;
 	uint64_t span = 0;
@@ -333,7 +322,7 @@ apply_updates(struct msync *ms, struct maildir *md, struct maildir_index *ix,
 /* The removals, unless the guard holds. */
 static int
 apply_removals(struct msync *ms, struct maildir *md, struct maildir_index *ix,
-    const char *sub, struct gone *g, size_t ng)
+    const char *sub, struct msync_gone *g, size_t ng)
 {
 	struct mirror_plan plan;
 	size_t i, local;
@@ -359,30 +348,12 @@ apply_removals(struct msync *ms, struct maildir *md, struct maildir_index *ix,
 	return 0;
 }
 
-int
-msync_pass(
-    struct msync *ms, enum src_sync kind, struct maildir *md, const char *sub)
+/* The renames and removals durable first, then the records. */
+static int
+finish(struct msync *ms, struct maildir *md, int rv)
 {
-	struct maildir_index *ix;
-	struct gone *g;
-	size_t ng, i;
-	int rv;
-
-	qsort(ms->van, ms->nvan, sizeof(*ms->van), range_cmp);
-	ng = collect_gone(ms, kind, &g);
-	ix = ms->dryrun ? NULL : maildir_index_new();
-	rv = kind == SRC_SYNC_VOID ? 0 : apply_updates(ms, md, ix, sub);
-	if (rv == 0)
-		rv = apply_removals(ms, md, ix, sub, g, ng);
-	maildir_index_free(ix);
-	for (i = 0; i < ng; i++) {
-		free(g[i].uid);
-		free(g[i].file);
-	}
-	free(g);
 	if (ms->dryrun)
 		return rv;
-	/* The renames and removals durable first, then the records. */
 	if (md != NULL && maildir_sync(md) == -1 && rv == 0)
 		rv = local_fail(ms, md);
 	if (rv == 0 && state_sync(ms->st) == -1) {
@@ -396,9 +367,82 @@ msync_pass(
 	return rv;
 }
 
+int
+msync_prepare(struct msync *ms, enum src_sync kind)
+{
+	qsort(ms->van, ms->nvan, sizeof(*ms->van), range_cmp);
+	ms->ngone = collect_gone(ms, kind, &ms->gone);
+	return ms->ngone > 0 || (kind != SRC_SYNC_VOID && ms->nupd > 0);
+}
+
+int
+msync_pass(
+    struct msync *ms, enum src_sync kind, struct maildir *md, const char *sub)
+{
+	struct maildir_index *ix;
+	int rv;
+
+	ix = ms->dryrun ? NULL : maildir_index_new();
+	rv = kind == SRC_SYNC_VOID ? 0 : apply_updates(ms, md, ix, sub);
+	if (rv == 0)
+		rv = apply_removals(ms, md, ix, sub, ms->gone, ms->ngone);
+	maildir_index_free(ix);
+	return finish(ms, md, rv);
+}
+
+/* One recorded copy against its record's letters. */
+static int
+scan_one(struct msync *ms, struct maildir *md, struct maildir_index *ix,
+    const char *sub, const struct state_rec *rec)
+{
+	struct mirror_plan plan;
+	char *where = NULL, have[MIRROR_FLAGSZ];
+	int rc;
+
+	rc = maildir_find(md, ix, base_of(rec->file), rec->flags, &where);
+	if (rc == -1)
+		return local_fail(ms, md);
+	if (rc == MAILDIR_MISSING)
+		return 0;
+	mirror_letters(mirror_flags(mirror_info(where)), have);
+	free(where);
+	if (!rec->has_flags)
+		return ms->dryrun ? 0
+				  : state_set_local(ms->st, ms->key, ms->uidv,
+				      rec->uid, NULL, have);
+	mirror_plan(have, mirror_flags(rec->flags), 0, &plan);
+	if (plan.action == MIRROR_KEEP)
+		return 0;
+	return apply_one(ms, md, ix, sub, rec->uid, rec->file, &plan);
+}
+
+int
+msync_scan(struct msync *ms, struct maildir *md, const char *sub)
+{
+	struct maildir_index *ix = maildir_index_new();
+	struct state_rec rec;
+	size_t pos = 0;
+	int rv = 0;
+
+	while (rv == 0 && state_next(ms->st, ms->key, ms->uidv, &pos, &rec))
+		if (rec.file != NULL)
+			rv = scan_one(ms, md, ix, sub, &rec);
+	maildir_index_free(ix);
+	return finish(ms, md, rv);
+}
+
 void
 msync_free(struct msync *ms)
 {
+	size_t i;
+
+	for (i = 0; i < ms->ngone; i++) {
+		free(ms->gone[i].uid);
+		free(ms->gone[i].file);
+	}
+	free(ms->gone);
+	ms->gone = NULL;
+	ms->ngone = 0;
 	free(ms->upd);
 	free(ms->van);
 	ms->upd = NULL;

@@ -27,6 +27,12 @@ struct msync_range {
 	uint32_t lo, hi;
 };
 
+/* A message the pass removes: the record's uid and file. */
+struct msync_gone {
+	char *uid;
+	char *file; /* NULL: none recorded */
+};
+
 struct msync {
 	/* Set by the caller (msync_init). */
 	const struct acct *ac;
@@ -43,6 +49,10 @@ struct msync {
 	struct msync_range *van;
 	size_t nvan, capvan;
 
+	/* The records that are gone (msync_prepare). */
+	struct msync_gone *gone;
+	size_t ngone;
+
 	/* What the pass did (a dry run: what it would do). */
 	uint64_t updated, removed;
 	int held; /* the removal guard held: nothing removed */
@@ -57,18 +67,31 @@ void msync_init(struct msync *, const struct acct *ac, struct state *st,
  * (state_mark), so nothing is held per unchanged message. */
 void msync_sink(struct msync *, struct change_sink *chg);
 
-/* 1 when the pass of kind may change a local file (md needed). */
-int msync_has_work(const struct msync *, enum src_sync kind);
+/* After select_sync: find the records that are gone (kind DELTA or
+ * WHOLE; VOID: every record of ms->uidv). Returns 1 when the pass may
+ * change a local file (the folder's Maildir is needed), else 0. */
+int msync_prepare(struct msync *, enum src_sync kind);
 
 /*
- * Apply what select_sync reported (kind DELTA or WHOLE; VOID: every
- * record of ms->uidv counts as gone) to the local copies in md (the
+ * Apply what select_sync reported and msync_prepare found (kind as
+ * given to it) to the local copies in md (the
  * folder's Maildir, sub its Maildir++ name; md NULL in a dry run, which
  * prints the plan's update and remove lines instead). Returns 0, or -1
  * after a local failure (said on stderr, exit status in ms->status).
  */
 int msync_pass(
     struct msync *, enum src_sync kind, struct maildir *md, const char *sub);
+
+/*
+ * Local changes (SPEC: "Local changes to flags are replaced by the
+ * server's at the next run"): give each recorded copy in md whose
+ * letters differ from the recorded ones (the server's as last applied)
+ * those letters again; a record without letters (reconciled after a
+ * crash) takes the file's. O(records of the folder): the caller runs it
+ * only when the folder's new/ or cur/ changed since the last run.
+ * Returns as msync_pass, and makes its changes durable as it does.
+ */
+int msync_scan(struct msync *, struct maildir *md, const char *sub);
 
 void msync_free(struct msync *);
 
