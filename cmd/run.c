@@ -1020,6 +1020,31 @@ mirror_folder(struct run *r, struct folder_run *f, struct msync *ms,
 	return rv;
 }
 
+/*
+ * EXISTS and UIDNEXT as the last run left the folder, for CONDSTORE
+ * without QRESYNC (select_sync: when both are as known, nothing was
+ * expunged, and no UID SEARCH is needed): every message below the
+ * recorded UIDNEXT was recorded, and the mirror forgets what it
+ * removes, so the records are the folder's messages then. Counting is
+ * linear in the records: not done for a server with QRESYNC, which
+ * does not need it.
+ */
+static void
+known_counts(struct run *r, struct sync_known *k)
+{
+	struct state_rec rec;
+	size_t n = 0, pos = 0;
+
+	if (k->uidvalidity == 0 || strstr(r->ac.src->caps, "QRESYNC") != NULL)
+		return;
+	k->uidnext = state_uidnext(r->st, r->key, k->uidvalidity);
+	/* Every record, also one a listing no longer showed (a guard kept
+	 * it): a count below the server's would hide an expunge. */
+	while (state_next(r->st, r->key, k->uidvalidity, &pos, &rec))
+		n++;
+	k->exists = k->uidnext != 0 && n <= UINT32_MAX ? (uint32_t)n : 0;
+}
+
 /* Select the folder of a mirror with what the state knows of it, and
  * apply the changes. Returns 0, 1 (the server refused the folder), 2
  * (skip it: the guard held a UIDVALIDITY change), -1. */
@@ -1038,6 +1063,7 @@ select_mirror(struct run *r, struct folder_run *f, const char *folder)
 	memset(&k, 0, sizeof(k));
 	k.uidvalidity = state_uidvalidity(r->st, r->key);
 	k.highestmodseq = state_modseq(r->st, r->key, k.uidvalidity);
+	known_counts(r, &k);
 	msync_init(&ms, &r->ac, r->st, r->key, folder, k.uidvalidity);
 	msync_sink(&ms, &chg);
 	if (src->ops->select_sync(src, folder, &k, &chg, &f->fi, &kind) == -1) {
