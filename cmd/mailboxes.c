@@ -164,7 +164,8 @@ mbx_expand(const struct acct *ac, struct mbx_list *out, int say)
 		free(e.found);
 		return acct_srcerr(ac);
 	}
-	qsort(e.v, e.n, sizeof(*e.v), pick_cmp);
+	if (e.n > 1)
+		qsort(e.v, e.n, sizeof(*e.v), pick_cmp);
 	out->name = xcalloc(e.n + 1, sizeof(*out->name));
 	for (i = 0; i < e.n; i++)
 		out->name[out->n++] = e.v[i].name;

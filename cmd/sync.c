@@ -370,7 +370,8 @@ finish(struct msync *ms, struct maildir *md, int rv)
 int
 msync_prepare(struct msync *ms, enum src_sync kind)
 {
-	qsort(ms->van, ms->nvan, sizeof(*ms->van), range_cmp);
+	if (ms->nvan > 1)
+		qsort(ms->van, ms->nvan, sizeof(*ms->van), range_cmp);
 	ms->ngone = collect_gone(ms, kind, &ms->gone);
 	return ms->ngone > 0 || (kind != SRC_SYNC_VOID && ms->nupd > 0);
 }
