@@ -17,6 +17,8 @@ struct pick {
 
 struct expand {
 	const struct cfg_account *a;
+	char **all;
+	size_t nall, capall;
 	struct pick *v;
 	size_t n, cap;
 	char *found; /* found[i]: literal item i is listed */
@@ -62,6 +64,14 @@ on_mailbox(void *arg, const struct mailbox *m)
 	mb.utf8 = m->utf8 != NULL ? m->utf8 : m->name;
 	mb.delim = m->delim;
 	mb.attrs = fld_attrs(m->attrs);
+	if (!(mb.attrs & (FLD_NOSELECT | FLD_NONEXISTENT))) {
+		if (e->nall == e->capall) {
+			e->capall = e->capall ? 2 * e->capall : 16;
+			e->all
+			    = xreallocarray(e->all, e->capall, sizeof(*e->all));
+		}
+		e->all[e->nall++] = xstrdup(m->name);
+	}
 	if (!(mb.attrs & (FLD_NOSELECT | FLD_NONEXISTENT)))
 		for (i = 0; i < a->nfitems; i++)
 			if (folders_literal(&a->fitems[i])
@@ -147,6 +157,9 @@ mbx_expand(const struct acct *ac, struct mbx_list *out, int say)
 	if (src->ops->mailboxes(src, on_mailbox, &e) == -1) {
 		for (i = 0; i < e.n; i++)
 			free(e.v[i].name);
+		for (i = 0; i < e.nall; i++)
+			free(e.all[i]);
+		free(e.all);
 		free(e.v);
 		free(e.found);
 		return acct_srcerr(ac);
@@ -156,6 +169,8 @@ mbx_expand(const struct acct *ac, struct mbx_list *out, int say)
 	for (i = 0; i < e.n; i++)
 		out->name[out->n++] = e.v[i].name;
 	out->listed = 1;
+	out->all = e.all;
+	out->nall = e.nall;
 	say_missing(ac, &e, out, say);
 	free(e.v);
 	free(e.found);
@@ -163,12 +178,13 @@ mbx_expand(const struct acct *ac, struct mbx_list *out, int say)
 }
 
 int
-mbx_has(const struct mbx_list *l, const char *name)
+mbx_has(const struct mbx_list *l, const char *name, int listed)
 {
-	size_t i;
+	char **v = listed ? l->all : l->name;
+	size_t i, n = listed ? l->nall : l->n;
 
-	for (i = 0; i < l->n; i++)
-		if (strcmp(l->name[i], name) == 0)
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i], name) == 0)
 			return 1;
 	return 0;
 }
@@ -181,5 +197,8 @@ mbx_free(struct mbx_list *l)
 	for (i = 0; i < l->n; i++)
 		free(l->name[i]);
 	free(l->name);
+	for (i = 0; i < l->nall; i++)
+		free(l->all[i]);
+	free(l->all);
 	memset(l, 0, sizeof(*l));
 }

@@ -19,6 +19,10 @@ struct mbx_list {
 	 * the others and ends with 76 (as a SELECT refused would). */
 	int missing;
 	int listed; /* the names came from a LIST */
+	/* With listed: every selectable mailbox the LIST gave, selected
+	 * or not (to tell a mailbox gone from one left out). */
+	char **all;
+	size_t nall;
 };
 
 /*
@@ -31,8 +35,9 @@ struct mbx_list {
  */
 int mbx_expand(const struct acct *ac, struct mbx_list *out, int say);
 
-/* 1 when name (the server's) is in l. */
-int mbx_has(const struct mbx_list *l, const char *name);
+/* 1 when name (the server's) is in l; listed: among all the LIST
+ * gave rather than those selected. */
+int mbx_has(const struct mbx_list *l, const char *name, int listed);
 
 void mbx_free(struct mbx_list *l);
 

@@ -770,25 +770,102 @@ folder_maildir(struct run *r)
 	return 0;
 }
 
-/* 1 when the state has a record of the folder under uidv. */
+/* 1 when the state has a record of folder key under uidv. */
 static int
-has_records(const struct run *r, uint32_t uidv)
+has_records(const struct run *r, const char *key, uint32_t uidv)
 {
 	struct state_rec rec;
 	size_t pos = 0;
 
-	return uidv != 0 && state_next(r->st, r->key, uidv, &pos, &rec);
+	return uidv != 0 && state_next(r->st, key, uidv, &pos, &rec);
+}
+
+/*
+ * The old copies of a folder whose UIDVALIDITY changed while the guard
+ * held are recorded under the folder's name with this suffix, the
+ * modified UTF-7 of a TAB, which no server names a mailbox with: they
+ * stay on disk, the folder is fetched again under its new UIDVALIDITY,
+ * and each later run offers the old copies' removal to the guard
+ * again, until --accept-removals (or fewer of them) lets it happen.
+ */
+#define SHADOW_SUFFIX "&AAk-"
+
+static int
+is_shadow(const char *name)
+{
+	size_t n = strlen(name), k = strlen(SHADOW_SUFFIX);
+
+	return n > k && strcmp(name + n - k, SHADOW_SUFFIX) == 0;
+}
+
+static char *
+shadow_key(const char *key)
+{
+	char *s;
+
+	xasprintf(&s, "%s%s", key, SHADOW_SUFFIX);
+	return s;
+}
+
+/* Move the folder's records of UIDVALIDITY old to its shadow and reset
+ * the folder, in one journal sync. */
+static int
+shadow_keep(struct run *r, uint32_t old)
+{
+	struct state_rec rec;
+	char *sk = shadow_key(r->key);
+	size_t pos = 0;
+	int rv = 0;
+
+	while (rv == 0 && state_next(r->st, r->key, old, &pos, &rec))
+		if (state_add(r->st, sk, old, rec.uid, rec.when) == -1
+		    || state_set_local(r->st, sk, old, rec.uid, rec.file,
+			   rec.has_flags ? rec.flags : NULL)
+			== -1)
+			rv = -1;
+	free(sk);
+	state_reset_folder(r->st, r->key, r->uidv);
+	if (rv == 0 && !r->o->dryrun && state_sync(r->st) == -1)
+		rv = -1;
+	if (rv == -1)
+		state_fail(r);
+	return rv;
+}
+
+/* The old copies a guard kept (see SHADOW_SUFFIX): gone, under the
+ * guard. */
+static int
+shadow_pass(struct run *r)
+{
+	char *sk = shadow_key(r->key);
+	uint32_t uv = state_uidvalidity(r->st, sk);
+	struct msync ms;
+	int rv = 0;
+
+	if (has_records(r, sk, uv)) {
+		msync_init(&ms, &r->ac, r->st, sk, r->folder, uv);
+		if (msync_prepare(&ms, SRC_SYNC_VOID) && !r->o->dryrun
+		    && folder_maildir(r) == -1)
+			rv = -1;
+		else if (msync_pass(&ms, SRC_SYNC_VOID, r->md, r->sub) == -1) {
+			fail(r, ms.status);
+			rv = -1;
+		}
+		r->updated += ms.updated;
+		r->removed += ms.removed;
+		msync_free(&ms);
+	}
+	free(sk);
+	return rv;
 }
 
 /*
  * UIDVALIDITY changed under a mirror: the old copies count as gone
- * (SPEC "Mirror"), and are removed unless the guard holds. When it
- * holds, the folder is left as it is, old records and UIDVALIDITY
- * included, and nothing is fetched from it: fetching the messages
- * again beside copies that stay would duplicate the folder, and the
- * records are what lets a later run (with --accept-removals) remove
- * those copies. Returns 0 (go on: fetch everything), 2 (the guard
- * held: skip the folder), -1.
+ * (SPEC "Mirror"), and are removed unless the guard holds; either way
+ * the folder's messages are fetched again under the new UIDVALIDITY.
+ * When the guard holds, the old copies stay and their records move to
+ * the folder's shadow (SHADOW_SUFFIX), so that a later run can still
+ * remove them. Returns 0 (go on: fetch everything), or -1.
  */
 static int
 mirror_void(struct run *r, struct msync *ms, uint32_t old)
@@ -805,8 +882,10 @@ mirror_void(struct run *r, struct msync *ms, uint32_t old)
 		fail(r, ms->status);
 		return -1;
 	}
-	if (ms->held)
-		return 2;
+	if (ms->held) {
+		ms->held = 0; /* the folder itself goes on afresh */
+		return shadow_keep(r, old);
+	}
 	state_reset_folder(r->st, r->key, r->uidv);
 	return 0;
 }
@@ -918,7 +997,7 @@ mirror_folder(struct run *r, struct folder_run *f, struct msync *ms,
 	int rv = 0;
 
 	r->listed = 1;
-	if (kind == SRC_SYNC_VOID && has_records(r, old))
+	if (kind == SRC_SYNC_VOID && has_records(r, r->key, old))
 		rv = mirror_void(r, ms, old);
 	else if (kind == SRC_SYNC_VOID)
 		state_reset_folder(r->st, r->key, r->uidv);
@@ -932,11 +1011,38 @@ mirror_folder(struct run *r, struct folder_run *f, struct msync *ms,
 	}
 	if (rv == 0 && kind != SRC_SYNC_VOID && local_changed(r, ms))
 		rv = mirror_scan(r, ms);
+	if (rv == 0 && kind != SRC_SYNC_VOID)
+		rv = shadow_pass(r);
 	r->updated += ms->updated;
 	r->removed += ms->removed;
 	if (rv == 0 && !ms->held)
 		state_set_modseq(r->st, r->key, r->uidv, f->fi.highestmodseq);
 	return rv;
+}
+
+/*
+ * EXISTS and UIDNEXT as the last run left the folder, for CONDSTORE
+ * without QRESYNC (select_sync: when both are as known, nothing was
+ * expunged, and no UID SEARCH is needed): every message below the
+ * recorded UIDNEXT was recorded, and the mirror forgets what it
+ * removes, so the records are the folder's messages then. Counting is
+ * linear in the records: not done for a server with QRESYNC, which
+ * does not need it.
+ */
+static void
+known_counts(struct run *r, struct sync_known *k)
+{
+	struct state_rec rec;
+	size_t n = 0, pos = 0;
+
+	if (k->uidvalidity == 0 || strstr(r->ac.src->caps, "QRESYNC") != NULL)
+		return;
+	k->uidnext = state_uidnext(r->st, r->key, k->uidvalidity);
+	/* Every record, also one a listing no longer showed (a guard kept
+	 * it): a count below the server's would hide an expunge. */
+	while (state_next(r->st, r->key, k->uidvalidity, &pos, &rec))
+		n++;
+	k->exists = k->uidnext != 0 && n <= UINT32_MAX ? (uint32_t)n : 0;
 }
 
 /* Select the folder of a mirror with what the state knows of it, and
@@ -957,6 +1063,7 @@ select_mirror(struct run *r, struct folder_run *f, const char *folder)
 	memset(&k, 0, sizeof(k));
 	k.uidvalidity = state_uidvalidity(r->st, r->key);
 	k.highestmodseq = state_modseq(r->st, r->key, k.uidvalidity);
+	known_counts(r, &k);
 	msync_init(&ms, &r->ac, r->st, r->key, folder, k.uidvalidity);
 	msync_sink(&ms, &chg);
 	if (src->ops->select_sync(src, folder, &k, &chg, &f->fi, &kind) == -1) {
@@ -1421,7 +1528,8 @@ say_lost(struct run *r)
 	for (i = 0; (name = state_folder_name(r->st, i)) != NULL; i++) {
 		pos = 0;
 		uv = state_uidvalidity(r->st, name);
-		if (mbx_has(&r->folders, name) || is_literal(r->a, name)
+		if (mbx_has(&r->folders, name, 1) || is_literal(r->a, name)
+		    || is_shadow(name)
 		    || !state_next(r->st, name, uv, &pos, &rec))
 			continue;
 		acct_err(&r->ac,
