@@ -850,7 +850,7 @@ def copy_local(env, src, dst):
 
 
 def test_kill9_at_every_syscall_of_a_pass(env):
-    """The same pass (12 updates, new/ to cur/ and within cur/, and 6
+    """The same pass (8 updates, new/ to cur/ and within cur/, and 4
     removals) killed by SIGKILL on entry to its k-th call of each of
     STEPS, for every k until a run no longer reaches it: before and
     after every rename, removal and sync of the pass and of the state
@@ -862,18 +862,24 @@ def test_kill9_at_every_syscall_of_a_pass(env):
     strace = shutil.which("strace")
     assert strace, "strace is needed for this test (apt-get install strace)"
     s = Server(env, "dovecot")
-    m = msgs("s", 30)
+    m = msgs("s", 20)
     uids = s.add(m)
     cfg = s.config()
     md = maildir(env)
     env.expect(env.run(["-c", cfg]), 0)
-    s.store(uids[:6], "\\Seen")
+    s.store(uids[:4], "\\Seen")
     env.expect(env.run(["-c", cfg]), 0)
-    s.store(uids[:6], "\\Flagged")
-    s.store(uids[6:12], "\\Answered")
-    s.expunge(uids[24:])
+    s.store(uids[:4], "\\Flagged")
+    s.store(uids[4:8], "\\Answered")
+    s.expunge(uids[16:])
     os.mkdir(env.path("snap"))
     copy_local(env, "", "snap")
+    # LeakSanitizer cannot work under ptrace (SAN=1 builds): leaks are
+    # looked for by the other tests.
+    run_env = env.run_env()
+    if "ASAN_OPTIONS" in run_env:
+        run_env["ASAN_OPTIONS"] = re.sub(r"detect_leaks=\d", "detect_leaks=0",
+                                         run_env["ASAN_OPTIONS"])
     points = 0
     for call in STEPS:
         k = 0
@@ -883,7 +889,7 @@ def test_kill9_at_every_syscall_of_a_pass(env):
                 [strace, "-f", "-qq", "-o", "/dev/null", "-e",
                  "inject=%s:signal=SIGKILL:when=%d" % (call, k),
                  env.mailfetch, "-c", cfg], stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, env=env.run_env(), timeout=60)
+                stderr=subprocess.PIPE, env=run_env, timeout=60)
             what = "killed at %s #%d" % (call, k)
             if p.returncode == 0:
                 # Never reached: the whole pass is done; it must be right.
@@ -895,13 +901,13 @@ def test_kill9_at_every_syscall_of_a_pass(env):
             points += 1
             check_consistent(s, md, m, what)
             r = env.expect(env.run(["-c", cfg]), 0)
-            assert summary(r)[:3] == (0, 0, 24), (what, r.out)
+            assert summary(r)[:3] == (0, 0, 16), (what, r.out)
             assert_equal_to_server(s, md, what="the run after " + what)
             r = env.expect(env.run(["-c", cfg]), 0)
-            assert summary(r) == (0, 0, 24, 0, 0), (what, r.out)
+            assert summary(r) == (0, 0, 16, 0, 0), (what, r.out)
             copy_local(env, "snap", "")
-    # 12 renames and 6 removals at least, and the syncs.
-    assert points >= 20, "only %d kill points were reached" % points
+    # 8 renames and 4 removals at least, and the syncs.
+    assert points >= 14, "only %d kill points were reached" % points
     print("killed at %d system calls" % points)
 
 
