@@ -42,6 +42,7 @@
 #include "../proto/imap.h"
 #include "../tls/util.h"
 #include "daemon.h"
+#include "mailboxes.h"
 #include "policy.h"
 #include "run.h"
 
@@ -208,38 +209,51 @@ watch_read(struct daemon *d, struct dacct *da, int64_t now)
 		da->due = now;
 }
 
+/* The watcher cannot watch: the account is polled. */
+static void
+watch_none(struct dacct *da, const char *why)
+{
+	char every[32];
+
+	da->noidle = 1;
+	policy_fmt_duration(da->a->poll_interval, every, sizeof(every));
+	acct_info(&da->w, "%s; polling every %s", why, every);
+	acct_fini(&da->w);
+}
+
 /*
- * Open the watcher: log in, EXAMINE the first folder, IDLE. Returns 0
- * (also when the server cannot IDLE: then the account is polled), or
- * -1 after printing what failed.
+ * The folders to watch: the account's, expanded as a run expands them
+ * (mailboxes.c), so that a pattern's mailboxes are watched too. A
+ * literal the server lacks is the run's to report. Returns 0, or -1
+ * after printing what failed.
  */
 static int
-watch_open(struct daemon *d, struct dacct *da, int64_t now)
+watch_folders(struct dacct *da, struct mbx_list *fl)
 {
-	const char *folder = da->a->folders[0];
-	struct folder_info fi;
-	struct source *src;
-	char every[32];
-	int st, notify;
+	int st;
 
-	acct_init(&da->w, da->a, &da->o);
-	if ((st = acct_open(&da->w)) != 0) {
+	if ((st = mbx_expand(&da->w, fl, 0)) != 0) {
 		acct_fini(&da->w);
 		return -1;
 	}
-	/* The login is done: no copy of the secret stays for the hours
-	 * the watcher lives. */
-	freezero_str(da->w.secret);
-	da->w.secret = NULL;
-	da->w.sc.secret = NULL;
-	src = da->w.src;
-	(void)src_keepalive(src, D_KEEPALIVE);
+	return 0;
+}
+
+/* NOTIFY for the folders but the first, EXAMINE the first, IDLE. */
+static int
+watch_start(
+    struct daemon *d, struct dacct *da, const struct mbx_list *fl, int64_t now)
+{
+	const char *folder = fl->name[0];
+	struct source *src = da->w.src;
+	struct folder_info fi;
+	int notify;
+
 	/* With NOTIFY one connection watches every folder; without, the
 	 * others are polled. */
 	notify = 0;
-	if (da->a->nfolders > 1) {
-		if (imap_notify(src, da->a->folders + 1, da->a->nfolders - 1)
-		    == 0)
+	if (fl->n > 1) {
+		if (imap_notify(src, fl->name + 1, fl->n - 1) == 0)
 			notify = 1;
 		else if (src->fail != SRC_FREFUSED) {
 			acct_srcerr(&da->w);
@@ -259,10 +273,7 @@ watch_open(struct daemon *d, struct dacct *da, int64_t now)
 			acct_fini(&da->w);
 			return -1;
 		}
-		da->noidle = 1;
-		policy_fmt_duration(da->a->poll_interval, every, sizeof(every));
-		acct_info(&da->w, "%s; polling every %s", src->err, every);
-		acct_fini(&da->w);
+		watch_none(da, src->err);
 		return 0;
 	}
 	da->w_since = now;
@@ -271,12 +282,44 @@ watch_open(struct daemon *d, struct dacct *da, int64_t now)
 		acct_info(&da->w,
 		    "waiting for mail in %s and %zu other folder%s with NOTIFY "
 		    "and IDLE",
-		    folder, da->a->nfolders - 1,
-		    da->a->nfolders == 2 ? "" : "s");
+		    folder, fl->n - 1, fl->n == 2 ? "" : "s");
 	else if (da->o.verbose)
 		acct_info(&da->w, "waiting for mail in %s with IDLE", folder);
 	watch_read(d, da, now);
 	return 0;
+}
+
+/*
+ * Open the watcher: log in, EXAMINE the first folder, IDLE. Returns 0
+ * (also when the server cannot IDLE: then the account is polled), or
+ * -1 after printing what failed.
+ */
+static int
+watch_open(struct daemon *d, struct dacct *da, int64_t now)
+{
+	struct mbx_list fl;
+	int rv;
+
+	acct_init(&da->w, da->a, &da->o);
+	if (acct_open(&da->w) != 0) {
+		acct_fini(&da->w);
+		return -1;
+	}
+	/* The login is done: no copy of the secret stays for the hours
+	 * the watcher lives. */
+	freezero_str(da->w.secret);
+	da->w.secret = NULL;
+	da->w.sc.secret = NULL;
+	(void)src_keepalive(da->w.src, D_KEEPALIVE);
+	if (watch_folders(da, &fl) == -1)
+		return -1;
+	if (fl.n == 0) {
+		watch_none(da, "no folder to watch");
+		rv = 0;
+	} else
+		rv = watch_start(d, da, &fl, now);
+	mbx_free(&fl);
+	return rv;
 }
 
 /* Renew IDLE: DONE, NOOP (the server still answers), IDLE. */

@@ -61,6 +61,22 @@ commit_files(const struct deliver_to *to, struct deliver_msg *msgs, size_t n)
 	return rv;
 }
 
+/* The mirror's note of a stored message: its file as committed (in
+ * cur/ with ":2,FLAGS" when it has flags) and the flags. */
+static int
+record_local(const struct deliver_to *to, const struct deliver_msg *m)
+{
+	char *file;
+	int rv;
+
+	xasprintf(&file, "%s%s%s%s%s", to->sub, *to->sub != '\0' ? "/" : "",
+	    maildir_name(m->m), m->flags[0] != '\0' ? ":2," : "", m->flags);
+	rv = state_set_local(
+	    to->st, to->folder, to->uidvalidity, m->uid, file, m->flags);
+	free(file);
+	return rv;
+}
+
 /* Step 4: record what was stored; one that arrived short is recorded
  * so (SPEC "Sizes"). */
 static int
@@ -75,6 +91,8 @@ record(const struct deliver_to *to, struct deliver_msg *msgs, size_t n)
 			msgs[i].uid, to->now, msgs[i].announced,
 			msgs[i].received)
 		    == -1)
+			return -1;
+		if (to->local && record_local(to, &msgs[i]) == -1)
 			return -1;
 	}
 	return state_sync(to->st);
@@ -138,8 +156,22 @@ intent_found(const char *root, const struct state_intent *p)
 	return has;
 }
 
+/* The file of a message recorded from its intent, for the mirror (its
+ * flags are not known: the mirror compares the server's with none). */
+static int
+reconcile_local(struct state *st, const struct state_intent *p)
+{
+	char *file;
+	int rv;
+
+	xasprintf(&file, "%s%s%s", p->sub, *p->sub != '\0' ? "/" : "", p->name);
+	rv = state_set_local(st, p->folder, p->uidvalidity, p->uid, file, NULL);
+	free(file);
+	return rv;
+}
+
 int
-deliver_reconcile(struct state *st, const char *root, size_t *found)
+deliver_reconcile(struct state *st, const char *root, int local, size_t *found)
 {
 	const struct state_intent *p;
 	size_t i, n = state_npending(st);
@@ -152,7 +184,8 @@ deliver_reconcile(struct state *st, const char *root, size_t *found)
 		if (!intent_found(root, p))
 			continue;
 		if (state_add(st, p->folder, p->uidvalidity, p->uid, p->when)
-		    == -1)
+			== -1
+		    || (local && reconcile_local(st, p) == -1))
 			return -1;
 		(*found)++;
 	}

@@ -33,6 +33,9 @@ struct deliver_to {
 	const char *folder; /* the folder's name in the state */
 	uint32_t uidvalidity;
 	int64_t now; /* the records' time */
+	/* The mirror: record each message's file (relative to the
+	 * Maildir) and its flags with it (state_set_local). */
+	int local;
 };
 
 /* One message of a batch. */
@@ -66,9 +69,11 @@ unsigned deliver_batch(
 /*
  * Record the messages whose intents state_load found pending and whose
  * files are in the Maildir at path (an interrupted delivery got them
- * there), and sync the state. *found says how many. Returns 0, or -1
+ * there), and sync the state. *found says how many. local (the
+ * mirror): note each one's file too, flags unknown. Returns 0, or -1
  * when the state failed (state_error).
  */
-int deliver_reconcile(struct state *, const char *path, size_t *found);
+int deliver_reconcile(
+    struct state *, const char *path, int local, size_t *found);
 
 #endif

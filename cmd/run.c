@@ -18,6 +18,8 @@
  * session is dropped without QUIT, so a POP3 server deletes nothing
  * from it.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -25,17 +27,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../proto/imap.h"
 #include "../tls/util.h"
 #include "deliver.h"
+#include "folders.h"
 #include "hook.h"
 #include "maildir.h"
+#include "mailboxes.h"
+#include "mirror.h"
 #include "policy.h"
 #include "run.h"
 #include "state.h"
+#include "sync.h"
 
 /* A batch ends at this many messages or bytes (as the server reports
  * sizes), whichever comes first: large enough to keep the pipe full,
@@ -60,9 +67,22 @@ struct run {
 	int listed; /* a folder was listed: the summary means something */
 	int stopped; /* a stop was asked for and the run ended early */
 	uint64_t fetched, deleted, left, flagged;
+	uint64_t updated, removed; /* the mirror's (a dry run: planned) */
 	char flagged_why[512];
 	uint64_t quit_marked; /* deletions that take effect at QUIT */
 	uint64_t plan[POLICY_SKIP + 1]; /* a dry run's actions, counted */
+
+	/* The folders to work on (mailboxes.c). */
+	struct mbx_list folders;
+	/* The personal namespace (NAMESPACE), asked for once, when a folder
+	 * other than INBOX needs a Maildir++ name. */
+	struct src_namespace ns;
+	int ns_asked;
+	/* The state file's mtime at the start (0: none): a mirrored
+	 * folder whose new/ or cur/ changed later is scanned for local
+	 * flag changes; scanned: one was, so the file's mtime moves on. */
+	struct timespec state_mt;
+	int scanned;
 
 	/* The folder being worked on. */
 	const char *folder; /* as in the config */
@@ -247,23 +267,6 @@ sink_end(void *arg, size_t i)
 	return 0;
 }
 
-/* Maildir flag letters, in ASCII order, for IMAP flags. */
-static void
-flag_letters(unsigned flags, char *buf)
-{
-	char *p = buf;
-
-	if (flags & MSG_DRAFT)
-		*p++ = 'D';
-	if (flags & MSG_FLAGGED)
-		*p++ = 'F';
-	if (flags & MSG_ANSWERED)
-		*p++ = 'R';
-	if (flags & MSG_SEEN)
-		*p++ = 'S';
-	*p = '\0';
-}
-
 static void
 state_fail(struct run *r)
 {
@@ -403,13 +406,16 @@ static int
 persist(struct run *r, struct msginfo *const *b, size_t n)
 {
 	struct deliver_to to
-	    = { r->st, r->md, r->sub, r->key, r->uidv, r->now };
+	    = { r->st, r->md, r->sub, r->key, r->uidv, r->now, r->a->mirror };
+	/* A mirror's copy has the server's flags, \Deleted (T) too; a
+	 * fetched copy has them but \Deleted. */
+	unsigned mask = r->a->mirror ? ~0u : ~(unsigned)MSG_DELETED;
 	unsigned err;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
 		r->batch[i].uid = b[i]->uid;
-		flag_letters(b[i]->flags, r->batch[i].flags);
+		mirror_letters(b[i]->flags & mask, r->batch[i].flags);
 		r->batch[i].mtime = b[i]->date;
 		r->batch[i].announced = b[i]->size;
 	}
@@ -584,10 +590,14 @@ print_plan_totals(const struct run *r)
 	fflush(stdout);
 	fprintf(stderr,
 	    "%s: plan: %" PRIu64 " fetch, %" PRIu64 " delete, %" PRIu64
-	    " keep, %" PRIu64 " skip\n",
+	    " keep, %" PRIu64 " skip",
 	    r->a->name, p[POLICY_FETCH] + p[POLICY_FETCH_DELETE],
 	    p[POLICY_DELETE] + p[POLICY_FETCH_DELETE], p[POLICY_KEEP],
 	    p[POLICY_SKIP]);
+	if (r->a->mirror)
+		fprintf(stderr, ", %" PRIu64 " update, %" PRIu64 " remove",
+		    r->updated, r->removed);
+	fputc('\n', stderr);
 }
 
 /* Maildir++: a subfolder holds an empty "maildirfolder"; not created
@@ -610,19 +620,63 @@ mark_subfolder(struct run *r, const char *path)
 	free(marker);
 }
 
+/* The personal namespace's prefix in UTF-8 ("" when none), asked for
+ * at the first call. NULL when the session failed (said already). */
+static char *
+ns_prefix(struct run *r)
+{
+	struct source *src = r->ac.src;
+	char *p;
+
+	if (!r->ns_asked) {
+		r->ns_asked = 1;
+		if (src->ops->namespace != NULL
+		    && src->ops->namespace(src, &r->ns) == -1) {
+			fail(r, acct_srcerr(&r->ac));
+			r->ns_asked = 0;
+			return NULL;
+		}
+	}
+	if (!r->ns.known || (p = imap_utf7_decode(r->ns.prefix)) == NULL)
+		return xstrdup("");
+	return p;
+}
+
+/* name without the personal namespace's prefix pfx (SPEC "Folder
+ * selection"): on Courier and Cyrus "INBOX.Lists.dev" is "Lists.dev";
+ * INBOX in the prefix in any case. A name that is the prefix alone
+ * keeps it. */
+static const char *
+strip_prefix(const char *name, const char *pfx)
+{
+	size_t n = strlen(pfx), k = 0;
+
+	if (n == 0 || strlen(name) <= n)
+		return name;
+	if (strncasecmp(pfx, "INBOX", 5) == 0
+	    && strncasecmp(name, "INBOX", 5) == 0)
+		k = 5;
+	return strncmp(name + k, pfx + k, n - k) == 0 ? name + n : name;
+}
+
 /* The Maildir++ subfolder of a folder, "" for INBOX and a protocol
- * without folders. */
+ * without folders; NULL when asking for the namespace failed. */
 static char *
 local_subfolder(struct run *r, const char *folder)
 {
 	struct source *src = r->ac.src;
-	char *name, *sub, delim;
+	char *name, *sub, *pfx = NULL, delim;
 
 	if (src->ops->local_name == NULL)
 		return xstrdup("");
+	/* INBOX is the Maildir itself: no NAMESPACE for it. */
+	if (strcasecmp(folder, "INBOX") != 0 && (pfx = ns_prefix(r)) == NULL)
+		return NULL;
 	name = src->ops->local_name(src, folder, &delim);
-	sub = maildir_subfolder(name, delim);
+	sub = maildir_subfolder(
+	    pfx != NULL ? strip_prefix(name, pfx) : name, delim);
 	free(name);
+	free(pfx);
 	return sub;
 }
 
@@ -635,7 +689,8 @@ open_folder_maildir(struct run *r, const char *folder)
 	char err[512], *path;
 
 	free(r->sub);
-	r->sub = local_subfolder(r, folder);
+	if ((r->sub = local_subfolder(r, folder)) == NULL)
+		return NULL;
 	if (*r->sub == '\0')
 		path = xstrdup(r->a->maildir);
 	else
@@ -703,6 +758,323 @@ select_folder(struct run *r, struct folder_run *f, const char *folder)
 		state_reset_folder(r->st, r->key, r->uidv);
 	}
 	return 0;
+}
+
+/* The folder's Maildir, opened once for the mirror pass and the
+ * fetch. */
+static int
+folder_maildir(struct run *r)
+{
+	if (r->md == NULL && (r->md = open_folder_maildir(r, r->key)) == NULL)
+		return -1;
+	return 0;
+}
+
+/* 1 when the state has a record of folder key under uidv. */
+static int
+has_records(const struct run *r, const char *key, uint32_t uidv)
+{
+	struct state_rec rec;
+	size_t pos = 0;
+
+	return uidv != 0 && state_next(r->st, key, uidv, &pos, &rec);
+}
+
+/*
+ * The old copies of a folder whose UIDVALIDITY changed while the guard
+ * held are recorded under the folder's name with this suffix, the
+ * modified UTF-7 of a TAB, which no server names a mailbox with: they
+ * stay on disk, the folder is fetched again under its new UIDVALIDITY,
+ * and each later run offers the old copies' removal to the guard
+ * again, until --accept-removals (or fewer of them) lets it happen.
+ */
+#define SHADOW_SUFFIX "&AAk-"
+
+static int
+is_shadow(const char *name)
+{
+	size_t n = strlen(name), k = strlen(SHADOW_SUFFIX);
+
+	return n > k && strcmp(name + n - k, SHADOW_SUFFIX) == 0;
+}
+
+static char *
+shadow_key(const char *key)
+{
+	char *s;
+
+	xasprintf(&s, "%s%s", key, SHADOW_SUFFIX);
+	return s;
+}
+
+/* Move the folder's records of UIDVALIDITY old to its shadow and reset
+ * the folder, in one journal sync. */
+static int
+shadow_keep(struct run *r, uint32_t old)
+{
+	struct state_rec rec;
+	char *sk = shadow_key(r->key);
+	size_t pos = 0;
+	int rv = 0;
+
+	while (rv == 0 && state_next(r->st, r->key, old, &pos, &rec))
+		if (state_add(r->st, sk, old, rec.uid, rec.when) == -1
+		    || state_set_local(r->st, sk, old, rec.uid, rec.file,
+			   rec.has_flags ? rec.flags : NULL)
+			== -1)
+			rv = -1;
+	free(sk);
+	state_reset_folder(r->st, r->key, r->uidv);
+	if (rv == 0 && !r->o->dryrun && state_sync(r->st) == -1)
+		rv = -1;
+	if (rv == -1)
+		state_fail(r);
+	return rv;
+}
+
+/* The old copies a guard kept (see SHADOW_SUFFIX): gone, under the
+ * guard. */
+static int
+shadow_pass(struct run *r)
+{
+	char *sk = shadow_key(r->key);
+	uint32_t uv = state_uidvalidity(r->st, sk);
+	struct msync ms;
+	int rv = 0;
+
+	if (has_records(r, sk, uv)) {
+		msync_init(&ms, &r->ac, r->st, sk, r->folder, uv);
+		if (msync_prepare(&ms, SRC_SYNC_VOID) && !r->o->dryrun
+		    && folder_maildir(r) == -1)
+			rv = -1;
+		else if (msync_pass(&ms, SRC_SYNC_VOID, r->md, r->sub) == -1) {
+			fail(r, ms.status);
+			rv = -1;
+		}
+		r->updated += ms.updated;
+		r->removed += ms.removed;
+		msync_free(&ms);
+	}
+	free(sk);
+	return rv;
+}
+
+/*
+ * UIDVALIDITY changed under a mirror: the old copies count as gone
+ * (SPEC "Mirror"), and are removed unless the guard holds; either way
+ * the folder's messages are fetched again under the new UIDVALIDITY.
+ * When the guard holds, the old copies stay and their records move to
+ * the folder's shadow (SHADOW_SUFFIX), so that a later run can still
+ * remove them. Returns 0 (go on: fetch everything), or -1.
+ */
+static int
+mirror_void(struct run *r, struct msync *ms, uint32_t old)
+{
+	acct_err(&r->ac,
+	    "%s: UIDVALIDITY changed from %" PRIu32 " to %" PRIu32
+	    ": its local copies count as gone, and its messages are fetched "
+	    "again",
+	    r->folder, old, r->uidv);
+	if (msync_prepare(ms, SRC_SYNC_VOID) && !r->o->dryrun
+	    && folder_maildir(r) == -1)
+		return -1;
+	if (msync_pass(ms, SRC_SYNC_VOID, r->md, r->sub) == -1) {
+		fail(r, ms->status);
+		return -1;
+	}
+	if (ms->held) {
+		ms->held = 0; /* the folder itself goes on afresh */
+		return shadow_keep(r, old);
+	}
+	state_reset_folder(r->st, r->key, r->uidv);
+	return 0;
+}
+
+/* 1 when a is later than b. */
+static int
+ts_after(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec != b->tv_sec ? a->tv_sec > b->tv_sec
+				      : a->tv_nsec > b->tv_nsec;
+}
+
+/*
+ * Whether the user may have changed flags here since the last run: the
+ * folder's new/ or cur/ changed after the state file was last written
+ * (every run that changes the Maildir writes it after; a run that
+ * scanned sets its mtime). The folder's Maildir++ name is the one its
+ * records were delivered to, so no NAMESPACE is needed to tell. Its
+ * path into *path (a new string) when 1.
+ */
+static int
+local_changed_at(struct run *r, struct msync *ms, char **path)
+{
+	static const char *const dirs[] = { "new", "cur" };
+	struct state_rec rec;
+	struct stat sb;
+	const char *slash;
+	char *p;
+	size_t pos = 0, i;
+	int changed = 0;
+
+	*path = NULL;
+	if (r->state_mt.tv_sec == 0 && r->state_mt.tv_nsec == 0)
+		return 0; /* no earlier run: nothing to compare with */
+	do
+		if (!state_next(r->st, ms->key, ms->uidv, &pos, &rec))
+			return 0;
+	while (rec.file == NULL);
+	if ((slash = strchr(rec.file, '/')) != NULL)
+		xasprintf(path, "%s/%.*s", r->a->maildir,
+		    (int)(slash - rec.file), rec.file);
+	else
+		*path = xstrdup(r->a->maildir);
+	for (i = 0; i < 2 && !changed; i++) {
+		xasprintf(&p, "%s/%s", *path, dirs[i]);
+		changed
+		    = stat(p, &sb) == 0 && ts_after(&sb.st_mtim, &r->state_mt);
+		free(p);
+	}
+	if (!changed) {
+		free(*path);
+		*path = NULL;
+	}
+	return changed;
+}
+
+static int
+local_changed(struct run *r, struct msync *ms)
+{
+	char *path;
+	int c = local_changed_at(r, ms, &path);
+
+	free(path);
+	return c;
+}
+
+/* Give the copies whose flags were changed here the server's again
+ * (msync_scan). A dry run reads the Maildir as it is and creates
+ * nothing. */
+static int
+mirror_scan(struct run *r, struct msync *ms)
+{
+	struct maildir *md;
+	char err[512], *path, *sub;
+	int rv;
+
+	if (!r->o->dryrun) {
+		if (folder_maildir(r) == -1)
+			return -1;
+		r->scanned = 1;
+		if ((rv = msync_scan(ms, r->md, r->sub)) == -1)
+			fail(r, ms->status);
+		return rv;
+	}
+	if (!local_changed_at(r, ms, &path))
+		return 0;
+	sub = strrchr(path, '/');
+	sub = strlen(path) > strlen(r->a->maildir) && sub != NULL ? sub + 1
+								  : "";
+	if ((md = maildir_open(path, err, sizeof(err))) != NULL) {
+		rv = msync_scan(ms, md, sub);
+		maildir_close(md);
+	} else
+		rv = 0;
+	free(path);
+	return rv;
+}
+
+/*
+ * The mirror's pass over the folder select_sync opened: what it
+ * reported applied to the local copies, then the folder's
+ * HIGHESTMODSEQ noted (not when the guard held: the next run must be
+ * told of those removals again). Returns as mirror_void.
+ */
+static int
+mirror_folder(struct run *r, struct folder_run *f, struct msync *ms,
+    enum src_sync kind, uint32_t old)
+{
+	int rv = 0;
+
+	r->listed = 1;
+	if (kind == SRC_SYNC_VOID && has_records(r, r->key, old))
+		rv = mirror_void(r, ms, old);
+	else if (kind == SRC_SYNC_VOID)
+		state_reset_folder(r->st, r->key, r->uidv);
+	else if (!msync_prepare(ms, kind))
+		;
+	else if (!r->o->dryrun && folder_maildir(r) == -1)
+		rv = -1;
+	else if (msync_pass(ms, kind, r->md, r->sub) == -1) {
+		fail(r, ms->status);
+		rv = -1;
+	}
+	if (rv == 0 && kind != SRC_SYNC_VOID && local_changed(r, ms))
+		rv = mirror_scan(r, ms);
+	if (rv == 0 && kind != SRC_SYNC_VOID)
+		rv = shadow_pass(r);
+	r->updated += ms->updated;
+	r->removed += ms->removed;
+	if (rv == 0 && !ms->held)
+		state_set_modseq(r->st, r->key, r->uidv, f->fi.highestmodseq);
+	return rv;
+}
+
+/*
+ * EXISTS and UIDNEXT as the last run left the folder, for CONDSTORE
+ * without QRESYNC (select_sync: when both are as known, nothing was
+ * expunged, and no UID SEARCH is needed): every message below the
+ * recorded UIDNEXT was recorded, and the mirror forgets what it
+ * removes, so the records are the folder's messages then. Counting is
+ * linear in the records: not done for a server with QRESYNC, which
+ * does not need it.
+ */
+static void
+known_counts(struct run *r, struct sync_known *k)
+{
+	struct state_rec rec;
+	size_t n = 0, pos = 0;
+
+	if (k->uidvalidity == 0 || strstr(r->ac.src->caps, "QRESYNC") != NULL)
+		return;
+	k->uidnext = state_uidnext(r->st, r->key, k->uidvalidity);
+	/* Every record, also one a listing no longer showed (a guard kept
+	 * it): a count below the server's would hide an expunge. */
+	while (state_next(r->st, r->key, k->uidvalidity, &pos, &rec))
+		n++;
+	k->exists = k->uidnext != 0 && n <= UINT32_MAX ? (uint32_t)n : 0;
+}
+
+/* Select the folder of a mirror with what the state knows of it, and
+ * apply the changes. Returns 0, 1 (the server refused the folder), 2
+ * (skip it: the guard held a UIDVALIDITY change), -1. */
+static int
+select_mirror(struct run *r, struct folder_run *f, const char *folder)
+{
+	struct source *src = r->ac.src;
+	struct change_sink chg;
+	struct sync_known k;
+	struct msync ms;
+	enum src_sync kind;
+	int rv;
+
+	r->folder = folder;
+	set_folder_key(r, folder);
+	memset(&k, 0, sizeof(k));
+	k.uidvalidity = state_uidvalidity(r->st, r->key);
+	k.highestmodseq = state_modseq(r->st, r->key, k.uidvalidity);
+	known_counts(r, &k);
+	msync_init(&ms, &r->ac, r->st, r->key, folder, k.uidvalidity);
+	msync_sink(&ms, &chg);
+	if (src->ops->select_sync(src, folder, &k, &chg, &f->fi, &kind) == -1) {
+		msync_free(&ms);
+		fail(r, acct_srcerr(&r->ac));
+		return src->fail == SRC_FREFUSED ? 1 : -1;
+	}
+	r->uidv = f->fi.uidvalidity;
+	rv = mirror_folder(r, f, &ms, kind, k.uidvalidity);
+	msync_free(&ms);
+	return rv;
 }
 
 /* Where to list from: what earlier runs recorded whole need not be
@@ -945,7 +1317,7 @@ apply_folder(struct run *r, struct folder_run *f)
 	sort_plan(f);
 	if (mark_stored(r, f) == -1)
 		return -1;
-	if (f->nfetch > 0 && (r->md = open_folder_maildir(r, r->key)) == NULL)
+	if (f->nfetch > 0 && folder_maildir(r) == -1)
 		return -1;
 	rv = fetch_new(r, f);
 	if (rv == 0 && expunge_marked(r, f) == -1)
@@ -1012,9 +1384,15 @@ do_folder(struct run *r, const char *folder)
 	int rv;
 
 	folder_init(r, &f);
-	if ((rv = select_folder(r, &f, folder)) != 0)
-		return rv == 1 ? 0 : -1;
-	if ((rv = plan_folder(r, &f)) != 0)
+	if (r->a->mirror && r->ac.src->ops->select_sync != NULL)
+		rv = select_mirror(r, &f, folder);
+	else
+		rv = select_folder(r, &f, folder);
+	if (rv == 2)
+		r->left += f.fi.exists;
+	if (rv != 0)
+		rv = rv == -1 ? -1 : 1;
+	else if ((rv = plan_folder(r, &f)) != 0)
 		;
 	else if (r->o->dryrun) {
 		print_plan(r, &f);
@@ -1041,7 +1419,7 @@ reconcile(struct run *r)
 
 	if (r->o->dryrun)
 		return 0;
-	if (deliver_reconcile(r->st, r->a->maildir, &found) == -1)
+	if (deliver_reconcile(r->st, r->a->maildir, r->a->mirror, &found) == -1)
 		return -1;
 	if (found > 0 && r->o->verbose)
 		printf("%s: %zu messages stored by an interrupted run were "
@@ -1086,9 +1464,12 @@ static int
 run_open(struct run *r)
 {
 	struct loader ld;
+	struct stat sb;
 	pthread_t tid;
 	int status, threaded;
 
+	if (stat(r->a->state_file, &sb) == 0)
+		r->state_mt = sb.st_mtim;
 	r->st = state_new(r->a->state_file);
 	/* The state knows a folder by its server name, also when an older
 	 * mailfetch wrote it as the config spelled it (POP3's one folder,
@@ -1116,6 +1497,66 @@ run_open(struct run *r)
 	if (status != 0) {
 		fail(r, status);
 		return -1;
+	}
+	return 0;
+}
+
+/* 1 when name is a literal item of folders (its absence is an error
+ * said already). */
+static int
+is_literal(const struct cfg_account *a, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < a->nfitems; i++)
+		if (folders_literal(&a->fitems[i]) && a->fitems[i].canon != NULL
+		    && strcmp(a->fitems[i].canon, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* The folders the state has copies of that the LIST no longer shows:
+ * they stay on disk and are not updated (SPEC "Mirror"); say so. */
+static void
+say_lost(struct run *r)
+{
+	struct state_rec rec;
+	const char *name;
+	size_t i, pos;
+	uint32_t uv;
+
+	for (i = 0; (name = state_folder_name(r->st, i)) != NULL; i++) {
+		pos = 0;
+		uv = state_uidvalidity(r->st, name);
+		if (mbx_has(&r->folders, name, 1) || is_literal(r->a, name)
+		    || is_shadow(name)
+		    || !state_next(r->st, name, uv, &pos, &rec))
+			continue;
+		acct_err(&r->ac,
+		    "%s: the server no longer lists this folder; its local "
+		    "copies stay as they are and are no longer updated; check "
+		    "whether it was renamed or deleted on the server",
+		    name);
+	}
+}
+
+/* The folders of the run (mailboxes.c): the items of folders, expanded
+ * with LIST where they need it. Returns 0, or -1 when the session
+ * failed. */
+static int
+run_folders(struct run *r)
+{
+	int st;
+
+	if ((st = mbx_expand(&r->ac, &r->folders, 1)) != 0) {
+		fail(r, st);
+		return -1;
+	}
+	if (r->folders.missing)
+		fail(r, EX_PROTOCOL);
+	if (r->folders.listed) {
+		r->listed = 1; /* a summary also when nothing matched */
+		say_lost(r);
 	}
 	return 0;
 }
@@ -1151,12 +1592,19 @@ run_summary(struct run *r)
 		return;
 	}
 	if (r->o->daemon && r->fetched == 0 && r->deleted == 0
-	    && r->status == 0)
+	    && r->updated == 0 && r->removed == 0 && r->status == 0)
 		return;
-	acct_info(&r->ac,
-	    "%" PRIu64 " fetched, %" PRIu64 " deleted, %" PRIu64
-	    " left on server",
-	    r->fetched, r->deleted, r->left);
+	if (r->a->mirror)
+		acct_info(&r->ac,
+		    "%" PRIu64 " fetched, %" PRIu64 " deleted, %" PRIu64
+		    " left on server, %" PRIu64 " updated, %" PRIu64
+		    " removed here",
+		    r->fetched, r->deleted, r->left, r->updated, r->removed);
+	else
+		acct_info(&r->ac,
+		    "%" PRIu64 " fetched, %" PRIu64 " deleted, %" PRIu64
+		    " left on server",
+		    r->fetched, r->deleted, r->left);
 	if (r->flagged > 0)
 		acct_info(&r->ac,
 		    "%" PRIu64 " of them flagged \\Deleted but not "
@@ -1180,18 +1628,22 @@ run_fetch(const struct cfg_account *a, const struct runopts *opts)
 	r.now = o->dryrun && o->at != 0 ? o->at : time(NULL);
 	r.budget = a->max_messages ? a->max_messages : UINT64_MAX;
 	acct_init(&r.ac, a, o);
-	if (run_open(&r) == 0) {
-		for (i = 0; i < a->nfolders && !broken && !stopping(&r); i++)
-			broken = do_folder(&r, a->folders[i]) == -1;
+	if (run_open(&r) == 0 && run_folders(&r) == 0) {
+		for (i = 0; i < r.folders.n && !broken && !stopping(&r); i++)
+			broken = do_folder(&r, r.folders.name[i]) == -1;
 		if (!broken)
 			run_quit(&r);
 		if (!o->dryrun && state_save(r.st) == -1)
 			state_fail(&r);
+		/* The scans are done: local changes after this are new. */
+		else if (!o->dryrun && r.scanned)
+			(void)utimensat(AT_FDCWD, a->state_file, NULL, 0);
 		run_summary(&r);
 	}
 	fflush(stdout);
 	acct_fini(&r.ac);
 	state_free(r.st);
+	mbx_free(&r.folders);
 	free(r.sub);
 	free(r.key);
 	/* After the lock is released: the hook may take its time. */

@@ -2023,6 +2023,7 @@ rec_out(const struct rec *r, struct state_rec *out)
 	out->file = r->file;
 	out->has_flags = (r->flags & FLAG_KNOWN) != 0;
 	flag_letters(r->flags, out->flags);
+	out->marked = r->marked;
 }
 
 int
@@ -2131,6 +2132,12 @@ state_set_modseq(
 		return;
 	st->folders[f].modseq = modseq;
 	st->dirty = 1;
+}
+
+const char *
+state_folder_name(const struct state *st, size_t i)
+{
+	return i < st->nfolders ? st->folders[i].name : NULL;
 }
 
 size_t

@@ -177,6 +177,7 @@ struct state_rec {
 			     .SUB/NAME); NULL when not known */
 	int has_flags; /* flags were applied: */
 	char flags[8]; /* their Maildir letters, in ASCII order */
+	int marked; /* state_mark was called for it in this run */
 };
 
 /* Note the local file (relative to the Maildir: NAME or .SUB/NAME;
@@ -213,6 +214,10 @@ uint64_t state_modseq(
     const struct state *, const char *folder, uint32_t uidvalidity);
 void state_set_modseq(
     struct state *, const char *folder, uint32_t uidvalidity, uint64_t modseq);
+
+/* The name of the i-th folder the state knows (any order), NULL past
+ * the last: to find the folders a LIST no longer shows. */
+const char *state_folder_name(const struct state *, size_t i);
 
 /* Write the whole state atomically and remove the journal; does
  * nothing when the file exists and nothing changed since the load. */

@@ -1828,7 +1828,11 @@ open_folder(struct source *src, const char *folder, int rw, enum sel how,
 	fi->uidplus = (im->caps & CAP_UIDPLUS) != 0;
 	fi->condstore = (im->caps & CAP_CONDSTORE) != 0;
 	fi->qresync = (im->caps & CAP_QRESYNC) != 0;
-	fi->highestmodseq = im->nomodseq ? 0 : im->highestmodseq;
+	/* A HIGHESTMODSEQ from a server that does not offer CONDSTORE
+	 * (Dovecot with CONDSTORE left out of imap_capability still sends
+	 * it) cannot be used: CHANGEDSINCE would be refused. */
+	fi->highestmodseq
+	    = im->nomodseq || !fi->condstore ? 0 : im->highestmodseq;
 	rv = 0;
 done:
 	im->ctx = CTX_NONE;

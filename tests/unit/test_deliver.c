@@ -128,7 +128,7 @@ t_batch(const void *arg)
 	b[1].announced = 50; /* arrived short */
 	b[1].received = 5;
 	b[2].m = message(md, "three\n"); /* no UID: stored, not recorded */
-	to = (struct deliver_to) { st, md, "", "INBOX", 7, 1000 };
+	to = (struct deliver_to) { st, md, "", "INBOX", 7, 1000, 0 };
 	CHECK(deliver_batch(&to, b, 3) == 0);
 	CHECK(b[0].ok && b[1].ok && b[2].ok);
 	CHECK(b[0].m == NULL && b[1].m == NULL && b[2].m == NULL);
@@ -195,7 +195,7 @@ t_reconcile(const void *arg)
 		goto out;
 	CHECK(state_npending(st) == 2);
 	CHECK(state_lookup(st, "Lists", 3, "u1") == 0);
-	CHECK(deliver_reconcile(st, pl.maildir, &found) == 0);
+	CHECK(deliver_reconcile(st, pl.maildir, 0, &found) == 0);
 	CHECK(found == 1);
 	CHECK(state_lookup(st, "Lists", 3, "u1") != 0);
 	CHECK(state_lookup(st, "Lists", 3, "u2") == 0);
@@ -204,7 +204,7 @@ t_reconcile(const void *arg)
 	CHECK(st != NULL);
 	if (st != NULL) {
 		CHECK(state_lookup(st, "Lists", 3, "u1") != 0);
-		CHECK(deliver_reconcile(st, pl.maildir, &found) == 0);
+		CHECK(deliver_reconcile(st, pl.maildir, 0, &found) == 0);
 		CHECK(found == 0);
 	}
 out:
