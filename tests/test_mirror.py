@@ -29,7 +29,6 @@ lines."""
 import imaplib
 import os
 import re
-import signal
 import subprocess
 import tempfile
 import time
@@ -737,39 +736,6 @@ def test_local_flag_changes_replaced_by_server_mailutils(env):
 
 # --- kill -9 during an update/removal pass ------------------------------------------
 
-def names_in(md):
-    out = set()
-    for sub in ("new", "cur"):
-        try:
-            out |= {sub + "/" + n for n in os.listdir(os.path.join(md, sub))}
-        except FileNotFoundError:
-            pass
-    return out
-
-
-def kill_after_changes(env, args, md, k, timeout=30):
-    """Start mailfetch and SIGKILL it as soon as the names in md's new/
-    and cur/ differ from those at its start by k or more (a rename is
-    two, a removal one): a moment tied to the pass's progress. Returns
-    True when it was killed, False when it ended first."""
-    base = names_in(md)
-    p = subprocess.Popen([env.mailfetch] + args, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, env=env.run_env())
-    end = time.monotonic() + timeout
-    try:
-        while p.poll() is None:
-            if len(names_in(md) ^ base) >= k:
-                p.send_signal(signal.SIGKILL)
-                break
-            assert time.monotonic() < end, "the run did not end"
-            time.sleep(0.0002)
-    finally:
-        if p.poll() is None and time.monotonic() >= end:
-            p.kill()
-        p.wait()
-    return p.returncode == -signal.SIGKILL
-
-
 def check_consistent(s, md, m, what):
     """After a kill: every message here is whole and here once, each
     server message is here (no pass removes one the server has), and
@@ -781,55 +747,6 @@ def check_consistent(s, md, m, what):
     on_server = {d for d, _ in s.view().values()}
     assert on_server <= set(bodies), "%s: a server message lost" % what
     assert os.listdir(os.path.join(md, "tmp")) == [], what
-
-
-def test_kill9_during_update_and_removal_pass(env):
-    s = Server(env, "dovecot")
-    m = msgs("k", 30)
-    uids = s.add(m)
-    cfg = s.config()
-    md = maildir(env)
-    r = env.expect(env.run(["-c", cfg]), 0)
-    assert summary(r) == (30, 0, 30, 0, 0), r.out
-    # 12 updates (new/ -> cur/, and cur/ -> cur/), 6 removals.
-    s.store(uids[:6], "\\Seen")
-    r = env.expect(env.run(["-c", cfg]), 0)
-    assert summary(r) == (0, 0, 30, 6, 0), r.out
-    s.store(uids[:6], "\\Flagged")
-    s.store(uids[6:12], "\\Answered")
-    s.expunge(uids[24:])
-    kills = 0
-    for run in range(40):
-        if not kill_after_changes(env, ["-c", cfg], md, 1):
-            break
-        kills += 1
-        check_consistent(s, md, m, "after kill %d" % kills)
-    else:
-        raise AssertionError("40 runs killed and the pass not done")
-    assert kills >= 3, "only %d runs were killed mid-pass" % kills
-    print("killed %d runs of one pass" % kills)
-    r = env.expect(env.run(["-c", cfg]), 0)
-    assert summary(r)[:3] == (0, 0, 24), r.out
-    assert_equal_to_server(s, md, what="after %d kills" % kills)
-    r = env.expect(env.run(["-c", cfg]), 0)
-    assert summary(r) == (0, 0, 24, 0, 0), r.out
-    # The same with the pass killed at its k-th step, each k from a fresh
-    # pass (other flags, one more expunge): the state saw none of it.
-    flagsets = ("\\Seen", "\\Flagged", "\\Answered \\Seen", "\\Draft",
-                "\\Seen \\Flagged", "\\Answered")
-    uids = uids[:24]
-    kills = 0
-    for k, flags in zip((1, 2, 3, 5, 8, 13), flagsets):
-        s.store(uids[:12], flags, op="FLAGS.SILENT")
-        s.expunge(uids[-1:])
-        uids = uids[:-1]
-        if kill_after_changes(env, ["-c", cfg], md, k):
-            kills += 1
-        check_consistent(s, md, m, "killed at step %d" % k)
-        r = env.expect(env.run(["-c", cfg]), 0)
-        assert_equal_to_server(s, md, what="after the kill at step %d" % k)
-    assert kills >= 4, "only %d of 6 passes were killed mid-way" % kills
-    print("killed %d of 6 passes at their k-th step" % kills)
 
 
 # The system calls by which a pass changes the disk: the Maildir's
