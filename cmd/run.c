@@ -83,6 +83,7 @@ struct run {
 	 * flag changes; scanned: one was, so the file's mtime moves on. */
 	struct timespec state_mt;
 	int scanned;
+	int nosave; /* mirror_fail: do not save the state */
 
 	/* The folder being worked on. */
 	const char *folder; /* as in the config */
@@ -124,6 +125,19 @@ fail(struct run *r, int status)
 {
 	if (r->status == 0)
 		r->status = status;
+}
+
+/*
+ * A mirror pass failed. Its renames and removals may not be durable
+ * (maildir_sync failed) while the records it changed are in memory:
+ * the state is then not saved at the end of the run, so that only what
+ * state_sync made durable counts and the next run repeats the pass.
+ */
+static void
+mirror_fail(struct run *r, const struct msync *ms)
+{
+	fail(r, ms->status);
+	r->nosave = 1;
 }
 
 static void
@@ -848,7 +862,7 @@ shadow_pass(struct run *r)
 		    && folder_maildir(r) == -1)
 			rv = -1;
 		else if (msync_pass(&ms, SRC_SYNC_VOID, r->md, r->sub) == -1) {
-			fail(r, ms.status);
+			mirror_fail(r, &ms);
 			rv = -1;
 		}
 		r->updated += ms.updated;
@@ -879,7 +893,7 @@ mirror_void(struct run *r, struct msync *ms, uint32_t old)
 	    && folder_maildir(r) == -1)
 		return -1;
 	if (msync_pass(ms, SRC_SYNC_VOID, r->md, r->sub) == -1) {
-		fail(r, ms->status);
+		mirror_fail(r, ms);
 		return -1;
 	}
 	if (ms->held) {
@@ -967,7 +981,7 @@ mirror_scan(struct run *r, struct msync *ms)
 			return -1;
 		r->scanned = 1;
 		if ((rv = msync_scan(ms, r->md, r->sub)) == -1)
-			fail(r, ms->status);
+			mirror_fail(r, ms);
 		return rv;
 	}
 	if (!local_changed_at(r, ms, &path))
@@ -1006,7 +1020,7 @@ mirror_folder(struct run *r, struct folder_run *f, struct msync *ms,
 	else if (!r->o->dryrun && folder_maildir(r) == -1)
 		rv = -1;
 	else if (msync_pass(ms, kind, r->md, r->sub) == -1) {
-		fail(r, ms->status);
+		mirror_fail(r, ms);
 		rv = -1;
 	}
 	if (rv == 0 && kind != SRC_SYNC_VOID && local_changed(r, ms))
@@ -1633,10 +1647,10 @@ run_fetch(const struct cfg_account *a, const struct runopts *opts)
 			broken = do_folder(&r, r.folders.name[i]) == -1;
 		if (!broken)
 			run_quit(&r);
-		if (!o->dryrun && state_save(r.st) == -1)
+		if (!o->dryrun && !r.nosave && state_save(r.st) == -1)
 			state_fail(&r);
 		/* The scans are done: local changes after this are new. */
-		else if (!o->dryrun && r.scanned)
+		else if (!o->dryrun && !r.nosave && r.scanned)
 			(void)utimensat(AT_FDCWD, a->state_file, NULL, 0);
 		run_summary(&r);
 	}

@@ -956,3 +956,44 @@ def test_mirror_config_errors_and_what_is_allowed(env):
                                  keep="yes", delete_after="0"))
     r = env.expect(env.run(["-c", cfg]), 0)
     assert summary(r) == (1, 0, 1, 0, 0), r.out
+
+
+def test_failed_directory_sync_saves_no_record_of_the_pass(env):
+    """The fsync of cur/ after the pass's renames fails (EIO, injected
+    with strace on the Maildir's directories only): the run fails with
+    74 and must not save the records the pass changed, because the
+    renames may not survive a crash. The crash that loses them is
+    played by putting the Maildir back as it was before the run (its
+    directories' times too, as a power cut would leave them); the next
+    run must then make the Maildir equal to the server again."""
+    import shutil
+    strace = shutil.which("strace")
+    assert strace, "strace is needed for this test (apt-get install strace)"
+    s = Server(env, "dovecot")
+    m = msgs("e", 6)
+    uids = s.add(m)
+    cfg = s.config()
+    md = maildir(env)
+    env.expect(env.run(["-c", cfg]), 0)
+    s.store(uids[:3], "\\Seen")
+    env.expect(env.run(["-c", cfg]), 0)
+    s.store(uids[:3], "\\Flagged")
+    before = os.path.join(env.tmp, "before")
+    shutil.copytree(md, before, symlinks=True)
+    run_env = env.run_env()
+    if "ASAN_OPTIONS" in run_env:
+        run_env["ASAN_OPTIONS"] = re.sub(r"detect_leaks=\d", "detect_leaks=0",
+                                         run_env["ASAN_OPTIONS"])
+    p = subprocess.run(
+        [strace, "-f", "-qq", "-o", "/dev/null",
+         "-P", os.path.join(md, "cur"), "-P", os.path.join(md, "new"),
+         "-e", "trace=fsync", "-e", "inject=fsync:error=EIO:when=1",
+         env.mailfetch, "-c", cfg], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, env=run_env, timeout=60)
+    assert p.returncode == 74, (p.returncode, p.stderr[-500:])
+    # The renames were not durable: a crash takes them back.
+    shutil.rmtree(md)
+    shutil.copytree(before, md, symlinks=True)
+    r = env.expect(env.run(["-c", cfg]), 0)
+    assert summary(r) == (0, 0, 6, 3, 0), r.out
+    assert_equal_to_server(s, md, what="after the failed sync")
