@@ -7,10 +7,12 @@
  * authenticate, QUIT; no mail is sent.
  */
 #include <stdio.h>
+#include <sysexits.h>
 #include <time.h>
 
 #include "../proto/sasl.h"
 #include "../proto/smtp.h"
+#include "mailboxes.h"
 #include "run.h"
 
 static void
@@ -155,14 +157,45 @@ show_session(const struct acct *ac, int status)
 		printf("%s: capabilities: %s\n", a->name, src->caps);
 }
 
+/*
+ * The message count of each folder, the account's items expanded as a
+ * run expands them (mailboxes.c: patterns and special-use attributes
+ * through LIST). Returns 0 or the first failure's exit status; the
+ * session is still usable when src->fail is SRC_FREFUSED.
+ */
+static int
+check_folders(struct acct *ac)
+{
+	struct mbx_list fl;
+	struct folder_info fi;
+	size_t i;
+	int status;
+
+	if ((status = mbx_expand(ac, &fl, 1)) != 0)
+		return status;
+	for (i = 0; i < fl.n; i++) {
+		if (ac->src->ops->select(ac->src, fl.name[i], 0, &fi) == -1) {
+			if (status == 0)
+				status = acct_srcerr(ac);
+			if (ac->src->fail != SRC_FREFUSED)
+				break;
+			continue;
+		}
+		printf("%s: %s: %u messages\n", ac->a->name, fl.name[i],
+		    fi.exists);
+	}
+	if (status == 0 && fl.missing)
+		status = EX_PROTOCOL;
+	mbx_free(&fl);
+	return status;
+}
+
 int
 run_check(const struct cfg_account *a, const struct runopts *opts)
 {
 	struct runopts oo = *opts, *o = &oo;
 	struct acct ac;
-	struct folder_info fi;
 	const char *n = a->name;
-	size_t i;
 	int status;
 
 	oo.syslog |= a->log_syslog;
@@ -184,16 +217,8 @@ run_check(const struct cfg_account *a, const struct runopts *opts)
 	printf("%s: authenticated as %s (%s)\n", n, a->user, ac.src->mech);
 	if (ac.src->caps_pre[0] != '\0')
 		printf("%s: capabilities after login: %s\n", n, ac.src->caps);
-	for (i = 0; i < a->nfolders; i++) {
-		if (ac.src->ops->select(ac.src, a->folders[i], 0, &fi) == -1) {
-			if (status == 0)
-				status = acct_srcerr(&ac);
-			if (ac.src->fail != SRC_FREFUSED)
-				goto out;
-			continue;
-		}
-		printf("%s: %s: %u messages\n", n, a->folders[i], fi.exists);
-	}
+	if ((status = check_folders(&ac)) != 0 && ac.src->fail != SRC_FREFUSED)
+		goto out;
 	if (ac.src->ops->quit(ac.src) == -1 && status == 0)
 		status = acct_srcerr(&ac);
 	/* Outgoing only once incoming passed: one failure at a time. */

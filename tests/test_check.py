@@ -546,3 +546,22 @@ def test_imap_capabilities_before_and_after_login(env):
     assert i < j < k, lines
     assert not [x for x in lines if x.startswith(A + ": capabilities: ")]
     assert lines[-1] == A + ": ok", lines
+
+
+def test_imap_folder_patterns_are_expanded(env):
+    """folders = *, !Trash: --check counts the messages of each mailbox
+    the pattern selects (LIST), as a run would fetch them, never the
+    pattern itself; a literal name the server lacks is 76."""
+    d, u, cfg = setup(env, "imap", "implicit", folders="*, !Trash")
+    d.create_folder(u.name, "Lists/dev")
+    d.create_folder(u.name, "Trash")
+    d.deliver(u.name, MSG1, folder="Lists/dev", cur=True)
+    r = env.expect(env.run(["-c", cfg, "--check"]), 0)
+    counts = sorted(x for x in lines_of(r.out) if x.endswith(" messages"))
+    assert counts == sorted([A + ": INBOX: 2 messages",
+                             A + ": Lists/dev: 1 messages"]), r.out
+    cfg = env.config(env.account(A, "imap", "implicit", u,
+                                 folders="INBOX, Nowhere"), name="lit.rc")
+    r = env.expect(env.run(["-c", cfg, "--check"]), 76)
+    assert A + ": INBOX: 2 messages" in lines_of(r.out), r.out
+    assert "Nowhere" in r.err, r.err
