@@ -1008,9 +1008,12 @@ static int
 mirror_folder(struct run *r, struct folder_run *f, struct msync *ms,
     enum src_sync kind, uint32_t old)
 {
-	int rv = 0;
+	int rv = 0, changed;
 
 	r->listed = 1;
+	/* Asked before the pass: its own renames and removals change
+	 * new/ and cur/ too, and are no reason to scan the folder. */
+	changed = kind != SRC_SYNC_VOID && local_changed(r, ms);
 	if (kind == SRC_SYNC_VOID && has_records(r, r->key, old))
 		rv = mirror_void(r, ms, old);
 	else if (kind == SRC_SYNC_VOID)
@@ -1023,7 +1026,7 @@ mirror_folder(struct run *r, struct folder_run *f, struct msync *ms,
 		mirror_fail(r, ms);
 		rv = -1;
 	}
-	if (rv == 0 && kind != SRC_SYNC_VOID && local_changed(r, ms))
+	if (rv == 0 && changed)
 		rv = mirror_scan(r, ms);
 	if (rv == 0 && kind != SRC_SYNC_VOID)
 		rv = shadow_pass(r);
