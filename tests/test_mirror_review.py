@@ -1,0 +1,86 @@
+"""Mirror passes against scripted fake IMAP servers: what a server that
+changes the folder while the pass lists it must not make the mirror do.
+"""
+
+import os
+
+from fakeserver import FakeServer
+
+A = "acct"
+PW = "pw-fred-1Qa"
+
+
+def tagged(text):
+    return lambda m: m.group(1) + b" " + text + b"\r\n"
+
+
+def write_mirror_state(env, nrec, uidv, uidnext, modseq):
+    """A Maildir with nrec copies in cur/ and a state whose records
+    (UIDs 1..nrec) name them, as a mirror run leaves them."""
+    md = env.path(A + "-Maildir")
+    for d in ("tmp", "new", "cur"):
+        os.makedirs(os.path.join(md, d), exist_ok=True)
+    os.makedirs(env.path("state"), exist_ok=True)
+    lines = ["mailfetch-state 1", "G\t1",
+             "F\tINBOX\t%d\t%d\t%d" % (uidv, uidnext, modseq)]
+    for u in range(1, nrec + 1):
+        name = "1700000000.M%dP1.host,S=10" % u
+        with open(os.path.join(md, "cur", name + ":2,S"), "wb") as f:
+            f.write(b"Subject: x\n\nbody\n")
+        lines.append("M\tINBOX\t%d\t1700000000\t%d\tfile=%s\tflags=S"
+                     % (uidv, u, name))
+    with open(env.path("state", A + ".state"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return md
+
+
+def test_mirror_gap_search_expunge_between_chunks(env):
+    # CONDSTORE without QRESYNC: the UIDs are searched by message number
+    # 5000 at a time. UID 10 is expunged (by another client) while the
+    # second chunk is asked for: the message numbers shift down by one,
+    # so the second chunk's "5001:5001" no longer names UID 5001, which
+    # is still on the server. Its copy must not be removed.
+    n = 5002
+    write_mirror_state(env, n, 7, n + 1, 50)
+    state = {"gone": False}
+
+    def search(m):
+        lo, hi = int(m.group(2)), int(m.group(3))
+        uids = [u for u in range(1, n + 1) if u != n]  # UID n expunged
+        out = b""
+        if lo > 5000 and not state["gone"]:
+            state["gone"] = True
+            out += b"* 10 EXPUNGE\r\n"
+        if state["gone"]:
+            uids.remove(10)
+        sel = uids[lo - 1:hi]
+        out += b"* SEARCH" + b"".join(b" %d" % u for u in sel) + b"\r\n"
+        return out + m.group(1) + b" OK done\r\n"
+
+    rules = [
+        (rb"^(\S+) CAPABILITY", lambda m: b"* CAPABILITY IMAP4rev1 "
+         b"CONDSTORE AUTH=PLAIN\r\n" + m.group(1) + b" OK done\r\n"),
+        (rb"^(\S+) (LOGIN|AUTHENTICATE)", tagged(b"OK logged in")),
+        (rb"^(\S+) (EXAMINE|SELECT) ", lambda m:
+         b"* FLAGS (\\Seen)\r\n* %d EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n"
+         b"* OK [UIDNEXT %d] n\r\n* OK [HIGHESTMODSEQ 50] h\r\n"
+         % (n - 1, n + 1) + m.group(1) + b" OK [READ-ONLY] done\r\n"),
+        (rb"^(\S+) UID SEARCH (\d+):(\d+)", search),
+        (rb"^(\S+) LOGOUT", lambda m: b"* BYE bye\r\n" + m.group(1) +
+         b" OK bye\r\n", "close"),
+        (rb"^(\S+) ", tagged(b"OK done")),
+    ]
+    with FakeServer("respond", greeting=b"* OK fake ready\r\n",
+                    rules=rules) as srv:
+        cfg = env.config(env.account(A, "imap", "none", "fred", server=srv,
+                                     password=PW, mirror="yes"))
+        env.secret(PW, "fred")
+        r = env.run(["-v", "-c", cfg], timeout=120)
+    env.expect(r, 75)
+    assert "expunged from the folder while it was listed" in r.err, r.err
+    md = env.path(A + "-Maildir")
+    assert state["gone"], srv.lines[-10:]
+    assert os.path.exists(os.path.join(
+        md, "cur", "1700000000.M5001P1.host,S=10:2,S")), \
+        "the copy of UID 5001, still on the server, was removed: " + \
+        r.out + r.err
