@@ -84,3 +84,38 @@ def test_mirror_gap_search_expunge_between_chunks(env):
         md, "cur", "1700000000.M5001P1.host,S=10:2,S")), \
         "the copy of UID 5001, still on the server, was removed: " + \
         r.out + r.err
+
+
+def test_mirror_vanished_overlapping_ranges(env):
+    # QRESYNC: VANISHED (EARLIER) with ranges that overlap (a set need
+    # not be normalised, RFC 9051 section 4.1.1): 1:5000 holds 2:3.
+    # Every recorded message 1..10 is gone and all ten copies go.
+    n = 10
+    md = write_mirror_state(env, n, 7, n + 1, 50)
+    rules = [
+        (rb"^(\S+) CAPABILITY", lambda m: b"* CAPABILITY IMAP4rev1 "
+         b"CONDSTORE QRESYNC ENABLE AUTH=PLAIN\r\n" + m.group(1) +
+         b" OK done\r\n"),
+        (rb"^(\S+) (LOGIN|AUTHENTICATE)", tagged(b"OK logged in")),
+        (rb"^(\S+) ENABLE", lambda m: b"* ENABLED QRESYNC\r\n" +
+         m.group(1) + b" OK enabled\r\n"),
+        (rb"^(\S+) (EXAMINE|SELECT) ", lambda m:
+         b"* FLAGS (\\Seen)\r\n* 0 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n"
+         b"* OK [UIDNEXT 5001] n\r\n* OK [HIGHESTMODSEQ 60] h\r\n"
+         b"* VANISHED (EARLIER) 1:5000,2:3\r\n" +
+         m.group(1) + b" OK [READ-ONLY] done\r\n"),
+        (rb"^(\S+) LOGOUT", lambda m: b"* BYE bye\r\n" + m.group(1) +
+         b" OK bye\r\n", "close"),
+        (rb"^(\S+) ", tagged(b"OK done")),
+    ]
+    with FakeServer("respond", greeting=b"* OK fake ready\r\n",
+                    rules=rules) as srv:
+        cfg = env.config(env.account(A, "imap", "none", "fred", server=srv,
+                                     password=PW, mirror="yes"))
+        env.secret(PW, "fred")
+        r = env.run(["-v", "-c", cfg], timeout=60)
+    env.expect(r, 0)
+    assert any(" (QRESYNC (7 50))" in x for x in srv.lines), srv.lines
+    left = sorted(os.listdir(os.path.join(md, "cur")))
+    assert left == [], "copies of vanished messages kept: %r\n%s" % (
+        left, r.out)
