@@ -119,3 +119,62 @@ def test_mirror_vanished_overlapping_ranges(env):
     left = sorted(os.listdir(os.path.join(md, "cur")))
     assert left == [], "copies of vanished messages kept: %r\n%s" % (
         left, r.out)
+
+
+def test_mirror_folder_named_like_a_shadow_keeps_its_records(env):
+    # A server may name a mailbox "Work&AAk-" (modified UTF-7 of "Work"
+    # and a TAB). Its records are that folder's, not the old copies of
+    # "Work" a guard kept: a pass over "Work" must not forget them (the
+    # next run would fetch its messages a second time).
+    md = env.path(A + "-Maildir")
+    for d in ("", ".Work", ".Work%09"):
+        for s in ("tmp", "new", "cur"):
+            os.makedirs(os.path.join(md, d, s), exist_ok=True)
+    os.makedirs(env.path("state"), exist_ok=True)
+    lines = ["mailfetch-state 1", "G\t1", "F\tWork\t7\t4\t50",
+             "F\tWork&AAk-\t7\t4\t50"]
+    for u in range(1, 4):
+        for key, sub in (("Work", ".Work"), ("Work&AAk-", ".Work%2509")):
+            name = "1700000000.M%dP%d.host,S=10" % (u, len(key))
+            on_disk = sub.replace("%25", "%")
+            with open(os.path.join(md, on_disk, "cur", name + ":2,S"),
+                      "wb") as f:
+                f.write(b"Subject: x\n\nbody\n")
+            lines.append("M\t%s\t7\t1700000000\t%d\tfile=%s/%s\tflags=S"
+                         % (key, u, sub, name))
+    with open(env.path("state", A + ".state"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    rules = [
+        (rb"^(\S+) CAPABILITY", lambda m: b"* CAPABILITY IMAP4rev1 "
+         b"CONDSTORE QRESYNC ENABLE AUTH=PLAIN\r\n" + m.group(1) +
+         b" OK done\r\n"),
+        (rb"^(\S+) (LOGIN|AUTHENTICATE)", tagged(b"OK logged in")),
+        (rb"^(\S+) ENABLE", lambda m: b"* ENABLED QRESYNC\r\n" +
+         m.group(1) + b" OK enabled\r\n"),
+        (rb"^(\S+) (EXAMINE|SELECT) ", lambda m:
+         b"* FLAGS (\\Seen)\r\n* 3 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n"
+         b"* OK [UIDNEXT 4] n\r\n* OK [HIGHESTMODSEQ 50] h\r\n" +
+         m.group(1) + b" OK [READ-ONLY] done\r\n"),
+        (rb"^(\S+) LOGOUT", lambda m: b"* BYE bye\r\n" + m.group(1) +
+         b" OK bye\r\n", "close"),
+        (rb"^(\S+) ", tagged(b"OK done")),
+    ]
+    with FakeServer("respond", greeting=b"* OK fake ready\r\n",
+                    rules=rules) as srv:
+        cfg = env.config(env.account(A, "imap", "none", "fred", server=srv,
+                                     password=PW, mirror="yes",
+                                     folders="Work"))
+        env.secret(PW, "fred")
+        r = env.run(["-v", "-c", cfg], timeout=60)
+    env.expect(r, 0)
+    assert any("EXAMINE" in x and "Work" in x for x in srv.lines), srv.lines
+    with open(env.path("state", A + ".state")) as f:
+        text = f.read()
+    jp = env.path("state", A + ".state.journal")
+    if os.path.exists(jp):
+        with open(jp) as f:
+            text += f.read()
+    kept = [x for x in text.splitlines() if x.startswith("M\tWork&AAk-\t")
+            and "X\tWork&AAk-\t7\t" not in text]
+    assert len(kept) == 3, text + r.out
+    assert "removed here" in r.out and " 0 removed here" in r.out, r.out
