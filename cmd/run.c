@@ -679,6 +679,7 @@ static char *
 local_subfolder(struct run *r, const char *folder)
 {
 	struct source *src = r->ac.src;
+	const char *base;
 	char *name, *sub, *pfx = NULL, delim;
 
 	if (src->ops->local_name == NULL)
@@ -687,8 +688,13 @@ local_subfolder(struct run *r, const char *folder)
 	if (strcasecmp(folder, "INBOX") != 0 && (pfx = ns_prefix(r)) == NULL)
 		return NULL;
 	name = src->ops->local_name(src, folder, &delim);
-	sub = maildir_subfolder(
-	    pfx != NULL ? strip_prefix(name, pfx) : name, delim);
+	base = pfx != NULL ? strip_prefix(name, pfx) : name;
+	sub = maildir_subfolder(base, delim);
+	/* "INBOX.INBOX" without its prefix is not the INBOX. */
+	if (*sub == '\0' && strcasecmp(folder, "INBOX") != 0) {
+		free(sub);
+		xasprintf(&sub, ".%s", base);
+	}
 	free(name);
 	free(pfx);
 	return sub;
