@@ -858,6 +858,12 @@ on_esearch(struct source *src, const struct imap_resp *r)
 	    == -1)
 		return src_fail(
 		    src, SRC_FDATA, "server sent a malformed ESEARCH response");
+	/* UID SEARCH: without the UID indicator the set holds message
+	 * numbers, which taken as UIDs would make messages look gone. */
+	if (!uid)
+		return src_fail(src, SRC_FDATA,
+		    "server answered UID SEARCH with an ESEARCH response "
+		    "without UID (message numbers, RFC 4731)");
 	imap_set_init(&set, sp, splen);
 	while ((k = imap_set_next(&set, &lo, &hi)) == 1)
 		if (gap_range(src, lo, hi) == -1)

@@ -178,3 +178,42 @@ def test_mirror_folder_named_like_a_shadow_keeps_its_records(env):
             and "X\tWork&AAk-\t7\t" not in text]
     assert len(kept) == 3, text + r.out
     assert "removed here" in r.out and " 0 removed here" in r.out, r.out
+
+
+def test_mirror_esearch_without_uid_is_refused(env):
+    # UID SEARCH RETURN (ALL) must be answered with UIDs (RFC 4731: the
+    # UID indicator). An ESEARCH without it gives message numbers, which
+    # are no UIDs: taken as UIDs they make copies of messages still on
+    # the server look gone. Refused as malformed, nothing removed. The
+    # server holds UIDs 3..30 (28 messages): "ALL 1:28" as UIDs would
+    # remove the copies of 29 and 30.
+    n = 30
+    md = write_mirror_state(env, n, 7, n + 1, 50)
+
+    def esearch(m):
+        return (b'* ESEARCH (TAG "%s") ALL 1:%d\r\n' % (m.group(1), n - 2)
+                + m.group(1) + b" OK done\r\n")
+
+    rules = [
+        (rb"^(\S+) CAPABILITY", lambda m: b"* CAPABILITY IMAP4rev1 "
+         b"CONDSTORE ESEARCH AUTH=PLAIN\r\n" + m.group(1) + b" OK done\r\n"),
+        (rb"^(\S+) (LOGIN|AUTHENTICATE)", tagged(b"OK logged in")),
+        (rb"^(\S+) (EXAMINE|SELECT) ", lambda m:
+         b"* FLAGS (\\Seen)\r\n* %d EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n"
+         b"* OK [UIDNEXT %d] n\r\n* OK [HIGHESTMODSEQ 50] h\r\n"
+         % (n - 2, n + 1) + m.group(1) + b" OK [READ-ONLY] done\r\n"),
+        (rb"^(\S+) UID SEARCH RETURN \(ALL\) ", esearch),
+        (rb"^(\S+) LOGOUT", lambda m: b"* BYE bye\r\n" + m.group(1) +
+         b" OK bye\r\n", "close"),
+        (rb"^(\S+) ", tagged(b"OK done")),
+    ]
+    with FakeServer("respond", greeting=b"* OK fake ready\r\n",
+                    rules=rules) as srv:
+        cfg = env.config(env.account(A, "imap", "none", "fred", server=srv,
+                                     password=PW, mirror="yes"))
+        env.secret(PW, "fred")
+        r = env.run(["-v", "-c", cfg], timeout=60)
+    assert any("UID SEARCH RETURN (ALL)" in x for x in srv.lines), srv.lines
+    assert len(os.listdir(os.path.join(md, "cur"))) == n, r.out + r.err
+    env.expect(r, 65)
+    assert "ESEARCH" in r.err, r.err
