@@ -679,6 +679,7 @@ static char *
 local_subfolder(struct run *r, const char *folder)
 {
 	struct source *src = r->ac.src;
+	const char *base;
 	char *name, *sub, *pfx = NULL, delim;
 
 	if (src->ops->local_name == NULL)
@@ -687,8 +688,13 @@ local_subfolder(struct run *r, const char *folder)
 	if (strcasecmp(folder, "INBOX") != 0 && (pfx = ns_prefix(r)) == NULL)
 		return NULL;
 	name = src->ops->local_name(src, folder, &delim);
-	sub = maildir_subfolder(
-	    pfx != NULL ? strip_prefix(name, pfx) : name, delim);
+	base = pfx != NULL ? strip_prefix(name, pfx) : name;
+	sub = maildir_subfolder(base, delim);
+	/* "INBOX.INBOX" without its prefix is not the INBOX. */
+	if (*sub == '\0' && strcasecmp(folder, "INBOX") != 0) {
+		free(sub);
+		xasprintf(&sub, ".%s", base);
+	}
 	free(name);
 	free(pfx);
 	return sub;
@@ -796,13 +802,14 @@ has_records(const struct run *r, const char *key, uint32_t uidv)
 
 /*
  * The old copies of a folder whose UIDVALIDITY changed while the guard
- * held are recorded under the folder's name with this suffix, the
- * modified UTF-7 of a TAB, which no server names a mailbox with: they
+ * held are recorded under the folder's name with this suffix, a raw
+ * TAB, which no folder's key holds (its modified UTF-7 form is
+ * printable ASCII; a server may well name a mailbox "Work&AAk-"): they
  * stay on disk, the folder is fetched again under its new UIDVALIDITY,
  * and each later run offers the old copies' removal to the guard
  * again, until --accept-removals (or fewer of them) lets it happen.
  */
-#define SHADOW_SUFFIX "&AAk-"
+#define SHADOW_SUFFIX "\t"
 
 static int
 is_shadow(const char *name)
@@ -810,6 +817,25 @@ is_shadow(const char *name)
 	size_t n = strlen(name), k = strlen(SHADOW_SUFFIX);
 
 	return n > k && strcmp(name + n - k, SHADOW_SUFFIX) == 0;
+}
+
+/* The state's canon (state_set_canon): a folder's name as the server
+ * knows it, and a shadow key as its folder's and the suffix. */
+static char *
+key_canon(const char *name)
+{
+	char *base, *c, *s;
+
+	if (!is_shadow(name))
+		return imap_mailbox_canon(name);
+	base = xstrndup(name, strlen(name) - strlen(SHADOW_SUFFIX));
+	if ((c = imap_mailbox_canon(base)) == NULL)
+		c = base;
+	else
+		free(base);
+	xasprintf(&s, "%s%s", c, SHADOW_SUFFIX);
+	free(c);
+	return s;
 }
 
 static char *
@@ -1491,7 +1517,7 @@ run_open(struct run *r)
 	/* The state knows a folder by its server name, also when an older
 	 * mailfetch wrote it as the config spelled it (POP3's one folder,
 	 * POP3_FOLDER, is spelled so already). */
-	state_set_canon(r->st, imap_mailbox_canon);
+	state_set_canon(r->st, key_canon);
 	if (!r->o->dryrun && state_lock(r->st) == -1) {
 		state_fail(r);
 		return -1;

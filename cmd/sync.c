@@ -367,11 +367,31 @@ finish(struct msync *ms, struct maildir *md, int rv)
 	return rv;
 }
 
+/* Sort the ranges and merge those that overlap or touch: in_ranges'
+ * binary search needs them disjoint, and a server's set need not be. */
+static void
+merge_ranges(struct msync *ms)
+{
+	size_t i, n = 0;
+
+	if (ms->nvan < 2)
+		return;
+	qsort(ms->van, ms->nvan, sizeof(*ms->van), range_cmp);
+	for (i = 1; i < ms->nvan; i++) {
+		if (ms->van[n].hi == UINT32_MAX
+		    || ms->van[i].lo <= ms->van[n].hi + 1) {
+			if (ms->van[i].hi > ms->van[n].hi)
+				ms->van[n].hi = ms->van[i].hi;
+		} else
+			ms->van[++n] = ms->van[i];
+	}
+	ms->nvan = n + 1;
+}
+
 int
 msync_prepare(struct msync *ms, enum src_sync kind)
 {
-	if (ms->nvan > 1)
-		qsort(ms->van, ms->nvan, sizeof(*ms->van), range_cmp);
+	merge_ranges(ms);
 	ms->ngone = collect_gone(ms, kind, &ms->gone);
 	return ms->ngone > 0 || (kind != SRC_SYNC_VOID && ms->nupd > 0);
 }

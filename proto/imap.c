@@ -152,6 +152,7 @@ struct imap {
 	int nomodseq; /* [NOMODSEQ] */
 	uint32_t *seq; /* UID of each message number, 0 unknown */
 	size_t seqcap;
+	unsigned long expunges; /* EXPUNGE and VANISHED seen: numbers moved */
 	/* The command in progress. */
 	enum imap_ctx ctx;
 	int gotlist;
@@ -655,6 +656,7 @@ on_expunge(struct source *src, uint32_t n)
 		    "server expunged message %" PRIu32 " of %" PRIu32, n,
 		    im->exists);
 	uid = im->seq[n - 1];
+	im->expunges++;
 	memmove(
 	    im->seq + n - 1, im->seq + n, (im->exists - n) * sizeof(*im->seq));
 	im->exists--;
@@ -856,6 +858,12 @@ on_esearch(struct source *src, const struct imap_resp *r)
 	    == -1)
 		return src_fail(
 		    src, SRC_FDATA, "server sent a malformed ESEARCH response");
+	/* UID SEARCH: without the UID indicator the set holds message
+	 * numbers, which taken as UIDs would make messages look gone. */
+	if (!uid)
+		return src_fail(src, SRC_FDATA,
+		    "server answered UID SEARCH with an ESEARCH response "
+		    "without UID (message numbers, RFC 4731)");
 	imap_set_init(&set, sp, splen);
 	while ((k = imap_set_next(&set, &lo, &hi)) == 1)
 		if (gap_range(src, lo, hi) == -1)
@@ -902,6 +910,7 @@ on_vanished(struct source *src, const struct imap_resp *r)
 		    "server expunged %" PRIu64 " of %" PRIu32 " messages",
 		    count, im->exists);
 	im->exists -= (uint32_t)count;
+	im->expunges++;
 	if (im->exists > 0)
 		memset(im->seq, 0, im->exists * sizeof(*im->seq));
 	return 0;
@@ -2428,6 +2437,20 @@ imap_namespace(struct source *src, struct src_namespace *ns)
 }
 
 /*
+ * Messages were expunged while a folder was listed by message number:
+ * the numbers asked for next, or just answered, no longer name the
+ * messages they did, and a message not reported would be taken for
+ * gone. Nothing of the pass is applied; the next run lists again.
+ */
+static int
+numbers_moved(struct source *src)
+{
+	return src_fail(src, SRC_FTEMP,
+	    "messages were expunged from the folder while it was listed; "
+	    "nothing removed here, run again");
+}
+
+/*
  * The flags of every message, or with modseq those changed since it
  * (CHANGEDSINCE, RFC 7162 section 3.1.4.1), to the change sink. A
  * folder of more than IMAP_LISTCHUNK messages goes in parts by message
@@ -2439,6 +2462,7 @@ sync_flags(struct source *src, uint64_t modseq)
 	struct imap *im = src->priv;
 	char cmd[128], tail[48] = "";
 	uint32_t lo, hi;
+	unsigned long exp;
 
 	if (im->exists == 0)
 		return 0;
@@ -2450,6 +2474,7 @@ sync_flags(struct source *src, uint64_t modseq)
 		return ctx_cmd(
 		    src, CTX_CHANGES, cmd, "listing the folder's flags");
 	}
+	exp = im->expunges;
 	for (lo = 1; lo <= im->exists; lo = hi + 1) {
 		hi = im->exists - lo < IMAP_LISTCHUNK ? im->exists
 						      : lo + IMAP_LISTCHUNK - 1;
@@ -2459,6 +2484,8 @@ sync_flags(struct source *src, uint64_t modseq)
 		if (ctx_cmd(src, CTX_CHANGES, cmd, "listing the folder's flags")
 		    == -1)
 			return -1;
+		if (im->expunges != exp)
+			return numbers_moved(src);
 	}
 	return 0;
 }
@@ -2473,9 +2500,12 @@ sync_gaps(struct source *src)
 {
 	struct imap *im = src->priv;
 	char cmd[96];
-	uint32_t lo, hi, top;
+	uint32_t lo, hi, top, n;
+	unsigned long exp;
 
 	im->gapnext = 1;
+	exp = im->expunges;
+	n = im->exists;
 	for (lo = 1; lo <= im->exists; lo = hi + 1) {
 		hi = im->exists - lo < IMAP_GAPCHUNK ? im->exists
 						     : lo + IMAP_GAPCHUNK - 1;
@@ -2483,6 +2513,9 @@ sync_gaps(struct source *src)
 		    im->caps & CAP_ESEARCH ? "RETURN (ALL) " : "", lo, hi);
 		if (ctx_cmd(src, CTX_GAPS, cmd, "searching the folder") == -1)
 			return -1;
+		/* One chunk (1:EXISTS) names every message left. */
+		if (n > IMAP_GAPCHUNK && im->expunges != exp)
+			return numbers_moved(src);
 	}
 	/* No message of the caller's can have a UID from UIDNEXT on. */
 	top = im->uidnext != 0 ? im->uidnext - 1 : UINT32_MAX;

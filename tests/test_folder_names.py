@@ -131,3 +131,29 @@ def test_state_of_an_older_spelling_still_counts(env):
     assert sorted(maildir_messages(env.path(A + "-Maildir", SUB))) == \
         sorted(other)
     assert state_folders(env) == ["INBOX", UTF7]
+
+
+def test_prefix_dropped_never_maps_a_folder_onto_inbox(env):
+    # On Courier or Cyrus (personal namespace "INBOX."), "INBOX.INBOX" is
+    # a folder of its own. Without its prefix it is "INBOX", but its mail
+    # goes to the subfolder .INBOX, never into the Maildir itself, where
+    # the real INBOX's mail is.
+    from test_hostile import imap_server
+    srv = imap_server(
+        CAPABILITY=b"* CAPABILITY IMAP4rev1 NAMESPACE\r\n{tag} OK done\r\n",
+        LIST=b'* LIST () "." INBOX.INBOX\r\n{tag} OK done\r\n',
+        **{r"^(\S+) NAMESPACE": lambda m: b'* NAMESPACE (("INBOX." ".")) '
+           b"NIL NIL\r\n" + m.group(1) + b" OK done\r\n"})
+    with srv:
+        cfg = env.config(env.account("acct", "imap", "none", "fred",
+                                     server=srv, password="pw-fred-1Qa",
+                                     folders="INBOX.INBOX"))
+        env.secret("pw-fred-1Qa", "fred")
+        r = env.expect(env.run(["-c", cfg]), 0)
+    md = env.path("acct-Maildir")
+    top = [n for d in ("new", "cur") if os.path.isdir(os.path.join(md, d))
+           for n in os.listdir(os.path.join(md, d))]
+    assert top == [], "INBOX.INBOX's mail went into INBOX: %r" % top
+    sub = [n for d in ("new", "cur")
+           for n in os.listdir(os.path.join(md, ".INBOX", d))]
+    assert len(sub) == 2, (sorted(os.listdir(md)), r.out, r.err)

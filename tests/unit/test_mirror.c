@@ -578,6 +578,27 @@ t_remove(const void *arg)
 	maildir_close(md);
 }
 
+/* A copy with a second link outside the folder (the user's backup):
+ * removing it removes it, and says so (0, not MAILDIR_MISSING). */
+static void
+t_remove_linked_elsewhere(const void *arg)
+{
+	struct maildir *md = fresh("linked");
+	char a[1024], b[1024];
+
+	(void)arg;
+	if (md == NULL)
+		return;
+	CHECK(put(md, "cur", U ":2,S", "one") == 0);
+	snprintf(a, sizeof(a), "%s/cur/" U ":2,S", maildir_path(md));
+	snprintf(b, sizeof(b), "%s/backup", maildir_path(md));
+	CHECK(link(a, b) == 0);
+	CHECK(maildir_remove(md, NULL, U ":2,S") == 0);
+	CHECK(count(md, "cur") == 0);
+	CHECK(access(b, F_OK) == 0);
+	maildir_close(md);
+}
+
 /* Renamed by the user to something that is no longer its unique part:
  * left alone, never a second copy. */
 static void
@@ -975,6 +996,8 @@ main(void)
 	T_RUN("set flags never overwrites", t_set_flags_no_overwrite, NULL);
 	T_RUN("two links of one file", t_two_links, NULL);
 	T_RUN("remove", t_remove, NULL);
+	T_RUN(
+	    "remove a copy linked elsewhere", t_remove_linked_elsewhere, NULL);
 	T_RUN("unique part changed by the user", t_unique_changed, NULL);
 	for (i = 0; i < sizeof(icases) / sizeof(icases[0]); i++)
 		T_RUN(icases[i].name, t_interrupted, &icases[i]);
