@@ -297,6 +297,13 @@ sasl_done(const struct sasl *s)
 	return s->done;
 }
 
+int
+sasl_last(const struct sasl *s)
+{
+	return s->done && s->mech != SRC_AUTH_XOAUTH2
+	    && s->mech != SRC_AUTH_OAUTHBEARER;
+}
+
 const char *
 sasl_error(const struct sasl *s)
 {
