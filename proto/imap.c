@@ -1732,7 +1732,7 @@ auth(struct source *src)
 			mech = SRC_AUTH_LOGIN;
 	}
 	if ((mech == SRC_AUTH_LOGIN ? login(src) : authenticate(src, mech))
-	    == -1
+		== -1
 	    || pre_wait(src) == -1)
 		return -1;
 	/* Capabilities may change with login (RFC 3501 section 6.2.3). */
