@@ -213,6 +213,9 @@ def test_first_folder_missing_is_76_with_its_message(env):
     # LIST and EXAMINE went behind the login, and were not sent again.
     assert cmds[1:3] == ['A2 LIST "" "Nope"', 'A3 EXAMINE "Nope"'], cmds
     assert len([c for c in cmds if "EXAMINE \"Nope\"" in c]) == 1, cmds
+    tr = re.findall(r"^%s: ([<>] .*)$" % A, r.err, re.M)
+    assert tr.index('> A3 EXAMINE "Nope"') < [
+        k for k, x in enumerate(tr) if x.startswith("< A1 OK")][0], tr
     assert re.search(r"^%s: no folder Nope: \"Mailbox doesn't exist: "
                      r"Nope[ .(]" % A, r.err, re.M), r.err
     # The next folder is fetched all the same.
