@@ -2019,6 +2019,56 @@ t_e2e_sess(const void *arg)
 	buf_free(&f.log);
 }
 
+/* The RETR window counts the bytes LIST announced: two messages of
+ * 10 MB fill it (16 MB), so RETR 3 waits until the first reply is in;
+ * then it goes out at once, before the second reply is read. */
+static void
+t_e2e_window_bytes(const void *arg)
+{
+	static const struct step st[] = {
+		GREETING,
+		S("CAPA", "+OK\r\nUSER\r\nUIDL\r\nPIPELINING\r\n.\r\n"),
+		USER_OK,
+		PASS_OK,
+		{ "STAT", "+OK 3 31457280\r\n", 0, F_COUNT, 3, NULL, NULL },
+		S("UIDL", "+OK\r\n1 a\r\n2 b\r\n3 c\r\n.\r\n"),
+		S("LIST",
+		    "+OK\r\n1 10485760\r\n2 10485760\r\n3 10485760\r\n.\r\n"),
+		{ "RETR 1", "+OK\r\none\r\n.\r\n", 0, F_COUNT, 2, NULL, NULL },
+		{ "RETR 2", "+OK\r\ntwo\r\n.\r\n", 0, F_COUNT, 2, NULL, NULL },
+		S("RETR 3", "+OK\r\nthree\r\n.\r\n"),
+	};
+	struct source_cfg cfg;
+	struct fake f = { 0 };
+	struct buf tr = { 0 };
+	struct msglist l = { 0 };
+	struct msginfo *v[3];
+	struct msink ms;
+	struct sink k;
+	struct source *src;
+	size_t i;
+
+	(void)arg;
+	src = start_session(&f, st, NELEM(st), &cfg, &tr);
+	ms_init(&ms, &k);
+	CHECK(src->ops->open(src) == 0);
+	CHECK(src->ops->list(src, 0, &l) == 0);
+	CHECK(l.n == 3 && l.nosizes == 0);
+	if (l.n == 3) {
+		for (i = 0; i < 3; i++)
+			v[i] = &l.v[i];
+		CHECK(src->ops->fetch(src, v, 3, &k) == 0);
+		CHECK(ms.ended[0] && ms.ended[1] && ms.ended[2]);
+		CHECK(ms_is(&ms, 2, "three\n", 6));
+	}
+	src->ops->free(src);
+	CHECK(fake_end(&f) == 0);
+	msglist_free(&l);
+	ms_free(&ms);
+	buf_free(&tr);
+	buf_free(&f.log);
+}
+
 /* lazy_sizes: list sends UIDL alone, even with PIPELINING; sizes sends
  * LIST once. Without UIDL, LIST comes at once: it numbers the
  * messages. */
@@ -2486,6 +2536,7 @@ main(void)
 	T_RUN("e2e stls", t_e2e_stls, NULL);
 	T_RUN("e2e implicit tls", t_e2e_implicit, NULL);
 	T_RUN("e2e lazy sizes", t_e2e_lazy_sizes, NULL);
+	T_RUN("e2e window by bytes", t_e2e_window_bytes, NULL);
 	T_RUN("e2e connection refused", t_e2e_refused_port, NULL);
 	return T_DONE();
 }
