@@ -1760,15 +1760,21 @@ class Bench:
                     r.ok and rt <= lim[what]))
             peers = [r[i] for k, r in rows.items()
                      if not k.startswith("mailfetch") and r[i].ok]
-            if peers:
-                best = min(peers, key=lambda r: r.wall)
-                f = 0.8 if what == "fetch" else 0.6
+            if not peers:
+                continue
+            best = min(peers, key=lambda r: r.wall)
+            f = 0.8 if what == "fetch" else 0.6
+            for key in ("mailfetch", "mailfetch, auth = plain"):
+                if key not in rows:
+                    continue
+                r = rows[key][i]
                 self.targets.append((
-                    "w", "%s %s: mailfetch %.2f s <= %.1f x fastest peer "
-                    "(%s %.2f s): ratio %.2f" % (
-                        name, what, mf[i].wall, f, best.label, best.wall,
-                        mf[i].wall / best.wall),
-                    mf[i].ok and mf[i].wall <= f * best.wall))
+                    "w", "%s %s: %s (%s) %.2f s <= %.1f x fastest peer "
+                    "(%s, %s, %.2f s): ratio %.2f" % (
+                        name, what, key, fmt_mech(r), r.wall, f,
+                        best.label, fmt_mech(best), best.wall,
+                        r.wall / best.wall),
+                    r.ok and r.wall <= f * best.wall))
 
     # -- profile
 

@@ -145,7 +145,7 @@ struct imap {
 	 * login: its LIST (ltag, 0 for INBOX) and EXAMINE (etag), sent
 	 * with the client's last authentication message and answered
 	 * during open; the first select of that folder takes the answers
-	 * (prelist, presel) instead of asking again. */
+	 * (list, sel) instead of asking again. */
 	struct {
 		int state; /* 0 none, 1 sent, 2 answered */
 		unsigned ltag, etag;
