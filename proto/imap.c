@@ -56,7 +56,7 @@
 #define IMAP_PIPE 2
 /* Commands in flight at most: the fetch's IMAP_PIPE, or the login with
  * the first folder's LIST and EXAMINE behind it. */
-#define IMAP_PENDMAX 4
+#define IMAP_PENDMAX 6
 #define IMAP_SASLSTEPS 16 /* challenges in one AUTHENTICATE */
 #define IMAP_LITMINUS 4096 /* LITERAL- non-synchronizing limit */
 #define IMAP_CHUNK 16384 /* decoded body bytes per sink write */
@@ -148,7 +148,7 @@ struct imap {
 	 * (list, sel) instead of asking again. */
 	struct {
 		int state; /* 0 none, 1 sent, 2 answered */
-		unsigned ltag, etag;
+		unsigned ctag, ltag, etag;
 		struct pend list, sel;
 		int gotlist;
 		char delim;
@@ -1340,12 +1340,18 @@ cmd_send(struct source *src)
 	return cmd_flush(src);
 }
 
-/* A command without arguments or with plain ones, sent and waited for.
+static int pre_wait(struct source *);
+
+/* A command without arguments or with plain ones, sent and waited for
+ * (after the answers to what went behind the login, see pre_wait).
  * Returns 0 with *p the tagged response, or -1. */
 static int
 simple(struct source *src, const char *cmd, struct pend *p)
 {
 	unsigned tag;
+
+	if (pre_wait(src) == -1)
+		return -1;
 
 	tag = cmd_begin(src, cmd);
 	if (cmd_send(src) == -1)
@@ -1474,6 +1480,12 @@ pre_send(struct source *src)
 		return 0;
 	}
 	im->pre.state = 1;
+	/* First CAPABILITY, for a server that does not list them in the
+	 * login's answer: its answer comes before the folder's, so open
+	 * need not wait for those (see pre_wait). */
+	im->pre.ctag = cmd_begin(src, "CAPABILITY");
+	if (cmd_send(src) == -1)
+		goto done;
 	if (strcasecmp(name, "INBOX") != 0) {
 		im->pre.ltag = cmd_begin(src, "LIST \"\"");
 		if (cmd_string(src, name, 0) == -1 || cmd_send(src) == -1)
@@ -1488,9 +1500,34 @@ done:
 	return rv;
 }
 
+/* The answer to the CAPABILITY pre_send sent first, as capability()
+ * judges it. */
+static int
+pre_caps(struct source *src)
+{
+	struct imap *im = src->priv;
+	struct pend p;
+	unsigned tag = im->pre.ctag;
+
+	im->pre.ctag = 0;
+	im->capseen = 0;
+	if (wait_tag(src, tag, &p) == -1)
+		return -1;
+	if (p.st != IMAP_SOK)
+		return src_fail(
+		    src, SRC_FPROTO, "CAPABILITY failed: \"%s\"", p.text);
+	if (!im->capseen)
+		return src_fail(src, SRC_FPROTO,
+		    "server answered CAPABILITY without capabilities");
+	return 0;
+}
+
 /* After a successful login: read the answers to what pre_send sent, as
  * folder_delim and select_cmd would, and keep them for the first
- * select. */
+ * select. Not during open, which returns as soon as the login is
+ * answered (the caller wipes the secret then: no copy of it is left
+ * while the session waits for the server), but at the first select,
+ * or before any other command that waits for an answer. */
 static int
 pre_wait(struct source *src)
 {
@@ -1499,6 +1536,8 @@ pre_wait(struct source *src)
 
 	if (im->pre.state != 1)
 		return 0;
+	if (im->pre.ctag != 0 && pre_caps(src) == -1)
+		goto done;
 	if (im->pre.ltag != 0) {
 		im->ctx = CTX_LIST;
 		im->gotlist = 0;
@@ -1732,11 +1771,13 @@ auth(struct source *src)
 			mech = SRC_AUTH_LOGIN;
 	}
 	if ((mech == SRC_AUTH_LOGIN ? login(src) : authenticate(src, mech))
-		== -1
-	    || pre_wait(src) == -1)
+	    == -1)
 		return -1;
-	/* Capabilities may change with login (RFC 3501 section 6.2.3). */
-	return im->capseen ? 0 : capability(src);
+	/* Capabilities may change with login (RFC 3501 section 6.2.3);
+	 * where pre_send asked already, its answer comes first. */
+	if (im->capseen)
+		return 0;
+	return im->pre.ctag != 0 ? pre_caps(src) : capability(src);
 }
 
 static int
@@ -1919,8 +1960,13 @@ pre_take(struct source *src, const char *folder, int rw, enum sel how,
     const char *name, const char *q, int *rv)
 {
 	struct imap *im = src->priv;
-	int state = im->pre.state;
+	int state;
 
+	if (pre_wait(src) == -1) {
+		*rv = -1;
+		return 1;
+	}
+	state = im->pre.state;
 	im->pre.state = 0;
 	if (state != 2 || rw || how != SEL_PLAIN
 	    || strcmp(folder, src->cfg->first_folder) != 0)

@@ -1636,7 +1636,8 @@ first_folder(struct source_cfg *cfg)
 }
 
 /*
- * The first folder's LIST and EXAMINE go out behind LOGIN before its
+ * The first folder's LIST and EXAMINE (and CAPABILITY, for a login
+ * answer without them, as here) go out behind LOGIN before its
  * answer (the server reads all three before it answers: a client that
  * waited would hang here), and the select of that folder takes their
  * answers without a word on the wire. A refused login: 77, and nothing
@@ -1648,13 +1649,15 @@ t_e2e_first_folder_pipelined(const void *arg)
 	static const struct step ok[] = {
 		{ S_SEND, GREET, NULL },
 		{ S_EXPECT, "LOGIN \"user\" \"" PW "\"", NULL },
+		{ S_EXPECT, "CAPABILITY", NULL },
 		{ S_EXPECT, "LIST \"\" \"Lists/a\"", NULL },
 		{ S_EXPECT, "EXAMINE \"Lists/a\"", NULL },
 		{ S_SEND,
-		    "A1 OK [CAPABILITY IMAP4rev1 LITERAL+ UIDPLUS] in\r\n"
-		    "* LIST () \"/\" Lists/a\r\nA2 OK listed\r\n"
+		    "A1 OK in\r\n"
+		    "* CAPABILITY IMAP4rev1 LITERAL+ UIDPLUS\r\nA2 OK caps\r\n"
+		    "* LIST () \"/\" Lists/a\r\nA3 OK listed\r\n"
 		    "* 3 EXISTS\r\n* OK [UIDVALIDITY 9] v\r\n"
-		    "* OK [UIDNEXT 4] n\r\nA3 OK [READ-ONLY] done\r\n",
+		    "* OK [UIDNEXT 4] n\r\nA4 OK [READ-ONLY] done\r\n",
 		    NULL },
 		{ S_EOF, NULL, NULL },
 		{ S_END, NULL, NULL },
@@ -1662,12 +1665,14 @@ t_e2e_first_folder_pipelined(const void *arg)
 	static const struct step refused[] = {
 		{ S_SEND, GREET, NULL },
 		{ S_EXPECT, "LOGIN \"user\" \"" PW "\"", NULL },
+		{ S_EXPECT, "CAPABILITY", NULL },
 		{ S_EXPECT, "LIST \"\" \"Lists/a\"", NULL },
 		{ S_EXPECT, "EXAMINE \"Lists/a\"", NULL },
 		{ S_SEND,
 		    "A1 NO [AUTHENTICATIONFAILED] no\r\n"
-		    "A2 BAD not authenticated\r\n"
-		    "A3 BAD not authenticated\r\n",
+		    "* CAPABILITY IMAP4rev1\r\nA2 OK caps\r\n"
+		    "A3 BAD not authenticated\r\n"
+		    "A4 BAD not authenticated\r\n",
 		    NULL },
 		{ S_EOF, NULL, NULL },
 		{ S_END, NULL, NULL },
