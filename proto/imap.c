@@ -148,6 +148,8 @@ struct imap {
 	 * (list, sel) instead of asking again. */
 	struct {
 		int state; /* 0 none, 1 sent, 2 answered */
+		int armed; /* the login succeeded: read them before any
+			    * other answer (wait_tag) */
 		unsigned ctag, ltag, etag;
 		struct pend list, sel;
 		int gotlist;
@@ -1160,7 +1162,11 @@ dispatch(struct source *src, const struct imap_resp *r, int cont)
 	return 0;
 }
 
-/* Wait for the tagged response to command tag; *out gets it. */
+static int pre_wait(struct source *);
+
+/* Wait for the tagged response to command tag; *out gets it. The
+ * answers to what went behind the login come first (pre_wait), each
+ * read as its command wants. */
 static int
 wait_tag(struct source *src, unsigned tag, struct pend *out)
 {
@@ -1168,6 +1174,10 @@ wait_tag(struct source *src, unsigned tag, struct pend *out)
 	struct imap_resp r;
 	size_t i;
 
+	if (im->pre.state == 1 && im->pre.armed && tag != im->pre.ctag
+	    && tag != im->pre.ltag && tag != im->pre.etag
+	    && pre_wait(src) == -1)
+		return -1;
 	for (;;) {
 		for (i = 0; i < im->npend; i++) {
 			if (im->pend[i].tag != tag || !im->pend[i].done)
@@ -1340,8 +1350,6 @@ cmd_send(struct source *src)
 	return cmd_flush(src);
 }
 
-static int pre_wait(struct source *);
-
 /* A command without arguments or with plain ones, sent and waited for
  * (after the answers to what went behind the login, see pre_wait).
  * Returns 0 with *p the tagged response, or -1. */
@@ -1509,10 +1517,10 @@ pre_caps(struct source *src)
 	struct pend p;
 	unsigned tag = im->pre.ctag;
 
-	im->pre.ctag = 0;
 	im->capseen = 0;
 	if (wait_tag(src, tag, &p) == -1)
 		return -1;
+	im->pre.ctag = 0;
 	if (p.st != IMAP_SOK)
 		return src_fail(
 		    src, SRC_FPROTO, "CAPABILITY failed: \"%s\"", p.text);
@@ -1773,6 +1781,7 @@ auth(struct source *src)
 	if ((mech == SRC_AUTH_LOGIN ? login(src) : authenticate(src, mech))
 	    == -1)
 		return -1;
+	im->pre.armed = 1;
 	/* Capabilities may change with login (RFC 3501 section 6.2.3);
 	 * where pre_send asked already, its answer comes first. */
 	if (im->capseen)
