@@ -58,6 +58,9 @@ acct_init(struct acct *ac, const struct cfg_account *a, const struct runopts *o)
 	ac->sc.timeout = a->timeout;
 	ac->sc.lazy_sizes = 1;
 	ac->sc.compress = a->compress;
+	if (a->nfitems > 0 && a->fitems[0].kind == CFG_FNAME
+	    && !a->fitems[0].exclude && !a->mirror)
+		ac->sc.first_folder = a->folders[0];
 	if (o->verbose >= 2) {
 		ac->sc.trace = trace;
 		ac->sc.trace_arg = ac;

@@ -54,6 +54,9 @@
  */
 #define IMAP_BATCH 500
 #define IMAP_PIPE 2
+/* Commands in flight at most: the fetch's IMAP_PIPE, or the login with
+ * the first folder's LIST and EXAMINE behind it. */
+#define IMAP_PENDMAX 6
 #define IMAP_SASLSTEPS 16 /* challenges in one AUTHENTICATE */
 #define IMAP_LITMINUS 4096 /* LITERAL- non-synchronizing limit */
 #define IMAP_CHUNK 16384 /* decoded body bytes per sink write */
@@ -136,12 +139,31 @@ struct imap {
 	uint32_t nuntagged; /* untagged responses since a tagged one */
 	uint64_t untagged_bytes; /* their bytes in the session, no bodies */
 	unsigned tagn;
-	struct pend pend[IMAP_PIPE];
+	struct pend pend[IMAP_PENDMAX];
 	size_t npend;
+	/* The first folder (cfg->first_folder), pipelined behind the
+	 * login: its LIST (ltag, 0 for INBOX) and EXAMINE (etag), sent
+	 * with the client's last authentication message and answered
+	 * during open; the first select of that folder takes the answers
+	 * (list, sel) instead of asking again. */
+	struct {
+		int state; /* 0 none, 1 sent, 2 answered */
+		int armed; /* the login succeeded: read them before any
+			    * other answer (wait_tag) */
+		unsigned ctag, ltag, etag;
+		struct pend list, sel;
+		int gotlist;
+		char delim;
+	} pre;
 	unsigned caps;
 	int capseen; /* a capability list arrived since reset */
 	int preauth;
 	int byeseen;
+	/* The tag of COMPRESS DEFLATE in flight, 0 none: compression
+	 * starts right after its tagged OK, whenever that is read (Dovecot
+	 * may answer it before a command sent earlier, whose answer then
+	 * comes compressed). */
+	unsigned ztag;
 	char bye[256];
 	/* The selected mailbox. */
 	int selected;
@@ -1141,10 +1163,19 @@ dispatch(struct source *src, const struct imap_resp *r, int cont)
 	p->unavailable
 	    = imap_code_is(r->code, r->codelen, "UNAVAILABLE", &arg, &arglen);
 	src_quote(p->text, sizeof(p->text), r->text, r->textlen);
+	if (p->tag == im->ztag) {
+		im->ztag = 0;
+		if (p->st == IMAP_SOK && conn_compress(src->conn) == -1)
+			return src_connfail(src, "starting compression");
+	}
 	return 0;
 }
 
-/* Wait for the tagged response to command tag; *out gets it. */
+static int pre_wait(struct source *);
+
+/* Wait for the tagged response to command tag; *out gets it. The
+ * answers to what went behind the login come first (pre_wait), each
+ * read as its command wants. */
 static int
 wait_tag(struct source *src, unsigned tag, struct pend *out)
 {
@@ -1152,6 +1183,10 @@ wait_tag(struct source *src, unsigned tag, struct pend *out)
 	struct imap_resp r;
 	size_t i;
 
+	if (im->pre.state == 1 && im->pre.armed && tag != im->pre.ctag
+	    && tag != im->pre.ltag && tag != im->pre.etag
+	    && pre_wait(src) == -1)
+		return -1;
 	for (;;) {
 		for (i = 0; i < im->npend; i++) {
 			if (im->pend[i].tag != tag || !im->pend[i].done)
@@ -1174,12 +1209,13 @@ cmd_pend(struct imap *im)
 	return &im->pend[im->npend - 1];
 }
 
-/* Read responses until the server's "+" (1, *r holds it) or until the
- * newest command is answered instead (0); -1 on failure. */
+/* Read responses until the server's "+" (1, *r holds it) or until
+ * command tag is answered instead (0); -1 on failure. */
 static int
-wait_cont(struct source *src, struct imap_resp *r)
+wait_cont(struct source *src, unsigned tag, struct imap_resp *r)
 {
 	struct imap *im = src->priv;
+	size_t i;
 	int x;
 
 	for (;;) {
@@ -1187,8 +1223,9 @@ wait_cont(struct source *src, struct imap_resp *r)
 			return -1;
 		if (x == 1)
 			return 1;
-		if (cmd_pend(im)->done)
-			return 0;
+		for (i = 0; i < im->npend; i++)
+			if (im->pend[i].tag == tag && im->pend[i].done)
+				return 0;
 	}
 }
 
@@ -1210,9 +1247,9 @@ cmd_begin(struct source *src, const char *verb)
 	im->tbuf.len = 0;
 	/* Only a session that already failed can have this many commands
 	 * unanswered; forget the oldest rather than overrun. */
-	if (im->npend == IMAP_PIPE) {
+	if (im->npend == IMAP_PENDMAX) {
 		memmove(im->pend, im->pend + 1,
-		    (IMAP_PIPE - 1) * sizeof(*im->pend));
+		    (IMAP_PENDMAX - 1) * sizeof(*im->pend));
 		im->npend--;
 	}
 	snprintf(s, sizeof(s), "A%u", ++im->tagn);
@@ -1297,7 +1334,8 @@ cmd_string(struct source *src, const char *s, int secret)
 	}
 	if (!plus) {
 		/* RFC 3501 section 7.5: wait for the server's go-ahead. */
-		if (cmd_flush(src) == -1 || (rv = wait_cont(src, &r)) == -1)
+		if (cmd_flush(src) == -1
+		    || (rv = wait_cont(src, cmd_pend(im)->tag, &r)) == -1)
 			return -1;
 		if (rv == 0)
 			return 0;
@@ -1321,12 +1359,16 @@ cmd_send(struct source *src)
 	return cmd_flush(src);
 }
 
-/* A command without arguments or with plain ones, sent and waited for.
+/* A command without arguments or with plain ones, sent and waited for
+ * (after the answers to what went behind the login, see pre_wait).
  * Returns 0 with *p the tagged response, or -1. */
 static int
 simple(struct source *src, const char *cmd, struct pend *p)
 {
 	unsigned tag;
+
+	if (pre_wait(src) == -1)
+		return -1;
 
 	tag = cmd_begin(src, cmd);
 	if (cmd_send(src) == -1)
@@ -1414,6 +1456,125 @@ starttls(struct source *src)
 	return capability(src);
 }
 
+static void reset_mailbox(struct imap *);
+
+/* 1 when cmd_string sends s without waiting for the server: a quoted
+ * string, or a non-synchronizing literal. */
+static int
+string_unsync(const struct imap *im, const char *s)
+{
+	size_t i, len = strlen(s);
+
+	for (i = 0; i < len; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e || s[i] == '"' || s[i] == '\\')
+			break;
+	return i == len || (im->caps & CAP_LITERALPLUS)
+	    || ((im->caps & CAP_LITERALMINUS) && len <= IMAP_LITMINUS);
+}
+
+/*
+ * Behind the client's last authentication message, without waiting for
+ * the answer: the first folder's LIST (for its delimiter; none for
+ * INBOX) and EXAMINE, so that a poll waits once for the login and the
+ * folder together. Harmless if the login fails: the server refuses
+ * both in the not-authenticated state (RFC 3501 section 6.3), the
+ * session ends with the failure and nothing else is sent. Only names
+ * that go out without a synchronizing literal, which would wait.
+ */
+static int
+pre_send(struct source *src)
+{
+	struct imap *im = src->priv;
+	const char *folder = src->cfg->first_folder;
+	char *name;
+	int rv = -1;
+
+	if (folder == NULL || im->pre.state != 0
+	    || (name = imap_mailbox_canon(folder)) == NULL)
+		return 0;
+	if (!string_unsync(im, name)) {
+		free(name);
+		return 0;
+	}
+	im->pre.state = 1;
+	/* First CAPABILITY, for a server that does not list them in the
+	 * login's answer: its answer comes before the folder's, so open
+	 * need not wait for those (see pre_wait). */
+	im->pre.ctag = cmd_begin(src, "CAPABILITY");
+	if (cmd_send(src) == -1)
+		goto done;
+	if (strcasecmp(name, "INBOX") != 0) {
+		im->pre.ltag = cmd_begin(src, "LIST \"\"");
+		if (cmd_string(src, name, 0) == -1 || cmd_send(src) == -1)
+			goto done;
+	}
+	im->pre.etag = cmd_begin(src, "EXAMINE");
+	if (cmd_string(src, name, 0) == -1 || cmd_send(src) == -1)
+		goto done;
+	rv = 0;
+done:
+	free(name);
+	return rv;
+}
+
+/* The answer to the CAPABILITY pre_send sent first, as capability()
+ * judges it. */
+static int
+pre_caps(struct source *src)
+{
+	struct imap *im = src->priv;
+	struct pend p;
+	unsigned tag = im->pre.ctag;
+
+	im->capseen = 0;
+	if (wait_tag(src, tag, &p) == -1)
+		return -1;
+	im->pre.ctag = 0;
+	if (p.st != IMAP_SOK)
+		return src_fail(
+		    src, SRC_FPROTO, "CAPABILITY failed: \"%s\"", p.text);
+	if (!im->capseen)
+		return src_fail(src, SRC_FPROTO,
+		    "server answered CAPABILITY without capabilities");
+	return 0;
+}
+
+/* After a successful login: read the answers to what pre_send sent, as
+ * folder_delim and select_cmd would, and keep them for the first
+ * select. Not during open, which returns as soon as the login is
+ * answered (the caller wipes the secret then: no copy of it is left
+ * while the session waits for the server), but at the first select,
+ * or before any other command that waits for an answer. */
+static int
+pre_wait(struct source *src)
+{
+	struct imap *im = src->priv;
+	int rv = -1;
+
+	if (im->pre.state != 1)
+		return 0;
+	if (im->pre.ctag != 0 && pre_caps(src) == -1)
+		goto done;
+	if (im->pre.ltag != 0) {
+		im->ctx = CTX_LIST;
+		im->gotlist = 0;
+		im->delim = 0;
+		if (wait_tag(src, im->pre.ltag, &im->pre.list) == -1)
+			goto done;
+		im->pre.gotlist = im->gotlist;
+		im->pre.delim = im->delim;
+	}
+	reset_mailbox(im);
+	im->ctx = CTX_SELECT;
+	if (wait_tag(src, im->pre.etag, &im->pre.sel) == -1)
+		goto done;
+	im->pre.state = 2;
+	rv = 0;
+done:
+	im->ctx = CTX_NONE;
+	return rv;
+}
+
 /* The tagged answer to LOGIN or AUTHENTICATE was not OK. */
 static int
 auth_refused(struct source *src, const struct pend *p)
@@ -1445,6 +1606,7 @@ login(struct source *src)
 	tag = cmd_begin(src, "LOGIN");
 	if (cmd_string(src, cfg->user, 0) == -1
 	    || cmd_string(src, cfg->secret, 1) == -1 || cmd_send(src) == -1
+	    || (!cmd_pend(im)->done && pre_send(src) == -1)
 	    || wait_tag(src, tag, &p) == -1)
 		return -1;
 	if (p.st != IMAP_SOK)
@@ -1509,16 +1671,18 @@ auth_ir(struct source *src, struct sasl *sasl)
 	return 0;
 }
 
-/* Answer the server's challenges until it answers the command; sent:
- * the client's first message went out with it already. */
+/* Answer the server's challenges until it answers command tag; sent:
+ * the client's first message went out with it already. Behind the
+ * client's last message go the first folder's commands (pre_send). */
 static int
-auth_exchange(struct source *src, struct sasl *sasl, int first, int sent)
+auth_exchange(
+    struct source *src, struct sasl *sasl, unsigned tag, int first, int sent)
 {
 	struct imap_resp r;
 	char *out = NULL;
 	int steps = 0, x;
 
-	while ((x = wait_cont(src, &r)) == 1) {
+	while ((x = wait_cont(src, tag, &r)) == 1) {
 		if (++steps > IMAP_SASLSTEPS) {
 			sasl_send(src, "*");
 			return src_fail(src, SRC_FPROTO,
@@ -1541,7 +1705,7 @@ auth_exchange(struct source *src, struct sasl *sasl, int first, int sent)
 		x = sasl_send(src, out);
 		freezero_str(out);
 		out = NULL;
-		if (x == -1)
+		if (x == -1 || (sasl_last(sasl) && pre_send(src) == -1))
 			return -1;
 	}
 	return x;
@@ -1574,7 +1738,8 @@ authenticate(struct source *src, enum src_auth mech)
 	cmd_add(src, " ", 1, 0);
 	cmd_add(src, name, strlen(name), 0);
 	if ((ir && auth_ir(src, sasl) == -1) || cmd_send(src) == -1
-	    || auth_exchange(src, sasl, first, ir) == -1
+	    || (ir && sasl_last(sasl) && pre_send(src) == -1)
+	    || auth_exchange(src, sasl, tag, first, ir) == -1
 	    || wait_tag(src, tag, &p) == -1)
 		goto done;
 	if (p.st != IMAP_SOK) {
@@ -1625,8 +1790,12 @@ auth(struct source *src)
 	if ((mech == SRC_AUTH_LOGIN ? login(src) : authenticate(src, mech))
 	    == -1)
 		return -1;
-	/* Capabilities may change with login (RFC 3501 section 6.2.3). */
-	return im->capseen ? 0 : capability(src);
+	im->pre.armed = 1;
+	/* Capabilities may change with login (RFC 3501 section 6.2.3);
+	 * where pre_send asked already, its answer comes first. */
+	if (im->capseen)
+		return 0;
+	return im->pre.ctag != 0 ? pre_caps(src) : capability(src);
 }
 
 static int
@@ -1689,6 +1858,22 @@ reset_mailbox(struct imap *im)
 	im->nomodseq = 0;
 }
 
+/* The answer to LIST "" name (folder_delim, or pipelined by pre_send). */
+static int
+delim_result(struct source *src, const struct pend *p, const char *q)
+{
+	struct imap *im = src->priv;
+
+	if (p->st == IMAP_SNO)
+		return src_fail(
+		    src, SRC_FREFUSED, "no folder %s: \"%s\"", q, p->text);
+	if (p->st != IMAP_SOK)
+		return src_fail(
+		    src, SRC_FPROTO, "LIST %s failed: \"%s\"", q, p->text);
+	src->delim = im->gotlist ? im->delim : 0;
+	return 0;
+}
+
 /* LIST "" name, for the folder's hierarchy delimiter (src->delim). q
  * is the name as the config gave it, quoted for messages. */
 static int
@@ -1705,14 +1890,7 @@ folder_delim(struct source *src, const char *name, const char *q)
 	if (cmd_string(src, name, 0) == -1 || cmd_send(src) == -1
 	    || wait_tag(src, tag, &p) == -1)
 		return -1;
-	if (p.st == IMAP_SNO)
-		return src_fail(
-		    src, SRC_FREFUSED, "no folder %s: \"%s\"", q, p.text);
-	if (p.st != IMAP_SOK)
-		return src_fail(
-		    src, SRC_FPROTO, "LIST %s failed: \"%s\"", q, p.text);
-	src->delim = im->gotlist ? im->delim : 0;
-	return 0;
+	return delim_result(src, &p, q);
 }
 
 /* ENABLE QRESYNC (RFC 7162 section 3.2.3), once per session; sent
@@ -1767,6 +1945,65 @@ select_params(struct source *src, enum sel how, const struct sync_known *k)
 	cmd_add(src, par, strlen(par), 0);
 }
 
+/* The answer to SELECT or EXAMINE (select_cmd, or pipelined by
+ * pre_send). */
+static int
+select_result(struct source *src, const struct pend *p, const char *q, int rw)
+{
+	struct imap *im = src->priv;
+
+	if (p->st == IMAP_SNO) {
+		reset_mailbox(im);
+		return src_fail(
+		    src, SRC_FREFUSED, "no folder %s: \"%s\"", q, p->text);
+	}
+	if (p->st != IMAP_SOK)
+		return src_fail(src, SRC_FPROTO, "%s %s failed: \"%s\"",
+		    rw ? "SELECT" : "EXAMINE", q, p->text);
+	if (im->uidvalidity == 0)
+		return src_fail(src, SRC_FDATA,
+		    "server sent no UIDVALIDITY for folder %s", q);
+	return 0;
+}
+
+/*
+ * The first select of the session, of the folder pipelined behind the
+ * login, read-only: the answers pre_send's commands got, judged as
+ * if they came now. 1 when taken (rv in *rv), 0 when the folder or
+ * mode differs (the pipelined answers are then forgotten; the select
+ * that follows replaces their mailbox).
+ */
+static int
+pre_take(struct source *src, const char *folder, int rw, enum sel how,
+    const char *name, const char *q, int *rv)
+{
+	struct imap *im = src->priv;
+	int state;
+
+	if (pre_wait(src) == -1) {
+		*rv = -1;
+		return 1;
+	}
+	state = im->pre.state;
+	im->pre.state = 0;
+	if (state != 2 || rw || how != SEL_PLAIN
+	    || strcmp(folder, src->cfg->first_folder) != 0)
+		return 0;
+	if (strcasecmp(name, "INBOX") == 0)
+		src->delim = 0;
+	else {
+		im->gotlist = im->pre.gotlist;
+		im->delim = im->pre.delim;
+		if (delim_result(src, &im->pre.list, q) == -1) {
+			reset_mailbox(im);
+			*rv = -1;
+			return 1;
+		}
+	}
+	*rv = select_result(src, &im->pre.sel, q, rw);
+	return 1;
+}
+
 /* SELECT or EXAMINE name, as how says (ENABLE QRESYNC goes first for
  * SEL_QRESYNC and SEL_ENABLED where needed). */
 static int
@@ -1790,18 +2027,7 @@ select_cmd(struct source *src, const char *name, const char *q, int rw,
 	if (cmd_send(src) == -1 || enabled_qresync(src, entag) == -1
 	    || wait_tag(src, tag, &p) == -1)
 		return -1;
-	if (p.st == IMAP_SNO) {
-		reset_mailbox(im);
-		return src_fail(
-		    src, SRC_FREFUSED, "no folder %s: \"%s\"", q, p.text);
-	}
-	if (p.st != IMAP_SOK)
-		return src_fail(src, SRC_FPROTO, "%s %s failed: \"%s\"",
-		    rw ? "SELECT" : "EXAMINE", q, p.text);
-	if (im->uidvalidity == 0)
-		return src_fail(src, SRC_FDATA,
-		    "server sent no UIDVALIDITY for folder %s", q);
-	return 0;
+	return select_result(src, &p, q, rw);
 }
 
 /* Open folder (LIST for its delimiter unless INBOX, then SELECT or
@@ -1813,7 +2039,7 @@ open_folder(struct source *src, const char *folder, int rw, enum sel how,
 {
 	struct imap *im = src->priv;
 	char *name, q[200];
-	int rv = -1;
+	int rv = -1, taken;
 
 	memset(fi, 0, sizeof(*fi));
 	src_quote(q, sizeof(q), folder, strlen(folder));
@@ -1824,12 +2050,17 @@ open_folder(struct source *src, const char *folder, int rw, enum sel how,
 		    "folder name \"%s\" is not valid UTF-8", q);
 	/* INBOX always exists (RFC 3501 section 5.1) and is the Maildir
 	 * itself, whatever the delimiter: no LIST, a round trip saved. */
-	if (strcasecmp(name, "INBOX") == 0)
-		src->delim = 0;
-	else if (folder_delim(src, name, q) == -1)
-		goto done;
-	if (select_cmd(src, name, q, rw, how, known) == -1)
-		goto done;
+	if (pre_take(src, folder, rw, how, name, q, &taken)) {
+		if (taken == -1)
+			goto done;
+	} else {
+		if (strcasecmp(name, "INBOX") == 0)
+			src->delim = 0;
+		else if (folder_delim(src, name, q) == -1)
+			goto done;
+		if (select_cmd(src, name, q, rw, how, known) == -1)
+			goto done;
+	}
 	im->selected = 1;
 	fi->uidvalidity = im->uidvalidity;
 	fi->exists = im->exists;
@@ -1864,13 +2095,27 @@ msginfo_cmp(const void *a, const void *b)
 	return x->num < y->num ? -1 : x->num > y->num;
 }
 
-/* One listing command, its FETCH responses collected into im->out. */
+static int compress_wanted(struct source *);
+static unsigned compress_send(struct source *);
+static int compress_wait(struct source *, unsigned);
+
+/* One listing command, its FETCH responses collected into im->out;
+ * with zip, COMPRESS DEFLATE right behind it (see compress): where
+ * there may be mail to fetch, the round trip it costs is shared with
+ * the listing's. */
 static int
-list_cmd(struct source *src, const char *cmd)
+list_cmd(struct source *src, const char *cmd, int zip)
 {
 	struct pend p;
+	unsigned tag, ztag = 0;
 
-	if (simple(src, cmd, &p) == -1)
+	tag = cmd_begin(src, cmd);
+	if (cmd_send(src) == -1)
+		return -1;
+	if (zip && compress_wanted(src) && (ztag = compress_send(src)) == 0)
+		return -1;
+	if (wait_tag(src, tag, &p) == -1
+	    || (ztag != 0 && compress_wait(src, ztag) == -1))
 		return -1;
 	if (p.st != IMAP_SOK)
 		return src_fail(src, SRC_FPROTO,
@@ -1901,7 +2146,7 @@ list_parts(struct source *src, uint32_t from, struct msglist *out)
 		    "FETCH %" PRIu32 ":%" PRIu32
 		    " (UID RFC822.SIZE FLAGS INTERNALDATE)",
 		    lo, hi);
-		if (list_cmd(src, cmd) == -1)
+		if (list_cmd(src, cmd, 0) == -1)
 			return -1;
 		low = UINT32_MAX;
 		for (i = before; i < out->n; i++)
@@ -1941,7 +2186,8 @@ imap_list(struct source *src, uint32_t from, struct msglist *out)
 		    "UID FETCH %" PRIu32
 		    ":* (UID RFC822.SIZE FLAGS INTERNALDATE)",
 		    from > 1 ? from : 1);
-		if (list_cmd(src, cmd) == -1)
+		if (list_cmd(src, cmd, im->uidnext == 0 || im->uidnext > from)
+		    == -1)
 			goto done;
 	}
 	/* Servers answer in message number order, which is UID order;
@@ -1994,19 +2240,50 @@ uid_cmd(struct source *src, const char *verb, const struct uidix *ix,
  * the session goes on uncompressed.
  */
 static int
-compress(struct source *src)
+compress_wanted(struct source *src)
 {
 	struct imap *im = src->priv;
+
+	return src->cfg->compress && (im->caps & CAP_COMPRESS)
+	    && !conn_is_compressed(src->conn);
+}
+
+/* Send COMPRESS DEFLATE: the last command of a flight, for the client
+ * must send nothing after it until its answer (RFC 4978 section 3).
+ * Returns its tag, 0 on failure. */
+static unsigned
+compress_send(struct source *src)
+{
+	struct imap *im = src->priv;
+	unsigned tag;
+
+	tag = cmd_begin(src, "COMPRESS DEFLATE");
+	if (cmd_send(src) == -1)
+		return 0;
+	im->ztag = tag;
+	return tag;
+}
+
+/* Its answer; dispatch starts compression right after an OK, and a
+ * refusal is no failure: the session goes on uncompressed. */
+static int
+compress_wait(struct source *src, unsigned tag)
+{
 	struct pend p;
 
-	if (!src->cfg->compress || !(im->caps & CAP_COMPRESS)
-	    || conn_is_compressed(src->conn))
+	return wait_tag(src, tag, &p);
+}
+
+static int
+compress(struct source *src)
+{
+	unsigned tag;
+
+	if (!compress_wanted(src))
 		return 0;
-	if (simple(src, "COMPRESS DEFLATE", &p) == -1)
+	if ((tag = compress_send(src)) == 0)
 		return -1;
-	if (p.st == IMAP_SOK && conn_compress(src->conn) == -1)
-		return src_connfail(src, "starting compression");
-	return 0;
+	return compress_wait(src, tag);
 }
 
 static int
@@ -2260,7 +2537,7 @@ imap_idle_start(struct source *src)
 	if (cmd_send(src) == -1)
 		return -1;
 	/* Untagged data may come before the server's "+". */
-	if ((x = wait_cont(src, &r)) == -1)
+	if ((x = wait_cont(src, tag, &r)) == -1)
 		return -1;
 	if (x == 0) {
 		if (wait_tag(src, tag, &p) == -1)

@@ -30,8 +30,17 @@
 #define POP3_MAXUIDBYTES (32 * 1024 * 1024)
 #define POP3_MAXCAPS 1000
 #define POP3_MAXSTEPS 20
-/* Outstanding RETR/DELE commands with PIPELINING. */
-#define POP3_WINDOW 32
+/*
+ * The window of outstanding RETR/DELE commands with PIPELINING, topped
+ * up as each reply completes: commands until the messages they ask for
+ * add up to POP3_WINBYTES (as LIST announced them), and never more
+ * than POP3_WINCMDS (at most ~8 KB of command lines, which the socket
+ * buffers take without the server reading: no deadlock while its
+ * replies fill the other direction). Neither costs memory here: the
+ * replies are streamed to the sink as they come.
+ */
+#define POP3_WINBYTES (16 * 1024 * 1024)
+#define POP3_WINCMDS 512
 /* Decoded body bytes handed to the sink at once. */
 #define POP3_BODYBUF 65536
 /* Server text quoted into an error. */
@@ -54,6 +63,22 @@ struct pop3 {
 	int ended; /* QUIT was answered */
 	int marked; /* DELE was sent: QUIT's answer decides */
 	char *body; /* POP3_BODYBUF bytes for fetch */
+	/*
+	 * With PIPELINING, STAT and UIDL (and LIST without lazy_sizes) go
+	 * out behind the client's last authentication message, and their
+	 * answers are read during open: select and list take them from
+	 * here. pre: 0 none, 1 sent, 2 read. prefail: the failure reading
+	 * them met (class, message), reported by the select or list that
+	 * asks; the session is unusable then.
+	 */
+	int pre;
+	int prestat; /* STAT answered +OK: prefi holds it */
+	struct folder_info prefi;
+	int preuidl; /* 1 UIDL listed into prel, 0 -ERR (no UIDL) */
+	int prelist; /* LIST was sent along and merged into prel */
+	struct msglist prel;
+	enum src_fail prefail;
+	char preerr[sizeof(((struct source *)0)->err)];
 };
 
 /* Decoder states; see pop3_dec_feed. */
@@ -384,9 +409,10 @@ addcap(struct source *src, struct pop3 *p, const char *s, size_t len)
 		src_quote(src->caps + used, sizeof(src->caps) - used, s, len);
 }
 
-/* CAPA (RFC 2449 section 5): -ERR means no capabilities. */
+/* The answer to CAPA (RFC 2449 section 5), sent already: -ERR means
+ * no capabilities. */
 static int
-capa(struct source *src, struct pop3 *p)
+capa_read(struct source *src, struct pop3 *p)
 {
 	const char *text;
 	char *line;
@@ -398,8 +424,7 @@ capa(struct source *src, struct pop3 *p)
 	p->capa = 0;
 	p->offer[0] = '\0';
 	src->caps[0] = '\0';
-	if (line_cmd(src, &pop3_line, "CAPA") == -1
-	    || reply(src, "CAPA", &ok, &text, &tl) == -1)
+	if (reply(src, "CAPA", &ok, &text, &tl) == -1)
 		return -1;
 	if (!ok)
 		return 0;
@@ -414,6 +439,14 @@ capa(struct source *src, struct pop3 *p)
 			    src, SRC_FPROTO, "capability listing too long");
 		addcap(src, p, line, len);
 	}
+}
+
+static int
+capa(struct source *src, struct pop3 *p)
+{
+	if (line_cmd(src, &pop3_line, "CAPA") == -1)
+		return -1;
+	return capa_read(src, p);
 }
 
 static int
@@ -452,6 +485,11 @@ has_crlf(const char *s)
 	return strpbrk(s, "\r\n") != NULL;
 }
 
+static int pre_send(struct source *, void *);
+static int read_stat(struct source *, struct folder_info *);
+static int read_uidls(struct source *, struct msglist *);
+static int read_sizes(struct source *, struct msglist *, int);
+
 /* USER and PASS (RFC 1939 section 7). */
 static int
 auth_user(struct source *src)
@@ -477,6 +515,8 @@ auth_user(struct source *src)
 		return -1;
 	}
 	freezero_str(line);
+	if (pre_send(src, NULL) == -1)
+		return -1;
 	if (reply(src, "PASS", &ok, &text, &tl) == -1)
 		return -1;
 	if (!ok)
@@ -505,7 +545,8 @@ auth_apop(struct source *src, struct pop3 *p)
 	snprintf(show, sizeof(show), "APOP %s <redacted>", cfg->user);
 	rc = line_send(src, &pop3_line, line, n, show);
 	freezero_str(line);
-	if (rc == -1 || reply(src, "APOP", &ok, &text, &tl) == -1)
+	if (rc == -1 || pre_send(src, NULL) == -1
+	    || reply(src, "APOP", &ok, &text, &tl) == -1)
 		return -1;
 	if (!ok)
 		return authfail(src, text, tl);
@@ -522,15 +563,21 @@ is_scram(enum src_auth m)
 struct auth_final {
 	char *line;
 	size_t len;
+	const struct sasl *s;
 };
 
-/* One line of AUTH: "+ " and a challenge, or the final status line. */
+/* One line of AUTH: "+ " and a challenge, or the final status line.
+ * Called after each client message went out: behind the last one
+ * (sasl_last) go the pipelined commands (pre_send). */
 static int
 auth_next(struct source *src, void *arg, const char **chal, size_t *chlen)
 {
 	struct auth_final *f = arg;
 	char *line;
 	size_t len;
+
+	if (sasl_last(f->s) && pre_send(src, NULL) == -1)
+		return -1;
 
 	conn_reply_begin(src->conn);
 	if (line_read(src, &line, &len, POP3_AUTHLINE, "AUTH") == -1)
@@ -550,7 +597,7 @@ static int
 auth_sasl(struct source *src, struct pop3 *p, enum src_auth mech)
 {
 	const struct source_cfg *cfg = src->cfg;
-	struct auth_final f = { NULL, 0 };
+	struct auth_final f = { NULL, 0, NULL };
 	struct sasl_line how
 	    = { POP3_CMDMAX, POP3_MAXSTEPS, "", &pop3_line, auth_next, &f };
 	struct sasl *s;
@@ -572,6 +619,7 @@ auth_sasl(struct source *src, struct pop3 *p, enum src_auth mech)
 		    name, *p->offer ? p->offer : "no SASL mechanism");
 	xstrlcpy(src->mech, name, sizeof(src->mech));
 	s = sasl_new(mech, cfg->user, cfg->secret, cfg->host, cfg->port);
+	f.s = s;
 	if (sasl_exchange(src, s, name, &how) == -1)
 		goto done;
 	st = pop3_status(f.line, f.len, &text);
@@ -624,6 +672,59 @@ authenticate(struct source *src, struct pop3 *p)
 	}
 }
 
+/*
+ * With PIPELINING (RFC 2449 section 6.6): STAT and UIDL (and LIST
+ * unless lazy_sizes) right behind the client's last authentication
+ * message, so that a poll waits once for the login and the listing
+ * together. Harmless if the login fails: in the AUTHORIZATION state
+ * the server answers them -ERR, the session ends with the failure, and
+ * nothing more is sent.
+ */
+static int
+pre_send(struct source *src, void *arg)
+{
+	struct pop3 *p = src->priv;
+	static const char three[] = "STAT\r\nUIDL\r\nLIST\r\n";
+	size_t n;
+
+	(void)arg;
+	if (!(p->caps & CAP_PIPELINING) || p->pre != 0)
+		return 0;
+	p->prelist = !src->cfg->lazy_sizes;
+	n = p->prelist ? strlen(three) : strlen("STAT\r\nUIDL\r\n");
+	line_trace(src, SRC_TRACE_OUT, "STAT", 4);
+	if (p->prelist)
+		line_trace(src, SRC_TRACE_OUT, "UIDL", 4);
+	if (line_send(src, &pop3_line, three, n, p->prelist ? "LIST" : "UIDL")
+	    == -1)
+		return -1;
+	p->pre = 1;
+	return 0;
+}
+
+/* After a successful login: read what pre_send sent. A failure here
+ * breaks the session (src->err says why) and is reported by the
+ * select or list that asks, as if it had happened there. */
+static void
+pre_read(struct source *src, struct pop3 *p)
+{
+	int ok;
+
+	if (p->pre != 1)
+		return;
+	if (read_stat(src, &p->prefi) == -1
+	    || (ok = read_uidls(src, &p->prel)) == -1
+	    || (p->prelist && read_sizes(src, &p->prel, ok) == -1)) {
+		msglist_free(&p->prel);
+		p->pre = 0;
+		p->broken = 1;
+		return;
+	}
+	p->prestat = 1;
+	p->preuidl = ok;
+	p->pre = 2;
+}
+
 static int
 do_open(struct source *src, struct pop3 *p)
 {
@@ -635,8 +736,13 @@ do_open(struct source *src, struct pop3 *p)
 
 	if (src->conn != NULL)
 		return src_fail(src, SRC_FPROTO, "session already open");
-	if (line_connect(src, "TLS") == -1 || greeting(src, p) == -1
-	    || capa(src, p) == -1)
+	/* CAPA goes out with the end of the TLS handshake, before the
+	 * greeting is read: the greeting and its answer then come in one
+	 * round trip. Harmless whatever the greeting says: CAPA changes
+	 * nothing on the server. */
+	if (line_connect(src, "TLS") == -1
+	    || line_cmd(src, &pop3_line, "CAPA") == -1 || greeting(src, p) == -1
+	    || capa_read(src, p) == -1)
 		return -1;
 	if (cfg->tls == SRC_TLS_STARTTLS) {
 		if (!(p->caps & CAP_STLS))
@@ -659,7 +765,10 @@ do_open(struct source *src, struct pop3 *p)
 	src->mechs = p->sasl;
 	if (cfg->nologin)
 		return 0;
-	return authenticate(src, p);
+	if (authenticate(src, p) == -1)
+		return -1;
+	pre_read(src, p);
+	return 0;
 }
 
 /* After a failure the session is unusable, except after a refusal
@@ -696,15 +805,33 @@ pop3_open(struct source *src)
 	return settle(src, do_open(src, src->priv));
 }
 
+/* The answer to STAT, sent already, into *fi. */
 static int
-pop3_select(
-    struct source *src, const char *folder, int rw, struct folder_info *fi)
+read_stat(struct source *src, struct folder_info *fi)
 {
 	const char *text;
 	char q[POP3_QUOTE + 1];
 	uint64_t size;
 	size_t tl;
 	int ok;
+
+	if (reply(src, "STAT", &ok, &text, &tl) == -1)
+		return -1;
+	src_quote(q, sizeof(q), text, tl);
+	if (!ok)
+		return src_fail(src, SRC_FPROTO, "STAT failed: \"%s\"", q);
+	memset(fi, 0, sizeof(*fi));
+	if (pop3_parse_pair(text, tl, &fi->exists, &size) == -1)
+		return src_fail(src, SRC_FDATA, "bad STAT reply: \"%s\"", q);
+	return 0;
+}
+
+static int
+pop3_select(
+    struct source *src, const char *folder, int rw, struct folder_info *fi)
+{
+	struct pop3 *p = src->priv;
+	char q[POP3_QUOTE + 1];
 
 	(void)rw;
 	if (usable(src) == -1)
@@ -713,17 +840,14 @@ pop3_select(
 		src_quote(q, sizeof(q), folder, strlen(folder));
 		return src_fail(src, SRC_FREFUSED, "POP3 has no folder %s", q);
 	}
-	if (line_cmd(src, &pop3_line, "STAT") == -1
-	    || reply(src, "STAT", &ok, &text, &tl) == -1)
+	if (p->pre == 2 && p->prestat) {
+		/* Answered during open, behind the login. */
+		p->prestat = 0;
+		*fi = p->prefi;
+		return 0;
+	}
+	if (line_cmd(src, &pop3_line, "STAT") == -1 || read_stat(src, fi) == -1)
 		return settle(src, -1);
-	src_quote(q, sizeof(q), text, tl);
-	if (!ok)
-		return settle(
-		    src, src_fail(src, SRC_FPROTO, "STAT failed: \"%s\"", q));
-	memset(fi, 0, sizeof(*fi));
-	if (pop3_parse_pair(text, tl, &fi->exists, &size) == -1)
-		return settle(
-		    src, src_fail(src, SRC_FDATA, "bad STAT reply: \"%s\"", q));
 	return 0;
 }
 
@@ -926,6 +1050,22 @@ read_sizes(struct source *src, struct msglist *out, int have_uidl)
 	return rc;
 }
 
+/* The answer to UIDL, sent already, into out: 1, 0 when the server
+ * has no UIDL (-ERR: RFC 1939 section 7 makes it optional), -1. */
+static int
+read_uidls(struct source *src, struct msglist *out)
+{
+	const char *text;
+	size_t tl;
+	int ok;
+
+	if (reply(src, "UIDL", &ok, &text, &tl) == -1)
+		return -1;
+	if (ok && (read_uidl(src, out) == -1 || check_uidl(src, out) == -1))
+		return -1;
+	return ok;
+}
+
 /*
  * UIDL, then LIST for the sizes; both at once with PIPELINING (RFC 2449
  * section 6.6). With cfg->lazy_sizes, LIST waits for pop3_sizes unless
@@ -936,8 +1076,6 @@ do_list(struct source *src, struct pop3 *p, struct msglist *out)
 {
 	static const char both[] = "UIDL\r\nLIST\r\n";
 	int sizes = !src->cfg->lazy_sizes, both_sent = 0, ok;
-	const char *text;
-	size_t tl;
 
 	if (sizes && (p->caps & CAP_PIPELINING)) {
 		line_trace(src, SRC_TRACE_OUT, "UIDL", 4);
@@ -946,11 +1084,7 @@ do_list(struct source *src, struct pop3 *p, struct msglist *out)
 		both_sent = 1;
 	} else if (line_cmd(src, &pop3_line, "UIDL") == -1)
 		return -1;
-	if (reply(src, "UIDL", &ok, &text, &tl) == -1)
-		return -1;
-	/* -ERR: the server has no UIDL (RFC 1939 section 7 makes it
-	 * optional). */
-	if (ok && (read_uidl(src, out) == -1 || check_uidl(src, out) == -1))
+	if ((ok = read_uidls(src, out)) == -1)
 		return -1;
 	if (ok && !sizes) {
 		out->nosizes = 1;
@@ -961,13 +1095,39 @@ do_list(struct source *src, struct pop3 *p, struct msglist *out)
 	return read_sizes(src, out, ok);
 }
 
+/* The listing read during open (pre_read), as do_list would make it;
+ * LIST now when the server has no UIDL and it was not sent along. */
+static int
+take_list(struct source *src, struct pop3 *p, struct msglist *out)
+{
+	p->pre = 0;
+	*out = p->prel;
+	memset(&p->prel, 0, sizeof(p->prel));
+	if (p->prelist)
+		return 0;
+	if (p->preuidl) {
+		out->nosizes = 1;
+		return 0;
+	}
+	if (line_cmd(src, &pop3_line, "LIST") == -1
+	    || read_sizes(src, out, 0) == -1) {
+		msglist_free(out);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 pop3_list(struct source *src, uint32_t from, struct msglist *out)
 {
+	struct pop3 *p = src->priv;
+
 	(void)from;
 	msglist_free(out);
 	if (usable(src) == -1)
 		return -1;
+	if (p->pre == 2)
+		return settle(src, take_list(src, p, out));
 	if (do_list(src, src->priv, out) == -1) {
 		msglist_free(out);
 		return settle(src, -1);
@@ -991,36 +1151,43 @@ pop3_sizes(struct source *src, struct msglist *l)
 
 /*
  * Send verb for each message and handle each reply in order. With
- * PIPELINING (RFC 2449 section 6.6) up to POP3_WINDOW commands are
- * outstanding, written in batches of a few hundred bytes, which the
- * socket buffers take without waiting for the server to read: so no
- * deadlock while the server's replies fill the other direction.
- * Without it, one command at a time.
+ * PIPELINING (RFC 2449 section 6.6) a window of commands is
+ * outstanding (POP3_WINBYTES, POP3_WINCMDS; bytes counts the messages'
+ * announced sizes, 0 for DELE), topped up as each reply completes so
+ * that the server never waits for the next command while the link is
+ * idle. Without PIPELINING, one command at a time.
  */
 static int
 pipeline(struct source *src, struct msginfo *const *msgs, size_t n,
-    const char *verb, int (*handle)(struct source *, size_t, void *), void *arg)
+    const char *verb, int bytes, int (*handle)(struct source *, size_t, void *),
+    void *arg)
 {
 	struct pop3 *p = src->priv;
-	char buf[POP3_WINDOW * 20];
-	size_t win, sent = 0, got, len;
+	char buf[8192];
+	size_t sent = 0, got, len, maxcmds;
+	uint64_t out = 0; /* announced bytes outstanding */
 	int k;
 
-	win = (p->caps & CAP_PIPELINING) ? POP3_WINDOW : 1;
+	maxcmds = (p->caps & CAP_PIPELINING) ? POP3_WINCMDS : 1;
 	for (got = 0; got < n; got++) {
-		if (sent < n && sent - got <= win / 2) {
-			for (len = 0; sent < n && sent - got < win; sent++) {
-				k = snprintf(buf + len, sizeof(buf) - len,
-				    "%s %u\r\n", verb, msgs[sent]->num);
-				line_trace(
-				    src, SRC_TRACE_OUT, buf + len, k - 2);
-				len += k;
-			}
-			if (conn_write(src->conn, buf, len) == -1)
-				return src_connfail(src, "sending a command");
+		len = 0;
+		while (sent < n && sent - got < maxcmds
+		    && (sent == got || out < POP3_WINBYTES)
+		    && len + 32 < sizeof(buf)) {
+			k = snprintf(buf + len, sizeof(buf) - len, "%s %u\r\n",
+			    verb, msgs[sent]->num);
+			line_trace(src, SRC_TRACE_OUT, buf + len, k - 2);
+			len += k;
+			if (bytes)
+				out += msgs[sent]->size;
+			sent++;
 		}
+		if (len > 0 && conn_write(src->conn, buf, len) == -1)
+			return src_connfail(src, "sending a command");
 		if (handle(src, got, arg) == -1)
 			return -1;
+		if (bytes)
+			out -= out < msgs[got]->size ? out : msgs[got]->size;
 	}
 	return 0;
 }
@@ -1105,7 +1272,7 @@ pop3_fetch(struct source *src, struct msginfo *const *msgs, size_t n,
 		p->body = xmalloc(POP3_BODYBUF);
 	f.msgs = msgs;
 	f.sink = sink;
-	return settle(src, pipeline(src, msgs, n, "RETR", retr_one, &f));
+	return settle(src, pipeline(src, msgs, n, "RETR", 1, retr_one, &f));
 }
 
 static int
@@ -1135,7 +1302,7 @@ pop3_mark(struct source *src, struct msginfo *const *msgs, size_t n)
 	if (n > 0)
 		((struct pop3 *)src->priv)->marked = 1;
 	return settle(
-	    src, pipeline(src, msgs, n, "DELE", dele_one, (void *)msgs));
+	    src, pipeline(src, msgs, n, "DELE", 0, dele_one, (void *)msgs));
 }
 
 static int
@@ -1193,8 +1360,10 @@ pop3_free(struct source *src)
 	if (src == NULL)
 		return;
 	p = src->priv;
-	if (p != NULL)
+	if (p != NULL) {
 		free(p->body);
+		msglist_free(&p->prel);
+	}
 	src_free(src, sizeof(*p));
 }
 

@@ -43,6 +43,7 @@ struct sasl {
 	int step;
 	int done;
 	int failed;
+	int irheld; /* sasl_exchange holds the initial response back */
 	char *cnonce; /* SCRAM client nonce */
 	char *cfbare; /* SCRAM client-first-message-bare */
 	unsigned char ssig[EVP_MAX_MD_SIZE]; /* expected ServerSignature */
@@ -295,6 +296,13 @@ int
 sasl_done(const struct sasl *s)
 {
 	return s->done;
+}
+
+int
+sasl_last(const struct sasl *s)
+{
+	return s->done && !s->irheld && s->mech != SRC_AUTH_XOAUTH2
+	    && s->mech != SRC_AUTH_OAUTHBEARER;
 }
 
 const char *
@@ -874,6 +882,7 @@ sasl_exchange(struct source *src, struct sasl *s, const char *name,
 	} else {
 		n = xasprintf(&line, "AUTH %s\r\n", name);
 		snprintf(show, sizeof(show), "AUTH %s", name);
+		s->irheld = ir != NULL;
 	}
 	rc = line_send(src, how->lp, line, (size_t)n, show);
 	freezero_str(line);
@@ -888,6 +897,7 @@ sasl_exchange(struct source *src, struct sasl *s, const char *name,
 		if (ir != NULL) {
 			resp = ir;
 			ir = NULL;
+			s->irheld = 0;
 		} else if (sasl_step(s, chal, chlen, &resp) == -1) {
 			rc = src_fail(src, SRC_FAUTH,
 			    "%sauthentication failed: %s", how->who,

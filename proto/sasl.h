@@ -63,6 +63,13 @@ int sasl_step(struct sasl *, const char *in, size_t inlen, char **out);
  * server's final OK for SCRAM unless this is 1. */
 int sasl_done(const struct sasl *);
 
+/* 1 when the message the last step produced is the client's last one
+ * if the server accepts it (PLAIN, LOGIN, CRAM-MD5, SCRAM's empty
+ * answer to the verified server-final): a protocol client may pipeline
+ * commands behind it. Always 0 for XOAUTH2 and OAUTHBEARER, whose
+ * server answers a failure with a challenge that wants one more line. */
+int sasl_last(const struct sasl *);
+
 /* What went wrong in the last failed step. */
 const char *sasl_error(const struct sasl *);
 

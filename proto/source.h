@@ -75,6 +75,11 @@ struct source_cfg {
 	int nologin;
 	/* IMAP: COMPRESS=DEFLATE (RFC 4978) when the server offers it. */
 	int compress;
+	/* IMAP: the folder the run selects first (read-only), as the
+	 * config names it, or NULL when unknown. Its LIST and EXAMINE go
+	 * out behind the login without waiting, and the first select of
+	 * exactly this name with rw = 0 takes their answers (issue 16). */
+	const char *first_folder;
 	/* Protocol trace (-vv), one line at a time without CRLF. Lines that
 	 * carry a credential arrive with it replaced by <redacted>. NULL:
 	 * no trace. */

@@ -22,7 +22,12 @@ Modes:
                         sending nothing more; {"drip": SECONDS} sends the
                         reply one byte at a time, SECONDS apart, and with
                         {"drip_range": (START, END)} only reply[START:END]
-                        so (what comes before and after goes at once). The
+                        so (what comes before and after goes at once);
+                        {"peek": SECONDS} before replying keeps reading for
+                        SECONDS and appends to .peeked the list of lines
+                        that arrived after the expected one, still unread
+                        by the script (what the client sent without
+                        waiting for this reply). The
                         string "close" is short for {"close": True}.
              After the last step the server keeps reading and recording
              (sending nothing) until the client closes, unless after=
@@ -90,6 +95,7 @@ class FakeServer:
         self.port = None
         self.received = b""
         self.lines = []
+        self.peeked = []
         self.conns = 0
         self.errors = []
         self._lock = threading.Lock()
@@ -185,7 +191,26 @@ class FakeServer:
         finally:
             conn.close()
 
+    def _peek(self, conn, secs):
+        end = time.monotonic() + secs
+        while time.monotonic() < end and not self._stop.is_set():
+            try:
+                data = conn.sock.recv(65536)
+            except (socket.timeout, ssl.SSLWantReadError):
+                continue
+            except OSError:
+                break
+            if not data:
+                break
+            with self._lock:
+                self.received += data
+            conn.buf += data
+        self.peeked.append([x.rstrip(b"\r").decode("latin-1")
+                            for x in conn.buf.split(b"\n")[:-1]])
+
     def _do(self, conn, reply, opts, m=None):
+        if opts.get("peek"):
+            self._peek(conn, opts["peek"])
         if opts.get("delay"):
             self._stop.wait(opts["delay"])
         if callable(reply):

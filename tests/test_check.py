@@ -495,14 +495,17 @@ def test_trace_in_order_with_the_summary_in_one_pipe(env):
     rc, lines = run_merged(env, ["-vv", "-c", cfg, "--check"])
     assert rc == 0, lines
     # The summary of the opening comes after its trace and before the
-    # trace of what follows; the count before LOGOUT; "ok" last.
+    # trace of what follows; the count before LOGOUT; "ok" last. (The
+    # EXAMINE of the first folder goes out behind the login, issue 16:
+    # it is part of the opening's trace, before the count.)
     order = [index_of(lines, r"^acct: < \* OK"),
              index_of(lines, r"^acct: connected to "),
-             index_of(lines, r"^acct: > \S+ (EXAMINE|LIST|SELECT)"),
              index_of(lines, r"^acct: INBOX: 2 messages"),
              index_of(lines, r"^acct: > \S+ LOGOUT"),
              index_of(lines, r"^acct: ok$")]
     assert order == sorted(order), "\n".join(lines)
+    assert order[0] < index_of(lines, r"^acct: > \S+ (EXAMINE|SELECT)") < \
+        order[2], "\n".join(lines)
     assert order[-1] == len(lines) - 1, lines
 
 

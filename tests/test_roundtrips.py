@@ -72,3 +72,186 @@ def test_wrong_password_is_77_and_nothing_else_happens(env):
             r"EXAMINE|SELECT|FETCH|STORE|EXPUNGE|STAT|UIDL|LIST|RETR|DELE",
             c)], cmds
         assert maildir_files(env.path(A + "-Maildir")) == []
+
+
+# --- Round trips counted (issue 16) ------------------------------------
+#
+# bench/delayproxy.py between mailfetch and the test Dovecot counts the
+# round trips a client waits for: 1 for the TCP handshake, then one per
+# turn (the client sends after it received data, with nothing more on
+# its way to it). The delay (RTT 100 ms) keeps the turns apart even on
+# a loaded machine (a turn the client did not wait for is counted only
+# if it stalls for a round trip); what is asserted is the count, never
+# a time.
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+from fakeserver import FakeServer
+
+PROXY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                     "bench", "delayproxy.py")
+
+
+class Proxy:
+    def __init__(self, env, port):
+        self.log = env.path("proxy-%d.log" % port)
+        self.p = subprocess.Popen(
+            [sys.executable, PROXY, "--to", "127.0.0.1:%d" % port,
+             "--rtt", "100", "--log", self.log],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        line = self.p.stdout.readline().decode()
+        assert line.startswith("port "), line
+        self.port = int(line.split()[1])
+
+    def records(self):
+        try:
+            with open(self.log) as f:
+                return [json.loads(x) for x in f if x.strip()]
+        except FileNotFoundError:
+            return []
+
+    def round_trips(self, since):
+        """The round trips of the connections opened after record
+        number since, once all of them closed (progress-based wait)."""
+        for _ in range(300):
+            recs = self.records()[since:]
+            opened = {r["id"] for r in recs if r["ev"] == "open"}
+            closed = {r["id"]: r["rt"] for r in recs if r["ev"] == "close"}
+            if opened and set(closed) == opened:
+                return sum(closed.values())
+            time.sleep(0.05)
+        raise AssertionError("the proxy did not see every connection "
+                             "close: %r" % self.records()[since:])
+
+    def stop(self):
+        self.p.kill()
+        self.p.wait()
+
+
+def count_run(env, px, cfg, rc=0):
+    since = len(px.records())
+    r = env.expect(env.run(["-c", cfg, "-vv"]), rc)
+    return r, px.round_trips(since)
+
+
+# (protocol, auth): round trips of a first fetch and of a poll. Over
+# TLS: TCP 1, TLS 1.3 1, then IMAP: greeting -> AUTHENTICATE (PLAIN
+# with SASL-IR: the first folder's EXAMINE behind it), the listing with
+# COMPRESS behind it, the bodies, LOGOUT (not awaited, but sent after
+# the answers: a turn); a poll lists nothing. SCRAM adds its
+# client-final and the empty answer to the server's final message (the
+# EXAMINE goes behind that one). POP3: CAPA goes with the end of the
+# handshake; greeting -> AUTH (STAT and UIDL behind it), LIST, one
+# window of RETR, QUIT; a poll needs no LIST and no RETR.
+WANT = {("imap", "plain"): (6, 4), ("imap", "scram-sha-256"): (8, 6),
+        ("pop3", "plain"): (6, 4), ("pop3", "scram-sha-256"): (8, 6)}
+
+
+def test_round_trips_counted(env):
+    got = {}
+    for (protocol, auth) in sorted(WANT):
+        u = env.new_user()
+        for i in range(3):
+            env.dovecot.deliver(u.name, b"Subject: %d\n\nbody %d\n" % (i, i))
+        d = env.dovecot
+        px = Proxy(env, d.ports[protocol + "s"])
+        try:
+            name = "%s-%s" % (protocol, auth)
+            cfg = env.config(env.account(
+                A, protocol, "implicit", u, port=px.port, auth=auth,
+                maildir=env.path(name + "-Maildir"),
+                state_file=env.path("state", name + ".state")),
+                name="fetchrc-" + name)
+            r1, fetch = count_run(env, px, cfg)
+            assert summary(r1) == (3, 0, 3), r1.out
+            r2, poll = count_run(env, px, cfg)
+            assert summary(r2) == (0, 0, 3), r2.out
+            assert len(maildir_files(env.path(name + "-Maildir"))) == 3
+        finally:
+            px.stop()
+        got[(protocol, auth)] = (fetch, poll)
+    assert got == WANT, got
+
+
+def test_imap_examine_pipelined_behind_the_login(env):
+    u, cfg = setup(env, "imap", auth="plain")
+    r = env.expect(env.run(["-c", cfg, "-vv"]), 0)
+    assert summary(r) == (2, 0, 2), r.out
+    tr = re.findall(r"^%s: ([<>] .*)$" % A, r.err, re.M)
+    i = [k for k, x in enumerate(tr) if x.startswith("> A1 AUTHENTICATE")]
+    # CAPABILITY first, for a server whose login answer lists none.
+    assert i and tr[i[0] + 1] == "> A2 CAPABILITY", tr
+    assert re.match(r'> A3 EXAMINE "INBOX"$', tr[i[0] + 2]), tr
+    # The answers came after all were sent.
+    assert tr[i[0] + 3].startswith("< A1 OK"), tr
+
+
+def test_failed_login_with_pipelined_commands_stops_there(env):
+    for protocol, behind in (("imap", ["A2 CAPABILITY",
+                                       'A3 EXAMINE "INBOX"']),
+                             ("pop3", ["STAT", "UIDL"])):
+        u, cfg = setup(env, protocol, auth="plain",
+                       password="not-the-password-9q")
+        r = env.expect(env.run(["-c", cfg, "-vv"]), 77)
+        cmds = sent(r.err)
+        if protocol == "pop3":
+            assert cmds[0] == "CAPA", cmds
+            cmds = cmds[1:]
+        # The login, what went behind it, and nothing once the failure
+        # was known.
+        assert len(cmds) == 1 + len(behind), cmds
+        assert cmds[0].startswith("A1 AUTHENTICATE PLAIN" if protocol ==
+                                  "imap" else "AUTH PLAIN"), cmds
+        assert cmds[1:] == behind, cmds
+        assert maildir_files(env.path(A + "-Maildir")) == []
+        assert "authentication failed" in r.err, r.err
+
+
+def test_first_folder_missing_is_76_with_its_message(env):
+    u, cfg = setup(env, "imap", auth="plain", folders="Nope, INBOX")
+    r = env.expect(env.run(["-c", cfg, "-vv"]), 76)
+    cmds = sent(r.err)
+    # LIST and EXAMINE went behind the login, and were not sent again.
+    assert cmds[1:4] == ["A2 CAPABILITY", 'A3 LIST "" "Nope"',
+                         'A4 EXAMINE "Nope"'], cmds
+    assert len([c for c in cmds if "EXAMINE \"Nope\"" in c]) == 1, cmds
+    tr = re.findall(r"^%s: ([<>] .*)$" % A, r.err, re.M)
+    assert tr.index('> A4 EXAMINE "Nope"') < [
+        k for k, x in enumerate(tr) if x.startswith("< A1 OK")][0], tr
+    assert re.search(r"^%s: no folder Nope: \"Mailbox doesn't exist: "
+                     r"Nope[ .(]" % A, r.err, re.M), r.err
+    # The next folder is fetched all the same.
+    assert summary(r) == (2, 0, 2), r.out
+
+
+def pop3_fake(pipelining):
+    capa = b"+OK\r\nUSER\r\nUIDL\r\n%s.\r\n" % (
+        b"PIPELINING\r\n" if pipelining else b"")
+    script = [("^CAPA$", capa), ("^USER u$", b"+OK\r\n"),
+              ("^PASS ", b"+OK logged in\r\n", {"peek": 0.5}),
+              ("^STAT$", b"+OK 0 0\r\n"), ("^UIDL$", b"+OK\r\n.\r\n"),
+              ("^QUIT$", b"+OK bye\r\n")]
+    return FakeServer("script", script, greeting=b"+OK fake ready\r\n")
+
+
+def pop3_fake_cfg(env, srv):
+    env.secret("pw-rt-55", "u")
+    return env.config(env.account(A, "pop3", "none", "u", server=srv,
+                                  password="pw-rt-55", auth="user"))
+
+
+def test_pop3_pipelines_behind_pass_only_with_pipelining(env):
+    for pipelining, want in ((True, ["STAT", "UIDL"]), (False, [])):
+        with pop3_fake(pipelining) as srv:
+            r = env.expect(env.run(["-c", pop3_fake_cfg(env, srv)]), 0)
+            assert summary(r) == (0, 0, 0), r.out
+            assert srv.errors == [], srv.errors
+            # What arrived behind PASS before its answer.
+            assert srv.peeked == [want], srv.peeked
+            # (QUIT is not waited for: the server may not read it.)
+            assert srv.lines[:5] == ["CAPA", "USER u", "PASS pw-rt-55",
+                                     "STAT", "UIDL"], srv.lines

@@ -1629,6 +1629,73 @@ want_pop3_user(struct source_cfg *c)
 	c->auth = SRC_AUTH_USER;
 }
 
+static void
+first_folder(struct source_cfg *cfg)
+{
+	cfg->first_folder = "Lists/a";
+}
+
+/*
+ * The first folder's LIST and EXAMINE (and CAPABILITY, for a login
+ * answer without them, as here) go out behind LOGIN before its
+ * answer (the server reads all three before it answers: a client that
+ * waited would hang here), and the select of that folder takes their
+ * answers without a word on the wire. A refused login: 77, and nothing
+ * more is sent.
+ */
+static void
+t_e2e_first_folder_pipelined(const void *arg)
+{
+	static const struct step ok[] = {
+		{ S_SEND, GREET, NULL },
+		{ S_EXPECT, "LOGIN \"user\" \"" PW "\"", NULL },
+		{ S_EXPECT, "CAPABILITY", NULL },
+		{ S_EXPECT, "LIST \"\" \"Lists/a\"", NULL },
+		{ S_EXPECT, "EXAMINE \"Lists/a\"", NULL },
+		{ S_SEND,
+		    "A1 OK in\r\n"
+		    "* CAPABILITY IMAP4rev1 LITERAL+ UIDPLUS\r\nA2 OK caps\r\n"
+		    "* LIST () \"/\" Lists/a\r\nA3 OK listed\r\n"
+		    "* 3 EXISTS\r\n* OK [UIDVALIDITY 9] v\r\n"
+		    "* OK [UIDNEXT 4] n\r\nA4 OK [READ-ONLY] done\r\n",
+		    NULL },
+		{ S_EOF, NULL, NULL },
+		{ S_END, NULL, NULL },
+	};
+	static const struct step refused[] = {
+		{ S_SEND, GREET, NULL },
+		{ S_EXPECT, "LOGIN \"user\" \"" PW "\"", NULL },
+		{ S_EXPECT, "CAPABILITY", NULL },
+		{ S_EXPECT, "LIST \"\" \"Lists/a\"", NULL },
+		{ S_EXPECT, "EXAMINE \"Lists/a\"", NULL },
+		{ S_SEND,
+		    "A1 NO [AUTHENTICATIONFAILED] no\r\n"
+		    "* CAPABILITY IMAP4rev1\r\nA2 OK caps\r\n"
+		    "A3 BAD not authenticated\r\n"
+		    "A4 BAD not authenticated\r\n",
+		    NULL },
+		{ S_EOF, NULL, NULL },
+		{ S_END, NULL, NULL },
+	};
+	struct folder_info fi;
+	struct sess s;
+
+	(void)arg;
+	CHECK(sess_open(&s, ok, first_folder) == 0);
+	CHECK(s.src->ops->select(s.src, "Lists/a", 0, &fi) == 0);
+	CHECK(fi.exists == 3 && fi.uidvalidity == 9 && fi.uidnext == 4);
+	CHECK(s.src->delim == '/');
+	sess_end(&s);
+	CHECK(s.status == 0);
+	free(s.log);
+
+	CHECK(sess_open(&s, refused, first_folder) == -1);
+	CHECK(s.src->fail == SRC_FAUTH);
+	sess_end(&s);
+	CHECK(s.status == 0);
+	free(s.log);
+}
+
 struct scramcase {
 	const char *name;
 	const char *how;
@@ -3082,6 +3149,7 @@ main(void)
 	RUN_TABLE(opencases, t_open);
 	RUN_TABLE(authfails, t_e2e_login_fail);
 	RUN_TABLE(scramcases, t_e2e_scram);
+	T_RUN("e2e_first_folder_pipelined", t_e2e_first_folder_pipelined, NULL);
 	RUN_TABLE(midcases, t_e2e_mid);
 	T_RUN("e2e_fetch_odd_bodies", t_e2e_fetch_odd_bodies, NULL);
 	T_RUN("e2e_pipelined_batches", t_e2e_pipelined_batches, NULL);

@@ -1162,6 +1162,7 @@ t_e2e_pipelining(const void *arg)
 	struct buf tr = { 0 }, uidl = { 0 }, list = { 0 };
 	struct msglist l = { 0 };
 	struct msginfo *v[PIPE_N];
+	struct folder_info fi;
 	struct msink ms;
 	struct sink k;
 	struct source *src;
@@ -1208,20 +1209,23 @@ t_e2e_pipelining(const void *arg)
 	    "CAPA", "+OK\r\nUSER\r\nPIPELINING\r\nUIDL\r\n.\r\n");
 	st[n++] = (struct step)USER_OK;
 	st[n++] = (struct step)PASS_OK;
-	/* UIDL and LIST are sent together. */
-	st[n++] = (struct step) { "UIDL", uidl.p, 0, F_COUNT, 2, NULL, NULL };
+	/* STAT, UIDL and LIST go out behind PASS, before its answer. */
+	st[n++] = (struct step) { "STAT", "+OK 100 1000\r\n", 0, F_COUNT, 3,
+		NULL, NULL };
+	st[n++] = (struct step)S("UIDL", uidl.p);
 	st[n++] = (struct step)S("LIST", list.p);
 	for (i = 0; i < PIPE_N; i++) {
 		snprintf(pd->cmds[i], sizeof(pd->cmds[i]), "RETR %zu", i + 1);
-		/* The first window is 32 commands, sent before any reply. */
+		/* The messages add up to ~1 MB, under the window's bytes:
+		 * all 100 commands go before any reply. */
 		st[n++] = (struct step) { pd->cmds[i], pd->replies[i], 0,
-			i == 0 ? F_COUNT : 0, 32, NULL, NULL };
+			i == 0 ? F_COUNT : 0, PIPE_N, NULL, NULL };
 	}
 	for (i = 0; i < PIPE_N; i++) {
 		snprintf(pd->cmds[PIPE_N + i], sizeof(pd->cmds[0]), "DELE %zu",
 		    i + 1);
 		st[n++] = (struct step) { pd->cmds[PIPE_N + i], "+OK\r\n", 0,
-			i == 0 ? F_COUNT : 0, 32, NULL, NULL };
+			i == 0 ? F_COUNT : 0, PIPE_N, NULL, NULL };
 	}
 	st[n++] = (struct step)S("QUIT", "+OK\r\n");
 
@@ -1229,6 +1233,8 @@ t_e2e_pipelining(const void *arg)
 	cfg.trace = NULL;
 	ms_init(&ms, &k);
 	CHECK(src->ops->open(src) == 0);
+	CHECK(src->ops->select(src, "INBOX", 0, &fi) == 0);
+	CHECK(fi.exists == PIPE_N);
 	CHECK(src->ops->list(src, 0, &l) == 0);
 	CHECK(l.n == PIPE_N);
 	if (l.n == PIPE_N) {
@@ -1952,6 +1958,10 @@ t_e2e_sess(const void *arg)
 			st[n].reply = longline.p;
 		}
 		st[n++].flags = c->close ? F_CLOSE : 0;
+		/* CAPA went out with the end of the handshake, before the
+		 * greeting was read. */
+		if (!c->close)
+			st[n++].expect = "CAPA";
 	} else {
 		st[n++] = (struct step)GREETING;
 		st[n++] = (struct step)CAPA_NONE;
@@ -2009,6 +2019,56 @@ t_e2e_sess(const void *arg)
 	buf_free(&f.log);
 }
 
+/* The RETR window counts the bytes LIST announced: two messages of
+ * 10 MB fill it (16 MB), so RETR 3 waits until the first reply is in;
+ * then it goes out at once, before the second reply is read. */
+static void
+t_e2e_window_bytes(const void *arg)
+{
+	static const struct step st[] = {
+		GREETING,
+		S("CAPA", "+OK\r\nUSER\r\nUIDL\r\nPIPELINING\r\n.\r\n"),
+		USER_OK,
+		PASS_OK,
+		{ "STAT", "+OK 3 31457280\r\n", 0, F_COUNT, 3, NULL, NULL },
+		S("UIDL", "+OK\r\n1 a\r\n2 b\r\n3 c\r\n.\r\n"),
+		S("LIST",
+		    "+OK\r\n1 10485760\r\n2 10485760\r\n3 10485760\r\n.\r\n"),
+		{ "RETR 1", "+OK\r\none\r\n.\r\n", 0, F_COUNT, 2, NULL, NULL },
+		{ "RETR 2", "+OK\r\ntwo\r\n.\r\n", 0, F_COUNT, 2, NULL, NULL },
+		S("RETR 3", "+OK\r\nthree\r\n.\r\n"),
+	};
+	struct source_cfg cfg;
+	struct fake f = { 0 };
+	struct buf tr = { 0 };
+	struct msglist l = { 0 };
+	struct msginfo *v[3];
+	struct msink ms;
+	struct sink k;
+	struct source *src;
+	size_t i;
+
+	(void)arg;
+	src = start_session(&f, st, NELEM(st), &cfg, &tr);
+	ms_init(&ms, &k);
+	CHECK(src->ops->open(src) == 0);
+	CHECK(src->ops->list(src, 0, &l) == 0);
+	CHECK(l.n == 3 && l.nosizes == 0);
+	if (l.n == 3) {
+		for (i = 0; i < 3; i++)
+			v[i] = &l.v[i];
+		CHECK(src->ops->fetch(src, v, 3, &k) == 0);
+		CHECK(ms.ended[0] && ms.ended[1] && ms.ended[2]);
+		CHECK(ms_is(&ms, 2, "three\n", 6));
+	}
+	src->ops->free(src);
+	CHECK(fake_end(&f) == 0);
+	msglist_free(&l);
+	ms_free(&ms);
+	buf_free(&tr);
+	buf_free(&f.log);
+}
+
 /* lazy_sizes: list sends UIDL alone, even with PIPELINING; sizes sends
  * LIST once. Without UIDL, LIST comes at once: it numbers the
  * messages. */
@@ -2020,6 +2080,8 @@ t_e2e_lazy_sizes(const void *arg)
 		S("CAPA", "+OK\r\nUSER\r\nUIDL\r\nPIPELINING\r\n.\r\n"),
 		USER_OK,
 		PASS_OK,
+		/* Behind PASS: STAT and UIDL, not LIST. */
+		{ "STAT", "+OK 2 30\r\n", 0, F_COUNT, 2, NULL, NULL },
 		S("UIDL", "+OK\r\n2 b\r\n1 a\r\n.\r\n"),
 		S("LIST", "+OK\r\n1 10\r\n2 20\r\n.\r\n"),
 		S("UIDL", "-ERR not here\r\n"),
@@ -2028,7 +2090,7 @@ t_e2e_lazy_sizes(const void *arg)
 		S("LIST", "+OK\r\n1 10\r\n2 20\r\n.\r\n"),
 	};
 	struct source_cfg cfg;
-	struct fake f = { .strict = 1 };
+	struct fake f = { 0 };
 	struct buf tr = { 0 };
 	struct msglist l = { 0 };
 	struct source *src;
@@ -2474,6 +2536,7 @@ main(void)
 	T_RUN("e2e stls", t_e2e_stls, NULL);
 	T_RUN("e2e implicit tls", t_e2e_implicit, NULL);
 	T_RUN("e2e lazy sizes", t_e2e_lazy_sizes, NULL);
+	T_RUN("e2e window by bytes", t_e2e_window_bytes, NULL);
 	T_RUN("e2e connection refused", t_e2e_refused_port, NULL);
 	return T_DONE();
 }
