@@ -1376,6 +1376,21 @@ simple(struct source *src, const char *cmd, struct pend *p)
 	return wait_tag(src, tag, p);
 }
 
+/* The answer to CAPABILITY: OK, with the capabilities listed. */
+static int
+capability_ok(struct source *src, const struct pend *p)
+{
+	struct imap *im = src->priv;
+
+	if (p->st != IMAP_SOK)
+		return src_fail(
+		    src, SRC_FPROTO, "CAPABILITY failed: \"%s\"", p->text);
+	if (!im->capseen)
+		return src_fail(src, SRC_FPROTO,
+		    "server answered CAPABILITY without capabilities");
+	return 0;
+}
+
 static int
 capability(struct source *src)
 {
@@ -1385,13 +1400,7 @@ capability(struct source *src)
 	im->capseen = 0;
 	if (simple(src, "CAPABILITY", &p) == -1)
 		return -1;
-	if (p.st != IMAP_SOK)
-		return src_fail(
-		    src, SRC_FPROTO, "CAPABILITY failed: \"%s\"", p.text);
-	if (!im->capseen)
-		return src_fail(src, SRC_FPROTO,
-		    "server answered CAPABILITY without capabilities");
-	return 0;
+	return capability_ok(src, &p);
 }
 
 /*
@@ -1530,13 +1539,7 @@ pre_caps(struct source *src)
 	if (wait_tag(src, tag, &p) == -1)
 		return -1;
 	im->pre.ctag = 0;
-	if (p.st != IMAP_SOK)
-		return src_fail(
-		    src, SRC_FPROTO, "CAPABILITY failed: \"%s\"", p.text);
-	if (!im->capseen)
-		return src_fail(src, SRC_FPROTO,
-		    "server answered CAPABILITY without capabilities");
-	return 0;
+	return capability_ok(src, &p);
 }
 
 /* After a successful login: read the answers to what pre_send sent, as

@@ -7,10 +7,41 @@
 #ifndef T_H
 #define T_H
 
+#include <sys/stat.h>
+
+#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static int t_case_failed, t_passed, t_failed;
+
+/* rm -r, for a test's own directory. */
+static inline void
+t_rmtree(const char *path)
+{
+	struct dirent *de;
+	struct stat sb;
+	char sub[4096];
+	DIR *d;
+
+	if (lstat(path, &sb) == -1)
+		return;
+	if (S_ISDIR(sb.st_mode) && (d = opendir(path)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (strcmp(de->d_name, ".") == 0
+			    || strcmp(de->d_name, "..") == 0)
+				continue;
+			if (snprintf(
+				sub, sizeof(sub), "%s/%s", path, de->d_name)
+			    < (int)sizeof(sub))
+				t_rmtree(sub);
+		}
+		closedir(d);
+		rmdir(path);
+	} else
+		unlink(path);
+}
 
 #define CHECK(cond)                                                            \
 	do {                                                                   \

@@ -18,30 +18,6 @@
 static char tdir[64];
 static int seq;
 
-static void
-rmtree(const char *path)
-{
-	struct dirent *de;
-	struct stat sb;
-	char sub[4096];
-	DIR *d;
-
-	if (lstat(path, &sb) == -1)
-		return;
-	if (S_ISDIR(sb.st_mode) && (d = opendir(path)) != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			if (strcmp(de->d_name, ".") == 0
-			    || strcmp(de->d_name, "..") == 0)
-				continue;
-			snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-			rmtree(sub);
-		}
-		closedir(d);
-		rmdir(path);
-	} else
-		unlink(path);
-}
-
 /* A case's Maildir and state file, fresh. */
 struct place {
 	char maildir[256], state[256];
@@ -226,6 +202,6 @@ main(void)
 	T_RUN("reconcile: intent in the Maildir", t_reconcile, "");
 	T_RUN("reconcile: intent in a subfolder", t_reconcile, ".Lists");
 	rc = T_DONE();
-	rmtree(tdir);
+	t_rmtree(tdir);
 	return rc;
 }

@@ -18,31 +18,6 @@
 
 static char tdir[64];
 
-/* rm -r, for the test directory only. */
-static void
-rmtree(const char *path)
-{
-	struct dirent *de;
-	struct stat sb;
-	char sub[4096];
-	DIR *d;
-
-	if (lstat(path, &sb) == -1)
-		return;
-	if (S_ISDIR(sb.st_mode) && (d = opendir(path)) != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			if (strcmp(de->d_name, ".") == 0
-			    || strcmp(de->d_name, "..") == 0)
-				continue;
-			snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-			rmtree(sub);
-		}
-		closedir(d);
-		rmdir(path);
-	} else
-		unlink(path);
-}
-
 /* A new Maildir path (not yet created) under the test directory. */
 static char *
 mdpath(const char *name)
@@ -246,7 +221,7 @@ t_chunks(const void *arg)
 	maildir_msg_free(m);
 done:
 	maildir_close(md);
-	rmtree(mdpath("chunks"));
+	t_rmtree(mdpath("chunks"));
 }
 
 static void
@@ -652,6 +627,6 @@ main(void)
 	for (i = 0; i < sizeof(scases) / sizeof(scases[0]); i++)
 		T_RUN(scases[i].name, t_subfolder, &scases[i]);
 	rc = T_DONE();
-	rmtree(tdir);
+	t_rmtree(tdir);
 	return rc;
 }

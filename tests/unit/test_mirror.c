@@ -21,31 +21,6 @@
 
 static char tdir[64];
 
-/* rm -r, for the test directory only. */
-static void
-rmtree(const char *path)
-{
-	struct dirent *de;
-	struct stat sb;
-	char sub[4096];
-	DIR *d;
-
-	if (lstat(path, &sb) == -1)
-		return;
-	if (S_ISDIR(sb.st_mode) && (d = opendir(path)) != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			if (strcmp(de->d_name, ".") == 0
-			    || strcmp(de->d_name, "..") == 0)
-				continue;
-			snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-			rmtree(sub);
-		}
-		closedir(d);
-		rmdir(path);
-	} else
-		unlink(path);
-}
-
 /* A fresh Maildir under the test directory. */
 static struct maildir *
 fresh(const char *name)
@@ -1007,6 +982,6 @@ main(void)
 	T_RUN("stray tmp file", t_stray_tmp, NULL);
 	T_RUN("control: the wrong order is caught", t_wrong_order, NULL);
 	rc = T_DONE();
-	rmtree(tdir);
+	t_rmtree(tdir);
 	return rc;
 }

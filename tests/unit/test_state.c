@@ -19,30 +19,6 @@
 static char tdir[64];
 static int seq;
 
-static void
-rmtree(const char *path)
-{
-	struct dirent *de;
-	struct stat sb;
-	char sub[4096];
-	DIR *d;
-
-	if (lstat(path, &sb) == -1)
-		return;
-	if (S_ISDIR(sb.st_mode) && (d = opendir(path)) != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			if (strcmp(de->d_name, ".") == 0
-			    || strcmp(de->d_name, "..") == 0)
-				continue;
-			snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-			rmtree(sub);
-		}
-		closedir(d);
-		rmdir(path);
-	} else
-		unlink(path);
-}
-
 /* A fresh state file path for each case. */
 static const char *
 newpath(void)
@@ -1657,6 +1633,6 @@ main(void)
 	T_RUN("mirror: highestmodseq per folder", t_modseq, NULL);
 	T_RUN("mirror: iterate a folder's records", t_iterate, NULL);
 	rc = T_DONE();
-	rmtree(tdir);
+	t_rmtree(tdir);
 	return rc;
 }
