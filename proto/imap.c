@@ -1677,14 +1677,18 @@ auth_ir(struct source *src, struct sasl *sasl)
 
 /* Answer the server's challenges until it answers command tag; sent:
  * the client's first message went out with it already. Behind the
- * client's last message go the first folder's commands (pre_send). */
+ * client's last message go the first folder's commands (pre_send).
+ * Where the last message is known before its challenge (SCRAM's empty
+ * answer to server-final), it goes out at once with those commands
+ * behind it, saving a round trip; the challenge is still verified when
+ * it comes, and nothing behind is more than a read. */
 static int
 auth_exchange(
     struct source *src, struct sasl *sasl, unsigned tag, int first, int sent)
 {
 	struct imap_resp r;
 	char *out = NULL;
-	int steps = 0, x;
+	int steps = 0, ahead = 0, x;
 
 	while ((x = wait_cont(src, tag, &r)) == 1) {
 		if (++steps > IMAP_SASLSTEPS) {
@@ -1699,17 +1703,29 @@ auth_exchange(
 			x = sasl_step(sasl, r.text, r.textlen, &out);
 		sent = 1;
 		if (x == -1) {
-			/* Cancel (RFC 3501 section 6.2.2); the session
-			 * ends anyway. */
+			/* Cancel (RFC 3501 section 6.2.2), unless the
+			 * answer went out already; the session ends. */
 			freezero_str(out);
-			sasl_send(src, "*");
+			if (!ahead)
+				sasl_send(src, "*");
 			return src_fail(src, SRC_FAUTH,
 			    "authentication failed: %s", sasl_error(sasl));
+		}
+		if (ahead) { /* sent before this challenge came */
+			freezero_str(out);
+			out = NULL;
+			ahead = 0;
+			continue;
 		}
 		x = sasl_send(src, out);
 		freezero_str(out);
 		out = NULL;
-		if (x == -1 || (sasl_last(sasl) && pre_send(src) == -1))
+		if (x != -1 && sasl_answer_known(sasl)) {
+			ahead = 1;
+			x = sasl_send(src, "");
+		}
+		if (x == -1
+		    || ((ahead || sasl_last(sasl)) && pre_send(src) == -1))
 			return -1;
 	}
 	return x;

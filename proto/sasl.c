@@ -305,6 +305,14 @@ sasl_last(const struct sasl *s)
 	    && s->mech != SRC_AUTH_OAUTHBEARER;
 }
 
+int
+sasl_answer_known(const struct sasl *s)
+{
+	return (s->mech == SRC_AUTH_SCRAM_SHA_1
+		   || s->mech == SRC_AUTH_SCRAM_SHA_256)
+	    && s->step == 2 && !s->failed;
+}
+
 const char *
 sasl_error(const struct sasl *s)
 {

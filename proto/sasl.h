@@ -70,6 +70,15 @@ int sasl_done(const struct sasl *);
  * server answers a failure with a challenge that wants one more line. */
 int sasl_last(const struct sasl *);
 
+/* 1 when the client's next message is known before the server's next
+ * challenge arrives and is its last if the server accepts it: SCRAM
+ * after client-final, whose answer to the server-final message is
+ * empty (RFC 5802 section 5). A protocol that lets a client send ahead
+ * (IMAP) may send that empty line, and commands behind it, at once;
+ * the server-final message must still go through sasl_step, which
+ * verifies its signature, and sasl_done decides as before. */
+int sasl_answer_known(const struct sasl *);
+
 /* What went wrong in the last failed step. */
 const char *sasl_error(const struct sasl *);
 

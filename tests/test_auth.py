@@ -451,13 +451,25 @@ def test_scram_server_signature(env):
                     assert "signature" in r.err, "%s\n%s" % (what, r)
                 else:
                     assert "prove" in r.err, "%s\n%s" % (what, r)
-                # Nothing after the failed exchange but a cancel.
+                # Nothing after the failed exchange but a cancel. IMAP
+                # sends its empty answer to server-final at once, with
+                # the reads of the first folder behind it (one round
+                # trip less): those, and nothing else, reach the
+                # server before its final message is judged.
                 if proto == "pop3":
                     assert not [l for l in srv.lines
                                 if l.startswith(("STAT", "UIDL", "LIST"))]
                 else:
-                    assert not [l for l in srv.lines
-                                if re.match(r"^\S+ (LIST|EXAMINE)", l)]
+                    # (The fake server may close before it reads them.)
+                    cmds = [l.split(" ", 1)[1] for l in srv.lines
+                            if re.match(r"^A\d+ ", l)]
+                    i = [k for k, c in enumerate(cmds)
+                         if c.startswith("AUTHENTICATE")]
+                    assert i, srv.lines
+                    assert cmds[i[0] + 1:] in (
+                        [], ["CAPABILITY"],
+                        ["CAPABILITY", 'EXAMINE "INBOX"']), \
+                        "%s: %s" % (what, srv.lines)
 
 
 # --- XOAUTH2 and OAUTHBEARER -------------------------------------------------

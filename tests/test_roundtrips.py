@@ -68,6 +68,11 @@ def test_wrong_password_is_77_and_nothing_else_happens(env):
         u, cfg = setup(env, protocol, password="not-the-password-9q")
         r = env.expect(env.run(["-c", cfg, "-vv"]), 77)
         cmds = sent(r.err)
+        # IMAP's SCRAM sends the reads of the first folder with its last
+        # message (they are answered NO); nothing follows the failure.
+        if protocol == "imap":
+            assert cmds[-2:] == ["A2 CAPABILITY", 'A3 EXAMINE "INBOX"'], cmds
+            cmds = cmds[:-2]
         assert not [c for c in cmds if re.search(
             r"EXAMINE|SELECT|FETCH|STORE|EXPUNGE|STAT|UIDL|LIST|RETR|DELE",
             c)], cmds
@@ -143,11 +148,12 @@ def count_run(env, px, cfg, rc=0):
 # with SASL-IR: the first folder's EXAMINE behind it), the listing with
 # COMPRESS behind it, the bodies, LOGOUT (not awaited, but sent after
 # the answers: a turn); a poll lists nothing. SCRAM adds its
-# client-final and the empty answer to the server's final message (the
-# EXAMINE goes behind that one). POP3: CAPA goes with the end of the
+# client-final, with the empty answer to the server's final message and
+# the EXAMINE sent behind it at once (IMAP only: Dovecot's POP3 refuses
+# that early line, so there it waits for server-final). POP3: CAPA goes with the end of the
 # handshake; greeting -> AUTH (STAT and UIDL behind it), LIST, one
 # window of RETR, QUIT; a poll needs no LIST and no RETR.
-WANT = {("imap", "plain"): (6, 4), ("imap", "scram-sha-256"): (8, 6),
+WANT = {("imap", "plain"): (6, 4), ("imap", "scram-sha-256"): (7, 5),
         ("pop3", "plain"): (6, 4), ("pop3", "scram-sha-256"): (8, 6)}
 
 
