@@ -155,6 +155,14 @@ struct imap {
 		int gotlist;
 		char delim;
 	} pre;
+	/* SCRAM's first message, sent before the greeting was read
+	 * (early_send): authenticate takes it when it would send the
+	 * same, else early_drop withdraws it. */
+	struct {
+		unsigned tag; /* 0: none in flight */
+		enum src_auth mech;
+		struct sasl *sasl;
+	} early;
 	unsigned caps;
 	int capseen; /* a capability list arrived since reset */
 	int preauth;
@@ -1590,6 +1598,8 @@ auth_refused(struct source *src, const struct pend *p)
 	    src, SRC_FAUTH, "authentication failed: \"%s\"", p->text);
 }
 
+static int early_drop(struct source *);
+
 static int
 login(struct source *src)
 {
@@ -1606,6 +1616,8 @@ login(struct source *src)
 			? " and offers none of SCRAM-SHA-256, "
 			  "SCRAM-SHA-1, PLAIN"
 			: "");
+	if (early_drop(src) == -1)
+		return -1;
 	im->capseen = 0;
 	tag = cmd_begin(src, "LOGIN");
 	if (cmd_string(src, cfg->user, 0) == -1
@@ -1672,6 +1684,66 @@ auth_ir(struct source *src, struct sasl *sasl)
 	/* An empty initial response is "=" (RFC 4959 section 3). */
 	cmd_add(src, *out ? out : "=", *out ? strlen(out) : 1, 1);
 	freezero_str(out);
+	return 0;
+}
+
+/*
+ * SCRAM's first message carries no secret, only the user name and a
+ * nonce: with implicit TLS it goes out with the end of the handshake
+ * instead of after the greeting, and the server's first challenge then
+ * comes with the greeting, a round trip less. The greeting still
+ * decides: where auth would not send that same command (another
+ * mechanism, no SASL-IR, PREAUTH, no capabilities in the greeting),
+ * early_drop withdraws it first. No password or token ever goes out
+ * before the greeting: the server might not speak IMAP.
+ */
+static int
+early_send(struct source *src)
+{
+	struct imap *im = src->priv;
+	const struct source_cfg *cfg = src->cfg;
+	enum src_auth mech = cfg->auth;
+	const char *name;
+
+	if (mech == SRC_AUTH_AUTO)
+		mech = SRC_AUTH_SCRAM_SHA_256;
+	if (cfg->tls != SRC_TLS_IMPLICIT || cfg->nologin || cfg->user == NULL
+	    || cfg->secret == NULL
+	    || (mech != SRC_AUTH_SCRAM_SHA_256 && mech != SRC_AUTH_SCRAM_SHA_1))
+		return 0;
+	name = sasl_mech_name(mech);
+	im->early.mech = mech;
+	im->early.sasl
+	    = sasl_new(mech, cfg->user, cfg->secret, cfg->host, cfg->port);
+	im->early.tag = cmd_begin(src, "AUTHENTICATE");
+	cmd_add(src, " ", 1, 0);
+	cmd_add(src, name, strlen(name), 0);
+	return auth_ir(src, im->early.sasl) == -1 ? -1 : cmd_send(src);
+}
+
+/* Withdraw what early_send sent: cancel the exchange if the server
+ * began it (RFC 3501 section 6.2.2) and read its answer. */
+static int
+early_drop(struct source *src)
+{
+	struct imap *im = src->priv;
+	struct imap_resp r;
+	struct pend p;
+	unsigned tag = im->early.tag;
+	int x;
+
+	if (tag == 0)
+		return 0;
+	im->early.tag = 0;
+	sasl_free(im->early.sasl);
+	im->early.sasl = NULL;
+	if ((x = wait_cont(src, tag, &r)) == 1)
+		x = sasl_send(src, "*");
+	if (x == -1 || wait_tag(src, tag, &p) == -1)
+		return -1;
+	if (p.st == IMAP_SOK)
+		return src_fail(src, SRC_FPROTO,
+		    "server accepted an authentication the client cancelled");
 	return 0;
 }
 
@@ -1750,15 +1822,28 @@ authenticate(struct source *src, enum src_auth mech)
 		return src_fail(src, SRC_FPROTO,
 		    "server does not offer AUTH=%s (it offers: %s)", name,
 		    src->caps);
-	sasl = sasl_new(mech, cfg->user, cfg->secret, cfg->host, cfg->port);
-	first = sasl_client_first(sasl);
-	ir = first && (im->caps & CAP_SASLIR);
+	if ((im->early.mech != mech || !(im->caps & CAP_SASLIR))
+	    && early_drop(src) == -1)
+		return -1;
 	im->capseen = 0;
-	tag = cmd_begin(src, "AUTHENTICATE");
-	cmd_add(src, " ", 1, 0);
-	cmd_add(src, name, strlen(name), 0);
-	if ((ir && auth_ir(src, sasl) == -1) || cmd_send(src) == -1
-	    || (ir && sasl_last(sasl) && pre_send(src) == -1)
+	if (im->early.tag != 0) { /* sent already, with its first message */
+		sasl = im->early.sasl;
+		tag = im->early.tag;
+		im->early.sasl = NULL;
+		im->early.tag = 0;
+		first = ir = 1;
+	} else {
+		sasl = sasl_new(
+		    mech, cfg->user, cfg->secret, cfg->host, cfg->port);
+		first = sasl_client_first(sasl);
+		ir = first && (im->caps & CAP_SASLIR);
+		tag = cmd_begin(src, "AUTHENTICATE");
+		cmd_add(src, " ", 1, 0);
+		cmd_add(src, name, strlen(name), 0);
+		if ((ir && auth_ir(src, sasl) == -1) || cmd_send(src) == -1)
+			goto done;
+	}
+	if ((ir && sasl_last(sasl) && pre_send(src) == -1)
 	    || auth_exchange(src, sasl, tag, first, ir) == -1
 	    || wait_tag(src, tag, &p) == -1)
 		goto done;
@@ -1834,7 +1919,9 @@ imap_open(struct source *src)
 	if (cfg->tls == SRC_TLS_IMPLICIT
 	    && conn_starttls(src->conn, cfg->host, &cfg->tlsopts) == -1)
 		return src_connfail(src, "TLS handshake");
-	if (greeting(src) == -1)
+	if (early_send(src) == -1 || greeting(src) == -1)
+		return -1;
+	if ((!im->capseen || im->preauth) && early_drop(src) == -1)
 		return -1;
 	if (!im->capseen && capability(src) == -1)
 		return -1;
@@ -2506,6 +2593,7 @@ imap_free(struct source *src)
 		return;
 	im = src->priv;
 	conn_free(src->conn);
+	sasl_free(im->early.sasl);
 	buf_free(&im->rbuf);
 	buf_free(&im->wbuf);
 	buf_free(&im->tbuf);

@@ -319,8 +319,16 @@ def test_auto_on_a_plain_login_only_server(env):
             sent = client_lines(r)
             tries = [l for l in sent if re.match(
                 r"^(AUTH|USER|PASS|APOP|A\d+ (AUTHENTICATE|LOGIN))\b", l)]
-            # Both see the mechanism is not offered and send nothing.
-            assert tries == [], sent
+            # Both see the mechanism is not offered and send nothing,
+            # but IMAP's SCRAM first message, which carries no secret,
+            # went out before the greeting (implicit TLS: a round trip
+            # less where the server has SCRAM) and was withdrawn.
+            if proto == "imap" and auth.startswith("scram"):
+                assert tries == ["A1 AUTHENTICATE SCRAM-SHA-256 "
+                                 "<redacted>"], sent
+                assert len([l for l in sent if l.strip()]) == 1, sent
+            else:
+                assert tries == [], sent
             assert "does not offer" in r.err, r
             assert ("AUTH=" if proto == "imap" else "SASL ") + \
                 auth.upper() in r.err, r

@@ -6,6 +6,7 @@ wrong password still ends the session with 77 before any mailbox
 command."""
 
 import re
+import ssl
 
 from test_imap import summary
 from test_pop3 import maildir_files
@@ -153,7 +154,7 @@ def count_run(env, px, cfg, rc=0):
 # that early line, so there it waits for server-final). POP3: CAPA goes with the end of the
 # handshake; greeting -> AUTH (STAT and UIDL behind it), LIST, one
 # window of RETR, QUIT; a poll needs no LIST and no RETR.
-WANT = {("imap", "plain"): (6, 4), ("imap", "scram-sha-256"): (7, 5),
+WANT = {("imap", "plain"): (6, 4), ("imap", "scram-sha-256"): (6, 4),
         ("pop3", "plain"): (6, 4), ("pop3", "scram-sha-256"): (8, 6)}
 
 
@@ -261,3 +262,86 @@ def test_pop3_pipelines_behind_pass_only_with_pipelining(env):
             # (QUIT is not waited for: the server may not read it.)
             assert srv.lines[:5] == ["CAPA", "USER u", "PASS pw-rt-55",
                                      "STAT", "UIDL"], srv.lines
+
+
+# --- SCRAM's first message before the greeting ---------------------------
+#
+# With implicit TLS and auth = auto or scram-*, IMAP sends SCRAM's first
+# message (no secret in it) with the end of the handshake. The greeting
+# still decides; these fake servers say otherwise, and the early command
+# must be withdrawn and the session go on as if it had not been sent.
+
+def tls_fake(env, script, greeting):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(env.dovecot.cert_file, env.dovecot.key_file)
+    return FakeServer("script", script, greeting=greeting, tls=ctx)
+
+
+SCRAM1 = r"^A1 AUTHENTICATE SCRAM-SHA-256 [A-Za-z0-9+/=]+$"
+
+
+def verbs(lines):
+    """Each line the fake server received, to its tag and verb."""
+    return [" ".join(l.split(" ")[:2]) for l in lines]
+
+
+def run_fake(env, f, **keys):
+    cfg = env.config(env.account(A, "imap", "implicit", "fred", server=f,
+                                 password="pw-fake-Early-3x",
+                                 tls_ca_file=env.dovecot.ca_file, **keys))
+    return env.run(["-c", cfg, "--check", "-vv"], timeout=30)
+
+
+def test_early_scram_cancelled_when_the_greeting_lists_no_capabilities(env):
+    # The server began the early exchange ("+"): the client cancels it
+    # ("*"), asks CAPABILITY, and, PLAIN being all there is, logs in
+    # with it; refused here, so 77 and nothing more.
+    script = [(SCRAM1, b"+ \r\n"), (r"^\*$", b"A1 BAD cancelled\r\n"),
+              (r"^A2 CAPABILITY$", b"* CAPABILITY IMAP4rev1 SASL-IR "
+               b"AUTH=PLAIN\r\nA2 OK done\r\n"),
+              (r"^A3 AUTHENTICATE PLAIN \S+$", b"A3 NO wrong\r\n")]
+    with tls_fake(env, script, b"* OK ready\r\n") as f:
+        r = run_fake(env, f)
+    assert f.errors == [], f.errors
+    env.expect(r, 77)
+    assert verbs(f.lines) == ["A1 AUTHENTICATE", "*", "A2 CAPABILITY",
+                              "A3 AUTHENTICATE", "A4 CAPABILITY",
+                              "A5 EXAMINE"], f.lines
+    assert "authentication failed" in r.err, r.err
+
+
+def test_early_scram_withdrawn_for_another_mechanism_or_preauth(env):
+    caps = b"IMAP4rev1 SASL-IR AUTH=PLAIN"
+    # No SCRAM offered: its NO is read, then PLAIN (auth = auto).
+    script = [(SCRAM1, b"A1 NO unsupported mechanism\r\n"),
+              (r"^A2 AUTHENTICATE PLAIN \S+$", b"A2 NO wrong\r\n")]
+    with tls_fake(env, script, b"* OK [CAPABILITY %s] hi\r\n" % caps) as f:
+        r = run_fake(env, f)
+    assert f.errors == [], f.errors
+    env.expect(r, 77)
+    assert verbs(f.lines) == ["A1 AUTHENTICATE", "A2 AUTHENTICATE",
+                              "A3 CAPABILITY", "A4 EXAMINE"], f.lines
+    assert "authentication failed" in r.err, r.err
+    # SCRAM offered without SASL-IR: the early command is refused, and
+    # SCRAM starts again the way RFC 4959 leaves it, without one.
+    caps = b"IMAP4rev1 AUTH=SCRAM-SHA-256"
+    script = [(SCRAM1, b"A1 BAD no SASL-IR here\r\n"),
+              (r"^A2 AUTHENTICATE SCRAM-SHA-256$", b"A2 NO stop\r\n")]
+    with tls_fake(env, script, b"* OK [CAPABILITY %s] hi\r\n" % caps) as f:
+        r = run_fake(env, f)
+    assert f.errors == [], f.errors
+    env.expect(r, 77)
+    assert verbs(f.lines) == ["A1 AUTHENTICATE", "A2 AUTHENTICATE"], \
+        f.lines
+    # PREAUTH: already logged in; the early command's BAD is read and
+    # the session goes on without a login.
+    script = [(SCRAM1, b"A1 BAD already authenticated\r\n"),
+              (r"^A2 EXAMINE \"INBOX\"$", b"* 0 EXISTS\r\n* OK [UIDVALIDITY"
+               b" 7] x\r\n* OK [UIDNEXT 1] x\r\nA2 OK [READ-ONLY] done\r\n"),
+              (r"^A3 LOGOUT$", b"* BYE bye\r\nA3 OK bye\r\n")]
+    with tls_fake(env, script, b"* PREAUTH [CAPABILITY IMAP4rev1] hi\r\n") \
+            as f:
+        r = run_fake(env, f)
+    assert f.errors == [], f.errors
+    env.expect(r, 0)
+    assert "PREAUTH" in r.out, r.out
