@@ -1513,6 +1513,8 @@ run_open(struct run *r)
 
 	if (stat(r->a->state_file, &sb) == 0)
 		r->state_mt = sb.st_mtim;
+	else if (errno == ENOENT && !r->o->dryrun)
+		r->ac.sc.first_list = 1; /* a first fetch: see source.h */
 	r->st = state_new(r->a->state_file);
 	/* The state knows a folder by its server name, also when an older
 	 * mailfetch wrote it as the config spelled it (POP3's one folder,

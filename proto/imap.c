@@ -154,6 +154,12 @@ struct imap {
 		struct pend list, sel;
 		int gotlist;
 		char delim;
+		/* With cfg->first_list: the listing of UIDs 1 to
+		 * IMAP_LISTCHUNK (ftag; msgs, listed: its answer was OK)
+		 * and COMPRESS (ztag). */
+		unsigned ftag, ztag;
+		struct msglist msgs;
+		int listed;
 	} pre;
 	/* SCRAM's first message, sent before the greeting was read
 	 * (early_send): authenticate takes it when it would send the
@@ -1192,8 +1198,8 @@ wait_tag(struct source *src, unsigned tag, struct pend *out)
 	size_t i;
 
 	if (im->pre.state == 1 && im->pre.armed && tag != im->pre.ctag
-	    && tag != im->pre.ltag && tag != im->pre.etag
-	    && pre_wait(src) == -1)
+	    && tag != im->pre.ltag && tag != im->pre.etag && tag != im->pre.ftag
+	    && tag != im->pre.ztag && pre_wait(src) == -1)
 		return -1;
 	for (;;) {
 		for (i = 0; i < im->npend; i++) {
@@ -1489,6 +1495,37 @@ string_unsync(const struct imap *im, const char *s)
 	    || ((im->caps & CAP_LITERALMINUS) && len <= IMAP_LITMINUS);
 }
 
+static int compress_wanted(struct source *);
+static unsigned compress_send(struct source *);
+static int compress_wait(struct source *, unsigned);
+
+/* A first fetch of the first folder: its listing goes behind its
+ * EXAMINE, by UID and bounded (a UID range names at most that many
+ * messages, so the answer stays under IMAP_UNTAGGEDMAX whatever the
+ * folder holds), and COMPRESS last, for nothing may follow it before
+ * its answer (RFC 4978 section 3). The login's answer is not known
+ * yet, nor so whether the server has COMPRESS: a server without it
+ * answers BAD, and the session goes on uncompressed. A failed login
+ * or EXAMINE makes both harmless refusals. Where the answer does not
+ * cover the folder (UIDNEXT beyond the range), imap_list asks again. */
+static int
+pre_list(struct source *src)
+{
+	struct imap *im = src->priv;
+	char cmd[96];
+
+	snprintf(cmd, sizeof(cmd),
+	    "UID FETCH 1:%d (UID RFC822.SIZE FLAGS INTERNALDATE)",
+	    IMAP_LISTCHUNK);
+	im->pre.ftag = cmd_begin(src, cmd);
+	if (cmd_send(src) == -1)
+		return -1;
+	if (!src->cfg->compress)
+		return 0;
+	im->pre.ztag = compress_send(src);
+	return im->pre.ztag == 0 ? -1 : 0;
+}
+
 /*
  * Behind the client's last authentication message, without waiting for
  * the answer: the first folder's LIST (for its delimiter; none for
@@ -1528,7 +1565,7 @@ pre_send(struct source *src)
 	im->pre.etag = cmd_begin(src, "EXAMINE");
 	if (cmd_string(src, name, 0) == -1 || cmd_send(src) == -1)
 		goto done;
-	rv = 0;
+	rv = src->cfg->first_list ? pre_list(src) : 0;
 done:
 	free(name);
 	return rv;
@@ -1548,6 +1585,30 @@ pre_caps(struct source *src)
 		return -1;
 	im->pre.ctag = 0;
 	return capability_ok(src, &p);
+}
+
+/* The answers to what pre_list sent: the listing into pre.msgs, and
+ * COMPRESS, which dispatch starts on its OK. */
+static int
+pre_listed(struct source *src)
+{
+	struct imap *im = src->priv;
+	struct pend p;
+	int rv;
+
+	if (im->pre.ftag == 0)
+		return 0;
+	im->ctx = CTX_MSGS;
+	im->out = &im->pre.msgs;
+	rv = wait_tag(src, im->pre.ftag, &p);
+	im->out = NULL;
+	im->pre.ftag = 0;
+	im->pre.listed
+	    = rv == 0 && p.st == IMAP_SOK && im->pre.sel.st == IMAP_SOK;
+	if (rv == 0 && im->pre.ztag != 0)
+		rv = compress_wait(src, im->pre.ztag);
+	im->pre.ztag = 0;
+	return rv;
 }
 
 /* After a successful login: read the answers to what pre_send sent, as
@@ -1578,7 +1639,8 @@ pre_wait(struct source *src)
 	}
 	reset_mailbox(im);
 	im->ctx = CTX_SELECT;
-	if (wait_tag(src, im->pre.etag, &im->pre.sel) == -1)
+	if (wait_tag(src, im->pre.etag, &im->pre.sel) == -1
+	    || pre_listed(src) == -1)
 		goto done;
 	im->pre.state = 2;
 	rv = 0;
@@ -2094,8 +2156,11 @@ pre_take(struct source *src, const char *folder, int rw, enum sel how,
 	state = im->pre.state;
 	im->pre.state = 0;
 	if (state != 2 || rw || how != SEL_PLAIN
-	    || strcmp(folder, src->cfg->first_folder) != 0)
+	    || strcmp(folder, src->cfg->first_folder) != 0) {
+		im->pre.listed = 0;
+		msglist_free(&im->pre.msgs);
 		return 0;
+	}
 	if (strcasecmp(name, "INBOX") == 0)
 		src->delim = 0;
 	else {
@@ -2202,10 +2267,6 @@ msginfo_cmp(const void *a, const void *b)
 	return x->num < y->num ? -1 : x->num > y->num;
 }
 
-static int compress_wanted(struct source *);
-static unsigned compress_send(struct source *);
-static int compress_wait(struct source *, unsigned);
-
 /* One listing command, its FETCH responses collected into im->out;
  * with zip, COMPRESS DEFLATE right behind it (see compress): where
  * there may be mail to fetch, the round trip it costs is shared with
@@ -2265,17 +2326,37 @@ list_parts(struct source *src, uint32_t from, struct msglist *out)
 	return 0;
 }
 
+/* Take the listing pre_list asked for, once, where it answers this
+ * one: from UID 1, and UIDNEXT within its range, so that it names every
+ * message of the folder. Else drop it. */
+static int
+pre_listing(struct imap *im, uint32_t from, struct msglist *out)
+{
+	int ok = im->pre.listed && from <= 1 && im->uidnext != 0
+	    && im->uidnext <= IMAP_LISTCHUNK + 1;
+
+	im->pre.listed = 0;
+	if (ok) {
+		*out = im->pre.msgs;
+		memset(&im->pre.msgs, 0, sizeof(im->pre.msgs));
+	}
+	msglist_free(&im->pre.msgs);
+	return ok;
+}
+
 static int
 imap_list(struct source *src, uint32_t from, struct msglist *out)
 {
 	struct imap *im = src->priv;
 	char cmd[96];
 	size_t i, k;
-	int rv = -1, parts;
+	int rv = -1, parts = 0;
 
 	msglist_free(out);
 	if (!im->selected)
 		return src_fail(src, SRC_FPROTO, "no folder selected");
+	if (pre_listing(im, from, out))
+		goto got;
 	if (im->exists == 0)
 		return 0;
 	im->ctx = CTX_MSGS;
@@ -2302,6 +2383,7 @@ imap_list(struct source *src, uint32_t from, struct msglist *out)
 	 * what is below from). An empty listing (EXISTS said more, but no
 	 * FETCH came) has no array at all, and qsort(3) must not be given
 	 * NULL. */
+got:
 	if (out->n > 1)
 		qsort(out->v, out->n, sizeof(*out->v), msginfo_cmp);
 	for (i = k = 0; i < out->n; i++) {
@@ -2594,6 +2676,7 @@ imap_free(struct source *src)
 	im = src->priv;
 	conn_free(src->conn);
 	sasl_free(im->early.sasl);
+	msglist_free(&im->pre.msgs);
 	buf_free(&im->rbuf);
 	buf_free(&im->wbuf);
 	buf_free(&im->tbuf);

@@ -80,6 +80,11 @@ struct source_cfg {
 	 * out behind the login without waiting, and the first select of
 	 * exactly this name with rw = 0 takes their answers (issue 16). */
 	const char *first_folder;
+	/* IMAP: the state knows nothing of the first folder (a first
+	 * fetch): its listing from UID 1 and COMPRESS DEFLATE go behind
+	 * its EXAMINE as well, and the first listing from UID 1 takes
+	 * that answer where it covers the whole folder. */
+	int first_list;
 	/* Protocol trace (-vv), one line at a time without CRLF. Lines that
 	 * carry a credential arrive with it replaced by <redacted>. NULL:
 	 * no trace. */

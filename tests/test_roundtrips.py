@@ -69,11 +69,15 @@ def test_wrong_password_is_77_and_nothing_else_happens(env):
         u, cfg = setup(env, protocol, password="not-the-password-9q")
         r = env.expect(env.run(["-c", cfg, "-vv"]), 77)
         cmds = sent(r.err)
-        # IMAP's SCRAM sends the reads of the first folder with its last
-        # message (they are answered NO); nothing follows the failure.
+        # IMAP's SCRAM sends the reads of the first folder (a first
+        # fetch: its listing and COMPRESS too) with its last message;
+        # they are refused, and nothing follows the failure.
         if protocol == "imap":
-            assert cmds[-2:] == ["A2 CAPABILITY", 'A3 EXAMINE "INBOX"'], cmds
-            cmds = cmds[:-2]
+            assert cmds[3:] == [
+                "A2 CAPABILITY", 'A3 EXAMINE "INBOX"',
+                "A4 UID FETCH 1:50000 (UID RFC822.SIZE FLAGS INTERNALDATE)",
+                "A5 COMPRESS DEFLATE"], cmds
+            cmds = cmds[:3]
         assert not [c for c in cmds if re.search(
             r"EXAMINE|SELECT|FETCH|STORE|EXPUNGE|STAT|UIDL|LIST|RETR|DELE",
             c)], cmds
@@ -154,7 +158,7 @@ def count_run(env, px, cfg, rc=0):
 # that early line, so there it waits for server-final). POP3: CAPA goes with the end of the
 # handshake; greeting -> AUTH (STAT and UIDL behind it), LIST, one
 # window of RETR, QUIT; a poll needs no LIST and no RETR.
-WANT = {("imap", "plain"): (6, 4), ("imap", "scram-sha-256"): (6, 4),
+WANT = {("imap", "plain"): (5, 4), ("imap", "scram-sha-256"): (5, 4),
         ("pop3", "plain"): (6, 4), ("pop3", "scram-sha-256"): (8, 6)}
 
 
@@ -190,16 +194,27 @@ def test_imap_examine_pipelined_behind_the_login(env):
     assert summary(r) == (2, 0, 2), r.out
     tr = re.findall(r"^%s: ([<>] .*)$" % A, r.err, re.M)
     i = [k for k, x in enumerate(tr) if x.startswith("> A1 AUTHENTICATE")]
-    # CAPABILITY first, for a server whose login answer lists none.
-    assert i and tr[i[0] + 1] == "> A2 CAPABILITY", tr
-    assert re.match(r'> A3 EXAMINE "INBOX"$', tr[i[0] + 2]), tr
+    # CAPABILITY first, for a server whose login answer lists none;
+    # a first fetch (no state yet) also sends the listing and COMPRESS.
+    assert i and tr[i[0] + 1:i[0] + 5] == [
+        "> A2 CAPABILITY", '> A3 EXAMINE "INBOX"',
+        "> A4 UID FETCH 1:50000 (UID RFC822.SIZE FLAGS INTERNALDATE)",
+        "> A5 COMPRESS DEFLATE"], tr
     # The answers came after all were sent.
-    assert tr[i[0] + 3].startswith("< A1 OK"), tr
+    assert tr[i[0] + 5].startswith("< A1 OK"), tr
+    # The next run has a state: no listing, no COMPRESS behind the login.
+    r = env.expect(env.run(["-c", cfg, "-vv"]), 0)
+    assert summary(r) == (0, 0, 2), r.out
+    cmds = sent(r.err)
+    assert cmds[1:] == ["A2 CAPABILITY", 'A3 EXAMINE "INBOX"',
+                        "A4 LOGOUT"], cmds
 
 
 def test_failed_login_with_pipelined_commands_stops_there(env):
-    for protocol, behind in (("imap", ["A2 CAPABILITY",
-                                       'A3 EXAMINE "INBOX"']),
+    for protocol, behind in (("imap", [
+            "A2 CAPABILITY", 'A3 EXAMINE "INBOX"',
+            "A4 UID FETCH 1:50000 (UID RFC822.SIZE FLAGS INTERNALDATE)",
+            "A5 COMPRESS DEFLATE"]),
                              ("pop3", ["STAT", "UIDL"])):
         u, cfg = setup(env, protocol, auth="plain",
                        password="not-the-password-9q")
@@ -280,6 +295,10 @@ def tls_fake(env, script, greeting):
 SCRAM1 = r"^A1 AUTHENTICATE SCRAM-SHA-256 [A-Za-z0-9+/=]+$"
 
 
+# What --check sends behind its login (tags left out).
+BEHIND = ["CAPABILITY", 'EXAMINE "INBOX"']
+
+
 def verbs(lines):
     """Each line the fake server received, to its tag and verb."""
     return [" ".join(l.split(" ")[:2]) for l in lines]
@@ -304,9 +323,9 @@ def test_early_scram_cancelled_when_the_greeting_lists_no_capabilities(env):
         r = run_fake(env, f)
     assert f.errors == [], f.errors
     env.expect(r, 77)
-    assert verbs(f.lines) == ["A1 AUTHENTICATE", "*", "A2 CAPABILITY",
-                              "A3 AUTHENTICATE", "A4 CAPABILITY",
-                              "A5 EXAMINE"], f.lines
+    assert verbs(f.lines)[:4] == ["A1 AUTHENTICATE", "*", "A2 CAPABILITY",
+                                  "A3 AUTHENTICATE"], f.lines
+    assert [c.split(" ", 1)[1] for c in sent(r.err)[4:]] == BEHIND, r.err
     assert "authentication failed" in r.err, r.err
 
 
@@ -319,8 +338,9 @@ def test_early_scram_withdrawn_for_another_mechanism_or_preauth(env):
         r = run_fake(env, f)
     assert f.errors == [], f.errors
     env.expect(r, 77)
-    assert verbs(f.lines) == ["A1 AUTHENTICATE", "A2 AUTHENTICATE",
-                              "A3 CAPABILITY", "A4 EXAMINE"], f.lines
+    assert verbs(f.lines)[:2] == ["A1 AUTHENTICATE", "A2 AUTHENTICATE"], \
+        f.lines
+    assert [c.split(" ", 1)[1] for c in sent(r.err)[2:]] == BEHIND, r.err
     assert "authentication failed" in r.err, r.err
     # SCRAM offered without SASL-IR: the early command is refused, and
     # SCRAM starts again the way RFC 4959 leaves it, without one.
