@@ -588,6 +588,11 @@ class Dovecot(_TestCerts):
     def running(self):
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def pid(self):
+        """The server's main process (its master or daemon), or None."""
+        return self._proc.pid if self._proc is not None else None
+
     def __enter__(self):
         if self.root is None:
             self.start()
