@@ -2045,9 +2045,7 @@ class Bench:
             if self.args.profile:
                 log("== profile")
                 self.profile(server, corpora)
-            self.dovecot_version = subprocess.run(
-                ["dovecot", "--version"], stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL).stdout.decode().strip()
+            self.dovecot_version = dovecot_version()
         finally:
             server.stop()
         self.elapsed = time.monotonic() - t0
@@ -2176,10 +2174,58 @@ def save_results(path, section):
     os.rename(path + ".tmp", path)
 
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def dovecot_version():
+    return subprocess.run(["dovecot", "--version"], stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL).stdout.decode().strip()
+
+
+# --- what bench.py, idle.py and mirror.py share ----------------------------
+
+def common_args(p):
+    """The options of every bench script: where mailfetch is, the work
+    directory, and where the results go."""
     p.add_argument("--build", default="build",
                    help="the build directory holding mailfetch")
+    p.add_argument("--workdir", help="where the run's files go (default: "
+                   "a new directory in /tmp)")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the work directory")
+    p.add_argument("--results", default=os.path.join(BENCH, "RESULTS.md"),
+                   help="the results file (default %(default)s)")
+    p.add_argument("--no-results", action="store_true",
+                   help="print the results, do not write the file")
+
+
+def bench_main(name, args, run):
+    """The main of each bench script: in the work directory
+    (args.workdir, made if missing, or a new one in /tmp), section =
+    run(args); the directory is removed after unless --keep, and the
+    section printed and added on top of args.results unless
+    --no-results."""
+    if args.workdir is None:
+        args.workdir = tempfile.mkdtemp(prefix="mf%s-" % name, dir="/tmp")
+        # Dovecot's mail processes (not root) must reach the mailboxes.
+        os.chmod(args.workdir, 0o755)
+    else:
+        os.makedirs(args.workdir, exist_ok=True)
+        args.workdir = os.path.abspath(args.workdir)
+    log("%s: work directory %s", name, args.workdir)
+    try:
+        section = run(args)
+    finally:
+        if not args.keep:
+            log("%s: removing %s", name, args.workdir)
+            shutil.rmtree(args.workdir, ignore_errors=True)
+    sys.stdout.write(section)
+    if not args.no_results:
+        save_results(args.results, section)
+        log("%s: results added to %s", name, args.results)
+    return 0
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    common_args(p)
     p.add_argument("--quick", action="store_true",
                    help="small corpus, one repetition: a sanity run")
     p.add_argument("--case", default="a,b,c,d,e,w",
@@ -2192,14 +2238,6 @@ def parse_args(argv):
                    help="profile mailfetch on case a (perf, strace); the "
                    "default in a full run with case a")
     p.add_argument("--no-profile", dest="profile", action="store_false")
-    p.add_argument("--workdir", help="where the run's files go (default: "
-                   "a new directory in /tmp)")
-    p.add_argument("--keep", action="store_true",
-                   help="keep the work directory")
-    p.add_argument("--results", default=os.path.join(BENCH, "RESULTS.md"),
-                   help="the results file (default %(default)s)")
-    p.add_argument("--no-results", action="store_true",
-                   help="print the results, do not write the file")
     a = p.parse_args(argv)
     a.cases = [x.strip() for x in a.case.split(",") if x.strip()]
     for x in a.cases:
@@ -2231,27 +2269,8 @@ def parse_args(argv):
 
 
 def main(argv):
-    args = parse_args(argv)
-    own = args.workdir is None
-    if own:
-        args.workdir = tempfile.mkdtemp(prefix="mfbench-", dir="/tmp")
-        # Dovecot's mail processes (not root) must reach the mailboxes.
-        os.chmod(args.workdir, 0o755)
-    else:
-        os.makedirs(args.workdir, exist_ok=True)
-        args.workdir = os.path.abspath(args.workdir)
-    log("bench: work directory %s", args.workdir)
-    try:
-        section = Bench(args).run()
-    finally:
-        if not args.keep:
-            log("bench: removing %s", args.workdir)
-            shutil.rmtree(args.workdir, ignore_errors=True)
-    sys.stdout.write(section)
-    if not args.no_results:
-        save_results(args.results, section)
-        log("bench: results added to %s", args.results)
-    return 0
+    return bench_main("bench", parse_args(argv),
+                      lambda args: Bench(args).run())
 
 
 if __name__ == "__main__":
