@@ -778,7 +778,13 @@ class IdleBench:
             for n in names:
                 if not server.wait_idle("watch-" + n):
                     ready = False
-            ready = ready and all(list_messages(m) for m in mds.values())
+            # The watcher of an account may wait in IDLE before the
+            # account's first fetch has ended.
+            end = time.monotonic() + IDLE_TIMEOUT
+            while ready and not all(list_messages(m) for m in mds.values()):
+                if time.monotonic() > end or not p.alive():
+                    ready = False
+                time.sleep(0.05)
             if not ready or not p.alive():
                 log("  watch: the daemon did not fetch and wait in IDLE "
                     "for the 3 accounts:\n    %s",
