@@ -27,9 +27,15 @@ Every delivered file is checked against the corpus, byte for byte
 are recognised and reported as "+hdr"); a run that lost, duplicated or
 changed a message is reported as such, not silently timed.
 
+In the first fetches over loopback (cases a, b, e), the CPU time
+Dovecot spends serving each run (all its processes, Server.cpu) is
+measured in the same run, and each client's CPU and wall time are
+given as ratios to it: the server's own work is the wall a client on
+the same machine cannot pass.
+
 Cases:
   a  first fetch of the mixed corpus (2000 messages, ~90 MB) over POP3
-     and IMAP, TLS and plain;
+     and IMAP, TLS and plain (IMAP also with compress = no);
   b  one 50 MB message (TLS), and mailfetch fetching one 10 KB message
      for its baseline memory;
   c  steady-state poll of a 20 000-message mailbox, all already fetched
@@ -111,6 +117,54 @@ def loadavg():
             return float(f.read().split()[0])
     except (OSError, ValueError, IndexError):
         return float("nan")
+
+
+# --- processes (/proc/PID/stat, stat(5)) ---------------------------------
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid):
+    """(ppid, comm, own CPU s, reaped children's CPU s) of pid. Fields
+    14-17 of stat(5) are utime, stime, cutime and cstime in clock ticks;
+    the name is between the first "(" and the last ")"."""
+    with open("/proc/%s/stat" % pid) as f:
+        s = f.read()
+    f2 = s[s.rindex(")") + 2:].split()
+    ut, st, cut, cst = (int(x) for x in f2[11:15])
+    return (int(f2[1]), s[s.index("(") + 1:s.rindex(")")],
+            (ut + st) / CLK_TCK, (cut + cst) / CLK_TCK)
+
+
+def proc_stats():
+    """{pid: _stat(pid)} of every process now."""
+    out = {}
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                out[int(p)] = _stat(p)
+            except (OSError, ValueError, IndexError):
+                continue
+    return out
+
+
+def proc_cpu(pid):
+    """(own CPU s, reaped children's CPU s) of pid; OSError once it is
+    gone."""
+    return _stat(pid)[2:]
+
+
+def tree_pids(pid, stats=None):
+    """pid and its descendants (of stats, default now)."""
+    kids = {}
+    for p, st in (stats or proc_stats()).items():
+        kids.setdefault(st[0], []).append(p)
+    out, todo = [], [pid]
+    while todo:
+        x = todo.pop()
+        out.append(x)
+        todo += kids.get(x, [])
+    return out
 
 
 def own(path):
@@ -618,6 +672,40 @@ class Server:
     def count(self, user):
         return count_files(self.d.maildir(user))
 
+    # Dovecot's processes that serve one connection and exit when it
+    # ends (service_count = 1, Dovecot's default for these): the login
+    # processes, which also hold TLS, and the mail processes.
+    PER_CONNECTION = ("imap-login", "pop3-login", "imap", "pop3")
+
+    def cpu(self, timeout=10):
+        """The CPU seconds (user + system) all of Dovecot's processes
+        have used so far, once no per-connection process is left; NaN
+        if one is still there after timeout seconds.
+
+        Exact to a clock tick a process: a process's own time is in its
+        /proc/PID/stat while it lives (a zombie's too), and moves into
+        its parent's reaped-children time (cutime, cstime) when the
+        parent reaps it. So the sum, over the master and every
+        descendant, of own + reaped children's time counts each process
+        once, alive or gone, as long as none exits between the reads.
+        Hence the wait: a client that does not wait for the answer to
+        its LOGOUT or QUIT exits while Dovecot still works for it. The
+        long-lived processes (auth, config, log, stats, anvil) stay, and
+        their share (authentication, logging) is counted as it grows.
+        The difference of two calls is what Dovecot spent between them:
+        around a client's run, serving it."""
+        end = time.monotonic() + timeout
+        while True:
+            stats = proc_stats()
+            pids = tree_pids(self.d.pid, stats)
+            busy = [p for p in pids[1:]
+                    if stats[p][1] in self.PER_CONNECTION]
+            if not busy:
+                return sum(sum(stats[p][2:]) for p in pids if p in stats)
+            if time.monotonic() > end:
+                return float("nan")
+            time.sleep(0.01)
+
 
 # --- measuring ------------------------------------------------------------
 
@@ -1053,6 +1141,17 @@ class Row:
         return med([s["rss"] for s in self.samples])
 
     @property
+    def srv_cpu(self):
+        """Dovecot's CPU seconds serving the client (Server.cpu)."""
+        return med([s.get("srv_cpu", float("nan")) for s in self.samples])
+
+    def per_srv_cpu(self, key):
+        """The median, over the samples, of the sample's key ("cpu",
+        "wall") divided by Dovecot's CPU in the same run."""
+        return med([s[key] / s["srv_cpu"] for s in self.samples
+                    if s.get("srv_cpu", 0) > 0])
+
+    @property
     def ok(self):
         return bool(self.samples) and all(s["ok"] for s in self.samples)
 
@@ -1124,6 +1223,14 @@ def fmt_ratio(a, b):
     return "%.2fx" % (a / b)
 
 
+def fmt_x(x):
+    return "%.2fx" % x if x == x else "–"
+
+
+def fmt_us(x):
+    return "%.0f" % (x * 1e6) if x == x else "–"
+
+
 def fmt_s(x):
     if x != x:
         return "–"
@@ -1142,19 +1249,29 @@ def fmt_rss(kb):
 
 def column_table(col, rows, mf_key="mailfetch", limit_keys=()):
     """A markdown table of one column: each client's medians and
-    mailfetch's ratio to it."""
+    mailfetch's ratio to it; where the runs measured Dovecot's CPU
+    (Bench.served), that too, and each client's CPU and wall as ratios
+    to it."""
     mf = rows.get(mf_key)
+    srv = any(r.srv_cpu == r.srv_cpu for r in rows.values() if r.samples)
+    extra = (" Dovecot CPU s | CPU / Dovecot CPU | wall / Dovecot CPU |"
+             if srv else "")
     out = ["| client | wall s (median) | range | CPU s | peak RSS | "
-           "mailfetch / it | delivered |",
-           "|---|---|---|---|---|---|---|"]
+           "mailfetch / it | delivered |" + extra,
+           "|---|---|---|---|---|---|---|" + ("---|---|---|" if srv else "")]
     for key, row in rows.items():
         if not row.samples:
             continue
         ratio = "" if key == mf_key or mf is None else fmt_ratio(
             mf.wall, row.wall)
-        out.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+        line = "| %s | %s | %s | %s | %s | %s | %s |" % (
             row.label, fmt_s(row.wall), row.spread(), fmt_s(row.cpu),
-            fmt_rss(row.rss), ratio, row.status))
+            fmt_rss(row.rss), ratio, row.status)
+        if srv:
+            line += " %s | %s | %s |" % (
+                fmt_s(row.srv_cpu), fmt_x(row.per_srv_cpu("cpu")),
+                fmt_x(row.per_srv_cpu("wall")))
+        out.append(line)
     return "\n".join(out)
 
 
@@ -1232,6 +1349,25 @@ class Bench:
                 harness.condense(text, 8).replace("\n", "\n    "))
         return r
 
+    def served(self, server, run):
+        """r = run(), with r["srv_cpu"]: the CPU seconds Dovecot spent
+        meanwhile (Server.cpu), serving that run's client alone."""
+        before = server.cpu()
+        r = run()
+        r["srv_cpu"] = server.cpu() - before
+        return r
+
+    def srv_cpu_note(self, case, name, mf):
+        """The target note: mailfetch's CPU and wall as ratios to the
+        CPU Dovecot spent serving the same fetch."""
+        self.targets.append((
+            case, "%s: mailfetch CPU %s s and wall %s s against Dovecot's "
+            "CPU serving the same fetch (%s s): CPU %s, wall %s (medians "
+            "of the ratios in each run)" % (
+                name, fmt_s(mf.cpu), fmt_s(mf.wall), fmt_s(mf.srv_cpu),
+                fmt_x(mf.per_srv_cpu("cpu")),
+                fmt_x(mf.per_srv_cpu("wall"))), None))
+
     def after_run(self, server, user, who):
         n = server.reset_flags(user)
         if n:
@@ -1269,6 +1405,11 @@ class Bench:
         for proto, tls in cols:
             rows[(proto, tls)] = {"proto": Row("proto limit (rawfetch)"),
                                   "mailfetch": Row("**mailfetch**")}
+            if proto == "imap":
+                # COMPRESS=DEFLATE (on by default) costs Dovecot CPU
+                # that a loopback link does not pay back.
+                rows[(proto, tls)]["mailfetch-nc"] = Row(
+                    "mailfetch, compress = no")
             for t in self.peers:
                 if proto in t.protos:
                     rows[(proto, tls)][t.name] = Row(t.name)
@@ -1281,13 +1422,18 @@ class Bench:
                 for key in self.order(keys, rep):
                     row = rows[(proto, tls)][key]
                     if key == "proto":
-                        r = self.raw.run(server, proto, tls, user)
+                        r = self.served(server, lambda: self.raw.run(
+                            server, proto, tls, user))
                     else:
-                        tool = self.mf if key == "mailfetch" else next(
+                        tool = self.mf if key.startswith(
+                            "mailfetch") else next(
                             t for t in self.peers if t.name == key)
+                        ex = {"compress": "no"} if key == "mailfetch-nc" \
+                            else None
                         rd = self.rundir("a", "%s-%s-%s" % (
                             key, proto, "tls" if tls else "plain"))
-                        r = self.run_tool(tool, rd, a, c, n)
+                        r = self.served(server, lambda: self.run_tool(
+                            tool, rd, a, c, n, ex))
                     row.add(r)
                     self.after_run(server, user, key + " " + proto)
                     log("  %-9s %-4s %-5s %6.2fs cpu %5.2fs rss %6d KB %s",
@@ -1307,7 +1453,8 @@ class Bench:
             text.append("\n**%s**\n\n%s" % (name, column_table(name, rs2)))
             mf, pr = rs["mailfetch"], rs["proto"]
             peers = [r for k, r in rs.items()
-                     if k not in ("proto", "mailfetch") and r.samples]
+                     if not k.startswith(("proto", "mailfetch")) and
+                     r.samples]
             good = [r for r in peers if r.ok]
             if good:
                 best = min(good, key=lambda r: r.wall)
@@ -1325,6 +1472,10 @@ class Bench:
                     "but did not deliver every message intact (%s); not "
                     "counted" % (name, r.label, r.wall, mf.wall / r.wall,
                                  r.status), None))
+            self.srv_cpu_note("a", name, mf)
+            if "mailfetch-nc" in rs:
+                self.srv_cpu_note("a", name + ", compress = no",
+                                  rs["mailfetch-nc"])
             lim = pr.wall + diskrow.wall
             self.targets.append((
                 "a", "%s: mailfetch %.2f s <= 1.5 x (proto %.2f + disk "
@@ -1359,17 +1510,20 @@ class Bench:
                 for key in self.order(keys, rep):
                     row = rows[(proto, tls)][key]
                     if key == "proto":
-                        r = self.raw.run(server, proto, tls, ubig)
+                        r = self.served(server, lambda: self.raw.run(
+                            server, proto, tls, ubig))
                     elif key == "mailfetch-10k":
                         rd = self.rundir("b", "mailfetch10k-" + proto)
-                        r = self.run_tool(self.mf, rd, Acct(
-                            server, proto, tls, usmall), small, 1)
+                        r = self.served(server, lambda: self.run_tool(
+                            self.mf, rd, Acct(server, proto, tls, usmall),
+                            small, 1))
                     else:
                         tool = self.mf if key == "mailfetch" else next(
                             t for t in self.peers if t.name == key)
                         rd = self.rundir("b", "%s-%s" % (key, proto))
-                        r = self.run_tool(tool, rd, Acct(
-                            server, proto, tls, ubig), big, 1)
+                        r = self.served(server, lambda: self.run_tool(
+                            tool, rd, Acct(server, proto, tls, ubig), big,
+                            1))
                     row.add(r)
                     self.after_run(server, ubig, key + " " + proto)
                     self.after_run(server, usmall, key + " " + proto)
@@ -1385,6 +1539,7 @@ class Bench:
             rs2["disk"] = diskrow
             text.append("\n**%s**\n\n%s" % (name, column_table(name, rs2)))
             mf, pr, mf10 = rs["mailfetch"], rs["proto"], rs["mailfetch-10k"]
+            self.srv_cpu_note("b", name, mf)
             self.targets.append((
                 "b", "%s: mailfetch wall %.2f s <= 1.2 x proto limit "
                 "%.2f s: ratio %.2f" % (name, mf.wall, pr.wall,
@@ -1584,12 +1739,14 @@ class Bench:
                     if key == "disk":
                         r = self.disk(c, n, "e%d" % n)
                     elif key.startswith("proto"):
-                        r = self.raw.run(server, key[6:], True, user)
+                        r = self.served(server, lambda: self.raw.run(
+                            server, key[6:], True, user))
                     else:
                         proto = key[10:]
                         rd = self.rundir("e", "%s-%d" % (key, n))
-                        r = self.run_tool(self.mf, rd, Acct(
-                            server, proto, True, user), c, n)
+                        r = self.served(server, lambda: self.run_tool(
+                            self.mf, rd, Acct(server, proto, True, user),
+                            c, n))
                     rows[(n, key)].add(r)
                     self.after_run(server, user, key)
                     log("  %-14s %6d %6.2fs cpu %5.2fs rss %6d KB %s", key,
@@ -1599,8 +1756,10 @@ class Bench:
                 "cost = median wall / N." % (
                     statistics.median(c.sizes) / 1024), "",
                 "| messages | MB | client | wall s | µs/msg | CPU µs/msg | "
-                "peak RSS | mailfetch / (proto + disk) | checked |",
-                "|---|---|---|---|---|---|---|---|---|"]
+                "peak RSS | mailfetch / (proto + disk) | checked | "
+                "Dovecot CPU µs/msg | CPU / Dovecot CPU | "
+                "wall / Dovecot CPU |",
+                "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for n in sizes:
             for k in keys:
                 row = rows[(n, k)]
@@ -1610,11 +1769,17 @@ class Bench:
                     ratio = fmt_ratio(row.wall,
                                       p.wall + rows[(n, "disk")].wall)
                 text.append("| %d | %.0f | %s | %s | %.0f | %.0f | %s | %s "
-                            "| %s |" % (
+                            "| %s | %s | %s | %s |" % (
                                 n, c.total(n) / 1e6, k, fmt_s(row.wall),
                                 row.wall / n * 1e6, row.cpu / n * 1e6,
-                                fmt_rss(row.rss), ratio, row.status))
+                                fmt_rss(row.rss), ratio, row.status,
+                                fmt_us(row.srv_cpu / n),
+                                fmt_x(row.per_srv_cpu("cpu")),
+                                fmt_x(row.per_srv_cpu("wall"))))
         for k in ("mailfetch-pop3", "mailfetch-imap"):
+            for n in sizes:
+                self.srv_cpu_note("e", "%s, %d messages" % (k, n),
+                                  rows[(n, k)])
             per = [rows[(n, k)].wall / n for n in sizes]
             rss = [rows[(n, k)].rss for n in sizes]
             self.targets.append((
@@ -1880,9 +2045,7 @@ class Bench:
             if self.args.profile:
                 log("== profile")
                 self.profile(server, corpora)
-            self.dovecot_version = subprocess.run(
-                ["dovecot", "--version"], stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL).stdout.decode().strip()
+            self.dovecot_version = dovecot_version()
         finally:
             server.stop()
         self.elapsed = time.monotonic() - t0
@@ -1905,7 +2068,10 @@ class Bench:
                                 for t in self.peers)),
                   "", "Wall time is the median of the repetitions, "
                   "interleaved; CPU is user + system of the client (and "
-                  "its children: procmail), not of Dovecot; peak RSS is "
+                  "its children: procmail), not of Dovecot; \"Dovecot "
+                  "CPU\" is that of all Dovecot's processes while they "
+                  "served the run (the ratios to it are the medians of "
+                  "each run's); peak RSS is "
                   "the largest of the client's processes. \"mailfetch / "
                   "it\" below 1 means mailfetch is faster. \"delivered\" "
                   "is the check of every message file against the corpus: "
@@ -2008,10 +2174,58 @@ def save_results(path, section):
     os.rename(path + ".tmp", path)
 
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def dovecot_version():
+    return subprocess.run(["dovecot", "--version"], stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL).stdout.decode().strip()
+
+
+# --- what bench.py, idle.py and mirror.py share ----------------------------
+
+def common_args(p):
+    """The options of every bench script: where mailfetch is, the work
+    directory, and where the results go."""
     p.add_argument("--build", default="build",
                    help="the build directory holding mailfetch")
+    p.add_argument("--workdir", help="where the run's files go (default: "
+                   "a new directory in /tmp)")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the work directory")
+    p.add_argument("--results", default=os.path.join(BENCH, "RESULTS.md"),
+                   help="the results file (default %(default)s)")
+    p.add_argument("--no-results", action="store_true",
+                   help="print the results, do not write the file")
+
+
+def bench_main(name, args, run):
+    """The main of each bench script: in the work directory
+    (args.workdir, made if missing, or a new one in /tmp), section =
+    run(args); the directory is removed after unless --keep, and the
+    section printed and added on top of args.results unless
+    --no-results."""
+    if args.workdir is None:
+        args.workdir = tempfile.mkdtemp(prefix="mf%s-" % name, dir="/tmp")
+        # Dovecot's mail processes (not root) must reach the mailboxes.
+        os.chmod(args.workdir, 0o755)
+    else:
+        os.makedirs(args.workdir, exist_ok=True)
+        args.workdir = os.path.abspath(args.workdir)
+    log("%s: work directory %s", name, args.workdir)
+    try:
+        section = run(args)
+    finally:
+        if not args.keep:
+            log("%s: removing %s", name, args.workdir)
+            shutil.rmtree(args.workdir, ignore_errors=True)
+    sys.stdout.write(section)
+    if not args.no_results:
+        save_results(args.results, section)
+        log("%s: results added to %s", name, args.results)
+    return 0
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    common_args(p)
     p.add_argument("--quick", action="store_true",
                    help="small corpus, one repetition: a sanity run")
     p.add_argument("--case", default="a,b,c,d,e,w",
@@ -2024,14 +2238,6 @@ def parse_args(argv):
                    help="profile mailfetch on case a (perf, strace); the "
                    "default in a full run with case a")
     p.add_argument("--no-profile", dest="profile", action="store_false")
-    p.add_argument("--workdir", help="where the run's files go (default: "
-                   "a new directory in /tmp)")
-    p.add_argument("--keep", action="store_true",
-                   help="keep the work directory")
-    p.add_argument("--results", default=os.path.join(BENCH, "RESULTS.md"),
-                   help="the results file (default %(default)s)")
-    p.add_argument("--no-results", action="store_true",
-                   help="print the results, do not write the file")
     a = p.parse_args(argv)
     a.cases = [x.strip() for x in a.case.split(",") if x.strip()]
     for x in a.cases:
@@ -2063,27 +2269,8 @@ def parse_args(argv):
 
 
 def main(argv):
-    args = parse_args(argv)
-    own = args.workdir is None
-    if own:
-        args.workdir = tempfile.mkdtemp(prefix="mfbench-", dir="/tmp")
-        # Dovecot's mail processes (not root) must reach the mailboxes.
-        os.chmod(args.workdir, 0o755)
-    else:
-        os.makedirs(args.workdir, exist_ok=True)
-        args.workdir = os.path.abspath(args.workdir)
-    log("bench: work directory %s", args.workdir)
-    try:
-        section = Bench(args).run()
-    finally:
-        if not args.keep:
-            log("bench: removing %s", args.workdir)
-            shutil.rmtree(args.workdir, ignore_errors=True)
-    sys.stdout.write(section)
-    if not args.no_results:
-        save_results(args.results, section)
-        log("bench: results added to %s", args.results)
-    return 0
+    return bench_main("bench", parse_args(argv),
+                      lambda args: Bench(args).run())
 
 
 if __name__ == "__main__":

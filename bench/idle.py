@@ -68,25 +68,24 @@ import imaplib
 import os
 import re
 import select
-import shutil
 import signal
 import statistics
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH_DIR)
 
 # bench.py also puts tests/ on sys.path, for harness.
+import bench  # noqa: E402
 from bench import (USER_PW, Acct, Fetchmail, Getmail,  # noqa: E402
-                   Mailfetch, as_user, base_env, git_rev, harness, loadavg,
-                   log, machine, make_maildir, own, save_results,
-                   strip_added, write_file)
+                   Mailfetch, as_user, base_env, bench_main, common_args,
+                   dovecot_version, git_rev, harness, loadavg, log,
+                   machine, make_maildir, own, proc_cpu, strip_added,
+                   tree_pids, write_file)
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 ARRIVAL_TIMEOUT = 60.0
 IDLE_TIMEOUT = 60.0
 SEQ_RE = re.compile(rb"X-Bench-Idle: ([a-z0-9]+)-([0-9]+)")
@@ -203,24 +202,16 @@ class Arrival:
 
 # --- the server ------------------------------------------------------------
 
-class Server:
-    """The throwaway Dovecot (as bench.Server, but with
-    verbose_proctitle, so that a session waiting in IDLE shows it)."""
+class Server(bench.Server):
+    """bench.Server with verbose_proctitle, so that a session waiting in
+    IDLE shows it."""
 
     def __init__(self, work):
-        self.d = harness.Dovecot(root_dir=os.path.join(work, "dovecot"),
-                                 extra_config="verbose_proctitle = yes\n")
-        self.d.start()
+        super().__init__(work, extra_config="verbose_proctitle = yes\n")
         # The title of its imap processes: "dovecot-INSTANCE/imap [USER
         # IP STATE]" (instance_name in tests/harness.py).
         self.title = ("dovecot-mfdv-%s/imap [" % os.path.basename(
             self.d.root)).encode()
-
-    def stop(self):
-        self.d.stop()
-
-    def port(self, proto, tls):
-        return self.d.ports[proto + ("s" if tls else "")]
 
     def idle_sessions(self, user):
         """How many of user's imap processes are in IDLE now."""
@@ -387,42 +378,12 @@ class Proc:
         return self.p.returncode
 
 
-def proc_cpu(pid):
-    """(own CPU s, children's CPU s) of pid, from /proc/PID/stat."""
-    with open("/proc/%d/stat" % pid) as f:
-        f2 = f.read().rsplit(") ", 1)[1].split()
-    # Fields 14-17 of stat(5), counted from the state (field 3).
-    ut, st, cut, cst = (int(x) for x in f2[11:15])
-    return (ut + st) / CLK_TCK, (cut + cst) / CLK_TCK
-
-
 def proc_rss(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
-
-
-def tree_pids(pid):
-    """pid and its descendants (fetchmail's procmail, getmail's
-    delivery child)."""
-    kids = {}
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % p) as f:
-                ppid = int(f.read().rsplit(") ", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        kids.setdefault(ppid, []).append(int(p))
-    out, todo = [], [pid]
-    while todo:
-        x = todo.pop()
-        out.append(x)
-        todo += kids.get(x, [])
-    return out
 
 
 class MailfetchIdle(Mailfetch):
@@ -817,7 +778,13 @@ class IdleBench:
             for n in names:
                 if not server.wait_idle("watch-" + n):
                     ready = False
-            ready = ready and all(list_messages(m) for m in mds.values())
+            # The watcher of an account may wait in IDLE before the
+            # account's first fetch has ended.
+            end = time.monotonic() + IDLE_TIMEOUT
+            while ready and not all(list_messages(m) for m in mds.values()):
+                if time.monotonic() > end or not p.alive():
+                    ready = False
+                time.sleep(0.05)
             if not ready or not p.alive():
                 log("  watch: the daemon did not fetch and wait in IDLE "
                     "for the 3 accounts:\n    %s",
@@ -922,9 +889,7 @@ class IdleBench:
             if "watch" in self.args.parts:
                 log("== watch")
                 self.watch(server)
-            self.dovecot_version = subprocess.run(
-                ["dovecot", "--version"], stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL).stdout.decode().strip()
+            self.dovecot_version = dovecot_version()
         finally:
             server.stop()
         self.elapsed = time.monotonic() - t0
@@ -967,8 +932,7 @@ class IdleBench:
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--build", default="build",
-                   help="the build directory holding mailfetch")
+    common_args(p)
     p.add_argument("--quick", action="store_true",
                    help="5 messages per client, a 60 s watch")
     p.add_argument("--reps", type=int,
@@ -984,15 +948,6 @@ def parse_args(argv):
                    help="clients use implicit TLS (the default)")
     g.add_argument("--plain", dest="tls", action="store_false",
                    help="clients use plain IMAP")
-    p.add_argument("--workdir", help="where the run's files go (default: "
-                   "a new directory in /tmp)")
-    p.add_argument("--keep", action="store_true",
-                   help="keep the work directory")
-    p.add_argument("--results", default=os.path.join(BENCH_DIR,
-                                                     "RESULTS.md"),
-                   help="the results file (default %(default)s)")
-    p.add_argument("--no-results", action="store_true",
-                   help="print the results, do not write the file")
     a = p.parse_args(argv)
     a.parts = [x.strip() for x in a.part.split(",") if x.strip()]
     for x in a.parts:
@@ -1008,27 +963,8 @@ def parse_args(argv):
 
 
 def main(argv):
-    args = parse_args(argv)
-    mine = args.workdir is None
-    if mine:
-        args.workdir = tempfile.mkdtemp(prefix="mfidle-", dir="/tmp")
-        # Dovecot's mail processes (not root) must reach the mailboxes.
-        os.chmod(args.workdir, 0o755)
-    else:
-        os.makedirs(args.workdir, exist_ok=True)
-        args.workdir = os.path.abspath(args.workdir)
-    log("idle: work directory %s", args.workdir)
-    try:
-        section = IdleBench(args).run()
-    finally:
-        if not args.keep:
-            log("idle: removing %s", args.workdir)
-            shutil.rmtree(args.workdir, ignore_errors=True)
-    sys.stdout.write(section)
-    if not args.no_results:
-        save_results(args.results, section)
-        log("idle: results added to %s", args.results)
-    return 0
+    return bench_main("idle", parse_args(argv),
+                      lambda args: IdleBench(args).run())
 
 
 if __name__ == "__main__":

@@ -76,9 +76,7 @@ import os
 import random
 import re
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -86,9 +84,9 @@ sys.path.insert(0, BENCH_DIR)
 
 # bench.py also puts tests/ on sys.path, for harness.
 from bench import (LOADS, USER_PW, Acct, Corpus, Generator,  # noqa: E402
-                   Mailfetch, Mbsync, Row, Server, fill_mbox, fmt_rss,
-                   fmt_s, git_rev, harness, log, machine, measure, med,
-                   own, save_results, verify)
+                   Mailfetch, Mbsync, Row, Server, bench_main, common_args,
+                   dovecot_version, fill_mbox, fmt_rss, fmt_s, git_rev,
+                   harness, log, machine, measure, med, own, verify)
 
 TARGET_S = 0.25
 TARGET_RATIO = 0.2
@@ -624,9 +622,7 @@ class MirrorBench:
                     server, None, "small") if c.key == "mailfetch"]
                 self.rounds(server, "small", corpus, a.small, folders,
                             self.small)
-            self.dovecot_version = subprocess.run(
-                ["dovecot", "--version"], stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL).stdout.decode().strip()
+            self.dovecot_version = dovecot_version()
         finally:
             for s in reversed(servers):
                 s.stop()
@@ -817,8 +813,7 @@ class MirrorBench:
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--build", default="build",
-                   help="the build directory holding mailfetch")
+    common_args(p)
     p.add_argument("--quick", action="store_true",
                    help="a sanity run: 2000 messages in 4 folders")
     p.add_argument("--messages", type=int,
@@ -843,15 +838,6 @@ def parse_args(argv):
                    help="clients use implicit TLS (the default)")
     g.add_argument("--plain", dest="tls", action="store_false",
                    help="clients use plain IMAP")
-    p.add_argument("--workdir", help="where the run's files go (default: "
-                   "a new directory in /tmp)")
-    p.add_argument("--keep", action="store_true",
-                   help="keep the work directory")
-    p.add_argument("--results", default=os.path.join(BENCH_DIR,
-                                                     "RESULTS.md"),
-                   help="the results file (default %(default)s)")
-    p.add_argument("--no-results", action="store_true",
-                   help="print the results, do not write the file")
     a = p.parse_args(argv)
     a.clients = [x.strip() for x in a.clients.split(",") if x.strip()]
     for x in a.clients:
@@ -871,27 +857,8 @@ def parse_args(argv):
 
 
 def main(argv):
-    args = parse_args(argv)
-    mine = args.workdir is None
-    if mine:
-        args.workdir = tempfile.mkdtemp(prefix="mfmirror-", dir="/tmp")
-        # Dovecot's mail processes (not root) must reach the mailboxes.
-        os.chmod(args.workdir, 0o755)
-    else:
-        os.makedirs(args.workdir, exist_ok=True)
-        args.workdir = os.path.abspath(args.workdir)
-    log("mirror: work directory %s", args.workdir)
-    try:
-        section = MirrorBench(args).run()
-    finally:
-        if not args.keep:
-            log("mirror: removing %s", args.workdir)
-            shutil.rmtree(args.workdir, ignore_errors=True)
-    sys.stdout.write(section)
-    if not args.no_results:
-        save_results(args.results, section)
-        log("mirror: results added to %s", args.results)
-    return 0
+    return bench_main("mirror", parse_args(argv),
+                      lambda args: MirrorBench(args).run())
 
 
 if __name__ == "__main__":

@@ -130,10 +130,152 @@ def _mkdir(path, mode=0o755, owner=None):
         os.chown(path, owner[0], owner[1])
 
 
-class _TestCerts:
-    """Makes, under self.root, a test CA, an unrelated CA and a server
-    certificate for 127.0.0.1 signed by the first (see Dovecot for the
-    attributes it sets). Needs self._p and self._openssl."""
+def _group_members(pgid):
+    """Pids of the live (not zombie) processes of process group pgid."""
+    found = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) == pgid:
+            found.append(int(d))
+    return found
+
+
+class _TestServer:
+    """What the throwaway servers share: their root directory (a new
+    one in /tmp that stop() removes, or root_dir, kept), a test CA, an
+    unrelated CA and a server certificate for 127.0.0.1 signed by the
+    first (see Dovecot for the attributes it sets), and the server's
+    main process (self._proc), which runs in a process group of its own
+    that stop() ends. A subclass sets self._root_dir, self._own_root,
+    self.root = None, self._proc = None and self._openssl, and has
+    _prepare() (what start() makes before the server runs),
+    _start_once() and log_tail()."""
+
+    def _p(self, *parts):
+        return os.path.join(self.root, *parts)
+
+    def _start(self, prefix, tries):
+        """The root directory, _prepare(), then _start_once(), again on
+        another port while a port turns out to be taken; on any failure
+        stop() and raise."""
+        atexit.register(self.stop)
+        if self._own_root:
+            self.root = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+        else:
+            self.root = os.path.abspath(self._root_dir)
+            os.makedirs(self.root, exist_ok=True)
+        try:
+            os.chmod(self.root, 0o755)
+            self._prepare()
+            last = None
+            for _ in range(tries):
+                try:
+                    self._start_once()
+                    return self
+                except HarnessError as e:
+                    last = e
+                    if "in use" not in str(e):
+                        raise
+            raise last
+        except BaseException:
+            self.stop()
+            raise
+
+    def _spawn(self, argv, out_path, preexec_fn):
+        """Start the server's main process in a session (and process
+        group) of its own, its output to out_path."""
+        out = open(out_path, "wb")
+        try:
+            self._proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                cwd=self.root, start_new_session=True,
+                preexec_fn=preexec_fn)
+        finally:
+            out.close()
+
+    def _wait_listening(self, what, ports):
+        """Wait until every port accepts connections; raise with the
+        log's tail if the server exits or is not listening in time."""
+        deadline = time.monotonic() + START_TIMEOUT
+        pending = list(ports)
+        while pending:
+            if self._proc.poll() is not None:
+                msg = "%s exited with status %d" % (what,
+                                                    self._proc.returncode)
+                self._kill()
+                raise HarnessError(msg + "\n" + self.log_tail())
+            if _port_open(pending[0]):
+                pending.pop(0)
+                continue
+            if time.monotonic() > deadline:
+                self._kill()
+                raise HarnessError("%s did not listen on port %d within "
+                                   "%gs\n%s" % (what, pending[0],
+                                                START_TIMEOUT,
+                                                self.log_tail()))
+            time.sleep(0.02)
+
+    def _kill(self):
+        """SIGTERM to the server's process group; once the main process
+        has gone, SIGKILL to what is left of the group (a session
+        process may ignore SIGTERM while it waits for its client)."""
+        p = self._proc
+        if p is None:
+            return
+        pgid = p.pid
+        try:
+            os.killpg(pgid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if p.poll() is not None and not _group_members(pgid):
+                break
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            time.sleep(0.02)
+        p.wait()
+        self._proc = None
+
+    def stop(self):
+        """Stop the server (_kill) and remove its root directory when
+        it is a temporary one."""
+        if self.root is None:
+            return
+        self._kill()
+        if self._own_root:
+            shutil.rmtree(self.root, ignore_errors=True)
+        self.root = None
+
+    @property
+    def running(self):
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def pid(self):
+        """The server's main process (its master or daemon), or None."""
+        return self._proc.pid if self._proc is not None else None
+
+    def __enter__(self):
+        if self.root is None:
+            self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
 
     def _make_ca(self, name, cn):
         key, crt = self._p(name + ".key"), self._p(name + ".crt")
@@ -188,7 +330,7 @@ class _TestCerts:
         self.cert_issuer = subj.splitlines()[1].partition("=")[2].strip()
 
 
-class Dovecot(_TestCerts):
+class Dovecot(_TestServer):
     """A throwaway Dovecot listening on 127.0.0.1.
 
     Attributes after start(): host, ports {"pop3", "pop3s", "imap",
@@ -266,9 +408,6 @@ class Dovecot(_TestCerts):
         self.owner = (self.mail_uid, self.mail_gid)
 
     # --- paths ----------------------------------------------------------
-
-    def _p(self, *parts):
-        return os.path.join(self.root, *parts)
 
     @property
     def conf_file(self):
@@ -422,37 +561,19 @@ class Dovecot(_TestCerts):
         if mechanisms is not None:
             self.mechanisms = mechanisms
         self.submission = submission
-        atexit.register(self.stop)
-        if self._own_root:
-            self.root = tempfile.mkdtemp(prefix="mfdv", dir="/tmp")
-        else:
-            self.root = os.path.abspath(self._root_dir)
-            os.makedirs(self.root, exist_ok=True)
-        try:
-            os.chmod(self.root, 0o755)
-            for d in ("run", "state"):
-                _mkdir(self._p(d), 0o755)
-            _mkdir(self._p("mail"), 0o755, self.owner)
-            _mkdir(self._p("home"), 0o755, self.owner)
-            _mkdir(self._p("passwd.d"), 0o700, self.owner)
-            self._make_certs()
-            for u, p in self._initial_users:
-                self.add_user(u, p)
-            if submission:
-                self._start_relay()
-            last = None
-            for _ in range(tries):
-                try:
-                    self._start_once()
-                    return self
-                except HarnessError as e:
-                    last = e
-                    if "Address already in use" not in str(e):
-                        raise
-            raise last
-        except BaseException:
-            self.stop()
-            raise
+        return self._start("mfdv", tries)
+
+    def _prepare(self):
+        for d in ("run", "state"):
+            _mkdir(self._p(d), 0o755)
+        _mkdir(self._p("mail"), 0o755, self.owner)
+        _mkdir(self._p("home"), 0o755, self.owner)
+        _mkdir(self._p("passwd.d"), 0o700, self.owner)
+        self._make_certs()
+        for u, p in self._initial_users:
+            self.add_user(u, p)
+        if self.submission:
+            self._start_relay()
 
     def _start_relay(self):
         if not os.path.exists("/usr/lib/dovecot/submission"):
@@ -490,31 +611,9 @@ class Dovecot(_TestCerts):
             f.write(self._config())
         if os.path.exists(self.log_file):
             os.truncate(self.log_file, 0)
-        out = open(self._p("dovecot.out"), "wb")
-        try:
-            self._proc = subprocess.Popen(
-                [self._dovecot, "-F", "-c", self.conf_file],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                cwd=self.root, preexec_fn=_die_with_parent)
-        finally:
-            out.close()
-        deadline = time.monotonic() + START_TIMEOUT
-        pending = list(self.ports.values())
-        while pending:
-            if self._proc.poll() is not None:
-                msg = "dovecot exited with status %d" % self._proc.returncode
-                self._proc = None
-                raise HarnessError(msg + "\n" + self.log_tail())
-            if _port_open(pending[0]):
-                pending.pop(0)
-                continue
-            if time.monotonic() > deadline:
-                self._kill()
-                raise HarnessError("dovecot did not listen on port %d "
-                                   "within %gs\n%s" % (
-                                       pending[0], START_TIMEOUT,
-                                       self.log_tail()))
-            time.sleep(0.02)
+        self._spawn([self._dovecot, "-F", "-c", self.conf_file],
+                    self._p("dovecot.out"), _die_with_parent)
+        self._wait_listening("dovecot", self.ports.values())
 
     def log_tail(self, n=30):
         """The last n lines of Dovecot's log and its own output."""
@@ -530,71 +629,14 @@ class Dovecot(_TestCerts):
                     data.splitlines()[-n:]))
         return text or "(dovecot log is empty)"
 
-    def _master_pid(self):
-        try:
-            with open(os.path.join(self.base_dir, "master.pid")) as f:
-                return int(f.read().strip())
-        except (OSError, ValueError):
-            return None
-
-    def _kill(self):
-        pid = self._master_pid()
-        if pid is None and self._proc is not None:
-            pid = self._proc.pid
-        if pid is not None:
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pid = None
-        deadline = time.monotonic() + 5
-        while pid is not None and time.monotonic() < deadline:
-            if self._proc is not None and self._proc.pid == pid:
-                if self._proc.poll() is not None:
-                    break
-            else:
-                try:
-                    os.kill(pid, 0)
-                except ProcessLookupError:
-                    break
-            time.sleep(0.02)
-        else:
-            if pid is not None:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        if self._proc is not None:
-            try:
-                self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-            self._proc = None
-
     def stop(self):
-        """Stop Dovecot (SIGTERM to the pid in base_dir/master.pid, then
-        SIGKILL if it lingers) and remove the temporary directory."""
+        """Stop Dovecot (SIGTERM to its process group, then SIGKILL to
+        what lingers) and the relay, and remove the temporary
+        directory."""
         if self.relay is not None:
             self.relay.stop()
             self.relay = None
-        if self.root is None:
-            return
-        self._kill()
-        if self._own_root:
-            shutil.rmtree(self.root, ignore_errors=True)
-        self.root = None
-
-    @property
-    def running(self):
-        return self._proc is not None and self._proc.poll() is None
-
-    def __enter__(self):
-        if self.root is None:
-            self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
+        super().stop()
 
     # --- users ----------------------------------------------------------
 
@@ -765,24 +807,7 @@ def _mu_order(name):
     return (int(m.group(1)), int(m.group(2)), int(m.group(3) or 0), name)
 
 
-def _group_members(pgid):
-    """Pids of the live (not zombie) processes of process group pgid."""
-    found = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) == pgid:
-            found.append(int(d))
-    return found
-
-
-class MailutilsImap(_TestCerts):
+class MailutilsImap(_TestServer):
     """A throwaway GNU Mailutils imap4d (Debian mailutils-imap4d)
     listening on 127.0.0.1: the real IMAP server without CONDSTORE,
     QRESYNC, UIDPLUS or ENABLE that the tests of fallback paths need.
@@ -862,9 +887,6 @@ class MailutilsImap(_TestCerts):
 
     # --- paths ----------------------------------------------------------
 
-    def _p(self, *parts):
-        return os.path.join(self.root, *parts)
-
     @property
     def conf_file(self):
         return self._p("imap4d.conf")
@@ -937,33 +959,15 @@ class MailutilsImap(_TestCerts):
     def start(self, tries=5):
         """Create everything and start imap4d; wait until both ports
         accept connections. Raises HarnessError with the log's tail."""
-        atexit.register(self.stop)
-        if self._own_root:
-            self.root = tempfile.mkdtemp(prefix="mfmu", dir="/tmp")
-        else:
-            self.root = os.path.abspath(self._root_dir)
-            os.makedirs(self.root, exist_ok=True)
-        try:
-            os.chmod(self.root, 0o755)
-            _mkdir(self._p("run"), 0o755, self.owner)
-            _mkdir(self._p("home"), 0o755, self.owner)
-            _mkdir(self._p("virt"), 0o700, self.owner)
-            _mkdir(self._p("spool"), 0o700, self.owner)
-            self._make_certs()
-            os.chown(self.key_file, *self.owner)
-            last = None
-            for _ in range(tries):
-                try:
-                    self._start_once()
-                    return self
-                except HarnessError as e:
-                    last = e
-                    if "in use" not in str(e):
-                        raise
-            raise last
-        except BaseException:
-            self.stop()
-            raise
+        return self._start("mfmu", tries)
+
+    def _prepare(self):
+        _mkdir(self._p("run"), 0o755, self.owner)
+        _mkdir(self._p("home"), 0o755, self.owner)
+        _mkdir(self._p("virt"), 0o700, self.owner)
+        _mkdir(self._p("spool"), 0o700, self.owner)
+        self._make_certs()
+        os.chown(self.key_file, *self.owner)
 
     def _start_once(self):
         ports = set()
@@ -971,7 +975,6 @@ class MailutilsImap(_TestCerts):
             ports.add(free_port())
         self.ports = dict(zip(("imap", "imaps"), sorted(ports)))
         _write_file(self.conf_file, self._config(), 0o644)
-        out = open(self.log_file, "wb")
         uid, gid = self.owner
         # Loaded here: the child, no longer root, may not be able to
         # read Python's modules.
@@ -987,30 +990,10 @@ class MailutilsImap(_TestCerts):
                 os.setgid(gid)
                 os.setuid(uid)
             libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-        try:
-            self._proc = subprocess.Popen(
-                [self._imap4d, "--config-file", self.conf_file],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                cwd=self.root, start_new_session=True, preexec_fn=child)
-        finally:
-            out.close()
-        deadline = time.monotonic() + START_TIMEOUT
-        pending = [self.ports["imap"], self.ports["imaps"]]
-        while pending:
-            if self._proc.poll() is not None:
-                msg = "imap4d exited with status %d" % self._proc.returncode
-                self._kill()
-                raise HarnessError(msg + "\n" + self.log_tail())
-            if _port_open(pending[0]):
-                pending.pop(0)
-                continue
-            if time.monotonic() > deadline:
-                self._kill()
-                raise HarnessError("imap4d did not listen on port %d "
-                                   "within %gs\n%s" % (
-                                       pending[0], START_TIMEOUT,
-                                       self.log_tail()))
-            time.sleep(0.02)
+        self._spawn([self._imap4d, "--config-file", self.conf_file],
+                    self.log_file, child)
+        self._wait_listening("imap4d", (self.ports["imap"],
+                                        self.ports["imaps"]))
 
     def log_tail(self, n=30):
         """The last n lines of imap4d's log (its stderr)."""
@@ -1020,55 +1003,6 @@ class MailutilsImap(_TestCerts):
         except OSError:
             return "(no imap4d log)"
         return "--- imap4d.log:\n" + "\n".join(data.splitlines()[-n:])
-
-    def _kill(self):
-        """SIGTERM to imap4d's process group; once the daemon has gone,
-        SIGKILL to what is left of it (session processes ignore SIGTERM
-        while they wait for their client)."""
-        p = self._proc
-        if p is None:
-            return
-        pgid = p.pid
-        try:
-            os.killpg(pgid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            if p.poll() is not None and not _group_members(pgid):
-                break
-            try:
-                os.killpg(pgid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            time.sleep(0.02)
-        p.wait()
-        self._proc = None
-
-    def stop(self):
-        """Stop imap4d and remove the temporary directory."""
-        if self.root is None:
-            return
-        self._kill()
-        if self._own_root:
-            shutil.rmtree(self.root, ignore_errors=True)
-        self.root = None
-
-    @property
-    def running(self):
-        return self._proc is not None and self._proc.poll() is None
-
-    def __enter__(self):
-        if self.root is None:
-            self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
 
     # --- users ----------------------------------------------------------
 

@@ -32,6 +32,7 @@ import time
 
 import harness
 from faultproxy import FaultProxy
+from test_pop3 import maildir_files
 
 A = "acct"
 
@@ -59,15 +60,6 @@ def imap_form(data):
 
 def form_of(protocol):
     return pop3_form if protocol == "pop3" else imap_form
-
-
-def maildir_files(path):
-    out = []
-    for sub in ("new", "cur"):
-        d = os.path.join(path, sub)
-        if os.path.isdir(d):
-            out += [os.path.join(d, n) for n in sorted(os.listdir(d))]
-    return out
 
 
 def read(path):

@@ -14,6 +14,37 @@ def tagged(text):
     return lambda m: m.group(1) + b" " + text + b"\r\n"
 
 
+def fake_imap(caps, select, more=()):
+    """The rules of a fake IMAP server that offers caps (after
+    IMAP4rev1; with QRESYNC, ENABLE answers) and answers EXAMINE or
+    SELECT with the untagged lines select; the rules more come before
+    LOGOUT and the catch-all."""
+    rules = [
+        (rb"^(\S+) CAPABILITY", lambda m: b"* CAPABILITY IMAP4rev1 " +
+         caps + b"\r\n" + m.group(1) + b" OK done\r\n"),
+        (rb"^(\S+) (LOGIN|AUTHENTICATE)", tagged(b"OK logged in"))]
+    if b"QRESYNC" in caps:
+        rules.append((rb"^(\S+) ENABLE", lambda m: b"* ENABLED QRESYNC\r\n" +
+                      m.group(1) + b" OK enabled\r\n"))
+    rules.append((rb"^(\S+) (EXAMINE|SELECT) ", lambda m: select +
+                  m.group(1) + b" OK [READ-ONLY] done\r\n"))
+    return rules + list(more) + [
+        (rb"^(\S+) LOGOUT", lambda m: b"* BYE bye\r\n" + m.group(1) +
+         b" OK bye\r\n", "close"),
+        (rb"^(\S+) ", tagged(b"OK done"))]
+
+
+def run_mirror(env, rules, timeout=60, **keys):
+    """A mirror run (-v) of account A against a fake server with rules:
+    (the server, with the lines it got; the result)."""
+    with FakeServer("respond", greeting=b"* OK fake ready\r\n",
+                    rules=rules) as srv:
+        cfg = env.config(env.account(A, "imap", "none", "fred", server=srv,
+                                     password=PW, mirror="yes", **keys))
+        env.secret(PW, "fred")
+        return srv, env.run(["-v", "-c", cfg], timeout=timeout)
+
+
 def write_mirror_state(env, nrec, uidv, uidnext, modseq):
     """A Maildir with nrec copies in cur/ and a state whose records
     (UIDs 1..nrec) name them, as a mirror run leaves them."""
@@ -57,25 +88,13 @@ def test_mirror_gap_search_expunge_between_chunks(env):
         out += b"* SEARCH" + b"".join(b" %d" % u for u in sel) + b"\r\n"
         return out + m.group(1) + b" OK done\r\n"
 
-    rules = [
-        (rb"^(\S+) CAPABILITY", lambda m: b"* CAPABILITY IMAP4rev1 "
-         b"CONDSTORE AUTH=PLAIN\r\n" + m.group(1) + b" OK done\r\n"),
-        (rb"^(\S+) (LOGIN|AUTHENTICATE)", tagged(b"OK logged in")),
-        (rb"^(\S+) (EXAMINE|SELECT) ", lambda m:
-         b"* FLAGS (\\Seen)\r\n* %d EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n"
-         b"* OK [UIDNEXT %d] n\r\n* OK [HIGHESTMODSEQ 50] h\r\n"
-         % (n - 1, n + 1) + m.group(1) + b" OK [READ-ONLY] done\r\n"),
-        (rb"^(\S+) UID SEARCH (\d+):(\d+)", search),
-        (rb"^(\S+) LOGOUT", lambda m: b"* BYE bye\r\n" + m.group(1) +
-         b" OK bye\r\n", "close"),
-        (rb"^(\S+) ", tagged(b"OK done")),
-    ]
-    with FakeServer("respond", greeting=b"* OK fake ready\r\n",
-                    rules=rules) as srv:
-        cfg = env.config(env.account(A, "imap", "none", "fred", server=srv,
-                                     password=PW, mirror="yes"))
-        env.secret(PW, "fred")
-        r = env.run(["-v", "-c", cfg], timeout=120)
+    rules = fake_imap(
+        b"CONDSTORE AUTH=PLAIN",
+        b"* FLAGS (\\Seen)\r\n* %d EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n"
+        b"* OK [UIDNEXT %d] n\r\n* OK [HIGHESTMODSEQ 50] h\r\n"
+        % (n - 1, n + 1),
+        [(rb"^(\S+) UID SEARCH (\d+):(\d+)", search)])
+    srv, r = run_mirror(env, rules, timeout=120)
     env.expect(r, 75)
     assert "expunged from the folder while it was listed" in r.err, r.err
     md = env.path(A + "-Maildir")
@@ -92,28 +111,11 @@ def test_mirror_vanished_overlapping_ranges(env):
     # Every recorded message 1..10 is gone and all ten copies go.
     n = 10
     md = write_mirror_state(env, n, 7, n + 1, 50)
-    rules = [
-        (rb"^(\S+) CAPABILITY", lambda m: b"* CAPABILITY IMAP4rev1 "
-         b"CONDSTORE QRESYNC ENABLE AUTH=PLAIN\r\n" + m.group(1) +
-         b" OK done\r\n"),
-        (rb"^(\S+) (LOGIN|AUTHENTICATE)", tagged(b"OK logged in")),
-        (rb"^(\S+) ENABLE", lambda m: b"* ENABLED QRESYNC\r\n" +
-         m.group(1) + b" OK enabled\r\n"),
-        (rb"^(\S+) (EXAMINE|SELECT) ", lambda m:
-         b"* FLAGS (\\Seen)\r\n* 0 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n"
-         b"* OK [UIDNEXT 5001] n\r\n* OK [HIGHESTMODSEQ 60] h\r\n"
-         b"* VANISHED (EARLIER) 1:5000,2:3\r\n" +
-         m.group(1) + b" OK [READ-ONLY] done\r\n"),
-        (rb"^(\S+) LOGOUT", lambda m: b"* BYE bye\r\n" + m.group(1) +
-         b" OK bye\r\n", "close"),
-        (rb"^(\S+) ", tagged(b"OK done")),
-    ]
-    with FakeServer("respond", greeting=b"* OK fake ready\r\n",
-                    rules=rules) as srv:
-        cfg = env.config(env.account(A, "imap", "none", "fred", server=srv,
-                                     password=PW, mirror="yes"))
-        env.secret(PW, "fred")
-        r = env.run(["-v", "-c", cfg], timeout=60)
+    srv, r = run_mirror(env, fake_imap(
+        b"CONDSTORE QRESYNC ENABLE AUTH=PLAIN",
+        b"* FLAGS (\\Seen)\r\n* 0 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n"
+        b"* OK [UIDNEXT 5001] n\r\n* OK [HIGHESTMODSEQ 60] h\r\n"
+        b"* VANISHED (EARLIER) 1:5000,2:3\r\n"))
     env.expect(r, 0)
     assert any(" (QRESYNC (7 50))" in x for x in srv.lines), srv.lines
     left = sorted(os.listdir(os.path.join(md, "cur")))
@@ -144,28 +146,11 @@ def test_mirror_folder_named_like_a_shadow_keeps_its_records(env):
                          % (key, u, sub, name))
     with open(env.path("state", A + ".state"), "w") as f:
         f.write("\n".join(lines) + "\n")
-    rules = [
-        (rb"^(\S+) CAPABILITY", lambda m: b"* CAPABILITY IMAP4rev1 "
-         b"CONDSTORE QRESYNC ENABLE AUTH=PLAIN\r\n" + m.group(1) +
-         b" OK done\r\n"),
-        (rb"^(\S+) (LOGIN|AUTHENTICATE)", tagged(b"OK logged in")),
-        (rb"^(\S+) ENABLE", lambda m: b"* ENABLED QRESYNC\r\n" +
-         m.group(1) + b" OK enabled\r\n"),
-        (rb"^(\S+) (EXAMINE|SELECT) ", lambda m:
-         b"* FLAGS (\\Seen)\r\n* 3 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n"
-         b"* OK [UIDNEXT 4] n\r\n* OK [HIGHESTMODSEQ 50] h\r\n" +
-         m.group(1) + b" OK [READ-ONLY] done\r\n"),
-        (rb"^(\S+) LOGOUT", lambda m: b"* BYE bye\r\n" + m.group(1) +
-         b" OK bye\r\n", "close"),
-        (rb"^(\S+) ", tagged(b"OK done")),
-    ]
-    with FakeServer("respond", greeting=b"* OK fake ready\r\n",
-                    rules=rules) as srv:
-        cfg = env.config(env.account(A, "imap", "none", "fred", server=srv,
-                                     password=PW, mirror="yes",
-                                     folders="Work"))
-        env.secret(PW, "fred")
-        r = env.run(["-v", "-c", cfg], timeout=60)
+    srv, r = run_mirror(env, fake_imap(
+        b"CONDSTORE QRESYNC ENABLE AUTH=PLAIN",
+        b"* FLAGS (\\Seen)\r\n* 3 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n"
+        b"* OK [UIDNEXT 4] n\r\n* OK [HIGHESTMODSEQ 50] h\r\n"),
+        folders="Work")
     env.expect(r, 0)
     assert any("EXAMINE" in x and "Work" in x for x in srv.lines), srv.lines
     with open(env.path("state", A + ".state")) as f:
@@ -194,25 +179,12 @@ def test_mirror_esearch_without_uid_is_refused(env):
         return (b'* ESEARCH (TAG "%s") ALL 1:%d\r\n' % (m.group(1), n - 2)
                 + m.group(1) + b" OK done\r\n")
 
-    rules = [
-        (rb"^(\S+) CAPABILITY", lambda m: b"* CAPABILITY IMAP4rev1 "
-         b"CONDSTORE ESEARCH AUTH=PLAIN\r\n" + m.group(1) + b" OK done\r\n"),
-        (rb"^(\S+) (LOGIN|AUTHENTICATE)", tagged(b"OK logged in")),
-        (rb"^(\S+) (EXAMINE|SELECT) ", lambda m:
-         b"* FLAGS (\\Seen)\r\n* %d EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n"
-         b"* OK [UIDNEXT %d] n\r\n* OK [HIGHESTMODSEQ 50] h\r\n"
-         % (n - 2, n + 1) + m.group(1) + b" OK [READ-ONLY] done\r\n"),
-        (rb"^(\S+) UID SEARCH RETURN \(ALL\) ", esearch),
-        (rb"^(\S+) LOGOUT", lambda m: b"* BYE bye\r\n" + m.group(1) +
-         b" OK bye\r\n", "close"),
-        (rb"^(\S+) ", tagged(b"OK done")),
-    ]
-    with FakeServer("respond", greeting=b"* OK fake ready\r\n",
-                    rules=rules) as srv:
-        cfg = env.config(env.account(A, "imap", "none", "fred", server=srv,
-                                     password=PW, mirror="yes"))
-        env.secret(PW, "fred")
-        r = env.run(["-v", "-c", cfg], timeout=60)
+    srv, r = run_mirror(env, fake_imap(
+        b"CONDSTORE ESEARCH AUTH=PLAIN",
+        b"* FLAGS (\\Seen)\r\n* %d EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n"
+        b"* OK [UIDNEXT %d] n\r\n* OK [HIGHESTMODSEQ 50] h\r\n"
+        % (n - 2, n + 1),
+        [(rb"^(\S+) UID SEARCH RETURN \(ALL\) ", esearch)]))
     assert any("UID SEARCH RETURN (ALL)" in x for x in srv.lines), srv.lines
     assert len(os.listdir(os.path.join(md, "cur"))) == n, r.out + r.err
     env.expect(r, 65)

@@ -16,6 +16,7 @@ import subprocess
 
 import harness
 from fakeserver import FakeServer
+from test_check import find
 
 A = "acct"
 MSG = (b"From: Sender <s@example.org>\nTo: u@example.org\n"
@@ -68,16 +69,6 @@ def setup(env, mode="starttls", server=None, **keys):
 
 def lines_of(text):
     return [x for x in text.split("\n") if x != ""]
-
-
-def find(lines, pattern, what):
-    rx = re.compile(pattern + r"\Z")
-    for i, x in enumerate(lines):
-        m = rx.match(x)
-        if m:
-            return m, i
-    raise AssertionError("no %s line matching %r in stdout" % (what,
-                                                              pattern))
 
 
 def err_lines_named(r):
