@@ -372,7 +372,8 @@ def imap_server(greeting=b"* OK fake IMAP ready\r\n", **over):
         ("LOGIN", r"^(\S+) LOGIN "),
         ("LIST", r"^(\S+) LIST "),
         ("SELECT", r"^(\S+) (?:SELECT|EXAMINE) "),
-        ("LISTING", r"^(\S+) UID FETCH 1:\* "),
+        # From UID 1: "1:*", or a first fetch's bounded listing.
+        ("LISTING", r"^(\S+) UID FETCH 1:(?:\*|\d+) \(UID RFC822\.SIZE"),
         ("FETCH", r"^(\S+) UID FETCH "),
         ("STORE", r"^(\S+) UID STORE "),
         ("EXPUNGE", r"^(\S+) (?:UID )?EXPUNGE"),
@@ -392,6 +393,9 @@ def imap_server(greeting=b"* OK fake IMAP ready\r\n", **over):
         rules.append((rx, fn, opts))
     for rx, rep in replies.items():  # extra raw rules
         rules.append((rx, rep))
+    # Any other command (COMPRESS, where the test did not add it), as a
+    # server without it answers.
+    rules.append((r"^(\S+) ", lambda m: m.group(1) + b" BAD unknown\r\n"))
     return FakeServer("respond", greeting=greeting, rules=rules,
                       default=None)
 
