@@ -450,11 +450,21 @@ static void
 look_at_clocks(struct daemon *d)
 {
 	int64_t mono = mono_ms(), boot = boot_ms();
+	int64_t asleep = (boot - d->boot) - (mono - d->mono);
+	char how[32];
 	size_t i;
 
-	if ((boot - d->boot) - (mono - d->mono) > D_SUSPEND_MS)
+	if (asleep > D_SUSPEND_MS) {
+		if (d->o->verbose) {
+			policy_fmt_duration(asleep / 1000, how, sizeof(how));
+			printf(
+			    "mailfetch: the system was asleep for %s: checking "
+			    "the connections\n",
+			    how);
+		}
 		for (i = 0; i < d->n; i++)
 			d->acct[i].w_renew = boot;
+	}
 	d->mono = mono;
 	d->boot = boot;
 }
