@@ -31,6 +31,9 @@ TIMEOUT = 2  # the account's timeout: how long an unanswered DONE waits
 DEAD = r"^%s: waiting for mail: .*no data from server for %d seconds" % (
     A, TIMEOUT)
 WATCHING = r"^%s: waiting for mail in INBOX with IDLE$" % A
+# Daemon sets the testing aid MAILFETCH_MIN_INTERVAL to 1 s; this puts
+# the real first delay after a failure (30 s) back.
+REAL_BACKOFF = {"MAILFETCH_MIN_INTERVAL": "30"}
 
 
 def watched(env, renew, tls="implicit", record=False, extra_env=None):
@@ -111,15 +114,18 @@ def test_daemon_notices_a_dead_connection(env):
 
 def test_daemon_reconnects_after_a_freeze(env):
     # A renewal time well above the bound after SIGCONT: a daemon that
-    # would wait for another renewal period after waking fails.
-    renew = 15
-    u, px, dm, md = watched(env, renew)
+    # would wait for another renewal period after waking fails. The
+    # delay after a failure is the real one (30 s): a watcher that had
+    # worked for a while is opened again at once, not after it.
+    renew = 20
+    u, px, dm, md = watched(env, renew, extra_env=REAL_BACKOFF)
     dm.signal(signal.SIGSTOP)
     try:
         assert px.blackhole() == 1
         env.dovecot.deliver(u.name, b"Subject: second\n\nwhile frozen\n")
-        # Frozen for longer than the renewal time, as a suspended laptop.
-        time.sleep(renew + 2)
+        # Frozen for half as long again as the renewal time, as a
+        # suspended laptop: the renewal is overdue when it wakes.
+        time.sleep(renew * 1.5)
     finally:
         dm.signal(signal.SIGCONT)
     t0 = time.monotonic()
@@ -156,6 +162,7 @@ def test_daemon_renews_at_once_after_a_suspend(env):
     # Renewal every 10 minutes: only the wake path renews in time. The
     # jumps (1 and 2 minutes) stay far below it and below poll_interval
     # (1h), so neither the renewal nor a run is due by the clock alone.
+    e.update(REAL_BACKOFF)
     u, px, dm, md = watched(env, 600, tls="none", record=True,
                             extra_env=e)
     watcher = px.streams[0]["c2s"]
