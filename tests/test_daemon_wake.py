@@ -190,3 +190,36 @@ def test_daemon_renews_at_once_after_a_suspend(env):
              TIMEOUT + 15, step=0.01)
     dm.wait_err(DEAD)
     assert_came_back(env, u, dm, md, 2)
+
+
+def test_daemon_retries_at_once_after_a_suspend(env):
+    """An account waiting out the delay after a failure when the system
+    sleeps is tried again on waking, not at the end of the delay: the
+    network is likely another one now. The first delay is the real one
+    (30 s); the jump (5 s) leaves 25 s of it."""
+    e, asleep = clockshim(env)
+    e.update(REAL_BACKOFF)
+    d = env.dovecot
+    u = env.new_user()
+    d.deliver(u.name, b"Subject: first\n\nafter the wake\n")
+    px = FaultProxy(d.host, d.ports["imaps"]).start()
+    env.on_cleanup(px.stop)
+    # Every connection is closed before the server's greeting.
+    px.set_fault("drop", "s2c", 0)
+    cfg = env.config(env.account(A, "imap", "implicit", u, server=px,
+                                 tls_ca_file=d.ca_file, poll_interval="1h",
+                                 timeout=TIMEOUT))
+    md = env.path(A + "-Maildir")
+    dm = Daemon(env, ["-v", "-c", cfg], extra_env=e)
+    dm.wait_err(r"^%s: trying again in 30s$" % A)
+    px.set_fault(None)
+    set_asleep(asleep, 5)
+    t0 = time.monotonic()
+    dm.wait_out(r"^mailfetch: the system was asleep for 5s: checking the "
+                r"connections$", timeout=10)
+    dm.wait_out(WATCHING, timeout=12)
+    wait_for("the message", lambda: maildir_count(md) == 1, 10)
+    print("watching %.1f s after the jump" % (time.monotonic() - t0))
+    assert time.monotonic() - t0 < 15
+    assert len(re.findall(r"trying again", dm.err())) == 1, dm.err()
+    assert dm.stop() == 0
