@@ -458,7 +458,7 @@ woke_up(struct daemon *d, int64_t now, int64_t asleep)
 	size_t i;
 
 	if (d->o->verbose) {
-		policy_fmt_duration(asleep / 1000, how, sizeof(how));
+		policy_fmt_duration((asleep + 500) / 1000, how, sizeof(how));
 		printf("mailfetch: the system was asleep for %s: checking the "
 		       "connections\n",
 		    how);
