@@ -23,10 +23,11 @@ set_fault(); it applies to every connection accepted after that:
 
 blackhole() is not a fault of the connections to come but of those open
 now, as a network that went away under them (a suspend, a lost Wi-Fi):
-from then on nothing more is forwarded on them either way, and nothing
-is closed; what either side sends is read and dropped, an end's closing
-is not passed on. Connections accepted later pass (with the fault set,
-if any). It returns how many connections it cut off; open_conns() says
+from then on nothing more is forwarded on them either way and the
+proxy closes nothing of its own accord: what either side sends is read
+and dropped, a half-close is not passed on (only when the client closes
+does the proxy end its connection to the server too). Connections
+accepted later pass (with the fault set, if any). It returns how many connections it cut off; open_conns() says
 how many are open.
 
 Attributes: total {"c2s": n, "s2c": n} (all connections, since the last
