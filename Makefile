@@ -59,7 +59,15 @@ $(BUILD)/test_%: tests/unit/test_%.c tests/unit/t.h $(BUILD)/libmailfetch.a
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libmailfetch.a \
 		$(PKG_LIBS)
 
-unit: $(UNIT_BIN)
+# A test aid for tests/test_daemon_wake.py, preloaded into mailfetch:
+# CLOCK_BOOTTIME moved ahead, as by a suspend. Never installed; built
+# without the sanitizers (the test lets ASan accept the preload).
+$(BUILD)/clockshim.so: tests/clockshim.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 -D_GNU_SOURCE -fPIC -shared $(WARN) $(CFLAGS) \
+		-o $@ $< -ldl
+
+unit: $(UNIT_BIN) $(BUILD)/clockshim.so
 
 # Install what building and testing need (Debian packages), when missing.
 deps:

@@ -22,7 +22,8 @@
  * that vanished in between. The clocks are looked at every few
  * seconds: after a suspend (CLOCK_BOOTTIME ran ahead of
  * CLOCK_MONOTONIC) every watcher is renewed at once, so a dead one is
- * found within the account's timeout.
+ * found within the account's timeout, and an account in backoff is
+ * tried again at once.
  *
  * Signals only set flags and write a byte to a pipe that the loop
  * polls; a run in progress looks at the stop flag between messages.
@@ -444,17 +445,40 @@ reload(struct daemon *d)
 		    "mailfetch: configuration read again from %s\n", cfg->path);
 }
 
-/* After a suspend the watchers' connections may be dead: renew them
- * now, which finds out within the timeout. */
+/*
+ * After a suspend the watchers' connections may be dead: renew them now,
+ * which finds out within the timeout. An account waiting out the delay
+ * after a failure is tried now too, as the network may be another one;
+ * should it fail again, the delay goes on growing.
+ */
+static void
+woke_up(struct daemon *d, int64_t now, int64_t asleep)
+{
+	char how[32];
+	size_t i;
+
+	if (d->o->verbose) {
+		policy_fmt_duration((asleep + 500) / 1000, how, sizeof(how));
+		printf("mailfetch: the system was asleep for %s: checking the "
+		       "connections\n",
+		    how);
+	}
+	for (i = 0; i < d->n; i++) {
+		d->acct[i].w_renew = now;
+		if (d->acct[i].backoff != 0 && d->acct[i].due > now)
+			d->acct[i].due = now;
+	}
+}
+
+/* A suspend shows as CLOCK_BOOTTIME running ahead of CLOCK_MONOTONIC. */
 static void
 look_at_clocks(struct daemon *d)
 {
 	int64_t mono = mono_ms(), boot = boot_ms();
-	size_t i;
+	int64_t asleep = (boot - d->boot) - (mono - d->mono);
 
-	if ((boot - d->boot) - (mono - d->mono) > D_SUSPEND_MS)
-		for (i = 0; i < d->n; i++)
-			d->acct[i].w_renew = boot;
+	if (asleep > D_SUSPEND_MS)
+		woke_up(d, boot, asleep);
 	d->mono = mono;
 	d->boot = boot;
 }

@@ -21,6 +21,15 @@ set_fault(); it applies to every connection accepted after that:
   set_fault(None)
       pass everything through.
 
+blackhole() is not a fault of the connections to come but of those open
+now, as a network that went away under them (a suspend, a lost Wi-Fi):
+from then on nothing more is forwarded on them either way and the
+proxy closes nothing of its own accord: what either side sends is read
+and dropped, a half-close is not passed on (only when the client closes
+does the proxy end its connection to the server too). Connections
+accepted later pass (with the fault set, if any). It returns how many connections it cut off; open_conns() says
+how many are open.
+
 Attributes: total {"c2s": n, "s2c": n} (all connections, since the last
 reset_counts()), conns (connections accepted), streams (with
 record=True: per connection {"c2s": bytes, "s2c": bytes} as forwarded),
@@ -57,6 +66,7 @@ class FaultProxy:
         self._thread = None
         self._server = None
         self._writers = set()
+        self._open = []  # per open connection: {"hole": False, ...}
         self._rng = random.Random(7)
 
     # --- control --------------------------------------------------------
@@ -68,6 +78,17 @@ class FaultProxy:
             raise ValueError("unknown direction %r" % direction)
         with self._lock:
             self._fault = (kind, direction, int(n), dict(opts))
+
+    def blackhole(self):
+        with self._lock:
+            for st in self._open:
+                st["hole"] = True
+            return len(self._open)
+
+    def open_conns(self):
+        """How many accepted connections are not closed yet."""
+        with self._lock:
+            return len(self._open)
 
     def reset_counts(self):
         with self._lock:
@@ -163,7 +184,10 @@ class FaultProxy:
             sock = w.get_extra_info("socket")
             if sock is not None:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        st = {"done": asyncio.Event(), "sent": {"c2s": 0, "s2c": 0}}
+        st = {"done": asyncio.Event(), "sent": {"c2s": 0, "s2c": 0},
+              "hole": False}
+        with self._lock:
+            self._open.append(st)
 
         def close_all(rst):
             for w in (cwriter, swriter):
@@ -186,15 +210,17 @@ class FaultProxy:
             try:
                 while True:
                     data = await reader.read(65536)
+                    with self._lock:
+                        hole = st["hole"]
                     if not data:
                         # EOF: pass the half-close on, then end.
-                        if not stalled:
+                        if not stalled and not hole:
                             try:
                                 writer.write_eof()
                             except (OSError, RuntimeError):
                                 pass
                         break
-                    if stalled:
+                    if stalled or hole:
                         continue
                     if kind in ("drop", "stall") and d == fdir:
                         left = limit - st["sent"][d]
@@ -226,6 +252,8 @@ class FaultProxy:
         t1 = asyncio.ensure_future(pump(creader, swriter, "c2s"))
         t2 = asyncio.ensure_future(pump(sreader, cwriter, "s2c"))
         await st["done"].wait()
+        with self._lock:
+            self._open.remove(st)
         for t in (t1, t2):
             t.cancel()
         await asyncio.gather(t1, t2, return_exceptions=True)

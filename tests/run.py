@@ -28,7 +28,8 @@ import traceback
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TESTS = os.path.join(ROOT, "tests")
 sys.path.insert(0, TESTS)
-STYLE_GLOBS = ("tls/*.[ch]", "proto/*.[ch]", "cmd/*.[ch]", "tests/unit/*.[ch]")
+STYLE_GLOBS = ("tls/*.[ch]", "proto/*.[ch]", "cmd/*.[ch]", "tests/*.c",
+               "tests/unit/*.[ch]")
 
 
 class TestTimeout(BaseException):
