@@ -37,6 +37,21 @@ trace(void *arg, int dir, const char *line, size_t len)
 	acct_trace_line("", ac->a->name, dir, line, len);
 }
 
+/* The protocols: what each can do, and how a session of it is made. */
+static const struct {
+	const struct source_ops *ops;
+	struct source *(*make)(const struct source_cfg *);
+} protocols[] = {
+	[CFG_POP3] = { &pop3_ops, pop3_new },
+	[CFG_IMAP] = { &imap_ops, imap_new },
+};
+
+const struct source_ops *
+acct_ops(const struct cfg_account *a)
+{
+	return protocols[a->protocol].ops;
+}
+
 void
 acct_init(struct acct *ac, const struct cfg_account *a, const struct runopts *o)
 {
@@ -83,10 +98,7 @@ acct_open(struct acct *ac)
 		return st;
 	} else
 		ac->sc.secret = ac->secret;
-	if (ac->a->protocol == CFG_POP3)
-		ac->src = pop3_new(&ac->sc);
-	else
-		ac->src = imap_new(&ac->sc);
+	ac->src = protocols[ac->a->protocol].make(&ac->sc);
 	rc = ac->src->ops->open(ac->src);
 	/* The login is done: --check logs in to the submission server
 	 * next, with the same secret; everything else is done with it. */

@@ -46,6 +46,10 @@ struct acct {
 };
 
 /* Fill in ac for account a: no I/O yet. */
+/* What the account's protocol can do (its source_ops), without a
+ * session. */
+const struct source_ops *acct_ops(const struct cfg_account *a);
+
 void acct_init(
     struct acct *ac, const struct cfg_account *a, const struct runopts *o);
 

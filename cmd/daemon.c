@@ -40,7 +40,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../proto/imap.h"
 #include "../tls/util.h"
 #include "daemon.h"
 #include "mailboxes.h"
@@ -149,7 +148,8 @@ drain_pipe(void)
 static int
 is_watched(const struct dacct *da)
 {
-	return da->a->protocol == CFG_IMAP && da->a->idle && !da->noidle;
+	return acct_ops(da->a)->idle_start != NULL && da->a->idle
+	    && !da->noidle;
 }
 
 /* End the watcher: politely (DONE, LOGOUT) when polite, else drop it. */
@@ -161,7 +161,7 @@ watch_close(struct dacct *da, int polite)
 
 	if (src == NULL)
 		return;
-	if (polite && imap_idle_done(src, &news) == 0)
+	if (polite && src->ops->idle_done(src, &news) == 0)
 		src->ops->quit(src);
 	acct_fini(&da->w);
 }
@@ -202,7 +202,7 @@ watch_read(struct daemon *d, struct dacct *da, int64_t now)
 {
 	int news;
 
-	if (imap_idle_read(da->w.src, &news) == -1) {
+	if (da->w.src->ops->idle_read(da->w.src, &news) == -1) {
 		watch_lost(d, da, now);
 		return;
 	}
@@ -254,7 +254,7 @@ watch_start(
 	 * others are polled. */
 	notify = 0;
 	if (fl->n > 1) {
-		if (imap_notify(src, fl->name + 1, fl->n - 1) == 0)
+		if (src->ops->notify(src, fl->name + 1, fl->n - 1) == 0)
 			notify = 1;
 		else if (src->fail != SRC_FREFUSED) {
 			acct_srcerr(&da->w);
@@ -268,7 +268,7 @@ watch_start(
 		acct_fini(&da->w);
 		return -1;
 	}
-	if (imap_idle_start(src) == -1) {
+	if (src->ops->idle_start(src) == -1) {
 		if (src->fail != SRC_FREFUSED) {
 			acct_srcerr(&da->w);
 			acct_fini(&da->w);
@@ -330,8 +330,8 @@ watch_renew(struct daemon *d, struct dacct *da, int64_t now)
 	struct source *src = da->w.src;
 	int news = 0;
 
-	if (imap_idle_done(src, &news) == -1 || imap_noop(src) == -1
-	    || imap_idle_start(src) == -1) {
+	if (src->ops->idle_done(src, &news) == -1 || src->ops->noop(src) == -1
+	    || src->ops->idle_start(src) == -1) {
 		watch_lost(d, da, now);
 		return;
 	}

@@ -2701,7 +2701,7 @@ imap_sizes(struct source *src, struct msglist *l)
  * Waiting for mail: IDLE (RFC 2177) on the selected folder.
  */
 
-int
+static int
 imap_idle_start(struct source *src)
 {
 	struct imap *im = src->priv;
@@ -2743,7 +2743,7 @@ imap_idle_start(struct source *src)
 	return 0;
 }
 
-int
+static int
 imap_notify(struct source *src, char *const *folders, size_t n)
 {
 	struct imap *im = src->priv;
@@ -2783,7 +2783,7 @@ imap_notify(struct source *src, char *const *folders, size_t n)
 	return 0;
 }
 
-int
+static int
 imap_idle_read(struct source *src, int *news)
 {
 	struct imap *im = src->priv;
@@ -2806,7 +2806,7 @@ imap_idle_read(struct source *src, int *news)
 	return 0;
 }
 
-int
+static int
 imap_idle_done(struct source *src, int *news)
 {
 	struct imap *im = src->priv;
@@ -2831,7 +2831,7 @@ imap_idle_done(struct source *src, int *news)
 	return 0;
 }
 
-int
+static int
 imap_noop(struct source *src)
 {
 	struct pend p;
@@ -3068,7 +3068,7 @@ imap_local_name(struct source *src, const char *folder, char *delim)
 	return name;
 }
 
-static const struct source_ops imap_ops = {
+const struct source_ops imap_ops = {
 	.caps = SRC_CAP_FOLDERS | SRC_CAP_UIDNEXT,
 	.open = imap_open,
 	.select = imap_select,
@@ -3083,6 +3083,11 @@ static const struct source_ops imap_ops = {
 	.mailboxes = imap_mailboxes,
 	.namespace = imap_namespace,
 	.select_sync = imap_select_sync,
+	.idle_start = imap_idle_start,
+	.idle_read = imap_idle_read,
+	.idle_done = imap_idle_done,
+	.noop = imap_noop,
+	.notify = imap_notify,
 };
 
 struct source *

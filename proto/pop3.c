@@ -1367,7 +1367,7 @@ pop3_free(struct source *src)
 	src_free(src, sizeof(*p));
 }
 
-static const struct source_ops pop3_ops = {
+const struct source_ops pop3_ops = {
 	.caps = SRC_CAP_DELETE_AT_QUIT | SRC_CAP_ADDS_EOL,
 	.open = pop3_open,
 	.select = pop3_select,

@@ -12,6 +12,9 @@
 
 /* A new POP3 session for cfg (borrowed; must outlive it). Not connected
  * until ops->open. */
+/* What a POP3 source can do, without making one. */
+extern const struct source_ops pop3_ops;
+
 struct source *pop3_new(const struct source_cfg *cfg);
 
 /* Status of a reply line: 1 for "+OK", 0 for "-ERR", -1 for anything

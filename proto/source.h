@@ -354,6 +354,29 @@ struct source_ops {
 	int (*select_sync)(struct source *, const char *folder,
 	    const struct sync_known *known, const struct change_sink *chg,
 	    struct folder_info *fi, enum src_sync *kind);
+
+	/*
+	 * Waiting for new mail, for the daemon's watcher: IMAP IDLE (RFC
+	 * 2177) on the selected folder; NULL for POP3, which is polled.
+	 * A server without IDLE, or one that refuses it, fails with
+	 * SRC_FREFUSED.
+	 *
+	 * idle_start sends IDLE and waits (within the timeout) for the
+	 * server's go-ahead. Then, whenever the socket (src_fd) is
+	 * readable, idle_read takes the responses that have arrived,
+	 * without waiting for more, and sets *news when one announced new
+	 * mail; -1 when the connection is lost or the server ended IDLE.
+	 * idle_done sends DONE and waits for the end of IDLE, setting
+	 * *news as idle_read. noop sends NOOP and waits for its answer
+	 * (outside IDLE). notify (NOTIFY, RFC 5465; SRC_FREFUSED where the
+	 * server lacks it), before the folder is selected: new mail in
+	 * the selected folder and in folders[0..n-1] is announced too.
+	 */
+	int (*idle_start)(struct source *);
+	int (*idle_read)(struct source *, int *news);
+	int (*idle_done)(struct source *, int *news);
+	int (*noop)(struct source *);
+	int (*notify)(struct source *, char *const *folders, size_t n);
 };
 
 struct source {
