@@ -640,7 +640,6 @@ static char *
 ns_prefix(struct run *r)
 {
 	struct source *src = r->ac.src;
-	char *p;
 
 	if (!r->ns_asked) {
 		r->ns_asked = 1;
@@ -651,9 +650,7 @@ ns_prefix(struct run *r)
 			return NULL;
 		}
 	}
-	if (!r->ns.known || (p = imap_utf7_decode(r->ns.prefix)) == NULL)
-		return xstrdup("");
-	return p;
+	return xstrdup(r->ns.known ? r->ns.prefix : "");
 }
 
 /* name without the personal namespace's prefix pfx (SPEC "Folder

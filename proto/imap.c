@@ -1014,6 +1014,7 @@ on_namespace(struct source *src, const struct imap_resp *r)
 	struct src_namespace *ns = ((struct imap *)src->priv)->ns;
 	struct imap_tok p;
 	size_t len;
+	char *u;
 
 	if (imap_parse_namespace(
 		r->data, r->datalen, &p, &ns->delim, &ns->known)
@@ -1035,6 +1036,15 @@ on_namespace(struct source *src, const struct imap_resp *r)
 	if (memchr(ns->prefix, '\0', len) != NULL)
 		return src_fail(src, SRC_FDATA,
 		    "server sent a namespace prefix with a NUL byte");
+	/* In UTF-8, as local names are; a prefix that is no valid
+	 * modified UTF-7 is as good as none: no name loses it. */
+	if ((u = imap_utf7_decode(ns->prefix)) == NULL
+	    || strlen(u) >= sizeof(ns->prefix)) {
+		ns->known = 0;
+		ns->prefix[0] = '\0';
+	} else
+		xstrlcpy(ns->prefix, u, sizeof(ns->prefix));
+	free(u);
 	return 0;
 }
 

@@ -181,7 +181,8 @@ struct src_namespace {
 	int known; /* 0: the server has no NAMESPACE or no personal
 		    * namespace (NIL); prefix "" and delim 0 then */
 	char prefix[256]; /* e.g. "INBOX." on Courier and Cyrus, "" on
-			   * Dovecot; as sent (modified UTF-7) */
+			   * Dovecot; in UTF-8 (decoded from modified
+			   * UTF-7; one that is not valid: not known) */
 	char delim; /* its hierarchy delimiter, 0 for NIL */
 };
 

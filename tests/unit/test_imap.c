@@ -2705,6 +2705,23 @@ static const struct opcase opcases[] = {
 		    "$T OK done\r\n" },
 		LOGOUT),
 	    op_namespace, { 0 }, NULL, 0, SRC_FNONE, "ns1 \"INBOX/\" /" },
+	/* The prefix comes in UTF-8; one that is no valid modified
+	 * UTF-7 is none. */
+	{ "op_namespace_utf7_prefix",
+	    STEPS(HEAD("NAMESPACE"),
+		{ S_EXPECT, "NAMESPACE",
+		    "* NAMESPACE ((\"Bo&AO4-te.\" \".\")) NIL NIL\r\n"
+		    "$T OK done\r\n" },
+		LOGOUT),
+	    op_namespace, { 0 }, NULL, 0, SRC_FNONE,
+	    "ns1 \"Bo\xc3\xaete.\" ." },
+	{ "op_namespace_bad_utf7_prefix",
+	    STEPS(HEAD("NAMESPACE"),
+		{ S_EXPECT, "NAMESPACE",
+		    "* NAMESPACE ((\"Bo&AO4te.\" \".\")) NIL NIL\r\n"
+		    "$T OK done\r\n" },
+		LOGOUT),
+	    op_namespace, { 0 }, NULL, 0, SRC_FNONE, "ns0 \"\" ." },
 	/* No NAMESPACE capability: no command, nothing known. */
 	{ "op_namespace_not_offered", STEPS(HEAD("IDLE"), LOGOUT), op_namespace,
 	    { 0 }, NULL, 0, SRC_FNONE, "ns0 \"\" 0" },
