@@ -1416,18 +1416,111 @@ folder_free(struct run *r, struct folder_run *f)
 }
 
 /*
- * One folder: plan, then print the plan (a dry run) or apply it, and
- * tally. Returns 0 to go on with the next folder, -1 when the session
- * can no longer be used.
+ * A mirror's folder that peek_unchanged found as the last run left it
+ * on the server: whether a visit would find nothing to do here either.
+ * Only with CONDSTORE (without it a flag may have changed unseen); not
+ * when a record is gone (every message below UIDNEXT was recorded, and
+ * the mirror forgets what it removes: fewer messages than records is
+ * an expunge), when a guard kept old copies (each visit offers their
+ * removal again), or when new/ or cur/ changed here (a visit gives the
+ * copies the server's flags again).
  */
 static int
-do_folder(struct run *r, const char *folder)
+mirror_unchanged(struct run *r, const struct folder_peek *pk, uint32_t uv)
+{
+	struct state_rec rec;
+	struct msync ms;
+	size_t n = 0, pos = 0;
+	char *sk;
+	int clean;
+
+	if (pk->highestmodseq == 0
+	    || pk->highestmodseq != state_modseq(r->st, r->key, uv))
+		return 0;
+	while (state_next(r->st, r->key, uv, &pos, &rec))
+		n++;
+	if (n != pk->messages)
+		return 0;
+	sk = shadow_key(r->key);
+	clean = !has_records(r, sk, state_uidvalidity(r->st, sk));
+	free(sk);
+	if (!clean)
+		return 0;
+	msync_init(&ms, &r->ac, r->st, r->key, r->folder, uv);
+	clean = !local_changed(r, &ms);
+	msync_free(&ms);
+	return clean;
+}
+
+/*
+ * The pre-check: whether the folder, as ops->peek found it (pk), can be
+ * left unopened because a visit would do nothing: the same UIDVALIDITY
+ * and UIDNEXT as the state's (nothing new), and then
+ * - keep = yes: nothing for the policy (list_from would say 0: as many
+ *   messages as live records, and with delete_after none of them due);
+ * - keep = no: an empty folder whose records are all gone already;
+ * - a mirror: also mirror_unchanged.
+ * When in doubt, 0: the folder is opened.
+ */
+static int
+peek_unchanged(
+    struct run *r, const struct folder_run *f, const struct folder_peek *pk)
+{
+	uint32_t uv = state_uidvalidity(r->st, r->key), saved;
+	int64_t oldest;
+	size_t nrec;
+
+	if (!pk->known || uv == 0 || pk->uidvalidity != uv)
+		return 0;
+	saved = state_uidnext(r->st, r->key, uv);
+	if (saved == 0 || pk->uidnext != saved)
+		return 0;
+	nrec = state_folder_count(r->st, r->key, uv, &oldest);
+	if (!f->pc.keep)
+		return pk->messages == 0 && nrec == 0;
+	if (policy_list_from(&f->pc, saved, pk->uidnext, pk->messages, nrec,
+		oldest, r->now)
+	    != 0)
+		return 0;
+	return !r->a->mirror || mirror_unchanged(r, pk, uv);
+}
+
+/* Leave the folder unopened when the pre-check says a visit would do
+ * nothing; it counts as such a visit does. 1 when left. */
+static int
+skip_unchanged(struct run *r, const struct folder_run *f, const char *folder,
+    const struct folder_peek *pk)
+{
+	if (pk == NULL)
+		return 0;
+	r->folder = folder;
+	set_folder_key(r, folder);
+	if (!peek_unchanged(r, f, pk))
+		return 0;
+	if (r->o->verbose)
+		printf("%s: %s: unchanged (STATUS), %" PRIu32
+		       " messages kept (UIDNEXT %" PRIu32 " as last time)\n",
+		    r->a->name, folder, pk->messages, pk->uidnext);
+	r->listed = 1;
+	r->left += pk->messages;
+	return 1;
+}
+
+/*
+ * One folder: plan, then print the plan (a dry run) or apply it, and
+ * tally. pk: what the pre-check found of it, or NULL. Returns 0 to go
+ * on with the next folder, -1 when the session can no longer be used.
+ */
+static int
+do_folder(struct run *r, const char *folder, const struct folder_peek *pk)
 {
 	struct folder_run f;
 	int rv;
 
 	folder_init(r, &f);
-	if (r->a->mirror && r->ac.src->ops->select_sync != NULL)
+	if (skip_unchanged(r, &f, folder, pk))
+		rv = 3; /* left unopened, counted */
+	else if (r->a->mirror && r->ac.src->ops->select_sync != NULL)
 		rv = select_mirror(r, &f, folder);
 	else
 		rv = select_folder(r, &f, folder);
@@ -1604,6 +1697,33 @@ run_folders(struct run *r)
 	return 0;
 }
 
+/*
+ * The pre-check of an account of two or more folders (not a dry run,
+ * which shows every folder's whole plan): what each holds now, asked of
+ * all at once where the protocol can (ops->peek), so that do_folder
+ * opens only those where something can have changed. *pk: one entry a
+ * folder, or NULL. Returns 0, or -1 when the session failed.
+ */
+static int
+run_peek(struct run *r, struct folder_peek **pk)
+{
+	struct source *src = r->ac.src;
+
+	*pk = NULL;
+	if (src->ops->peek == NULL || r->folders.n < 2 || r->o->dryrun)
+		return 0;
+	*pk = xcalloc(r->folders.n, sizeof(**pk));
+	if (src->ops->peek(src, (const char *const *)r->folders.name,
+		r->folders.n, *pk)
+	    == -1) {
+		fail(r, acct_srcerr(&r->ac));
+		free(*pk);
+		*pk = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 /* End the session; the deletions that take effect at QUIT count once
  * the server confirmed it. */
 static void
@@ -1659,6 +1779,7 @@ int
 run_fetch(const struct cfg_account *a, const struct runopts *opts)
 {
 	struct runopts oo = *opts, *o = &oo;
+	struct folder_peek *pk = NULL;
 	struct run r;
 	size_t i;
 	int broken = 0;
@@ -1671,9 +1792,15 @@ run_fetch(const struct cfg_account *a, const struct runopts *opts)
 	r.now = o->dryrun && o->at != 0 ? o->at : time(NULL);
 	r.budget = a->max_messages ? a->max_messages : UINT64_MAX;
 	acct_init(&r.ac, a, o);
+	/* A listing of the folders brings what the pre-check needs. */
+	r.ac.sc.peek_in_list = !o->dryrun;
 	if (run_open(&r) == 0 && run_folders(&r) == 0) {
+		broken = run_peek(&r, &pk) == -1;
 		for (i = 0; i < r.folders.n && !broken && !stopping(&r); i++)
-			broken = do_folder(&r, r.folders.name[i]) == -1;
+			broken = do_folder(&r, r.folders.name[i],
+				     pk != NULL ? &pk[i] : NULL)
+			    == -1;
+		free(pk);
 		if (!broken)
 			run_quit(&r);
 		if (!o->dryrun && !r.nosave && state_save(r.st) == -1)
