@@ -2261,6 +2261,65 @@ t_ns(const void *arg)
 	    && (p.len == 0 || memcmp(p.p, c->prefix, p.len) == 0));
 }
 
+struct stcase {
+	const char *name;
+	const char *in;
+	int rv;
+	const char *mbox; /* as the token holds it */
+	unsigned has;
+	uint32_t messages, uidnext, uidvalidity;
+	uint64_t modseq;
+};
+
+#define ST_ALL3 (IMAP_ST_MESSAGES | IMAP_ST_UIDNEXT | IMAP_ST_UIDVALIDITY)
+
+static const struct stcase stcases[] = {
+	{ "st_dovecot",
+	    "Lists/dev (MESSAGES 2 UIDNEXT 3 UIDVALIDITY 1796468535 "
+	    "HIGHESTMODSEQ 3)",
+	    0, "Lists/dev", ST_ALL3 | IMAP_ST_HIGHESTMODSEQ, 2, 3, 1796468535,
+	    3 },
+	{ "st_quoted_any_order", "\"Sent Items\" (UIDVALIDITY 7 MESSAGES 0 "
+				 "UIDNEXT 1)",
+	    0, "Sent Items", ST_ALL3, 0, 1, 7, 0 },
+	{ "st_literal", "{5}\r\nR&-D. (UIDNEXT 9)", 0, "R&-D.",
+	    IMAP_ST_UIDNEXT, 0, 9, 0, 0 },
+	{ "st_unknown_items_skipped",
+	    "INBOX (SIZE 1234 X-LIST (a b) UNSEEN 1 RECENT 0 MESSAGES 4)", 0,
+	    "INBOX", IMAP_ST_MESSAGES, 4, 0, 0, 0 },
+	{ "st_empty_list", "INBOX ()", 0, "INBOX", 0, 0, 0, 0, 0 },
+	{ "st_modseq_64", "x (HIGHESTMODSEQ 9223372036854775807)", 0, "x",
+	    IMAP_ST_HIGHESTMODSEQ, 0, 0, 0, 9223372036854775807ULL },
+	{ "st_err_modseq_big", "x (HIGHESTMODSEQ 9223372036854775808)", -1,
+	    NULL, 0, 0, 0, 0, 0 },
+	{ "st_err_uidnext_big", "x (UIDNEXT 4294967296)", -1, NULL, 0, 0, 0,
+	    0, 0 },
+	{ "st_err_not_number", "x (MESSAGES many)", -1, NULL, 0, 0, 0, 0, 0 },
+	{ "st_err_no_value", "x (MESSAGES)", -1, NULL, 0, 0, 0, 0, 0 },
+	{ "st_err_no_list", "x MESSAGES 1", -1, NULL, 0, 0, 0, 0, 0 },
+	{ "st_err_unclosed", "x (MESSAGES 1", -1, NULL, 0, 0, 0, 0, 0 },
+	{ "st_err_trailing", "x (MESSAGES 1) y", -1, NULL, 0, 0, 0, 0, 0 },
+	{ "st_err_no_name", "", -1, NULL, 0, 0, 0, 0, 0 },
+};
+
+static void
+t_st(const void *arg)
+{
+	const struct stcase *c = arg;
+	struct imap_mbstatus st;
+
+	CHECK(imap_parse_status(c->in, strlen(c->in), &st) == c->rv);
+	if (c->rv == -1)
+		return;
+	CHECK(st.name.len == strlen(c->mbox)
+	    && memcmp(st.name.p, c->mbox, st.name.len) == 0);
+	CHECK(st.has == c->has);
+	CHECK(st.messages == c->messages);
+	CHECK(st.uidnext == c->uidnext);
+	CHECK(st.uidvalidity == c->uidvalidity);
+	CHECK(st.highestmodseq == c->modseq);
+}
+
 /* A set rendered as "lo-hi lo-hi", "!" at an error. */
 static void
 render_set(const char *p, size_t len, char *out, size_t outlen)
@@ -3160,6 +3219,7 @@ main(void)
 	RUN_TABLE(canoncases, t_canon);
 	RUN_TABLE(mbxcases, t_mbx);
 	RUN_TABLE(nscases, t_ns);
+	RUN_TABLE(stcases, t_st);
 	RUN_TABLE(setcases, t_set);
 	RUN_TABLE(vancases, t_van);
 	RUN_TABLE(escases, t_es);
