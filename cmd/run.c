@@ -1478,8 +1478,8 @@ peek_unchanged(
 	nrec = state_folder_count(r->st, r->key, uv, &oldest);
 	if (!f->pc.keep)
 		return pk->messages == 0 && nrec == 0;
-	if (policy_list_from(&f->pc, saved, pk->uidnext, pk->messages, nrec,
-		oldest, r->now)
+	if (policy_list_from(
+		&f->pc, saved, pk->uidnext, pk->messages, nrec, oldest, r->now)
 	    != 0)
 		return 0;
 	return !r->a->mirror || mirror_unchanged(r, pk, uv);
@@ -1713,8 +1713,8 @@ run_peek(struct run *r, struct folder_peek **pk)
 	if (src->ops->peek == NULL || r->folders.n < 2 || r->o->dryrun)
 		return 0;
 	*pk = xcalloc(r->folders.n, sizeof(**pk));
-	if (src->ops->peek(src, (const char *const *)r->folders.name,
-		r->folders.n, *pk)
+	if (src->ops->peek(
+		src, (const char *const *)r->folders.name, r->folders.n, *pk)
 	    == -1) {
 		fail(r, acct_srcerr(&r->ac));
 		free(*pk);

@@ -2946,8 +2946,8 @@ peek_askable(struct source *src, const char *name)
 /* Send the STATUS of name (and its LIST first when its delimiter is not
  * known yet) into tags; *bytes counts what was sent. */
 static int
-peek_send(struct source *src, const char *name, unsigned *tags,
-    size_t *ntags, size_t *bytes)
+peek_send(struct source *src, const char *name, unsigned *tags, size_t *ntags,
+    size_t *bytes)
 {
 	struct imap *im = src->priv;
 	struct known_mbx *k = known_find(im, name);
@@ -2981,8 +2981,8 @@ peek_window(struct source *src, const char *const *folders, size_t n,
 	char *name;
 	int rv = -1;
 
-	for (i = *next;
-	     i < n && nask < IMAP_PEEKWIN && bytes < IMAP_PEEKBYTES; i++) {
+	for (i = *next; i < n && nask < IMAP_PEEKWIN && bytes < IMAP_PEEKBYTES;
+	     i++) {
 		if ((name = imap_mailbox_canon(folders[i])) == NULL)
 			continue;
 		if (!peek_askable(src, name) || peek_take(im, name, &out[i])) {
@@ -3050,8 +3050,7 @@ imap_mailboxes(
 	st = src->cfg->peek_in_list && (im->caps & CAP_LISTSTATUS);
 	snprintf(cmd, sizeof(cmd), "LIST \"\" \"*\"%s%s%s%s%s",
 	    su || st ? " RETURN (" : "", su ? "SPECIAL-USE" : "",
-	    su && st ? " " : "", st ? peek_items(im) : "",
-	    su || st ? ")" : "");
+	    su && st ? " " : "", st ? peek_items(im) : "", su || st ? ")" : "");
 	/* What an earlier listing said is replaced. */
 	known_clear(im);
 	rv = ctx_cmd(src, CTX_MAILBOXES, cmd, "listing the mailboxes");
