@@ -1033,6 +1033,8 @@ known_find(struct imap *im, const char *name)
 	for (i = im->nkn; i > im->nsorted; i--)
 		if (strcmp(im->kn[i - 1].name, name) == 0)
 			return &im->kn[i - 1];
+	if (im->nsorted == 0)
+		return NULL; /* bsearch wants an array, even of none */
 	memset(&key, 0, sizeof(key));
 	key.name = (char *)(uintptr_t)name;
 	return bsearch(&key, im->kn, im->nsorted, sizeof(*im->kn), known_cmp);
