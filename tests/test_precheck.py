@@ -110,9 +110,9 @@ def test_poll_round_trips_do_not_grow_with_folders(env):
         px.stop()
     assert got == {
         ("no", 2, "poll"): 5, ("no", 6, "poll"): 5,
-        ("no", 2, "change"): 7, ("no", 6, "change"): 7,
+        ("no", 2, "change"): 6, ("no", 6, "change"): 6,
         ("yes", 2, "poll"): 5, ("yes", 6, "poll"): 5,
-        ("yes", 2, "change"): 7, ("yes", 6, "change"): 7}, got
+        ("yes", 2, "change"): 6, ("yes", 6, "change"): 6}, got
 
 
 def test_pattern_folders_take_status_from_the_list(env):
