@@ -1021,18 +1021,19 @@ known_key(const char *name)
 	return strcasecmp(name, "INBOX") == 0 ? "INBOX" : name;
 }
 
-/* The mailbox called name, or NULL: the unsorted ones from the newest
- * (a STATUS follows its LIST), then a binary search of the sorted. */
+/* The mailbox called name, or NULL: the newest if not sorted yet (a
+ * LIST-STATUS's STATUS follows its LIST), else a binary search of the
+ * sorted ones; never a scan, which a server sending many names could
+ * make quadratic. */
 static struct known_mbx *
 known_find(struct imap *im, const char *name)
 {
 	struct known_mbx key;
-	size_t i;
 
 	name = known_key(name);
-	for (i = im->nkn; i > im->nsorted; i--)
-		if (strcmp(im->kn[i - 1].name, name) == 0)
-			return &im->kn[i - 1];
+	if (im->nkn > im->nsorted
+	    && strcmp(im->kn[im->nkn - 1].name, name) == 0)
+		return &im->kn[im->nkn - 1];
 	if (im->nsorted == 0)
 		return NULL; /* bsearch wants an array, even of none */
 	memset(&key, 0, sizeof(key));
@@ -1086,18 +1087,9 @@ known_clear(struct imap *im)
 	im->nkn = im->capkn = im->nsorted = 0;
 }
 
-/* A LIST answer's mailbox and delimiter, known. */
-static void
-known_delim(struct imap *im, const char *name, char delim)
-{
-	struct known_mbx *k = known_get(im, name);
-
-	k->listed = 1;
-	k->delim = delim;
-}
-
-/* A STATUS response (a peek's, or LIST-STATUS's), kept until a peek
- * reports it. */
+/* A STATUS response (a peek's, or LIST-STATUS's) of a mailbox known
+ * (listed, or asked about), kept until a peek reports it; of another,
+ * ignored. */
 static int
 on_status(struct source *src, const struct imap_resp *r)
 {
@@ -1111,18 +1103,21 @@ on_status(struct source *src, const struct imap_resp *r)
 		    src, SRC_FDATA, "server sent a malformed STATUS response");
 	if ((name = tok_name(&st.name)) == NULL)
 		return 0; /* no mailbox of ours */
-	k = known_get(im, name);
+	k = known_find(im, name);
 	free(name);
+	if (k == NULL)
+		return 0;
 	memset(&st.name, 0, sizeof(st.name));
 	k->st = st;
 	k->peeked = 1;
 	return 0;
 }
 
-/* A LIST response in a peek: the mailbox's delimiter. */
+/* A LIST response in a peek: the delimiter of a mailbox asked about. */
 static int
 on_peek_list(struct source *src, const struct imap_resp *r)
 {
+	struct known_mbx *k = NULL;
 	struct imap_mbox m;
 	char *name;
 
@@ -1130,8 +1125,12 @@ on_peek_list(struct source *src, const struct imap_resp *r)
 		return src_fail(
 		    src, SRC_FDATA, "server sent a malformed LIST response");
 	if ((name = tok_name(&m.name)) != NULL)
-		known_delim(src->priv, name, m.delim);
+		k = known_find(src->priv, name);
 	free(name);
+	if (k != NULL) {
+		k->listed = 1;
+		k->delim = m.delim;
+	}
 	return 0;
 }
 
@@ -2992,12 +2991,16 @@ peek_window(struct source *src, const char *const *folders, size_t n,
 			continue;
 		}
 		j = peek_send(src, name, tags, &ntags, &bytes);
+		/* Known, so that its answers are taken (on_status). */
+		if (j == 0)
+			known_get(im, name);
 		free(name);
 		if (j != 0)
 			return -1;
 		ask[nask++] = i;
 	}
 	*next = i;
+	known_sort(im);
 	im->ctx = CTX_PEEK;
 	/* Refusals (a folder the server lacks) leave it unknown. */
 	for (j = 0; j < ntags; j++)
