@@ -1416,73 +1416,62 @@ folder_free(struct run *r, struct folder_run *f)
 }
 
 /*
- * A mirror's folder that peek_unchanged found as the last run left it
- * on the server: whether a visit would find nothing to do here either.
- * Only with CONDSTORE (without it a flag may have changed unseen); not
- * when a record is gone (every message below UIDNEXT was recorded, and
- * the mirror forgets what it removes: fewer messages than records is
- * an expunge), when a guard kept old copies (each visit offers their
- * removal again), or when new/ or cur/ changed here (a visit gives the
- * copies the server's flags again).
+ * What a visit of a mirror's folder would have to do besides the
+ * server's changes: old copies a guard kept (each visit offers their
+ * removal again), or copies changed here (new/ or cur/ changed since
+ * the state was written: a visit gives them the server's flags again).
  */
 static int
-mirror_unchanged(struct run *r, const struct folder_peek *pk, uint32_t uv)
+mirror_pending(struct run *r, uint32_t uv)
 {
-	struct state_rec rec;
 	struct msync ms;
-	size_t n = 0, pos = 0;
-	char *sk;
-	int clean;
+	char *sk = shadow_key(r->key);
+	int pending;
 
-	if (pk->highestmodseq == 0
-	    || pk->highestmodseq != state_modseq(r->st, r->key, uv))
-		return 0;
-	while (state_next(r->st, r->key, uv, &pos, &rec))
-		n++;
-	if (n != pk->messages)
-		return 0;
-	sk = shadow_key(r->key);
-	clean = !has_records(r, sk, state_uidvalidity(r->st, sk));
+	pending = has_records(r, sk, state_uidvalidity(r->st, sk));
 	free(sk);
-	if (!clean)
-		return 0;
+	if (pending)
+		return 1;
 	msync_init(&ms, &r->ac, r->st, r->key, r->folder, uv);
-	clean = !local_changed(r, &ms);
+	pending = local_changed(r, &ms);
 	msync_free(&ms);
-	return clean;
+	return pending;
 }
 
 /*
- * The pre-check: whether the folder, as ops->peek found it (pk), can be
- * left unopened because a visit would do nothing: the same UIDVALIDITY
- * and UIDNEXT as the state's (nothing new), and then
- * - keep = yes: nothing for the policy (list_from would say 0: as many
- *   messages as live records, and with delete_after none of them due);
- * - keep = no: an empty folder whose records are all gone already;
- * - a mirror: also mirror_unchanged.
- * When in doubt, 0: the folder is opened.
+ * The pre-check of the folder r->key (policy_unchanged): 1 when pk, as
+ * ops->peek found it, says that a visit would do nothing. The records
+ * are counted only for a folder whose UIDVALIDITY and UIDNEXT are as
+ * the state's.
  */
 static int
 peek_unchanged(
     struct run *r, const struct folder_run *f, const struct folder_peek *pk)
 {
-	uint32_t uv = state_uidvalidity(r->st, r->key), saved;
-	int64_t oldest;
-	size_t nrec;
+	struct state_rec rec;
+	struct policy_peek p;
+	size_t pos = 0;
+	uint32_t uv;
 
-	if (!pk->known || uv == 0 || pk->uidvalidity != uv)
+	if (!pk->known)
 		return 0;
-	saved = state_uidnext(r->st, r->key, uv);
-	if (saved == 0 || pk->uidnext != saved)
+	memset(&p, 0, sizeof(p));
+	p.uidvalidity = pk->uidvalidity;
+	p.uidnext = pk->uidnext;
+	p.messages = pk->messages;
+	p.highestmodseq = pk->highestmodseq;
+	p.known_uidvalidity = uv = state_uidvalidity(r->st, r->key);
+	p.saved = state_uidnext(r->st, r->key, uv);
+	if (uv == 0 || uv != p.uidvalidity || p.saved != p.uidnext)
 		return 0;
-	nrec = state_folder_count(r->st, r->key, uv, &oldest);
-	if (!f->pc.keep)
-		return pk->messages == 0 && nrec == 0;
-	if (policy_list_from(
-		&f->pc, saved, pk->uidnext, pk->messages, nrec, oldest, r->now)
-	    != 0)
-		return 0;
-	return !r->a->mirror || mirror_unchanged(r, pk, uv);
+	p.nrec = state_folder_count(r->st, r->key, uv, &p.oldest);
+	if ((p.mirror = r->a->mirror)) {
+		p.modseq = state_modseq(r->st, r->key, uv);
+		while (state_next(r->st, r->key, uv, &pos, &rec))
+			p.nall++;
+		p.pending = mirror_pending(r, uv);
+	}
+	return policy_unchanged(&f->pc, &p, r->now);
 }
 
 /* Leave the folder unopened when the pre-check says a visit would do
