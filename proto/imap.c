@@ -3051,8 +3051,10 @@ imap_mailboxes(
 	/* RFC 6154 section 5.1: special-use attributes on request with
 	 * LIST-EXTENDED; without it, whatever attributes LIST gives. */
 	su = (im->caps & CAP_LISTEXT) && (im->caps & CAP_SPECIALUSE);
-	/* RFC 5819: what a peek reports, in the same answer. */
-	st = src->cfg->peek_in_list && (im->caps & CAP_LISTSTATUS);
+	/* RFC 5819 (a RETURN option of LIST-EXTENDED): what a peek
+	 * reports, in the same answer. */
+	st = src->cfg->peek_in_list && (im->caps & CAP_LISTEXT)
+	    && (im->caps & CAP_LISTSTATUS);
 	snprintf(cmd, sizeof(cmd), "LIST \"\" \"*\"%s%s%s%s%s",
 	    su || st ? " RETURN (" : "", su ? "SPECIAL-USE" : "",
 	    su && st ? " " : "", st ? peek_items(im) : "", su || st ? ")" : "");
