@@ -282,3 +282,40 @@ def test_delete_after_and_keep_no_are_not_skipped_while_work_is_due(env):
     r = env.expect(env.run(["-c", cfg3, "-vv"]), 0)
     assert fetch_summary(r) == (0, 6, 0), r.out
     assert sorted(opened(r.err)) == ["F1", "F2", "INBOX"], r.err
+
+
+# --- memory ----------------------------------------------------------------------
+
+def test_precheck_under_valgrind(env):
+    """Valgrind (memcheck, full leak check) on polls that pre-check: a
+    mirror of "*" (LIST-STATUS) and a fetch of named folders (STATUS
+    pipelined), each after a first run, with a change in one folder."""
+    import subprocess
+    from test_valgrind import VALGRIND, plain_binary
+    s, folders = folders_server(env, "dovecot", 4)
+    for name, keys in (("mirror", {"folders": "*"}),
+                       ("named", {"folders": folders, "mirror": "no"})):
+        cfg = s.config(name=name + ".rc", timeout=60, connect_timeout=60,
+                       maildir=env.path(name + "-Maildir"),
+                       state_file=env.path("state", name + ".state"),
+                       **keys)
+        env.expect(env.run(["-c", cfg]), 0)
+        s.add(msgs(name, 1), "F2")
+        log = env.path("valgrind-%s.log" % name)
+        p = subprocess.run(
+            [VALGRIND, "--leak-check=full", "--error-exitcode=99",
+             "--errors-for-leak-kinds=definite,possible", "--track-fds=no",
+             "--log-file=" + log, plain_binary(env), "-c", cfg, "-vv"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, env=env.run_env(), cwd=env.tmp,
+            timeout=300)
+        with open(log, "rb") as f:
+            report = f.read().decode("utf-8", "replace")
+        err = p.stderr.decode("utf-8", "replace")
+        assert p.returncode == 0, "exit %d under valgrind:\n%s\n%s" % (
+            p.returncode, err[-3000:], report[-6000:])
+        assert "ERROR SUMMARY: 0 errors" in report, report[-6000:]
+        assert opened(err) == (["F2"] if name == "mirror"
+                               else ["INBOX", "F2"]), err
+        assert re.search(r"^%s: 1 fetched" % A, p.stdout.decode(), re.M), \
+            p.stdout
