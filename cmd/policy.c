@@ -234,6 +234,25 @@ policy_list_from(const struct policy_cfg *cfg, uint32_t saved, uint32_t uidnext,
 	return saved == uidnext ? 0 : saved;
 }
 
+int
+policy_unchanged(
+    const struct policy_cfg *cfg, const struct policy_peek *p, int64_t now)
+{
+	if (p->known_uidvalidity == 0 || p->uidvalidity != p->known_uidvalidity
+	    || p->saved == 0 || p->uidnext != p->saved)
+		return 0;
+	if (!cfg->keep)
+		return p->messages == 0 && p->nrec == 0;
+	if (policy_list_from(
+		cfg, p->saved, p->uidnext, p->messages, p->nrec, p->oldest, now)
+	    != 0)
+		return 0;
+	if (!p->mirror)
+		return 1;
+	return p->highestmodseq != 0 && p->highestmodseq == p->modseq
+	    && p->nall == p->messages && !p->pending;
+}
+
 void
 policy_plan(const struct policy_cfg *cfg, const struct policy_in *in, size_t n,
     int64_t now, int may_delete, uint64_t *budget, struct policy_out *out)

@@ -97,6 +97,43 @@ uint32_t policy_list_from(const struct policy_cfg *cfg, uint32_t saved,
     uint32_t uidnext, uint32_t exists, size_t nrec, int64_t oldest,
     int64_t now);
 
+/*
+ * The pre-check of a folder (ops->peek): what the server says of it
+ * now, without opening it, and what the state says of the last run.
+ */
+struct policy_peek {
+	/* The server now (STATUS): */
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint32_t messages;
+	uint64_t highestmodseq; /* 0: none (no CONDSTORE) */
+	/* The state: */
+	uint32_t known_uidvalidity; /* 0: never synced */
+	uint32_t saved; /* as for policy_list_from (state_uidnext) */
+	size_t nrec; /* live records, and the oldest's download time */
+	int64_t oldest;
+	/* A mirror's (SPEC "Mirror"): */
+	int mirror;
+	uint64_t modseq; /* the HIGHESTMODSEQ the state reached, 0 none */
+	size_t nall; /* every record of the folder */
+	int pending; /* old copies a guard kept, or copies changed here */
+};
+
+/*
+ * 1 when opening the folder would find nothing to do, so that it can be
+ * left unopened: the same UIDVALIDITY and UIDNEXT as the state's, and
+ * - keep: policy_list_from says there is nothing to list (as many
+ *   messages as live records, none due for delete_after);
+ * - keep = no: an empty folder whose records are all noted gone;
+ * - a mirror, besides: HIGHESTMODSEQ as the state's (never without
+ *   one: a flag may have changed unseen), as many messages as records
+ *   (every message below UIDNEXT was recorded and the mirror forgets
+ *   what it removes, so fewer is an expunge), and nothing pending.
+ * Otherwise 0: when in doubt, the folder is opened.
+ */
+int policy_unchanged(
+    const struct policy_cfg *cfg, const struct policy_peek *p, int64_t now);
+
 /* The decision out, made for in with cfg at time now, in words for a
  * person ("keep: fetched 3d ago", "skip: 12.0M > max_size 10.0M",
  * "skip: grew past max_size (received more than 1048576)",

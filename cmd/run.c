@@ -1413,18 +1413,100 @@ folder_free(struct run *r, struct folder_run *f)
 }
 
 /*
- * One folder: plan, then print the plan (a dry run) or apply it, and
- * tally. Returns 0 to go on with the next folder, -1 when the session
- * can no longer be used.
+ * What a visit of a mirror's folder would have to do besides the
+ * server's changes: old copies a guard kept (each visit offers their
+ * removal again), or copies changed here (new/ or cur/ changed since
+ * the state was written: a visit gives them the server's flags again).
  */
 static int
-do_folder(struct run *r, const char *folder)
+mirror_pending(struct run *r, uint32_t uv)
+{
+	struct msync ms;
+	char *sk = shadow_key(r->key);
+	int pending;
+
+	pending = has_records(r, sk, state_uidvalidity(r->st, sk));
+	free(sk);
+	if (pending)
+		return 1;
+	msync_init(&ms, &r->ac, r->st, r->key, r->folder, uv);
+	pending = local_changed(r, &ms);
+	msync_free(&ms);
+	return pending;
+}
+
+/*
+ * The pre-check of the folder r->key (policy_unchanged): 1 when pk, as
+ * ops->peek found it, says that a visit would do nothing. The records
+ * are counted only for a folder whose UIDVALIDITY and UIDNEXT are as
+ * the state's.
+ */
+static int
+peek_unchanged(
+    struct run *r, const struct folder_run *f, const struct folder_peek *pk)
+{
+	struct state_rec rec;
+	struct policy_peek p;
+	size_t pos = 0;
+	uint32_t uv;
+
+	if (!pk->known)
+		return 0;
+	memset(&p, 0, sizeof(p));
+	p.uidvalidity = pk->uidvalidity;
+	p.uidnext = pk->uidnext;
+	p.messages = pk->messages;
+	p.highestmodseq = pk->highestmodseq;
+	p.known_uidvalidity = uv = state_uidvalidity(r->st, r->key);
+	p.saved = state_uidnext(r->st, r->key, uv);
+	if (uv == 0 || uv != p.uidvalidity || p.saved != p.uidnext)
+		return 0;
+	p.nrec = state_folder_count(r->st, r->key, uv, &p.oldest);
+	if ((p.mirror = r->a->mirror)) {
+		p.modseq = state_modseq(r->st, r->key, uv);
+		while (state_next(r->st, r->key, uv, &pos, &rec))
+			p.nall++;
+		p.pending = mirror_pending(r, uv);
+	}
+	return policy_unchanged(&f->pc, &p, r->now);
+}
+
+/* Leave the folder unopened when the pre-check says a visit would do
+ * nothing; it counts as such a visit does. 1 when left. */
+static int
+skip_unchanged(struct run *r, const struct folder_run *f, const char *folder,
+    const struct folder_peek *pk)
+{
+	if (pk == NULL)
+		return 0;
+	r->folder = folder;
+	set_folder_key(r, folder);
+	if (!peek_unchanged(r, f, pk))
+		return 0;
+	if (r->o->verbose)
+		printf("%s: %s: unchanged (STATUS), %" PRIu32
+		       " messages kept (UIDNEXT %" PRIu32 " as last time)\n",
+		    r->a->name, folder, pk->messages, pk->uidnext);
+	r->listed = 1;
+	r->left += pk->messages;
+	return 1;
+}
+
+/*
+ * One folder: plan, then print the plan (a dry run) or apply it, and
+ * tally. pk: what the pre-check found of it, or NULL. Returns 0 to go
+ * on with the next folder, -1 when the session can no longer be used.
+ */
+static int
+do_folder(struct run *r, const char *folder, const struct folder_peek *pk)
 {
 	struct folder_run f;
 	int rv;
 
 	folder_init(r, &f);
-	if (r->a->mirror && r->ac.src->ops->select_sync != NULL)
+	if (skip_unchanged(r, &f, folder, pk))
+		rv = 3; /* left unopened, counted */
+	else if (r->a->mirror && r->ac.src->ops->select_sync != NULL)
 		rv = select_mirror(r, &f, folder);
 	else
 		rv = select_folder(r, &f, folder);
@@ -1603,6 +1685,33 @@ run_folders(struct run *r)
 	return 0;
 }
 
+/*
+ * The pre-check of an account of two or more folders (not a dry run,
+ * which shows every folder's whole plan): what each holds now, asked of
+ * all at once where the protocol can (ops->peek), so that do_folder
+ * opens only those where something can have changed. *pk: one entry a
+ * folder, or NULL. Returns 0, or -1 when the session failed.
+ */
+static int
+run_peek(struct run *r, struct folder_peek **pk)
+{
+	struct source *src = r->ac.src;
+
+	*pk = NULL;
+	if (src->ops->peek == NULL || r->folders.n < 2 || r->o->dryrun)
+		return 0;
+	*pk = xcalloc(r->folders.n, sizeof(**pk));
+	if (src->ops->peek(
+		src, (const char *const *)r->folders.name, r->folders.n, *pk)
+	    == -1) {
+		fail(r, acct_srcerr(&r->ac));
+		free(*pk);
+		*pk = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 /* End the session; the deletions that take effect at QUIT count once
  * the server confirmed it. */
 static void
@@ -1658,6 +1767,7 @@ int
 run_fetch(const struct cfg_account *a, const struct runopts *opts)
 {
 	struct runopts oo = *opts, *o = &oo;
+	struct folder_peek *pk = NULL;
 	struct run r;
 	size_t i;
 	int broken = 0;
@@ -1670,9 +1780,15 @@ run_fetch(const struct cfg_account *a, const struct runopts *opts)
 	r.now = o->dryrun && o->at != 0 ? o->at : time(NULL);
 	r.budget = a->max_messages ? a->max_messages : UINT64_MAX;
 	acct_init(&r.ac, a, o);
+	/* A listing of the folders brings what the pre-check needs. */
+	r.ac.sc.peek_in_list = !o->dryrun;
 	if (run_open(&r) == 0 && run_folders(&r) == 0) {
+		broken = run_peek(&r, &pk) == -1;
 		for (i = 0; i < r.folders.n && !broken && !stopping(&r); i++)
-			broken = do_folder(&r, r.folders.name[i]) == -1;
+			broken = do_folder(&r, r.folders.name[i],
+				     pk != NULL ? &pk[i] : NULL)
+			    == -1;
+		free(pk);
 		if (!broken)
 			run_quit(&r);
 		if (!o->dryrun && !r.nosave && state_save(r.st) == -1)

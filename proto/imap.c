@@ -54,9 +54,15 @@
  */
 #define IMAP_BATCH 500
 #define IMAP_PIPE 2
-/* Commands in flight at most: the fetch's IMAP_PIPE, or the login with
- * the first folder's LIST and EXAMINE behind it. */
-#define IMAP_PENDMAX 6
+/* Folders a peek asks about in one round trip (a STATUS each, and a
+ * LIST where the delimiter is not known yet), and the bytes of their
+ * commands at most: the answers to a window fit in the socket buffers,
+ * so that sending it cannot wait on the server's writing. */
+#define IMAP_PEEKWIN 100
+#define IMAP_PEEKBYTES 32768
+/* Commands in flight at most: the fetch's IMAP_PIPE, the login with the
+ * first folder's LIST and EXAMINE behind it, or a peek's window. */
+#define IMAP_PENDMAX (6 + 2 * IMAP_PEEKWIN)
 #define IMAP_SASLSTEPS 16 /* challenges in one AUTHENTICATE */
 #define IMAP_LITMINUS 4096 /* LITERAL- non-synchronizing limit */
 #define IMAP_CHUNK 16384 /* decoded body bytes per sink write */
@@ -84,6 +90,7 @@
 #define CAP_SPECIALUSE 0x80000
 #define CAP_NAMESPACE 0x100000
 #define CAP_ESEARCH 0x200000
+#define CAP_LISTSTATUS 0x400000
 
 /* What untagged responses of the command in progress are collected
  * for. */
@@ -98,7 +105,21 @@ enum imap_ctx {
 	CTX_MAILBOXES, /* LIST "" "*": each mailbox to the caller */
 	CTX_NAMESPACE, /* NAMESPACE: the personal namespace */
 	CTX_CHANGES, /* FETCH (UID FLAGS): to the change sink */
-	CTX_GAPS /* SEARCH, ESEARCH: the UIDs between, as vanished */
+	CTX_GAPS, /* SEARCH, ESEARCH: the UIDs between, as vanished */
+	CTX_PEEK /* STATUS, LIST: to the mailboxes known (peek) */
+};
+
+/*
+ * A mailbox as the session learned of it: its delimiter from a LIST,
+ * and what a STATUS (or LIST-STATUS) said of it, until a peek reports
+ * that.
+ */
+struct known_mbx {
+	char *name; /* as the server sent it */
+	int listed; /* a LIST gave delim */
+	char delim;
+	int peeked; /* a STATUS came, not reported yet: */
+	struct imap_mbstatus st; /* its items (st.name not kept) */
 };
 
 /* A command in flight and, once done, its tagged response. */
@@ -215,6 +236,11 @@ struct imap {
 	int (*mbfn)(void *, const struct mailbox *); /* CTX_MAILBOXES */
 	void *mbarg;
 	struct src_namespace *ns; /* CTX_NAMESPACE */
+	/* The mailboxes known, the first nsorted of them sorted by name
+	 * (see known_find); the name of the one selected. */
+	struct known_mbx *kn;
+	size_t nkn, capkn, nsorted;
+	char *selname;
 };
 
 static const struct {
@@ -243,6 +269,7 @@ static const struct {
 	{ "SPECIAL-USE", CAP_SPECIALUSE },
 	{ "NAMESPACE", CAP_NAMESPACE },
 	{ "ESEARCH", CAP_ESEARCH },
+	{ "LIST-STATUS", CAP_LISTSTATUS },
 };
 
 static void
@@ -966,6 +993,161 @@ on_enabled(struct source *src, const struct imap_resp *r)
 			im->qresync_on = 1;
 }
 
+/* A mailbox name token as a new string; NULL when it is empty or holds
+ * a NUL byte. */
+static char *
+tok_name(const struct imap_tok *t)
+{
+	char *name = xmalloc(t->len + 1);
+	size_t len;
+
+	if (t->t == IMAP_TQUOTED)
+		len = imap_unquote(t->p, t->len, name);
+	else
+		memcpy(name, t->p, len = t->len);
+	name[len] = '\0';
+	if (len == 0 || memchr(name, '\0', len) != NULL) {
+		free(name);
+		return NULL;
+	}
+	return name;
+}
+
+/*
+ * The mailboxes known to the session (struct known_mbx): what LIST "*"
+ * and the LISTs of a peek said of their delimiters, so that opening one
+ * needs no LIST of its own, and what STATUS said of them. INBOX is
+ * known so in any case.
+ */
+
+static int
+known_cmp(const void *a, const void *b)
+{
+	const struct known_mbx *x = a, *y = b;
+
+	return strcmp(x->name, y->name);
+}
+
+/* name, INBOX in any case as "INBOX". */
+static const char *
+known_key(const char *name)
+{
+	return strcasecmp(name, "INBOX") == 0 ? "INBOX" : name;
+}
+
+/* The mailbox called name, or NULL: the newest if not sorted yet (a
+ * LIST-STATUS's STATUS follows its LIST), else a binary search of the
+ * sorted ones; never a scan, which a server sending many names could
+ * make quadratic. */
+static struct known_mbx *
+known_find(struct imap *im, const char *name)
+{
+	struct known_mbx key;
+
+	name = known_key(name);
+	if (im->nkn > im->nsorted
+	    && strcmp(im->kn[im->nkn - 1].name, name) == 0)
+		return &im->kn[im->nkn - 1];
+	if (im->nsorted == 0)
+		return NULL; /* bsearch wants an array, even of none */
+	memset(&key, 0, sizeof(key));
+	key.name = (char *)(uintptr_t)name;
+	return bsearch(&key, im->kn, im->nsorted, sizeof(*im->kn), known_cmp);
+}
+
+/* A new mailbox called name, unsorted. */
+static struct known_mbx *
+known_add(struct imap *im, const char *name)
+{
+	struct known_mbx *k;
+
+	if (im->nkn == im->capkn) {
+		im->capkn = im->capkn ? 2 * im->capkn : 32;
+		im->kn = xreallocarray(im->kn, im->capkn, sizeof(*im->kn));
+	}
+	k = &im->kn[im->nkn++];
+	memset(k, 0, sizeof(*k));
+	k->name = xstrdup(known_key(name));
+	return k;
+}
+
+/* The mailbox called name, added when unknown. */
+static struct known_mbx *
+known_get(struct imap *im, const char *name)
+{
+	struct known_mbx *k = known_find(im, name);
+
+	return k != NULL ? k : known_add(im, name);
+}
+
+static void
+known_sort(struct imap *im)
+{
+	if (im->nsorted == im->nkn)
+		return;
+	qsort(im->kn, im->nkn, sizeof(*im->kn), known_cmp);
+	im->nsorted = im->nkn;
+}
+
+static void
+known_clear(struct imap *im)
+{
+	size_t i;
+
+	for (i = 0; i < im->nkn; i++)
+		free(im->kn[i].name);
+	free(im->kn);
+	im->kn = NULL;
+	im->nkn = im->capkn = im->nsorted = 0;
+}
+
+/* A STATUS response (a peek's, or LIST-STATUS's) of a mailbox known
+ * (listed, or asked about), kept until a peek reports it; of another,
+ * ignored. */
+static int
+on_status(struct source *src, const struct imap_resp *r)
+{
+	struct imap *im = src->priv;
+	struct imap_mbstatus st;
+	struct known_mbx *k;
+	char *name;
+
+	if (imap_parse_status(r->data, r->datalen, &st) == -1)
+		return src_fail(
+		    src, SRC_FDATA, "server sent a malformed STATUS response");
+	if ((name = tok_name(&st.name)) == NULL)
+		return 0; /* no mailbox of ours */
+	k = known_find(im, name);
+	free(name);
+	if (k == NULL)
+		return 0;
+	memset(&st.name, 0, sizeof(st.name));
+	k->st = st;
+	k->peeked = 1;
+	return 0;
+}
+
+/* A LIST response in a peek: the delimiter of a mailbox asked about. */
+static int
+on_peek_list(struct source *src, const struct imap_resp *r)
+{
+	struct known_mbx *k = NULL;
+	struct imap_mbox m;
+	char *name;
+
+	if (imap_parse_mailbox(r->data, r->datalen, &m) == -1)
+		return src_fail(
+		    src, SRC_FDATA, "server sent a malformed LIST response");
+	if ((name = tok_name(&m.name)) != NULL)
+		k = known_find(src->priv, name);
+	free(name);
+	if (k != NULL) {
+		k->listed = 1;
+		k->delim = m.delim;
+	}
+	return 0;
+}
+
 /* A LIST response in CTX_MAILBOXES, to the caller. */
 static int
 on_mailbox(struct source *src, const struct imap_resp *r)
@@ -974,24 +1156,22 @@ on_mailbox(struct source *src, const struct imap_resp *r)
 	struct imap_mbox m;
 	struct mailbox mb;
 	char *name, *utf8;
-	size_t len;
 	int rv;
 
 	if (imap_parse_mailbox(r->data, r->datalen, &m) == -1)
 		return src_fail(
 		    src, SRC_FDATA, "server sent a malformed LIST response");
-	name = xmalloc(m.name.len + 1);
-	if (m.name.t == IMAP_TQUOTED)
-		len = imap_unquote(m.name.p, m.name.len, name);
-	else
-		memcpy(name, m.name.p, len = m.name.len);
-	name[len] = '\0';
-	if (len == 0 || memchr(name, '\0', len) != NULL) {
-		free(name);
+	if ((name = tok_name(&m.name)) == NULL)
 		return src_fail(src, SRC_FDATA,
 		    "server listed a mailbox with an empty name, a NUL byte "
 		    "in it, or a name longer than %d bytes",
 		    IMAP_KEEPMAX);
+	/* Each once in a LIST: no search (imap_mailboxes sorts them). */
+	if (!(m.attrs & (MBX_NOSELECT | MBX_NONEXISTENT))) {
+		struct known_mbx *k = known_add(im, name);
+
+		k->listed = 1;
+		k->delim = m.delim;
 	}
 	utf8 = imap_utf7_decode(name);
 	mb.name = name;
@@ -1081,8 +1261,11 @@ untagged(struct source *src, const struct imap_resp *r)
 	}
 	/* New mail, for IDLE: EXISTS or RECENT after SELECT (not the
 	 * counts SELECT itself reports), or STATUS, which comes only with
-	 * NOTIFY, about another mailbox. */
-	if (im->ctx != CTX_SELECT && is_news(im, r))
+	 * NOTIFY, about another mailbox (not the answers to a peek's or
+	 * LIST-STATUS's own). */
+	if (im->ctx != CTX_SELECT && is_news(im, r)
+	    && !((im->ctx == CTX_PEEK || im->ctx == CTX_MAILBOXES)
+		&& imap_eqi(r->kw, r->kwlen, "STATUS")))
 		im->news = 1;
 	if (imap_eqi(r->kw, r->kwlen, "CAPABILITY"))
 		set_caps(src, r->data, r->datalen);
@@ -1103,6 +1286,11 @@ untagged(struct source *src, const struct imap_resp *r)
 		on_enabled(src, r);
 	else if (im->ctx == CTX_MAILBOXES && imap_eqi(r->kw, r->kwlen, "LIST"))
 		return on_mailbox(src, r);
+	else if (im->ctx == CTX_PEEK && imap_eqi(r->kw, r->kwlen, "LIST"))
+		return on_peek_list(src, r);
+	else if ((im->ctx == CTX_PEEK || im->ctx == CTX_MAILBOXES)
+	    && imap_eqi(r->kw, r->kwlen, "STATUS"))
+		return on_status(src, r);
 	else if (im->ctx == CTX_NAMESPACE
 	    && imap_eqi(r->kw, r->kwlen, "NAMESPACE"))
 		return on_namespace(src, r);
@@ -2030,6 +2218,8 @@ static void
 reset_mailbox(struct imap *im)
 {
 	im->selected = 0;
+	free(im->selname);
+	im->selname = NULL;
 	im->exists = 0;
 	im->uidvalidity = 0;
 	im->uidnext = 0;
@@ -2051,6 +2241,18 @@ delim_result(struct source *src, const struct pend *p, const char *q)
 		    src, SRC_FPROTO, "LIST %s failed: \"%s\"", q, p->text);
 	src->delim = im->gotlist ? im->delim : 0;
 	return 0;
+}
+
+/* 1 when a LIST of the session gave name's delimiter, into *delim. */
+static int
+listed_delim(struct imap *im, const char *name, char *delim)
+{
+	struct known_mbx *k = known_find(im, name);
+
+	if (k == NULL || !k->listed)
+		return 0;
+	*delim = k->delim;
+	return 1;
 }
 
 /* LIST "" name, for the folder's hierarchy delimiter (src->delim). q
@@ -2238,12 +2440,16 @@ open_folder(struct source *src, const char *folder, int rw, enum sel how,
 	} else {
 		if (strcasecmp(name, "INBOX") == 0)
 			src->delim = 0;
+		else if (listed_delim(im, name, &src->delim))
+			; /* LIST "*" or a peek gave it */
 		else if (folder_delim(src, name, q) == -1)
 			goto done;
 		if (select_cmd(src, name, q, rw, how, known) == -1)
 			goto done;
 	}
 	im->selected = 1;
+	im->selname = name;
+	name = NULL;
 	fi->uidvalidity = im->uidvalidity;
 	fi->exists = im->exists;
 	fi->uidnext = im->uidnext;
@@ -2692,6 +2898,8 @@ imap_free(struct source *src)
 	buf_free(&im->tbuf);
 	free(im->seq);
 	free(im->found);
+	known_clear(im);
+	free(im->selname);
 	explicit_bzero(im, sizeof(*im));
 	free(im);
 	explicit_bzero(src, sizeof(*src));
@@ -2876,6 +3084,155 @@ ctx_cmd(
 	return rv;
 }
 
+/* The items a peek asks for (RFC 3501 section 6.3.10; RFC 7162 section
+ * 3.1.9: HIGHESTMODSEQ only from a server that offers CONDSTORE). */
+static const char *
+peek_items(const struct imap *im)
+{
+	return im->caps & CAP_CONDSTORE
+	    ? "STATUS (UIDVALIDITY UIDNEXT MESSAGES HIGHESTMODSEQ)"
+	    : "STATUS (UIDVALIDITY UIDNEXT MESSAGES)";
+}
+
+/* What a STATUS said of name, reported into *out once (known 0 when it
+ * lacked an item): 1, or 0 when none is waiting. */
+static int
+peek_take(struct imap *im, const char *name, struct folder_peek *out)
+{
+	const unsigned need
+	    = IMAP_ST_MESSAGES | IMAP_ST_UIDNEXT | IMAP_ST_UIDVALIDITY;
+	struct known_mbx *k = known_find(im, name);
+
+	memset(out, 0, sizeof(*out));
+	if (k == NULL || !k->peeked)
+		return 0;
+	k->peeked = 0;
+	if ((k->st.has & need) != need || k->st.uidvalidity == 0)
+		return 1;
+	out->known = 1;
+	out->uidvalidity = k->st.uidvalidity;
+	out->uidnext = k->st.uidnext;
+	out->messages = k->st.messages;
+	if ((im->caps & CAP_CONDSTORE) && (k->st.has & IMAP_ST_HIGHESTMODSEQ))
+		out->highestmodseq = k->st.highestmodseq;
+	return 1;
+}
+
+/* 1 when a peek may send STATUS for name: not the mailbox selected, or
+ * pipelined behind the login (RFC 3501 section 6.3.10 advises against
+ * STATUS on the selected mailbox), and without a synchronizing
+ * literal (a round trip of its own). */
+static int
+peek_askable(struct source *src, const char *name)
+{
+	struct imap *im = src->priv;
+	const char *first = src->cfg->first_folder;
+	char *c;
+	int same = 0;
+
+	if (im->pre.state != 0 && first != NULL
+	    && (c = imap_mailbox_canon(first)) != NULL) {
+		same = strcmp(known_key(c), known_key(name)) == 0;
+		free(c);
+	}
+	if (im->selected && im->selname != NULL
+	    && strcmp(known_key(im->selname), known_key(name)) == 0)
+		same = 1;
+	return !same && string_unsync(im, name);
+}
+
+/* Send the STATUS of name (and its LIST first when its delimiter is not
+ * known yet) into tags; *bytes counts what was sent. */
+static int
+peek_send(struct source *src, const char *name, unsigned *tags, size_t *ntags,
+    size_t *bytes)
+{
+	struct imap *im = src->priv;
+	struct known_mbx *k = known_find(im, name);
+	const char *items = peek_items(im);
+
+	if (strcasecmp(name, "INBOX") != 0 && (k == NULL || !k->listed)) {
+		tags[(*ntags)++] = cmd_begin(src, "LIST \"\"");
+		if (cmd_string(src, name, 0) == -1 || cmd_send(src) == -1)
+			return -1;
+		*bytes += strlen(name) + 24;
+	}
+	tags[(*ntags)++] = cmd_begin(src, "STATUS");
+	if (cmd_string(src, name, 0) == -1)
+		return -1;
+	cmd_add(src, " ", 1, 0);
+	cmd_add(src, items + 7, strlen(items + 7), 0);
+	*bytes += strlen(name) + strlen(items) + 24;
+	return cmd_send(src);
+}
+
+/* One window of a peek, from folders[*next]: up to IMAP_PEEKWIN
+ * folders' commands sent together, then their answers read. */
+static int
+peek_window(struct source *src, const char *const *folders, size_t n,
+    size_t *next, struct folder_peek *out)
+{
+	struct imap *im = src->priv;
+	unsigned tags[2 * IMAP_PEEKWIN];
+	size_t ask[IMAP_PEEKWIN], nask = 0, ntags = 0, bytes = 0, i, j;
+	struct pend p;
+	char *name;
+	int rv = -1;
+
+	for (i = *next; i < n && nask < IMAP_PEEKWIN && bytes < IMAP_PEEKBYTES;
+	     i++) {
+		if ((name = imap_mailbox_canon(folders[i])) == NULL)
+			continue;
+		if (!peek_askable(src, name) || peek_take(im, name, &out[i])) {
+			free(name);
+			continue;
+		}
+		j = peek_send(src, name, tags, &ntags, &bytes);
+		/* Known, so that its answers are taken (on_status). */
+		if (j == 0)
+			known_get(im, name);
+		free(name);
+		if (j != 0)
+			return -1;
+		ask[nask++] = i;
+	}
+	*next = i;
+	known_sort(im);
+	im->ctx = CTX_PEEK;
+	/* Refusals (a folder the server lacks) leave it unknown. */
+	for (j = 0; j < ntags; j++)
+		if (wait_tag(src, tags[j], &p) == -1)
+			goto done;
+	known_sort(im);
+	for (j = 0; j < nask; j++) {
+		if ((name = imap_mailbox_canon(folders[ask[j]])) != NULL)
+			peek_take(im, name, &out[ask[j]]);
+		free(name);
+	}
+	rv = 0;
+done:
+	im->ctx = CTX_NONE;
+	return rv;
+}
+
+static int
+imap_peek(struct source *src, const char *const *folders, size_t n,
+    struct folder_peek *out)
+{
+	size_t next = 0;
+
+	memset(out, 0, n * sizeof(*out));
+	/* The answers behind the login first: the first folder's EXAMINE
+	 * is then answered, and no STATUS names it (peek_askable). */
+	if (pre_wait(src) == -1)
+		return -1;
+	known_sort(src->priv);
+	while (next < n)
+		if (peek_window(src, folders, n, &next, out) == -1)
+			return -1;
+	return 0;
+}
+
 static int
 imap_mailboxes(
     struct source *src, int (*fn)(void *arg, const struct mailbox *), void *arg)
@@ -2883,15 +3240,25 @@ imap_mailboxes(
 	struct imap *im = src->priv;
 	int rv;
 
+	char cmd[160];
+	int su, st;
+
 	im->mbfn = fn;
 	im->mbarg = arg;
 	/* RFC 6154 section 5.1: special-use attributes on request with
 	 * LIST-EXTENDED; without it, whatever attributes LIST gives. */
-	rv = ctx_cmd(src, CTX_MAILBOXES,
-	    (im->caps & CAP_LISTEXT) && (im->caps & CAP_SPECIALUSE)
-		? "LIST \"\" \"*\" RETURN (SPECIAL-USE)"
-		: "LIST \"\" \"*\"",
-	    "listing the mailboxes");
+	su = (im->caps & CAP_LISTEXT) && (im->caps & CAP_SPECIALUSE);
+	/* RFC 5819 (a RETURN option of LIST-EXTENDED): what a peek
+	 * reports, in the same answer. */
+	st = src->cfg->peek_in_list && (im->caps & CAP_LISTEXT)
+	    && (im->caps & CAP_LISTSTATUS);
+	snprintf(cmd, sizeof(cmd), "LIST \"\" \"*\"%s%s%s%s%s",
+	    su || st ? " RETURN (" : "", su ? "SPECIAL-USE" : "",
+	    su && st ? " " : "", st ? peek_items(im) : "", su || st ? ")" : "");
+	/* What an earlier listing said is replaced. */
+	known_clear(im);
+	rv = ctx_cmd(src, CTX_MAILBOXES, cmd, "listing the mailboxes");
+	known_sort(im);
 	im->mbfn = NULL;
 	im->mbarg = NULL;
 	return rv;
@@ -3098,6 +3465,7 @@ const struct source_ops imap_ops = {
 	.idle_done = imap_idle_done,
 	.noop = imap_noop,
 	.notify = imap_notify,
+	.peek = imap_peek,
 };
 
 struct source *

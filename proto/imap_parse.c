@@ -718,6 +718,90 @@ imap_parse_mailbox(const char *data, size_t len, struct imap_mbox *m)
 	}
 }
 
+/* A STATUS item's number: the 32-bit ones, and HIGHESTMODSEQ's 63 bits
+ * (RFC 7162 section 7, mod-sequence-valzer). */
+static int
+status_item(struct imap_mbstatus *st, const struct imap_tok *att,
+    const struct imap_tok *val)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} items[] = {
+		{ "MESSAGES", IMAP_ST_MESSAGES },
+		{ "UIDNEXT", IMAP_ST_UIDNEXT },
+		{ "UIDVALIDITY", IMAP_ST_UIDVALIDITY },
+		{ "HIGHESTMODSEQ", IMAP_ST_HIGHESTMODSEQ },
+	};
+	uint64_t n;
+	size_t i;
+
+	for (i = 0; i < sizeof(items) / sizeof(items[0]); i++)
+		if (imap_tok_is(att, items[i].name))
+			break;
+	if (i == sizeof(items) / sizeof(items[0]))
+		return 0;
+	if (imap_tok_num(val,
+		items[i].bit == IMAP_ST_HIGHESTMODSEQ ? INT64_MAX : UINT32_MAX,
+		&n)
+	    == -1)
+		return -1;
+	st->has |= items[i].bit;
+	switch (items[i].bit) {
+	case IMAP_ST_MESSAGES:
+		st->messages = (uint32_t)n;
+		break;
+	case IMAP_ST_UIDNEXT:
+		st->uidnext = (uint32_t)n;
+		break;
+	case IMAP_ST_UIDVALIDITY:
+		st->uidvalidity = (uint32_t)n;
+		break;
+	default:
+		st->highestmodseq = n;
+		break;
+	}
+	return 0;
+}
+
+int
+imap_parse_status(const char *data, size_t len, struct imap_mbstatus *st)
+{
+	struct imap_lex l;
+	struct imap_tok att, val;
+	size_t save;
+
+	memset(st, 0, sizeof(*st));
+	imap_lex_init(&l, data, len);
+	switch (imap_lex_next(&l, &st->name)) {
+	case IMAP_TATOM:
+	case IMAP_TNIL:
+	case IMAP_TQUOTED:
+	case IMAP_TLITERAL:
+		break;
+	default:
+		return -1;
+	}
+	if (imap_lex_next(&l, &att) != IMAP_TLPAR)
+		return -1;
+	while (imap_lex_next(&l, &att) != IMAP_TRPAR) {
+		if (att.t != IMAP_TATOM)
+			return -1;
+		save = l.pos;
+		if (imap_lex_next(&l, &val) == IMAP_TATOM) {
+			if (status_item(st, &att, &val) == -1)
+				return -1;
+			continue;
+		}
+		/* An extension's value of another kind. */
+		l.pos = save;
+		if (val.t == IMAP_TRPAR || val.t == IMAP_TEOF
+		    || imap_lex_skip(&l) == -1)
+			return -1;
+	}
+	return imap_lex_next(&l, &att) == IMAP_TEOF ? 0 : -1;
+}
+
 /* One Namespace_Descr list, "((prefix delim ext...) ...)", or NIL; the
  * first description goes to *prefix and *delim when want. */
 static int

@@ -173,6 +173,27 @@ struct imap_mbox {
  * are not values). */
 int imap_parse_mailbox(const char *data, size_t len, struct imap_mbox *);
 
+/* The data of a STATUS response (RFC 3501 section 7.2.4): the mailbox
+ * and the items of its list that a pre-check uses (RFC 7162 adds
+ * HIGHESTMODSEQ); other items are skipped. */
+#define IMAP_ST_MESSAGES 0x01
+#define IMAP_ST_UIDNEXT 0x02
+#define IMAP_ST_UIDVALIDITY 0x04
+#define IMAP_ST_HIGHESTMODSEQ 0x08
+
+struct imap_mbstatus {
+	struct imap_tok name; /* atom (NIL included), quoted or literal */
+	unsigned has; /* IMAP_ST_* of the items that came */
+	uint32_t messages;
+	uint32_t uidnext;
+	uint32_t uidvalidity;
+	uint64_t highestmodseq;
+};
+
+/* Returns 0, or -1 on bad grammar (no name, no list, an item without a
+ * value, a known item's value not a number in range, trailing bytes). */
+int imap_parse_status(const char *data, size_t len, struct imap_mbstatus *);
+
 /* The data of a NAMESPACE response (RFC 2342 section 5): its first
  * personal namespace. *known is 0 when the personal namespaces are NIL;
  * else *prefix is the prefix's string token (quoted or literal) and

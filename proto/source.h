@@ -85,6 +85,11 @@ struct source_cfg {
 	 * its EXAMINE as well, and the first listing from UID 1 takes
 	 * that answer where it covers the whole folder. */
 	int first_list;
+	/* The run will ask ops->peek about several folders: a listing of
+	 * the mailboxes (ops->mailboxes) gathers what peek reports too,
+	 * where the server can say it in the same answer (IMAP
+	 * LIST-STATUS, RFC 5819), so that peek then sends nothing. */
+	int peek_in_list;
 	/* Protocol trace (-vv), one line at a time without CRLF. Lines that
 	 * carry a credential arrive with it replaced by <redacted>. NULL:
 	 * no trace. */
@@ -233,6 +238,21 @@ enum src_sync {
 	SRC_SYNC_WHOLE
 };
 
+/*
+ * What a folder holds now, as ops->peek reports it without opening it.
+ * known 0: the protocol could not tell (the folder is missing, the
+ * server refused, or it is the folder open already); the caller then
+ * opens the folder to know. highestmodseq 0: none (no CONDSTORE, or
+ * the folder has no modseqs).
+ */
+struct folder_peek {
+	int known;
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint32_t messages;
+	uint64_t highestmodseq;
+};
+
 struct source;
 
 /*
@@ -378,6 +398,22 @@ struct source_ops {
 	int (*idle_done)(struct source *, int *news);
 	int (*noop)(struct source *);
 	int (*notify)(struct source *, char *const *folders, size_t n);
+	/*
+	 * peek: what each of folders[0..n-1] (names as select takes them)
+	 * holds now, into out[i], without opening any: one round trip for
+	 * all of them, or none when a listing with cfg->peek_in_list said
+	 * it already. NULL for a protocol with one folder (POP3). IMAP:
+	 * STATUS (UIDVALIDITY UIDNEXT MESSAGES), and HIGHESTMODSEQ where
+	 * the server offers CONDSTORE, pipelined (RFC 3501 section
+	 * 6.3.10); the folder selected or pipelined behind the login is
+	 * not asked about (RFC 3501 advises against STATUS on the selected
+	 * mailbox), nor one whose name would need a synchronizing literal
+	 * (a round trip of its own): both come back with known 0. A
+	 * folder the server refuses: known 0, and the session goes on.
+	 * -1 only when the session failed.
+	 */
+	int (*peek)(struct source *, const char *const *folders, size_t n,
+	    struct folder_peek *out);
 };
 
 struct source {

@@ -500,6 +500,8 @@ def fake_imap(has_idle=True, answer_done=True, close_idle=False,
          b"* 0 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n"
          b"* OK [UIDNEXT 1] n\r\n" + m.group(1) + b" OK done\r\n"),
         (rb"^(\S+) NOOP", tagged(b"OK noop")),
+        # The pre-check of several folders: refused, each is opened.
+        (rb"^(\S+) STATUS", tagged(b"NO no status here")),
         (rb"^(\S+) NOTIFY", tagged(b"OK notify")),
         (rb"^(\S+) IDLE", start_idle) if not close_idle else
         (rb"^(\S+) IDLE", b"+ idling\r\n* BYE going away\r\n", "close"),

@@ -3,7 +3,8 @@
  * The input is a response in wire form (first line, then where a line
  * ends in "{n}" CRLF and n bytes, as the client assembles it): it goes
  * through imap_parse_resp and, by kind, the FETCH, LIST (in full, and
- * for the delimiter), NAMESPACE, VANISHED, ESEARCH and code parsers,
+ * for the delimiter), NAMESPACE, STATUS, VANISHED, ESEARCH and code
+ * parsers,
  * every UID set they return read range by range, the tokenizer (token by token and skipping values), the
  * literal announcement check on each line, INTERNALDATE, modified UTF-7
  * (decode, and encode-decode round trip), UID sets, and the CRLF
@@ -75,10 +76,12 @@ set_all(const char *p, size_t n)
 	}
 }
 
-/* The mirror's parsers: LIST in full, NAMESPACE, VANISHED, ESEARCH. */
+/* The mirror's parsers: LIST in full, NAMESPACE, VANISHED, ESEARCH;
+ * and the pre-check's STATUS. */
 static void
 mirror(const char *data, size_t len)
 {
+	struct imap_mbstatus st;
 	struct imap_mbox m;
 	struct imap_tok p;
 	const char *tag, *set;
@@ -88,6 +91,8 @@ mirror(const char *data, size_t len)
 
 	if (imap_parse_mailbox(data, len, &m) == 0)
 		inside(m.name.p, m.name.len, data, len);
+	if (imap_parse_status(data, len, &st) == 0)
+		inside(st.name.p, st.name.len, data, len);
 	if (imap_parse_namespace(data, len, &p, &delim, &known) == 0 && known)
 		inside(p.p, p.len, data, len);
 	if (imap_parse_vanished(data, len, &earlier, &set, &setlen) == 0) {

@@ -2262,6 +2262,66 @@ t_ns(const void *arg)
 	    && (p.len == 0 || memcmp(p.p, c->prefix, p.len) == 0));
 }
 
+struct stcase {
+	const char *name;
+	const char *in;
+	int rv;
+	const char *mbox; /* as the token holds it */
+	unsigned has;
+	uint32_t messages, uidnext, uidvalidity;
+	uint64_t modseq;
+};
+
+#define ST_ALL3 (IMAP_ST_MESSAGES | IMAP_ST_UIDNEXT | IMAP_ST_UIDVALIDITY)
+
+static const struct stcase stcases[] = {
+	{ "st_dovecot",
+	    "Lists/dev (MESSAGES 2 UIDNEXT 3 UIDVALIDITY 1796468535 "
+	    "HIGHESTMODSEQ 3)",
+	    0, "Lists/dev", ST_ALL3 | IMAP_ST_HIGHESTMODSEQ, 2, 3, 1796468535,
+	    3 },
+	{ "st_quoted_any_order",
+	    "\"Sent Items\" (UIDVALIDITY 7 MESSAGES 0 "
+	    "UIDNEXT 1)",
+	    0, "Sent Items", ST_ALL3, 0, 1, 7, 0 },
+	{ "st_literal", "{5}\r\nR&-D. (UIDNEXT 9)", 0, "R&-D.", IMAP_ST_UIDNEXT,
+	    0, 9, 0, 0 },
+	{ "st_unknown_items_skipped",
+	    "INBOX (SIZE 1234 X-LIST (a b) UNSEEN 1 RECENT 0 MESSAGES 4)", 0,
+	    "INBOX", IMAP_ST_MESSAGES, 4, 0, 0, 0 },
+	{ "st_empty_list", "INBOX ()", 0, "INBOX", 0, 0, 0, 0, 0 },
+	{ "st_modseq_64", "x (HIGHESTMODSEQ 9223372036854775807)", 0, "x",
+	    IMAP_ST_HIGHESTMODSEQ, 0, 0, 0, 9223372036854775807ULL },
+	{ "st_err_modseq_big", "x (HIGHESTMODSEQ 9223372036854775808)", -1,
+	    NULL, 0, 0, 0, 0, 0 },
+	{ "st_err_uidnext_big", "x (UIDNEXT 4294967296)", -1, NULL, 0, 0, 0, 0,
+	    0 },
+	{ "st_err_not_number", "x (MESSAGES many)", -1, NULL, 0, 0, 0, 0, 0 },
+	{ "st_err_no_value", "x (MESSAGES)", -1, NULL, 0, 0, 0, 0, 0 },
+	{ "st_err_no_list", "x MESSAGES 1", -1, NULL, 0, 0, 0, 0, 0 },
+	{ "st_err_unclosed", "x (MESSAGES 1", -1, NULL, 0, 0, 0, 0, 0 },
+	{ "st_err_trailing", "x (MESSAGES 1) y", -1, NULL, 0, 0, 0, 0, 0 },
+	{ "st_err_no_name", "", -1, NULL, 0, 0, 0, 0, 0 },
+};
+
+static void
+t_st(const void *arg)
+{
+	const struct stcase *c = arg;
+	struct imap_mbstatus st;
+
+	CHECK(imap_parse_status(c->in, strlen(c->in), &st) == c->rv);
+	if (c->rv == -1)
+		return;
+	CHECK(st.name.len == strlen(c->mbox)
+	    && memcmp(st.name.p, c->mbox, st.name.len) == 0);
+	CHECK(st.has == c->has);
+	CHECK(st.messages == c->messages);
+	CHECK(st.uidnext == c->uidnext);
+	CHECK(st.uidvalidity == c->uidvalidity);
+	CHECK(st.highestmodseq == c->modseq);
+}
+
 /* A set rendered as "lo-hi lo-hi", "!" at an error. */
 static void
 render_set(const char *p, size_t len, char *out, size_t outlen)
@@ -2587,8 +2647,78 @@ op_select_list(struct source *src, const struct opcase *c, struct evbuf *e)
 	return rv;
 }
 
+/* What a peek of these folders reports, one event a folder: "name:0"
+ * unknown, or "name:uidvalidity/uidnext/messages/highestmodseq". */
+static const char *const peeked[] = { "INBOX", "Lists/dev", "Nope", "Half" };
+
+static int
+peek_events(struct source *src, struct evbuf *e)
+{
+	struct folder_peek pk[4];
+	size_t i;
+
+	if (src->ops->peek(src, peeked, 4, pk) == -1)
+		return -1;
+	for (i = 0; i < 4; i++)
+		if (!pk[i].known)
+			ev_add(e, "%s:0", peeked[i]);
+		else
+			ev_add(e,
+			    "%s:%" PRIu32 "/%" PRIu32 "/%" PRIu32 "/%" PRIu64,
+			    peeked[i], pk[i].uidvalidity, pk[i].uidnext,
+			    pk[i].messages, pk[i].highestmodseq);
+	return 0;
+}
+
+/* Select Lists/dev after a peek or a listing: its delimiter is known,
+ * no LIST of its own goes out (the scripts expect none). */
+static int
+select_dev(struct source *src, struct evbuf *e)
+{
+	struct folder_info fi;
+
+	if (src->ops->select(src, "Lists/dev", 0, &fi) == -1)
+		return -1;
+	ev_add(e, "sel%" PRIu32 "%c", fi.uidvalidity, src->delim);
+	return 0;
+}
+
+/* INBOX selected, then a peek (INBOX not asked about), then Lists/dev
+ * selected. */
+static int
+op_peek(struct source *src, const struct opcase *c, struct evbuf *e)
+{
+	struct folder_info fi;
+
+	(void)c;
+	if (src->ops->select(src, "INBOX", 0, &fi) == -1
+	    || peek_events(src, e) == -1)
+		return -1;
+	return select_dev(src, e);
+}
+
+/* With peek_in_list: the mailboxes listed with LIST-STATUS, then a peek
+ * that sends nothing, then Lists/dev selected. */
+static int
+op_list_peek(struct source *src, const struct opcase *c, struct evbuf *e)
+{
+	/* The test's own cfg (struct sess), not a const object. */
+	((struct source_cfg *)(uintptr_t)src->cfg)->peek_in_list = 1;
+	(void)c;
+	if (src->ops->mailboxes(src, ev_mailbox, e) == -1
+	    || peek_events(src, e) == -1)
+		return -1;
+	return select_dev(src, e);
+}
+
 #define MB_CAPS "LIST-EXTENDED SPECIAL-USE"
 #define QR_CAPS "ENABLE CONDSTORE QRESYNC"
+#define PEEK_ITEMS " (UIDVALIDITY UIDNEXT MESSAGES HIGHESTMODSEQ)"
+#define DEV_EXAMINE                                                            \
+	{                                                                      \
+		S_EXPECT, "EXAMINE \"Lists/dev\"",                             \
+		    "* 0 EXISTS\r\n* OK [UIDVALIDITY 8] x\r\n$T OK y\r\n"      \
+	}
 #define HEAD(caps) GREET_CAPS(caps), LOGIN_CAPS(caps)
 #define EXAMINE_CS(resp)                                                       \
 	{                                                                      \
@@ -2596,6 +2726,90 @@ op_select_list(struct source *src, const struct opcase *c, struct evbuf *e)
 	}
 
 static const struct opcase opcases[] = {
+	/* STATUS pipelined, a LIST before each but INBOX's; INBOX is
+	 * selected, so no STATUS names it. A refused STATUS, or one
+	 * without every item, leaves its folder unknown; one without
+	 * HIGHESTMODSEQ has none. */
+	{ "op_peek_status",
+	    STEPS(HEAD("CONDSTORE"),
+		{ S_EXPECT, "EXAMINE \"INBOX\"",
+		    "* 3 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\n$T OK y\r\n" },
+		{ S_EXPECT, "LIST \"\" \"Lists/dev\"",
+		    "* LIST () \"/\" Lists/dev\r\n$T OK done\r\n" },
+		{ S_EXPECT, "STATUS \"Lists/dev\"" PEEK_ITEMS,
+		    "* STATUS \"Lists/dev\" (MESSAGES 0 UIDNEXT 1 UIDVALIDITY "
+		    "8)\r\n$T OK done\r\n" },
+		{ S_EXPECT, "LIST \"\" \"Nope\"", "$T OK done\r\n" },
+		{ S_EXPECT, "STATUS \"Nope\"" PEEK_ITEMS,
+		    "$T NO no such mailbox\r\n" },
+		{ S_EXPECT, "LIST \"\" \"Half\"",
+		    "* LIST () \".\" Half\r\n$T OK done\r\n" },
+		{ S_EXPECT, "STATUS \"Half\"" PEEK_ITEMS,
+		    "* STATUS Half (MESSAGES 1 HIGHESTMODSEQ 4)\r\n"
+		    "$T OK done\r\n" },
+		DEV_EXAMINE, LOGOUT),
+	    op_peek, { 0 }, NULL, 0, SRC_FNONE,
+	    "INBOX:0 Lists/dev:8/1/0/0 Nope:0 Half:0 sel8/" },
+	/* Without CONDSTORE, no HIGHESTMODSEQ is asked for. */
+	{ "op_peek_status_no_condstore",
+	    STEPS(HEAD("IDLE"),
+		{ S_EXPECT, "EXAMINE \"INBOX\"",
+		    "* 3 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\n$T OK y\r\n" },
+		{ S_EXPECT, "LIST \"\" \"Lists/dev\"",
+		    "* LIST () \"/\" Lists/dev\r\n$T OK done\r\n" },
+		{ S_EXPECT,
+		    "STATUS \"Lists/dev\" (UIDVALIDITY UIDNEXT MESSAGES)",
+		    "* STATUS Lists/dev (MESSAGES 2 UIDNEXT 5 UIDVALIDITY 8 "
+		    "HIGHESTMODSEQ 4)\r\n$T OK done\r\n" },
+		{ S_EXPECT, "LIST \"\" \"Nope\"", "$T OK done\r\n" },
+		{ S_EXPECT, "STATUS \"Nope\" (UIDVALIDITY UIDNEXT MESSAGES)",
+		    "$T BAD what\r\n" },
+		{ S_EXPECT, "LIST \"\" \"Half\"", "$T OK done\r\n" },
+		{ S_EXPECT, "STATUS \"Half\" (UIDVALIDITY UIDNEXT MESSAGES)",
+		    "* STATUS Half (MESSAGES 1 UIDNEXT 2 UIDVALIDITY 3)\r\n"
+		    "$T OK done\r\n" },
+		DEV_EXAMINE, LOGOUT),
+	    op_peek, { 0 }, NULL, 0, SRC_FNONE,
+	    "INBOX:0 Lists/dev:8/5/2/0 Nope:0 Half:3/2/1/0 sel8/" },
+	/* LIST-STATUS: the listing brings the items; the peek sends
+	 * nothing, and a folder without a STATUS (not listed) is asked
+	 * about then. */
+	{ "op_peek_list_status",
+	    STEPS(HEAD("LIST-EXTENDED LIST-STATUS CONDSTORE"),
+		{ S_EXPECT, "LIST \"\" \"*\" RETURN (STATUS" PEEK_ITEMS ")",
+		    "* LIST () \"/\" INBOX\r\n"
+		    "* STATUS INBOX (MESSAGES 3 UIDNEXT 4 UIDVALIDITY 7 "
+		    "HIGHESTMODSEQ 9)\r\n"
+		    "* LIST () \"/\" Lists/dev\r\n"
+		    "* STATUS Lists/dev (MESSAGES 0 UIDNEXT 1 UIDVALIDITY 8 "
+		    "HIGHESTMODSEQ 2)\r\n"
+		    "* LIST () \".\" Half\r\n"
+		    "$T OK done\r\n" },
+		{ S_EXPECT, "LIST \"\" \"Nope\"", "$T OK done\r\n" },
+		{ S_EXPECT, "STATUS \"Nope\"" PEEK_ITEMS, "$T NO nope\r\n" },
+		{ S_EXPECT, "STATUS \"Half\"" PEEK_ITEMS,
+		    "* STATUS Half (MESSAGES 1 UIDNEXT 2 UIDVALIDITY 3 "
+		    "HIGHESTMODSEQ 5)\r\n$T OK done\r\n" },
+		DEV_EXAMINE, LOGOUT),
+	    op_list_peek, { 0 }, NULL, 0, SRC_FNONE,
+	    "INBOX|INBOX|/|0 Lists/dev|Lists/dev|/|0 Half|Half|.|0 "
+	    "INBOX:7/4/3/9 Lists/dev:8/1/0/2 Nope:0 Half:3/2/1/5 sel8/" },
+	{ "op_peek_bad_status",
+	    STEPS(HEAD("IDLE"),
+		{ S_EXPECT, "EXAMINE \"INBOX\"",
+		    "* 3 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\n$T OK y\r\n" },
+		{ S_EXPECT, "LIST \"\" \"Lists/dev\"", "$T OK done\r\n" },
+		{ S_EXPECT,
+		    "STATUS \"Lists/dev\" (UIDVALIDITY UIDNEXT MESSAGES)",
+		    "$T OK done\r\n" },
+		{ S_EXPECT, "LIST \"\" \"Nope\"", "$T OK done\r\n" },
+		{ S_EXPECT, "STATUS \"Nope\" (UIDVALIDITY UIDNEXT MESSAGES)",
+		    "$T OK done\r\n" },
+		{ S_EXPECT, "LIST \"\" \"Half\"", "$T OK done\r\n" },
+		{ S_EXPECT, "STATUS \"Half\" (UIDVALIDITY UIDNEXT MESSAGES)",
+		    "* STATUS Half (MESSAGES x)\r\n$T OK done\r\n" },
+		{ S_EOF, NULL, NULL }),
+	    op_peek, { 0 }, NULL, -1, SRC_FDATA, "" },
 	/* EXISTS said 2, but the listing brings nothing: an empty list. */
 	{ "e2e_list_nothing",
 	    STEPS({ S_SEND, GREET, NULL }, LOGIN_OK, INBOX_LIST,
@@ -3182,6 +3396,7 @@ main(void)
 	RUN_TABLE(canoncases, t_canon);
 	RUN_TABLE(mbxcases, t_mbx);
 	RUN_TABLE(nscases, t_ns);
+	RUN_TABLE(stcases, t_st);
 	RUN_TABLE(setcases, t_set);
 	RUN_TABLE(vancases, t_van);
 	RUN_TABLE(escases, t_es);

@@ -435,6 +435,65 @@ t_list_from(const void *arg)
 	    == c->want);
 }
 
+/* policy_unchanged: the pre-check's decision, one condition a row. */
+struct ucase {
+	const char *name;
+	int keep;
+	int64_t delete_after;
+	struct policy_peek p;
+	int want;
+};
+
+/* The server as the state left it: UIDVALIDITY 7, UIDNEXT 10, 4
+ * messages, HIGHESTMODSEQ 50; 4 records, the oldest a day old. */
+#define SAME 7, 10, 4, 50, 7, 10, 4, NOW - DAY
+#define MIRROR_SAME SAME, 1, 50, 4, 0
+
+static const struct ucase ucases[] = {
+	{ "unchanged: keep, nothing new", 1, 0, { SAME, 0, 0, 0, 0 }, 1 },
+	{ "unchanged: never synced", 1, 0,
+	    { 7, 10, 4, 50, 0, 0, 0, 0, 0, 0, 0, 0 }, 0 },
+	{ "unchanged: UIDVALIDITY changed", 1, 0,
+	    { 8, 10, 4, 50, 7, 10, 4, NOW - DAY, 0, 0, 0, 0 }, 0 },
+	{ "unchanged: new mail (UIDNEXT moved)", 1, 0,
+	    { 7, 11, 5, 50, 7, 10, 4, NOW - DAY, 0, 0, 0, 0 }, 0 },
+	{ "unchanged: no UIDNEXT saved", 1, 0,
+	    { 7, 10, 4, 50, 7, 0, 4, NOW - DAY, 0, 0, 0, 0 }, 0 },
+	{ "unchanged: expunged (fewer messages than records)", 1, 0,
+	    { 7, 10, 3, 50, 7, 10, 4, NOW - DAY, 0, 0, 0, 0 }, 0 },
+	{ "unchanged: delete_after, none due", 1, 2 * DAY, { SAME, 0, 0, 0, 0 },
+	    1 },
+	{ "unchanged: delete_after, the oldest due", 1, DAY,
+	    { SAME, 0, 0, 0, 0 }, 0 },
+	{ "unchanged: keep = no, messages to fetch and delete", 0, 0,
+	    { SAME, 0, 0, 0, 0 }, 0 },
+	{ "unchanged: keep = no, empty, records gone", 0, 0,
+	    { 7, 10, 0, 0, 7, 10, 0, 0, 0, 0, 0, 0 }, 1 },
+	{ "unchanged: keep = no, empty, records not yet noted gone", 0, 0,
+	    { 7, 10, 0, 0, 7, 10, 2, NOW - DAY, 0, 0, 0, 0 }, 0 },
+	{ "unchanged: mirror, nothing changed", 1, 0, { MIRROR_SAME }, 1 },
+	{ "unchanged: mirror, flags changed (HIGHESTMODSEQ moved)", 1, 0,
+	    { 7, 10, 4, 51, 7, 10, 4, NOW - DAY, 1, 50, 4, 0 }, 0 },
+	{ "unchanged: mirror without CONDSTORE", 1, 0,
+	    { 7, 10, 4, 0, 7, 10, 4, NOW - DAY, 1, 0, 4, 0 }, 0 },
+	{ "unchanged: mirror, no modseq in the state", 1, 0,
+	    { 7, 10, 4, 50, 7, 10, 4, NOW - DAY, 1, 0, 4, 0 }, 0 },
+	/* A server whose HIGHESTMODSEQ stays at an expunge: the count. */
+	{ "unchanged: mirror, expunged, modseq unmoved", 1, 0,
+	    { 7, 10, 4, 50, 7, 10, 4, NOW - DAY, 1, 50, 5, 0 }, 0 },
+	{ "unchanged: mirror, a guard or a local change pending", 1, 0,
+	    { 7, 10, 4, 50, 7, 10, 4, NOW - DAY, 1, 50, 4, 1 }, 0 },
+};
+
+static void
+t_unchanged(const void *arg)
+{
+	const struct ucase *c = arg;
+	struct policy_cfg cfg = { c->keep, c->delete_after, 0, 0, 0 };
+
+	CHECK(policy_unchanged(&cfg, &c->p, NOW) == c->want);
+}
+
 int
 main(void)
 {
@@ -448,6 +507,8 @@ main(void)
 		T_RUN(dcases[i].name, t_duration, &dcases[i]);
 	for (i = 0; i < sizeof(gcases) / sizeof(gcases[0]); i++)
 		T_RUN(gcases[i].name, t_grew, &gcases[i]);
+	for (i = 0; i < sizeof(ucases) / sizeof(ucases[0]); i++)
+		T_RUN(ucases[i].name, t_unchanged, &ucases[i]);
 	T_RUN("budget carried across two folders", t_budget_carried, NULL);
 	T_RUN("UINT64_MAX budget is unlimited", t_budget_unlimited, NULL);
 	T_RUN("never delete what was not downloaded",
