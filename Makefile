@@ -88,6 +88,7 @@ bench: deps
 	$(PYTHON) bench/jobs.py --build $(BUILD)
 	$(PYTHON) bench/idle.py --build $(BUILD)
 	$(PYTHON) bench/mirror.py --build $(BUILD)
+	$(PYTHON) bench/memory.py --build $(BUILD) --profile
 
 # systemd user units: the daemon, and a timer with its oneshot service.
 UNITS = mailfetch.service mailfetch-oneshot.service mailfetch.timer

@@ -2179,7 +2179,7 @@ def dovecot_version():
                           stderr=subprocess.DEVNULL).stdout.decode().strip()
 
 
-# --- what bench.py, idle.py and mirror.py share ----------------------------
+# --- what bench.py, idle.py, mirror.py and memory.py share ---------------
 
 def common_args(p):
     """The options of every bench script: where mailfetch is, the work

@@ -16,7 +16,8 @@ PKGS="gcc make pkg-config libtls-dev libinih-dev libssl-dev dovecot-imapd
 dovecot-pop3d dovecot-submissiond openssl python3 clang-format clang
 libclang-rt-14-dev time valgrind mandoc man-db dnsmasq tzdata systemd
 zlib1g-dev mailutils-imap4d strace"
-BENCH_PKGS="mpop isync fdm fetchmail procmail getmail6 time hyperfine"
+BENCH_PKGS="mpop isync fdm fetchmail procmail getmail6 time hyperfine
+heaptrack"
 
 installed() {
 	[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = \
