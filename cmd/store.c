@@ -143,3 +143,2231 @@
  * STATUS (2026-12-05, session wt-store): see below; filled in at the
  * end of the session.
  */
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../tls/util.h"
+#include "store.h"
+
+#define BASE_HEADER "mailfetch-state 2"
+#define BASE_HEADER_V1 "mailfetch-state 1"
+#define JOURNAL_HEADER "mailfetch-journal 2"
+#define JOURNAL_HEADER_V1 "mailfetch-journal 1"
+#define FLAG_LETTERS "DFPRST"
+#define FLAG_KNOWN 0x80
+#define MAXFIELDS 12
+#define COMPACT_MIN (64 * 1024)
+#define COMPACT_FRACTION 8
+#define DROP_EVERY 256 /* lookups between two madvise(DONTNEED) */
+#define DROP_BYTES (1024 * 1024) /* bytes walked between two */
+#define CHUNK (1024 * 1024)
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+};
+
+struct sfolder {
+	char *name, *ename; /* as known, and escaped as in the files */
+	uint32_t uv, uidnext;
+	uint64_t modseq;
+	size_t live; /* downloaded, not grew=, not gone= */
+	int64_t oldest; /* lower bound of their `when`; 0: none */
+	int64_t gonemin; /* earliest gone= among them; 0: none */
+	size_t nmarked; /* live records marked first this run */
+	int basevoid; /* reset: the base's lines do not count */
+	int ranged; /* blo, bhi known */
+	size_t blo, bhi; /* its M lines in the mapping */
+	int metadirty; /* an S line is due */
+};
+
+/* A record of the overlay; also the form a base line is parsed into. */
+struct orec {
+	char *uid;
+	char *file;
+	char *intent;
+	int64_t when; /* 0: not recorded (masks the base's line) */
+	int64_t gone, intent_when;
+	uint64_t announced, received; /* short=A/R; grew=: received */
+	uint32_t fidx, hash;
+	uint8_t flags;
+	unsigned isshort : 1, grew : 1, marked : 1, inbase : 1;
+};
+
+struct store {
+	char *path, *jpath, *lpath, *tpath, *dir;
+	struct sfolder *f;
+	size_t nf;
+	char *map; /* the base file, mapped */
+	size_t maplen, rbeg, rend; /* [rbeg, rend): its M lines */
+	uint8_t *marks; /* a bit per 8 bytes of [rbeg, rend) */
+	size_t nlookups, walked, lastwalk;
+	int v1; /* the base is version 1: loaded whole, compact */
+	struct orec *o;
+	size_t no, capo;
+	uint32_t *tab; /* overlay index + 1 */
+	size_t tabcap;
+	struct strpool uids;
+	struct orec scratch; /* a base line, parsed */
+	char *sbuf; /* its strings */
+	size_t sbufcap;
+	struct orec iscratch; /* the record store_next gave */
+	char *ibuf;
+	size_t ibufcap;
+	struct sbuf jbuf;
+	int jfd;
+	off_t jvalid;
+	uint64_t gen;
+	int opened, readonly, existed, dirty;
+	int lockfd;
+	size_t count;
+	enum state_errkind kind;
+	int errnum;
+	char err[1024];
+};
+
+static void fail(struct store *, enum state_errkind, int, const char *, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+fail(struct store *st, enum state_errkind kind, int e, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(st->err, sizeof(st->err), fmt, ap);
+	va_end(ap);
+	if (kind == STATE_EOS && n >= 0 && (size_t)n < sizeof(st->err))
+		snprintf(st->err + n, sizeof(st->err) - n, ": %s", strerror(e));
+	st->kind = kind;
+	st->errnum = kind == STATE_EOS ? e : 0;
+}
+
+/* Buffers and escaping, as state.c's. */
+
+static void
+b_need(struct sbuf *b, size_t n)
+{
+	while (b->cap - b->len < n)
+		b->cap = b->cap ? b->cap * 2 : 4096;
+	b->p = xreallocarray(b->p, b->cap, 1);
+}
+
+static void
+b_add(struct sbuf *b, const char *s, size_t n)
+{
+	b_need(b, n);
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+static void
+b_c(struct sbuf *b, char c)
+{
+	b_add(b, &c, 1);
+}
+
+static void
+b_u64(struct sbuf *b, uint64_t v)
+{
+	char tmp[24];
+	size_t i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	b_add(b, tmp + i, sizeof(tmp) - i);
+}
+
+static void
+b_tu64(struct sbuf *b, uint64_t v)
+{
+	b_c(b, '\t');
+	b_u64(b, v);
+}
+
+static int
+esc_needed(unsigned char c)
+{
+	return c <= ' ' || c == 0x7f || c == '%';
+}
+
+static void
+b_esc(struct sbuf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *u = (const unsigned char *)s;
+
+	b_need(b, 3 * strlen(s));
+	for (; *u != '\0'; u++)
+		if (esc_needed(*u)) {
+			b->p[b->len++] = '%';
+			b->p[b->len++] = hex[*u >> 4];
+			b->p[b->len++] = hex[*u & 0xf];
+		} else
+			b->p[b->len++] = (char)*u;
+}
+
+static void
+b_tesc(struct sbuf *b, const char *s)
+{
+	b_c(b, '\t');
+	b_esc(b, s);
+}
+
+static char *
+escaped(const char *s)
+{
+	struct sbuf b = { NULL, 0, 0 };
+
+	b_esc(&b, s);
+	b_c(&b, '\0');
+	return b.p;
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static int
+unescape(char *s)
+{
+	char *w = s;
+	int hi, lo;
+
+	for (; *s != '\0'; s++) {
+		if (*s == '%') {
+			if ((hi = hexval(s[1])) == -1
+			    || (lo = hexval(s[2])) == -1 || (hi | lo) == 0)
+				return -1;
+			*w++ = (char)(hi << 4 | lo);
+			s += 2;
+		} else if (esc_needed((unsigned char)*s))
+			return -1;
+		else
+			*w++ = *s;
+	}
+	*w = '\0';
+	return 0;
+}
+
+static int
+parse_u64(const char *s, uint64_t max, uint64_t *v)
+{
+	uint64_t n = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9'
+		    || n > (max - (uint64_t)(*s - '0')) / 10)
+			return -1;
+		n = n * 10 + (uint64_t)(*s - '0');
+	}
+	*v = n;
+	return 0;
+}
+
+static int
+parse_flags(const char *s, uint8_t *f)
+{
+	const char *p = FLAG_LETTERS, *c;
+
+	*f = FLAG_KNOWN;
+	for (; *s != '\0'; s++) {
+		if ((c = strchr(p, *s)) == NULL)
+			return -1;
+		*f |= (uint8_t)(1u << (c - FLAG_LETTERS));
+		p = c + 1;
+	}
+	return 0;
+}
+
+static void
+flag_letters(uint8_t f, char *buf)
+{
+	size_t i;
+
+	for (i = 0; FLAG_LETTERS[i] != '\0'; i++)
+		if (f & (1u << i))
+			*buf++ = FLAG_LETTERS[i];
+	*buf = '\0';
+}
+
+/* As state.c's intent_name_ok: NAME or .SUB/NAME, nothing outside. */
+static int
+name_ok(const char *s)
+{
+	const char *slash = strchr(s, '/'), *base = slash ? slash + 1 : s;
+
+	if (slash != NULL
+	    && (s[0] != '.' || slash - s < 2 || strchr(base, '/') != NULL
+		|| (slash - s == 2 && s[1] == '.')))
+		return 0;
+	return base[0] != '\0' && strcmp(base, ".") != 0
+	    && strcmp(base, "..") != 0;
+}
+
+/* Keys: (folder, uid), compared as escaped bytes; uids by length
+ * first (numeric order for IMAP UIDs). */
+static int
+uid_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	int c;
+
+	if (alen != blen)
+		return alen < blen ? -1 : 1;
+	c = memcmp(a, b, alen);
+	return c < 0 ? -1 : c > 0;
+}
+
+/* The field after n TABs of the line at p (ending at LF): start and
+ * length. */
+static const char *
+field_at(const char *p, const char *end, int n, size_t *len)
+{
+	const char *q;
+
+	for (; n > 0; n--) {
+		if ((q = memchr(p, '\t', (size_t)(end - p))) == NULL)
+			return NULL;
+		p = q + 1;
+	}
+	for (q = p; q < end && *q != '\t' && *q != '\n'; q++)
+		;
+	*len = (size_t)(q - p);
+	return p;
+}
+
+/* Compare the key of the M line at p with (ef, eu); eu NULL: the
+ * lowest uid of ef when hi = 0, past the highest when hi = 1. */
+static int
+line_cmp(const struct store *st, size_t off, const char *ef, const char *eu,
+    size_t eulen, int hi)
+{
+	const char *p = st->map + off, *end = st->map + st->rend, *f, *u;
+	size_t flen, ulen, eflen = strlen(ef);
+	int c;
+
+	if ((f = field_at(p, end, 1, &flen)) == NULL
+	    || (u = field_at(f, end, 3, &ulen)) == NULL)
+		return 0;
+	c = memcmp(f, ef, flen < eflen ? flen : eflen);
+	if (c != 0)
+		return c < 0 ? -1 : 1;
+	if (flen != eflen)
+		return flen < eflen ? -1 : 1;
+	if (eu == NULL)
+		return hi ? -1 : 1;
+	return uid_cmp(u, ulen, eu, eulen);
+}
+
+static size_t
+line_end(const struct store *st, size_t off)
+{
+	const char *nl = memchr(st->map + off, '\n', st->maplen - off);
+
+	return nl != NULL ? (size_t)(nl - st->map) + 1 : st->maplen;
+}
+
+/* The first M line in [lo, hi) whose key is >= the key (or, for eu
+ * NULL, see line_cmp); hi when none. */
+static size_t
+lower_bound(const struct store *st, size_t lo, size_t hi, const char *ef,
+    const char *eu, size_t eulen, int high)
+{
+	size_t mid, s;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		for (s = mid; s > lo && st->map[s - 1] != '\n'; s--)
+			;
+		if (line_cmp(st, s, ef, eu, eulen, high) < 0)
+			lo = line_end(st, s);
+		else
+			hi = s;
+	}
+	return lo;
+}
+
+/* Drop the pages of the mapping from the RSS now and then: they stay
+ * in the page cache. */
+static void
+map_drop(struct store *st)
+{
+	if (st->map != NULL)
+		(void)madvise(st->map, st->maplen, MADV_DONTNEED);
+}
+
+static void
+folder_range(struct store *st, struct sfolder *f)
+{
+	if (f->ranged)
+		return;
+	f->blo = lower_bound(st, st->rbeg, st->rend, f->ename, NULL, 0, 0);
+	f->bhi = lower_bound(st, f->blo, st->rend, f->ename, NULL, 0, 1);
+	f->ranged = 1;
+}
+
+/* Folders. */
+
+static size_t
+folder_find(const struct store *st, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < st->nf; i++)
+		if (strcmp(st->f[i].name, name) == 0)
+			return i;
+	return SIZE_MAX;
+}
+
+static size_t
+folder_add(struct store *st, const char *name, uint32_t uv)
+{
+	struct sfolder *f;
+
+	st->f = xreallocarray(st->f, st->nf + 1, sizeof(*st->f));
+	f = &st->f[st->nf];
+	memset(f, 0, sizeof(*f));
+	f->name = xstrdup(name);
+	f->ename = escaped(name);
+	f->uv = uv;
+	f->basevoid = 1; /* a folder the base does not declare */
+	f->ranged = 1;
+	return st->nf++;
+}
+
+static int
+live_of(const struct orec *r)
+{
+	return r->when != 0 && !r->grew && r->gone == 0;
+}
+
+static void
+orec_void(struct orec *r)
+{
+	r->when = 0;
+	r->gone = 0;
+	r->isshort = r->grew = 0;
+	free(r->file);
+	r->file = NULL;
+	r->flags = 0;
+}
+
+static void
+folder_reset(struct store *st, size_t fi, uint32_t uv)
+{
+	struct sfolder *f = &st->f[fi];
+	size_t i;
+
+	for (i = 0; i < st->no; i++)
+		if (st->o[i].fidx == fi) {
+			if (st->o[i].when != 0 && !st->o[i].grew)
+				st->count--;
+			orec_void(&st->o[i]);
+			free(st->o[i].intent);
+			st->o[i].intent = NULL;
+			st->o[i].inbase = 0;
+			st->o[i].marked = 0;
+		}
+	if (!f->basevoid)
+		st->count -= f->live; /* approximate: gone ones not counted */
+	f->basevoid = 1;
+	f->uv = uv;
+	f->uidnext = 0;
+	f->modseq = 0;
+	f->live = 0;
+	f->oldest = f->gonemin = 0;
+	f->nmarked = 0;
+	f->metadirty = 1;
+}
+
+static size_t
+folder_use(struct store *st, const char *name, uint32_t uv, int journal)
+{
+	size_t fi = folder_find(st, name);
+
+	if (fi != SIZE_MAX && st->f[fi].uv == uv)
+		return fi;
+	if (fi == SIZE_MAX)
+		fi = folder_add(st, name, uv);
+	else
+		folder_reset(st, fi, uv);
+	if (journal) {
+		b_c(&st->jbuf, 'F');
+		b_tesc(&st->jbuf, name);
+		b_tu64(&st->jbuf, uv);
+		b_c(&st->jbuf, '\n');
+		st->dirty = 1;
+	}
+	return fi;
+}
+
+static const struct sfolder *
+folder_uv(const struct store *st, const char *name, uint32_t uv)
+{
+	size_t fi = folder_find(st, name);
+
+	return fi == SIZE_MAX || st->f[fi].uv != uv ? NULL : &st->f[fi];
+}
+
+/* Base lines. */
+
+/* Parse the M line at off into *r, its strings in *buf. */
+static int
+parse_into(const struct store *st, size_t off, struct orec *r, char **buf,
+    size_t *cap)
+{
+	size_t end = line_end(st, off), len = end - off, nf = 0, i;
+	char *fld[MAXFIELDS], *s;
+	uint64_t v;
+	uint8_t fl;
+
+	if (len + 1 > *cap) {
+		*cap = len + 1 + 256;
+		*buf = xreallocarray(*buf, *cap, 1);
+	}
+	memcpy(*buf, st->map + off, len);
+	(*buf)[len > 0 && (*buf)[len - 1] == '\n' ? len - 1 : len] = '\0';
+	fld[nf++] = *buf;
+	for (s = *buf; *s != '\0'; s++)
+		if (*s == '\t') {
+			if (nf == MAXFIELDS)
+				return -1;
+			*s = '\0';
+			fld[nf++] = s + 1;
+		}
+	memset(r, 0, sizeof(*r));
+	if (nf < 5 || strcmp(fld[0], "M") != 0
+	    || parse_u64(fld[3], INT64_MAX, &v) == -1 || v == 0
+	    || unescape(fld[4]) == -1)
+		return -1;
+	r->when = (int64_t)v;
+	r->uid = fld[4];
+	for (i = 5; i < nf; i++) {
+		if (strncmp(fld[i], "gone=", 5) == 0
+		    && parse_u64(fld[i] + 5, INT64_MAX, &v) == 0)
+			r->gone = (int64_t)v;
+		else if (strncmp(fld[i], "file=", 5) == 0
+		    && unescape(fld[i] + 5) == 0 && name_ok(fld[i] + 5))
+			r->file = fld[i] + 5;
+		else if (strncmp(fld[i], "flags=", 6) == 0
+		    && parse_flags(fld[i] + 6, &fl) == 0)
+			r->flags = fl;
+		else if (strncmp(fld[i], "grew=", 5) == 0
+		    && parse_u64(fld[i] + 5, UINT64_MAX, &r->received) == 0)
+			r->grew = 1;
+		else if (strncmp(fld[i], "short=", 6) == 0
+		    && (s = strchr(fld[i] + 6, '/')) != NULL) {
+			*s = '\0';
+			if (parse_u64(fld[i] + 6, UINT64_MAX, &r->announced)
+				== -1
+			    || parse_u64(s + 1, UINT64_MAX, &r->received)
+				== -1)
+				return -1;
+			r->isshort = 1;
+		} else
+			return -1;
+	}
+	return 0;
+}
+
+/* Lookups parse into st->sbuf, iterations into st->ibuf: a record an
+ * iteration gave stays valid across lookups. */
+static int
+parse_base(struct store *st, size_t off, struct orec *r)
+{
+	return parse_into(st, off, r, &st->sbuf, &st->sbufcap);
+}
+
+/* The base line of (f, uid): its offset, or SIZE_MAX. */
+static size_t
+base_find(struct store *st, struct sfolder *f, const char *uid)
+{
+	char *eu;
+	size_t off;
+
+	if (f->basevoid || st->map == NULL)
+		return SIZE_MAX;
+	folder_range(st, f);
+	if (f->blo == f->bhi)
+		return SIZE_MAX;
+	if (++st->nlookups % DROP_EVERY == 0)
+		map_drop(st);
+	eu = escaped(uid);
+	off = lower_bound(st, f->blo, f->bhi, f->ename, eu, strlen(eu), 0);
+	if (off >= f->bhi || line_cmp(st, off, f->ename, eu, strlen(eu), 0))
+		off = SIZE_MAX;
+	free(eu);
+	return off;
+}
+
+/* The overlay. */
+
+static uint32_t
+ohash(size_t fidx, const char *uid)
+{
+	uint64_t h = 14695981039346656037ULL;
+	const unsigned char *u = (const unsigned char *)uid;
+
+	h ^= (uint64_t)fidx;
+	h *= 1099511628211ULL;
+	for (; *u != '\0'; u++) {
+		h ^= *u;
+		h *= 1099511628211ULL;
+	}
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+static struct orec *
+ov_find(const struct store *st, size_t fidx, const char *uid)
+{
+	uint32_t h = ohash(fidx, uid);
+	struct orec *r;
+	size_t i;
+
+	if (st->tabcap == 0)
+		return NULL;
+	for (i = h & (st->tabcap - 1); st->tab[i] != 0;
+	     i = (i + 1) & (st->tabcap - 1)) {
+		r = &st->o[st->tab[i] - 1];
+		if (r->hash == h && r->fidx == fidx && strcmp(r->uid, uid) == 0)
+			return r;
+	}
+	return NULL;
+}
+
+static void
+tab_put(struct store *st, size_t idx)
+{
+	size_t i;
+
+	for (i = st->o[idx].hash & (st->tabcap - 1); st->tab[i] != 0;
+	     i = (i + 1) & (st->tabcap - 1))
+		;
+	st->tab[i] = (uint32_t)(idx + 1);
+}
+
+/* The overlay record of (fidx, uid), made from the base's line (or
+ * void) when missing. */
+static struct orec *
+ov_get(struct store *st, size_t fidx, const char *uid)
+{
+	struct orec *r, b;
+	size_t i, off;
+
+	if ((r = ov_find(st, fidx, uid)) != NULL)
+		return r;
+	if ((st->no + 1) * 2 > st->tabcap) {
+		free(st->tab);
+		st->tabcap = st->tabcap ? st->tabcap * 2 : 64;
+		st->tab = xcalloc(st->tabcap, sizeof(*st->tab));
+		for (i = 0; i < st->no; i++)
+			tab_put(st, i);
+	}
+	if (st->no == st->capo) {
+		st->capo = st->capo ? st->capo * 2 : 64;
+		st->o = xreallocarray(st->o, st->capo, sizeof(*st->o));
+	}
+	r = &st->o[st->no];
+	memset(r, 0, sizeof(*r));
+	off = base_find(st, &st->f[fidx], uid);
+	if (off != SIZE_MAX && parse_base(st, off, &b) == 0) {
+		*r = b;
+		r->file = b.file != NULL ? xstrdup(b.file) : NULL;
+		r->inbase = 1;
+		r->marked = st->marks != NULL
+		    && (st->marks[(off - st->rbeg) / 64]
+			& (1u << ((off - st->rbeg) / 8 % 8)));
+	}
+	r->uid = strpool_add(&st->uids, uid);
+	r->fidx = (uint32_t)fidx;
+	r->hash = ohash(fidx, uid);
+	tab_put(st, st->no++);
+	return r;
+}
+
+/* Account for a change of r in its folder's header values. */
+static void
+ov_settle(struct store *st, struct orec *r, int waslive, int wasrec)
+{
+	struct sfolder *f = &st->f[r->fidx];
+	int now = live_of(r), rec = r->when != 0 && !r->grew;
+
+	if (now && !waslive)
+		f->live++;
+	else if (!now && waslive && f->live > 0)
+		f->live--;
+	if (rec && !wasrec)
+		st->count++;
+	else if (!rec && wasrec && st->count > 0)
+		st->count--;
+	if (now && (f->oldest == 0 || r->when < f->oldest))
+		f->oldest = r->when;
+	if (r->gone != 0 && (f->gonemin == 0 || r->gone < f->gonemin))
+		f->gonemin = r->gone;
+	f->metadirty = 1;
+	st->dirty = 1;
+}
+
+struct snap {
+	int live, rec, ml;
+};
+
+static struct snap
+snap_of(const struct orec *r)
+{
+	struct snap s;
+
+	s.live = live_of(r);
+	s.rec = r->when != 0 && !r->grew;
+	s.ml = s.live && r->marked;
+	return s;
+}
+
+static void
+settle(struct store *st, struct orec *r, struct snap was)
+{
+	struct sfolder *f = &st->f[r->fidx];
+	int ml = live_of(r) && r->marked;
+
+	if (ml && !was.ml)
+		f->nmarked++;
+	else if (!ml && was.ml && f->nmarked > 0)
+		f->nmarked--;
+	ov_settle(st, r, was.live, was.rec);
+}
+
+/* A record as lookups see it: the overlay's, else the base's (parsed
+ * into st->scratch), else NULL. */
+static const struct orec *
+rec_lookup(struct store *st, const char *folder, uint32_t uv, const char *uid)
+{
+	size_t fi = folder_find(st, folder), off;
+	struct orec *r;
+
+	if (fi == SIZE_MAX || st->f[fi].uv != uv)
+		return NULL;
+	if ((r = ov_find(st, fi, uid)) != NULL)
+		return r->when != 0 ? r : NULL;
+	off = base_find(st, &st->f[fi], uid);
+	if (off == SIZE_MAX || parse_base(st, off, &st->scratch) == -1)
+		return NULL;
+	return &st->scratch;
+}
+
+/* Lines. */
+
+static void
+line_m(struct sbuf *b, const struct store *st, const struct orec *r)
+{
+	const struct sfolder *f = &st->f[r->fidx];
+	char letters[8];
+
+	b_c(b, 'M');
+	b_tesc(b, f->name);
+	b_tu64(b, f->uv);
+	b_tu64(b, (uint64_t)r->when);
+	b_tesc(b, r->uid);
+	if (r->gone != 0) {
+		b_add(b, "\tgone=", 6);
+		b_u64(b, (uint64_t)r->gone);
+	}
+	if (r->isshort) {
+		b_add(b, "\tshort=", 7);
+		b_u64(b, r->announced);
+		b_c(b, '/');
+		b_u64(b, r->received);
+	}
+	if (r->grew) {
+		b_add(b, "\tgrew=", 6);
+		b_u64(b, r->received);
+	}
+	if (r->file != NULL) {
+		b_add(b, "\tfile=", 6);
+		b_esc(b, r->file);
+	}
+	if (r->flags & FLAG_KNOWN) {
+		flag_letters(r->flags, letters);
+		b_add(b, "\tflags=", 7);
+		b_add(b, letters, strlen(letters));
+	}
+	b_c(b, '\n');
+}
+
+static void
+line_key(struct sbuf *b, char type, const char *folder, uint32_t uv,
+    int64_t when, const char *uid)
+{
+	b_c(b, type);
+	b_tesc(b, folder);
+	b_tu64(b, uv);
+	b_tu64(b, (uint64_t)when);
+	b_tesc(b, uid);
+}
+
+/* A line of the journal or of a version 1 base, split and checked. */
+struct jline {
+	char *fld[MAXFIELDS];
+	size_t nf;
+	uint64_t uv, when, n[2];
+	struct orec at; /* M: its attributes */
+};
+
+static int
+split(struct jline *l, char *line, const char **what)
+{
+	char *s;
+
+	memset(l, 0, sizeof(*l));
+	l->fld[l->nf++] = line;
+	for (s = line; *s != '\0'; s++)
+		if (*s == '\t') {
+			if (l->nf == MAXFIELDS)
+				return *what = "too many fields", -1;
+			*s = '\0';
+			l->fld[l->nf++] = s + 1;
+		}
+	if (l->nf < 3 || strlen(l->fld[0]) != 1
+	    || strchr("FSMIX", l->fld[0][0]) == NULL)
+		return *what = "unknown line type", -1;
+	if (unescape(l->fld[1]) == -1
+	    || parse_u64(l->fld[2], UINT32_MAX, &l->uv) == -1)
+		return *what = "bad folder or uidvalidity", -1;
+	return 0;
+}
+
+static int
+check_attrs(struct jline *l, const char **what)
+{
+	struct orec *a = &l->at;
+	uint64_t v;
+	size_t i;
+	char *s;
+
+	for (i = 5; i < l->nf; i++) {
+		s = l->fld[i];
+		if (strncmp(s, "gone=", 5) == 0
+		    && parse_u64(s + 5, INT64_MAX, &v) == 0 && v != 0)
+			a->gone = (int64_t)v;
+		else if (strncmp(s, "file=", 5) == 0 && unescape(s + 5) == 0
+		    && name_ok(s + 5))
+			a->file = s + 5;
+		else if (strncmp(s, "flags=", 6) == 0
+		    && parse_flags(s + 6, &a->flags) == 0)
+			;
+		else if (strncmp(s, "grew=", 5) == 0
+		    && parse_u64(s + 5, UINT64_MAX, &a->received) == 0
+		    && a->received != 0)
+			a->grew = 1;
+		else if (strncmp(s, "short=", 6) == 0
+		    && sscanf(s + 6, "%" SCNu64 "/%" SCNu64, &a->announced,
+			   &a->received)
+			== 2
+		    && a->received < a->announced)
+			a->isshort = 1;
+		else
+			return *what = "bad attribute", -1;
+	}
+	return 0;
+}
+
+static int
+check_rec(struct jline *l, char type, const char **what)
+{
+	if (l->nf < 5 || (type != 'M' && l->nf != (type == 'I' ? 6u : 5u)))
+		return *what = "wrong number of fields", -1;
+	if (parse_u64(l->fld[3], INT64_MAX, &l->when) == -1 || l->when == 0)
+		return *what = "bad time", -1;
+	if (unescape(l->fld[4]) == -1 || l->fld[4][0] == '\0')
+		return *what = "bad uid", -1;
+	if (type == 'I'
+	    && (unescape(l->fld[5]) == -1 || !name_ok(l->fld[5])))
+		return *what = "bad file name", -1;
+	return type == 'M' ? check_attrs(l, what) : 0;
+}
+
+/* Record a download into r, as state.c's apply_rec does. */
+static void
+rec_apply_m(struct orec *r, int64_t when, const struct orec *at)
+{
+	free(r->file);
+	r->file = at->file != NULL ? xstrdup(at->file) : NULL;
+	r->flags = at->flags;
+	if (at->grew) {
+		if (r->when == 0 || r->grew) {
+			r->when = when;
+			r->isshort = 0;
+			r->grew = 1;
+			r->received = at->received;
+		}
+	} else {
+		if (r->when == 0 || r->grew || when < r->when)
+			r->when = when;
+		if (r->grew)
+			r->isshort = 0;
+		r->grew = 0;
+		if (at->isshort) {
+			r->isshort = 1;
+			r->announced = at->announced;
+			r->received = at->received;
+		}
+	}
+	r->gone = at->gone;
+	free(r->intent);
+	r->intent = NULL;
+}
+
+/* Apply a line of the journal (or of a version 1 base, v1base). */
+static int
+apply_line(struct store *st, char *line, int v1base, const char **what)
+{
+	struct jline l;
+	struct orec *r;
+	struct snap was;
+	size_t fi;
+	char t;
+
+	if (split(&l, line, what) == -1)
+		return -1;
+	t = l.fld[0][0];
+	if (t == 'F' || t == 'S') {
+		if (l.nf > 5 || (t == 'S' && l.nf != 5)
+		    || (l.nf >= 4 && parse_u64(l.fld[3], UINT32_MAX, &l.n[0]))
+		    || (l.nf == 5 && parse_u64(l.fld[4], UINT64_MAX, &l.n[1])))
+			return *what = "bad folder line", -1;
+		fi = folder_find(st, l.fld[1]);
+		if (t == 'F' && !v1base && fi != SIZE_MAX)
+			folder_reset(st, fi, (uint32_t)l.uv);
+		else
+			fi = folder_use(st, l.fld[1], (uint32_t)l.uv, 0);
+		st->f[fi].uidnext = (uint32_t)l.n[0];
+		st->f[fi].modseq = l.n[1];
+		return 0;
+	}
+	if (check_rec(&l, t, what) == -1)
+		return -1;
+	fi = folder_use(st, l.fld[1], (uint32_t)l.uv, 0);
+	r = ov_get(st, fi, l.fld[4]);
+	was = snap_of(r);
+	if (t == 'M')
+		rec_apply_m(r, (int64_t)l.when, &l.at);
+	else if (t == 'X') {
+		orec_void(r);
+		free(r->intent);
+		r->intent = NULL;
+	} else {
+		free(r->intent);
+		r->intent = xstrdup(l.fld[5]);
+		r->intent_when = (int64_t)l.when;
+	}
+	settle(st, r, was);
+	return 0;
+}
+
+/* Apply every line of [p, end) of a file that starts at data, after
+ * its two head lines. For a journal, a last line without LF is a torn
+ * write: cut off (st->jvalid says how much is good). */
+static int
+apply_lines(struct store *st, const char *path, char *data, char *p,
+    char *end, int v1base)
+{
+	const char *what;
+	size_t lineno = 3;
+	char *nl;
+	int nul;
+
+	for (; p < end; p = nl + 1, lineno++) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL) {
+			if (!v1base)
+				break;
+			fail(st, STATE_ECORRUPT, 0,
+			    "%s:%zu: last line has no newline (truncated file)",
+			    path, lineno);
+			return -1;
+		}
+		*nl = '\0';
+		nul = memchr(p, '\0', (size_t)(nl - p)) != NULL;
+		if (nul || apply_line(st, p, v1base, &what) == -1) {
+			fail(st, STATE_ECORRUPT, 0, "%s:%zu: %s", path, lineno,
+			    nul ? "NUL byte" : what);
+			return -1;
+		}
+	}
+	if (!v1base)
+		st->jvalid = (off_t)(p - data);
+	return 0;
+}
+
+/* Files. */
+
+static int
+read_all(struct store *st, const char *path, char **data, size_t *len)
+{
+	struct sbuf b = { NULL, 0, 0 };
+	ssize_t r;
+	int fd, e;
+
+	*data = NULL;
+	*len = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			return 1;
+		fail(st, STATE_EOS, errno, "open %s", path);
+		return -1;
+	}
+	for (;;) {
+		b_need(&b, 65536);
+		if ((r = read(fd, b.p + b.len, b.cap - b.len - 1)) == -1) {
+			if (errno == EINTR)
+				continue;
+			e = errno;
+			close(fd);
+			free(b.p);
+			fail(st, STATE_EOS, e, "read %s", path);
+			return -1;
+		}
+		if (r == 0)
+			break;
+		b.len += (size_t)r;
+	}
+	close(fd);
+	b.p[b.len] = '\0';
+	*data = b.p;
+	*len = b.len;
+	return 0;
+}
+
+/* The two head lines of a file at p: its header (one of two) and the
+ * generation into *gen. Returns the offset past them, or 0. */
+static size_t
+parse_head(const char *p, size_t len, const char *h1, const char *h2,
+    uint64_t *gen, int *which)
+{
+	const char *nl = memchr(p, '\n', len), *nl2;
+	char tmp[32];
+	size_t n;
+
+	if (nl == NULL)
+		return 0;
+	n = (size_t)(nl - p);
+	if (n == strlen(h1) && memcmp(p, h1, n) == 0)
+		*which = 1;
+	else if (n == strlen(h2) && memcmp(p, h2, n) == 0)
+		*which = 2;
+	else
+		return 0;
+	nl2 = memchr(nl + 1, '\n', len - n - 1);
+	if (nl2 == NULL || nl2 - nl - 1 < 3 || nl2 - nl - 1 > 22
+	    || nl[1] != 'G' || nl[2] != '\t')
+		return 0;
+	memcpy(tmp, nl + 3, (size_t)(nl2 - nl - 3));
+	tmp[nl2 - nl - 3] = '\0';
+	if (parse_u64(tmp, INT64_MAX, gen) == -1)
+		return 0;
+	return (size_t)(nl2 - p) + 1;
+}
+
+/* A version 1 base: loaded whole into the overlay, the old way. */
+static int
+open_v1(struct store *st, size_t head)
+{
+	char *data = xmalloc(st->maplen + 1);
+	int rv;
+
+	memcpy(data, st->map, st->maplen);
+	data[st->maplen] = '\0';
+	munmap(st->map, st->maplen);
+	st->map = NULL;
+	st->maplen = st->rbeg = st->rend = 0;
+	st->v1 = 1;
+	rv = apply_lines(st, st->path, data, data + head, data + st->maplen, 1);
+	free(data);
+	return rv;
+}
+
+/* An F line of a version 2 base. */
+static int
+head_f(struct store *st, char *line)
+{
+	char *fld[9], *s;
+	uint64_t v[6];
+	struct sfolder *f;
+	size_t nf = 0, i;
+
+	fld[nf++] = line;
+	for (s = line; *s != '\0'; s++)
+		if (*s == '\t') {
+			if (nf == 9)
+				return -1;
+			*s = '\0';
+			fld[nf++] = s + 1;
+		}
+	if (nf != 8 || unescape(fld[1]) == -1
+	    || folder_find(st, fld[1]) != SIZE_MAX)
+		return -1;
+	for (i = 0; i < 6; i++)
+		if (parse_u64(fld[i + 2], i == 0 || i == 1 ? UINT32_MAX
+							  : INT64_MAX,
+			&v[i])
+		    == -1)
+			return -1;
+	f = &st->f[folder_add(st, fld[1], (uint32_t)v[0])];
+	f->basevoid = 0;
+	f->ranged = 0;
+	f->uidnext = (uint32_t)v[1];
+	f->modseq = v[2];
+	f->live = (size_t)v[3];
+	f->oldest = (int64_t)v[4];
+	f->gonemin = (int64_t)v[5];
+	st->count += f->live; /* lower bound: gone= ones not counted */
+	return 0;
+}
+
+/* The F and I lines of a version 2 base, [head, rbeg). */
+static int
+open_head(struct store *st, size_t head)
+{
+	const char *what = "bad folder line";
+	char *line, *nl;
+	size_t off, n, lineno = 3;
+	int rv = 0;
+
+	for (off = head; off < st->rbeg && rv == 0; off += n + 1, lineno++) {
+		nl = memchr(st->map + off, '\n', st->rbeg - off);
+		n = (size_t)(nl - (st->map + off));
+		line = xstrndup(st->map + off, n);
+		if (strlen(line) != n)
+			rv = -1, what = "NUL byte";
+		else if (line[0] == 'F' && line[1] == '\t')
+			rv = head_f(st, line);
+		else if (line[0] == 'I' && line[1] == '\t')
+			rv = apply_line(st, line, 0, &what);
+		else
+			rv = -1, what = "unknown line type";
+		free(line);
+		if (rv == -1)
+			fail(st, STATE_ECORRUPT, 0, "%s:%zu: %s", st->path,
+			    lineno, what);
+	}
+	return rv;
+}
+
+static int
+open_base(struct store *st)
+{
+	struct stat sb;
+	size_t head, off;
+	int fd, which, e;
+
+	if ((fd = open(st->path, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		fail(st, STATE_EOS, errno, "open %s", st->path);
+		return -1;
+	}
+	if (fstat(fd, &sb) == -1) {
+		e = errno;
+		close(fd);
+		fail(st, STATE_EOS, e, "stat %s", st->path);
+		return -1;
+	}
+	st->existed = 1;
+	if (sb.st_size == 0) {
+		close(fd);
+		fail(st, STATE_ECORRUPT, 0, "%s:1: empty file", st->path);
+		return -1;
+	}
+	st->maplen = (size_t)sb.st_size;
+	st->map = mmap(NULL, st->maplen, PROT_READ, MAP_PRIVATE, fd, 0);
+	e = errno;
+	close(fd);
+	if (st->map == MAP_FAILED) {
+		st->map = NULL;
+		fail(st, STATE_EOS, e, "mmap %s", st->path);
+		return -1;
+	}
+	head = parse_head(st->map, st->maplen, BASE_HEADER_V1, BASE_HEADER,
+	    &st->gen, &which);
+	if (head == 0 || st->map[st->maplen - 1] != '\n') {
+		fail(st, STATE_ECORRUPT, 0,
+		    "%s: bad header or truncated file, expected \"%s\"",
+		    st->path, BASE_HEADER);
+		return -1;
+	}
+	if (which == 1)
+		return open_v1(st, head);
+	/* The M lines start at the first line that is one. */
+	for (off = head; off < st->maplen; off = line_end(st, off))
+		if (st->map[off] == 'M')
+			break;
+	st->rbeg = off;
+	st->rend = st->maplen;
+	return open_head(st, head);
+}
+
+static int
+open_journal(struct store *st)
+{
+	char *data;
+	size_t len, head;
+	uint64_t gen;
+	int rc, which;
+
+	if ((rc = read_all(st, st->jpath, &data, &len)) != 0) {
+		st->jvalid = 0;
+		return rc == 1 ? 0 : -1;
+	}
+	st->dirty = 1;
+	head = parse_head(
+	    data, len, JOURNAL_HEADER_V1, JOURNAL_HEADER, &gen, &which);
+	rc = 0;
+	if (head == 0)
+		/* Cut before its generation line: it holds nothing. */
+		st->jvalid = 0;
+	else if (gen < st->gen)
+		st->jvalid = 0; /* older than the base: folded in already */
+	else
+		rc = apply_lines(st, st->jpath, data, data + head, data + len, 0);
+	free(data);
+	return rc;
+}
+
+struct store *
+store_new(const char *path)
+{
+	struct store *st = xcalloc(1, sizeof(*st));
+	const char *s;
+
+	st->path = xstrdup(path);
+	xasprintf(&st->jpath, "%s.journal", path);
+	xasprintf(&st->lpath, "%s.lock", path);
+	xasprintf(&st->tpath, "%s.tmp", path);
+	s = strrchr(path, '/');
+	st->dir = s == NULL ? xstrdup(".")
+			    : xstrndup(path, s == path ? 1 : (size_t)(s - path));
+	st->jfd = st->lockfd = -1;
+	return st;
+}
+
+int
+store_lock(struct store *st)
+{
+	int fd;
+
+	if (st->lockfd != -1)
+		return 0;
+	fd = open(st->lpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		fail(st, STATE_EOS, errno, "open %s", st->lpath);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EWOULDBLOCK)
+			fail(st, STATE_ELOCKED, 0,
+			    "another mailfetch run holds the lock on %s",
+			    st->lpath);
+		else
+			fail(st, STATE_EOS, errno, "lock %s", st->lpath);
+		close(fd);
+		return -1;
+	}
+	st->lockfd = fd;
+	return 0;
+}
+
+int
+store_open(struct store *st, int readonly)
+{
+	st->readonly = readonly;
+	if (open_base(st) == -1 || open_journal(st) == -1)
+		return -1;
+	st->opened = 1;
+	return 0;
+}
+
+uint32_t
+store_uidvalidity(const struct store *st, const char *folder)
+{
+	size_t fi = folder_find(st, folder);
+
+	return fi == SIZE_MAX ? 0 : st->f[fi].uv;
+}
+
+void
+store_reset_folder(struct store *st, const char *folder, uint32_t uv)
+{
+	size_t fi = folder_find(st, folder);
+
+	if (fi == SIZE_MAX)
+		fi = folder_add(st, folder, uv);
+	else
+		folder_reset(st, fi, uv);
+	b_c(&st->jbuf, 'F');
+	b_tesc(&st->jbuf, folder);
+	b_tu64(&st->jbuf, uv);
+	b_c(&st->jbuf, '\n');
+	st->dirty = 1;
+}
+
+uint32_t
+store_uidnext(const struct store *st, const char *folder, uint32_t uv)
+{
+	const struct sfolder *f = folder_uv(st, folder, uv);
+
+	return f == NULL ? 0 : f->uidnext;
+}
+
+uint64_t
+store_modseq(const struct store *st, const char *folder, uint32_t uv)
+{
+	const struct sfolder *f = folder_uv(st, folder, uv);
+
+	return f == NULL ? 0 : f->modseq;
+}
+
+static struct sfolder *
+folder_meta(struct store *st, const char *folder, uint32_t uv)
+{
+	size_t fi = folder_find(st, folder);
+
+	if (fi == SIZE_MAX)
+		fi = folder_add(st, folder, uv);
+	return st->f[fi].uv == uv ? &st->f[fi] : NULL;
+}
+
+void
+store_set_uidnext(
+    struct store *st, const char *folder, uint32_t uv, uint32_t uidnext)
+{
+	struct sfolder *f = folder_meta(st, folder, uv);
+
+	if (f != NULL && f->uidnext != uidnext) {
+		f->uidnext = uidnext;
+		f->metadirty = st->dirty = 1;
+	}
+}
+
+void
+store_set_modseq(
+    struct store *st, const char *folder, uint32_t uv, uint64_t modseq)
+{
+	struct sfolder *f = folder_meta(st, folder, uv);
+
+	if (f != NULL && f->modseq != modseq) {
+		f->modseq = modseq;
+		f->metadirty = st->dirty = 1;
+	}
+}
+
+size_t
+store_folder_count(const struct store *st, const char *folder, uint32_t uv,
+    int64_t *oldest)
+{
+	const struct sfolder *f = folder_uv(st, folder, uv);
+
+	*oldest = f != NULL && f->live > 0 ? f->oldest : 0;
+	return f == NULL ? 0 : f->live;
+}
+
+int64_t
+store_lookup(struct store *st, const char *folder, uint32_t uv, const char *uid)
+{
+	const struct orec *r = rec_lookup(st, folder, uv, uid);
+
+	return r == NULL || r->grew ? 0 : r->when;
+}
+
+static void
+rec_out(const struct orec *r, struct state_rec *out)
+{
+	out->uid = r->uid;
+	out->when = r->when;
+	out->file = r->file;
+	out->has_flags = (r->flags & FLAG_KNOWN) != 0;
+	flag_letters(r->flags, out->flags);
+	out->marked = r->marked;
+}
+
+int
+store_get(struct store *st, const char *folder, uint32_t uv, const char *uid,
+    struct state_rec *out)
+{
+	const struct orec *r = rec_lookup(st, folder, uv, uid);
+
+	if (r == NULL || r->grew)
+		return 0;
+	rec_out(r, out);
+	return 1;
+}
+
+int
+store_short(struct store *st, const char *folder, uint32_t uv,
+    const char *uid, uint64_t *announced, uint64_t *received)
+{
+	const struct orec *r = rec_lookup(st, folder, uv, uid);
+
+	*announced = *received = 0;
+	if (r == NULL || !r->isshort || r->grew)
+		return 0;
+	*announced = r->announced;
+	*received = r->received;
+	return 1;
+}
+
+int
+store_grew(struct store *st, const char *folder, uint32_t uv,
+    const char *uid, uint64_t *limit)
+{
+	const struct orec *r = rec_lookup(st, folder, uv, uid);
+
+	*limit = r != NULL && r->grew ? r->received : 0;
+	return r != NULL && r->grew;
+}
+
+/* Changes: the overlay record, changed, journaled. */
+
+static int
+bad(struct store *st, const char *what, const char *uid)
+{
+	fail(st, STATE_EOS, EINVAL, "%s: %s \"%s\"", st->path, what, uid);
+	return -1;
+}
+
+int
+store_add_short(struct store *st, const char *folder, uint32_t uv,
+    const char *uid, int64_t when, uint64_t announced, uint64_t received)
+{
+	struct orec *r, at;
+	struct snap was;
+
+	if (uid[0] == '\0')
+		return bad(st, "record with an empty uid", uid);
+	memset(&at, 0, sizeof(at));
+	r = ov_get(st, folder_use(st, folder, uv, 1), uid);
+	at.file = r->file;
+	at.flags = r->flags;
+	if (received < announced) {
+		at.isshort = 1;
+		at.announced = announced;
+		at.received = received;
+	} else if (r->isshort && !r->grew && r->when != 0) {
+		at.isshort = 1; /* kept, as state.c keeps it */
+		at.announced = r->announced;
+		at.received = r->received;
+	}
+	was = snap_of(r);
+	rec_apply_m(r, when < 1 ? 1 : when, &at);
+	r->marked = 1; /* just downloaded: on the server */
+	settle(st, r, was);
+	line_m(&st->jbuf, st, r);
+	return 0;
+}
+
+int
+store_add(struct store *st, const char *folder, uint32_t uv, const char *uid,
+    int64_t when)
+{
+	return store_add_short(st, folder, uv, uid, when, 0, 0);
+}
+
+int
+store_add_grew(struct store *st, const char *folder, uint32_t uv,
+    const char *uid, int64_t when, uint64_t limit)
+{
+	struct orec *r, at;
+	struct snap was;
+
+	if (uid[0] == '\0' || limit == 0)
+		return bad(st, "bad record of", uid);
+	r = ov_get(st, folder_use(st, folder, uv, 1), uid);
+	if (r->when != 0 && !r->grew)
+		return 0;
+	memset(&at, 0, sizeof(at));
+	at.grew = 1;
+	at.received = limit;
+	was = snap_of(r);
+	r->when = 0; /* replaced */
+	rec_apply_m(r, when < 1 ? 1 : when, &at);
+	r->marked = 1;
+	settle(st, r, was);
+	line_m(&st->jbuf, st, r);
+	return 0;
+}
+
+int
+store_set_local(struct store *st, const char *folder, uint32_t uv,
+    const char *uid, const char *file, const char *flags)
+{
+	const struct sfolder *f = folder_uv(st, folder, uv);
+	struct orec *r;
+	uint8_t fl = 0;
+
+	if (f == NULL || (file != NULL && !name_ok(file))
+	    || (flags != NULL && parse_flags(flags, &fl) == -1))
+		return bad(st, "cannot note the file of", uid);
+	r = ov_get(st, (size_t)(f - st->f), uid);
+	if (r->when == 0 || r->grew)
+		return bad(st, "cannot note the file of", uid);
+	if (file != NULL) {
+		free(r->file);
+		r->file = xstrdup(file);
+	}
+	if (flags != NULL)
+		r->flags = fl;
+	line_m(&st->jbuf, st, r);
+	st->dirty = 1;
+	return 0;
+}
+
+int
+store_forget(struct store *st, const char *folder, uint32_t uv, const char *uid)
+{
+	const struct sfolder *f = folder_uv(st, folder, uv);
+	int64_t now = (int64_t)time(NULL);
+	struct orec *r;
+	struct snap was;
+
+	if (f == NULL || rec_lookup(st, folder, uv, uid) == NULL)
+		return 0;
+	r = ov_get(st, (size_t)(f - st->f), uid);
+	was = snap_of(r);
+	orec_void(r);
+	free(r->intent);
+	r->intent = NULL;
+	settle(st, r, was);
+	line_key(&st->jbuf, 'X', folder, uv, now < 1 ? 1 : now, uid);
+	b_c(&st->jbuf, '\n');
+	return 0;
+}
+
+int
+store_intend(struct store *st, const struct state_intent *in)
+{
+	int64_t now = (int64_t)time(NULL);
+	struct orec *r;
+	char *name;
+
+	if (*in->sub == '\0')
+		name = xstrdup(in->name);
+	else
+		xasprintf(&name, "%s/%s", in->sub, in->name);
+	if (in->uid[0] == '\0' || !name_ok(name)) {
+		free(name);
+		return bad(st, "intent for", in->uid);
+	}
+	r = ov_get(st, folder_use(st, in->folder, in->uidvalidity, 1), in->uid);
+	free(r->intent);
+	r->intent = name;
+	r->intent_when = now < 1 ? 1 : now;
+	line_key(&st->jbuf, 'I', in->folder, in->uidvalidity, r->intent_when,
+	    in->uid);
+	b_tesc(&st->jbuf, name);
+	b_c(&st->jbuf, '\n');
+	st->dirty = 1;
+	return 0;
+}
+
+size_t
+store_npending(const struct store *st)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < st->no; i++)
+		n += st->o[i].intent != NULL
+		    && (st->o[i].when == 0 || st->o[i].grew);
+	return n;
+}
+
+/* The journal. */
+
+static int
+fsync_dir(struct store *st)
+{
+	int fd, e;
+
+	if ((fd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		fail(st, STATE_EOS, errno, "open %s", st->dir);
+		return -1;
+	}
+	if (fsync(fd) == -1) {
+		e = errno;
+		close(fd);
+		fail(st, STATE_EOS, e, "fsync %s", st->dir);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int
+writable(struct store *st, const char *path)
+{
+	if (st->opened && !st->readonly)
+		return 0;
+	fail(st, STATE_EOS, st->readonly ? EROFS : EINVAL,
+	    "%s: not written, store %s", path,
+	    st->readonly ? "opened read-only" : "not opened");
+	return -1;
+}
+
+static int
+journal_open(struct store *st)
+{
+	struct sbuf b = { NULL, 0, 0 };
+	int fd, e;
+
+	fd = open(st->jpath,
+	    O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		fail(st, STATE_EOS, errno, "open %s", st->jpath);
+		return -1;
+	}
+	if (ftruncate(fd, st->jvalid) == -1) {
+		e = errno;
+		goto fail;
+	}
+	if (st->jvalid == 0) {
+		b_add(&b, JOURNAL_HEADER "\nG\t", sizeof(JOURNAL_HEADER) + 2);
+		b_u64(&b, st->gen);
+		b_c(&b, '\n');
+		if (write_full(fd, b.p, b.len) == -1 || fdatasync(fd) == -1) {
+			e = errno;
+			goto fail;
+		}
+		st->jvalid = (off_t)b.len;
+		free(b.p);
+		b.p = NULL;
+		if (fsync_dir(st) == -1) {
+			close(fd);
+			return -1;
+		}
+	}
+	st->jfd = fd;
+	return 0;
+
+fail:
+	free(b.p);
+	close(fd);
+	fail(st, STATE_EOS, e, "write %s", st->jpath);
+	return -1;
+}
+
+int
+store_sync(struct store *st)
+{
+	int e;
+
+	if (st->jbuf.len == 0)
+		return 0;
+	if (writable(st, st->jpath) == -1)
+		return -1;
+	if (st->jfd == -1 && journal_open(st) == -1)
+		return -1;
+	if (write_full(st->jfd, st->jbuf.p, st->jbuf.len) == -1
+	    || fdatasync(st->jfd) == -1) {
+		e = errno;
+		close(st->jfd);
+		st->jfd = -1;
+		fail(st, STATE_EOS, e, "write %s", st->jpath);
+		return -1;
+	}
+	st->jvalid += (off_t)st->jbuf.len;
+	st->jbuf.len = 0;
+	return 0;
+}
+
+/* Mark and prune. */
+
+static int
+bit_get(const struct store *st, size_t off)
+{
+	size_t b = (off - st->rbeg) / 8;
+
+	return st->marks != NULL && (st->marks[b / 8] & (1u << (b % 8)));
+}
+
+static void
+bit_set(struct store *st, size_t off)
+{
+	size_t b = (off - st->rbeg) / 8;
+
+	if (st->marks == NULL)
+		st->marks = xcalloc((st->rend - st->rbeg) / 64 + 1, 1);
+	st->marks[b / 8] |= (uint8_t)(1u << (b % 8));
+}
+
+void
+store_mark(struct store *st, const char *folder, uint32_t uv, const char *uid)
+{
+	const struct sfolder *cf = folder_uv(st, folder, uv);
+	struct sfolder *f;
+	struct orec *r, b;
+	struct snap was;
+	size_t off, fi;
+
+	if (cf == NULL)
+		return;
+	fi = (size_t)(cf - st->f);
+	f = &st->f[fi];
+	if ((r = ov_find(st, fi, uid)) == NULL) {
+		off = base_find(st, f, uid);
+		if (off == SIZE_MAX || bit_get(st, off)
+		    || parse_base(st, off, &b) == -1)
+			return;
+		bit_set(st, off);
+		if (b.gone == 0) {
+			f->nmarked += live_of(&b);
+			return;
+		}
+		r = ov_get(st, fi, uid); /* it came back: gone= goes */
+	}
+	if (r->when == 0)
+		return;
+	was = snap_of(r);
+	r->marked = 1;
+	if (r->gone != 0) {
+		r->gone = 0;
+		line_m(&st->jbuf, st, r);
+	}
+	settle(st, r, was);
+}
+
+/* One record of a complete listing's folder: gone now, or forgotten
+ * when gone for long enough; *gonemin follows. */
+static void
+prune_one(struct store *st, struct orec *r, int64_t now, int64_t *gonemin)
+{
+	struct snap was = snap_of(r);
+
+	if (r->when == 0 || r->marked)
+		return;
+	if (r->gone == 0) {
+		r->gone = now;
+		line_m(&st->jbuf, st, r);
+	} else if (now - r->gone >= STATE_KEEP_GONE) {
+		orec_void(r);
+		line_key(&st->jbuf, 'X', st->f[r->fidx].name, st->f[r->fidx].uv,
+		    now, r->uid);
+		b_c(&st->jbuf, '\n');
+	}
+	settle(st, r, was);
+	if (r->gone != 0 && (*gonemin == 0 || r->gone < *gonemin))
+		*gonemin = r->gone;
+}
+
+int
+store_prune(struct store *st, const char *folder, int64_t now)
+{
+	size_t fi = folder_find(st, folder), off, i;
+	struct sfolder *f;
+	int64_t gonemin = 0;
+	struct orec b;
+	char *u;
+
+	st->walked = 0;
+	if (fi == SIZE_MAX)
+		return 0;
+	f = &st->f[fi];
+	if (now < 1)
+		now = 1;
+	if (f->nmarked == f->live
+	    && (f->gonemin == 0 || now - f->gonemin < STATE_KEEP_GONE))
+		return 0;
+	if (!f->basevoid) {
+		folder_range(st, f);
+		for (off = f->blo; off < f->bhi; off = line_end(st, off)) {
+			if (++st->walked % 8192 == 0)
+				map_drop(st);
+			if (bit_get(st, off) || parse_base(st, off, &b) == -1
+			    || ov_find(st, fi, b.uid) != NULL)
+				continue;
+			if (b.gone != 0 && now - b.gone < STATE_KEEP_GONE) {
+				if (gonemin == 0 || b.gone < gonemin)
+					gonemin = b.gone;
+				continue;
+			}
+			u = xstrdup(b.uid);
+			prune_one(st, ov_get(st, fi, u), now, &gonemin);
+			free(u);
+		}
+	}
+	for (i = 0; i < st->no; i++)
+		if (st->o[i].fidx == fi) {
+			st->walked++;
+			prune_one(st, &st->o[i], now, &gonemin);
+		}
+	f->gonemin = gonemin;
+	map_drop(st);
+	return 0;
+}
+
+/* Iteration: first the folder's base lines (pos: the offset from its
+ * first), then the overlay's records the base has not (POS_OV | the
+ * overlay index). */
+#define POS_OV ((size_t)1 << (sizeof(size_t) * 8 - 1))
+
+static int
+next_base(struct store *st, struct sfolder *f, size_t *pos,
+    struct state_rec *out)
+{
+	size_t fi = (size_t)(f - st->f), off, end;
+	struct orec *it = &st->iscratch, *o;
+
+	folder_range(st, f);
+	for (off = f->blo + *pos; off < f->bhi; off = end) {
+		end = line_end(st, off);
+		*pos = end - f->blo;
+		st->walked += end - off;
+		if (st->walked - st->lastwalk >= DROP_BYTES) {
+			st->lastwalk = st->walked;
+			map_drop(st);
+		}
+		if (parse_into(st, off, it, &st->ibuf, &st->ibufcap) == -1)
+			continue;
+		if ((o = ov_find(st, fi, it->uid)) != NULL) {
+			if (o->when == 0 || o->grew)
+				continue;
+			rec_out(o, out);
+			return 1;
+		}
+		if (it->grew)
+			continue;
+		it->marked = bit_get(st, off);
+		rec_out(it, out);
+		return 1;
+	}
+	return 0;
+}
+
+int
+store_next(struct store *st, const char *folder, uint32_t uv, size_t *pos,
+    struct state_rec *out)
+{
+	const struct sfolder *cf = folder_uv(st, folder, uv);
+	size_t fi, i;
+	struct orec *o;
+
+	if (cf == NULL)
+		return 0;
+	fi = (size_t)(cf - st->f);
+	if (!(*pos & POS_OV)) {
+		if (!st->f[fi].basevoid && st->map != NULL
+		    && next_base(st, &st->f[fi], pos, out))
+			return 1;
+		*pos = POS_OV;
+	}
+	for (i = *pos & ~POS_OV; i < st->no; i++) {
+		o = &st->o[i];
+		if (o->fidx != fi || o->inbase || o->when == 0 || o->grew)
+			continue;
+		*pos = POS_OV | (i + 1);
+		rec_out(o, out);
+		return 1;
+	}
+	*pos = POS_OV | st->no;
+	return 0;
+}
+
+/* Compaction. */
+
+struct okey {
+	const char *ef;
+	char *eu;
+	size_t eulen, idx;
+};
+
+static int
+okey_cmp(const void *x, const void *y)
+{
+	const struct okey *a = x, *b = y;
+	int c = strcmp(a->ef, b->ef);
+
+	return c != 0 ? (c < 0 ? -1 : 1) : uid_cmp(a->eu, a->eulen, b->eu, b->eulen);
+}
+
+struct fsum {
+	size_t live;
+	int64_t oldest, gonemin;
+};
+
+static void
+sum_rec(struct fsum *s, const struct orec *r)
+{
+	if (live_of(r)) {
+		s->live++;
+		if (s->oldest == 0 || r->when < s->oldest)
+			s->oldest = r->when;
+	}
+	if (r->gone != 0 && (s->gonemin == 0 || r->gone < s->gonemin))
+		s->gonemin = r->gone;
+}
+
+static size_t
+folder_by_ename(const struct store *st, const char *ef, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < st->nf; i++)
+		if (strlen(st->f[i].ename) == len
+		    && memcmp(st->f[i].ename, ef, len) == 0)
+			return i;
+	return SIZE_MAX;
+}
+
+struct merge {
+	struct okey *k;
+	size_t nk;
+	struct fsum *sum; /* pass 1: the folders' header values */
+	int fd; /* pass 2: where the lines go */
+	struct sbuf b;
+};
+
+static int
+merge_flush(struct store *st, struct merge *m, size_t min)
+{
+	if (m->fd == -1 || m->b.len < min)
+		return 0;
+	if (write_full(m->fd, m->b.p, m->b.len) == -1) {
+		fail(st, STATE_EOS, errno, "write %s", st->tpath);
+		return -1;
+	}
+	m->b.len = 0;
+	return 0;
+}
+
+/* One of the merge's lines: the base line at off, or (off SIZE_MAX)
+ * the overlay record r. */
+static void
+merge_emit(struct store *st, struct merge *m, size_t fi, size_t off,
+    size_t end, const struct orec *r)
+{
+	struct orec pr;
+
+	if (off == SIZE_MAX) {
+		if (r->when == 0)
+			return;
+		if (m->fd == -1)
+			sum_rec(&m->sum[r->fidx], r);
+		else
+			line_m(&m->b, st, r);
+	} else if (m->fd == -1) {
+		if (parse_base(st, off, &pr) == 0)
+			sum_rec(&m->sum[fi], &pr);
+	} else
+		b_add(&m->b, st->map + off, end - off);
+}
+
+/* The base's lines and the overlay's, in key order, the overlay's
+ * winning. */
+static int
+merge(struct store *st, struct merge *m)
+{
+	size_t off = st->rbeg, end = 0, j = 0, fi = SIZE_MAX, flen, n = 0;
+	const char *ff;
+	int c;
+
+	while (off < st->rend || j < m->nk) {
+		if (++n % 8192 == 0)
+			map_drop(st);
+		c = 1;
+		if (off < st->rend) {
+			end = line_end(st, off);
+			ff = field_at(st->map + off, st->map + st->rend, 1, &flen);
+			if (ff == NULL) {
+				fail(st, STATE_ECORRUPT, 0,
+				    "%s: bad line at byte %zu", st->path, off);
+				return -1;
+			}
+			if (fi == SIZE_MAX || strlen(st->f[fi].ename) != flen
+			    || memcmp(st->f[fi].ename, ff, flen) != 0)
+				fi = folder_by_ename(st, ff, flen);
+			if (fi == SIZE_MAX || st->f[fi].basevoid) {
+				off = end;
+				continue;
+			}
+			c = j < m->nk ? line_cmp(st, off, m->k[j].ef, m->k[j].eu,
+					    m->k[j].eulen, 0)
+				      : -1;
+		}
+		if (c >= 0) {
+			merge_emit(st, m, 0, SIZE_MAX, 0, &st->o[m->k[j++].idx]);
+			if (c == 0)
+				off = end;
+		} else {
+			merge_emit(st, m, fi, off, end, NULL);
+			off = end;
+		}
+		if (merge_flush(st, m, CHUNK) == -1)
+			return -1;
+	}
+	return merge_flush(st, m, 0);
+}
+
+/* The head of the new base: header, generation, F and I lines. */
+static void
+merge_head(struct store *st, struct merge *m)
+{
+	const struct orec *r;
+	size_t i;
+
+	b_add(&m->b, BASE_HEADER "\nG\t", sizeof(BASE_HEADER) + 2);
+	b_u64(&m->b, st->gen + 1);
+	b_c(&m->b, '\n');
+	for (i = 0; i < st->nf; i++) {
+		b_c(&m->b, 'F');
+		b_tesc(&m->b, st->f[i].name);
+		b_tu64(&m->b, st->f[i].uv);
+		b_tu64(&m->b, st->f[i].uidnext);
+		b_tu64(&m->b, st->f[i].modseq);
+		b_tu64(&m->b, m->sum[i].live);
+		b_tu64(&m->b, (uint64_t)m->sum[i].oldest);
+		b_tu64(&m->b, (uint64_t)m->sum[i].gonemin);
+		b_c(&m->b, '\n');
+	}
+	for (i = 0; i < st->no; i++) {
+		r = &st->o[i];
+		if (r->intent == NULL || (r->when != 0 && !r->grew))
+			continue;
+		line_key(&m->b, 'I', st->f[r->fidx].name, st->f[r->fidx].uv,
+		    r->intent_when, r->uid);
+		b_tesc(&m->b, r->intent);
+		b_c(&m->b, '\n');
+	}
+}
+
+/* Write the merged base into the temp file, durably. */
+static int
+compact_temp(struct store *st, struct merge *m)
+{
+	int e;
+
+	(void)unlink(st->tpath);
+	m->fd = open(st->tpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (m->fd == -1) {
+		fail(st, STATE_EOS, errno, "create %s", st->tpath);
+		return -1;
+	}
+	merge_head(st, m);
+	if (merge(st, m) == -1)
+		goto fail;
+	if (fdatasync(m->fd) == -1) {
+		fail(st, STATE_EOS, errno, "fsync %s", st->tpath);
+		goto fail;
+	}
+	e = close(m->fd);
+	m->fd = -1;
+	if (e == -1) {
+		fail(st, STATE_EOS, errno, "close %s", st->tpath);
+		goto fail;
+	}
+	return 0;
+
+fail:
+	if (m->fd != -1)
+		close(m->fd);
+	m->fd = -1;
+	(void)unlink(st->tpath);
+	return -1;
+}
+
+static void store_clear(struct store *);
+
+int
+store_compact(struct store *st)
+{
+	struct merge m;
+	size_t i;
+	int rv = -1, ro;
+
+	if (writable(st, st->path) == -1 || store_sync(st) == -1)
+		return -1;
+	memset(&m, 0, sizeof(m));
+	m.fd = -1;
+	m.nk = st->no;
+	m.k = xcalloc(m.nk + 1, sizeof(*m.k));
+	for (i = 0; i < st->no; i++) {
+		m.k[i].ef = st->f[st->o[i].fidx].ename;
+		m.k[i].eu = escaped(st->o[i].uid);
+		m.k[i].eulen = strlen(m.k[i].eu);
+		m.k[i].idx = i;
+	}
+	qsort(m.k, m.nk, sizeof(*m.k), okey_cmp);
+	m.sum = xcalloc(st->nf + 1, sizeof(*m.sum));
+	if (merge(st, &m) == -1 || compact_temp(st, &m) == -1)
+		goto done;
+	if (rename(st->tpath, st->path) == -1) {
+		fail(st, STATE_EOS, errno, "rename %s to %s", st->tpath,
+		    st->path);
+		(void)unlink(st->tpath);
+		goto done;
+	}
+	/* Base N+1 is in place: journal N is stale whatever happens. */
+	st->gen++;
+	if (st->jfd != -1)
+		close(st->jfd);
+	st->jfd = -1;
+	if (fsync_dir(st) == -1)
+		goto done;
+	if (unlink(st->jpath) == -1 && errno != ENOENT) {
+		fail(st, STATE_EOS, errno, "unlink %s", st->jpath);
+		goto done;
+	}
+	if (fsync_dir(st) == -1)
+		goto done;
+	/* Start afresh from the new base (marks are dropped). */
+	ro = st->readonly;
+	store_clear(st);
+	rv = store_open(st, ro);
+done:
+	for (i = 0; i < m.nk; i++)
+		free(m.k[i].eu);
+	free(m.k);
+	free(m.sum);
+	free(m.b.p);
+	return rv;
+}
+
+int
+store_save(struct store *st)
+{
+	size_t i;
+
+	if (!st->dirty && st->existed && !st->v1)
+		return 0;
+	if (writable(st, st->path) == -1)
+		return -1;
+	for (i = 0; i < st->nf; i++) {
+		if (!st->f[i].metadirty)
+			continue;
+		b_c(&st->jbuf, 'S');
+		b_tesc(&st->jbuf, st->f[i].name);
+		b_tu64(&st->jbuf, st->f[i].uv);
+		b_tu64(&st->jbuf, st->f[i].uidnext);
+		b_tu64(&st->jbuf, st->f[i].modseq);
+		b_c(&st->jbuf, '\n');
+		st->f[i].metadirty = 0;
+	}
+	if (store_sync(st) == -1)
+		return -1;
+	st->dirty = 0;
+	if (st->v1 || !st->existed
+	    || ((size_t)st->jvalid > COMPACT_MIN
+		&& (size_t)st->jvalid > st->maplen / COMPACT_FRACTION))
+		return store_compact(st);
+	return 0;
+}
+
+size_t
+store_count(const struct store *st)
+{
+	return st->count;
+}
+
+size_t
+store_noverlay(const struct store *st)
+{
+	return st->no;
+}
+
+size_t
+store_walked(const struct store *st)
+{
+	return st->walked;
+}
+
+const char *
+store_error(const struct store *st)
+{
+	return st->err;
+}
+
+enum state_errkind
+store_errkind(const struct store *st)
+{
+	return st->kind;
+}
+
+int
+store_errno(const struct store *st)
+{
+	return st->errnum;
+}
+
+/* Everything loaded, not the paths, the lock or the generation. */
+static void
+store_clear(struct store *st)
+{
+	size_t i;
+
+	for (i = 0; i < st->no; i++) {
+		free(st->o[i].file);
+		free(st->o[i].intent);
+	}
+	for (i = 0; i < st->nf; i++) {
+		free(st->f[i].name);
+		free(st->f[i].ename);
+	}
+	strpool_free(&st->uids);
+	if (st->map != NULL)
+		munmap(st->map, st->maplen);
+	if (st->jfd != -1)
+		close(st->jfd);
+	free(st->o);
+	free(st->tab);
+	free(st->f);
+	free(st->marks);
+	free(st->jbuf.p);
+	st->o = NULL;
+	st->tab = NULL;
+	st->f = NULL;
+	st->marks = NULL;
+	st->map = NULL;
+	memset(&st->jbuf, 0, sizeof(st->jbuf));
+	st->no = st->capo = st->tabcap = st->nf = 0;
+	st->maplen = st->rbeg = st->rend = 0;
+	st->jfd = -1;
+	st->jvalid = 0;
+	st->v1 = st->opened = st->existed = st->dirty = 0;
+	st->count = 0;
+}
+
+void
+store_free(struct store *st)
+{
+	if (st == NULL)
+		return;
+	store_clear(st);
+	if (st->lockfd != -1)
+		close(st->lockfd);
+	free(st->sbuf);
+	free(st->ibuf);
+	free(st->path);
+	free(st->jpath);
+	free(st->lpath);
+	free(st->tpath);
+	free(st->dir);
+	free(st);
+}
