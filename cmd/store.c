@@ -1013,8 +1013,10 @@ check_rec(struct jline *l, char type, const char **what)
 static void
 rec_apply_m(struct orec *r, int64_t when, const struct orec *at)
 {
-	free(r->file);
-	r->file = at->file != NULL ? xstrdup(at->file) : NULL;
+	char *file = at->file != NULL ? xstrdup(at->file) : NULL;
+
+	free(r->file); /* at->file may be it */
+	r->file = file;
 	r->flags = at->flags;
 	if (at->grew) {
 		if (r->when == 0 || r->grew) {
@@ -1234,7 +1236,8 @@ head_f(struct store *st, char *line)
 			&v[i])
 		    == -1)
 			return -1;
-	f = &st->f[folder_add(st, fld[1], (uint32_t)v[0])];
+	i = folder_add(st, fld[1], (uint32_t)v[0]);
+	f = &st->f[i]; /* after: folder_add moves st->f */
 	f->basevoid = 0;
 	f->ranged = 0;
 	f->uidnext = (uint32_t)v[1];

@@ -1,0 +1,590 @@
+/*
+ * Unit tests for cmd/store.c (the version 2 state store, a prototype),
+ * in a fresh directory under /tmp. The main one runs the same
+ * operations on cmd/state.c and on the store and compares what both
+ * answer.
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "t.h"
+#include "../../cmd/state.h"
+#include "../../cmd/store.h"
+
+static char tdir[64];
+static int seq;
+
+static const char *
+newpath(void)
+{
+	static char p[256];
+	char d[200];
+
+	snprintf(d, sizeof(d), "%s/s%d", tdir, ++seq);
+	mkdir(d, 0700);
+	snprintf(p, sizeof(p), "%s/acct.state", d);
+	return p;
+}
+
+static char *
+slurp(const char *path)
+{
+	char *p = NULL;
+	size_t n;
+	FILE *f = fopen(path, "r");
+	long len;
+
+	if (f == NULL)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	p = calloc(1, (size_t)len + 1);
+	n = fread(p, 1, (size_t)len, f);
+	p[n] = '\0';
+	fclose(f);
+	return p;
+}
+
+static void
+put(const char *path, const char *data)
+{
+	FILE *f = fopen(path, "w");
+
+	fputs(data, f);
+	fclose(f);
+}
+
+static struct store *
+sopen(const char *path)
+{
+	struct store *s = store_new(path);
+
+	if (store_lock(s) == -1 || store_open(s, 0) == -1) {
+		fprintf(stderr, "open: %s\n", store_error(s));
+		store_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* A deterministic sequence (no random seed). */
+static uint32_t lcg = 12345;
+
+static uint32_t
+next_rand(void)
+{
+	lcg = lcg * 1103515245u + 12345u;
+	return lcg >> 8;
+}
+
+static const char *const folders[] = { "INBOX", "Sent", "a b%c", "-" };
+
+/* Lookups, gets, counts and iteration agree between old and new. */
+static void
+compare(struct state *old, struct store *s, size_t nuids)
+{
+	struct state_rec a, b;
+	uint64_t x1, y1, x2, y2;
+	int64_t o1, o2;
+	size_t fi, i, pos, n1, n2;
+	char uid[32];
+	uint32_t uv;
+
+	for (fi = 0; fi < 4; fi++) {
+		uv = state_uidvalidity(old, folders[fi]);
+		CHECK(uv == store_uidvalidity(s, folders[fi]));
+		CHECK(state_uidnext(old, folders[fi], uv)
+		    == store_uidnext(s, folders[fi], uv));
+		CHECK(state_modseq(old, folders[fi], uv)
+		    == store_modseq(s, folders[fi], uv));
+		for (i = 1; i <= nuids; i++) {
+			snprintf(uid, sizeof(uid), fi == 3 ? "u%zu x" : "%zu",
+			    i);
+			if (state_lookup(old, folders[fi], uv, uid)
+			    != store_lookup(s, folders[fi], uv, uid)) {
+				fprintf(stderr, "%s %s: %" PRId64 " != %" PRId64
+				    "\n", folders[fi], uid,
+				    state_lookup(old, folders[fi], uv, uid),
+				    store_lookup(s, folders[fi], uv, uid));
+				CHECK(0);
+				return;
+			}
+			n1 = (size_t)state_get(old, folders[fi], uv, uid, &a);
+			n2 = (size_t)store_get(s, folders[fi], uv, uid, &b);
+			CHECK(n1 == n2);
+			if (n1 && n2) {
+				CHECK((a.file == NULL) == (b.file == NULL));
+				if (a.file && b.file)
+					CHECK_STR(a.file, b.file);
+				CHECK(a.has_flags == b.has_flags);
+				CHECK_STR(a.flags, b.flags);
+			}
+			CHECK(state_short(old, folders[fi], uv, uid, &x1, &y1)
+			    == store_short(s, folders[fi], uv, uid, &x2, &y2));
+			CHECK(x1 == x2 && y1 == y2);
+			CHECK(state_grew(old, folders[fi], uv, uid, &x1)
+			    == store_grew(s, folders[fi], uv, uid, &x2));
+			CHECK(x1 == x2);
+		}
+		n1 = state_folder_count(old, folders[fi], uv, &o1);
+		n2 = store_folder_count(s, folders[fi], uv, &o2);
+		CHECK(n1 == n2);
+		CHECK(o2 <= o1); /* a lower bound */
+		for (pos = 0, n1 = 0; state_next(old, folders[fi], uv, &pos, &a);)
+			n1++;
+		for (pos = 0, n2 = 0; store_next(s, folders[fi], uv, &pos, &b);)
+			n2++;
+		CHECK(n1 == n2);
+	}
+}
+
+/* Random operations, the same on both. */
+static void
+ops(struct state *old, struct store *s, size_t nops, size_t nuids)
+{
+	static const char *const flags[] = { "", "S", "FS", "RST" };
+	size_t i, fi;
+	char uid[32], file[64];
+	uint32_t r, uv;
+
+	for (i = 0; i < nops; i++) {
+		r = next_rand();
+		fi = r % 4;
+		uv = fi == 2 ? 7 : 1;
+		snprintf(uid, sizeof(uid), fi == 3 ? "u%zu x" : "%zu",
+		    (size_t)(next_rand() % nuids) + 1);
+		switch ((r >> 4) % 10) {
+		case 0:
+		case 1:
+		case 2:
+		case 3:
+			state_add(old, folders[fi], uv, uid, 1000 + r % 500);
+			store_add(s, folders[fi], uv, uid, 1000 + r % 500);
+			break;
+		case 4:
+			snprintf(file, sizeof(file), "%u.M1P1.host:2,%s", r,
+			    flags[r % 4]);
+			if (state_set_local(old, folders[fi], uv, uid, file,
+				flags[r % 4])
+			    == 0)
+				CHECK(store_set_local(s, folders[fi], uv, uid,
+					  file, flags[r % 4])
+				    == 0);
+			else
+				CHECK(store_set_local(s, folders[fi], uv, uid,
+					  file, flags[r % 4])
+				    == -1);
+			break;
+		case 5:
+			state_forget(old, folders[fi], uv, uid);
+			store_forget(s, folders[fi], uv, uid);
+			break;
+		case 6:
+			state_add_short(old, folders[fi], uv, uid, 900, 50, 40);
+			store_add_short(s, folders[fi], uv, uid, 900, 50, 40);
+			break;
+		case 7:
+			state_add_grew(old, folders[fi], uv, uid, 800, 99);
+			store_add_grew(s, folders[fi], uv, uid, 800, 99);
+			break;
+		case 8:
+			state_set_uidnext(old, folders[fi], uv, r % 1000);
+			store_set_uidnext(s, folders[fi], uv, r % 1000);
+			state_set_modseq(old, folders[fi], uv, r % 77);
+			store_set_modseq(s, folders[fi], uv, r % 77);
+			break;
+		default:
+			if (r % 97 == 0) {
+				state_reset_folder(old, folders[fi], uv);
+				store_reset_folder(s, folders[fi], uv);
+			}
+			break;
+		}
+	}
+}
+
+/* The store's file replaced by the version 1 file cmd/state.c saved. */
+static void
+take_v1(const char *opath, const char *spath)
+{
+	char *data = slurp(opath), j[300];
+
+	CHECK(data != NULL && strncmp(data, "mailfetch-state 1\n", 18) == 0);
+	if (data != NULL)
+		put(spath, data);
+	free(data);
+	snprintf(j, sizeof(j), "%s.journal", spath);
+	unlink(j);
+}
+
+/*
+ * The same operations, in rounds, each ended by a save (arg 0), or a
+ * sync only: a crash before the save (arg 1); then both reopened and
+ * compared. With arg 2, the first state is written by cmd/state.c
+ * (version 1) and the store must read it.
+ */
+static void
+t_differential(const void *arg)
+{
+	int mode = *(const int *)arg;
+	char opath[256], spath[256];
+	struct state *old;
+	struct store *s;
+	int round;
+
+	snprintf(opath, sizeof(opath), "%s", newpath());
+	snprintf(spath, sizeof(spath), "%s", newpath());
+	lcg = 4242;
+	for (round = 0; round < 6; round++) {
+		old = state_new(opath);
+		CHECK(state_lock(old) == 0 && state_load(old, 0) == 0);
+		if (mode == 2 && round == 1)
+			take_v1(opath, spath);
+		if ((s = sopen(spath)) == NULL) {
+			CHECK(0);
+			state_free(old);
+			return;
+		}
+		compare(old, s, 300);
+		ops(old, s, round == 0 ? 1500 : 200, 300);
+		compare(old, s, 300);
+		CHECK(state_sync(old) == 0 && store_sync(s) == 0);
+		if (mode != 1 || round % 2 == 0) {
+			CHECK(state_save(old) == 0);
+			CHECK(store_save(s) == 0);
+			compare(old, s, 300);
+		}
+		state_free(old);
+		store_free(s);
+	}
+	/* A last compaction, and the result read again. */
+	old = state_new(opath);
+	CHECK(state_lock(old) == 0 && state_load(old, 0) == 0);
+	if ((s = sopen(spath)) != NULL) {
+		CHECK(store_compact(s) == 0);
+		compare(old, s, 300);
+		CHECK(store_noverlay(s) == 0);
+		store_free(s);
+	}
+	state_free(old);
+}
+
+/* The base is version 2, its M lines sorted by folder, then uid by
+ * length and bytes; what a crash left in the journal is replayed, and
+ * only it is in memory. */
+static void
+t_sorted_and_journal(const void *arg)
+{
+	const char *path = newpath();
+	struct state_rec rec;
+	struct store *s;
+	char uid[16], *data, *p, prev[256] = "", cur[256];
+	int i, sorted = 1;
+
+	(void)arg;
+	if ((s = sopen(path)) == NULL)
+		{
+			CHECK(0);
+			return;
+		}
+	for (i = 1000; i >= 1; i--) {
+		snprintf(uid, sizeof(uid), "%d", (i * 7919) % 1000 + 1);
+		store_add(s, i % 2 ? "INBOX" : "Archive", 5, uid, 100 + i);
+	}
+	CHECK(store_sync(s) == 0 && store_save(s) == 0);
+	store_free(s);
+	data = slurp(path);
+	CHECK(data != NULL && strncmp(data, "mailfetch-state 2\nG\t1\n", 22) == 0);
+	for (p = data; p != NULL && (p = strstr(p, "\nM\t")) != NULL; p++) {
+		char f[64];
+		unsigned u;
+
+		if (sscanf(p + 3, "%63[^\t]\t%*u\t%*u\t%u", f, &u) != 2)
+			break;
+		snprintf(cur, sizeof(cur), "%s %010u", f, u);
+		if (strcmp(prev, cur) >= 0)
+			sorted = 0;
+		memcpy(prev, cur, sizeof(prev));
+	}
+	CHECK(sorted);
+	free(data);
+
+	/* A run changes three records and crashes before its save. */
+	if ((s = sopen(path)) == NULL)
+		{
+			CHECK(0);
+			return;
+		}
+	CHECK(store_noverlay(s) == 0);
+	CHECK(store_lookup(s, "INBOX", 5, "8") != 0);
+	CHECK(store_set_local(s, "INBOX", 5, "8", ".x/1.a:2,S", "S") == 0);
+	CHECK(store_forget(s, "Archive", 5, "2") == 0);
+	CHECK(store_add(s, "INBOX", 5, "1001", 5) == 0);
+	CHECK(store_sync(s) == 0);
+	store_free(s);
+	if ((s = sopen(path)) == NULL)
+		{
+			CHECK(0);
+			return;
+		}
+	CHECK(store_noverlay(s) == 3);
+	CHECK(store_get(s, "INBOX", 5, "8", &rec) == 1);
+	CHECK_STR(rec.file, ".x/1.a:2,S");
+	CHECK_STR(rec.flags, "S");
+	CHECK(store_lookup(s, "Archive", 5, "2") == 0);
+	CHECK(store_lookup(s, "Archive", 5, "4") != 0);
+	CHECK(store_lookup(s, "INBOX", 5, "1001") == 5);
+	CHECK(store_lookup(s, "INBOX", 5, "1002") == 0);
+	CHECK(store_lookup(s, "INBOX", 6, "8") == 0);
+	store_free(s);
+}
+
+/* Prune: O(1) when every live record was listed; a walk when one
+ * vanished; gone= kept 30 days, then forgotten. */
+static void
+t_prune(const void *arg)
+{
+	const char *path = newpath();
+	struct store *s;
+	int64_t now = 2000000000, oldest;
+	char uid[16];
+	int i;
+
+	(void)arg;
+	if ((s = sopen(path)) == NULL)
+		{
+			CHECK(0);
+			return;
+		}
+	for (i = 1; i <= 500; i++) {
+		snprintf(uid, sizeof(uid), "U%d", i);
+		store_add(s, "-", 0, uid, 100);
+	}
+	CHECK(store_sync(s) == 0 && store_save(s) == 0);
+	store_free(s);
+
+	/* Everything listed: nothing walked. */
+	if ((s = sopen(path)) == NULL)
+		{
+			CHECK(0);
+			return;
+		}
+	for (i = 500; i >= 1; i--) {
+		snprintf(uid, sizeof(uid), "U%d", i);
+		store_mark(s, "-", 0, uid);
+	}
+	CHECK(store_prune(s, "-", now) == 0);
+	CHECK(store_walked(s) == 0);
+	CHECK(store_noverlay(s) == 0);
+	CHECK(store_folder_count(s, "-", 0, &oldest) == 500);
+	CHECK(store_save(s) == 0);
+	store_free(s);
+
+	/* U7 and U300 vanished: one walk. */
+	if ((s = sopen(path)) == NULL)
+		{
+			CHECK(0);
+			return;
+		}
+	for (i = 1; i <= 500; i++) {
+		snprintf(uid, sizeof(uid), "U%d", i);
+		if (i != 7 && i != 300)
+			store_mark(s, "-", 0, uid);
+	}
+	CHECK(store_prune(s, "-", now) == 0);
+	CHECK(store_walked(s) > 0);
+	CHECK(store_folder_count(s, "-", 0, &oldest) == 498);
+	CHECK(store_lookup(s, "-", 0, "U7") == 100); /* still recorded */
+	CHECK(store_sync(s) == 0 && store_save(s) == 0);
+	store_free(s);
+
+	/* Listed as before a day later: nothing newly missing, none due. */
+	if ((s = sopen(path)) == NULL)
+		{
+			CHECK(0);
+			return;
+		}
+	CHECK(store_folder_count(s, "-", 0, &oldest) == 498);
+	for (i = 1; i <= 500; i++) {
+		snprintf(uid, sizeof(uid), "U%d", i);
+		if (i != 7 && i != 300)
+			store_mark(s, "-", 0, uid);
+	}
+	CHECK(store_prune(s, "-", now + 86400) == 0);
+	CHECK(store_walked(s) == 0);
+	/* U300 comes back at once; U7 stays away 30 days. */
+	store_mark(s, "-", 0, "U300");
+	CHECK(store_folder_count(s, "-", 0, &oldest) == 499);
+	CHECK(store_prune(s, "-", now + STATE_KEEP_GONE) == 0);
+	CHECK(store_walked(s) > 0);
+	CHECK(store_lookup(s, "-", 0, "U7") == 0);
+	CHECK(store_lookup(s, "-", 0, "U300") == 100);
+	CHECK(store_sync(s) == 0 && store_save(s) == 0);
+	store_free(s);
+	if ((s = sopen(path)) == NULL)
+		{
+			CHECK(0);
+			return;
+		}
+	CHECK(store_lookup(s, "-", 0, "U7") == 0);
+	CHECK(store_folder_count(s, "-", 0, &oldest) == 499);
+	store_free(s);
+}
+
+/* A corrupt base is ECORRUPT, never an empty store. */
+struct ccase {
+	const char *name, *data;
+};
+
+static const struct ccase ccases[] = {
+	{ "empty base", "" },
+	{ "bad header", "mailfetch-state 9\nG\t1\n" },
+	{ "no final newline",
+	    "mailfetch-state 2\nG\t1\nF\tINBOX\t1\t0\t0\t1\t5\t0\nM\tINBOX\t1\t5\t1" },
+	{ "bad F line", "mailfetch-state 2\nG\t1\nF\tINBOX\t1\t0\n" },
+	{ "unknown head line", "mailfetch-state 2\nG\t1\nQ\tx\n" },
+};
+
+static void
+t_corrupt(const void *arg)
+{
+	const struct ccase *c = arg;
+	const char *path = newpath();
+	struct store *s;
+
+	put(path, c->data);
+	s = store_new(path);
+	CHECK(store_open(s, 1) == -1);
+	CHECK(store_errkind(s) == STATE_ECORRUPT);
+	store_free(s);
+}
+
+/* Compaction: a stale temp file is no matter; the journal of the
+ * older generation, left by a crash after the rename, is ignored
+ * (its F line would void the folder if replayed). */
+static void
+t_compact_crash(const void *arg)
+{
+	const char *path = newpath();
+	char j[300], t[300], *old;
+	struct store *s;
+
+	(void)arg;
+	snprintf(j, sizeof(j), "%s.journal", path);
+	snprintf(t, sizeof(t), "%s.tmp", path);
+	if ((s = sopen(path)) == NULL)
+		{
+			CHECK(0);
+			return;
+		}
+	store_add(s, "INBOX", 1, "1", 10);
+	CHECK(store_sync(s) == 0 && store_save(s) == 0);
+	store_reset_folder(s, "INBOX", 2);
+	store_add(s, "INBOX", 2, "5", 20);
+	CHECK(store_sync(s) == 0);
+	old = slurp(j);
+	CHECK(old != NULL && strstr(old, "\nF\tINBOX\t2\n") != NULL);
+	put(t, "garbage");
+	CHECK(store_compact(s) == 0);
+	store_add(s, "INBOX", 2, "6", 30);
+	CHECK(store_sync(s) == 0);
+	store_free(s);
+	/* The crash: the journal of generation 1 back in place. */
+	if (old != NULL)
+		put(j, old);
+	free(old);
+	if ((s = sopen(path)) == NULL)
+		{
+			CHECK(0);
+			return;
+		}
+	CHECK(store_lookup(s, "INBOX", 2, "5") == 20);
+	CHECK(store_lookup(s, "INBOX", 2, "6") == 0); /* lost with it */
+	CHECK(store_lookup(s, "INBOX", 1, "1") == 0);
+	CHECK(store_uidvalidity(s, "INBOX") == 2);
+	store_free(s);
+}
+
+/* Iterating while changing: each record once. */
+static void
+t_next_once(const void *arg)
+{
+	const char *path = newpath();
+	struct state_rec rec;
+	struct store *s;
+	size_t pos = 0, n = 0;
+	char uid[16];
+	int i;
+
+	(void)arg;
+	if ((s = sopen(path)) == NULL)
+		{
+			CHECK(0);
+			return;
+		}
+	for (i = 1; i <= 100; i++) {
+		snprintf(uid, sizeof(uid), "%d", i);
+		store_add(s, "F", 1, uid, 10);
+	}
+	CHECK(store_sync(s) == 0 && store_save(s) == 0);
+	store_add(s, "F", 1, "101", 10);
+	while (store_next(s, "F", 1, &pos, &rec)) {
+		n++;
+		snprintf(uid, sizeof(uid), "%s", rec.uid);
+		CHECK(store_set_local(s, "F", 1, uid, "n:2,", "") == 0);
+		CHECK(strcmp(rec.uid, uid) == 0);
+	}
+	CHECK(n == 101);
+	store_free(s);
+}
+
+static void
+t_lock(const void *arg)
+{
+	const char *path = newpath();
+	struct store *a = store_new(path), *b = store_new(path);
+
+	(void)arg;
+	CHECK(store_lock(a) == 0);
+	CHECK(store_lock(b) == -1 && store_errkind(b) == STATE_ELOCKED);
+	store_free(a);
+	store_free(b);
+}
+
+int
+main(void)
+{
+	static const int save = 0, crash = 1, v1 = 2;
+	size_t i;
+
+	snprintf(tdir, sizeof(tdir), "/tmp/mailfetch-test-store.XXXXXX");
+	if (mkdtemp(tdir) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	T_RUN("same answers as state.c, saved each round", t_differential,
+	    &save);
+	T_RUN("same answers as state.c, crashes between", t_differential,
+	    &crash);
+	T_RUN("same answers as state.c, from a version 1 file",
+	    t_differential, &v1);
+	T_RUN("sorted base, journal replayed", t_sorted_and_journal, NULL);
+	T_RUN("prune O(1) unless something vanished", t_prune, NULL);
+	for (i = 0; i < sizeof(ccases) / sizeof(ccases[0]); i++)
+		T_RUN(ccases[i].name, t_corrupt, &ccases[i]);
+	T_RUN("compaction crash: stale journal ignored", t_compact_crash,
+	    NULL);
+	T_RUN("iteration gives each record once", t_next_once, NULL);
+	T_RUN("lock", t_lock, NULL);
+	t_rmtree(tdir);
+	return T_DONE();
+}
