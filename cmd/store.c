@@ -1197,15 +1197,16 @@ static int
 open_v1(struct store *st, size_t head)
 {
 	char *data = xmalloc(st->maplen + 1);
+	size_t len = st->maplen;
 	int rv;
 
-	memcpy(data, st->map, st->maplen);
-	data[st->maplen] = '\0';
+	memcpy(data, st->map, len);
+	data[len] = '\0';
 	munmap(st->map, st->maplen);
 	st->map = NULL;
 	st->maplen = st->rbeg = st->rend = 0;
 	st->v1 = 1;
-	rv = apply_lines(st, st->path, data, data + head, data + st->maplen, 1);
+	rv = apply_lines(st, st->path, data, data + head, data + len, 1);
 	free(data);
 	return rv;
 }

@@ -327,7 +327,7 @@ t_sorted_and_journal(const void *arg)
 	CHECK(store_noverlay(s) == 0);
 	CHECK(store_lookup(s, "INBOX", 5, "8") != 0);
 	CHECK(store_set_local(s, "INBOX", 5, "8", ".x/1.a:2,S", "S") == 0);
-	CHECK(store_forget(s, "Archive", 5, "2") == 0);
+	CHECK(store_forget(s, "Archive", 5, "3") == 0);
 	CHECK(store_add(s, "INBOX", 5, "1001", 5) == 0);
 	CHECK(store_sync(s) == 0);
 	store_free(s);
@@ -340,8 +340,8 @@ t_sorted_and_journal(const void *arg)
 	CHECK(store_get(s, "INBOX", 5, "8", &rec) == 1);
 	CHECK_STR(rec.file, ".x/1.a:2,S");
 	CHECK_STR(rec.flags, "S");
-	CHECK(store_lookup(s, "Archive", 5, "2") == 0);
-	CHECK(store_lookup(s, "Archive", 5, "4") != 0);
+	CHECK(store_lookup(s, "Archive", 5, "3") == 0);
+	CHECK(store_lookup(s, "Archive", 5, "5") != 0);
 	CHECK(store_lookup(s, "INBOX", 5, "1001") == 5);
 	CHECK(store_lookup(s, "INBOX", 5, "1002") == 0);
 	CHECK(store_lookup(s, "INBOX", 6, "8") == 0);
