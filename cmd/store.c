@@ -637,8 +637,8 @@ folder_uv(const struct store *st, const char *name, uint32_t uv)
 
 /* Parse the M line at off into *r, its strings in *buf. */
 static int
-parse_into(const struct store *st, size_t off, struct orec *r, char **buf,
-    size_t *cap)
+parse_into(
+    const struct store *st, size_t off, struct orec *r, char **buf, size_t *cap)
 {
 	size_t end = line_end(st, off), len = end - off, nf = 0, i;
 	char *fld[MAXFIELDS], *s;
@@ -684,8 +684,7 @@ parse_into(const struct store *st, size_t off, struct orec *r, char **buf,
 			*s = '\0';
 			if (parse_u64(fld[i] + 6, UINT64_MAX, &r->announced)
 				== -1
-			    || parse_u64(s + 1, UINT64_MAX, &r->received)
-				== -1)
+			    || parse_u64(s + 1, UINT64_MAX, &r->received) == -1)
 				return -1;
 			r->isshort = 1;
 		} else
@@ -1003,8 +1002,7 @@ check_rec(struct jline *l, char type, const char **what)
 		return *what = "bad time", -1;
 	if (unescape(l->fld[4]) == -1 || l->fld[4][0] == '\0')
 		return *what = "bad uid", -1;
-	if (type == 'I'
-	    && (unescape(l->fld[5]) == -1 || !name_ok(l->fld[5])))
+	if (type == 'I' && (unescape(l->fld[5]) == -1 || !name_ok(l->fld[5])))
 		return *what = "bad file name", -1;
 	return type == 'M' ? check_attrs(l, what) : 0;
 }
@@ -1093,8 +1091,8 @@ apply_line(struct store *st, char *line, int v1base, const char **what)
  * its two head lines. For a journal, a last line without LF is a torn
  * write: cut off (st->jvalid says how much is good). */
 static int
-apply_lines(struct store *st, const char *path, char *data, char *p,
-    char *end, int v1base)
+apply_lines(struct store *st, const char *path, char *data, char *p, char *end,
+    int v1base)
 {
 	const char *what;
 	size_t lineno = 3;
@@ -1182,8 +1180,8 @@ parse_head(const char *p, size_t len, const char *h1, const char *h2,
 	else
 		return 0;
 	nl2 = memchr(nl + 1, '\n', len - n - 1);
-	if (nl2 == NULL || nl2 - nl - 1 < 3 || nl2 - nl - 1 > 22
-	    || nl[1] != 'G' || nl[2] != '\t')
+	if (nl2 == NULL || nl2 - nl - 1 < 3 || nl2 - nl - 1 > 22 || nl[1] != 'G'
+	    || nl[2] != '\t')
 		return 0;
 	memcpy(tmp, nl + 3, (size_t)(nl2 - nl - 3));
 	tmp[nl2 - nl - 3] = '\0';
@@ -1232,9 +1230,8 @@ head_f(struct store *st, char *line)
 	    || folder_find(st, fld[1]) != SIZE_MAX)
 		return -1;
 	for (i = 0; i < 6; i++)
-		if (parse_u64(fld[i + 2], i == 0 || i == 1 ? UINT32_MAX
-							  : INT64_MAX,
-			&v[i])
+		if (parse_u64(fld[i + 2],
+			i == 0 || i == 1 ? UINT32_MAX : INT64_MAX, &v[i])
 		    == -1)
 			return -1;
 	i = folder_add(st, fld[1], (uint32_t)v[0]);
@@ -1313,8 +1310,8 @@ open_base(struct store *st)
 		fail(st, STATE_EOS, e, "mmap %s", st->path);
 		return -1;
 	}
-	head = parse_head(st->map, st->maplen, BASE_HEADER_V1, BASE_HEADER,
-	    &st->gen, &which);
+	head = parse_head(
+	    st->map, st->maplen, BASE_HEADER_V1, BASE_HEADER, &st->gen, &which);
 	if (head == 0 || st->map[st->maplen - 1] != '\n') {
 		fail(st, STATE_ECORRUPT, 0,
 		    "%s: bad header or truncated file, expected \"%s\"",
@@ -1354,7 +1351,8 @@ open_journal(struct store *st)
 	else if (gen < st->gen)
 		st->jvalid = 0; /* older than the base: folded in already */
 	else
-		rc = apply_lines(st, st->jpath, data, data + head, data + len, 0);
+		rc = apply_lines(
+		    st, st->jpath, data, data + head, data + len, 0);
 	free(data);
 	return rc;
 }
@@ -1370,8 +1368,9 @@ store_new(const char *path)
 	xasprintf(&st->lpath, "%s.lock", path);
 	xasprintf(&st->tpath, "%s.tmp", path);
 	s = strrchr(path, '/');
-	st->dir = s == NULL ? xstrdup(".")
-			    : xstrndup(path, s == path ? 1 : (size_t)(s - path));
+	st->dir = s == NULL
+	    ? xstrdup(".")
+	    : xstrndup(path, s == path ? 1 : (size_t)(s - path));
 	st->jfd = st->lockfd = -1;
 	return st;
 }
@@ -1487,8 +1486,8 @@ store_set_modseq(
 }
 
 size_t
-store_folder_count(const struct store *st, const char *folder, uint32_t uv,
-    int64_t *oldest)
+store_folder_count(
+    const struct store *st, const char *folder, uint32_t uv, int64_t *oldest)
 {
 	const struct sfolder *f = folder_uv(st, folder, uv);
 
@@ -1528,8 +1527,8 @@ store_get(struct store *st, const char *folder, uint32_t uv, const char *uid,
 }
 
 int
-store_short(struct store *st, const char *folder, uint32_t uv,
-    const char *uid, uint64_t *announced, uint64_t *received)
+store_short(struct store *st, const char *folder, uint32_t uv, const char *uid,
+    uint64_t *announced, uint64_t *received)
 {
 	const struct orec *r = rec_lookup(st, folder, uv, uid);
 
@@ -1542,8 +1541,8 @@ store_short(struct store *st, const char *folder, uint32_t uv,
 }
 
 int
-store_grew(struct store *st, const char *folder, uint32_t uv,
-    const char *uid, uint64_t *limit)
+store_grew(struct store *st, const char *folder, uint32_t uv, const char *uid,
+    uint64_t *limit)
 {
 	const struct orec *r = rec_lookup(st, folder, uv, uid);
 
@@ -1934,8 +1933,8 @@ store_prune(struct store *st, const char *folder, int64_t now)
 #define POS_OV ((size_t)1 << (sizeof(size_t) * 8 - 1))
 
 static int
-next_base(struct store *st, struct sfolder *f, size_t *pos,
-    struct state_rec *out)
+next_base(
+    struct store *st, struct sfolder *f, size_t *pos, struct state_rec *out)
 {
 	size_t fi = (size_t)(f - st->f), off, end;
 	struct orec *it = &st->iscratch, *o;
@@ -2009,7 +2008,8 @@ okey_cmp(const void *x, const void *y)
 	const struct okey *a = x, *b = y;
 	int c = strcmp(a->ef, b->ef);
 
-	return c != 0 ? (c < 0 ? -1 : 1) : uid_cmp(a->eu, a->eulen, b->eu, b->eulen);
+	return c != 0 ? (c < 0 ? -1 : 1)
+		      : uid_cmp(a->eu, a->eulen, b->eu, b->eulen);
 }
 
 struct fsum {
@@ -2065,8 +2065,8 @@ merge_flush(struct store *st, struct merge *m, size_t min)
 /* One of the merge's lines: the base line at off, or (off SIZE_MAX)
  * the overlay record r. */
 static void
-merge_emit(struct store *st, struct merge *m, size_t fi, size_t off,
-    size_t end, const struct orec *r)
+merge_emit(struct store *st, struct merge *m, size_t fi, size_t off, size_t end,
+    const struct orec *r)
 {
 	struct orec pr;
 
@@ -2099,7 +2099,8 @@ merge(struct store *st, struct merge *m)
 		c = 1;
 		if (off < st->rend) {
 			end = line_end(st, off);
-			ff = field_at(st->map + off, st->map + st->rend, 1, &flen);
+			ff = field_at(
+			    st->map + off, st->map + st->rend, 1, &flen);
 			if (ff == NULL) {
 				fail(st, STATE_ECORRUPT, 0,
 				    "%s: bad line at byte %zu", st->path, off);
@@ -2112,12 +2113,13 @@ merge(struct store *st, struct merge *m)
 				off = end;
 				continue;
 			}
-			c = j < m->nk ? line_cmp(st, off, m->k[j].ef, m->k[j].eu,
-					    m->k[j].eulen, 0)
+			c = j < m->nk ? line_cmp(st, off, m->k[j].ef,
+				m->k[j].eu, m->k[j].eulen, 0)
 				      : -1;
 		}
 		if (c >= 0) {
-			merge_emit(st, m, 0, SIZE_MAX, 0, &st->o[m->k[j++].idx]);
+			merge_emit(
+			    st, m, 0, SIZE_MAX, 0, &st->o[m->k[j++].idx]);
 			if (c == 0)
 				off = end;
 		} else {

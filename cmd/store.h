@@ -41,15 +41,15 @@ size_t store_folder_count(
 /* O(log n): the overlay, then a binary search over the mapping. */
 int64_t store_lookup(
     struct store *, const char *folder, uint32_t uv, const char *uid);
-int store_get(struct store *, const char *folder, uint32_t uv,
-    const char *uid, struct state_rec *out);
+int store_get(struct store *, const char *folder, uint32_t uv, const char *uid,
+    struct state_rec *out);
 int store_short(struct store *, const char *folder, uint32_t uv,
     const char *uid, uint64_t *announced, uint64_t *received);
-int store_grew(struct store *, const char *folder, uint32_t uv,
-    const char *uid, uint64_t *limit);
+int store_grew(struct store *, const char *folder, uint32_t uv, const char *uid,
+    uint64_t *limit);
 
-int store_add(struct store *, const char *folder, uint32_t uv,
-    const char *uid, int64_t when);
+int store_add(struct store *, const char *folder, uint32_t uv, const char *uid,
+    int64_t when);
 int store_add_short(struct store *, const char *folder, uint32_t uv,
     const char *uid, int64_t when, uint64_t announced, uint64_t received);
 int store_add_grew(struct store *, const char *folder, uint32_t uv,

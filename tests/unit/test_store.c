@@ -107,12 +107,13 @@ compare(struct state *old, struct store *s, size_t nuids)
 		CHECK(state_modseq(old, folders[fi], uv)
 		    == store_modseq(s, folders[fi], uv));
 		for (i = 1; i <= nuids; i++) {
-			snprintf(uid, sizeof(uid), fi == 3 ? "u%zu x" : "%zu",
-			    i);
+			snprintf(
+			    uid, sizeof(uid), fi == 3 ? "u%zu x" : "%zu", i);
 			if (state_lookup(old, folders[fi], uv, uid)
 			    != store_lookup(s, folders[fi], uv, uid)) {
-				fprintf(stderr, "%s %s: %" PRId64 " != %" PRId64
-				    "\n", folders[fi], uid,
+				fprintf(stderr,
+				    "%s %s: %" PRId64 " != %" PRId64 "\n",
+				    folders[fi], uid,
 				    state_lookup(old, folders[fi], uv, uid),
 				    store_lookup(s, folders[fi], uv, uid));
 				CHECK(0);
@@ -139,7 +140,8 @@ compare(struct state *old, struct store *s, size_t nuids)
 		n2 = store_folder_count(s, folders[fi], uv, &o2);
 		CHECK(n1 == n2);
 		CHECK(o2 <= o1); /* a lower bound */
-		for (pos = 0, n1 = 0; state_next(old, folders[fi], uv, &pos, &a);)
+		for (pos = 0, n1 = 0;
+		     state_next(old, folders[fi], uv, &pos, &a);)
 			n1++;
 		for (pos = 0, n2 = 0; store_next(s, folders[fi], uv, &pos, &b);)
 			n2++;
@@ -173,8 +175,8 @@ ops(struct state *old, struct store *s, size_t nops, size_t nuids)
 		case 4:
 			snprintf(file, sizeof(file), "%u.M1P1.host:2,%s", r,
 			    flags[r % 4]);
-			if (state_set_local(old, folders[fi], uv, uid, file,
-				flags[r % 4])
+			if (state_set_local(
+				old, folders[fi], uv, uid, file, flags[r % 4])
 			    == 0)
 				CHECK(store_set_local(s, folders[fi], uv, uid,
 					  file, flags[r % 4])
@@ -291,11 +293,10 @@ t_sorted_and_journal(const void *arg)
 	int i, sorted = 1;
 
 	(void)arg;
-	if ((s = sopen(path)) == NULL)
-		{
-			CHECK(0);
-			return;
-		}
+	if ((s = sopen(path)) == NULL) {
+		CHECK(0);
+		return;
+	}
 	for (i = 1000; i >= 1; i--) {
 		snprintf(uid, sizeof(uid), "%d", (i * 7919) % 1000 + 1);
 		store_add(s, i % 2 ? "INBOX" : "Archive", 5, uid, 100 + i);
@@ -303,7 +304,8 @@ t_sorted_and_journal(const void *arg)
 	CHECK(store_sync(s) == 0 && store_save(s) == 0);
 	store_free(s);
 	data = slurp(path);
-	CHECK(data != NULL && strncmp(data, "mailfetch-state 2\nG\t1\n", 22) == 0);
+	CHECK(data != NULL
+	    && strncmp(data, "mailfetch-state 2\nG\t1\n", 22) == 0);
 	for (p = data; p != NULL && (p = strstr(p, "\nM\t")) != NULL; p++) {
 		char f[64];
 		unsigned u;
@@ -319,11 +321,10 @@ t_sorted_and_journal(const void *arg)
 	free(data);
 
 	/* A run changes three records and crashes before its save. */
-	if ((s = sopen(path)) == NULL)
-		{
-			CHECK(0);
-			return;
-		}
+	if ((s = sopen(path)) == NULL) {
+		CHECK(0);
+		return;
+	}
 	CHECK(store_noverlay(s) == 0);
 	CHECK(store_lookup(s, "INBOX", 5, "8") != 0);
 	CHECK(store_set_local(s, "INBOX", 5, "8", ".x/1.a:2,S", "S") == 0);
@@ -331,11 +332,10 @@ t_sorted_and_journal(const void *arg)
 	CHECK(store_add(s, "INBOX", 5, "1001", 5) == 0);
 	CHECK(store_sync(s) == 0);
 	store_free(s);
-	if ((s = sopen(path)) == NULL)
-		{
-			CHECK(0);
-			return;
-		}
+	if ((s = sopen(path)) == NULL) {
+		CHECK(0);
+		return;
+	}
 	CHECK(store_noverlay(s) == 3);
 	CHECK(store_get(s, "INBOX", 5, "8", &rec) == 1);
 	CHECK_STR(rec.file, ".x/1.a:2,S");
@@ -360,11 +360,10 @@ t_prune(const void *arg)
 	int i;
 
 	(void)arg;
-	if ((s = sopen(path)) == NULL)
-		{
-			CHECK(0);
-			return;
-		}
+	if ((s = sopen(path)) == NULL) {
+		CHECK(0);
+		return;
+	}
 	for (i = 1; i <= 500; i++) {
 		snprintf(uid, sizeof(uid), "U%d", i);
 		store_add(s, "-", 0, uid, 100);
@@ -373,11 +372,10 @@ t_prune(const void *arg)
 	store_free(s);
 
 	/* Everything listed: nothing walked. */
-	if ((s = sopen(path)) == NULL)
-		{
-			CHECK(0);
-			return;
-		}
+	if ((s = sopen(path)) == NULL) {
+		CHECK(0);
+		return;
+	}
 	for (i = 500; i >= 1; i--) {
 		snprintf(uid, sizeof(uid), "U%d", i);
 		store_mark(s, "-", 0, uid);
@@ -390,11 +388,10 @@ t_prune(const void *arg)
 	store_free(s);
 
 	/* U7 and U300 vanished: one walk. */
-	if ((s = sopen(path)) == NULL)
-		{
-			CHECK(0);
-			return;
-		}
+	if ((s = sopen(path)) == NULL) {
+		CHECK(0);
+		return;
+	}
 	for (i = 1; i <= 500; i++) {
 		snprintf(uid, sizeof(uid), "U%d", i);
 		if (i != 7 && i != 300)
@@ -408,11 +405,10 @@ t_prune(const void *arg)
 	store_free(s);
 
 	/* Listed as before a day later: nothing newly missing, none due. */
-	if ((s = sopen(path)) == NULL)
-		{
-			CHECK(0);
-			return;
-		}
+	if ((s = sopen(path)) == NULL) {
+		CHECK(0);
+		return;
+	}
 	CHECK(store_folder_count(s, "-", 0, &oldest) == 498);
 	for (i = 1; i <= 500; i++) {
 		snprintf(uid, sizeof(uid), "U%d", i);
@@ -430,11 +426,10 @@ t_prune(const void *arg)
 	CHECK(store_lookup(s, "-", 0, "U300") == 100);
 	CHECK(store_sync(s) == 0 && store_save(s) == 0);
 	store_free(s);
-	if ((s = sopen(path)) == NULL)
-		{
-			CHECK(0);
-			return;
-		}
+	if ((s = sopen(path)) == NULL) {
+		CHECK(0);
+		return;
+	}
 	CHECK(store_lookup(s, "-", 0, "U7") == 0);
 	CHECK(store_folder_count(s, "-", 0, &oldest) == 499);
 	store_free(s);
@@ -449,7 +444,8 @@ static const struct ccase ccases[] = {
 	{ "empty base", "" },
 	{ "bad header", "mailfetch-state 9\nG\t1\n" },
 	{ "no final newline",
-	    "mailfetch-state 2\nG\t1\nF\tINBOX\t1\t0\t0\t1\t5\t0\nM\tINBOX\t1\t5\t1" },
+	    "mailfetch-state "
+	    "2\nG\t1\nF\tINBOX\t1\t0\t0\t1\t5\t0\nM\tINBOX\t1\t5\t1" },
 	{ "bad F line", "mailfetch-state 2\nG\t1\nF\tINBOX\t1\t0\n" },
 	{ "unknown head line", "mailfetch-state 2\nG\t1\nQ\tx\n" },
 };
@@ -481,11 +477,10 @@ t_compact_crash(const void *arg)
 	(void)arg;
 	snprintf(j, sizeof(j), "%s.journal", path);
 	snprintf(t, sizeof(t), "%s.tmp", path);
-	if ((s = sopen(path)) == NULL)
-		{
-			CHECK(0);
-			return;
-		}
+	if ((s = sopen(path)) == NULL) {
+		CHECK(0);
+		return;
+	}
 	store_add(s, "INBOX", 1, "1", 10);
 	CHECK(store_sync(s) == 0 && store_save(s) == 0);
 	store_reset_folder(s, "INBOX", 2);
@@ -502,11 +497,10 @@ t_compact_crash(const void *arg)
 	if (old != NULL)
 		put(j, old);
 	free(old);
-	if ((s = sopen(path)) == NULL)
-		{
-			CHECK(0);
-			return;
-		}
+	if ((s = sopen(path)) == NULL) {
+		CHECK(0);
+		return;
+	}
 	CHECK(store_lookup(s, "INBOX", 2, "5") == 20);
 	CHECK(store_lookup(s, "INBOX", 2, "6") == 0); /* lost with it */
 	CHECK(store_lookup(s, "INBOX", 1, "1") == 0);
@@ -526,11 +520,10 @@ t_next_once(const void *arg)
 	int i;
 
 	(void)arg;
-	if ((s = sopen(path)) == NULL)
-		{
-			CHECK(0);
-			return;
-		}
+	if ((s = sopen(path)) == NULL) {
+		CHECK(0);
+		return;
+	}
 	for (i = 1; i <= 100; i++) {
 		snprintf(uid, sizeof(uid), "%d", i);
 		store_add(s, "F", 1, uid, 10);
@@ -571,18 +564,17 @@ main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	T_RUN("same answers as state.c, saved each round", t_differential,
-	    &save);
-	T_RUN("same answers as state.c, crashes between", t_differential,
-	    &crash);
-	T_RUN("same answers as state.c, from a version 1 file",
-	    t_differential, &v1);
+	T_RUN(
+	    "same answers as state.c, saved each round", t_differential, &save);
+	T_RUN(
+	    "same answers as state.c, crashes between", t_differential, &crash);
+	T_RUN("same answers as state.c, from a version 1 file", t_differential,
+	    &v1);
 	T_RUN("sorted base, journal replayed", t_sorted_and_journal, NULL);
 	T_RUN("prune O(1) unless something vanished", t_prune, NULL);
 	for (i = 0; i < sizeof(ccases) / sizeof(ccases[0]); i++)
 		T_RUN(ccases[i].name, t_corrupt, &ccases[i]);
-	T_RUN("compaction crash: stale journal ignored", t_compact_crash,
-	    NULL);
+	T_RUN("compaction crash: stale journal ignored", t_compact_crash, NULL);
 	T_RUN("iteration gives each record once", t_next_once, NULL);
 	T_RUN("lock", t_lock, NULL);
 	t_rmtree(tdir);
