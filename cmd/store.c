@@ -593,7 +593,7 @@ folder_reset(struct store *st, size_t fi, uint32_t uv)
 			st->o[i].marked = 0;
 		}
 	if (!f->basevoid)
-		st->count -= f->live; /* approximate: gone ones not counted */
+		st->count -= st->count >= f->live ? f->live : st->count;
 	f->basevoid = 1;
 	f->uv = uv;
 	f->uidnext = 0;
@@ -931,7 +931,7 @@ line_key(struct sbuf *b, char type, const char *folder, uint32_t uv,
 struct jline {
 	char *fld[MAXFIELDS];
 	size_t nf;
-	uint64_t uv, when, n[2];
+	uint64_t uv, when, n[4];
 	struct orec at; /* M: its attributes */
 };
 
@@ -1054,9 +1054,12 @@ apply_line(struct store *st, char *line, int v1base, const char **what)
 		return -1;
 	t = l.fld[0][0];
 	if (t == 'F' || t == 'S') {
-		if (l.nf > 5 || (t == 'S' && l.nf != 5)
+		if ((t == 'F' && l.nf > 5) || (t == 'S' && l.nf != 7)
 		    || (l.nf >= 4 && parse_u64(l.fld[3], UINT32_MAX, &l.n[0]))
-		    || (l.nf == 5 && parse_u64(l.fld[4], UINT64_MAX, &l.n[1])))
+		    || (l.nf >= 5 && parse_u64(l.fld[4], UINT64_MAX, &l.n[1]))
+		    || (t == 'S'
+			&& (parse_u64(l.fld[5], INT64_MAX, &l.n[2])
+			    || parse_u64(l.fld[6], INT64_MAX, &l.n[3]))))
 			return *what = "bad folder line", -1;
 		fi = folder_find(st, l.fld[1]);
 		if (t == 'F' && !v1base && fi != SIZE_MAX)
@@ -1065,6 +1068,12 @@ apply_line(struct store *st, char *line, int v1base, const char **what)
 			fi = folder_use(st, l.fld[1], (uint32_t)l.uv, 0);
 		st->f[fi].uidnext = (uint32_t)l.n[0];
 		st->f[fi].modseq = l.n[1];
+		if (t == 'S') {
+			/* Exact as of that save (a prune's walk), or lower
+			 * bounds: either stands until a later change. */
+			st->f[fi].oldest = (int64_t)l.n[2];
+			st->f[fi].gonemin = (int64_t)l.n[3];
+		}
 		return 0;
 	}
 	if (check_rec(&l, t, what) == -1)
@@ -1881,14 +1890,64 @@ prune_one(struct store *st, struct orec *r, int64_t now, int64_t *gonemin)
 		*gonemin = r->gone;
 }
 
+static void
+low(int64_t *v, int64_t t)
+{
+	if (t != 0 && (*v == 0 || t < *v))
+		*v = t;
+}
+
+/* The walk of a prune: each base line of the folder the overlay does
+ * not hold, then the overlay's records; the folder's oldest and
+ * gonemin come out exact. */
+static void
+prune_walk(struct store *st, size_t fi, int64_t now)
+{
+	struct sfolder *f = &st->f[fi];
+	int64_t gonemin = 0, oldest = 0;
+	struct orec b, *r;
+	size_t off, i;
+	char *u;
+
+	folder_range(st, f);
+	for (off = f->blo; !f->basevoid && off < f->bhi;
+	     off = line_end(st, off)) {
+		if (++st->walked % 8192 == 0)
+			map_drop(st);
+		if (parse_base(st, off, &b) == -1
+		    || ov_find(st, fi, b.uid) != NULL)
+			continue;
+		if (bit_get(st, off)
+		    || (b.gone != 0 && now - b.gone < STATE_KEEP_GONE)) {
+			if (live_of(&b))
+				low(&oldest, b.when);
+			low(&gonemin, b.gone);
+			continue;
+		}
+		u = xstrdup(b.uid);
+		prune_one(st, ov_get(st, fi, u), now, &gonemin);
+		free(u);
+	}
+	for (i = 0; i < st->no; i++) {
+		r = &st->o[i];
+		if (r->fidx != fi)
+			continue;
+		st->walked++;
+		prune_one(st, r, now, &gonemin);
+		if (live_of(r))
+			low(&oldest, r->when);
+	}
+	f->gonemin = gonemin;
+	f->oldest = oldest;
+	f->metadirty = st->dirty = 1;
+	map_drop(st);
+}
+
 int
 store_prune(struct store *st, const char *folder, int64_t now)
 {
-	size_t fi = folder_find(st, folder), off, i;
+	size_t fi = folder_find(st, folder);
 	struct sfolder *f;
-	int64_t gonemin = 0;
-	struct orec b;
-	char *u;
 
 	st->walked = 0;
 	if (fi == SIZE_MAX)
@@ -1899,31 +1958,7 @@ store_prune(struct store *st, const char *folder, int64_t now)
 	if (f->nmarked == f->live
 	    && (f->gonemin == 0 || now - f->gonemin < STATE_KEEP_GONE))
 		return 0;
-	if (!f->basevoid) {
-		folder_range(st, f);
-		for (off = f->blo; off < f->bhi; off = line_end(st, off)) {
-			if (++st->walked % 8192 == 0)
-				map_drop(st);
-			if (bit_get(st, off) || parse_base(st, off, &b) == -1
-			    || ov_find(st, fi, b.uid) != NULL)
-				continue;
-			if (b.gone != 0 && now - b.gone < STATE_KEEP_GONE) {
-				if (gonemin == 0 || b.gone < gonemin)
-					gonemin = b.gone;
-				continue;
-			}
-			u = xstrdup(b.uid);
-			prune_one(st, ov_get(st, fi, u), now, &gonemin);
-			free(u);
-		}
-	}
-	for (i = 0; i < st->no; i++)
-		if (st->o[i].fidx == fi) {
-			st->walked++;
-			prune_one(st, &st->o[i], now, &gonemin);
-		}
-	f->gonemin = gonemin;
-	map_drop(st);
+	prune_walk(st, fi, now);
 	return 0;
 }
 
@@ -2273,6 +2308,8 @@ store_save(struct store *st)
 		b_tu64(&st->jbuf, st->f[i].uv);
 		b_tu64(&st->jbuf, st->f[i].uidnext);
 		b_tu64(&st->jbuf, st->f[i].modseq);
+		b_tu64(&st->jbuf, (uint64_t)st->f[i].oldest);
+		b_tu64(&st->jbuf, (uint64_t)st->f[i].gonemin);
 		b_c(&st->jbuf, '\n');
 		st->f[i].metadirty = 0;
 	}
