@@ -185,7 +185,9 @@ struct sfolder {
 	size_t live; /* downloaded, not grew=, not gone= */
 	int64_t oldest; /* lower bound of their `when`; 0: none */
 	int64_t gonemin; /* earliest gone= among them; 0: none */
-	size_t nmarked; /* live records marked first this run */
+	size_t present; /* recorded (grew= too), not gone=: a listing
+			   that shows them all leaves nothing to prune */
+	size_t nmarked; /* present records marked this run */
 	int basevoid; /* reset: the base's lines do not count */
 	int ranged; /* blo, bhi known */
 	size_t blo, bhi; /* its M lines in the mapping */
@@ -560,6 +562,12 @@ folder_add(struct store *st, const char *name, uint32_t uv)
 }
 
 static int
+present_of(const struct orec *r)
+{
+	return r->when != 0 && r->gone == 0;
+}
+
+static int
 live_of(const struct orec *r)
 {
 	return r->when != 0 && !r->grew && r->gone == 0;
@@ -599,6 +607,7 @@ folder_reset(struct store *st, size_t fi, uint32_t uv)
 	f->uidnext = 0;
 	f->modseq = 0;
 	f->live = 0;
+	f->present = 0;
 	f->oldest = f->gonemin = 0;
 	f->nmarked = 0;
 	f->metadirty = 1;
@@ -810,10 +819,16 @@ ov_get(struct store *st, size_t fidx, const char *uid)
 
 /* Account for a change of r in its folder's header values. */
 static void
-ov_settle(struct store *st, struct orec *r, int waslive, int wasrec)
+ov_settle(
+    struct store *st, struct orec *r, int waslive, int wasrec, int waspres)
 {
 	struct sfolder *f = &st->f[r->fidx];
 	int now = live_of(r), rec = r->when != 0 && !r->grew;
+
+	if (present_of(r) && !waspres)
+		f->present++;
+	else if (!present_of(r) && waspres && f->present > 0)
+		f->present--;
 
 	if (now && !waslive)
 		f->live++;
@@ -832,7 +847,7 @@ ov_settle(struct store *st, struct orec *r, int waslive, int wasrec)
 }
 
 struct snap {
-	int live, rec, ml;
+	int live, rec, pres, mp;
 };
 
 static struct snap
@@ -842,7 +857,8 @@ snap_of(const struct orec *r)
 
 	s.live = live_of(r);
 	s.rec = r->when != 0 && !r->grew;
-	s.ml = s.live && r->marked;
+	s.pres = present_of(r);
+	s.mp = s.pres && r->marked;
 	return s;
 }
 
@@ -850,13 +866,13 @@ static void
 settle(struct store *st, struct orec *r, struct snap was)
 {
 	struct sfolder *f = &st->f[r->fidx];
-	int ml = live_of(r) && r->marked;
+	int mp = present_of(r) && r->marked;
 
-	if (ml && !was.ml)
+	if (mp && !was.mp)
 		f->nmarked++;
-	else if (!ml && was.ml && f->nmarked > 0)
+	else if (!mp && was.mp && f->nmarked > 0)
 		f->nmarked--;
-	ov_settle(st, r, was.live, was.rec);
+	ov_settle(st, r, was.live, was.rec, was.pres);
 }
 
 /* A record as lookups see it: the overlay's, else the base's (parsed
@@ -1222,23 +1238,23 @@ open_v1(struct store *st, size_t head)
 static int
 head_f(struct store *st, char *line)
 {
-	char *fld[9], *s;
-	uint64_t v[6];
+	char *fld[10], *s;
+	uint64_t v[7];
 	struct sfolder *f;
 	size_t nf = 0, i;
 
 	fld[nf++] = line;
 	for (s = line; *s != '\0'; s++)
 		if (*s == '\t') {
-			if (nf == 9)
+			if (nf == 10)
 				return -1;
 			*s = '\0';
 			fld[nf++] = s + 1;
 		}
-	if (nf != 8 || unescape(fld[1]) == -1
+	if (nf != 9 || unescape(fld[1]) == -1
 	    || folder_find(st, fld[1]) != SIZE_MAX)
 		return -1;
-	for (i = 0; i < 6; i++)
+	for (i = 0; i < 7; i++)
 		if (parse_u64(fld[i + 2],
 			i == 0 || i == 1 ? UINT32_MAX : INT64_MAX, &v[i])
 		    == -1)
@@ -1250,8 +1266,9 @@ head_f(struct store *st, char *line)
 	f->uidnext = (uint32_t)v[1];
 	f->modseq = v[2];
 	f->live = (size_t)v[3];
-	f->oldest = (int64_t)v[4];
-	f->gonemin = (int64_t)v[5];
+	f->present = (size_t)v[4];
+	f->oldest = (int64_t)v[5];
+	f->gonemin = (int64_t)v[6];
 	st->count += f->live; /* lower bound: gone= ones not counted */
 	return 0;
 }
@@ -1851,19 +1868,16 @@ store_mark(struct store *st, const char *folder, uint32_t uv, const char *uid)
 			return;
 		bit_set(st, off);
 		if (b.gone == 0) {
-			f->nmarked += live_of(&b);
+			f->nmarked += present_of(&b);
 			return;
 		}
-		r = ov_get(st, fi, uid); /* it came back: gone= goes */
+		/* It came back: the prune clears its gone=. */
+		r = ov_get(st, fi, uid);
 	}
 	if (r->when == 0)
 		return;
 	was = snap_of(r);
 	r->marked = 1;
-	if (r->gone != 0) {
-		r->gone = 0;
-		line_m(&st->jbuf, st, r);
-	}
 	settle(st, r, was);
 }
 
@@ -1943,10 +1957,20 @@ prune_walk(struct store *st, size_t fi, int64_t now)
 	map_drop(st);
 }
 
+static void
+come_back(struct store *st, struct orec *r)
+{
+	struct snap was = snap_of(r);
+
+	r->gone = 0;
+	line_m(&st->jbuf, st, r);
+	settle(st, r, was);
+}
+
 int
 store_prune(struct store *st, const char *folder, int64_t now)
 {
-	size_t fi = folder_find(st, folder);
+	size_t fi = folder_find(st, folder), i;
 	struct sfolder *f;
 
 	st->walked = 0;
@@ -1955,7 +1979,12 @@ store_prune(struct store *st, const char *folder, int64_t now)
 	f = &st->f[fi];
 	if (now < 1)
 		now = 1;
-	if (f->nmarked == f->live
+	/* Those that came back are in the overlay (store_mark). */
+	for (i = 0; i < st->no; i++)
+		if (st->o[i].fidx == fi && st->o[i].marked && st->o[i].gone != 0
+		    && st->o[i].when != 0)
+			come_back(st, &st->o[i]);
+	if (f->nmarked == f->present
 	    && (f->gonemin == 0 || now - f->gonemin < STATE_KEEP_GONE))
 		return 0;
 	prune_walk(st, fi, now);
@@ -2048,13 +2077,14 @@ okey_cmp(const void *x, const void *y)
 }
 
 struct fsum {
-	size_t live;
+	size_t live, present;
 	int64_t oldest, gonemin;
 };
 
 static void
 sum_rec(struct fsum *s, const struct orec *r)
 {
+	s->present += present_of(r);
 	if (live_of(r)) {
 		s->live++;
 		if (s->oldest == 0 || r->when < s->oldest)
@@ -2184,6 +2214,7 @@ merge_head(struct store *st, struct merge *m)
 		b_tu64(&m->b, st->f[i].uidnext);
 		b_tu64(&m->b, st->f[i].modseq);
 		b_tu64(&m->b, m->sum[i].live);
+		b_tu64(&m->b, m->sum[i].present);
 		b_tu64(&m->b, (uint64_t)m->sum[i].oldest);
 		b_tu64(&m->b, (uint64_t)m->sum[i].gonemin);
 		b_c(&m->b, '\n');
