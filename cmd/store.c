@@ -2112,6 +2112,7 @@ struct merge {
 	struct fsum *sum; /* pass 1: the folders' header values */
 	int fd; /* pass 2: where the lines go */
 	struct sbuf b;
+	struct sbuf prev; /* pass 1: the key of the line before */
 };
 
 static int
@@ -2149,6 +2150,34 @@ merge_emit(struct store *st, struct merge *m, size_t fi, size_t off, size_t end,
 		b_add(&m->b, st->map + off, end - off);
 }
 
+/* Pass 1 checks the base's order, which lookups rely on: each line's
+ * key above the one before (m->prev: its folder, NUL, uid). */
+static int
+merge_order(struct store *st, struct merge *m, size_t off)
+{
+	const char *end = st->map + st->rend, *f, *u;
+	size_t flen, ulen;
+	int rv = 0;
+
+	if ((f = field_at(st->map + off, end, 1, &flen)) == NULL
+	    || (u = field_at(f, end, 3, &ulen)) == NULL)
+		return -1;
+	if (m->prev.len > 0) {
+		rv = line_cmp(st, off, m->prev.p,
+			 m->prev.p + strlen(m->prev.p) + 1,
+			 m->prev.len - strlen(m->prev.p) - 2, 0)
+			> 0
+		    ? 0
+		    : -1;
+	}
+	m->prev.len = 0;
+	b_add(&m->prev, f, flen);
+	b_c(&m->prev, '\0');
+	b_add(&m->prev, u, ulen);
+	b_c(&m->prev, '\0');
+	return rv;
+}
+
 /* The base's lines and the overlay's, in key order, the overlay's
  * winning. */
 static int
@@ -2174,7 +2203,16 @@ merge(struct store *st, struct merge *m)
 			if (fi == SIZE_MAX || strlen(st->f[fi].ename) != flen
 			    || memcmp(st->f[fi].ename, ff, flen) != 0)
 				fi = folder_by_ename(st, ff, flen);
-			if (fi == SIZE_MAX || st->f[fi].basevoid) {
+			if (fi == SIZE_MAX
+			    || (m->fd == -1 && merge_order(st, m, off) == -1)) {
+				fail(st, STATE_ECORRUPT, 0,
+				    "%s: line at byte %zu %s", st->path, off,
+				    fi == SIZE_MAX
+					? "names an undeclared folder"
+					: "is out of order");
+				return -1;
+			}
+			if (st->f[fi].basevoid) {
 				off = end;
 				continue;
 			}
@@ -2319,6 +2357,7 @@ done:
 	free(m.k);
 	free(m.sum);
 	free(m.b.p);
+	free(m.prev.p);
 	return rv;
 }
 

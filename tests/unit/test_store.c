@@ -533,6 +533,29 @@ t_compact_crash(const void *arg)
 	store_free(s);
 }
 
+/* A base out of order (edited by hand) is found corrupt at the next
+ * compaction, which checks the order as it merges. */
+static void
+t_out_of_order(const void *arg)
+{
+	const char *path = newpath();
+	struct store *s;
+
+	(void)arg;
+	put(path,
+	    "mailfetch-state 2\nG\t1\n"
+	    "F\tINBOX\t1\t0\t0\t2\t2\t5\t0\n"
+	    "M\tINBOX\t1\t5\t10\nM\tINBOX\t1\t5\t9\n");
+	if ((s = sopen(path)) == NULL) {
+		CHECK(0);
+		return;
+	}
+	CHECK(store_compact(s) == -1);
+	CHECK(store_errkind(s) == STATE_ECORRUPT);
+	CHECK(strstr(store_error(s), "out of order") != NULL);
+	store_free(s);
+}
+
 /* Iterating while changing: each record once. */
 static void
 t_next_once(const void *arg)
@@ -600,6 +623,7 @@ main(void)
 	for (i = 0; i < sizeof(ccases) / sizeof(ccases[0]); i++)
 		T_RUN(ccases[i].name, t_corrupt, &ccases[i]);
 	T_RUN("compaction crash: stale journal ignored", t_compact_crash, NULL);
+	T_RUN("base out of order: corrupt at compaction", t_out_of_order, NULL);
 	T_RUN("iteration gives each record once", t_next_once, NULL);
 	T_RUN("lock", t_lock, NULL);
 	t_rmtree(tdir);
