@@ -2113,6 +2113,7 @@ struct merge {
 	int fd; /* pass 2: where the lines go */
 	struct sbuf b;
 	struct sbuf prev; /* pass 1: the key of the line before */
+	size_t prevoff; /* and its offset */
 };
 
 static int
@@ -2159,6 +2160,9 @@ merge_order(struct store *st, struct merge *m, size_t off)
 	size_t flen, ulen;
 	int rv = 0;
 
+	if (m->prev.len > 0 && off == m->prevoff)
+		return 0; /* the same line, after an overlay record */
+	m->prevoff = off;
 	if ((f = field_at(st->map + off, end, 1, &flen)) == NULL
 	    || (u = field_at(f, end, 3, &ulen)) == NULL)
 		return -1;
