@@ -22,7 +22,7 @@
  *
  *	mailfetch-state 2
  *	G	generation
- *	F	folder	uv	uidnext	modseq	live	oldest	gonemin
+ *	F	folder	uv	uidnext	modseq	live	present	oldest	gonemin
  *	...				(every folder, any order)
  *	I	folder	uv	when	uid	filename
  *	...				(pending intents: few)
@@ -35,9 +35,14 @@
  *    zero) that is numeric order; for POP3's UIDL strings it is a total
  *    order too. A folder's records are thus one contiguous range, in UID
  *    order. The F line carries what used to need a pass over the
- *    records: live (records downloaded, not grew=, not gone=), oldest
- *    (a lower bound of their earliest `when`; exact after a compaction)
- *    and gonemin (the earliest gone= time among its records, 0: none).
+ *    records: live (downloaded, not grew=, not gone=: what
+ *    state_folder_count answers), present (recorded, grew= too, not
+ *    gone=: what a complete listing must show for nothing to be
+ *    pruned), oldest (a lower bound of the live records' earliest
+ *    `when`; exact after a compaction or a prune's walk) and gonemin
+ *    (the earliest gone= among its records, 0: none; the same).
+ *    Compaction checks the order as it merges (a base out of order,
+ *    edited by hand, is corrupt: 65); lookups trust it.
  *
  * 2. Lookups without loading. The base file is mmap'ed read-only. The
  *    header (F and I lines) is parsed at open: O(folders + intents). A
@@ -62,13 +67,17 @@
  *    "mailfetch-journal 2" and one more line type, written by
  *    state_save instead of rewriting the base:
  *
- *	S	folder	uv	uidnext	modseq	live	oldest	gonemin
+ *	S	folder	uv	uidnext	modseq	oldest	gonemin
  *
- *    (a folder's header values as of this save). Version 1 journals
- *    (no S line) are read as before. The load replays the journal into
- *    the overlay: O(journal). state_prune's gone= changes, which the
- *    old save carried, are journaled as M lines with gone= (the v1
- *    replay already takes gone= from an M line).
+ *    (a folder's header values as of this save; live and present are
+ *    kept exact by the replay of the M and X lines themselves).
+ *    Version 1 journals (no S line) are read as before. The load
+ *    replays the journal into the overlay: O(journal). state_prune's
+ *    gone= changes and forgets, which the old save carried, are
+ *    journaled as M lines with gone= and X lines (the v1 replay already
+ *    takes gone= from an M line): they become durable at the next
+ *    state_sync, not only at state_save (stricter than version 1; a
+ *    run that crashes after a prune keeps its gone= notes).
  *
  * 5. Compaction, the only O(n) write: when the journal has grown past
  *    an eighth of the base (and at least 64 KB), or the base is v1, or
@@ -90,14 +99,16 @@
  *    byte offsets / 8 (a line is at least 10 bytes, so each line has a
  *    bit of its own: file size / 64 bytes, 147 KB at 100 000),
  *    allocated at the first mark; overlay records have a flag. A
- *    marked record with gone= gets it cleared at once (overlay, live
- *    +1). Each first mark of a live record counts. state_prune after a
- *    complete listing: when the count equals the folder's live and
+ *    marked record with gone= is copied into the overlay (it came
+ *    back; the prune clears its gone=, as state.c's does). Each first
+ *    mark of a present record counts. state_prune after a complete
+ *    listing: first the overlay's came-back records lose gone=
+ *    (O(changes)); then when the count equals the folder's present and
  *    gonemin is 0 or less than STATE_KEEP_GONE old, no record is newly
  *    missing and none expires: O(1). Otherwise (something vanished,
  *    or a gone= record may expire) one walk of the folder's range sets
- *    gone=now on the unmarked live records and forgets the expired
- *    ones (journaled), and recomputes gonemin. IMAP with UIDNEXT
+ *    gone=now on the unmarked present records and forgets the expired
+ *    ones (journaled), and makes oldest and gonemin exact. IMAP with UIDNEXT
  *    (list_from > 1) lists only new messages and prunes nothing, as
  *    today; the mirror's QRESYNC/CHANGEDSINCE pass forgets by
  *    state_forget and never prunes.
