@@ -238,6 +238,8 @@ struct store {
 	struct orec iscratch; /* the record store_next gave */
 	char *ibuf;
 	size_t ibufcap;
+	struct state_intent *pend; /* pending at the open */
+	size_t npend;
 	struct sbuf jbuf;
 	int jfd;
 	off_t jvalid;
@@ -1412,6 +1414,37 @@ store_new(const char *path)
 	return st;
 }
 
+/* mkdir -p the store's directory, 0700, each new one made durable. */
+static int
+make_dir(struct store *st)
+{
+	char *p = xstrdup(st->dir), *s, c;
+
+	for (s = p + 1;; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		c = *s;
+		*s = '\0';
+		if (mkdir(p, 0700) == 0) {
+			if (fsync_parent(p) == -1) {
+				fail(st, STATE_EOS, errno, "fsync parent of %s",
+				    p);
+				free(p);
+				return -1;
+			}
+		} else if (errno != EEXIST) {
+			fail(st, STATE_EOS, errno, "mkdir %s", p);
+			free(p);
+			return -1;
+		}
+		*s = c;
+		if (c == '\0')
+			break;
+	}
+	free(p);
+	return 0;
+}
+
 int
 store_lock(struct store *st)
 {
@@ -1419,6 +1452,8 @@ store_lock(struct store *st)
 
 	if (st->lockfd != -1)
 		return 0;
+	if (make_dir(st) == -1)
+		return -1;
 	fd = open(st->lpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd == -1) {
 		fail(st, STATE_EOS, errno, "open %s", st->lpath);
@@ -1438,12 +1473,15 @@ store_lock(struct store *st)
 	return 0;
 }
 
+static void collect_pending(struct store *);
+
 int
 store_open(struct store *st, int readonly)
 {
 	st->readonly = readonly;
 	if (open_base(st) == -1 || open_journal(st) == -1)
 		return -1;
+	collect_pending(st);
 	st->opened = 1;
 	return 0;
 }
@@ -1730,15 +1768,58 @@ store_intend(struct store *st, const struct state_intent *in)
 	return 0;
 }
 
+/* The intents pending at the open, as state_pending gives them. */
+static void
+collect_pending(struct store *st)
+{
+	struct state_intent *p;
+	struct orec *r;
+	char *slash;
+	size_t i;
+
+	for (i = 0; i < st->no; i++) {
+		r = &st->o[i];
+		if (r->intent != NULL && r->when != 0 && !r->grew) {
+			free(r->intent);
+			r->intent = NULL;
+		}
+		if (r->intent == NULL)
+			continue;
+		st->pend
+		    = xreallocarray(st->pend, st->npend + 1, sizeof(*st->pend));
+		p = &st->pend[st->npend++];
+		p->folder = st->f[r->fidx].name;
+		p->uidvalidity = st->f[r->fidx].uv;
+		p->uid = r->uid;
+		p->when = r->intent_when;
+		if ((slash = strchr(r->intent, '/')) != NULL) {
+			*slash = '\0';
+			p->sub = r->intent;
+			p->name = slash + 1;
+		} else {
+			p->sub = "";
+			p->name = r->intent;
+		}
+		r->intent = NULL; /* now the pending list's */
+	}
+}
+
 size_t
 store_npending(const struct store *st)
 {
-	size_t i, n = 0;
+	return st->npend;
+}
 
-	for (i = 0; i < st->no; i++)
-		n += st->o[i].intent != NULL
-		    && (st->o[i].when == 0 || st->o[i].grew);
-	return n;
+const struct state_intent *
+store_pending(const struct store *st, size_t i)
+{
+	return i < st->npend ? &st->pend[i] : NULL;
+}
+
+const char *
+store_folder_name(const struct store *st, size_t i)
+{
+	return i < st->nf ? st->f[i].name : NULL;
 }
 
 /* The journal. */
@@ -2468,6 +2549,12 @@ store_clear(struct store *st)
 	free(st->f);
 	free(st->marks);
 	free(st->jbuf.p);
+	for (i = 0; i < st->npend; i++)
+		free((char *)(*st->pend[i].sub != '\0' ? st->pend[i].sub
+						       : st->pend[i].name));
+	free(st->pend);
+	st->pend = NULL;
+	st->npend = 0;
 	st->o = NULL;
 	st->tab = NULL;
 	st->f = NULL;

@@ -60,6 +60,8 @@ int store_forget(
     struct store *, const char *folder, uint32_t uv, const char *uid);
 int store_intend(struct store *, const struct state_intent *);
 size_t store_npending(const struct store *);
+const struct state_intent *store_pending(const struct store *, size_t i);
+const char *store_folder_name(const struct store *, size_t i);
 
 /* Iterate a folder's records in key order of the base, then those only
  * the overlay has. The strings of *out stay valid until the next call. */
