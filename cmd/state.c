@@ -99,6 +99,7 @@
  * record can come back to life. Load, save and lookups are linear or
  * O(1) in the number of records.
  */
+#ifndef STATE_STORE2 /* see state_v2.c */
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -2200,3 +2201,4 @@ state_free(struct state *st)
 	free(st->dir);
 	free(st);
 }
+#endif
