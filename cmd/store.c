@@ -22,7 +22,7 @@
  *
  *	mailfetch-state 2
  *	G	generation
- *	F	folder	uv	uidnext	modseq	live	present	oldest	gonemin
+ *	F	folder	uv	uidnext	modseq	records	live	present	oldest	gonemin
  *	...				(every folder, any order)
  *	I	folder	uv	when	uid	filename
  *	...				(pending intents: few)
@@ -35,7 +35,9 @@
  *    zero) that is numeric order; for POP3's UIDL strings it is a total
  *    order too. A folder's records are thus one contiguous range, in UID
  *    order. The F line carries what used to need a pass over the
- *    records: live (downloaded, not grew=, not gone=: what
+ *    records: records (downloaded, not grew=, gone= or not: what
+ *    state_count and run.c's known_counts need), live (downloaded,
+ *    not grew=, not gone=: what
  *    state_folder_count answers), present (recorded, grew= too, not
  *    gone=: what a complete listing must show for nothing to be
  *    pruned), oldest (a lower bound of the live records' earliest
@@ -193,6 +195,7 @@ struct sfolder {
 	char *name, *ename; /* as known, and escaped as in the files */
 	uint32_t uv, uidnext;
 	uint64_t modseq;
+	size_t records; /* downloaded, not grew= (gone= too) */
 	size_t live; /* downloaded, not grew=, not gone= */
 	int64_t oldest; /* lower bound of their `when`; 0: none */
 	int64_t gonemin; /* earliest gone= among them; 0: none */
@@ -605,16 +608,14 @@ folder_reset(struct store *st, size_t fi, uint32_t uv)
 
 	for (i = 0; i < st->no; i++)
 		if (st->o[i].fidx == fi) {
-			if (st->o[i].when != 0 && !st->o[i].grew)
-				st->count--;
 			orec_void(&st->o[i]);
 			free(st->o[i].intent);
 			st->o[i].intent = NULL;
 			st->o[i].inbase = 0;
 			st->o[i].marked = 0;
 		}
-	if (!f->basevoid)
-		st->count -= st->count >= f->live ? f->live : st->count;
+	st->count -= st->count >= f->records ? f->records : st->count;
+	f->records = 0;
 	f->basevoid = 1;
 	f->uv = uv;
 	f->uidnext = 0;
@@ -847,10 +848,13 @@ ov_settle(
 		f->live++;
 	else if (!now && waslive && f->live > 0)
 		f->live--;
-	if (rec && !wasrec)
+	if (rec && !wasrec) {
 		st->count++;
-	else if (!rec && wasrec && st->count > 0)
+		f->records++;
+	} else if (!rec && wasrec && st->count > 0 && f->records > 0) {
 		st->count--;
+		f->records--;
+	}
 	if (now && (f->oldest == 0 || r->when < f->oldest))
 		f->oldest = r->when;
 	if (r->gone != 0 && (f->gonemin == 0 || r->gone < f->gonemin))
@@ -1251,23 +1255,23 @@ open_v1(struct store *st, size_t head)
 static int
 head_f(struct store *st, char *line)
 {
-	char *fld[10], *s;
-	uint64_t v[7];
+	char *fld[11], *s;
+	uint64_t v[8];
 	struct sfolder *f;
 	size_t nf = 0, i;
 
 	fld[nf++] = line;
 	for (s = line; *s != '\0'; s++)
 		if (*s == '\t') {
-			if (nf == 10)
+			if (nf == 11)
 				return -1;
 			*s = '\0';
 			fld[nf++] = s + 1;
 		}
-	if (nf != 9 || unescape(fld[1]) == -1
+	if (nf != 10 || unescape(fld[1]) == -1
 	    || folder_find(st, fld[1]) != SIZE_MAX)
 		return -1;
-	for (i = 0; i < 7; i++)
+	for (i = 0; i < 8; i++)
 		if (parse_u64(fld[i + 2],
 			i == 0 || i == 1 ? UINT32_MAX : INT64_MAX, &v[i])
 		    == -1)
@@ -1278,11 +1282,12 @@ head_f(struct store *st, char *line)
 	f->ranged = 0;
 	f->uidnext = (uint32_t)v[1];
 	f->modseq = v[2];
-	f->live = (size_t)v[3];
-	f->present = (size_t)v[4];
-	f->oldest = (int64_t)v[5];
-	f->gonemin = (int64_t)v[6];
-	st->count += f->live; /* lower bound: gone= ones not counted */
+	f->records = (size_t)v[3];
+	f->live = (size_t)v[4];
+	f->present = (size_t)v[5];
+	f->oldest = (int64_t)v[6];
+	f->gonemin = (int64_t)v[7];
+	st->count += f->records;
 	return 0;
 }
 
@@ -2169,7 +2174,7 @@ okey_cmp(const void *x, const void *y)
 }
 
 struct fsum {
-	size_t live, present;
+	size_t records, live, present;
 	int64_t oldest, gonemin;
 };
 
@@ -2177,6 +2182,7 @@ static void
 sum_rec(struct fsum *s, const struct orec *r)
 {
 	s->present += present_of(r);
+	s->records += r->when != 0 && !r->grew;
 	if (live_of(r)) {
 		s->live++;
 		if (s->oldest == 0 || r->when < s->oldest)
@@ -2347,6 +2353,7 @@ merge_head(struct store *st, struct merge *m)
 		b_tu64(&m->b, st->f[i].uv);
 		b_tu64(&m->b, st->f[i].uidnext);
 		b_tu64(&m->b, st->f[i].modseq);
+		b_tu64(&m->b, m->sum[i].records);
 		b_tu64(&m->b, m->sum[i].live);
 		b_tu64(&m->b, m->sum[i].present);
 		b_tu64(&m->b, (uint64_t)m->sum[i].oldest);
@@ -2487,6 +2494,14 @@ store_save(struct store *st)
 		&& (size_t)st->jvalid > st->maplen / COMPACT_FRACTION))
 		return store_compact(st);
 	return 0;
+}
+
+size_t
+store_folder_records(const struct store *st, const char *folder, uint32_t uv)
+{
+	const struct sfolder *f = folder_uv(st, folder, uv);
+
+	return f == NULL ? 0 : f->records;
 }
 
 size_t

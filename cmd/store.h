@@ -80,6 +80,10 @@ int store_save(struct store *);
 /* Merge the journal into a new base now (crash-safe). */
 int store_compact(struct store *);
 
+/* All records of folder, also those gone= (run.c's known_counts walks
+ * for it today): O(1). */
+size_t store_folder_records(
+    const struct store *, const char *folder, uint32_t uv);
 size_t store_count(const struct store *);
 /* For tests and the bench: records in the overlay, and how many
  * lines the last prune walked. */

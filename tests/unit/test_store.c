@@ -99,6 +99,7 @@ compare(struct state *old, struct store *s, size_t nuids)
 	char uid[32];
 	uint32_t uv;
 
+	CHECK(state_count(old) == store_count(s));
 	for (fi = 0; fi < 4; fi++) {
 		uv = state_uidvalidity(old, folders[fi]);
 		CHECK(uv == store_uidvalidity(s, folders[fi]));
@@ -136,6 +137,10 @@ compare(struct state *old, struct store *s, size_t nuids)
 			    == store_grew(s, folders[fi], uv, uid, &x2));
 			CHECK(x1 == x2);
 		}
+		for (pos = 0, n1 = 0;
+		     state_next(old, folders[fi], uv, &pos, &a);)
+			n1++;
+		CHECK(n1 == store_folder_records(s, folders[fi], uv));
 		n1 = state_folder_count(old, folders[fi], uv, &o1);
 		n2 = store_folder_count(s, folders[fi], uv, &o2);
 		CHECK(n1 == n2);
@@ -473,7 +478,7 @@ static const struct ccase ccases[] = {
 	{ "bad header", "mailfetch-state 9\nG\t1\n" },
 	{ "no final newline",
 	    "mailfetch-state "
-	    "2\nG\t1\nF\tINBOX\t1\t0\t0\t1\t1\t5\t0\nM\tINBOX\t1\t5\t1" },
+	    "2\nG\t1\nF\tINBOX\t1\t0\t0\t1\t1\t1\t5\t0\nM\tINBOX\t1\t5\t1" },
 	{ "bad F line", "mailfetch-state 2\nG\t1\nF\tINBOX\t1\t0\n" },
 	{ "unknown head line", "mailfetch-state 2\nG\t1\nQ\tx\n" },
 };
@@ -547,7 +552,7 @@ t_out_of_order(const void *arg)
 	(void)arg;
 	put(path,
 	    "mailfetch-state 2\nG\t1\n"
-	    "F\tINBOX\t1\t0\t0\t2\t2\t5\t0\n"
+	    "F\tINBOX\t1\t0\t0\t2\t2\t2\t5\t0\n"
 	    "M\tINBOX\t1\t5\t10\nM\tINBOX\t1\t5\t9\n");
 	if ((s = sopen(path)) == NULL) {
 		CHECK(0);
