@@ -1339,6 +1339,12 @@ open_base(struct store *st)
 		fail(st, STATE_EOS, e, "stat %s", st->path);
 		return -1;
 	}
+	if (!S_ISREG(sb.st_mode)) {
+		close(fd);
+		fail(st, STATE_EOS, S_ISDIR(sb.st_mode) ? EISDIR : EINVAL,
+		    "read %s", st->path);
+		return -1;
+	}
 	st->existed = 1;
 	if (sb.st_size == 0) {
 		close(fd);
