@@ -1984,6 +1984,49 @@ store_mark(struct store *st, const char *folder, uint32_t uv, const char *uid)
 	settle(st, r, was);
 }
 
+int64_t
+store_look_mark(struct store *st, const char *folder, uint32_t uv,
+    const char *uid, uint64_t *announced, uint64_t *received, uint64_t *grew)
+{
+	const struct sfolder *cf = folder_uv(st, folder, uv);
+	struct orec *r, b;
+	size_t off, fi;
+	int64_t when;
+
+	*announced = *received = *grew = 0;
+	if (cf == NULL)
+		return 0;
+	fi = (size_t)(cf - st->f);
+	if ((r = ov_find(st, fi, uid)) == NULL) {
+		off = base_find(st, &st->f[fi], uid);
+		if (off == SIZE_MAX || parse_base(st, off, &b) == -1)
+			return 0;
+		if (b.gone != 0 || bit_get(st, off))
+			r = ov_get(st, fi, uid); /* as store_mark does */
+		else {
+			bit_set(st, off);
+			st->f[fi].nmarked += present_of(&b);
+			r = &b;
+		}
+	}
+	if (r->when == 0)
+		return 0;
+	if (r->isshort && !r->grew) {
+		*announced = r->announced;
+		*received = r->received;
+	}
+	if (r->grew)
+		*grew = r->received;
+	when = r->grew ? 0 : r->when;
+	if (r != &b) {
+		struct snap was = snap_of(r);
+
+		r->marked = 1;
+		settle(st, r, was);
+	}
+	return when;
+}
+
 /* One record of a complete listing's folder: gone now, or forgotten
  * when gone for long enough; *gonemin follows. */
 static void

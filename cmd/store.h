@@ -70,6 +70,10 @@ int store_next(struct store *, const char *folder, uint32_t uv, size_t *pos,
 
 void store_mark(
     struct store *, const char *folder, uint32_t uv, const char *uid);
+/* run.c's look_up in one search: store_lookup, store_short, store_grew
+ * and store_mark of a listed message together. */
+int64_t store_look_mark(struct store *, const char *folder, uint32_t uv,
+    const char *uid, uint64_t *announced, uint64_t *received, uint64_t *grew);
 /* After a complete listing; O(1) when nothing vanished or expires. */
 int store_prune(struct store *, const char *folder, int64_t now);
 

@@ -154,6 +154,22 @@ compare(struct state *old, struct store *s, size_t nuids)
 	}
 }
 
+/* run.c's look_up on the old state, store_look_mark on the new. */
+static void
+look_mark(struct state *old, struct store *s, const char *f, uint32_t uv,
+    const char *uid)
+{
+	uint64_t a1, r1, g1, a2, r2, g2;
+	int64_t w1, w2;
+
+	w1 = state_lookup(old, f, uv, uid);
+	state_short(old, f, uv, uid, &a1, &r1);
+	state_grew(old, f, uv, uid, &g1);
+	state_mark(old, f, uv, uid);
+	w2 = store_look_mark(s, f, uv, uid, &a2, &r2, &g2);
+	CHECK(w1 == w2 && a1 == a2 && r1 == r2 && g1 == g2);
+}
+
 static int64_t clock_now = 1000000;
 
 /* The store journals a prune's gone= and forgets at the next sync;
@@ -217,11 +233,15 @@ ops(struct state *old, struct store *s, size_t nops, size_t nuids)
 			store_set_modseq(s, folders[fi], uv, r % 77);
 			break;
 		case 10:
-		case 11:
 			if (no_prune)
 				break;
 			state_mark(old, folders[fi], uv, uid);
 			store_mark(s, folders[fi], uv, uid);
+			break;
+		case 11:
+			if (no_prune)
+				break;
+			look_mark(old, s, folders[fi], uv, uid);
 			break;
 		case 12:
 			if (r % 3 == 0 && !no_prune) {
