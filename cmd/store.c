@@ -1,8 +1,70 @@
 /*
  * The state store, version 2: O(changes) per run. A PROTOTYPE, not yet
- * behind cmd/state.h (see STATUS).
+ * behind cmd/state.h in the real build (see STATUS).
  *
- * STATUS: see the end of this comment (kept current by each session).
+ * STATUS (2026-12-05, session wt-store; branch wt-store, not merged)
+ *
+ * Works (tests/unit/test_store.c, 14 cases, also under SAN=1):
+ *  - the version 2 base (sorted M lines, F lines with records, live,
+ *    present, oldest, gonemin; pending I lines), mapped read-only;
+ *    O(log n) lookups by binary search over the mapping; the overlay;
+ *    the journal (version 1 journals read; S lines); compaction with
+ *    state.c's durability order and generation rule, the order checked
+ *    as it merges; reading a version 1 base (loaded whole once,
+ *    compacted by the first save); mark and prune with the O(1) fast
+ *    path; iteration (store_next); pending intents; lock; corrupt
+ *    files ECORRUPT; store_look_mark (run.c's look_up in one search).
+ *  - the main test runs ~2500 random operations (add, add_short,
+ *    add_grew, set_local, forget, reset, uidnext, modseq, mark,
+ *    look_mark, prune over 30-day steps) on cmd/state.c and on the
+ *    store side by side, in 6 rounds each ended by a save, or by a
+ *    crash (sync only), or starting from the version 1 file state.c
+ *    wrote, and compares every lookup, get, short, grew, folder count,
+ *    record count and iteration length: all equal. It found 5 bugs on
+ *    the way (seen failing: v1 load, use after free, prune semantics,
+ *    the order check, state_count).
+ *  - cmd/state_v2.c puts cmd/state.h over the store when built with
+ *    -DSTATE_STORE2 (make BUILD=build-v2 CFLAGS="-O2 -g
+ *    -DSTATE_STORE2" all unit); the default build is unchanged.
+ *    tests/unit/test_state.c against it: 38 of 97 pass; the others
+ *    check version 1's exact file contents, error texts and line
+ *    numbers, the canon merge, or that a save rewrites the file and
+ *    removes the journal, all of which differ by design or are listed
+ *    as missing below.
+ *  - bench/statebench.c (built by hand; numbers: MEASURED below).
+ *
+ * Missing, for the next session (in this order):
+ *  1. Version 1 input through state.c's own strict loader: today
+ *     open_v1 uses this file's laxer parser, and applies no canon
+ *     (state_set_canon): an older file's respelled names do not merge
+ *     and its malformed lines (uidnext 0 alone, a record before its
+ *     folder...) are not refused. Plan: keep state.c's parser as the
+ *     converter (load v1 whole with canon, then write v2 sorted), and
+ *     make state.c's public functions call store.c otherwise.
+ *  2. Canon for version 2 files: a respelled F line (canon(name) !=
+ *     name) should force a conversion through the same path.
+ *  3. Wire in: state.c becomes the v2 store (drop state_v2.c and the
+ *     STATE_STORE2 switch), update test_state.c's format and error-text
+ *     cases to version 2 (and keep the v1 corrupt cases for the
+ *     converter), the run.c changes: (a) local_changed_at compares the
+ *     folder's new/ and cur/ with the state file's mtime, which a save
+ *     no longer moves: use the journal's (or touch the base at save);
+ *     (b) known_counts walks the folder: use store_folder_records;
+ *     (c) look_up calls four lookups: use store_look_mark; (d) the load
+ *     thread is no longer needed. Then -k test_records -k test_pop3
+ *     -k test_imap -k test_mirror, SAN=1, and bench/mirror.py.
+ *  4. state_rec strings from a base line (store_get, rec_lookup's
+ *     scratch) are valid until the next lookup only; state.h says
+ *     "owned by the state". sync.c and run.c use them at once today
+ *     (checked: on_flags, apply_updates, collect_gone copy or use
+ *     before the next call), but state.h must say so.
+ *  5. fetchrc(5)/README: the version 2 file, that an older mailfetch
+ *     refuses it (65) and how to downgrade.
+ *  6. Not done by design yet: a sorted batch lookup for POP3 (sort the
+ *     UIDL listing, walk the folder's range once) would make a POP3
+ *     poll O(n + m log m) instead of O(m log n); measure first.
+ *
+ * MEASURED: see the end of this comment.
  *
  * Why. cmd/state.c (version 1) reads every record into memory at each
  * run (~265 B of RSS and ~1.5 us of CPU per record) and state_save
