@@ -584,6 +584,74 @@ t_out_of_order(const void *arg)
 	store_free(s);
 }
 
+/* A save of a few changes appends to the journal and leaves the base
+ * alone (same inode); once the journal passed an eighth of the base
+ * (and 64 KB), the save compacts: a new base, no journal, nothing in
+ * memory. */
+static void
+t_save_cost(const void *arg)
+{
+	const char *path = newpath();
+	struct stat a, b;
+	struct store *s;
+	char uid[16], j[300];
+	int i, round;
+
+	(void)arg;
+	snprintf(j, sizeof(j), "%s.journal", path);
+	if ((s = sopen(path)) == NULL) {
+		CHECK(0);
+		return;
+	}
+	for (i = 1; i <= 20000; i++) {
+		snprintf(uid, sizeof(uid), "%d", i);
+		store_add(s, "INBOX", 3, uid, 1700000000);
+	}
+	CHECK(store_sync(s) == 0 && store_save(s) == 0);
+	store_free(s);
+	CHECK(stat(path, &a) == 0 && a.st_size > 400000);
+	/* An unchanged run writes nothing. */
+	if ((s = sopen(path)) != NULL) {
+		CHECK(store_save(s) == 0);
+		store_free(s);
+	}
+	CHECK(access(j, F_OK) == -1);
+	for (round = 0; round < 200; round++) {
+		if ((s = sopen(path)) == NULL) {
+			CHECK(0);
+			return;
+		}
+		for (i = 0; i < 10; i++) {
+			snprintf(uid, sizeof(uid), "%d", round * 10 + i + 1);
+			CHECK(
+			    store_set_local(s, "INBOX", 3, uid,
+				".INBOX/1700000000.M1P1.host,S=100:2,FS", "FS")
+			    == 0);
+		}
+		store_set_modseq(s, "INBOX", 3, (uint64_t)round + 1);
+		CHECK(store_sync(s) == 0 && store_save(s) == 0);
+		CHECK(stat(path, &b) == 0);
+		if (access(j, F_OK) == 0) {
+			/* Not compacted yet: the base untouched. */
+			CHECK(b.st_ino == a.st_ino && b.st_size == a.st_size);
+			CHECK(store_noverlay(s) == (size_t)(round + 1) * 10);
+		} else {
+			CHECK(b.st_ino != a.st_ino);
+			CHECK(store_noverlay(s) == 0);
+			CHECK(round > 20); /* ~60 KB of journal at least */
+			store_free(s);
+			break;
+		}
+		store_free(s);
+	}
+	CHECK(round < 200);
+	if ((s = sopen(path)) != NULL) {
+		CHECK(store_modseq(s, "INBOX", 3) == (uint64_t)round + 1);
+		CHECK(store_count(s) == 20000);
+		store_free(s);
+	}
+}
+
 /* Iterating while changing: each record once. */
 static void
 t_next_once(const void *arg)
@@ -653,6 +721,7 @@ main(void)
 	T_RUN("compaction crash: stale journal ignored", t_compact_crash, NULL);
 	T_RUN("base out of order: corrupt at compaction", t_out_of_order, NULL);
 	T_RUN("iteration gives each record once", t_next_once, NULL);
+	T_RUN("a save appends; compaction past an eighth", t_save_cost, NULL);
 	T_RUN("lock", t_lock, NULL);
 	t_rmtree(tdir);
 	return T_DONE();
