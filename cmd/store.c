@@ -315,6 +315,7 @@ struct store {
 	off_t jvalid;
 	uint64_t gen;
 	int opened, readonly, existed, dirty;
+	int corrupt; /* a base line did not parse: base_bad */
 	int lockfd;
 	size_t count;
 	enum state_errkind kind;
@@ -791,6 +792,19 @@ parse_base(struct store *st, size_t off, struct orec *r)
 	return parse_into(st, off, r, &st->sbuf, &st->sbufcap);
 }
 
+/* A base line that does not parse: the file is corrupt. Lookups cannot
+ * fail, so it is remembered, and the next sync or save fails with it
+ * (before anything is deleted: that comes after a sync). */
+static int
+base_bad(struct store *st, size_t off)
+{
+	if (!st->corrupt)
+		fail(st, STATE_ECORRUPT, 0, "%s: bad record line at byte %zu",
+		    st->path, off);
+	st->corrupt = 1;
+	return -1;
+}
+
 /* The base line of (f, uid): its offset, or SIZE_MAX. */
 static size_t
 base_find(struct store *st, struct sfolder *f, const char *uid)
@@ -883,7 +897,9 @@ ov_get(struct store *st, size_t fidx, const char *uid)
 	r = &st->o[st->no];
 	memset(r, 0, sizeof(*r));
 	off = base_find(st, &st->f[fidx], uid);
-	if (off != SIZE_MAX && parse_base(st, off, &b) == 0) {
+	if (off != SIZE_MAX && parse_base(st, off, &b) == -1)
+		base_bad(st, off);
+	else if (off != SIZE_MAX) {
 		*r = b;
 		r->file = b.file != NULL ? xstrdup(b.file) : NULL;
 		r->inbase = 1;
@@ -972,8 +988,12 @@ rec_lookup(struct store *st, const char *folder, uint32_t uv, const char *uid)
 	if ((r = ov_find(st, fi, uid)) != NULL)
 		return r->when != 0 ? r : NULL;
 	off = base_find(st, &st->f[fi], uid);
-	if (off == SIZE_MAX || parse_base(st, off, &st->scratch) == -1)
+	if (off == SIZE_MAX)
 		return NULL;
+	if (parse_base(st, off, &st->scratch) == -1) {
+		base_bad(st, off);
+		return NULL;
+	}
 	return &st->scratch;
 }
 
@@ -1979,6 +1999,8 @@ store_sync(struct store *st)
 {
 	int e;
 
+	if (st->corrupt)
+		return -1; /* the error is set already */
 	if (st->jbuf.len == 0)
 		return 0;
 	if (writable(st, st->jpath) == -1)
@@ -2033,9 +2055,12 @@ store_mark(struct store *st, const char *folder, uint32_t uv, const char *uid)
 	f = &st->f[fi];
 	if ((r = ov_find(st, fi, uid)) == NULL) {
 		off = base_find(st, f, uid);
-		if (off == SIZE_MAX || bit_get(st, off)
-		    || parse_base(st, off, &b) == -1)
+		if (off == SIZE_MAX || bit_get(st, off))
 			return;
+		if (parse_base(st, off, &b) == -1) {
+			base_bad(st, off);
+			return;
+		}
 		bit_set(st, off);
 		if (b.gone == 0) {
 			f->nmarked += present_of(&b);
@@ -2066,8 +2091,10 @@ store_look_mark(struct store *st, const char *folder, uint32_t uv,
 	fi = (size_t)(cf - st->f);
 	if ((r = ov_find(st, fi, uid)) == NULL) {
 		off = base_find(st, &st->f[fi], uid);
-		if (off == SIZE_MAX || parse_base(st, off, &b) == -1)
+		if (off == SIZE_MAX)
 			return 0;
+		if (parse_base(st, off, &b) == -1)
+			return base_bad(st, off), 0;
 		if (b.gone != 0 || bit_get(st, off))
 			r = ov_get(st, fi, uid); /* as store_mark does */
 		else {
@@ -2141,8 +2168,11 @@ prune_walk(struct store *st, size_t fi, int64_t now)
 	     off = line_end(st, off)) {
 		if (++st->walked % 8192 == 0)
 			map_drop(st);
-		if (parse_base(st, off, &b) == -1
-		    || ov_find(st, fi, b.uid) != NULL)
+		if (parse_base(st, off, &b) == -1) {
+			base_bad(st, off);
+			continue;
+		}
+		if (ov_find(st, fi, b.uid) != NULL)
 			continue;
 		if (bit_get(st, off)
 		    || (b.gone != 0 && now - b.gone < STATE_KEEP_GONE)) {
@@ -2225,8 +2255,10 @@ next_base(
 			st->lastwalk = st->walked;
 			map_drop(st);
 		}
-		if (parse_into(st, off, it, &st->ibuf, &st->ibufcap) == -1)
+		if (parse_into(st, off, it, &st->ibuf, &st->ibufcap) == -1) {
+			base_bad(st, off);
 			continue;
+		}
 		if ((o = ov_find(st, fi, it->uid)) != NULL) {
 			if (o->when == 0 || o->grew)
 				continue;
@@ -2585,6 +2617,8 @@ store_save(struct store *st)
 {
 	size_t i;
 
+	if (st->corrupt)
+		return -1;
 	if (!st->dirty && st->existed && !st->v1)
 		return 0;
 	if (writable(st, st->path) == -1)
@@ -2697,7 +2731,7 @@ store_clear(struct store *st)
 	st->maplen = st->rbeg = st->rend = 0;
 	st->jfd = -1;
 	st->jvalid = 0;
-	st->v1 = st->opened = st->existed = st->dirty = 0;
+	st->v1 = st->opened = st->existed = st->dirty = st->corrupt = 0;
 	st->count = 0;
 }
 

@@ -652,6 +652,35 @@ t_save_cost(const void *arg)
 	}
 }
 
+/* A record line of the base that does not parse: the lookup cannot
+ * fail, but the next sync does, with ECORRUPT, before anything could
+ * be deleted. */
+static void
+t_bad_line(const void *arg)
+{
+	const char *path = newpath();
+	struct store *s;
+
+	(void)arg;
+	put(path,
+	    "mailfetch-state 2\nG\t1\n"
+	    "F\tINBOX\t1\t0\t0\t2\t2\t2\t5\t0\n"
+	    "M\tINBOX\t1\t5\t9\tcolour=blue\nM\tINBOX\t1\t5\t10\n");
+	if ((s = sopen(path)) == NULL) {
+		CHECK(0);
+		return;
+	}
+	CHECK(store_lookup(s, "INBOX", 1, "10") == 5);
+	CHECK(store_sync(s) == 0);
+	CHECK(store_lookup(s, "INBOX", 1, "9") == 0);
+	CHECK(store_add(s, "INBOX", 1, "11", 6) == 0);
+	CHECK(store_sync(s) == -1);
+	CHECK(store_errkind(s) == STATE_ECORRUPT);
+	CHECK(strstr(store_error(s), "bad record line") != NULL);
+	CHECK(store_save(s) == -1);
+	store_free(s);
+}
+
 /* Iterating while changing: each record once. */
 static void
 t_next_once(const void *arg)
@@ -720,6 +749,7 @@ main(void)
 		T_RUN(ccases[i].name, t_corrupt, &ccases[i]);
 	T_RUN("compaction crash: stale journal ignored", t_compact_crash, NULL);
 	T_RUN("base out of order: corrupt at compaction", t_out_of_order, NULL);
+	T_RUN("a bad record line fails the next sync", t_bad_line, NULL);
 	T_RUN("iteration gives each record once", t_next_once, NULL);
 	T_RUN("a save appends; compaction past an eighth", t_save_cost, NULL);
 	T_RUN("lock", t_lock, NULL);
