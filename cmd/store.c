@@ -1447,6 +1447,10 @@ open_base(struct store *st)
 		fail(st, STATE_EOS, e, "mmap %s", st->path);
 		return -1;
 	}
+	/* Lookups touch a page here and there: no readahead, and no
+	 * mapping of the pages around a fault (which would bring most of
+	 * the file into the RSS). Walks are few and sequential anyway. */
+	(void)madvise(st->map, st->maplen, MADV_RANDOM);
 	head = parse_head(
 	    st->map, st->maplen, BASE_HEADER_V1, BASE_HEADER, &st->gen, &which);
 	if (head == 0 || st->map[st->maplen - 1] != '\n') {
