@@ -63,9 +63,14 @@
  *     before the next call), but state.h must say so.
  *  5. fetchrc(5)/README: the version 2 file, that an older mailfetch
  *     refuses it (65) and how to downgrade.
- *  6. Not done by design yet: a sorted batch lookup for POP3 (sort the
- *     UIDL listing, walk the folder's range once) would make a POP3
- *     poll O(n + m log m) instead of O(m log n); measure first.
+ *  6. Lookups through the mapping fault 64 KB at a time and touch ~11
+ *     pages each (MEASURED): probe by pread into a small page cache, or
+ *     add a page index written by compaction, so that RSS stays within
+ *     ~1 MB and a lookup costs 1-2 page reads. Then the POP3 poll: a
+ *     sorted batch lookup (sort the UIDL listing, walk the folder's
+ *     range once) makes it O(n + m log m) with sequential reads only.
+ *  7. The estimates in the design above assumed ~1-2 us per lookup;
+ *     measured 21 us cold at 100 000 until 6 is done.
  *
  * MEASURED: see the end of this comment (open 176 -> 1 ms and a
  * resync of 15 changes 170 -> 7 ms at 100 000 records; RSS of lookups
