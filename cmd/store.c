@@ -34,7 +34,13 @@
  *  - bench/statebench.c (built by hand; numbers: MEASURED below).
  *  - end to end: mailfetch built with the store (build-v2) passes
  *    python3 tests/run.py --build build-v2 -k test_records (3 of 3)
- *    and -k test_pop3 (246 of 246); test_mirror was not run.
+ *    and -k test_pop3 (246 of 246); -k test_imap: 346 passed, 3
+ *    failed, not yet looked into: test_imap's
+ *    test_poll_lists_only_what_is_new and
+ *    test_crash_between_rename_and_record_is_reconciled, test_plan's
+ *    test_imap_real_run_agrees_with_plan_at (a state file read by the
+ *    test, or the pending-intent path, are the first suspects).
+ *    test_mirror was not run.
  *
  * Missing, for the next session (in this order):
  *  1. Version 1 input through state.c's own strict loader: today
