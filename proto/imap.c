@@ -1552,6 +1552,7 @@ static int
 pre_wait(struct source *src)
 {
 	struct imap *im = src->priv;
+	enum imap_ctx ctx = im->ctx; /* the caller's, e.g. CTX_MAILBOXES */
 	int rv = -1;
 
 	if (im->pre.state != 1)
@@ -1574,7 +1575,7 @@ pre_wait(struct source *src)
 	im->pre.state = 2;
 	rv = 0;
 done:
-	im->ctx = CTX_NONE;
+	im->ctx = ctx;
 	return rv;
 }
 

@@ -892,16 +892,21 @@ def round_trips(err):
 
 
 def test_unchanged_mirror_poll_costs_no_more_round_trips(env):
-    """Today's "nothing new" poll with AUTH=PLAIN (SASL-IR): one round
-    trip to log in, one EXAMINE per folder, one LIST per folder but
-    INBOX (2 for INBOX, 4 for INBOX and Lists/dev, measured on main
-    before the mirror). An unchanged mirror costs the same: QRESYNC's
-    ENABLE goes with the EXAMINE, and nothing changed means no FETCH."""
+    """The "nothing new" poll with AUTH=PLAIN (SASL-IR) as it was when
+    the mirror was built: one round trip to log in, one EXAMINE per
+    folder, one LIST per folder but INBOX (2 for INBOX, 4 for INBOX and
+    Lists/dev). An unchanged mirror costs exactly that: QRESYNC's ENABLE
+    goes with the EXAMINE, and nothing changed means no FETCH. A plain
+    poll now costs one less (the first folder's LIST and EXAMINE go
+    behind the login, issue 16); a mirror run does not do that yet, as
+    its EXAMINE carries QRESYNC parameters from the state, which loads
+    beside the login."""
     s = Server(env, "dovecot")
     s.create("Lists/dev")
     s.add(msgs("rt", 3))
     s.add(msgs("rt-dev", 2), "Lists/dev")
-    for folders, today in (("INBOX", 2), ("INBOX, Lists/dev", 4)):
+    for folders, want in (("INBOX", {"no": 1, "yes": 2}),
+                          ("INBOX, Lists/dev", {"no": 3, "yes": 4})):
         for mirror in ("no", "yes"):
             tag = "%s-%d" % (mirror, len(folders))
             cfg = s.config(name=tag + ".rc", mirror=mirror, auth="plain",
@@ -912,9 +917,9 @@ def test_unchanged_mirror_poll_costs_no_more_round_trips(env):
             env.expect(env.run(["-c", cfg]), 0)
             r = env.expect(env.run(["-c", cfg, "-vv"]), 0)
             n = round_trips(r.err)
-            assert n == today, ("mirror = %s, folders = %s: an unchanged "
-                                "poll took %d round trips, today's poll %d"
-                                % (mirror, folders, n, today))
+            assert n == want[mirror], (
+                "mirror = %s, folders = %s: an unchanged poll took %d "
+                "round trips, not %d" % (mirror, folders, n, want[mirror]))
             sent = re.findall(r"^%s: > (.*)$" % A, r.err, re.M)
             assert not [c for c in sent if "FETCH" in c], sent
             if mirror == "yes":
