@@ -219,9 +219,16 @@ void state_set_modseq(
  * the last: to find the folders a LIST no longer shows. */
 const char *state_folder_name(const struct state *, size_t i);
 
-/* Write the whole state atomically and remove the journal; does
- * nothing when the file exists and nothing changed since the load. */
+/* Make what changed durable: the folders' values are appended to the
+ * journal (fsync'ed) with what state_sync had not written yet; when the
+ * journal has grown past an eighth of the state file (or 256 KB), or
+ * the file is missing or of version 1, state_compact. Does nothing when
+ * the file exists and nothing changed since the load. */
 int state_save(struct state *);
+
+/* Merge the journal into a new state file of version 2 now (temp file,
+ * fsync, rename, fsync of the directory, then the journal removed). */
+int state_compact(struct state *);
 
 /* Number of records (for tests and messages). */
 size_t state_count(const struct state *);

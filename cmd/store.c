@@ -287,6 +287,7 @@
 #include <unistd.h>
 
 #include "../tls/util.h"
+#include "state_v1.h"
 #include "store.h"
 
 #define BASE_HEADER "mailfetch-state 2"
@@ -346,7 +347,11 @@ struct store {
 	size_t maplen, rbeg, rend; /* [rbeg, rend): its M lines */
 	uint8_t *marks; /* a bit per 8 bytes of [rbeg, rend) */
 	size_t nlookups, walked, lastwalk;
-	int v1; /* the base is version 1: loaded whole, compact */
+	int v1; /* the base is version 1 (or respelled): loaded whole,
+		   compact at the first save */
+	char *(*canon)(const char *); /* see state_set_canon */
+	char *craw, *cname; /* the last name canonicalised, and to what */
+	int crespelled;
 	struct orec *o;
 	size_t no, capo;
 	uint32_t *tab; /* overlay index + 1 */
@@ -1122,9 +1127,10 @@ split(struct jline *l, char *line, const char **what)
 	if (l->nf < 3 || strlen(l->fld[0]) != 1
 	    || strchr("FSMIX", l->fld[0][0]) == NULL)
 		return *what = "unknown line type", -1;
-	if (unescape(l->fld[1]) == -1
-	    || parse_u64(l->fld[2], UINT32_MAX, &l->uv) == -1)
-		return *what = "bad folder or uidvalidity", -1;
+	if (unescape(l->fld[1]) == -1)
+		return *what = "bad folder name", -1;
+	if (parse_u64(l->fld[2], UINT32_MAX, &l->uv) == -1)
+		return *what = "bad uidvalidity", -1;
 	return 0;
 }
 
@@ -1210,7 +1216,9 @@ rec_apply_m(struct orec *r, int64_t when, const struct orec *at)
 	r->intent = NULL;
 }
 
-/* Apply a line of the journal (or of a version 1 base, v1base). */
+static const char *canon_name(struct store *, const char *, int *);
+
+/* Apply a line of the journal (or of a version 2 base's header, v1base). */
 static int
 apply_line(struct store *st, char *line, int v1base, const char **what)
 {
@@ -1218,20 +1226,31 @@ apply_line(struct store *st, char *line, int v1base, const char **what)
 	struct orec *r;
 	struct snap was;
 	size_t fi;
+	int respelled;
 	char t;
 
 	if (split(&l, line, what) == -1)
 		return -1;
 	t = l.fld[0][0];
+	l.fld[1] = (char *)canon_name(st, l.fld[1], &respelled);
+	fi = folder_find(st, l.fld[1]);
+	/* A line of an older mailfetch that names the folder otherwise
+	 * merges as state_v1.c's load_line does: it resets nothing of the
+	 * same or a higher UIDVALIDITY. */
+	if (respelled && fi != SIZE_MAX
+	    && ((uint32_t)l.uv < st->f[fi].uv
+		|| ((uint32_t)l.uv == st->f[fi].uv && t == 'F')))
+		return 0;
 	if (t == 'F' || t == 'S') {
-		if ((t == 'F' && l.nf > 5) || (t == 'S' && l.nf != 7)
+		if ((t == 'F' && l.nf != 3) || (t == 'S' && l.nf != 7))
+			return *what = "wrong number of fields", -1;
+		if ((t == 'S' && l.nf != 7)
 		    || (l.nf >= 4 && parse_u64(l.fld[3], UINT32_MAX, &l.n[0]))
 		    || (l.nf >= 5 && parse_u64(l.fld[4], UINT64_MAX, &l.n[1]))
 		    || (t == 'S'
 			&& (parse_u64(l.fld[5], INT64_MAX, &l.n[2])
 			    || parse_u64(l.fld[6], INT64_MAX, &l.n[3]))))
 			return *what = "bad folder line", -1;
-		fi = folder_find(st, l.fld[1]);
 		if (t == 'F' && !v1base && fi != SIZE_MAX)
 			folder_reset(st, fi, (uint32_t)l.uv);
 		else
@@ -1369,23 +1388,112 @@ parse_head(const char *p, size_t len, const char *h1, const char *h2,
 	return (size_t)(nl2 - p) + 1;
 }
 
-/* A version 1 base: loaded whole into the overlay, the old way. */
-static int
-open_v1(struct store *st, size_t head)
-{
-	char *data = xmalloc(st->maplen + 1);
-	size_t len = st->maplen;
-	int rv;
+static void store_clear(struct store *);
 
-	memcpy(data, st->map, len);
-	data[len] = '\0';
-	munmap(st->map, st->maplen);
-	st->map = NULL;
-	st->maplen = st->rbeg = st->rend = 0;
-	st->v1 = 1;
-	rv = apply_lines(st, st->path, data, data + head, data + len, 1);
-	free(data);
+/*
+ * The name the folder raw of a line is known by (state_set_canon), and
+ * in *respelled whether that is another. The last one is remembered: a
+ * file's lines come grouped by folder.
+ */
+static const char *
+canon_name(struct store *st, const char *raw, int *respelled)
+{
+	*respelled = 0;
+	if (st->canon == NULL)
+		return raw;
+	if (st->craw == NULL || strcmp(st->craw, raw) != 0) {
+		free(st->craw);
+		free(st->cname);
+		st->craw = xstrdup(raw);
+		if ((st->cname = st->canon(raw)) == NULL)
+			st->cname = xstrdup(raw);
+		st->crespelled = strcmp(st->cname, raw) != 0;
+	}
+	*respelled = st->crespelled;
+	return st->cname;
+}
+
+/* A record of the converter into the overlay. */
+static void
+import_rec(struct store *st, const size_t *fmap, const struct v1_rec *v)
+{
+	struct orec *r;
+	struct snap was;
+
+	if (v->when == 0 && v->intent == NULL)
+		return;
+	r = ov_get(st, fmap[v->folder], v->uid);
+	was = snap_of(r);
+	r->when = v->when;
+	r->gone = v->gone;
+	r->file = v->file != NULL ? xstrdup(v->file) : NULL;
+	r->flags = v->flags;
+	r->isshort = v->isshort != 0;
+	r->grew = v->grew != 0;
+	r->announced = v->announced;
+	r->received = v->received;
+	if (v->intent != NULL) {
+		r->intent = xstrdup(v->intent);
+		r->intent_when = v->intent_when;
+	}
+	settle(st, r, was);
+}
+
+/*
+ * A base of version 1, or of version 2 with folder names canon
+ * respells: read whole and strictly by state_v1.c (the names merged
+ * there), put into the overlay, and compacted into version 2 by the
+ * first save. One run pays what every run paid before version 2.
+ */
+static int
+open_convert(struct store *st)
+{
+	struct v1 *v = v1_new(st->path, st->canon);
+	struct v1_rec rec;
+	const char *name;
+	size_t i, *fmap = NULL;
+	uint32_t uv, uidnext;
+	uint64_t modseq;
+	int rv = -1;
+
+	store_clear(st);
+	if (v1_load(v) == -1) {
+		/* The text has strerror already. */
+		fail(st, STATE_ECORRUPT, 0, "%s", v1_error(v));
+		st->kind = v1_errkind(v);
+		st->errnum = v1_errno(v);
+		goto done;
+	}
+	st->v1 = st->existed = 1;
+	st->gen = v1_gen(v);
+	for (i = 0; (name = v1_folder(v, i, &uv, &uidnext, &modseq)); i++) {
+		fmap = xreallocarray(fmap, i + 1, sizeof(*fmap));
+		fmap[i] = folder_use(st, name, uv, 0);
+		st->f[fmap[i]].uidnext = uidnext;
+		st->f[fmap[i]].modseq = modseq;
+	}
+	for (i = 0; v1_rec(v, i, &rec); i++)
+		import_rec(st, fmap, &rec);
+	rv = 0;
+done:
+	free(fmap);
+	v1_free(v);
 	return rv;
+}
+
+/* Whether canon respells a folder name of the base. */
+static int
+respelled_base(struct store *st)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < st->nf; i++) {
+		(void)canon_name(st, st->f[i].name, &r);
+		if (r)
+			return 1;
+	}
+	return 0;
 }
 
 /* An F line of a version 2 base. */
@@ -1503,21 +1611,55 @@ open_base(struct store *st)
 	(void)madvise(st->map, st->maplen, MADV_RANDOM);
 	head = parse_head(
 	    st->map, st->maplen, BASE_HEADER_V1, BASE_HEADER, &st->gen, &which);
-	if (head == 0 || st->map[st->maplen - 1] != '\n') {
-		fail(st, STATE_ECORRUPT, 0,
-		    "%s: bad header or truncated file, expected \"%s\"",
-		    st->path, BASE_HEADER);
-		return -1;
-	}
-	if (which == 1)
-		return open_v1(st, head);
+	/* Version 1, or a file that does not even start or end right:
+	 * the strict loader converts it, or says where it is wrong. */
+	if (head == 0 || st->map[st->maplen - 1] != '\n' || which == 1)
+		return open_convert(st);
 	/* The M lines start at the first line that is one. */
 	for (off = head; off < st->maplen; off = line_end(st, off))
 		if (st->map[off] == 'M')
 			break;
 	st->rbeg = off;
 	st->rend = st->maplen;
-	return open_head(st, head);
+	if (open_head(st, head) == -1)
+		return -1;
+	return respelled_base(st) ? open_convert(st) : 0;
+}
+
+/*
+ * The journal's two head lines, as state_v1.c reads a file's: 0 and the
+ * offset past them in *head (0: the journal was cut before its
+ * generation line and holds nothing), or -1.
+ */
+static int
+journal_head(struct store *st, const char *data, size_t len, size_t *head,
+    uint64_t *gen)
+{
+	const char *nl = memchr(data, '\n', len), *nl2;
+	int which;
+
+	*head = 0;
+	if (nl == NULL)
+		return 0;
+	if (!((size_t)(nl - data) == strlen(JOURNAL_HEADER)
+		&& memcmp(data, JOURNAL_HEADER, strlen(JOURNAL_HEADER)) == 0)
+	    && !((size_t)(nl - data) == strlen(JOURNAL_HEADER_V1)
+		&& memcmp(data, JOURNAL_HEADER_V1, strlen(JOURNAL_HEADER_V1))
+		    == 0)) {
+		fail(st, STATE_ECORRUPT, 0, "%s:1: bad header, expected \"%s\"",
+		    st->jpath, JOURNAL_HEADER);
+		return -1;
+	}
+	if ((nl2 = memchr(nl + 1, '\n', len - (size_t)(nl + 1 - data))) == NULL)
+		return 0;
+	*head = parse_head(
+	    data, len, JOURNAL_HEADER_V1, JOURNAL_HEADER, gen, &which);
+	if (*head == 0) {
+		fail(st, STATE_ECORRUPT, 0,
+		    "%s:2: expected the generation line", st->jpath);
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -1526,21 +1668,18 @@ open_journal(struct store *st)
 	char *data;
 	size_t len, head;
 	uint64_t gen;
-	int rc, which;
+	int rc;
 
 	if ((rc = read_all(st, st->jpath, &data, &len)) != 0) {
 		st->jvalid = 0;
 		return rc == 1 ? 0 : -1;
 	}
 	st->dirty = 1;
-	head = parse_head(
-	    data, len, JOURNAL_HEADER_V1, JOURNAL_HEADER, &gen, &which);
-	rc = 0;
-	if (head == 0)
-		/* Cut before its generation line: it holds nothing. */
+	rc = journal_head(st, data, len, &head, &gen);
+	if (rc == -1 || head == 0 || gen < st->gen)
+		/* Cut before its generation line: it holds nothing; older
+		 * than the base: folded in already. */
 		st->jvalid = 0;
-	else if (gen < st->gen)
-		st->jvalid = 0; /* older than the base: folded in already */
 	else
 		rc = apply_lines(
 		    st, st->jpath, data, data + head, data + len, 0);
@@ -1597,6 +1736,12 @@ make_dir(struct store *st)
 	return 0;
 }
 
+void
+store_set_canon(struct store *st, char *(*canon)(const char *))
+{
+	st->canon = canon;
+}
+
 int
 store_lock(struct store *st)
 {
@@ -1630,9 +1775,17 @@ static void collect_pending(struct store *);
 int
 store_open(struct store *st, int readonly)
 {
+	size_t i;
+
 	st->readonly = readonly;
 	if (open_base(st) == -1 || open_journal(st) == -1)
 		return -1;
+	/* What the files hold is no change: a save writes nothing until
+	 * something changes (a version 1 or missing base is converted
+	 * anyway: store_save). */
+	for (i = 0; i < st->nf; i++)
+		st->f[i].metadirty = 0;
+	st->dirty = 0;
 	collect_pending(st);
 	st->opened = 1;
 	return 0;
@@ -2094,13 +2247,21 @@ bit_set(struct store *st, size_t off)
 	st->marks[b / 8] |= (uint8_t)(1u << (b % 8));
 }
 
+/* Marking is no change to save: only the count a prune compares. */
+static void
+mark_rec(struct store *st, struct orec *r)
+{
+	if (!r->marked && present_of(r))
+		st->f[r->fidx].nmarked++;
+	r->marked = 1;
+}
+
 void
 store_mark(struct store *st, const char *folder, uint32_t uv, const char *uid)
 {
 	const struct sfolder *cf = folder_uv(st, folder, uv);
 	struct sfolder *f;
 	struct orec *r, b;
-	struct snap was;
 	size_t off, fi;
 
 	if (cf == NULL)
@@ -2123,11 +2284,8 @@ store_mark(struct store *st, const char *folder, uint32_t uv, const char *uid)
 		/* It came back: the prune clears its gone=. */
 		r = ov_get(st, fi, uid);
 	}
-	if (r->when == 0)
-		return;
-	was = snap_of(r);
-	r->marked = 1;
-	settle(st, r, was);
+	if (r->when != 0)
+		mark_rec(st, r);
 }
 
 int64_t
@@ -2166,12 +2324,8 @@ store_look_mark(struct store *st, const char *folder, uint32_t uv,
 	if (r->grew)
 		*grew = r->received;
 	when = r->grew ? 0 : r->when;
-	if (r != &b) {
-		struct snap was = snap_of(r);
-
-		r->marked = 1;
-		settle(st, r, was);
-	}
+	if (r != &b)
+		mark_rec(st, r);
 	return when;
 }
 
@@ -2608,8 +2762,6 @@ fail:
 	return -1;
 }
 
-static void store_clear(struct store *);
-
 int
 store_compact(struct store *st)
 {
@@ -2797,6 +2949,8 @@ store_free(struct store *st)
 	store_clear(st);
 	if (st->lockfd != -1)
 		close(st->lockfd);
+	free(st->craw);
+	free(st->cname);
 	free(st->sbuf);
 	free(st->ibuf);
 	free(st->path);

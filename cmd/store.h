@@ -1,10 +1,9 @@
 /*
- * The state store, version 2 (PROTOTYPE): the records of cmd/state.h
- * kept in a sorted, memory-mapped base file and an append-only
- * journal, so that a run costs O(changes) rather than O(records). The
- * design is at the top of store.c. The functions mirror state.h's, so
- * that state.c can become a thin shell over them; until then nothing
- * but tests/unit/test_store.c and bench/statebench.c uses this.
+ * The state store, version 2: the records of cmd/state.h kept in a
+ * sorted base file and an append-only journal, so that a run costs
+ * O(changes) rather than O(records). The design is at the top of
+ * store.c. The functions mirror state.h's; state.c is a thin shell
+ * over them.
  *
  * Errors as state.h's: -1, with store_error(), store_errkind() and
  * store_errno().
@@ -20,6 +19,8 @@
 struct store;
 
 struct store *store_new(const char *path);
+/* As state_set_canon; before store_open. */
+void store_set_canon(struct store *, char *(*canon)(const char *));
 int store_lock(struct store *);
 /* Map the base file, read its header, replay the journal. A missing
  * file is an empty store; a corrupt one ECORRUPT. */
