@@ -23,7 +23,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,9 +77,10 @@ struct run {
 	 * other than INBOX needs a Maildir++ name. */
 	struct src_namespace ns;
 	int ns_asked;
-	/* The state file's mtime at the start (0: none): a mirrored
-	 * folder whose new/ or cur/ changed later is scanned for local
-	 * flag changes; scanned: one was, so the file's mtime moves on. */
+	/* When the state was last written, at the start (0: never; see
+	 * state_written): a mirrored folder whose new/ or cur/ changed
+	 * later is scanned for local flag changes; scanned: one was, so
+	 * the state file is touched after the save. */
 	struct timespec state_mt;
 	int scanned;
 	int nosave; /* mirror_fail: do not save the state */
@@ -940,9 +940,9 @@ ts_after(const struct timespec *a, const struct timespec *b)
 
 /*
  * Whether the user may have changed flags here since the last run: the
- * folder's new/ or cur/ changed after the state file was last written
- * (every run that changes the Maildir writes it after; a run that
- * scanned sets its mtime). The folder's Maildir++ name is the one its
+ * folder's new/ or cur/ changed after the state was last written
+ * (state_written: every run that changes the Maildir journals it
+ * after; a run that scanned touches the file). The folder's Maildir++ name is the one its
  * records were delivered to, so no NAMESPACE is needed to tell. Its
  * path into *path (a new string) when 1.
  */
@@ -1068,23 +1068,20 @@ mirror_folder(struct run *r, struct folder_run *f, struct msync *ms,
  * without QRESYNC (select_sync: when both are as known, nothing was
  * expunged, and no UID SEARCH is needed): every message below the
  * recorded UIDNEXT was recorded, and the mirror forgets what it
- * removes, so the records are the folder's messages then. Counting is
- * linear in the records: not done for a server with QRESYNC, which
- * does not need it.
+ * removes, so the records are the folder's messages then. Not needed
+ * for a server with QRESYNC.
  */
 static void
 known_counts(struct run *r, struct sync_known *k)
 {
-	struct state_rec rec;
-	size_t n = 0, pos = 0;
+	size_t n;
 
 	if (k->uidvalidity == 0 || strstr(r->ac.src->caps, "QRESYNC") != NULL)
 		return;
 	k->uidnext = state_uidnext(r->st, r->key, k->uidvalidity);
 	/* Every record, also one a listing no longer showed (a guard kept
 	 * it): a count below the server's would hide an expunge. */
-	while (state_next(r->st, r->key, k->uidvalidity, &pos, &rec))
-		n++;
+	n = state_folder_records(r->st, r->key, k->uidvalidity);
 	k->exists = k->uidnext != 0 && n <= UINT32_MAX ? (uint32_t)n : 0;
 }
 
@@ -1177,12 +1174,9 @@ look_up(struct run *r, struct folder_run *f)
 		in = &f->in[i];
 		in->has_uid = m->uid != NULL;
 		if (m->uid != NULL) {
-			in->fetched_at
-			    = state_lookup(r->st, r->key, r->uidv, m->uid);
-			state_short(r->st, r->key, r->uidv, m->uid,
-			    &in->announced, &in->received);
-			state_grew(r->st, r->key, r->uidv, m->uid, &in->grew);
-			state_mark(r->st, r->key, r->uidv, m->uid);
+			in->fetched_at = state_look_mark(r->st, r->key,
+			    r->uidv, m->uid, &in->announced, &in->received,
+			    &in->grew);
 		}
 		nnew += in->fetched_at == 0;
 	}
@@ -1476,21 +1470,6 @@ reconcile(struct run *r)
  * connecting, the TLS handshake and the login are mostly waits for the
  * server, and a state of many records takes a while to read.
  */
-struct loader {
-	struct state *st;
-	int readonly;
-	int rv;
-};
-
-static void *
-load_state(void *arg)
-{
-	struct loader *l = arg;
-
-	l->rv = state_load(l->st, l->readonly);
-	return NULL;
-}
-
 /* The on_new hook; its failure changes neither mail nor status. */
 static void
 run_hook(struct run *r)
@@ -1501,39 +1480,50 @@ run_hook(struct run *r)
 		acct_err(&r->ac, "%s", err);
 }
 
-/* Lock and load the state while the session is set up, then record
- * what an interrupted run left. Returns 0, or -1 after reporting. */
-static int
-run_open(struct run *r)
+/*
+ * When the state was last written (zero: never): the later of the
+ * state file's and its journal's mtime. A save that changed anything
+ * appends to the journal (or rewrites the file), and a run that
+ * scanned touches the file.
+ */
+static void
+state_written(struct run *r)
 {
-	struct loader ld;
 	struct stat sb;
-	pthread_t tid;
-	int status, threaded;
+	char *j;
 
 	if (stat(r->a->state_file, &sb) == 0)
 		r->state_mt = sb.st_mtim;
+	xasprintf(&j, "%s.journal", r->a->state_file);
+	if (stat(j, &sb) == 0 && ts_after(&sb.st_mtim, &r->state_mt))
+		r->state_mt = sb.st_mtim;
+	free(j);
+}
+
+/* Lock and load the state (O(folders + journal): before the session,
+ * so that a state that cannot be read fails the run before any
+ * connection), set up the session, then record what an interrupted
+ * run left. Returns 0, or -1 after reporting. */
+static int
+run_open(struct run *r)
+{
+	int status;
+
+	state_written(r);
 	r->st = state_new(r->a->state_file);
 	/* The state knows a folder by its server name, also when an older
 	 * mailfetch wrote it as the config spelled it (POP3's one folder,
 	 * POP3_FOLDER, is spelled so already). */
 	state_set_canon(r->st, key_canon);
-	if (!r->o->dryrun && state_lock(r->st) == -1) {
+	if ((!r->o->dryrun && state_lock(r->st) == -1)
+	    || state_load(r->st, r->o->dryrun) == -1) {
 		state_fail(r);
 		return -1;
 	}
-	ld.st = r->st;
-	ld.readonly = r->o->dryrun;
-	ld.rv = -1;
-	threaded = pthread_create(&tid, NULL, load_state, &ld) == 0;
-	if (!threaded)
-		load_state(&ld);
 	status = acct_open(&r->ac);
-	if (threaded)
-		pthread_join(tid, NULL);
-	/* A state that cannot be read comes first: it is why nothing
+	/* What an interrupted run left comes first: it is why nothing
 	 * happens, whatever the server said. */
-	if (ld.rv == -1 || reconcile(r) == -1) {
+	if (reconcile(r) == -1) {
 		state_fail(r);
 		return -1;
 	}

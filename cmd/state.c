@@ -152,6 +152,20 @@ state_mark(struct state *st, const char *folder, uint32_t uv, const char *uid)
 	store_mark(st->s, folder, uv, uid);
 }
 
+int64_t
+state_look_mark(struct state *st, const char *folder, uint32_t uv,
+    const char *uid, uint64_t *announced, uint64_t *received, uint64_t *grew)
+{
+	return store_look_mark(
+	    st->s, folder, uv, uid, announced, received, grew);
+}
+
+size_t
+state_folder_records(const struct state *st, const char *folder, uint32_t uv)
+{
+	return store_folder_records(S(st), folder, uv);
+}
+
 void
 state_prune(struct state *st, const char *folder, int64_t now)
 {

@@ -1,8 +1,9 @@
 /*
- * Unit tests for cmd/store.c (the version 2 state store, a prototype),
- * in a fresh directory under /tmp. The main one runs the same
- * operations on cmd/state.c and on the store and compares what both
- * answer.
+ * Unit tests for cmd/store.c (the version 2 state store), in a fresh
+ * directory under /tmp. The main one runs the same operations on two
+ * stores, one answering from its sorted base, the other from its
+ * journal's overlay (and one round from a version 1 file), and
+ * compares what both answer; test_state.c checks the semantics.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -88,9 +89,9 @@ next_rand(void)
 
 static const char *const folders[] = { "INBOX", "Sent", "a b%c", "-" };
 
-/* Lookups, gets, counts and iteration agree between old and new. */
+/* Lookups, gets, counts and iteration agree between the two stores. */
 static void
-compare(struct state *old, struct store *s, size_t nuids)
+compare(struct store *old, struct store *s, size_t nuids)
 {
 	struct state_rec a, b;
 	uint64_t x1, y1, x2, y2;
@@ -99,28 +100,28 @@ compare(struct state *old, struct store *s, size_t nuids)
 	char uid[32];
 	uint32_t uv;
 
-	CHECK(state_count(old) == store_count(s));
+	CHECK(store_count(old) == store_count(s));
 	for (fi = 0; fi < 4; fi++) {
-		uv = state_uidvalidity(old, folders[fi]);
+		uv = store_uidvalidity(old, folders[fi]);
 		CHECK(uv == store_uidvalidity(s, folders[fi]));
-		CHECK(state_uidnext(old, folders[fi], uv)
+		CHECK(store_uidnext(old, folders[fi], uv)
 		    == store_uidnext(s, folders[fi], uv));
-		CHECK(state_modseq(old, folders[fi], uv)
+		CHECK(store_modseq(old, folders[fi], uv)
 		    == store_modseq(s, folders[fi], uv));
 		for (i = 1; i <= nuids; i++) {
 			snprintf(
 			    uid, sizeof(uid), fi == 3 ? "u%zu x" : "%zu", i);
-			if (state_lookup(old, folders[fi], uv, uid)
+			if (store_lookup(old, folders[fi], uv, uid)
 			    != store_lookup(s, folders[fi], uv, uid)) {
 				fprintf(stderr,
 				    "%s %s: %" PRId64 " != %" PRId64 "\n",
 				    folders[fi], uid,
-				    state_lookup(old, folders[fi], uv, uid),
+				    store_lookup(old, folders[fi], uv, uid),
 				    store_lookup(s, folders[fi], uv, uid));
 				CHECK(0);
 				return;
 			}
-			n1 = (size_t)state_get(old, folders[fi], uv, uid, &a);
+			n1 = (size_t)store_get(old, folders[fi], uv, uid, &a);
 			n2 = (size_t)store_get(s, folders[fi], uv, uid, &b);
 			CHECK(n1 == n2);
 			if (n1 && n2) {
@@ -130,23 +131,23 @@ compare(struct state *old, struct store *s, size_t nuids)
 				CHECK(a.has_flags == b.has_flags);
 				CHECK_STR(a.flags, b.flags);
 			}
-			CHECK(state_short(old, folders[fi], uv, uid, &x1, &y1)
+			CHECK(store_short(old, folders[fi], uv, uid, &x1, &y1)
 			    == store_short(s, folders[fi], uv, uid, &x2, &y2));
 			CHECK(x1 == x2 && y1 == y2);
-			CHECK(state_grew(old, folders[fi], uv, uid, &x1)
+			CHECK(store_grew(old, folders[fi], uv, uid, &x1)
 			    == store_grew(s, folders[fi], uv, uid, &x2));
 			CHECK(x1 == x2);
 		}
 		for (pos = 0, n1 = 0;
-		     state_next(old, folders[fi], uv, &pos, &a);)
+		     store_next(old, folders[fi], uv, &pos, &a);)
 			n1++;
 		CHECK(n1 == store_folder_records(s, folders[fi], uv));
-		n1 = state_folder_count(old, folders[fi], uv, &o1);
+		n1 = store_folder_count(old, folders[fi], uv, &o1);
 		n2 = store_folder_count(s, folders[fi], uv, &o2);
 		CHECK(n1 == n2);
 		CHECK(o2 <= o1); /* a lower bound */
 		for (pos = 0, n1 = 0;
-		     state_next(old, folders[fi], uv, &pos, &a);)
+		     store_next(old, folders[fi], uv, &pos, &a);)
 			n1++;
 		for (pos = 0, n2 = 0; store_next(s, folders[fi], uv, &pos, &b);)
 			n2++;
@@ -154,32 +155,28 @@ compare(struct state *old, struct store *s, size_t nuids)
 	}
 }
 
-/* run.c's look_up on the old state, store_look_mark on the new. */
+/* run.c's look_up as four calls on one, store_look_mark on the other. */
 static void
-look_mark(struct state *old, struct store *s, const char *f, uint32_t uv,
+look_mark(struct store *old, struct store *s, const char *f, uint32_t uv,
     const char *uid)
 {
 	uint64_t a1, r1, g1, a2, r2, g2;
 	int64_t w1, w2;
 
-	w1 = state_lookup(old, f, uv, uid);
-	state_short(old, f, uv, uid, &a1, &r1);
-	state_grew(old, f, uv, uid, &g1);
-	state_mark(old, f, uv, uid);
+	w1 = store_lookup(old, f, uv, uid);
+	store_short(old, f, uv, uid, &a1, &r1);
+	store_grew(old, f, uv, uid, &g1);
+	store_mark(old, f, uv, uid);
 	w2 = store_look_mark(s, f, uv, uid, &a2, &r2, &g2);
 	CHECK(w1 == w2 && a1 == a2 && r1 == r2 && g1 == g2);
 }
 
 static int64_t clock_now = 1000000;
 
-/* The store journals a prune's gone= and forgets at the next sync;
- * state.c keeps them in memory until its save. A round that ends in
- * a crash therefore neither marks nor prunes. */
-static int no_prune;
 
 /* Random operations, the same on both. */
 static void
-ops(struct state *old, struct store *s, size_t nops, size_t nuids)
+ops(struct store *old, struct store *s, size_t nops, size_t nuids)
 {
 	static const char *const flags[] = { "", "S", "FS", "RST" };
 	size_t i, fi;
@@ -197,13 +194,13 @@ ops(struct state *old, struct store *s, size_t nops, size_t nuids)
 		case 1:
 		case 2:
 		case 3:
-			state_add(old, folders[fi], uv, uid, 1000 + r % 500);
+			store_add(old, folders[fi], uv, uid, 1000 + r % 500);
 			store_add(s, folders[fi], uv, uid, 1000 + r % 500);
 			break;
 		case 4:
 			snprintf(file, sizeof(file), "%u.M1P1.host:2,%s", r,
 			    flags[r % 4]);
-			if (state_set_local(
+			if (store_set_local(
 				old, folders[fi], uv, uid, file, flags[r % 4])
 			    == 0)
 				CHECK(store_set_local(s, folders[fi], uv, uid,
@@ -215,44 +212,40 @@ ops(struct state *old, struct store *s, size_t nops, size_t nuids)
 				    == -1);
 			break;
 		case 5:
-			state_forget(old, folders[fi], uv, uid);
+			store_forget(old, folders[fi], uv, uid);
 			store_forget(s, folders[fi], uv, uid);
 			break;
 		case 6:
-			state_add_short(old, folders[fi], uv, uid, 900, 50, 40);
+			store_add_short(old, folders[fi], uv, uid, 900, 50, 40);
 			store_add_short(s, folders[fi], uv, uid, 900, 50, 40);
 			break;
 		case 7:
-			state_add_grew(old, folders[fi], uv, uid, 800, 99);
+			store_add_grew(old, folders[fi], uv, uid, 800, 99);
 			store_add_grew(s, folders[fi], uv, uid, 800, 99);
 			break;
 		case 8:
-			state_set_uidnext(old, folders[fi], uv, r % 1000);
+			store_set_uidnext(old, folders[fi], uv, r % 1000);
 			store_set_uidnext(s, folders[fi], uv, r % 1000);
-			state_set_modseq(old, folders[fi], uv, r % 77);
+			store_set_modseq(old, folders[fi], uv, r % 77);
 			store_set_modseq(s, folders[fi], uv, r % 77);
 			break;
 		case 10:
-			if (no_prune)
-				break;
-			state_mark(old, folders[fi], uv, uid);
+			store_mark(old, folders[fi], uv, uid);
 			store_mark(s, folders[fi], uv, uid);
 			break;
 		case 11:
-			if (no_prune)
-				break;
 			look_mark(old, s, folders[fi], uv, uid);
 			break;
 		case 12:
-			if (r % 3 == 0 && !no_prune) {
+			if (r % 3 == 0) {
 				clock_now += 11 * 86400;
-				state_prune(old, folders[fi], clock_now);
+				store_prune(old, folders[fi], clock_now);
 				store_prune(s, folders[fi], clock_now);
 			}
 			break;
 		default:
 			if (r % 97 == 0) {
-				state_reset_folder(old, folders[fi], uv);
+				store_reset_folder(old, folders[fi], uv);
 				store_reset_folder(s, folders[fi], uv);
 			}
 			break;
@@ -260,75 +253,117 @@ ops(struct state *old, struct store *s, size_t nops, size_t nuids)
 	}
 }
 
-/* The store's file replaced by the version 1 file cmd/state.c saved. */
+/*
+ * The base at path (version 2, compacted) as a version 1 file, the way
+ * fetchrc(5) says to downgrade: header 1, each F line cut to folder,
+ * uidvalidity, and uidnext and modseq where set. Written to v1path.
+ */
 static void
-take_v1(const char *opath, const char *spath)
+write_v1(const char *path, const char *v1path)
 {
-	char *data = slurp(opath), j[300];
+	char *data = slurp(path), *line, *next, *f[10], *t;
+	FILE *out = fopen(v1path, "w");
+	int n;
 
-	CHECK(data != NULL && strncmp(data, "mailfetch-state 1\n", 18) == 0);
-	if (data != NULL)
-		put(spath, data);
+	CHECK(data != NULL && out != NULL
+	    && strncmp(data, "mailfetch-state 2\n", 18) == 0);
+	if (data == NULL || out == NULL) {
+		free(data);
+		if (out != NULL)
+			fclose(out);
+		return;
+	}
+	fputs("mailfetch-state 1\n", out);
+	for (line = strchr(data, '\n') + 1; *line != '\0'; line = next) {
+		next = strchr(line, '\n') + 1;
+		if (line[0] != 'F') {
+			fwrite(line, 1, (size_t)(next - line), out);
+			continue;
+		}
+		next[-1] = '\0';
+		for (n = 0, t = line; n < 10 && t != NULL; n++) {
+			f[n] = t;
+			if ((t = strchr(t, '\t')) != NULL)
+				*t++ = '\0';
+		}
+		CHECK(n == 10);
+		if (n < 5)
+			break;
+		if (strcmp(f[4], "0") != 0)
+			fprintf(out, "F\t%s\t%s\t%s\t%s\n", f[1], f[2], f[3],
+			    f[4]);
+		else if (strcmp(f[3], "0") != 0)
+			fprintf(out, "F\t%s\t%s\t%s\n", f[1], f[2], f[3]);
+		else
+			fprintf(out, "F\t%s\t%s\n", f[1], f[2]);
+	}
+	fclose(out);
 	free(data);
-	snprintf(j, sizeof(j), "%s.journal", spath);
-	unlink(j);
 }
 
 /*
- * The same operations, in rounds, each ended by a save (arg 0), or a
- * sync only: a crash before the save (arg 1); then both reopened and
- * compared. With arg 2, the first state is written by cmd/state.c
- * (version 1) and the store must read it.
+ * The same operations on two stores, in rounds, each ended by a save
+ * (arg 0), or by a sync only on odd rounds: a crash before the save
+ * (arg 1); then both reopened and compared. One store (a) is compacted
+ * after every round, so that its answers come from the sorted base
+ * (binary searches, ranges, the mark bitmap, prune walks); the other
+ * (b) keeps its journal as long as store_save lets it, so that its
+ * answers come from the overlay. With arg 2, b is replaced at round 2
+ * by a's base made version 1 as fetchrc(5) says, and must read it
+ * through the converter (state_v1.c) with the same answers.
  */
 static void
 t_differential(const void *arg)
 {
 	int mode = *(const int *)arg;
-	char opath[256], spath[256];
-	struct state *old;
-	struct store *s;
+	char apath[256], bpath[256], j[300];
+	struct store *a, *b;
 	int round;
 
-	snprintf(opath, sizeof(opath), "%s", newpath());
-	snprintf(spath, sizeof(spath), "%s", newpath());
+	snprintf(apath, sizeof(apath), "%s", newpath());
+	snprintf(bpath, sizeof(bpath), "%s", newpath());
 	lcg = 4242;
 	clock_now = 1000000;
 	for (round = 0; round < 6; round++) {
-		old = state_new(opath);
-		CHECK(state_lock(old) == 0 && state_load(old, 0) == 0);
-		if (mode == 2 && round == 1)
-			take_v1(opath, spath);
-		if ((s = sopen(spath)) == NULL) {
+		if (mode == 2 && round == 2) {
+			write_v1(apath, bpath);
+			snprintf(j, sizeof(j), "%s.journal", bpath);
+			unlink(j);
+		}
+		a = sopen(apath);
+		b = sopen(bpath);
+		if (a == NULL || b == NULL) {
 			CHECK(0);
-			state_free(old);
+			store_free(a);
+			store_free(b);
 			return;
 		}
-		compare(old, s, 300);
-		no_prune = mode == 1 && round % 2 == 1;
-		ops(old, s, round == 0 ? 1500 : 200, 300);
-		compare(old, s, 300);
-		CHECK(state_sync(old) == 0 && store_sync(s) == 0);
+		CHECK(round == 0 || mode == 1 || store_noverlay(a) == 0);
+		compare(a, b, 300);
+		ops(a, b, round == 0 ? 1500 : 200, 300);
+		compare(a, b, 300);
+		CHECK(store_sync(a) == 0 && store_sync(b) == 0);
 		if (mode != 1 || round % 2 == 0) {
-			CHECK(state_save(old) == 0);
-			CHECK(store_save(s) == 0);
-			compare(old, s, 300);
+			CHECK(store_save(a) == 0 && store_compact(a) == 0);
+			CHECK(store_save(b) == 0);
+			compare(a, b, 300);
 		}
-		state_free(old);
-		store_free(s);
+		store_free(a);
+		store_free(b);
 	}
 	/* A last compaction, and the result read again. */
-	old = state_new(opath);
-	CHECK(state_lock(old) == 0 && state_load(old, 0) == 0);
-	if ((s = sopen(spath)) != NULL) {
-		if (store_compact(s) == -1) {
-			fprintf(stderr, "%s\n", store_error(s));
+	a = sopen(apath);
+	if ((b = sopen(bpath)) != NULL) {
+		if (store_compact(b) == -1) {
+			fprintf(stderr, "%s\n", store_error(b));
 			CHECK(0);
 		}
-		compare(old, s, 300);
-		CHECK(store_noverlay(s) == 0);
-		store_free(s);
+		if (a != NULL)
+			compare(a, b, 300);
+		CHECK(store_noverlay(b) == 0);
+		store_free(b);
 	}
-	state_free(old);
+	store_free(a);
 }
 
 /* The base is version 2, its M lines sorted by folder, then uid by
@@ -737,12 +772,12 @@ main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	T_RUN(
-	    "same answers as state.c, saved each round", t_differential, &save);
-	T_RUN(
-	    "same answers as state.c, crashes between", t_differential, &crash);
-	T_RUN("same answers as state.c, from a version 1 file", t_differential,
-	    &v1);
+	T_RUN("base and overlay answer alike, saved each round",
+	    t_differential, &save);
+	T_RUN("base and overlay answer alike, crashes between", t_differential,
+	    &crash);
+	T_RUN("base and overlay answer alike, from a version 1 file",
+	    t_differential, &v1);
 	T_RUN("sorted base, journal replayed", t_sorted_and_journal, NULL);
 	T_RUN("prune O(1) unless something vanished", t_prune, NULL);
 	for (i = 0; i < sizeof(ccases) / sizeof(ccases[0]); i++)
