@@ -125,7 +125,7 @@
 
 #define STATE_HEADER "mailfetch-state 1"
 #define STATE_HEADER_V2 "mailfetch-state 2"
-#define MAXFIELDS 9
+#define MAXFIELDS 10 /* version 2 F lines; 9 for version 1 */
 
 /*
  * An intent's file name is relative to the account's Maildir: a message
@@ -883,7 +883,7 @@ split_line(struct line *l, char *line, int v2, const char **what)
 	l->fld[l->nf++] = line;
 	for (s = line; *s != '\0'; s++)
 		if (*s == '\t') {
-			if (l->nf == MAXFIELDS) {
+			if (l->nf == (v2 ? MAXFIELDS : MAXFIELDS - 1)) {
 				*what = "too many fields";
 				return -1;
 			}
