@@ -1158,27 +1158,39 @@ list_folder(struct run *r, struct folder_run *f)
 	return 0;
 }
 
+static const char *
+listed_uid(size_t i, void *arg)
+{
+	const struct folder_run *f = arg;
+
+	return f->l.v[i].uid;
+}
+
+static void
+looked_up(size_t i, const struct state_look *lk, void *arg)
+{
+	struct folder_run *f = arg;
+
+	f->in[i].fetched_at = lk->when;
+	f->in[i].announced = lk->announced;
+	f->in[i].received = lk->received;
+	f->in[i].grew = lk->grew;
+}
+
 /* Look the listed messages up in the state (and mark them present).
  * Returns how many are not recorded as downloaded. */
 static size_t
 look_up(struct run *r, struct folder_run *f)
 {
-	const struct msginfo *m;
-	struct policy_in *in;
 	size_t i, nnew = 0;
 
 	f->in = xcalloc(f->l.n, sizeof(*f->in));
 	f->out = xcalloc(f->l.n, sizeof(*f->out));
+	state_look_mark_all(
+	    r->st, r->key, r->uidv, f->l.n, listed_uid, looked_up, f);
 	for (i = 0; i < f->l.n; i++) {
-		m = &f->l.v[i];
-		in = &f->in[i];
-		in->has_uid = m->uid != NULL;
-		if (m->uid != NULL) {
-			in->fetched_at = state_look_mark(r->st, r->key,
-			    r->uidv, m->uid, &in->announced, &in->received,
-			    &in->grew);
-		}
-		nnew += in->fetched_at == 0;
+		f->in[i].has_uid = f->l.v[i].uid != NULL;
+		nnew += f->in[i].fetched_at == 0;
 	}
 	return nnew;
 }

@@ -160,6 +160,14 @@ state_look_mark(struct state *st, const char *folder, uint32_t uv,
 	    st->s, folder, uv, uid, announced, received, grew);
 }
 
+void
+state_look_mark_all(struct state *st, const char *folder, uint32_t uv,
+    size_t n, const char *(*uid)(size_t, void *),
+    void (*answer)(size_t, const struct state_look *, void *), void *arg)
+{
+	store_look_mark_all(st->s, folder, uv, n, uid, answer, arg);
+}
+
 size_t
 state_folder_records(const struct state *st, const char *folder, uint32_t uv)
 {

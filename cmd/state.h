@@ -180,6 +180,21 @@ int64_t state_look_mark(struct state *, const char *folder,
     uint32_t uidvalidity, const char *uid, uint64_t *announced,
     uint64_t *received, uint64_t *grew);
 
+/* What state_look_mark answers. */
+struct state_look {
+	int64_t when;
+	uint64_t announced, received, grew;
+};
+
+/* state_look_mark for a whole listing of n messages: the i-th one's
+ * UID is uid(i, arg) (NULL: it has none, all answers 0), and its
+ * answers go to answer(i, look, arg), in any order. A long listing
+ * (POP3's UIDL) is matched against the folder's records in one
+ * sequential pass rather than searched message by message. */
+void state_look_mark_all(struct state *, const char *folder,
+    uint32_t uidvalidity, size_t n, const char *(*uid)(size_t, void *),
+    void (*answer)(size_t, const struct state_look *, void *), void *arg);
+
 /* Every record of folder downloaded under uidvalidity, also those a
  * listing no longer showed (not those that grew): O(1). */
 size_t state_folder_records(

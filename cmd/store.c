@@ -273,7 +273,6 @@
  *    faults; or the page index above.
  */
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <errno.h>
@@ -300,9 +299,28 @@
 #define COMPACT_MIN (64 * 1024)
 #define COMPACT_FRACTION 8
 #define COMPACT_MAX (256 * 1024) /* the overlay a journal makes: ~0.5 MB */
-#define DROP_EVERY 256 /* lookups between two madvise(DONTNEED) */
-#define DROP_BYTES (1024 * 1024) /* bytes walked between two */
 #define CHUNK (1024 * 1024)
+#define PAGE 4096
+#define BATCH_MIN 256 /* a listing this long is sorted and walked... */
+#define BATCH_DENSE 32 /* ...when it holds 1/32 of the folder or more */
+#define NPAGE 64 /* the page cache: 256 KB, whatever the file's size */
+
+/*
+ * The base file is read with pread through a small cache of pages,
+ * not mapped: each fault on a mapping brings the 64 KB around it into
+ * the RSS (the kernel's fault-around), so that a few hundred lookups
+ * would map most of a large file. A page goes to slot (number % NPAGE):
+ * the first probes of every binary search stay cached.
+ */
+struct pcache {
+	int fd;
+	size_t size; /* of the file */
+	size_t no[NPAGE]; /* the page number + 1 in each slot; 0: none */
+	char *buf; /* NPAGE * PAGE */
+	char *line; /* a line across pages, put together */
+	size_t linecap, lineoff, linelen;
+	int err; /* errno of a read that failed, else 0 */
+};
 
 struct sbuf {
 	char *p;
@@ -343,10 +361,10 @@ struct store {
 	char *path, *jpath, *lpath, *tpath, *dir;
 	struct sfolder *f;
 	size_t nf;
-	char *map; /* the base file, mapped */
-	size_t maplen, rbeg, rend; /* [rbeg, rend): its M lines */
+	struct pcache *pc; /* the base file; NULL: none */
+	size_t maplen, rbeg, rend; /* its size; [rbeg, rend): its M lines */
 	uint8_t *marks; /* a bit per 8 bytes of [rbeg, rend) */
-	size_t nlookups, walked, lastwalk;
+	size_t walked;
 	int v1; /* the base is version 1 (or respelled): loaded whole,
 		   compact at the first save */
 	char *(*canon)(const char *); /* see state_set_canon */
@@ -601,16 +619,89 @@ field_at(const char *p, const char *end, int n, size_t *len)
 	return p;
 }
 
-/* Compare the key of the M line at p with (ef, eu); eu NULL: the
+/* The page pno of the cache's file, read when it is not cached. A read
+ * that fails leaves the page empty (lines do not parse) and pc->err. */
+static const char *
+page_get(struct pcache *pc, size_t pno)
+{
+	size_t slot = pno % NPAGE, n = 0;
+	char *p = pc->buf + slot * PAGE;
+	ssize_t r;
+
+	if (pc->no[slot] == pno + 1)
+		return p;
+	pc->no[slot] = 0;
+	while (n < PAGE && pno * PAGE + n < pc->size) {
+		r = pread(pc->fd, p + n, PAGE - n, (off_t)(pno * PAGE + n));
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			pc->err = r == 0 ? EIO : errno;
+			memset(p, 0, PAGE);
+			return p;
+		}
+		n += (size_t)r;
+	}
+	pc->no[slot] = pno + 1;
+	return p;
+}
+
+static char
+byte_at(const struct store *st, size_t off)
+{
+	return page_get(st->pc, off / PAGE)[off % PAGE];
+}
+
+/* The line at off, LF included, into *len: valid until the next call
+ * (it may be in the cache's line buffer, or in a page). */
+static const char *
+line_at(const struct store *st, size_t off, size_t *len)
+{
+	struct pcache *pc = st->pc;
+	const char *p = page_get(pc, off / PAGE) + off % PAGE, *nl;
+	size_t avail = PAGE - off % PAGE, n;
+
+	if (avail > pc->size - off)
+		avail = pc->size - off;
+	if ((nl = memchr(p, '\n', avail)) != NULL || off + avail == pc->size) {
+		*len = nl != NULL ? (size_t)(nl - p) + 1 : avail;
+		return p;
+	}
+	if (pc->linelen > 0 && pc->lineoff == off) {
+		*len = pc->linelen;
+		return pc->line;
+	}
+	for (n = 0;;) {
+		if (n + avail > pc->linecap) {
+			pc->linecap = (n + avail) * 2;
+			pc->line = xreallocarray(pc->line, pc->linecap, 1);
+		}
+		nl = memchr(p, '\n', avail);
+		memcpy(pc->line + n, p, nl != NULL ? (size_t)(nl - p) + 1 : avail);
+		n += nl != NULL ? (size_t)(nl - p) + 1 : avail;
+		if (nl != NULL || off + n >= pc->size)
+			break;
+		p = page_get(pc, (off + n) / PAGE);
+		avail = PAGE < pc->size - off - n ? PAGE : pc->size - off - n;
+	}
+	pc->lineoff = off;
+	pc->linelen = n;
+	*len = n;
+	return pc->line;
+}
+
+/* Compare the key of the M line at off with (ef, eu); eu NULL: the
  * lowest uid of ef when hi = 0, past the highest when hi = 1. */
 static int
 line_cmp(const struct store *st, size_t off, const char *ef, const char *eu,
     size_t eulen, int hi)
 {
-	const char *p = st->map + off, *end = st->map + st->rend, *f, *u;
-	size_t flen, ulen, eflen = strlen(ef);
+	const char *p, *end, *f, *u;
+	size_t flen, ulen, eflen = strlen(ef), len;
 	int c;
 
+	p = line_at(st, off, &len);
+	end = p + len;
 	if ((f = field_at(p, end, 1, &flen)) == NULL
 	    || (u = field_at(f, end, 3, &ulen)) == NULL)
 		return 0;
@@ -627,9 +718,27 @@ line_cmp(const struct store *st, size_t off, const char *ef, const char *eu,
 static size_t
 line_end(const struct store *st, size_t off)
 {
-	const char *nl = memchr(st->map + off, '\n', st->maplen - off);
+	size_t len;
 
-	return nl != NULL ? (size_t)(nl - st->map) + 1 : st->maplen;
+	(void)line_at(st, off, &len);
+	return off + len;
+}
+
+/* The start of the line that holds byte off, not before lo. */
+static size_t
+line_start(const struct store *st, size_t lo, size_t off)
+{
+	const char *p;
+	size_t i;
+
+	while (off > lo) {
+		p = page_get(st->pc, (off - 1) / PAGE);
+		/* Back through the page's bytes before off. */
+		for (i = (off - 1) % PAGE + 1; i > 0 && off > lo; i--, off--)
+			if (p[i - 1] == '\n')
+				return off;
+	}
+	return lo;
 }
 
 /* The first M line in [lo, hi) whose key is >= the key (or, for eu
@@ -638,27 +747,16 @@ static size_t
 lower_bound(const struct store *st, size_t lo, size_t hi, const char *ef,
     const char *eu, size_t eulen, int high)
 {
-	size_t mid, s;
+	size_t s;
 
 	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		for (s = mid; s > lo && st->map[s - 1] != '\n'; s--)
-			;
+		s = line_start(st, lo, lo + (hi - lo) / 2);
 		if (line_cmp(st, s, ef, eu, eulen, high) < 0)
 			lo = line_end(st, s);
 		else
 			hi = s;
 	}
 	return lo;
-}
-
-/* Drop the pages of the mapping from the RSS now and then: they stay
- * in the page cache. */
-static void
-map_drop(struct store *st)
-{
-	if (st->map != NULL)
-		(void)madvise(st->map, st->maplen, MADV_DONTNEED);
 }
 
 static void
@@ -786,7 +884,8 @@ static int
 parse_into(
     const struct store *st, size_t off, struct orec *r, char **buf, size_t *cap)
 {
-	size_t end = line_end(st, off), len = end - off, nf = 0, i;
+	size_t len, nf = 0, i;
+	const char *line = line_at(st, off, &len);
 	char *fld[MAXFIELDS], *s;
 	uint64_t v;
 	uint8_t fl;
@@ -795,7 +894,7 @@ parse_into(
 		*cap = len + 1 + 256;
 		*buf = xreallocarray(*buf, *cap, 1);
 	}
-	memcpy(*buf, st->map + off, len);
+	memcpy(*buf, line, len);
 	(*buf)[len > 0 && (*buf)[len - 1] == '\n' ? len - 1 : len] = '\0';
 	fld[nf++] = *buf;
 	for (s = *buf; *s != '\0'; s++)
@@ -853,7 +952,9 @@ parse_base(struct store *st, size_t off, struct orec *r)
 static int
 base_bad(struct store *st, size_t off)
 {
-	if (!st->corrupt)
+	if (!st->corrupt && st->pc->err != 0)
+		fail(st, STATE_EOS, st->pc->err, "read %s", st->path);
+	else if (!st->corrupt)
 		fail(st, STATE_ECORRUPT, 0, "%s: bad record line at byte %zu",
 		    st->path, off);
 	st->corrupt = 1;
@@ -867,13 +968,11 @@ base_find(struct store *st, struct sfolder *f, const char *uid)
 	char *eu;
 	size_t off;
 
-	if (f->basevoid || st->map == NULL)
+	if (f->basevoid || st->pc == NULL)
 		return SIZE_MAX;
 	folder_range(st, f);
 	if (f->blo == f->bhi)
 		return SIZE_MAX;
-	if (++st->nlookups % DROP_EVERY == 0)
-		map_drop(st);
 	eu = escaped(uid);
 	off = lower_bound(st, f->blo, f->bhi, f->ename, eu, strlen(eu), 0);
 	if (off >= f->bhi || line_cmp(st, off, f->ename, eu, strlen(eu), 0))
@@ -1540,15 +1639,15 @@ head_f(struct store *st, char *line)
 static int
 open_head(struct store *st, size_t head)
 {
-	const char *what = "bad folder line";
-	char *line, *nl;
+	const char *what = "bad folder line", *p;
+	char *line;
 	size_t off, n, lineno = 3;
 	int rv = 0;
 
 	for (off = head; off < st->rbeg && rv == 0; off += n + 1, lineno++) {
-		nl = memchr(st->map + off, '\n', st->rbeg - off);
-		n = (size_t)(nl - (st->map + off));
-		line = xstrndup(st->map + off, n);
+		p = line_at(st, off, &n);
+		n--; /* the LF */
+		line = xstrndup(p, n);
 		if (strlen(line) != n)
 			rv = -1, what = "NUL byte";
 		else if (line[0] == 'F' && line[1] == '\t')
@@ -1569,6 +1668,7 @@ static int
 open_base(struct store *st)
 {
 	struct stat sb;
+	const char *p;
 	size_t head, off;
 	int fd, which, e;
 
@@ -1597,27 +1697,24 @@ open_base(struct store *st)
 		return -1;
 	}
 	st->maplen = (size_t)sb.st_size;
-	st->map = mmap(NULL, st->maplen, PROT_READ, MAP_PRIVATE, fd, 0);
-	e = errno;
-	close(fd);
-	if (st->map == MAP_FAILED) {
-		st->map = NULL;
-		fail(st, STATE_EOS, e, "mmap %s", st->path);
+	st->pc = xcalloc(1, sizeof(*st->pc));
+	st->pc->fd = fd;
+	st->pc->size = st->maplen;
+	st->pc->buf = xmalloc(NPAGE * PAGE);
+	p = page_get(st->pc, 0);
+	head = parse_head(p, st->maplen < PAGE ? st->maplen : PAGE,
+	    BASE_HEADER_V1, BASE_HEADER, &st->gen, &which);
+	if (st->pc->err != 0) {
+		fail(st, STATE_EOS, st->pc->err, "read %s", st->path);
 		return -1;
 	}
-	/* Lookups touch a page here and there: no readahead, and no
-	 * mapping of the pages around a fault (which would bring most of
-	 * the file into the RSS). Walks are few and sequential anyway. */
-	(void)madvise(st->map, st->maplen, MADV_RANDOM);
-	head = parse_head(
-	    st->map, st->maplen, BASE_HEADER_V1, BASE_HEADER, &st->gen, &which);
 	/* Version 1, or a file that does not even start or end right:
 	 * the strict loader converts it, or says where it is wrong. */
-	if (head == 0 || st->map[st->maplen - 1] != '\n' || which == 1)
+	if (head == 0 || byte_at(st, st->maplen - 1) != '\n' || which == 1)
 		return open_convert(st);
 	/* The M lines start at the first line that is one. */
 	for (off = head; off < st->maplen; off = line_end(st, off))
-		if (st->map[off] == 'M')
+		if (byte_at(st, off) == 'M')
 			break;
 	st->rbeg = off;
 	st->rend = st->maplen;
@@ -2288,25 +2385,22 @@ store_mark(struct store *st, const char *folder, uint32_t uv, const char *uid)
 		mark_rec(st, r);
 }
 
-int64_t
-store_look_mark(struct store *st, const char *folder, uint32_t uv,
-    const char *uid, uint64_t *announced, uint64_t *received, uint64_t *grew)
+/* store_look_mark for uid in folder fi, whose base line is at off
+ * (SIZE_MAX: none) unless the overlay has it. */
+static void
+look_mark_at(struct store *st, size_t fi, const char *uid, size_t off,
+    struct state_look *lk)
 {
-	const struct sfolder *cf = folder_uv(st, folder, uv);
 	struct orec *r, b;
-	size_t off, fi;
-	int64_t when;
 
-	*announced = *received = *grew = 0;
-	if (cf == NULL)
-		return 0;
-	fi = (size_t)(cf - st->f);
+	memset(lk, 0, sizeof(*lk));
 	if ((r = ov_find(st, fi, uid)) == NULL) {
-		off = base_find(st, &st->f[fi], uid);
 		if (off == SIZE_MAX)
-			return 0;
-		if (parse_base(st, off, &b) == -1)
-			return base_bad(st, off), 0;
+			return;
+		if (parse_base(st, off, &b) == -1) {
+			base_bad(st, off);
+			return;
+		}
 		if (b.gone != 0 || bit_get(st, off))
 			r = ov_get(st, fi, uid); /* as store_mark does */
 		else {
@@ -2316,17 +2410,192 @@ store_look_mark(struct store *st, const char *folder, uint32_t uv,
 		}
 	}
 	if (r->when == 0)
-		return 0;
+		return;
 	if (r->isshort && !r->grew) {
-		*announced = r->announced;
-		*received = r->received;
+		lk->announced = r->announced;
+		lk->received = r->received;
 	}
 	if (r->grew)
-		*grew = r->received;
-	when = r->grew ? 0 : r->when;
+		lk->grew = r->received;
+	lk->when = r->grew ? 0 : r->when;
 	if (r != &b)
 		mark_rec(st, r);
-	return when;
+}
+
+int64_t
+store_look_mark(struct store *st, const char *folder, uint32_t uv,
+    const char *uid, uint64_t *announced, uint64_t *received, uint64_t *grew)
+{
+	const struct sfolder *cf = folder_uv(st, folder, uv);
+	struct state_look lk;
+	size_t fi, off;
+
+	memset(&lk, 0, sizeof(lk));
+	if (cf != NULL) {
+		fi = (size_t)(cf - st->f);
+		off = ov_find(st, fi, uid) != NULL
+		    ? SIZE_MAX
+		    : base_find(st, &st->f[fi], uid);
+		look_mark_at(st, fi, uid, off, &lk);
+	}
+	*announced = lk.announced;
+	*received = lk.received;
+	*grew = lk.grew;
+	return lk.when;
+}
+
+/* A string's bytes as escaped in the files (b_esc), one at a time. */
+struct estream {
+	const unsigned char *s;
+	char buf[3];
+	int n, i;
+};
+
+static int
+es_next(struct estream *e)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	if (e->i < e->n)
+		return (unsigned char)e->buf[e->i++];
+	if (*e->s == '\0')
+		return -1;
+	if (!esc_needed(*e->s))
+		return *e->s++;
+	e->buf[1] = hex[*e->s >> 4];
+	e->buf[2] = hex[*e->s & 15];
+	e->s++;
+	e->n = 3;
+	e->i = 1;
+	return '%';
+}
+
+static size_t
+esc_len(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		n += esc_needed((unsigned char)*s) ? 3 : 1;
+	return n;
+}
+
+/* uid_cmp of the escaped forms of a and b, without making them. */
+static int
+esc_cmp(const char *a, const char *b)
+{
+	struct estream x = { (const unsigned char *)a, "", 0, 0 },
+		       y = { (const unsigned char *)b, "", 0, 0 };
+	size_t la = esc_len(a), lb = esc_len(b);
+	int ca, cb;
+
+	if (la != lb)
+		return la < lb ? -1 : 1;
+	do {
+		ca = es_next(&x);
+		cb = es_next(&y);
+	} while (ca == cb && ca != -1);
+	return ca == cb ? 0 : ca < cb ? -1 : 1;
+}
+
+struct listing {
+	const char *(*uid)(size_t, void *);
+	void *arg;
+};
+
+/* Sort v[0..n) (indices of the listing) by their UIDs' key order:
+ * bottom-up merge sort, tmp as large as v. */
+static void
+sort_listing(uint32_t *v, uint32_t *tmp, size_t n, const struct listing *l)
+{
+	uint32_t *src = v, *dst = tmp, *t;
+	size_t w, i, a, b, m, h, k;
+
+	for (w = 1; w < n; w *= 2) {
+		for (i = 0; i < n; i += 2 * w) {
+			m = i + w < n ? i + w : n;
+			h = i + 2 * w < n ? i + 2 * w : n;
+			for (a = i, b = m, k = i; a < m || b < h;)
+				dst[k++] = b < h
+					&& (a == m
+					    || esc_cmp(l->uid(src[b], l->arg),
+						   l->uid(src[a], l->arg))
+						< 0)
+				    ? src[b++]
+				    : src[a++];
+		}
+		t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != v)
+		memcpy(v, src, n * sizeof(*v));
+}
+
+/* The walk of store_look_mark_all: the sorted listing v[0..n) against
+ * the folder's base lines, in one pass. */
+static void
+look_mark_walk(struct store *st, size_t fi, const uint32_t *v, size_t n,
+    const struct listing *l,
+    void (*answer)(size_t, const struct state_look *, void *))
+{
+	struct sfolder *f = &st->f[fi];
+	struct state_look lk;
+	size_t k, off = f->blo, eulen;
+	const char *u;
+	char *eu;
+	int c = 1;
+
+	for (k = 0; k < n; k++) {
+		u = l->uid(v[k], l->arg);
+		eu = escaped(u);
+		eulen = strlen(eu);
+		while (off < f->bhi
+		    && (c = line_cmp(st, off, f->ename, eu, eulen, 0)) < 0)
+			off = line_end(st, off);
+		look_mark_at(
+		    st, fi, u, off < f->bhi && c == 0 ? off : SIZE_MAX, &lk);
+		answer(v[k], &lk, l->arg);
+		free(eu);
+	}
+}
+
+void
+store_look_mark_all(struct store *st, const char *folder, uint32_t uv,
+    size_t n, const char *(*uid)(size_t, void *),
+    void (*answer)(size_t, const struct state_look *, void *), void *arg)
+{
+	const struct sfolder *cf = folder_uv(st, folder, uv);
+	struct listing l = { uid, arg };
+	struct state_look lk;
+	uint32_t *v, *tmp;
+	size_t i, m = 0;
+	const char *u;
+
+	if (cf == NULL || cf->basevoid || st->pc == NULL || n < BATCH_MIN
+	    || n > UINT32_MAX || n * BATCH_DENSE < cf->records) {
+		for (i = 0; i < n; i++) {
+			memset(&lk, 0, sizeof(lk));
+			if ((u = uid(i, arg)) != NULL)
+				lk.when = store_look_mark(st, folder, uv, u,
+				    &lk.announced, &lk.received, &lk.grew);
+			answer(i, &lk, arg);
+		}
+		return;
+	}
+	v = xcalloc(n, sizeof(*v));
+	memset(&lk, 0, sizeof(lk));
+	for (i = 0; i < n; i++)
+		if (uid(i, arg) != NULL)
+			v[m++] = (uint32_t)i;
+		else
+			answer(i, &lk, arg);
+	tmp = xcalloc(m + 1, sizeof(*tmp));
+	sort_listing(v, tmp, m, &l);
+	free(tmp);
+	folder_range(st, &st->f[cf - st->f]);
+	look_mark_walk(st, (size_t)(cf - st->f), v, m, &l, answer);
+	free(v);
 }
 
 /* One record of a complete listing's folder: gone now, or forgotten
@@ -2374,8 +2643,7 @@ prune_walk(struct store *st, size_t fi, int64_t now)
 	folder_range(st, f);
 	for (off = f->blo; !f->basevoid && off < f->bhi;
 	     off = line_end(st, off)) {
-		if (++st->walked % 8192 == 0)
-			map_drop(st);
+		st->walked++;
 		if (parse_base(st, off, &b) == -1) {
 			base_bad(st, off);
 			continue;
@@ -2405,7 +2673,6 @@ prune_walk(struct store *st, size_t fi, int64_t now)
 	f->gonemin = gonemin;
 	f->oldest = oldest;
 	f->metadirty = st->dirty = 1;
-	map_drop(st);
 }
 
 static void
@@ -2459,10 +2726,6 @@ next_base(
 		end = line_end(st, off);
 		*pos = end - f->blo;
 		st->walked += end - off;
-		if (st->walked - st->lastwalk >= DROP_BYTES) {
-			st->lastwalk = st->walked;
-			map_drop(st);
-		}
 		if (parse_into(st, off, it, &st->ibuf, &st->ibufcap) == -1) {
 			base_bad(st, off);
 			continue;
@@ -2494,7 +2757,7 @@ store_next(struct store *st, const char *folder, uint32_t uv, size_t *pos,
 		return 0;
 	fi = (size_t)(cf - st->f);
 	if (!(*pos & POS_OV)) {
-		if (!st->f[fi].basevoid && st->map != NULL
+		if (!st->f[fi].basevoid && st->pc != NULL
 		    && next_base(st, &st->f[fi], pos, out))
 			return 1;
 		*pos = POS_OV;
@@ -2586,10 +2849,12 @@ merge_flush(struct store *st, struct merge *m, size_t min)
 /* One of the merge's lines: the base line at off, or (off SIZE_MAX)
  * the overlay record r. */
 static void
-merge_emit(struct store *st, struct merge *m, size_t fi, size_t off, size_t end,
+merge_emit(struct store *st, struct merge *m, size_t fi, size_t off,
     const struct orec *r)
 {
 	struct orec pr;
+	const char *p;
+	size_t len;
 
 	if (off == SIZE_MAX) {
 		if (r->when == 0)
@@ -2601,8 +2866,10 @@ merge_emit(struct store *st, struct merge *m, size_t fi, size_t off, size_t end,
 	} else if (m->fd == -1) {
 		if (parse_base(st, off, &pr) == 0)
 			sum_rec(&m->sum[fi], &pr);
-	} else
-		b_add(&m->b, st->map + off, end - off);
+	} else {
+		p = line_at(st, off, &len);
+		b_add(&m->b, p, len);
+	}
 }
 
 /* Pass 1 checks the base's order, which lookups rely on: each line's
@@ -2610,14 +2877,16 @@ merge_emit(struct store *st, struct merge *m, size_t fi, size_t off, size_t end,
 static int
 merge_order(struct store *st, struct merge *m, size_t off)
 {
-	const char *end = st->map + st->rend, *f, *u;
-	size_t flen, ulen;
+	const char *p, *end, *f, *u;
+	size_t flen, ulen, len;
 	int rv = 0;
 
 	if (m->prev.len > 0 && off == m->prevoff)
 		return 0; /* the same line, after an overlay record */
 	m->prevoff = off;
-	if ((f = field_at(st->map + off, end, 1, &flen)) == NULL
+	p = line_at(st, off, &len);
+	end = p + len;
+	if ((f = field_at(p, end, 1, &flen)) == NULL
 	    || (u = field_at(f, end, 3, &ulen)) == NULL)
 		return -1;
 	if (m->prev.len > 0) {
@@ -2641,18 +2910,16 @@ merge_order(struct store *st, struct merge *m, size_t off)
 static int
 merge(struct store *st, struct merge *m)
 {
-	size_t off = st->rbeg, end = 0, j = 0, fi = SIZE_MAX, flen, n = 0;
-	const char *ff;
+	size_t off = st->rbeg, end = 0, j = 0, fi = SIZE_MAX, flen, len;
+	const char *ff, *p;
 	int c;
 
 	while (off < st->rend || j < m->nk) {
-		if (++n % 8192 == 0)
-			map_drop(st);
 		c = 1;
 		if (off < st->rend) {
-			end = line_end(st, off);
-			ff = field_at(
-			    st->map + off, st->map + st->rend, 1, &flen);
+			p = line_at(st, off, &len);
+			end = off + len;
+			ff = field_at(p, p + len, 1, &flen);
 			if (ff == NULL) {
 				fail(st, STATE_ECORRUPT, 0,
 				    "%s: bad line at byte %zu", st->path, off);
@@ -2679,12 +2946,11 @@ merge(struct store *st, struct merge *m)
 				      : -1;
 		}
 		if (c >= 0) {
-			merge_emit(
-			    st, m, 0, SIZE_MAX, 0, &st->o[m->k[j++].idx]);
+			merge_emit(st, m, 0, SIZE_MAX, &st->o[m->k[j++].idx]);
 			if (c == 0)
 				off = end;
 		} else {
-			merge_emit(st, m, fi, off, end, NULL);
+			merge_emit(st, m, fi, off, NULL);
 			off = end;
 		}
 		if (merge_flush(st, m, CHUNK) == -1)
@@ -2912,8 +3178,12 @@ store_clear(struct store *st)
 		free(st->f[i].ename);
 	}
 	strpool_free(&st->uids);
-	if (st->map != NULL)
-		munmap(st->map, st->maplen);
+	if (st->pc != NULL) {
+		close(st->pc->fd);
+		free(st->pc->buf);
+		free(st->pc->line);
+		free(st->pc);
+	}
 	if (st->jfd != -1)
 		close(st->jfd);
 	free(st->o);
@@ -2931,7 +3201,7 @@ store_clear(struct store *st)
 	st->tab = NULL;
 	st->f = NULL;
 	st->marks = NULL;
-	st->map = NULL;
+	st->pc = NULL;
 	memset(&st->jbuf, 0, sizeof(st->jbuf));
 	st->no = st->capo = st->tabcap = st->nf = 0;
 	st->maplen = st->rbeg = st->rend = 0;

@@ -75,6 +75,12 @@ void store_mark(
  * and store_mark of a listed message together. */
 int64_t store_look_mark(struct store *, const char *folder, uint32_t uv,
     const char *uid, uint64_t *announced, uint64_t *received, uint64_t *grew);
+/* state_look_mark_all: a long listing is sorted (O(m log m), 8 bytes
+ * per message) and matched against the folder's lines in one
+ * sequential walk, not searched message by message. */
+void store_look_mark_all(struct store *, const char *folder, uint32_t uv,
+    size_t n, const char *(*uid)(size_t, void *),
+    void (*answer)(size_t, const struct state_look *, void *), void *arg);
 /* After a complete listing; O(1) when nothing vanished or expires. */
 int store_prune(struct store *, const char *folder, int64_t now);
 

@@ -171,6 +171,59 @@ look_mark(struct store *old, struct store *s, const char *f, uint32_t uv,
 	CHECK(w1 == w2 && a1 == a2 && r1 == r2 && g1 == g2);
 }
 
+/* A listing for store_look_mark_all: 300 UIDs in a scrambled order,
+ * every seventh without one. */
+struct lm {
+	char uids[300][32];
+	struct state_look got[300];
+	int answered[300];
+};
+
+static const char *
+lm_uid(size_t i, void *arg)
+{
+	struct lm *l = arg;
+
+	return i % 7 == 3 ? NULL : l->uids[i];
+}
+
+static void
+lm_answer(size_t i, const struct state_look *lk, void *arg)
+{
+	struct lm *l = arg;
+
+	l->got[i] = *lk;
+	l->answered[i]++;
+}
+
+/* store_look_mark_all on one (sorted, walked), store_look_mark one by
+ * one on the other. */
+static void
+look_mark_all(struct store *a, struct store *b, size_t fi, uint32_t uv,
+    size_t nuids)
+{
+	static struct lm l;
+	uint64_t x, y, g;
+	int64_t w;
+	size_t i;
+
+	memset(&l, 0, sizeof(l));
+	for (i = 0; i < 300; i++)
+		snprintf(l.uids[i], sizeof(l.uids[i]),
+		    fi == 3 ? "u%zu x" : "%zu", (i * 7919) % nuids + 1);
+	store_look_mark_all(a, folders[fi], uv, 300, lm_uid, lm_answer, &l);
+	for (i = 0; i < 300; i++) {
+		CHECK(l.answered[i] == 1);
+		if (i % 7 == 3) {
+			CHECK(l.got[i].when == 0 && l.got[i].grew == 0);
+			continue;
+		}
+		w = store_look_mark(b, folders[fi], uv, l.uids[i], &x, &y, &g);
+		CHECK(w == l.got[i].when && x == l.got[i].announced
+		    && y == l.got[i].received && g == l.got[i].grew);
+	}
+}
+
 static int64_t clock_now = 1000000;
 
 
@@ -242,6 +295,10 @@ ops(struct store *old, struct store *s, size_t nops, size_t nuids)
 				store_prune(old, folders[fi], clock_now);
 				store_prune(s, folders[fi], clock_now);
 			}
+			break;
+		case 9:
+			if (r % 16 == 0)
+				look_mark_all(old, s, fi, uv, nuids);
 			break;
 		default:
 			if (r % 97 == 0) {
