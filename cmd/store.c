@@ -494,7 +494,9 @@ escaped(const char *s)
 
 	b_esc(&b, s);
 	b_c(&b, '\0');
-	return b.p;
+	/* b_need starts at 4 KB: a key kept per record (compaction) must
+	 * not hold that much. */
+	return xreallocarray(b.p, b.len, 1);
 }
 
 static int
@@ -2501,7 +2503,25 @@ esc_cmp(const char *a, const char *b)
 struct listing {
 	const char *(*uid)(size_t, void *);
 	void *arg;
+	int plain; /* no UID has a byte to escape */
 };
+
+/* The order of the keys in the files (uid_cmp of escaped forms). */
+static int
+key_cmp(const struct listing *l, const char *a, const char *b)
+{
+	size_t la, lb;
+	int c;
+
+	if (!l->plain)
+		return esc_cmp(a, b);
+	la = strlen(a);
+	lb = strlen(b);
+	if (la != lb)
+		return la < lb ? -1 : 1;
+	c = memcmp(a, b, la);
+	return c < 0 ? -1 : c > 0;
+}
 
 /* Sort v[0..n) (indices of the listing) by their UIDs' key order:
  * bottom-up merge sort, tmp as large as v. */
@@ -2518,7 +2538,7 @@ sort_listing(uint32_t *v, uint32_t *tmp, size_t n, const struct listing *l)
 			for (a = i, b = m, k = i; a < m || b < h;)
 				dst[k++] = b < h
 					&& (a == m
-					    || esc_cmp(l->uid(src[b], l->arg),
+					    || key_cmp(l, l->uid(src[b], l->arg),
 						   l->uid(src[a], l->arg))
 						< 0)
 				    ? src[b++]
@@ -2540,24 +2560,24 @@ look_mark_walk(struct store *st, size_t fi, const uint32_t *v, size_t n,
     void (*answer)(size_t, const struct state_look *, void *))
 {
 	struct sfolder *f = &st->f[fi];
+	struct sbuf eu = { NULL, 0, 0 };
 	struct state_look lk;
-	size_t k, off = f->blo, eulen;
+	size_t k, off = f->blo;
 	const char *u;
-	char *eu;
 	int c = 1;
 
 	for (k = 0; k < n; k++) {
 		u = l->uid(v[k], l->arg);
-		eu = escaped(u);
-		eulen = strlen(eu);
+		eu.len = 0;
+		b_esc(&eu, u);
 		while (off < f->bhi
-		    && (c = line_cmp(st, off, f->ename, eu, eulen, 0)) < 0)
+		    && (c = line_cmp(st, off, f->ename, eu.p, eu.len, 0)) < 0)
 			off = line_end(st, off);
 		look_mark_at(
 		    st, fi, u, off < f->bhi && c == 0 ? off : SIZE_MAX, &lk);
 		answer(v[k], &lk, l->arg);
-		free(eu);
 	}
+	free(eu.p);
 }
 
 void
@@ -2566,7 +2586,7 @@ store_look_mark_all(struct store *st, const char *folder, uint32_t uv,
     void (*answer)(size_t, const struct state_look *, void *), void *arg)
 {
 	const struct sfolder *cf = folder_uv(st, folder, uv);
-	struct listing l = { uid, arg };
+	struct listing l = { uid, arg, 1 };
 	struct state_look lk;
 	uint32_t *v, *tmp;
 	size_t i, m = 0;
@@ -2586,9 +2606,10 @@ store_look_mark_all(struct store *st, const char *folder, uint32_t uv,
 	v = xcalloc(n, sizeof(*v));
 	memset(&lk, 0, sizeof(lk));
 	for (i = 0; i < n; i++)
-		if (uid(i, arg) != NULL)
+		if ((u = uid(i, arg)) != NULL) {
 			v[m++] = (uint32_t)i;
-		else
+			l.plain &= esc_len(u) == strlen(u);
+		} else
 			answer(i, &lk, arg);
 	tmp = xcalloc(m + 1, sizeof(*tmp));
 	sort_listing(v, tmp, m, &l);
