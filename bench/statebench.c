@@ -314,8 +314,7 @@ row(const char *self, const char *what, const char *p1, const char *p2,
 			snprintf(cmd, sizeof(cmd), "rm -f %s.run*; cp %s %s",
 			    path[k], path[k], tmp);
 			if (system(cmd) != 0
-			    || measure(self, what, tmp, n, &t, &kb)
-				== -1) {
+			    || measure(self, what, tmp, n, &t, &kb) == -1) {
 				printf("%-7s %-3s %7zu  failed\n", what,
 				    which[k], n);
 				return;
@@ -349,8 +348,7 @@ main(int argc, char **argv)
 	snprintf(
 	    dir, sizeof(dir), "%s", argc > 1 ? argv[1] : "/tmp/statebench");
 	mkdir(dir, 0700);
-	if (measure(argv[0], "empty", "/nonexistent", 1, &t, &base)
-	    == -1)
+	if (measure(argv[0], "empty", "/nonexistent", 1, &t, &base) == -1)
 		return 1;
 	printf("empty process: peak RSS %.1f MB\n", base / 1024.0);
 	printf("(lookup: us per lookup; others: ms in all, best of 3)\n");

@@ -161,8 +161,8 @@ state_look_mark(struct state *st, const char *folder, uint32_t uv,
 }
 
 void
-state_look_mark_all(struct state *st, const char *folder, uint32_t uv,
-    size_t n, const char *(*uid)(size_t, void *),
+state_look_mark_all(struct state *st, const char *folder, uint32_t uv, size_t n,
+    const char *(*uid)(size_t, void *),
     void (*answer)(size_t, const struct state_look *, void *), void *arg)
 {
 	store_look_mark_all(st->s, folder, uv, n, uid, answer, arg);

@@ -464,8 +464,7 @@ short_find(const struct v1 *st, size_t idx)
 /* Keep two sizes for record r. Records are mostly noted in the order
  * they were created, so the insertion is mostly at the end. */
 static void
-sizes_put(
-    struct v1 *st, struct rec *r, uint64_t announced, uint64_t received)
+sizes_put(struct v1 *st, struct rec *r, uint64_t announced, uint64_t received)
 {
 	struct shortrec *sh;
 	size_t idx = (size_t)(r - st->recs), i = short_pos(st, idx);
@@ -487,8 +486,7 @@ sizes_put(
 
 /* Note that record r arrived short. */
 static void
-rec_short(
-    struct v1 *st, struct rec *r, uint64_t announced, uint64_t received)
+rec_short(struct v1 *st, struct rec *r, uint64_t announced, uint64_t received)
 {
 	sizes_put(st, r, announced, received);
 	r->isshort = 1;

@@ -1,86 +1,26 @@
 /*
- * The state store, version 2: O(changes) per run. A PROTOTYPE, not yet
- * behind cmd/state.h in the real build (see STATUS).
+ * The state store, version 2: O(changes) per run. cmd/state.c puts
+ * cmd/state.h over it; cmd/state_v1.c reads older files for it.
  *
- * STATUS (2026-12-05, session wt-store; branch wt-store, not merged)
+ * STATUS (2026-12-05, session wt-store)
  *
- * Works (tests/unit/test_store.c, 14 cases, also under SAN=1):
- *  - the version 2 base (sorted M lines, F lines with records, live,
- *    present, oldest, gonemin; pending I lines), mapped read-only;
- *    O(log n) lookups by binary search over the mapping; the overlay;
- *    the journal (version 1 journals read; S lines); compaction with
- *    state.c's durability order and generation rule, the order checked
- *    as it merges; reading a version 1 base (loaded whole once,
- *    compacted by the first save); mark and prune with the O(1) fast
- *    path; iteration (store_next); pending intents; lock; corrupt
- *    files ECORRUPT; store_look_mark (run.c's look_up in one search).
- *  - the main test runs ~2500 random operations (add, add_short,
- *    add_grew, set_local, forget, reset, uidnext, modseq, mark,
- *    look_mark, prune over 30-day steps) on cmd/state.c and on the
- *    store side by side, in 6 rounds each ended by a save, or by a
- *    crash (sync only), or starting from the version 1 file state.c
- *    wrote, and compares every lookup, get, short, grew, folder count,
- *    record count and iteration length: all equal. It found 5 bugs on
- *    the way (seen failing: v1 load, use after free, prune semantics,
- *    the order check, state_count).
- *  - cmd/state_v2.c puts cmd/state.h over the store when built with
- *    -DSTATE_STORE2 (make BUILD=build-v2 CFLAGS="-O2 -g
- *    -DSTATE_STORE2" all unit); the default build is unchanged.
- *    tests/unit/test_state.c against it: 38 of 97 pass; the others
- *    check version 1's exact file contents, error texts and line
- *    numbers, the canon merge, or that a save rewrites the file and
- *    removes the journal, all of which differ by design or are listed
- *    as missing below.
- *  - bench/statebench.c (built by hand; numbers: MEASURED below).
- *  - end to end: mailfetch built with the store (build-v2) passes
- *    python3 tests/run.py --build build-v2 -k test_records (3 of 3)
- *    and -k test_pop3 (246 of 246); -k test_imap: 346 passed, 3
- *    failed, not yet looked into: test_imap's
- *    test_poll_lists_only_what_is_new and
- *    test_crash_between_rename_and_record_is_reconciled, test_plan's
- *    test_imap_real_run_agrees_with_plan_at (a state file read by the
- *    test, or the pending-intent path, are the first suspects).
- *    test_mirror was not run.
+ * The state store of mailfetch (wired in): the DESIGN below, tested by
+ * tests/unit/test_store.c (a differential test between answers from the
+ * sorted base and from the journal's overlay, and from a version 1 file
+ * made as fetchrc(5) says to downgrade; store_look_mark_all against
+ * one-by-one lookups) and tests/unit/test_state.c (the semantics, the
+ * version 2 format, version 1 files and their corrupt cases through the
+ * converter, canon), and end to end by the integration tests that read
+ * or write state files (tests/harness.py's state_text and
+ * compact_state read a state with its journal replayed).
  *
- * Missing, for the next session (in this order):
- *  1. Version 1 input through state.c's own strict loader: today
- *     open_v1 uses this file's laxer parser, and applies no canon
- *     (state_set_canon): an older file's respelled names do not merge
- *     and its malformed lines (uidnext 0 alone, a record before its
- *     folder...) are not refused. Plan: keep state.c's parser as the
- *     converter (load v1 whole with canon, then write v2 sorted), and
- *     make state.c's public functions call store.c otherwise.
- *  2. Canon for version 2 files: a respelled F line (canon(name) !=
- *     name) should force a conversion through the same path.
- *  3. Wire in: state.c becomes the v2 store (drop state_v2.c and the
- *     STATE_STORE2 switch), update test_state.c's format and error-text
- *     cases to version 2 (and keep the v1 corrupt cases for the
- *     converter), the run.c changes: (a) local_changed_at compares the
- *     folder's new/ and cur/ with the state file's mtime, which a save
- *     no longer moves: use the journal's (or touch the base at save);
- *     (b) known_counts walks the folder: use store_folder_records;
- *     (c) look_up calls four lookups: use store_look_mark; (d) the load
- *     thread is no longer needed. Then -k test_records -k test_pop3
- *     -k test_imap -k test_mirror, SAN=1, and bench/mirror.py.
- *  4. state_rec strings from a base line (store_get, rec_lookup's
- *     scratch) are valid until the next lookup only; state.h says
- *     "owned by the state". sync.c and run.c use them at once today
- *     (checked: on_flags, apply_updates, collect_gone copy or use
- *     before the next call), but state.h must say so.
- *  5. fetchrc(5)/README: the version 2 file, that an older mailfetch
- *     refuses it (65) and how to downgrade.
- *  6. Lookups through the mapping fault 64 KB at a time and touch ~11
- *     pages each (MEASURED): probe by pread into a small page cache, or
- *     add a page index written by compaction, so that RSS stays within
- *     ~1 MB and a lookup costs 1-2 page reads. Then the POP3 poll: a
- *     sorted batch lookup (sort the UIDL listing, walk the folder's
- *     range once) makes it O(n + m log m) with sequential reads only.
- *  7. The estimates in the design above assumed ~1-2 us per lookup;
- *     measured 21 us cold at 100 000 until 6 is done.
+ * Not done: the lookups of a mirror resync are one binary search each
+ * (~11 page reads, ~15-20 us, from the 64-page cache); a page index
+ * written at compaction would make them 1-2. A version 1 file's first
+ * run holds both the converter's records and the overlay (~375 B a
+ * record, once).
  *
- * MEASURED: see the end of this comment (open 176 -> 1 ms and a
- * resync of 15 changes 170 -> 7 ms at 100 000 records; RSS of lookups
- * and the POP3 poll NOT yet where they must be).
+ * MEASURED: bench/statebench.c and bench/RESULTS.md ("State store").
  *
  * Why. cmd/state.c (version 1) reads every record into memory at each
  * run (~265 B of RSS and ~1.5 us of CPU per record) and state_save
@@ -124,12 +64,14 @@
  *    Compaction checks the order as it merges (a base out of order,
  *    edited by hand, is corrupt: 65); lookups trust it.
  *
- * 2. Lookups without loading. The base file is mmap'ed read-only. The
- *    header (F and I lines) is parsed at open: O(folders + intents). A
- *    record is found by a binary search over the byte range of the M
- *    lines: probe the middle byte, step back to the start of its line,
- *    compare keys; ~log2(n) probes (17 at 100 000), each touching one
- *    page. The search key is escaped once. Nothing per record is
+ * 2. Lookups without loading. The base file is read by pread through a
+ *    cache of 64 pages of 4 KB (not mapped: each fault on a mapping
+ *    brings the 64 KB around it into the RSS). The header (F and I
+ *    lines) is parsed at open: O(folders + intents). A record is found
+ *    by a binary search over the byte range of the M lines: probe the
+ *    middle byte, step back to the start of its line, compare keys;
+ *    ~log2(n) probes (17 at 100 000), each one page, the first few
+ *    cached for every search. The search key is escaped once. Nothing per record is
  *    allocated. A folder's range is two such searches (first key >=
  *    (folder, -inf), first key > (folder, +inf)); iterating a folder
  *    (state_next) walks its range line by line.
@@ -197,80 +139,58 @@
  *    today; the mirror's QRESYNC/CHANGEDSINCE pass forgets by
  *    state_forget and never prunes.
  *
- * 7. Older files. A base with header "mailfetch-state 1" (unsorted) is
- *    loaded whole the old way, into the overlay, once, and the first
- *    state_save compacts it into version 2: one run pays what every run
- *    pays today. A journal of version 1 is replayed as is. An older
- *    mailfetch refuses a version 2 base (65, "bad header"): a downgrade
- *    needs the file converted (a v2 base with the header line changed to
- *    1 and the F lines cut to 5 fields is a valid v1 file; documented
- *    in fetchrc(5) when wired in).
+ * 7. Older files. A base with header "mailfetch-state 1" (unsorted), or
+ *    a version 2 one whose folder names state_set_canon respells, or one
+ *    that does not start or end right, is read whole and strictly by
+ *    state_v1.c (canon applied, spellings merged, errors with line
+ *    numbers) into the overlay, once, and the first state_save compacts
+ *    it into version 2: one run pays what every run paid before. A
+ *    journal of version 1 is replayed as is, its folder names through
+ *    canon too. An older mailfetch refuses a version 2 base (65, "bad
+ *    header"): fetchrc(5) FILES says how to edit it back (the base's
+ *    header and F lines, the journal's header and S lines).
  *
  * 8. Memory bound per run: the folders and pending intents (few), the
  *    overlay (O(changes), ~200 B per touched record), the mark bitmap
  *    (file/64 bytes, only when marking: POP3 and whole listings), the
- *    journal buffer of the batch, and the pages of the mapping the
- *    run touched. Those are file-backed and clean, but count in RSS:
- *    a long walk or many lookups madvise(MADV_DONTNEED) the mapping
- *    every STORE_DROP_EVERY lookups or 1 MB walked, so they stay under
- *    ~1 MB whatever the size of the file.
+ *    journal buffer of the batch, and the page cache (256 KB).
  *
  * Cost per run at 100 000 records (94 B per line: 9.4 MB base), est.:
- *  - unchanged IMAP poll: open = mmap + parse 20 F lines + an empty
- *    journal: < 0.1 ms; UIDNEXT unchanged: no lookup; save: nothing
- *    changed, nothing written. Memory: a few KB. (Today: 160-180 ms
- *    of CPU and +24 MB.)
+ *  - unchanged IMAP poll: open = parse 20 F lines + an empty journal:
+ *    < 1 ms; UIDNEXT unchanged: no lookup; save: nothing changed,
+ *    nothing written. Memory: the page cache. (Version 1: 160-180 ms of
+ *    CPU and +24 MB.)
  *  - mirror resync, 15 changes (QRESYNC or CHANGEDSINCE): ~20 lookups
- *    of ~17 probes (~40 us in all), 15 overlay records, 15 journal
- *    lines + 20 S lines (~3 KB, one fdatasync per changed folder, as
- *    today); no base rewrite until the journal passes 1.2 MB (~400
- *    such runs), then one ~30-60 ms compaction. RSS: under 1 MB of
- *    the store. Caveats outside the store: run.c's known_counts (only
- *    without QRESYNC) and msync_scan (only when the user changed the
- *    Maildir) walk a folder: O(folder) by nature, now streaming.
- *  - POP3 poll, UIDL of 100 000: 100 000 lookups at ~1-2 us (binary
- *    search over the mapping; measured below), marks in a 147 KB
- *    bitmap, prune O(1) when nothing vanished. Time O(m log n); memory
- *    the bitmap + ~1 MB of pages (the listing itself is issue 16's:
- *    held by proto/, ~100 B per message). A sorted batch lookup (sort
- *    the listing, walk the range once) would make it O(n + m log m).
+ *    of ~17 probes, 15 overlay records, 15 journal lines + 20 S lines
+ *    (~3 KB, one fdatasync per changed folder, as before); no base
+ *    rewrite until the journal passes 256 KB (~80 such runs), then one
+ *    ~30-60 ms compaction. Caveat outside the store: msync_scan (only
+ *    when the user changed the Maildir) walks a folder: O(folder) by
+ *    nature, streaming.
+ *  - POP3 poll, UIDL of 100 000 (store_look_mark_all): the listing's
+ *    indices sorted (8 B each while sorting), one sequential walk of
+ *    the folder's lines (each page read once), marks in a 147 KB
+ *    bitmap, prune O(1) when nothing vanished: O(n + m log m).
  *
- * MEASURED (bench/statebench.c, 10:21 UTC, 2 CPUs shared with CI, so
- * times are noisy; best of 3, each in its own process; the state as a
- * 20-folder mirror leaves it, 92 B a line; RSS beside an empty
- * process's 1.3 MB):
+ * MEASURED (bench/statebench.c, 2 CPUs shared with other work, so times
+ * are noisy; best of 3, each in its own process; the state as a
+ * 20-folder mirror leaves it, ~94 B a line; RSS beside an empty
+ * process's 1.2 MB; POP3 beside a process holding the listing alone).
+ * "v1 (old)": version 1's state.c as measured before it was replaced
+ * (10:21 UTC); "v2": this store (11:25 UTC); bench/RESULTS.md has the
+ * latest run.
  *
- *			old (state.c)		new (store.c)
+ *			v1 (old)		v2
  *   10 000 records
- *     open		12.4 ms, +2.5 MB	0.62 ms, +0.5 MB
- *     lookup		<1 us			3 us
- *     resync 15	23.5 ms, +2.7 MB	4.9 ms, +1.3 MB
- *     POP3 poll	9.5 ms, +1.3 MB		21.4 ms, +0.6 MB
+ *     open		12.4 ms, +2.5 MB	0.7 ms, +0.4 MB
+ *     lookup		<1 us			13 us
+ *     resync 15	23.5 ms, +2.7 MB	27 ms, +0.8 MB (fsyncs)
+ *     POP3 poll	9.5 ms, +1.3 MB		6.1 ms, +0.3 MB
  *   100 000 records (9.2 MB)
- *     open		176 ms, +25.7 MB	1.06 ms, +0.5 MB
- *     lookup		1 us			21 us (cold pages: faults)
- *     resync 15	170 ms, +25.7 MB	6.9 ms, +7.2 MB
- *     POP3 poll	79 ms, +12.2 MB		608 ms, +3.6 MB
- *
- * So: open and the resync are O(changes) in time (176 -> 1 ms, 170 ->
- * 7 ms at 100 000; the same ~1 and ~5-7 ms at 10 000 and 100 000),
- * and the save writes ~1.2 KB of journal instead of 9.7 MB. Two
- * things are NOT met yet:
- *  - RSS of lookups. Every fault on the mapping maps the 64 KB around
- *    it (the kernel's fault-around; MADV_RANDOM does not stop it on
- *    6.18), and each binary search touches ~11 pages of its own, so
- *    ~100 searches (a resync: folder ranges, get, set_local) map most
- *    of a 9 MB file: +7.2 MB (clean, shared, but counted by ru_maxrss).
- *    madvise(DONTNEED) every 16 lookups did not bound it (7.8 MB) and
- *    cost time (POP3 7 s). Fix: probe with pread into a small page cache
- *    (say 64 x 4 KB) instead of the mapping, or write a page index at
- *    compaction (the first key of each 4 KB page, ~50 KB at 100 000,
- *    read at open or itself searched) so that a lookup reads 1-2 pages.
- *  - the POP3 poll: 100 000 random lookups at ~6 us each (faults) are
- *    7.7x slower than the old hash table (which paid 176 ms to load).
- *    Fix: the sorted batch lookup (sort the UIDL listing, walk the
- *    folder's range once, sequentially): O(n + m log m), no random
- *    faults; or the page index above.
+ *     open		176 ms, +25.7 MB	0.5 ms, +0.4 MB
+ *     lookup		1 us			20 us
+ *     resync 15	170 ms, +25.7 MB	18 ms, +0.6 MB (fsyncs)
+ *     POP3 poll	79 ms, +12.2 MB		48 ms, +0.7 MB
  */
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -679,7 +599,8 @@ line_at(const struct store *st, size_t off, size_t *len)
 			pc->line = xreallocarray(pc->line, pc->linecap, 1);
 		}
 		nl = memchr(p, '\n', avail);
-		memcpy(pc->line + n, p, nl != NULL ? (size_t)(nl - p) + 1 : avail);
+		memcpy(
+		    pc->line + n, p, nl != NULL ? (size_t)(nl - p) + 1 : avail);
 		n += nl != NULL ? (size_t)(nl - p) + 1 : avail;
 		if (nl != NULL || off + n >= pc->size)
 			break;
@@ -1731,8 +1652,8 @@ open_base(struct store *st)
  * generation line and holds nothing), or -1.
  */
 static int
-journal_head(struct store *st, const char *data, size_t len, size_t *head,
-    uint64_t *gen)
+journal_head(
+    struct store *st, const char *data, size_t len, size_t *head, uint64_t *gen)
 {
 	const char *nl = memchr(data, '\n', len), *nl2;
 	int which;
@@ -2538,7 +2459,8 @@ sort_listing(uint32_t *v, uint32_t *tmp, size_t n, const struct listing *l)
 			for (a = i, b = m, k = i; a < m || b < h;)
 				dst[k++] = b < h
 					&& (a == m
-					    || key_cmp(l, l->uid(src[b], l->arg),
+					    || key_cmp(l,
+						   l->uid(src[b], l->arg),
 						   l->uid(src[a], l->arg))
 						< 0)
 				    ? src[b++]
@@ -2581,8 +2503,8 @@ look_mark_walk(struct store *st, size_t fi, const uint32_t *v, size_t n,
 }
 
 void
-store_look_mark_all(struct store *st, const char *folder, uint32_t uv,
-    size_t n, const char *(*uid)(size_t, void *),
+store_look_mark_all(struct store *st, const char *folder, uint32_t uv, size_t n,
+    const char *(*uid)(size_t, void *),
     void (*answer)(size_t, const struct state_look *, void *), void *arg)
 {
 	const struct sfolder *cf = folder_uv(st, folder, uv);

@@ -1006,11 +1006,12 @@ t_stale_journal(const void *arg)
 static void
 t_format(const void *arg)
 {
-	static const char want[] = "mailfetch-state 2\n"
-				   "G\t1\n"
-				   "F\t-\t0\t0\t0\t1\t1\t1\t100\t0\n"
-				   "F\tSent%20Items\t42\t0\t0\t1\t1\t1\t200\t0\n"
-				   "I\tSent%20Items\t42\t";
+	static const char want[]
+	    = "mailfetch-state 2\n"
+	      "G\t1\n"
+	      "F\t-\t0\t0\t0\t1\t1\t1\t100\t0\n"
+	      "F\tSent%20Items\t42\t0\t0\t1\t1\t1\t200\t0\n"
+	      "I\tSent%20Items\t42\t";
 	static const char rest[] = "\t8%208\tf,S=1\n"
 				   "M\t-\t0\t100\tUID%251\n"
 				   "M\tSent%20Items\t42\t200\t7\n";
@@ -1284,7 +1285,8 @@ static const struct canoncase canoncases[] = {
 	    "F\tINBOX\t5\t20\t0\t3\t3\t3\t50\t0\n" },
 	{ "canon: one old spelling is renamed", 1,
 	    SH "F\tinbox\t5\t4\nM\tinbox\t5\t100\t1\n", NULL, 5, 4, 1,
-	    { { "INBOX", 5, "1", 100 } }, "F\tINBOX\t5\t4\t0\t1\t1\t1\t100\t0\n" },
+	    { { "INBOX", 5, "1", 100 } },
+	    "F\tINBOX\t5\t4\t0\t1\t1\t1\t100\t0\n" },
 	{ "canon: the higher uidvalidity wins, declared first", 1,
 	    SH "F\tINBOX\t7\nF\tinbox\t5\t9\nM\tinbox\t5\t100\t1\n"
 	       "M\tINBOX\t7\t200\t2\n",
@@ -1314,7 +1316,8 @@ static const struct canoncase canoncases[] = {
 	    "F\tINBOX\t7\t0\t0\t1\t1\t1\t300\t0\n" },
 	{ "canon: a journal F of the same name still resets", 1,
 	    SH "F\tINBOX\t5\nM\tINBOX\t5\t100\t1\n", JH1 "F\tINBOX\t5\n", 5, 0,
-	    0, { { "INBOX", 5, "1", 0 } }, "F\tINBOX\t5\t0\t0\t0\t0\t0\t0\t0\n" },
+	    0, { { "INBOX", 5, "1", 0 } },
+	    "F\tINBOX\t5\t0\t0\t0\t0\t0\t0\t0\n" },
 	{ "canon: none set, spellings stay apart", 0,
 	    SH "F\tinbox\t5\nF\tINBOX\t5\nM\tinbox\t5\t100\t1\n", NULL, 5, 0, 1,
 	    { { "INBOX", 5, "1", 0 }, { "inbox", 5, "1", 100 } },

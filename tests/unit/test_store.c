@@ -199,8 +199,8 @@ lm_answer(size_t i, const struct state_look *lk, void *arg)
 /* store_look_mark_all on one (sorted, walked), store_look_mark one by
  * one on the other. */
 static void
-look_mark_all(struct store *a, struct store *b, size_t fi, uint32_t uv,
-    size_t nuids)
+look_mark_all(
+    struct store *a, struct store *b, size_t fi, uint32_t uv, size_t nuids)
 {
 	static struct lm l;
 	uint64_t x, y, g;
@@ -225,7 +225,6 @@ look_mark_all(struct store *a, struct store *b, size_t fi, uint32_t uv,
 }
 
 static int64_t clock_now = 1000000;
-
 
 /* Random operations, the same on both. */
 static void
@@ -347,8 +346,8 @@ write_v1(const char *path, const char *v1path)
 		if (n < 5)
 			break;
 		if (strcmp(f[4], "0") != 0)
-			fprintf(out, "F\t%s\t%s\t%s\t%s\n", f[1], f[2], f[3],
-			    f[4]);
+			fprintf(
+			    out, "F\t%s\t%s\t%s\t%s\n", f[1], f[2], f[3], f[4]);
 		else if (strcmp(f[3], "0") != 0)
 			fprintf(out, "F\t%s\t%s\t%s\n", f[1], f[2], f[3]);
 		else
@@ -829,8 +828,8 @@ main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	T_RUN("base and overlay answer alike, saved each round",
-	    t_differential, &save);
+	T_RUN("base and overlay answer alike, saved each round", t_differential,
+	    &save);
 	T_RUN("base and overlay answer alike, crashes between", t_differential,
 	    &crash);
 	T_RUN("base and overlay answer alike, from a version 1 file",
