@@ -132,8 +132,8 @@
  * file name, or a Maildir++ subfolder (".name") and a file name. Nothing
  * else, so a state file can never point outside the Maildir.
  */
-static int
-intent_name_ok(const char *s)
+int
+stline_name_ok(const char *s)
 {
 	const char *slash = strchr(s, '/'), *base = slash ? slash + 1 : s;
 
@@ -234,8 +234,8 @@ st_fail(struct v1 *st, enum state_errkind kind, int e, const char *fmt, ...)
 
 /* Buffers. */
 
-static int
-esc_needed(unsigned char c)
+int
+stline_esc_needed(unsigned char c)
 {
 	return c <= ' ' || c == 0x7f || c == '%';
 }
@@ -586,8 +586,8 @@ hexval(char c)
 }
 
 /* Undo the escaping in place. */
-static int
-unescape(char *s)
+int
+stline_unescape(char *s)
 {
 	char *w = s;
 	int hi, lo;
@@ -599,7 +599,7 @@ unescape(char *s)
 				return -1;
 			*w++ = (char)(hi << 4 | lo);
 			s += 2;
-		} else if (esc_needed((unsigned char)*s))
+		} else if (stline_esc_needed((unsigned char)*s))
 			return -1;
 		else
 			*w++ = *s;
@@ -608,8 +608,8 @@ unescape(char *s)
 	return 0;
 }
 
-static int
-parse_u64(const char *s, uint64_t max, uint64_t *v)
+int
+stline_parse_u64(const char *s, uint64_t max, uint64_t *v)
 {
 	uint64_t n = 0;
 
@@ -637,8 +637,8 @@ struct attrs {
 };
 
 /* "flags=" letters: FLAG_LETTERS in order, each at most once. */
-static int
-parse_flags(const char *s, uint8_t *f)
+int
+stline_parse_flags(const char *s, uint8_t *f)
 {
 	const char *p = FLAG_LETTERS, *c;
 
@@ -652,8 +652,6 @@ parse_flags(const char *s, uint8_t *f)
 	return 0;
 }
 
-static int intent_name_ok(const char *);
-
 /* "A/R": announced and received sizes, R < A. */
 static int
 parse_short(char *s, struct attrs *at)
@@ -664,8 +662,8 @@ parse_short(char *s, struct attrs *at)
 	if ((slash = strchr(s, '/')) == NULL)
 		return -1;
 	*slash = '\0';
-	rv = parse_u64(s, UINT64_MAX, &at->announced) == -1
-		|| parse_u64(slash + 1, UINT64_MAX, &at->received) == -1
+	rv = stline_parse_u64(s, UINT64_MAX, &at->announced) == -1
+		|| stline_parse_u64(slash + 1, UINT64_MAX, &at->received) == -1
 		|| at->received >= at->announced
 	    ? -1
 	    : 0;
@@ -683,7 +681,7 @@ parse_attrs(char **f, size_t n, struct attrs *at, const char **what)
 	memset(at, 0, sizeof(*at));
 	for (i = 0; i < n; i++) {
 		if (strncmp(f[i], "gone=", 5) == 0 && at->gone == 0) {
-			if (parse_u64(f[i] + 5, INT64_MAX, &v) == -1
+			if (stline_parse_u64(f[i] + 5, INT64_MAX, &v) == -1
 			    || v == 0) {
 				*what = "bad gone= time";
 				return -1;
@@ -696,19 +694,20 @@ parse_attrs(char **f, size_t n, struct attrs *at, const char **what)
 			}
 			at->isshort = 1;
 		} else if (strncmp(f[i], "file=", 5) == 0 && at->file == NULL) {
-			if (unescape(f[i] + 5) == -1
-			    || !intent_name_ok(f[i] + 5)) {
+			if (stline_unescape(f[i] + 5) == -1
+			    || !stline_name_ok(f[i] + 5)) {
 				*what = "bad file= name";
 				return -1;
 			}
 			at->file = f[i] + 5;
 		} else if (strncmp(f[i], "flags=", 6) == 0 && at->flags == 0) {
-			if (parse_flags(f[i] + 6, &at->flags) == -1) {
+			if (stline_parse_flags(f[i] + 6, &at->flags) == -1) {
 				*what = "bad flags= letters";
 				return -1;
 			}
 		} else if (strncmp(f[i], "grew=", 5) == 0 && at->grew == 0) {
-			if (parse_u64(f[i] + 5, UINT64_MAX, &at->grew) == -1
+			if (stline_parse_u64(f[i] + 5, UINT64_MAX, &at->grew)
+				== -1
 			    || at->grew == 0) {
 				*what = "bad grew= size";
 				return -1;
@@ -917,26 +916,29 @@ check_fields(struct line *l, int v2, const char **what)
 {
 	char **fld = l->fld;
 
-	if (unescape(fld[1]) == -1)
+	if (stline_unescape(fld[1]) == -1)
 		return *what = "bad folder name", -1;
-	if (parse_u64(fld[2], UINT32_MAX, &l->uv) == -1)
+	if (stline_parse_u64(fld[2], UINT32_MAX, &l->uv) == -1)
 		return *what = "bad uidvalidity", -1;
 	/* A UIDNEXT alone is not 0; before a MODSEQ it may be (version 2
 	 * writes both, 0 for none). */
 	if (l->want == 3 && l->nf >= 4
-	    && (parse_u64(fld[3], UINT32_MAX, &l->fm[0]) == -1
+	    && (stline_parse_u64(fld[3], UINT32_MAX, &l->fm[0]) == -1
 		|| (l->fm[0] == 0 && l->nf == 4)))
 		return *what = "bad uidnext", -1;
 	if (l->want == 3 && l->nf >= 5
-	    && (parse_u64(fld[4], UINT64_MAX, &l->fm[1]) == -1
+	    && (stline_parse_u64(fld[4], UINT64_MAX, &l->fm[1]) == -1
 		|| (l->fm[1] == 0 && !v2)))
 		return *what = "bad modseq", -1;
 	if (l->want >= 5
-	    && (parse_u64(fld[3], INT64_MAX, &l->when) == -1 || l->when == 0))
+	    && (stline_parse_u64(fld[3], INT64_MAX, &l->when) == -1
+		|| l->when == 0))
 		return *what = "bad time", -1;
-	if (l->want >= 5 && (unescape(fld[4]) == -1 || fld[4][0] == '\0'))
+	if (l->want >= 5
+	    && (stline_unescape(fld[4]) == -1 || fld[4][0] == '\0'))
 		return *what = "bad uid", -1;
-	if (l->want == 6 && (unescape(fld[5]) == -1 || !intent_name_ok(fld[5])))
+	if (l->want == 6
+	    && (stline_unescape(fld[5]) == -1 || !stline_name_ok(fld[5])))
 		return *what = "bad file name", -1;
 	if (fld[0][0] == 'M'
 	    && parse_attrs(fld + 5, l->nf - 5, &l->at, what) == -1)
@@ -983,7 +985,7 @@ parse_head(struct v1 *st, const char *path, const char *p, size_t line)
 		return -1;
 	}
 	if (strncmp(p, "G\t", 2) != 0
-	    || parse_u64(p + 2, INT64_MAX, &gen) == -1) {
+	    || stline_parse_u64(p + 2, INT64_MAX, &gen) == -1) {
 		st_fail(st, STATE_ECORRUPT, 0,
 		    "%s:2: expected the generation line", path);
 		return -1;

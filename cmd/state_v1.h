@@ -11,6 +11,16 @@
 
 #include "state.h"
 
+/* The line syntax of both versions (see state_v1.c): a byte written
+ * %XX, undoing that in place (-1: bad), an unsigned decimal up to max,
+ * "flags=" letters (FLAG_KNOWN 0x80 and the bits of "DFPRST"), and a
+ * file name relative to the Maildir (NAME or .SUB/NAME). */
+int stline_esc_needed(unsigned char);
+int stline_unescape(char *);
+int stline_parse_u64(const char *, uint64_t max, uint64_t *);
+int stline_parse_flags(const char *, uint8_t *);
+int stline_name_ok(const char *);
+
 struct v1;
 
 /* A record as the file left it (when 0: void, but maybe an intent). */

@@ -378,12 +378,6 @@ b_tu64(struct sbuf *b, uint64_t v)
 	b_u64(b, v);
 }
 
-static int
-esc_needed(unsigned char c)
-{
-	return c <= ' ' || c == 0x7f || c == '%';
-}
-
 static void
 b_esc(struct sbuf *b, const char *s)
 {
@@ -392,7 +386,7 @@ b_esc(struct sbuf *b, const char *s)
 
 	b_need(b, 3 * strlen(s));
 	for (; *u != '\0'; u++)
-		if (esc_needed(*u)) {
+		if (stline_esc_needed(*u)) {
 			b->p[b->len++] = '%';
 			b->p[b->len++] = hex[*u >> 4];
 			b->p[b->len++] = hex[*u & 0xf];
@@ -419,72 +413,6 @@ escaped(const char *s)
 	return xreallocarray(b.p, b.len, 1);
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-static int
-unescape(char *s)
-{
-	char *w = s;
-	int hi, lo;
-
-	for (; *s != '\0'; s++) {
-		if (*s == '%') {
-			if ((hi = hexval(s[1])) == -1
-			    || (lo = hexval(s[2])) == -1 || (hi | lo) == 0)
-				return -1;
-			*w++ = (char)(hi << 4 | lo);
-			s += 2;
-		} else if (esc_needed((unsigned char)*s))
-			return -1;
-		else
-			*w++ = *s;
-	}
-	*w = '\0';
-	return 0;
-}
-
-static int
-parse_u64(const char *s, uint64_t max, uint64_t *v)
-{
-	uint64_t n = 0;
-
-	if (*s == '\0')
-		return -1;
-	for (; *s != '\0'; s++) {
-		if (*s < '0' || *s > '9'
-		    || n > (max - (uint64_t)(*s - '0')) / 10)
-			return -1;
-		n = n * 10 + (uint64_t)(*s - '0');
-	}
-	*v = n;
-	return 0;
-}
-
-static int
-parse_flags(const char *s, uint8_t *f)
-{
-	const char *p = FLAG_LETTERS, *c;
-
-	*f = FLAG_KNOWN;
-	for (; *s != '\0'; s++) {
-		if ((c = strchr(p, *s)) == NULL)
-			return -1;
-		*f |= (uint8_t)(1u << (c - FLAG_LETTERS));
-		p = c + 1;
-	}
-	return 0;
-}
-
 static void
 flag_letters(uint8_t f, char *buf)
 {
@@ -497,19 +425,6 @@ flag_letters(uint8_t f, char *buf)
 }
 
 /* As state.c's intent_name_ok: NAME or .SUB/NAME, nothing outside. */
-static int
-name_ok(const char *s)
-{
-	const char *slash = strchr(s, '/'), *base = slash ? slash + 1 : s;
-
-	if (slash != NULL
-	    && (s[0] != '.' || slash - s < 2 || strchr(base, '/') != NULL
-		|| (slash - s == 2 && s[1] == '.')))
-		return 0;
-	return base[0] != '\0' && strcmp(base, ".") != 0
-	    && strcmp(base, "..") != 0;
-}
-
 /* Keys: (folder, uid), compared as escaped bytes; uids by length
  * first (numeric order for IMAP UIDs). */
 static int
@@ -829,30 +744,34 @@ parse_into(
 		}
 	memset(r, 0, sizeof(*r));
 	if (nf < 5 || strcmp(fld[0], "M") != 0
-	    || parse_u64(fld[3], INT64_MAX, &v) == -1 || v == 0
-	    || unescape(fld[4]) == -1)
+	    || stline_parse_u64(fld[3], INT64_MAX, &v) == -1 || v == 0
+	    || stline_unescape(fld[4]) == -1)
 		return -1;
 	r->when = (int64_t)v;
 	r->uid = fld[4];
 	for (i = 5; i < nf; i++) {
 		if (strncmp(fld[i], "gone=", 5) == 0
-		    && parse_u64(fld[i] + 5, INT64_MAX, &v) == 0)
+		    && stline_parse_u64(fld[i] + 5, INT64_MAX, &v) == 0)
 			r->gone = (int64_t)v;
 		else if (strncmp(fld[i], "file=", 5) == 0
-		    && unescape(fld[i] + 5) == 0 && name_ok(fld[i] + 5))
+		    && stline_unescape(fld[i] + 5) == 0
+		    && stline_name_ok(fld[i] + 5))
 			r->file = fld[i] + 5;
 		else if (strncmp(fld[i], "flags=", 6) == 0
-		    && parse_flags(fld[i] + 6, &fl) == 0)
+		    && stline_parse_flags(fld[i] + 6, &fl) == 0)
 			r->flags = fl;
 		else if (strncmp(fld[i], "grew=", 5) == 0
-		    && parse_u64(fld[i] + 5, UINT64_MAX, &r->received) == 0)
+		    && stline_parse_u64(fld[i] + 5, UINT64_MAX, &r->received)
+			== 0)
 			r->grew = 1;
 		else if (strncmp(fld[i], "short=", 6) == 0
 		    && (s = strchr(fld[i] + 6, '/')) != NULL) {
 			*s = '\0';
-			if (parse_u64(fld[i] + 6, UINT64_MAX, &r->announced)
+			if (stline_parse_u64(
+				fld[i] + 6, UINT64_MAX, &r->announced)
 				== -1
-			    || parse_u64(s + 1, UINT64_MAX, &r->received) == -1)
+			    || stline_parse_u64(s + 1, UINT64_MAX, &r->received)
+				== -1)
 				return -1;
 			r->isshort = 1;
 		} else
@@ -1149,9 +1068,9 @@ split(struct jline *l, char *line, const char **what)
 	if (l->nf < 3 || strlen(l->fld[0]) != 1
 	    || strchr("FSMIX", l->fld[0][0]) == NULL)
 		return *what = "unknown line type", -1;
-	if (unescape(l->fld[1]) == -1)
+	if (stline_unescape(l->fld[1]) == -1)
 		return *what = "bad folder name", -1;
-	if (parse_u64(l->fld[2], UINT32_MAX, &l->uv) == -1)
+	if (stline_parse_u64(l->fld[2], UINT32_MAX, &l->uv) == -1)
 		return *what = "bad uidvalidity", -1;
 	return 0;
 }
@@ -1167,16 +1086,16 @@ check_attrs(struct jline *l, const char **what)
 	for (i = 5; i < l->nf; i++) {
 		s = l->fld[i];
 		if (strncmp(s, "gone=", 5) == 0
-		    && parse_u64(s + 5, INT64_MAX, &v) == 0 && v != 0)
+		    && stline_parse_u64(s + 5, INT64_MAX, &v) == 0 && v != 0)
 			a->gone = (int64_t)v;
-		else if (strncmp(s, "file=", 5) == 0 && unescape(s + 5) == 0
-		    && name_ok(s + 5))
+		else if (strncmp(s, "file=", 5) == 0
+		    && stline_unescape(s + 5) == 0 && stline_name_ok(s + 5))
 			a->file = s + 5;
 		else if (strncmp(s, "flags=", 6) == 0
-		    && parse_flags(s + 6, &a->flags) == 0)
+		    && stline_parse_flags(s + 6, &a->flags) == 0)
 			;
 		else if (strncmp(s, "grew=", 5) == 0
-		    && parse_u64(s + 5, UINT64_MAX, &a->received) == 0
+		    && stline_parse_u64(s + 5, UINT64_MAX, &a->received) == 0
 		    && a->received != 0)
 			a->grew = 1;
 		else if (strncmp(s, "short=", 6) == 0
@@ -1196,11 +1115,13 @@ check_rec(struct jline *l, char type, const char **what)
 {
 	if (l->nf < 5 || (type != 'M' && l->nf != (type == 'I' ? 6u : 5u)))
 		return *what = "wrong number of fields", -1;
-	if (parse_u64(l->fld[3], INT64_MAX, &l->when) == -1 || l->when == 0)
+	if (stline_parse_u64(l->fld[3], INT64_MAX, &l->when) == -1
+	    || l->when == 0)
 		return *what = "bad time", -1;
-	if (unescape(l->fld[4]) == -1 || l->fld[4][0] == '\0')
+	if (stline_unescape(l->fld[4]) == -1 || l->fld[4][0] == '\0')
 		return *what = "bad uid", -1;
-	if (type == 'I' && (unescape(l->fld[5]) == -1 || !name_ok(l->fld[5])))
+	if (type == 'I'
+	    && (stline_unescape(l->fld[5]) == -1 || !stline_name_ok(l->fld[5])))
 		return *what = "bad file name", -1;
 	return type == 'M' ? check_attrs(l, what) : 0;
 }
@@ -1267,11 +1188,13 @@ apply_line(struct store *st, char *line, int v1base, const char **what)
 		if ((t == 'F' && l.nf != 3) || (t == 'S' && l.nf != 7))
 			return *what = "wrong number of fields", -1;
 		if ((t == 'S' && l.nf != 7)
-		    || (l.nf >= 4 && parse_u64(l.fld[3], UINT32_MAX, &l.n[0]))
-		    || (l.nf >= 5 && parse_u64(l.fld[4], UINT64_MAX, &l.n[1]))
+		    || (l.nf >= 4
+			&& stline_parse_u64(l.fld[3], UINT32_MAX, &l.n[0]))
+		    || (l.nf >= 5
+			&& stline_parse_u64(l.fld[4], UINT64_MAX, &l.n[1]))
 		    || (t == 'S'
-			&& (parse_u64(l.fld[5], INT64_MAX, &l.n[2])
-			    || parse_u64(l.fld[6], INT64_MAX, &l.n[3]))))
+			&& (stline_parse_u64(l.fld[5], INT64_MAX, &l.n[2])
+			    || stline_parse_u64(l.fld[6], INT64_MAX, &l.n[3]))))
 			return *what = "bad folder line", -1;
 		if (t == 'F' && !v1base && fi != SIZE_MAX)
 			folder_reset(st, fi, (uint32_t)l.uv);
@@ -1405,7 +1328,7 @@ parse_head(const char *p, size_t len, const char *h1, const char *h2,
 		return 0;
 	memcpy(tmp, nl + 3, (size_t)(nl2 - nl - 3));
 	tmp[nl2 - nl - 3] = '\0';
-	if (parse_u64(tmp, INT64_MAX, gen) == -1)
+	if (stline_parse_u64(tmp, INT64_MAX, gen) == -1)
 		return 0;
 	return (size_t)(nl2 - p) + 1;
 }
@@ -1535,11 +1458,11 @@ head_f(struct store *st, char *line)
 			*s = '\0';
 			fld[nf++] = s + 1;
 		}
-	if (nf != 10 || unescape(fld[1]) == -1
+	if (nf != 10 || stline_unescape(fld[1]) == -1
 	    || folder_find(st, fld[1]) != SIZE_MAX)
 		return -1;
 	for (i = 0; i < 8; i++)
-		if (parse_u64(fld[i + 2],
+		if (stline_parse_u64(fld[i + 2],
 			i == 0 || i == 1 ? UINT32_MAX : INT64_MAX, &v[i])
 		    == -1)
 			return -1;
@@ -2028,8 +1951,8 @@ store_set_local(struct store *st, const char *folder, uint32_t uv,
 	struct orec *r;
 	uint8_t fl = 0;
 
-	if (f == NULL || (file != NULL && !name_ok(file))
-	    || (flags != NULL && parse_flags(flags, &fl) == -1))
+	if (f == NULL || (file != NULL && !stline_name_ok(file))
+	    || (flags != NULL && stline_parse_flags(flags, &fl) == -1))
 		return bad(st, "cannot note the file of", uid);
 	r = ov_get(st, (size_t)(f - st->f), uid);
 	if (r->when == 0 || r->grew)
@@ -2077,7 +2000,7 @@ store_intend(struct store *st, const struct state_intent *in)
 		name = xstrdup(in->name);
 	else
 		xasprintf(&name, "%s/%s", in->sub, in->name);
-	if (in->uid[0] == '\0' || !name_ok(name)) {
+	if (in->uid[0] == '\0' || !stline_name_ok(name)) {
 		free(name);
 		return bad(st, "intent for", in->uid);
 	}
@@ -2383,7 +2306,7 @@ es_next(struct estream *e)
 		return (unsigned char)e->buf[e->i++];
 	if (*e->s == '\0')
 		return -1;
-	if (!esc_needed(*e->s))
+	if (!stline_esc_needed(*e->s))
 		return *e->s++;
 	e->buf[1] = hex[*e->s >> 4];
 	e->buf[2] = hex[*e->s & 15];
@@ -2399,7 +2322,7 @@ esc_len(const char *s)
 	size_t n = 0;
 
 	for (; *s != '\0'; s++)
-		n += esc_needed((unsigned char)*s) ? 3 : 1;
+		n += stline_esc_needed((unsigned char)*s) ? 3 : 1;
 	return n;
 }
 
