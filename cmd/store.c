@@ -339,9 +339,14 @@ fail(struct store *st, enum state_errkind kind, int e, const char *fmt, ...)
 static void
 b_need(struct sbuf *b, size_t n)
 {
-	while (b->cap - b->len < n)
-		b->cap = b->cap ? b->cap * 2 : 4096;
-	b->p = xreallocarray(b->p, b->cap, 1);
+	size_t cap = b->cap;
+
+	while (cap == 0 || cap - b->len < n)
+		cap = cap ? cap * 2 : 4096;
+	if (cap != b->cap) {
+		b->p = xreallocarray(b->p, cap, 1);
+		b->cap = cap;
+	}
 }
 
 static void
