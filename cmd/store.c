@@ -334,7 +334,21 @@ fail(struct store *st, enum state_errkind kind, int e, const char *fmt, ...)
 	st->errnum = kind == STATE_EOS ? e : 0;
 }
 
-/* Buffers and escaping, as state.c's. */
+/* An open of the lock or journal failed; O_NOFOLLOW makes a planted
+ * symbolic link fail with ELOOP. */
+static void
+open_fail(struct store *st, const char *path)
+{
+	int e = errno;
+
+	if (e == ELOOP)
+		fail(st, STATE_EOS, e,
+		    "%s is a symbolic link, not followed (remove it)", path);
+	else
+		fail(st, STATE_EOS, e, "open %s", path);
+}
+
+/* Buffers and escaping (the syntax: state_v1.c). */
 
 static void
 b_need(struct sbuf *b, size_t n)
@@ -1701,10 +1715,14 @@ store_lock(struct store *st)
 		return -1;
 	fd = open(st->lpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd == -1) {
-		fail(st, STATE_EOS, errno, "open %s", st->lpath);
+		open_fail(st, st->lpath);
 		return -1;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+	/* flock locks belong to the open file description: a second open
+	 * in this very process conflicts too. */
+	while (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EINTR)
+			continue;
 		if (errno == EWOULDBLOCK)
 			fail(st, STATE_ELOCKED, 0,
 			    "another mailfetch run holds the lock on %s",
@@ -2116,7 +2134,7 @@ journal_open(struct store *st)
 	fd = open(st->jpath,
 	    O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd == -1) {
-		fail(st, STATE_EOS, errno, "open %s", st->jpath);
+		open_fail(st, st->jpath);
 		return -1;
 	}
 	if (ftruncate(fd, st->jvalid) == -1) {
