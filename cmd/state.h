@@ -188,7 +188,9 @@ struct state_look {
 
 /* state_look_mark for a whole listing of n messages: the i-th one's
  * UID is uid(i, arg) (NULL: it has none, all answers 0), and its
- * answers go to answer(i, look, arg), in any order. A long listing
+ * answers go to answer(i, look, arg), in any order. uid may be asked
+ * for the same i again, and the strings it gives must all stay valid
+ * until this returns (the listing's own). A long listing
  * (POP3's UIDL) is matched against the folder's records in one
  * sequential pass rather than searched message by message. */
 void state_look_mark_all(struct state *, const char *folder,
