@@ -23,7 +23,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,9 +77,10 @@ struct run {
 	 * other than INBOX needs a Maildir++ name. */
 	struct src_namespace ns;
 	int ns_asked;
-	/* The state file's mtime at the start (0: none): a mirrored
-	 * folder whose new/ or cur/ changed later is scanned for local
-	 * flag changes; scanned: one was, so the file's mtime moves on. */
+	/* When the state was last written, at the start (0: never; see
+	 * state_written): a mirrored folder whose new/ or cur/ changed
+	 * later is scanned for local flag changes; scanned: one was, so
+	 * the state file is touched after the save. */
 	struct timespec state_mt;
 	int scanned;
 	int nosave; /* mirror_fail: do not save the state */
@@ -937,9 +937,9 @@ ts_after(const struct timespec *a, const struct timespec *b)
 
 /*
  * Whether the user may have changed flags here since the last run: the
- * folder's new/ or cur/ changed after the state file was last written
- * (every run that changes the Maildir writes it after; a run that
- * scanned sets its mtime). The folder's Maildir++ name is the one its
+ * folder's new/ or cur/ changed after the state was last written
+ * (state_written: every run that changes the Maildir journals it
+ * after; a run that scanned touches the file). The folder's Maildir++ name is the one its
  * records were delivered to, so no NAMESPACE is needed to tell. Its
  * path into *path (a new string) when 1.
  */
@@ -1065,23 +1065,20 @@ mirror_folder(struct run *r, struct folder_run *f, struct msync *ms,
  * without QRESYNC (select_sync: when both are as known, nothing was
  * expunged, and no UID SEARCH is needed): every message below the
  * recorded UIDNEXT was recorded, and the mirror forgets what it
- * removes, so the records are the folder's messages then. Counting is
- * linear in the records: not done for a server with QRESYNC, which
- * does not need it.
+ * removes, so the records are the folder's messages then. Not needed
+ * for a server with QRESYNC.
  */
 static void
 known_counts(struct run *r, struct sync_known *k)
 {
-	struct state_rec rec;
-	size_t n = 0, pos = 0;
+	size_t n;
 
 	if (k->uidvalidity == 0 || strstr(r->ac.src->caps, "QRESYNC") != NULL)
 		return;
 	k->uidnext = state_uidnext(r->st, r->key, k->uidvalidity);
 	/* Every record, also one a listing no longer showed (a guard kept
 	 * it): a count below the server's would hide an expunge. */
-	while (state_next(r->st, r->key, k->uidvalidity, &pos, &rec))
-		n++;
+	n = state_folder_records(r->st, r->key, k->uidvalidity);
 	k->exists = k->uidnext != 0 && n <= UINT32_MAX ? (uint32_t)n : 0;
 }
 
@@ -1158,30 +1155,39 @@ list_folder(struct run *r, struct folder_run *f)
 	return 0;
 }
 
+static const char *
+listed_uid(size_t i, void *arg)
+{
+	const struct folder_run *f = arg;
+
+	return f->l.v[i].uid;
+}
+
+static void
+looked_up(size_t i, const struct state_look *lk, void *arg)
+{
+	struct folder_run *f = arg;
+
+	f->in[i].fetched_at = lk->when;
+	f->in[i].announced = lk->announced;
+	f->in[i].received = lk->received;
+	f->in[i].grew = lk->grew;
+}
+
 /* Look the listed messages up in the state (and mark them present).
  * Returns how many are not recorded as downloaded. */
 static size_t
 look_up(struct run *r, struct folder_run *f)
 {
-	const struct msginfo *m;
-	struct policy_in *in;
 	size_t i, nnew = 0;
 
 	f->in = xcalloc(f->l.n, sizeof(*f->in));
 	f->out = xcalloc(f->l.n, sizeof(*f->out));
+	state_look_mark_all(
+	    r->st, r->key, r->uidv, f->l.n, listed_uid, looked_up, f);
 	for (i = 0; i < f->l.n; i++) {
-		m = &f->l.v[i];
-		in = &f->in[i];
-		in->has_uid = m->uid != NULL;
-		if (m->uid != NULL) {
-			in->fetched_at
-			    = state_lookup(r->st, r->key, r->uidv, m->uid);
-			state_short(r->st, r->key, r->uidv, m->uid,
-			    &in->announced, &in->received);
-			state_grew(r->st, r->key, r->uidv, m->uid, &in->grew);
-			state_mark(r->st, r->key, r->uidv, m->uid);
-		}
-		nnew += in->fetched_at == 0;
+		f->in[i].has_uid = f->l.v[i].uid != NULL;
+		nnew += f->in[i].fetched_at == 0;
 	}
 	return nnew;
 }
@@ -1445,9 +1451,7 @@ static int
 peek_unchanged(
     struct run *r, const struct folder_run *f, const struct folder_peek *pk)
 {
-	struct state_rec rec;
 	struct policy_peek p;
-	size_t pos = 0;
 	uint32_t uv;
 
 	if (!pk->known)
@@ -1464,8 +1468,7 @@ peek_unchanged(
 	p.nrec = state_folder_count(r->st, r->key, uv, &p.oldest);
 	if ((p.mirror = r->a->mirror)) {
 		p.modseq = state_modseq(r->st, r->key, uv);
-		while (state_next(r->st, r->key, uv, &pos, &rec))
-			p.nall++;
+		p.nall = state_folder_records(r->st, r->key, uv);
 		p.pending = mirror_pending(r, uv);
 	}
 	return policy_unchanged(&f->pc, &p, r->now);
@@ -1555,21 +1558,6 @@ reconcile(struct run *r)
  * connecting, the TLS handshake and the login are mostly waits for the
  * server, and a state of many records takes a while to read.
  */
-struct loader {
-	struct state *st;
-	int readonly;
-	int rv;
-};
-
-static void *
-load_state(void *arg)
-{
-	struct loader *l = arg;
-
-	l->rv = state_load(l->st, l->readonly);
-	return NULL;
-}
-
 /* The on_new hook; its failure changes neither mail nor status. */
 static void
 run_hook(struct run *r)
@@ -1580,41 +1568,68 @@ run_hook(struct run *r)
 		acct_err(&r->ac, "%s", err);
 }
 
-/* Lock and load the state while the session is set up, then record
- * what an interrupted run left. Returns 0, or -1 after reporting. */
-static int
-run_open(struct run *r)
+/*
+ * When the state was last written (zero: never): the later of the
+ * state file's and its journal's mtime. A save that changed anything
+ * appends to the journal (or rewrites the file), and a run that
+ * scanned touches the file.
+ */
+static void
+state_written(struct run *r)
 {
-	struct loader ld;
 	struct stat sb;
-	pthread_t tid;
-	int status, threaded;
+	char *j;
 
 	if (stat(r->a->state_file, &sb) == 0)
 		r->state_mt = sb.st_mtim;
-	else if (errno == ENOENT && !r->o->dryrun)
-		r->ac.sc.first_list = 1; /* a first fetch: see source.h */
+	xasprintf(&j, "%s.journal", r->a->state_file);
+	if (stat(j, &sb) == 0 && ts_after(&sb.st_mtim, &r->state_mt))
+		r->state_mt = sb.st_mtim;
+	free(j);
+}
+
+/* 1 when the run fetches the first folder for the first time (the
+ * state knows nothing of it): its listing may go behind the login
+ * (source_cfg.first_list). Not for a dry run, which fetches nothing. */
+static int
+first_fetch(struct run *r)
+{
+	const char *folder = r->ac.sc.first_folder;
+	char *key;
+	int first;
+
+	if (r->o->dryrun || folder == NULL || (key = key_canon(folder)) == NULL)
+		return 0;
+	first = state_uidvalidity(r->st, key) == 0;
+	free(key);
+	return first;
+}
+
+/* Lock and load the state (O(folders + journal): before the session,
+ * so that a state that cannot be read fails the run before any
+ * connection), set up the session, then record what an interrupted
+ * run left. Returns 0, or -1 after reporting. */
+static int
+run_open(struct run *r)
+{
+	int status;
+
+	state_written(r);
 	r->st = state_new(r->a->state_file);
 	/* The state knows a folder by its server name, also when an older
 	 * mailfetch wrote it as the config spelled it (POP3's one folder,
 	 * POP3_FOLDER, is spelled so already). */
 	state_set_canon(r->st, key_canon);
-	if (!r->o->dryrun && state_lock(r->st) == -1) {
+	if ((!r->o->dryrun && state_lock(r->st) == -1)
+	    || state_load(r->st, r->o->dryrun) == -1) {
 		state_fail(r);
 		return -1;
 	}
-	ld.st = r->st;
-	ld.readonly = r->o->dryrun;
-	ld.rv = -1;
-	threaded = pthread_create(&tid, NULL, load_state, &ld) == 0;
-	if (!threaded)
-		load_state(&ld);
+	r->ac.sc.first_list = first_fetch(r);
 	status = acct_open(&r->ac);
-	if (threaded)
-		pthread_join(tid, NULL);
-	/* A state that cannot be read comes first: it is why nothing
+	/* What an interrupted run left comes first: it is why nothing
 	 * happens, whatever the server said. */
-	if (ld.rv == -1 || reconcile(r) == -1) {
+	if (reconcile(r) == -1) {
 		state_fail(r);
 		return -1;
 	}

@@ -3,12 +3,20 @@
  * when first. A record is keyed by (folder, uidvalidity, uid); POP3
  * uses folder "-" and uidvalidity 0.
  *
- * On disk, two plain-text files a person can read (format in state.c):
- * the state file itself, rewritten whole and atomically (temp file,
- * fsync, rename, fsync of the directory) by state_save, and a journal
- * beside it ("<path>.journal") that each batch appends to and fsyncs
- * (state_sync), so a run does not rewrite the whole file per message.
- * state_load replays the journal over the state file.
+ * On disk, two plain-text files a person can read (format: state_v1.c
+ * for the lines, store.c for version 2): the state file itself, its
+ * records sorted, read where a lookup needs it rather than loaded
+ * whole, and a journal beside it ("<path>.journal") that each batch
+ * appends to and fsyncs (state_sync), and state_save too, so a run
+ * costs O(changes), not O(records). state_load replays the journal; a
+ * compaction (state_compact, or state_save once the journal has grown)
+ * merges it into a new state file atomically (temp file, fsync,
+ * rename, fsync of the directory). A state file of version 1 (an
+ * older mailfetch) is read whole and converted by the first save.
+ *
+ * Strings a lookup gives (state_get, state_next: struct state_rec) stay
+ * valid until the next call into the state, lookups included: copy
+ * what is kept longer. Those of state_pending stay until state_free.
  *
  * The journal also carries intents: before a message file is renamed
  * into the Maildir, its final name is journaled; if a crash comes
@@ -97,13 +105,14 @@ void state_set_uidnext(
 
 /* Number of live records of folder with this UIDVALIDITY that the
  * last complete listing showed (records missing from it left out), and
- * in *oldest the earliest download time among them (0 when none).
- * Linear in the number of records. */
+ * in *oldest a lower bound of the earliest download time among them
+ * (exact after a compaction or a prune that walked the folder; 0 when
+ * none). O(1). */
 size_t state_folder_count(const struct state *, const char *folder,
     uint32_t uidvalidity, int64_t *oldest);
 
 /* When the message was first downloaded (Unix time); 0 when it is not
- * recorded. O(1). */
+ * recorded. O(log n). */
 int64_t state_lookup(const struct state *, const char *folder,
     uint32_t uidvalidity, const char *uid);
 
@@ -164,6 +173,35 @@ void state_mark(
     struct state *, const char *folder, uint32_t uidvalidity, const char *uid);
 void state_prune(struct state *, const char *folder, int64_t now);
 
+/* A listed message in one search: state_lookup's answer, state_short's
+ * sizes (0 when whole), state_grew's limit (0 when none), and
+ * state_mark. */
+int64_t state_look_mark(struct state *, const char *folder,
+    uint32_t uidvalidity, const char *uid, uint64_t *announced,
+    uint64_t *received, uint64_t *grew);
+
+/* What state_look_mark answers. */
+struct state_look {
+	int64_t when;
+	uint64_t announced, received, grew;
+};
+
+/* state_look_mark for a whole listing of n messages: the i-th one's
+ * UID is uid(i, arg) (NULL: it has none, all answers 0), and its
+ * answers go to answer(i, look, arg), in any order. uid may be asked
+ * for the same i again, and the strings it gives must all stay valid
+ * until this returns (the listing's own). A long listing
+ * (POP3's UIDL) is matched against the folder's records in one
+ * sequential pass rather than searched message by message. */
+void state_look_mark_all(struct state *, const char *folder,
+    uint32_t uidvalidity, size_t n, const char *(*uid)(size_t, void *),
+    void (*answer)(size_t, const struct state_look *, void *), void *arg);
+
+/* Every record of folder downloaded under uidvalidity, also those a
+ * listing no longer showed (not those that grew): O(1). */
+size_t state_folder_records(
+    const struct state *, const char *folder, uint32_t uidvalidity);
+
 /*
  * For the mirror (SPEC "Mirror (IMAP)"): what the state knows of a
  * record besides its download, the local file and the flags last
@@ -171,7 +209,7 @@ void state_prune(struct state *, const char *folder, int64_t now);
  * do not mirror never set them, and their files stay as they were.
  */
 struct state_rec {
-	const char *uid; /* owned by the state */
+	const char *uid; /* owned by the state: see the top */
 	int64_t when; /* first downloaded */
 	const char *file; /* relative to the Maildir, as delivered (NAME or
 			     .SUB/NAME); NULL when not known */
@@ -219,9 +257,16 @@ void state_set_modseq(
  * the last: to find the folders a LIST no longer shows. */
 const char *state_folder_name(const struct state *, size_t i);
 
-/* Write the whole state atomically and remove the journal; does
- * nothing when the file exists and nothing changed since the load. */
+/* Make what changed durable: the folders' values are appended to the
+ * journal (fsync'ed) with what state_sync had not written yet; when the
+ * journal has grown past an eighth of the state file (or 256 KB), or
+ * the file is missing or of version 1, state_compact. Does nothing when
+ * the file exists and nothing changed since the load. */
 int state_save(struct state *);
+
+/* Merge the journal into a new state file of version 2 now (temp file,
+ * fsync, rename, fsync of the directory, then the journal removed). */
+int state_compact(struct state *);
 
 /* Number of records (for tests and messages). */
 size_t state_count(const struct state *);

@@ -1638,3 +1638,102 @@ def tree(path):
         for n in dirnames + filenames:
             out.append(os.path.normpath(os.path.join(rel, n)))
     return sorted(out)
+
+
+def _state_lines(path):
+    """The complete lines of a file (a torn last line left out), [] when
+    it is missing."""
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return []
+    return text.split("\n")[:-1]
+
+
+def state_replayed(path):
+    """The state at path as mailfetch reads it: the state file (version
+    1 or 2) with its journal replayed over it (cmd/state_v1.c and
+    cmd/store.c say how). Returns (generation, folders, intents,
+    records): folders maps an escaped name to [uidvalidity, uidnext,
+    modseq] in the order first seen; intents and records map (name, uid)
+    to the fields of the I or M line after the uid."""
+    base = _state_lines(path)
+    gen = int(base[1][2:]) if len(base) > 1 else 0
+    folders, intents, recs = {}, {}, {}
+
+    def reset(name, uv):
+        folders[name] = [uv, 0, 0]
+        for d in (intents, recs):
+            for k in [k for k in d if k[0] == name]:
+                del d[k]
+
+    def use(name, uv):
+        if name not in folders or folders[name][0] != uv:
+            reset(name, uv)
+
+    for line in base[2:]:
+        f = line.split("\t")
+        if f[0] == "F":
+            nums = [int(x) for x in f[3:5]] + [0, 0]
+            folders[f[1]] = [int(f[2]), nums[0], nums[1]]
+        elif f[0] == "I":
+            intents[(f[1], f[4])] = [f[3]] + f[5:]
+        elif f[0] == "M" and int(f[2]) == folders.get(f[1], [None])[0]:
+            recs[(f[1], f[4])] = [f[3]] + f[5:]
+    journal = _state_lines(path + ".journal")
+    if len(journal) > 1 and int(journal[1][2:]) >= gen:
+        for line in journal[2:]:
+            f = line.split("\t")
+            if f[0] == "F":
+                reset(f[1], int(f[2]))
+                continue
+            use(f[1], int(f[2]))
+            if f[0] == "S":
+                folders[f[1]][1:] = [int(f[3]), int(f[4])]
+                continue
+            key = (f[1], f[4])
+            intents.pop(key, None)
+            if f[0] == "I":
+                intents[key] = [f[3]] + f[5:]
+            elif f[0] == "X":
+                recs.pop(key, None)
+            else:
+                old = recs.get(key)
+                grew = any(x.startswith("grew=") for x in f[5:])
+                if old and not grew and not any(
+                        x.startswith("grew=") for x in old[1:]):
+                    f[3] = str(min(int(f[3]), int(old[0])))
+                recs[key] = [f[3]] + f[5:]
+    return gen, folders, intents, recs
+
+
+def state_text(path):
+    """The state at path as the text of a version 1 state file (what
+    tests read and edit): the journal replayed, F lines with uidnext and
+    modseq only where set, then I and M lines."""
+    gen, folders, intents, recs = state_replayed(path)
+    out = ["mailfetch-state 1", "G\t%d" % gen]
+    for name, (uv, uidnext, modseq) in folders.items():
+        f = ["F", name, str(uv)]
+        if modseq:
+            f += [str(uidnext), str(modseq)]
+        elif uidnext:
+            f += [str(uidnext)]
+        out.append("\t".join(f))
+    for kind, d in (("I", intents), ("M", recs)):
+        for (name, uid), rest in d.items():
+            out.append("\t".join([kind, name, str(folders[name][0]),
+                                  rest[0], uid] + rest[1:]))
+    return "\n".join(out) + "\n"
+
+
+def compact_state(path):
+    """Write the state at path as one version 1 file without a journal,
+    for a test to edit as text (the next run converts it)."""
+    text = state_text(path)
+    with open(path, "w", encoding="utf-8", errors="surrogateescape") as f:
+        f.write(text)
+    if os.path.exists(path + ".journal"):
+        os.unlink(path + ".journal")
+    return text

@@ -259,7 +259,7 @@ t_journal_replay(const void *arg)
 	state_free(st);
 	CHECK(!exists(p));
 	CHECK(slurp(jpath(p), buf, sizeof(buf)) > 0);
-	CHECK(strncmp(buf, "mailfetch-journal 1\n", 20) == 0);
+	CHECK(strncmp(buf, "mailfetch-journal 2\n", 20) == 0);
 	OPEN_OR_RETURN(st, p);
 	CHECK(state_count(st) == 2);
 	CHECK(state_lookup(st, "INBOX", 9, "1") == 111);
@@ -453,7 +453,7 @@ static const struct ccase ccases[] = {
 	{ "corrupt: X line in the state file", 0,
 	    SH "F\tINBOX\t1\nX\tINBOX\t1\t5\t1\n", 0, ":4: unknown line type" },
 	{ "corrupt: empty state file", 0, "", 0, ":1: empty file" },
-	{ "corrupt: bad header", 0, "mailfetch-state 2\nG\t1\n", 0,
+	{ "corrupt: bad header", 0, "mailfetch-state 3\nG\t1\n", 0,
 	    ":1: bad header" },
 	{ "corrupt: header with CR", 0, "mailfetch-state 1\r\nG\t1\n", 0,
 	    ":1: bad header" },
@@ -815,7 +815,7 @@ t_grew(const void *arg)
 	state_prune(st, "INBOX", 1000 + STATE_KEEP_GONE);
 	CHECK(state_grew(st, "INBOX", 7, "2", &lim) == 0);
 	CHECK(state_count(st) == 2);
-	CHECK(state_save(st) == 0);
+	CHECK(state_save(st) == 0 && state_compact(st) == 0);
 	state_free(st);
 	CHECK(slurp(p, buf, sizeof(buf)) > 0);
 	CHECK(strstr(buf, "grew=") == NULL);
@@ -986,7 +986,7 @@ t_stale_journal(const void *arg)
 	n = slurp(jpath(p), jbuf, sizeof(jbuf));
 	CHECK(n > 0);
 	CHECK(state_add(st, "INBOX", 2, "a", 5) == 0);
-	CHECK(state_save(st) == 0);
+	CHECK(state_save(st) == 0 && state_compact(st) == 0);
 	state_free(st);
 	CHECK(!exists(jpath(p)));
 	CHECK(put(jpath(p), jbuf, (size_t)n) == 0);
@@ -1001,16 +1001,20 @@ t_stale_journal(const void *arg)
 	state_free(st);
 }
 
+/* The version 2 file: the folders with their counts, the pending
+ * intents, then the records sorted by (folder, uid). */
 static void
 t_format(const void *arg)
 {
-	static const char want[] = "mailfetch-state 1\n"
-				   "G\t1\n"
-				   "F\t-\t0\n"
-				   "F\tSent%20Items\t42\n"
+	static const char want[]
+	    = "mailfetch-state 2\n"
+	      "G\t1\n"
+	      "F\t-\t0\t0\t0\t1\t1\t1\t100\t0\n"
+	      "F\tSent%20Items\t42\t0\t0\t1\t1\t1\t200\t0\n"
+	      "I\tSent%20Items\t42\t";
+	static const char rest[] = "\t8%208\tf,S=1\n"
 				   "M\t-\t0\t100\tUID%251\n"
-				   "M\tSent%20Items\t42\t200\t7\n"
-				   "I\tSent%20Items\t42\t";
+				   "M\tSent%20Items\t42\t200\t7\n";
 	struct state *st;
 	const char *p = newpath();
 	char buf[1024];
@@ -1023,10 +1027,12 @@ t_format(const void *arg)
 	CHECK(state_save(st) == 0);
 	state_free(st);
 	CHECK(slurp(p, buf, sizeof(buf)) > 0);
-	CHECK(strncmp(buf, want, sizeof(want) - 1) == 0);
-	CHECK(strlen(buf) > 0
-	    && strcmp(strchr(buf + sizeof(want) - 1, '\t'), "\t8%208\tf,S=1\n")
-		== 0);
+	if (strncmp(buf, want, sizeof(want) - 1) != 0
+	    || strchr(buf + sizeof(want) - 1, '\t') == NULL
+	    || strcmp(strchr(buf + sizeof(want) - 1, '\t'), rest) != 0) {
+		fprintf(stderr, "got:\n%s", buf);
+		t_case_failed = 1;
+	}
 }
 
 /* UIDNEXT: saved with the folder, dropped when the folder is reset. */
@@ -1055,9 +1061,9 @@ t_uidnext(const void *arg)
 	CHECK(state_save(st) == 0);
 	state_free(st);
 	CHECK(slurp(p, buf, sizeof(buf)) > 0);
-	CHECK(strstr(buf, "\nF\tINBOX\t5\t10\n") != NULL);
-	CHECK(strstr(buf, "\nF\tSent\t9\n") != NULL);
-	CHECK(strstr(buf, "\nF\tEmpty\t2\t1\n") != NULL);
+	CHECK(strstr(buf, "\nF\tINBOX\t5\t10\t0\t2\t2\t2\t200\t0\n") != NULL);
+	CHECK(strstr(buf, "\nF\tSent\t9\t0\t0\t1\t1\t1\t100\t0\n") != NULL);
+	CHECK(strstr(buf, "\nF\tEmpty\t2\t1\t0\t0\t0\t0\t0\t0\n") != NULL);
 
 	OPEN_OR_RETURN(st, p);
 	CHECK(state_uidnext(st, "INBOX", 5) == 10);
@@ -1074,25 +1080,43 @@ t_uidnext(const void *arg)
 	state_free(st);
 }
 
-/* A run that changed nothing leaves the state file alone; any change,
- * or a journal left to fold in, makes the save write it. */
+static long
+fsize(const char *path)
+{
+	struct stat sb;
+
+	return stat(path, &sb) == 0 ? (long)sb.st_size : -1;
+}
+
+static int
+same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_mtim.tv_sec == b->st_mtim.tv_sec
+	    && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* A run that changed nothing writes nothing; any change is appended to
+ * the journal, and the state file stays as it is until a compaction
+ * folds the journal in. */
 static void
 t_save_unchanged(const void *arg)
 {
 	struct state *st;
 	const char *p = newpath();
 	struct stat a, b;
+	long j;
 
 	(void)arg;
 	OPEN_OR_RETURN(st, p);
 	/* No file yet: the first save writes one, even empty. */
 	CHECK(state_save(st) == 0);
-	CHECK(exists(p));
+	CHECK(exists(p) && !exists(jpath(p)));
 	CHECK(state_add(st, "INBOX", 5, "3", 300) == 0);
 	state_set_uidnext(st, "INBOX", 5, 4);
 	CHECK(state_save(st) == 0);
 	state_free(st);
 	CHECK(stat(p, &a) == 0);
+	CHECK((j = fsize(jpath(p))) > 0);
 
 	/* Looked up, marked, pruned with nothing gone: no change. */
 	OPEN_OR_RETURN(st, p);
@@ -1102,43 +1126,42 @@ t_save_unchanged(const void *arg)
 	state_set_uidnext(st, "INBOX", 5, 4);
 	CHECK(state_save(st) == 0);
 	state_free(st);
-	CHECK(stat(p, &b) == 0);
-	CHECK(a.st_ino == b.st_ino && a.st_mtim.tv_sec == b.st_mtim.tv_sec
-	    && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec);
+	CHECK(stat(p, &b) == 0 && same_file(&a, &b));
+	CHECK(fsize(jpath(p)) == j);
 
-	/* A new UIDNEXT is a change. */
+	/* A new UIDNEXT is a change: journaled. */
 	OPEN_OR_RETURN(st, p);
 	state_set_uidnext(st, "INBOX", 5, 9);
 	CHECK(state_save(st) == 0);
 	state_free(st);
-	CHECK(stat(p, &b) == 0);
-	CHECK(a.st_ino != b.st_ino);
+	CHECK(stat(p, &b) == 0 && same_file(&a, &b));
+	CHECK(fsize(jpath(p)) > j);
+	j = fsize(jpath(p));
 
-	/* A journal is folded in and removed, with no other change. */
+	/* A compaction folds the journal in and removes it. */
 	OPEN_OR_RETURN(st, p);
 	CHECK(state_add(st, "INBOX", 5, "7", 700) == 0);
 	CHECK(state_sync(st) == 0);
-	state_free(st);
-	CHECK(exists(jpath(p)));
-	OPEN_OR_RETURN(st, p);
-	CHECK(state_save(st) == 0);
+	CHECK(state_compact(st) == 0);
 	state_free(st);
 	CHECK(!exists(jpath(p)));
+	CHECK(stat(p, &b) == 0 && a.st_ino != b.st_ino);
 	OPEN_OR_RETURN(st, p);
+	CHECK(state_uidnext(st, "INBOX", 5) == 9);
 	CHECK(state_lookup(st, "INBOX", 5, "7") == 700);
 	/* Noting a record missing is a change. */
 	state_mark(st, "INBOX", 5, "7");
 	state_prune(st, "INBOX", T0);
-	CHECK(stat(p, &a) == 0);
 	CHECK(state_save(st) == 0);
-	CHECK(stat(p, &b) == 0);
-	CHECK(a.st_ino != b.st_ino);
+	CHECK(fsize(jpath(p)) > 0);
 	REOPEN_OR_RETURN(st, p);
 	CHECK(state_count(st) == 2 && state_lookup(st, "INBOX", 5, "3") == 300);
 	/* Forgetting it is one too. */
+	j = fsize(jpath(p));
 	state_mark(st, "INBOX", 5, "7");
 	state_prune(st, "INBOX", T0 + STATE_KEEP_GONE);
 	CHECK(state_save(st) == 0);
+	CHECK(fsize(jpath(p)) > j);
 	REOPEN_OR_RETURN(st, p);
 	CHECK(state_count(st) == 1 && state_lookup(st, "INBOX", 5, "3") == 0);
 	state_free(st);
@@ -1259,44 +1282,47 @@ static const struct canoncase canoncases[] = {
 	    NULL, 5, 20, 3,
 	    { { "INBOX", 5, "1", 50 }, { "INBOX", 5, "2", 60 },
 		{ "INBOX", 5, "3", 70 }, { "inbox", 5, "1", 0 } },
-	    "F\tINBOX\t5\t20\n" },
+	    "F\tINBOX\t5\t20\t0\t3\t3\t3\t50\t0\n" },
 	{ "canon: one old spelling is renamed", 1,
 	    SH "F\tinbox\t5\t4\nM\tinbox\t5\t100\t1\n", NULL, 5, 4, 1,
-	    { { "INBOX", 5, "1", 100 } }, "F\tINBOX\t5\t4\n" },
+	    { { "INBOX", 5, "1", 100 } },
+	    "F\tINBOX\t5\t4\t0\t1\t1\t1\t100\t0\n" },
 	{ "canon: the higher uidvalidity wins, declared first", 1,
 	    SH "F\tINBOX\t7\nF\tinbox\t5\t9\nM\tinbox\t5\t100\t1\n"
 	       "M\tINBOX\t7\t200\t2\n",
 	    NULL, 7, 0, 1,
 	    { { "INBOX", 7, "1", 0 }, { "INBOX", 7, "2", 200 },
 		{ "INBOX", 5, "1", 0 } },
-	    "F\tINBOX\t7\n" },
+	    "F\tINBOX\t7\t0\t0\t1\t1\t1\t200\t0\n" },
 	{ "canon: the higher uidvalidity wins, declared last", 1,
 	    SH "F\tinbox\t5\t9\nM\tinbox\t5\t100\t1\nF\tINBOX\t7\n"
 	       "M\tINBOX\t7\t200\t2\n",
 	    NULL, 7, 0, 1, { { "INBOX", 7, "1", 0 }, { "INBOX", 7, "2", 200 } },
-	    "F\tINBOX\t7\n" },
+	    "F\tINBOX\t7\t0\t0\t1\t1\t1\t200\t0\n" },
 	{ "canon: old journal spelling merges, resets nothing", 1,
 	    SH "F\tINBOX\t5\nM\tINBOX\t5\t100\t1\n",
 	    JH1 "F\tinbox\t5\nM\tinbox\t5\t90\t1\nM\tinbox\t5\t300\t2\n", 5, 0,
 	    2, { { "INBOX", 5, "1", 90 }, { "INBOX", 5, "2", 300 } },
-	    "F\tINBOX\t5\n" },
+	    "F\tINBOX\t5\t0\t0\t2\t2\t2\t90\t0\n" },
 	{ "canon: old journal spelling of a lower uidvalidity is void", 1,
 	    SH "F\tINBOX\t7\nM\tINBOX\t7\t100\t1\n",
 	    JH1 "F\tinbox\t5\nM\tinbox\t5\t50\t9\n", 7, 0, 1,
 	    { { "INBOX", 7, "1", 100 }, { "INBOX", 7, "9", 0 } },
-	    "F\tINBOX\t7\n" },
+	    "F\tINBOX\t7\t0\t0\t1\t1\t1\t100\t0\n" },
 	{ "canon: old journal spelling of a higher uidvalidity resets", 1,
 	    SH "F\tINBOX\t5\nM\tINBOX\t5\t100\t1\n",
 	    JH1 "F\tinbox\t7\nM\tinbox\t7\t300\t2\n", 7, 0, 1,
 	    { { "INBOX", 7, "1", 0 }, { "INBOX", 7, "2", 300 } },
-	    "F\tINBOX\t7\n" },
+	    "F\tINBOX\t7\t0\t0\t1\t1\t1\t300\t0\n" },
 	{ "canon: a journal F of the same name still resets", 1,
 	    SH "F\tINBOX\t5\nM\tINBOX\t5\t100\t1\n", JH1 "F\tINBOX\t5\n", 5, 0,
-	    0, { { "INBOX", 5, "1", 0 } }, "F\tINBOX\t5\n" },
+	    0, { { "INBOX", 5, "1", 0 } },
+	    "F\tINBOX\t5\t0\t0\t0\t0\t0\t0\t0\n" },
 	{ "canon: none set, spellings stay apart", 0,
 	    SH "F\tinbox\t5\nF\tINBOX\t5\nM\tinbox\t5\t100\t1\n", NULL, 5, 0, 1,
 	    { { "INBOX", 5, "1", 0 }, { "inbox", 5, "1", 100 } },
-	    "F\tinbox\t5\nF\tINBOX\t5\n" },
+	    "F\tinbox\t5\t0\t0\t1\t1\t1\t100\t0\n"
+	    "F\tINBOX\t5\t0\t0\t0\t0\t0\t0\t0\n" },
 };
 
 static void
@@ -1451,7 +1477,7 @@ t_local(const void *arg)
 	CHECK(state_get(st, "Lists/a b", 3, "9", &sr) == 0);
 	/* Only flags change: the file stays. */
 	CHECK(state_set_local(st, "Lists/a b", 3, "7", NULL, "DRST") == 0);
-	CHECK(state_save(st) == 0);
+	CHECK(state_save(st) == 0 && state_compact(st) == 0);
 	CHECK(slurp(p, buf, sizeof(buf)) > 0);
 	CHECK(strstr(buf, "\tfile=.Lists.a%20b/1.M2P3.h,S=9\tflags=DRST\n")
 	    != NULL);
@@ -1488,7 +1514,7 @@ t_forget(const void *arg)
 	CHECK(state_get(st, "INBOX", 1, "a", &sr) == 0);
 	CHECK(state_lookup(st, "INBOX", 1, "b") == 20);
 	CHECK(state_count(st) == 1);
-	CHECK(state_save(st) == 0);
+	CHECK(state_save(st) == 0 && state_compact(st) == 0);
 	CHECK(slurp(p, buf, sizeof(buf)) > 0);
 	CHECK(strstr(buf, "\ta\t") == NULL && strstr(buf, "\ta\n") == NULL);
 	/* Downloaded again, it is a new record, without the old file. */
@@ -1518,10 +1544,10 @@ t_modseq(const void *arg)
 	state_set_uidnext(st, "Sent", 6, 9);
 	state_set_modseq(st, "Sent", 6, 7);
 	CHECK(state_modseq(st, "INBOX", 5) == 12345678901ULL);
-	CHECK(state_save(st) == 0);
+	CHECK(state_save(st) == 0 && state_compact(st) == 0);
 	CHECK(slurp(p, buf, sizeof(buf)) > 0);
-	CHECK(strstr(buf, "\nF\tINBOX\t5\t0\t12345678901\n") != NULL);
-	CHECK(strstr(buf, "\nF\tSent\t6\t9\t7\n") != NULL);
+	CHECK(strstr(buf, "\nF\tINBOX\t5\t0\t12345678901\t1\t") != NULL);
+	CHECK(strstr(buf, "\nF\tSent\t6\t9\t7\t1\t") != NULL);
 	REOPEN_OR_RETURN(st, p);
 	CHECK(state_modseq(st, "INBOX", 5) == 12345678901ULL);
 	CHECK(state_uidnext(st, "INBOX", 5) == 0);
