@@ -416,6 +416,7 @@ class Client:
         self.rd = rd
         self.initial = Row(label)
         self.resync = Row(label)
+        self.unchanged = Row(label)
         self.known = {}
         self.failed = False
         self.owner = None
@@ -694,6 +695,14 @@ class MirrorBench:
                 cl.resync.add(r)
                 log("  %s: resync %d: %.3f s, %.1f MB, %s", cl.label,
                     rep + 1, r["wall"], r["rss"] / 1024, r["status"])
+        # A run with nothing changed: what logging in and asking costs,
+        # on both sides, below any resync.
+        for cl in clients:
+            expect = (0, 0, 0) if isinstance(cl.tool, Mailfetch) else None
+            r = self.run_client(cl, want, corpus, False, expect, True)
+            cl.unchanged.add(r)
+            log("  %s: unchanged: %.3f s, Dovecot CPU %.3f s, %s",
+                cl.label, r["wall"], r["dcpu"], r["status"])
 
     # -- results
 
@@ -764,8 +773,9 @@ class MirrorBench:
     def table(self, clients, n):
         out = ["| client | messages | initial mirror s | resync s "
                "(median) | range | resync CPU s | Dovecot CPU s (resync) "
+               "| nothing changed: wall s, Dovecot CPU s "
                "| resync peak RSS | verified |",
-               "|---|---|---|---|---|---|---|---|---|"]
+               "|---|---|---|---|---|---|---|---|---|---|"]
         for c in clients:
             ok = c.initial.ok and c.resync.ok
             st = "yes" if ok else "**no**: " + (
@@ -776,10 +786,14 @@ class MirrorBench:
                 st += "," + last.split(",", 1)[1]
             dcpu = statistics.median(
                 [x["dcpu"] for x in c.resync.samples] or [float("nan")])
-            out.append("| %s | %d | %s | %s | %s | %s | %s | %s | %s |" % (
-                c.label, n, fmt_s(c.initial.wall), fmt_s(c.resync.wall),
-                c.resync.spread(), fmt_s(c.resync.cpu), fmt_s(dcpu),
-                fmt_rss(c.resync.rss), st.replace("|", "\\|")))
+            un = c.unchanged.samples[-1] if c.unchanged.samples else None
+            out.append("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |"
+                       % (c.label, n, fmt_s(c.initial.wall),
+                          fmt_s(c.resync.wall), c.resync.spread(),
+                          fmt_s(c.resync.cpu), fmt_s(dcpu),
+                          "%s, %s" % (fmt_s(un["wall"]), fmt_s(un["dcpu"]))
+                          if un else "–",
+                          fmt_rss(c.resync.rss), st.replace("|", "\\|")))
         return out
 
     def report(self):
