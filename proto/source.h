@@ -113,18 +113,42 @@ struct msginfo {
 	unsigned flags; /* MSG_* */
 };
 
+struct source;
+
 struct msglist {
 	struct msginfo *v;
 	size_t n;
 	size_t cap;
 	struct strpool uids; /* where the entries' uid strings live */
 	int nosizes; /* the sizes are not known yet: see ops->sizes */
+	/*
+	 * A listing in windows, so that a long one is never held whole
+	 * (issue 16): with window not 0, each time ops->list has window
+	 * entries it puts them in order, checks them as it checks a whole
+	 * listing, hands them to flush and empties the list; what is left
+	 * at the end stays in it, as a short listing would. The windows
+	 * come in ascending num order (a server that lists out of order
+	 * across windows fails SRC_FDATA). flush returning -1 stops the
+	 * listing: SRC_FLOCAL. Set by the caller; msglist_free keeps them.
+	 */
+	size_t window;
+	int (*flush)(void *arg, struct msglist *l);
+	void *flush_arg;
+	size_t nflushed; /* entries handed to flush by this listing */
+	uint32_t last; /* the highest num handed to flush */
 };
 
 /* Append a copy of *m (uid duplicated) to l. */
 void msglist_add(struct msglist *l, const struct msginfo *m);
-/* Free the entries and reset l to empty. Accepts an empty list. */
+/* Free the entries and reset l to empty, keeping its window (window,
+ * flush, flush_arg). Accepts an empty list. */
 void msglist_free(struct msglist *l);
+/* For a protocol's list, with l's entries in order already: when l is
+ * windowed and full, check that they come after the last window's,
+ * hand them to l->flush and empty l (keeping its array). end: the
+ * listing is over; only check the order of what is left. 0, or -1
+ * with src failed. */
+int msglist_window(struct source *src, struct msglist *l, int end);
 
 struct folder_info {
 	uint32_t uidvalidity; /* 0 for POP3 */
@@ -253,8 +277,6 @@ struct folder_peek {
 	uint64_t highestmodseq;
 };
 
-struct source;
-
 /*
  * What a protocol can do, as bits of source_ops.caps (after isync's
  * get_caps()): what differs between POP3 and IMAP, for cmd/ to ask
@@ -294,6 +316,15 @@ struct source_ops {
 	 * add the one with the highest UID (RFC 3501 section 6.4.8: "N:*"
 	 * always names it); POP3 ignores from and lists everything. */
 	int (*list)(struct source *, uint32_t from, struct msglist *out);
+	/* A windowed listing's second pass: list again exactly the
+	 * messages nums[0..n-1] (nums as list gave them: POP3 message
+	 * numbers, IMAP UIDs; ascending) into *out (emptied first, not
+	 * windowed), sizes included; one the server no longer has is left
+	 * out. One round trip where the protocol can pipeline: POP3
+	 * "UIDL n" and "LIST n" for each (LIST alone for a server
+	 * without UIDL), IMAP UID FETCH of the set. */
+	int (*relist)(struct source *, const uint32_t *nums, size_t n,
+	    struct msglist *out);
 	/* When l->nosizes (a POP3 list with lazy_sizes), fill in the sizes
 	 * of l's entries (LIST) and clear it; otherwise nothing to do. */
 	int (*sizes)(struct source *, struct msglist *l);
