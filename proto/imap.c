@@ -41,6 +41,9 @@
 #define IMAP_UNTAGGEDMAX 100000
 #define IMAP_SESSIONMAX (64ULL * 1024 * 1024)
 #define IMAP_LISTCHUNK 50000
+/* The UIDs a first fetch's listing behind the login asks for (pre_list):
+ * the whole of most folders, and never more than a listing window. */
+#define IMAP_PRECHUNK 4096
 /* Messages per UID SEARCH of a CONDSTORE resync: 5000 UIDs of 10 digits
  * keep a SEARCH line under IMAP_LINEMAX. */
 #define IMAP_GAPCHUNK 5000
@@ -176,7 +179,7 @@ struct imap {
 		int gotlist;
 		char delim;
 		/* With cfg->first_list: the listing of UIDs 1 to
-		 * IMAP_LISTCHUNK (ftag; msgs, listed: its answer was OK)
+		 * IMAP_PRECHUNK (ftag; msgs, listed: its answer was OK)
 		 * and COMPRESS (ztag). */
 		unsigned ftag, ztag;
 		struct msglist msgs;
@@ -215,6 +218,8 @@ struct imap {
 	int gotlist;
 	char delim;
 	struct msglist *out; /* CTX_MSGS */
+	uint32_t listfrom; /* CTX_MSGS: drop UIDs below (list_parts) */
+	uint32_t listlow; /* CTX_MSGS: the lowest UID of this command */
 	struct fetchctx *fx; /* CTX_FETCH */
 	uint32_t *found; /* CTX_SEARCH */
 	size_t nfound, foundcap;
@@ -773,6 +778,31 @@ fetch_quoted(struct source *src, const struct imap_fetch *f)
 }
 
 static int
+msginfo_cmp(const void *a, const void *b)
+{
+	const struct msginfo *x = a, *y = b;
+
+	return x->num < y->num ? -1 : x->num > y->num;
+}
+
+/* Put a listing (or one window of it) in UID order and drop what came
+ * twice. Servers answer in message number order, which is UID order,
+ * so the sort is there to be sure. An empty listing has no array at
+ * all, and qsort(3) must not be given NULL. */
+static void
+list_tidy(struct msglist *l)
+{
+	size_t i, k;
+
+	if (l->n > 1)
+		qsort(l->v, l->n, sizeof(*l->v), msginfo_cmp);
+	for (i = k = 0; i < l->n; i++)
+		if (k == 0 || l->v[i].num != l->v[k - 1].num)
+			l->v[k++] = l->v[i];
+	l->n = k;
+}
+
+static int
 on_fetch(struct source *src, const struct imap_resp *r)
 {
 	struct imap *im = src->priv;
@@ -803,6 +833,10 @@ on_fetch(struct source *src, const struct imap_resp *r)
 			return src_fail(src, SRC_FPROTO,
 			    "the folder lists more than %d messages",
 			    IMAP_MSGMAX);
+		if (f.uid < im->listlow)
+			im->listlow = f.uid;
+		if (f.uid < im->listfrom)
+			break;
 		snprintf(uid, sizeof(uid), "%" PRIu32, f.uid);
 		m.uid = uid;
 		m.num = f.uid;
@@ -810,6 +844,10 @@ on_fetch(struct source *src, const struct imap_resp *r)
 		m.flags = f.flags;
 		m.date = f.has_date ? f.date : 0;
 		msglist_add(im->out, &m);
+		if (im->out->n == im->out->window) {
+			list_tidy(im->out);
+			return msglist_window(src, im->out);
+		}
 		break;
 	case CTX_FETCH:
 		if (fx->streamed) {
@@ -1705,7 +1743,8 @@ static int compress_wait(struct source *, unsigned);
  * yet, nor so whether the server has COMPRESS: a server without it
  * answers BAD, and the session goes on uncompressed. A failed login
  * or EXAMINE makes both harmless refusals. Where the answer does not
- * cover the folder (UIDNEXT beyond the range), imap_list asks again. */
+ * cover the folder (UIDNEXT beyond the range), imap_list lists the
+ * rest. */
 static int
 pre_list(struct source *src)
 {
@@ -1714,7 +1753,7 @@ pre_list(struct source *src)
 
 	snprintf(cmd, sizeof(cmd),
 	    "UID FETCH 1:%d (UID RFC822.SIZE FLAGS INTERNALDATE)",
-	    IMAP_LISTCHUNK);
+	    IMAP_PRECHUNK);
 	im->pre.ftag = cmd_begin(src, cmd);
 	if (cmd_send(src) == -1)
 		return -1;
@@ -2475,14 +2514,6 @@ imap_select(
 	return open_folder(src, folder, rw, SEL_PLAIN, NULL, fi);
 }
 
-static int
-msginfo_cmp(const void *a, const void *b)
-{
-	const struct msginfo *x = a, *y = b;
-
-	return x->num < y->num ? -1 : x->num > y->num;
-}
-
 /* One listing command, its FETCH responses collected into im->out;
  * with zip, COMPRESS DEFLATE right behind it (see compress): where
  * there may be mail to fetch, the round trip it costs is shared with
@@ -2516,48 +2547,65 @@ list_cmd(struct source *src, const char *cmd, int zip)
  * during a FETCH, nor while no command is in progress.
  */
 static int
-list_parts(struct source *src, uint32_t from, struct msglist *out)
+list_parts(struct source *src, uint32_t from)
 {
 	struct imap *im = src->priv;
-	uint32_t hi, lo, low;
-	size_t before, i;
+	uint32_t hi, lo;
 	char cmd[96];
 
+	im->listfrom = from;
 	for (hi = im->exists; hi >= 1; hi = lo - 1) {
 		lo = hi > IMAP_LISTCHUNK ? hi - IMAP_LISTCHUNK + 1 : 1;
-		before = out->n;
 		snprintf(cmd, sizeof(cmd),
 		    "FETCH %" PRIu32 ":%" PRIu32
 		    " (UID RFC822.SIZE FLAGS INTERNALDATE)",
 		    lo, hi);
+		im->listlow = UINT32_MAX;
 		if (list_cmd(src, cmd, 0) == -1)
 			return -1;
-		low = UINT32_MAX;
-		for (i = before; i < out->n; i++)
-			if (out->v[i].num < low)
-				low = out->v[i].num;
-		if (from > 1 && low < from)
+		if (from > 1 && im->listlow < from)
 			break;
 	}
 	return 0;
 }
 
-/* Take the listing pre_list asked for, once, where it answers this
- * one: from UID 1, and UIDNEXT within its range, so that it names every
- * message of the folder. Else drop it. */
+/* What the listing pre_list asked for gives this one (once): 2 the
+ * whole of it (from UID 1, and UIDNEXT within the range, so that it
+ * names every message), 1 the messages below UID IMAP_PRECHUNK + 1
+ * (moved into out, a window at a time), 0 nothing. */
 static int
-pre_listing(struct imap *im, uint32_t from, struct msglist *out)
+pre_listing(struct source *src, uint32_t from, struct msglist *out)
 {
-	int ok = im->pre.listed && from <= 1 && im->uidnext != 0
-	    && im->uidnext <= IMAP_LISTCHUNK + 1;
+	struct imap *im = src->priv;
+	struct msglist *pre = &im->pre.msgs;
+	size_t i;
+	int rv = 0;
 
-	im->pre.listed = 0;
-	if (ok) {
-		*out = im->pre.msgs;
-		memset(&im->pre.msgs, 0, sizeof(im->pre.msgs));
+	if (!im->pre.listed || from > 1 || im->uidnext == 0)
+		rv = 0;
+	else if (im->uidnext <= IMAP_PRECHUNK + 1) {
+		/* Whole, and so never more than a window. */
+		list_tidy(pre);
+		out->v = pre->v;
+		out->n = pre->n;
+		out->cap = pre->cap;
+		out->uids = pre->uids;
+		memset(pre, 0, sizeof(*pre));
+		rv = 2;
+	} else {
+		rv = 1;
+		for (i = 0; i < pre->n && rv == 1; i++) {
+			msglist_add(out, &pre->v[i]);
+			if (out->n == out->window) {
+				list_tidy(out);
+				if (msglist_window(src, out) == -1)
+					rv = -1;
+			}
+		}
 	}
-	msglist_free(&im->pre.msgs);
-	return ok;
+	im->pre.listed = 0;
+	msglist_free(pre);
+	return rv;
 }
 
 static int
@@ -2565,21 +2613,24 @@ imap_list(struct source *src, uint32_t from, struct msglist *out)
 {
 	struct imap *im = src->priv;
 	char cmd[96];
-	size_t i, k;
-	int rv = -1, parts = 0;
+	int rv = -1, pre;
 
 	msglist_free(out);
 	if (!im->selected)
 		return src_fail(src, SRC_FPROTO, "no folder selected");
-	if (pre_listing(im, from, out))
-		goto got;
+	if ((pre = pre_listing(src, from, out)) == 2)
+		return 0;
+	if (pre == -1)
+		goto done;
+	if (pre == 1)
+		from = IMAP_PRECHUNK + 1;
 	if (im->exists == 0)
 		return 0;
 	im->ctx = CTX_MSGS;
 	im->out = out;
-	parts = im->exists > IMAP_LISTCHUNK;
-	if (parts) {
-		if (list_parts(src, from, out) == -1)
+	im->listfrom = 0;
+	if (im->exists > IMAP_LISTCHUNK) {
+		if (list_parts(src, from) == -1)
 			goto done;
 	} else {
 		/* "N:*" names every message from UID N: "*" is the highest
@@ -2594,28 +2645,14 @@ imap_list(struct source *src, uint32_t from, struct msglist *out)
 		    == -1)
 			goto done;
 	}
-	/* Servers answer in message number order, which is UID order;
-	 * sort to be sure, and drop what came twice (and, listed in parts,
-	 * what is below from). An empty listing (EXISTS said more, but no
-	 * FETCH came) has no array at all, and qsort(3) must not be given
-	 * NULL. */
-got:
-	if (out->n > 1)
-		qsort(out->v, out->n, sizeof(*out->v), msginfo_cmp);
-	for (i = k = 0; i < out->n; i++) {
-		if (k > 0 && out->v[i].num == out->v[k - 1].num)
-			continue;
-		if (parts && out->v[i].num < from)
-			continue;
-		out->v[k++] = out->v[i];
-	}
-	out->n = k;
+	list_tidy(out);
 	rv = 0;
 done:
 	if (rv == -1)
 		msglist_free(out);
 	im->ctx = CTX_NONE;
 	im->out = NULL;
+	im->listfrom = 0;
 	return rv;
 }
 

@@ -65,20 +65,20 @@ struct pop3 {
 	char *body; /* POP3_BODYBUF bytes for fetch */
 	/*
 	 * With PIPELINING, STAT and UIDL (and LIST without lazy_sizes) go
-	 * out behind the client's last authentication message, and their
-	 * answers are read during open: select and list take them from
-	 * here. pre: 0 none, 1 sent, 2 read. prefail: the failure reading
-	 * them met (class, message), reported by the select or list that
-	 * asks; the session is unusable then.
+	 * out behind the client's last authentication message; their
+	 * answers are read where they are asked for: STAT's by select,
+	 * the listing by list, straight into the caller's (windowed)
+	 * list. pre: 0 none unread, 1 all unread, 2 STAT read into prefi
+	 * (prestat until select takes it), the listing unread.
 	 */
 	int pre;
-	int prestat; /* STAT answered +OK: prefi holds it */
+	int prestat;
 	struct folder_info prefi;
-	int preuidl; /* 1 UIDL listed into prel, 0 -ERR (no UIDL) */
-	int prelist; /* LIST was sent along and merged into prel */
-	struct msglist prel;
-	enum src_fail prefail;
-	char preerr[sizeof(((struct source *)0)->err)];
+	int prelist; /* LIST was sent along */
+	/* A windowed listing: a hash of each uid handed on, to find a uid
+	 * named twice across windows (check_uidl sees one window). */
+	uint64_t *uidh;
+	size_t nuidh, capuidh;
 };
 
 /* Decoder states; see pop3_dec_feed. */
@@ -702,27 +702,17 @@ pre_send(struct source *src, void *arg)
 	return 0;
 }
 
-/* After a successful login: read what pre_send sent. A failure here
- * breaks the session (src->err says why) and is reported by the
- * select or list that asks, as if it had happened there. */
-static void
-pre_read(struct source *src, struct pop3 *p)
+/* The answer to the STAT pre_send sent, once. */
+static int
+pre_stat(struct source *src, struct pop3 *p)
 {
-	int ok;
-
 	if (p->pre != 1)
-		return;
-	if (read_stat(src, &p->prefi) == -1
-	    || (ok = read_uidls(src, &p->prel)) == -1
-	    || (p->prelist && read_sizes(src, &p->prel, ok) == -1)) {
-		msglist_free(&p->prel);
-		p->pre = 0;
-		p->broken = 1;
-		return;
-	}
+		return 0;
+	if (read_stat(src, &p->prefi) == -1)
+		return -1;
 	p->prestat = 1;
-	p->preuidl = ok;
 	p->pre = 2;
+	return 0;
 }
 
 static int
@@ -765,10 +755,7 @@ do_open(struct source *src, struct pop3 *p)
 	src->mechs = p->sasl;
 	if (cfg->nologin)
 		return 0;
-	if (authenticate(src, p) == -1)
-		return -1;
-	pre_read(src, p);
-	return 0;
+	return authenticate(src, p);
 }
 
 /* After a failure the session is unusable, except after a refusal
@@ -840,8 +827,10 @@ pop3_select(
 		src_quote(q, sizeof(q), folder, strlen(folder));
 		return src_fail(src, SRC_FREFUSED, "POP3 has no folder %s", q);
 	}
-	if (p->pre == 2 && p->prestat) {
-		/* Answered during open, behind the login. */
+	if (pre_stat(src, p) == -1)
+		return settle(src, -1);
+	if (p->prestat) {
+		/* Asked behind the login. */
 		p->prestat = 0;
 		*fi = p->prefi;
 		return 0;
@@ -880,10 +869,66 @@ cmp_uid(const void *a, const void *b)
 	return strcmp((*x)->uid, (*y)->uid);
 }
 
-/* Read the UIDL listing into l (uids, sizes 0). */
+static int check_uidl(struct source *, struct msglist *);
+
+/* FNV-1a (64 bits): the hash behind uid_hashes' check; a collision of
+ * two different uids only makes that check fail a listing it need
+ * not, with odds of about 1 in 10^9 at 100 000 messages. */
+static uint64_t
+uid_hash(const char *s)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* A windowed listing holds one window at a time: keep a hash of each
+ * uid of l's, and at the end (last) check that none came twice. */
+static int
+uid_hashes(
+    struct source *src, struct pop3 *p, const struct msglist *l, int last)
+{
+	size_t i;
+
+	if (l->window == 0 || (last && l->nflushed == 0))
+		return 0;
+	for (i = 0; i < l->n; i++) {
+		if (p->nuidh == p->capuidh) {
+			p->capuidh = p->capuidh ? p->capuidh * 2 : l->window;
+			p->uidh = xreallocarray(
+			    p->uidh, p->capuidh, sizeof(*p->uidh));
+		}
+		p->uidh[p->nuidh++] = uid_hash(l->v[i].uid);
+	}
+	if (!last)
+		return 0;
+	qsort(p->uidh, p->nuidh, sizeof(*p->uidh), cmp_u64);
+	for (i = 1; i < p->nuidh && p->uidh[i] != p->uidh[i - 1]; i++)
+		;
+	free(p->uidh);
+	p->uidh = NULL;
+	p->nuidh = p->capuidh = 0;
+	if (i < p->nuidh)
+		return src_fail(src, SRC_FDATA, "UIDL names a uid twice");
+	return 0;
+}
+
+/* Read the UIDL listing into l (uids, sizes 0), checked, a window at a
+ * time when l is windowed. */
 static int
 read_uidl(struct source *src, struct msglist *l)
 {
+	struct pop3 *p = src->priv;
 	struct msginfo m;
 	char q[POP3_QUOTE + 1], *line;
 	const char *uid;
@@ -891,12 +936,13 @@ read_uidl(struct source *src, struct msglist *l)
 	int end;
 
 	memset(&m, 0, sizeof(m));
+	p->nuidh = 0;
 	for (;;) {
 		if (mline(src, "UIDL", &line, &len, &end) == -1)
 			return -1;
 		if (end)
-			return 0;
-		if (l->n == POP3_MAXMSGS)
+			break;
+		if (l->nflushed + l->n == POP3_MAXMSGS)
 			return src_fail(
 			    src, SRC_FPROTO, "UIDL listing too long");
 		if (pop3_parse_uidl(line, len, &m.num, &uid, &uidlen) == -1) {
@@ -911,7 +957,15 @@ read_uidl(struct source *src, struct msglist *l)
 		 * terminated with a NUL. */
 		m.uid = (char *)uid;
 		msglist_add(l, &m);
+		if (l->window != 0 && l->n == l->window
+		    && (check_uidl(src, l) == -1
+			|| uid_hashes(src, p, l, 0) == -1
+			|| msglist_window(src, l) == -1))
+			return -1;
 	}
+	if (check_uidl(src, l) == -1 || uid_hashes(src, p, l, 1) == -1)
+		return -1;
+	return 0;
 }
 
 /* Read the LIST listing into *v, *n. */
@@ -1006,6 +1060,8 @@ merge(struct source *src, struct msglist *out, int have_uidl, struct pair *v,
 			m.num = v[i].num;
 			m.size = v[i].size;
 			msglist_add(out, &m);
+			if (msglist_window(src, out) == -1)
+				return -1;
 		}
 		return 0;
 	}
@@ -1061,7 +1117,7 @@ read_uidls(struct source *src, struct msglist *out)
 
 	if (reply(src, "UIDL", &ok, &text, &tl) == -1)
 		return -1;
-	if (ok && (read_uidl(src, out) == -1 || check_uidl(src, out) == -1))
+	if (ok && read_uidl(src, out) == -1)
 		return -1;
 	return ok;
 }
@@ -1069,66 +1125,59 @@ read_uidls(struct source *src, struct msglist *out)
 /*
  * UIDL, then LIST for the sizes; both at once with PIPELINING (RFC 2449
  * section 6.6). With cfg->lazy_sizes, LIST waits for pop3_sizes unless
- * the server has no UIDL, when LIST alone numbers the messages.
+ * the server has no UIDL, when LIST alone numbers the messages. sent:
+ * what pre_send sent behind the login already (0, 1 UIDL, 2 UIDL and
+ * LIST).
  */
 static int
-do_list(struct source *src, struct pop3 *p, struct msglist *out)
+do_list(struct source *src, struct msglist *out, int sent)
 {
 	static const char both[] = "UIDL\r\nLIST\r\n";
-	int sizes = !src->cfg->lazy_sizes, both_sent = 0, ok;
+	struct pop3 *p = src->priv;
+	int sizes = !src->cfg->lazy_sizes, ok;
 
-	if (sizes && (p->caps & CAP_PIPELINING)) {
+	if (sent == 0 && sizes && (p->caps & CAP_PIPELINING)) {
 		line_trace(src, SRC_TRACE_OUT, "UIDL", 4);
 		if (line_send(src, &pop3_line, both, 12, "LIST") == -1)
 			return -1;
-		both_sent = 1;
-	} else if (line_cmd(src, &pop3_line, "UIDL") == -1)
-		return -1;
+		sent = 2;
+	} else if (sent == 0) {
+		if (line_cmd(src, &pop3_line, "UIDL") == -1)
+			return -1;
+		sent = 1;
+	}
 	if ((ok = read_uidls(src, out)) == -1)
 		return -1;
-	if (ok && !sizes) {
+	if (ok && !sizes && sent == 1) {
 		out->nosizes = 1;
 		return 0;
 	}
-	if (!both_sent && line_cmd(src, &pop3_line, "LIST") == -1)
+	if (sent == 1 && line_cmd(src, &pop3_line, "LIST") == -1)
 		return -1;
 	return read_sizes(src, out, ok);
-}
-
-/* The listing read during open (pre_read), as do_list would make it;
- * LIST now when the server has no UIDL and it was not sent along. */
-static int
-take_list(struct source *src, struct pop3 *p, struct msglist *out)
-{
-	p->pre = 0;
-	*out = p->prel;
-	memset(&p->prel, 0, sizeof(p->prel));
-	if (p->prelist)
-		return 0;
-	if (p->preuidl) {
-		out->nosizes = 1;
-		return 0;
-	}
-	if (line_cmd(src, &pop3_line, "LIST") == -1
-	    || read_sizes(src, out, 0) == -1) {
-		msglist_free(out);
-		return -1;
-	}
-	return 0;
 }
 
 static int
 pop3_list(struct source *src, uint32_t from, struct msglist *out)
 {
 	struct pop3 *p = src->priv;
+	int sent = 0;
 
 	(void)from;
 	msglist_free(out);
+	/* The sizes of a windowed listing come with relist. */
+	if (!src->cfg->lazy_sizes)
+		out->window = 0;
 	if (usable(src) == -1)
 		return -1;
-	if (p->pre == 2)
-		return settle(src, take_list(src, p, out));
-	if (do_list(src, src->priv, out) == -1) {
+	if (p->pre != 0) {
+		/* Asked behind the login: STAT's answer comes first. */
+		if (pre_stat(src, p) == -1)
+			return settle(src, -1);
+		sent = p->prelist ? 2 : 1;
+		p->pre = 0;
+	}
+	if (do_list(src, out, sent) == -1) {
 		msglist_free(out);
 		return settle(src, -1);
 	}
@@ -1362,7 +1411,7 @@ pop3_free(struct source *src)
 	p = src->priv;
 	if (p != NULL) {
 		free(p->body);
-		msglist_free(&p->prel);
+		free(p->uidh);
 	}
 	src_free(src, sizeof(*p));
 }

@@ -2,7 +2,6 @@
  * What the protocol clients share: the message list, and recording a
  * failure on a session. See source.h.
  */
-#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,25 +31,16 @@ msglist_free(struct msglist *l)
 	l->v = NULL;
 	l->n = l->cap = 0;
 	l->nflushed = 0;
-	l->last = 0;
 }
 
 int
-msglist_window(struct source *src, struct msglist *l, int end)
+msglist_window(struct source *src, struct msglist *l)
 {
-	if (l->window == 0 || l->n == 0 || (!end && l->n < l->window))
-		return 0;
-	if (l->nflushed > 0 && l->v[0].num <= l->last)
-		return src_fail(src, SRC_FDATA,
-		    "the server listed message %" PRIu32 " out of order "
-		    "(after %" PRIu32 ")",
-		    l->v[0].num, l->last);
-	if (end)
+	if (l->window == 0 || l->n < l->window)
 		return 0;
 	if (l->flush(l->flush_arg, l) == -1)
 		return src_fail(src, SRC_FLOCAL, "could not take the listing");
 	l->nflushed += l->n;
-	l->last = l->v[l->n - 1].num;
 	l->n = 0;
 	strpool_free(&l->uids);
 	return 0;

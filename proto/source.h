@@ -127,15 +127,16 @@ struct msglist {
 	 * entries it puts them in order, checks them as it checks a whole
 	 * listing, hands them to flush and empties the list; what is left
 	 * at the end stays in it, as a short listing would. The windows
-	 * come in ascending num order (a server that lists out of order
-	 * across windows fails SRC_FDATA). flush returning -1 stops the
-	 * listing: SRC_FLOCAL. Set by the caller; msglist_free keeps them.
+	 * need not come in order (IMAP lists a large folder's parts
+	 * newest first), and a server that repeats a message may repeat
+	 * it in another window: flush must cope. flush returning -1 stops
+	 * the listing: SRC_FLOCAL. Set by the caller; msglist_free keeps
+	 * them.
 	 */
 	size_t window;
 	int (*flush)(void *arg, struct msglist *l);
 	void *flush_arg;
 	size_t nflushed; /* entries handed to flush by this listing */
-	uint32_t last; /* the highest num handed to flush */
 };
 
 /* Append a copy of *m (uid duplicated) to l. */
@@ -143,12 +144,10 @@ void msglist_add(struct msglist *l, const struct msginfo *m);
 /* Free the entries and reset l to empty, keeping its window (window,
  * flush, flush_arg). Accepts an empty list. */
 void msglist_free(struct msglist *l);
-/* For a protocol's list, with l's entries in order already: when l is
- * windowed and full, check that they come after the last window's,
- * hand them to l->flush and empty l (keeping its array). end: the
- * listing is over; only check the order of what is left. 0, or -1
- * with src failed. */
-int msglist_window(struct source *src, struct msglist *l, int end);
+/* For a protocol's list, with l's entries in order and checked: when
+ * l is windowed and full, hand them to l->flush and empty l (keeping
+ * its array). 0, or -1 with src failed. */
+int msglist_window(struct source *src, struct msglist *l);
 
 struct folder_info {
 	uint32_t uidvalidity; /* 0 for POP3 */
