@@ -51,6 +51,17 @@
 
 #define POP3_FOLDER "-"
 
+/*
+ * A listing of more messages than this is taken in windows (issue 16:
+ * memory flat in mailbox size): the first pass streams it, looks each
+ * window up in the state and keeps only the numbers of the messages
+ * something may be done with (4 bytes each); the second lists those
+ * again a window at a time (ops->relist), plans, fetches and records
+ * them. A shorter listing is held whole, as always, and costs no
+ * second listing. MAILFETCH_LIST_WINDOW lowers it, for tests.
+ */
+#define LIST_WINDOW 4096
+
 /* Files in tmp/ older than this were left by an interrupted delivery
  * (the Maildir convention's 36 hours). */
 #define TMP_MAXAGE (36 * 3600)
@@ -107,9 +118,10 @@ struct run {
 
 /* One folder's work: its plan, and what applying it did. */
 struct folder_run {
+	struct run *r;
 	struct folder_info fi;
 	struct policy_cfg pc;
-	struct msglist l;
+	struct msglist l; /* the listing, or the window of it in hand */
 	struct policy_in *in;
 	struct policy_out *out;
 	uint32_t from; /* listed from this UID (1: all); 0: not listed */
@@ -118,6 +130,16 @@ struct folder_run {
 	struct msginfo **fetch, **dele, **marked;
 	char *fdel; /* fdel[i]: delete fetch[i] once stored */
 	size_t nfetch, ndele, nmarked, nskip, gone;
+	/* A listing taken in windows (LIST_WINDOW): the nums of the
+	 * messages to list again (todo), and what the whole listing held:
+	 * nlisted messages, nlater of them from UIDNEXT on (see
+	 * tally_folder). gone_all: gone over all windows. refused: the
+	 * listing was refused and said so (no_uidl). */
+	int windowed;
+	uint32_t *todo;
+	size_t ntodo, captodo;
+	size_t nlisted, nlater, gone_all;
+	int refused;
 };
 
 static void
@@ -1130,29 +1152,21 @@ list_from(struct run *r, struct folder_run *f)
 	    f->fi.uidnext, f->fi.exists, nrec, oldest, r->now);
 }
 
-/* List the folder from f->from. Returns 0, or -1 when the session
- * cannot go on. */
+/* The messages of a POP3 server without UIDL cannot be told apart
+ * from one run to the next: refuse a policy that keeps them (l: what
+ * has been listed so far). Returns 0, or -1 after saying so. */
 static int
-list_folder(struct run *r, struct folder_run *f)
+no_uidl(struct run *r, struct folder_run *f)
 {
-	struct source *src = r->ac.src;
-
-	if (src->ops->list(src, f->from, &f->l) == -1) {
-		fail(r, acct_srcerr(&r->ac));
-		return -1;
-	}
-	r->listed = 1;
-	if (f->l.n > 0 && f->l.v[0].uid == NULL && f->pc.keep) {
-		acct_err(&r->ac,
-		    "the server has no UIDL, so mailfetch cannot "
-		    "tell old messages from new ones; keep = yes "
-		    "needs it (set keep = no to fetch and delete "
-		    "everything)");
-		fail(r, EX_PROTOCOL);
-		r->left += f->l.n;
-		return -1;
-	}
-	return 0;
+	if (f->l.n == 0 || f->l.v[0].uid != NULL || !f->pc.keep)
+		return 0;
+	acct_err(&r->ac,
+	    "the server has no UIDL, so mailfetch cannot tell old messages "
+	    "from new ones; keep = yes needs it (set keep = no to fetch and "
+	    "delete everything)");
+	fail(r, EX_PROTOCOL);
+	f->refused = 1;
+	return -1;
 }
 
 static const char *
@@ -1192,28 +1206,150 @@ look_up(struct run *r, struct folder_run *f)
 	return nnew;
 }
 
+/* -v: why the message listed i-th is kept or skipped. */
+static void
+say_reason(struct run *r, const struct folder_run *f, size_t i)
+{
+	char why[128];
+
+	if (!r->o->verbose
+	    || (f->out[i].action != POLICY_KEEP
+		&& f->out[i].action != POLICY_SKIP))
+		return;
+	policy_reason(&f->pc, &f->in[i], &f->out[i], r->now, why, sizeof(why));
+	say_msg(r, &f->l.v[i], why);
+}
+
+static void
+todo_add(struct folder_run *f, uint32_t num)
+{
+	if (f->ntodo == f->captodo) {
+		f->captodo = f->captodo ? f->captodo * 2 : LIST_WINDOW;
+		f->todo = xreallocarray(f->todo, f->captodo, sizeof(*f->todo));
+	}
+	f->todo[f->ntodo++] = num;
+}
+
 /*
- * The plan: list, look up, and let the policy decide each message's
- * action into f->out. Returns 0, 1 when there is nothing to do (nothing
- * new since the last run), -1 when the session cannot go on.
+ * A window of a long listing (msglist.flush), in f->l: look it up and
+ * keep the nums of the messages that are not simply kept (new, or due
+ * for deletion) for the second pass, which plans them with their sizes.
+ * Those kept are done with here. Returns 0, or -1 (no_uidl).
  */
 static int
-plan_folder(struct run *r, struct folder_run *f)
+take_window(void *arg, struct msglist *l)
+{
+	struct folder_run *f = arg;
+	struct run *r = f->r;
+	uint64_t budget = UINT64_MAX; /* the second pass spends it */
+	size_t i;
+
+	if (no_uidl(r, f) == -1)
+		return -1;
+	f->windowed = 1;
+	look_up(r, f);
+	policy_plan(
+	    &f->pc, f->in, l->n, r->now, f->may_delete, &budget, f->out);
+	for (i = 0; i < l->n; i++) {
+		f->nlater += f->from > 1 && l->v[i].num >= f->fi.uidnext;
+		if (f->out[i].action == POLICY_KEEP)
+			say_reason(r, f, i);
+		else
+			todo_add(f, l->v[i].num);
+	}
+	f->nlisted += l->n;
+	free(f->in);
+	free(f->out);
+	f->in = NULL;
+	f->out = NULL;
+	return 0;
+}
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The end of a listing taken in windows: the rest of it as one more,
+ * and the nums to list again in order, each once (windows may come in
+ * any order, and a server may repeat a message). */
+static int
+windows_end(struct run *r, struct folder_run *f)
+{
+	size_t i, k;
+
+	(void)r;
+	if (f->l.n > 0 && take_window(f, &f->l) == -1)
+		return -1;
+	msglist_free(&f->l);
+	f->l.window = 0;
+	if (f->ntodo > 1)
+		qsort(f->todo, f->ntodo, sizeof(*f->todo), cmp_u32);
+	for (i = k = 0; i < f->ntodo; i++)
+		if (k == 0 || f->todo[i] != f->todo[k - 1])
+			f->todo[k++] = f->todo[i];
+	f->ntodo = k;
+	return 0;
+}
+
+/* The window of a listing's messages to hold at once. */
+static size_t
+list_window(void)
+{
+	const char *e = getenv("MAILFETCH_LIST_WINDOW");
+	uint64_t n;
+	size_t i = 0;
+
+	if (e != NULL && parse_dec(e, strlen(e), &i, LIST_WINDOW, &n) == 0
+	    && e[i] == '\0' && n > 0)
+		return (size_t)n;
+	return LIST_WINDOW;
+}
+
+/* List the folder from f->from, a window at a time when it is long
+ * (not for a dry run, which shows every message with its size).
+ * Returns 0, or -1 when the session cannot go on. */
+static int
+list_folder(struct run *r, struct folder_run *f)
+{
+	struct source *src = r->ac.src;
+
+	f->r = r;
+	if (!r->o->dryrun && src->ops->relist != NULL) {
+		f->l.window = list_window();
+		f->l.flush = take_window;
+		f->l.flush_arg = f;
+	}
+	if (src->ops->list(src, f->from, &f->l) == -1) {
+		if (!f->refused)
+			fail(r, acct_srcerr(&r->ac));
+		r->left += f->nlisted;
+		return -1;
+	}
+	r->listed = 1;
+	if (f->windowed)
+		return windows_end(r, f);
+	f->l.window = 0;
+	if (no_uidl(r, f) == -1) {
+		r->left += f->l.n;
+		return -1;
+	}
+	return 0;
+}
+
+/* Plan f->l, the whole listing or a window of the second pass: look
+ * it up, get the sizes where they wait (POP3), and let the policy
+ * decide each message's action into f->out. Returns 0, or -1 when the
+ * session cannot go on. */
+static int
+plan_list(struct run *r, struct folder_run *f)
 {
 	struct source *src = r->ac.src;
 	size_t i, nnew;
 
-	if ((f->from = list_from(r, f)) == 0) {
-		if (r->o->verbose)
-			printf("%s: %s: nothing new, %" PRIu32 " messages kept "
-			       "(UIDNEXT %" PRIu32 " as last time)\n",
-			    r->a->name, r->folder, f->fi.exists, f->fi.uidnext);
-		r->listed = 1;
-		r->left += f->fi.exists;
-		return 1;
-	}
-	if (list_folder(r, f) == -1)
-		return -1;
 	nnew = look_up(r, f);
 	/* A lazy list (POP3) asks for the sizes only when a message may be
 	 * downloaded, or for the plan: the others need none. */
@@ -1229,23 +1365,38 @@ plan_folder(struct run *r, struct folder_run *f)
 	return 0;
 }
 
+/*
+ * The plan: list, look up, and let the policy decide each message's
+ * action into f->out; a long listing only lists here and keeps what to
+ * plan later (f->windowed, apply_windows). Returns 0, 1 when there is
+ * nothing to do (nothing new since the last run), -1 when the session
+ * cannot go on.
+ */
+static int
+plan_folder(struct run *r, struct folder_run *f)
+{
+	if ((f->from = list_from(r, f)) == 0) {
+		if (r->o->verbose)
+			printf("%s: %s: nothing new, %" PRIu32 " messages kept "
+			       "(UIDNEXT %" PRIu32 " as last time)\n",
+			    r->a->name, r->folder, f->fi.exists, f->fi.uidnext);
+		r->listed = 1;
+		r->left += f->fi.exists;
+		return 1;
+	}
+	if (list_folder(r, f) == -1)
+		return -1;
+	return f->windowed ? 0 : plan_list(r, f);
+}
+
 /* -v: why each message kept or skipped is. */
 static void
 say_reasons(struct run *r, const struct folder_run *f)
 {
-	char why[128];
 	size_t i;
 
-	if (!r->o->verbose)
-		return;
-	for (i = 0; i < f->l.n; i++) {
-		if (f->out[i].action != POLICY_KEEP
-		    && f->out[i].action != POLICY_SKIP)
-			continue;
-		policy_reason(
-		    &f->pc, &f->in[i], &f->out[i], r->now, why, sizeof(why));
-		say_msg(r, &f->l.v[i], why);
-	}
+	for (i = 0; i < f->l.n; i++)
+		say_reason(r, f, i);
 }
 
 /* Sort the plan's messages by action into f->fetch and f->dele. */
@@ -1350,16 +1501,18 @@ settle_records(struct run *r, const struct folder_run *f, int rv)
 }
 
 /*
- * Apply the plan: delete what earlier runs stored, fetch and store
- * what is new (deleting as planned), expunge. Returns 0, or -1 when
- * the session or the disk failed.
+ * Apply the plan of f->l (the whole listing, or a window): delete what
+ * earlier runs stored, fetch and store what is new (deleting as
+ * planned), expunge. Returns 0, or -1 when the session or the disk
+ * failed.
  */
 static int
-apply_folder(struct run *r, struct folder_run *f)
+apply_list(struct run *r, struct folder_run *f)
 {
 	size_t i;
 	int rv;
 
+	say_reasons(r, f);
 	sort_plan(f);
 	if (mark_stored(r, f) == -1)
 		return -1;
@@ -1373,23 +1526,87 @@ apply_folder(struct run *r, struct folder_run *f)
 	if (r->o->verbose)
 		for (i = 0; i < f->nmarked; i++)
 			say_msg(r, f->marked[i], "marked for deletion");
+	f->gone_all += f->gone;
+	return rv;
+}
+
+/* Free what planning and applying f->l held, for the next window. */
+static void
+plan_free(struct folder_run *f)
+{
+	free(f->fetch);
+	free(f->fdel);
+	free(f->dele);
+	free(f->marked);
+	free(f->in);
+	free(f->out);
+	f->fetch = f->dele = f->marked = NULL;
+	f->fdel = NULL;
+	f->in = NULL;
+	f->out = NULL;
+	f->nfetch = f->ndele = f->nmarked = f->gone = 0;
+}
+
+/* The second pass over a listing taken in windows: list again, plan
+ * and apply what the first kept, a window at a time. Returns as
+ * apply_list. */
+static int
+apply_windows(struct run *r, struct folder_run *f)
+{
+	struct source *src = r->ac.src;
+	size_t start, n, w = list_window();
+	int rv = 0;
+
+	for (start = 0; start < f->ntodo && rv == 0; start += n) {
+		if (stopping(r)) {
+			f->nskip++; /* not all recorded */
+			break;
+		}
+		n = f->ntodo - start < w ? f->ntodo - start : w;
+		plan_free(f);
+		if (src->ops->relist(src, f->todo + start, n, &f->l) == -1) {
+			fail(r, acct_srcerr(&r->ac));
+			rv = -1;
+		} else if (plan_list(r, f) == -1)
+			rv = -1;
+		else
+			rv = apply_list(r, f);
+		/* One that came back no more is not recorded. */
+		if (rv == 0 && f->l.n < n)
+			f->nskip++;
+	}
+	return rv;
+}
+
+/* Apply the plan, the whole listing's or window by window, then
+ * settle the folder's records. */
+static int
+apply_folder(struct run *r, struct folder_run *f)
+{
+	int rv;
+
+	rv = f->windowed ? apply_windows(r, f) : apply_list(r, f);
 	settle_records(r, f, rv);
 	return rv;
 }
 
 /* Count what was deleted and what is left of the folder. */
 static void
-tally_folder(struct run *r, const struct folder_run *f)
+tally_folder(struct run *r, struct folder_run *f)
 {
-	size_t i, later = 0;
+	size_t i;
 
+	if (!f->windowed) {
+		f->nlisted = f->l.n;
+		for (i = 0; i < f->l.n; i++)
+			f->nlater
+			    += f->from > 1 && f->l.v[i].num >= f->fi.uidnext;
+	}
 	/* A partial listing holds the messages from UID "from": those
 	 * that arrived since SELECT are not in its EXISTS. */
-	if (f->from > 1)
-		for (i = 0; i < f->l.n; i++)
-			later += f->l.v[i].num >= f->fi.uidnext;
-	r->deleted += f->gone;
-	r->left += (f->from > 1 ? f->fi.exists + later : f->l.n) - f->gone;
+	r->deleted += f->gone_all;
+	r->left += (f->from > 1 ? f->fi.exists + f->nlater : f->nlisted)
+	    - f->gone_all;
 }
 
 static void
@@ -1409,12 +1626,8 @@ folder_free(struct run *r, struct folder_run *f)
 {
 	maildir_close(r->md);
 	r->md = NULL;
-	free(f->fetch);
-	free(f->fdel);
-	free(f->dele);
-	free(f->marked);
-	free(f->in);
-	free(f->out);
+	plan_free(f);
+	free(f->todo);
 	msglist_free(&f->l);
 }
 
@@ -1523,7 +1736,6 @@ do_folder(struct run *r, const char *folder, const struct folder_peek *pk)
 		print_plan(r, &f);
 		r->left += f.l.n;
 	} else {
-		say_reasons(r, &f);
 		rv = apply_folder(r, &f);
 		tally_folder(r, &f);
 	}
