@@ -140,6 +140,9 @@ struct folder_run {
 	size_t ntodo, captodo;
 	size_t nlisted, nlater, gone_all;
 	int refused;
+	/* For the progress line: messages planned and bytes to fetch in
+	 * the windows so far. */
+	uint64_t p_msgs, p_bytes;
 };
 
 static void
@@ -550,17 +553,26 @@ mark_batch(struct run *r, struct msginfo *const *b, const char *del, size_t n,
 	return 0;
 }
 
+/* The progress line's totals for the fetch of f->fetch: the folder's
+ * whole, or (a listing in windows) what the first pass kept, with the
+ * bytes guessed from the windows so far. */
 static void
-progress_start(struct run *r, struct msginfo *const *msgs, size_t n)
+progress_start(struct run *r, struct folder_run *f)
 {
 	size_t i;
 
-	r->p_msgs = r->p_bytes = r->p_totalbytes = 0;
-	r->p_total = n;
-	r->p_start = mono_ms();
-	r->p_last = 0;
-	for (i = 0; i < n; i++)
-		r->p_totalbytes += msgs[i]->size;
+	if (f->p_msgs == 0) {
+		r->p_msgs = r->p_bytes = 0;
+		r->p_start = mono_ms();
+		r->p_last = 0;
+	}
+	for (i = 0; i < f->nfetch; i++)
+		f->p_bytes += f->fetch[i]->size;
+	f->p_msgs += f->l.n;
+	r->p_total = f->windowed ? f->ntodo : f->nfetch;
+	r->p_totalbytes = f->windowed && f->p_msgs > 0
+	    ? f->p_bytes * f->ntodo / f->p_msgs
+	    : f->p_bytes;
 }
 
 /*
@@ -575,7 +587,7 @@ fetch_all(struct run *r, struct folder_run *f)
 	int rv = 0;
 
 	r->batch = xcalloc(BATCH_MSGS, sizeof(*r->batch));
-	progress_start(r, f->fetch, f->nfetch);
+	progress_start(r, f);
 	for (start = 0; start < f->nfetch && rv == 0; start = end) {
 		if (stopping(r))
 			break;

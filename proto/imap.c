@@ -2569,10 +2569,11 @@ list_parts(struct source *src, uint32_t from)
 	return 0;
 }
 
-/* What the listing pre_list asked for gives this one (once): 2 the
- * whole of it (from UID 1, and UIDNEXT within the range, so that it
- * names every message), 1 the messages below UID IMAP_PRECHUNK + 1
- * (moved into out, a window at a time), 0 nothing. */
+/* What the listing pre_list asked for gives this one (once), moved
+ * into out a window at a time: 2 the whole of it (from UID 1, and
+ * UIDNEXT within the range, so that it names every message), 1 the
+ * messages below UID IMAP_PRECHUNK + 1, 0 nothing; -1 when a window's
+ * flush failed. */
 static int
 pre_listing(struct source *src, uint32_t from, struct msglist *out)
 {
@@ -2581,26 +2582,14 @@ pre_listing(struct source *src, uint32_t from, struct msglist *out)
 	size_t i;
 	int rv = 0;
 
-	if (!im->pre.listed || from > 1 || im->uidnext == 0)
-		rv = 0;
-	else if (im->uidnext <= IMAP_PRECHUNK + 1) {
-		/* Whole, and so never more than a window. */
+	if (im->pre.listed && from <= 1 && im->uidnext != 0) {
+		rv = im->uidnext <= IMAP_PRECHUNK + 1 ? 2 : 1;
 		list_tidy(pre);
-		out->v = pre->v;
-		out->n = pre->n;
-		out->cap = pre->cap;
-		out->uids = pre->uids;
-		memset(pre, 0, sizeof(*pre));
-		rv = 2;
-	} else {
-		rv = 1;
-		for (i = 0; i < pre->n && rv == 1; i++) {
+		for (i = 0; i < pre->n && rv != -1; i++) {
 			msglist_add(out, &pre->v[i]);
-			if (out->n == out->window) {
-				list_tidy(out);
-				if (msglist_window(src, out) == -1)
-					rv = -1;
-			}
+			if (out->n == out->window
+			    && msglist_window(src, out) == -1)
+				rv = -1;
 		}
 	}
 	im->pre.listed = 0;
