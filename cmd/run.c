@@ -38,6 +38,7 @@
 #include "maildir.h"
 #include "mailboxes.h"
 #include "mirror.h"
+#include "numset.h"
 #include "policy.h"
 #include "run.h"
 #include "state.h"
@@ -136,8 +137,7 @@ struct folder_run {
 	 * tally_folder). gone_all: gone over all windows. refused: the
 	 * listing was refused and said so (no_uidl). */
 	int windowed;
-	uint32_t *todo;
-	size_t ntodo, captodo;
+	struct numset todo;
 	size_t nlisted, nlater, gone_all;
 	int refused;
 	/* For the progress line: messages planned and bytes to fetch in
@@ -569,9 +569,9 @@ progress_start(struct run *r, struct folder_run *f)
 	for (i = 0; i < f->nfetch; i++)
 		f->p_bytes += f->fetch[i]->size;
 	f->p_msgs += f->l.n;
-	r->p_total = f->windowed ? f->ntodo : f->nfetch;
+	r->p_total = f->windowed ? f->todo.count : f->nfetch;
 	r->p_totalbytes = f->windowed && f->p_msgs > 0
-	    ? f->p_bytes * f->ntodo / f->p_msgs
+	    ? f->p_bytes * f->todo.count / f->p_msgs
 	    : f->p_bytes;
 }
 
@@ -1232,16 +1232,6 @@ say_reason(struct run *r, const struct folder_run *f, size_t i)
 	say_msg(r, &f->l.v[i], why);
 }
 
-static void
-todo_add(struct folder_run *f, uint32_t num)
-{
-	if (f->ntodo == f->captodo) {
-		f->captodo = f->captodo ? f->captodo * 2 : LIST_WINDOW;
-		f->todo = xreallocarray(f->todo, f->captodo, sizeof(*f->todo));
-	}
-	f->todo[f->ntodo++] = num;
-}
-
 /*
  * A window of a long listing (msglist.flush), in f->l: look it up and
  * keep the nums of the messages that are not simply kept (new, or due
@@ -1267,7 +1257,7 @@ take_window(void *arg, struct msglist *l)
 		if (f->out[i].action == POLICY_KEEP)
 			say_reason(r, f, i);
 		else
-			todo_add(f, l->v[i].num);
+			numset_add(&f->todo, l->v[i].num);
 	}
 	f->nlisted += l->n;
 	free(f->in);
@@ -1277,33 +1267,17 @@ take_window(void *arg, struct msglist *l)
 	return 0;
 }
 
-static int
-cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* The end of a listing taken in windows: the rest of it as one more,
  * and the nums to list again in order, each once (windows may come in
  * any order, and a server may repeat a message). */
 static int
-windows_end(struct run *r, struct folder_run *f)
+windows_end(struct folder_run *f)
 {
-	size_t i, k;
-
-	(void)r;
 	if (f->l.n > 0 && take_window(f, &f->l) == -1)
 		return -1;
 	msglist_free(&f->l);
 	f->l.window = 0;
-	if (f->ntodo > 1)
-		qsort(f->todo, f->ntodo, sizeof(*f->todo), cmp_u32);
-	for (i = k = 0; i < f->ntodo; i++)
-		if (k == 0 || f->todo[i] != f->todo[k - 1])
-			f->todo[k++] = f->todo[i];
-	f->ntodo = k;
+	numset_done(&f->todo);
 	return 0;
 }
 
@@ -1343,7 +1317,7 @@ list_folder(struct run *r, struct folder_run *f)
 	}
 	r->listed = 1;
 	if (f->windowed)
-		return windows_end(r, f);
+		return windows_end(f);
 	f->l.window = 0;
 	if (no_uidl(r, f) == -1) {
 		r->left += f->l.n;
@@ -1566,17 +1540,18 @@ static int
 apply_windows(struct run *r, struct folder_run *f)
 {
 	struct source *src = r->ac.src;
-	size_t start, n, w = list_window();
+	size_t n, w = list_window();
+	uint32_t *nums = xreallocarray(NULL, w, sizeof(*nums));
+	uint64_t pos = 0;
 	int rv = 0;
 
-	for (start = 0; start < f->ntodo && rv == 0; start += n) {
+	while (rv == 0 && (n = numset_take(&f->todo, &pos, nums, w)) > 0) {
 		if (stopping(r)) {
 			f->nskip++; /* not all recorded */
 			break;
 		}
-		n = f->ntodo - start < w ? f->ntodo - start : w;
 		plan_free(f);
-		if (src->ops->relist(src, f->todo + start, n, &f->l) == -1) {
+		if (src->ops->relist(src, nums, n, &f->l) == -1) {
 			fail(r, acct_srcerr(&r->ac));
 			rv = -1;
 		} else if (plan_list(r, f) == -1)
@@ -1587,6 +1562,7 @@ apply_windows(struct run *r, struct folder_run *f)
 		if (rv == 0 && f->l.n < n)
 			f->nskip++;
 	}
+	free(nums);
 	return rv;
 }
 
@@ -1639,7 +1615,7 @@ folder_free(struct run *r, struct folder_run *f)
 	maildir_close(r->md);
 	r->md = NULL;
 	plan_free(f);
-	free(f->todo);
+	numset_free(&f->todo);
 	msglist_free(&f->l);
 }
 
