@@ -896,6 +896,15 @@ tab_put(struct store *st, size_t idx)
 	st->tab[i] = (uint32_t)(idx + 1);
 }
 
+/* The overlay's bound: past it, store_sync folds. */
+static size_t
+fold_bound(const struct store *st)
+{
+	size_t n = st->nbase / FOLD_FRACTION;
+
+	return n > st->foldmin ? n : st->foldmin;
+}
+
 /* A new, zeroed record at the overlay's end (st->no not counted yet);
  * the arrays grown as needed. */
 static struct orec *
@@ -911,8 +920,11 @@ ov_slot(struct store *st)
 		for (i = 0; i < st->no; i++)
 			tab_put(st, i);
 	}
+	/* Past the fold's bound by a batch or so: not twice the bound. */
 	if (st->no == st->capo) {
-		st->capo = st->capo ? st->capo * 2 : 64;
+		st->capo += st->capo == 0 ? 64
+		    : st->capo >= fold_bound(st) ? st->capo / 8
+						 : st->capo;
 		st->o = xreallocarray(st->o, st->capo, sizeof(*st->o));
 	}
 	r = &st->o[st->no];
@@ -3224,14 +3236,6 @@ done:
 		close(fd);
 	merge_free(&m);
 	return rv;
-}
-
-static size_t
-fold_bound(const struct store *st)
-{
-	size_t n = st->nbase / FOLD_FRACTION;
-
-	return n > st->foldmin ? n : st->foldmin;
 }
 
 int

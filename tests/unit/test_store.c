@@ -224,7 +224,73 @@ look_mark_all(
 	}
 }
 
+/* The marks agree: the records store_next gives as marked, by uid. */
+static void
+compare_marks(struct store *a, struct store *b, size_t nuids)
+{
+	static char ma[301], mb[301];
+	struct state_rec rec;
+	size_t fi, pos, u;
+	uint32_t uv;
+
+	for (fi = 0; fi < 4 && nuids <= 300; fi++) {
+		uv = store_uidvalidity(a, folders[fi]);
+		memset(ma, 0, sizeof(ma));
+		memset(mb, 0, sizeof(mb));
+		for (pos = 0; store_next(a, folders[fi], uv, &pos, &rec);)
+			if (sscanf(rec.uid + (fi == 3), "%zu", &u) == 1
+			    && u <= nuids)
+				ma[u] = rec.marked ? 'm' : '-';
+		for (pos = 0; store_next(b, folders[fi], uv, &pos, &rec);)
+			if (sscanf(rec.uid + (fi == 3), "%zu", &u) == 1
+			    && u <= nuids)
+				mb[u] = rec.marked ? 'm' : '-';
+		CHECK(memcmp(ma, mb, sizeof(ma)) == 0);
+	}
+}
+
 static int64_t clock_now = 1000000;
+
+/* Mode 3 of t_differential: the first store syncs (and so may fold)
+ * every sync_every operations; nfolds counts the syncs that folded. */
+static size_t sync_every, nfolds;
+
+/* A sync of both, every sync_every operations. */
+static void
+sync_both(struct store *old, struct store *s, size_t i)
+{
+	size_t before = store_noverlay(old);
+
+	if (sync_every == 0 || i % sync_every != sync_every - 1)
+		return;
+	CHECK(store_sync(old) == 0 && store_sync(s) == 0);
+	nfolds += store_noverlay(old) < before;
+}
+
+/* Mode 3's extra operations: an intent, or a folder voided. */
+static void
+ops_more(struct store *old, struct store *s, size_t fi, uint32_t uv,
+    const char *uid, uint32_t r)
+{
+	struct state_intent in;
+	char name[32];
+
+	if (sync_every == 0)
+		return;
+	if (r % 16 == 1) {
+		snprintf(name, sizeof(name), "%u.M1P1.host", r);
+		memset(&in, 0, sizeof(in));
+		in.folder = folders[fi];
+		in.uidvalidity = uv;
+		in.uid = uid;
+		in.sub = "";
+		in.name = name;
+		CHECK(store_intend(old, &in) == 0 && store_intend(s, &in) == 0);
+	} else if (r % 97 == 5) {
+		store_reset_folder(old, folders[fi], uv);
+		store_reset_folder(s, folders[fi], uv);
+	}
+}
 
 /* Random operations, the same on both. */
 static void
@@ -298,6 +364,8 @@ ops(struct store *old, struct store *s, size_t nops, size_t nuids)
 		case 9:
 			if (r % 16 == 0)
 				look_mark_all(old, s, fi, uv, nuids);
+			else
+				ops_more(old, s, fi, uv, uid, r);
 			break;
 		default:
 			if (r % 97 == 0) {
@@ -306,6 +374,7 @@ ops(struct store *old, struct store *s, size_t nops, size_t nuids)
 			}
 			break;
 		}
+		sync_both(old, s, i);
 	}
 }
 
@@ -366,7 +435,12 @@ write_v1(const char *path, const char *v1path)
  * (b) keeps its journal as long as store_save lets it, so that its
  * answers come from the overlay. With arg 2, b is replaced at round 2
  * by a's base made version 1 as fetchrc(5) says, and must read it
- * through the converter (state_v1.c) with the same answers.
+ * through the converter (state_v1.c) with the same answers. With arg
+ * 3, a is never compacted but syncs every 10 operations with its
+ * overlay bounded to 16 records (store_set_fold_min): it folds its
+ * overlay into a new base mid-run, many times, between marks and the
+ * prunes after them, and must answer as b does (marks too), also
+ * after a crash (odd rounds) or a save.
  */
 static void
 t_differential(const void *arg)
@@ -380,6 +454,8 @@ t_differential(const void *arg)
 	snprintf(bpath, sizeof(bpath), "%s", newpath());
 	lcg = 4242;
 	clock_now = 1000000;
+	sync_every = mode == 3 ? 10 : 0;
+	nfolds = 0;
 	for (round = 0; round < 6; round++) {
 		if (mode == 2 && round == 2) {
 			write_v1(apath, bpath);
@@ -394,12 +470,19 @@ t_differential(const void *arg)
 			store_free(b);
 			return;
 		}
-		CHECK(round == 0 || mode == 1 || store_noverlay(a) == 0);
+		if (mode == 3)
+			store_set_fold_min(a, 16);
+		CHECK(round == 0 || mode == 1 || mode == 3
+		    || store_noverlay(a) == 0);
 		compare(a, b, 300);
-		ops(a, b, round == 0 ? 1500 : 200, 300);
+		ops(a, b, round == 0 ? 1500 : mode == 3 ? 600 : 200, 300);
 		compare(a, b, 300);
+		compare_marks(a, b, 300);
 		CHECK(store_sync(a) == 0 && store_sync(b) == 0);
-		if (mode != 1 || round % 2 == 0) {
+		if (mode == 3 && round % 2 == 0) {
+			CHECK(store_save(a) == 0 && store_save(b) == 0);
+			compare(a, b, 300);
+		} else if (mode != 3 && (mode != 1 || round % 2 == 0)) {
 			CHECK(store_save(a) == 0 && store_compact(a) == 0);
 			CHECK(store_save(b) == 0);
 			compare(a, b, 300);
@@ -420,6 +503,10 @@ t_differential(const void *arg)
 		store_free(b);
 	}
 	store_free(a);
+	CHECK(mode != 3 || nfolds >= 20);
+	if (mode == 3)
+		fprintf(stderr, "differential: %zu folds\n", nfolds);
+	sync_every = 0;
 }
 
 /* The base is version 2, its M lines sorted by folder, then uid by
@@ -823,7 +910,7 @@ t_lock(const void *arg)
 int
 main(void)
 {
-	static const int save = 0, crash = 1, v1 = 2;
+	static const int save = 0, crash = 1, v1 = 2, fold = 3;
 	size_t i;
 
 	snprintf(tdir, sizeof(tdir), "/tmp/mailfetch-test-store.XXXXXX");
@@ -837,6 +924,8 @@ main(void)
 	    &crash);
 	T_RUN("base and overlay answer alike, from a version 1 file",
 	    t_differential, &v1);
+	T_RUN("base and overlay answer alike, overlay folded mid-run",
+	    t_differential, &fold);
 	T_RUN("sorted base, journal replayed", t_sorted_and_journal, NULL);
 	T_RUN("prune O(1) unless something vanished", t_prune, NULL);
 	for (i = 0; i < sizeof(ccases) / sizeof(ccases[0]); i++)
