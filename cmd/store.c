@@ -300,7 +300,7 @@ struct store {
 	size_t tabcap;
 	struct strpool uids;
 	size_t nbase; /* M lines of the base (about: from its F lines) */
-	size_t nkept; /* overlay records the last fold kept */
+	size_t nkept; /* records that came back the last fold kept */
 	size_t foldmin; /* FOLD_MIN, or what a test set */
 	struct strpool puids; /* the uids of pend */
 	struct orec scratch; /* a base line, parsed */
@@ -3137,6 +3137,7 @@ ov_shrink(struct store *st)
 	free(st->tab);
 	st->tab = NULL;
 	memset(&st->uids, 0, sizeof(st->uids));
+	st->nkept = 0;
 	for (i = 0; i < no; i++) {
 		if (!ov_keeps(&o[i])) {
 			free(o[i].file);
@@ -3148,10 +3149,13 @@ ov_shrink(struct store *st)
 		r->uid = strpool_add(&st->uids, o[i].uid);
 		r->inbase = r->when != 0;
 		tab_put(st, st->no++);
+		/* Those stay until the prune: not counted against the bound
+		 * (the next fold would keep them again). An open intent is
+		 * recorded or dropped within its batch. */
+		st->nkept += r->gone != 0;
 	}
 	strpool_free(&pool);
 	free(o);
-	st->nkept = st->no;
 }
 
 /* After a fold's rename: read the new base (fd, size bytes), its
