@@ -412,8 +412,8 @@ fetch_rows(const char *self, const char *dir, long base)
 		for (rep = 0; rep < 3; rep++) {
 			snprintf(cmd, sizeof(cmd), "rm -f %s %s.*", path, path);
 			if (system(cmd) != 0
-			    || measure(self, "fetch", path, sizes[i], &t, &kb,
-				   &w)
+			    || measure(
+				   self, "fetch", path, sizes[i], &t, &kb, &w)
 				== -1) {
 				printf("fetch %7zu  failed\n", sizes[i]);
 				return 1;

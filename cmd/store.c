@@ -14,6 +14,16 @@
  * or write state files (tests/harness.py's state_text and
  * compact_state read a state with its journal replayed).
  *
+ * STATUS (2026-12-05, session wt-overlay, issue 16): the overlay is
+ * bounded (DESIGN 5a, folds): a first fetch of 100 000 messages no
+ * longer holds every record it adds until the save. Tested by
+ * test_store.c: the differential test's mode 3 (folds mid-run, between
+ * marks and prunes, with crashes and saves; marks compared), a first
+ * fetch of 50 000 (the overlay <= 8192 after each sync; every record
+ * there, also after a reopen), the open intents a fold keeps, and kill
+ * -9 (strace's fault injection) at every write, fdatasync, fsync,
+ * rename and unlink of a run that folds.
+ *
  * Not done: the lookups of a mirror resync are one binary search each
  * (~11 page reads, ~15-20 us, from the 64-page cache); a page index
  * written at compaction would make them 1-2. A version 1 file's first
@@ -76,10 +86,11 @@
  *    (folder, -inf), first key > (folder, +inf)); iterating a folder
  *    (state_next) walks its range line by line.
  *
- * 3. Changes in memory, O(changes): an overlay, a hash table of the
- *    records this run (or the journal) touched: added, set_local,
- *    forgotten (kept with when = 0: it masks the base's line), gone=
- *    set or cleared, intents. A lookup asks the overlay first, then the
+ * 3. Changes in memory, O(changes) up to a bound (5a): an overlay, a
+ *    hash table of the records this run (or the journal) touched:
+ *    added, set_local, forgotten (kept with when = 0: it masks the
+ *    base's line), gone= set or cleared, intents. A lookup asks the
+ *    overlay first, then the
  *    base. A folder reset (UIDVALIDITY changed) marks the folder
  *    "base void": its base lines no longer count; its overlay entries
  *    are voided.
@@ -120,6 +131,54 @@
  *    worst case is one O(n) sequential merge (~10 MB at 100 000) that
  *    needs O(overlay + 1 MB buffer) of memory.
  *
+ * 5a. Folds: the overlay bounded. A first fetch of 100 000 messages
+ *    adds 100 000 records in one run; kept in the overlay until the
+ *    save (~105 B each with the hash slot and the UID) they made the
+ *    peak RSS grow ~10 MB from 5 000 messages to 100 000. So
+ *    store_sync, once the journal is durable, folds the overlay into
+ *    a new base when it holds more than max(8192, base lines / 16)
+ *    records (FOLD_MIN, FOLD_FRACTION): the merge of 5 (the same temp
+ *    file, fdatasync, rename, directory fsync, journal unlinked, fsync:
+ *    a crash anywhere leaves the old base and its journal, or the new
+ *    base), then the run goes on from the new base without reopening
+ *    it. What the run holds in memory must come through unchanged:
+ *     - marks: the merge's second pass knows each line's new offset and
+ *       sets its bit in a new bitmap (a base line's old bit, an overlay
+ *       record's flag); each folder's nmarked is recounted by pass 1;
+ *     - records that came back (marked, with gone=) stay in the
+ *       overlay, where store_prune clears their gone=; and so do open
+ *       intents (not recorded yet), written as I lines too;
+ *     - intents pending at the open (state_pending's list stays as it
+ *       is, its UIDs in a pool of their own) are written as I lines
+ *       while nothing recorded or replaced them: a crash after the fold
+ *       finds them pending again, as it would have in the journal;
+ *     - uidnext and modseq: the F lines get the values the files had
+ *       (the last S or F line), not the run's: those are the caller's
+ *       claims for state_save alone (a crash must not make them hold);
+ *       the folder stays metadirty, its S line comes at the save;
+ *     - records, live, present, oldest, gonemin come from pass 1, exact;
+ *       a reset folder's old lines are gone from the new base, so it
+ *       is no longer base void;
+ *     - the overlay's arrays, hash table and UID pool are freed and
+ *       remade for what stays (RSS flat, not just n = 0); the page
+ *       cache reads the new base (opened before the rename: nothing can
+ *       fail between the rename and the switch).
+ *    A read-only store never folds. An iteration (store_next's pos)
+ *    does not last across a sync; no caller keeps one across.
+ *    Cost: each fold rewrites the base, so the bound keeps the total
+ *    O(n): below 131 072 lines (where base / 16 = 8192) a fold every
+ *    ~8 100 records, ~n^2 / 16 000 lines in all; above, each fold adds
+ *    at least 1/16 of the base, a geometric series: at most ~17 times
+ *    the final base. At 100 000 records a first fetch folds 12 times
+ *    and rewrites ~630 000 lines, 6.3 times the final base: ~60 MB at
+ *    94 B a line (a mirror), ~22 MB at POP3's 35 B (measured, POP3,
+ *    bench/statebench.c -f: 31.6 MB written in all against 14.0 MB
+ *    before, 2.0 s against 0.8 s of the whole run's state work; the
+ *    fetch itself takes minutes). Memory: the overlay (<= 8192 + a
+ *    batch: ~0.9 MB), during a fold its sorted keys (~50 B a record)
+ *    and a 256 KB write buffer, the marks (base / 64: 150 KB at
+ *    100 000 mirror lines).
+ *
  * 6. Mark and prune without touching every record. state_mark looks
  *    the uid up (O(log n)) and sets a bit in a bitmap over the base's
  *    byte offsets / 8 (a line is at least 10 bytes, so each line has a
@@ -151,7 +210,8 @@
  *    header and F lines, the journal's header and S lines).
  *
  * 8. Memory bound per run: the folders and pending intents (few), the
- *    overlay (O(changes), ~200 B per touched record), the mark bitmap
+ *    overlay (O(changes) up to the bound of 5a, ~100 B per touched
+ *    record: <= ~0.9 MB below 131 072 lines), the mark bitmap
  *    (file/64 bytes, only when marking: POP3 and whole listings), the
  *    journal buffer of the batch, and the page cache (256 KB).
  *
@@ -191,6 +251,14 @@
  *     lookup		1 us			20 us
  *     resync 15	170 ms, +25.7 MB	18 ms, +0.6 MB (fsyncs)
  *     POP3 poll	79 ms, +12.2 MB		48 ms, +0.7 MB
+ *
+ * First fetch (bench/statebench.c -f: POP3 UIDs into an empty state,
+ * batches of 100 as deliver.c makes them; peak RSS beside an empty
+ * process; heaptrack's peak heap of the same run; wt-overlay):
+ *
+ *			before folds (5a)	with folds
+ *     5 000	41 ms, +1.5 MB, 1.44 MB	34 ms, +1.5 MB, 1.49 MB
+ *     100 000	813 ms, +19.6 MB, 21.4 MB	1987 ms, +2.9 MB, 2.33 MB
  */
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -922,7 +990,7 @@ ov_slot(struct store *st)
 	}
 	/* Past the fold's bound by a batch or so: not twice the bound. */
 	if (st->no == st->capo) {
-		st->capo += st->capo == 0 ? 64
+		st->capo += st->capo == 0        ? 64
 		    : st->capo >= fold_bound(st) ? st->capo / 8
 						 : st->capo;
 		st->o = xreallocarray(st->o, st->capo, sizeof(*st->o));
@@ -2802,7 +2870,8 @@ merge_emit(struct store *st, struct merge *m, size_t fi, size_t off,
 	struct orec pr;
 	const char *p;
 	size_t len;
-	int marked = off == SIZE_MAX ? r != NULL && r->marked : bit_get(st, off);
+	int marked
+	    = off == SIZE_MAX ? r != NULL && r->marked : bit_get(st, off);
 
 	if (off == SIZE_MAX && r->when == 0)
 		return;
@@ -3247,8 +3316,7 @@ store_sync(struct store *st)
 {
 	if (journal_sync(st) == -1)
 		return -1;
-	if (st->readonly || !st->opened
-	    || st->no <= fold_bound(st) + st->nkept)
+	if (st->readonly || !st->opened || st->no <= fold_bound(st) + st->nkept)
 		return 0;
 	return fold(st);
 }

@@ -943,8 +943,8 @@ t_fold_bounded(const void *arg)
 		if (store_noverlay(s) > maxov)
 			maxov = store_noverlay(s);
 	}
-	fprintf(stderr, "bounded: %zu folds, overlay at most %zu\n", folds,
-	    maxov);
+	fprintf(
+	    stderr, "bounded: %zu folds, overlay at most %zu\n", folds, maxov);
 	CHECK(maxov <= 8192);
 	CHECK(folds >= 5);
 	for (pass = 0; pass < 2 && s != NULL; pass++) {
@@ -1243,8 +1243,8 @@ check_after_kill(const char *path, const char *out, const char *what)
 static void
 t_fold_kill(const void *arg)
 {
-	static const char *const calls[] = { "write", "fdatasync", "fsync",
-		"rename", "unlink" };
+	static const char *const calls[]
+	    = { "write", "fdatasync", "fsync", "rename", "unlink" };
 	const char *path = newpath();
 	char snap[300], out[4096], what[64], uid[16], *data, j[300];
 	struct store *s;
@@ -1276,8 +1276,8 @@ t_fold_kill(const void *arg)
 		for (k = 1; k < 200; k++) {
 			put(path, data);
 			unlink(j);
-			snprintf(what, sizeof(what), "killed at %s #%d", calls[c],
-			    k);
+			snprintf(what, sizeof(what), "killed at %s #%d",
+			    calls[c], k);
 			rc = run_child(path, calls[c], k, out, sizeof(out));
 			CHECK(rc != -1);
 			if (rc == -1)
