@@ -964,6 +964,59 @@ t_fold_bounded(const void *arg)
 	store_free(s);
 }
 
+/* A version 1 file, loaded whole into the overlay, is folded by the
+ * first sync past the bound: a version 2 base from then on, uidnext as
+ * the file had it until the save. */
+static void
+t_fold_v1(const void *arg)
+{
+	const char *path = newpath();
+	struct store *s;
+	char *data, uid[16];
+	int i, miss = 0;
+	FILE *f;
+
+	(void)arg;
+	if ((f = fopen(path, "w")) == NULL) {
+		CHECK(0);
+		return;
+	}
+	fprintf(f, "mailfetch-state 1\nG\t4\nF\tINBOX\t9\t101\n");
+	for (i = 1; i <= 100; i++)
+		fprintf(f, "M\tINBOX\t9\t%d\t%d\tflags=S\n", 1000 + i, i);
+	fclose(f);
+	if ((s = sopen(path)) == NULL) {
+		CHECK(0);
+		return;
+	}
+	store_set_fold_min(s, 16);
+	CHECK(store_noverlay(s) == 100);
+	store_set_uidnext(s, "INBOX", 9, 102);
+	CHECK(store_add(s, "INBOX", 9, "101", 5000) == 0);
+	CHECK(store_sync(s) == 0);
+	CHECK(store_noverlay(s) == 0);
+	data = slurp(path);
+	CHECK(data != NULL
+	    && strncmp(data, "mailfetch-state 2\nG\t5\nF\tINBOX\t9\t101\t", 30)
+		== 0);
+	free(data);
+	for (i = 1; i <= 101; i++) {
+		snprintf(uid, sizeof(uid), "%d", i);
+		miss += store_lookup(s, "INBOX", 9, uid)
+		    != (i <= 100 ? 1000 + i : 5000);
+	}
+	CHECK(miss == 0);
+	CHECK(store_uidnext(s, "INBOX", 9) == 102);
+	CHECK(store_save(s) == 0);
+	store_free(s);
+	if ((s = sopen(path)) == NULL) {
+		CHECK(0);
+		return;
+	}
+	CHECK(store_count(s) == 101 && store_uidnext(s, "INBOX", 9) == 102);
+	store_free(s);
+}
+
 static const struct state_intent *
 pending_of(struct store *s, const char *uid)
 {
@@ -1353,6 +1406,7 @@ main(int argc, char **argv)
 	T_RUN("overlay bounded over a first fetch of 50 000", t_fold_bounded,
 	    NULL);
 	T_RUN("a fold keeps the open intents", t_fold_intents, NULL);
+	T_RUN("a version 1 file folded at the first sync", t_fold_v1, NULL);
 	T_RUN("kill -9 at every write, sync, rename, unlink of folds",
 	    t_fold_kill, NULL);
 	T_RUN("lock", t_lock, NULL);
