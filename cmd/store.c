@@ -988,11 +988,14 @@ ov_slot(struct store *st)
 		for (i = 0; i < st->no; i++)
 			tab_put(st, i);
 	}
-	/* Past the fold's bound by a batch or so: not twice the bound. */
+	/* Past the fold's bound by a batch or so: not twice the bound (far
+	 * past it, a version 1 file loaded whole: doubled again). */
 	if (st->no == st->capo) {
-		st->capo += st->capo == 0        ? 64
-		    : st->capo >= fold_bound(st) ? st->capo / 8
-						 : st->capo;
+		st->capo += st->capo == 0 ? 64
+		    : st->capo >= fold_bound(st)
+			&& st->capo < 2 * fold_bound(st)
+		    ? st->capo / 8
+		    : st->capo;
 		st->o = xreallocarray(st->o, st->capo, sizeof(*st->o));
 	}
 	r = &st->o[st->no];
