@@ -146,8 +146,9 @@
  *       sets its bit in a new bitmap (a base line's old bit, an overlay
  *       record's flag); each folder's nmarked is recounted by pass 1;
  *     - records that came back (marked, with gone=) stay in the
- *       overlay, where store_prune clears their gone=; and so do open
- *       intents (not recorded yet), written as I lines too;
+ *       overlay, where store_prune clears their gone= (the bound is
+ *       counted above them, or each sync would fold again); and so do
+ *       open intents (not recorded yet), written as I lines too;
  *     - intents pending at the open (state_pending's list stays as it
  *       is, its UIDs in a pool of their own) are written as I lines
  *       while nothing recorded or replaced them: a crash after the fold
@@ -165,21 +166,21 @@
  *       fail between the rename and the switch).
  *    A read-only store never folds. An iteration (store_next's pos)
  *    does not last across a sync; no caller keeps one across.
- *    Cost: each fold rewrites the base, so the bound keeps the total
- *    O(n): below 131 072 lines (where base / 16 = 8192) a fold every
- *    ~8 100 records, ~n^2 / 16 000 lines in all; above, each fold adds
- *    at least 1/16 of the base, a geometric series: at most ~17 times
- *    the final base. At 100 000 records a first fetch folds 12 times
+ *    Cost: each fold reads the base twice and rewrites it; the bound
+ *    keeps the total O(n) asymptotically: below 131 072 lines (where
+ *    base / 16 = 8192) a fold every ~8 100 records, ~n^2 / 16 000
+ *    lines in all (at most ~8 times the final base); above, each fold
+ *    adds at least 1/16 of the base, a geometric series: at most ~17
+ *    times the final base. At 100 000 records a first fetch folds 12 times
  *    and rewrites ~630 000 lines, 6.3 times the final base: ~60 MB at
  *    94 B a line (a mirror), ~22 MB at POP3's 35 B (measured, POP3,
  *    bench/statebench.c -f: 34.6 MB written in all against 14.0 MB
  *    before; 1.8 s against 0.6 s of the whole run's state work, most
  *    of it the binary search each new record's first change makes in
  *    the base, ~4 page reads, as in any later run: the fetch itself
- *    takes minutes). Memory: the overlay (<= 8192 + a
- *    batch: ~0.9 MB), during a fold its sorted keys (~50 B a record)
- *    and a 256 KB write buffer, the marks (base / 64: 150 KB at
- *    100 000 mirror lines).
+ *    takes minutes). Memory: the overlay (<= 8192 + a batch: ~0.9 MB),
+ *    during a fold its sorted keys (~50 B a record) and a 256 KB write
+ *    buffer, the marks (base / 64: 150 KB at 100 000 mirror lines).
  *
  * 6. Mark and prune without touching every record. state_mark looks
  *    the uid up (O(log n)) and sets a bit in a bitmap over the base's
