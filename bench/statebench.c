@@ -27,6 +27,13 @@
  *		an order of its own: open, state_look_mark_all (run.c's
  *		look_up), prune, save; total
  *
+ * build/statebench -f [DIR] measures a first fetch instead (5 000 and
+ * 100 000 messages into an empty state), as deliver.c's batches of 100
+ * do it: the batch's intents journaled and synced, then its records
+ * added and synced; a save at the end. It prints the time, the peak
+ * RSS and the bytes the process wrote (/proc/self/io wchar: journal
+ * and base rewrites together).
+ *
  * Each process's peak RSS is printed beside an empty one's (the
  * process itself, no state).
  */
@@ -229,6 +236,54 @@ do_pop3(struct state *st, struct listing *l)
 	return state_save(st);
 }
 
+/* A first fetch of n messages in batches of 100 (deliver_batch's two
+ * syncs), then the save. */
+static int
+do_fetch(struct state *st, size_t n)
+{
+	struct state_intent in;
+	char u[40], name[80];
+	size_t i, b;
+	int rv = 0;
+
+	memset(&in, 0, sizeof(in));
+	in.folder = "-";
+	in.sub = "";
+	in.uid = u;
+	in.name = name;
+	for (b = 0; b < n && rv == 0; b += 100) {
+		for (i = b; i < n && i < b + 100; i++) {
+			uid_of(u, sizeof(u), i, 1);
+			snprintf(name, sizeof(name),
+			    "1733390000.M%zuP4242Q1.bench,S=8192,W=8300", i);
+			rv |= state_intend(st, &in);
+		}
+		rv |= state_sync(st);
+		for (i = b; i < n && i < b + 100; i++) {
+			uid_of(u, sizeof(u), i, 1);
+			rv |= state_add(st, "-", 0, u, 1733390000);
+		}
+		rv |= state_sync(st);
+	}
+	return rv | state_save(st);
+}
+
+/* What this process wrote so far (/proc/self/io wchar), 0 unknown. */
+static unsigned long long
+written(void)
+{
+	unsigned long long w = 0;
+	char line[128];
+	FILE *fp = fopen("/proc/self/io", "r");
+
+	while (fp != NULL && fgets(line, sizeof(line), fp) != NULL)
+		if (sscanf(line, "wchar: %llu", &w) == 1)
+			break;
+	if (fp != NULL)
+		fclose(fp);
+	return w;
+}
+
 static int
 child(const char *what, const char *path, size_t n)
 {
@@ -240,7 +295,7 @@ child(const char *what, const char *path, size_t n)
 	if (strcmp(what, "pop3") == 0 || strcmp(what, "listing") == 0)
 		make_listing(&l, n);
 	if (strcmp(what, "empty") == 0 || strcmp(what, "listing") == 0) {
-		printf("0\n");
+		printf("0 0\n");
 		return 0;
 	}
 	t0 = now_s();
@@ -254,10 +309,13 @@ child(const char *what, const char *path, size_t n)
 	} else if (rv == 0 && strcmp(what, "pop3") == 0) {
 		rv = do_pop3(st, &l);
 		t = now_s() - t0;
+	} else if (rv == 0 && strcmp(what, "fetch") == 0) {
+		rv = do_fetch(st, n);
+		t = now_s() - t0;
 	}
 	if (rv != 0)
 		fprintf(stderr, "%s: %s\n", what, state_error(st));
-	printf("%.9f\n", t);
+	printf("%.9f %llu\n", t, written());
 	state_free(st);
 	free(l.u);
 	return rv != 0;
@@ -266,7 +324,7 @@ child(const char *what, const char *path, size_t n)
 /* Run this program as a child: its time (stdout) and peak RSS (KB). */
 static int
 measure(const char *self, const char *what, const char *path, size_t n,
-    double *t, long *kb)
+    double *t, long *kb, unsigned long long *wrote)
 {
 	char nbuf[32], out[64];
 	struct rusage ru;
@@ -289,7 +347,8 @@ measure(const char *self, const char *what, const char *path, size_t n,
 	if (wait4(pid, &status, 0, &ru) == -1 || r <= 0)
 		return -1;
 	out[r] = '\0';
-	*t = atof(out);
+	if (sscanf(out, "%lf %llu", t, wrote) != 2)
+		return -1;
 	*kb = ru.ru_maxrss;
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
@@ -299,6 +358,7 @@ row(const char *self, const char *what, const char *p1, const char *p2,
     size_t n, long base)
 {
 	const char *which[2] = { "v1", "v2" }, *path[2] = { p1, p2 };
+	unsigned long long w;
 	double t, best;
 	long kb, maxkb;
 	int k, rep;
@@ -314,7 +374,7 @@ row(const char *self, const char *what, const char *p1, const char *p2,
 			snprintf(cmd, sizeof(cmd), "rm -f %s.run*; cp %s %s",
 			    path[k], path[k], tmp);
 			if (system(cmd) != 0
-			    || measure(self, what, tmp, n, &t, &kb) == -1) {
+			    || measure(self, what, tmp, n, &t, &kb, &w) == -1) {
 				printf("%-7s %-3s %7zu  failed\n", what,
 				    which[k], n);
 				return;
@@ -332,25 +392,70 @@ row(const char *self, const char *what, const char *p1, const char *p2,
 	}
 }
 
+/* The first fetches: 3 runs each, into a fresh empty state. */
+static int
+fetch_rows(const char *self, const char *dir, long base)
+{
+	static const size_t sizes[] = { 5000, 100000 };
+	unsigned long long w, maxw;
+	char path[300], cmd[700];
+	double t, best;
+	long kb, maxkb;
+	size_t i;
+	int rep;
+
+	for (i = 0; i < 2; i++) {
+		best = 1e9;
+		maxkb = 0;
+		maxw = 0;
+		snprintf(path, sizeof(path), "%s/fetch%zu", dir, sizes[i]);
+		for (rep = 0; rep < 3; rep++) {
+			snprintf(cmd, sizeof(cmd), "rm -f %s %s.*", path, path);
+			if (system(cmd) != 0
+			    || measure(
+				   self, "fetch", path, sizes[i], &t, &kb, &w)
+				== -1) {
+				printf("fetch %7zu  failed\n", sizes[i]);
+				return 1;
+			}
+			if (t < best)
+				best = t;
+			if (kb > maxkb)
+				maxkb = kb;
+			if (w > maxw)
+				maxw = w;
+		}
+		printf("fetch %7zu  %10.3f ms  peak RSS %7.1f MB (+%.1f MB)  "
+		       "wrote %.1f MB\n",
+		    sizes[i], best * 1e3, maxkb / 1024.0,
+		    (maxkb - base) / 1024.0, maxw / 1048576.0);
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	static const size_t sizes[] = { 10000, 100000 };
 	char dir[256], v1[300], v2[300], p1[300], p2[300];
+	unsigned long long w;
 	double t;
 	long base, lbase;
 	size_t i;
 	pid_t pid;
-	int status;
+	int status, fetch;
 
 	if (argc == 5 && strcmp(argv[1], "-c") == 0)
 		return child(argv[2], argv[3], strtoul(argv[4], NULL, 10));
-	snprintf(
-	    dir, sizeof(dir), "%s", argc > 1 ? argv[1] : "/tmp/statebench");
+	fetch = argc > 1 && strcmp(argv[1], "-f") == 0;
+	snprintf(dir, sizeof(dir), "%s",
+	    argc > 1 + fetch ? argv[1 + fetch] : "/tmp/statebench");
 	mkdir(dir, 0700);
-	if (measure(argv[0], "empty", "/nonexistent", 1, &t, &base) == -1)
+	if (measure(argv[0], "empty", "/nonexistent", 1, &t, &base, &w) == -1)
 		return 1;
 	printf("empty process: peak RSS %.1f MB\n", base / 1024.0);
+	if (fetch)
+		return fetch_rows(argv[0], dir, base);
 	printf("(lookup: us per lookup; others: ms in all, best of 3)\n");
 	for (i = 0; i < 2; i++) {
 		snprintf(v1, sizeof(v1), "%s/mirror%zu.v1", dir, sizes[i]);
@@ -371,7 +476,7 @@ main(int argc, char **argv)
 		row(argv[0], "lookup", v1, v2, sizes[i], base);
 		row(argv[0], "resync", v1, v2, sizes[i], base);
 		if (measure(argv[0], "listing", "/nonexistent", sizes[i], &t,
-			&lbase)
+			&lbase, &w)
 		    == -1)
 			return 1;
 		printf("listing %7zu  peak RSS %.1f MB (the pop3 rows' base)\n",

@@ -155,7 +155,10 @@ int state_grew(const struct state *, const char *folder, uint32_t uidvalidity,
     const char *uid, uint64_t *limit);
 
 /* Append what is buffered to the journal and fsync it. After 0, every
- * record and intent given so far survives a crash. */
+ * record and intent given so far survives a crash. When the changes in
+ * memory have grown past a bound, it also merges them into a new state
+ * file (as state_compact, crash-safe) to keep the memory bounded: an
+ * iteration (state_next) does not last across it. */
 int state_sync(struct state *);
 
 /* How long a record is kept after the listings stopped showing its

@@ -14,6 +14,16 @@
  * or write state files (tests/harness.py's state_text and
  * compact_state read a state with its journal replayed).
  *
+ * STATUS (2026-12-05, session wt-overlay, issue 16): the overlay is
+ * bounded (DESIGN 5a, folds): a first fetch of 100 000 messages no
+ * longer holds every record it adds until the save. Tested by
+ * test_store.c: the differential test's mode 3 (folds mid-run, between
+ * marks and prunes, with crashes and saves; marks compared), a first
+ * fetch of 50 000 (the overlay <= 8192 after each sync; every record
+ * there, also after a reopen), the open intents a fold keeps, and kill
+ * -9 (strace's fault injection) at every write, fdatasync, fsync,
+ * rename and unlink of a run that folds.
+ *
  * Not done: the lookups of a mirror resync are one binary search each
  * (~11 page reads, ~15-20 us, from the 64-page cache); a page index
  * written at compaction would make them 1-2. A version 1 file's first
@@ -76,10 +86,11 @@
  *    (folder, -inf), first key > (folder, +inf)); iterating a folder
  *    (state_next) walks its range line by line.
  *
- * 3. Changes in memory, O(changes): an overlay, a hash table of the
- *    records this run (or the journal) touched: added, set_local,
- *    forgotten (kept with when = 0: it masks the base's line), gone=
- *    set or cleared, intents. A lookup asks the overlay first, then the
+ * 3. Changes in memory, O(changes) up to a bound (5a): an overlay, a
+ *    hash table of the records this run (or the journal) touched:
+ *    added, set_local, forgotten (kept with when = 0: it masks the
+ *    base's line), gone= set or cleared, intents. A lookup asks the
+ *    overlay first, then the
  *    base. A folder reset (UIDVALIDITY changed) marks the folder
  *    "base void": its base lines no longer count; its overlay entries
  *    are voided.
@@ -120,6 +131,57 @@
  *    worst case is one O(n) sequential merge (~10 MB at 100 000) that
  *    needs O(overlay + 1 MB buffer) of memory.
  *
+ * 5a. Folds: the overlay bounded. A first fetch of 100 000 messages
+ *    adds 100 000 records in one run; kept in the overlay until the
+ *    save (~105 B each with the hash slot and the UID) they made the
+ *    peak RSS grow ~10 MB from 5 000 messages to 100 000. So
+ *    store_sync, once the journal is durable, folds the overlay into
+ *    a new base when it holds more than max(8192, base lines / 16)
+ *    records (FOLD_MIN, FOLD_FRACTION): the merge of 5 (the same temp
+ *    file, fdatasync, rename, directory fsync, journal unlinked, fsync:
+ *    a crash anywhere leaves the old base and its journal, or the new
+ *    base), then the run goes on from the new base without reopening
+ *    it. What the run holds in memory must come through unchanged:
+ *     - marks: the merge's second pass knows each line's new offset and
+ *       sets its bit in a new bitmap (a base line's old bit, an overlay
+ *       record's flag); each folder's nmarked is recounted by pass 1;
+ *     - records that came back (marked, with gone=) stay in the
+ *       overlay, where store_prune clears their gone= (the bound is
+ *       counted above them, or each sync would fold again); and so do
+ *       open intents (not recorded yet), written as I lines too;
+ *     - intents pending at the open (state_pending's list stays as it
+ *       is, its UIDs in a pool of their own) are written as I lines
+ *       while nothing recorded or replaced them: a crash after the fold
+ *       finds them pending again, as it would have in the journal;
+ *     - uidnext and modseq: the F lines get the values the files had
+ *       (the last S or F line), not the run's: those are the caller's
+ *       claims for state_save alone (a crash must not make them hold);
+ *       the folder stays metadirty, its S line comes at the save;
+ *     - records, live, present, oldest, gonemin come from pass 1, exact;
+ *       a reset folder's old lines are gone from the new base, so it
+ *       is no longer base void;
+ *     - the overlay's arrays, hash table and UID pool are freed and
+ *       remade for what stays (RSS flat, not just n = 0); the page
+ *       cache reads the new base (opened before the rename: nothing can
+ *       fail between the rename and the switch).
+ *    A read-only store never folds. An iteration (store_next's pos)
+ *    does not last across a sync; no caller keeps one across.
+ *    Cost: each fold reads the base twice and rewrites it; the bound
+ *    keeps the total O(n) asymptotically: below 131 072 lines (where
+ *    base / 16 = 8192) a fold every ~8 100 records, ~n^2 / 16 000
+ *    lines in all (at most ~8 times the final base); above, each fold
+ *    adds at least 1/16 of the base, a geometric series: at most ~17
+ *    times the final base. At 100 000 records a first fetch folds 12 times
+ *    and rewrites ~630 000 lines, 6.3 times the final base: ~60 MB at
+ *    94 B a line (a mirror), ~22 MB at POP3's 35 B (measured, POP3,
+ *    bench/statebench.c -f: 34.6 MB written in all against 14.0 MB
+ *    before; 1.8 s against 0.6 s of the whole run's state work, most
+ *    of it the binary search each new record's first change makes in
+ *    the base, ~4 page reads, as in any later run: the fetch itself
+ *    takes minutes). Memory: the overlay (<= 8192 + a batch: ~0.9 MB),
+ *    during a fold its sorted keys (~50 B a record) and a 256 KB write
+ *    buffer, the marks (base / 64: 150 KB at 100 000 mirror lines).
+ *
  * 6. Mark and prune without touching every record. state_mark looks
  *    the uid up (O(log n)) and sets a bit in a bitmap over the base's
  *    byte offsets / 8 (a line is at least 10 bytes, so each line has a
@@ -151,7 +213,8 @@
  *    header and F lines, the journal's header and S lines).
  *
  * 8. Memory bound per run: the folders and pending intents (few), the
- *    overlay (O(changes), ~200 B per touched record), the mark bitmap
+ *    overlay (O(changes) up to the bound of 5a, ~100 B per touched
+ *    record: <= ~0.9 MB below 131 072 lines), the mark bitmap
  *    (file/64 bytes, only when marking: POP3 and whole listings), the
  *    journal buffer of the batch, and the page cache (256 KB).
  *
@@ -191,6 +254,15 @@
  *     lookup		1 us			20 us
  *     resync 15	170 ms, +25.7 MB	18 ms, +0.6 MB (fsyncs)
  *     POP3 poll	79 ms, +12.2 MB		48 ms, +0.7 MB
+ *
+ * First fetch (bench/statebench.c -f: POP3 UIDs into an empty state,
+ * batches of 100 as deliver.c makes them; peak RSS beside an empty
+ * process; heaptrack's peak heap of the same run; wt-overlay):
+ *
+ *			before folds (5a)		with folds
+ *     5 000	29 ms, +1.6 MB, 1.44 MB		29 ms, +1.5 MB, 1.49 MB
+ *     100 000	632 ms, +19.8 MB, 21.4 MB	1801 ms, +2.7 MB, 2.33 MB
+ *     (written at 100 000: 14.0 MB before, 34.6 MB with folds)
  */
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -219,11 +291,13 @@
 #define COMPACT_MIN (64 * 1024)
 #define COMPACT_FRACTION 8
 #define COMPACT_MAX (256 * 1024) /* the overlay a journal makes: ~0.5 MB */
-#define CHUNK (1024 * 1024)
 #define PAGE 4096
 #define BATCH_MIN 256 /* a listing this long is sorted and walked... */
 #define BATCH_DENSE 32 /* ...when it holds 1/32 of the folder or more */
 #define NPAGE 64 /* the page cache: 256 KB, whatever the file's size */
+#define FOLD_MIN 8192 /* the overlay's bound: max(this, base lines / 16) */
+#define FOLD_FRACTION 16
+#define WCHUNK (256 * 1024) /* a compaction's writes */
 
 /*
  * The base file is read with pread through a small cache of pages,
@@ -251,6 +325,8 @@ struct sfolder {
 	char *name, *ename; /* as known, and escaped as in the files */
 	uint32_t uv, uidnext;
 	uint64_t modseq;
+	uint32_t duidnext; /* uidnext and modseq as the files have them */
+	uint64_t dmodseq; /* (state_save writes them): what a fold keeps */
 	size_t records; /* downloaded, not grew= (gone= too) */
 	size_t live; /* downloaded, not grew=, not gone= */
 	int64_t oldest; /* lower bound of their `when`; 0: none */
@@ -295,6 +371,10 @@ struct store {
 	uint32_t *tab; /* overlay index + 1 */
 	size_t tabcap;
 	struct strpool uids;
+	size_t nbase; /* M lines of the base (about: from its F lines) */
+	size_t nkept; /* records that came back the last fold kept */
+	size_t foldmin; /* FOLD_MIN, or what a test set */
+	struct strpool puids; /* the uids of pend */
 	struct orec scratch; /* a base line, parsed */
 	char *sbuf; /* its strings */
 	size_t sbufcap;
@@ -696,8 +776,8 @@ folder_reset(struct store *st, size_t fi, uint32_t uv)
 	f->records = 0;
 	f->basevoid = 1;
 	f->uv = uv;
-	f->uidnext = 0;
-	f->modseq = 0;
+	f->uidnext = f->duidnext = 0;
+	f->modseq = f->dmodseq = 0;
 	f->live = 0;
 	f->present = 0;
 	f->oldest = f->gonemin = 0;
@@ -888,16 +968,23 @@ tab_put(struct store *st, size_t idx)
 	st->tab[i] = (uint32_t)(idx + 1);
 }
 
-/* The overlay record of (fidx, uid), made from the base's line (or
- * void) when missing. */
-static struct orec *
-ov_get(struct store *st, size_t fidx, const char *uid)
+/* The overlay's bound: past it, store_sync folds. */
+static size_t
+fold_bound(const struct store *st)
 {
-	struct orec *r, b;
-	size_t i, off;
+	size_t n = st->nbase / FOLD_FRACTION;
 
-	if ((r = ov_find(st, fidx, uid)) != NULL)
-		return r;
+	return n > st->foldmin ? n : st->foldmin;
+}
+
+/* A new, zeroed record at the overlay's end (st->no not counted yet);
+ * the arrays grown as needed. */
+static struct orec *
+ov_slot(struct store *st)
+{
+	struct orec *r;
+	size_t i;
+
 	if ((st->no + 1) * 2 > st->tabcap) {
 		free(st->tab);
 		st->tabcap = st->tabcap ? st->tabcap * 2 : 64;
@@ -905,12 +992,32 @@ ov_get(struct store *st, size_t fidx, const char *uid)
 		for (i = 0; i < st->no; i++)
 			tab_put(st, i);
 	}
+	/* Past the fold's bound by a batch or so: not twice the bound (far
+	 * past it, a version 1 file loaded whole: doubled again). */
 	if (st->no == st->capo) {
-		st->capo = st->capo ? st->capo * 2 : 64;
+		st->capo += st->capo == 0 ? 64
+		    : st->capo >= fold_bound(st)
+			&& st->capo < 2 * fold_bound(st)
+		    ? st->capo / 8
+		    : st->capo;
 		st->o = xreallocarray(st->o, st->capo, sizeof(*st->o));
 	}
 	r = &st->o[st->no];
 	memset(r, 0, sizeof(*r));
+	return r;
+}
+
+/* The overlay record of (fidx, uid), made from the base's line (or
+ * void) when missing. */
+static struct orec *
+ov_get(struct store *st, size_t fidx, const char *uid)
+{
+	struct orec *r, b;
+	size_t off;
+
+	if ((r = ov_find(st, fidx, uid)) != NULL)
+		return r;
+	r = ov_slot(st);
 	off = base_find(st, &st->f[fidx], uid);
 	if (off != SIZE_MAX && parse_base(st, off, &b) == -1)
 		base_bad(st, off);
@@ -1219,8 +1326,8 @@ apply_line(struct store *st, char *line, int v1base, const char **what)
 			folder_reset(st, fi, (uint32_t)l.uv);
 		else
 			fi = folder_use(st, l.fld[1], (uint32_t)l.uv, 0);
-		st->f[fi].uidnext = (uint32_t)l.n[0];
-		st->f[fi].modseq = l.n[1];
+		st->f[fi].uidnext = st->f[fi].duidnext = (uint32_t)l.n[0];
+		st->f[fi].modseq = st->f[fi].dmodseq = l.n[1];
 		if (t == 'S') {
 			/* Exact as of that save (a prune's walk), or lower
 			 * bounds: either stands until a later change. */
@@ -1433,8 +1540,8 @@ open_convert(struct store *st)
 	for (i = 0; (name = v1_folder(v, i, &uv, &uidnext, &modseq)); i++) {
 		fmap = xreallocarray(fmap, i + 1, sizeof(*fmap));
 		fmap[i] = folder_use(st, name, uv, 0);
-		st->f[fmap[i]].uidnext = uidnext;
-		st->f[fmap[i]].modseq = modseq;
+		st->f[fmap[i]].uidnext = st->f[fmap[i]].duidnext = uidnext;
+		st->f[fmap[i]].modseq = st->f[fmap[i]].dmodseq = modseq;
 	}
 	for (i = 0; v1_rec(v, i, &rec); i++)
 		import_rec(st, fmap, &rec);
@@ -1489,14 +1596,15 @@ head_f(struct store *st, char *line)
 	f = &st->f[i]; /* after: folder_add moves st->f */
 	f->basevoid = 0;
 	f->ranged = 0;
-	f->uidnext = (uint32_t)v[1];
-	f->modseq = v[2];
+	f->uidnext = f->duidnext = (uint32_t)v[1];
+	f->modseq = f->dmodseq = v[2];
 	f->records = (size_t)v[3];
 	f->live = (size_t)v[4];
 	f->present = (size_t)v[5];
 	f->oldest = (int64_t)v[6];
 	f->gonemin = (int64_t)v[7];
 	st->count += f->records;
+	st->nbase += f->records;
 	return 0;
 }
 
@@ -1664,6 +1772,7 @@ store_new(const char *path)
 	    ? xstrdup(".")
 	    : xstrndup(path, s == path ? 1 : (size_t)(s - path));
 	st->jfd = st->lockfd = -1;
+	st->foldmin = FOLD_MIN;
 	return st;
 }
 
@@ -2061,7 +2170,7 @@ collect_pending(struct store *st)
 		p = &st->pend[st->npend++];
 		p->folder = st->f[r->fidx].name;
 		p->uidvalidity = st->f[r->fidx].uv;
-		p->uid = r->uid;
+		p->uid = strpool_add(&st->puids, r->uid); /* a fold frees r */
 		p->when = r->intent_when;
 		if ((slash = strchr(r->intent, '/')) != NULL) {
 			*slash = '\0';
@@ -2167,8 +2276,9 @@ fail:
 	return -1;
 }
 
-int
-store_sync(struct store *st)
+/* Append what the journal buffer holds, durably. */
+static int
+journal_sync(struct store *st)
 {
 	int e;
 
@@ -2682,14 +2792,15 @@ okey_cmp(const void *x, const void *y)
 }
 
 struct fsum {
-	size_t records, live, present;
+	size_t records, live, present, marked;
 	int64_t oldest, gonemin;
 };
 
 static void
-sum_rec(struct fsum *s, const struct orec *r)
+sum_rec(struct fsum *s, const struct orec *r, int marked)
 {
 	s->present += present_of(r);
+	s->marked += marked && present_of(r);
 	s->records += r->when != 0 && !r->grew;
 	if (live_of(r)) {
 		s->live++;
@@ -2715,11 +2826,18 @@ folder_by_ename(const struct store *st, const char *ef, size_t len)
 struct merge {
 	struct okey *k;
 	size_t nk;
+	char *keys; /* the k[].eu, one after the other */
 	struct fsum *sum; /* pass 1: the folders' header values */
+	size_t lines; /* pass 1: M lines of the new base */
 	int fd; /* pass 2: where the lines go */
 	struct sbuf b;
+	size_t out; /* pass 2: bytes written before b */
 	struct sbuf prev; /* pass 1: the key of the line before */
 	size_t prevoff; /* and its offset */
+	int fold; /* a fold (store_sync), not store_compact: */
+	size_t head; /* the new base's M lines start here */
+	uint8_t *marks; /* the marks at their new offsets */
+	size_t markcap;
 };
 
 static int
@@ -2731,8 +2849,23 @@ merge_flush(struct store *st, struct merge *m, size_t min)
 		fail(st, STATE_EOS, errno, "write %s", st->tpath);
 		return -1;
 	}
+	m->out += m->b.len;
 	m->b.len = 0;
 	return 0;
+}
+
+/* A fold's pass 2: the line about to be written is marked. */
+static void
+merge_mark(struct merge *m)
+{
+	size_t b = (m->out + m->b.len - m->head) / 8, old = m->markcap;
+
+	if (b / 8 >= m->markcap) {
+		m->markcap = (b / 8 + 1) * 2;
+		m->marks = xreallocarray(m->marks, m->markcap, 1);
+		memset(m->marks + old, 0, m->markcap - old);
+	}
+	m->marks[b / 8] |= (uint8_t)(1u << (b % 8));
 }
 
 /* One of the merge's lines: the base line at off, or (off SIZE_MAX)
@@ -2744,18 +2877,24 @@ merge_emit(struct store *st, struct merge *m, size_t fi, size_t off,
 	struct orec pr;
 	const char *p;
 	size_t len;
+	int marked
+	    = off == SIZE_MAX ? r != NULL && r->marked : bit_get(st, off);
 
-	if (off == SIZE_MAX) {
-		if (r->when == 0)
-			return;
-		if (m->fd == -1)
-			sum_rec(&m->sum[r->fidx], r);
-		else
-			line_m(&m->b, st, r);
-	} else if (m->fd == -1) {
-		if (parse_base(st, off, &pr) == 0)
-			sum_rec(&m->sum[fi], &pr);
-	} else {
+	if (off == SIZE_MAX && r->when == 0)
+		return;
+	if (m->fd == -1) {
+		m->lines++;
+		if (off == SIZE_MAX)
+			sum_rec(&m->sum[r->fidx], r, marked);
+		else if (parse_base(st, off, &pr) == 0)
+			sum_rec(&m->sum[fi], &pr, marked);
+		return;
+	}
+	if (m->fold && marked)
+		merge_mark(m);
+	if (off == SIZE_MAX)
+		line_m(&m->b, st, r);
+	else {
 		p = line_at(st, off, &len);
 		b_add(&m->b, p, len);
 	}
@@ -2842,16 +2981,53 @@ merge(struct store *st, struct merge *m)
 			merge_emit(st, m, fi, off, NULL);
 			off = end;
 		}
-		if (merge_flush(st, m, CHUNK) == -1)
+		if (merge_flush(st, m, WCHUNK - PAGE) == -1)
 			return -1;
 	}
 	return merge_flush(st, m, 0);
 }
 
-/* The head of the new base: header, generation, F and I lines. */
+/* An intent pending at the open that nothing since resolved or
+ * replaced: a fold keeps it in the new base. */
+static int
+pend_open(struct store *st, const struct state_intent *p)
+{
+	size_t fi = folder_find(st, p->folder);
+	const struct orec *r;
+
+	if (fi == SIZE_MAX || st->f[fi].uv != p->uidvalidity)
+		return 0;
+	if ((r = ov_find(st, fi, p->uid)) != NULL && r->intent != NULL)
+		return 0; /* the run's own, written from the overlay */
+	r = rec_lookup(st, p->folder, p->uidvalidity, p->uid);
+	return r == NULL || r->grew;
+}
+
+static void
+line_i(struct sbuf *b, const char *folder, uint32_t uv, int64_t when,
+    const char *uid, const char *sub, const char *name)
+{
+	line_key(b, 'I', folder, uv, when, uid);
+	b_c(b, '\t');
+	if (*sub != '\0') {
+		b_esc(b, sub);
+		b_c(b, '/');
+	}
+	b_esc(b, name);
+	b_c(b, '\n');
+}
+
+/*
+ * The head of the new base: header, generation, F and I lines. A fold
+ * writes each folder's uidnext and modseq as the files have them
+ * (state_save writes the run's), and the intents pending at the open
+ * that are still open beside the overlay's.
+ */
 static void
 merge_head(struct store *st, struct merge *m)
 {
+	const struct state_intent *p;
+	const struct sfolder *f;
 	const struct orec *r;
 	size_t i;
 
@@ -2859,11 +3035,12 @@ merge_head(struct store *st, struct merge *m)
 	b_u64(&m->b, st->gen + 1);
 	b_c(&m->b, '\n');
 	for (i = 0; i < st->nf; i++) {
+		f = &st->f[i];
 		b_c(&m->b, 'F');
-		b_tesc(&m->b, st->f[i].name);
-		b_tu64(&m->b, st->f[i].uv);
-		b_tu64(&m->b, st->f[i].uidnext);
-		b_tu64(&m->b, st->f[i].modseq);
+		b_tesc(&m->b, f->name);
+		b_tu64(&m->b, f->uv);
+		b_tu64(&m->b, m->fold ? f->duidnext : f->uidnext);
+		b_tu64(&m->b, m->fold ? f->dmodseq : f->modseq);
 		b_tu64(&m->b, m->sum[i].records);
 		b_tu64(&m->b, m->sum[i].live);
 		b_tu64(&m->b, m->sum[i].present);
@@ -2875,11 +3052,16 @@ merge_head(struct store *st, struct merge *m)
 		r = &st->o[i];
 		if (r->intent == NULL || (r->when != 0 && !r->grew))
 			continue;
-		line_key(&m->b, 'I', st->f[r->fidx].name, st->f[r->fidx].uv,
-		    r->intent_when, r->uid);
-		b_tesc(&m->b, r->intent);
-		b_c(&m->b, '\n');
+		line_i(&m->b, st->f[r->fidx].name, st->f[r->fidx].uv,
+		    r->intent_when, r->uid, "", r->intent);
 	}
+	for (i = 0; m->fold && i < st->npend; i++) {
+		p = &st->pend[i];
+		if (pend_open(st, p))
+			line_i(&m->b, p->folder, p->uidvalidity, p->when,
+			    p->uid, p->sub, p->name);
+	}
+	m->head = m->b.len;
 }
 
 /* Write the merged base into the temp file, durably. */
@@ -2917,60 +3099,239 @@ fail:
 	return -1;
 }
 
-int
-store_compact(struct store *st)
+/* The overlay's keys, escaped (one buffer), sorted; the sums. */
+static void
+merge_init(struct store *st, struct merge *m, int fold)
 {
-	struct merge m;
-	size_t i;
-	int rv = -1, ro;
+	struct sbuf kb = { NULL, 0, 0 };
+	size_t i, len;
+	char *p;
 
-	if (writable(st, st->path) == -1 || store_sync(st) == -1)
-		return -1;
-	memset(&m, 0, sizeof(m));
-	m.fd = -1;
-	m.nk = st->no;
-	m.k = xcalloc(m.nk + 1, sizeof(*m.k));
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	m->fold = fold;
+	m->nk = st->no;
+	m->k = xcalloc(m->nk + 1, sizeof(*m->k));
 	for (i = 0; i < st->no; i++) {
-		m.k[i].ef = st->f[st->o[i].fidx].ename;
-		m.k[i].eu = escaped(st->o[i].uid);
-		m.k[i].eulen = strlen(m.k[i].eu);
-		m.k[i].idx = i;
+		len = kb.len;
+		b_esc(&kb, st->o[i].uid);
+		b_c(&kb, '\0');
+		m->k[i].ef = st->f[st->o[i].fidx].ename;
+		m->k[i].eulen = kb.len - len - 1;
+		m->k[i].idx = i;
 	}
-	qsort(m.k, m.nk, sizeof(*m.k), okey_cmp);
-	m.sum = xcalloc(st->nf + 1, sizeof(*m.sum));
-	if (merge(st, &m) == -1 || compact_temp(st, &m) == -1)
-		goto done;
-	if (rename(st->tpath, st->path) == -1) {
-		fail(st, STATE_EOS, errno, "rename %s to %s", st->tpath,
-		    st->path);
-		(void)unlink(st->tpath);
-		goto done;
-	}
-	/* Base N+1 is in place: journal N is stale whatever happens. */
+	for (i = 0, p = kb.p; i < st->no; p += m->k[i++].eulen + 1)
+		m->k[i].eu = p;
+	m->keys = kb.p;
+	qsort(m->k, m->nk, sizeof(*m->k), okey_cmp);
+	m->sum = xcalloc(st->nf + 1, sizeof(*m->sum));
+}
+
+static void
+merge_free(struct merge *m)
+{
+	free(m->k);
+	free(m->keys);
+	free(m->sum);
+	free(m->b.p);
+	free(m->prev.p);
+	free(m->marks);
+}
+
+/* Base N+1 is in place: journal N is stale whatever happens. Make
+ * that durable and remove the journal. */
+static int
+compact_done(struct store *st)
+{
 	st->gen++;
 	if (st->jfd != -1)
 		close(st->jfd);
 	st->jfd = -1;
+	st->jvalid = 0;
 	if (fsync_dir(st) == -1)
-		goto done;
+		return -1;
 	if (unlink(st->jpath) == -1 && errno != ENOENT) {
 		fail(st, STATE_EOS, errno, "unlink %s", st->jpath);
-		goto done;
+		return -1;
 	}
-	if (fsync_dir(st) == -1)
+	return fsync_dir(st);
+}
+
+static int
+compact_rename(struct store *st)
+{
+	if (rename(st->tpath, st->path) == 0)
+		return 0;
+	fail(st, STATE_EOS, errno, "rename %s to %s", st->tpath, st->path);
+	(void)unlink(st->tpath);
+	return -1;
+}
+
+int
+store_compact(struct store *st)
+{
+	struct merge m;
+	int rv = -1, ro;
+
+	if (writable(st, st->path) == -1 || journal_sync(st) == -1)
+		return -1;
+	merge_init(st, &m, 0);
+	if (merge(st, &m) == -1 || compact_temp(st, &m) == -1
+	    || compact_rename(st) == -1 || compact_done(st) == -1)
 		goto done;
 	/* Start afresh from the new base (marks are dropped). */
 	ro = st->readonly;
 	store_clear(st);
 	rv = store_open(st, ro);
 done:
-	for (i = 0; i < m.nk; i++)
-		free(m.k[i].eu);
-	free(m.k);
-	free(m.sum);
-	free(m.b.p);
-	free(m.prev.p);
+	merge_free(&m);
 	return rv;
+}
+
+/* Folds: the overlay kept to O(bound). */
+
+/* Whether a fold keeps r in the overlay: an intent still open (the
+ * run may record it), or a record that came back (marked, gone=:
+ * store_prune finds those in the overlay). */
+static int
+ov_keeps(const struct orec *r)
+{
+	return (r->intent != NULL && (r->when == 0 || r->grew))
+	    || (r->marked && r->gone != 0 && r->when != 0);
+}
+
+/* The overlay, down to what ov_keeps, in arrays of its size. */
+static void
+ov_shrink(struct store *st)
+{
+	struct strpool pool = st->uids;
+	struct orec *o = st->o, *r;
+	size_t no = st->no, i;
+
+	st->o = NULL;
+	st->no = st->capo = st->tabcap = 0;
+	free(st->tab);
+	st->tab = NULL;
+	memset(&st->uids, 0, sizeof(st->uids));
+	st->nkept = 0;
+	for (i = 0; i < no; i++) {
+		if (!ov_keeps(&o[i])) {
+			free(o[i].file);
+			free(o[i].intent);
+			continue;
+		}
+		r = ov_slot(st);
+		*r = o[i];
+		r->uid = strpool_add(&st->uids, o[i].uid);
+		r->inbase = r->when != 0;
+		tab_put(st, st->no++);
+		/* Those stay until the prune: not counted against the bound
+		 * (the next fold would keep them again). An open intent is
+		 * recorded or dropped within its batch. */
+		st->nkept += r->gone != 0;
+	}
+	strpool_free(&pool);
+	free(o);
+}
+
+/* After a fold's rename: read the new base (fd, size bytes), its
+ * marks where the merge put them, its folders' values. */
+static void
+fold_switch(struct store *st, struct merge *m, int fd, size_t size)
+{
+	struct pcache *pc = st->pc;
+	struct sfolder *f;
+	size_t i, n;
+
+	if (pc == NULL) {
+		pc = st->pc = xcalloc(1, sizeof(*pc));
+		pc->buf = xmalloc(NPAGE * PAGE);
+	} else
+		close(pc->fd);
+	pc->fd = fd;
+	pc->size = st->maplen = size;
+	memset(pc->no, 0, sizeof(pc->no));
+	pc->linelen = 0;
+	pc->err = 0;
+	st->rbeg = m->head;
+	st->rend = size;
+	free(st->marks);
+	st->marks = NULL;
+	if (m->marks != NULL) {
+		n = (st->rend - st->rbeg) / 64 + 1;
+		st->marks = xreallocarray(m->marks, n, 1);
+		if (n > m->markcap)
+			memset(st->marks + m->markcap, 0, n - m->markcap);
+		m->marks = NULL;
+	}
+	st->count = 0;
+	for (i = 0; i < st->nf; i++) {
+		f = &st->f[i];
+		f->basevoid = f->ranged = 0;
+		f->records = m->sum[i].records;
+		f->live = m->sum[i].live;
+		f->present = m->sum[i].present;
+		f->nmarked = m->sum[i].marked;
+		f->oldest = m->sum[i].oldest;
+		f->gonemin = m->sum[i].gonemin;
+		st->count += f->records;
+	}
+	st->nbase = m->lines;
+	st->existed = 1;
+	st->v1 = 0;
+	ov_shrink(st);
+}
+
+/*
+ * Fold the overlay into a new base: store_compact's files and steps,
+ * but what the run holds in memory stays (marks, moved to the new
+ * lines' offsets; the pending intents; the folders' values) and the
+ * overlay is freed. The new base is opened before the rename, so that
+ * nothing can fail between the rename and the switch to it.
+ */
+static int
+fold(struct store *st)
+{
+	struct merge m;
+	struct stat sb;
+	int fd = -1, rv = -1, e;
+
+	merge_init(st, &m, 1);
+	if (merge(st, &m) == -1 || compact_temp(st, &m) == -1)
+		goto done;
+	if ((fd = open(st->tpath, O_RDONLY | O_CLOEXEC)) == -1
+	    || fstat(fd, &sb) == -1) {
+		e = errno;
+		fail(st, STATE_EOS, e, "open %s", st->tpath);
+		(void)unlink(st->tpath);
+		goto done;
+	}
+	if (compact_rename(st) == -1)
+		goto done;
+	fold_switch(st, &m, fd, (size_t)sb.st_size);
+	fd = -1;
+	rv = compact_done(st);
+done:
+	if (fd != -1)
+		close(fd);
+	merge_free(&m);
+	return rv;
+}
+
+int
+store_sync(struct store *st)
+{
+	if (journal_sync(st) == -1)
+		return -1;
+	if (st->readonly || !st->opened || st->no <= fold_bound(st) + st->nkept)
+		return 0;
+	return fold(st);
+}
+
+void
+store_set_fold_min(struct store *st, size_t n)
+{
+	st->foldmin = n;
 }
 
 int
@@ -2996,8 +3357,10 @@ store_save(struct store *st)
 		b_tu64(&st->jbuf, (uint64_t)st->f[i].gonemin);
 		b_c(&st->jbuf, '\n');
 		st->f[i].metadirty = 0;
+		st->f[i].duidnext = st->f[i].uidnext;
+		st->f[i].dmodseq = st->f[i].modseq;
 	}
-	if (store_sync(st) == -1)
+	if (journal_sync(st) == -1)
 		return -1;
 	st->dirty = 0;
 	if (st->v1 || !st->existed
@@ -3067,6 +3430,7 @@ store_clear(struct store *st)
 		free(st->f[i].ename);
 	}
 	strpool_free(&st->uids);
+	strpool_free(&st->puids);
 	if (st->pc != NULL) {
 		close(st->pc->fd);
 		free(st->pc->buf);
@@ -3094,6 +3458,7 @@ store_clear(struct store *st)
 	memset(&st->jbuf, 0, sizeof(st->jbuf));
 	st->no = st->capo = st->tabcap = st->nf = 0;
 	st->maplen = st->rbeg = st->rend = 0;
+	st->nbase = st->nkept = 0;
 	st->jfd = -1;
 	st->jvalid = 0;
 	st->v1 = st->opened = st->existed = st->dirty = st->corrupt = 0;

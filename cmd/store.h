@@ -84,7 +84,13 @@ void store_look_mark_all(struct store *, const char *folder, uint32_t uv,
 /* After a complete listing; O(1) when nothing vanished or expires. */
 int store_prune(struct store *, const char *folder, int64_t now);
 
+/* Make the journal durable; then, when the overlay holds more than
+ * max(8192, base records / 16) records, fold it into a new base (as
+ * store_compact, crash-safe) and free it: the run's marks, pending
+ * intents and folder values stay. Never when read-only. */
 int store_sync(struct store *);
+/* For tests: the 8192 above. */
+void store_set_fold_min(struct store *, size_t);
 /* Journal the folders' header values; compact when the journal passed
  * an eighth of the base (or the base is version 1). */
 int store_save(struct store *);

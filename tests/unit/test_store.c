@@ -7,6 +7,7 @@
  */
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -224,7 +225,73 @@ look_mark_all(
 	}
 }
 
+/* The marks agree: the records store_next gives as marked, by uid. */
+static void
+compare_marks(struct store *a, struct store *b, size_t nuids)
+{
+	static char ma[301], mb[301];
+	struct state_rec rec;
+	size_t fi, pos, u;
+	uint32_t uv;
+
+	for (fi = 0; fi < 4 && nuids <= 300; fi++) {
+		uv = store_uidvalidity(a, folders[fi]);
+		memset(ma, 0, sizeof(ma));
+		memset(mb, 0, sizeof(mb));
+		for (pos = 0; store_next(a, folders[fi], uv, &pos, &rec);)
+			if (sscanf(rec.uid + (fi == 3), "%zu", &u) == 1
+			    && u <= nuids)
+				ma[u] = rec.marked ? 'm' : '-';
+		for (pos = 0; store_next(b, folders[fi], uv, &pos, &rec);)
+			if (sscanf(rec.uid + (fi == 3), "%zu", &u) == 1
+			    && u <= nuids)
+				mb[u] = rec.marked ? 'm' : '-';
+		CHECK(memcmp(ma, mb, sizeof(ma)) == 0);
+	}
+}
+
 static int64_t clock_now = 1000000;
+
+/* Mode 3 of t_differential: the first store syncs (and so may fold)
+ * every sync_every operations; nfolds counts the syncs that folded. */
+static size_t sync_every, nfolds;
+
+/* A sync of both, every sync_every operations. */
+static void
+sync_both(struct store *old, struct store *s, size_t i)
+{
+	size_t before = store_noverlay(old);
+
+	if (sync_every == 0 || i % sync_every != sync_every - 1)
+		return;
+	CHECK(store_sync(old) == 0 && store_sync(s) == 0);
+	nfolds += store_noverlay(old) < before;
+}
+
+/* Mode 3's extra operations: an intent, or a folder voided. */
+static void
+ops_more(struct store *old, struct store *s, size_t fi, uint32_t uv,
+    const char *uid, uint32_t r)
+{
+	struct state_intent in;
+	char name[32];
+
+	if (sync_every == 0)
+		return;
+	if (r % 16 == 1) {
+		snprintf(name, sizeof(name), "%u.M1P1.host", r);
+		memset(&in, 0, sizeof(in));
+		in.folder = folders[fi];
+		in.uidvalidity = uv;
+		in.uid = uid;
+		in.sub = "";
+		in.name = name;
+		CHECK(store_intend(old, &in) == 0 && store_intend(s, &in) == 0);
+	} else if (r % 97 == 5) {
+		store_reset_folder(old, folders[fi], uv);
+		store_reset_folder(s, folders[fi], uv);
+	}
+}
 
 /* Random operations, the same on both. */
 static void
@@ -298,6 +365,8 @@ ops(struct store *old, struct store *s, size_t nops, size_t nuids)
 		case 9:
 			if (r % 16 == 0)
 				look_mark_all(old, s, fi, uv, nuids);
+			else
+				ops_more(old, s, fi, uv, uid, r);
 			break;
 		default:
 			if (r % 97 == 0) {
@@ -306,6 +375,7 @@ ops(struct store *old, struct store *s, size_t nops, size_t nuids)
 			}
 			break;
 		}
+		sync_both(old, s, i);
 	}
 }
 
@@ -366,7 +436,12 @@ write_v1(const char *path, const char *v1path)
  * (b) keeps its journal as long as store_save lets it, so that its
  * answers come from the overlay. With arg 2, b is replaced at round 2
  * by a's base made version 1 as fetchrc(5) says, and must read it
- * through the converter (state_v1.c) with the same answers.
+ * through the converter (state_v1.c) with the same answers. With arg
+ * 3, a is never compacted but syncs every 10 operations with its
+ * overlay bounded to 16 records (store_set_fold_min): it folds its
+ * overlay into a new base mid-run, many times, between marks and the
+ * prunes after them, and must answer as b does (marks too), also
+ * after a crash (odd rounds) or a save.
  */
 static void
 t_differential(const void *arg)
@@ -380,6 +455,8 @@ t_differential(const void *arg)
 	snprintf(bpath, sizeof(bpath), "%s", newpath());
 	lcg = 4242;
 	clock_now = 1000000;
+	sync_every = mode == 3 ? 10 : 0;
+	nfolds = 0;
 	for (round = 0; round < 6; round++) {
 		if (mode == 2 && round == 2) {
 			write_v1(apath, bpath);
@@ -394,12 +471,19 @@ t_differential(const void *arg)
 			store_free(b);
 			return;
 		}
-		CHECK(round == 0 || mode == 1 || store_noverlay(a) == 0);
+		if (mode == 3)
+			store_set_fold_min(a, 16);
+		CHECK(round == 0 || mode == 1 || mode == 3
+		    || store_noverlay(a) == 0);
 		compare(a, b, 300);
-		ops(a, b, round == 0 ? 1500 : 200, 300);
+		ops(a, b, round == 0 ? 1500 : mode == 3 ? 600 : 200, 300);
 		compare(a, b, 300);
+		compare_marks(a, b, 300);
 		CHECK(store_sync(a) == 0 && store_sync(b) == 0);
-		if (mode != 1 || round % 2 == 0) {
+		if (mode == 3 && round % 2 == 0) {
+			CHECK(store_save(a) == 0 && store_save(b) == 0);
+			compare(a, b, 300);
+		} else if (mode != 3 && (mode != 1 || round % 2 == 0)) {
 			CHECK(store_save(a) == 0 && store_compact(a) == 0);
 			CHECK(store_save(b) == 0);
 			compare(a, b, 300);
@@ -420,6 +504,10 @@ t_differential(const void *arg)
 		store_free(b);
 	}
 	store_free(a);
+	CHECK(mode != 3 || nfolds >= 20);
+	if (mode == 3)
+		fprintf(stderr, "differential: %zu folds\n", nfolds);
+	sync_every = 0;
 }
 
 /* The base is version 2, its M lines sorted by folder, then uid by
@@ -686,6 +774,7 @@ t_save_cost(const void *arg)
 	struct stat a, b;
 	struct store *s;
 	char uid[16], j[300];
+	off_t jsize;
 	int i, round;
 
 	(void)arg;
@@ -701,12 +790,14 @@ t_save_cost(const void *arg)
 	CHECK(store_sync(s) == 0 && store_save(s) == 0);
 	store_free(s);
 	CHECK(stat(path, &a) == 0 && a.st_size > 400000);
+	/* (The sync folded the overlay: the save journaled the header.) */
+	jsize = stat(j, &b) == 0 ? b.st_size : -1;
 	/* An unchanged run writes nothing. */
 	if ((s = sopen(path)) != NULL) {
 		CHECK(store_save(s) == 0);
 		store_free(s);
 	}
-	CHECK(access(j, F_OK) == -1);
+	CHECK(jsize == (stat(j, &b) == 0 ? b.st_size : -1));
 	for (round = 0; round < 200; round++) {
 		if ((s = sopen(path)) == NULL) {
 			CHECK(0);
@@ -804,6 +895,469 @@ t_next_once(const void *arg)
 	store_free(s);
 }
 
+/*
+ * A first fetch of 50 000 messages as deliver.c makes it, in batches of
+ * 100 (their intents, a sync, their records, a sync): after each sync
+ * the overlay holds at most 8192 records (the base never holds 16
+ * times that: the bound is 8192), and every record is there at the
+ * end, also after a reopen. The code before folds kept all 50 000.
+ */
+static void
+t_fold_bounded(const void *arg)
+{
+	const char *path = newpath();
+	struct state_intent in;
+	struct store *s;
+	char uid[16], name[48];
+	size_t i, k, maxov = 0, miss = 0, folds = 0, before;
+	int pass;
+
+	(void)arg;
+	if ((s = sopen(path)) == NULL) {
+		CHECK(0);
+		return;
+	}
+	memset(&in, 0, sizeof(in));
+	in.folder = "-";
+	in.sub = "";
+	in.uid = uid;
+	in.name = name;
+	for (i = 0; i < 50000; i += 100) {
+		for (k = i; k < i + 100; k++) {
+			snprintf(uid, sizeof(uid), "U%zu", k);
+			snprintf(name, sizeof(name), "%zu.M1P1.host,S=10", k);
+			CHECK(store_intend(s, &in) == 0);
+		}
+		before = store_noverlay(s);
+		CHECK(store_sync(s) == 0);
+		folds += store_noverlay(s) < before;
+		if (store_noverlay(s) > maxov)
+			maxov = store_noverlay(s);
+		for (k = i; k < i + 100; k++) {
+			snprintf(uid, sizeof(uid), "U%zu", k);
+			CHECK(store_add(s, "-", 0, uid, 1700000000) == 0);
+		}
+		before = store_noverlay(s);
+		CHECK(store_sync(s) == 0);
+		folds += store_noverlay(s) < before;
+		if (store_noverlay(s) > maxov)
+			maxov = store_noverlay(s);
+	}
+	fprintf(
+	    stderr, "bounded: %zu folds, overlay at most %zu\n", folds, maxov);
+	CHECK(maxov <= 8192);
+	CHECK(folds >= 5);
+	for (pass = 0; pass < 2 && s != NULL; pass++) {
+		for (k = 0, miss = 0; k < 50000; k++) {
+			snprintf(uid, sizeof(uid), "U%zu", k);
+			miss += store_lookup(s, "-", 0, uid) != 1700000000;
+		}
+		CHECK(miss == 0);
+		CHECK(store_count(s) == 50000);
+		CHECK(store_folder_records(s, "-", 0) == 50000);
+		CHECK(store_npending(s) == 0);
+		CHECK(pass == 1 || store_save(s) == 0);
+		store_free(s);
+		s = pass == 0 ? sopen(path) : NULL;
+		CHECK(pass == 1 || s != NULL);
+	}
+	store_free(s);
+}
+
+/* A version 1 file, loaded whole into the overlay, is folded by the
+ * first sync past the bound: a version 2 base from then on, uidnext as
+ * the file had it until the save. */
+static void
+t_fold_v1(const void *arg)
+{
+	const char *path = newpath();
+	struct store *s;
+	char *data, uid[16];
+	int i, miss = 0;
+	FILE *f;
+
+	(void)arg;
+	if ((f = fopen(path, "w")) == NULL) {
+		CHECK(0);
+		return;
+	}
+	fprintf(f, "mailfetch-state 1\nG\t4\nF\tINBOX\t9\t101\n");
+	for (i = 1; i <= 100; i++)
+		fprintf(f, "M\tINBOX\t9\t%d\t%d\tflags=S\n", 1000 + i, i);
+	fclose(f);
+	if ((s = sopen(path)) == NULL) {
+		CHECK(0);
+		return;
+	}
+	store_set_fold_min(s, 16);
+	CHECK(store_noverlay(s) == 100);
+	store_set_uidnext(s, "INBOX", 9, 102);
+	CHECK(store_add(s, "INBOX", 9, "101", 5000) == 0);
+	CHECK(store_sync(s) == 0);
+	CHECK(store_noverlay(s) == 0);
+	data = slurp(path);
+	CHECK(data != NULL
+	    && strncmp(data, "mailfetch-state 2\nG\t5\nF\tINBOX\t9\t101\t", 30)
+		== 0);
+	free(data);
+	for (i = 1; i <= 101; i++) {
+		snprintf(uid, sizeof(uid), "%d", i);
+		miss += store_lookup(s, "INBOX", 9, uid)
+		    != (i <= 100 ? 1000 + i : 5000);
+	}
+	CHECK(miss == 0);
+	CHECK(store_uidnext(s, "INBOX", 9) == 102);
+	CHECK(store_save(s) == 0);
+	store_free(s);
+	if ((s = sopen(path)) == NULL) {
+		CHECK(0);
+		return;
+	}
+	CHECK(store_count(s) == 101 && store_uidnext(s, "INBOX", 9) == 102);
+	store_free(s);
+}
+
+static const struct state_intent *
+pending_of(struct store *s, const char *uid)
+{
+	size_t i;
+
+	for (i = 0; i < store_npending(s); i++)
+		if (strcmp(store_pending(s, i)->uid, uid) == 0)
+			return store_pending(s, i);
+	return NULL;
+}
+
+static void
+intend(struct store *s, const char *uid, const char *sub, const char *name)
+{
+	struct state_intent in;
+
+	memset(&in, 0, sizeof(in));
+	in.folder = "INBOX";
+	in.uidvalidity = 3;
+	in.uid = uid;
+	in.sub = sub;
+	in.name = name;
+	CHECK(store_intend(s, &in) == 0);
+}
+
+/*
+ * A fold keeps the intents still open: those pending at the open that
+ * nothing recorded since, and the run's own not yet recorded. In
+ * memory (state_pending's strings stay valid) and in the new base: a
+ * crash after the fold (the journal gone with it) finds them pending.
+ */
+static void
+t_fold_intents(const void *arg)
+{
+	const char *path = newpath();
+	const struct state_intent *p;
+	char uid[16], j[300];
+	struct store *s;
+	size_t i, before, folds = 0;
+
+	(void)arg;
+	snprintf(j, sizeof(j), "%s.journal", path);
+	if ((s = sopen(path)) == NULL) {
+		CHECK(0);
+		return;
+	}
+	for (i = 1; i <= 10; i++) {
+		snprintf(uid, sizeof(uid), "%zu", i);
+		store_add(s, "INBOX", 3, uid, 100);
+	}
+	CHECK(store_sync(s) == 0 && store_save(s) == 0);
+	intend(s, "p1", ".Sub", "p1name");
+	intend(s, "p2", "", "p2name");
+	CHECK(store_sync(s) == 0);
+	store_free(s); /* the crash */
+	if ((s = sopen(path)) == NULL) {
+		CHECK(0);
+		return;
+	}
+	store_set_fold_min(s, 16);
+	CHECK(store_npending(s) == 2);
+	CHECK(store_add(s, "INBOX", 3, "p2", 50) == 0); /* found */
+	intend(s, "n1", "", "n1name");
+	intend(s, "n2", "", "n2name");
+	CHECK(store_sync(s) == 0);
+	CHECK(store_add(s, "INBOX", 3, "n2", 60) == 0);
+	CHECK(store_sync(s) == 0);
+	/* Records, a sync every 10, until the third fold: the last thing
+	 * the run does (no journal after it). */
+	for (i = 100; folds < 3 && i < 1000; i++) {
+		snprintf(uid, sizeof(uid), "%zu", i);
+		CHECK(store_add(s, "INBOX", 3, uid, 200) == 0);
+		if (i % 10 != 9)
+			continue;
+		before = store_noverlay(s);
+		CHECK(store_sync(s) == 0);
+		folds += store_noverlay(s) < before;
+	}
+	CHECK(folds == 3);
+	CHECK(access(j, F_OK) == -1);
+	CHECK(store_npending(s) == 2);
+	CHECK((p = pending_of(s, "p1")) != NULL);
+	if (p != NULL) {
+		CHECK_STR(p->folder, "INBOX");
+		CHECK_STR(p->sub, ".Sub");
+		CHECK_STR(p->name, "p1name");
+	}
+	store_free(s); /* the crash */
+	if ((s = sopen(path)) == NULL) {
+		CHECK(0);
+		return;
+	}
+	CHECK(store_npending(s) == 2);
+	CHECK((p = pending_of(s, "p1")) != NULL);
+	if (p != NULL) {
+		CHECK_STR(p->sub, ".Sub");
+		CHECK_STR(p->name, "p1name");
+		CHECK(p->uidvalidity == 3);
+	}
+	CHECK((p = pending_of(s, "n1")) != NULL);
+	if (p != NULL) {
+		CHECK_STR(p->sub, "");
+		CHECK_STR(p->name, "n1name");
+	}
+	CHECK(store_lookup(s, "INBOX", 3, "p2") == 50);
+	CHECK(store_lookup(s, "INBOX", 3, "n2") == 60);
+	CHECK(store_lookup(s, "INBOX", 3, "n1") == 0);
+	CHECK(store_count(s) == 12 + (i - 100));
+	store_free(s);
+}
+
+/*
+ * The kill -9 test's run (this program with --fold-child PATH, under
+ * strace): a POP3 poll over a base of 200 records B1..B200 of which
+ * B1..B150 are listed (marked), an intent P never recorded, 60 new
+ * records N0..N59 with a sync every 10, the prune, the save; the overlay
+ * bounded to 16 records, so that the syncs fold. What each sync made
+ * durable is printed after it.
+ */
+static int
+fold_child(const char *path)
+{
+	struct state_intent in;
+	struct store *s = store_new(path);
+	char uid[16];
+	int i;
+
+	if (store_lock(s) == -1 || store_open(s, 0) == -1) {
+		fprintf(stderr, "fold child: %s\n", store_error(s));
+		return 1;
+	}
+	store_set_fold_min(s, 16);
+	for (i = 1; i <= 150; i++) {
+		snprintf(uid, sizeof(uid), "B%d", i);
+		store_mark(s, "-", 0, uid);
+	}
+	memset(&in, 0, sizeof(in));
+	in.folder = "-";
+	in.uid = "P";
+	in.sub = "";
+	in.name = "1.M1P1.host";
+	if (store_intend(s, &in) == -1 || store_sync(s) == -1)
+		goto fail;
+	printf("P\n");
+	fflush(stdout);
+	for (i = 0; i < 60; i++) {
+		snprintf(uid, sizeof(uid), "N%d", i);
+		if (store_add(s, "-", 0, uid, 500) == -1)
+			goto fail;
+		if (i % 10 != 9)
+			continue;
+		if (store_sync(s) == -1)
+			goto fail;
+		printf("N %d\n", i);
+		fflush(stdout);
+	}
+	if (store_prune(s, "-", 2000000000) == -1 || store_sync(s) == -1)
+		goto fail;
+	printf("pruned\n");
+	fflush(stdout);
+	if (store_save(s) == -1)
+		goto fail;
+	store_free(s);
+	return 0;
+fail:
+	fprintf(stderr, "fold child: %s\n", store_error(s));
+	store_free(s);
+	return 1;
+}
+
+static const char *self;
+
+/* Run the child under strace, killed (SIGKILL) at the k-th call of
+ * syscall (k 0: not killed). Its report in *out. Returns 0 when it
+ * ended by itself, 1 when killed, -1 else. */
+static int
+run_child(const char *path, const char *syscall, int k, char *out, size_t len)
+{
+	char inject[64], env[512];
+	const char *opts;
+	int fds[2], status;
+	size_t n = 0;
+	ssize_t r;
+	pid_t pid;
+
+	snprintf(inject, sizeof(inject), "inject=%s:signal=SIGKILL:when=%d",
+	    syscall, k);
+	if (pipe(fds) == -1 || (pid = fork()) == -1)
+		return -1;
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		close(fds[1]);
+		/* LeakSanitizer cannot work under ptrace (SAN=1). */
+		opts = getenv("ASAN_OPTIONS");
+		snprintf(env, sizeof(env), "%s%sdetect_leaks=0",
+		    opts ? opts : "", opts ? ":" : "");
+		setenv("ASAN_OPTIONS", env, 1);
+		if (k == 0)
+			execl(self, self, "--fold-child", path, (char *)NULL);
+		else
+			execlp("strace", "strace", "-f", "-qq", "-o",
+			    "/dev/null", "-e", inject, self, "--fold-child",
+			    path, (char *)NULL);
+		fprintf(stderr, "exec strace: %s (apt-get install strace)\n",
+		    strerror(errno));
+		_exit(127);
+	}
+	close(fds[1]);
+	while (n + 1 < len && (r = read(fds[0], out + n, len - n - 1)) > 0)
+		n += (size_t)r;
+	out[n] = '\0';
+	close(fds[0]);
+	if (waitpid(pid, &status, 0) == -1)
+		return -1;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if ((WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+	    || (WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGKILL))
+		return 1;
+	fprintf(stderr, "%s #%d: status %d\n", syscall, k, status);
+	return -1;
+}
+
+/* After a kill with report out: the state opens and holds all that
+ * the report says was durable. */
+static void
+check_after_kill(const char *path, const char *out, const char *what)
+{
+	const char *p = strstr(out, "N "), *q;
+	struct store *s = sopen(path);
+	size_t fc, nn = 0;
+	int64_t oldest;
+	char uid[16];
+	int i, last = -1;
+
+	if (s == NULL) {
+		fprintf(stderr, "%s: does not open\n", what);
+		CHECK(0);
+		return;
+	}
+	for (q = p; q != NULL; q = strstr(q + 1, "N "))
+		sscanf(q, "N %d", &last);
+	for (i = 1; i <= 200; i++) {
+		snprintf(uid, sizeof(uid), "B%d", i);
+		CHECK(store_lookup(s, "-", 0, uid) == 100);
+	}
+	/* Durable: at least what the report says (the kill may have come
+	 * between a sync and its report). */
+	for (i = 0; i < 60; i++) {
+		snprintf(uid, sizeof(uid), "N%d", i);
+		if (store_lookup(s, "-", 0, uid) == 500)
+			nn++;
+		else
+			CHECK(i > last);
+	}
+	if (strstr(out, "P\n") != NULL)
+		CHECK(pending_of(s, "P") != NULL);
+	fc = store_folder_count(s, "-", 0, &oldest);
+	CHECK(store_count(s) == 200 + nn);
+	if (strstr(out, "pruned\n") != NULL)
+		CHECK(fc == 150 + 60);
+	else
+		CHECK(fc == 200 + nn || (nn == 60 && fc == 150 + 60));
+	if (t_case_failed)
+		fprintf(stderr, "%s: state wrong after \"%s\"\n", what, out);
+	store_free(s);
+}
+
+/*
+ * kill -9 at every write, fdatasync, fsync, rename and unlink of
+ * fold_child's run (its syncs, the folds they make, the prune, the
+ * save), each from the same base: each time the state opens and holds
+ * every record, intent and gone= the run had made durable; a clean run
+ * after it ends as one that was never killed.
+ */
+static void
+t_fold_kill(const void *arg)
+{
+	static const char *const calls[]
+	    = { "write", "fdatasync", "fsync", "rename", "unlink" };
+	const char *path = newpath();
+	char snap[300], out[4096], what[64], uid[16], *data, j[300];
+	struct store *s;
+	size_t c;
+	int k, rc, points = 0;
+	int64_t oldest;
+
+	(void)arg;
+	snprintf(snap, sizeof(snap), "%s.snap", path);
+	snprintf(j, sizeof(j), "%s.journal", path);
+	if ((s = sopen(path)) == NULL) {
+		CHECK(0);
+		return;
+	}
+	for (k = 1; k <= 200; k++) {
+		snprintf(uid, sizeof(uid), "B%d", k);
+		store_add(s, "-", 0, uid, 100);
+	}
+	CHECK(store_sync(s) == 0 && store_save(s) == 0);
+	store_free(s);
+	CHECK(access(j, F_OK) == -1);
+	data = slurp(path);
+	if (data == NULL) {
+		CHECK(0);
+		return;
+	}
+	put(snap, data);
+	for (c = 0; c < sizeof(calls) / sizeof(calls[0]); c++)
+		for (k = 1; k < 200; k++) {
+			put(path, data);
+			unlink(j);
+			snprintf(what, sizeof(what), "killed at %s #%d",
+			    calls[c], k);
+			rc = run_child(path, calls[c], k, out, sizeof(out));
+			CHECK(rc != -1);
+			if (rc == -1)
+				break;
+			check_after_kill(path, out, what);
+			if (rc == 0) {
+				CHECK(strstr(out, "pruned\n") != NULL);
+				break;
+			}
+			points++;
+			/* A clean run after it. */
+			CHECK(run_child(path, "", 0, out, sizeof(out)) == 0);
+			check_after_kill(path, out, what);
+			if ((s = sopen(path)) != NULL) {
+				CHECK(store_folder_count(s, "-", 0, &oldest)
+				    == 210);
+				CHECK(store_count(s) == 260);
+				store_free(s);
+			}
+			if (t_case_failed)
+				return;
+		}
+	fprintf(stderr, "killed at %d system calls\n", points);
+	CHECK(points >= 30);
+	free(data);
+}
+
 static void
 t_lock(const void *arg)
 {
@@ -818,10 +1372,14 @@ t_lock(const void *arg)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	static const int save = 0, crash = 1, v1 = 2;
+	static const int save = 0, crash = 1, v1 = 2, fold = 3;
 	size_t i;
+
+	if (argc == 3 && strcmp(argv[1], "--fold-child") == 0)
+		return fold_child(argv[2]);
+	self = argv[0];
 
 	snprintf(tdir, sizeof(tdir), "/tmp/mailfetch-test-store.XXXXXX");
 	if (mkdtemp(tdir) == NULL) {
@@ -834,6 +1392,8 @@ main(void)
 	    &crash);
 	T_RUN("base and overlay answer alike, from a version 1 file",
 	    t_differential, &v1);
+	T_RUN("base and overlay answer alike, overlay folded mid-run",
+	    t_differential, &fold);
 	T_RUN("sorted base, journal replayed", t_sorted_and_journal, NULL);
 	T_RUN("prune O(1) unless something vanished", t_prune, NULL);
 	for (i = 0; i < sizeof(ccases) / sizeof(ccases[0]); i++)
@@ -843,6 +1403,12 @@ main(void)
 	T_RUN("a bad record line fails the next sync", t_bad_line, NULL);
 	T_RUN("iteration gives each record once", t_next_once, NULL);
 	T_RUN("a save appends; compaction past an eighth", t_save_cost, NULL);
+	T_RUN("overlay bounded over a first fetch of 50 000", t_fold_bounded,
+	    NULL);
+	T_RUN("a fold keeps the open intents", t_fold_intents, NULL);
+	T_RUN("a version 1 file folded at the first sync", t_fold_v1, NULL);
+	T_RUN("kill -9 at every write, sync, rename, unlink of folds",
+	    t_fold_kill, NULL);
 	T_RUN("lock", t_lock, NULL);
 	t_rmtree(tdir);
 	return T_DONE();
