@@ -2531,16 +2531,17 @@ sort_listing(uint32_t *v, uint32_t *tmp, size_t n, const struct listing *l)
 }
 
 /* The walk of store_look_mark_all: the sorted listing v[0..n) against
- * the folder's base lines, in one pass. */
+ * the folder's base lines from off on (where the first may be), in one
+ * pass. */
 static void
 look_mark_walk(struct store *st, size_t fi, const uint32_t *v, size_t n,
-    const struct listing *l,
+    const struct listing *l, size_t off,
     void (*answer)(size_t, const struct state_look *, void *))
 {
 	struct sfolder *f = &st->f[fi];
 	struct sbuf eu = { NULL, 0, 0 };
 	struct state_look lk;
-	size_t k, off = f->blo;
+	size_t k;
 	const char *u;
 	int c = 1;
 
@@ -2558,6 +2559,51 @@ look_mark_walk(struct store *st, size_t fi, const uint32_t *v, size_t n,
 	free(eu.p);
 }
 
+/* The base lines, from where the first of the sorted listing
+ * v[0..m) may be to where the last may be: their offsets, and so
+ * whether a walk over them costs less than a search per key. */
+static int
+look_mark_dense(struct store *st, struct sfolder *f, const uint32_t *v,
+    size_t m, const struct listing *l, size_t *start)
+{
+	struct sbuf eu = { NULL, 0, 0 };
+	size_t end;
+	uint64_t span;
+
+	b_esc(&eu, l->uid(v[0], l->arg));
+	*start = lower_bound(st, f->blo, f->bhi, f->ename, eu.p, eu.len, 0);
+	eu.len = 0;
+	b_esc(&eu, l->uid(v[m - 1], l->arg));
+	end = lower_bound(st, *start, f->bhi, f->ename, eu.p, eu.len, 0);
+	free(eu.p);
+	/* Lines in the span, from its share of the folder's bytes. */
+	span = f->bhi > f->blo
+	    ? (uint64_t)(end - *start) * f->records / (f->bhi - f->blo)
+	    : 0;
+	return span <= (uint64_t)m * BATCH_DENSE;
+}
+
+/* store_look_mark_all one key at a time, in v's order (all of the
+ * listing when v is NULL). */
+static void
+look_mark_each(struct store *st, const char *folder, uint32_t uv,
+    const uint32_t *v, size_t n, const struct listing *l,
+    void (*answer)(size_t, const struct state_look *, void *))
+{
+	struct state_look lk;
+	const char *u;
+	size_t i, k;
+
+	for (k = 0; k < n; k++) {
+		i = v != NULL ? v[k] : k;
+		memset(&lk, 0, sizeof(lk));
+		if ((u = l->uid(i, l->arg)) != NULL)
+			lk.when = store_look_mark(st, folder, uv, u,
+			    &lk.announced, &lk.received, &lk.grew);
+		answer(i, &lk, l->arg);
+	}
+}
+
 void
 store_look_mark_all(struct store *st, const char *folder, uint32_t uv, size_t n,
     const char *(*uid)(size_t, void *),
@@ -2566,19 +2612,14 @@ store_look_mark_all(struct store *st, const char *folder, uint32_t uv, size_t n,
 	const struct sfolder *cf = folder_uv(st, folder, uv);
 	struct listing l = { uid, arg, 1 };
 	struct state_look lk;
+	struct sfolder *f;
 	uint32_t *v, *tmp;
-	size_t i, m = 0;
+	size_t i, m = 0, start;
 	const char *u;
 
 	if (cf == NULL || cf->basevoid || st->pc == NULL || n < BATCH_MIN
-	    || n > UINT32_MAX || n * BATCH_DENSE < cf->records) {
-		for (i = 0; i < n; i++) {
-			memset(&lk, 0, sizeof(lk));
-			if ((u = uid(i, arg)) != NULL)
-				lk.when = store_look_mark(st, folder, uv, u,
-				    &lk.announced, &lk.received, &lk.grew);
-			answer(i, &lk, arg);
-		}
+	    || n > UINT32_MAX) {
+		look_mark_each(st, folder, uv, NULL, n, &l, answer);
 		return;
 	}
 	v = xcalloc(n, sizeof(*v));
@@ -2592,8 +2633,15 @@ store_look_mark_all(struct store *st, const char *folder, uint32_t uv, size_t n,
 	tmp = xcalloc(m + 1, sizeof(*tmp));
 	sort_listing(v, tmp, m, &l);
 	free(tmp);
-	folder_range(st, &st->f[cf - st->f]);
-	look_mark_walk(st, (size_t)(cf - st->f), v, m, &l, answer);
+	f = &st->f[cf - st->f];
+	folder_range(st, f);
+	/* A window of a long listing (run.c) is dense where the server
+	 * lists in key order (Dovecot's UIDLs): walk just its span. */
+	if (m > 0 && look_mark_dense(st, f, v, m, &l, &start))
+		look_mark_walk(
+		    st, (size_t)(cf - st->f), v, m, &l, start, answer);
+	else
+		look_mark_each(st, folder, uv, v, m, &l, answer);
 	free(v);
 }
 
