@@ -1514,8 +1514,8 @@ pop3_relist(
 	r.uidl = !p->nouidl;
 	pp = (struct pipe) { r.uidl ? both : list, n, relist_num, NULL,
 		relist_one, &r };
-	/* Each number is asked once and must be answered for itself, so
-	 * check_uidl can only find a uid twice. */
+	/* Each reply names the number asked (nums ascending, distinct):
+	 * what check_uidl can still find is a uid twice. */
 	if (pipeline(src, &pp) == -1
 	    || (r.uidl && check_uidl(src, out) == -1)) {
 		msglist_free(out);
