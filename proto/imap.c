@@ -297,25 +297,51 @@ uidix_cmp(const void *a, const void *b)
 	return x->i < y->i ? -1 : x->i > y->i;
 }
 
+/* Sort ix[0..n-1] by UID and drop duplicates (the first index is
+ * kept). Returns the count left. */
+static size_t
+uidix_sort(struct uidix *ix, size_t n)
+{
+	size_t i, k;
+
+	qsort(ix, n, sizeof(*ix), uidix_cmp);
+	for (i = k = 0; i < n; i++)
+		if (k == 0 || ix[k - 1].uid != ix[i].uid)
+			ix[k++] = ix[i];
+	return k;
+}
+
 /* The caller's messages sorted by UID, duplicates dropped (the first
  * index is kept). Returns the count. */
 static size_t
 uidix_make(struct msginfo *const *msgs, size_t n, struct uidix **out)
 {
 	struct uidix *ix;
-	size_t i, k;
+	size_t i;
 
 	ix = xcalloc(n, sizeof(*ix));
 	for (i = 0; i < n; i++) {
 		ix[i].uid = msgs[i]->num;
 		ix[i].i = i;
 	}
-	qsort(ix, n, sizeof(*ix), uidix_cmp);
-	for (i = k = 0; i < n; i++)
-		if (k == 0 || ix[k - 1].uid != ix[i].uid)
-			ix[k++] = ix[i];
 	*out = ix;
-	return k;
+	return uidix_sort(ix, n);
+}
+
+/* The same for UIDs nums[0..n-1] (n > 0). */
+static size_t
+uidix_nums(const uint32_t *nums, size_t n, struct uidix **out)
+{
+	struct uidix *ix;
+	size_t i;
+
+	ix = xcalloc(n, sizeof(*ix));
+	for (i = 0; i < n; i++) {
+		ix[i].uid = nums[i];
+		ix[i].i = i;
+	}
+	*out = ix;
+	return uidix_sort(ix, n);
 }
 
 static const struct uidix *
@@ -2717,16 +2743,100 @@ compress(struct source *src)
 	return compress_wait(src, tag);
 }
 
+/*
+ * Run "UID <verb> <set><tail>" over all of ix, IMAP_BATCH UIDs per
+ * command, with up to depth (at most IMAP_PIPE) commands in flight: the
+ * server answers the next while the last responses to one are still
+ * arriving. A command not answered OK fails (what says what failed).
+ */
+static int
+uid_batches(struct source *src, const char *verb, const struct uidix *ix,
+    size_t nix, const char *tail, const char *what, size_t depth)
+{
+	struct pend p;
+	unsigned tags[IMAP_PIPE];
+	size_t next = 0, k, ntags = 0;
+
+	if (depth > IMAP_PIPE)
+		depth = IMAP_PIPE;
+	while (next < nix || ntags > 0) {
+		while (ntags < depth && next < nix) {
+			k = nix - next < IMAP_BATCH ? nix - next : IMAP_BATCH;
+			if ((tags[ntags]
+				= uid_cmd(src, verb, ix, next, k, tail))
+			    == 0)
+				return -1;
+			ntags++;
+			next += k;
+		}
+		if (wait_tag(src, tags[0], &p) == -1)
+			return -1;
+		memmove(tags, tags + 1, (ntags - 1) * sizeof(*tags));
+		ntags--;
+		if (p.st != IMAP_SOK)
+			return src_fail(
+			    src, SRC_FPROTO, "%s failed: \"%s\"", what, p.text);
+	}
+	return 0;
+}
+
+/* Drop from a listing the UIDs not in ix[0..nix-1] (a server may
+ * answer about messages not asked for). */
+static void
+list_only(struct msglist *l, const struct uidix *ix, size_t nix)
+{
+	size_t i, k;
+
+	for (i = k = 0; i < l->n; i++)
+		if (uidix_find(ix, nix, l->v[i].num) != NULL)
+			l->v[k++] = l->v[i];
+	l->n = k;
+}
+
+/*
+ * A windowed listing's second pass: UID FETCH of the UIDs asked for,
+ * the same items as imap_list, into out through the listing's path
+ * (CTX_MSGS); a UID the server no longer has gets no answer, and one
+ * not asked for is dropped.
+ */
+static int
+imap_relist(
+    struct source *src, const uint32_t *nums, size_t n, struct msglist *out)
+{
+	struct imap *im = src->priv;
+	struct uidix *ix;
+	size_t nix;
+	int rv;
+
+	msglist_free(out);
+	if (!im->selected)
+		return src_fail(src, SRC_FPROTO, "no folder selected");
+	if (n == 0)
+		return 0;
+	nix = uidix_nums(nums, n, &ix);
+	im->ctx = CTX_MSGS;
+	im->out = out;
+	rv = uid_batches(src, "UID FETCH", ix, nix,
+	    " (UID RFC822.SIZE FLAGS INTERNALDATE)",
+	    "listing the messages again", IMAP_PIPE);
+	im->ctx = CTX_NONE;
+	im->out = NULL;
+	if (rv == 0) {
+		list_tidy(out);
+		list_only(out, ix, nix);
+	} else
+		msglist_free(out);
+	free(ix);
+	return rv;
+}
+
 static int
 imap_fetch(struct source *src, struct msginfo *const *msgs, size_t n,
     const struct sink *sink)
 {
 	struct imap *im = src->priv;
 	struct fetchctx *fx;
-	struct pend p;
-	unsigned tags[IMAP_PIPE];
-	size_t next = 0, k, ntags = 0;
-	int rv = -1;
+	int rv;
 
 	if (n == 0)
 		return 0;
@@ -2741,56 +2851,14 @@ imap_fetch(struct source *src, struct msginfo *const *msgs, size_t n,
 	fx->done = xcalloc(n, 1);
 	im->fx = fx;
 	im->ctx = CTX_FETCH;
-	while (next < fx->nix || ntags > 0) {
-		while (ntags < IMAP_PIPE && next < fx->nix) {
-			k = fx->nix - next < IMAP_BATCH ? fx->nix - next
-							: IMAP_BATCH;
-			if ((tags[ntags] = uid_cmd(src, "UID FETCH", fx->ix,
-				 next, k, " (UID BODY.PEEK[])"))
-			    == 0)
-				goto done;
-			ntags++;
-			next += k;
-		}
-		if (wait_tag(src, tags[0], &p) == -1)
-			goto done;
-		memmove(tags, tags + 1, (ntags - 1) * sizeof(*tags));
-		ntags--;
-		if (p.st != IMAP_SOK) {
-			src_fail(src, SRC_FPROTO,
-			    "fetching messages failed: \"%s\"", p.text);
-			goto done;
-		}
-	}
-	rv = 0;
-done:
+	rv = uid_batches(src, "UID FETCH", fx->ix, fx->nix,
+	    " (UID BODY.PEEK[])", "fetching messages", IMAP_PIPE);
 	im->ctx = CTX_NONE;
 	im->fx = NULL;
 	free(fx->ix);
 	free(fx->done);
 	free(fx);
 	return rv;
-}
-
-/* Run "UID <verb> <set><tail>" over all of ix in batches. */
-static int
-uid_batches(struct source *src, const char *verb, const struct uidix *ix,
-    size_t nix, const char *tail, const char *what)
-{
-	struct pend p;
-	size_t next, k;
-	unsigned tag;
-
-	for (next = 0; next < nix; next += k) {
-		k = nix - next < IMAP_BATCH ? nix - next : IMAP_BATCH;
-		if ((tag = uid_cmd(src, verb, ix, next, k, tail)) == 0
-		    || wait_tag(src, tag, &p) == -1)
-			return -1;
-		if (p.st != IMAP_SOK)
-			return src_fail(
-			    src, SRC_FPROTO, "%s failed: \"%s\"", what, p.text);
-	}
-	return 0;
 }
 
 static int
@@ -2806,7 +2874,7 @@ imap_mark(struct source *src, struct msginfo *const *msgs, size_t n)
 		return src_fail(src, SRC_FPROTO, "no folder selected");
 	nix = uidix_make(msgs, n, &ix);
 	rv = uid_batches(src, "UID STORE", ix, nix,
-	    " +FLAGS.SILENT (\\Deleted)", "marking messages deleted");
+	    " +FLAGS.SILENT (\\Deleted)", "marking messages deleted", 1);
 	free(ix);
 	return rv;
 }
@@ -2878,7 +2946,7 @@ imap_expunge(
 		/* RFC 4315 section 2.1: only the messages named go. */
 		im->ctx = CTX_EXPUNGE;
 		rv = uid_batches(
-		    src, "UID EXPUNGE", ix, nix, "", "expunging messages");
+		    src, "UID EXPUNGE", ix, nix, "", "expunging messages", 1);
 	} else
 		rv = expunge_plain(src, ix, nix);
 	if (rv == 0) {
@@ -3477,6 +3545,7 @@ const struct source_ops imap_ops = {
 	.select = imap_select,
 	.local_name = imap_local_name,
 	.list = imap_list,
+	.relist = imap_relist,
 	.sizes = imap_sizes,
 	.fetch = imap_fetch,
 	.mark = imap_mark,

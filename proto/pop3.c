@@ -62,6 +62,7 @@ struct pop3 {
 	int broken; /* a failure left the session unusable */
 	int ended; /* QUIT was answered */
 	int marked; /* DELE was sent: QUIT's answer decides */
+	int nouidl; /* UIDL answered -ERR: the server has none */
 	char *body; /* POP3_BODYBUF bytes for fetch */
 	/*
 	 * With PIPELINING, STAT and UIDL (and LIST without lazy_sizes) go
@@ -1117,6 +1118,7 @@ read_uidls(struct source *src, struct msglist *out)
 
 	if (reply(src, "UIDL", &ok, &text, &tl) == -1)
 		return -1;
+	((struct pop3 *)src->priv)->nouidl = !ok;
 	if (ok && read_uidl(src, out) == -1)
 		return -1;
 	return ok;
@@ -1199,52 +1201,86 @@ pop3_sizes(struct source *src, struct msglist *l)
 }
 
 /*
- * Send verb for each message and handle each reply in order. With
- * PIPELINING (RFC 2449 section 6.6) a window of commands is
- * outstanding (POP3_WINBYTES, POP3_WINCMDS; bytes counts the messages'
- * announced sizes, 0 for DELE), topped up as each reply completes so
- * that the server never waits for the next command while the link is
- * idle. Without PIPELINING, one command at a time.
+ * What pipeline sends, for each of n messages: one command "VERB num"
+ * per verb, in order; and what it does with each reply.
+ */
+struct pipe {
+	const char *const *verbs; /* NULL-terminated */
+	size_t n;
+	uint32_t (*num)(void *arg, size_t i); /* message i's number */
+	/* The bytes of message i that its reply carries (RETR, as LIST
+	 * announced them); NULL: replies are short. */
+	uint64_t (*size)(void *arg, size_t i);
+	/* Read and handle the reply to command c: message c / verbs,
+	 * verb c % verbs. */
+	int (*handle)(struct source *, size_t c, void *arg);
+	void *arg;
+};
+
+/*
+ * Send pp's commands and handle each reply in order. With PIPELINING
+ * (RFC 2449 section 6.6) a window of commands is outstanding
+ * (POP3_WINBYTES, POP3_WINCMDS; bytes counts the messages' announced
+ * sizes), topped up as each reply completes so that the server never
+ * waits for the next command while the link is idle. Without
+ * PIPELINING, one command at a time.
  */
 static int
-pipeline(struct source *src, struct msginfo *const *msgs, size_t n,
-    const char *verb, int bytes, int (*handle)(struct source *, size_t, void *),
-    void *arg)
+pipeline(struct source *src, const struct pipe *pp)
 {
 	struct pop3 *p = src->priv;
 	char buf[8192];
-	size_t sent = 0, got, len, maxcmds;
-	uint64_t out = 0; /* announced bytes outstanding */
+	size_t per, ncmds, sent = 0, got, len, maxcmds;
+	uint64_t out = 0, sz; /* announced bytes outstanding */
 	int k;
 
+	for (per = 0; pp->verbs[per] != NULL; per++)
+		;
+	ncmds = pp->n * per;
 	maxcmds = (p->caps & CAP_PIPELINING) ? POP3_WINCMDS : 1;
-	for (got = 0; got < n; got++) {
+	for (got = 0; got < ncmds; got++) {
 		len = 0;
-		while (sent < n && sent - got < maxcmds
+		while (sent < ncmds && sent - got < maxcmds
 		    && (sent == got || out < POP3_WINBYTES)
 		    && len + 32 < sizeof(buf)) {
 			k = snprintf(buf + len, sizeof(buf) - len, "%s %u\r\n",
-			    verb, msgs[sent]->num);
+			    pp->verbs[sent % per],
+			    pp->num(pp->arg, sent / per));
 			line_trace(src, SRC_TRACE_OUT, buf + len, k - 2);
 			len += k;
-			if (bytes)
-				out += msgs[sent]->size;
+			if (pp->size != NULL && sent % per == 0)
+				out += pp->size(pp->arg, sent / per);
 			sent++;
 		}
 		if (len > 0 && conn_write(src->conn, buf, len) == -1)
 			return src_connfail(src, "sending a command");
-		if (handle(src, got, arg) == -1)
+		if (pp->handle(src, got, pp->arg) == -1)
 			return -1;
-		if (bytes)
-			out -= out < msgs[got]->size ? out : msgs[got]->size;
+		if (pp->size != NULL && got % per == per - 1) {
+			sz = pp->size(pp->arg, got / per);
+			out -= out < sz ? out : sz;
+		}
 	}
 	return 0;
 }
 
+/* The messages of a RETR or DELE pipeline (sink NULL for DELE). */
 struct fetch {
 	struct msginfo *const *msgs;
 	const struct sink *sink;
 };
+
+static uint32_t
+fetch_num(void *arg, size_t i)
+{
+	return ((struct fetch *)arg)->msgs[i]->num;
+}
+
+static uint64_t
+fetch_size(void *arg, size_t i)
+{
+	return ((struct fetch *)arg)->msgs[i]->size;
+}
 
 /* The bytes buf[0..len-1] stand for on the server: each LF was a CRLF
  * there. */
@@ -1312,22 +1348,22 @@ static int
 pop3_fetch(struct source *src, struct msginfo *const *msgs, size_t n,
     const struct sink *sink)
 {
+	static const char *const retr[] = { "RETR", NULL };
 	struct pop3 *p = src->priv;
-	struct fetch f;
+	struct fetch f = { msgs, sink };
+	struct pipe pp = { retr, n, fetch_num, fetch_size, retr_one, &f };
 
 	if (usable(src) == -1)
 		return -1;
 	if (p->body == NULL)
 		p->body = xmalloc(POP3_BODYBUF);
-	f.msgs = msgs;
-	f.sink = sink;
-	return settle(src, pipeline(src, msgs, n, "RETR", 1, retr_one, &f));
+	return settle(src, pipeline(src, &pp));
 }
 
 static int
 dele_one(struct source *src, size_t i, void *arg)
 {
-	struct msginfo *const *msgs = arg;
+	struct msginfo *const *msgs = ((struct fetch *)arg)->msgs;
 	const char *text;
 	char q[POP3_QUOTE + 1];
 	size_t tl;
@@ -1346,12 +1382,146 @@ dele_one(struct source *src, size_t i, void *arg)
 static int
 pop3_mark(struct source *src, struct msginfo *const *msgs, size_t n)
 {
+	static const char *const dele[] = { "DELE", NULL };
+	struct fetch f = { msgs, NULL };
+	struct pipe pp = { dele, n, fetch_num, NULL, dele_one, &f };
+
 	if (usable(src) == -1)
 		return -1;
 	if (n > 0)
 		((struct pop3 *)src->priv)->marked = 1;
-	return settle(
-	    src, pipeline(src, msgs, n, "DELE", 0, dele_one, (void *)msgs));
+	return settle(src, pipeline(src, &pp));
+}
+
+/* A relist in progress: the messages asked for, and where they go. */
+struct relist {
+	const uint32_t *nums;
+	struct msglist *out;
+	int uidl; /* "UIDL n" goes before each "LIST n" */
+	int have_uid; /* the last UIDL n was answered: uid holds it */
+	char uid[71]; /* RFC 1939 section 7: 1 to 70 characters */
+	size_t bytes; /* of the uids so far */
+};
+
+static uint32_t
+relist_num(void *arg, size_t i)
+{
+	return ((struct relist *)arg)->nums[i];
+}
+
+/* The reply to "verb num" (sent already): 1 for +OK with the text
+ * after it ("num ..."), 0 for -ERR, -1. A reply about another message
+ * breaks the grammar (RFC 1939 section 5 and 7: "+OK n ..."). */
+static int
+relist_reply(struct source *src, const char *verb, uint32_t num,
+    int (*parse)(const char *, size_t, uint32_t *, void *), void *val)
+{
+	const char *text;
+	char what[32], q[POP3_QUOTE + 1];
+	uint32_t got;
+	size_t tl;
+	int ok;
+
+	snprintf(what, sizeof(what), "%s %u", verb, num);
+	if (reply(src, what, &ok, &text, &tl) == -1)
+		return -1;
+	if (!ok)
+		return 0;
+	if (parse(text, tl, &got, val) == -1) {
+		src_quote(q, sizeof(q), text, tl);
+		return src_fail(
+		    src, SRC_FDATA, "bad reply to %s: \"%s\"", what, q);
+	}
+	if (got != num)
+		return src_fail(src, SRC_FDATA,
+		    "the server answered %s about message %u", what, got);
+	return 1;
+}
+
+/* "n uid" into *num and the relist's uid; -1 when it is not one. */
+static int
+parse_uid(const char *text, size_t len, uint32_t *num, void *arg)
+{
+	struct relist *r = arg;
+	const char *uid;
+	size_t uidlen;
+
+	if (pop3_parse_uidl(text, len, num, &uid, &uidlen) == -1)
+		return -1;
+	memcpy(r->uid, uid, uidlen);
+	r->uid[uidlen] = '\0';
+	r->bytes += uidlen;
+	return 0;
+}
+
+/* "n size" into *num and the uint64_t at arg. */
+static int
+parse_size(const char *text, size_t len, uint32_t *num, void *arg)
+{
+	return pop3_parse_pair(text, len, num, arg);
+}
+
+/* The reply to command c of a relist: UIDL n (its uid kept for the
+ * LIST that follows), or LIST n (the message added when both were
+ * answered +OK; a -ERR leaves it out). */
+static int
+relist_one(struct source *src, size_t c, void *arg)
+{
+	struct relist *r = arg;
+	struct msginfo m;
+	int rv;
+
+	memset(&m, 0, sizeof(m));
+	m.num = r->nums[r->uidl ? c / 2 : c];
+	if (r->uidl && c % 2 == 0) {
+		rv = relist_reply(src, "UIDL", m.num, parse_uid, r);
+		r->have_uid = rv == 1;
+		if (rv == 1 && r->bytes > POP3_MAXUIDBYTES)
+			return src_fail(
+			    src, SRC_FPROTO, "UIDL listing too long");
+		return rv == -1 ? -1 : 0;
+	}
+	if ((rv = relist_reply(src, "LIST", m.num, parse_size, &m.size)) != 1)
+		return rv;
+	if (r->uidl && !r->have_uid)
+		return 0;
+	m.uid = r->uidl ? r->uid : NULL;
+	msglist_add(r->out, &m);
+	return 0;
+}
+
+/*
+ * "UIDL n" and "LIST n" for each message (RFC 1939 section 5 and 7),
+ * pipelined as RETR is; "LIST n" alone when the server has no UIDL.
+ * A message refused (-ERR) is left out.
+ */
+static int
+pop3_relist(
+    struct source *src, const uint32_t *nums, size_t n, struct msglist *out)
+{
+	static const char *const both[] = { "UIDL", "LIST", NULL };
+	static const char *const list[] = { "LIST", NULL };
+	struct pop3 *p = src->priv;
+	struct relist r;
+	struct pipe pp;
+
+	msglist_free(out);
+	if (usable(src) == -1)
+		return -1;
+	memset(&r, 0, sizeof(r));
+	r.nums = nums;
+	r.out = out;
+	r.uidl = !p->nouidl;
+	pp = (struct pipe) { r.uidl ? both : list, n, relist_num, NULL,
+		relist_one, &r };
+	/* Each reply names the number asked (nums ascending, distinct):
+	 * what check_uidl can still find is a uid twice. */
+	if (pipeline(src, &pp) == -1
+	    || (r.uidl && check_uidl(src, out) == -1)) {
+		msglist_free(out);
+		return settle(src, -1);
+	}
+	return 0;
 }
 
 static int
@@ -1421,6 +1591,7 @@ const struct source_ops pop3_ops = {
 	.open = pop3_open,
 	.select = pop3_select,
 	.list = pop3_list,
+	.relist = pop3_relist,
 	.sizes = pop3_sizes,
 	.fetch = pop3_fetch,
 	.mark = pop3_mark,

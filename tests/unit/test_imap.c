@@ -1956,6 +1956,213 @@ t_e2e_pipelined_batches(const void *arg)
 	free(s.log);
 }
 
+/*
+ * relist: UID FETCH of the UIDs asked for, the set as ranges; only
+ * those UIDs kept, whatever else the server sends; a UID it no longer
+ * has left out; NO fails.
+ */
+#define NUMS(...)                                                              \
+	(const uint32_t[]) { __VA_ARGS__ },                                    \
+	    NELEM(((const uint32_t[]) { __VA_ARGS__ }))
+#define RELIST_ITEMS " (UID RFC822.SIZE FLAGS INTERNALDATE)"
+
+struct relistcase {
+	const char *name;
+	int select; /* EXAMINE INBOX first */
+	const uint32_t *nums;
+	size_t n;
+	const char *cmd; /* the command the server expects; NULL none */
+	const char *reply;
+	int rc;
+	enum src_fail fail;
+	const char *err; /* prefix of src->err when rc is -1 */
+	const char *want; /* "uid size flags date", comma-separated */
+};
+
+static const struct relistcase relistcases[] = {
+	{ "e2e_relist_set", 1, NUMS(1, 2, 3, 7, 9, 10),
+	    "UID FETCH 1:3,7,9:10" RELIST_ITEMS,
+	    "* 7 FETCH (UID 9 RFC822.SIZE 19 FLAGS ())\r\n"
+	    "* 1 FETCH (UID 1 RFC822.SIZE 11 FLAGS (\\Seen) "
+	    "INTERNALDATE \"17-Jul-1996 02:44:25 -0700\")\r\n"
+	    "* 2 FETCH (UID 2 RFC822.SIZE 12 FLAGS (\\Deleted))\r\n"
+	    "* 3 FETCH (UID 3 RFC822.SIZE 13)\r\n"
+	    "* 6 FETCH (UID 7 RFC822.SIZE 17)\r\n"
+	    "* 8 FETCH (UID 10 RFC822.SIZE 4000000000)\r\n"
+	    "$T OK done\r\n",
+	    0, SRC_FNONE, NULL,
+	    "1 11 1 837596665,2 12 16 0,3 13 0 0,7 17 0 0,9 19 0 0,"
+	    "10 4000000000 0 0" },
+	{ "e2e_relist_gone", 1, NUMS(3, 5, 8), "UID FETCH 3,5,8" RELIST_ITEMS,
+	    "* 2 FETCH (UID 3 RFC822.SIZE 13)\r\n"
+	    "* 4 FETCH (UID 8 RFC822.SIZE 18)\r\n$T OK done\r\n",
+	    0, SRC_FNONE, NULL, "3 13 0 0,8 18 0 0" },
+	{ "e2e_relist_extra", 1, NUMS(3, 5), "UID FETCH 3,5" RELIST_ITEMS,
+	    "* 1 FETCH (UID 1 RFC822.SIZE 11)\r\n"
+	    "* 2 FETCH (UID 3 RFC822.SIZE 13)\r\n"
+	    "* 3 FETCH (UID 4 RFC822.SIZE 14)\r\n"
+	    "* 4 FETCH (FLAGS (\\Seen))\r\n"
+	    "* 4 FETCH (UID 5 RFC822.SIZE 15)\r\n"
+	    "* 4 FETCH (UID 5 RFC822.SIZE 15)\r\n"
+	    "* 9 FETCH (UID 90 RFC822.SIZE 90)\r\n$T OK done\r\n",
+	    0, SRC_FNONE, NULL, "3 13 0 0,5 15 0 0" },
+	{ "e2e_relist_none_left", 1, NUMS(4), "UID FETCH 4" RELIST_ITEMS,
+	    "$T OK done\r\n", 0, SRC_FNONE, NULL, "" },
+	{ "e2e_relist_no", 1, NUMS(3, 4), "UID FETCH 3:4" RELIST_ITEMS,
+	    "* 2 FETCH (UID 3 RFC822.SIZE 13)\r\n$T NO [SERVERBUG] oops\r\n",
+	    -1, SRC_FPROTO, "listing the messages again failed: \"oops\"",
+	    NULL },
+	{ "e2e_relist_malformed", 1, NUMS(3), "UID FETCH 3" RELIST_ITEMS,
+	    "* 2 FETCH (UID 3 RFC822.SIZE\r\n", -1, SRC_FDATA,
+	    "server sent a malformed FETCH", NULL },
+	{ "e2e_relist_nothing", 1, NULL, 0, NULL, NULL, 0, SRC_FNONE, NULL,
+	    "" },
+	{ "e2e_relist_unselected", 0, NUMS(3), NULL, NULL, -1, SRC_FPROTO,
+	    "no folder selected", NULL },
+};
+
+/* "uid size flags date" for each entry, comma-separated; the uid
+ * string must be num in decimal. */
+static void
+render_msgs(const struct msglist *l, char *out, size_t size)
+{
+	char num[16];
+	size_t i, o = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < l->n && o < size; i++) {
+		snprintf(num, sizeof(num), "%" PRIu32, l->v[i].num);
+		if (l->v[i].uid == NULL || strcmp(l->v[i].uid, num) != 0)
+			snprintf(num, sizeof(num), "BADUID");
+		o += (size_t)snprintf(out + o, size - o,
+		    "%s%s %" PRIu64 " %u %" PRId64, i > 0 ? "," : "", num,
+		    l->v[i].size, l->v[i].flags, l->v[i].date);
+	}
+}
+
+static void
+t_e2e_relist(const void *arg)
+{
+	const struct relistcase *c = arg;
+	struct sess s;
+	struct folder_info fi;
+	struct msglist out = { 0 };
+	char got[512];
+	int rc;
+	struct step steps[] = {
+		{ S_SEND, GREET, NULL },
+		LOGIN_OK,
+		INBOX_LIST,
+		{ c->select ? S_EXPECT : S_SEND,
+		    c->select ? "EXAMINE \"INBOX\"" : "",
+		    c->select ? "* 10 EXISTS\r\n* OK [UIDVALIDITY 1] x\r\n"
+				"$T OK y\r\n"
+			      : NULL },
+		{ c->cmd != NULL ? S_EXPECT : S_SEND, c->cmd ? c->cmd : "",
+		    c->reply },
+		{ c->rc == 0 ? S_EXPECT : S_EOF, "LOGOUT", NULL },
+		{ S_END, NULL, NULL },
+	};
+
+	CHECK(sess_open(&s, steps, NULL) == 0);
+	CHECK(s.src->ops->relist != NULL);
+	if (c->select)
+		CHECK(s.src->ops->select(s.src, "INBOX", 0, &fi) == 0);
+	/* Whatever out held goes first. */
+	msglist_add(&out, &(struct msginfo) { .uid = "77", .num = 77 });
+	rc = s.src->ops->relist(s.src, c->nums, c->n, &out);
+	CHECK(rc == c->rc);
+	if (rc != c->rc)
+		; /* failed already */
+	else if (rc == 0) {
+		CHECK(out.nosizes == 0 && out.window == 0);
+		render_msgs(&out, got, sizeof(got));
+		CHECK_STR(got, c->want);
+		CHECK(s.src->ops->quit(s.src) == 0);
+	} else {
+		CHECK(s.src->fail == c->fail);
+		CHECK(strncmp(s.src->err, c->err, strlen(c->err)) == 0);
+		CHECK(out.n == 0);
+	}
+	if (t_case_failed)
+		fprintf(stderr, "err: %s\n", s.src->err);
+	sess_end(&s);
+	CHECK(s.status == 0);
+	if (s.status != 0)
+		fprintf(stderr, "server log:\n%s\n", s.log);
+	msglist_free(&out);
+	free(s.log);
+}
+
+/* 1100 UIDs, every other one: three commands of at most 500 UIDs, the
+ * second sent before the first is answered, the third once it is. */
+static void
+t_e2e_relist_batches(const void *arg)
+{
+	struct sess s;
+	struct folder_info fi;
+	struct msglist out = { 0 };
+	uint32_t nums[1100];
+	char *cmd[3], *resp[3], *set;
+	size_t i, b, o, cap = 1100 * 64;
+	int ok = 1;
+
+	(void)arg;
+	for (i = 0; i < 1100; i++)
+		nums[i] = (uint32_t)(2 * (i + 1));
+	for (b = 0; b < 3; b++) {
+		set = imap_uidset(nums + 500 * b, b < 2 ? 500 : 100);
+		xasprintf(&cmd[b], "UID FETCH %s" RELIST_ITEMS, set);
+		free(set);
+		resp[b] = xmalloc(cap);
+		o = 0;
+		for (i = 500 * b; i < 1100 && i < 500 * (b + 1); i++)
+			o += (size_t)snprintf(resp[b] + o, cap - o,
+			    "* %zu FETCH (UID %" PRIu32 " RFC822.SIZE %zu)\r\n",
+			    i + 1, nums[i], 1000 + i);
+		snprintf(resp[b] + o, cap - o, "A%zu OK part\r\n", 3 + b);
+	}
+	{
+		struct step steps[] = {
+			{ S_SEND, GREET, NULL },
+			LOGIN_OK,
+			INBOX_LIST,
+			{ S_EXPECT, "EXAMINE \"INBOX\"",
+			    "* 1100 EXISTS\r\n* OK [UIDVALIDITY 1] x\r\n"
+			    "$T OK y\r\n" },
+			{ S_EXPECT, cmd[0], NULL },
+			{ S_EXPECT, cmd[1], resp[0] },
+			{ S_EXPECT, cmd[2], resp[1] },
+			{ S_SEND, resp[2], NULL },
+			LOGOUT,
+			{ S_END, NULL, NULL },
+		};
+
+		CHECK(sess_open(&s, steps, NULL) == 0);
+		CHECK(s.src->ops->select(s.src, "INBOX", 0, &fi) == 0);
+		CHECK(s.src->ops->relist(s.src, nums, 1100, &out) == 0);
+		CHECK(out.n == 1100);
+		for (i = 0; i < out.n && i < 1100; i++)
+			if (out.v[i].num != nums[i]
+			    || out.v[i].size != 1000 + i)
+				ok = 0;
+		CHECK(ok);
+		CHECK(s.src->ops->quit(s.src) == 0);
+		if (t_case_failed)
+			fprintf(stderr, "err: %s\n", s.src->err);
+		sess_end(&s);
+	}
+	CHECK(s.status == 0);
+	/* No command line longer than 500 UIDs of 10 digits would make. */
+	for (b = 0; b < 3; b++) {
+		CHECK(strlen(cmd[b]) < 500 * 11 + 64);
+		free(cmd[b]);
+		free(resp[b]);
+	}
+	msglist_free(&out);
+	free(s.log);
+}
+
 /* A message of 3 MB in CRLF lines comes out byte-exact with LF. */
 static void
 t_e2e_big_body(const void *arg)
@@ -3389,6 +3596,8 @@ main(void)
 	RUN_TABLE(midcases, t_e2e_mid);
 	T_RUN("e2e_fetch_odd_bodies", t_e2e_fetch_odd_bodies, NULL);
 	T_RUN("e2e_pipelined_batches", t_e2e_pipelined_batches, NULL);
+	RUN_TABLE(relistcases, t_e2e_relist);
+	T_RUN("e2e_relist_batches", t_e2e_relist_batches, NULL);
 	T_RUN("e2e_big_body", t_e2e_big_body, NULL);
 	T_RUN("e2e_folders", t_e2e_folders, NULL);
 	T_RUN("e2e_long_line", t_e2e_long_line, NULL);

@@ -2412,6 +2412,197 @@ t_e2e_implicit(const void *arg)
 	buf_free(&f.log);
 }
 
+/*
+ * relist: "UIDL n" and "LIST n" for each message asked for, pipelined
+ * with PIPELINING, one at a time without; "LIST n" alone for a server
+ * without UIDL; a message refused is left out; a reply about another
+ * message breaks the grammar.
+ */
+
+/* A step of a relist script: with count, the server first waits for
+ * that many commands to be buffered (all sent before any reply). */
+#define SC(e, r, count)                                                        \
+	{                                                                      \
+		e, r, 0, (count) ? F_COUNT : 0, count, NULL, NULL              \
+	}
+#define RSTEPS(...)                                                            \
+	(const struct step[]) { __VA_ARGS__ },                                 \
+	    NELEM(((const struct step[]) { __VA_ARGS__ }))
+#define NUMS(...)                                                              \
+	(const uint32_t[]) { __VA_ARGS__ },                                    \
+	    NELEM(((const uint32_t[]) { __VA_ARGS__ }))
+
+struct relist_case {
+	const char *name;
+	int pipelining; /* the server offers PIPELINING */
+	int uidl; /* the server has UIDL */
+	const uint32_t *nums;
+	size_t n;
+	const struct step *steps; /* the relist's part of the script */
+	size_t nsteps;
+	int rc;
+	enum src_fail fail;
+	const char *err; /* prefix of src->err when rc is -1 */
+	const char *want; /* the list: "num uid size", uid "-" for NULL */
+	const char *wire; /* what the server received, from the end of
+			   * the listing ("LIST\r\n") on */
+};
+
+static const struct relist_case relist_cases[] = {
+	{ "e2e relist pipelined", 1, 1, NUMS(2, 5, 7),
+	    RSTEPS(SC("UIDL 2", "+OK 2 u2\r\n", 6),
+		S("LIST 2", "+OK 2 200\r\n"), S("UIDL 5", "+OK 5 u5\r\n"),
+		S("LIST 5", "+OK 5 500 x\r\n"), S("UIDL 7", "+OK 7 u7\r\n"),
+		S("LIST 7", "+OK 7 700\r\n")),
+	    0, SRC_FNONE, NULL, "2 u2 200,5 u5 500,7 u7 700",
+	    "LIST\r\nUIDL 2\r\nLIST 2\r\nUIDL 5\r\nLIST 5\r\nUIDL 7\r\n"
+	    "LIST 7\r\nQUIT\r\n" },
+	{ "e2e relist one at a time", 0, 1, NUMS(2, 5),
+	    RSTEPS(S("UIDL 2", "+OK 2 u2\r\n"), S("LIST 2", "+OK 2 200\r\n"),
+		S("UIDL 5", "+OK 5 u5\r\n"), S("LIST 5", "+OK 5 500\r\n")),
+	    0, SRC_FNONE, NULL, "2 u2 200,5 u5 500",
+	    "LIST\r\nUIDL 2\r\nLIST 2\r\nUIDL 5\r\nLIST 5\r\nQUIT\r\n" },
+	{ "e2e relist err left out", 1, 1, NUMS(2, 5, 7),
+	    RSTEPS(SC("UIDL 2", "+OK 2 u2\r\n", 6),
+		S("LIST 2", "+OK 2 200\r\n"),
+		S("UIDL 5", "-ERR no such message\r\n"),
+		S("LIST 5", "-ERR no such message\r\n"),
+		S("UIDL 7", "+OK 7 u7\r\n"), S("LIST 7", "+OK 7 700\r\n")),
+	    0, SRC_FNONE, NULL, "2 u2 200,7 u7 700", NULL },
+	{ "e2e relist one of two err", 1, 1, NUMS(2, 5, 7),
+	    RSTEPS(SC("UIDL 2", "+OK 2 u2\r\n", 6),
+		S("LIST 2", "+OK 2 200\r\n"), S("UIDL 5", "-ERR no\r\n"),
+		S("LIST 5", "+OK 5 500\r\n"), S("UIDL 7", "+OK 7 u7\r\n"),
+		S("LIST 7", "-ERR no\r\n")),
+	    0, SRC_FNONE, NULL, "2 u2 200", NULL },
+	{ "e2e relist uidl other number", 1, 1, NUMS(2, 5),
+	    RSTEPS(SC("UIDL 2", "+OK 2 u2\r\n", 4),
+		S("LIST 2", "+OK 2 200\r\n"), S("UIDL 5", "+OK 6 u6\r\n"),
+		S("LIST 5", NULL)),
+	    -1, SRC_FDATA, "the server answered UIDL 5 about message 6", "",
+	    NULL },
+	{ "e2e relist list other number", 0, 1, NUMS(2, 5),
+	    RSTEPS(S("UIDL 2", "+OK 2 u2\r\n"), S("LIST 2", "+OK 3 200\r\n")),
+	    -1, SRC_FDATA, "the server answered LIST 2 about message 3", "",
+	    NULL },
+	{ "e2e relist bad uidl reply", 0, 1, NUMS(2),
+	    RSTEPS(S("UIDL 2", "+OK 2\r\n")), -1, SRC_FDATA,
+	    "bad reply to UIDL 2: \"2\"", "", NULL },
+	{ "e2e relist bad list reply", 0, 1, NUMS(2),
+	    RSTEPS(S("UIDL 2", "+OK 2 u2\r\n"), S("LIST 2", "+OK 2 big\r\n")),
+	    -1, SRC_FDATA, "bad reply to LIST 2: \"2 big\"", "", NULL },
+	{ "e2e relist uid twice", 0, 1, NUMS(2, 5),
+	    RSTEPS(S("UIDL 2", "+OK 2 same\r\n"), S("LIST 2", "+OK 2 200\r\n"),
+		S("UIDL 5", "+OK 5 same\r\n"), S("LIST 5", "+OK 5 500\r\n")),
+	    -1, SRC_FDATA, "UIDL names uid same twice", "", NULL },
+	{ "e2e relist no uidl", 0, 0, NUMS(2, 5),
+	    RSTEPS(S("LIST 2", "+OK 2 200\r\n"), S("LIST 5", "+OK 5 500\r\n")),
+	    0, SRC_FNONE, NULL, "2 - 200,5 - 500",
+	    "LIST\r\nLIST 2\r\nLIST 5\r\nQUIT\r\n" },
+	{ "e2e relist no uidl pipelined", 1, 0, NUMS(2, 5, 7),
+	    RSTEPS(SC("LIST 2", "+OK 2 200\r\n", 3),
+		S("LIST 5", "-ERR no such message\r\n"),
+		S("LIST 7", "+OK 7 700\r\n")),
+	    0, SRC_FNONE, NULL, "2 - 200,7 - 700",
+	    "LIST\r\nLIST 2\r\nLIST 5\r\nLIST 7\r\nQUIT\r\n" },
+	{ "e2e relist nothing", 1, 1, NULL, 0, NULL, 0, 0, SRC_FNONE, NULL, "",
+	    "LIST\r\nQUIT\r\n" },
+};
+
+/* "num uid size" for each entry, comma-separated. */
+static void
+render_list(const struct msglist *l, char *out, size_t size)
+{
+	size_t i, o = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < l->n && o < size; i++)
+		o += (size_t)snprintf(out + o, size - o, "%s%u %s %llu",
+		    i > 0 ? "," : "", l->v[i].num,
+		    l->v[i].uid ? l->v[i].uid : "-",
+		    (unsigned long long)l->v[i].size);
+}
+
+static void
+t_e2e_relist(const void *arg)
+{
+	const struct relist_case *c = arg;
+	struct step st[32];
+	struct source_cfg cfg;
+	struct fake f = { .strict = !c->pipelining };
+	struct buf tr = { 0 };
+	struct msglist l = { 0 }, out = { 0 };
+	struct source *src;
+	const char *tail;
+	char got[256];
+	size_t n = 0, i;
+	int rc;
+
+	st[n++] = (struct step)GREETING;
+	if (c->pipelining)
+		st[n++] = (struct step)S(
+		    "CAPA", "+OK\r\nUSER\r\nPIPELINING\r\nUIDL\r\n.\r\n");
+	else
+		st[n++] = (struct step)CAPA_NONE;
+	st[n++] = (struct step)USER_OK;
+	st[n++] = (struct step)PASS_OK;
+	/* With PIPELINING STAT, UIDL and LIST go behind PASS. */
+	if (c->pipelining)
+		st[n++] = (struct step)S("STAT", "+OK 3 1400\r\n");
+	st[n++] = (struct step)S("UIDL",
+	    c->uidl ? "+OK\r\n2 u2\r\n5 u5\r\n7 u7\r\n.\r\n"
+		    : "-ERR unknown command\r\n");
+	st[n++]
+	    = (struct step)S("LIST", "+OK\r\n2 200\r\n5 500\r\n7 700\r\n.\r\n");
+	for (i = 0; i < c->nsteps; i++)
+		st[n++] = c->steps[i];
+	if (c->rc == 0)
+		st[n++] = (struct step)S("QUIT", NULL);
+
+	src = start_session(&f, st, n, &cfg, &tr);
+	CHECK(src->ops->relist != NULL);
+	CHECK(src->ops->open(src) == 0);
+	CHECK(src->ops->list(src, 0, &l) == 0 && l.n == 3);
+	/* Whatever out held goes first. */
+	msglist_add(&out, &(struct msginfo) { .uid = "old", .num = 1 });
+	rc = src->ops->relist(src, c->nums, c->n, &out);
+	CHECK(rc == c->rc);
+	if (rc != c->rc)
+		; /* failed already */
+	else if (rc == 0) {
+		CHECK(out.nosizes == 0 && out.window == 0);
+		for (i = 0; i < out.n; i++)
+			CHECK(out.v[i].flags == 0 && out.v[i].date == 0);
+		render_list(&out, got, sizeof(got));
+		CHECK_STR(got, c->want);
+		CHECK(src->ops->quit(src) == 0);
+	} else {
+		CHECK(src->fail == c->fail);
+		CHECK(strncmp(src->err, c->err, strlen(c->err)) == 0);
+		CHECK(out.n == 0);
+		/* The session is unusable now. */
+		CHECK(src->ops->quit(src) == -1);
+	}
+	if (t_case_failed)
+		fprintf(stderr, "err: %s\n", src->err);
+	src->ops->free(src);
+	CHECK(fake_end(&f) == 0);
+	if (c->wire != NULL) {
+		/* The bytes the server received after the listing. */
+		tail = NULL;
+		for (i = 0; i + 6 <= f.log.len; i++)
+			if (memcmp(f.log.p + i, "LIST\r\n", 6) == 0)
+				tail = f.log.p + i;
+		CHECK(tail != NULL
+		    && (size_t)(f.log.p + f.log.len - tail) == strlen(c->wire)
+		    && memcmp(tail, c->wire, strlen(c->wire)) == 0);
+	}
+	msglist_free(&l);
+	msglist_free(&out);
+	buf_free(&tr);
+	buf_free(&f.log);
+}
+
 /* Nothing connects: the class says so. */
 static void
 t_e2e_refused_port(const void *arg)
@@ -2537,6 +2728,8 @@ main(void)
 	T_RUN("e2e implicit tls", t_e2e_implicit, NULL);
 	T_RUN("e2e lazy sizes", t_e2e_lazy_sizes, NULL);
 	T_RUN("e2e window by bytes", t_e2e_window_bytes, NULL);
+	for (i = 0; i < NELEM(relist_cases); i++)
+		T_RUN(relist_cases[i].name, t_e2e_relist, &relist_cases[i]);
 	T_RUN("e2e connection refused", t_e2e_refused_port, NULL);
 	return T_DONE();
 }
