@@ -76,8 +76,8 @@ struct pop3 {
 	int prestat;
 	struct folder_info prefi;
 	int prelist; /* LIST was sent along */
-	/* A windowed listing: a hash of each uid handed on, to find a uid
-	 * named twice across windows (check_uidl sees one window). */
+	/* The uids the relists of a windowed listing gave, as sorted
+	 * hashes (relist_seen): check_uidl sees one window. */
 	uint64_t *uidh;
 	size_t nuidh, capuidh;
 };
@@ -872,7 +872,7 @@ cmp_uid(const void *a, const void *b)
 
 static int check_uidl(struct source *, struct msglist *);
 
-/* FNV-1a (64 bits): the hash behind uid_hashes' check; a collision of
+/* FNV-1a (64 bits): the hash behind relist_seen's check; a collision of
  * two different uids only makes that check fail a listing it need
  * not, with odds of about 1 in 10^9 at 100 000 messages. */
 static uint64_t
@@ -893,34 +893,48 @@ cmp_u64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* A windowed listing holds one window at a time: keep a hash of each
- * uid of l's, and at the end (last) check that none came twice. */
+/*
+ * The relists of a windowed listing each see one window: a uid that
+ * came in an earlier one is found by its hash, kept sorted (8 bytes a
+ * message listed again; none for one that is only listed). A uid
+ * twice in the listing matters only among the messages listed again:
+ * two messages with one uid share one record, and so one fate.
+ */
 static int
-uid_hashes(
-    struct source *src, struct pop3 *p, const struct msglist *l, int last)
+relist_seen(struct source *src, struct pop3 *p, const struct msglist *l)
 {
-	size_t i;
+	uint64_t *h;
+	size_t i, j, k;
 
-	if (l->window == 0 || (last && l->nflushed == 0))
+	if (l->n == 0)
 		return 0;
-	for (i = 0; i < l->n; i++) {
-		if (p->nuidh == p->capuidh) {
-			p->capuidh = p->capuidh ? p->capuidh * 2 : l->window;
-			p->uidh = xreallocarray(
-			    p->uidh, p->capuidh, sizeof(*p->uidh));
-		}
-		p->uidh[p->nuidh++] = uid_hash(l->v[i].uid);
+	h = xreallocarray(NULL, l->n, sizeof(*h));
+	for (i = 0; i < l->n; i++)
+		h[i] = uid_hash(l->v[i].uid);
+	qsort(h, l->n, sizeof(*h), cmp_u64);
+	if (p->nuidh + l->n > p->capuidh) {
+		p->capuidh = p->nuidh + l->n > 2 * p->capuidh ? p->nuidh + l->n
+							      : 2 * p->capuidh;
+		p->uidh = xreallocarray(p->uidh, p->capuidh, sizeof(*p->uidh));
 	}
-	if (!last)
-		return 0;
-	qsort(p->uidh, p->nuidh, sizeof(*p->uidh), cmp_u64);
-	for (i = 1; i < p->nuidh && p->uidh[i] != p->uidh[i - 1]; i++)
-		;
-	free(p->uidh);
-	p->uidh = NULL;
-	p->nuidh = p->capuidh = 0;
-	if (i < p->nuidh)
-		return src_fail(src, SRC_FDATA, "UIDL names a uid twice");
+	/* Merge h into the sorted uidh from the top down. */
+	i = p->nuidh;
+	j = l->n;
+	k = i + j;
+	while (j > 0) {
+		if ((i > 0 && p->uidh[i - 1] == h[j - 1])
+		    || (j > 1 && h[j - 2] == h[j - 1])) {
+			free(h);
+			return src_fail(
+			    src, SRC_FDATA, "UIDL names a uid twice");
+		}
+		if (i > 0 && p->uidh[i - 1] > h[j - 1])
+			p->uidh[--k] = p->uidh[--i];
+		else
+			p->uidh[--k] = h[--j];
+	}
+	p->nuidh += l->n;
+	free(h);
 	return 0;
 }
 
@@ -929,7 +943,6 @@ uid_hashes(
 static int
 read_uidl(struct source *src, struct msglist *l)
 {
-	struct pop3 *p = src->priv;
 	struct msginfo m;
 	char q[POP3_QUOTE + 1], *line;
 	const char *uid;
@@ -937,7 +950,6 @@ read_uidl(struct source *src, struct msglist *l)
 	int end;
 
 	memset(&m, 0, sizeof(m));
-	p->nuidh = 0;
 	for (;;) {
 		if (mline(src, "UIDL", &line, &len, &end) == -1)
 			return -1;
@@ -960,13 +972,10 @@ read_uidl(struct source *src, struct msglist *l)
 		msglist_add(l, &m);
 		if (l->window != 0 && l->n == l->window
 		    && (check_uidl(src, l) == -1
-			|| uid_hashes(src, p, l, 0) == -1
 			|| msglist_window(src, l) == -1))
 			return -1;
 	}
-	if (check_uidl(src, l) == -1 || uid_hashes(src, p, l, 1) == -1)
-		return -1;
-	return 0;
+	return check_uidl(src, l);
 }
 
 /* Read the LIST listing into *v, *n. */
@@ -1517,7 +1526,9 @@ pop3_relist(
 	/* Each reply names the number asked (nums ascending, distinct):
 	 * what check_uidl can still find is a uid twice. */
 	if (pipeline(src, &pp) == -1
-	    || (r.uidl && check_uidl(src, out) == -1)) {
+	    || (r.uidl
+		&& (check_uidl(src, out) == -1
+		    || relist_seen(src, p, out) == -1))) {
 		msglist_free(out);
 		return settle(src, -1);
 	}
