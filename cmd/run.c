@@ -56,7 +56,7 @@
  * A listing of more messages than this is taken in windows (issue 16:
  * memory flat in mailbox size): the first pass streams it, looks each
  * window up in the state and keeps only the numbers of the messages
- * something may be done with (4 bytes each); the second lists those
+ * something may be done with (as ranges: cmd/numset.h); the second lists those
  * again a window at a time (ops->relist), plans, fetches and records
  * them. A shorter listing is held whole, as always, and costs no
  * second listing. MAILFETCH_LIST_WINDOW lowers it, for tests.
