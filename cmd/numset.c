@@ -80,6 +80,21 @@ numset_take(const struct numset *s, uint64_t *pos, uint32_t *out, size_t max)
 	return got;
 }
 
+int
+numset_has(const struct numset *s, uint32_t num)
+{
+	size_t lo = 0, hi = s->n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (s->v[mid].hi < num)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->n && s->v[lo].lo <= num;
+}
+
 void
 numset_free(struct numset *s)
 {

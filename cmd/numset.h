@@ -28,6 +28,8 @@ void numset_done(struct numset *);
  * from *pos (0 at first; it moves on); returns how many (0: no more). */
 size_t numset_take(
     const struct numset *, uint64_t *pos, uint32_t *out, size_t max);
+/* 1 when num is in the set (after numset_done): O(log ranges). */
+int numset_has(const struct numset *, uint32_t num);
 void numset_free(struct numset *);
 
 #endif

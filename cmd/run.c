@@ -135,11 +135,18 @@ struct folder_run {
 	 * messages to list again (todo), and what the whole listing held:
 	 * nlisted messages, nlater of them from UIDNEXT on (see
 	 * tally_folder). gone_all: gone over all windows. refused: the
-	 * listing was refused and said so (no_uidl). */
+	 * listing was refused and said so (no_uidl, uid_twice).
+	 * Where a uid may name two messages (no SRC_CAP_UID_IS_NUM), what
+	 * a whole listing's check sees at once is checked across windows:
+	 * the first pass notes a record already marked by an earlier
+	 * window (dup: 1 + its index), and keeps the new messages (fresh),
+	 * which the second must still find unrecorded. */
 	int windowed;
-	struct numset todo;
+	struct numset todo, fresh;
 	size_t nlisted, nlater, gone_all;
 	int refused;
+	int checkdup;
+	size_t dup;
 	/* For the progress line: messages planned and bytes to fetch in
 	 * the windows so far. */
 	uint64_t p_msgs, p_bytes;
@@ -1194,6 +1201,8 @@ looked_up(size_t i, const struct state_look *lk, void *arg)
 {
 	struct folder_run *f = arg;
 
+	if (f->checkdup && lk->seen && f->dup == 0)
+		f->dup = i + 1;
 	f->in[i].fetched_at = lk->when;
 	f->in[i].announced = lk->announced;
 	f->in[i].received = lk->received;
@@ -1232,6 +1241,20 @@ say_reason(struct run *r, const struct folder_run *f, size_t i)
 	say_msg(r, &f->l.v[i], why);
 }
 
+/* The server named one uid for two messages, m one of them: nothing
+ * more is done with the folder. Returns -1. */
+static int
+uid_twice(struct run *r, struct folder_run *f, const struct msginfo *m)
+{
+	acct_err(&r->ac,
+	    "the server lists uid %s for two messages; nothing more is "
+	    "fetched or deleted (check the server: a uid names one message)",
+	    m->uid);
+	fail(r, EX_DATAERR);
+	f->refused = 1;
+	return -1;
+}
+
 /*
  * A window of a long listing (msglist.flush), in f->l: look it up and
  * keep the nums of the messages that are not simply kept (new, or due
@@ -1249,15 +1272,23 @@ take_window(void *arg, struct msglist *l)
 	if (no_uidl(r, f) == -1)
 		return -1;
 	f->windowed = 1;
+	f->checkdup = !(caps(r) & SRC_CAP_UID_IS_NUM);
+	f->dup = 0;
 	look_up(r, f);
+	f->checkdup = 0;
+	if (f->dup != 0)
+		return uid_twice(r, f, &l->v[f->dup - 1]);
 	policy_plan(
 	    &f->pc, f->in, l->n, r->now, f->may_delete, &budget, f->out);
 	for (i = 0; i < l->n; i++) {
 		f->nlater += f->from > 1 && l->v[i].num >= f->fi.uidnext;
-		if (f->out[i].action == POLICY_KEEP)
+		if (f->out[i].action == POLICY_KEEP) {
 			say_reason(r, f, i);
-		else
-			numset_add(&f->todo, l->v[i].num);
+			continue;
+		}
+		numset_add(&f->todo, l->v[i].num);
+		if (!(caps(r) & SRC_CAP_UID_IS_NUM) && f->in[i].fetched_at == 0)
+			numset_add(&f->fresh, l->v[i].num);
 	}
 	f->nlisted += l->n;
 	free(f->in);
@@ -1278,6 +1309,7 @@ windows_end(struct folder_run *f)
 	msglist_free(&f->l);
 	f->l.window = 0;
 	numset_done(&f->todo);
+	numset_done(&f->fresh);
 	return 0;
 }
 
@@ -1533,6 +1565,21 @@ plan_free(struct folder_run *f)
 	f->nfetch = f->ndele = f->nmarked = f->gone = 0;
 }
 
+/* A message the first pass found new must still be unrecorded: one
+ * that an earlier window recorded shares its uid with another message.
+ * Returns 0, or -1 (uid_twice). */
+static int
+still_fresh(struct run *r, struct folder_run *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->l.n; i++)
+		if (f->in[i].fetched_at != 0
+		    && numset_has(&f->fresh, f->l.v[i].num))
+			return uid_twice(r, f, &f->l.v[i]);
+	return 0;
+}
+
 /* The second pass over a listing taken in windows: list again, plan
  * and apply what the first kept, a window at a time. Returns as
  * apply_list. */
@@ -1554,7 +1601,7 @@ apply_windows(struct run *r, struct folder_run *f)
 		if (src->ops->relist(src, nums, n, &f->l) == -1) {
 			fail(r, acct_srcerr(&r->ac));
 			rv = -1;
-		} else if (plan_list(r, f) == -1)
+		} else if (plan_list(r, f) == -1 || still_fresh(r, f) == -1)
 			rv = -1;
 		else
 			rv = apply_list(r, f);
@@ -1616,6 +1663,7 @@ folder_free(struct run *r, struct folder_run *f)
 	r->md = NULL;
 	plan_free(f);
 	numset_free(&f->todo);
+	numset_free(&f->fresh);
 	msglist_free(&f->l);
 }
 

@@ -187,6 +187,10 @@ int64_t state_look_mark(struct state *, const char *folder,
 struct state_look {
 	int64_t when;
 	uint64_t announced, received, grew;
+	/* The record was marked present earlier in this run: a listing
+	 * that names its UID twice (run.c checks a long POP3 listing's
+	 * windows so). */
+	int seen;
 };
 
 /* state_look_mark for a whole listing of n messages: the i-th one's

@@ -2380,7 +2380,8 @@ look_mark_at(struct store *st, size_t fi, const char *uid, size_t off,
 			base_bad(st, off);
 			return;
 		}
-		if (b.gone != 0 || bit_get(st, off))
+		lk->seen = bit_get(st, off);
+		if (b.gone != 0 || lk->seen)
 			r = ov_get(st, fi, uid); /* as store_mark does */
 		else {
 			bit_set(st, off);
@@ -2388,6 +2389,8 @@ look_mark_at(struct store *st, size_t fi, const char *uid, size_t off,
 			r = &b;
 		}
 	}
+	if (r != &b && r->marked)
+		lk->seen = 1;
 	if (r->when == 0)
 		return;
 	if (r->isshort && !r->grew) {
@@ -2401,22 +2404,30 @@ look_mark_at(struct store *st, size_t fi, const char *uid, size_t off,
 		mark_rec(st, r);
 }
 
+/* store_look_mark's answers, all of them, into *lk. */
+static void
+look_mark_one(struct store *st, const char *folder, uint32_t uv,
+    const char *uid, struct state_look *lk)
+{
+	const struct sfolder *cf = folder_uv(st, folder, uv);
+	size_t fi, off;
+
+	memset(lk, 0, sizeof(*lk));
+	if (cf == NULL)
+		return;
+	fi = (size_t)(cf - st->f);
+	off = ov_find(st, fi, uid) != NULL ? SIZE_MAX
+					   : base_find(st, &st->f[fi], uid);
+	look_mark_at(st, fi, uid, off, lk);
+}
+
 int64_t
 store_look_mark(struct store *st, const char *folder, uint32_t uv,
     const char *uid, uint64_t *announced, uint64_t *received, uint64_t *grew)
 {
-	const struct sfolder *cf = folder_uv(st, folder, uv);
 	struct state_look lk;
-	size_t fi, off;
 
-	memset(&lk, 0, sizeof(lk));
-	if (cf != NULL) {
-		fi = (size_t)(cf - st->f);
-		off = ov_find(st, fi, uid) != NULL
-		    ? SIZE_MAX
-		    : base_find(st, &st->f[fi], uid);
-		look_mark_at(st, fi, uid, off, &lk);
-	}
+	look_mark_one(st, folder, uv, uid, &lk);
 	*announced = lk.announced;
 	*received = lk.received;
 	*grew = lk.grew;
@@ -2598,8 +2609,7 @@ look_mark_each(struct store *st, const char *folder, uint32_t uv,
 		i = v != NULL ? v[k] : k;
 		memset(&lk, 0, sizeof(lk));
 		if ((u = l->uid(i, l->arg)) != NULL)
-			lk.when = store_look_mark(st, folder, uv, u,
-			    &lk.announced, &lk.received, &lk.grew);
+			look_mark_one(st, folder, uv, u, &lk);
 		answer(i, &lk, l->arg);
 	}
 }

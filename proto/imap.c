@@ -3540,7 +3540,7 @@ imap_local_name(struct source *src, const char *folder, char *delim)
 }
 
 const struct source_ops imap_ops = {
-	.caps = SRC_CAP_FOLDERS | SRC_CAP_UIDNEXT,
+	.caps = SRC_CAP_FOLDERS | SRC_CAP_UIDNEXT | SRC_CAP_UID_IS_NUM,
 	.open = imap_open,
 	.select = imap_select,
 	.local_name = imap_local_name,

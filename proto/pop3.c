@@ -76,10 +76,6 @@ struct pop3 {
 	int prestat;
 	struct folder_info prefi;
 	int prelist; /* LIST was sent along */
-	/* The uids the relists of a windowed listing gave, as sorted
-	 * hashes (relist_seen): check_uidl sees one window. */
-	uint64_t *uidh;
-	size_t nuidh, capuidh;
 };
 
 /* Decoder states; see pop3_dec_feed. */
@@ -872,72 +868,6 @@ cmp_uid(const void *a, const void *b)
 
 static int check_uidl(struct source *, struct msglist *);
 
-/* FNV-1a (64 bits): the hash behind relist_seen's check; a collision of
- * two different uids only makes that check fail a listing it need
- * not, with odds of about 1 in 10^9 at 100 000 messages. */
-static uint64_t
-uid_hash(const char *s)
-{
-	uint64_t h = 14695981039346656037ULL;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
-static int
-cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-/*
- * The relists of a windowed listing each see one window: a uid that
- * came in an earlier one is found by its hash, kept sorted (8 bytes a
- * message listed again; none for one that is only listed). A uid
- * twice in the listing matters only among the messages listed again:
- * two messages with one uid share one record, and so one fate.
- */
-static int
-relist_seen(struct source *src, struct pop3 *p, const struct msglist *l)
-{
-	uint64_t *h;
-	size_t i, j, k;
-
-	if (l->n == 0)
-		return 0;
-	h = xreallocarray(NULL, l->n, sizeof(*h));
-	for (i = 0; i < l->n; i++)
-		h[i] = uid_hash(l->v[i].uid);
-	qsort(h, l->n, sizeof(*h), cmp_u64);
-	if (p->nuidh + l->n > p->capuidh) {
-		p->capuidh = p->nuidh + l->n > 2 * p->capuidh ? p->nuidh + l->n
-							      : 2 * p->capuidh;
-		p->uidh = xreallocarray(p->uidh, p->capuidh, sizeof(*p->uidh));
-	}
-	/* Merge h into the sorted uidh from the top down. */
-	i = p->nuidh;
-	j = l->n;
-	k = i + j;
-	while (j > 0) {
-		if ((i > 0 && p->uidh[i - 1] == h[j - 1])
-		    || (j > 1 && h[j - 2] == h[j - 1])) {
-			free(h);
-			return src_fail(
-			    src, SRC_FDATA, "UIDL names a uid twice");
-		}
-		if (i > 0 && p->uidh[i - 1] > h[j - 1])
-			p->uidh[--k] = p->uidh[--i];
-		else
-			p->uidh[--k] = h[--j];
-	}
-	p->nuidh += l->n;
-	free(h);
-	return 0;
-}
-
 /* Read the UIDL listing into l (uids, sizes 0), checked, a window at a
  * time when l is windowed. */
 static int
@@ -1526,9 +1456,7 @@ pop3_relist(
 	/* Each reply names the number asked (nums ascending, distinct):
 	 * what check_uidl can still find is a uid twice. */
 	if (pipeline(src, &pp) == -1
-	    || (r.uidl
-		&& (check_uidl(src, out) == -1
-		    || relist_seen(src, p, out) == -1))) {
+	    || (r.uidl && check_uidl(src, out) == -1)) {
 		msglist_free(out);
 		return settle(src, -1);
 	}
@@ -1592,7 +1520,6 @@ pop3_free(struct source *src)
 	p = src->priv;
 	if (p != NULL) {
 		free(p->body);
-		free(p->uidh);
 	}
 	src_free(src, sizeof(*p));
 }

@@ -293,6 +293,10 @@ struct folder_peek {
  * server (POP3 ends the last line before "."): up to 2 bytes more than
  * announced is no growth. */
 #define SRC_CAP_ADDS_EOL 0x08
+/* A message's uid is its num (IMAP UIDs): no two messages of a listing
+ * can share one. Without it (POP3 UIDL) a server may name one uid for
+ * two messages, which the run must catch before it acts on either. */
+#define SRC_CAP_UID_IS_NUM 0x10
 
 struct source_ops {
 	unsigned caps; /* SRC_CAP_* */

@@ -170,19 +170,62 @@ def test_pop3_uid_twice_across_windows_is_65(env):
 
     def list_(m):
         if m.group(1):
-            return b"+OK %d 20\r\n" % int(m.group(1))
-        return b"+OK\r\n1 20\r\n2 20\r\n3 20\r\n.\r\n"
+            return b"+OK %d 17\r\n" % int(m.group(1))
+        return b"+OK\r\n1 17\r\n2 17\r\n3 17\r\n.\r\n"
 
     with test_hostile.pop3_server(
-            STAT=b"+OK 3 60\r\n", UIDL=uidl, LIST=list_,
+            STAT=b"+OK 3 51\r\n", UIDL=uidl, LIST=list_,
             RETR=b"+OK\r\n" + body + b".\r\n") as srv:
         cfg = test_hostile.config(env, srv, "pop3", keep="no")
         r = env.run(["-c", cfg], extra_env={"MAILFETCH_LIST_WINDOW": "1"})
         assert r.rc == 65, r
-        assert "UIDL names a uid twice" in r.err, r.err
+        assert "lists uid same for two messages" in r.err, r.err
         # Message 1 (its own uid) may have been fetched in the first
         # window; the second "same" never is, nor deleted.
         assert "UIDL 3" in srv.lines, srv.lines
         assert "RETR 3" not in srv.lines and "DELE 3" not in srv.lines, \
             srv.lines
     assert len(test_hostile.maildir_messages(env)) <= 2
+
+
+def test_pop3_recorded_uid_twice_across_windows_is_65(env):
+    """A uid recorded by an earlier run that the listing names again for
+    another message in a later window: found in the first pass, before
+    anything is fetched or deleted (a whole listing's check says so
+    too)."""
+    uids = {1: b"one", 2: b"same"}
+    body = b"Subject: x\r\n\r\nx\r\n"
+
+    def uidl(m):
+        if m.group(1):
+            n = int(m.group(1))
+            return b"+OK %d %s\r\n" % (n, uids[n])
+        return b"+OK\r\n" + b"".join(
+            b"%d %s\r\n" % x for x in sorted(uids.items())) + b".\r\n"
+
+    def list_(m):
+        if m.group(1):
+            return b"+OK %d 17\r\n" % int(m.group(1))
+        return b"+OK\r\n" + b"".join(
+            b"%d 17\r\n" % n for n in sorted(uids)) + b".\r\n"
+
+    def stat(m):
+        return b"+OK %d %d\r\n" % (len(uids), 17 * len(uids))
+
+    def server():
+        return test_hostile.pop3_server(
+            STAT=stat, UIDL=uidl, LIST=list_,
+            RETR=b"+OK\r\n" + body + b".\r\n")
+
+    with server() as srv:
+        cfg = test_hostile.config(env, srv, "pop3", keep="yes")
+        r = env.run(["-c", cfg], extra_env={"MAILFETCH_LIST_WINDOW": "1"})
+        assert r.rc == 0, r
+    uids[3] = b"same"
+    with server() as srv:
+        cfg = test_hostile.config(env, srv, "pop3", keep="yes")
+        r = env.run(["-c", cfg], extra_env={"MAILFETCH_LIST_WINDOW": "1"})
+        assert r.rc == 65, r
+        assert "lists uid same for two messages" in r.err, r.err
+        assert not any(l.startswith(("RETR", "DELE", "UIDL ", "LIST "))
+                       for l in srv.lines), srv.lines

@@ -66,6 +66,9 @@ parts_newest_first_and_repeats(void *arg)
 	CHECK(n == 9);
 	for (i = 0; i < n && i < 9; i++)
 		CHECK(out[i] == want[i]);
+	for (i = 0; i <= 13; i++)
+		CHECK(numset_has(&s, (uint32_t)i)
+		    == (i >= 1 && i <= 12 && i != 6 && i != 10 && i != 11));
 	numset_free(&s);
 }
 
@@ -88,6 +91,8 @@ gaps_and_extremes(void *arg)
 	CHECK(n == 4);
 	CHECK(out[0] == 1 && out[1] == 3 && out[2] == UINT32_MAX - 1
 	    && out[3] == UINT32_MAX);
+	CHECK(!numset_has(&s, 0) && numset_has(&s, 1) && !numset_has(&s, 2));
+	CHECK(numset_has(&s, UINT32_MAX) && !numset_has(&s, UINT32_MAX - 2));
 	numset_free(&s);
 }
 
@@ -102,6 +107,7 @@ empty_set(void *arg)
 	numset_done(&s);
 	CHECK(s.count == 0);
 	CHECK(numset_take(&s, &pos, out, 1) == 0);
+	CHECK(!numset_has(&s, 1));
 	numset_free(&s);
 }
 
