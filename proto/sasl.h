@@ -121,7 +121,8 @@ struct sasl_line {
  */
 int sasl_start(struct sasl *s, const char *name, const struct sasl_line *how,
     char **line, char show[SASL_SHOW]);
-int sasl_answer(struct source *src, struct sasl *s, const struct sasl_line *how);
+int sasl_answer(
+    struct source *src, struct sasl *s, const struct sasl_line *how);
 
 /*
  * Run the exchange of s, mechanism name, over src as how describes,
