@@ -76,6 +76,14 @@ struct pop3 {
 	int prestat;
 	struct folder_info prefi;
 	int prelist; /* LIST was sent along */
+	/* SCRAM's first message, sent behind CAPA before the greeting
+	 * was read (early_send): authenticate goes on with its exchange
+	 * when it would send the same AUTH, else early_drop withdraws
+	 * it. */
+	struct {
+		struct sasl *sasl; /* NULL: none in flight */
+		enum src_auth mech;
+	} early;
 };
 
 /* Decoder states; see pop3_dec_feed. */
@@ -560,8 +568,21 @@ is_scram(enum src_auth m)
 struct auth_final {
 	char *line;
 	size_t len;
-	const struct sasl *s;
+	struct sasl *s;
+	int early; /* early_send's AUTH, no challenge to it yet */
 };
+
+/* Is line a challenge ("+" and, after a space, base64; RFC 5034
+ * section 4)? Its text into *chal, *chlen. */
+static int
+challenge(const char *line, size_t len, const char **chal, size_t *chlen)
+{
+	if (len == 0 || line[0] != '+' || (len > 1 && line[1] != ' '))
+		return 0;
+	*chal = len > 1 ? line + 2 : line + 1;
+	*chlen = len > 1 ? len - 2 : 0;
+	return 1;
+}
 
 /* One line of AUTH: "+ " and a challenge, or the final status line.
  * Called after each client message went out: behind the last one
@@ -579,9 +600,8 @@ auth_next(struct source *src, void *arg, const char **chal, size_t *chlen)
 	conn_reply_begin(src->conn);
 	if (line_read(src, &line, &len, POP3_AUTHLINE, "AUTH") == -1)
 		return -1;
-	if (line[0] == '+' && (len == 1 || line[1] == ' ')) {
-		*chal = len > 1 ? line + 2 : line + 1;
-		*chlen = len > 1 ? len - 2 : 0;
+	if (challenge(line, len, chal, chlen)) {
+		f->early = 0;
 		return 1;
 	}
 	f->line = line;
@@ -589,15 +609,118 @@ auth_next(struct source *src, void *arg, const char **chal, size_t *chlen)
 	return 0;
 }
 
+/*
+ * SCRAM's first message carries no secret, only the user name and a
+ * nonce: with implicit TLS it goes out behind CAPA, with the end of the
+ * handshake, instead of after the greeting, and the server's first
+ * challenge then comes with the greeting and the capabilities, a round
+ * trip less. The capabilities still decide: where authenticate would
+ * not send that same AUTH (no SASL line, another mechanism, CAPA
+ * refused), early_drop withdraws it first. No password or token ever
+ * goes out before the greeting: the server might not speak POP3, and
+ * SCRAM's proof goes only in answer to the server's challenge.
+ */
+static int
+early_send(struct source *src, struct pop3 *p)
+{
+	const struct source_cfg *cfg = src->cfg;
+	const struct sasl_line how
+	    = { POP3_CMDMAX, POP3_MAXSTEPS, "", &pop3_line, NULL, NULL };
+	enum src_auth mech = cfg->auth;
+	struct sasl *s;
+	char show[SASL_SHOW], *auth, *line;
+	int n, rc;
+
+	if (mech == SRC_AUTH_AUTO)
+		mech = SRC_AUTH_SCRAM_SHA_256;
+	if (cfg->tls != SRC_TLS_IMPLICIT || cfg->nologin || !is_scram(mech)
+	    || cfg->user == NULL || *cfg->user == '\0' || has_crlf(cfg->user)
+	    || cfg->secret == NULL)
+		return line_cmd(src, &pop3_line, "CAPA");
+	s = sasl_new(mech, cfg->user, cfg->secret, cfg->host, cfg->port);
+	if (sasl_start(s, sasl_mech_name(mech), &how, &auth, show) == -1) {
+		/* authenticate says why, if it picks this mechanism. */
+		sasl_free(s);
+		return line_cmd(src, &pop3_line, "CAPA");
+	}
+	p->early.sasl = s;
+	p->early.mech = mech;
+	/* One write: CAPA and AUTH, an initial response (RFC 5034). */
+	n = xasprintf(&line, "CAPA\r\n%s", auth);
+	freezero_str(auth);
+	line_trace(src, SRC_TRACE_OUT, "CAPA", 4);
+	rc = line_send(src, &pop3_line, line, (size_t)n, show);
+	freezero_str(line);
+	return rc;
+}
+
+/* Withdraw what early_send sent: read the server's answer to the
+ * AUTH; a challenge is answered "*", which cancels the exchange (RFC
+ * 5034 section 4), and the -ERR that follows is read. */
+static int
+early_drop(struct source *src, struct pop3 *p)
+{
+	const char *text;
+	char q[POP3_QUOTE + 1], *line;
+	size_t len, tl;
+	int st;
+
+	if (p->early.sasl == NULL)
+		return 0;
+	sasl_free(p->early.sasl);
+	p->early.sasl = NULL;
+	conn_reply_begin(src->conn);
+	if (line_read(src, &line, &len, POP3_AUTHLINE, "AUTH") == -1)
+		return -1;
+	if (challenge(line, len, &text, &tl)
+	    && (line_cmd(src, &pop3_line, "*") == -1
+		|| line_read(src, &line, &len, POP3_AUTHLINE, "AUTH") == -1))
+		return -1;
+	if ((st = pop3_status(line, len, &text)) == 0)
+		return 0;
+	if (st == 1)
+		return src_fail(src, SRC_FPROTO,
+		    "server accepted an authentication the client cancelled");
+	src_quote(q, sizeof(q), line, len);
+	return src_fail(src, SRC_FPROTO, "unexpected reply to AUTH: \"%s\"", q);
+}
+
+/*
+ * The exchange of mech up to its final reply, in f: the one early_send
+ * began when authenticate kept it, else a new one. A -ERR straight to
+ * the early AUTH, before any challenge, withdraws it as early_drop
+ * would (the server may not take commands before its greeting): the
+ * exchange starts again as without it.
+ */
+static int
+auth_run(struct source *src, struct pop3 *p, enum src_auth mech,
+    const struct sasl_line *how, struct auth_final *f)
+{
+	const struct source_cfg *cfg = src->cfg;
+	const char *text;
+
+	if (p->early.sasl != NULL) {
+		f->s = p->early.sasl;
+		p->early.sasl = NULL;
+		f->early = 1;
+		if (sasl_answer(src, f->s, how) == -1)
+			return -1;
+		if (!f->early || pop3_status(f->line, f->len, &text) != 0)
+			return 0;
+		sasl_free(f->s);
+	}
+	f->s = sasl_new(mech, cfg->user, cfg->secret, cfg->host, cfg->port);
+	f->early = 0;
+	return sasl_exchange(src, f->s, sasl_mech_name(mech), how);
+}
+
 /* AUTH (RFC 5034 section 4). */
 static int
 auth_sasl(struct source *src, struct pop3 *p, enum src_auth mech)
 {
-	const struct source_cfg *cfg = src->cfg;
-	struct auth_final f = { NULL, 0, NULL };
+	struct auth_final f = { NULL, 0, NULL, 0 };
 	struct sasl_line how
 	    = { POP3_CMDMAX, POP3_MAXSTEPS, "", &pop3_line, auth_next, &f };
-	struct sasl *s;
 	const char *name, *text;
 	char q[POP3_QUOTE + 1];
 	int st, rc = -1;
@@ -615,9 +738,7 @@ auth_sasl(struct source *src, struct pop3 *p, enum src_auth mech)
 		    "one of those with auth = ...",
 		    name, *p->offer ? p->offer : "no SASL mechanism");
 	xstrlcpy(src->mech, name, sizeof(src->mech));
-	s = sasl_new(mech, cfg->user, cfg->secret, cfg->host, cfg->port);
-	f.s = s;
-	if (sasl_exchange(src, s, name, &how) == -1)
+	if (auth_run(src, p, mech, &how, &f) == -1)
 		goto done;
 	st = pop3_status(f.line, f.len, &text);
 	if (st == 0)
@@ -626,7 +747,7 @@ auth_sasl(struct source *src, struct pop3 *p, enum src_auth mech)
 		src_quote(q, sizeof(q), f.line, f.len);
 		src_fail(
 		    src, SRC_FPROTO, "unexpected reply to AUTH: \"%s\"", q);
-	} else if (is_scram(mech) && sasl_done(s) != 1)
+	} else if (is_scram(mech) && sasl_done(f.s) != 1)
 		/* RFC 5802 section 5: the server proves it knows the
 		 * password in its final message; an OK without that proof
 		 * is not accepted. */
@@ -635,7 +756,7 @@ auth_sasl(struct source *src, struct pop3 *p, enum src_auth mech)
 	else
 		rc = 0;
 done:
-	sasl_free(s);
+	sasl_free(f.s);
 	return rc;
 }
 
@@ -659,6 +780,11 @@ authenticate(struct source *src, struct pop3 *p)
 	if (mech == SRC_AUTH_AUTO
 	    && (mech = sasl_auto_pick(p->sasl)) == SRC_AUTH_AUTO)
 		mech = SRC_AUTH_USER;
+	/* early_send's AUTH goes on only where it is the one chosen from
+	 * the capabilities the server listed. */
+	if ((mech != p->early.mech || !p->capa || !sasl_offered(p->sasl, mech))
+	    && early_drop(src, p) == -1)
+		return -1;
 	switch (mech) {
 	case SRC_AUTH_USER:
 		return auth_user(src);
@@ -726,10 +852,10 @@ do_open(struct source *src, struct pop3 *p)
 	/* CAPA goes out with the end of the TLS handshake, before the
 	 * greeting is read: the greeting and its answer then come in one
 	 * round trip. Harmless whatever the greeting says: CAPA changes
-	 * nothing on the server. */
-	if (line_connect(src, "TLS") == -1
-	    || line_cmd(src, &pop3_line, "CAPA") == -1 || greeting(src, p) == -1
-	    || capa_read(src, p) == -1)
+	 * nothing on the server. With implicit TLS, SCRAM's first message
+	 * may go with it (early_send). */
+	if (line_connect(src, "TLS") == -1 || early_send(src, p) == -1
+	    || greeting(src, p) == -1 || capa_read(src, p) == -1)
 		return -1;
 	if (cfg->tls == SRC_TLS_STARTTLS) {
 		if (!(p->caps & CAP_STLS))
@@ -1520,6 +1646,7 @@ pop3_free(struct source *src)
 	p = src->priv;
 	if (p != NULL) {
 		free(p->body);
+		sasl_free(p->early.sasl);
 	}
 	src_free(src, sizeof(*p));
 }

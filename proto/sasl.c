@@ -43,7 +43,7 @@ struct sasl {
 	int step;
 	int done;
 	int failed;
-	int irheld; /* sasl_exchange holds the initial response back */
+	char *held; /* the initial response sasl_start held back */
 	char *cnonce; /* SCRAM client nonce */
 	char *cfbare; /* SCRAM client-first-message-bare */
 	unsigned char ssig[EVP_MAX_MD_SIZE]; /* expected ServerSignature */
@@ -301,7 +301,7 @@ sasl_done(const struct sasl *s)
 int
 sasl_last(const struct sasl *s)
 {
-	return s->done && !s->irheld && s->mech != SRC_AUTH_XOAUTH2
+	return s->done && s->held == NULL && s->mech != SRC_AUTH_XOAUTH2
 	    && s->mech != SRC_AUTH_OAUTHBEARER;
 }
 
@@ -337,6 +337,7 @@ sasl_free(struct sasl *s)
 	freezero_str(s->port);
 	freezero_str(s->cnonce);
 	freezero_str(s->cfbare);
+	freezero_str(s->held);
 	explicit_bzero(s, sizeof(*s));
 	free(s);
 }
@@ -866,34 +867,39 @@ sasl_step(struct sasl *s, const char *in, size_t inlen, char **out)
 }
 
 int
-sasl_exchange(struct source *src, struct sasl *s, const char *name,
-    const struct sasl_line *how)
+sasl_start(struct sasl *s, const char *name, const struct sasl_line *how,
+    char **line, char show[SASL_SHOW])
 {
-	char show[64], *ir = NULL, *resp, *line;
-	const char *chal;
-	size_t chlen, steps;
-	int n, rc;
+	char *ir = NULL;
+	int n;
 
 	if (sasl_client_first(s) && sasl_step(s, NULL, 0, &ir) == -1)
-		return src_fail(
-		    src, SRC_FAUTH, "%s%s: %s", how->who, name, sasl_error(s));
+		return -1;
 	/* An empty initial response is sent as "=". One that would make
 	 * the command longer than the protocol allows waits for the
 	 * server's empty challenge instead. */
 	if (ir != NULL
 	    && strlen("AUTH  \r\n") + strlen(name) + (*ir ? strlen(ir) : 1)
 		<= how->cmdmax) {
-		n = xasprintf(&line, "AUTH %s %s\r\n", name, *ir ? ir : "=");
-		snprintf(show, sizeof(show), "AUTH %s <redacted>", name);
+		n = xasprintf(line, "AUTH %s %s\r\n", name, *ir ? ir : "=");
+		snprintf(show, SASL_SHOW, "AUTH %s <redacted>", name);
 		freezero_str(ir);
-		ir = NULL;
 	} else {
-		n = xasprintf(&line, "AUTH %s\r\n", name);
-		snprintf(show, sizeof(show), "AUTH %s", name);
-		s->irheld = ir != NULL;
+		n = xasprintf(line, "AUTH %s\r\n", name);
+		snprintf(show, SASL_SHOW, "AUTH %s", name);
+		s->held = ir;
 	}
-	rc = line_send(src, how->lp, line, (size_t)n, show);
-	freezero_str(line);
+	return n;
+}
+
+int
+sasl_answer(struct source *src, struct sasl *s, const struct sasl_line *how)
+{
+	char *resp, *line;
+	const char *chal;
+	size_t chlen, steps;
+	int n, rc = 0;
+
 	for (steps = 0; rc == 0; steps++) {
 		if ((rc = how->next(src, how->arg, &chal, &chlen)) != 1)
 			break;
@@ -902,10 +908,9 @@ sasl_exchange(struct source *src, struct sasl *s, const char *name,
 			    "too many %sAUTH challenges", how->who);
 			break;
 		}
-		if (ir != NULL) {
-			resp = ir;
-			ir = NULL;
-			s->irheld = 0;
+		if (s->held != NULL) {
+			resp = s->held;
+			s->held = NULL;
 		} else if (sasl_step(s, chal, chlen, &resp) == -1) {
 			rc = src_fail(src, SRC_FAUTH,
 			    "%sauthentication failed: %s", how->who,
@@ -917,6 +922,20 @@ sasl_exchange(struct source *src, struct sasl *s, const char *name,
 		rc = line_send(src, how->lp, line, (size_t)n, "<redacted>");
 		freezero_str(line);
 	}
-	freezero_str(ir);
 	return rc;
+}
+
+int
+sasl_exchange(struct source *src, struct sasl *s, const char *name,
+    const struct sasl_line *how)
+{
+	char show[SASL_SHOW], *line;
+	int n, rc;
+
+	if ((n = sasl_start(s, name, how, &line, show)) == -1)
+		return src_fail(
+		    src, SRC_FAUTH, "%s%s: %s", how->who, name, sasl_error(s));
+	rc = line_send(src, how->lp, line, (size_t)n, show);
+	freezero_str(line);
+	return rc == -1 ? -1 : sasl_answer(src, s, how);
 }

@@ -104,6 +104,26 @@ struct sasl_line {
 	void *arg;
 };
 
+/* What the trace shows of an AUTH command, NUL included, at most. */
+#define SASL_SHOW 64
+
+/*
+ * The exchange of sasl_exchange in its two halves, for a client that
+ * sends the AUTH command with other bytes (POP3 sends SCRAM's first
+ * message behind CAPA): sasl_start makes the command, "AUTH name
+ * [initial-response]" with its CRLF, into a new *line (freed with
+ * freezero_str) and what the trace shows of it into show; it returns
+ * the line's length, or -1 when the initial response cannot be made
+ * (sasl_error says why). An initial response too long for how->cmdmax
+ * is held in s for the server's empty challenge. Once the command went
+ * out, sasl_answer answers the challenges until the final reply and
+ * returns as sasl_exchange does.
+ */
+int sasl_start(struct sasl *s, const char *name, const struct sasl_line *how,
+    char **line, char show[SASL_SHOW]);
+int sasl_answer(
+    struct source *src, struct sasl *s, const struct sasl_line *how);
+
 /*
  * Run the exchange of s, mechanism name, over src as how describes,
  * from the AUTH command to the final reply. Returns 0 when the final

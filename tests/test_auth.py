@@ -320,13 +320,17 @@ def test_auto_on_a_plain_login_only_server(env):
             tries = [l for l in sent if re.match(
                 r"^(AUTH|USER|PASS|APOP|A\d+ (AUTHENTICATE|LOGIN))\b", l)]
             # Both see the mechanism is not offered and send nothing,
-            # but IMAP's SCRAM first message, which carries no secret,
-            # went out before the greeting (implicit TLS: a round trip
-            # less where the server has SCRAM) and was withdrawn.
+            # but SCRAM's first message, which carries no secret, went
+            # out before the greeting (implicit TLS: a round trip less
+            # where the server has SCRAM; POP3: with CAPA) and was
+            # withdrawn.
             if proto == "imap" and auth.startswith("scram"):
                 assert tries == ["A1 AUTHENTICATE SCRAM-SHA-256 "
                                  "<redacted>"], sent
                 assert len([l for l in sent if l.strip()]) == 1, sent
+            elif auth.startswith("scram"):
+                assert sent == ["CAPA", "AUTH SCRAM-SHA-256 <redacted>"], \
+                    sent
             else:
                 assert tries == [], sent
             assert "does not offer" in r.err, r

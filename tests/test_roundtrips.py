@@ -5,6 +5,7 @@ answer to QUIT unless a DELE was sent (then the answer decides). A
 wrong password still ends the session with 77 before any mailbox
 command."""
 
+import base64
 import re
 import ssl
 
@@ -155,11 +156,15 @@ def count_run(env, px, cfg, rc=0):
 # the answers: a turn); a poll lists nothing. SCRAM adds its
 # client-final, with the empty answer to the server's final message and
 # the EXAMINE sent behind it at once (IMAP only: Dovecot's POP3 refuses
-# that early line, so there it waits for server-final). POP3: CAPA goes with the end of the
-# handshake; greeting -> AUTH (STAT and UIDL behind it), LIST, one
-# window of RETR, QUIT; a poll needs no LIST and no RETR.
+# that early line, so there it waits for server-final). Both send
+# SCRAM's client-first before the greeting is read. POP3: CAPA goes
+# with the end of the handshake; greeting -> AUTH (STAT and UIDL behind
+# it), LIST, one window of RETR, QUIT; a poll needs no LIST and no
+# RETR. SCRAM: its AUTH goes with CAPA, and the greeting brings its
+# challenge -> client-final, server-final -> the empty answer (STAT and
+# UIDL behind it): one round trip more than PLAIN.
 WANT = {("imap", "plain"): (5, 4), ("imap", "scram-sha-256"): (5, 4),
-        ("pop3", "plain"): (6, 4), ("pop3", "scram-sha-256"): (8, 6)}
+        ("pop3", "plain"): (6, 4), ("pop3", "scram-sha-256"): (7, 5)}
 
 
 def test_round_trips_counted(env):
@@ -365,3 +370,159 @@ def test_early_scram_withdrawn_for_another_mechanism_or_preauth(env):
     assert f.errors == [], f.errors
     env.expect(r, 0)
     assert "PREAUTH" in r.out, r.out
+
+
+# --- POP3: SCRAM's first message behind CAPA, before the greeting --------
+#
+# With implicit TLS and auth = auto or scram-*, POP3 sends "AUTH
+# SCRAM-SHA-256 <client-first>" (no secret in it) in one write with
+# CAPA. Where CAPA's answer does not offer the mechanism auth would
+# pick, the early AUTH is withdrawn ("*" if the server began it) and
+# the login goes on as if it had not been sent.
+
+from authserver import ScramServer, b64, unb64
+
+POP3_SCRAM1 = r"^AUTH SCRAM-SHA-256 ([A-Za-z0-9+/=]+)$"
+POP3_PW = "pw-fake-Early-p3"
+POP3_HI = b"+OK fake POP3 ready\r\n"
+# What --check sends once logged in (no PIPELINING offered): STAT, then
+# QUIT, whose answer it does not wait for.
+POP3_REST = [("^STAT$", b"+OK 0 0\r\n"), ("^QUIT$", b"+OK bye\r\n")]
+
+
+def run_pop3_fake(env, f, **keys):
+    env.secret(POP3_PW, "fred")
+    cfg = env.config(env.account(A, "pop3", "implicit", "fred", server=f,
+                                 password=POP3_PW, timeout=10,
+                                 tls_ca_file=env.dovecot.ca_file, **keys))
+    return env.run(["-c", cfg, "--check", "-vv"], timeout=30)
+
+
+def closed(f):
+    """Wait until the fake server saw the client close (progress-based:
+    mailfetch has exited), so .lines holds all it sent."""
+    for t in f._threads[1:]:
+        t.join(timeout=10)
+        assert not t.is_alive(), "the fake server still serves"
+
+
+def early_auth(f):
+    """The early AUTH the server received: its client-first, decoded."""
+    m = re.match(POP3_SCRAM1, f.lines[1])
+    assert f.lines[0] == "CAPA" and m, f.lines
+    cf = unb64(m.group(1))
+    assert re.match(rb"^n,,n=fred,r=[A-Za-z0-9+/=]+$", cf), cf
+    return cf
+
+
+def test_pop3_early_scram_withdrawn_when_capa_has_no_sasl(env):
+    # The early AUTH is refused (-ERR, read); auto then means USER/PASS.
+    script = [("^CAPA$", b"+OK\r\nUSER\r\nUIDL\r\n.\r\n"),
+              (POP3_SCRAM1, b"-ERR unknown command\r\n"),
+              ("^USER fred$", b"+OK\r\n"),
+              ("^PASS %s$" % POP3_PW, b"+OK logged in\r\n")] + POP3_REST
+    with tls_fake(env, script, POP3_HI) as f:
+        r = run_pop3_fake(env, f)
+        closed(f)
+    assert f.errors == [], f.errors
+    env.expect(r, 0)
+    early_auth(f)
+    assert f.lines[2:] == ["USER fred", "PASS " + POP3_PW, "STAT",
+                           "QUIT"], f.lines
+    assert sent(r.err)[:2] == ["CAPA", "AUTH SCRAM-SHA-256 <redacted>"], \
+        r.err
+    assert "PASS <redacted>" in sent(r.err), r.err
+    assert "%s: authenticated as fred (USER)\n" % A in r.out, r.out
+
+
+def test_pop3_early_scram_withdrawn_for_plain(env):
+    # SASL PLAIN only: the early AUTH's -ERR is read, PLAIN follows.
+    plain = b64(b"\0fred\0" + POP3_PW.encode())
+    script = [("^CAPA$", b"+OK\r\nSASL PLAIN\r\nUSER\r\n.\r\n"),
+              (POP3_SCRAM1, b"-ERR Unsupported authentication mechanism\r\n"),
+              ("^AUTH PLAIN %s$" % re.escape(plain), b"+OK logged in\r\n")
+              ] + POP3_REST
+    with tls_fake(env, script, POP3_HI) as f:
+        r = run_pop3_fake(env, f)
+        closed(f)
+    assert f.errors == [], f.errors
+    env.expect(r, 0)
+    early_auth(f)
+    assert f.lines[2:] == ["AUTH PLAIN " + plain, "STAT", "QUIT"], f.lines
+    assert "%s: authenticated as fred (PLAIN)\n" % A in r.out, r.out
+
+
+def test_pop3_early_scram_cancelled_when_capa_lacks_it(env):
+    # The server began the early exchange ("+ "), though CAPA offers
+    # only PLAIN: the client cancels it ("*"), reads the -ERR, then
+    # logs in with PLAIN.
+    plain = b64(b"\0fred\0" + POP3_PW.encode())
+    script = [("^CAPA$", b"+OK\r\nSASL PLAIN\r\n.\r\n"),
+              (POP3_SCRAM1, b"+ " + base64.b64encode(
+                  b"r=nonce,s=c2FsdA==,i=4096") + b"\r\n"),
+              (r"^\*$", b"-ERR cancelled\r\n"),
+              ("^AUTH PLAIN %s$" % re.escape(plain), b"+OK logged in\r\n")
+              ] + POP3_REST
+    with tls_fake(env, script, POP3_HI) as f:
+        r = run_pop3_fake(env, f)
+        closed(f)
+    assert f.errors == [], f.errors
+    env.expect(r, 0)
+    early_auth(f)
+    assert f.lines[2:] == ["*", "AUTH PLAIN " + plain, "STAT", "QUIT"], \
+        f.lines
+    assert sent(r.err)[:3] == ["CAPA", "AUTH SCRAM-SHA-256 <redacted>",
+                               "*"], r.err
+    assert "%s: authenticated as fred (PLAIN)\n" % A in r.out, r.out
+
+
+def test_pop3_early_scram_refused_with_capa_offering_it_starts_again(env):
+    # CAPA offers SCRAM, but the early AUTH was refused before any
+    # challenge (a server that takes no command before its greeting):
+    # SCRAM starts again, once, as without the early AUTH; its refusal
+    # is the answer (77), and nothing follows.
+    script = [("^CAPA$", b"+OK\r\nSASL SCRAM-SHA-256\r\n.\r\n"),
+              (POP3_SCRAM1, b"-ERR not yet\r\n"),
+              (POP3_SCRAM1, b"-ERR [AUTH] no such user\r\n")]
+    with tls_fake(env, script, POP3_HI) as f:
+        r = run_pop3_fake(env, f)
+        closed(f)
+    assert f.errors == [], f.errors
+    env.expect(r, 77)
+    early_auth(f)
+    assert len(f.lines) == 3 and f.lines[2] != f.lines[1], f.lines
+    assert "no such user" in r.err, r.err
+
+
+def test_pop3_early_scram_wrong_password_before_the_greeting(env):
+    # The server greets only once CAPA and the early AUTH arrived (a
+    # client that waits for the greeting first never gets it): the
+    # greeting, CAPA's answer and the server-first message then come
+    # together. The proof of a wrong password is refused: 77, and
+    # nothing is sent after the failure.
+    scram = ScramServer("sha256", "fred", "the-right-password-9")
+
+    def first(m):
+        kind, val = scram.start(unb64(m.group(1)))
+        assert kind == "cont", (kind, val)
+        return (POP3_HI + b"+OK\r\nSASL PLAIN SCRAM-SHA-256\r\nUSER\r\n"
+                b".\r\n+ " + base64.b64encode(val) + b"\r\n")
+
+    def final(m):
+        kind, val = scram.step(unb64(m.group(0)))
+        assert kind == "fail", (kind, val)
+        return b"-ERR " + val.encode() + b"\r\n"
+
+    script = [("^CAPA$", None), (POP3_SCRAM1, first),
+              (r"^[A-Za-z0-9+/=]+$", final)]
+    with tls_fake(env, script, None) as f:
+        r = run_pop3_fake(env, f)
+        closed(f)
+    assert f.errors == [], f.errors
+    env.expect(r, 77)
+    assert scram.proof_ok is False, scram.error
+    early_auth(f)
+    assert len(f.lines) == 3, f.lines
+    assert sent(r.err) == ["CAPA", "AUTH SCRAM-SHA-256 <redacted>",
+                           "<redacted>"], r.err
+    assert "authentication failed" in r.err, r.err

@@ -1829,6 +1829,161 @@ t_e2e_scram_forged(const void *arg)
 }
 
 /*
+ * End-to-end: SCRAM's first message behind CAPA, before the greeting
+ * (implicit TLS, auth auto or scram-*), taken on where CAPA offers the
+ * mechanism auth picks, else withdrawn; never early with another
+ * mechanism or with nologin.
+ */
+
+/* CAPA, counted: the early AUTH came in the same write. */
+#define CAPA_EARLY(r)                                                          \
+	{                                                                      \
+		"CAPA", r, 0, F_COUNT, 2, NULL, NULL                           \
+	}
+#define SCRAM_FIRST(e)                                                         \
+	{                                                                      \
+		e, NULL, 0, 0, 0, scram_first, NULL                            \
+	}
+
+static const struct step st_early_forged[] = {
+	GREETING,
+	CAPA_EARLY("+OK\r\nSASL PLAIN SCRAM-SHA-256\r\n.\r\n"),
+	SCRAM_FIRST("AUTH SCRAM-SHA-256 biws*"),
+	{ "*", NULL, 0, 0, 0, scram_forged, NULL },
+};
+
+static const struct step st_early_sha1[] = {
+	GREETING,
+	CAPA_EARLY("+OK\r\nSASL SCRAM-SHA-1\r\n.\r\n"),
+	SCRAM_FIRST("AUTH SCRAM-SHA-1 biws*"),
+	S("*", "-ERR [AUTH] bad proof\r\n"),
+};
+
+/* Refused before any challenge though offered: asked again, once. */
+static const struct step st_early_again[] = {
+	GREETING,
+	CAPA_EARLY("+OK\r\nSASL SCRAM-SHA-256\r\n.\r\n"),
+	S("AUTH SCRAM-SHA-256 biws*", "-ERR not yet\r\n"),
+	S("AUTH SCRAM-SHA-256 biws*", "-ERR [IN-USE] locked\r\n"),
+};
+
+/* No CAPA: the early AUTH, begun by the server, is cancelled, and the
+ * named mechanism asked as without CAPA. */
+static const struct step st_early_nocapa[] = {
+	GREETING,
+	CAPA_EARLY("-ERR what\r\n"),
+	S("AUTH SCRAM-SHA-256 biws*", "+ \r\n"),
+	S("*", "-ERR cancelled\r\n"),
+	SCRAM_FIRST("AUTH SCRAM-SHA-256 biws*"),
+	S("*", "-ERR [AUTH] no\r\n"),
+};
+
+/* A server that takes the cancelled exchange as a login. */
+static const struct step st_early_cancel_ok[] = {
+	GREETING,
+	CAPA_EARLY("+OK\r\nSASL PLAIN\r\n.\r\n"),
+	S("AUTH SCRAM-SHA-256 biws*", "+ \r\n"),
+	S("*", "+OK welcome\r\n"),
+};
+
+/* The early AUTH is withdrawn; with the server's -ERR read, USER. */
+static const struct step st_early_user[] = {
+	GREETING,
+	CAPA_EARLY("+OK\r\nUSER\r\n.\r\n"),
+	S("AUTH SCRAM-SHA-256 biws*", "-ERR unknown command\r\n"),
+	USER_OK,
+	PASS_OK,
+	S("QUIT", "+OK\r\n"),
+};
+
+/* Never early: CAPA comes alone (strict). */
+static const struct step st_early_nologin[] = {
+	GREETING,
+	S("CAPA", "+OK\r\nSASL SCRAM-SHA-256\r\n.\r\n"),
+	S("QUIT", "+OK\r\n"),
+};
+
+static const struct step st_early_plain[] = {
+	GREETING,
+	S("CAPA", "+OK\r\nSASL PLAIN SCRAM-SHA-256\r\n.\r\n"),
+	S("AUTH PLAIN AHVzZXIAc2VjcmV0", "+OK\r\n"),
+	S("QUIT", "+OK\r\n"),
+};
+
+struct early_case {
+	const char *name;
+	const struct step *st;
+	size_t nst;
+	enum src_auth auth;
+	int nologin;
+	enum src_fail fail; /* SRC_FNONE: open and quit succeed */
+	const char *err; /* in src->err when open fails */
+	const char *traced; /* in the trace */
+};
+
+static const struct early_case early_cases[] = {
+	{ "early scram behind capa", STEPS(st_early_forged), SRC_AUTH_AUTO, 0,
+	    SRC_FAUTH, "authentication failed: ",
+	    "> CAPA\n> AUTH SCRAM-SHA-256 <redacted>\n< +OK POP3 ready\n"
+	    "< +OK\n< SASL PLAIN SCRAM-SHA-256\n< .\n< + " },
+	{ "early scram-sha-1 named", STEPS(st_early_sha1), SRC_AUTH_SCRAM_SHA_1,
+	    0, SRC_FAUTH, "authentication failed: \"[AUTH] bad proof\"",
+	    "> CAPA\n> AUTH SCRAM-SHA-1 <redacted>\n" },
+	{ "early scram refused is asked again", STEPS(st_early_again),
+	    SRC_AUTH_AUTO, 0, SRC_FTEMP, "locked",
+	    "< -ERR not yet\n> AUTH SCRAM-SHA-256 <redacted>\n" },
+	{ "early scram cancelled without capa", STEPS(st_early_nocapa),
+	    SRC_AUTH_SCRAM_SHA_256, 0, SRC_FAUTH,
+	    "authentication failed: \"[AUTH] no\"",
+	    "< + \n> *\n< -ERR cancelled\n> AUTH SCRAM-SHA-256 <redacted>\n" },
+	{ "early scram cancel accepted", STEPS(st_early_cancel_ok),
+	    SRC_AUTH_AUTO, 0, SRC_FPROTO,
+	    "server accepted an authentication the client cancelled",
+	    "> *\n< +OK welcome\n" },
+	{ "early scram withdrawn for user", STEPS(st_early_user), SRC_AUTH_AUTO,
+	    0, SRC_FNONE, NULL, "< -ERR unknown command\n> USER user\n" },
+	{ "early never with nologin", STEPS(st_early_nologin), SRC_AUTH_AUTO, 1,
+	    SRC_FNONE, NULL, "> CAPA\n< +OK POP3 ready\n" },
+	{ "early never with plain", STEPS(st_early_plain), SRC_AUTH_PLAIN, 0,
+	    SRC_FNONE, NULL, "> CAPA\n< +OK POP3 ready\n" },
+};
+
+static void
+t_e2e_early(const void *arg)
+{
+	const struct early_case *c = arg;
+	struct source_cfg cfg;
+	struct fake f = { .implicit = 1 };
+	struct buf tr = { 0 };
+	struct source *src;
+
+	/* Where nothing goes early, every command comes alone. */
+	f.strict = c->nologin || c->auth == SRC_AUTH_PLAIN;
+	src = start_session(&f, c->st, c->nst, &cfg, &tr);
+	cfg.tls = SRC_TLS_IMPLICIT;
+	cfg.tlsopts.verify = 0;
+	cfg.allow_plaintext = 0;
+	cfg.auth = c->auth;
+	cfg.nologin = c->nologin;
+	CHECK(src->ops->open(src) == (c->fail == SRC_FNONE ? 0 : -1));
+	CHECK(src->fail == c->fail);
+	if (c->err != NULL)
+		CHECK(strstr(src->err, c->err) != NULL);
+	if (t_case_failed)
+		fprintf(stderr, "err: %s\n", src->err);
+	if (c->fail == SRC_FNONE)
+		CHECK(src->ops->quit(src) == 0);
+	src->ops->free(src);
+	/* The server played its script; past it, nothing came. */
+	CHECK(fake_end(&f) == 0);
+	CHECK(traced(&tr, c->traced));
+	CHECK(!traced(&tr, "secret"));
+	CHECK(!traced(&tr, "biws"));
+	buf_free(&tr);
+	buf_free(&f.log);
+}
+
+/*
  * End-to-end: failures during the session.
  */
 
@@ -2715,6 +2870,8 @@ main(void)
 		T_RUN(auto_cases[i].name, t_e2e_auto, &auto_cases[i]);
 	T_RUN("e2e long initial response", t_e2e_long_ir, NULL);
 	T_RUN("e2e scram forged signature", t_e2e_scram_forged, NULL);
+	for (i = 0; i < NELEM(early_cases); i++)
+		T_RUN(early_cases[i].name, t_e2e_early, &early_cases[i]);
 	for (i = 0; i < NELEM(sinkfail_cases); i++)
 		T_RUN(
 		    sinkfail_cases[i].name, t_e2e_sinkfail, &sinkfail_cases[i]);
