@@ -126,7 +126,10 @@ struct msglist {
 	 * (issue 16): with window not 0, each time ops->list has window
 	 * entries it puts them in order, checks them as it checks a whole
 	 * listing, hands them to flush and empties the list; what is left
-	 * at the end stays in it, as a short listing would. The windows
+	 * at the end stays in it, as a short listing would. A uid named
+	 * in two windows is for the caller to find (SRC_CAP_UID_IS_NUM:
+	 * it cannot happen). POP3 windows only a lazy_sizes listing (the
+	 * sizes come with relist). The windows
 	 * need not come in order (IMAP lists a large folder's parts
 	 * newest first), and a server that repeats a message may repeat
 	 * it in another window: flush must cope. flush returning -1 stops
