@@ -351,6 +351,9 @@ struct orec {
 	uint32_t fidx, hash;
 	uint8_t flags;
 	unsigned isshort : 1, grew : 1, marked : 1, inbase : 1;
+	/* Looked up (look_mark_at) this run: state_look.seen. marked is
+	 * also set by a download, which is no second listing. */
+	unsigned looked : 1;
 };
 
 struct store {
@@ -2389,8 +2392,14 @@ look_mark_at(struct store *st, size_t fi, const char *uid, size_t off,
 			r = &b;
 		}
 	}
-	if (r != &b && r->marked)
+	/* A base line's bit is set by a lookup (or, for IMAP, by the
+	 * mirror's state_mark; or carried by a fold from a record this run
+	 * downloaded, which POP3's first pass, before any download, does
+	 * not meet but after a reconcile that folded). */
+	if (r != &b && r->looked)
 		lk->seen = 1;
+	if (r != &b)
+		r->looked = 1;
 	if (r->when == 0)
 		return;
 	if (r->isshort && !r->grew) {

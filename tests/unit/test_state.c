@@ -1524,6 +1524,81 @@ t_forget(const void *arg)
 	state_free(st);
 }
 
+/* state_look.seen: a record a lookup of this run marked already
+ * (run.c finds a uid named in two windows of a long listing so), for
+ * records of the saved file and of this run, looked up alone or in a
+ * batch; never for a UID without a record. */
+struct seen_list {
+	const char *const *uids;
+	int seen[400];
+	int64_t when[400];
+};
+
+static const char *
+seen_uid(size_t i, void *arg)
+{
+	return ((struct seen_list *)arg)->uids[i];
+}
+
+static void
+seen_answer(size_t i, const struct state_look *lk, void *arg)
+{
+	struct seen_list *l = arg;
+
+	l->seen[i] = lk->seen;
+	l->when[i] = lk->when;
+}
+
+static void
+t_seen(const void *arg)
+{
+	static const char *su[400];
+	static char names[400][8];
+	struct seen_list l;
+	struct state *st;
+	const char *p = newpath();
+	size_t i, bad = 0;
+
+	(void)arg;
+	for (i = 0; i < 400; i++) {
+		snprintf(names[i], sizeof(names[i]), "u%03zu", i);
+		su[i] = names[i];
+	}
+	OPEN_OR_RETURN(st, p);
+	/* 300 in the saved file, 50 more this run, 50 never recorded. */
+	for (i = 0; i < 300; i++)
+		CHECK(state_add(st, "INBOX", 1, su[i], 10) == 0);
+	CHECK(state_save(st) == 0 && state_compact(st) == 0);
+	REOPEN_OR_RETURN(st, p);
+	for (i = 300; i < 350; i++)
+		CHECK(state_add(st, "INBOX", 1, su[i], 20) == 0);
+	memset(&l, 0, sizeof(l));
+	l.uids = su;
+	/* A first window: the first 200 (batched: walked). */
+	state_look_mark_all(st, "INBOX", 1, 200, seen_uid, seen_answer, &l);
+	for (i = 0; i < 200; i++)
+		bad += l.seen[i] != 0 || l.when[i] != 10;
+	CHECK(bad == 0);
+	/* All 400: the first 200 were seen, no other was. */
+	memset(&l, 0, sizeof(l));
+	l.uids = su;
+	state_look_mark_all(st, "INBOX", 1, 400, seen_uid, seen_answer, &l);
+	for (i = 0, bad = 0; i < 400; i++)
+		bad += l.seen[i] != (i < 200);
+	CHECK(bad == 0);
+	/* Again, one by one through a batch of 1: every recorded one is
+	 * seen now, the unrecorded never. */
+	for (i = 0, bad = 0; i < 400; i++) {
+		memset(&l, 0, sizeof(l));
+		l.uids = su + i;
+		state_look_mark_all(
+		    st, "INBOX", 1, 1, seen_uid, seen_answer, &l);
+		bad += l.seen[0] != (i < 350);
+	}
+	CHECK(bad == 0);
+	state_free(st);
+}
+
 /* HIGHESTMODSEQ per folder: saved with the F line, forgotten on reset;
  * an F line without it (older files) loads as 0. */
 static void
@@ -1658,6 +1733,7 @@ main(void)
 	T_RUN("mirror: forget a record, journaled", t_forget, NULL);
 	T_RUN("mirror: highestmodseq per folder", t_modseq, NULL);
 	T_RUN("mirror: iterate a folder's records", t_iterate, NULL);
+	T_RUN("look: seen, a record marked earlier in the run", t_seen, NULL);
 	rc = T_DONE();
 	t_rmtree(tdir);
 	return rc;
