@@ -1837,8 +1837,9 @@ state_written(struct run *r)
 }
 
 /* 1 when the run fetches the first folder for the first time (the
- * state knows nothing of it): its listing may go behind the login
- * (source_cfg.first_list). Not for a dry run, which fetches nothing. */
+ * state knows nothing of it): its listing (POP3: LIST, the sizes) may
+ * go behind the login (source_cfg.first_list). Not for a dry run,
+ * which fetches nothing. */
 static int
 first_fetch(struct run *r)
 {
@@ -1846,7 +1847,12 @@ first_fetch(struct run *r)
 	char *key;
 	int first;
 
-	if (r->o->dryrun || folder == NULL || (key = key_canon(folder)) == NULL)
+	if (r->o->dryrun || folder == NULL)
+		return 0;
+	/* POP3 has no UIDVALIDITY: a mailbox without a record is new. */
+	if (!(acct_ops(r->a)->caps & SRC_CAP_FOLDERS))
+		return state_folder_records(r->st, POP3_FOLDER, 0) == 0;
+	if ((key = key_canon(folder)) == NULL)
 		return 0;
 	first = state_uidvalidity(r->st, key) == 0;
 	free(key);

@@ -813,7 +813,7 @@ pre_send(struct source *src, void *arg)
 	(void)arg;
 	if (!(p->caps & CAP_PIPELINING) || p->pre != 0)
 		return 0;
-	p->prelist = !src->cfg->lazy_sizes;
+	p->prelist = !src->cfg->lazy_sizes || src->cfg->first_list;
 	n = p->prelist ? strlen(three) : strlen("STAT\r\nUIDL\r\n");
 	line_trace(src, SRC_TRACE_OUT, "STAT", 4);
 	if (p->prelist)
@@ -1034,7 +1034,8 @@ read_uidl(struct source *src, struct msglist *l)
 	return check_uidl(src, l);
 }
 
-/* Read the LIST listing into *v, *n. */
+/* Read the LIST listing into *v, *n; with v NULL, check and count it
+ * only. */
 static int
 read_list(struct source *src, struct pair **v, size_t *n)
 {
@@ -1056,6 +1057,10 @@ read_list(struct source *src, struct pair **v, size_t *n)
 			src_quote(q, sizeof(q), line, len);
 			return src_fail(
 			    src, SRC_FDATA, "bad LIST line: \"%s\"", q);
+		}
+		if (v == NULL) {
+			(*n)++;
+			continue;
 		}
 		if (*n == cap) {
 			cap = cap ? cap * 2 : 256;
@@ -1164,6 +1169,12 @@ read_sizes(struct source *src, struct msglist *out, int have_uidl)
 	if (!ok) {
 		src_quote(q, sizeof(q), text, tl);
 		return src_fail(src, SRC_FPROTO, "LIST failed: \"%s\"", q);
+	}
+	/* A listing taken in windows gets its sizes with relist: this
+	 * answer (sent behind the login on a first fetch) is only read. */
+	if (have_uidl && out->nflushed > 0) {
+		out->nosizes = 1;
+		return read_list(src, NULL, &n);
 	}
 	if (read_list(src, &v, &n) == 0
 	    && merge(src, out, have_uidl, v, n) == 0)

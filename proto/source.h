@@ -80,10 +80,12 @@ struct source_cfg {
 	 * out behind the login without waiting, and the first select of
 	 * exactly this name with rw = 0 takes their answers (issue 16). */
 	const char *first_folder;
-	/* IMAP: the state knows nothing of the first folder (a first
-	 * fetch): its listing from UID 1 and COMPRESS DEFLATE go behind
-	 * its EXAMINE as well, and the first listing from UID 1 takes
-	 * that answer where it covers the whole folder. */
+	/* The state knows nothing of the first folder (a first fetch).
+	 * IMAP: its listing from UID 1 and COMPRESS DEFLATE go behind its
+	 * EXAMINE as well, and the first listing from UID 1 takes that
+	 * answer where it covers the whole folder. POP3: LIST goes behind
+	 * the login with STAT and UIDL even with lazy_sizes (every message
+	 * is new), its sizes taken where the listing is held whole. */
 	int first_list;
 	/* The run will ask ops->peek about several folders: a listing of
 	 * the mailboxes (ops->mailboxes) gathers what peek reports too,

@@ -159,12 +159,13 @@ def count_run(env, px, cfg, rc=0):
 # that early line, so there it waits for server-final). Both send
 # SCRAM's client-first before the greeting is read. POP3: CAPA goes
 # with the end of the handshake; greeting -> AUTH (STAT and UIDL behind
-# it), LIST, one window of RETR, QUIT; a poll needs no LIST and no
-# RETR. SCRAM: its AUTH goes with CAPA, and the greeting brings its
-# challenge -> client-final, server-final -> the empty answer (STAT and
-# UIDL behind it): one round trip more than PLAIN.
+# it, and LIST too on a first fetch: every message is new), one window
+# of RETR, QUIT; a poll needs no LIST and no RETR. SCRAM: its AUTH goes
+# with CAPA, and the greeting brings its challenge -> client-final,
+# server-final -> the empty answer (STAT and UIDL behind it): one round
+# trip more than PLAIN.
 WANT = {("imap", "plain"): (5, 4), ("imap", "scram-sha-256"): (5, 4),
-        ("pop3", "plain"): (6, 4), ("pop3", "scram-sha-256"): (7, 5)}
+        ("pop3", "plain"): (5, 4), ("pop3", "scram-sha-256"): (6, 5)}
 
 
 def test_round_trips_counted(env):
@@ -220,7 +221,7 @@ def test_failed_login_with_pipelined_commands_stops_there(env):
             "A2 CAPABILITY", 'A3 EXAMINE "INBOX"',
             "A4 UID FETCH 1:4096 (UID RFC822.SIZE FLAGS INTERNALDATE)",
             "A5 COMPRESS DEFLATE"]),
-                             ("pop3", ["STAT", "UIDL"])):
+                             ("pop3", ["STAT", "UIDL", "LIST"])):
         u, cfg = setup(env, protocol, auth="plain",
                        password="not-the-password-9q")
         r = env.expect(env.run(["-c", cfg, "-vv"]), 77)
@@ -260,8 +261,10 @@ def pop3_fake(pipelining):
         b"PIPELINING\r\n" if pipelining else b"")
     script = [("^CAPA$", capa), ("^USER u$", b"+OK\r\n"),
               ("^PASS ", b"+OK logged in\r\n", {"peek": 0.5}),
-              ("^STAT$", b"+OK 0 0\r\n"), ("^UIDL$", b"+OK\r\n.\r\n"),
-              ("^QUIT$", b"+OK bye\r\n")]
+              ("^STAT$", b"+OK 0 0\r\n"), ("^UIDL$", b"+OK\r\n.\r\n")]
+    if pipelining:
+        script.append(("^LIST$", b"+OK\r\n.\r\n"))
+    script.append(("^QUIT$", b"+OK bye\r\n"))
     return FakeServer("script", script, greeting=b"+OK fake ready\r\n")
 
 
@@ -272,7 +275,10 @@ def pop3_fake_cfg(env, srv):
 
 
 def test_pop3_pipelines_behind_pass_only_with_pipelining(env):
-    for pipelining, want in ((True, ["STAT", "UIDL"]), (False, [])):
+    # A first fetch (no state yet): LIST goes along, every message
+    # being new.
+    for pipelining, want in ((True, ["STAT", "UIDL", "LIST"]),
+                             (False, [])):
         with pop3_fake(pipelining) as srv:
             r = env.expect(env.run(["-c", pop3_fake_cfg(env, srv)]), 0)
             assert summary(r) == (0, 0, 0), r.out
@@ -282,6 +288,8 @@ def test_pop3_pipelines_behind_pass_only_with_pipelining(env):
             # (QUIT is not waited for: the server may not read it.)
             assert srv.lines[:5] == ["CAPA", "USER u", "PASS pw-rt-55",
                                      "STAT", "UIDL"], srv.lines
+            assert srv.lines[5:6] == (["LIST"] if pipelining else []), \
+                srv.lines
 
 
 # --- SCRAM's first message before the greeting ---------------------------
