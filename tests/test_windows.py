@@ -154,13 +154,13 @@ def test_imap_windowed_delete_after(env):
     delete_after(env, "imap")
 
 
-def test_pop3_uid_twice_across_windows_is_65(env):
-    """A uid that comes again in another window (a window is one
-    message here) is caught as in a whole listing, before anything is
-    fetched or deleted: 65."""
-    uids = {1: b"one", 2: b"same", 3: b"same"}
-    body = b"Subject: x\r\n\r\nx\r\n"
+BODY = b"Subject: x\r\n\r\nx\r\n"  # 17 bytes, as LIST says
 
+
+def uid_server(uids):
+    """A fake POP3 server of len(uids) messages, uids[n] the uid of
+    message n (read at each command, so a test may change it), that
+    answers "UIDL n" and "LIST n" as well as whole listings."""
     def uidl(m):
         if m.group(1):
             n = int(m.group(1))
@@ -170,21 +170,37 @@ def test_pop3_uid_twice_across_windows_is_65(env):
 
     def list_(m):
         if m.group(1):
-            return b"+OK %d 17\r\n" % int(m.group(1))
-        return b"+OK\r\n1 17\r\n2 17\r\n3 17\r\n.\r\n"
+            return b"+OK %d %d\r\n" % (int(m.group(1)), len(BODY))
+        return b"+OK\r\n" + b"".join(
+            b"%d %d\r\n" % (n, len(BODY)) for n in sorted(uids)) + b".\r\n"
 
-    with test_hostile.pop3_server(
-            STAT=b"+OK 3 51\r\n", UIDL=uidl, LIST=list_,
-            RETR=b"+OK\r\n" + body + b".\r\n") as srv:
-        cfg = test_hostile.config(env, srv, "pop3", keep="no")
-        r = env.run(["-c", cfg], extra_env={"MAILFETCH_LIST_WINDOW": "1"})
+    def stat(m):
+        return b"+OK %d %d\r\n" % (len(uids), len(BODY) * len(uids))
+
+    return test_hostile.pop3_server(STAT=stat, UIDL=uidl, LIST=list_,
+                                    RETR=b"+OK\r\n" + BODY + b".\r\n")
+
+
+def run_one_window(env, srv, keep):
+    cfg = test_hostile.config(env, srv, "pop3", keep=keep)
+    return env.run(["-c", cfg], extra_env={"MAILFETCH_LIST_WINDOW": "1"})
+
+
+def test_pop3_uid_twice_across_windows_is_65(env):
+    """A uid that comes again in another window (a window is one
+    message here) is caught as in a whole listing, before anything is
+    done with the second message: 65."""
+    with uid_server({1: b"one", 2: b"same", 3: b"same"}) as srv:
+        r = run_one_window(env, srv, "no")
         assert r.rc == 65, r
         assert "lists uid same for two messages" in r.err, r.err
-        # Message 1 (its own uid) may have been fetched in the first
-        # window; the second "same" never is, nor deleted.
+        # Messages 1 and 2 may have been fetched in their windows (the
+        # session then ends without QUIT: no DELE takes effect); the
+        # second "same" is neither fetched nor deleted.
         assert "UIDL 3" in srv.lines, srv.lines
         assert "RETR 3" not in srv.lines and "DELE 3" not in srv.lines, \
             srv.lines
+        assert "QUIT" not in srv.lines, srv.lines
     assert len(test_hostile.maildir_messages(env)) <= 2
 
 
@@ -194,37 +210,11 @@ def test_pop3_recorded_uid_twice_across_windows_is_65(env):
     anything is fetched or deleted (a whole listing's check says so
     too)."""
     uids = {1: b"one", 2: b"same"}
-    body = b"Subject: x\r\n\r\nx\r\n"
-
-    def uidl(m):
-        if m.group(1):
-            n = int(m.group(1))
-            return b"+OK %d %s\r\n" % (n, uids[n])
-        return b"+OK\r\n" + b"".join(
-            b"%d %s\r\n" % x for x in sorted(uids.items())) + b".\r\n"
-
-    def list_(m):
-        if m.group(1):
-            return b"+OK %d 17\r\n" % int(m.group(1))
-        return b"+OK\r\n" + b"".join(
-            b"%d 17\r\n" % n for n in sorted(uids)) + b".\r\n"
-
-    def stat(m):
-        return b"+OK %d %d\r\n" % (len(uids), 17 * len(uids))
-
-    def server():
-        return test_hostile.pop3_server(
-            STAT=stat, UIDL=uidl, LIST=list_,
-            RETR=b"+OK\r\n" + body + b".\r\n")
-
-    with server() as srv:
-        cfg = test_hostile.config(env, srv, "pop3", keep="yes")
-        r = env.run(["-c", cfg], extra_env={"MAILFETCH_LIST_WINDOW": "1"})
-        assert r.rc == 0, r
+    with uid_server(uids) as srv:
+        assert run_one_window(env, srv, "yes").rc == 0
     uids[3] = b"same"
-    with server() as srv:
-        cfg = test_hostile.config(env, srv, "pop3", keep="yes")
-        r = env.run(["-c", cfg], extra_env={"MAILFETCH_LIST_WINDOW": "1"})
+    with uid_server(uids) as srv:
+        r = run_one_window(env, srv, "yes")
         assert r.rc == 65, r
         assert "lists uid same for two messages" in r.err, r.err
         assert not any(l.startswith(("RETR", "DELE", "UIDL ", "LIST "))
