@@ -797,7 +797,8 @@ authenticate(struct source *src, struct pop3 *p)
 
 /*
  * With PIPELINING (RFC 2449 section 6.6): STAT and UIDL (and LIST
- * unless lazy_sizes) right behind the client's last authentication
+ * without lazy_sizes, or on a first fetch: cfg->first_list) right
+ * behind the client's last authentication
  * message, so that a poll waits once for the login and the listing
  * together. Harmless if the login fails: in the AUTHORIZATION state
  * the server answers them -ERR, the session ends with the failure, and
